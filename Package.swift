@@ -1,0 +1,71 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+/// Settings every target shares (STYLE.md habit 8).
+let strictSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "Cloister",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "cloister", targets: ["cloister"]),
+        .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
+        .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
+        ),
+        .systemLibrary(
+            name: "CCBOR",
+            pkgConfig: "libcbor",
+            providers: [.apt(["libcbor-dev"]), .brew(["libcbor"])]
+        ),
+        .target(
+            name: "CloisterCrypto",
+            dependencies: ["COpenSSL"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CloisterCBOR",
+            dependencies: ["CCBOR", "CloisterCrypto"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "CloisterCLI",
+            dependencies: [
+                "CloisterCrypto",
+                "CloisterCBOR",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "cloister",
+            dependencies: ["CloisterCLI"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CloisterCryptoTests",
+            dependencies: ["CloisterCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "CloisterCBORTests",
+            dependencies: ["CloisterCBOR", "CloisterCrypto"],
+            resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+    ]
+)

@@ -1,0 +1,69 @@
+internal import COpenSSL
+
+/// Sole owner of an `EVP_PKEY`. OpenSSL keys are immutable once built and safe to use from several threads.
+final class EVPKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init(taking pointer: OpaquePointer) {
+        self.pointer = pointer
+    }
+
+    deinit { EVP_PKEY_free(pointer) }
+
+    /// The curve of an EC key; throws for any other key type or curve.
+    func ecCurve() throws -> ECCurve {
+        guard EVP_PKEY_is_a(pointer, "EC") == 1 else {
+            throw CryptoError(.invalidKey, "key is not an elliptic-curve key")
+        }
+        var name = [CChar](repeating: 0, count: 64)
+        var length = 0
+        try requireOne(EVP_PKEY_get_group_name(pointer, &name, name.count, &length), "EVP_PKEY_get_group_name")
+        let groupName = String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let curve = ECCurve(groupName: groupName) else {
+            throw CryptoError(.invalidKey, "unsupported elliptic curve \(groupName) (P-256 and P-384 are supported)")
+        }
+        return curve
+    }
+
+    /// Decodes a key from DER or PEM (`inputType`), for `selection` (public key or key pair).
+    static func decode(
+        _ bytes: some ContiguousBytesView,
+        inputType: String,
+        selection: Int32,
+        what: String
+    ) throws -> EVPKey {
+        var key: OpaquePointer?
+        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&key, inputType, nil, "EC", selection, nil, nil) else {
+            throw CryptoError.openSSL("OSSL_DECODER_CTX_new_for_pkey")
+        }
+        defer { OSSL_DECODER_CTX_free(decoder) }
+        let status: Int32 = bytes.withBytes { buffer in
+            var cursor = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            var remaining = buffer.count
+            return OSSL_DECODER_from_data(decoder, &cursor, &remaining)
+        }
+        guard status == 1, let key else {
+            throw CryptoError(.malformedInput, "\(what) is not a valid \(inputType) EC key: \(drainOpenSSLErrors())")
+        }
+        return EVPKey(taking: key)
+    }
+
+    /// Encodes the key as DER or PEM (`outputType`) in the given ASN.1 `structure`.
+    func encode(outputType: String, structure: String, selection: Int32) throws -> [UInt8] {
+        guard let encoder = OSSL_ENCODER_CTX_new_for_pkey(pointer, selection, outputType, structure, nil) else {
+            throw CryptoError.openSSL("OSSL_ENCODER_CTX_new_for_pkey(\(outputType), \(structure))")
+        }
+        defer { OSSL_ENCODER_CTX_free(encoder) }
+        var data: UnsafeMutablePointer<UInt8>?
+        var length = 0
+        try requireOne(OSSL_ENCODER_to_data(encoder, &data, &length), "OSSL_ENCODER_to_data(\(structure))")
+        defer { cloister_OPENSSL_free(data) }
+        return Array(UnsafeBufferPointer(start: data, count: length))
+    }
+}
+
+/// Selections for `OSSL_ENCODER` / `OSSL_DECODER` (macros in OpenSSL's headers).
+enum KeySelection {
+    static let publicKey: Int32 = 0x02 | 0x04 | 0x80  // EVP_PKEY_PUBLIC_KEY
+    static let keyPair: Int32 = 0x01 | publicKey  // EVP_PKEY_KEYPAIR
+}

@@ -1,0 +1,3 @@
+import CloisterCLI
+
+await CloisterCommand.main()
