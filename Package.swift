@@ -55,15 +55,20 @@ let package = Package(
             dependencies: ["CloisterCLI"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "CloisterTestSupport",
+            path: "Tests/CloisterTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "CloisterCryptoTests",
-            dependencies: ["CloisterCrypto"],
+            dependencies: ["CloisterCrypto", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CloisterCBORTests",
-            dependencies: ["CloisterCBOR", "CloisterCrypto"],
+            dependencies: ["CloisterCBOR", "CloisterCrypto", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),

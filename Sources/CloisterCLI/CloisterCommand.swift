@@ -20,3 +20,19 @@ public struct CloisterCommand: AsyncParsableCommand {
 public enum CloisterVersion {
     public static let string = "0.1.0"
 }
+
+extension CloisterCommand {
+    /// Parses the process arguments, runs the chosen subcommand, and exits with its status.
+    public static func runAsRoot(_ arguments: [String]? = nil) async {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,3 +1,3 @@
 import CloisterCLI
 
-await CloisterCommand.main()
+await CloisterCommand.runAsRoot()

@@ -1,0 +1,110 @@
+public import Foundation
+
+/// Locations of things outside the package that tests use: the Python interop venv, `../shared`, helper scripts.
+public enum TestEnvironment {
+    /// The package root (this file lives in `Tests/CloisterTestSupport/`).
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The Python interpreter of the interop venv (`CLOISTER_PYTHON`, set by `make test`), if there is one.
+    public static var python: String? {
+        guard let path = ProcessInfo.processInfo.environment["CLOISTER_PYTHON"],
+            FileManager.default.isExecutableFile(atPath: path)
+        else { return nil }
+        return path
+    }
+
+    /// `../shared` beside the checkout (`CLOISTER_SHARED` overrides), if present.
+    public static var sharedDirectory: URL? {
+        let candidate = ProcessInfo.processInfo.environment["CLOISTER_SHARED"].map { URL(fileURLWithPath: $0) }
+            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue
+        else { return nil }
+        return candidate
+    }
+
+    /// A file under `../shared`, or nil when the folder is absent (tests then skip with a message).
+    public static func sharedFile(_ relativePath: String) -> URL? {
+        sharedDirectory?.appendingPathComponent(relativePath)
+    }
+
+    /// A script under `Tests/Interop/`.
+    public static func interopScript(_ name: String) -> String {
+        packageRoot.appendingPathComponent("Tests/Interop").appendingPathComponent(name).path
+    }
+
+    /// A fresh empty directory under the system temporary directory.
+    public static func temporaryDirectory(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cloister-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// What an external program printed and how it ended.
+public struct ToolOutput: Sendable {
+    public let status: Int32
+    public let standardOutput: String
+    public let standardError: String
+}
+
+/// Runs an external program (python, openssl) to completion with a bounded wait.
+public func runTool(
+    _ executable: String,
+    _ arguments: [String],
+    input: [UInt8]? = nil,
+    timeoutSeconds: Double = 120
+) throws -> ToolOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : "/usr/bin/env")
+    process.arguments = executable.hasPrefix("/") ? arguments : [executable] + arguments
+    let outPipe = Pipe()
+    let errPipe = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = outPipe
+    process.standardError = errPipe
+    process.standardInput = inPipe
+    try process.run()
+    if let input { inPipe.fileHandleForWriting.write(Data(input)) }
+    try inPipe.fileHandleForWriting.close()
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    // Read both pipes concurrently with the wait so a chatty tool never blocks on a full pipe.
+    let outData = LockedData()
+    let errData = LockedData()
+    let group = DispatchGroup()
+    for (pipe, sink) in [(outPipe, outData), (errPipe, errData)] {
+        group.enter()
+        DispatchQueue.global().async {
+            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+            group.leave()
+        }
+    }
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        process.terminate()
+        process.waitUntilExit()
+        throw ToolError(reason: "\(executable) \(arguments.joined(separator: " ")) timed out after \(timeoutSeconds) s")
+    }
+    process.waitUntilExit()
+    group.wait()
+    return ToolOutput(
+        status: process.terminationStatus,
+        standardOutput: String(decoding: outData.value, as: UTF8.self),
+        standardError: String(decoding: errData.value, as: UTF8.self)
+    )
+}
+
+/// An external tool failed in a way the test cannot interpret.
+public struct ToolError: Error, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+}
+
+private final class LockedData: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+    func set(_ newValue: Data) { lock.withLock { data = newValue } }
+    var value: Data { lock.withLock { data } }
+}
