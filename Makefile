@@ -1,0 +1,65 @@
+# Cloister: `make demo` runs the main job, `make test` runs every test. Both install what is missing first.
+
+SWIFT ?= swift
+# Debian packages the build and the tests need: headers for OpenSSL 3 and libcbor, pkg-config to find them,
+# the openssl CLI (interop tests) and venv support for the Python interop tools.
+APT_PACKAGES := libssl-dev libcbor-dev pkg-config openssl python3-venv
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV := .venv
+PYTHON := $(CURDIR)/$(VENV)/bin/python
+STAMP := .build/.venv-requirements
+
+.PHONY: all build release test demo deps venv bench bench-floor format lint clean
+
+all: build
+
+## deps: install missing Debian packages (apt-get, with sudo when not root)
+deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "Installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
+	fi
+
+## venv: a Python venv with the independent implementations used by interop tests
+venv: $(STAMP)
+$(STAMP): Tests/Interop/requirements.txt | deps
+	@test -x $(PYTHON) || python3 -m venv $(VENV)
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt
+	@mkdir -p .build && touch $@
+
+build: deps
+	$(SWIFT) build
+
+release: deps
+	$(SWIFT) build -c release
+
+## test: every test, with the interop venv and ../shared test vectors
+test: deps venv
+	CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
+
+## demo: the main job
+demo: deps
+	$(SWIFT) build -c release --product cloister
+	@bin=$$($(SWIFT) build -c release --show-bin-path)/cloister; \
+	  $$bin --version && $$bin --help
+
+## bench: package-benchmark suite (nested package in Benchmarks/)
+bench: deps
+	cd Benchmarks && $(SWIFT) package benchmark
+
+## bench-floor: our rates divided by `openssl speed` on this machine, from one run
+bench-floor: deps
+	scripts/bench-floor
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks
+
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests
+
+clean:
+	rm -rf .build $(VENV) Benchmarks/.build
