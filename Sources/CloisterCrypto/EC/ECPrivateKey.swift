@@ -53,17 +53,9 @@ public struct ECPrivateKey: Sendable {
         try self.init(key: EVPKey.decode(pem, inputType: "PEM", selection: KeySelection.keyPair, what: "private key PEM"))
     }
 
+    /// The public half. It shares the key pair's OpenSSL object, so getting it costs nothing.
     public var publicKey: ECPublicKey {
-        // The public half of a valid key pair is always a valid public key.
-        try! ECPublicKey(x963Representation: publicPoint, curve: curve)
-    }
-
-    private var publicPoint: [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: 1 + 2 * curve.coordinateByteCount)
-        var length = 0
-        let status = EVP_PKEY_get_octet_string_param(key.pointer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, &buffer, buffer.count, &length)
-        precondition(status == 1 && length == buffer.count, "EC public key export failed: \(drainOpenSSLErrors())")
-        return buffer
+        ECPublicKey(sharing: key, curve: curve)
     }
 
     /// The private scalar, big-endian, padded to the curve's coordinate length.

@@ -10,6 +10,12 @@ public struct ECPublicKey: Sendable, Equatable {
         self.curve = try key.ecCurve()
     }
 
+    /// The public view of a key pair (OpenSSL uses only the public parts for verification and export).
+    init(sharing keyPair: EVPKey, curve: ECCurve) {
+        self.key = keyPair
+        self.curve = curve
+    }
+
     /// Imports an uncompressed point `0x04 || X || Y` (SEC 1 §2.3.3), checking that it lies on the curve.
     public init(x963Representation point: some ContiguousBytesView, curve: ECCurve) throws {
         let expected = 1 + 2 * curve.coordinateByteCount
