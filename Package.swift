@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -39,6 +40,18 @@ let package = Package(
         .target(
             name: "CloisterCBOR",
             dependencies: ["CCBOR", "CloisterCrypto"],
+            swiftSettings: strictSettings
+        ),
+        // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
+        .target(name: "CEnclaveSandbox"),
+        .target(
+            name: "EnclaveRuntime",
+            dependencies: [
+                "CloisterCrypto",
+                "CloisterCBOR",
+                "CEnclaveSandbox",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -64,6 +77,11 @@ let package = Package(
             name: "CloisterCryptoTests",
             dependencies: ["CloisterCrypto", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "EnclaveRuntimeTests",
+            dependencies: ["EnclaveRuntime", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(
