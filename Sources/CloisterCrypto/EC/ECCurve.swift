@@ -19,11 +19,11 @@ public enum ECCurve: String, Sendable, CaseIterable {
         }
     }
 
-    /// OpenSSL's group name.
-    var groupName: String {
+    /// OpenSSL's group name, as a string OpenSSL may keep.
+    var groupName: PermanentCString {
         switch self {
-        case .p256: "prime256v1"
-        case .p384: "secp384r1"
+        case .p256: OpenSSLName.prime256v1
+        case .p384: OpenSSLName.secp384r1
         }
     }
 

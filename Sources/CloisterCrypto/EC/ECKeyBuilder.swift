@@ -32,18 +32,37 @@ struct ECKeyBuilder {
     func build(publicPoint: [UInt8], privateScalar: [UInt8]?) throws -> EVPKey {
         guard let builder = OSSL_PARAM_BLD_new() else { throw CryptoError.openSSL("OSSL_PARAM_BLD_new") }
         defer { OSSL_PARAM_BLD_free(builder) }
-        try requireOne(OSSL_PARAM_BLD_push_utf8_string(builder, OSSL_PKEY_PARAM_GROUP_NAME, curve.groupName, 0), "OSSL_PARAM_BLD_push_utf8_string")
-        try requireOne(OSSL_PARAM_BLD_push_octet_string(builder, OSSL_PKEY_PARAM_PUB_KEY, publicPoint, publicPoint.count), "OSSL_PARAM_BLD_push_octet_string")
         var scalarNumber: OpaquePointer?
         defer { BN_clear_free(scalarNumber) }
         if let privateScalar {
             scalarNumber = BN_secure_new()
-            guard BN_bin2bn(privateScalar, Int32(privateScalar.count), scalarNumber) != nil else { throw CryptoError.openSSL("BN_bin2bn") }
-            try requireOne(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_PRIV_KEY, scalarNumber), "OSSL_PARAM_BLD_push_BN")
+            guard BN_bin2bn(privateScalar, Int32(privateScalar.count), scalarNumber) != nil else {
+                throw CryptoError.openSSL("BN_bin2bn")
+            }
         }
-        guard let params = OSSL_PARAM_BLD_to_param(builder) else { throw CryptoError.openSSL("OSSL_PARAM_BLD_to_param") }
+        // The builder keeps the key names and the point's address until OSSL_PARAM_BLD_to_param copies them,
+        // so the point stays pinned across every push and the conversion.
+        let params = try publicPoint.withUnsafeBufferPointer { point in
+            try requireOne(
+                OSSL_PARAM_BLD_push_utf8_string(builder, OpenSSLName.groupName.pointer, curve.groupName.pointer, 0),
+                "OSSL_PARAM_BLD_push_utf8_string"
+            )
+            try requireOne(
+                OSSL_PARAM_BLD_push_octet_string(builder, OpenSSLName.publicKey.pointer, point.baseAddress, point.count),
+                "OSSL_PARAM_BLD_push_octet_string"
+            )
+            if let scalarNumber {
+                try requireOne(
+                    OSSL_PARAM_BLD_push_BN(builder, OpenSSLName.privateKey.pointer, scalarNumber),
+                    "OSSL_PARAM_BLD_push_BN"
+                )
+            }
+            return try requireNonNull(OSSL_PARAM_BLD_to_param(builder), "OSSL_PARAM_BLD_to_param")
+        }
         defer { OSSL_PARAM_free(params) }
-        guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_name") }
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, OpenSSLName.ecKeyType.pointer, nil) else {
+            throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_name")
+        }
         defer { EVP_PKEY_CTX_free(context) }
         try requireOne(EVP_PKEY_fromdata_init(context), "EVP_PKEY_fromdata_init")
         var key: OpaquePointer?

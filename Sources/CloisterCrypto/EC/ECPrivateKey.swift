@@ -12,18 +12,16 @@ public struct ECPrivateKey: Sendable {
 
     /// Generates a fresh key from OpenSSL's DRBG.
     public init(generating curve: ECCurve) throws {
-        guard let context = EVP_PKEY_CTX_new_from_name(nil, "EC", nil) else {
+        guard let context = EVP_PKEY_CTX_new_from_name(nil, OpenSSLName.ecKeyType.pointer, nil) else {
             throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_name(EC)")
         }
         defer { EVP_PKEY_CTX_free(context) }
         try requireOne(EVP_PKEY_keygen_init(context), "EVP_PKEY_keygen_init")
-        try curve.groupName.withCString { name in
-            let params = [
-                OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, UnsafeMutablePointer(mutating: name), 0),
-                OSSL_PARAM_construct_end(),
-            ]
-            try requireOne(EVP_PKEY_CTX_set_params(context, params), "EVP_PKEY_CTX_set_params(group)")
-        }
+        let params = [
+            OSSL_PARAM_construct_utf8_string(OpenSSLName.groupName.pointer, curve.groupName.pointer, 0),
+            OSSL_PARAM_construct_end(),
+        ]
+        try requireOne(EVP_PKEY_CTX_set_params(context, params), "EVP_PKEY_CTX_set_params(group)")
         var generated: OpaquePointer?
         try requireOne(EVP_PKEY_generate(context, &generated), "EVP_PKEY_generate(\(curve.rawValue))")
         try self.init(key: EVPKey(taking: requireNonNull(generated, "EVP_PKEY_generate")))
@@ -45,12 +43,12 @@ public struct ECPrivateKey: Sendable {
 
     /// Imports a DER private key: PKCS#8 `PrivateKeyInfo` or SEC 1 `ECPrivateKey`.
     public init(derRepresentation der: some ContiguousBytesView) throws {
-        try self.init(key: EVPKey.decode(der, inputType: "DER", selection: KeySelection.keyPair, what: "private key DER"))
+        try self.init(key: EVPKey.decode(der, inputType: OpenSSLName.der, selection: KeySelection.keyPair, what: "private key DER"))
     }
 
     /// Imports a PEM private key: `PRIVATE KEY` (PKCS#8) or `EC PRIVATE KEY` (SEC 1).
     public init(pemRepresentation pem: String) throws {
-        try self.init(key: EVPKey.decode(pem, inputType: "PEM", selection: KeySelection.keyPair, what: "private key PEM"))
+        try self.init(key: EVPKey.decode(pem, inputType: OpenSSLName.pem, selection: KeySelection.keyPair, what: "private key PEM"))
     }
 
     /// The public half. It shares the key pair's OpenSSL object, so getting it costs nothing.
@@ -70,15 +68,19 @@ public struct ECPrivateKey: Sendable {
     }
 
     /// PKCS#8 `PrivateKeyInfo`, DER.
-    public var pkcs8DERRepresentation: [UInt8] { encoded("DER", "PrivateKeyInfo") }
+    public var pkcs8DERRepresentation: [UInt8] { encoded(OpenSSLName.der, OpenSSLName.privateKeyInfo) }
     /// PKCS#8 `PRIVATE KEY`, PEM.
-    public var pkcs8PEMRepresentation: String { String(decoding: encoded("PEM", "PrivateKeyInfo"), as: UTF8.self) }
+    public var pkcs8PEMRepresentation: String {
+        String(decoding: encoded(OpenSSLName.pem, OpenSSLName.privateKeyInfo), as: UTF8.self)
+    }
     /// SEC 1 `ECPrivateKey`, DER.
-    public var sec1DERRepresentation: [UInt8] { encoded("DER", "type-specific") }
+    public var sec1DERRepresentation: [UInt8] { encoded(OpenSSLName.der, OpenSSLName.typeSpecific) }
     /// SEC 1 `EC PRIVATE KEY`, PEM.
-    public var sec1PEMRepresentation: String { String(decoding: encoded("PEM", "type-specific"), as: UTF8.self) }
+    public var sec1PEMRepresentation: String {
+        String(decoding: encoded(OpenSSLName.pem, OpenSSLName.typeSpecific), as: UTF8.self)
+    }
 
-    private func encoded(_ outputType: String, _ structure: String) -> [UInt8] {
+    private func encoded(_ outputType: PermanentCString, _ structure: PermanentCString) -> [UInt8] {
         // Encoding a key OpenSSL already holds fails only on allocation failure.
         try! key.encode(outputType: outputType, structure: structure, selection: KeySelection.keyPair)
     }

@@ -34,13 +34,13 @@ public struct ECPublicKey: Sendable, Equatable {
 
     /// Imports a DER `SubjectPublicKeyInfo`.
     public init(derRepresentation der: some ContiguousBytesView) throws {
-        try self.init(key: EVPKey.decode(der, inputType: "DER", selection: KeySelection.publicKey, what: "public key DER"))
+        try self.init(key: EVPKey.decode(der, inputType: OpenSSLName.der, selection: KeySelection.publicKey, what: "public key DER"))
         try ECKeyBuilder.checkPublicKey(key)
     }
 
     /// Imports a PEM `PUBLIC KEY` block.
     public init(pemRepresentation pem: String) throws {
-        try self.init(key: EVPKey.decode(pem, inputType: "PEM", selection: KeySelection.publicKey, what: "public key PEM"))
+        try self.init(key: EVPKey.decode(pem, inputType: OpenSSLName.pem, selection: KeySelection.publicKey, what: "public key PEM"))
         try ECKeyBuilder.checkPublicKey(key)
     }
 
@@ -56,12 +56,12 @@ public struct ECPublicKey: Sendable, Equatable {
     /// The DER `SubjectPublicKeyInfo`.
     public var derRepresentation: [UInt8] {
         // Encoding a key OpenSSL already holds fails only on allocation failure.
-        try! key.encode(outputType: "DER", structure: "SubjectPublicKeyInfo", selection: KeySelection.publicKey)
+        try! key.encode(outputType: OpenSSLName.der, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey)
     }
 
     /// The PEM `PUBLIC KEY` block.
     public var pemRepresentation: String {
-        String(decoding: try! key.encode(outputType: "PEM", structure: "SubjectPublicKeyInfo", selection: KeySelection.publicKey), as: UTF8.self)
+        String(decoding: try! key.encode(outputType: OpenSSLName.pem, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey), as: UTF8.self)
     }
 
     public static func == (lhs: ECPublicKey, rhs: ECPublicKey) -> Bool {

@@ -28,12 +28,15 @@ final class EVPKey: @unchecked Sendable {
     /// Decodes a key from DER or PEM (`inputType`), for `selection` (public key or key pair).
     static func decode(
         _ bytes: some ContiguousBytesView,
-        inputType: String,
+        inputType: PermanentCString,
         selection: Int32,
         what: String
     ) throws -> EVPKey {
         var key: OpaquePointer?
-        guard let decoder = OSSL_DECODER_CTX_new_for_pkey(&key, inputType, nil, "EC", selection, nil, nil) else {
+        guard
+            let decoder = OSSL_DECODER_CTX_new_for_pkey(
+                &key, inputType.pointer, nil, OpenSSLName.ecKeyType.pointer, selection, nil, nil)
+        else {
             throw CryptoError.openSSL("OSSL_DECODER_CTX_new_for_pkey")
         }
         defer { OSSL_DECODER_CTX_free(decoder) }
@@ -43,20 +46,21 @@ final class EVPKey: @unchecked Sendable {
             return OSSL_DECODER_from_data(decoder, &cursor, &remaining)
         }
         guard status == 1, let key else {
-            throw CryptoError(.malformedInput, "\(what) is not a valid \(inputType) EC key: \(drainOpenSSLErrors())")
+            throw CryptoError(.malformedInput, "\(what) is not a valid EC key: \(drainOpenSSLErrors())")
         }
         return EVPKey(taking: key)
     }
 
     /// Encodes the key as DER or PEM (`outputType`) in the given ASN.1 `structure`.
-    func encode(outputType: String, structure: String, selection: Int32) throws -> [UInt8] {
-        guard let encoder = OSSL_ENCODER_CTX_new_for_pkey(pointer, selection, outputType, structure, nil) else {
-            throw CryptoError.openSSL("OSSL_ENCODER_CTX_new_for_pkey(\(outputType), \(structure))")
+    func encode(outputType: PermanentCString, structure: PermanentCString, selection: Int32) throws -> [UInt8] {
+        guard let encoder = OSSL_ENCODER_CTX_new_for_pkey(pointer, selection, outputType.pointer, structure.pointer, nil)
+        else {
+            throw CryptoError.openSSL("OSSL_ENCODER_CTX_new_for_pkey")
         }
         defer { OSSL_ENCODER_CTX_free(encoder) }
         var data: UnsafeMutablePointer<UInt8>?
         var length = 0
-        try requireOne(OSSL_ENCODER_to_data(encoder, &data, &length), "OSSL_ENCODER_to_data(\(structure))")
+        try requireOne(OSSL_ENCODER_to_data(encoder, &data, &length), "OSSL_ENCODER_to_data")
         defer { cloister_OPENSSL_free(data) }
         return Array(UnsafeBufferPointer(start: data, count: length))
     }
