@@ -1,0 +1,39 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Benchmarks live in their own package so that `swift test` on Cloister never builds package-benchmark.
+let package = Package(
+    name: "CloisterBenchmarks",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "Cloister", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "CryptoBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+            ],
+            path: "Benchmarks/CryptoBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "CBORBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CloisterCBOR", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+            ],
+            path: "Benchmarks/CBORBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
+        .executableTarget(
+            name: "FloorProbe",
+            dependencies: [.product(name: "CloisterCrypto", package: "Cloister")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)

@@ -1,0 +1,46 @@
+// Measures, on one core, the rates of the operations that `scripts/bench-floor` divides by `openssl speed`.
+// Output: one line per probe, `name rate unit`, so the script can pair each with OpenSSL's figure.
+import CloisterCrypto
+
+/// Runs `operation` in batches until `seconds` have passed and returns operations per second.
+func rate(seconds: Double, _ operation: () throws -> Void) rethrows -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    let budget = Duration.milliseconds(Int64(seconds * 1000))
+    var count = 0
+    var batch = 1
+    while clock.now - start < budget {
+        for _ in 0..<batch { try operation() }
+        count += batch
+        batch = min(batch * 2, 1024)
+    }
+    let elapsed = clock.now - start
+    let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return Double(count) / elapsedSeconds
+}
+
+let arguments = CommandLine.arguments.dropFirst()
+let seconds = arguments.first.flatMap(Double.init) ?? 3
+let only = Set(arguments.dropFirst())
+
+func report(_ name: String, _ value: Double, _ unit: String) {
+    print("\(name) \(value) \(unit)")
+}
+
+func wanted(_ name: String) -> Bool { only.isEmpty || only.contains(name) }
+
+if wanted("ecdsa-p256-sign") || wanted("ecdsa-p256-verify") {
+    let key = try ECPrivateKey(generating: .p256)
+    let publicKey = key.publicKey
+    // `openssl speed` signs a 20-byte digest; a 32-byte message costs one SHA-256 block on top.
+    let message = [UInt8](repeating: 0x42, count: 32)
+    let signature = try key.signature(for: message)
+    if wanted("ecdsa-p256-sign") {
+        report("ecdsa-p256-sign", try rate(seconds: seconds) { _ = try key.signature(for: message) }, "op/s")
+    }
+    if wanted("ecdsa-p256-verify") {
+        report("ecdsa-p256-verify", rate(seconds: seconds) {
+            precondition(publicKey.isValidSignature(signature, for: message))
+        }, "op/s")
+    }
+}
