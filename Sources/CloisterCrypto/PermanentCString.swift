@@ -25,4 +25,13 @@ enum OpenSSLName {
     static let typeSpecific = PermanentCString("type-specific")
     static let prime256v1 = PermanentCString("prime256v1")
     static let secp384r1 = PermanentCString("secp384r1")
+    static let digest = PermanentCString("digest")  // OSSL_MAC_PARAM_DIGEST, OSSL_KDF_PARAM_DIGEST
+    static let mode = PermanentCString("mode")  // OSSL_KDF_PARAM_MODE
+    static let key = PermanentCString("key")  // OSSL_KDF_PARAM_KEY
+    static let salt = PermanentCString("salt")  // OSSL_KDF_PARAM_SALT
+    static let info = PermanentCString("info")  // OSSL_KDF_PARAM_INFO
+    static let hmac = PermanentCString("HMAC")
+    static let hkdf = PermanentCString("HKDF")
+    static let aes128GCM = PermanentCString("AES-128-GCM")
+    static let aes256GCM = PermanentCString("AES-256-GCM")
 }

@@ -23,12 +23,12 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
         }
     }
 
-    /// OpenSSL's name for the digest, as used by `EVP_MD_fetch` and parameter APIs.
-    var openSSLName: String {
+    /// OpenSSL's name for the digest, as used by `EVP_MD_fetch` and parameter APIs (which may keep the pointer).
+    var openSSLName: PermanentCString {
         switch self {
-        case .sha256: "SHA2-256"
-        case .sha384: "SHA2-384"
-        case .sha512: "SHA2-512"
+        case .sha256: DigestName.sha256
+        case .sha384: DigestName.sha384
+        case .sha512: DigestName.sha512
         }
     }
 
@@ -79,13 +79,19 @@ public enum DigestAlgorithm: String, Sendable, CaseIterable {
     }
 }
 
+private enum DigestName {
+    static let sha256 = PermanentCString("SHA2-256")
+    static let sha384 = PermanentCString("SHA2-384")
+    static let sha512 = PermanentCString("SHA2-512")
+}
+
 /// A digest implementation fetched from the default provider and kept for the life of the process.
 final class FetchedDigest: @unchecked Sendable {
     let pointer: OpaquePointer
 
     private init(_ algorithm: DigestAlgorithm) {
-        guard let pointer = EVP_MD_fetch(nil, algorithm.openSSLName, nil) else {
-            fatalError("EVP_MD_fetch(\(algorithm.openSSLName)) failed: \(drainOpenSSLErrors())")
+        guard let pointer = EVP_MD_fetch(nil, algorithm.openSSLName.pointer, nil) else {
+            fatalError("EVP_MD_fetch(\(algorithm.rawValue)) failed: \(drainOpenSSLErrors())")
         }
         self.pointer = pointer
     }
