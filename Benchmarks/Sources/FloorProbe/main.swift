@@ -29,6 +29,15 @@ func report(_ name: String, _ value: Double, _ unit: String) {
 
 func wanted(_ name: String) -> Bool { only.isEmpty || only.contains(name) }
 
+if wanted("aes-256-gcm-16k") {
+    let key = try AESGCMKey(randomOfByteCount: 32)
+    let nonce = try SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
+    let block = [UInt8](repeating: 0x17, count: 16 * 1024)
+    // `openssl speed -evp aes-256-gcm` also reuses one nonce per key; it measures throughput, not usage.
+    let perSecond = try rate(seconds: seconds) { _ = try key.seal(block, nonce: nonce) }
+    report("aes-256-gcm-16k", perSecond * Double(block.count), "B/s")
+}
+
 if wanted("ecdsa-p256-sign") || wanted("ecdsa-p256-verify") {
     let key = try ECPrivateKey(generating: .p256)
     let publicKey = key.publicKey
