@@ -1,0 +1,119 @@
+import CloisterCrypto
+import CloisterTestSupport
+import Testing
+
+@Suite("EC keys, ECDSA and ECDH")
+struct ECKeyTests {
+    @Test("sign and verify on both curves; tampered message, other key and altered signature fail", arguments: ECCurve.allCases)
+    func signVerify(curve: ECCurve) throws {
+        let key = try ECPrivateKey(generating: curve)
+        let message = Array("attestation payload".utf8)
+        let signature = try key.signature(for: message)
+        #expect(signature.rawRepresentation.count == 2 * curve.coordinateByteCount)
+        #expect(key.publicKey.isValidSignature(signature, for: message))
+        #expect(!key.publicKey.isValidSignature(signature, for: message + [0]))
+        #expect(!(try ECPrivateKey(generating: curve)).publicKey.isValidSignature(signature, for: message))
+        for index in [0, signature.rawRepresentation.count / 2, signature.rawRepresentation.count - 1] {
+            var raw = signature.rawRepresentation
+            raw[index] ^= 1
+            #expect(!key.publicKey.isValidSignature(try ECDSASignature(rawRepresentation: raw, curve: curve), for: message))
+        }
+        // A signature hashed with another digest does not verify under the curve's default.
+        let sha512Signature = try key.signature(for: message, digest: .sha512)
+        #expect(key.publicKey.isValidSignature(sha512Signature, for: message, digest: .sha512))
+        #expect(!key.publicKey.isValidSignature(sha512Signature, for: message))
+    }
+
+    @Test("raw r||s and DER convert both ways; wrong lengths and non-canonical DER are refused")
+    func signatureEncodings() throws {
+        let key = try ECPrivateKey(generating: .p256)
+        let signature = try key.signature(for: [1, 2, 3])
+        let der = try signature.derRepresentation
+        #expect(try ECDSASignature(derRepresentation: der, curve: .p256) == signature)
+        #expect(throws: CryptoError.self) { try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: 63), curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(rawRepresentation: signature.rawRepresentation, curve: .p384) }
+        // BER long-form length for the SEQUENCE: valid BER, not DER.
+        var ber = der
+        ber.replaceSubrange(1...1, with: [0x81, der[1]])
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: ber, curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: Array(der.dropLast()), curve: .p256) }
+    }
+
+    @Test("RFC 6979 A.2.5: the published P-256/SHA-256 signature over \"sample\" verifies, altered it fails")
+    func rfc6979KnownSignature() throws {
+        let publicKey = try ECPublicKey(
+            x963Representation: bytes(fromHex: "04"
+                + "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
+                + "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299"),
+            curve: .p256)
+        let signature = try ECDSASignature(
+            rawRepresentation: bytes(fromHex:
+                "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
+                + "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"),
+            curve: .p256)
+        #expect(publicKey.isValidSignature(signature, for: Array("sample".utf8)))
+        #expect(!publicKey.isValidSignature(signature, for: Array("test".utf8)))
+        // The private key of RFC 6979 A.2.5 derives exactly the published public key.
+        let privateKey = try ECPrivateKey(
+            rawRepresentation: bytes(fromHex: "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"), curve: .p256)
+        #expect(privateKey.publicKey == publicKey)
+    }
+
+    @Test("private keys round-trip through PKCS#8 and SEC 1, PEM and DER", arguments: ECCurve.allCases)
+    func privateKeyEncodings(curve: ECCurve) throws {
+        let key = try ECPrivateKey(generating: curve)
+        for reloaded in [
+            try ECPrivateKey(pemRepresentation: key.pkcs8PEMRepresentation),
+            try ECPrivateKey(pemRepresentation: key.sec1PEMRepresentation),
+            try ECPrivateKey(derRepresentation: key.pkcs8DERRepresentation),
+            try ECPrivateKey(derRepresentation: key.sec1DERRepresentation),
+            try ECPrivateKey(rawRepresentation: key.rawRepresentation, curve: curve),
+        ] {
+            #expect(reloaded.curve == curve)
+            #expect(reloaded.rawRepresentation == key.rawRepresentation)
+            #expect(reloaded.publicKey == key.publicKey)
+        }
+        #expect(key.pkcs8PEMRepresentation.hasPrefix("-----BEGIN PRIVATE KEY-----"))
+        #expect(key.sec1PEMRepresentation.hasPrefix("-----BEGIN EC PRIVATE KEY-----"))
+    }
+
+    @Test("public keys round-trip through SPKI PEM/DER and X9.63 points", arguments: ECCurve.allCases)
+    func publicKeyEncodings(curve: ECCurve) throws {
+        let key = try ECPrivateKey(generating: curve).publicKey
+        #expect(try ECPublicKey(pemRepresentation: key.pemRepresentation) == key)
+        #expect(try ECPublicKey(derRepresentation: key.derRepresentation) == key)
+        #expect(try ECPublicKey(x963Representation: key.x963Representation, curve: curve) == key)
+        #expect(key.pemRepresentation.hasPrefix("-----BEGIN PUBLIC KEY-----"))
+    }
+
+    @Test("points off the curve, wrong lengths, compressed points and scalars out of range are refused")
+    func invalidKeys() throws {
+        var point = try ECPrivateKey(generating: .p256).publicKey.x963Representation
+        point[64] ^= 1
+        #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: point, curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: Array(point.prefix(33)), curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: point, curve: .p384) }
+        #expect(throws: CryptoError.self) { try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0, count: 32), curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0xff, count: 32), curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECPrivateKey(pemRepresentation: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
+        #expect(throws: CryptoError.self) { try ECPublicKey(derRepresentation: [0x30, 0x03, 0x02, 0x01, 0x00]) }
+    }
+
+    @Test("ECDH agrees both ways and refuses a peer on another curve")
+    func ecdh() throws {
+        let alice = try ECPrivateKey(generating: .p256)
+        let bob = try ECPrivateKey(generating: .p256)
+        let shared = try alice.sharedSecret(with: bob.publicKey)
+        #expect(shared.count == 32)
+        #expect(shared == (try bob.sharedSecret(with: alice.publicKey)))
+        #expect(shared != (try alice.sharedSecret(with: ECPrivateKey(generating: .p256).publicKey)))
+        #expect(throws: CryptoError.self) { try alice.sharedSecret(with: ECPrivateKey(generating: .p384).publicKey) }
+    }
+
+    @Test("secure random bytes have the asked length and differ between calls")
+    func random() throws {
+        #expect(try SecureRandom.bytes(count: 0).isEmpty)
+        #expect(try SecureRandom.bytes(count: 32) != (try SecureRandom.bytes(count: 32)))
+        #expect(throws: CryptoError.self) { try SecureRandom.bytes(count: -1) }
+    }
+}
