@@ -20,11 +20,73 @@ struct NitroDocumentTests {
         return Array(try #require(Data(base64Encoded: data, options: .ignoreUnknownCharacters)))
     }
 
-    /// The attestation key of a document: the SubjectPublicKeyInfo of its `certificate`.
+    /// The attestation key of a document: the public key of its `certificate`.
     static func attestationKey(_ document: COSESign1) throws -> ECPublicKey {
+        try leafCertificate(document).publicKey()
+    }
+
+    static func leafCertificate(_ document: COSESign1) throws -> X509Certificate {
         let payload = try CBORDecoder().decode(document.payload)
-        let certificate = try #require(payload["certificate"]?.bytesValue)
-        return try ECPublicKey(derRepresentation: try subjectPublicKeyInfo(ofCertificate: certificate))
+        return try X509Certificate(derRepresentation: try #require(payload["certificate"]?.bytesValue))
+    }
+
+    /// The `cabundle` certificates (root first, as Nitro sends them).
+    static func bundle(_ document: COSESign1) throws -> [X509Certificate] {
+        let payload = try CBORDecoder().decode(document.payload)
+        let entries = try #require(payload["cabundle"]?.arrayValue)
+        return try entries.map { entry in
+            guard let der = entry.bytesValue else { throw CryptoError(.malformedInput, "cabundle entry is not a byte string") }
+            return try X509Certificate(derRepresentation: der)
+        }
+    }
+
+    static func awsRoot() throws -> X509Certificate {
+        let url = try #require(TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem"))
+        return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
+    }
+
+    /// Verification times pinned by ../shared/testvectors/README.md.
+    static let verifyAt: [String: String] = [
+        "evervault-prod-2022-10-13.cbor": "2022-10-13T10:00:00Z",
+        "evervault-debug-2022-10-12.cbor": "2022-10-12T15:00:00Z",
+        "evervault-debug-2023-09-18.cbor.b64": "2023-09-18T15:16:05Z",
+    ]
+
+    @Test("the pinned AWS Nitro root G1 has the published fingerprint and is a self-signed P-384 CA")
+    func awsRootFingerprint() throws {
+        let root = try Self.awsRoot()
+        #expect(hexString(root.sha256Fingerprint) == "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b")
+        #expect(root.isSelfSigned && root.isCertificateAuthority)
+        #expect(try root.publicKey().curve == .p384)
+    }
+
+    @Test("the certificate chain verifies to the AWS root at the pinned time, not one second after, not under another root", arguments: documents)
+    func chainVerifies(_ name: String) throws {
+        let document = try COSESign1(encoded: Self.wire(name))
+        let leaf = try Self.leafCertificate(document)
+        let bundle = try Self.bundle(document)
+        let root = try Self.awsRoot()
+        #expect(bundle.first == root)
+        let pinned = try #require(Self.verifyAt[name])
+        let time = try #require(ISO8601DateFormatter().date(from: pinned))
+        let verifier = CertificateChainVerifier(trustAnchors: [root])
+        let path = try verifier.verify(leaf: leaf, intermediates: Array(bundle.dropFirst()), at: time)
+        #expect(path.first == leaf && path.last == root)
+        let windowEnd = path.map(\.notValidAfter).min()!
+        #expect(throws: CertificateChainError.self) {
+            try verifier.verify(leaf: leaf, intermediates: Array(bundle.dropFirst()), at: windowEnd + 1)
+        }
+        let otherRoot = try CertificateAuthority.selfSigned(
+            CertificateProfile(
+                subject: root.subject, notValidBefore: root.notValidBefore, notValidAfter: root.notValidAfter,
+                isCertificateAuthority: true, keyUsage: [.keyCertSign, .cRLSign]),
+            privateKey: ECPrivateKey(generating: .p384)).certificate
+        do {
+            try CertificateChainVerifier(trustAnchors: [otherRoot]).verify(leaf: leaf, intermediates: Array(bundle.dropFirst()), at: time)
+            Issue.record("\(name) verified under a root that is not AWS's")
+        } catch let error as CertificateChainError {
+            #expect(error.check == .untrustedRoot || error.check == .signature, "\(error)")
+        }
     }
 
     @Test(arguments: documents)
@@ -80,37 +142,4 @@ struct NitroDocumentTests {
         try #require(Array(wire[signatureRange]) == document.signature)
         return [protectedRange, payloadRange, signatureRange]
     }
-}
-
-/// The DER SubjectPublicKeyInfo of an X.509 certificate, found by walking its outer structure (RFC 5280 §4.1):
-/// Certificate -> tbsCertificate -> [version], serialNumber, signature, issuer, validity, subject, SPKI.
-func subjectPublicKeyInfo(ofCertificate der: [UInt8]) throws -> [UInt8] {
-    let certificate = try derElement(der, at: 0)
-    let tbsCertificate = try derElement(der, at: certificate.contents.lowerBound)
-    var fields: [Range<Int>] = []
-    var cursor = tbsCertificate.contents.lowerBound
-    while cursor < tbsCertificate.contents.upperBound {
-        let field = try derElement(der, at: cursor)
-        fields.append(cursor..<field.contents.upperBound)
-        cursor = field.contents.upperBound
-    }
-    let index = der[fields[0].lowerBound] == 0xa0 ? 6 : 5
-    try #require(fields.count > index && der[fields[index].lowerBound] == 0x30)
-    return Array(der[fields[index]])
-}
-
-/// The contents range of the DER element starting at `start` (single-byte tags, definite lengths).
-private func derElement(_ der: [UInt8], at start: Int) throws -> (tag: UInt8, contents: Range<Int>) {
-    try #require(start + 2 <= der.count)
-    let tag = der[start]
-    var length = Int(der[start + 1])
-    var contentsStart = start + 2
-    if length & 0x80 != 0 {
-        let lengthBytes = length & 0x7f
-        try #require(lengthBytes >= 1 && lengthBytes <= 4 && contentsStart + lengthBytes <= der.count)
-        length = der[contentsStart..<contentsStart + lengthBytes].reduce(0) { $0 << 8 | Int($1) }
-        contentsStart += lengthBytes
-    }
-    try #require(contentsStart + length <= der.count)
-    return (tag, contentsStart..<contentsStart + length)
 }

@@ -55,7 +55,8 @@ struct TestPKI {
         ]
     }
 
-    var verifier: CertificateChainVerifier { CertificateChainVerifier(trustAnchors: [root.certificate]) }
+    /// Strict RFC 5280 profile on: Cloister's own PKI must meet it.
+    var verifier: CertificateChainVerifier { CertificateChainVerifier(trustAnchors: [root.certificate], enforcesStrictProfile: true) }
 
     func verify(_ verifier: CertificateChainVerifier? = nil, crls: [CertificateRevocationList] = [], at time: Date = now) throws {
         try (verifier ?? self.verifier).verify(leaf: leaf, intermediates: [platform.certificate], crls: crls, at: time)

@@ -37,7 +37,7 @@ public struct CertificateChainError: Error, Sendable, Hashable, CustomStringConv
 /// Verifies a certificate chain at an explicit time against pinned trust anchors, with CRLs.
 ///
 /// OpenSSL builds and checks the path (signatures, validity, basic constraints, CA key usage, path length, CRLs)
-/// in strict mode; Cloister then checks on top that the root of the built path is exactly a pinned anchor and that
+/// (optionally in strict RFC 5280 mode); Cloister then checks on top that the root of the built path is exactly a pinned anchor and that
 /// the leaf allows the required key usage, and names every failure by check and certificate.
 public struct CertificateChainVerifier: Sendable {
     /// Self-signed roots the chain must end in, compared by their exact DER.
@@ -46,15 +46,21 @@ public struct CertificateChainVerifier: Sendable {
     public var requiredLeafKeyUsage: KeyUsage
     /// Whether every CA level must be covered by a CRL (then a missing CRL rejects the chain).
     public var requiresRevocationCheck: Bool
+    /// Whether to also enforce OpenSSL's strict RFC 5280 profile checks (key identifiers present, CA key usage
+    /// present, critical basic constraints). Cloister's own PKI meets them; real hardware evidence does not
+    /// always (AWS Nitro leaf certificates carry no authority key identifier), so it is off by default.
+    public var enforcesStrictProfile: Bool
 
     public init(
         trustAnchors: [X509Certificate],
         requiredLeafKeyUsage: KeyUsage = [.digitalSignature],
-        requiresRevocationCheck: Bool = false
+        requiresRevocationCheck: Bool = false,
+        enforcesStrictProfile: Bool = false
     ) {
         self.trustAnchors = trustAnchors
         self.requiredLeafKeyUsage = requiredLeafKeyUsage
         self.requiresRevocationCheck = requiresRevocationCheck
+        self.enforcesStrictProfile = enforcesStrictProfile
     }
 
     /// Verifies `leaf` through `intermediates` at `time`; returns the path from leaf to anchor.
@@ -91,7 +97,7 @@ public struct CertificateChainVerifier: Sendable {
         X509_STORE_CTX_set0_crls(context, revocationLists)
         let parameters = X509_STORE_CTX_get0_param(context)
         X509_VERIFY_PARAM_set_time(parameters, time_t(time.timeIntervalSince1970.rounded(.down)))
-        var flags = UInt(X509_V_FLAG_X509_STRICT)
+        var flags: UInt = enforcesStrictProfile ? UInt(X509_V_FLAG_X509_STRICT) : 0
         if requiresRevocationCheck || !crls.isEmpty {
             flags |= UInt(X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL)
         }
