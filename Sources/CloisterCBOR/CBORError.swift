@@ -1,30 +1,8 @@
-/// Why CBOR could not be decoded or encoded: a stable code for programs, a reason (with the byte offset) for people.
-public struct CBORError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Stable machine-readable error codes.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+public import CloisterCrypto
 
-        /// The input ends before the item does (including a length that claims more bytes than remain).
-        public static let truncated = Code(rawValue: "truncated")
-        /// The input is not well-formed CBOR (reserved additional information, stray break, bad chunk, ...).
-        public static let malformed = Code(rawValue: "malformed")
-        /// A text string is not valid UTF-8.
-        public static let invalidUTF8 = Code(rawValue: "invalid-utf8")
-        /// Bytes follow the top-level item.
-        public static let trailingBytes = Code(rawValue: "trailing-bytes")
-        /// A map holds the same key twice.
-        public static let duplicateMapKey = Code(rawValue: "duplicate-map-key")
-        /// Containers and tags nest deeper than the limit.
-        public static let depthLimitExceeded = Code(rawValue: "depth-limit-exceeded")
-        /// The input holds more data items than the limit.
-        public static let itemLimitExceeded = Code(rawValue: "item-limit-exceeded")
-        /// The input is larger than the limit.
-        public static let sizeLimitExceeded = Code(rawValue: "size-limit-exceeded")
-        /// A value cannot be encoded (a simple value that CBOR reserves or spells otherwise).
-        public static let unencodable = Code(rawValue: "unencodable")
-    }
+/// Why CBOR could not be decoded or encoded: a stable code for programs, a reason (with the byte offset) for people.
+public struct CBORError: CodedError {
+    public typealias Code = ErrorCode<CBORError>
 
     /// What went wrong, stably.
     public let code: Code
@@ -60,4 +38,25 @@ public struct CBORError: Error, Sendable, Hashable, CustomStringConvertible {
         hasher.combine(reason)
         hasher.combine(offset)
     }
+}
+
+extension ErrorCode where Domain == CBORError {
+    /// The input ends before the item does (including a length that claims more bytes than remain).
+    public static let truncated = Self("truncated")
+    /// The input is not well-formed CBOR (reserved additional information, stray break, bad chunk, ...).
+    public static let malformed = Self("malformed")
+    /// A text string is not valid UTF-8.
+    public static let invalidUTF8 = Self("invalid-utf8")
+    /// Bytes follow the top-level item.
+    public static let trailingBytes = Self("trailing-bytes")
+    /// A map holds the same key twice.
+    public static let duplicateMapKey = Self("duplicate-map-key")
+    /// Containers and tags nest deeper than the limit.
+    public static let depthLimitExceeded = Self("depth-limit-exceeded")
+    /// The input holds more data items than the limit.
+    public static let itemLimitExceeded = Self("item-limit-exceeded")
+    /// The input is larger than the limit.
+    public static let sizeLimitExceeded = Self("size-limit-exceeded")
+    /// A value cannot be encoded (a simple value that CBOR reserves or spells otherwise).
+    public static let unencodable = Self("unencodable")
 }

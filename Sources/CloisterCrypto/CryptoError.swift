@@ -1,26 +1,8 @@
 internal import COpenSSL
 
 /// An error from a cryptographic operation: a stable code for programs, a reason for people.
-public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Stable machine-readable error codes.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
-
-        /// Input bytes are malformed (bad length, bad encoding, point not on the curve).
-        public static let malformedInput = Code(rawValue: "malformed-input")
-        /// A key is of the wrong type, curve or size for the operation.
-        public static let invalidKey = Code(rawValue: "invalid-key")
-        /// Authenticated decryption failed: wrong key, wrong associated data, or tampered ciphertext or tag.
-        public static let authenticationFailure = Code(rawValue: "authentication-failure")
-        /// A parameter is outside what the algorithm allows (lengths, counts, limits).
-        public static let invalidParameter = Code(rawValue: "invalid-parameter")
-        /// A certificate or CRL failed a check (the reason names which).
-        public static let certificateRejected = Code(rawValue: "certificate-rejected")
-        /// OpenSSL reported an internal failure (the reason carries its error queue).
-        public static let library = Code(rawValue: "library-failure")
-    }
+public struct CryptoError: CodedError {
+    public typealias Code = ErrorCode<CryptoError>
 
     public let code: Code
     public let reason: String
@@ -33,17 +15,19 @@ public struct CryptoError: Error, Sendable, Hashable, CustomStringConvertible {
         self.file = file
         self.line = line
     }
+}
 
-    public var description: String { "\(code): \(reason)" }
-
-    public static func == (lhs: CryptoError, rhs: CryptoError) -> Bool {
-        lhs.code == rhs.code && lhs.reason == rhs.reason
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        hasher.combine(reason)
-    }
+extension ErrorCode where Domain == CryptoError {
+    /// Input bytes are malformed (bad length, bad encoding, point not on the curve).
+    public static let malformedInput = Self("malformed-input")
+    /// A key is of the wrong type, curve or size for the operation.
+    public static let invalidKey = Self("invalid-key")
+    /// Authenticated decryption failed: wrong key, wrong associated data, or tampered ciphertext or tag.
+    public static let authenticationFailure = Self("authentication-failure")
+    /// A parameter is outside what the algorithm allows (lengths, counts, limits).
+    public static let invalidParameter = Self("invalid-parameter")
+    /// OpenSSL reported an internal failure (the reason carries its error queue).
+    public static let library = Self("library-failure")
 }
 
 extension CryptoError {

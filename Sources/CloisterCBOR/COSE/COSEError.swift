@@ -1,20 +1,8 @@
-/// Why a COSE message was rejected: a stable code for programs, a reason for people.
-public struct COSEError: Error, Sendable, Hashable, CustomStringConvertible {
-    /// Stable machine-readable error codes.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+public import CloisterCrypto
 
-        /// The CBOR is well-formed but not a COSE structure Cloister accepts (wrong shape, types or headers).
-        public static let malformed = Code(rawValue: "cose-malformed")
-        /// The algorithm is missing, unprotected, or not one Cloister supports.
-        public static let unsupportedAlgorithm = Code(rawValue: "cose-unsupported-algorithm")
-        /// The key's curve does not match the message's algorithm.
-        public static let algorithmMismatch = Code(rawValue: "cose-algorithm-mismatch")
-        /// The signature does not verify with the key over the message and external data.
-        public static let invalidSignature = Code(rawValue: "cose-invalid-signature")
-    }
+/// Why a COSE message was rejected: a stable code for programs, a reason for people.
+public struct COSEError: CodedError {
+    public typealias Code = ErrorCode<COSEError>
 
     /// What went wrong, stably.
     public let code: Code
@@ -32,15 +20,15 @@ public struct COSEError: Error, Sendable, Hashable, CustomStringConvertible {
         self.file = file
         self.line = line
     }
+}
 
-    public var description: String { "\(code): \(reason)" }
-
-    public static func == (lhs: COSEError, rhs: COSEError) -> Bool {
-        lhs.code == rhs.code && lhs.reason == rhs.reason
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(code)
-        hasher.combine(reason)
-    }
+extension ErrorCode where Domain == COSEError {
+    /// The CBOR is well-formed but not a COSE structure Cloister accepts (wrong shape, types or headers).
+    public static let malformed = Self("cose-malformed")
+    /// The algorithm is missing, unprotected, or not one Cloister supports.
+    public static let unsupportedAlgorithm = Self("cose-unsupported-algorithm")
+    /// The key's curve does not match the message's algorithm.
+    public static let algorithmMismatch = Self("cose-algorithm-mismatch")
+    /// The signature does not verify with the key over the message and external data.
+    public static let invalidSignature = Self("cose-invalid-signature")
 }
