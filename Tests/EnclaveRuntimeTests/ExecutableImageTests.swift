@@ -1,0 +1,87 @@
+import CloisterTestSupport
+import Foundation
+import Testing
+
+@testable import EnclaveRuntime
+
+@Suite struct ExecutableImageTests {
+    @Test("the measurement is the SHA-384 of the file, as sha384sum computes it")
+    func measurementMatchesSha384sum() throws {
+        let image = try ExecutableImage(path: "/bin/cat")
+        let expected = try runTool("/usr/bin/sha384sum", ["/bin/cat"]).standardOutput.prefix(96)
+        #expect(hexString(image.sha384) == String(expected))
+        #expect(image.size == (try FileManager.default.attributesOfItem(atPath: "/bin/cat")[.size] as? Int))
+    }
+
+    @Test("a one-byte change before measuring changes the measurement")
+    func oneByteChangesTheHash() throws {
+        let directory = try TestEnvironment.temporaryDirectory("image")
+        let path = directory.appendingPathComponent("echo").path
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: "/bin/echo")))
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let original = try ExecutableImage(path: path)
+        bytes[bytes.count / 2] ^= 0x01
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let changed = try ExecutableImage(path: path)
+        #expect(original.sha384 != changed.sha384)
+        #expect(original.size == changed.size)
+    }
+
+    @Test("overwriting the file after measuring changes neither what runs nor the measurement")
+    func diskChangesAfterMeasuringHaveNoEffect() throws {
+        let directory = try TestEnvironment.temporaryDirectory("image")
+        let path = directory.appendingPathComponent("echo").path
+        try FileManager.default.copyItem(atPath: "/bin/echo", toPath: path)
+        let image = try ExecutableImage(path: path)
+        let measured = image.sha384
+        // Replace the program on disk with another one, in place (same inode) and then by rename.
+        try Data(contentsOf: URL(fileURLWithPath: "/bin/cat")).write(to: URL(fileURLWithPath: path))
+        let output = try runEnclave(image, ["still", "echo"])
+        #expect(output.standardOutput == "still echo\n")
+        #expect(output.termination == .exited(0))
+        #expect(image.sha384 == measured)
+        #expect(try ExecutableImage(path: path).sha384 != measured)
+    }
+
+    @Test("the running process's executable is exactly the measured bytes")
+    func runningBytesAreMeasuredBytes() throws {
+        let directory = try TestEnvironment.temporaryDirectory("image")
+        let path = directory.appendingPathComponent("cat").path
+        try FileManager.default.copyItem(atPath: "/bin/cat", toPath: path)
+        let image = try ExecutableImage(path: path)
+        try Data("#!/bin/sh\necho swapped\n".utf8).write(to: URL(fileURLWithPath: path))
+        let input = try FileDescriptor.pipe()
+        let channels = try EnclaveChannelSet()
+        let process = try EnclaveProcess.spawn(
+            image: image, endpoints: channels.enclave, standardStreams: StandardStreams(input: .descriptor(input.read)))
+        // cat blocks reading the pipe we hold open, so the process is still there to inspect.
+        let running = try withExtendedLifetime(input) {
+            try runTool("/usr/bin/sha384sum", ["/proc/\(process.pid)/exe"]).standardOutput.prefix(96)
+        }
+        #expect(String(running) == hexString(image.sha384))
+        try process.signal(SIGTERM)
+        #expect(try process.wait() == .signaled(SIGTERM))
+    }
+
+    @Test("the image is sealed: it cannot be written, truncated or grown")
+    func imageIsSealed() throws {
+        let image = try ExecutableImage(path: "/bin/echo")
+        let fd = image.descriptor.rawValue
+        var byte: UInt8 = 0
+        #expect(pwrite(fd, &byte, 1, 0) == -1 && errno == EPERM)
+        #expect(ftruncate(fd, 0) == -1 && errno == EPERM)
+        #expect(ftruncate(fd, off_t(image.size + 1)) == -1 && errno == EPERM)
+        #expect(fcntl(fd, F_GETFL) & O_ACCMODE == O_RDWR)
+    }
+
+    @Test(
+        "directories, devices and missing files are refused with the path named",
+        arguments: [
+            "/tmp", "/dev/null", "/nonexistent/cloister-image",
+        ])
+    func refusesNonRegularFiles(path: String) {
+        let error = #expect(throws: LaunchError.self) { try ExecutableImage(path: path) }
+        #expect(error?.code == .invalidExecutable)
+        #expect(error?.reason.contains("'\(path)'") == true)
+    }
+}
