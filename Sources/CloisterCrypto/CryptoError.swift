@@ -63,7 +63,9 @@ func requireOne(_ result: Int32, _ call: @autoclosure () -> String, file: String
 
 /// Unwraps an OpenSSL allocation or lookup, throwing with the error queue when it is null.
 @inline(__always)
-func requireNonNull<T>(_ value: T?, _ call: @autoclosure () -> String, file: String = #fileID, line: Int = #line) throws -> T {
+func requireNonNull<T>(_ value: T?, _ call: @autoclosure () -> String, file: String = #fileID, line: Int = #line) throws
+    -> T
+{
     guard let value else { throw CryptoError.openSSL(call(), file: file, line: line) }
     return value
 }

@@ -8,7 +8,8 @@ public enum SecureRandom {
         var output = [UInt8](repeating: 0, count: count)
         if count > 0 {
             try output.withUnsafeMutableBytes { buffer in
-                try requireOne(RAND_bytes(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(count)), "RAND_bytes")
+                try requireOne(
+                    RAND_bytes(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(count)), "RAND_bytes")
             }
         }
         return output

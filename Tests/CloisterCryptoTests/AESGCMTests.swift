@@ -30,7 +30,8 @@ struct AESGCMTests {
     @Test("encryption gives the exact ciphertext and tag; decryption gives the plaintext", arguments: cases)
     fileprivate func knownAnswer(_ vector: GCMFile.Case) throws {
         let key = try AESGCMKey(bytes(fromHex: vector.key))
-        let sealed = try key.seal(bytes(fromHex: vector.pt), nonce: bytes(fromHex: vector.iv), associatedData: bytes(fromHex: vector.aad))
+        let sealed = try key.seal(
+            bytes(fromHex: vector.pt), nonce: bytes(fromHex: vector.iv), associatedData: bytes(fromHex: vector.aad))
         #expect(hexString(sealed) == vector.ct + vector.tag)
         let opened = try key.open(sealed, nonce: bytes(fromHex: vector.iv), associatedData: bytes(fromHex: vector.aad))
         #expect(hexString(opened) == vector.pt)
@@ -45,7 +46,11 @@ struct AESGCMTests {
         for index in sealed.indices {
             var altered = sealed
             altered[index] ^= 0x80
-            #expect(throws: CryptoError(.authenticationFailure, "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")) {
+            #expect(
+                throws: CryptoError(
+                    .authenticationFailure,
+                    "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")
+            ) {
                 try key.open(altered, nonce: nonce, associatedData: aad)
             }
         }
@@ -63,7 +68,9 @@ struct AESGCMTests {
         #expect(throws: CryptoError.self) { try AESGCMKey([UInt8](repeating: 0, count: 24)) }
         let key = try AESGCMKey(randomOfByteCount: 32)
         #expect(throws: CryptoError.self) { try key.seal([UInt8](), nonce: [UInt8](repeating: 0, count: 16)) }
-        #expect(throws: CryptoError.self) { try key.open([UInt8](repeating: 0, count: 15), nonce: [UInt8](repeating: 0, count: 12)) }
+        #expect(throws: CryptoError.self) {
+            try key.open([UInt8](repeating: 0, count: 15), nonce: [UInt8](repeating: 0, count: 12))
+        }
     }
 
     @Test("round trip of large, sliced input")

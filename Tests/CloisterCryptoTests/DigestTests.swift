@@ -48,8 +48,11 @@ struct DigestTests {
 
     @Test("known answers", arguments: cases)
     fileprivate func knownAnswer(_ vector: SHAFile.Case) {
-        let message = [UInt8](repeating: 0, count: 0) + Array(String(repeating: vector.message, count: vector.repeat).utf8)
-        for (algorithm, expected) in [(DigestAlgorithm.sha256, vector.sha256), (.sha384, vector.sha384), (.sha512, vector.sha512)] {
+        let message =
+            [UInt8](repeating: 0, count: 0) + Array(String(repeating: vector.message, count: vector.repeat).utf8)
+        for (algorithm, expected) in [
+            (DigestAlgorithm.sha256, vector.sha256), (.sha384, vector.sha384), (.sha512, vector.sha512),
+        ] {
             guard let expected else { continue }
             #expect(hexString(algorithm.hash(message)) == expected, "\(algorithm.rawValue)")
         }
@@ -78,8 +81,11 @@ struct HMACTests {
 
     @Test("known answers", arguments: cases)
     fileprivate func knownAnswer(_ vector: HMACFile.Case) throws {
-        for (algorithm, expected) in [(DigestAlgorithm.sha256, vector.sha256), (.sha384, vector.sha384), (.sha512, vector.sha512)] {
-            let code = try HMAC.authenticationCode(for: bytes(fromHex: vector.data), key: bytes(fromHex: vector.key), digest: algorithm)
+        for (algorithm, expected) in [
+            (DigestAlgorithm.sha256, vector.sha256), (.sha384, vector.sha384), (.sha512, vector.sha512),
+        ] {
+            let code = try HMAC.authenticationCode(
+                for: bytes(fromHex: vector.data), key: bytes(fromHex: vector.key), digest: algorithm)
             #expect(hexString(code.prefix(vector.truncate ?? code.count)) == expected, "\(algorithm.rawValue)")
         }
     }
@@ -113,9 +119,11 @@ struct HKDFTests {
 
     @Test("known answers: extract, expand and one-shot", arguments: cases)
     fileprivate func knownAnswer(_ vector: HKDFFile.Case) throws {
-        let prk = try HKDF.extract(inputKeyMaterial: bytes(fromHex: vector.ikm), salt: bytes(fromHex: vector.salt), digest: .sha256)
+        let prk = try HKDF.extract(
+            inputKeyMaterial: bytes(fromHex: vector.ikm), salt: bytes(fromHex: vector.salt), digest: .sha256)
         #expect(hexString(prk) == vector.prk)
-        let okm = try HKDF.expand(pseudorandomKey: prk, info: bytes(fromHex: vector.info), length: vector.length, digest: .sha256)
+        let okm = try HKDF.expand(
+            pseudorandomKey: prk, info: bytes(fromHex: vector.info), length: vector.length, digest: .sha256)
         #expect(hexString(okm) == vector.okm)
         let oneShot = try HKDF.deriveKey(
             inputKeyMaterial: bytes(fromHex: vector.ikm), salt: bytes(fromHex: vector.salt),
@@ -129,9 +137,16 @@ struct HKDFTests {
     @Test("output lengths outside 1...255·HashLen and short PRKs are refused")
     func limits() throws {
         let prk = [UInt8](repeating: 1, count: 32)
-        #expect(throws: CryptoError.self) { try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 255 * 32 + 1, digest: .sha256) }
-        #expect(throws: CryptoError.self) { try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 0, digest: .sha256) }
-        #expect(throws: CryptoError.self) { try HKDF.expand(pseudorandomKey: Array(prk.prefix(16)), info: [UInt8](), length: 32, digest: .sha256) }
-        #expect(try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 255 * 32, digest: .sha256).count == 255 * 32)
+        #expect(throws: CryptoError.self) {
+            try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 255 * 32 + 1, digest: .sha256)
+        }
+        #expect(throws: CryptoError.self) {
+            try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 0, digest: .sha256)
+        }
+        #expect(throws: CryptoError.self) {
+            try HKDF.expand(pseudorandomKey: Array(prk.prefix(16)), info: [UInt8](), length: 32, digest: .sha256)
+        }
+        #expect(
+            try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 255 * 32, digest: .sha256).count == 255 * 32)
     }
 }

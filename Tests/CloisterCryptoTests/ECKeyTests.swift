@@ -4,7 +4,9 @@ import Testing
 
 @Suite("EC keys, ECDSA and ECDH")
 struct ECKeyTests {
-    @Test("sign and verify on both curves; tampered message, other key and altered signature fail", arguments: ECCurve.allCases)
+    @Test(
+        "sign and verify on both curves; tampered message, other key and altered signature fail",
+        arguments: ECCurve.allCases)
     func signVerify(curve: ECCurve) throws {
         let key = try ECPrivateKey(generating: curve)
         let message = Array("attestation payload".utf8)
@@ -16,7 +18,8 @@ struct ECKeyTests {
         for index in [0, signature.rawRepresentation.count / 2, signature.rawRepresentation.count - 1] {
             var raw = signature.rawRepresentation
             raw[index] ^= 1
-            #expect(!key.publicKey.isValidSignature(try ECDSASignature(rawRepresentation: raw, curve: curve), for: message))
+            #expect(
+                !key.publicKey.isValidSignature(try ECDSASignature(rawRepresentation: raw, curve: curve), for: message))
         }
         // A signature hashed with another digest does not verify under the curve's default.
         let sha512Signature = try key.signature(for: message, digest: .sha512)
@@ -30,8 +33,12 @@ struct ECKeyTests {
         let signature = try key.signature(for: [1, 2, 3])
         let der = try signature.derRepresentation
         #expect(try ECDSASignature(derRepresentation: der, curve: .p256) == signature)
-        #expect(throws: CryptoError.self) { try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: 63), curve: .p256) }
-        #expect(throws: CryptoError.self) { try ECDSASignature(rawRepresentation: signature.rawRepresentation, curve: .p384) }
+        #expect(throws: CryptoError.self) {
+            try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: 63), curve: .p256)
+        }
+        #expect(throws: CryptoError.self) {
+            try ECDSASignature(rawRepresentation: signature.rawRepresentation, curve: .p384)
+        }
         // BER long-form length for the SEQUENCE: valid BER, not DER.
         var ber = der
         ber.replaceSubrange(1...1, with: [0x81, der[1]])
@@ -42,20 +49,23 @@ struct ECKeyTests {
     @Test("RFC 6979 A.2.5: the published P-256/SHA-256 signature over \"sample\" verifies, altered it fails")
     func rfc6979KnownSignature() throws {
         let publicKey = try ECPublicKey(
-            x963Representation: bytes(fromHex: "04"
-                + "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
-                + "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299"),
+            x963Representation: bytes(
+                fromHex: "04"
+                    + "60FED4BA255A9D31C961EB74C6356D68C049B8923B61FA6CE669622E60F29FB6"
+                    + "7903FE1008B8BC99A41AE9E95628BC64F2F1B20C2D7E9F5177A3C294D4462299"),
             curve: .p256)
         let signature = try ECDSASignature(
-            rawRepresentation: bytes(fromHex:
-                "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
-                + "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"),
+            rawRepresentation: bytes(
+                fromHex:
+                    "EFD48B2AACB6A8FD1140DD9CD45E81D69D2C877B56AAF991C34D0EA84EAF3716"
+                    + "F7CB1C942D657C41D436C7A1B6E29F65F3E900DBB9AFF4064DC4AB2F843ACDA8"),
             curve: .p256)
         #expect(publicKey.isValidSignature(signature, for: Array("sample".utf8)))
         #expect(!publicKey.isValidSignature(signature, for: Array("test".utf8)))
         // The private key of RFC 6979 A.2.5 derives exactly the published public key.
         let privateKey = try ECPrivateKey(
-            rawRepresentation: bytes(fromHex: "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"), curve: .p256)
+            rawRepresentation: bytes(fromHex: "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"),
+            curve: .p256)
         #expect(privateKey.publicKey == publicKey)
     }
 
@@ -93,9 +103,15 @@ struct ECKeyTests {
         #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: point, curve: .p256) }
         #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: Array(point.prefix(33)), curve: .p256) }
         #expect(throws: CryptoError.self) { try ECPublicKey(x963Representation: point, curve: .p384) }
-        #expect(throws: CryptoError.self) { try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0, count: 32), curve: .p256) }
-        #expect(throws: CryptoError.self) { try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0xff, count: 32), curve: .p256) }
-        #expect(throws: CryptoError.self) { try ECPrivateKey(pemRepresentation: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n") }
+        #expect(throws: CryptoError.self) {
+            try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0, count: 32), curve: .p256)
+        }
+        #expect(throws: CryptoError.self) {
+            try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0xff, count: 32), curve: .p256)
+        }
+        #expect(throws: CryptoError.self) {
+            try ECPrivateKey(pemRepresentation: "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+        }
         #expect(throws: CryptoError.self) { try ECPublicKey(derRepresentation: [0x30, 0x03, 0x02, 0x01, 0x00]) }
     }
 

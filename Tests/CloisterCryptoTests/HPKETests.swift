@@ -1,6 +1,7 @@
-@testable import CloisterCrypto
 import CloisterTestSupport
 import Testing
+
+@testable import CloisterCrypto
 
 private struct HPKEVector: Decodable {
     struct Encryption: Decodable {
@@ -47,7 +48,8 @@ struct HPKETests {
         #expect(hexString(enc) == vector.enc)
         #expect(hexString(sharedSecret) == vector.shared_secret)
         #expect(hexString(try DHKEM.decapsulate(enc, recipient: recipient)) == vector.shared_secret)
-        let schedule = try KeySchedule(sharedSecret: sharedSecret, info: bytes(fromHex: vector.info), suite: .p256SHA256AES128GCM)
+        let schedule = try KeySchedule(
+            sharedSecret: sharedSecret, info: bytes(fromHex: vector.info), suite: .p256SHA256AES128GCM)
         #expect(hexString(schedule.baseNonce) == vector.base_nonce)
         #expect(hexString(schedule.exporterSecret) == vector.exporter_secret)
         #expect(schedule.key.byteCount == 16)
@@ -63,7 +65,8 @@ struct HPKETests {
         let info = bytes(fromHex: vector.info)
         var sender = try HPKE.Sender(recipientKey: recipientKey.publicKey, info: info, ephemeralKey: ephemeral)
         #expect(hexString(sender.encapsulatedKey) == vector.enc)
-        var recipient = try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: sender.encapsulatedKey, info: info)
+        var recipient = try HPKE.Recipient(
+            privateKey: recipientKey, encapsulatedKey: sender.encapsulatedKey, info: info)
         let published = Dictionary(uniqueKeysWithValues: vector.encryptions.map { ($0.seq, $0) })
         #expect(published.keys.sorted() == [0, 1, 2, 4, 255, 256])
         for sequence in 0...256 {
@@ -87,21 +90,38 @@ struct HPKETests {
     func negatives() throws {
         let recipientKey = try ECPrivateKey(generating: .p256)
         let info = Array("cloister test".utf8)
-        let (enc, ciphertext) = try HPKE.seal(Array("canary".utf8), to: recipientKey.publicKey, info: info, associatedData: [7])
-        #expect(try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [7]) == Array("canary".utf8))
+        let (enc, ciphertext) = try HPKE.seal(
+            Array("canary".utf8), to: recipientKey.publicKey, info: info, associatedData: [7])
+        #expect(
+            try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [7])
+                == Array("canary".utf8))
         var altered = ciphertext
         altered[0] ^= 1
-        #expect(throws: CryptoError.self) { try HPKE.open(altered, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [7]) }
-        #expect(throws: CryptoError.self) { try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [8]) }
-        #expect(throws: CryptoError.self) { try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: [], associatedData: [7]) }
         #expect(throws: CryptoError.self) {
-            try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: ECPrivateKey(generating: .p256), info: info, associatedData: [7])
+            try HPKE.open(altered, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [7])
+        }
+        #expect(throws: CryptoError.self) {
+            try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: info, associatedData: [8])
+        }
+        #expect(throws: CryptoError.self) {
+            try HPKE.open(ciphertext, encapsulatedKey: enc, privateKey: recipientKey, info: [], associatedData: [7])
+        }
+        #expect(throws: CryptoError.self) {
+            try HPKE.open(
+                ciphertext, encapsulatedKey: enc, privateKey: ECPrivateKey(generating: .p256), info: info,
+                associatedData: [7])
         }
         var offCurve = enc
         offCurve[64] ^= 1
-        #expect(throws: CryptoError.self) { try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: offCurve, info: info) }
-        #expect(throws: CryptoError.self) { try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: Array(enc.prefix(33)), info: info) }
-        #expect(throws: CryptoError.self) { try HPKE.Sender(recipientKey: ECPrivateKey(generating: .p384).publicKey, info: info) }
+        #expect(throws: CryptoError.self) {
+            try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: offCurve, info: info)
+        }
+        #expect(throws: CryptoError.self) {
+            try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: Array(enc.prefix(33)), info: info)
+        }
+        #expect(throws: CryptoError.self) {
+            try HPKE.Sender(recipientKey: ECPrivateKey(generating: .p384).publicKey, info: info)
+        }
     }
 
     @Test("AES-256-GCM suite round trip; a message opened out of order fails and does not advance the context")
@@ -110,7 +130,8 @@ struct HPKETests {
         var sender = try HPKE.Sender(recipientKey: recipientKey.publicKey, info: [], suite: .p256SHA256AES256GCM)
         let first = try sender.seal([1])
         let second = try sender.seal([2])
-        var recipient = try HPKE.Recipient(privateKey: recipientKey, encapsulatedKey: sender.encapsulatedKey, info: [], suite: .p256SHA256AES256GCM)
+        var recipient = try HPKE.Recipient(
+            privateKey: recipientKey, encapsulatedKey: sender.encapsulatedKey, info: [], suite: .p256SHA256AES256GCM)
         #expect(throws: CryptoError.self) { try recipient.open(second) }
         #expect(try recipient.open(first) == [1])
         #expect(try recipient.open(second) == [2])

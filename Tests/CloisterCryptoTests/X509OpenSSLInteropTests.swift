@@ -21,13 +21,16 @@ struct X509OpenSSLInteropTests {
         let platform = try write(pki.platform.certificate.pemRepresentation, "platform.pem", in: directory)
         let leaf = try write(pki.leaf.pemRepresentation, "leaf.pem", in: directory)
         let goodCRLs = try write(pki.crls().map(\.pemRepresentation).joined(), "crls.pem", in: directory)
-        let revokedCRLs = try write(pki.crls(revokingLeaf: true).map(\.pemRepresentation).joined(), "revoked.pem", in: directory)
+        let revokedCRLs = try write(
+            pki.crls(revokingLeaf: true).map(\.pemRepresentation).joined(), "revoked.pem", in: directory)
         let at = String(Int(TestPKI.now.timeIntervalSince1970))
         func verify(_ crlFile: String) throws -> ToolOutput {
-            try runTool("openssl", [
-                "verify", "-x509_strict", "-CAfile", root, "-untrusted", platform, "-CRLfile", crlFile,
-                "-crl_check_all", "-attime", at, leaf,
-            ])
+            try runTool(
+                "openssl",
+                [
+                    "verify", "-x509_strict", "-CAfile", root, "-untrusted", platform, "-CRLfile", crlFile,
+                    "-crl_check_all", "-attime", at, leaf,
+                ])
         }
         let good = try verify(goodCRLs)
         #expect(good.status == 0, "\(good.standardOutput)\(good.standardError)")
@@ -40,7 +43,8 @@ struct X509OpenSSLInteropTests {
     @Test("openssl x509 and crl print our extensions and revoked serials")
     func opensslParsesOurEncodings() throws {
         let pki = try TestPKI()
-        let text = try runTool("openssl", ["x509", "-noout", "-text"], input: Array(pki.platform.certificate.pemRepresentation.utf8))
+        let text = try runTool(
+            "openssl", ["x509", "-noout", "-text"], input: Array(pki.platform.certificate.pemRepresentation.utf8))
         #expect(text.status == 0)
         #expect(text.standardOutput.contains(TestPKI.platformIDOID))
         #expect(text.standardOutput.contains("CA:TRUE, pathlen:0"))
@@ -61,13 +65,18 @@ struct X509OpenSSLInteropTests {
             .write(toFile: path("leaf.ext"), atomically: true, encoding: .utf8)
         let steps: [[String]] = [
             ["ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", path("ca.key")],
-            ["req", "-x509", "-new", "-key", path("ca.key"), "-subj", "/O=OpenSSL Made/CN=Interop Root", "-days", "30",
-             "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-             "-out", path("ca.pem")],
+            [
+                "req", "-x509", "-new", "-key", path("ca.key"), "-subj", "/O=OpenSSL Made/CN=Interop Root", "-days",
+                "30",
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                "-out", path("ca.pem"),
+            ],
             ["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", path("leaf.key")],
             ["req", "-new", "-key", path("leaf.key"), "-subj", "/CN=Interop Leaf", "-out", path("leaf.csr")],
-            ["x509", "-req", "-in", path("leaf.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
-             "-CAcreateserial", "-days", "7", "-extfile", path("leaf.ext"), "-out", path("leaf.pem")],
+            [
+                "x509", "-req", "-in", path("leaf.csr"), "-CA", path("ca.pem"), "-CAkey", path("ca.key"),
+                "-CAcreateserial", "-days", "7", "-extfile", path("leaf.ext"), "-out", path("leaf.pem"),
+            ],
         ]
         for step in steps {
             let result = try runTool("openssl", step)
@@ -85,6 +94,8 @@ struct X509OpenSSLInteropTests {
         expectRejection(.untrustedRoot) {
             try CertificateChainVerifier(trustAnchors: [TestPKI().root.certificate]).verify(leaf: leaf, at: now)
         }
-        expectRejection(.expired) { try CertificateChainVerifier(trustAnchors: [root]).verify(leaf: leaf, at: now + 8 * 86_400) }
+        expectRejection(.expired) {
+            try CertificateChainVerifier(trustAnchors: [root]).verify(leaf: leaf, at: now + 8 * 86_400)
+        }
     }
 }

@@ -29,7 +29,9 @@ struct TestPKI {
             subject: DistinguishedName(["O": "Cloister", "CN": "Test Platform"]),
             notValidBefore: Self.now - 86_400, notValidAfter: Self.now + 86_400 * 365,
             isCertificateAuthority: true, pathLengthConstraint: 0, keyUsage: [.keyCertSign, .cRLSign],
-            customExtensions: [CertificateExtension(oid: Self.platformIDOID, isCritical: false, value: [0x04, 0x02, 0xbe, 0xef])])
+            customExtensions: [
+                CertificateExtension(oid: Self.platformIDOID, isCritical: false, value: [0x04, 0x02, 0xbe, 0xef])
+            ])
         platformProfile(&platformTemplate)
         let platformKey = try ECPrivateKey(generating: curve)
         platform = try CertificateAuthority(
@@ -43,35 +45,50 @@ struct TestPKI {
         leaf = try platform.issue(leafTemplate, for: leafKey.publicKey)
     }
 
-    func crls(revokingLeaf: Bool = false, revokingPlatform: Bool = false, nextUpdate: Date? = nil) throws -> [CertificateRevocationList] {
+    func crls(revokingLeaf: Bool = false, revokingPlatform: Bool = false, nextUpdate: Date? = nil) throws
+        -> [CertificateRevocationList]
+    {
         let next = nextUpdate ?? Self.now + 86_400 * 30
         return [
             try root.issueCRL(
                 number: 1, thisUpdate: Self.now - 60, nextUpdate: next,
-                revoked: revokingPlatform ? [RevokedCertificate(serialNumber: platform.certificate.serialNumber, revocationDate: Self.now - 30)] : []),
+                revoked: revokingPlatform
+                    ? [
+                        RevokedCertificate(
+                            serialNumber: platform.certificate.serialNumber, revocationDate: Self.now - 30)
+                    ] : []),
             try platform.issueCRL(
                 number: 1, thisUpdate: Self.now - 60, nextUpdate: next,
-                revoked: revokingLeaf ? [RevokedCertificate(serialNumber: leaf.serialNumber, revocationDate: Self.now - 30)] : []),
+                revoked: revokingLeaf
+                    ? [RevokedCertificate(serialNumber: leaf.serialNumber, revocationDate: Self.now - 30)] : []),
         ]
     }
 
     /// Strict RFC 5280 profile on: Cloister's own PKI must meet it.
-    var verifier: CertificateChainVerifier { CertificateChainVerifier(trustAnchors: [root.certificate], enforcesStrictProfile: true) }
+    var verifier: CertificateChainVerifier {
+        CertificateChainVerifier(trustAnchors: [root.certificate], enforcesStrictProfile: true)
+    }
 
-    func verify(_ verifier: CertificateChainVerifier? = nil, crls: [CertificateRevocationList] = [], at time: Date = now) throws {
+    func verify(
+        _ verifier: CertificateChainVerifier? = nil, crls: [CertificateRevocationList] = [], at time: Date = now
+    ) throws {
         try (verifier ?? self.verifier).verify(leaf: leaf, intermediates: [platform.certificate], crls: crls, at: time)
     }
 }
 
 /// Expects `body` to throw a chain error for `check`.
-func expectRejection(_ check: CertificateChainError.Check, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void) {
+func expectRejection(
+    _ check: CertificateChainError.Check, sourceLocation: SourceLocation = #_sourceLocation, _ body: () throws -> Void
+) {
     do {
         try body()
-        Issue.record("expected the chain to be rejected for \(check.rawValue), but it verified", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected the chain to be rejected for \(check.rawValue), but it verified", sourceLocation: sourceLocation)
     } catch let error as CertificateChainError {
         #expect(error.check == check, "\(error.reason)", sourceLocation: sourceLocation)
     } catch {
-        Issue.record("expected a CertificateChainError(\(check.rawValue)), got \(error)", sourceLocation: sourceLocation)
+        Issue.record(
+            "expected a CertificateChainError(\(check.rawValue)), got \(error)", sourceLocation: sourceLocation)
     }
 }
 
@@ -95,14 +112,18 @@ struct X509IssuanceTests {
         #expect(custom.value == [0x04, 0x02, 0xbe, 0xef] && !custom.isCritical)
         #expect(platform.extension(oid: "2.5.29.19")?.isCritical == true)
         let leaf = pki.leaf
-        #expect(!leaf.isCertificateAuthority && leaf.keyUsage == [.digitalSignature] && leaf.pathLengthConstraint == nil)
+        #expect(
+            !leaf.isCertificateAuthority && leaf.keyUsage == [.digitalSignature] && leaf.pathLengthConstraint == nil)
         #expect(try leaf.publicKey() == pki.leafKey.publicKey)
         #expect(leaf.notValidBefore == TestPKI.now - 3_600 && leaf.notValidAfter == TestPKI.now + 86_400)
         #expect(leaf.serialNumber.count == 16 && leaf.serialNumber != platform.serialNumber)
         #expect(leaf.isValid(at: TestPKI.now) && !leaf.isValid(at: TestPKI.now + 86_400))
         #expect(leaf.sha256Fingerprint == DigestAlgorithm.sha256.hash(leaf.derRepresentation))
         #expect(try X509Certificate(pemRepresentation: leaf.pemRepresentation) == leaf)
-        #expect(try X509Certificate.certificates(fromPEM: leaf.pemRepresentation + platform.pemRepresentation) == [leaf, platform])
+        #expect(
+            try X509Certificate.certificates(fromPEM: leaf.pemRepresentation + platform.pemRepresentation) == [
+                leaf, platform,
+            ])
         try pki.verify()
     }
 
@@ -115,10 +136,14 @@ struct X509IssuanceTests {
         var profile = CertificateProfile(
             subject: DistinguishedName(["CN": "x"]), notValidBefore: TestPKI.now, notValidAfter: TestPKI.now + 1,
             isCertificateAuthority: false, keyUsage: [.digitalSignature])
-        #expect(throws: CryptoError.self) { try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256)) }
+        #expect(throws: CryptoError.self) {
+            try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256))
+        }
         profile.isCertificateAuthority = true
         profile.notValidAfter = TestPKI.now - 1
-        #expect(throws: CryptoError.self) { try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256)) }
+        #expect(throws: CryptoError.self) {
+            try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256))
+        }
     }
 
     @Test("CRLs parse back with issuer, times, number and revoked serials")
@@ -127,7 +152,8 @@ struct X509IssuanceTests {
         let crl = try pki.crls(revokingLeaf: true)[1]
         #expect(crl.issuer == pki.platform.certificate.subject)
         #expect(crl.thisUpdate == TestPKI.now - 60 && crl.nextUpdate == TestPKI.now + 86_400 * 30)
-        #expect(crl.revoked == [RevokedCertificate(serialNumber: pki.leaf.serialNumber, revocationDate: TestPKI.now - 30)])
+        #expect(
+            crl.revoked == [RevokedCertificate(serialNumber: pki.leaf.serialNumber, revocationDate: TestPKI.now - 30)])
         #expect(crl.lists(pki.leaf) && !crl.lists(pki.platform.certificate))
         let reparsed = try CertificateRevocationList(pemRepresentation: crl.pemRepresentation)
         #expect(reparsed.derRepresentation == crl.derRepresentation)
@@ -141,7 +167,9 @@ struct X509IssuanceTests {
             #expect(throws: CryptoError.self) { try X509Certificate(derRepresentation: Array(der.prefix(length))) }
         }
         #expect(throws: CryptoError.self) { try X509Certificate(derRepresentation: der + [0]) }
-        #expect(throws: CryptoError.self) { try X509Certificate(pemRepresentation: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n") }
+        #expect(throws: CryptoError.self) {
+            try X509Certificate(pemRepresentation: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+        }
         #expect(throws: CryptoError.self) { try X509Certificate(pemRepresentation: "no certificate here") }
         #expect(throws: CryptoError.self) { try CertificateRevocationList(derRepresentation: [0x30, 0x00]) }
     }
@@ -152,7 +180,8 @@ struct CertificateChainTests {
     @Test("a good chain verifies, with and without CRLs, and returns leaf → root")
     func verifies() throws {
         let pki = try TestPKI()
-        let path = try pki.verifier.verify(leaf: pki.leaf, intermediates: [pki.platform.certificate], crls: pki.crls(), at: TestPKI.now)
+        let path = try pki.verifier.verify(
+            leaf: pki.leaf, intermediates: [pki.platform.certificate], crls: pki.crls(), at: TestPKI.now)
         #expect(path == [pki.leaf, pki.platform.certificate, pki.root.certificate])
     }
 
@@ -174,7 +203,9 @@ struct CertificateChainTests {
         let pki = try TestPKI()
         let impostor = try TestPKI()
         #expect(impostor.root.certificate.subject == pki.root.certificate.subject)
-        expectRejection(.untrustedRoot) { try pki.verify(CertificateChainVerifier(trustAnchors: [impostor.root.certificate])) }
+        expectRejection(.untrustedRoot) {
+            try pki.verify(CertificateChainVerifier(trustAnchors: [impostor.root.certificate]))
+        }
         expectRejection(.untrustedRoot) { try pki.verify(CertificateChainVerifier(trustAnchors: [])) }
         expectRejection(.untrustedRoot) {
             try pki.verifier.verify(leaf: pki.leaf, intermediates: [], at: TestPKI.now)
@@ -183,7 +214,9 @@ struct CertificateChainTests {
 
     @Test("an intermediate without CA:TRUE or without keyCertSign cannot issue")
     func caChecks() throws {
-        let notCA = try TestPKI(platformProfile: { $0.isCertificateAuthority = false; $0.keyUsage = [.keyCertSign] })
+        let notCA = try TestPKI(platformProfile: {
+            $0.isCertificateAuthority = false; $0.keyUsage = [.keyCertSign]
+        })
         expectRejection(.notCertificateAuthority) { try notCA.verify() }
         let noCertSign = try TestPKI(platformProfile: { $0.keyUsage = [.digitalSignature, .cRLSign] })
         expectRejection(.keyUsage) { try noCertSign.verify() }
@@ -229,7 +262,8 @@ struct CertificateChainTests {
         let impostorKey = try ECPrivateKey(generating: .p256)
         let impostorCert = try pki.root.issue(
             CertificateProfile(
-                subject: pki.platform.certificate.subject, notValidBefore: TestPKI.now - 60, notValidAfter: TestPKI.now + 60,
+                subject: pki.platform.certificate.subject, notValidBefore: TestPKI.now - 60,
+                notValidAfter: TestPKI.now + 60,
                 isCertificateAuthority: true, pathLengthConstraint: 0, keyUsage: [.keyCertSign, .cRLSign]),
             for: impostorKey.publicKey)
         let forged = try CertificateAuthority(certificate: impostorCert, privateKey: impostorKey)

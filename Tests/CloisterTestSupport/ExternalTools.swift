@@ -16,7 +16,8 @@ public enum TestEnvironment {
 
     /// `../shared` beside the checkout (`CLOISTER_SHARED` overrides), if present.
     public static var sharedDirectory: URL? {
-        let candidate = ProcessInfo.processInfo.environment["CLOISTER_SHARED"].map { URL(fileURLWithPath: $0) }
+        let candidate =
+            ProcessInfo.processInfo.environment["CLOISTER_SHARED"].map { URL(fileURLWithPath: $0) }
             ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue

@@ -23,7 +23,8 @@ func attestationShapedPayload() -> CBORValue {
 }
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(2))
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(2))
 
     let document = attestationShapedPayload()
     let encoded = try! document.encoded()

@@ -2,7 +2,8 @@ import Benchmark
 import CloisterCrypto
 
 let benchmarks: @Sendable () -> Void = {
-    Benchmark.defaultConfiguration = .init(metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(2))
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, .throughput, .mallocCountTotal], maxDuration: .seconds(2))
 
     for algorithm in DigestAlgorithm.allCases {
         let message = [UInt8](repeating: 0x5a, count: 16 * 1024)

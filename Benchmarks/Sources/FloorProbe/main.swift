@@ -48,8 +48,10 @@ if wanted("ecdsa-p256-sign") || wanted("ecdsa-p256-verify") {
         report("ecdsa-p256-sign", try rate(seconds: seconds) { _ = try key.signature(for: message) }, "op/s")
     }
     if wanted("ecdsa-p256-verify") {
-        report("ecdsa-p256-verify", rate(seconds: seconds) {
-            precondition(publicKey.isValidSignature(signature, for: message))
-        }, "op/s")
+        report(
+            "ecdsa-p256-verify",
+            rate(seconds: seconds) {
+                precondition(publicKey.isValidSignature(signature, for: message))
+            }, "op/s")
     }
 }

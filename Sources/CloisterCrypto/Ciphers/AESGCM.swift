@@ -47,7 +47,8 @@ public final class AESGCMKey: @unchecked Sendable {
 
     private static func keyedContext(_ cipher: OpaquePointer, _ key: [UInt8], encrypt: Bool) throws -> OpaquePointer {
         guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
-        let status = encrypt
+        let status =
+            encrypt
             ? EVP_EncryptInit_ex2(context, cipher, key, nil, nil)
             : EVP_DecryptInit_ex2(context, cipher, key, nil, nil)
         guard status == 1 else {
@@ -77,7 +78,9 @@ public final class AESGCMKey: @unchecked Sendable {
                         "EVP_EncryptUpdate")
                 }
                 var finalWritten: Int32 = 0
-                try requireOne(EVP_EncryptFinal_ex(context, output.baseAddress! + Int(written), &finalWritten), "EVP_EncryptFinal_ex")
+                try requireOne(
+                    EVP_EncryptFinal_ex(context, output.baseAddress! + Int(written), &finalWritten),
+                    "EVP_EncryptFinal_ex")
                 try requireOne(
                     EVP_CIPHER_CTX_ctrl(
                         context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagByteCount), output.baseAddress! + input.count),
@@ -97,7 +100,8 @@ public final class AESGCMKey: @unchecked Sendable {
         try sealed.withBytes { input in
             guard input.count >= Self.tagByteCount else {
                 throw CryptoError(
-                    .malformedInput, "AES-GCM input is \(input.count) bytes, shorter than the \(Self.tagByteCount)-byte tag")
+                    .malformedInput,
+                    "AES-GCM input is \(input.count) bytes, shorter than the \(Self.tagByteCount)-byte tag")
             }
             let context = try operationContext(from: decryptTemplate, nonce: nonce, encrypt: false)
             defer { EVP_CIPHER_CTX_free(context) }
@@ -106,7 +110,8 @@ public final class AESGCMKey: @unchecked Sendable {
             let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
             var tag = Array(UnsafeBufferPointer(start: base! + ciphertextCount, count: Self.tagByteCount))
             try requireOne(
-                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), &tag), "EVP_CTRL_AEAD_SET_TAG")
+                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), &tag),
+                "EVP_CTRL_AEAD_SET_TAG")
             var plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertextCount) { output, initialized in
                 var written: Int32 = 0
                 if ciphertextCount > 0 {
@@ -119,7 +124,8 @@ public final class AESGCMKey: @unchecked Sendable {
             var finalWritten: Int32 = 0
             let verified = plaintext.withUnsafeMutableBufferPointer { output in
                 var scratch: UInt8 = 0
-                return EVP_DecryptFinal_ex(context, output.baseAddress ?? withUnsafeMutablePointer(to: &scratch) { $0 }, &finalWritten)
+                return EVP_DecryptFinal_ex(
+                    context, output.baseAddress ?? withUnsafeMutablePointer(to: &scratch) { $0 }, &finalWritten)
             }
             guard verified == 1 else {
                 ERR_clear_error()
@@ -149,7 +155,8 @@ public final class AESGCMKey: @unchecked Sendable {
                         .invalidParameter, "AES-GCM nonce must be \(Self.nonceByteCount) bytes, got \(iv.count)")
                 }
                 let pointer = iv.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                let status = encrypt
+                let status =
+                    encrypt
                     ? EVP_EncryptInit_ex2(context, nil, nil, pointer, nil)
                     : EVP_DecryptInit_ex2(context, nil, nil, pointer, nil)
                 try requireOne(status, "EVP_CipherInit_ex2(AES-GCM nonce)")
@@ -165,7 +172,8 @@ public final class AESGCMKey: @unchecked Sendable {
         guard data.count > 0 else { return }
         var written: Int32 = 0
         let pointer = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        let status = encrypt
+        let status =
+            encrypt
             ? EVP_EncryptUpdate(context, nil, &written, pointer, Int32(data.count))
             : EVP_DecryptUpdate(context, nil, &written, pointer, Int32(data.count))
         try requireOne(status, "EVP_CipherUpdate(AES-GCM associated data)")

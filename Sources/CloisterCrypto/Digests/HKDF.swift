@@ -32,7 +32,8 @@ public enum HKDF {
                 "HKDF-Expand pseudorandom key is \(key.count) bytes, at least \(digest.outputByteCount) required"
             )
         }
-        return try derive(mode: 2, key: key, salt: nil, info: info.withBytes { Array($0) }, length: length, digest: digest)
+        return try derive(
+            mode: 2, key: key, salt: nil, info: info.withBytes { Array($0) }, length: length, digest: digest)
     }
 
     /// Extract-then-expand in one call.
@@ -63,11 +64,14 @@ public enum HKDF {
     ) throws -> [UInt8] {
         let maximum = 255 * digest.outputByteCount
         guard length > 0, length <= maximum else {
-            throw CryptoError(.invalidParameter, "HKDF output length \(length) is outside 1...\(maximum) for \(digest.rawValue)")
+            throw CryptoError(
+                .invalidParameter, "HKDF output length \(length) is outside 1...\(maximum) for \(digest.rawValue)")
         }
         // RFC 5869 §2.2: a missing salt is HashLen zeros (OpenSSL rejects an empty one).
         let effectiveSalt = salt.map { $0.isEmpty ? [UInt8](repeating: 0, count: digest.outputByteCount) : $0 }
-        guard let context = EVP_KDF_CTX_new(FetchedKDF.hkdf.pointer) else { throw CryptoError.openSSL("EVP_KDF_CTX_new") }
+        guard let context = EVP_KDF_CTX_new(FetchedKDF.hkdf.pointer) else {
+            throw CryptoError.openSSL("EVP_KDF_CTX_new")
+        }
         defer { EVP_KDF_CTX_free(context) }
         var modeValue = mode
         var output = [UInt8](repeating: 0, count: length)
@@ -82,7 +86,8 @@ public enum HKDF {
                         OSSL_PARAM_construct_int(OpenSSLName.mode.pointer, &modeValue),
                         OSSL_PARAM_construct_utf8_string(OpenSSLName.digest.pointer, digest.openSSLName.pointer, 0),
                         OSSL_PARAM_construct_octet_string(
-                            OpenSSLName.key.pointer, UnsafeMutableRawPointer(mutating: keyPointer.baseAddress), key.count),
+                            OpenSSLName.key.pointer, UnsafeMutableRawPointer(mutating: keyPointer.baseAddress),
+                            key.count),
                     ]
                     if effectiveSalt != nil {
                         params.append(

@@ -8,7 +8,9 @@ public enum HMAC {
         key: some ContiguousBytesView,
         digest: DigestAlgorithm
     ) throws -> [UInt8] {
-        guard let context = EVP_MAC_CTX_new(FetchedMAC.hmac.pointer) else { throw CryptoError.openSSL("EVP_MAC_CTX_new") }
+        guard let context = EVP_MAC_CTX_new(FetchedMAC.hmac.pointer) else {
+            throw CryptoError.openSSL("EVP_MAC_CTX_new")
+        }
         defer { EVP_MAC_CTX_free(context) }
         let params = [
             OSSL_PARAM_construct_utf8_string(OpenSSLName.digest.pointer, digest.openSSLName.pointer, 0),

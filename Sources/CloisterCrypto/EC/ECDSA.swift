@@ -53,7 +53,11 @@ public struct ECDSASignature: Sendable, Hashable {
             guard let signature = ECDSA_SIG_new() else { throw CryptoError.openSSL("ECDSA_SIG_new") }
             defer { ECDSA_SIG_free(signature) }
             guard let r = BN_bin2bn(rawRepresentation, Int32(half), nil) else { throw CryptoError.openSSL("BN_bin2bn") }
-            guard let s = rawRepresentation.withUnsafeBufferPointer({ BN_bin2bn($0.baseAddress! + half, Int32(half), nil) }) else {
+            guard
+                let s = rawRepresentation.withUnsafeBufferPointer({
+                    BN_bin2bn($0.baseAddress! + half, Int32(half), nil)
+                })
+            else {
                 BN_free(r)
                 throw CryptoError.openSSL("BN_bin2bn")
             }
@@ -73,7 +77,9 @@ public struct ECDSASignature: Sendable, Hashable {
 
 extension ECPrivateKey {
     /// Signs `message` with ECDSA, hashing it with `digest` (by default the curve's: SHA-256 for P-256, SHA-384 for P-384).
-    public func signature(for message: some ContiguousBytesView, digest: DigestAlgorithm? = nil) throws -> ECDSASignature {
+    public func signature(for message: some ContiguousBytesView, digest: DigestAlgorithm? = nil) throws
+        -> ECDSASignature
+    {
         let der = try digestSign(message, digest: digest ?? curve.defaultDigest)
         return try ECDSASignature(derRepresentation: der, curve: curve)
     }
@@ -81,12 +87,15 @@ extension ECPrivateKey {
     private func digestSign(_ message: some ContiguousBytesView, digest: DigestAlgorithm) throws -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
-        try requireOne(EVP_DigestSignInit_ex(context, nil, digest.openSSLName.pointer, nil, nil, key.pointer, nil), "EVP_DigestSignInit_ex")
+        try requireOne(
+            EVP_DigestSignInit_ex(context, nil, digest.openSSLName.pointer, nil, nil, key.pointer, nil),
+            "EVP_DigestSignInit_ex")
         var signature = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount + 16)
         var length = signature.count
         try message.withBytes { buffer in
             try requireOne(
-                EVP_DigestSign(context, &signature, &length, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count),
+                EVP_DigestSign(
+                    context, &signature, &length, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count),
                 "EVP_DigestSign"
             )
         }
@@ -107,12 +116,16 @@ extension ECPublicKey {
             let context = EVP_MD_CTX_new()
         else { return false }
         defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit_ex(context, nil, (digest ?? curve.defaultDigest).openSSLName.pointer, nil, nil, key.pointer, nil) == 1 else {
+        guard
+            EVP_DigestVerifyInit_ex(
+                context, nil, (digest ?? curve.defaultDigest).openSSLName.pointer, nil, nil, key.pointer, nil) == 1
+        else {
             ERR_clear_error()
             return false
         }
         let status = message.withBytes { buffer in
-            EVP_DigestVerify(context, der, der.count, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
+            EVP_DigestVerify(
+                context, der, der.count, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
         }
         ERR_clear_error()
         return status == 1

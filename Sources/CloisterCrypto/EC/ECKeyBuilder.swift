@@ -10,7 +10,9 @@ struct ECKeyBuilder {
 
     /// Computes `scalar · G` as an uncompressed point, rejecting scalars outside [1, n−1].
     func publicPoint(forScalar scalar: [UInt8]) throws -> [UInt8] {
-        guard let group = EC_GROUP_new_by_curve_name(curve.nid) else { throw CryptoError.openSSL("EC_GROUP_new_by_curve_name") }
+        guard let group = EC_GROUP_new_by_curve_name(curve.nid) else {
+            throw CryptoError.openSSL("EC_GROUP_new_by_curve_name")
+        }
         defer { EC_GROUP_free(group) }
         guard let bignumContext = BN_CTX_new() else { throw CryptoError.openSSL("BN_CTX_new") }
         defer { BN_CTX_free(bignumContext) }
@@ -23,7 +25,8 @@ struct ECKeyBuilder {
         defer { EC_POINT_clear_free(point) }
         try requireOne(EC_POINT_mul(group, point, exponent, nil, nil, bignumContext), "EC_POINT_mul")
         var output = [UInt8](repeating: 0, count: 1 + 2 * curve.coordinateByteCount)
-        let written = EC_POINT_point2oct(group, point, POINT_CONVERSION_UNCOMPRESSED, &output, output.count, bignumContext)
+        let written = EC_POINT_point2oct(
+            group, point, POINT_CONVERSION_UNCOMPRESSED, &output, output.count, bignumContext)
         guard written == output.count else { throw CryptoError.openSSL("EC_POINT_point2oct") }
         return output
     }
@@ -48,7 +51,8 @@ struct ECKeyBuilder {
                 "OSSL_PARAM_BLD_push_utf8_string"
             )
             try requireOne(
-                OSSL_PARAM_BLD_push_octet_string(builder, OpenSSLName.publicKey.pointer, point.baseAddress, point.count),
+                OSSL_PARAM_BLD_push_octet_string(
+                    builder, OpenSSLName.publicKey.pointer, point.baseAddress, point.count),
                 "OSSL_PARAM_BLD_push_octet_string"
             )
             if let scalarNumber {
@@ -75,7 +79,9 @@ struct ECKeyBuilder {
 
     /// Rejects public keys that are not points of the curve's prime-order group (invalid-curve attacks on ECDH).
     static func checkPublicKey(_ key: EVPKey) throws {
-        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key.pointer, nil) else { throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_pkey") }
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key.pointer, nil) else {
+            throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_pkey")
+        }
         defer { EVP_PKEY_CTX_free(context) }
         guard EVP_PKEY_public_check(context) == 1 else {
             throw CryptoError(.invalidKey, "public key is not a valid point of its curve: \(drainOpenSSLErrors())")

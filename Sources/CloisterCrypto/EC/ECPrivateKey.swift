@@ -43,12 +43,16 @@ public struct ECPrivateKey: Sendable {
 
     /// Imports a DER private key: PKCS#8 `PrivateKeyInfo` or SEC 1 `ECPrivateKey`.
     public init(derRepresentation der: some ContiguousBytesView) throws {
-        try self.init(key: EVPKey.decode(der, inputType: OpenSSLName.der, selection: KeySelection.keyPair, what: "private key DER"))
+        try self.init(
+            key: EVPKey.decode(
+                der, inputType: OpenSSLName.der, selection: KeySelection.keyPair, what: "private key DER"))
     }
 
     /// Imports a PEM private key: `PRIVATE KEY` (PKCS#8) or `EC PRIVATE KEY` (SEC 1).
     public init(pemRepresentation pem: String) throws {
-        try self.init(key: EVPKey.decode(pem, inputType: OpenSSLName.pem, selection: KeySelection.keyPair, what: "private key PEM"))
+        try self.init(
+            key: EVPKey.decode(
+                pem, inputType: OpenSSLName.pem, selection: KeySelection.keyPair, what: "private key PEM"))
     }
 
     /// The public half. It shares the key pair's OpenSSL object, so getting it costs nothing.

@@ -34,13 +34,17 @@ public struct ECPublicKey: Sendable, Equatable {
 
     /// Imports a DER `SubjectPublicKeyInfo`.
     public init(derRepresentation der: some ContiguousBytesView) throws {
-        try self.init(key: EVPKey.decode(der, inputType: OpenSSLName.der, selection: KeySelection.publicKey, what: "public key DER"))
+        try self.init(
+            key: EVPKey.decode(
+                der, inputType: OpenSSLName.der, selection: KeySelection.publicKey, what: "public key DER"))
         try ECKeyBuilder.checkPublicKey(key)
     }
 
     /// Imports a PEM `PUBLIC KEY` block.
     public init(pemRepresentation pem: String) throws {
-        try self.init(key: EVPKey.decode(pem, inputType: OpenSSLName.pem, selection: KeySelection.publicKey, what: "public key PEM"))
+        try self.init(
+            key: EVPKey.decode(
+                pem, inputType: OpenSSLName.pem, selection: KeySelection.publicKey, what: "public key PEM"))
         try ECKeyBuilder.checkPublicKey(key)
     }
 
@@ -48,7 +52,8 @@ public struct ECPublicKey: Sendable, Equatable {
     public var x963Representation: [UInt8] {
         var buffer = [UInt8](repeating: 0, count: 1 + 2 * curve.coordinateByteCount)
         var length = 0
-        let status = EVP_PKEY_get_octet_string_param(key.pointer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, &buffer, buffer.count, &length)
+        let status = EVP_PKEY_get_octet_string_param(
+            key.pointer, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, &buffer, buffer.count, &length)
         precondition(status == 1 && length == buffer.count, "EC public key export failed: \(drainOpenSSLErrors())")
         return buffer
     }
@@ -56,12 +61,16 @@ public struct ECPublicKey: Sendable, Equatable {
     /// The DER `SubjectPublicKeyInfo`.
     public var derRepresentation: [UInt8] {
         // Encoding a key OpenSSL already holds fails only on allocation failure.
-        try! key.encode(outputType: OpenSSLName.der, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey)
+        try! key.encode(
+            outputType: OpenSSLName.der, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey)
     }
 
     /// The PEM `PUBLIC KEY` block.
     public var pemRepresentation: String {
-        String(decoding: try! key.encode(outputType: OpenSSLName.pem, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey), as: UTF8.self)
+        String(
+            decoding: try! key.encode(
+                outputType: OpenSSLName.pem, structure: OpenSSLName.subjectPublicKeyInfo,
+                selection: KeySelection.publicKey), as: UTF8.self)
     }
 
     public static func == (lhs: ECPublicKey, rhs: ECPublicKey) -> Bool {

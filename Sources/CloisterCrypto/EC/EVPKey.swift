@@ -53,7 +53,8 @@ final class EVPKey: @unchecked Sendable {
 
     /// Encodes the key as DER or PEM (`outputType`) in the given ASN.1 `structure`.
     func encode(outputType: PermanentCString, structure: PermanentCString, selection: Int32) throws -> [UInt8] {
-        guard let encoder = OSSL_ENCODER_CTX_new_for_pkey(pointer, selection, outputType.pointer, structure.pointer, nil)
+        guard
+            let encoder = OSSL_ENCODER_CTX_new_for_pkey(pointer, selection, outputType.pointer, structure.pointer, nil)
         else {
             throw CryptoError.openSSL("OSSL_ENCODER_CTX_new_for_pkey")
         }

@@ -4,7 +4,9 @@ enum DHKEM {
     private static let sharedSecretByteCount = 32
 
     /// The KEM shared secret and the encapsulated key for `recipient`, using `ephemeral` as skE.
-    static func encapsulate(to recipient: ECPublicKey, ephemeral: ECPrivateKey) throws -> (sharedSecret: [UInt8], encapsulatedKey: [UInt8]) {
+    static func encapsulate(to recipient: ECPublicKey, ephemeral: ECPrivateKey) throws -> (
+        sharedSecret: [UInt8], encapsulatedKey: [UInt8]
+    ) {
         try requireP256(recipient.curve)
         let encapsulatedKey = ephemeral.publicKey.x963Representation
         let dh = try ephemeral.sharedSecret(with: recipient)
@@ -41,7 +43,8 @@ enum DHKEM {
 
     private static func extractAndExpand(dh: [UInt8], kemContext: [UInt8]) throws -> [UInt8] {
         let prk = try kdf.extract(salt: [], label: "eae_prk", inputKeyMaterial: dh)
-        return try kdf.expand(pseudorandomKey: prk, label: "shared_secret", info: kemContext, length: sharedSecretByteCount)
+        return try kdf.expand(
+            pseudorandomKey: prk, label: "shared_secret", info: kemContext, length: sharedSecretByteCount)
     }
 
     private static func requireP256(_ curve: ECCurve) throws {

@@ -82,7 +82,8 @@ extension HPKE {
         associatedData: [UInt8] = [],
         suite: CipherSuite = .p256SHA256AES128GCM
     ) throws -> [UInt8] {
-        var recipient = try Recipient(privateKey: privateKey, encapsulatedKey: encapsulatedKey, info: info, suite: suite)
+        var recipient = try Recipient(
+            privateKey: privateKey, encapsulatedKey: encapsulatedKey, info: info, suite: suite)
         return try recipient.open(ciphertext, associatedData: associatedData)
     }
 }

@@ -1,5 +1,5 @@
-public import FoundationEssentials
 internal import COpenSSL
+public import FoundationEssentials
 import Glibc
 
 /// Conversions between OpenSSL's ASN.1 values and Swift values, shared by certificates and CRLs.
@@ -61,7 +61,9 @@ enum ASN1Conversions {
         var pointer: UnsafeMutablePointer<CChar>?
         let length = cloister_BIO_get_mem_data(bio, &pointer)
         guard length > 0, let pointer else { return [] }
-        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) { Array(UnsafeBufferPointer(start: $0, count: length)) }
+        return pointer.withMemoryRebound(to: UInt8.self, capacity: length) {
+            Array(UnsafeBufferPointer(start: $0, count: length))
+        }
     }
 
     /// Runs `body` with a read-only memory BIO over `bytes`.

@@ -1,5 +1,5 @@
-public import FoundationEssentials
 internal import COpenSSL
+public import FoundationEssentials
 
 /// Why a certificate chain was rejected: the check that failed, the certificate it failed on, and a reason.
 public struct CertificateChainError: Error, Sendable, Hashable, CustomStringConvertible {
@@ -83,12 +83,18 @@ public struct CertificateChainVerifier: Sendable {
         guard let untrusted = cloister_sk_X509_new_null() else { throw CryptoError.openSSL("sk_X509_new_null") }
         defer { cloister_sk_X509_free(untrusted) }
         for certificate in intermediates {
-            guard cloister_sk_X509_push(untrusted, certificate.pointer) > 0 else { throw CryptoError.openSSL("sk_X509_push") }
+            guard cloister_sk_X509_push(untrusted, certificate.pointer) > 0 else {
+                throw CryptoError.openSSL("sk_X509_push")
+            }
         }
-        guard let revocationLists = cloister_sk_X509_CRL_new_null() else { throw CryptoError.openSSL("sk_X509_CRL_new_null") }
+        guard let revocationLists = cloister_sk_X509_CRL_new_null() else {
+            throw CryptoError.openSSL("sk_X509_CRL_new_null")
+        }
         defer { cloister_sk_X509_CRL_free(revocationLists) }
         for crl in crls {
-            guard cloister_sk_X509_CRL_push(revocationLists, crl.pointer) > 0 else { throw CryptoError.openSSL("sk_X509_CRL_push") }
+            guard cloister_sk_X509_CRL_push(revocationLists, crl.pointer) > 0 else {
+                throw CryptoError.openSSL("sk_X509_CRL_push")
+            }
         }
 
         guard let context = X509_STORE_CTX_new() else { throw CryptoError.openSSL("X509_STORE_CTX_new") }
@@ -116,7 +122,9 @@ public struct CertificateChainVerifier: Sendable {
     }
 
     private func builtPath(_ context: OpaquePointer) throws -> [X509Certificate] {
-        guard let chain = X509_STORE_CTX_get0_chain(context) else { throw CryptoError.openSSL("X509_STORE_CTX_get0_chain") }
+        guard let chain = X509_STORE_CTX_get0_chain(context) else {
+            throw CryptoError.openSSL("X509_STORE_CTX_get0_chain")
+        }
         return try (0..<cloister_sk_X509_num(chain)).map { index in
             let certificate = try requireNonNull(cloister_sk_X509_value(chain, index), "sk_X509_value")
             try requireOne(X509_up_ref(certificate), "X509_up_ref")
@@ -151,31 +159,40 @@ public struct CertificateChainVerifier: Sendable {
         case X509_V_ERR_CERT_HAS_EXPIRED:
             return CertificateChainError(.expired, "\(name) expired before \(at)\(window)", certificate: subject)
         case X509_V_ERR_CERT_NOT_YET_VALID:
-            return CertificateChainError(.notYetValid, "\(name) is not yet valid at \(at)\(window)", certificate: subject)
+            return CertificateChainError(
+                .notYetValid, "\(name) is not yet valid at \(at)\(window)", certificate: subject)
         case X509_V_ERR_CERT_SIGNATURE_FAILURE:
             return CertificateChainError(.signature, "signature of \(name) does not verify", certificate: subject)
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT,
             X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
             return CertificateChainError(
-                .untrustedRoot, "\(name) does not chain to a pinned trust anchor (\(openSSLText))", certificate: subject)
+                .untrustedRoot, "\(name) does not chain to a pinned trust anchor (\(openSSLText))", certificate: subject
+            )
         case X509_V_ERR_INVALID_CA where current?.isCertificateAuthority == true:
             // OpenSSL reports a CA whose key usage lacks keyCertSign as an invalid CA; name the real cause.
-            return CertificateChainError(.keyUsage, "\(name) issues certificates without keyCertSign", certificate: subject)
+            return CertificateChainError(
+                .keyUsage, "\(name) issues certificates without keyCertSign", certificate: subject)
         case X509_V_ERR_INVALID_CA:
             return CertificateChainError(
-                .notCertificateAuthority, "\(name) issues certificates but is not a CA (\(openSSLText))", certificate: subject)
+                .notCertificateAuthority, "\(name) issues certificates but is not a CA (\(openSSLText))",
+                certificate: subject)
         case X509_V_ERR_KEYUSAGE_NO_CERTSIGN:
-            return CertificateChainError(.keyUsage, "\(name) issues certificates without keyCertSign", certificate: subject)
+            return CertificateChainError(
+                .keyUsage, "\(name) issues certificates without keyCertSign", certificate: subject)
         case X509_V_ERR_PATH_LENGTH_EXCEEDED:
-            return CertificateChainError(.pathLength, "path length constraint exceeded at \(name)", certificate: subject)
+            return CertificateChainError(
+                .pathLength, "path length constraint exceeded at \(name)", certificate: subject)
         case X509_V_ERR_CERT_REVOKED:
             return CertificateChainError(.revoked, "\(name) is revoked", certificate: subject)
         case X509_V_ERR_UNABLE_TO_GET_CRL, X509_V_ERR_UNABLE_TO_GET_CRL_ISSUER:
-            return CertificateChainError(.crlMissing, "no usable CRL covers \(name) (\(openSSLText))", certificate: subject)
+            return CertificateChainError(
+                .crlMissing, "no usable CRL covers \(name) (\(openSSLText))", certificate: subject)
         case X509_V_ERR_CRL_HAS_EXPIRED:
-            return CertificateChainError(.crlExpired, "the CRL for \(name) is past its nextUpdate at \(at)", certificate: subject)
+            return CertificateChainError(
+                .crlExpired, "the CRL for \(name) is past its nextUpdate at \(at)", certificate: subject)
         case X509_V_ERR_CRL_NOT_YET_VALID:
-            return CertificateChainError(.crlNotYetValid, "the CRL for \(name) is not yet valid at \(at)", certificate: subject)
+            return CertificateChainError(
+                .crlNotYetValid, "the CRL for \(name) is not yet valid at \(at)", certificate: subject)
         case X509_V_ERR_CRL_SIGNATURE_FAILURE, X509_V_ERR_KEYUSAGE_NO_CRL_SIGN:
             return CertificateChainError(
                 .crlSignature, "the CRL for \(name) is not signed by its issuer (\(openSSLText))", certificate: subject)

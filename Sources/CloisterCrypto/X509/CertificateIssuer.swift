@@ -1,5 +1,5 @@
-public import FoundationEssentials
 internal import COpenSSL
+public import FoundationEssentials
 
 /// What a new certificate says about its subject.
 public struct CertificateProfile: Sendable {
@@ -50,7 +50,9 @@ public struct CertificateAuthority: Sendable {
     }
 
     /// A self-signed root CA for `profile` (which must be a CA profile), signed by `privateKey`.
-    public static func selfSigned(_ profile: CertificateProfile, privateKey: ECPrivateKey) throws -> CertificateAuthority {
+    public static func selfSigned(_ profile: CertificateProfile, privateKey: ECPrivateKey) throws
+        -> CertificateAuthority
+    {
         guard profile.isCertificateAuthority else {
             throw CryptoError(.invalidParameter, "a self-signed root must be a CA (isCertificateAuthority)")
         }
@@ -112,7 +114,8 @@ enum CertificateWriter {
             basicConstraints += ",pathlen:\(pathLength)"
         }
         try addStandardExtension(certificate, &context, NID_basic_constraints, basicConstraints)
-        try addStandardExtension(certificate, &context, NID_key_usage, "critical," + profile.keyUsage.configurationValue)
+        try addStandardExtension(
+            certificate, &context, NID_key_usage, "critical," + profile.keyUsage.configurationValue)
         try addStandardExtension(certificate, &context, NID_subject_key_identifier, "hash")
         try addStandardExtension(certificate, &context, NID_authority_key_identifier, "keyid:always")
         for custom in profile.customExtensions {
@@ -146,7 +149,8 @@ enum CertificateWriter {
         defer { ASN1_OCTET_STRING_free(octets) }
         try requireOne(ASN1_OCTET_STRING_set(octets, custom.value, Int32(custom.value.count)), "ASN1_OCTET_STRING_set")
         return try requireNonNull(
-            X509_EXTENSION_create_by_OBJ(nil, object, custom.isCritical ? 1 : 0, octets), "X509_EXTENSION_create_by_OBJ")
+            X509_EXTENSION_create_by_OBJ(nil, object, custom.isCritical ? 1 : 0, octets), "X509_EXTENSION_create_by_OBJ"
+        )
     }
 
     private static func addCustomExtension(_ certificate: OpaquePointer, _ custom: CertificateExtension) throws {

@@ -1,5 +1,5 @@
-public import FoundationEssentials
 internal import COpenSSL
+public import FoundationEssentials
 
 /// One entry of a CRL.
 public struct RevokedCertificate: Sendable, Hashable {
@@ -93,7 +93,8 @@ public final class CertificateRevocationList: @unchecked Sendable {
     public var pemRepresentation: String {
         guard let bio = BIO_new(BIO_s_mem()) else { fatalError("BIO_new failed: \(drainOpenSSLErrors())") }
         defer { BIO_free(bio) }
-        precondition(PEM_write_bio_X509_CRL(bio, pointer) == 1, "PEM_write_bio_X509_CRL failed: \(drainOpenSSLErrors())")
+        precondition(
+            PEM_write_bio_X509_CRL(bio, pointer) == 1, "PEM_write_bio_X509_CRL failed: \(drainOpenSSLErrors())")
         return String(decoding: ASN1Conversions.drain(bio), as: UTF8.self)
     }
 
@@ -110,7 +111,9 @@ public final class CertificateRevocationList: @unchecked Sendable {
         nextUpdate: Date,
         revoked: [RevokedCertificate]
     ) throws -> CertificateRevocationList {
-        guard thisUpdate <= nextUpdate else { throw CryptoError(.invalidParameter, "CRL nextUpdate precedes thisUpdate") }
+        guard thisUpdate <= nextUpdate else {
+            throw CryptoError(.invalidParameter, "CRL nextUpdate precedes thisUpdate")
+        }
         guard let crl = X509_CRL_new() else { throw CryptoError.openSSL("X509_CRL_new") }
         var owned = true
         defer { if owned { X509_CRL_free(crl) } }
@@ -127,7 +130,9 @@ public final class CertificateRevocationList: @unchecked Sendable {
                 throw CryptoError.openSSL("X509_REVOKED_set_serialNumber")
             }
             do {
-                try setTime(entry.revocationDate) { X509_REVOKED_set_revocationDate(item, UnsafeMutablePointer(mutating: $0)) }
+                try setTime(entry.revocationDate) {
+                    X509_REVOKED_set_revocationDate(item, UnsafeMutablePointer(mutating: $0))
+                }
             } catch {
                 X509_REVOKED_free(item)
                 throw error
@@ -143,7 +148,8 @@ public final class CertificateRevocationList: @unchecked Sendable {
         try requireOne(X509_CRL_add1_ext_i2d(crl, NID_crl_number, crlNumber, 0, 0), "X509_CRL_add1_ext_i2d(crlNumber)")
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, issuer.pointer, nil, nil, crl, 0)
-        guard let authorityKeyID = X509V3_EXT_nconf_nid(nil, &context, NID_authority_key_identifier, "keyid:always") else {
+        guard let authorityKeyID = X509V3_EXT_nconf_nid(nil, &context, NID_authority_key_identifier, "keyid:always")
+        else {
             throw CryptoError.openSSL("X509V3_EXT_nconf_nid(authorityKeyIdentifier)")
         }
         defer { X509_EXTENSION_free(authorityKeyID) }

@@ -48,10 +48,12 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
             var utf8: UnsafeMutablePointer<UInt8>?
             let length = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(entry))
             guard length >= 0, let utf8 else {
-                throw CryptoError(.malformedInput, "name attribute \(type) is not a valid string: \(drainOpenSSLErrors())")
+                throw CryptoError(
+                    .malformedInput, "name attribute \(type) is not a valid string: \(drainOpenSSLErrors())")
             }
             defer { cloister_OPENSSL_free(utf8) }
-            attributes.append(Attribute(type, String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)))
+            attributes.append(
+                Attribute(type, String(decoding: UnsafeBufferPointer(start: utf8, count: Int(length)), as: UTF8.self)))
         }
         self.attributes = attributes
     }
@@ -61,9 +63,11 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         guard let name = X509_NAME_new() else { throw CryptoError.openSSL("X509_NAME_new") }
         for attribute in attributes {
             let value = Array(attribute.value.utf8)
-            guard X509_NAME_add_entry_by_txt(name, attribute.type, MBSTRING_UTF8, value, Int32(value.count), -1, 0) == 1 else {
+            guard X509_NAME_add_entry_by_txt(name, attribute.type, MBSTRING_UTF8, value, Int32(value.count), -1, 0) == 1
+            else {
                 X509_NAME_free(name)
-                throw CryptoError(.invalidParameter, "name attribute '\(attribute.type)' is not known: \(drainOpenSSLErrors())")
+                throw CryptoError(
+                    .invalidParameter, "name attribute '\(attribute.type)' is not known: \(drainOpenSSLErrors())")
             }
         }
         return name

@@ -1,5 +1,5 @@
-public import FoundationEssentials
 internal import COpenSSL
+public import FoundationEssentials
 
 /// Key usages of an X.509 certificate (RFC 5280 §4.2.1.3).
 public struct KeyUsage: OptionSet, Sendable, Hashable {
@@ -66,7 +66,8 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
             return certificate
         }
         guard let parsed else {
-            throw CryptoError(.malformedInput, "not a DER X.509 certificate (or trailing bytes): \(drainOpenSSLErrors())")
+            throw CryptoError(
+                .malformedInput, "not a DER X.509 certificate (or trailing bytes): \(drainOpenSSLErrors())")
         }
         try self.init(taking: parsed, der: bytes)
     }
@@ -202,7 +203,8 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// The subject public key; throws unless it is an EC key on P-256 or P-384.
     public func publicKey() throws -> ECPublicKey {
         guard let key = X509_get0_pubkey(pointer) else {
-            throw CryptoError(.invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())")
+            throw CryptoError(
+                .invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())")
         }
         guard EVP_PKEY_up_ref(key) == 1 else { throw CryptoError.openSSL("EVP_PKEY_up_ref") }
         return try ECPublicKey(key: EVPKey(taking: key))
