@@ -1,32 +1,9 @@
+public import CloisterCrypto
 import Glibc
 
 /// Why measuring, launching or hardening an enclave failed: a stable `code` for programs, a `reason` for people.
-public struct LaunchError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A stable identifier of the failure kind.
-    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
-
-        /// The executable is missing, unreadable or not a regular file.
-        public static let invalidExecutable = Code(rawValue: "invalid-executable")
-        /// A system call the launcher depends on failed.
-        public static let systemCall = Code(rawValue: "system-call")
-        /// The child could not be hardened or could not execute the image.
-        public static let spawnFailed = Code(rawValue: "spawn-failed")
-        /// A Landlock rule could not be built (missing path, rejected rule).
-        public static let landlock = Code(rawValue: "landlock")
-        /// A seccomp allow-list names a syscall this architecture does not have.
-        public static let unknownSyscall = Code(rawValue: "unknown-syscall")
-        /// The seccomp filter could not be installed.
-        public static let seccomp = Code(rawValue: "seccomp")
-        /// The enclave process started without the hardening its launcher must apply.
-        public static let notHardened = Code(rawValue: "not-hardened")
-        /// A locked region was used after `close()`.
-        public static let regionClosed = Code(rawValue: "region-closed")
-        /// The enclave's channel ends were already given to another process.
-        public static let endpointsTaken = Code(rawValue: "endpoints-taken")
-    }
+public struct LaunchError: CodedError {
+    public typealias Code = ErrorCode<LaunchError>
 
     public let code: Code
     /// What failed, naming the path, syscall and errno text where there is one.
@@ -40,8 +17,6 @@ public struct LaunchError: Error, Sendable, Equatable, CustomStringConvertible {
         self.errno = errno
     }
 
-    public var description: String { "\(code): \(reason)" }
-
     /// A failed system call: "`call`: `context`: <errno text> (errno N)".
     static func systemCall(
         _ call: String, _ context: String? = nil, errno error: Int32 = Glibc.errno,
@@ -50,6 +25,27 @@ public struct LaunchError: Error, Sendable, Equatable, CustomStringConvertible {
         let subject = context.map { "\(call) \($0)" } ?? call
         return LaunchError(code, "\(subject): \(errnoText(error))", errno: error)
     }
+}
+
+extension ErrorCode where Domain == LaunchError {
+    /// The executable is missing, unreadable or not a regular file.
+    public static let invalidExecutable = Self("invalid-executable")
+    /// A system call the launcher depends on failed.
+    public static let systemCall = Self("system-call")
+    /// The child could not be hardened or could not execute the image.
+    public static let spawnFailed = Self("spawn-failed")
+    /// A Landlock rule could not be built (missing path, rejected rule).
+    public static let landlock = Self("landlock")
+    /// A seccomp allow-list names a syscall this architecture does not have.
+    public static let unknownSyscall = Self("unknown-syscall")
+    /// The seccomp filter could not be installed.
+    public static let seccomp = Self("seccomp")
+    /// The enclave process started without the hardening its launcher must apply.
+    public static let notHardened = Self("not-hardened")
+    /// A locked region was used after `close()`.
+    public static let regionClosed = Self("region-closed")
+    /// The enclave's channel ends were already given to another process.
+    public static let endpointsTaken = Self("endpoints-taken")
 }
 
 /// "Permission denied (errno 13)".
