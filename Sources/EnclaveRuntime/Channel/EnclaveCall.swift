@@ -1,0 +1,218 @@
+import Synchronization
+public import CloisterCBOR
+public import CloisterCrypto
+
+/// One message of the typed ECALL/OCALL protocol between host and enclave.
+///
+/// An ECALL is the host calling into the enclave; an OCALL is the enclave calling out to the host while an ECALL
+/// runs. Each call carries an id that its result echoes. On the wire a message is a deterministic CBOR array
+/// `[kind, id, name-or-status, payload]`.
+public enum EnclaveCallMessage: Sendable, Hashable {
+    case ecall(id: UInt64, function: String, argument: [UInt8])
+    case ecallResult(id: UInt64, outcome: EnclaveCallOutcome)
+    case ocall(id: UInt64, function: String, argument: [UInt8])
+    case ocallResult(id: UInt64, outcome: EnclaveCallOutcome)
+
+    private enum Kind: UInt64 {
+        case ecall = 1, ecallResult, ocall, ocallResult
+    }
+
+    /// The deterministic CBOR encoding.
+    public func encoded() throws -> [UInt8] {
+        let fields: [CBORValue]
+        switch self {
+        case .ecall(let id, let function, let argument):
+            fields = [.unsigned(Kind.ecall.rawValue), .unsigned(id), .text(function), .bytes(argument)]
+        case .ocall(let id, let function, let argument):
+            fields = [.unsigned(Kind.ocall.rawValue), .unsigned(id), .text(function), .bytes(argument)]
+        case .ecallResult(let id, let outcome):
+            fields = [.unsigned(Kind.ecallResult.rawValue), .unsigned(id)] + outcome.fields
+        case .ocallResult(let id, let outcome):
+            fields = [.unsigned(Kind.ocallResult.rawValue), .unsigned(id)] + outcome.fields
+        }
+        return try CBORValue.array(fields).encoded()
+    }
+
+    /// Parses a message, refusing anything that is not exactly one of the four shapes.
+    public init(decoding bytes: [UInt8]) throws {
+        let value = try CBORDecoder().decode(bytes)
+        guard let fields = value.arrayValue, fields.count == 4, let kindNumber = fields[0].uint64Value,
+            let kind = Kind(rawValue: kindNumber), let id = fields[1].uint64Value
+        else {
+            throw EnclaveCallError(.malformedMessage, "not an ECALL/OCALL message: \(value)")
+        }
+        switch kind {
+        case .ecall, .ocall:
+            guard let function = fields[2].textValue, let argument = fields[3].bytesValue else {
+                throw EnclaveCallError(.malformedMessage, "call \(id) lacks a function name or argument bytes")
+            }
+            self = kind == .ecall
+                ? .ecall(id: id, function: function, argument: argument)
+                : .ocall(id: id, function: function, argument: argument)
+        case .ecallResult, .ocallResult:
+            let outcome = try EnclaveCallOutcome(fields: Array(fields[2...]), id: id)
+            self = kind == .ecallResult ? .ecallResult(id: id, outcome: outcome) : .ocallResult(id: id, outcome: outcome)
+        }
+    }
+}
+
+/// The result of a call: the returned bytes, or the error the callee reported.
+public enum EnclaveCallOutcome: Sendable, Hashable {
+    case returned([UInt8])
+    case failed(code: String, reason: String)
+
+    var fields: [CBORValue] {
+        switch self {
+        case .returned(let bytes): [.bool(true), .bytes(bytes)]
+        case .failed(let code, let reason): [.bool(false), .array([.text(code), .text(reason)])]
+        }
+    }
+
+    init(fields: [CBORValue], id: UInt64) throws {
+        switch (fields[0].boolValue, fields[1]) {
+        case (true, .bytes(let bytes)):
+            self = .returned(bytes)
+        case (false, .array(let error)) where error.count == 2:
+            guard let code = error[0].textValue, let reason = error[1].textValue else { fallthrough }
+            self = .failed(code: code, reason: reason)
+        default:
+            throw EnclaveCallError(.malformedMessage, "result of call \(id) is neither returned bytes nor an error")
+        }
+    }
+}
+
+/// Why an ECALL or OCALL failed.
+public struct EnclaveCallError: CodedError {
+    public typealias Code = ErrorCode<EnclaveCallError>
+
+    public let code: Code
+    public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+}
+
+extension ErrorCode where Domain == EnclaveCallError {
+    /// Bytes on the channel are not a protocol message.
+    public static let malformedMessage = Self("malformed-message")
+    /// No handler is registered under the called name.
+    public static let unknownFunction = Self("unknown-function")
+    /// The handler threw; the reason carries its error.
+    public static let handlerFailed = Self("handler-failed")
+    /// A message arrived that the protocol does not allow at this point (a stray result, a wrong id).
+    public static let protocolViolation = Self("protocol-violation")
+}
+
+/// Named call handlers: bytes in, bytes out. Errors they throw go back to the caller as `.failed`.
+public struct EnclaveCallTable: Sendable {
+    public typealias Handler = @Sendable ([UInt8]) throws -> [UInt8]
+    private var handlers: [String: Handler] = [:]
+
+    public init() {}
+
+    /// Registers `handler` under `function`, replacing any earlier one.
+    public mutating func register(_ function: String, _ handler: @escaping Handler) {
+        handlers[function] = handler
+    }
+
+    /// Runs the handler for `function`, turning every failure into an outcome.
+    func outcome(of function: String, argument: [UInt8]) -> EnclaveCallOutcome {
+        guard let handler = handlers[function] else {
+            return .failed(code: EnclaveCallError.Code.unknownFunction.rawValue, reason: "no handler named '\(function)'")
+        }
+        do {
+            return .returned(try handler(argument))
+        } catch let error as any CodedError {
+            return .failed(code: "\(error.codeDescription)", reason: error.reason)
+        } catch {
+            return .failed(code: EnclaveCallError.Code.handlerFailed.rawValue, reason: "\(error)")
+        }
+    }
+}
+
+extension CodedError {
+    /// The code's text, for errors crossing the channel.
+    var codeDescription: String { code.rawValue }
+}
+
+/// The host's side of the ECALL channel: calls into the enclave and serves the enclave's OCALLs meanwhile.
+public final class EnclaveCaller: Sendable {
+    private let channel: Channel
+    private let ocalls: EnclaveCallTable
+    private let nextID = Mutex<UInt64>(1)
+
+    public init(channel: Channel, ocalls: EnclaveCallTable = EnclaveCallTable()) {
+        self.channel = channel
+        self.ocalls = ocalls
+    }
+
+    /// Calls `function` in the enclave with `argument` and waits for its result.
+    public func call(_ function: String, _ argument: [UInt8] = []) throws -> [UInt8] {
+        let id = nextID.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+        try channel.send(EnclaveCallMessage.ecall(id: id, function: function, argument: argument).encoded())
+        while true {
+            switch try EnclaveCallMessage(decoding: channel.receive()) {
+            case .ecallResult(id, .returned(let bytes)):
+                return bytes
+            case .ecallResult(id, .failed(let code, let reason)):
+                throw EnclaveCallError(.handlerFailed, "ECALL '\(function)' failed in the enclave: \(code): \(reason)")
+            case .ocall(let ocallID, let name, let ocallArgument):
+                let outcome = ocalls.outcome(of: name, argument: ocallArgument)
+                try channel.send(EnclaveCallMessage.ocallResult(id: ocallID, outcome: outcome).encoded())
+            case let other:
+                throw EnclaveCallError(.protocolViolation, "unexpected message while waiting for ECALL \(id): \(other)")
+            }
+        }
+    }
+}
+
+/// The enclave's side of the ECALL channel: answers ECALLs and makes OCALLs to the host while one runs.
+public final class EnclaveCallServer: Sendable {
+    private let channel: Channel
+    private let ecalls: EnclaveCallTable
+    private let nextOCallID = Mutex<UInt64>(1)
+
+    public init(channel: Channel, ecalls: EnclaveCallTable) {
+        self.channel = channel
+        self.ecalls = ecalls
+    }
+
+    /// Answers ECALLs until the host closes the channel (returns normally) or breaks the protocol (throws).
+    public func serve() throws {
+        while true {
+            let bytes: [UInt8]
+            do {
+                bytes = try channel.receive()
+            } catch let error as ChannelError where error.code == .closed {
+                return
+            }
+            guard case .ecall(let id, let function, let argument) = try EnclaveCallMessage(decoding: bytes) else {
+                throw EnclaveCallError(.protocolViolation, "the host sent something other than an ECALL")
+            }
+            let outcome = ecalls.outcome(of: function, argument: argument)
+            try channel.send(EnclaveCallMessage.ecallResult(id: id, outcome: outcome).encoded())
+        }
+    }
+
+    /// Calls `function` in the host from inside an ECALL handler and waits for its result.
+    public func ocall(_ function: String, _ argument: [UInt8] = []) throws -> [UInt8] {
+        let id = nextOCallID.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+        try channel.send(EnclaveCallMessage.ocall(id: id, function: function, argument: argument).encoded())
+        switch try EnclaveCallMessage(decoding: channel.receive()) {
+        case .ocallResult(id, .returned(let bytes)):
+            return bytes
+        case .ocallResult(id, .failed(let code, let reason)):
+            throw EnclaveCallError(.handlerFailed, "OCALL '\(function)' failed in the host: \(code): \(reason)")
+        case let other:
+            throw EnclaveCallError(.protocolViolation, "unexpected message while waiting for OCALL \(id): \(other)")
+        }
+    }
+}

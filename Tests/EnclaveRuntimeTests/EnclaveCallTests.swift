@@ -1,0 +1,97 @@
+import CloisterCBOR
+import EnclaveRuntime
+import Foundation
+import Testing
+
+@Suite("Typed ECALL/OCALL protocol")
+struct EnclaveCallTests {
+    /// Runs an enclave-side server on its own thread over a fresh channel pair; returns the host's caller.
+    private func startServer(
+        _ table: @escaping @Sendable () -> EnclaveCallTable
+    ) throws -> (EnclaveCaller, Channel) {
+        let (hostEnd, enclaveEnd) = try Channel.makePair()
+        Thread {
+            try? EnclaveCallServer(channel: enclaveEnd, ecalls: table()).serve()
+            enclaveEnd.shutdown()
+        }.start()
+        return (EnclaveCaller(channel: hostEnd), hostEnd)
+    }
+
+    @Test("every message shape round-trips through its CBOR encoding")
+    func encoding() throws {
+        let messages: [EnclaveCallMessage] = [
+            .ecall(id: 1, function: "echo", argument: [1, 2, 3]),
+            .ecallResult(id: 1, outcome: .returned([])),
+            .ocall(id: 7, function: "log", argument: Array("hi".utf8)),
+            .ocallResult(id: 7, outcome: .failed(code: "x", reason: "y")),
+        ]
+        for message in messages {
+            #expect(try EnclaveCallMessage(decoding: message.encoded()) == message)
+        }
+    }
+
+    @Test("malformed messages are refused with a reason")
+    func malformed() throws {
+        let bad: [CBORValue] = [
+            .array([.unsigned(9), .unsigned(1), .text("f"), .bytes([])]),
+            .array([.unsigned(1), .unsigned(1), .bytes([]), .bytes([])]),
+            .array([.unsigned(2), .unsigned(1), .bool(true), .text("not bytes")]),
+            .array([.unsigned(1), .unsigned(1), .text("f")]),
+            .map([]),
+        ]
+        for value in bad {
+            #expect(throws: EnclaveCallError.self) { try EnclaveCallMessage(decoding: value.encoded()) }
+        }
+        #expect(throws: CBORError.self) { try EnclaveCallMessage(decoding: [0x84, 0x01]) }
+    }
+
+    @Test("ECALLs return their handler's bytes; unknown functions and handler errors come back as errors")
+    func calls() throws {
+        let (caller, hostEnd) = try startServer {
+            var table = EnclaveCallTable()
+            table.register("echo") { $0 }
+            table.register("fail") { _ in throw EnclaveCallError(.handlerFailed, "refused on purpose") }
+            return table
+        }
+        defer { hostEnd.shutdown() }
+        #expect(try caller.call("echo", [1, 2, 3]) == [1, 2, 3])
+        #expect(try caller.call("echo", []) == [])
+        let large = [UInt8](repeating: 0xa5, count: 1 << 20)
+        #expect(try caller.call("echo", large) == large)
+        #expect(throws: EnclaveCallError.self) { try caller.call("missing") }
+        do {
+            _ = try caller.call("fail")
+            Issue.record("a failing handler returned normally")
+        } catch let error as EnclaveCallError {
+            #expect(error.reason.contains("refused on purpose"))
+        }
+        #expect(try caller.call("echo", [9]) == [9])
+    }
+
+    @Test("an ECALL handler can make OCALLs that the host answers while it waits")
+    func ocalls() throws {
+        let (hostEnd, enclaveEnd) = try Channel.makePair()
+        defer { hostEnd.shutdown() }
+        let thread = Thread {
+            let holder = ServerHolder()
+            var table = EnclaveCallTable()
+            table.register("greet") { name in
+                let prefix = try holder.server!.ocall("prefix", [])
+                return prefix + name
+            }
+            holder.server = EnclaveCallServer(channel: enclaveEnd, ecalls: table)
+            try? holder.server!.serve()
+            enclaveEnd.shutdown()
+        }
+        thread.start()
+        var hostServices = EnclaveCallTable()
+        hostServices.register("prefix") { _ in Array("hello, ".utf8) }
+        let caller = EnclaveCaller(channel: hostEnd, ocalls: hostServices)
+        #expect(try caller.call("greet", Array("enclave".utf8)) == Array("hello, enclave".utf8))
+    }
+}
+
+/// Lets a handler reach the server that runs it (set once before serving starts).
+private final class ServerHolder: @unchecked Sendable {
+    var server: EnclaveCallServer?
+}
