@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "CloisterCrypto",
                 "CloisterCBOR",
+                "EnclaveRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings

@@ -10,7 +10,8 @@ public struct CloisterCommand: AsyncParsableCommand {
             attestation quotes, and runs federated and differentially private training inside the enclave \
             boundary. Simulated evidence says so (simulated: true) and is never trusted as hardware evidence.
             """,
-        version: CloisterVersion.string
+        version: CloisterVersion.string,
+        subcommands: [SignCommand.self, MeasureCommand.self]
     )
 
     public init() {}

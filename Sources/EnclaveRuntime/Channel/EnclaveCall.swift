@@ -1,5 +1,5 @@
 import Synchronization
-public import CloisterCBOR
+import CloisterCBOR
 public import CloisterCrypto
 
 /// One message of the typed ECALL/OCALL protocol between host and enclave.

@@ -1,0 +1,90 @@
+public import ArgumentParser
+import CloisterCrypto
+import EnclaveRuntime
+import Foundation
+
+/// `cloister sign MANIFEST --key KEY [-o FILE]`: hashes the trusted files and the executable, computes the
+/// measurement and writes the signed manifest.
+public struct SignCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "sign",
+        abstract: "Sign an enclave manifest: fill trusted-file hashes, measure, write a COSE_Sign1.",
+        discussion: """
+            Writes NAME.manifest.cose beside NAME.toml unless -o names the output. Relative paths in the manifest \
+            resolve against the directory of the signed manifest, so keep it beside the files it names. \
+            Exit status: 0 signed, 64 bad arguments (unreadable or invalid key), 65 invalid manifest or input, \
+            1 internal error.
+            """
+    )
+
+    @Argument(help: "The TOML manifest to sign.")
+    var manifest: String
+
+    @Option(help: "The signer's EC private key (P-256 signs ES256, P-384 signs ES384), PEM.")
+    var key: String
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write the signed manifest.")
+    var output: String?
+
+    public init() {}
+
+    public func run() async throws {
+        let signingKey = try loadKey()
+        let outputPath = output ?? SignedManifest.defaultOutputPath(forManifestAt: manifest)
+        try reportingManifestErrors {
+            let signed = try SignedManifest.sign(manifestAt: manifest, with: signingKey, locator: .current)
+            try signed.write(to: outputPath)
+            print("wrote \(outputPath)")
+            print("measurement \(signed.measurement.hex)")
+            let note = signed.isDevelopmentSigner ? " (the public development key: never trust it in production)" : ""
+            print("signer \(signed.signer.hex)\(note)")
+            if directory(of: outputPath) != directory(of: manifest), signed.manifest.hasRelativePaths {
+                printToStandardError(
+                    "warning: \(outputPath) is not beside \(manifest); its relative paths resolve against "
+                        + "\(directory(of: outputPath))")
+            }
+        }
+    }
+
+    private func loadKey() throws -> ECPrivateKey {
+        guard let pem = try? String(contentsOfFile: key, encoding: .utf8) else {
+            throw ValidationError("cannot read the key file \(key)")
+        }
+        do {
+            return try ECPrivateKey(pemRepresentation: pem)
+        } catch {
+            throw ValidationError("\(key) is not a P-256 or P-384 private key in PEM: \(error)")
+        }
+    }
+
+    private func directory(of path: String) -> String {
+        URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL.path
+    }
+}
+
+extension EnclaveManifest {
+    /// Whether any path the manifest names is relative to its directory.
+    var hasRelativePaths: Bool {
+        var paths = trustedFiles.map(\.path) + allowedPaths.map(\.path)
+        if case .file(let path) = entrypoint { paths.append(path) }
+        return paths.contains { !$0.hasPrefix("/") }
+    }
+}
+
+/// Runs a manifest command's work, printing a failure to standard error and exiting with the documented status:
+/// 65 (EX_DATAERR) for an invalid manifest, signature or input, 1 for anything else.
+func reportingManifestErrors(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let error as ManifestError {
+        printToStandardError("error: \(error.description)")
+        throw ExitCode(65)
+    } catch {
+        printToStandardError("error: \(error)")
+        throw ExitCode.failure
+    }
+}
+
+func printToStandardError(_ message: String) {
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+}

@@ -1,0 +1,98 @@
+public import CloisterCrypto
+
+/// An enclave's identity (PCR0 / `mrenclave`): SHA-384 over its executable, canonical manifest and trusted files.
+///
+/// `SHA-384("cloister-measurement-v1" || SHA-384(executable) || SHA-384(canonical manifest CBOR) ||
+/// for each trusted file in byte-wise URI order: uint32-be(len(uri)) || uri (UTF-8) || SHA-384(file))`.
+/// Named `EnclaveMeasurement` so it does not clash with Foundation's `Measurement`.
+public struct EnclaveMeasurement: Sendable, Hashable, CustomStringConvertible {
+    /// The domain-separation prefix of version 1 of the formula.
+    public static let domain = "cloister-measurement-v1"
+
+    /// The 48 bytes.
+    public let bytes: [UInt8]
+
+    /// A measurement from its 48 bytes.
+    public init(bytes: [UInt8]) throws(ManifestError) {
+        guard bytes.count == 48 else {
+            throw ManifestError(.malformedSignedManifest, "a measurement is 48 bytes, got \(bytes.count)")
+        }
+        self.bytes = bytes
+    }
+
+    /// Computes the measurement; every trusted file in `manifest` must carry its hash.
+    public init(executableSHA384: [UInt8], manifest: EnclaveManifest) throws(ManifestError) {
+        try self.init(executableSHA384: executableSHA384, canonicalManifest: manifest.canonicalEncoding(), manifest)
+    }
+
+    /// Computes the measurement from an already encoded canonical manifest of `manifest`.
+    init(executableSHA384: [UInt8], canonicalManifest: [UInt8], _ manifest: EnclaveManifest) throws(ManifestError) {
+        guard executableSHA384.count == 48 else {
+            throw ManifestError(.invalidValue, "executable hash must be 48 bytes, got \(executableSHA384.count)")
+        }
+        var hasher = DigestAlgorithm.Hasher(.sha384)
+        hasher.update(Self.domain)
+        hasher.update(executableSHA384)
+        hasher.update(DigestAlgorithm.sha384.hash(canonicalManifest))
+        for file in manifest.trustedFiles.sorted(by: { EnclaveManifest.precedes($0.uri, $1.uri) }) {
+            guard let digest = file.sha384 else {
+                throw ManifestError(.invalidValue, "hash of trusted file '\(file.uri)' is not filled in")
+            }
+            let length = UInt32(file.uri.utf8.count)
+            hasher.update((0..<4).map { UInt8(truncatingIfNeeded: length >> (24 - 8 * $0)) })
+            hasher.update(file.uri)
+            hasher.update(digest)
+        }
+        self.bytes = hasher.finalize()
+    }
+
+    /// Lower-case hexadecimal.
+    public var hex: String { hexEncoded(bytes) }
+    public var description: String { hex }
+}
+
+/// Who signed an enclave's manifest (PCR8 / `mrsigner`): SHA-384 of the signer's SubjectPublicKeyInfo DER.
+public struct SignerIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// The 48 bytes.
+    public let bytes: [UInt8]
+
+    /// The identity of `publicKey`.
+    public init(publicKey: ECPublicKey) {
+        self.bytes = DigestAlgorithm.sha384.hash(publicKey.derRepresentation)
+    }
+
+    /// An identity from its 48 bytes.
+    public init(bytes: [UInt8]) throws(ManifestError) {
+        guard bytes.count == 48 else {
+            throw ManifestError(.invalidValue, "a signer identity is 48 bytes, got \(bytes.count)")
+        }
+        self.bytes = bytes
+    }
+
+    /// The published development signer (`Keys/dev-signer.pub.pem`): anyone can sign with it.
+    public static let development = SignerIdentity(
+        knownHex: "248390426e4daef887645df0d028cda92d9771a8645d36cb1e4284752f19c0037f1134f6e48ece18409e69fdb63067aa")
+
+    /// Whether this is the published development signer, which no production policy should trust.
+    public var isDevelopment: Bool { self == Self.development }
+
+    /// Lower-case hexadecimal.
+    public var hex: String { hexEncoded(bytes) }
+    public var description: String { hex }
+
+    private init(knownHex: String) {
+        self.bytes = EnclaveManifest.decodeHex(knownHex)!
+    }
+}
+
+/// Lower-case hexadecimal of `bytes`.
+func hexEncoded(_ bytes: [UInt8]) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var output: [UInt8] = []
+    output.reserveCapacity(bytes.count * 2)
+    for byte in bytes {
+        output.append(digits[Int(byte >> 4)])
+        output.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: output, as: UTF8.self)
+}

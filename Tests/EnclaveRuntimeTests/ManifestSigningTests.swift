@@ -1,0 +1,197 @@
+import CloisterCBOR
+import CloisterCrypto
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Testing
+
+@Suite("Signed manifests")
+struct ManifestSigningTests {
+    private func signAndWrite(_ fixture: ManifestFixture, key: ECPrivateKey) throws -> (SignedManifest, String) {
+        let signed = try SignedManifest.sign(manifestAt: fixture.manifestPath, with: key, locator: .none)
+        let output = SignedManifest.defaultOutputPath(forManifestAt: fixture.manifestPath)
+        try signed.write(to: output)
+        return (signed, output)
+    }
+
+    @Test("sign, write and verify round trip with the development key (ES256) and a fresh P-384 key (ES384)")
+    func roundTrip() throws {
+        for key in [try ECPrivateKey(pemRepresentation: developmentSignerKey()), try ECPrivateKey(generating: .p384)] {
+            let fixture = try ManifestFixture()
+            let (signed, output) = try signAndWrite(fixture, key: key)
+            #expect(output == fixture.path("enclave.manifest.cose"))
+            let verified = try SignedManifest(contentsOf: output)
+            #expect(verified.measurement == (try fixture.measured().measurement))
+            #expect(verified.measurement == signed.measurement)
+            #expect(try verified.manifest.canonicalEncoding() == signed.canonicalManifest)
+            #expect(verified.signer == SignerIdentity(publicKey: key.publicKey))
+            #expect(verified.baseDirectory == fixture.directory.path)
+            let message = try COSESign1(encoded: verified.encoded)
+            #expect(message.algorithm == COSEAlgorithm(curve: key.curve))
+            #expect(message.keyID == DigestAlgorithm.sha256.hash(key.publicKey.derRepresentation))
+            try verified.verifyInputs(executable: ExecutableImage(path: fixture.path("bin/workload")))
+            let report = try ManifestMeasurementReport(manifestAt: output, locator: .none)
+            #expect(report.signer == verified.signer.hex)
+        }
+    }
+
+    @Test("isDevelopmentSigner: true for Keys/dev-signer.pem, false for a fresh key")
+    func developmentSigner() throws {
+        let devKey = try ECPrivateKey(pemRepresentation: developmentSignerKey())
+        let fixture = try ManifestFixture()
+        #expect(try signAndWrite(fixture, key: devKey).0.isDevelopmentSigner)
+        #expect(try !signAndWrite(fixture, key: ECPrivateKey(generating: .p256)).0.isDevelopmentSigner)
+        // The constant in code is the SHA-384 of Keys/dev-signer.pub.pem's SubjectPublicKeyInfo.
+        let publicPEM = try String(
+            contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pub.pem"), encoding: .utf8)
+        #expect(SignerIdentity(publicKey: try ECPublicKey(pemRepresentation: publicPEM)) == .development)
+    }
+
+    /// The signed fixture's COSE_Sign1 as CBOR, to tamper with.
+    private func signedMessage() throws -> [CBORValue] {
+        let fixture = try ManifestFixture()
+        let signed = try SignedManifest.sign(
+            manifestAt: fixture.manifestPath, with: try ECPrivateKey(generating: .p256), locator: .none)
+        let value = try CBORDecoder().decode(signed.encoded)
+        guard case .tagged(18, .array(let fields)) = value else {
+            Issue.record("not a tagged COSE_Sign1: \(value)")
+            return []
+        }
+        return fields
+    }
+
+    private func rejection(_ fields: [CBORValue]) throws -> ManifestError? {
+        let bytes = try CBORValue.tagged(18, .array(fields)).encoded()
+        return manifestError { _ = try SignedManifest(encoded: bytes) }
+    }
+
+    @Test("a tampered payload is refused")
+    func tamperedPayload() throws {
+        var fields = try signedMessage()
+        var payload = fields[2].bytesValue!
+        payload[payload.count / 2] ^= 0x01
+        fields[2] = .bytes(payload)
+        #expect(try rejection(fields)?.code == .invalidSignature)
+    }
+
+    @Test("another embedded key (with its matching kid) is refused")
+    func wrongEmbeddedKey() throws {
+        var fields = try signedMessage()
+        let other = try ECPrivateKey(generating: .p256).publicKey.derRepresentation
+        fields[1] = .map([
+            CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(other)),
+            CBORMapEntry(.unsigned(4), .bytes(DigestAlgorithm.sha256.hash(other))),
+        ])
+        let error = try rejection(fields)
+        #expect(error?.code == .invalidSignature)
+        #expect(error?.reason.contains("does not verify") == true)
+    }
+
+    @Test("a kid that is not the embedded key's is refused")
+    func wrongKeyID() throws {
+        var fields = try signedMessage()
+        let spki = CBORValue.map(fields[1].mapValue!)[CBORValue(SignedManifest.signerKeyHeaderLabel)]!
+        fields[1] = .map([
+            CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), spki),
+            CBORMapEntry(.unsigned(4), .bytes([UInt8](repeating: 0, count: 32))),
+        ])
+        #expect(try rejection(fields)?.reason.contains("key id") == true)
+    }
+
+    @Test("a signature from another manifest is refused")
+    func swappedSignature() throws {
+        var fields = try signedMessage()
+        let otherFields = try signedMessage()
+        fields[3] = otherFields[3]
+        #expect(try rejection(fields)?.code == .invalidSignature)
+    }
+
+    @Test("a missing signer key is refused")
+    func missingKey() throws {
+        var fields = try signedMessage()
+        fields[1] = .map([])
+        #expect(try rejection(fields)?.code == .malformedSignedManifest)
+    }
+
+    @Test("a validly signed payload whose measurement does not follow from its parts is refused")
+    func inconsistentMeasurement() throws {
+        let fixture = try ManifestFixture()
+        let measured = try fixture.measured()
+        let key = try ECPrivateKey(generating: .p256)
+        let spki = key.publicKey.derRepresentation
+        let payload = try CBORValue.map([
+            CBORMapEntry("format", .text(SignedManifest.payloadFormat)),
+            CBORMapEntry("manifest", .bytes(measured.canonicalEncoding)),
+            CBORMapEntry("executable_sha384", .bytes(measured.executableSHA384)),
+            CBORMapEntry("measurement", .bytes([UInt8](repeating: 0xAA, count: 48))),
+        ]).encoded()
+        let message = try COSESign1(
+            signing: payload, with: key,
+            unprotectedHeader: [CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(spki))],
+            keyID: DigestAlgorithm.sha256.hash(spki))
+        let error = manifestError { _ = try SignedManifest(encoded: try message.encoded()) }
+        #expect(error?.code == .malformedSignedManifest)
+        #expect(error?.reason.contains("measurement") == true)
+    }
+
+    @Test("a trusted file changed after signing is refused at launch, naming it")
+    func trustedFileChanged() throws {
+        let fixture = try ManifestFixture()
+        let (_, output) = try signAndWrite(fixture, key: try ECPrivateKey(generating: .p256))
+        let signed = try SignedManifest(contentsOf: output)
+        let image = try ExecutableImage(path: fixture.path("bin/workload"))
+        try signed.verifyInputs(executable: image)
+        try fixture.flipLastByte(of: "data/greeting.txt")
+        let error = manifestError { try signed.verifyInputs(executable: image) }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.path == fixture.path("data/greeting.txt"))
+        #expect(error?.reason.contains("file:data/greeting.txt") == true)
+    }
+
+    @Test("an executable swapped after signing is refused at launch, naming it")
+    func executableSwapped() throws {
+        let fixture = try ManifestFixture()
+        let (_, output) = try signAndWrite(fixture, key: try ECPrivateKey(generating: .p256))
+        try fixture.flipLastByte(of: "bin/workload")
+        let signed = try SignedManifest(contentsOf: output)
+        let error = manifestError {
+            try signed.verifyInputs(executable: ExecutableImage(path: fixture.path("bin/workload")))
+        }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.path == fixture.path("bin/workload"))
+        #expect(error?.reason.contains("executable changed") == true)
+    }
+
+    @Test("writing is atomic: no temporary file left on success, no output on failure")
+    func atomicWrite() throws {
+        let fixture = try ManifestFixture()
+        let before = try fixture.topLevelNames()
+        _ = try signAndWrite(fixture, key: try ECPrivateKey(generating: .p256))
+        #expect(try fixture.topLevelNames() == before.union(["enclave.manifest.cose"]))
+
+        // Signing an invalid manifest writes nothing.
+        let broken = try ManifestFixture(toml: ManifestFixture.toml.replacingOccurrences(of: "svn = 3", with: ""))
+        let untouched = try broken.topLevelNames()
+        #expect(manifestError { _ = try signAndWrite(broken, key: try ECPrivateKey(generating: .p256)) } != nil)
+        #expect(try broken.topLevelNames() == untouched)
+
+        // A write that fails (the target is a directory) leaves neither output nor temporary file.
+        let signed = try SignedManifest.sign(
+            manifestAt: fixture.manifestPath, with: try ECPrivateKey(generating: .p256), locator: .none)
+        try FileManager.default.createDirectory(at: fixture.url("blocked.cose"), withIntermediateDirectories: false)
+        let names = try fixture.topLevelNames()
+        let error = manifestError { try signed.write(to: fixture.path("blocked.cose")) }
+        #expect(error?.code == .io)
+        #expect(try fixture.topLevelNames() == names)
+        var isDirectory: ObjCBool = false
+        #expect(FileManager.default.fileExists(atPath: fixture.path("blocked.cose"), isDirectory: &isDirectory))
+        #expect(isDirectory.boolValue)
+    }
+
+    @Test("the default output path replaces .toml (and .manifest.toml) with .manifest.cose")
+    func defaultOutputPath() {
+        #expect(
+            SignedManifest.defaultOutputPath(forManifestAt: "Manifests/echo.toml") == "Manifests/echo.manifest.cose")
+        #expect(SignedManifest.defaultOutputPath(forManifestAt: "a/b.manifest.toml") == "a/b.manifest.cose")
+    }
+}
