@@ -1,0 +1,134 @@
+import CloisterCBOR
+import CloisterCrypto
+import Glibc
+import Synchronization
+
+/// A monotonic counter's id and a value it had: what sealed state carries to detect rollback.
+public struct MonotonicCounter: Sendable, Hashable {
+    /// The byte count of a counter id.
+    public static let idByteCount = 16
+
+    /// 16 random bytes naming the counter on its platform.
+    public let id: [UInt8]
+    public let value: UInt64
+
+    public init(id: [UInt8], value: UInt64) {
+        self.id = id
+        self.value = value
+    }
+}
+
+/// The platform's monotonic counters, one file per counter (`<hex id>.counter`, deterministic CBOR) in a directory
+/// only the platform reads, each written with `AtomicFile` so a crash leaves the last persisted value.
+///
+/// A counter belongs to the signer and product id of the enclave that created it, so later versions of the same
+/// product keep using it. Opening the store removes temporary files left by writers that were killed.
+public final class MonotonicCounterStore: Sendable {
+    static let fileExtension = ".counter"
+
+    /// The directory holding the counter files.
+    public let directory: String
+    /// Serialises read-modify-write of counters within this process.
+    private let lock = Mutex(())
+
+    /// Opens (creating it with mode 0700 if absent) the store in `directory` and removes stale temporary files.
+    /// Only one process may use a store directory at a time.
+    public init(directory: String) throws(PersistenceError) {
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw .systemCall("mkdir", directory)
+        }
+        self.directory = directory
+        try AtomicFile.removeStaleTemporaries(in: directory)
+    }
+
+    /// Creates a counter at value 0, owned by `owner`'s signer and product id.
+    public func create(owner: EnclaveIdentity) throws -> MonotonicCounter {
+        let id = try SecureRandom.bytes(count: MonotonicCounter.idByteCount)
+        let record = CounterRecord(id: id, signer: owner.signer, productID: owner.productID, value: 0)
+        try lock.withLock { _ in
+            let file = self.file(for: id)
+            guard !file.exists else { throw PersistenceError(.corrupt, "counter file \(file.path) already exists") }
+            try file.write(record.encoded())
+        }
+        return MonotonicCounter(id: id, value: 0)
+    }
+
+    /// The current value of counter `id`, which `caller` must own.
+    public func read(_ id: [UInt8], for caller: EnclaveIdentity) throws -> MonotonicCounter {
+        try lock.withLock { _ in
+            let record = try load(id, for: caller)
+            return MonotonicCounter(id: id, value: record.value)
+        }
+    }
+
+    /// Adds one to counter `id` and returns the new value, which is on disk when this returns.
+    public func increment(_ id: [UInt8], for caller: EnclaveIdentity) throws -> MonotonicCounter {
+        try lock.withLock { _ in
+            var record = try load(id, for: caller)
+            guard record.value < UInt64.max else {
+                throw PersistenceError(.counterExhausted, "counter \(lowercaseHex(id)) is at its maximum value")
+            }
+            record.value += 1
+            try file(for: id).write(record.encoded())
+            return MonotonicCounter(id: id, value: record.value)
+        }
+    }
+
+    private func file(for id: [UInt8]) -> AtomicFile {
+        AtomicFile(path: directory + "/" + lowercaseHex(id) + Self.fileExtension, mode: 0o600)
+    }
+
+    private func load(_ id: [UInt8], for caller: EnclaveIdentity) throws -> CounterRecord {
+        guard id.count == MonotonicCounter.idByteCount else {
+            throw PersistenceError(
+                .unknownCounter, "counter id is \(id.count) bytes, expected \(MonotonicCounter.idByteCount)")
+        }
+        let file = file(for: id)
+        guard file.exists else {
+            throw PersistenceError(.unknownCounter, "no counter \(lowercaseHex(id)) in \(directory)")
+        }
+        let bytes = try file.read()
+        let record = try CounterRecord(decoding: bytes, path: file.path)
+        guard record.id == id else {
+            throw PersistenceError(.corrupt, "counter file \(file.path) holds counter \(lowercaseHex(record.id))")
+        }
+        guard record.signer == caller.signer && record.productID == caller.productID else {
+            throw PersistenceError(
+                .notOwner, "counter \(lowercaseHex(id)) belongs to another signer or product id")
+        }
+        return record
+    }
+}
+
+/// The contents of one counter file.
+struct CounterRecord {
+    let id: [UInt8]
+    let signer: [UInt8]
+    let productID: UInt16
+    var value: UInt64
+
+    init(id: [UInt8], signer: [UInt8], productID: UInt16, value: UInt64) {
+        self.id = id
+        self.signer = signer
+        self.productID = productID
+        self.value = value
+    }
+
+    init(decoding bytes: [UInt8], path: String) throws(PersistenceError) {
+        let corrupt = PersistenceError(.corrupt, "counter file \(path) is not a valid counter record")
+        guard let map = try? CBORDecoder().decode(bytes), map.mapValue?.count == 4,
+            let id = map["id"]?.bytesValue, let signer = map["signer"]?.bytesValue,
+            let productID = map["product_id"]?.uint64Value, productID <= UInt16.max,
+            let value = map["value"]?.uint64Value
+        else { throw corrupt }
+        self.init(id: id, signer: signer, productID: UInt16(productID), value: value)
+    }
+
+    func encoded() throws -> [UInt8] {
+        let map: CBORValue = [
+            "id": .bytes(id), "signer": .bytes(signer), "product_id": .unsigned(UInt64(productID)),
+            "value": .unsigned(value),
+        ]
+        return try map.encoded()
+    }
+}

@@ -1,0 +1,138 @@
+import CloisterCBOR
+import EnclaveRuntime
+import Glibc
+import Testing
+
+@Suite struct MonotonicCounterTests {
+    let owner = SealingFixtures.identity()
+
+    @Test func incrementsArePersistedAndSurviveReopening() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory + "/counters")
+        let counter = try store.create(owner: owner)
+        #expect(counter.value == 0)
+        #expect(counter.id.count == 16)
+        #expect(try store.increment(counter.id, for: owner).value == 1)
+        #expect(try store.increment(counter.id, for: owner).value == 2)
+        let reopened = try MonotonicCounterStore(directory: directory + "/counters")
+        #expect(try reopened.read(counter.id, for: owner).value == 2)
+        var status = stat()
+        #expect(stat(directory + "/counters", &status) == 0 && status.st_mode & 0o777 == 0o700)
+    }
+
+    @Test func aNewVersionOfTheProductKeepsItsCounterButOthersCannotUseIt() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let counter = try store.create(owner: owner)
+        let upgraded = SealingFixtures.identity(measurement: 0x42, svn: 9)
+        #expect(try store.increment(counter.id, for: upgraded).value == 1)
+        for stranger in [SealingFixtures.identity(signer: 0xbb), SealingFixtures.identity(productID: 8)] {
+            let error = try #require(throws: PersistenceError.self) { try store.increment(counter.id, for: stranger) }
+            #expect(error.code == .notOwner)
+        }
+        #expect(try store.read(counter.id, for: owner).value == 1)
+    }
+
+    @Test func concurrentIncrementsEachGetTheirOwnValue() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let counter = try store.create(owner: owner)
+        let owner = self.owner
+        let workers = (0..<4).map { _ in
+            BackgroundWork { try (0..<10).map { _ in try store.increment(counter.id, for: owner).value } }
+        }
+        let values = try workers.flatMap { try $0.join() }
+        #expect(values.sorted() == Array(1...40))
+        #expect(try store.read(counter.id, for: owner).value == 40)
+    }
+
+    @Test func unknownCounterIsAnError() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let error = try #require(throws: PersistenceError.self) {
+            try store.read([UInt8](repeating: 3, count: 16), for: owner)
+        }
+        #expect(error.code == .unknownCounter)
+    }
+
+    @Test func corruptCounterFileIsReportedNotTrusted() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let counter = try store.create(owner: owner)
+        let name = try #require(AtomicFile.entries(of: directory).first { $0.hasSuffix(".counter") })
+        try AtomicFile(path: directory + "/" + name).write([0xa1, 0x61])
+        let error = try #require(throws: PersistenceError.self) { try store.read(counter.id, for: owner) }
+        #expect(error.code == .corrupt)
+        #expect(error.reason.contains(name))
+    }
+
+    @Test func rolledBackBlobIsRefusedAfterTheCounterMovedOn() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let sealer = SealingFixtures.sealer(for: owner, counters: store)
+        let counter = try store.create(owner: owner)
+        let first = try sealer.seal(
+            Array("balance=10".utf8), policy: .signer, counter: MonotonicCounter(id: counter.id, value: 1))
+        _ = try store.increment(counter.id, for: owner)
+        #expect(try sealer.unseal(first) == Array("balance=10".utf8))
+
+        let second = try sealer.seal(
+            Array("balance=3".utf8), policy: .signer, counter: MonotonicCounter(id: counter.id, value: 2))
+        _ = try store.increment(counter.id, for: owner)
+        #expect(try sealer.unseal(second) == Array("balance=3".utf8))
+        let error = try #require(throws: SealingError.self) { try sealer.unseal(first) }
+        #expect(error.code == .rolledBack)
+        #expect(error.reason == "rolled back: sealed at counter 1, current 2")
+    }
+
+    @Test func counterStampCannotBeStrippedOrRaised() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let sealer = SealingFixtures.sealer(for: owner, counters: store)
+        let counter = try store.create(owner: owner)
+        let blob = try sealer.sealedBlob(
+            [1, 2, 3], policy: .measurement, counter: MonotonicCounter(id: counter.id, value: 5))
+        let stripped = SealedBlob(request: blob.request, counter: nil, nonce: blob.nonce, ciphertext: blob.ciphertext)
+        let raised = SealedBlob(
+            request: blob.request, counter: MonotonicCounter(id: counter.id, value: 6), nonce: blob.nonce,
+            ciphertext: blob.ciphertext)
+        for forged in [stripped, raised] {
+            let error = try #require(throws: SealingError.self) { try sealer.unseal(forged.encoded()) }
+            #expect(error.code == .authenticationFailure)
+        }
+    }
+
+    @Test func counterBoundBlobNeedsACounterService() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let counter = try store.create(owner: owner)
+        let blob = try SealingFixtures.sealer(for: owner, counters: store)
+            .seal([1], policy: .measurement, counter: counter)
+        let error = try #require(throws: SealingError.self) { try SealingFixtures.sealer(for: owner).unseal(blob) }
+        #expect(error.code == .counterUnavailable)
+    }
+
+    @Test func openingTheStoreRemovesStaleTemporaryFiles() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory)
+        let counter = try store.create(owner: owner)
+        let stale = directory + "/" + AtomicFile.temporaryPrefix + "left-by-a-killed-writer"
+        try AtomicFile(path: directory + "/unrelated").write([1])
+        let descriptor = creat(stale, 0o600)
+        #expect(descriptor >= 0)
+        close(descriptor)
+        _ = try MonotonicCounterStore(directory: directory)
+        #expect(try SealingFixtures.temporaries(in: directory).isEmpty)
+        #expect(access(directory + "/unrelated", F_OK) == 0)
+        #expect(try store.read(counter.id, for: owner).value == 0)
+    }
+}

@@ -1,0 +1,98 @@
+import EnclaveRuntime
+import Glibc
+import Testing
+
+@Suite struct PersistenceTests {
+    private func mode(of path: String) -> UInt32? {
+        var status = stat()
+        return stat(path, &status) == 0 ? UInt32(status.st_mode & 0o7777) : nil
+    }
+
+    @Test(arguments: [UInt32(0o600), 0o640, 0o666]) func writesExactContentsWithExactMode(mode: UInt32) throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let file = AtomicFile(path: directory + "/state", mode: mode)
+        let contents = (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try file.write(contents)
+        #expect(try file.read() == contents)
+        #expect(self.mode(of: file.path) == mode)
+        try file.write([42])
+        #expect(try file.read() == [42])
+        #expect(try AtomicFile.entries(of: directory) == ["state"])
+    }
+
+    @Test func emptyContentsAreWrittenToo() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let file = AtomicFile(path: directory + "/empty")
+        try file.write([])
+        #expect(file.exists)
+        #expect(try file.read() == [])
+    }
+
+    @Test func failureToCreateLeavesNoFileAndNamesPathAndCall() throws {
+        // Even root cannot create files in /proc.
+        let file = AtomicFile(path: "/proc/cloister-atomic-file-test")
+        let error = try #require(throws: PersistenceError.self) { try file.write([1, 2, 3]) }
+        #expect(error.code == .systemCall || error.code == .notFound)
+        #expect(error.reason.contains("open(O_CREAT|O_EXCL) /proc/.tmp-cloister-atomic-file-test-"))
+        #expect(error.reason.contains("errno"))
+        #expect(!file.exists)
+    }
+
+    @Test func failedRenameRemovesItsTemporaryFileAndKeepsTheTarget() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let target = directory + "/occupied"
+        #expect(mkdir(target, 0o700) == 0)
+        #expect(mkdir(target + "/inside", 0o700) == 0)
+        let error = try #require(throws: PersistenceError.self) { try AtomicFile(path: target).write([1, 2, 3]) }
+        #expect(error.reason.contains("rename"))
+        #expect(error.reason.contains(target))
+        #expect(try AtomicFile.entries(of: directory) == ["occupied"])
+        #expect(try AtomicFile.entries(of: target) == ["inside"])
+    }
+
+    @Test(.enabled(if: geteuid() != 0, "root ignores directory permissions"))
+    func writeIntoAReadOnlyDirectoryFailsCleanly() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let file = AtomicFile(path: directory + "/state")
+        try file.write([1])
+        #expect(chmod(directory, 0o500) == 0)
+        defer { chmod(directory, 0o700) }
+        let error = try #require(throws: PersistenceError.self) { try file.write([2]) }
+        #expect(error.reason.contains("Permission denied"))
+        #expect(try file.read() == [1])
+        #expect(try AtomicFile.entries(of: directory) == ["state"])
+    }
+
+    @Test func readingAMissingFileIsNotFound() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let file = AtomicFile(path: directory + "/missing")
+        let error = try #require(throws: PersistenceError.self) { try file.read() }
+        #expect(error.code == .notFound)
+        #expect(error.reason.contains(file.path))
+    }
+
+    @Test func removeStaleTemporariesRemovesOnlyTemporaries() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        try AtomicFile(path: directory + "/keep").write([1])
+        for name in [".tmp-keep-0011", ".tmp-other-ff"] {
+            let descriptor = creat(directory + "/" + name, 0o600)
+            #expect(descriptor >= 0)
+            close(descriptor)
+        }
+        #expect(try AtomicFile.removeStaleTemporaries(in: directory) == 2)
+        #expect(try AtomicFile.entries(of: directory) == ["keep"])
+    }
+
+    @Test func pathComponents() {
+        #expect(AtomicFile(path: "/a/b/c").directory == "/a/b")
+        #expect(AtomicFile(path: "/a/b/c").name == "c")
+        #expect(AtomicFile(path: "/c").directory == "/")
+        #expect(AtomicFile(path: "c").directory == ".")
+    }
+}
