@@ -17,7 +17,9 @@ public final class AESGCMKey: @unchecked Sendable {
 
     /// A key from 16 or 32 bytes.
     public init(_ key: some ContiguousBytesView) throws {
-        let bytes = key.withBytes { Array($0) }
+        // The working copy of the key is wiped on return; OpenSSL keeps only the keyed contexts.
+        var bytes = key.withBytes { Array($0) }
+        defer { bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
         let cipher: OpaquePointer
         switch bytes.count {
         case 16: cipher = FetchedCipher.aes128GCM.pointer
