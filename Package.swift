@@ -14,6 +14,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "cloister", targets: ["cloister"]),
+        .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
         .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
     ],
@@ -78,6 +79,11 @@ let package = Package(
             name: "CloisterCryptoTests",
             dependencies: ["CloisterCrypto", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "cloister-enclave",
+            dependencies: ["EnclaveRuntime"],
             swiftSettings: strictSettings
         ),
         .testTarget(
