@@ -1,7 +1,7 @@
 internal import COpenSSL
 public import FoundationEssentials
 
-/// One entry of a CRL.
+/// One entry of a CRL: a revoked serial number and when it was revoked.
 public struct RevokedCertificate: Sendable, Hashable {
     /// Serial number, big-endian magnitude.
     public let serialNumber: [UInt8]
@@ -13,29 +13,36 @@ public struct RevokedCertificate: Sendable, Hashable {
     }
 }
 
-/// An immutable parsed X.509 v2 certificate revocation list.
-public final class CertificateRevocationList: @unchecked Sendable {
+/// An immutable parsed X.509 v2 certificate revocation list (RFC 5280 §5).
+public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     let pointer: OpaquePointer
+    /// The CRL exactly as encoded (DER).
     public let derRepresentation: [UInt8]
     public let issuer: DistinguishedName
     public let thisUpdate: Date
+    /// When the next CRL is due; Cloister treats the CRL as expired from this second on (as OpenSSL does).
     public let nextUpdate: Date?
-    public let revoked: [RevokedCertificate]
+    public let revokedCertificates: [RevokedCertificate]
+    /// The CRL number extension, big-endian magnitude, if present.
+    public let crlNumber: [UInt8]?
+    /// The key-identifier part of the authority key identifier extension, if present.
+    public let authorityKeyIdentifier: [UInt8]?
 
-    /// Parses a DER CRL.
+    /// Parses a DER CRL; throws for anything that is not exactly one well-formed CRL.
     public convenience init(derRepresentation der: some ContiguousBytesView) throws {
         let bytes = der.withBytes { Array($0) }
         let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
             var cursor = buffer.baseAddress
-            let crl = d2i_X509_CRL(nil, &cursor, buffer.count)
-            if crl != nil, let base = buffer.baseAddress, cursor != base + buffer.count {
+            guard let crl = d2i_X509_CRL(nil, &cursor, buffer.count) else { return nil }
+            guard cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
                 X509_CRL_free(crl)
                 return nil
             }
             return crl
         }
         guard let parsed else {
-            throw CryptoError(.malformedInput, "not a DER X.509 CRL (or trailing bytes): \(drainOpenSSLErrors())")
+            let detail = drainOpenSSLErrors()
+            throw CryptoError(.malformedInput, "\(bytes.count) bytes are not exactly one DER X.509 CRL: \(detail)")
         }
         try self.init(taking: parsed, der: bytes)
     }
@@ -44,7 +51,7 @@ public final class CertificateRevocationList: @unchecked Sendable {
     public convenience init(pemRepresentation pem: String) throws {
         let parsed = try ASN1Conversions.withReadBIO(Array(pem.utf8)) { bio in
             guard let crl = PEM_read_bio_X509_CRL(bio, nil, nil, nil) else {
-                throw CryptoError(.malformedInput, "no valid PEM X509 CRL block: \(drainOpenSSLErrors())")
+                throw CryptoError(.malformedInput, "no well-formed PEM X509 CRL block: \(drainOpenSSLErrors())")
             }
             return crl
         }
@@ -63,7 +70,8 @@ public final class CertificateRevocationList: @unchecked Sendable {
         try self.init(taking: pointer, der: Array(UnsafeBufferPointer(start: der, count: Int(length))))
     }
 
-    init(taking pointer: OpaquePointer, der: [UInt8]) throws {
+    /// Takes ownership of `pointer`; on failure it is freed here.
+    private init(taking pointer: OpaquePointer, der: [UInt8]) throws {
         self.pointer = pointer
         self.derRepresentation = der
         do {
@@ -80,7 +88,19 @@ public final class CertificateRevocationList: @unchecked Sendable {
                             revocationDate: try ASN1Conversions.date(X509_REVOKED_get0_revocationDate(entry))))
                 }
             }
-            revoked = entries
+            revokedCertificates = entries
+            crlNumber = try Self.decodedExtension(pointer, NID_crl_number, "CRL number") { decoded in
+                let number = decoded.assumingMemoryBound(to: ASN1_INTEGER.self)
+                defer { ASN1_INTEGER_free(number) }
+                return try ASN1Conversions.integerBytes(number)
+            }
+            authorityKeyIdentifier = try Self.decodedExtension(
+                pointer, NID_authority_key_identifier, "authority key identifier"
+            ) { decoded in
+                let identifier = decoded.assumingMemoryBound(to: AUTHORITY_KEYID.self)
+                defer { AUTHORITY_KEYID_free(identifier) }
+                return identifier.pointee.keyid.map { ASN1Conversions.bytes($0) }
+            }.flatMap { $0 }
         } catch {
             X509_CRL_free(pointer)
             throw error
@@ -89,87 +109,71 @@ public final class CertificateRevocationList: @unchecked Sendable {
 
     deinit { X509_CRL_free(pointer) }
 
+    /// Decodes an extension with `read` (which owns the decoded value); nil when absent, throws when malformed.
+    private static func decodedExtension<T>(
+        _ crl: OpaquePointer,
+        _ nid: Int32,
+        _ name: String,
+        _ read: (UnsafeMutableRawPointer) throws -> T
+    ) throws -> T? {
+        var criticality: Int32 = 0
+        guard let decoded = X509_CRL_get_ext_d2i(crl, nid, &criticality, nil) else {
+            // OpenSSL reports -1 for an absent extension, -2 for a repeated one and >= 0 for an undecodable one.
+            guard criticality == -1 else {
+                throw CryptoError(.malformedInput, "CRL \(name) extension is malformed or repeated")
+            }
+            ERR_clear_error()
+            return nil
+        }
+        return try read(decoded)
+    }
+
     /// The PEM `X509 CRL` block.
     public var pemRepresentation: String {
         guard let bio = BIO_new(BIO_s_mem()) else { fatalError("BIO_new failed: \(drainOpenSSLErrors())") }
         defer { BIO_free(bio) }
+        // Writing a parsed CRL to memory fails only when memory runs out.
         precondition(
             PEM_write_bio_X509_CRL(bio, pointer) == 1, "PEM_write_bio_X509_CRL failed: \(drainOpenSSLErrors())")
         return String(decoding: ASN1Conversions.drain(bio), as: UTF8.self)
     }
 
-    /// Whether `certificate`'s serial number is listed (the caller checks that this CRL's issuer is its issuer).
-    public func lists(_ certificate: X509Certificate) -> Bool {
-        revoked.contains { $0.serialNumber == certificate.serialNumber }
+    /// The signature algorithm's name, e.g. "ecdsa-with-SHA256".
+    public var signatureAlgorithm: String {
+        ASN1Conversions.longName(X509_CRL_get_signature_nid(pointer))
     }
 
-    static func write(
-        issuer: X509Certificate,
-        signingKey: ECPrivateKey,
-        number: UInt64,
-        thisUpdate: Date,
-        nextUpdate: Date,
-        revoked: [RevokedCertificate]
-    ) throws -> CertificateRevocationList {
-        guard thisUpdate <= nextUpdate else {
-            throw CryptoError(.invalidParameter, "CRL nextUpdate precedes thisUpdate")
-        }
-        guard let crl = X509_CRL_new() else { throw CryptoError.openSSL("X509_CRL_new") }
-        var owned = true
-        defer { if owned { X509_CRL_free(crl) } }
-        try requireOne(X509_CRL_set_version(crl, 1), "X509_CRL_set_version")
-        try requireOne(X509_CRL_set_issuer_name(crl, X509_get_subject_name(issuer.pointer)), "X509_CRL_set_issuer_name")
-        try setTime(thisUpdate) { X509_CRL_set1_lastUpdate(crl, $0) }
-        try setTime(nextUpdate) { X509_CRL_set1_nextUpdate(crl, $0) }
-        for entry in revoked {
-            guard let item = X509_REVOKED_new() else { throw CryptoError.openSSL("X509_REVOKED_new") }
-            let serial = try ASN1Conversions.makeInteger(entry.serialNumber)
-            defer { ASN1_INTEGER_free(serial) }
-            guard X509_REVOKED_set_serialNumber(item, serial) == 1 else {
-                X509_REVOKED_free(item)
-                throw CryptoError.openSSL("X509_REVOKED_set_serialNumber")
-            }
-            do {
-                try setTime(entry.revocationDate) {
-                    X509_REVOKED_set_revocationDate(item, UnsafeMutablePointer(mutating: $0))
-                }
-            } catch {
-                X509_REVOKED_free(item)
-                throw error
-            }
-            guard X509_CRL_add0_revoked(crl, item) == 1 else {
-                X509_REVOKED_free(item)
-                throw CryptoError.openSSL("X509_CRL_add0_revoked")
-            }
-        }
-        try requireOne(X509_CRL_sort(crl), "X509_CRL_sort")
-        let crlNumber = try ASN1Conversions.makeInteger(bigEndianBytes(number))
-        defer { ASN1_INTEGER_free(crlNumber) }
-        try requireOne(X509_CRL_add1_ext_i2d(crl, NID_crl_number, crlNumber, 0, 0), "X509_CRL_add1_ext_i2d(crlNumber)")
-        var context = X509V3_CTX()
-        X509V3_set_ctx(&context, issuer.pointer, nil, nil, crl, 0)
-        guard let authorityKeyID = X509V3_EXT_nconf_nid(nil, &context, NID_authority_key_identifier, "keyid:always")
-        else {
-            throw CryptoError.openSSL("X509V3_EXT_nconf_nid(authorityKeyIdentifier)")
-        }
-        defer { X509_EXTENSION_free(authorityKeyID) }
-        try requireOne(X509_CRL_add_ext(crl, authorityKeyID, -1), "X509_CRL_add_ext")
-        guard X509_CRL_sign(crl, signingKey.key.pointer, signingKey.curve.defaultDigest.method) > 0 else {
-            throw CryptoError.openSSL("X509_CRL_sign")
-        }
-        owned = false
-        return try CertificateRevocationList(adopting: crl)
+    /// The entry revoking `certificate`'s serial number, if any (whether this CRL covers `certificate`, i.e. was
+    /// issued by its issuer, is for the caller to decide).
+    public func entry(for certificate: X509Certificate) -> RevokedCertificate? {
+        revokedCertificates.first { $0.serialNumber == certificate.serialNumber }
     }
 
-    private static func setTime(_ date: Date, _ apply: (UnsafePointer<ASN1_TIME>) -> Int32) throws {
-        guard let time = ASN1_TIME_new() else { throw CryptoError.openSSL("ASN1_TIME_new") }
-        defer { ASN1_TIME_free(time) }
-        try ASN1Conversions.setTime(time, to: date)
-        try requireOne(apply(time), "setting a CRL time")
+    /// Whether this CRL names `certificate`'s subject as its issuer.
+    public func isIssued(byNameOf certificate: X509Certificate) -> Bool {
+        X509_NAME_cmp(X509_CRL_get_issuer(pointer), X509_get_subject_name(certificate.pointer)) == 0
     }
 
-    private static func bigEndianBytes(_ value: UInt64) -> [UInt8] {
-        let bytes = (0..<8).reversed().map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
-        return Array(bytes.drop { $0 == 0 }.isEmpty ? [0] : bytes.drop { $0 == 0 })
+    /// Whether this CRL's signature verifies with `issuer`'s public key.
+    public func isSignatureValid(issuer: X509Certificate) -> Bool {
+        guard let key = X509_get0_pubkey(issuer.pointer) else {
+            ERR_clear_error()
+            return false
+        }
+        defer { ERR_clear_error() }
+        return X509_CRL_verify(pointer, key) == 1
+    }
+
+    /// Whether `date` lies in `thisUpdate <= date < nextUpdate` (no nextUpdate: from thisUpdate on).
+    public func isCurrent(at date: Date) -> Bool {
+        thisUpdate <= date && nextUpdate.map { date < $0 } ?? true
+    }
+
+    public static func == (lhs: CertificateRevocationList, rhs: CertificateRevocationList) -> Bool {
+        lhs.derRepresentation == rhs.derRepresentation
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(derRepresentation)
     }
 }

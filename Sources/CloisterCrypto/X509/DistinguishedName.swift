@@ -1,8 +1,8 @@
 internal import COpenSSL
 
-/// An X.501 distinguished name as an ordered list of attributes.
+/// An X.501 distinguished name: an ordered list of attributes, most general first (as encoded: C, O, …, CN).
 public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
-    /// One attribute: its short name where OpenSSL knows one ("CN", "O"), else its dotted OID, and its value.
+    /// One attribute: its short name where OpenSSL knows one ("CN", "O", "OU"), else its dotted OID, and its value.
     public struct Attribute: Sendable, Hashable {
         public let type: String
         public let value: String
@@ -19,26 +19,49 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
         self.attributes = attributes
     }
 
-    /// A name from attribute pairs in order, e.g. `["O": "Cloister", "CN": "root"]` as `[("O", …), ("CN", …)]`.
+    /// A name from attribute pairs in encoding order, e.g. `["O": "Cloister", "CN": "Platform CA"]`.
     public init(_ pairs: KeyValuePairs<String, String>) {
         self.attributes = pairs.map { Attribute($0.key, $0.value) }
     }
 
-    /// The first value of an attribute type ("CN", "O", …).
+    /// The first value of an attribute type ("CN", "O", "OU", or a dotted OID).
     public subscript(type: String) -> String? {
         attributes.first { $0.type == type }?.value
     }
 
-    /// The common name, if any.
+    /// The common name (CN), if any.
     public var commonName: String? { self["CN"] }
 
-    /// RFC 4514 order (most specific first), comma separated.
+    /// The organization (O), if any.
+    public var organization: String? { self["O"] }
+
+    /// The organizational unit (OU), if any.
+    public var organizationalUnit: String? { self["OU"] }
+
+    /// RFC 4514 text: most specific attribute first, comma separated, special characters escaped.
     public var description: String {
-        attributes.reversed().map { "\($0.type)=\($0.value)" }.joined(separator: ",")
+        attributes.reversed().map { "\($0.type)=\(Self.escaped($0.value))" }.joined(separator: ",")
+    }
+
+    /// RFC 4514 §2.4 escaping of an attribute value.
+    private static func escaped(_ value: String) -> String {
+        var output = ""
+        let lastIndex = value.count - 1
+        for (index, character) in value.enumerated() {
+            let first = index == 0
+            let last = index == lastIndex
+            if ",+\"\\<>;".contains(character) || (first && (character == "#" || character == " "))
+                || (last && character == " ")
+            {
+                output.append("\\")
+            }
+            output.append(character)
+        }
+        return output
     }
 
     init(reading name: OpaquePointer?) throws {
-        guard let name else { throw CryptoError(.malformedInput, "certificate has no name") }
+        guard let name else { throw CryptoError(.malformedInput, "name is missing") }
         var attributes: [Attribute] = []
         for index in 0..<X509_NAME_entry_count(name) {
             let entry = X509_NAME_get_entry(name, index)
@@ -67,7 +90,8 @@ public struct DistinguishedName: Sendable, Hashable, CustomStringConvertible {
             else {
                 X509_NAME_free(name)
                 throw CryptoError(
-                    .invalidParameter, "name attribute '\(attribute.type)' is not known: \(drainOpenSSLErrors())")
+                    .invalidParameter,
+                    "name attribute \(attribute.type)=\(attribute.value) is refused: \(drainOpenSSLErrors())")
             }
         }
         return name

@@ -1,46 +1,7 @@
 internal import COpenSSL
 public import FoundationEssentials
 
-/// Key usages of an X.509 certificate (RFC 5280 §4.2.1.3).
-public struct KeyUsage: OptionSet, Sendable, Hashable {
-    public let rawValue: UInt32
-    public init(rawValue: UInt32) { self.rawValue = rawValue }
-
-    public static let digitalSignature = KeyUsage(rawValue: 0x0080)
-    public static let nonRepudiation = KeyUsage(rawValue: 0x0040)
-    public static let keyEncipherment = KeyUsage(rawValue: 0x0020)
-    public static let dataEncipherment = KeyUsage(rawValue: 0x0010)
-    public static let keyAgreement = KeyUsage(rawValue: 0x0008)
-    public static let keyCertSign = KeyUsage(rawValue: 0x0004)
-    public static let cRLSign = KeyUsage(rawValue: 0x0002)
-
-    /// The OpenSSL configuration words for these usages ("digitalSignature,keyCertSign").
-    var configurationValue: String {
-        let names: [(KeyUsage, String)] = [
-            (.digitalSignature, "digitalSignature"), (.nonRepudiation, "nonRepudiation"),
-            (.keyEncipherment, "keyEncipherment"), (.dataEncipherment, "dataEncipherment"),
-            (.keyAgreement, "keyAgreement"), (.keyCertSign, "keyCertSign"), (.cRLSign, "cRLSign"),
-        ]
-        return names.filter { contains($0.0) }.map(\.1).joined(separator: ",")
-    }
-}
-
-/// An extension's raw value and criticality.
-public struct CertificateExtension: Sendable, Hashable {
-    /// Dotted-decimal object identifier.
-    public let oid: String
-    public let isCritical: Bool
-    /// The extension's value: the contents of its extnValue OCTET STRING (DER of the extension's own type).
-    public let value: [UInt8]
-
-    public init(oid: String, isCritical: Bool, value: [UInt8]) {
-        self.oid = oid
-        self.isCritical = isCritical
-        self.value = value
-    }
-}
-
-/// An immutable parsed X.509 v3 certificate.
+/// An immutable parsed X.509 certificate. Equal when their DER encodings are equal.
 public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringConvertible {
     let pointer: OpaquePointer
     /// The certificate exactly as encoded (DER).
@@ -50,48 +11,53 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// Serial number, big-endian magnitude.
     public let serialNumber: [UInt8]
     public let notValidBefore: Date
+    /// The end of the validity window. Like OpenSSL's chain verification, Cloister counts this second itself as
+    /// already expired.
     public let notValidAfter: Date
 
     /// Parses a DER certificate; throws for anything that is not exactly one well-formed certificate.
     public convenience init(derRepresentation der: some ContiguousBytesView) throws {
         let bytes = der.withBytes { Array($0) }
-        var cursor: UnsafePointer<UInt8>? = nil
         let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
-            cursor = buffer.baseAddress
-            let certificate = d2i_X509(nil, &cursor, buffer.count)
-            if certificate != nil, let base = buffer.baseAddress, cursor != base + buffer.count {
+            var cursor = buffer.baseAddress
+            guard let certificate = d2i_X509(nil, &cursor, buffer.count) else { return nil }
+            guard cursor == buffer.baseAddress.map({ $0 + buffer.count }) else {
                 X509_free(certificate)
                 return nil
             }
             return certificate
         }
         guard let parsed else {
+            let detail = drainOpenSSLErrors()
             throw CryptoError(
-                .malformedInput, "not a DER X.509 certificate (or trailing bytes): \(drainOpenSSLErrors())")
+                .malformedInput, "\(bytes.count) bytes are not exactly one DER X.509 certificate: \(detail)")
         }
         try self.init(taking: parsed, der: bytes)
     }
 
-    /// Parses the first `CERTIFICATE` block of a PEM text.
+    /// Parses a PEM text holding exactly one `CERTIFICATE` block.
     public convenience init(pemRepresentation pem: String) throws {
         let certificates = try Self.certificates(fromPEM: pem)
-        guard let first = certificates.first else {
-            throw CryptoError(.malformedInput, "no PEM CERTIFICATE block found")
+        guard certificates.count == 1 else {
+            throw CryptoError(
+                .malformedInput, "expected one PEM CERTIFICATE block, found \(certificates.count)")
         }
-        try self.init(derRepresentation: first.derRepresentation)
+        try self.init(derRepresentation: certificates[0].derRepresentation)
     }
 
-    /// Every `CERTIFICATE` block of a PEM bundle, in order.
+    /// Every `CERTIFICATE` block of a PEM bundle, in order (other blocks and text between them are skipped).
     public static func certificates(fromPEM pem: String) throws -> [X509Certificate] {
         try ASN1Conversions.withReadBIO(Array(pem.utf8)) { bio in
             var certificates: [X509Certificate] = []
             while let certificate = PEM_read_bio_X509(bio, nil, nil, nil) {
                 certificates.append(try X509Certificate(adopting: certificate))
             }
-            // Reading stops with "no start line" at the end of the text; anything else is a malformed block.
+            // Reading ends with "no start line" once no block is left; any other error is a malformed block.
             let error = ERR_peek_last_error()
-            if error != 0 && ERR_GET_REASON(error) != PEM_R_NO_START_LINE {
-                throw CryptoError(.malformedInput, "malformed PEM certificate: \(drainOpenSSLErrors())")
+            guard error == 0 || ERR_GET_REASON(error) == PEM_R_NO_START_LINE else {
+                throw CryptoError(
+                    .malformedInput,
+                    "PEM CERTIFICATE block \(certificates.count + 1) is malformed: \(drainOpenSSLErrors())")
             }
             ERR_clear_error()
             return certificates
@@ -110,7 +76,8 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         try self.init(taking: pointer, der: Array(UnsafeBufferPointer(start: der, count: Int(length))))
     }
 
-    init(taking pointer: OpaquePointer, der: [UInt8]) throws {
+    /// Takes ownership of `pointer`; on failure before every field is read it is freed here, after that by deinit.
+    private init(taking pointer: OpaquePointer, der: [UInt8]) throws {
         self.pointer = pointer
         self.derRepresentation = der
         do {
@@ -123,10 +90,13 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
             X509_free(pointer)
             throw error
         }
-        // Caches extension flags; a certificate whose extensions do not parse is marked EXFLAG_INVALID.
-        if X509_get_extension_flags(pointer) & UInt32(EXFLAG_INVALID) != 0 {
-            throw CryptoError(.malformedInput, "certificate \(subject) has malformed extensions")
+        // Decodes and caches the standard extensions; any that does not decode marks the certificate invalid.
+        guard X509_get_extension_flags(pointer) & UInt32(EXFLAG_INVALID) == 0 else {
+            throw CryptoError(
+                .malformedInput, "certificate \(subject) has malformed or duplicate extensions: \(drainOpenSSLErrors())"
+            )
         }
+        ERR_clear_error()
     }
 
     deinit { X509_free(pointer) }
@@ -146,27 +116,60 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// SHA-256 of the DER encoding (the usual certificate fingerprint).
     public var sha256Fingerprint: [UInt8] { DigestAlgorithm.sha256.hash(derRepresentation) }
 
-    /// Whether basic constraints mark this certificate as a CA.
+    /// The signature algorithm's name, e.g. "ecdsa-with-SHA384" or "rsassaPss".
+    public var signatureAlgorithm: String {
+        ASN1Conversions.longName(X509_get_signature_nid(pointer))
+    }
+
+    /// The subject public key's algorithm, e.g. "id-ecPublicKey", "rsaEncryption" or "rsassaPss".
+    public var publicKeyAlgorithm: String {
+        var algorithm: OpaquePointer?
+        guard X509_PUBKEY_get0_param(&algorithm, nil, nil, nil, X509_get_X509_PUBKEY(pointer)) == 1 else {
+            ERR_clear_error()
+            return "unknown"
+        }
+        return ASN1Conversions.longName(OBJ_obj2nid(algorithm))
+    }
+
+    /// The subject public key; throws unless it is an EC key on P-256 or P-384.
+    public func publicKey() throws -> ECPublicKey {
+        guard let key = X509_get0_pubkey(pointer) else {
+            throw CryptoError(
+                .invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())")
+        }
+        guard EVP_PKEY_is_a(key, "EC") == 1 else {
+            throw CryptoError(
+                .invalidKey, "certificate \(subject) holds a \(publicKeyAlgorithm) key, not an elliptic-curve key")
+        }
+        guard EVP_PKEY_up_ref(key) == 1 else { throw CryptoError.openSSL("EVP_PKEY_up_ref") }
+        return try ECPublicKey(key: EVPKey(taking: key))
+    }
+
+    /// Whether basic constraints mark this certificate as a CA (cA TRUE).
     public var isCertificateAuthority: Bool {
         X509_get_extension_flags(pointer) & UInt32(EXFLAG_CA) != 0
     }
 
-    /// The basic-constraints path length, if one is set.
+    /// The basic-constraints path length: how many CA certificates may follow this one, if limited.
     public var pathLengthConstraint: Int? {
         let length = X509_get_pathlen(pointer)
         return length >= 0 ? Int(length) : nil
     }
 
-    /// The key usages, or nil when the certificate has no key-usage extension.
+    /// The key usages, or nil when the certificate has no key-usage extension (RFC 5280: then any usage).
     public var keyUsage: KeyUsage? {
-        let flags = X509_get_extension_flags(pointer)
-        guard flags & UInt32(EXFLAG_KUSAGE) != 0 else { return nil }
+        guard X509_get_extension_flags(pointer) & UInt32(EXFLAG_KUSAGE) != 0 else { return nil }
         return KeyUsage(rawValue: X509_get_key_usage(pointer))
     }
 
-    /// Whether the certificate is self-issued and its signature verifies with its own key.
-    public var isSelfSigned: Bool {
-        X509_self_signed(pointer, 1) == 1
+    /// The extended key usages as dotted OIDs (e.g. "1.3.6.1.5.5.7.3.1"), or nil without that extension.
+    public var extendedKeyUsage: [String]? {
+        guard let decoded = X509_get_ext_d2i(pointer, NID_ext_key_usage, nil, nil) else { return nil }
+        let usages = OpaquePointer(decoded)
+        defer { EXTENDED_KEY_USAGE_free(usages) }
+        return (0..<OPENSSL_sk_num(usages)).map { index in
+            ASN1Conversions.dottedText(OpaquePointer(OPENSSL_sk_value(usages, index)))
+        }
     }
 
     /// Subject key identifier, if present.
@@ -174,17 +177,12 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         X509_get0_subject_key_id(pointer).map { ASN1Conversions.bytes($0) }
     }
 
-    /// Authority key identifier (key id part), if present.
+    /// The key-identifier part of the authority key identifier, if present.
     public var authorityKeyIdentifier: [UInt8]? {
         X509_get0_authority_key_id(pointer).map { ASN1Conversions.bytes($0) }
     }
 
-    /// The signature algorithm's long name (e.g. "ecdsa-with-SHA384").
-    public var signatureAlgorithm: String {
-        String(cString: OBJ_nid2ln(X509_get_signature_nid(pointer)))
-    }
-
-    /// Every extension, in order.
+    /// Every extension, in encoding order.
     public var extensions: [CertificateExtension] {
         (0..<X509_get_ext_count(pointer)).map { index in
             let item = X509_get_ext(pointer, index)
@@ -200,18 +198,27 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         extensions.first { $0.oid == oid }
     }
 
-    /// The subject public key; throws unless it is an EC key on P-256 or P-384.
-    public func publicKey() throws -> ECPublicKey {
-        guard let key = X509_get0_pubkey(pointer) else {
-            throw CryptoError(
-                .invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())")
-        }
-        guard EVP_PKEY_up_ref(key) == 1 else { throw CryptoError.openSSL("EVP_PKEY_up_ref") }
-        return try ECPublicKey(key: EVPKey(taking: key))
+    /// Whether subject and issuer are the same name (a root, or a CA re-keying itself).
+    public var isSelfIssued: Bool {
+        X509_NAME_cmp(X509_get_subject_name(pointer), X509_get_issuer_name(pointer)) == 0
     }
 
-    /// Whether `date` lies inside the validity window. As in OpenSSL's chain verification (which this must agree
-    /// with), the notAfter second itself already counts as expired.
+    /// Whether the certificate is self-issued and its signature verifies with its own key.
+    public var isSelfSigned: Bool {
+        X509_self_signed(pointer, 1) == 1
+    }
+
+    /// Whether this certificate's signature verifies with `issuer`'s public key (names are not compared).
+    public func isSignatureValid(issuer: X509Certificate) -> Bool {
+        guard let key = X509_get0_pubkey(issuer.pointer) else {
+            ERR_clear_error()
+            return false
+        }
+        defer { ERR_clear_error() }
+        return X509_verify(pointer, key) == 1
+    }
+
+    /// Whether `date` lies in the validity window: `notValidBefore <= date < notValidAfter`.
     public func isValid(at date: Date) -> Bool {
         notValidBefore <= date && date < notValidAfter
     }
