@@ -48,8 +48,7 @@ struct DigestTests {
 
     @Test("known answers", arguments: cases)
     fileprivate func knownAnswer(_ vector: SHAFile.Case) {
-        let message =
-            [UInt8](repeating: 0, count: 0) + Array(String(repeating: vector.message, count: vector.repeat).utf8)
+        let message = Array(String(repeating: vector.message, count: vector.repeat).utf8)
         for (algorithm, expected) in [
             (DigestAlgorithm.sha256, vector.sha256), (.sha384, vector.sha384), (.sha512, vector.sha512),
         ] {
@@ -111,6 +110,34 @@ struct HMACTests {
         let code = try HMAC.authenticationCode(for: [UInt8](), key: [UInt8](), digest: .sha256)
         #expect(hexString(code) == "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
     }
+
+    @Test("each digest keeps its own output length, and MACs from many tasks at once agree")
+    func concurrentUse() async throws {
+        let key = Array("Jefe".utf8)
+        let message = Array("what do ya want for nothing?".utf8)
+        let allCodes: @Sendable () throws -> [[UInt8]] = {
+            try DigestAlgorithm.allCases.map { try HMAC.authenticationCode(for: message, key: key, digest: $0) }
+        }
+        let expected = try allCodes()
+        #expect(expected.map(\.count) == [32, 48, 64])
+        try await withThrowingTaskGroup(of: [[UInt8]].self) { group in
+            for _ in 0..<8 {
+                group.addTask { try (0..<100).flatMap { _ in try allCodes() } }
+            }
+            for try await codes in group {
+                #expect(codes == Array(repeating: expected, count: 100).flatMap { $0 })
+            }
+        }
+    }
+
+    @Test("constant-time comparison: equal, different, different lengths, empty")
+    func constantTime() {
+        #expect(constantTimeEquals([1, 2, 3] as [UInt8], [1, 2, 3] as [UInt8]))
+        #expect(!constantTimeEquals([1, 2, 3] as [UInt8], [1, 2, 4] as [UInt8]))
+        #expect(!constantTimeEquals([1, 2, 3] as [UInt8], [1, 2] as [UInt8]))
+        #expect(constantTimeEquals([UInt8](), [UInt8]()))
+        #expect(!constantTimeEquals([UInt8](), [0] as [UInt8]))
+    }
 }
 
 @Suite("HKDF (RFC 5869)")
@@ -148,5 +175,36 @@ struct HKDFTests {
         }
         #expect(
             try HKDF.expand(pseudorandomKey: prk, info: [UInt8](), length: 255 * 32, digest: .sha256).count == 255 * 32)
+    }
+
+    @Test("one-shot derivation names the limit it broke, per digest", arguments: DigestAlgorithm.allCases)
+    func deriveKeyLimits(digest: DigestAlgorithm) throws {
+        let maximum = 255 * digest.outputByteCount
+        for length in [0, maximum + 1] {
+            #expect(
+                throws: CryptoError(
+                    .invalidParameter,
+                    "HKDF output length \(length) is outside 1...\(maximum) (255·HashLen) for \(digest.rawValue)")
+            ) {
+                try HKDF.deriveKey(
+                    inputKeyMaterial: [1] as [UInt8], salt: [UInt8](), info: [UInt8](), length: length, digest: digest)
+            }
+        }
+        let longest = try HKDF.deriveKey(
+            inputKeyMaterial: [1] as [UInt8], salt: [UInt8](), info: [UInt8](), length: maximum, digest: digest)
+        #expect(longest.count == maximum)
+    }
+
+    @Test("extract is HMAC(salt, IKM), also for empty input keying material and an absent salt")
+    func extractIsHMAC() throws {
+        for digest in DigestAlgorithm.allCases {
+            let zeros = [UInt8](repeating: 0, count: digest.outputByteCount)
+            for ikm in [[], Array("ikm".utf8)] as [[UInt8]] {
+                let prk = try HKDF.extract(inputKeyMaterial: ikm, salt: [UInt8](), digest: digest)
+                #expect(prk == (try HMAC.authenticationCode(for: ikm, key: zeros, digest: digest)))
+                let salted = try HKDF.extract(inputKeyMaterial: ikm, salt: [9, 9] as [UInt8], digest: digest)
+                #expect(salted == (try HMAC.authenticationCode(for: ikm, key: [9, 9] as [UInt8], digest: digest)))
+            }
+        }
     }
 }

@@ -27,23 +27,43 @@ struct ECKeyTests {
         #expect(!key.publicKey.isValidSignature(sha512Signature, for: message))
     }
 
-    @Test("raw r||s and DER convert both ways; wrong lengths and non-canonical DER are refused")
-    func signatureEncodings() throws {
-        let key = try ECPrivateKey(generating: .p256)
+    @Test(
+        "raw r||s and DER convert both ways; wrong lengths and non-canonical DER are refused",
+        arguments: ECCurve.allCases)
+    func signatureEncodings(curve: ECCurve) throws {
+        let key = try ECPrivateKey(generating: curve)
         let signature = try key.signature(for: [1, 2, 3])
         let der = try signature.derRepresentation
-        #expect(try ECDSASignature(derRepresentation: der, curve: .p256) == signature)
+        #expect(try ECDSASignature(derRepresentation: der, curve: curve) == signature)
+        let width = 2 * curve.coordinateByteCount
         #expect(throws: CryptoError.self) {
-            try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: 63), curve: .p256)
+            try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: width - 1), curve: curve)
         }
         #expect(throws: CryptoError.self) {
-            try ECDSASignature(rawRepresentation: signature.rawRepresentation, curve: .p384)
+            try ECDSASignature(rawRepresentation: [UInt8](repeating: 1, count: width + 1), curve: curve)
         }
         // BER long-form length for the SEQUENCE: valid BER, not DER.
         var ber = der
         ber.replaceSubrange(1...1, with: [0x81, der[1]])
-        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: ber, curve: .p256) }
-        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: Array(der.dropLast()), curve: .p256) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: ber, curve: curve) }
+        // r with one more leading zero byte than DER allows: a non-minimal INTEGER.
+        let padded = [0x30, der[1] + 1, 0x02, der[3] + 1, 0x00] + der[4...]
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: padded, curve: curve) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: der + [0x00], curve: curve) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: Array(der.dropLast()), curve: curve) }
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: [UInt8](), curve: curve) }
+    }
+
+    @Test("a signature sized for the other curve never verifies")
+    func wrongLengthSignature() throws {
+        let p256 = try ECPrivateKey(generating: .p256)
+        let p384 = try ECPrivateKey(generating: .p384)
+        let message = Array("measurement".utf8)
+        let p384Signature = try p384.signature(for: message)
+        #expect(!p256.publicKey.isValidSignature(p384Signature, for: message))
+        #expect(!p256.publicKey.isValidSignature(p384Signature, for: message, digest: .sha384))
+        let p256Signature = try p256.signature(for: message)
+        #expect(!p384.publicKey.isValidSignature(p256Signature, for: message))
     }
 
     @Test("RFC 6979 A.2.5: the published P-256/SHA-256 signature over \"sample\" verifies, altered it fails")
@@ -62,6 +82,12 @@ struct ECKeyTests {
             curve: .p256)
         #expect(publicKey.isValidSignature(signature, for: Array("sample".utf8)))
         #expect(!publicKey.isValidSignature(signature, for: Array("test".utf8)))
+        for index in [0, 63] {
+            var altered = signature.rawRepresentation
+            altered[index] ^= 0x01
+            let alteredSignature = try ECDSASignature(rawRepresentation: altered, curve: .p256)
+            #expect(!publicKey.isValidSignature(alteredSignature, for: Array("sample".utf8)))
+        }
         // The private key of RFC 6979 A.2.5 derives exactly the published public key.
         let privateKey = try ECPrivateKey(
             rawRepresentation: bytes(fromHex: "C9AFA9D845BA75166B5C215767B1D6934E50C3DB36E89B127B8A622B120F6721"),
@@ -115,15 +141,25 @@ struct ECKeyTests {
         #expect(throws: CryptoError.self) { try ECPublicKey(derRepresentation: [0x30, 0x03, 0x02, 0x01, 0x00]) }
     }
 
-    @Test("ECDH agrees both ways and refuses a peer on another curve")
-    func ecdh() throws {
+    @Test("ECDH agrees both ways and refuses a peer on another curve", arguments: ECCurve.allCases)
+    func ecdh(curve: ECCurve) throws {
+        let alice = try ECPrivateKey(generating: curve)
+        let bob = try ECPrivateKey(generating: curve)
+        let shared = try alice.sharedSecret(with: bob.publicKey)
+        #expect(shared.count == curve.coordinateByteCount)
+        #expect(shared == (try bob.sharedSecret(with: alice.publicKey)))
+        #expect(shared != (try alice.sharedSecret(with: ECPrivateKey(generating: curve).publicKey)))
+        let other: ECCurve = curve == .p256 ? .p384 : .p256
+        #expect(throws: CryptoError.self) { try alice.sharedSecret(with: ECPrivateKey(generating: other).publicKey) }
+    }
+
+    @Test("ECDH still agrees after both keys round-trip through PEM")
+    func ecdhAfterReload() throws {
         let alice = try ECPrivateKey(generating: .p256)
         let bob = try ECPrivateKey(generating: .p256)
-        let shared = try alice.sharedSecret(with: bob.publicKey)
-        #expect(shared.count == 32)
-        #expect(shared == (try bob.sharedSecret(with: alice.publicKey)))
-        #expect(shared != (try alice.sharedSecret(with: ECPrivateKey(generating: .p256).publicKey)))
-        #expect(throws: CryptoError.self) { try alice.sharedSecret(with: ECPrivateKey(generating: .p384).publicKey) }
+        let reloadedBob = try ECPublicKey(pemRepresentation: bob.publicKey.pemRepresentation)
+        let reloadedAlice = try ECPrivateKey(pemRepresentation: alice.sec1PEMRepresentation)
+        #expect(try reloadedAlice.sharedSecret(with: reloadedBob) == (try bob.sharedSecret(with: alice.publicKey)))
     }
 
     @Test("secure random bytes have the asked length and differ between calls")

@@ -124,6 +124,51 @@ struct HPKETests {
         }
     }
 
+    @Test("the last sequence number still seals; the next one throws on both sides instead of reusing a nonce")
+    func sequenceExhaustion() throws {
+        let recipientKey = try ECPrivateKey(generating: .p256)
+        var sender = try HPKE.Sender(recipientKey: recipientKey.publicKey, info: [1])
+        var recipient = try HPKE.Recipient(
+            privateKey: recipientKey, encapsulatedKey: sender.encapsulatedKey, info: [1])
+        sender.context.sequenceNumber = UInt64.max - 1
+        recipient.context.sequenceNumber = UInt64.max - 1
+        let last = try sender.seal([42])
+        #expect(try recipient.open(last) == [42])
+        let exhausted = CryptoError(
+            .invalidParameter, "HPKE context sequence number exhausted; set up a new context")
+        #expect(throws: exhausted) { try sender.seal([43]) }
+        #expect(throws: exhausted) { try recipient.open(last) }
+        #expect(sender.context.sequenceNumber == UInt64.max)
+    }
+
+    @Test("the nonce is base_nonce XOR the big-endian sequence number")
+    func nonceSchedule() throws {
+        let recipientKey = try ECPrivateKey(rawRepresentation: bytes(fromHex: vector.skRm), curve: .p256)
+        let ephemeral = try ECPrivateKey(rawRepresentation: bytes(fromHex: vector.skEm), curve: .p256)
+        var sender = try HPKE.Sender(
+            recipientKey: recipientKey.publicKey, info: bytes(fromHex: vector.info), ephemeralKey: ephemeral)
+        let key = try AESGCMKey(bytes(fromHex: vector.key))
+        for published in vector.encryptions {
+            sender.context.sequenceNumber = UInt64(published.seq)
+            let ciphertext = try sender.seal(
+                bytes(fromHex: published.pt), associatedData: bytes(fromHex: published.aad))
+            #expect(hexString(ciphertext) == published.ct)
+            let direct = try key.seal(
+                bytes(fromHex: published.pt), nonce: bytes(fromHex: published.nonce),
+                associatedData: bytes(fromHex: published.aad))
+            #expect(direct == ciphertext, "sequence \(published.seq)")
+        }
+    }
+
+    @Test("exports outside 1...255·Nh bytes are refused")
+    func exportLimits() throws {
+        let recipientKey = try ECPrivateKey(generating: .p256)
+        let sender = try HPKE.Sender(recipientKey: recipientKey.publicKey, info: [])
+        #expect(throws: CryptoError.self) { try sender.exportSecret(context: [], length: 0) }
+        #expect(throws: CryptoError.self) { try sender.exportSecret(context: [], length: 255 * 32 + 1) }
+        #expect(try sender.exportSecret(context: [], length: 255 * 32).count == 255 * 32)
+    }
+
     @Test("AES-256-GCM suite round trip; a message opened out of order fails and does not advance the context")
     func orderAndSuite() throws {
         let recipientKey = try ECPrivateKey(generating: .p256)

@@ -1,9 +1,10 @@
 internal import COpenSSL
 
-/// AES-GCM (NIST SP 800-38D) with a 128- or 256-bit key, 96-bit nonces and 128-bit tags.
+/// An AES-GCM key (NIST SP 800-38D) of 128 or 256 bits, used with 96-bit nonces and 128-bit tags.
 ///
 /// The key schedule is computed once per key: each operation copies a keyed OpenSSL context instead of
 /// re-expanding the key, which matters for the small messages that channels and sealed pages carry.
+/// The key bytes themselves are wiped once the contexts are keyed.
 public final class AESGCMKey: @unchecked Sendable {
     /// Nonce length in bytes.
     public static let nonceByteCount = 12
@@ -12,10 +13,11 @@ public final class AESGCMKey: @unchecked Sendable {
 
     /// Key length in bytes: 16 (AES-128) or 32 (AES-256).
     public let byteCount: Int
+    // Keyed templates, only ever read (copied) after init, so concurrent operations are safe.
     private let encryptTemplate: OpaquePointer
     private let decryptTemplate: OpaquePointer
 
-    /// A key from 16 or 32 bytes.
+    /// A key from 16 bytes (AES-128-GCM) or 32 bytes (AES-256-GCM).
     public init(_ key: some ContiguousBytesView) throws {
         // The working copy of the key is wiped on return; OpenSSL keeps only the keyed contexts.
         var bytes = key.withBytes { Array($0) }
@@ -61,6 +63,7 @@ public final class AESGCMKey: @unchecked Sendable {
     }
 
     /// Encrypts `plaintext` and authenticates it with `associatedData`; returns `ciphertext || tag`.
+    /// Never reuse a nonce with the same key.
     public func seal(
         _ plaintext: some ContiguousBytesView,
         nonce: some ContiguousBytesView,
@@ -70,22 +73,14 @@ public final class AESGCMKey: @unchecked Sendable {
         defer { EVP_CIPHER_CTX_free(context) }
         try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: true) }
         return try plaintext.withBytes { input in
+            // Ciphertext and tag are written straight into the result: no intermediate buffers.
             try [UInt8](unsafeUninitializedCapacity: input.count + Self.tagByteCount) { output, initialized in
-                var written: Int32 = 0
-                if input.count > 0 {
-                    try requireOne(
-                        EVP_EncryptUpdate(
-                            context, output.baseAddress, &written,
-                            input.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(input.count)),
-                        "EVP_EncryptUpdate")
-                }
+                let base = output.baseAddress!
+                try Self.transform(context, input, into: base, encrypt: true)
                 var finalWritten: Int32 = 0
+                try requireOne(EVP_EncryptFinal_ex(context, base + input.count, &finalWritten), "EVP_EncryptFinal_ex")
                 try requireOne(
-                    EVP_EncryptFinal_ex(context, output.baseAddress! + Int(written), &finalWritten),
-                    "EVP_EncryptFinal_ex")
-                try requireOne(
-                    EVP_CIPHER_CTX_ctrl(
-                        context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagByteCount), output.baseAddress! + input.count),
+                    EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagByteCount), base + input.count),
                     "EVP_CTRL_AEAD_GET_TAG")
                 initialized = input.count + Self.tagByteCount
             }
@@ -93,7 +88,7 @@ public final class AESGCMKey: @unchecked Sendable {
     }
 
     /// Checks the tag of `ciphertext || tag` against `associatedData` and returns the plaintext.
-    /// Throws `.authenticationFailure` (and returns nothing) when anything was altered or the key is wrong.
+    /// Throws `.authenticationFailure` (and returns nothing) when anything was altered or the key or nonce is wrong.
     public func open(
         _ sealed: some ContiguousBytesView,
         nonce: some ContiguousBytesView,
@@ -108,33 +103,27 @@ public final class AESGCMKey: @unchecked Sendable {
             let context = try operationContext(from: decryptTemplate, nonce: nonce, encrypt: false)
             defer { EVP_CIPHER_CTX_free(context) }
             try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: false) }
-            let ciphertextCount = input.count - Self.tagByteCount
-            let base = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            var tag = Array(UnsafeBufferPointer(start: base! + ciphertextCount, count: Self.tagByteCount))
+            let ciphertext = UnsafeRawBufferPointer(rebasing: input.dropLast(Self.tagByteCount))
+            // OpenSSL takes the expected tag through a non-const pointer but only reads it.
+            let tag = UnsafeMutableRawPointer(mutating: input.baseAddress! + ciphertext.count)
             try requireOne(
-                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), &tag),
+                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), tag),
                 "EVP_CTRL_AEAD_SET_TAG")
-            var plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertextCount) { output, initialized in
-                var written: Int32 = 0
-                if ciphertextCount > 0 {
-                    try requireOne(
-                        EVP_DecryptUpdate(context, output.baseAddress, &written, base, Int32(ciphertextCount)),
-                        "EVP_DecryptUpdate")
-                }
-                initialized = ciphertextCount
-            }
-            var finalWritten: Int32 = 0
-            let verified = plaintext.withUnsafeMutableBufferPointer { output in
+            var verified: Int32 = 0
+            var plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertext.count) { output, initialized in
                 var scratch: UInt8 = 0
-                return EVP_DecryptFinal_ex(
-                    context, output.baseAddress ?? withUnsafeMutablePointer(to: &scratch) { $0 }, &finalWritten)
+                try withUnsafeMutablePointer(to: &scratch) { scratchPointer in
+                    let base = output.baseAddress ?? scratchPointer
+                    try Self.transform(context, ciphertext, into: base, encrypt: false)
+                    var finalWritten: Int32 = 0
+                    verified = EVP_DecryptFinal_ex(context, base + ciphertext.count, &finalWritten)
+                }
+                initialized = ciphertext.count
             }
             guard verified == 1 else {
                 ERR_clear_error()
-                // Never hand back plaintext whose tag failed.
-                plaintext.withUnsafeMutableBufferPointer { buffer in
-                    if let base = buffer.baseAddress { OPENSSL_cleanse(base, buffer.count) }
-                }
+                // Never hand back, or leave behind, plaintext whose tag failed.
+                plaintext.withUnsafeMutableBytes { if let base = $0.baseAddress { OPENSSL_cleanse(base, $0.count) } }
                 throw CryptoError(
                     .authenticationFailure,
                     "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")
@@ -170,15 +159,116 @@ public final class AESGCMKey: @unchecked Sendable {
         }
     }
 
+    /// OpenSSL's update calls take an `int` length, so inputs go through in chunks that fit one.
+    private static let chunkByteCount = 1 << 30
+
+    /// Encrypts or decrypts `input` into `output` (which has room for `input.count` bytes).
+    private static func transform(
+        _ context: OpaquePointer,
+        _ input: UnsafeRawBufferPointer,
+        into output: UnsafeMutablePointer<UInt8>,
+        encrypt: Bool
+    ) throws {
+        var offset = 0
+        while offset < input.count {
+            let count = min(chunkByteCount, input.count - offset)
+            let source = input.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset
+            var written: Int32 = 0
+            let status =
+                encrypt
+                ? EVP_EncryptUpdate(context, output + offset, &written, source, Int32(count))
+                : EVP_DecryptUpdate(context, output + offset, &written, source, Int32(count))
+            try requireOne(status, encrypt ? "EVP_EncryptUpdate" : "EVP_DecryptUpdate")
+            guard written == count else {
+                throw CryptoError(.library, "AES-GCM update wrote \(written) of \(count) bytes")
+            }
+            offset += count
+        }
+    }
+
     private static func authenticate(_ context: OpaquePointer, _ data: UnsafeRawBufferPointer, encrypt: Bool) throws {
-        guard data.count > 0 else { return }
-        var written: Int32 = 0
-        let pointer = data.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        let status =
-            encrypt
-            ? EVP_EncryptUpdate(context, nil, &written, pointer, Int32(data.count))
-            : EVP_DecryptUpdate(context, nil, &written, pointer, Int32(data.count))
-        try requireOne(status, "EVP_CipherUpdate(AES-GCM associated data)")
+        var offset = 0
+        while offset < data.count {
+            let count = min(chunkByteCount, data.count - offset)
+            let pointer = data.baseAddress!.assumingMemoryBound(to: UInt8.self) + offset
+            var written: Int32 = 0
+            let status =
+                encrypt
+                ? EVP_EncryptUpdate(context, nil, &written, pointer, Int32(count))
+                : EVP_DecryptUpdate(context, nil, &written, pointer, Int32(count))
+            try requireOne(status, "EVP_CipherUpdate(AES-GCM associated data)")
+            offset += count
+        }
+    }
+}
+
+/// AES-GCM as values: a sealed box carries its nonce, ciphertext and tag together.
+public enum AESGCM {
+    /// What `seal` produces: the nonce and `ciphertext || tag`.
+    public struct SealedBox: Sendable, Hashable {
+        /// The 12-byte nonce the message was sealed under.
+        public let nonce: [UInt8]
+        /// `ciphertext || tag`, the form most protocols send.
+        public let combined: [UInt8]
+
+        /// The ciphertext, as long as the plaintext.
+        public var ciphertext: ArraySlice<UInt8> { combined.dropLast(AESGCMKey.tagByteCount) }
+        /// The 16-byte authentication tag.
+        public var tag: ArraySlice<UInt8> { combined.suffix(AESGCMKey.tagByteCount) }
+
+        /// A box from a nonce and `ciphertext || tag`, checking both lengths.
+        public init(nonce: some ContiguousBytesView, combined: some ContiguousBytesView) throws {
+            let nonce = nonce.withBytes { Array($0) }
+            let combined = combined.withBytes { Array($0) }
+            guard nonce.count == AESGCMKey.nonceByteCount else {
+                throw CryptoError(
+                    .invalidParameter, "AES-GCM nonce must be \(AESGCMKey.nonceByteCount) bytes, got \(nonce.count)")
+            }
+            guard combined.count >= AESGCMKey.tagByteCount else {
+                throw CryptoError(
+                    .malformedInput,
+                    "AES-GCM sealed box is \(combined.count) bytes, shorter than the "
+                        + "\(AESGCMKey.tagByteCount)-byte tag")
+            }
+            self.nonce = nonce
+            self.combined = combined
+        }
+
+        /// A box from its three parts; the tag must be 16 bytes.
+        public init(
+            nonce: some ContiguousBytesView,
+            ciphertext: some ContiguousBytesView,
+            tag: some ContiguousBytesView
+        ) throws {
+            let tag = tag.withBytes { Array($0) }
+            guard tag.count == AESGCMKey.tagByteCount else {
+                throw CryptoError(
+                    .malformedInput, "AES-GCM tag must be \(AESGCMKey.tagByteCount) bytes, got \(tag.count)")
+            }
+            try self.init(nonce: nonce, combined: ciphertext.withBytes { Array($0) } + tag)
+        }
+    }
+
+    /// Encrypts `plaintext` under `key`, authenticating `associatedData`. Without a `nonce` a random one is drawn,
+    /// which is the safe choice; pass one only when the protocol fixes it, and never reuse it with the same key.
+    public static func seal(
+        _ plaintext: some ContiguousBytesView,
+        key: AESGCMKey,
+        nonce: [UInt8]? = nil,
+        associatedData: some ContiguousBytesView = [UInt8]()
+    ) throws -> SealedBox {
+        let nonce = try nonce ?? SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
+        let combined = try key.seal(plaintext, nonce: nonce, associatedData: associatedData)
+        return try SealedBox(nonce: nonce, combined: combined)
+    }
+
+    /// Verifies and decrypts `box`; throws `.authenticationFailure` if anything was altered or the key is wrong.
+    public static func open(
+        _ box: SealedBox,
+        key: AESGCMKey,
+        associatedData: some ContiguousBytesView = [UInt8]()
+    ) throws -> [UInt8] {
+        try key.open(box.combined, nonce: box.nonce, associatedData: associatedData)
     }
 }
 

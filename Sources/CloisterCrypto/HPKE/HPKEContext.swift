@@ -8,7 +8,8 @@ extension HPKE {
     public struct Sender: Sendable {
         /// `enc`: what the recipient needs, together with its private key, to open the messages.
         public let encapsulatedKey: [UInt8]
-        private var context: KeySchedule
+        // Internal so tests can move the sequence number to its limit.
+        var context: KeySchedule
 
         /// Sets up a context to `recipientKey` with application `info`. `ephemeralKey` is for known-answer tests
         /// only: leave it nil so a fresh key is generated; reusing one breaks confidentiality.
@@ -37,7 +38,8 @@ extension HPKE {
 
     /// The receiving side of a base-mode context: opens messages in the order they were sealed.
     public struct Recipient: Sendable {
-        private var context: KeySchedule
+        // Internal so tests can move the sequence number to its limit.
+        var context: KeySchedule
 
         /// Sets up the context from the sender's `encapsulatedKey`; throws if it is not a valid P-256 point.
         public init(
@@ -94,7 +96,8 @@ struct KeySchedule: Sendable {
     let baseNonce: [UInt8]
     let exporterSecret: [UInt8]
     private let kdf: LabeledKDF
-    private(set) var sequenceNumber: UInt64 = 0
+    /// The number of messages sealed or opened so far; it selects the next nonce.
+    var sequenceNumber: UInt64 = 0
 
     init(sharedSecret: [UInt8], info: [UInt8], suite: HPKE.CipherSuite) throws {
         let kdf = LabeledKDF(suiteID: suite.scheduleSuiteID)
