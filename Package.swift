@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
         .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
+        .library(name: "Attestation", targets: ["Attestation"]),
+        .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -43,6 +45,11 @@ let package = Package(
             dependencies: ["CCBOR", "CloisterCrypto"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "Attestation",
+            dependencies: ["CloisterCrypto", "CloisterCBOR"],
+            swiftSettings: strictSettings
+        ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
         .target(
@@ -50,6 +57,7 @@ let package = Package(
             dependencies: [
                 "CloisterCrypto",
                 "CloisterCBOR",
+                "Attestation",
                 "CEnclaveSandbox",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -60,6 +68,7 @@ let package = Package(
             dependencies: [
                 "CloisterCrypto",
                 "CloisterCBOR",
+                "Attestation",
                 "EnclaveRuntime",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -88,7 +97,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EnclaveRuntimeTests",
-            dependencies: ["EnclaveRuntime", "CloisterTestSupport"],
+            dependencies: ["EnclaveRuntime", "Attestation", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

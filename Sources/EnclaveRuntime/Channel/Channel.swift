@@ -75,6 +75,12 @@ public final class Channel: Sendable {
         return (message, passed)
     }
 
+    /// Receives one frame and the descriptor it carries, if any (a reply that is either a result with a descriptor
+    /// or an error without one).
+    public func receiveWithOptionalDescriptor() throws -> (message: [UInt8], descriptor: FileDescriptor?) {
+        try receiveFrame()
+    }
+
     /// Shuts the socket down both ways: blocked and later calls here and at the peer see the channel closed.
     public func shutdown() {
         _ = Glibc.shutdown(descriptor.rawValue, Int32(SHUT_RDWR))

@@ -1,3 +1,4 @@
+import CloisterCrypto
 import Glibc
 import TOMLKit
 
@@ -80,7 +81,7 @@ extension EnclaveManifest {
             let hex = try entry.string("sha384") ?? ""
             var digest: [UInt8]?
             if !hex.isEmpty {
-                guard hex.utf8.count == 96, let decoded = decodeHex(hex) else {
+                guard hex.utf8.count == 96, let decoded = hexDecoded(hex) else {
                     throw ManifestError(
                         .invalidValue, "\"\(hex)\" is not 96 hexadecimal digits (or empty before signing)",
                         keyPath: entry.path("sha384"))
@@ -104,28 +105,6 @@ extension EnclaveManifest {
             paths.append(AllowedPath(path: try entry.requiredString("path"), access: parsed))
         }
         return paths
-    }
-
-    /// Bytes from an even number of hexadecimal digits (either case), or nil.
-    static func decodeHex(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = hexValue(digits[index]), let low = hexValue(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
-    }
-
-    private static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     /// Bytes from "NNN" with an optional K, M or G suffix (binary multiples), or nil.

@@ -81,18 +81,6 @@ public struct SignerIdentity: Sendable, Hashable, CustomStringConvertible {
     public var description: String { hex }
 
     private init(knownHex: String) {
-        self.bytes = EnclaveManifest.decodeHex(knownHex)!
+        self.bytes = hexDecoded(knownHex)!
     }
-}
-
-/// Lower-case hexadecimal of `bytes`.
-func hexEncoded(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var output: [UInt8] = []
-    output.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        output.append(digits[Int(byte >> 4)])
-        output.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: output, as: UTF8.self)
 }

@@ -1,3 +1,5 @@
+import CloisterCrypto
+
 /// What `cloister measure` reports for a manifest: its measurement, the signer when signed, and the trusted files.
 ///
 /// Encodes (with any `Encoder`) as `{"measurement": hex, "signer": hex, "development_signer": bool,

@@ -1,3 +1,5 @@
+import CloisterCrypto
+
 /// A manifest with every input hashed: trusted files filled in, the executable hashed, the measurement computed.
 public struct MeasuredManifest: Sendable, Hashable {
     /// The manifest, every trusted file carrying its SHA-384.

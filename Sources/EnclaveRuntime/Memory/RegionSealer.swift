@@ -76,7 +76,7 @@ final class RegionSealer: Sendable {
         guard claimedID == id else {
             return IntegrityFault(
                 .foreignRegion, region: name, page: index,
-                "\(slot) holds a page sealed by another region (id \(Self.hex(claimedID))): it does not authenticate")
+                "\(slot) holds a page sealed by another region (id \(hexEncoded(claimedID))): it does not authenticate")
         }
         if claimedIndex < UInt64(UInt32.max),
             var other = try? openBody(
@@ -117,9 +117,5 @@ final class RegionSealer: Sendable {
 
     private static func bigEndian(_ bytes: ArraySlice<UInt8>) -> UInt64 {
         bytes.reduce(0) { $0 << 8 | UInt64($1) }
-    }
-
-    private static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }

@@ -44,7 +44,7 @@ public struct AtomicFile: Sendable, Hashable {
         } catch {
             throw PersistenceError(.systemCall, "random name for a temporary file beside \(path): \(error)")
         }
-        let temporary = directory + "/" + Self.temporaryPrefix + name + "-" + lowercaseHex(suffix)
+        let temporary = directory + "/" + Self.temporaryPrefix + name + "-" + hexEncoded(suffix)
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
         guard descriptor >= 0 else { throw .systemCall("open(O_CREAT|O_EXCL)", temporary) }
         var renamed = false
@@ -131,10 +131,4 @@ public struct AtomicFile: Sendable, Hashable {
             offset += count
         }
     }
-}
-
-/// Lower-case hexadecimal of `bytes`, for file names.
-func lowercaseHex(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] }, as: UTF8.self)
 }

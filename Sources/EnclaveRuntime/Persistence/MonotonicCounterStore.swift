@@ -66,7 +66,7 @@ public final class MonotonicCounterStore: Sendable {
         try lock.withLock { _ in
             var record = try load(id, for: caller)
             guard record.value < UInt64.max else {
-                throw PersistenceError(.counterExhausted, "counter \(lowercaseHex(id)) is at its maximum value")
+                throw PersistenceError(.counterExhausted, "counter \(hexEncoded(id)) is at its maximum value")
             }
             record.value += 1
             try file(for: id).write(record.encoded())
@@ -75,7 +75,7 @@ public final class MonotonicCounterStore: Sendable {
     }
 
     private func file(for id: [UInt8]) -> AtomicFile {
-        AtomicFile(path: directory + "/" + lowercaseHex(id) + Self.fileExtension, mode: 0o600)
+        AtomicFile(path: directory + "/" + hexEncoded(id) + Self.fileExtension, mode: 0o600)
     }
 
     private func load(_ id: [UInt8], for caller: EnclaveIdentity) throws -> CounterRecord {
@@ -85,16 +85,16 @@ public final class MonotonicCounterStore: Sendable {
         }
         let file = file(for: id)
         guard file.exists else {
-            throw PersistenceError(.unknownCounter, "no counter \(lowercaseHex(id)) in \(directory)")
+            throw PersistenceError(.unknownCounter, "no counter \(hexEncoded(id)) in \(directory)")
         }
         let bytes = try file.read()
         let record = try CounterRecord(decoding: bytes, path: file.path)
         guard record.id == id else {
-            throw PersistenceError(.corrupt, "counter file \(file.path) holds counter \(lowercaseHex(record.id))")
+            throw PersistenceError(.corrupt, "counter file \(file.path) holds counter \(hexEncoded(record.id))")
         }
         guard record.signer == caller.signer && record.productID == caller.productID else {
             throw PersistenceError(
-                .notOwner, "counter \(lowercaseHex(id)) belongs to another signer or product id")
+                .notOwner, "counter \(hexEncoded(id)) belongs to another signer or product id")
         }
         return record
     }

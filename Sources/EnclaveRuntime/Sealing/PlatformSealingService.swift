@@ -4,10 +4,10 @@
 public struct PlatformSealingService: SealingKeyProvider, MonotonicCounterProvider {
     /// The enclave this service answers for.
     public let identity: EnclaveIdentity
-    private let deriver: SealingKeyDeriver
+    private let deriver: PlatformKeyDeriver
     private let counters: MonotonicCounterStore?
 
-    public init(identity: EnclaveIdentity, deriver: SealingKeyDeriver, counters: MonotonicCounterStore? = nil) {
+    public init(identity: EnclaveIdentity, deriver: PlatformKeyDeriver, counters: MonotonicCounterStore? = nil) {
         self.identity = identity
         self.deriver = deriver
         self.counters = counters

@@ -1,14 +1,16 @@
 import CloisterCBOR
 import CloisterCrypto
 
-/// The platform's sealing-key derivation: HKDF-SHA256 from the device root secret, bound to the requesting enclave's
-/// identity (DESIGN.md, invariant 2). Platform side only: it holds the device secret, in locked, non-dumpable memory.
-public final class SealingKeyDeriver: Sendable {
+/// The platform's key derivation: HKDF-SHA256 from the device root secret, bound to the requesting enclave's
+/// identity (DESIGN.md, invariant 2): sealing keys, and the report keys that MAC local reports. Platform side only:
+/// it holds the device secret, in locked, non-dumpable memory.
+public final class PlatformKeyDeriver: Sendable {
     /// The byte count of the device root secret.
     public static let deviceSecretByteCount = 32
     /// The byte count of a derived key (AES-256).
     public static let keyByteCount = 32
     static let salt = "cloister-seal-v1"
+    static let reportSalt = "cloister-report-v1"
 
     private let deviceSecret: LockedRegion
     /// The platform's current TCB level; requests above it are refused.
@@ -65,6 +67,16 @@ public final class SealingKeyDeriver: Sendable {
         return try deviceSecret.withUnsafeBytes { secret in
             try HKDF.deriveKey(
                 inputKeyMaterial: secret, salt: Self.salt, info: encodedInfo, length: Self.keyByteCount,
+                digest: .sha256)
+        }
+    }
+
+    /// The report key of the enclave measured `target`: the platform MACs reports for that target with it, and
+    /// hands it only to that enclave (and uses it itself for `EnclaveReport.quotingTarget`).
+    public func reportKey(forTarget target: [UInt8]) throws -> [UInt8] {
+        try deviceSecret.withUnsafeBytes { secret in
+            try HKDF.deriveKey(
+                inputKeyMaterial: secret, salt: Self.reportSalt, info: target, length: Self.keyByteCount,
                 digest: .sha256)
         }
     }

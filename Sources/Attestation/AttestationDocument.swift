@@ -1,0 +1,235 @@
+import CloisterCBOR
+
+/// The payload of an attestation document shaped like AWS Nitro's: what produced it, its measurements (PCRs),
+/// the signing certificate with its CA bundle, and the optional values the requester bound into it.
+///
+/// Cloister quotes use the same shape, plus one extension map (`cloister`); both formats decode here, so one
+/// verifier path serves both. Field limits follow AWS's published document specification.
+public struct AttestationDocument: Sendable, Hashable {
+    /// The digest names a document may declare for its PCRs.
+    public static let digests = ["SHA256": 32, "SHA384": 48, "SHA512": 64]
+    /// The largest certificate, public key, user data and nonce AWS allows.
+    public static let maximumCertificateSize = 1024
+    public static let maximumPublicKeySize = 1024
+    public static let maximumUserDataSize = 512
+    public static let maximumNonceSize = 512
+    /// PCR indices run from 0 to 31.
+    public static let pcrCount = 32
+
+    /// The module (enclave) that the document describes.
+    public var moduleID: String
+    /// The PCR digest algorithm name ("SHA384").
+    public var digest: String
+    /// Milliseconds since the Unix epoch at which the document was made.
+    public var timestamp: UInt64
+    /// PCR index to value.
+    public var pcrs: [UInt64: [UInt8]]
+    /// The signing (leaf) certificate, DER.
+    public var certificate: [UInt8]
+    /// The issuing chain, DER, the root first.
+    public var caBundle: [[UInt8]]
+    public var publicKey: [UInt8]?
+    public var userData: [UInt8]?
+    public var nonce: [UInt8]?
+    /// Cloister's extension; nil in real Nitro documents.
+    public var cloister: CloisterClaims?
+
+    public init(
+        moduleID: String, digest: String, timestamp: UInt64, pcrs: [UInt64: [UInt8]], certificate: [UInt8],
+        caBundle: [[UInt8]], publicKey: [UInt8]? = nil, userData: [UInt8]? = nil, nonce: [UInt8]? = nil,
+        cloister: CloisterClaims? = nil
+    ) {
+        self.moduleID = moduleID
+        self.digest = digest
+        self.timestamp = timestamp
+        self.pcrs = pcrs
+        self.certificate = certificate
+        self.caBundle = caBundle
+        self.publicKey = publicKey
+        self.userData = userData
+        self.nonce = nonce
+        self.cloister = cloister
+    }
+
+    /// The document as a deterministic CBOR map (absent optional values are `null`, as Nitro writes them).
+    public func encoded() throws -> [UInt8] {
+        try validate()
+        var entries: [CBORMapEntry] = [
+            CBORMapEntry("module_id", .text(moduleID)),
+            CBORMapEntry("digest", .text(digest)),
+            CBORMapEntry("timestamp", .unsigned(timestamp)),
+            CBORMapEntry("pcrs", .map(pcrs.sorted { $0.key < $1.key }.map { CBORMapEntry(.unsigned($0.key), .bytes($0.value)) })),
+            CBORMapEntry("certificate", .bytes(certificate)),
+            CBORMapEntry("cabundle", .array(caBundle.map(CBORValue.bytes))),
+            CBORMapEntry("public_key", publicKey.map(CBORValue.bytes) ?? .null),
+            CBORMapEntry("user_data", userData.map(CBORValue.bytes) ?? .null),
+            CBORMapEntry("nonce", nonce.map(CBORValue.bytes) ?? .null),
+        ]
+        if let cloister { entries.append(CBORMapEntry("cloister", cloister.cborValue)) }
+        return try CBORValue.map(entries).encoded()
+    }
+
+    /// Decodes a payload, refusing unknown fields, wrong types and sizes outside AWS's limits.
+    public init(payload: [UInt8]) throws(AttestationError) {
+        let value: CBORValue
+        do {
+            value = try CBORDecoder().decode(payload)
+        } catch {
+            throw AttestationError(.malformedEvidence, "attestation document payload is not valid CBOR: \(error.reason)")
+        }
+        guard let entries = value.mapValue else { throw Self.malformed("is not a CBOR map") }
+        let known: Set<String> = [
+            "module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce",
+            "cloister",
+        ]
+        for entry in entries {
+            guard let key = entry.key.textValue, known.contains(key) else {
+                throw Self.malformed("has unknown field \(entry.key)")
+            }
+        }
+        guard let moduleID = value["module_id"]?.textValue, !moduleID.isEmpty else {
+            throw Self.malformed("\"module_id\" is missing or not a non-empty text string")
+        }
+        guard let digest = value["digest"]?.textValue, let pcrLength = Self.digests[digest] else {
+            throw Self.malformed("\"digest\" is missing or not one of SHA256, SHA384, SHA512")
+        }
+        guard let timestamp = value["timestamp"]?.uint64Value, timestamp > 0 else {
+            throw Self.malformed("\"timestamp\" is missing or not a positive integer")
+        }
+        guard let pcrEntries = value["pcrs"]?.mapValue, (1...Self.pcrCount).contains(pcrEntries.count) else {
+            throw Self.malformed("\"pcrs\" is missing or not a map of 1 to \(Self.pcrCount) entries")
+        }
+        var pcrs: [UInt64: [UInt8]] = [:]
+        for entry in pcrEntries {
+            guard let index = entry.key.uint64Value, index < UInt64(Self.pcrCount), let pcr = entry.value.bytesValue,
+                pcr.count == pcrLength
+            else {
+                throw Self.malformed("PCR \(entry.key) is not an index below \(Self.pcrCount) with \(pcrLength) bytes")
+            }
+            pcrs[index] = pcr
+        }
+        guard let certificate = value["certificate"]?.bytesValue,
+            (1...Self.maximumCertificateSize).contains(certificate.count)
+        else { throw Self.malformed("\"certificate\" is missing or not 1 to \(Self.maximumCertificateSize) bytes") }
+        guard let bundle = value["cabundle"]?.arrayValue, !bundle.isEmpty else {
+            throw Self.malformed("\"cabundle\" is missing or empty")
+        }
+        let caBundle = try bundle.enumerated().map { index, item throws(AttestationError) in
+            guard let der = item.bytesValue, (1...Self.maximumCertificateSize).contains(der.count) else {
+                throw Self.malformed("cabundle[\(index)] is not 1 to \(Self.maximumCertificateSize) bytes")
+            }
+            return der
+        }
+        self.init(
+            moduleID: moduleID, digest: digest, timestamp: timestamp, pcrs: pcrs, certificate: certificate,
+            caBundle: caBundle,
+            publicKey: try Self.optionalBytes(value, "public_key", 1...Self.maximumPublicKeySize),
+            userData: try Self.optionalBytes(value, "user_data", 0...Self.maximumUserDataSize),
+            nonce: try Self.optionalBytes(value, "nonce", 0...Self.maximumNonceSize),
+            cloister: try value["cloister"].map { value throws(AttestationError) in try CloisterClaims(value) })
+    }
+
+    /// Throws for a document this type would refuse to decode.
+    func validate() throws(AttestationError) {
+        guard !moduleID.isEmpty else { throw Self.malformed("has an empty module id") }
+        guard let length = Self.digests[digest] else { throw Self.malformed("names an unknown digest \(digest)") }
+        guard (1...Self.pcrCount).contains(pcrs.count),
+            pcrs.allSatisfy({ $0.key < UInt64(Self.pcrCount) && $0.value.count == length })
+        else { throw Self.malformed("needs 1 to \(Self.pcrCount) PCRs of \(length) bytes") }
+        guard !caBundle.isEmpty else { throw Self.malformed("has an empty CA bundle") }
+        for (name, bytes, limit) in [
+            ("certificate", certificate, Self.maximumCertificateSize),
+            ("public_key", publicKey ?? [0], Self.maximumPublicKeySize),
+            ("user_data", userData ?? [], Self.maximumUserDataSize),
+            ("nonce", nonce ?? [], Self.maximumNonceSize),
+        ] where bytes.count > limit {
+            throw Self.malformed("\"\(name)\" is \(bytes.count) bytes, more than \(limit)")
+        }
+    }
+
+    private static func optionalBytes(
+        _ map: CBORValue, _ key: String, _ sizes: ClosedRange<Int>
+    ) throws(AttestationError) -> [UInt8]? {
+        guard let item = map[.text(key)], !item.isNull else { return nil }
+        guard let bytes = item.bytesValue, sizes.contains(bytes.count) else {
+            throw malformed("\"\(key)\" is not null or \(sizes.lowerBound) to \(sizes.upperBound) bytes")
+        }
+        return bytes
+    }
+
+    static func malformed(_ problem: String) -> AttestationError {
+        AttestationError(.malformedEvidence, "attestation document \(problem)")
+    }
+}
+
+/// The `cloister` extension of a Cloister quote: what a simulated platform states beyond the Nitro fields.
+public struct CloisterClaims: Sendable, Hashable {
+    /// Always true: the evidence comes from a simulator, never from hardware.
+    public var simulated: Bool
+    public var debug: Bool
+    public var productID: UInt16
+    public var svn: UInt16
+    /// The platform's TCB level when it made the quote.
+    public var tcbLevel: UInt32
+    /// The platform's 16-byte id, as in its certificate.
+    public var platformID: [UInt8]
+    /// SHA-384 of the enclave's canonical manifest.
+    public var manifestHash: [UInt8]
+    /// The isolation mechanisms the platform actually applied, by name, sorted.
+    public var isolation: [String]
+
+    public init(
+        simulated: Bool, debug: Bool, productID: UInt16, svn: UInt16, tcbLevel: UInt32, platformID: [UInt8],
+        manifestHash: [UInt8], isolation: [String]
+    ) {
+        self.simulated = simulated
+        self.debug = debug
+        self.productID = productID
+        self.svn = svn
+        self.tcbLevel = tcbLevel
+        self.platformID = platformID
+        self.manifestHash = manifestHash
+        self.isolation = isolation.sorted()
+    }
+
+    var cborValue: CBORValue {
+        [
+            "simulated": .bool(simulated),
+            "debug": .bool(debug),
+            "product_id": .unsigned(UInt64(productID)),
+            "svn": .unsigned(UInt64(svn)),
+            "tcb_level": .unsigned(UInt64(tcbLevel)),
+            "platform_id": .bytes(platformID),
+            "manifest_hash": .bytes(manifestHash),
+            "isolation": .array(isolation.map(CBORValue.text)),
+        ]
+    }
+
+    init(_ value: CBORValue) throws(AttestationError) {
+        guard let entries = value.mapValue, entries.count == 8 else {
+            throw AttestationDocument.malformed("\"cloister\" is not a map of its 8 claims")
+        }
+        guard let simulated = value["simulated"]?.boolValue, let debug = value["debug"]?.boolValue,
+            let productID = value["product_id"]?.uint64Value, productID <= UInt64(UInt16.max),
+            let svn = value["svn"]?.uint64Value, svn <= UInt64(UInt16.max),
+            let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
+            let platformID = value["platform_id"]?.bytesValue,
+            platformID.count == PlatformCertificateExtensions.platformIDByteCount,
+            let manifestHash = value["manifest_hash"]?.bytesValue, manifestHash.count == 48,
+            let isolation = value["isolation"]?.arrayValue
+        else {
+            throw AttestationDocument.malformed(
+                "\"cloister\" claims are missing or mistyped (simulated, debug, product_id, svn, tcb_level, "
+                    + "platform_id: 16 bytes, manifest_hash: 48 bytes, isolation)")
+        }
+        let names = try isolation.map { item throws(AttestationError) in
+            guard let name = item.textValue else {
+                throw AttestationDocument.malformed("\"cloister\".isolation holds a non-text item")
+            }
+            return name
+        }
+        self.init(
+            simulated: simulated, debug: debug, productID: UInt16(productID), svn: UInt16(svn),
+            tcbLevel: UInt32(tcbLevel), platformID: platformID, manifestHash: manifestHash, isolation: names)
+    }
+}

@@ -1,0 +1,157 @@
+public import ArgumentParser
+import CloisterCBOR
+import CloisterCrypto
+import EnclaveRuntime
+import Foundation
+
+/// `cloister run MANIFEST [--home DIR] [--quote-out FILE] [--nonce HEX] [--user-data HEX] [-- ARGS]`: the host side
+/// of a launch.
+public struct RunCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Launch a workload from a signed manifest in a simulated enclave and run it.",
+        discussion: """
+            The host (this process) starts the platform process, which verifies the signed manifest, measures the \
+            executable through the descriptor it runs, confines the enclave and hands the host its ECALL channel. \
+            The host then calls the workload's 'main' with the manifest's loader.argv followed by ARGS. With \
+            --quote-out it first obtains a quote bound to --nonce and --user-data and to the enclave's own key. \
+            Launch details go to standard error; the workload's output to standard output. Exit status: the \
+            workload's, 64 bad arguments, 65 manifest refused (invalid, or an input changed since signing), 78 \
+            missing or insecure platform, 1 launch failure, 128+N when the enclave died of signal N.
+            """
+    )
+
+    @Argument(help: "The signed manifest (NAME.manifest.cose, from `cloister sign`).")
+    var manifest: String
+
+    @Option(help: "The platform home (default: $CLOISTER_HOME, else ~/.cloister).")
+    var home: String?
+
+    @Option(help: "Write a quote (COSE_Sign1) for the enclave to this file.")
+    var quoteOut: String?
+
+    @Option(help: "Hex nonce the quote binds (up to 512 bytes); needs --quote-out.")
+    var nonce: String?
+
+    @Option(help: "Hex user data the quote binds (up to 512 bytes); needs --quote-out.")
+    var userData: String?
+
+    @Argument(parsing: .postTerminator, help: "Arguments for the workload's main, after --.")
+    var arguments: [String] = []
+
+    public init() {}
+
+    public func validate() throws {
+        if manifest.hasSuffix(".toml") {
+            throw ValidationError(
+                "\(manifest) is a TOML manifest; sign it first: cloister sign \(manifest) --key Keys/dev-signer.pem")
+        }
+        if quoteOut == nil && (nonce != nil || userData != nil) {
+            throw ValidationError("--nonce and --user-data bind a quote: add --quote-out FILE")
+        }
+        _ = try bytes(nonce, "--nonce")
+        _ = try bytes(userData, "--user-data")
+    }
+
+    public func run() async throws {
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        let executable = try Self.runningExecutable()
+        let locator = EnclaveExecutableLocator.current
+        let enclaveExecutable =
+            locator.enclaveExecutable
+            ?? locator.runningExecutableDirectory.map { "\($0)/\(EnclaveExecutableLocator.enclaveExecutableName)" }
+        let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
+        try reportingPlatformErrors {
+            try platformHome.checkPrivate()
+            let platform = try PlatformProcess.start(executable: executable, home: platformHome)
+            let (record, channel) = try Self.reportingRemote {
+                try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable)
+            }
+            printToStandardError("cloister: enclave \(record.enclaveID) launched")
+            printToStandardError("cloister: measurement \(hexEncoded(record.identity.measurement))")
+            printToStandardError("cloister: isolation \(record.mechanismNames.joined(separator: ", "))")
+            if let warning = try Self.isolationWarning(record) { printToStandardError("cloister: warning: \(warning)") }
+            let caller = EnclaveCaller(channel: channel)
+            var status: Int32 = 0
+            do {
+                if let quoteOut {
+                    try writeQuote(caller: caller, to: quoteOut)
+                }
+                let workloadArguments = try record.manifest().arguments + arguments
+                let reply = try caller.call(
+                    EnclaveMain.mainFunction, CBORValue.array(workloadArguments.map(CBORValue.text)).encoded())
+                guard let code = try CBORDecoder().decode(reply).uint64Value, code <= 255 else {
+                    throw EnclaveCallError(.malformedMessage, "'main' did not return an exit status from 0 to 255")
+                }
+                status = Int32(code)
+            } catch {
+                channel.shutdown()
+                _ = try? platform.waitForEnclave()
+                throw error
+            }
+            channel.shutdown()
+            switch try platform.waitForEnclave() {
+            case .exited(0): break
+            case .exited(let code):
+                printToStandardError("cloister: the enclave exited with status \(code)")
+                status = code
+            case .signaled(let signal):
+                printToStandardError("cloister: the enclave was killed by signal \(signal)")
+                status = 128 + signal
+            }
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    private func writeQuote(caller: EnclaveCaller, to path: String) throws {
+        let request: CBORValue = [
+            "nonce": try bytes(nonce, "--nonce").map(CBORValue.bytes) ?? .null,
+            "user_data": try bytes(userData, "--user-data").map(CBORValue.bytes) ?? .null,
+        ]
+        let quote = try caller.call(EnclaveMain.quoteFunction, request.encoded())
+        try AtomicFile(path: path, mode: 0o644).write(quote)
+        printToStandardError("cloister: wrote quote \(path) (\(quote.count) bytes)")
+    }
+
+    private func bytes(_ hex: String?, _ option: String) throws -> [UInt8]? {
+        guard let hex else { return nil }
+        guard let bytes = hexDecoded(hex), bytes.count <= 512 else {
+            throw ValidationError("\(option) must be an even number of hex digits, at most 512 bytes")
+        }
+        return bytes
+    }
+
+    /// One line naming the mechanisms the kernel could not provide, or nil when everything asked for is in force.
+    static func isolationWarning(_ record: EnclaveRecord) throws -> String? {
+        var missing: [String] = []
+        if !record.mechanisms.contains(.landlock) { missing.append("Landlock (filesystem not restricted)") }
+        if try record.manifest().syscallAllowList != nil && !record.mechanisms.contains(.seccomp) {
+            missing.append("seccomp (syscalls not filtered)")
+        }
+        if !record.mechanisms.contains(.lockedRegions) { missing.append("mlock (sealed memory may be swapped)") }
+        guard !missing.isEmpty else { return nil }
+        return "this kernel lacks " + missing.joined(separator: ", ") + "; the quote records what was applied"
+    }
+
+    /// The path of the running `cloister` executable, which the platform process runs.
+    static func runningExecutable() throws -> String {
+        let path = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
+        guard !path.hasSuffix(" (deleted)") else {
+            throw ValidationError("the running cloister executable was replaced; run the new one")
+        }
+        return path
+    }
+
+    /// Rethrows a platform-process error as the local type its domain names, so exit statuses stay meaningful.
+    static func reportingRemote<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PlatformProcessError {
+            switch error.domain {
+            case "ManifestError": throw ManifestError(.init(error.code.rawValue), error.reason)
+            case "PlatformError": throw PlatformError(.init(error.code.rawValue), error.reason)
+            default: throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Attestation
+import CloisterCBOR
+import CloisterCrypto
+public import FoundationEssentials
+
+/// What a quote binds besides the enclave's identity: the verifier's nonce, the enclave's user data and public key.
+public struct QuoteBinding: Sendable, Hashable {
+    public var nonce: [UInt8]?
+    public var userData: [UInt8]?
+    public var publicKey: [UInt8]?
+
+    public init(nonce: [UInt8]? = nil, userData: [UInt8]? = nil, publicKey: [UInt8]? = nil) {
+        self.nonce = nonce
+        self.userData = userData
+        self.publicKey = publicKey
+    }
+
+    /// The 64 bytes of report data that commit to the binding: SHA-512 of the CBOR array [nonce, user_data,
+    /// public_key] (absent values `null`).
+    public var reportData: [UInt8] {
+        let fields: [CBORValue] = [nonce, userData, publicKey].map { $0.map(CBORValue.bytes) ?? .null }
+        // Encoding byte strings and nulls cannot fail.
+        return DigestAlgorithm.sha512.hash((try? CBORValue.array(fields).encoded()) ?? [])
+    }
+
+    /// The same binding, every field as a CBOR map entry (for requests over the platform channel).
+    var cborEntries: [CBORMapEntry] {
+        [
+            CBORMapEntry("nonce", nonce.map(CBORValue.bytes) ?? .null),
+            CBORMapEntry("user_data", userData.map(CBORValue.bytes) ?? .null),
+            CBORMapEntry("public_key", publicKey.map(CBORValue.bytes) ?? .null),
+        ]
+    }
+
+    init(_ value: CBORValue) throws {
+        func field(_ key: String) throws -> [UInt8]? {
+            guard let item = value[.text(key)], !item.isNull else { return nil }
+            guard let bytes = item.bytesValue else {
+                throw PlatformError(.invalidRequest, "quote binding field \"\(key)\" is not bytes or null")
+            }
+            return bytes
+        }
+        self.init(nonce: try field("nonce"), userData: try field("user_data"), publicKey: try field("public_key"))
+    }
+}
+
+extension Platform {
+    /// The PCR holding the enclave measurement, and the one holding the signer identity.
+    public static let measurementPCR: UInt64 = 0
+    public static let signerPCR: UInt64 = 8
+
+    /// A local report on `record`'s enclave for the enclave measured `target`.
+    public func report(for record: EnclaveRecord, target: [UInt8], reportData: [UInt8]) throws -> EnclaveReport {
+        try EnclaveReport(record: record, target: target, reportData: reportData, keys: keys)
+    }
+
+    /// The report key of the enclave `record` describes (to check reports targeted at it).
+    public func reportKey(for record: EnclaveRecord) throws -> [UInt8] {
+        try keys.reportKey(forTarget: record.identity.measurement)
+    }
+
+    /// Turns a report targeted at the quoting function into a quote: checks the report's MAC and that its report
+    /// data commits to `binding`, then signs an attestation document with the attestation key.
+    public func quote(report encodedReport: [UInt8], binding: QuoteBinding, at now: Date = Date()) throws -> [UInt8] {
+        let report = try EnclaveReport(
+            encoded: encodedReport, reportKey: keys.reportKey(forTarget: EnclaveReport.quotingTarget))
+        guard report.target == EnclaveReport.quotingTarget else {
+            throw PlatformError(.reportRejected, "report is not targeted at the quoting function")
+        }
+        guard report.reportData == binding.reportData else {
+            throw PlatformError(
+                .reportRejected, "report data does not commit to the requested nonce, user data and public key")
+        }
+        return try signQuote(
+            identity: report.identity, tcbLevel: report.tcbLevel, manifestHash: report.manifestHash,
+            isolation: report.isolation, binding: binding, at: now)
+    }
+
+    /// A quote for `record`'s enclave, made by reporting and quoting in one step (the platform trusts its own
+    /// record).
+    public func quote(for record: EnclaveRecord, binding: QuoteBinding, at now: Date = Date()) throws -> [UInt8] {
+        let report = try report(for: record, target: EnclaveReport.quotingTarget, reportData: binding.reportData)
+        return try quote(report: report.encoded(), binding: binding, at: now)
+    }
+
+    private func signQuote(
+        identity: EnclaveIdentity, tcbLevel: UInt32, manifestHash: [UInt8], isolation: [String],
+        binding: QuoteBinding, at now: Date
+    ) throws -> [UInt8] {
+        let document = AttestationDocument(
+            moduleID: "cloister-\(hexEncoded(platformID))",
+            digest: "SHA384",
+            timestamp: now.millisecondsSince1970,
+            pcrs: [Self.measurementPCR: identity.measurement, Self.signerPCR: identity.signer],
+            certificate: attestationCertificate.derRepresentation,
+            caBundle: [rootCertificate.derRepresentation, platformCertificate.derRepresentation],
+            publicKey: binding.publicKey, userData: binding.userData, nonce: binding.nonce,
+            cloister: CloisterClaims(
+                simulated: true, debug: identity.debug, productID: identity.productID, svn: identity.svn,
+                tcbLevel: tcbLevel, platformID: platformID, manifestHash: manifestHash, isolation: isolation))
+        return try COSESign1(signing: document.encoded(), with: attestationKey).encoded()
+    }
+}

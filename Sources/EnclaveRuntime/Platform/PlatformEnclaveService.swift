@@ -1,0 +1,123 @@
+import CloisterCBOR
+import CloisterCrypto
+import Synchronization
+
+/// The platform's answers to one launched enclave over its private channel (fd 4): the record of what the platform
+/// measured, sealing and report keys derived for that identity only, local reports, quotes and monotonic counters.
+///
+/// Every answer is computed from the platform's record of the enclave, never from identity the enclave claims. The
+/// only thing the enclave reports is which in-process hardening it applied (`hardened`), which the measured runtime
+/// code does before it reads anything else; the record then lists it, and quotes carry it.
+public final class PlatformEnclaveService: Sendable {
+    /// The functions the enclave calls, with CBOR arguments and results.
+    public enum Function: String, Sendable, CaseIterable {
+        case identity, hardened
+        case sealKey = "seal-key"
+        case reportKey = "report-key"
+        case report, quote
+        case counterCreate = "counter-create"
+        case counterRead = "counter-read"
+        case counterIncrement = "counter-increment"
+    }
+
+    /// Mechanisms only the enclave itself can apply, and so may report.
+    static let selfAppliedMechanisms: Set<IsolationMechanism> = [.notDumpable, .seccomp, .lockedRegions]
+
+    private let platform: Platform
+    private let state: Mutex<EnclaveRecord>
+
+    public init(platform: Platform, record: EnclaveRecord) {
+        self.platform = platform
+        self.state = Mutex(record)
+    }
+
+    /// The record as it stands (mechanisms grow once the enclave reports its hardening).
+    public var record: EnclaveRecord { state.withLock { $0 } }
+
+    /// The call table to serve on the platform channel.
+    public var calls: EnclaveCallTable {
+        var table = EnclaveCallTable()
+        for function in Function.allCases {
+            table.register(function.rawValue) { [self] argument in try answer(function, argument) }
+        }
+        return table
+    }
+
+    func answer(_ function: Function, _ argument: [UInt8]) throws -> [UInt8] {
+        let record = self.record
+        switch function {
+        case .identity:
+            return try record.encoded()
+        case .hardened:
+            // The enclave also confirms the launcher's mechanisms; only the ones it applies itself are added.
+            let names = try CBORDecoder().decode(argument).arrayValue?.compactMap(\.textValue) ?? []
+            let reported = try names.map { name in
+                guard let mechanism = IsolationMechanism(rawValue: name) else {
+                    throw PlatformError(.invalidRequest, "'\(name)' is not an isolation mechanism")
+                }
+                return mechanism
+            }
+            state.withLock { $0.mechanisms.formUnion(Self.selfAppliedMechanisms.intersection(reported)) }
+            return []
+        case .sealKey:
+            let request = try KeyRequest(cbor: CBORDecoder().decode(argument))
+            return try platform.keys.sealingKey(for: record.identity, request: request)
+        case .reportKey:
+            return try platform.reportKey(for: record)
+        case .report:
+            let value = try CBORDecoder().decode(argument)
+            guard let target = value["target"]?.bytesValue, let data = value["report_data"]?.bytesValue else {
+                throw PlatformError(.invalidRequest, "report request needs \"target\" and \"report_data\" bytes")
+            }
+            return try platform.report(for: record, target: target, reportData: data).encoded()
+        case .quote:
+            let value = try CBORDecoder().decode(argument)
+            guard let report = value["report"]?.bytesValue else {
+                throw PlatformError(.invalidRequest, "quote request needs the \"report\" bytes")
+            }
+            return try platform.quote(report: report, binding: QuoteBinding(value))
+        case .counterCreate:
+            return try Self.counterReply(platform.counters.create(owner: record.identity))
+        case .counterRead:
+            return try Self.counterReply(platform.counters.read(Self.counterID(argument), for: record.identity))
+        case .counterIncrement:
+            return try Self.counterReply(platform.counters.increment(Self.counterID(argument), for: record.identity))
+        }
+    }
+
+    static func counterReply(_ counter: MonotonicCounter) throws -> [UInt8] {
+        try CBORValue.map([CBORMapEntry("id", .bytes(counter.id)), CBORMapEntry("value", .unsigned(counter.value))])
+            .encoded()
+    }
+
+    private static func counterID(_ argument: [UInt8]) throws -> [UInt8] {
+        guard argument.count == MonotonicCounter.idByteCount else {
+            throw PlatformError(.invalidRequest, "a counter id is \(MonotonicCounter.idByteCount) bytes")
+        }
+        return argument
+    }
+}
+
+extension KeyRequest {
+    /// The request as a CBOR map {policy, product_id, svn, tcb_level, key_id}.
+    var cborValue: CBORValue {
+        [
+            "policy": .text(policy.rawValue),
+            "product_id": .unsigned(UInt64(productID)),
+            "svn": .unsigned(UInt64(svn)),
+            "tcb_level": .unsigned(UInt64(tcbLevel)),
+            "key_id": .bytes(keyID),
+        ]
+    }
+
+    init(cbor value: CBORValue) throws {
+        guard let name = value["policy"]?.textValue, let policy = SealPolicy(rawValue: name),
+            let productID = value["product_id"]?.uint64Value, productID <= UInt64(UInt16.max),
+            let svn = value["svn"]?.uint64Value, svn <= UInt64(UInt16.max),
+            let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
+            let keyID = value["key_id"]?.bytesValue
+        else { throw PlatformError(.invalidRequest, "key request is not a {policy, product_id, svn, tcb_level, key_id} map") }
+        try self.init(
+            policy: policy, productID: UInt16(productID), svn: UInt16(svn), tcbLevel: UInt32(tcbLevel), keyID: keyID)
+    }
+}
