@@ -1,36 +1,159 @@
+import Attestation
+import CloisterCBOR
+import CloisterCrypto
+import CloisterTestSupport
 import EnclaveRuntime
 import Foundation
 import Testing
 
-/// The `cloister-enclave` executable built beside the test binary.
-private func enclaveImage() throws -> ExecutableImage {
-    let directory = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-    return try ExecutableImage(path: directory.appendingPathComponent("cloister-enclave").path)
+/// Launches `fixture`'s enclave on `platform` with its standard streams discarded.
+private func launch(_ fixture: EchoManifestFixture, on platform: Platform) throws -> LaunchedEnclave {
+    try EnclaveLauncher(platform: platform, locator: fixture.locator).launch(
+        fixture.load(), standardStreams: StandardStreams(output: .null, error: .null))
 }
 
-@Suite("cloister-enclave launched by the hardened launcher")
+/// Closes the host channel and waits for the enclave.
+private func finish(_ enclave: LaunchedEnclave) throws -> Termination {
+    enclave.host.shutdown()
+    return try enclave.wait()
+}
+
+@Suite("Enclaves launched by the platform (DESIGN.md invariants)")
 struct EnclaveLaunchTests {
-    @Test("the echo workload answers ECALLs over fd 3 and exits cleanly when the host closes the channel")
-    func echoWorkload() throws {
-        let image = try enclaveImage()
-        let channels = try EnclaveChannelSet()
-        let process = try EnclaveProcess.spawn(
-            image: image, arguments: ["echo"], endpoints: channels.enclave,
-            policy: LaunchPolicy(filesystem: FilesystemRule.runtimeLibraries))
-        let caller = EnclaveCaller(channel: channels.host)
+    @Test("the echo workload answers ECALLs, reports its hardening, and exits cleanly when the host closes")
+    func echo() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platform)
+        let caller = EnclaveCaller(channel: enclave.host)
         #expect(try caller.call("echo", Array("hello enclave".utf8)) == Array("hello enclave".utf8))
         #expect(try caller.call("ping") == [])
         #expect(throws: EnclaveCallError.self) { try caller.call("no-such-ecall") }
-        channels.host.shutdown()
-        #expect(try process.wait() == .exited(0))
+        let status = try CBORDecoder().decode(caller.call("main", CBORValue.array([.text("x")]).encoded()))
+        #expect(status.uint64Value == 0)
+        let record = enclave.record
+        #expect(record.identity.measurement == fixture.signed.measurement.bytes)
+        let expected: Set<IsolationMechanism> = [.notDumpable, .noCoreFiles, .noNewPrivileges, .closedDescriptors]
+        #expect(record.mechanisms.isSuperset(of: expected))
+        #expect(record.mechanisms.contains(.landlock) == (Landlock.abiVersion != nil))
+        #expect(try finish(enclave) == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: record.backingStoreDirectory), "backing store removed")
     }
 
-    @Test("an unknown workload name is refused with exit status 64")
-    func unknownWorkload() throws {
-        let channels = try EnclaveChannelSet()
-        let process = try EnclaveProcess.spawn(
-            image: try enclaveImage(), arguments: ["no-such-workload"], endpoints: channels.enclave,
-            standardStreams: StandardStreams(error: .null))
-        #expect(try process.wait() == .exited(64))
+    @Test("the enclave's quote binds its measurement, the nonce and its own key, and records the isolation applied")
+    func quote() throws {
+        let platformFixture = try PlatformFixture()
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platformFixture.platform)
+        let request: CBORValue = ["nonce": .bytes([0xde, 0xad]), "user_data": .null]
+        let bytes = try EnclaveCaller(channel: enclave.host).call(EnclaveMain.quoteFunction, request.encoded())
+        let record = enclave.record
+        #expect(try finish(enclave) == .exited(0))
+        let quote = try SignedAttestationDocument(encoded: bytes)
+        try quote.verifySignature()
+        try quote.verifyCertificates(
+            with: platformFixture.chainVerifier(), crls: platformFixture.platform.revocationLists, at: Date())
+        #expect(quote.document.pcrs[0] == fixture.signed.measurement.bytes)
+        #expect(quote.document.pcrs[8] == fixture.signed.signer.bytes)
+        #expect(quote.document.nonce == [0xde, 0xad])
+        let key = try ECPublicKey(derRepresentation: #require(quote.document.publicKey))
+        #expect(key.curve == .p256)
+        #expect(quote.document.cloister?.isolation == record.mechanismNames)
+        #expect(quote.document.cloister?.manifestHash == DigestAlgorithm.sha384.hash(fixture.signed.canonicalManifest))
+    }
+
+    @Test(
+        "the enclave cannot open the platform's secret files, but can read its trusted files",
+        .enabled(if: Landlock.abiVersion != nil, "needs Landlock"))
+    func platformSecretsUnreachable() throws {
+        let platformFixture = try PlatformFixture()
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platformFixture.platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let greeting = fixture.directory.appendingPathComponent("data/greeting.txt").path
+        #expect(try caller.call("read-file", Array(greeting.utf8)) == Array(EchoManifestFixture.greeting.utf8))
+        for file in [PlatformHome.File.deviceSecret, .attestationKey, .rootKey] {
+            let path = platformFixture.home.path(of: file)
+            let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(path.utf8)) }
+            #expect(error?.reason.contains("errno \(EACCES)") == true, "\(error?.reason ?? "")")
+        }
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test("a manifest whose allowed paths contain the platform home is refused")
+    func allowedPathsExcludeHome() throws {
+        let platformFixture = try PlatformFixture()
+        let fixture = try EchoManifestFixture(
+            extraTOML: "\n[fs]\nallowed = [{ path = \"\(platformFixture.directory.path)\", access = \"ro\" }]\n")
+        let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platformFixture.platform) }
+        #expect(error?.reason.contains("platform home") == true)
+    }
+
+    @Test("swapping the executable after signing is detected and the launch refused")
+    func swappedExecutable() throws {
+        let platform = try PlatformFixture().platform
+        let copy = try TestEnvironment.temporaryDirectory("enclave-copy").appendingPathComponent("cloister-enclave")
+        try FileManager.default.copyItem(atPath: productsDirectory + "/cloister-enclave", toPath: copy.path)
+        let fixture = try EchoManifestFixture(enclaveExecutable: copy.path)
+        let handle = try FileHandle(forWritingTo: copy)
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data([0]))
+        try handle.close()
+        let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platform) }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.reason.contains("executable changed since signing") == true)
+    }
+
+    @Test("changing one byte of a trusted file changes the measurement and the launch is refused")
+    func trustedFileChanged() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let file = fixture.directory.appendingPathComponent("data/greeting.txt")
+        var bytes = try Data(contentsOf: file)
+        bytes[0] ^= 0x01
+        try bytes.write(to: file)
+        let remeasured = try MeasuredManifest(
+            tomlManifestAt: fixture.directory.appendingPathComponent("echo.toml").path, locator: fixture.locator)
+        #expect(remeasured.measurement != fixture.signed.measurement)
+        let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platform) }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.reason.contains("greeting.txt") == true)
+    }
+
+    @Test("data sealed by an enclave opens in a later launch of the same enclave and nowhere else")
+    func sealingAcrossLaunches() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let first = try launch(fixture, on: platform)
+        let blob = try EnclaveCaller(channel: first.host).call("seal", Array("model weights".utf8))
+        #expect(try finish(first) == .exited(0))
+        let second = try launch(fixture, on: platform)
+        #expect(try EnclaveCaller(channel: second.host).call("unseal", blob) == Array("model weights".utf8))
+        #expect(try finish(second) == .exited(0))
+        let otherEnclave = try EchoManifestFixture(productID: 9, svn: 3)
+        let third = try launch(otherEnclave, on: platform)
+        #expect(throws: EnclaveCallError.self) { try EnclaveCaller(channel: third.host).call("unseal", blob) }
+        #expect(try finish(third) == .exited(0))
+        let otherPlatform = try PlatformFixture().platform
+        let fourth = try launch(fixture, on: otherPlatform)
+        #expect(throws: EnclaveCallError.self) { try EnclaveCaller(channel: fourth.host).call("unseal", blob) }
+        #expect(try finish(fourth) == .exited(0))
+    }
+
+    @Test("an enclave that dies before the start-up handshake fails the launch")
+    func handshakeFailure() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        var manifest = fixture.signed.manifest
+        manifest.entrypoint = .builtin("no-such-workload")
+        let measured = try MeasuredManifest(manifest: manifest, executableSHA384: fixture.signed.executableSHA384)
+        let key = try ECPrivateKey(generating: .p256)
+        let path = fixture.directory.appendingPathComponent("broken.manifest.cose").path
+        try SignedManifest(signing: measured, with: key).write(to: path)
+        let error = #expect(throws: LaunchError.self) {
+            try EnclaveLauncher(platform: platform, locator: fixture.locator).launch(
+                SignedManifest(contentsOf: path), standardStreams: StandardStreams(output: .null, error: .null))
+        }
+        #expect(error?.reason.contains("handshake") == true)
     }
 }

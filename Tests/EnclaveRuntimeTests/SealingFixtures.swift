@@ -15,13 +15,13 @@ enum SealingFixtures {
             productID: productID, svn: svn, debug: debug)
     }
 
-    static func deriver(tcbLevel: UInt32 = 1) -> SealingKeyDeriver {
-        try! SealingKeyDeriver(deviceSecret: deviceSecret, tcbLevel: tcbLevel)
+    static func deriver(tcbLevel: UInt32 = 1) -> PlatformKeyDeriver {
+        try! PlatformKeyDeriver(deviceSecret: deviceSecret, tcbLevel: tcbLevel)
     }
 
     /// A sealer for `identity` whose keys and counters come straight from a platform service.
     static func sealer(
-        for identity: EnclaveIdentity, deriver: SealingKeyDeriver = deriver(), counters: MonotonicCounterStore? = nil
+        for identity: EnclaveIdentity, deriver: PlatformKeyDeriver = deriver(), counters: MonotonicCounterStore? = nil
     ) -> Sealer {
         let service = PlatformSealingService(identity: identity, deriver: deriver, counters: counters)
         return Sealer(

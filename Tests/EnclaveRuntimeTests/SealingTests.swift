@@ -173,6 +173,6 @@ import Testing
     }
 
     @Test func deriverRefusesADeviceSecretOfTheWrongSize() {
-        #expect(throws: SealingError.self) { try SealingKeyDeriver(deviceSecret: [1, 2, 3], tcbLevel: 1) }
+        #expect(throws: SealingError.self) { try PlatformKeyDeriver(deviceSecret: [1, 2, 3], tcbLevel: 1) }
     }
 }

@@ -36,7 +36,7 @@ public struct BuiltinWorkload: Sendable {
             table.register("seal") { try enclave.seal($0) }
             table.register("unseal") { try enclave.unseal($0) }
             table.register("read-file") { argument in
-                try readFile(String(decoding: argument, as: UTF8.self))
+                try AtomicFile(path: String(decoding: argument, as: UTF8.self)).read()
             }
             table.register("main") { argument in
                 let words = try EnclaveMain.arguments(argument)
@@ -45,22 +45,6 @@ public struct BuiltinWorkload: Sendable {
             }
             return table
         })
-}
-
-/// The contents of the file at `path`; the error names the path and errno (EACCES under Landlock).
-func readFile(_ path: String) throws -> [UInt8] {
-    let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-    guard descriptor >= 0 else { throw LaunchError.systemCall("open", "'\(path)'") }
-    var contents: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    defer { close(descriptor) }
-    while true {
-        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        if count < 0 && errno == EINTR { continue }
-        guard count >= 0 else { throw LaunchError.systemCall("read", "'\(path)'") }
-        if count == 0 { return contents }
-        contents += chunk[..<count]
-    }
 }
 
 /// Writes `text` to fd 1.

@@ -1,0 +1,196 @@
+import Attestation
+import CloisterCBOR
+import CloisterCrypto
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Testing
+
+/// A platform record for an enclave that was never launched (quotes and reports need only the record).
+private func record(on platform: Platform, measurement: UInt8 = 0x11) throws -> EnclaveRecord {
+    try EnclaveRecord(
+        enclaveID: "0011223344556677",
+        identity: EnclaveIdentity(
+            measurement: [UInt8](repeating: measurement, count: 48), signer: [UInt8](repeating: 0xaa, count: 48),
+            productID: 4, svn: 2, debug: false),
+        canonicalManifest: Array("manifest".utf8), mechanisms: [.landlock, .notDumpable], platformID: platform.platformID,
+        tcbLevel: platform.tcbLevel, backingStoreDirectory: "/nonexistent")
+}
+
+@Suite("Quotes and local reports")
+struct QuoteTests {
+    @Test("a quote is a Nitro-shaped document, simulated, signed ES256 by the attestation key that chains to the root")
+    func quoteShape() throws {
+        let fixture = try PlatformFixture()
+        let enclave = try record(on: fixture.platform)
+        let binding = QuoteBinding(nonce: [1, 2, 3], userData: [9], publicKey: [4, 5])
+        let quote = try fixture.platform.quote(for: enclave, binding: binding)
+        let signed = try SignedAttestationDocument(encoded: quote)
+        try signed.verifySignature()
+        try signed.verifyCertificates(with: fixture.chainVerifier(), crls: fixture.platform.revocationLists, at: Date())
+        let document = signed.document
+        #expect(signed.message.algorithm == .es256)
+        #expect(document.digest == "SHA384")
+        #expect(document.pcrs[0] == enclave.identity.measurement)
+        #expect(document.pcrs[8] == enclave.identity.signer)
+        #expect(document.nonce == [1, 2, 3] && document.userData == [9] && document.publicKey == [4, 5])
+        #expect(document.caBundle == [fixture.platform.rootCertificate.derRepresentation, fixture.platform.platformCertificate.derRepresentation])
+        #expect(abs(signed.timestamp.timeIntervalSinceNow) < 60)
+        let claims = try #require(document.cloister)
+        #expect(claims.simulated)
+        #expect(claims == CloisterClaims(
+            simulated: true, debug: false, productID: 4, svn: 2, tcbLevel: 1, platformID: fixture.platform.platformID,
+            manifestHash: DigestAlgorithm.sha384.hash(Array("manifest".utf8)), isolation: ["landlock", "not-dumpable"]))
+        #expect(try document.encoded() == signed.message.payload, "the payload is deterministic CBOR")
+    }
+
+    @Test("an ES384 platform signs ES384 quotes (the exact Nitro shape)")
+    func es384() throws {
+        let fixture = try PlatformFixture(curve: .p384)
+        let signed = try SignedAttestationDocument(
+            encoded: fixture.platform.quote(for: record(on: fixture.platform), binding: QuoteBinding(nonce: [7])))
+        #expect(signed.message.algorithm == .es384)
+        try signed.verifySignature()
+        try signed.verifyCertificates(with: fixture.chainVerifier(), crls: fixture.platform.revocationLists, at: Date())
+    }
+
+    @Test("changing any byte of the signed structure breaks the quote's signature")
+    func everyByteBound() throws {
+        let fixture = try PlatformFixture()
+        let quote = try fixture.platform.quote(for: record(on: fixture.platform), binding: QuoteBinding(nonce: [1]))
+        let message = try COSESign1(encoded: quote)
+        // The payload starts after the tag, array head, protected header and unprotected map; flip every 5th byte.
+        var failures = 0
+        var checked = 0
+        for index in stride(from: quote.count - message.signature.count - message.payload.count, to: quote.count, by: 5) {
+            var altered = quote
+            altered[index] ^= 0x01
+            checked += 1
+            do {
+                try SignedAttestationDocument(encoded: altered).verifySignature()
+            } catch {
+                failures += 1
+            }
+        }
+        #expect(checked > 100)
+        #expect(failures == checked)
+    }
+
+    @Test("a quote binds one enclave and one nonce: another measurement or nonce cannot be substituted")
+    func binding() throws {
+        let fixture = try PlatformFixture()
+        let platform = fixture.platform
+        let first = try record(on: platform, measurement: 0x11)
+        let second = try record(on: platform, measurement: 0x22)
+        let quote = try SignedAttestationDocument(
+            encoded: platform.quote(for: first, binding: QuoteBinding(nonce: [1])))
+        #expect(quote.document.pcrs[0] == first.identity.measurement)
+        #expect(quote.document.pcrs[0] != second.identity.measurement)
+        // A report committing to one nonce cannot be quoted with another.
+        let report = try platform.report(
+            for: first, target: EnclaveReport.quotingTarget, reportData: QuoteBinding(nonce: [1]).reportData)
+        let error = #expect(throws: PlatformError.self) {
+            try platform.quote(report: report.encoded(), binding: QuoteBinding(nonce: [2]))
+        }
+        #expect(error?.code == .reportRejected)
+        // A report made for another enclave does not verify at the quoting function.
+        let elsewhere = try platform.report(
+            for: first, target: second.identity.measurement, reportData: QuoteBinding(nonce: [1]).reportData)
+        #expect(throws: PlatformError.self) {
+            try platform.quote(report: elsewhere.encoded(), binding: QuoteBinding(nonce: [1]))
+        }
+        // Another platform's quoting function does not accept this platform's reports.
+        let other = try PlatformFixture()
+        #expect(throws: PlatformError.self) {
+            try other.platform.quote(report: report.encoded(), binding: QuoteBinding(nonce: [1]))
+        }
+    }
+
+    @Test("a local report verifies only with the target enclave's report key, and only unaltered")
+    func localReport() throws {
+        let fixture = try PlatformFixture()
+        let platform = fixture.platform
+        let sender = try record(on: platform, measurement: 0x11)
+        let target = try record(on: platform, measurement: 0x22)
+        let data = [UInt8](repeating: 0x5a, count: 64)
+        let report = try platform.report(for: sender, target: target.identity.measurement, reportData: data)
+        let encoded = try report.encoded()
+        let checked = try EnclaveReport(encoded: encoded, reportKey: platform.reportKey(for: target))
+        #expect(checked.identity == sender.identity)
+        #expect(checked.reportData == data)
+        #expect(checked.isolation == ["landlock", "not-dumpable"])
+        #expect(throws: PlatformError.self) {
+            try EnclaveReport(encoded: encoded, reportKey: platform.reportKey(for: sender))
+        }
+        var altered = encoded
+        altered[20] ^= 0x01
+        #expect(throws: PlatformError.self) {
+            try EnclaveReport(encoded: altered, reportKey: platform.reportKey(for: target))
+        }
+        #expect(throws: PlatformError.self) {
+            try platform.report(for: sender, target: target.identity.measurement, reportData: [1, 2, 3])
+        }
+    }
+
+    @Test("malformed documents are refused with a named field")
+    func malformedDocuments() throws {
+        let fixture = try PlatformFixture()
+        let quote = try SignedAttestationDocument(
+            encoded: fixture.platform.quote(for: record(on: fixture.platform), binding: QuoteBinding()))
+        var document = quote.document
+        let cases: [(String, (inout AttestationDocument) -> Void)] = [
+            ("digest", { $0.digest = "MD5" }),
+            ("PCR", { $0.pcrs[3] = [1, 2, 3] }),
+            ("cabundle", { $0.caBundle = [] }),
+            ("nonce", { $0.nonce = [UInt8](repeating: 0, count: 513) }),
+            ("module", { $0.moduleID = "" }),
+        ]
+        for (name, change) in cases {
+            var altered = document
+            change(&altered)
+            #expect(throws: AttestationError.self, "\(name)") { try altered.encoded() }
+        }
+        document.cloister = nil
+        var payload = try CBORDecoder().decode(document.encoded())
+        if case .map(var entries) = payload {
+            entries.append(CBORMapEntry("surprise", .bool(true)))
+            payload = .map(entries)
+        }
+        let error = #expect(throws: AttestationError.self) { try AttestationDocument(payload: payload.encoded()) }
+        #expect(error?.reason.contains("surprise") == true)
+        #expect(throws: AttestationError.self) { try SignedAttestationDocument(encoded: [0x84, 0x40]) }
+    }
+
+    @Test(
+        "pycose and cryptography verify a quote's signature, chain, CRLs, nonce and measurement; a wrong nonce fails",
+        .enabled(if: TestEnvironment.python != nil, "needs the interop venv (make test creates it)"))
+    func independentVerifier() throws {
+        let fixture = try PlatformFixture()
+        let enclave = try record(on: fixture.platform)
+        let quoteURL = fixture.directory.appendingPathComponent("quote.cose")
+        try Data(fixture.platform.quote(for: enclave, binding: QuoteBinding(nonce: [0xab, 0xcd]))).write(to: quoteURL)
+        let python = try #require(TestEnvironment.python)
+        let arguments = [
+            TestEnvironment.interopScript("verify_quote.py"), "--quote", quoteURL.path,
+            "--root", fixture.home.path(of: .rootCertificate), "--crls", fixture.home.path(of: .revocationLists),
+            "--measurement", hexString(enclave.identity.measurement),
+        ]
+        let accepted = try runTool(python, arguments + ["--nonce", "abcd"])
+        #expect(accepted.status == 0, "\(accepted.standardOutput)\(accepted.standardError)")
+        let wrongNonce = try runTool(python, arguments + ["--nonce", "abce"])
+        #expect(wrongNonce.status == 1)
+        #expect(wrongNonce.standardOutput.contains("nonce differs"))
+        let other = try PlatformFixture()
+        let wrongRoot = try runTool(
+            python,
+            [
+                TestEnvironment.interopScript("verify_quote.py"), "--quote", quoteURL.path,
+                "--root", other.home.path(of: .rootCertificate),
+            ])
+        #expect(wrongRoot.status == 1)
+        _ = try Platform.revoke(home: fixture.home)
+        let revoked = try runTool(python, arguments + ["--nonce", "abcd"])
+        #expect(revoked.status == 1)
+        #expect(revoked.standardOutput.contains("revoked"))
+    }
+}
