@@ -41,11 +41,11 @@ release: deps
 test: deps venv
 	CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 
-## demo: the main job
+## demo: the main job: platform, signed manifest, enclave launch, quote, verification (scripts/demo)
 demo: deps
 	$(SWIFT) build -c release --product cloister
-	@bin=$$($(SWIFT) build -c release --show-bin-path)/cloister; \
-	  $$bin --version && $$bin --help
+	$(SWIFT) build -c release --product cloister-enclave
+	scripts/demo
 
 ## bench: package-benchmark suite (nested package in Benchmarks/)
 bench: deps

@@ -11,7 +11,7 @@ public struct CloisterCommand: AsyncParsableCommand {
             boundary. Simulated evidence says so (simulated: true) and is never trusted as hardware evidence.
             """,
         version: CloisterVersion.string,
-        subcommands: [PlatformCommand.self, SignCommand.self, MeasureCommand.self, RunCommand.self]
+        subcommands: [PlatformCommand.self, SignCommand.self, MeasureCommand.self, RunCommand.self, VerifyCommand.self]
     )
 
     public init() {}

@@ -181,8 +181,13 @@ struct PlatformDescription: Encodable {
 /// Runs a platform command's work, mapping failures to documented exit statuses: 78 (EX_CONFIG) for a missing,
 /// already existing or insecure platform, 65 for an invalid manifest, 1 otherwise.
 func reportingPlatformErrors(_ body: () throws -> Void) throws {
+    try reportingPlatformErrorsReturning(body)
+}
+
+/// `reportingPlatformErrors` for work that returns a value.
+func reportingPlatformErrorsReturning<T>(_ body: () throws -> T) throws -> T {
     do {
-        try body()
+        return try body()
     } catch let error as PlatformError {
         printToStandardError("error: \(error.reason)")
         let configuration: Set<PlatformError.Code> = [.notInitialized, .alreadyInitialized, .insecurePermissions]

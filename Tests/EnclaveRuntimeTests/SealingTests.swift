@@ -33,13 +33,18 @@ import Testing
         #expect(opened == data)
     }
 
-    @Test func sealingTwiceUsesFreshKeyIDsAndNonces() throws {
+    @Test("one sealer shares a key id per policy with fresh nonces; another sealer draws its own key id")
+    func keyIDsAndNonces() throws {
         let sealer = SealingFixtures.sealer(for: SealingFixtures.identity())
         let first = try sealer.sealedBlob(data, policy: .measurement)
         let second = try sealer.sealedBlob(data, policy: .measurement)
-        #expect(first.request.keyID != second.request.keyID)
+        #expect(first.request.keyID == second.request.keyID)
         #expect(first.nonce != second.nonce)
         #expect(first.ciphertext != second.ciphertext)
+        #expect(try sealer.sealedBlob(data, policy: .signer).request.keyID != first.request.keyID)
+        let other = try SealingFixtures.sealer(for: SealingFixtures.identity()).sealedBlob(data, policy: .measurement)
+        #expect(other.request.keyID != first.request.keyID)
+        #expect(try sealer.unseal(other) == data)
     }
 
     @Test func anotherMeasurementCannotUnsealAMeasurementBlob() throws {

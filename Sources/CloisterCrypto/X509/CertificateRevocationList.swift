@@ -129,6 +129,14 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     }
 
     /// The PEM `X509 CRL` block.
+    /// Every CRL in a PEM bundle, in order.
+    public static func lists(fromPEM pem: String) throws -> [CertificateRevocationList] {
+        let marker = "-----END X509 CRL-----"
+        return try pem.split(separator: marker).filter { $0.contains("-----BEGIN X509 CRL-----") }.map {
+            try CertificateRevocationList(pemRepresentation: String($0) + marker + "\n")
+        }
+    }
+
     public var pemRepresentation: String {
         guard let bio = BIO_new(BIO_s_mem()) else { fatalError("BIO_new failed: \(drainOpenSSLErrors())") }
         defer { BIO_free(bio) }

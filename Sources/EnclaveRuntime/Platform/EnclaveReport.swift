@@ -1,5 +1,5 @@
 import CloisterCBOR
-public import CloisterCrypto
+import CloisterCrypto
 
 /// A local report (SGX's EREPORT): the platform's statement, to one target enclave on the same platform, of another
 /// enclave's identity and 64 bytes of data that enclave chose. It is MACed (HMAC-SHA256) with the target's report

@@ -55,7 +55,7 @@ public final class Platform: Sendable {
         attestationCertificate = try Self.certificate(home, .attestationCertificate)
         attestationKey = try Self.privateKey(home, .attestationKey)
         do {
-            revocationLists = try Self.revocationLists(fromPEM: home.readText(.revocationLists))
+            revocationLists = try CertificateRevocationList.lists(fromPEM: home.readText(.revocationLists))
         } catch let error as PlatformError {
             throw error
         } catch {
@@ -220,14 +220,6 @@ public final class Platform: Sendable {
             throw error
         } catch {
             throw PlatformError(.corruptState, "\(home.path(of: file)) is not a PEM private key: \(error)")
-        }
-    }
-
-    /// Every CRL in a PEM bundle.
-    static func revocationLists(fromPEM pem: String) throws -> [CertificateRevocationList] {
-        let marker = "-----END X509 CRL-----"
-        return try pem.split(separator: marker).filter { $0.contains("-----BEGIN X509 CRL-----") }.map {
-            try CertificateRevocationList(pemRepresentation: String($0) + marker + "\n")
         }
     }
 }

@@ -1,4 +1,4 @@
-import CloisterCrypto
+public import CloisterCrypto
 import Glibc
 
 /// The directory holding one simulated platform's state (`$CLOISTER_HOME`, default `~/.cloister`).
@@ -133,6 +133,32 @@ public struct PlatformHome: Sendable, Hashable {
                 .insecurePermissions,
                 "\(path) has mode \(String(mode, radix: 8)): others can reach the platform's secrets; "
                     + "it must be \(directory ? "0700" : "0600") (chmod go= \(path))")
+        }
+    }
+}
+
+/// What a platform publishes for verifiers: its root, its CRLs and its signed TCB-status list (no secrets).
+public struct PublishedPlatformTrust: Sendable {
+    public let rootCertificate: X509Certificate
+    public let revocationLists: [CertificateRevocationList]
+    public let tcbStatusList: [UInt8]
+}
+
+extension PlatformHome {
+    /// Reads only the public files of the platform in this home.
+    public func publishedTrust() throws -> PublishedPlatformTrust {
+        guard isInitialized else {
+            throw PlatformError(.notInitialized, "no platform in \(path): run `cloister platform init --home \(path)`")
+        }
+        do {
+            return PublishedPlatformTrust(
+                rootCertificate: try X509Certificate(pemRepresentation: readText(.rootCertificate)),
+                revocationLists: try CertificateRevocationList.lists(fromPEM: readText(.revocationLists)),
+                tcbStatusList: try read(.tcbStatus))
+        } catch let error as PlatformError {
+            throw error
+        } catch {
+            throw PlatformError(.corruptState, "\(path) holds an unreadable root certificate or CRL: \(error)")
         }
     }
 }

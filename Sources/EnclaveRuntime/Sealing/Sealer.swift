@@ -1,15 +1,28 @@
 internal import CEnclaveSandbox
 import CloisterCrypto
+import Synchronization
 
 /// Seals and unseals data inside an enclave (DESIGN.md, invariant 4). Keys come from a `SealingKeyProvider` (the
-/// platform), counters from a `MonotonicCounterProvider`; the sealer itself holds neither secrets nor state.
+/// platform), counters from a `MonotonicCounterProvider`.
+///
+/// Asking the platform for a key costs a round trip over the enclave's channel, so a sealer asks once per policy:
+/// its blobs share one random key id (and key) per policy, each with its own random 96-bit nonce, and the key is
+/// rotated to a fresh key id after `maximumBlobsPerKey` blobs, far below the 2^32 random nonces NIST SP 800-38D
+/// allows per key. Keys for unsealing are kept by key request, up to `keyCacheCapacity` of them. Cached keys live in
+/// OpenSSL's cipher context only; the raw bytes are wiped as soon as OpenSSL holds them.
 public struct Sealer: Sendable {
+    /// Blobs sealed under one key before the sealer requests a fresh one.
+    public static let maximumBlobsPerKey = 1 << 30
+    /// Distinct keys kept for unsealing.
+    public static let keyCacheCapacity = 64
+
     /// The enclave this sealer runs in.
     public let identity: EnclaveIdentity
     /// The platform TCB level new blobs are sealed at.
     public let tcbLevel: UInt32
     private let keys: any SealingKeyProvider
     private let counters: (any MonotonicCounterProvider)?
+    private let cache = KeyCache()
 
     public init(
         identity: EnclaveIdentity, tcbLevel: UInt32, keys: any SealingKeyProvider,
@@ -29,10 +42,9 @@ public struct Sealer: Sendable {
 
     /// Seals `data` and returns the blob as a value.
     public func sealedBlob(_ data: [UInt8], policy: SealPolicy, counter: MonotonicCounter? = nil) throws -> SealedBlob {
-        let request = try KeyRequest.fresh(policy: policy, for: identity, tcbLevel: tcbLevel)
+        let (request, key) = try sealingKey(for: policy)
         let nonce = try SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
         let unsealed = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
-        let key = try aesKey(for: request)
         let ciphertext = try key.seal(data, nonce: nonce, associatedData: unsealed.header())
         return SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: ciphertext)
     }
@@ -70,10 +82,61 @@ public struct Sealer: Sendable {
         return plaintext
     }
 
-    /// The AES-256-GCM key for `request`; the raw bytes are wiped once OpenSSL holds the key.
+    /// The current key for sealing under `policy`, requesting a fresh one on first use and after rotation.
+    private func sealingKey(for policy: SealPolicy) throws -> (KeyRequest, AESGCMKey) {
+        if let current = cache.current(policy) { return current }
+        let request = try KeyRequest.fresh(policy: policy, for: identity, tcbLevel: tcbLevel)
+        let key = try aesKey(for: request)
+        cache.setCurrent(policy, request, key)
+        return (request, key)
+    }
+
+    /// The AES-256-GCM key for `request`, from the cache or the platform; the raw bytes are wiped once OpenSSL
+    /// holds the key.
     private func aesKey(for request: KeyRequest) throws -> AESGCMKey {
+        if let cached = cache.key(for: request) { return cached }
         var bytes = try keys.sealingKey(for: request)
         defer { bytes.withUnsafeMutableBytes { cloister_secret_wipe($0.baseAddress, $0.count) } }
-        return try AESGCMKey(bytes)
+        let key = try AESGCMKey(bytes)
+        cache.insert(key, for: request)
+        return key
+    }
+}
+
+/// The sealer's keys: the current sealing key per policy with its use count, and recently used keys by request.
+private final class KeyCache: Sendable {
+    private struct State {
+        var current: [SealPolicy: (request: KeyRequest, key: AESGCMKey, uses: Int)] = [:]
+        var keys: [KeyRequest: AESGCMKey] = [:]
+        var order: [KeyRequest] = []
+    }
+
+    private let state = Mutex(State())
+
+    /// The current key for `policy`, counting one use; nil when there is none or it has been used up.
+    func current(_ policy: SealPolicy) -> (KeyRequest, AESGCMKey)? {
+        state.withLock { state in
+            guard let entry = state.current[policy], entry.uses < Sealer.maximumBlobsPerKey else { return nil }
+            state.current[policy]?.uses += 1
+            return (entry.request, entry.key)
+        }
+    }
+
+    func setCurrent(_ policy: SealPolicy, _ request: KeyRequest, _ key: AESGCMKey) {
+        state.withLock { $0.current[policy] = (request, key, 1) }
+    }
+
+    func key(for request: KeyRequest) -> AESGCMKey? {
+        state.withLock { $0.keys[request] }
+    }
+
+    func insert(_ key: AESGCMKey, for request: KeyRequest) {
+        state.withLock { state in
+            guard state.keys.updateValue(key, forKey: request) == nil else { return }
+            state.order.append(request)
+            if state.order.count > Sealer.keyCacheCapacity {
+                state.keys[state.order.removeFirst()] = nil
+            }
+        }
     }
 }

@@ -1,0 +1,100 @@
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Testing
+
+/// The `cloister` executable end to end: host, platform and enclave as three processes.
+@Suite("cloister platform, run and verify from the command line")
+struct CommandLineTests {
+    let cloister = productsDirectory + "/cloister"
+
+    /// Runs `cloister` with `--home` placed before any `--` (what follows it goes to the workload).
+    private func run(_ arguments: [String], home: String) throws -> ToolOutput {
+        let split = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        return try runTool(cloister, arguments[..<split] + ["--home", home] + arguments[split...])
+    }
+
+    /// A platform home and the echo manifest from Manifests/, signed in a temporary directory.
+    private func prepare() throws -> (home: String, manifest: String, directory: URL) {
+        let directory = try TestEnvironment.temporaryDirectory("cli")
+        let home = directory.appendingPathComponent("home").path
+        let manifests = directory.appendingPathComponent("manifests")
+        try FileManager.default.copyItem(
+            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests"), to: manifests)
+        let initialised = try run(["platform", "init"], home: home)
+        try #require(initialised.status == 0, "\(initialised.standardError)")
+        let signed = try runTool(
+            cloister,
+            [
+                "sign", manifests.appendingPathComponent("echo.toml").path, "--key",
+                TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path,
+            ])
+        try #require(signed.status == 0, "\(signed.standardError)")
+        return (home, manifests.appendingPathComponent("echo.manifest.cose").path, directory)
+    }
+
+    @Test("run launches the echo workload, prints the enclave id and measurement, and writes a quote that verifies")
+    func runAndVerify() throws {
+        let (home, manifest, directory) = try prepare()
+        let quote = directory.appendingPathComponent("quote.cose").path
+        let launched = try run(
+            ["run", manifest, "--quote-out", quote, "--nonce", "c0ffee", "--user-data", "01", "--", "one", "two"],
+            home: home)
+        #expect(launched.status == 0, "\(launched.standardError)")
+        #expect(launched.standardOutput == "hello from the enclave: one two\n")
+        #expect(launched.standardError.contains("cloister: enclave "))
+        #expect(launched.standardError.contains("cloister: measurement "))
+        let verified = try run(["verify", quote, "--nonce", "c0ffee"], home: home)
+        #expect(verified.status == 0, "\(verified.standardOutput)")
+        let json = try run(["verify", quote, "--nonce", "c0ffee", "--json"], home: home)
+        let report = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        let claims = report?["claims"] as? [String: Any]
+        #expect(report?["verified"] as? Bool == true)
+        #expect(claims?["simulated"] as? Bool == true)
+        #expect(claims?["user_data"] as? String == "01")
+        let wrongNonce = try run(["verify", quote, "--nonce", "c0ffef"], home: home)
+        #expect(wrongNonce.status == 2)
+        #expect(wrongNonce.standardOutput.contains("FAIL  nonce"))
+    }
+
+    @Test("run refuses a TOML manifest (64), a changed trusted file (65) and an insecure home (78)")
+    func refusals() throws {
+        let (home, manifest, directory) = try prepare()
+        let toml = try run(["run", directory.appendingPathComponent("manifests/echo.toml").path], home: home)
+        #expect(toml.status == 64)
+        #expect(toml.standardError.contains("cloister sign"))
+        let greeting = directory.appendingPathComponent("manifests/data/greeting.txt")
+        let original = try Data(contentsOf: greeting)
+        try Data(original + [0x0a]).write(to: greeting)
+        let changed = try run(["run", manifest], home: home)
+        #expect(changed.status == 65)
+        #expect(changed.standardError.contains("greeting.txt"))
+        try original.write(to: greeting)
+        chmod(home + "/attestation-key.key", 0o640)
+        let insecure = try run(["run", manifest], home: home)
+        #expect(insecure.status == 78)
+        #expect(insecure.standardError.contains("attestation-key.key"))
+    }
+
+    @Test("platform tcb and revoke change what verify accepts")
+    func tcbAndRevoke() throws {
+        let (home, manifest, directory) = try prepare()
+        let quote = directory.appendingPathComponent("quote.cose").path
+        #expect(try run(["run", manifest, "--quote-out", quote], home: home).status == 0)
+        let moved = try run(["platform", "tcb", "--level", "2", "--json"], home: home)
+        #expect(moved.status == 0)
+        #expect(moved.standardOutput.contains(#""tcb_level":2"#))
+        let outdated = try run(["verify", quote], home: home)
+        #expect(outdated.status == 2)
+        #expect(outdated.standardOutput.contains("FAIL  tcb-status: TCB level 1 is out-of-date"))
+        let fresh = directory.appendingPathComponent("fresh.cose").path
+        #expect(try run(["run", manifest, "--quote-out", fresh], home: home).status == 0)
+        #expect(try run(["verify", fresh], home: home).status == 0)
+        #expect(try run(["platform", "revoke"], home: home).status == 0)
+        let revoked = try run(["verify", fresh], home: home)
+        #expect(revoked.status == 2)
+        #expect(revoked.standardOutput.contains("FAIL  certificate-chain"))
+        let info = try run(["platform", "info", "--json"], home: home)
+        #expect(info.standardOutput.contains(#""revoked":true"#))
+    }
+}
