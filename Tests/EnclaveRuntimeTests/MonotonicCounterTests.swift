@@ -35,6 +35,21 @@ import Testing
         #expect(try store.read(counter.id, for: owner).value == 1)
     }
 
+    @Test("two stores on one directory (as two platform processes) never lose an increment: the flock serialises them")
+    func sharedDirectory() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let first = try MonotonicCounterStore(directory: directory)
+        let second = try MonotonicCounterStore(directory: directory)
+        let counter = try first.create(owner: owner)
+        let owner = self.owner
+        let workers = [first, second].map { store in
+            BackgroundWork { for _ in 0..<100 { _ = try store.increment(counter.id, for: owner) } }
+        }
+        for worker in workers { try worker.join() }
+        #expect(try first.read(counter.id, for: owner).value == 200)
+    }
+
     @Test func concurrentIncrementsEachGetTheirOwnValue() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }

@@ -32,20 +32,39 @@ public final class MonotonicCounterStore: Sendable {
     private let lock = Mutex(())
 
     /// Opens (creating it with mode 0700 if absent) the store in `directory` and removes stale temporary files.
-    /// Only one process may use a store directory at a time.
+    /// Several processes may share a store: every operation holds an exclusive `flock` on the directory.
     public init(directory: String) throws(PersistenceError) {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw .systemCall("mkdir", directory)
         }
         self.directory = directory
-        try AtomicFile.removeStaleTemporaries(in: directory)
+        do {
+            _ = try exclusively { try AtomicFile.removeStaleTemporaries(in: directory) }
+        } catch let error as PersistenceError {
+            throw error
+        } catch {
+            throw PersistenceError(.systemCall, "\(directory): \(error)")
+        }
+    }
+
+    /// Runs `body` holding this store's lock and an exclusive `flock` on its directory (other processes).
+    private func exclusively<T>(_ body: () throws -> T) throws -> T {
+        try lock.withLock { _ in
+            let descriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard descriptor >= 0 else { throw PersistenceError.systemCall("open", directory) }
+            defer { close(descriptor) }
+            while flock(descriptor, LOCK_EX) != 0 {
+                guard errno == EINTR else { throw PersistenceError.systemCall("flock", directory) }
+            }
+            return try body()
+        }
     }
 
     /// Creates a counter at value 0, owned by `owner`'s signer and product id.
     public func create(owner: EnclaveIdentity) throws -> MonotonicCounter {
         let id = try SecureRandom.bytes(count: MonotonicCounter.idByteCount)
         let record = CounterRecord(id: id, signer: owner.signer, productID: owner.productID, value: 0)
-        try lock.withLock { _ in
+        try exclusively {
             let file = self.file(for: id)
             guard !file.exists else { throw PersistenceError(.corrupt, "counter file \(file.path) already exists") }
             try file.write(record.encoded())
@@ -55,7 +74,7 @@ public final class MonotonicCounterStore: Sendable {
 
     /// The current value of counter `id`, which `caller` must own.
     public func read(_ id: [UInt8], for caller: EnclaveIdentity) throws -> MonotonicCounter {
-        try lock.withLock { _ in
+        try exclusively {
             let record = try load(id, for: caller)
             return MonotonicCounter(id: id, value: record.value)
         }
@@ -63,7 +82,7 @@ public final class MonotonicCounterStore: Sendable {
 
     /// Adds one to counter `id` and returns the new value, which is on disk when this returns.
     public func increment(_ id: [UInt8], for caller: EnclaveIdentity) throws -> MonotonicCounter {
-        try lock.withLock { _ in
+        try exclusively {
             var record = try load(id, for: caller)
             guard record.value < UInt64.max else {
                 throw PersistenceError(.counterExhausted, "counter \(hexEncoded(id)) is at its maximum value")
