@@ -23,7 +23,7 @@ public struct MeasureCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        try reportingManifestErrors {
+        try reportingErrors {
             let report = try ManifestMeasurementReport(manifestAt: manifest, locator: .current)
             if json {
                 let encoder = JSONEncoder()

@@ -41,7 +41,7 @@ public struct PlatformCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            try reportingPlatformErrors {
+            try reportingErrors {
                 let platform = try Platform.initialize(home: home.platformHome, curve: alg.curve)
                 try PlatformDescription(platform).print(json: json, header: "initialised platform in \(platform.home.path)")
             }
@@ -58,7 +58,7 @@ public struct PlatformCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            try reportingPlatformErrors {
+            try reportingErrors {
                 try PlatformDescription(Platform(opening: home.platformHome)).print(json: json, header: nil)
             }
         }
@@ -78,7 +78,7 @@ public struct PlatformCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            try reportingPlatformErrors {
+            try reportingErrors {
                 let platform = try Platform.setTCBLevel(level, home: home.platformHome)
                 try PlatformDescription(platform).print(json: json, header: "platform now at TCB level \(level)")
             }
@@ -95,7 +95,7 @@ public struct PlatformCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            try reportingPlatformErrors {
+            try reportingErrors {
                 let platform = try Platform.revoke(home: home.platformHome)
                 try PlatformDescription(platform).print(
                     json: json, header: "revoked platform certificate \(platform.platformCertificate.serialNumberHex)")
@@ -175,30 +175,5 @@ struct PlatformDescription: Encodable {
             root certificate (simulated; trust it only for development):
             \(rootCertificate)
             """, terminator: rootCertificate.hasSuffix("\n") ? "" : "\n")
-    }
-}
-
-/// Runs a platform command's work, mapping failures to documented exit statuses: 78 (EX_CONFIG) for a missing,
-/// already existing or insecure platform, 65 for an invalid manifest, 1 otherwise.
-func reportingPlatformErrors(_ body: () throws -> Void) throws {
-    try reportingPlatformErrorsReturning(body)
-}
-
-/// `reportingPlatformErrors` for work that returns a value.
-func reportingPlatformErrorsReturning<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as PlatformError {
-        printToStandardError("error: \(error.reason)")
-        let configuration: Set<PlatformError.Code> = [.notInitialized, .alreadyInitialized, .insecurePermissions]
-        throw ExitCode(configuration.contains(error.code) ? 78 : 1)
-    } catch let error as ExitCode {
-        throw error
-    } catch let error as ManifestError {
-        printToStandardError("error: \(error.description)")
-        throw ExitCode(65)
-    } catch {
-        printToStandardError("error: \(error)")
-        throw ExitCode.failure
     }
 }

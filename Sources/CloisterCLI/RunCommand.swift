@@ -61,7 +61,7 @@ public struct RunCommand: AsyncParsableCommand {
             locator.enclaveExecutable
             ?? locator.runningExecutableDirectory.map { "\($0)/\(EnclaveExecutableLocator.enclaveExecutableName)" }
         let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
-        try reportingPlatformErrors {
+        try reportingErrors {
             try platformHome.checkPrivate()
             let platform = try PlatformProcess.start(executable: executable, home: platformHome)
             let (record, channel) = try Self.reportingRemote {

@@ -31,7 +31,7 @@ public struct SignCommand: AsyncParsableCommand {
     public func run() async throws {
         let signingKey = try loadKey()
         let outputPath = output ?? SignedManifest.defaultOutputPath(forManifestAt: manifest)
-        try reportingManifestErrors {
+        try reportingErrors {
             let signed = try SignedManifest.sign(manifestAt: manifest, with: signingKey, locator: .current)
             try signed.write(to: outputPath)
             print("wrote \(outputPath)")
@@ -69,22 +69,4 @@ extension EnclaveManifest {
         if case .file(let path) = entrypoint { paths.append(path) }
         return paths.contains { !$0.hasPrefix("/") }
     }
-}
-
-/// Runs a manifest command's work, printing a failure to standard error and exiting with the documented status:
-/// 65 (EX_DATAERR) for an invalid manifest, signature or input, 1 for anything else.
-func reportingManifestErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let error as ManifestError {
-        printToStandardError("error: \(error.description)")
-        throw ExitCode(65)
-    } catch {
-        printToStandardError("error: \(error)")
-        throw ExitCode.failure
-    }
-}
-
-func printToStandardError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }

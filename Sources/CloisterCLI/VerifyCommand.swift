@@ -53,7 +53,7 @@ public struct VerifyCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("cannot read the evidence file \(evidence)")
         }
-        let checks = try reportingPlatformErrorsReturning { try trustChecks() }
+        let checks = try reportingErrors { try trustChecks() }
         let (document, results) = checks.run(
             bytes, expectedNonce: nonce.flatMap(hexDecoded), at: at.flatMap(Self.date) ?? Date())
         let verified = results.allSatisfy(\.passed)
