@@ -156,4 +156,23 @@ struct EnclaveLaunchTests {
         }
         #expect(error?.reason.contains("handshake") == true)
     }
+
+    @Test("after the handshake the platform channel refuses 'hardened' and answers only for the launched identity")
+    func platformChannelAfterHandshake() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let record = try launch(fixture, on: platform)
+        let service = PlatformEnclaveService(platform: platform, record: record.record)
+        #expect(try finish(record) == .exited(0))
+        let (enclaveEnd, platformEnd) = try Channel.makePair()
+        let server = BackgroundWork { try EnclaveCallServer(channel: platformEnd, ecalls: service.calls).serve() }
+        let caller = EnclaveCaller(channel: enclaveEnd)
+        let claim = try CBORValue.array([.text("seccomp")]).encoded()
+        #expect(throws: EnclaveCallError.self) { try caller.call("hardened", claim) }
+        let identity = try EnclaveRecord(encoded: caller.call("identity"))
+        #expect(identity.identity == record.record.identity)
+        #expect(!identity.mechanisms.contains(.seccomp))
+        enclaveEnd.shutdown()
+        try server.join()
+    }
 }

@@ -34,10 +34,11 @@ public final class PlatformEnclaveService: Sendable {
     /// The record as it stands (mechanisms grow once the enclave reports its hardening).
     public var record: EnclaveRecord { state.withLock { $0 } }
 
-    /// The call table to serve on the platform channel.
+    /// The call table served on the platform channel after the start-up handshake: `hardened` is accepted only
+    /// during the handshake, so a workload cannot later claim hardening the runtime did not apply.
     public var calls: EnclaveCallTable {
         var table = EnclaveCallTable()
-        for function in Function.allCases {
+        for function in Function.allCases where function != .hardened {
             table.register(function.rawValue) { [self] argument in try answer(function, argument) }
         }
         return table
