@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
+        .library(name: "Verifier", targets: ["Verifier"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -64,12 +65,23 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Verifier",
+            dependencies: [
+                "Attestation",
+                "CloisterCrypto",
+                "EnclaveRuntime",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "CloisterCLI",
             dependencies: [
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
                 "EnclaveRuntime",
+                "Verifier",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -98,6 +110,11 @@ let package = Package(
         .testTarget(
             name: "EnclaveRuntimeTests",
             dependencies: ["EnclaveRuntime", "Attestation", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerifierTests",
+            dependencies: ["Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

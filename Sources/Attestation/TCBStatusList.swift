@@ -12,7 +12,7 @@ public struct TCBStatusList: Sendable, Hashable {
     public static let format = "cloister-tcb-status-v1"
 
     /// A TCB level's standing.
-    public enum Status: String, Sendable, Hashable, CaseIterable {
+    public enum Status: String, Sendable, Hashable, CaseIterable, Codable {
         case upToDate = "up-to-date"
         case outOfDate = "out-of-date"
         /// Above the latest level the vendor has published: no platform should be there.

@@ -3,141 +3,164 @@ import Attestation
 import CloisterCrypto
 import EnclaveRuntime
 import Foundation
+import Verifier
 
-/// `cloister verify EVIDENCE`: the cryptographic appraisal of a Cloister quote, every check reported.
+/// `cloister verify EVIDENCE`: appraise a Cloister quote or an AWS Nitro attestation document under a policy.
 public struct VerifyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Verify a Cloister quote: signature, certificate chain with CRLs, platform binding, TCB status, nonce.",
+        abstract: "Appraise a Cloister quote or AWS Nitro document under a policy; print every check and the EAR.",
         discussion: """
-            By default the trust material (root certificate, CRLs, TCB-status list) comes from the platform in \
-            --home, else $CLOISTER_HOME, else ~/.cloister; only its public files are read. --trust-anchor and \
-            --crl replace it. Quotes from the simulator always say simulated: true; never accept them as hardware \
-            evidence. Exit status: 0 every check passed, 2 a check failed, 64 bad arguments, 1 internal error.
+            Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister): its \
+            published root, CRLs and TCB-status list (no secret is read), or against --trust-anchor with --crl. AWS \
+            Nitro documents need AWS's root G1 with --trust-anchor (\(TrustStore.awsNitroRootURL)); a root whose \
+            SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) draws a warning. Without --policy the \
+            default policy trusts no measurement, so evidence is contraindicated: write a policy (README). The \
+            result is an EAR (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json \
+            prints. Exit status: 0 affirming or warning, 2 contraindicated, 64 usage error, 1 internal error.
             """
     )
 
-    @Argument(help: "The quote (COSE_Sign1), e.g. from `cloister run --quote-out`.")
+    @Argument(help: "The evidence file: a quote from `cloister run --quote-out`, or a Nitro document (CBOR).")
     var evidence: String
 
-    @Option(help: "The platform home whose published root, CRLs and TCB-status list to trust.")
-    var home: String?
+    @Option(help: "auto, cloister or nitro.")
+    var format: FormatChoice = .auto
 
-    @Option(name: .customLong("trust-anchor"), help: "A root certificate (PEM) to trust instead of the platform's.")
+    @Option(help: "The policy (TOML or JSON).")
+    var policy: String?
+
+    @Option(name: .customLong("trust-anchor"), help: "A root certificate (PEM) to trust; repeatable.")
     var trustAnchors: [String] = []
 
-    @Option(name: .customLong("crl"), help: "CRLs (PEM) to check with --trust-anchor.")
+    @Option(name: .customLong("crl"), help: "CRLs (PEM) for a Cloister --trust-anchor; repeatable.")
     var crls: [String] = []
 
-    @Option(help: "The hex nonce the quote must carry.")
+    @Option(help: "The Cloister platform home whose published trust material to use.")
+    var home: String?
+
+    @Option(help: "The hex nonce the relying party issued; the evidence must carry it.")
     var nonce: String?
 
-    @Option(help: "Verify at this time (RFC 3339, e.g. 2026-11-23T10:00:00Z) instead of now.")
+    @Option(help: "Appraise at this time (RFC 3339, e.g. 2022-10-13T10:00:00Z) instead of now.")
     var at: String?
 
-    @Flag(help: "Print {\"verified\", \"checks\", \"claims\"} as JSON.")
+    @Option(help: "The verifier's P-256 key (PEM) that signs the EAR.")
+    var signingKey: String?
+
+    @Flag(help: "Print the result (status, checks, claims, EAR, JWK set) as JSON.")
     var json = false
 
     public init() {}
 
+    enum FormatChoice: String, ExpressibleByArgument, CaseIterable {
+        case auto, cloister, nitro
+    }
+
     public func validate() throws {
         if let nonce, hexDecoded(nonce) == nil { throw ValidationError("--nonce must be an even number of hex digits") }
         if let at, Self.date(at) == nil { throw ValidationError("--at must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z") }
-        if !crls.isEmpty && trustAnchors.isEmpty { throw ValidationError("--crl goes with --trust-anchor") }
     }
 
     public func run() async throws {
-        let bytes: [UInt8]
-        do {
-            bytes = Array(try Data(contentsOf: URL(fileURLWithPath: evidence)))
-        } catch {
-            throw ValidationError("cannot read the evidence file \(evidence)")
+        let bytes = try readFile(evidence, "the evidence file")
+        let format = try evidenceFormat(bytes)
+        let policy = try policy.map { path in
+            do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
+        } ?? Policy(id: "default")
+        let trust = try trustStore(for: format)
+        let signer = try resultSigner()
+        let result = try reportingErrors {
+            try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
+                bytes, format: self.format == .auto ? nil : format, policy: policy,
+                expectedNonce: nonce.flatMap(hexDecoded), at: at.flatMap(Self.date) ?? Date())
         }
-        let checks = try reportingErrors { try trustChecks() }
-        let (document, results) = checks.run(
-            bytes, expectedNonce: nonce.flatMap(hexDecoded), at: at.flatMap(Self.date) ?? Date())
-        let verified = results.allSatisfy(\.passed)
-        let claims = document.map(QuoteClaims.init)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            let report = VerificationReport(verified: verified, checks: results, claims: claims)
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as? [String: Any] ?? [:]
+            object["jwks"] = try JSONSerialization.jsonObject(with: Data(signer.jwks))
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
         } else {
-            for check in results {
+            for check in result.checks {
                 print("\(check.passed ? "pass" : "FAIL")  \(check.name): \(check.detail)")
             }
-            if let claims {
+            for warning in result.warnings { print("warning: \(warning)") }
+            if let claims = result.claims {
                 print("measurement \(claims.measurement)")
-                print("signer      \(claims.signer)")
-                if claims.simulated { print("note: simulated evidence (no hardware); policies must allow it explicitly") }
+                if claims.simulated { print("note: simulated evidence (no TEE hardware)") }
             }
-            print(verified ? "verified" : "NOT verified")
+            print("\(result.status.rawValue) (policy \(result.policyID))")
         }
-        if !verified { throw ExitCode(2) }
+        if result.status == .contraindicated { throw ExitCode(2) }
     }
 
-    private func trustChecks() throws -> CloisterQuoteChecks {
-        if trustAnchors.isEmpty {
-            let trust = try PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment).publishedTrust()
-            return CloisterQuoteChecks(
-                trustAnchors: [trust.rootCertificate], revocationLists: trust.revocationLists,
-                tcbStatusList: trust.tcbStatusList)
+    /// The format asked for, or the one the evidence shows (nil when it does not decode: the appraisal says why).
+    private func evidenceFormat(_ bytes: [UInt8]) throws -> EvidenceFormat? {
+        switch format {
+        case .cloister: return .cloister
+        case .nitro: return .nitro
+        case .auto: return (try? SignedAttestationDocument(encoded: bytes)).map { EvidenceFormat.detect($0.document) }
         }
+    }
+
+    private func trustStore(for format: EvidenceFormat?) throws -> TrustStore {
+        let anchors = try trustAnchors.flatMap { path in
+            do {
+                return try X509Certificate.certificates(fromPEM: String(decoding: readFile(path, "--trust-anchor"), as: UTF8.self))
+            } catch let error as ValidationError { throw error } catch {
+                throw ValidationError("--trust-anchor \(path) is not a PEM certificate: \(error)")
+            }
+        }
+        switch format {
+        case .nitro:
+            guard !anchors.isEmpty else {
+                throw ValidationError(
+                    "AWS Nitro evidence needs AWS's root: download \(TrustStore.awsNitroRootURL), check that its DER "
+                        + "SHA-256 is \(TrustStore.awsNitroRootG1Fingerprint), and pass it with --trust-anchor")
+            }
+            return TrustStore(nitroRoots: anchors)
+        case .cloister, nil:
+            guard anchors.isEmpty else {
+                let lists = try crls.flatMap { path in
+                    do {
+                        return try CertificateRevocationList.lists(fromPEM: String(decoding: readFile(path, "--crl"), as: UTF8.self))
+                    } catch let error as ValidationError { throw error } catch {
+                        throw ValidationError("--crl \(path) is not a PEM CRL: \(error)")
+                    }
+                }
+                return TrustStore(cloisterRoots: anchors, cloisterRevocationLists: lists)
+            }
+            let published = try reportingErrors {
+                try PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment).publishedTrust()
+            }
+            return TrustStore(
+                cloisterRoots: [published.rootCertificate], cloisterRevocationLists: published.revocationLists,
+                tcbStatusLists: [published.tcbStatusList])
+        }
+    }
+
+    private func resultSigner() throws -> ResultSigner {
+        let build = "cloister \(CloisterVersion.string)"
+        guard let signingKey else { return try ResultSigner(key: ECPrivateKey(generating: .p256), build: build) }
         do {
-            let anchors = try trustAnchors.flatMap { try X509Certificate.certificates(fromPEM: String(contentsOfFile: $0, encoding: .utf8)) }
-            let lists = try crls.flatMap { try CertificateRevocationList.lists(fromPEM: String(contentsOfFile: $0, encoding: .utf8)) }
-            return CloisterQuoteChecks(trustAnchors: anchors, revocationLists: lists, tcbStatusList: nil)
+            let pem = String(decoding: try readFile(signingKey, "--signing-key"), as: UTF8.self)
+            return try ResultSigner(key: ECPrivateKey(pemRepresentation: pem), build: build)
+        } catch let error as ValidationError { throw error } catch {
+            throw ValidationError("--signing-key \(signingKey) is not a P-256 private key in PEM: \(error)")
+        }
+    }
+
+    private func readFile(_ path: String, _ what: String) throws -> [UInt8] {
+        do {
+            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
-            throw ValidationError("cannot read --trust-anchor or --crl: \(error)")
+            throw ValidationError("cannot read \(what) \(path)")
         }
     }
 
     static func date(_ text: String) -> Date? {
         try? Date(text, strategy: .iso8601)
-    }
-}
-
-/// What `verify --json` prints.
-struct VerificationReport: Encodable {
-    let verified: Bool
-    let checks: [EvidenceCheck]
-    let claims: QuoteClaims?
-}
-
-/// The claims of a decoded quote, in hex.
-struct QuoteClaims: Encodable {
-    let measurement: String
-    let signer: String
-    let nonce: String?
-    let publicKey: String?
-    let userData: String?
-    let simulated: Bool
-    let debug: Bool
-    let productID: UInt16?
-    let svn: UInt16?
-    let tcbLevel: UInt32?
-    let isolation: [String]
-    let timestamp: UInt64
-
-    enum CodingKeys: String, CodingKey {
-        case measurement, signer, nonce, simulated, debug, svn, isolation, timestamp
-        case publicKey = "public_key", userData = "user_data", productID = "product_id", tcbLevel = "tcb_level"
-    }
-
-    init(_ signed: SignedAttestationDocument) {
-        let document = signed.document
-        measurement = hexEncoded(document.pcrs[Platform.measurementPCR] ?? [])
-        signer = hexEncoded(document.pcrs[Platform.signerPCR] ?? [])
-        nonce = document.nonce.map(hexEncoded)
-        publicKey = document.publicKey.map(hexEncoded)
-        userData = document.userData.map(hexEncoded)
-        simulated = document.cloister?.simulated ?? false
-        debug = document.cloister?.debug ?? false
-        productID = document.cloister?.productID
-        svn = document.cloister?.svn
-        tcbLevel = document.cloister?.tcbLevel
-        isolation = document.cloister?.isolation ?? []
-        timestamp = document.timestamp
     }
 }

@@ -101,6 +101,10 @@ public func runTool(
 public struct ToolError: Error, CustomStringConvertible {
     public let reason: String
     public var description: String { reason }
+
+    public init(reason: String) {
+        self.reason = reason
+    }
 }
 
 private final class LockedData: @unchecked Sendable {

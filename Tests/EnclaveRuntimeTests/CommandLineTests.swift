@@ -30,8 +30,20 @@ struct CommandLineTests {
                 TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path,
             ])
         try #require(signed.status == 0, "\(signed.standardError)")
-        return (home, manifests.appendingPathComponent("echo.manifest.cose").path, directory)
+        let signedPath = manifests.appendingPathComponent("echo.manifest.cose").path
+        let measurement = try #require(
+            signed.standardOutput.split(separator: "\n").first { $0.hasPrefix("measurement ") }?.split(separator: " ").last)
+        let policy = """
+            id = "echo-demo"
+            measurements = ["\(measurement)"]
+            allow_simulated = true
+            allow_development_keys = true
+            """
+        try Data(policy.utf8).write(to: directory.appendingPathComponent("policy.toml"))
+        return (home, signedPath, directory)
     }
+
+    private func policy(_ directory: URL) -> String { directory.appendingPathComponent("policy.toml").path }
 
     @Test("run launches the echo workload, prints the enclave id and measurement, and writes a quote that verifies")
     func runAndVerify() throws {
@@ -44,17 +56,23 @@ struct CommandLineTests {
         #expect(launched.standardOutput == "hello from the enclave: one two\n")
         #expect(launched.standardError.contains("cloister: enclave "))
         #expect(launched.standardError.contains("cloister: measurement "))
-        let verified = try run(["verify", quote, "--nonce", "c0ffee"], home: home)
+        let verified = try run(["verify", quote, "--nonce", "c0ffee", "--policy", policy(directory)], home: home)
         #expect(verified.status == 0, "\(verified.standardOutput)")
-        let json = try run(["verify", quote, "--nonce", "c0ffee", "--json"], home: home)
+        #expect(verified.standardOutput.contains("affirming (policy echo-demo)"))
+        let json = try run(["verify", quote, "--nonce", "c0ffee", "--policy", policy(directory), "--json"], home: home)
         let report = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
         let claims = report?["claims"] as? [String: Any]
-        #expect(report?["verified"] as? Bool == true)
+        #expect(report?["status"] as? String == "affirming")
+        #expect((report?["ear"] as? String)?.split(separator: ".").count == 3)
+        #expect(report?["jwks"] != nil)
         #expect(claims?["simulated"] as? Bool == true)
         #expect(claims?["user_data"] as? String == "01")
-        let wrongNonce = try run(["verify", quote, "--nonce", "c0ffef"], home: home)
+        let wrongNonce = try run(["verify", quote, "--nonce", "c0ffef", "--policy", policy(directory)], home: home)
         #expect(wrongNonce.status == 2)
         #expect(wrongNonce.standardOutput.contains("FAIL  nonce"))
+        let noPolicy = try run(["verify", quote], home: home)
+        #expect(noPolicy.status == 2)
+        #expect(noPolicy.standardOutput.contains("FAIL  reference-values"))
     }
 
     @Test("run refuses a TOML manifest (64), a changed trusted file (65) and an insecure home (78)")
@@ -84,14 +102,14 @@ struct CommandLineTests {
         let moved = try run(["platform", "tcb", "--level", "2", "--json"], home: home)
         #expect(moved.status == 0)
         #expect(moved.standardOutput.contains(#""tcb_level":2"#))
-        let outdated = try run(["verify", quote], home: home)
+        let outdated = try run(["verify", quote, "--policy", policy(directory)], home: home)
         #expect(outdated.status == 2)
-        #expect(outdated.standardOutput.contains("FAIL  tcb-status: TCB level 1 is out-of-date"))
+        #expect(outdated.standardOutput.contains("FAIL  tcb-status-accepted: TCB status out-of-date"))
         let fresh = directory.appendingPathComponent("fresh.cose").path
         #expect(try run(["run", manifest, "--quote-out", fresh], home: home).status == 0)
-        #expect(try run(["verify", fresh], home: home).status == 0)
+        #expect(try run(["verify", fresh, "--policy", policy(directory)], home: home).status == 0)
         #expect(try run(["platform", "revoke"], home: home).status == 0)
-        let revoked = try run(["verify", fresh], home: home)
+        let revoked = try run(["verify", fresh, "--policy", policy(directory)], home: home)
         #expect(revoked.status == 2)
         #expect(revoked.standardOutput.contains("FAIL  certificate-chain"))
         let info = try run(["platform", "info", "--json"], home: home)

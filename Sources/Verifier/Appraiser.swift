@@ -1,0 +1,198 @@
+public import Attestation
+import CloisterCrypto
+import EnclaveRuntime
+public import FoundationEssentials
+
+/// Appraises evidence: the evidence stage (`EvidenceVerifier`), then every check of a `Policy`, then a signed
+/// attestation result. Every check runs and is named in the result, not only the first that fails.
+///
+/// Policy checks: `reference-values` (the policy names at least one measurement or signer), `measurement`,
+/// `pcr-N`, `signer`, `product-svn`, `debug`, `simulated`, `development-key`, `age`, `nonce`, `tcb-status-accepted`,
+/// `isolation`. Each maps to one aspect of the AR4SI trustworthiness vector; the worst aspect decides the status.
+public struct Appraiser: Sendable {
+    public let evidence: EvidenceVerifier
+    public let signer: ResultSigner
+
+    /// How far in the future a timestamp may lie (clock skew between platform and verifier).
+    public static let allowedClockSkew: TimeInterval = 300
+
+    public init(evidence: EvidenceVerifier, signer: ResultSigner) {
+        self.evidence = evidence
+        self.signer = signer
+    }
+
+    /// Appraises `bytes` under `policy` at `time`; `expectedNonce` is the nonce the relying party issued.
+    public func appraise(
+        _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
+    ) throws -> AttestationResult {
+        let outcome = evidence.verify(bytes, format: format, at: time)
+        var checks = outcome.checks
+        if let claims = outcome.claims {
+            checks += policyChecks(claims, policy: policy, expectedNonce: expectedNonce, at: time)
+        }
+        var vector = TrustworthinessVector()
+        var warnings = outcome.warnings
+        for check in checks {
+            let aspect = Self.aspect(of: check.name)
+            let tier =
+                check.passed
+                ? TrustworthinessVector.affirming
+                : (aspect == \.instanceIdentity && Self.cryptographic.contains(check.name)
+                    ? TrustworthinessVector.cryptographicFailure : TrustworthinessVector.contraindicated)
+            vector[keyPath: aspect] = max(vector[keyPath: aspect], tier)
+        }
+        if let status = outcome.claims?.tcbStatus, status == .outOfDate,
+            checks.contains(where: { $0.name == "tcb-status-accepted" && $0.passed })
+        {
+            vector.hardware = max(vector.hardware, TrustworthinessVector.warning)
+            warnings.append("the platform's TCB level is out of date; the policy accepts it")
+        }
+        let status = vector.status
+        let token = try signer.token(
+            EntityAttestationResult(
+                issuedAt: Int(time.timeIntervalSince1970), verifierBuild: signer.build,
+                nonce: expectedNonce.map { base64URL($0[...]) },
+                submodule: outcome.format?.rawValue ?? "unknown",
+                appraisal: .init(
+                    status: status, trustworthiness: vector, policyID: policy.id, claims: outcome.claims,
+                    failedChecks: checks.filter { !$0.passed }.map(\.name))))
+        return AttestationResult(
+            status: status, policyID: policy.id, format: outcome.format, checks: checks, trustworthiness: vector,
+            claims: outcome.claims, warnings: warnings, token: token)
+    }
+
+    /// Evidence checks whose failure means the cryptography did not hold.
+    private static let cryptographic: Set<String> = ["decode", "signature", "certificate-chain", "trust-anchor"]
+
+    private static func aspect(of check: String) -> WritableKeyPath<TrustworthinessVector, Int> {
+        switch check {
+        case "measurement", "signer", "product-svn", "development-key", "reference-values": \.executables
+        case _ where check.hasPrefix("pcr-"): \.executables
+        case "debug": \.configuration
+        case "simulated", "tcb-status", "tcb-status-accepted", "platform-binding": \.hardware
+        case "isolation": \.runtimeOpaque
+        default: \.instanceIdentity  // decode, format, signature, chain, anchor, digest, age, nonce
+        }
+    }
+
+    private func policyChecks(
+        _ claims: VerifiedClaims, policy: Policy, expectedNonce: [UInt8]?, at time: Date
+    ) -> [EvidenceCheck] {
+        var checks: [EvidenceCheck] = []
+        func check(_ name: String, _ passed: Bool, _ pass: String, _ fail: String) {
+            checks.append(EvidenceCheck(name, passed: passed, passed ? pass : fail))
+        }
+        check(
+            "reference-values", !policy.measurements.isEmpty || !policy.signers.isEmpty,
+            "policy \(policy.id) names reference measurements or signers",
+            "policy \(policy.id) names no reference measurement or signer: nothing would be trusted")
+        if !policy.measurements.isEmpty {
+            check(
+                "measurement", policy.measurements.contains(claims.measurement),
+                "measurement \(claims.measurement) is a reference value",
+                "measurement \(claims.measurement) is not among the policy's \(policy.measurements.count) reference values")
+        }
+        for (index, values) in policy.pcrs.sorted(by: { $0.key < $1.key }) {
+            let value = claims.pcrs[String(Int(index) ?? -1)]
+            check(
+                "pcr-\(index)", value.map(values.contains) ?? false, "PCR\(index) is a reference value",
+                "PCR\(index) \(value ?? "(absent)") is not a reference value")
+        }
+        if !policy.signers.isEmpty {
+            check(
+                "signer", claims.signer.map(policy.signers.contains) ?? false, "signer is a reference value",
+                "signer \(claims.signer ?? "(absent)") is not among the policy's signers")
+        }
+        if !policy.products.isEmpty {
+            let product = policy.products.first { $0.productID == claims.productID }
+            let passed = product.map { product in (claims.svn ?? 0) >= product.minimumSVN } ?? false
+            check(
+                "product-svn", passed,
+                "product \(claims.productID ?? 0) at SVN \(claims.svn ?? 0) is accepted",
+                product == nil
+                    ? "product id \(claims.productID.map(String.init) ?? "(absent)") is not accepted"
+                    : "SVN \(claims.svn ?? 0) is below the minimum \(product?.minimumSVN ?? 0) for product \(claims.productID ?? 0)")
+        }
+        check(
+            "debug", !claims.debug || policy.allowDebug, claims.debug ? "debug evidence, allowed by policy" : "not a debug enclave",
+            "the enclave runs in debug mode; the policy forbids debug")
+        check(
+            "simulated", !claims.simulated || policy.allowSimulated,
+            claims.simulated ? "simulated evidence, allowed by policy" : "hardware evidence",
+            "the evidence is simulated (no TEE hardware); the policy does not allow simulation")
+        if claims.format == .cloister {
+            let development = claims.signer == SignerIdentity.development.hex
+            check(
+                "development-key", !development || policy.allowDevelopmentKeys,
+                development ? "signed with the development key, allowed by policy" : "not the development key",
+                "the manifest is signed with the public development key (Keys/dev-signer.pem)")
+        }
+        if let maximumAge = policy.maximumAgeSeconds {
+            let age = time.timeIntervalSince1970 - Double(claims.timestamp) / 1000
+            check(
+                "age", age <= Double(maximumAge) && age >= -Self.allowedClockSkew,
+                "made \(Int(age.rounded())) s ago",
+                age < -Self.allowedClockSkew
+                    ? "made \(Int(-age)) s in the future" : "made \(Int(age)) s ago, older than \(maximumAge) s")
+        }
+        if policy.requireNonce || expectedNonce != nil {
+            let matches = expectedNonce.map { hexEncoded($0) == claims.nonce } ?? false
+            check(
+                "nonce", matches, "carries the issued nonce",
+                expectedNonce == nil ? "the policy requires a nonce and none was issued" : "the nonce differs or is absent")
+        }
+        if claims.format == .cloister {
+            let status = claims.tcbStatus
+            check(
+                "tcb-status-accepted", status.map(policy.acceptableTCBStatuses.contains) ?? false,
+                "TCB status \(status?.rawValue ?? "") is accepted",
+                "TCB status \(status?.rawValue ?? "unknown") is not among \(policy.acceptableTCBStatuses.map(\.rawValue))")
+        }
+        if !policy.requiredIsolation.isEmpty {
+            let missing = policy.requiredIsolation.filter { !(claims.isolation ?? []).contains($0) }
+            check(
+                "isolation", missing.isEmpty, "every required isolation mechanism was applied",
+                "isolation not applied: \(missing.joined(separator: ", "))")
+        }
+        return checks
+    }
+}
+
+/// The EAR claims set (draft-ietf-rats-ear): one submodule per appraised evidence.
+struct EntityAttestationResult: Encodable {
+    struct VerifierID: Encodable {
+        let developer = "https://github.com/cloister"
+        let build: String
+    }
+
+    struct Appraisal: Encodable {
+        let status: AppraisalStatus
+        let trustworthiness: TrustworthinessVector
+        let policyID: String
+        let claims: VerifiedClaims?
+        let failedChecks: [String]
+
+        enum CodingKeys: String, CodingKey {
+            case status = "ear.status", trustworthiness = "ear.trustworthiness-vector"
+            case policyID = "ear.appraisal-policy-id", claims = "ear.veraison.annotated-evidence"
+            case failedChecks = "cloister.failed-checks"
+        }
+    }
+
+    let profile = "tag:github.com,2023:veraison/ear"
+    let issuedAt: Int
+    let verifierID: VerifierID
+    let nonce: String?
+    let submods: [String: Appraisal]
+
+    init(issuedAt: Int, verifierBuild: String, nonce: String?, submodule: String, appraisal: Appraisal) {
+        self.issuedAt = issuedAt
+        self.verifierID = VerifierID(build: verifierBuild)
+        self.nonce = nonce
+        self.submods = [submodule: appraisal]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case profile = "eat_profile", issuedAt = "iat", verifierID = "ear.verifier-id", nonce = "eat_nonce", submods
+    }
+}

@@ -1,0 +1,152 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Testing
+import Verifier
+
+@Suite("Appraisal of Cloister quotes under policies")
+struct CloisterAppraisalTests {
+    let nonce: [UInt8] = [0x01, 0x02]
+
+    @Test("affirmed under the right policy; the EAR carries the status, vector, claims and policy id")
+    func affirmed() throws {
+        let evidence = try CloisterEvidence()
+        let result = try appraiser(evidence.trust()).appraise(
+            evidence.quote(), policy: evidence.policy, expectedNonce: nonce, at: Date())
+        #expect(result.status == .affirming, "\(result.failures)")
+        #expect(result.failures.isEmpty)
+        #expect(result.claims?.simulated == true)
+        #expect(result.claims?.tcbStatus == .upToDate)
+        #expect(result.trustworthiness == TrustworthinessVector(instanceIdentity: 2, configuration: 2, executables: 2, hardware: 2, runtimeOpaque: 2))
+        let names = Set(result.checks.map(\.name))
+        #expect(names.isSuperset(of: [
+            "signature", "certificate-chain", "platform-binding", "tcb-status", "measurement", "signer", "product-svn",
+            "debug", "simulated", "development-key", "age", "nonce", "tcb-status-accepted", "isolation",
+        ]))
+        #expect(result.token.split(separator: ".").count == 3)
+    }
+
+    /// One way to make exactly one check fail, and the check that must fail.
+    struct Failure: Sendable, CustomStringConvertible {
+        let check: String
+        let description: String
+        let change: @Sendable (inout Policy, inout CloisterEvidence.Variation) -> Void
+    }
+
+    static let failures: [Failure] = [
+        Failure(check: "measurement", description: "another measurement") { policy, _ in
+            policy.measurements = [String(repeating: "ab", count: 48)]
+        },
+        Failure(check: "signer", description: "another signer") { policy, _ in
+            policy.signers = [String(repeating: "cd", count: 48)]
+        },
+        Failure(check: "product-svn", description: "SVN below the minimum") { policy, _ in
+            policy.products = [.init(productID: 7, minimumSVN: 4)]
+        },
+        Failure(check: "debug", description: "a debug enclave") { _, variation in variation.debug = true },
+        Failure(check: "simulated", description: "simulation not allowed") { policy, _ in policy.allowSimulated = false },
+        Failure(check: "development-key", description: "development key not allowed") { policy, _ in
+            policy.allowDevelopmentKeys = false
+        },
+        Failure(check: "age", description: "a quote older than the maximum age") { _, variation in
+            variation.age = 600
+        },
+        Failure(check: "nonce", description: "another nonce") { _, variation in variation.nonce = [0x09] },
+        Failure(check: "certificate-chain", description: "a revoked platform") { _, variation in
+            variation.revoked = true
+        },
+        Failure(check: "tcb-status-accepted", description: "an out-of-date TCB level") { _, variation in
+            variation.outdated = true
+        },
+        Failure(check: "isolation", description: "a required mechanism missing") { policy, _ in
+            policy.requiredIsolation.append("locked-regions")
+        },
+    ]
+
+    @Test("each policy check failing on its own yields contraindicated with that reason", arguments: failures)
+    func singleFailure(failure: Failure) throws {
+        var policy = try CloisterEvidence().policy
+        var variation = CloisterEvidence.Variation()
+        failure.change(&policy, &variation)
+        let evidence = try CloisterEvidence(debug: variation.debug)
+        let quote = try evidence.quote(nonce: variation.nonce, at: Date() - variation.age)
+        if variation.revoked { try Platform.revoke(home: evidence.home) }
+        if variation.outdated { try Platform.setTCBLevel(2, home: evidence.home) }
+        let result = try appraiser(evidence.trust()).appraise(
+            quote, policy: policy, expectedNonce: nonce, at: Date())
+        #expect(result.status == .contraindicated)
+        #expect(result.failures.map(\.name) == [failure.check], "\(result.failures)")
+    }
+
+    @Test("an out-of-date TCB level accepted by the policy gives a warning, not affirming")
+    func outdatedAccepted() throws {
+        let evidence = try CloisterEvidence()
+        let quote = try evidence.quote()
+        try Platform.setTCBLevel(2, home: evidence.home)
+        var policy = evidence.policy
+        policy.acceptableTCBStatuses = [.upToDate, .outOfDate]
+        let result = try appraiser(evidence.trust()).appraise(quote, policy: policy, expectedNonce: nonce, at: Date())
+        #expect(result.status == .warning)
+        #expect(result.trustworthiness.hardware == 32)
+    }
+
+    @Test("a policy without reference values trusts nothing")
+    func emptyPolicy() throws {
+        let evidence = try CloisterEvidence()
+        let result = try appraiser(evidence.trust()).appraise(
+            evidence.quote(), policy: Policy(id: "empty", allowSimulated: true, allowDevelopmentKeys: true), at: Date())
+        #expect(result.status == .contraindicated)
+        #expect(result.failures.map(\.name) == ["reference-values"])
+    }
+
+    @Test("a quote asked for as Nitro fails the format check; garbage fails decoding")
+    func formatAndGarbage() throws {
+        let evidence = try CloisterEvidence()
+        let wrongFormat = try appraiser(evidence.trust()).appraise(
+            evidence.quote(), format: .nitro, policy: evidence.policy, expectedNonce: nonce, at: Date())
+        #expect(wrongFormat.failures.map(\.name).contains("format"))
+        let garbage = try appraiser(evidence.trust()).appraise([0xff, 0x00], policy: evidence.policy, at: Date())
+        #expect(garbage.status == .contraindicated)
+        #expect(garbage.failures.map(\.name) == ["decode"])
+        #expect(garbage.claims == nil)
+    }
+
+    @Test(
+        "PyJWT verifies the EAR against the published JWK set; a token signed by another key does not verify",
+        .enabled(if: TestEnvironment.python != nil, "needs the interop venv (make test creates it)"))
+    func earInterop() throws {
+        let evidence = try CloisterEvidence()
+        let result = try appraiser(evidence.trust()).appraise(
+            evidence.quote(), policy: evidence.policy, expectedNonce: nonce, at: Date())
+        let directory = try TestEnvironment.temporaryDirectory("ear")
+        let jwks = directory.appendingPathComponent("jwks.json")
+        try Data(testSigner.jwks).write(to: jwks)
+        let python = try #require(TestEnvironment.python)
+        let script = TestEnvironment.interopScript("verify_ear.py")
+        let verified = try runTool(python, [script, "--token", result.token, "--jwks", jwks.path])
+        #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
+        let payload = try JSONSerialization.jsonObject(with: Data(verified.standardOutput.utf8)) as? [String: Any]
+        let submodule = (payload?["submods"] as? [String: Any])?["cloister"] as? [String: Any]
+        #expect(submodule?["ear.status"] as? String == "affirming")
+        #expect(submodule?["ear.appraisal-policy-id"] as? String == "cloister-test")
+        #expect(payload?["iat"] as? Int != nil)
+        let other = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "impostor")
+        let forged = try Appraiser(evidence: EvidenceVerifier(trust: evidence.trust()), signer: other).appraise(
+            evidence.quote(), policy: evidence.policy, expectedNonce: nonce, at: Date())
+        let refused = try runTool(python, [script, "--token", forged.token, "--jwks", jwks.path])
+        #expect(refused.status == 1)
+    }
+}
+
+extension CloisterEvidence {
+    /// How a single-failure test changes the evidence rather than the policy.
+    struct Variation {
+        var debug = false
+        var age: TimeInterval = 0
+        var nonce: [UInt8] = [0x01, 0x02]
+        var revoked = false
+        var outdated = false
+    }
+}

@@ -1,0 +1,100 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Verifier
+
+/// A simulated platform in a temporary home, quoting for a made-up enclave record.
+struct CloisterEvidence {
+    let home: PlatformHome
+    let platform: Platform
+    let record: EnclaveRecord
+
+    init(debug: Bool = false, signer: [UInt8] = SignerIdentity.development.bytes, svn: UInt16 = 3) throws {
+        let directory = try TestEnvironment.temporaryDirectory("verifier")
+        home = PlatformHome(path: directory.appendingPathComponent("home").path)
+        platform = try Platform.initialize(home: home)
+        record = try Self.record(on: platform, debug: debug, signer: signer, svn: svn)
+    }
+
+    static func record(on platform: Platform, debug: Bool, signer: [UInt8], svn: UInt16) throws -> EnclaveRecord {
+        try EnclaveRecord(
+            enclaveID: "00000000000000aa",
+            identity: EnclaveIdentity(
+                measurement: [UInt8](repeating: 0x4d, count: 48), signer: signer, productID: 7, svn: svn, debug: debug),
+            canonicalManifest: [1, 2, 3], mechanisms: [.landlock, .notDumpable, .seccomp],
+            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: "/nonexistent")
+    }
+
+    /// A quote from `platform` (default: this one) for the record, bound to `nonce`, made at `time`.
+    func quote(nonce: [UInt8]? = [0x01, 0x02], at time: Date = Date(), platform: Platform? = nil) throws -> [UInt8] {
+        let platform = try platform ?? Platform(opening: home)
+        let record = try Self.record(
+            on: platform, debug: self.record.identity.debug, signer: self.record.identity.signer,
+            svn: self.record.identity.svn)
+        return try platform.quote(for: record, binding: QuoteBinding(nonce: nonce), at: time)
+    }
+
+    /// The trust a verifier of this platform uses, as published now.
+    func trust() throws -> TrustStore {
+        let published = try home.publishedTrust()
+        return TrustStore(
+            cloisterRoots: [published.rootCertificate], cloisterRevocationLists: published.revocationLists,
+            tcbStatusLists: [published.tcbStatusList])
+    }
+
+    /// A policy that affirms this evidence.
+    var policy: Policy {
+        Policy(
+            id: "cloister-test", measurements: [hexString(record.identity.measurement)],
+            signers: [hexString(record.identity.signer)], products: [.init(productID: 7, minimumSVN: 2)],
+            allowDebug: false, allowSimulated: true, allowDevelopmentKeys: true, maximumAgeSeconds: 300,
+            requireNonce: true, requiredIsolation: ["landlock", "not-dumpable"])
+    }
+}
+
+let testSigner = try! ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister tests")
+
+func appraiser(_ trust: TrustStore) -> Appraiser {
+    Appraiser(evidence: EvidenceVerifier(trust: trust), signer: testSigner)
+}
+
+/// A real AWS Nitro document from ../shared/testvectors/nitro, its pinned verification time and the AWS root.
+struct NitroVector: Sendable, CustomStringConvertible {
+    let name: String
+    let verifyAt: String
+    let isDebug: Bool
+
+    static let all = [
+        NitroVector(name: "evervault-prod-2022-10-13.cbor", verifyAt: "2022-10-13T10:00:00Z", isDebug: false),
+        NitroVector(name: "evervault-debug-2022-10-12.cbor", verifyAt: "2022-10-12T15:00:00Z", isDebug: true),
+        NitroVector(name: "evervault-debug-2023-09-18.cbor.b64", verifyAt: "2023-09-18T15:16:05Z", isDebug: true),
+    ]
+
+    var description: String { name }
+
+    var time: Date { try! Date(verifyAt, strategy: .iso8601) }
+
+    func bytes() throws -> [UInt8] {
+        guard let url = TestEnvironment.sharedFile("testvectors/nitro/\(name)") else {
+            throw ToolError(reason: "../shared/testvectors is absent")
+        }
+        let data = try Data(contentsOf: url)
+        guard name.hasSuffix(".b64") else { return Array(data) }
+        return Array(Data(base64Encoded: data, options: .ignoreUnknownCharacters) ?? Data())
+    }
+
+    static func awsRoot() throws -> X509Certificate {
+        guard let url = TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem") else {
+            throw ToolError(reason: "../shared/testvectors is absent")
+        }
+        return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
+    }
+
+    /// A policy holding the document's PCR0.
+    func policy(allowDebug: Bool) throws -> Policy {
+        let document = try SignedAttestationDocument(encoded: bytes()).document
+        return Policy(id: "nitro-\(name)", measurements: [hexString(document.pcrs[0] ?? [])], allowDebug: allowDebug)
+    }
+}
