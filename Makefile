@@ -1,9 +1,10 @@
 # Cloister: `make demo` runs the main job, `make test` runs every test. Both install what is missing first.
 
 SWIFT ?= swift
-# Debian packages the build and the tests need: headers for OpenSSL 3 and libcbor, pkg-config to find them,
-# the openssl CLI (interop tests) and venv support for the Python interop tools.
-APT_PACKAGES := libssl-dev libcbor-dev pkg-config openssl python3-venv
+# Debian packages the build and the tests need: headers for OpenSSL 3, libcbor and SQLite, pkg-config to find them,
+# the openssl CLI (interop tests), venv support for the Python interop tools, and a PostgreSQL server that the tests
+# start on loopback for the several-replica tests (scripts/with-postgres).
+APT_PACKAGES := libssl-dev libcbor-dev libsqlite3-dev pkg-config openssl python3-venv postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PYTHON := $(CURDIR)/$(VENV)/bin/python
@@ -37,9 +38,9 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-## test: every test, with the interop venv and ../shared test vectors
+## test: every test, with the interop venv, ../shared test vectors and a throwaway PostgreSQL on loopback
 test: deps venv
-	CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
+	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 
 ## demo: the main job: platform, signed manifest, enclave launch, quote, verification (scripts/demo)
 demo: deps

@@ -24,6 +24,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         .systemLibrary(
@@ -75,6 +81,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "VerifierServer",
+            dependencies: [
+                "Attestation",
+                "CloisterCrypto",
+                "Verifier",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            resources: [.copy("Resources/openapi.json")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "CloisterCLI",
             dependencies: [
                 "CloisterCrypto",
@@ -82,6 +104,7 @@ let package = Package(
                 "Attestation",
                 "EnclaveRuntime",
                 "Verifier",
+                "VerifierServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -115,6 +138,14 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: ["Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "VerifierServerTests",
+            dependencies: [
+                "VerifierServer", "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterTestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -11,7 +11,10 @@ public struct CloisterCommand: AsyncParsableCommand {
             boundary. Simulated evidence says so (simulated: true) and is never trusted as hardware evidence.
             """,
         version: CloisterVersion.string,
-        subcommands: [PlatformCommand.self, SignCommand.self, MeasureCommand.self, RunCommand.self, VerifyCommand.self]
+        subcommands: [
+            PlatformCommand.self, SignCommand.self, MeasureCommand.self, RunCommand.self, VerifyCommand.self,
+            ServeCommand.self,
+        ]
     )
 
     public init() {}

@@ -1,27 +1,45 @@
 import ArgumentParser
 import EnclaveRuntime
 import Foundation
+import VerifierServer
 
 /// Runs a command's work, printing a failure to standard error and exiting with the documented status: 65
 /// (EX_DATAERR) for an invalid manifest, signature or input; 78 (EX_CONFIG) for a missing, already existing or
-/// insecure platform; 1 for anything else. Usage errors and exit codes pass through.
+/// insecure platform, or a store that cannot be opened; 1 for anything else. Usage errors and exit codes pass through.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
-    } catch let error as ExitCode {
-        throw error
-    } catch let error as ValidationError {
-        throw error
-    } catch let error as ManifestError {
+    } catch {
+        throw exitError(for: error)
+    }
+}
+
+/// `reportingErrors` for asynchronous work.
+func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch {
+        throw exitError(for: error)
+    }
+}
+
+private func exitError(for error: any Error) -> any Error {
+    switch error {
+    case is ExitCode, is ValidationError:
+        return error
+    case let error as ManifestError:
         printToStandardError("error: \(error.description)")
-        throw ExitCode(65)
-    } catch let error as PlatformError {
+        return ExitCode(65)
+    case let error as PlatformError:
         printToStandardError("error: \(error.reason)")
         let configuration: Set<PlatformError.Code> = [.notInitialized, .alreadyInitialized, .insecurePermissions]
-        throw ExitCode(configuration.contains(error.code) ? 78 : 1)
-    } catch {
+        return ExitCode(configuration.contains(error.code) ? 78 : 1)
+    case let error as StoreError:
+        printToStandardError("error: \(error.reason)")
+        return ExitCode(78)
+    default:
         printToStandardError("error: \(error)")
-        throw ExitCode.failure
+        return ExitCode.failure
     }
 }
 

@@ -1,0 +1,112 @@
+public import ArgumentParser
+import Attestation
+import CloisterCrypto
+import EnclaveRuntime
+import Foundation
+import Hummingbird
+import Logging
+import Verifier
+import VerifierServer
+
+/// `cloister serve`: the HTTP attestation service.
+public struct ServeCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP attestation service (challenge-response, one-shot verify, provisioning, JWKS, metrics).",
+        discussion: """
+            Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister) when \
+            one is there; AWS Nitro documents against --trust-anchor roots. Provisioning routes need the bearer \
+            token in --admin-token-file (without it they always answer 401). Several replicas share sessions, \
+            policies and the audit log through one PostgreSQL database and one --signing-key. Stops gracefully on \
+            SIGTERM or SIGINT. Routes and curl examples: README; the OpenAPI document is served at /openapi.json.
+            """
+    )
+
+    @Option(help: "The address to bind.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The TCP port.")
+    var port = 8080
+
+    @Option(help: "sqlite:PATH (default sqlite:cloister-verifier.sqlite) or postgres://USER[:PASSWORD]@HOST[:PORT]/DB.")
+    var db = "sqlite:cloister-verifier.sqlite"
+
+    @Option(help: "A file holding the admin bearer token for /v1/policies and /v1/reference-values.")
+    var adminTokenFile: String?
+
+    @Option(help: "The verifier's P-256 key (PEM) that signs results; replicas must share it.")
+    var signingKey: String?
+
+    @Option(help: "The Cloister platform home whose published root, CRLs and TCB-status list to trust.")
+    var home: String?
+
+    @Option(name: .customLong("trust-anchor"), help: "An AWS Nitro root certificate (PEM) to trust; repeatable.")
+    var trustAnchors: [String] = []
+
+    @Option(help: "Seconds a challenge-response nonce stays usable.")
+    var sessionLifetime = 300
+
+    public init() {}
+
+    public func validate() throws {
+        guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
+        guard sessionLifetime > 0 else { throw ValidationError("--session-lifetime must be positive") }
+    }
+
+    public func run() async throws {
+        var logger = Logger(label: "cloister.verifier")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let token: [UInt8] = try adminTokenFile.map { path -> [UInt8] in
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ValidationError("cannot read --admin-token-file \(path)")
+            }
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard token.count >= 16 else { throw ValidationError("the admin token in \(path) must be at least 16 characters") }
+            return Array(token.utf8)
+        } ?? []
+        if token.isEmpty { logger.warning("no --admin-token-file: provisioning routes answer 401") }
+        let signer: ResultSigner
+        if let signingKey {
+            guard let pem = try? String(contentsOfFile: signingKey, encoding: .utf8),
+                let key = try? ECPrivateKey(pemRepresentation: pem)
+            else { throw ValidationError("--signing-key \(signingKey) is not a readable P-256 private key in PEM") }
+            signer = try ResultSigner(key: key, build: "cloister \(CloisterVersion.string)")
+        } else {
+            signer = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)")
+            logger.warning("results are signed with an ephemeral key; pass --signing-key for a stable JWK set")
+        }
+        let trust = try trustStore(logger: logger)
+        let store = try await reportingErrors { () async throws -> any VerifierStore in
+            try await VerifierServerMain.openStore(db, logger: logger)
+        }
+        let service = AttestationService(
+            store: store, trust: trust, signer: signer, sessionLifetime: TimeInterval(sessionLifetime))
+        logger.info(
+            "cloister verifier starting",
+            metadata: ["address": "\(host):\(port)", "store": "\(store.kind)", "kid": "\(signer.keyID)"])
+        try await VerifierServerMain.application(
+            service: service, adminToken: token, host: host, port: port, logger: logger
+        ).runService()
+    }
+
+    private func trustStore(logger: Logger) throws -> TrustStore {
+        var trust = TrustStore()
+        for path in trustAnchors {
+            guard let pem = try? String(contentsOfFile: path, encoding: .utf8),
+                let certificates = try? X509Certificate.certificates(fromPEM: pem), !certificates.isEmpty
+            else { throw ValidationError("--trust-anchor \(path) is not a PEM certificate") }
+            trust.nitroRoots += certificates
+        }
+        for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        if platformHome.isInitialized {
+            let published = try reportingErrors { try platformHome.publishedTrust() }
+            trust.cloisterRoots = [published.rootCertificate]
+            trust.cloisterRevocationLists = published.revocationLists
+            trust.tcbStatusLists = [published.tcbStatusList]
+        } else if home != nil {
+            throw ValidationError("no Cloister platform in \(platformHome.path)")
+        }
+        return trust
+    }
+}

@@ -1,0 +1,139 @@
+public import Attestation
+import CloisterCrypto
+public import FoundationEssentials
+import Prometheus
+public import Verifier
+
+/// The service's core, independent of HTTP: sessions with single-use nonces, appraisal under stored policies and
+/// reference values, the audit log, and metrics.
+public final class AttestationService: Sendable {
+    public let store: any VerifierStore
+    public let trust: TrustStore
+    public let signer: ResultSigner
+    /// How long a session's nonce stays usable.
+    public let sessionLifetime: TimeInterval
+    /// The policy applied when a request names none and the store holds no policy "default".
+    public let fallbackPolicy: Policy
+    public let metrics: ServiceMetrics
+
+    public static let nonceByteCount = 32
+
+    public init(
+        store: any VerifierStore, trust: TrustStore, signer: ResultSigner, sessionLifetime: TimeInterval = 300,
+        fallbackPolicy: Policy = Policy(id: "default"), metrics: ServiceMetrics = ServiceMetrics()
+    ) {
+        self.store = store
+        self.trust = trust
+        self.signer = signer
+        self.sessionLifetime = sessionLifetime
+        self.fallbackPolicy = fallbackPolicy
+        self.metrics = metrics
+    }
+
+    /// Issues a session with a fresh random nonce.
+    public func newSession(at time: Date = Date()) async throws -> ChallengeSession {
+        let id = UUIDString.random()
+        let nonce = try SecureRandom.bytes(count: Self.nonceByteCount)
+        let expiresAt = time + sessionLifetime
+        try await store.createSession(id: id, nonce: nonce, expiresAt: expiresAt)
+        return ChallengeSession(id: id, nonce: nonce, expiresAt: expiresAt, state: .waiting, result: nil)
+    }
+
+    /// Consumes session `id`'s nonce and appraises `evidence` bound to it.
+    public func completeSession(
+        id: String, evidence: [UInt8], format: EvidenceFormat?, policyID: String?, at time: Date = Date()
+    ) async throws -> Result<(ChallengeSession, AttestationResult), SessionRefusal> {
+        switch try await store.consumeSession(id: id, at: time) {
+        case .failure(let refusal):
+            return .failure(refusal)
+        case .success(var session):
+            let result = try await appraise(
+                evidence, format: format, policyID: policyID, expectedNonce: session.nonce, at: time)
+            try await store.completeSession(id: id, result: result.token)
+            session.state = .complete
+            session.result = result.token
+            return .success((session, result))
+        }
+    }
+
+    /// Appraises `evidence` under the policy `policyID` (or the default), records it in the audit log and metrics.
+    public func appraise(
+        _ evidence: [UInt8], format: EvidenceFormat?, policyID: String?, expectedNonce: [UInt8]?,
+        at time: Date = Date()
+    ) async throws -> AttestationResult {
+        let started = ContinuousClock.now
+        let policy = try await effectivePolicy(policyID)
+        let result = try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
+            evidence, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
+        try await store.appendAudit(
+            AuditEntry(
+                time: time, evidenceHash: hexEncoded(DigestAlgorithm.sha256.hash(evidence)),
+                format: result.format?.rawValue ?? "unknown", status: result.status.rawValue, policyID: policy.id))
+        metrics.recordAppraisal(status: result.status, duration: ContinuousClock.now - started)
+        return result
+    }
+
+    /// The named policy with every provisioned reference value added; nil `id` means "default".
+    func effectivePolicy(_ id: String?) async throws -> Policy {
+        var policy: Policy
+        if let id {
+            guard let stored = try await store.policy(id: id) else { throw ServiceError.unknownPolicy(id) }
+            policy = stored
+        } else {
+            policy = try await store.policy(id: "default") ?? fallbackPolicy
+        }
+        for set in try await store.referenceValues() {
+            policy.measurements += set.measurements.filter { !policy.measurements.contains($0) }
+            policy.signers += set.signers.filter { !policy.signers.contains($0) }
+        }
+        return policy
+    }
+}
+
+/// Random session ids (RFC 4122 version 4 UUIDs from OpenSSL's generator).
+enum UUIDString {
+    static func random() -> String {
+        var bytes = (try? SecureRandom.bytes(count: 16)) ?? [UInt8](repeating: 0, count: 16)
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        let hex = hexEncoded(bytes)
+        let parts = [0..<8, 8..<12, 12..<16, 16..<20, 20..<32].map { range in
+            String(hex.dropFirst(range.lowerBound).prefix(range.count))
+        }
+        return parts.joined(separator: "-")
+    }
+}
+
+/// Appraisal counters by status and a latency histogram, exported in the Prometheus text format.
+public final class ServiceMetrics: Sendable {
+    private let registry: PrometheusCollectorRegistry
+    private let counters: [AppraisalStatus: Counter]
+    private let latency: DurationHistogram
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        let appraisals = MetricNameDescriptor(
+            namespace: "cloister", metricName: "appraisals", unitName: "total", helpText: "Appraisals by result status")
+        counters = Dictionary(
+            uniqueKeysWithValues: [AppraisalStatus.affirming, .warning, .contraindicated].map { status in
+                (status, registry.makeCounter(descriptor: appraisals, labels: [("status", status.rawValue)]))
+            })
+        latency = registry.makeDurationHistogram(
+            descriptor: MetricNameDescriptor(
+                namespace: "cloister", metricName: "appraisal_duration", unitName: "seconds",
+                helpText: "Time to appraise one piece of evidence, audit log included"),
+            buckets: [
+                .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
+                .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(500),
+            ])
+        self.registry = registry
+    }
+
+    func recordAppraisal(status: AppraisalStatus, duration: Duration) {
+        counters[status]?.increment()
+        latency.record(duration)
+    }
+
+    /// The Prometheus text exposition.
+    public var exposition: [UInt8] { registry.emitToBuffer() }
+}

@@ -1,0 +1,85 @@
+import CloisterCrypto
+import Foundation
+public import HTTPTypes
+public import Hummingbird
+import Logging
+
+/// An error the API reports as `{"error": {"status", "code", "message"}}` with its HTTP status.
+public struct ServiceError: Error, Sendable, HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public var headers: HTTPFields {
+        status == .unauthorized ? [.wwwAuthenticate: #"Bearer realm="cloister""#] : [:]
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONBody.response(status: status, headers: headers, ["error": ["status": "\(status.code)", "code": code, "message": message]])
+    }
+
+    static func unknownPolicy(_ id: String) -> ServiceError {
+        ServiceError(.notFound, "unknown-policy", "no policy named '\(id)'")
+    }
+}
+
+/// Turns every error escaping a route into the JSON error shape: Hummingbird's own (413, 404 for an unknown
+/// route) keep their status; anything else is a 500 that says only "internal error", and is logged.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as ServiceError {
+            throw error
+        } catch let error as HTTPError {
+            throw ServiceError(error.status, "http", error.body ?? error.status.reasonPhrase)
+        } catch {
+            context.logger.error("request failed", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw ServiceError(.internalServerError, "internal", "internal error")
+        }
+    }
+}
+
+/// Sorted-key JSON responses.
+enum JSONBody {
+    static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable) -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        let data = (try? encoder.encode(value)) ?? Data(#"{"error":{"code":"internal","message":"encoding"}}"#.utf8)
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func raw(_ bytes: [UInt8], contentType: String) -> Response {
+        Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// Bearer-token authentication for provisioning routes, compared in constant time.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        let presented = request.headers[.authorization].flatMap { value -> [UInt8]? in
+            let prefix = "Bearer "
+            guard value.hasPrefix(prefix) else { return nil }
+            return Array(value.dropFirst(prefix.count).utf8)
+        }
+        guard let presented, !token.isEmpty, constantTimeEquals(presented, token) else {
+            throw ServiceError(.unauthorized, "unauthorized", "provisioning needs the admin bearer token")
+        }
+        return try await next(request, context)
+    }
+}

@@ -1,0 +1,30 @@
+public import Hummingbird
+public import Logging
+import Verifier
+
+/// Assembles and runs the service: opens the store named by a database spec, builds the routes, serves until
+/// SIGTERM or SIGINT, then drains in-flight requests (graceful shutdown).
+public enum VerifierServerMain {
+    /// The store for `spec`: `sqlite:PATH` or `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`.
+    public static func openStore(_ spec: String, logger: Logger) async throws -> any VerifierStore {
+        if spec.hasPrefix("sqlite:") {
+            let path = String(spec.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw StoreError("sqlite: needs a path, e.g. sqlite:verifier.sqlite") }
+            return try SQLiteVerifierStore(path: path)
+        }
+        if spec.hasPrefix("postgres://") || spec.hasPrefix("postgresql://") {
+            return try await PostgresVerifierStore(url: spec, logger: logger)
+        }
+        throw StoreError("--db must be sqlite:PATH or postgres://USER@HOST[:PORT]/DATABASE, not \(spec)")
+    }
+
+    /// The application serving `service` on `host`:`port`.
+    public static func application(
+        service: AttestationService, adminToken: [UInt8], host: String, port: Int, logger: Logger
+    ) -> some ApplicationProtocol {
+        Application(
+            router: VerifierRoutes.router(service: service, adminToken: adminToken),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
+            logger: logger)
+    }
+}

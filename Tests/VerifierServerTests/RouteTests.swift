@@ -1,0 +1,262 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import Verifier
+import VerifierServer
+
+@Suite("HTTP routes over SQLite (HummingbirdTesting)")
+struct RouteTests {
+    let fixture: ServiceFixture
+
+    init() throws {
+        fixture = try ServiceFixture()
+    }
+
+    private func provisionDefault(_ client: some TestClientProtocol) async throws {
+        try await client.execute(
+            uri: "/v1/policies/default", method: .put, headers: ServiceFixture.admin,
+            body: ByteBuffer(string: fixture.policyJSON)
+        ) { response in
+            #expect(response.status == .ok)
+        }
+    }
+
+    @Test("challenge-response: a session's nonce verifies once; a replay is refused with 409")
+    func challengeResponse() async throws {
+        let store = try fixture.sqliteStore()
+        try await fixture.application(fixture.service(store: store)).test(.router) { client in
+            try await provisionDefault(client)
+            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                #expect(response.status == .created)
+                #expect(response.headers[.location]?.hasPrefix("/challenge-response/v1/session/") == true)
+                return response.body.json
+            }
+            let id = try #require(session["id"] as? String)
+            let nonce = try #require(Data(base64Encoded: session["nonce"] as? String ?? ""))
+            #expect(nonce.count == 32)
+            #expect(session["status"] as? String == "waiting")
+            let quote = try fixture.quote(nonce: Array(nonce))
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(id)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .ok)
+                let body = response.body.json
+                #expect(body["status"] as? String == "complete")
+                #expect((body["appraisal"] as? [String: Any])?["status"] as? String == "affirming")
+                #expect((body["result"] as? String)?.split(separator: ".").count == 3)
+            }
+            try await client.execute(uri: "/challenge-response/v1/session/\(id)", method: .get) { response in
+                #expect(response.body.json["status"] as? String == "complete")
+            }
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(id)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .conflict)
+                #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == "nonce-used")
+            }
+            try await client.execute(
+                uri: "/challenge-response/v1/session/no-such-session", method: .post,
+                headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .notFound)
+            }
+        }
+        let audit = try await store.auditEntries(limit: 10)
+        #expect(audit.count == 1)
+        #expect(audit.first?.status == "affirming")
+        #expect(audit.first?.policyID == "default")
+    }
+
+    @Test("an expired session is refused with 410, and a quote carrying another nonce is contraindicated")
+    func expiredAndWrongNonce() async throws {
+        let service = try fixture.service(store: fixture.sqliteStore(), sessionLifetime: 0.2)
+        try await fixture.application(service).test(.router) { client in
+            try await provisionDefault(client)
+            let first = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json["id"] as? String ?? ""
+            }
+            let second = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json["id"] as? String ?? ""
+            }
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(second)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: [1, 2, 3]))
+            ) { response in
+                #expect(response.status == .ok)
+                let appraisal = response.body.json["appraisal"] as? [String: Any]
+                #expect(appraisal?["status"] as? String == "contraindicated")
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(first)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: nil))
+            ) { response in
+                #expect(response.status == .gone)
+            }
+        }
+    }
+
+    @Test("one-shot verify: affirming with the right policy and nonce; errors are JSON 4xx, never 5xx")
+    func verify() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await provisionDefault(client)
+            let quote = try fixture.quote(nonce: [0xaa, 0xbb])
+            try await client.execute(
+                uri: "/v1/verify?nonce=aabb", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.json["status"] as? String == "affirming")
+                #expect(response.body.json["policy_id"] as? String == "default")
+            }
+            try await client.execute(uri: "/v1/verify?nonce=aabc", method: .post, body: ByteBuffer(bytes: quote)) {
+                #expect($0.body.json["status"] as? String == "contraindicated")
+            }
+            let cases: [(String, HTTPFields, ByteBuffer, HTTPResponse.Status)] = [
+                ("/v1/verify?policy=missing", ServiceFixture.quoteType, ByteBuffer(bytes: quote), .notFound),
+                ("/v1/verify?nonce=zz", ServiceFixture.quoteType, ByteBuffer(bytes: quote), .badRequest),
+                ("/v1/verify", [.contentType: "text/plain"], ByteBuffer(bytes: quote), .unsupportedMediaType),
+                ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(bytes: [UInt8](repeating: 0xa0, count: 70_000)), .contentTooLarge),
+                ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(bytes: [0xd2, 0x84, 0x40]), .unprocessableContent),
+                ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(), .unprocessableContent),
+            ]
+            for (uri, headers, body, status) in cases {
+                try await client.execute(uri: uri, method: .post, headers: headers, body: body) { response in
+                    #expect(response.status == status, "\(uri)")
+                    #expect(response.headers[.contentType] == "application/json")
+                    #expect((response.body.json["error"] as? [String: Any])?["message"] is String)
+                }
+            }
+        }
+    }
+
+    @Test("provisioning needs the bearer token; policies and reference values round-trip")
+    func provisioning() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            for headers: HTTPFields in [[:], [.authorization: "Bearer wrong-token-0123456789"], [.authorization: "Basic x"]] {
+                try await client.execute(uri: "/v1/policies", method: .get, headers: headers) { response in
+                    #expect(response.status == .unauthorized)
+                    #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
+                }
+            }
+            try await client.execute(
+                uri: "/v1/policies/strict", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: "id = \"strict\"\nallow_debug = true\n")
+            ) { response in
+                #expect(response.status == .ok)
+            }
+            try await client.execute(
+                uri: "/v1/policies/other", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: "id = \"strict\"")
+            ) { response in
+                #expect(response.status == .badRequest)
+            }
+            try await client.execute(
+                uri: "/v1/policies/bad", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: "id = \"bad\"\nallow_everything = true")
+            ) { response in
+                #expect(response.status == .badRequest)
+                #expect(String(buffer: response.body).contains("allow_everything"))
+            }
+            try await client.execute(uri: "/v1/policies", method: .get, headers: ServiceFixture.admin) { response in
+                #expect(response.body.jsonArray.count == 1)
+            }
+            try await client.execute(uri: "/v1/policies/strict", method: .get, headers: ServiceFixture.admin) {
+                #expect($0.body.json["allow_debug"] as? Bool == true)
+            }
+            try await client.execute(uri: "/v1/policies/strict", method: .delete, headers: ServiceFixture.admin) {
+                #expect($0.status == .noContent)
+            }
+            try await client.execute(uri: "/v1/policies/strict", method: .delete, headers: ServiceFixture.admin) {
+                #expect($0.status == .notFound)
+            }
+            // A policy without reference values affirms once the measurement is provisioned as a reference value.
+            try await client.execute(
+                uri: "/v1/policies/default", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: #"{"id": "default", "allow_simulated": true, "allow_development_keys": true}"#)
+            ) { #expect($0.status == .ok) }
+            let quote = try fixture.quote(nonce: nil)
+            try await client.execute(uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)) {
+                #expect($0.body.json["status"] as? String == "contraindicated")
+            }
+            try await client.execute(
+                uri: "/v1/reference-values/echo", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: #"{"measurements": ["\#(fixture.measurementHex)"]}"#)
+            ) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/v1/reference-values/broken", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: #"{"measurements": ["xyz"]}"#)
+            ) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)) {
+                #expect($0.body.json["status"] as? String == "affirming")
+            }
+            try await client.execute(uri: "/v1/reference-values", method: .get, headers: ServiceFixture.admin) {
+                #expect($0.body.jsonArray.count == 1)
+            }
+            try await client.execute(uri: "/v1/reference-values/echo", method: .delete, headers: ServiceFixture.admin) {
+                #expect($0.status == .noContent)
+            }
+        }
+    }
+
+    @Test("health, JWKS, metrics and the OpenAPI document describing every route")
+    func documents() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.json["store"] as? String == "sqlite")
+            }
+            try await client.execute(uri: "/.well-known/jwks.json", method: .get) { response in
+                let keys = response.body.json["keys"] as? [[String: Any]]
+                #expect(keys?.first?["kid"] as? String == fixture.signer.keyID)
+                #expect(keys?.first?["crv"] as? String == "P-256")
+            }
+            try await provisionDefault(client)
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: nil))
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"cloister_appraisals_total{status="affirming"} 1"#))
+                #expect(text.contains("cloister_appraisal_duration_seconds_bucket"))
+            }
+            let paths = try await client.execute(uri: "/openapi.json", method: .get) { response in
+                #expect(response.body.json["openapi"] as? String == "3.0.3")
+                return Set((response.body.json["paths"] as? [String: Any] ?? [:]).keys)
+            }
+            #expect(paths == [
+                "/healthz", "/metrics", "/openapi.json", "/.well-known/jwks.json",
+                "/challenge-response/v1/newSession", "/challenge-response/v1/session/{id}", "/v1/verify",
+                "/v1/policies", "/v1/policies/{id}", "/v1/reference-values", "/v1/reference-values/{id}",
+            ])
+        }
+    }
+
+    @Test(
+        "the EAR a service returns verifies with PyJWT against the service's JWKS",
+        .enabled(if: TestEnvironment.python != nil, "needs the interop venv (make test creates it)"))
+    func earWithPyJWT() async throws {
+        let (token, jwks) = try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) {
+            client in
+            try await provisionDefault(client)
+            let token = try await client.execute(
+                uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: nil))
+            ) { $0.body.json["ear"] as? String ?? "" }
+            let jwks = try await client.execute(uri: "/.well-known/jwks.json", method: .get) { String(buffer: $0.body) }
+            return (token, jwks)
+        }
+        let file = try TestEnvironment.temporaryDirectory("jwks").appendingPathComponent("jwks.json")
+        try Data(jwks.utf8).write(to: file)
+        let python = try #require(TestEnvironment.python)
+        let output = try runTool(python, [TestEnvironment.interopScript("verify_ear.py"), "--token", token, "--jwks", file.path])
+        #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
+    }
+}
