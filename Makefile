@@ -35,8 +35,11 @@ $(STAMP): Tests/Interop/requirements.txt | deps
 build: deps
 	$(SWIFT) build
 
+# Release executables are stripped: the platform measures (hashes) every byte of cloister-enclave at each launch.
+RELEASE := -c release -Xlinker -s
+
 release: deps
-	$(SWIFT) build -c release
+	$(SWIFT) build $(RELEASE)
 
 ## test: every test, with the interop venv, ../shared test vectors and a throwaway PostgreSQL on loopback
 test: deps venv
@@ -44,8 +47,8 @@ test: deps venv
 
 ## demo: the main job: platform, signed manifest, enclave launch, quote, verification (scripts/demo)
 demo: deps
-	$(SWIFT) build -c release --product cloister
-	$(SWIFT) build -c release --product cloister-enclave
+	$(SWIFT) build $(RELEASE) --product cloister
+	$(SWIFT) build $(RELEASE) --product cloister-enclave
 	scripts/demo
 
 ## bench: package-benchmark suite (nested package in Benchmarks/)

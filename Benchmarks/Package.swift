@@ -29,10 +29,42 @@ let package = Package(
             path: "Benchmarks/CBORBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        .executableTarget(
+            name: "EnclaveBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "EnclaveRuntime", package: "Cloister"),
+                "EnclaveWorkbench",
+            ],
+            path: "Benchmarks/EnclaveBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",
             dependencies: [.product(name: "CloisterCrypto", package: "Cloister")],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // A throwaway platform, a signed echo enclave and the bare socketpair ping-pong, shared by EnclaveProbe and
+        // EnclaveBenchmarks.
+        .target(
+            name: "EnclaveWorkbench",
+            dependencies: [
+                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+            ],
+            path: "Sources/EnclaveProbe/EnclaveWorkbench",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+        // Measures the enclave simulator for `scripts/bench-enclave` (launch, ECALL round trip, sealing, quotes).
+        .executableTarget(
+            name: "EnclaveProbe",
+            dependencies: [
+                "EnclaveWorkbench",
+                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+            ],
+            path: "Sources/EnclaveProbe/EnclaveProbe",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
     ]

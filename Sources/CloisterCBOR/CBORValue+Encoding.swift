@@ -3,9 +3,22 @@ extension CBORValue {
     /// shortest of half, single and double precision that keeps the value (NaN as `f97e00`), map keys sorted by
     /// their encoded bytes; throws `.duplicateMapKey` for a map with a repeated key.
     public func encoded() throws(CBORError) -> [UInt8] {
-        var writer = CBORWriter()
+        var writer = CBORWriter(reservingCapacity: encodedSizeBound)
         try writer.write(self)
         return writer.bytes
+    }
+
+    /// An upper bound on the encoded size (9 bytes per head, plus string contents), so encoding a large item
+    /// allocates once instead of growing its buffer step by step.
+    var encodedSizeBound: Int {
+        switch self {
+        case .bytes(let bytes): 9 + bytes.count
+        case .text(let text): 9 + text.utf8.count
+        case .array(let items): items.reduce(9) { $0 + $1.encodedSizeBound }
+        case .map(let entries): entries.reduce(9) { $0 + $1.key.encodedSizeBound + $1.value.encodedSizeBound }
+        case .tagged(_, let content): 9 + content.encodedSizeBound
+        default: 9
+        }
     }
 }
 

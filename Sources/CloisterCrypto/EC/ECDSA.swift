@@ -87,9 +87,9 @@ extension ECPrivateKey {
     private func digestSign(_ message: some ContiguousBytesView, digest: DigestAlgorithm) throws -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
         defer { EVP_MD_CTX_free(context) }
+        // The pre-fetched digest: naming it (EVP_DigestSignInit_ex) would fetch it again on every signature.
         try requireOne(
-            EVP_DigestSignInit_ex(context, nil, digest.openSSLName.pointer, nil, nil, key.pointer, nil),
-            "EVP_DigestSignInit_ex")
+            EVP_DigestSignInit(context, nil, digest.method, nil, key.pointer), "EVP_DigestSignInit")
         var signature = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount + 16)
         var length = signature.count
         try message.withBytes { buffer in
@@ -116,10 +116,7 @@ extension ECPublicKey {
             let context = EVP_MD_CTX_new()
         else { return false }
         defer { EVP_MD_CTX_free(context) }
-        guard
-            EVP_DigestVerifyInit_ex(
-                context, nil, (digest ?? curve.defaultDigest).openSSLName.pointer, nil, nil, key.pointer, nil) == 1
-        else {
+        guard EVP_DigestVerifyInit(context, nil, (digest ?? curve.defaultDigest).method, nil, key.pointer) == 1 else {
             ERR_clear_error()
             return false
         }

@@ -76,11 +76,12 @@ extension Platform {
             isolation: report.isolation, binding: binding, at: now)
     }
 
-    /// A quote for `record`'s enclave, made by reporting and quoting in one step (the platform trusts its own
-    /// record).
+    /// A quote for `record`'s enclave, signed straight from the platform's own record (no report round trip: the
+    /// platform trusts what it measured itself).
     public func quote(for record: EnclaveRecord, binding: QuoteBinding, at now: Date = Date()) throws -> [UInt8] {
-        let report = try report(for: record, target: EnclaveReport.quotingTarget, reportData: binding.reportData)
-        return try quote(report: report.encoded(), binding: binding, at: now)
+        try signQuote(
+            identity: record.identity, tcbLevel: record.tcbLevel, manifestHash: record.manifestHash,
+            isolation: record.mechanismNames, binding: binding, at: now)
     }
 
     private func signQuote(

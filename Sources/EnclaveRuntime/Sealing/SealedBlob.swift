@@ -5,8 +5,9 @@ import CloisterCrypto
 /// stamped with, and the AES-256-GCM nonce and `ciphertext || tag`.
 ///
 /// On disk it is the deterministic CBOR map {"v": 1, "policy", "product_id", "svn", "tcb_level", "key_id",
-/// "counter": {"id", "value"} (only when stamped), "nonce", "ciphertext"}. Everything but "ciphertext" (the header)
-/// is the associated data, so no field can be changed without the blob failing to open.
+/// "counter": {"id", "value"} (only when stamped), "nonce", "ciphertext"}. The deterministic encoding of everything
+/// but "ciphertext" (the header) is the associated data, so no field can be changed without the blob failing to
+/// open; a container encoded non-canonically still opens, with the same meaning.
 public struct SealedBlob: Sendable, Hashable {
     /// The format version this code reads and writes.
     public static let version: UInt64 = 1
@@ -72,8 +73,9 @@ public struct SealedBlob: Sendable, Hashable {
         } catch {
             throw Self.malformed("has an invalid key request: \(error)")
         }
+        // No re-encoding check: the fields that matter are authenticated as their canonical encoding (the
+        // associated data), so a blob whose container is encoded differently cannot open with different meaning.
         self.init(request: request, counter: counter, nonce: nonce, ciphertext: ciphertext)
-        guard (try? encoded()) == bytes else { throw Self.malformed("is not deterministically encoded") }
     }
 
     /// The deterministic CBOR encoding.
