@@ -22,16 +22,17 @@ extension CBORValue {
     }
 }
 
-/// Appends deterministic CBOR to a byte buffer.
-struct CBORWriter {
-    private(set) var bytes: [UInt8] = []
+/// Appends deterministic CBOR to a byte buffer. Formats with a fixed layout (sealed blobs) write their items
+/// directly in canonical key order instead of building and sorting a `CBORValue`.
+public struct CBORWriter {
+    public private(set) var bytes: [UInt8] = []
 
-    init(reservingCapacity capacity: Int = 64) {
+    public init(reservingCapacity capacity: Int = 64) {
         bytes.reserveCapacity(capacity)
     }
 
     /// Appends a head: major type plus the shortest form of its argument (RFC 8949 §3, §4.2.1).
-    mutating func writeHead(major: UInt8, argument: UInt64) {
+    public mutating func writeHead(major: UInt8, argument: UInt64) {
         let type = major << 5
         switch argument {
         case 0..<24:
@@ -52,18 +53,23 @@ struct CBORWriter {
     }
 
     /// Appends a definite-length byte string holding `contents`.
-    mutating func writeByteString(_ contents: some Collection<UInt8>) {
+    public mutating func writeByteString(_ contents: some Collection<UInt8>) {
         writeHead(major: 2, argument: UInt64(contents.count))
         bytes.append(contentsOf: contents)
     }
 
     /// Appends the text string `text`.
-    mutating func writeText(_ text: String) {
+    public mutating func writeText(_ text: String) {
         writeHead(major: 3, argument: UInt64(text.utf8.count))
         bytes.append(contentsOf: text.utf8)
     }
 
-    mutating func write(_ value: CBORValue) throws(CBORError) {
+    /// Appends already encoded bytes verbatim.
+    public mutating func writeEncoded(_ encoded: some Collection<UInt8>) {
+        bytes.append(contentsOf: encoded)
+    }
+
+    public mutating func write(_ value: CBORValue) throws(CBORError) {
         switch value {
         case .unsigned(let number):
             writeHead(major: 0, argument: number)

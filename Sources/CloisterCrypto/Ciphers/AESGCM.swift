@@ -69,20 +69,37 @@ public final class AESGCMKey: @unchecked Sendable {
         nonce: some ContiguousBytesView,
         associatedData: some ContiguousBytesView = [UInt8]()
     ) throws -> [UInt8] {
+        try seal(plaintext, nonce: nonce, associatedData: associatedData, framedBy: [], [])
+    }
+
+    /// `prefix || ciphertext || tag || suffix`, written into one buffer: a container format frames the ciphertext
+    /// without copying it again.
+    public func seal(
+        _ plaintext: some ContiguousBytesView,
+        nonce: some ContiguousBytesView,
+        associatedData: some ContiguousBytesView = [UInt8](),
+        framedBy prefix: [UInt8], _ suffix: [UInt8]
+    ) throws -> [UInt8] {
         let context = try operationContext(from: encryptTemplate, nonce: nonce, encrypt: true)
         defer { EVP_CIPHER_CTX_free(context) }
         try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: true) }
         return try plaintext.withBytes { input in
+            let total = prefix.count + input.count + Self.tagByteCount + suffix.count
             // Ciphertext and tag are written straight into the result: no intermediate buffers.
-            try [UInt8](unsafeUninitializedCapacity: input.count + Self.tagByteCount) { output, initialized in
-                let base = output.baseAddress!
+            return try [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
+                let start = output.baseAddress!
+                prefix.withUnsafeBufferPointer { if let source = $0.baseAddress { start.update(from: source, count: $0.count) } }
+                let base = start + prefix.count
                 try Self.transform(context, input, into: base, encrypt: true)
                 var finalWritten: Int32 = 0
                 try requireOne(EVP_EncryptFinal_ex(context, base + input.count, &finalWritten), "EVP_EncryptFinal_ex")
                 try requireOne(
                     EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagByteCount), base + input.count),
                     "EVP_CTRL_AEAD_GET_TAG")
-                initialized = input.count + Self.tagByteCount
+                suffix.withUnsafeBufferPointer {
+                    if let source = $0.baseAddress { (base + input.count + Self.tagByteCount).update(from: source, count: $0.count) }
+                }
+                initialized = total
             }
         }
     }

@@ -85,11 +85,8 @@ extension ECPrivateKey {
     }
 
     private func digestSign(_ message: some ContiguousBytesView, digest: DigestAlgorithm) throws -> [UInt8] {
-        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
+        let context = try key.signingContext(digest)
         defer { EVP_MD_CTX_free(context) }
-        // The pre-fetched digest: naming it (EVP_DigestSignInit_ex) would fetch it again on every signature.
-        try requireOne(
-            EVP_DigestSignInit(context, nil, digest.method, nil, key.pointer), "EVP_DigestSignInit")
         var signature = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount + 16)
         var length = signature.count
         try message.withBytes { buffer in

@@ -1,14 +1,34 @@
 internal import COpenSSL
+import Synchronization
 
 /// Sole owner of an `EVP_PKEY`. OpenSSL keys are immutable once built and safe to use from several threads.
 final class EVPKey: @unchecked Sendable {
     let pointer: OpaquePointer
+    /// Digest-sign contexts initialised once per digest and copied for each signature: initialising one looks up the
+    /// key's provider operations every time, which costs as much as the signature itself in OpenSSL 3.
+    private let signingTemplates = Mutex<[DigestAlgorithm: SigningTemplate]>([:])
 
     init(taking pointer: OpaquePointer) {
         self.pointer = pointer
     }
 
     deinit { EVP_PKEY_free(pointer) }
+
+    /// A fresh digest-sign context for `digest`, copied from this key's template (caller frees it).
+    func signingContext(_ digest: DigestAlgorithm) throws -> OpaquePointer {
+        let template = try signingTemplates.withLock { templates in
+            if let template = templates[digest] { return template }
+            let template = try SigningTemplate(key: pointer, digest: digest)
+            templates[digest] = template
+            return template
+        }
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
+        guard EVP_MD_CTX_copy_ex(context, template.context) == 1 else {
+            EVP_MD_CTX_free(context)
+            throw CryptoError.openSSL("EVP_MD_CTX_copy_ex")
+        }
+        return context
+    }
 
     /// The curve of an EC key; throws for any other key type or curve.
     func ecCurve() throws -> ECCurve {
@@ -71,4 +91,20 @@ final class EVPKey: @unchecked Sendable {
 enum KeySelection {
     static let publicKey: Int32 = 0x02 | 0x04 | 0x80  // EVP_PKEY_PUBLIC_KEY
     static let keyPair: Int32 = 0x01 | publicKey  // EVP_PKEY_KEYPAIR
+}
+
+/// An `EVP_MD_CTX` initialised for signing with one key and digest, only ever copied.
+private final class SigningTemplate: @unchecked Sendable {
+    let context: OpaquePointer
+
+    init(key: OpaquePointer, digest: DigestAlgorithm) throws {
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
+        guard EVP_DigestSignInit(context, nil, digest.method, nil, key) == 1 else {
+            EVP_MD_CTX_free(context)
+            throw CryptoError.openSSL("EVP_DigestSignInit")
+        }
+        self.context = context
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
 }

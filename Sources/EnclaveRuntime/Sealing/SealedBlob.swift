@@ -5,9 +5,11 @@ import CloisterCrypto
 /// stamped with, and the AES-256-GCM nonce and `ciphertext || tag`.
 ///
 /// On disk it is the deterministic CBOR map {"v": 1, "policy", "product_id", "svn", "tcb_level", "key_id",
-/// "counter": {"id", "value"} (only when stamped), "nonce", "ciphertext"}. The deterministic encoding of everything
-/// but "ciphertext" (the header) is the associated data, so no field can be changed without the blob failing to
-/// open; a container encoded non-canonically still opens, with the same meaning.
+/// "counter": {"id", "value"} (only when stamped), "nonce", "ciphertext"}. Everything but "ciphertext" (the header)
+/// is the associated data, in its deterministic encoding, so no field can be changed without the blob failing to
+/// open. The layout is fixed, so the blob is written and read directly in canonical key order (v, svn, nonce,
+/// key_id, policy, counter, tcb_level, ciphertext, product_id): the ciphertext is never copied or re-encoded, and
+/// anything but the canonical encoding is refused.
 public struct SealedBlob: Sendable, Hashable {
     /// The format version this code reads and writes.
     public static let version: UInt64 = 1
@@ -15,113 +17,157 @@ public struct SealedBlob: Sendable, Hashable {
     public let request: KeyRequest
     public let counter: MonotonicCounter?
     public let nonce: [UInt8]
+    /// `ciphertext || tag`, in place in the bytes the blob was read from.
+    let sealed: ArraySlice<UInt8>
+
     /// `ciphertext || tag`.
-    public let ciphertext: [UInt8]
+    public var ciphertext: [UInt8] { Array(sealed) }
 
     public init(request: KeyRequest, counter: MonotonicCounter?, nonce: [UInt8], ciphertext: [UInt8]) {
         self.request = request
         self.counter = counter
         self.nonce = nonce
-        self.ciphertext = ciphertext
+        self.sealed = ciphertext[...]
     }
 
-    /// Parses a blob; anything but the deterministic encoding of a well-formed version-1 blob is refused.
+    /// Parses a blob; anything but the canonical encoding of a well-formed version-1 blob is refused.
     public init(encoded bytes: [UInt8]) throws(SealingError) {
-        let value: CBORValue
+        var cursor = CBORCursor(bytes)
         do {
-            value = try CBORDecoder().decode(bytes)
-        } catch {
-            throw SealingError(.malformedBlob, "sealed blob is not valid CBOR: \(error.reason)")
-        }
-        guard let entries = value.mapValue else { throw Self.malformed("is not a CBOR map") }
-        let known: Set<String> = [
-            "v", "policy", "product_id", "svn", "tcb_level", "key_id", "counter", "nonce", "ciphertext",
-        ]
-        for entry in entries {
-            guard let key = entry.key.textValue, known.contains(key) else {
-                throw Self.malformed("has unknown field \(entry.key)")
+            let count = try cursor.readMapCount()
+            guard count == 8 || count == 9 else { throw Self.malformed("is not a map of 8 or 9 fields") }
+            try Self.expect("v", &cursor)
+            let version = try cursor.readUnsigned()
+            guard version == Self.version else {
+                throw Self.malformed("has version \(version); this implementation reads version \(Self.version)")
             }
-        }
-        guard let version = value["v"]?.uint64Value else { throw Self.malformed("lacks the version field \"v\"") }
-        guard version == Self.version else {
-            throw Self.malformed("has version \(version); this implementation reads version \(Self.version)")
-        }
-        guard let policyName = value["policy"]?.textValue, let policy = SealPolicy(rawValue: policyName) else {
-            throw Self.malformed("\"policy\" is not \"measurement\" or \"signer\"")
-        }
-        let productID = try Self.unsigned(value, "product_id", max: UInt64(UInt16.max))
-        let svn = try Self.unsigned(value, "svn", max: UInt64(UInt16.max))
-        let tcbLevel = try Self.unsigned(value, "tcb_level", max: UInt64(UInt32.max))
-        let keyID = try Self.bytes(value, "key_id", count: KeyRequest.keyIDByteCount)
-        let nonce = try Self.bytes(value, "nonce", count: AESGCMKey.nonceByteCount)
-        guard let ciphertext = value["ciphertext"]?.bytesValue, ciphertext.count >= AESGCMKey.tagByteCount else {
-            throw Self.malformed("\"ciphertext\" is missing, not bytes, or shorter than the tag")
-        }
-        var counter: MonotonicCounter?
-        if let stamp = value["counter"] {
-            guard stamp.mapValue?.count == 2, let counterValue = stamp["value"]?.uint64Value else {
-                throw Self.malformed("\"counter\" is not a map of \"id\" and \"value\"")
+            try Self.expect("svn", &cursor)
+            let svn = try cursor.readUnsigned()
+            try Self.expect("nonce", &cursor)
+            let nonce = try cursor.readByteString()
+            try Self.expect("key_id", &cursor)
+            let keyID = try cursor.readByteString()
+            try Self.expect("policy", &cursor)
+            guard let policy = SealPolicy(rawValue: try cursor.readText()) else {
+                throw Self.malformed("\"policy\" is not \"measurement\" or \"signer\"")
             }
-            counter = MonotonicCounter(
-                id: try Self.bytes(stamp, "id", count: MonotonicCounter.idByteCount), value: counterValue)
-        }
-        let request: KeyRequest
-        do {
-            request = try KeyRequest(
-                policy: policy, productID: UInt16(productID), svn: UInt16(svn), tcbLevel: UInt32(tcbLevel),
-                keyID: keyID)
+            var counter: MonotonicCounter?
+            if count == 9 {
+                try Self.expect("counter", &cursor)
+                guard try cursor.readMapCount() == 2 else { throw Self.malformed("\"counter\" is not a map of id and value") }
+                try Self.expect("id", &cursor)
+                let id = try cursor.readByteString()
+                try Self.expect("value", &cursor)
+                let value = try cursor.readUnsigned()
+                guard id.count == MonotonicCounter.idByteCount else {
+                    throw Self.malformed("\"counter\".\"id\" is not \(MonotonicCounter.idByteCount) bytes")
+                }
+                counter = MonotonicCounter(id: id, value: value)
+            }
+            try Self.expect("tcb_level", &cursor)
+            let tcbLevel = try cursor.readUnsigned()
+            try Self.expect("ciphertext", &cursor)
+            let sealed = try cursor.readByteStringRange()
+            try Self.expect("product_id", &cursor)
+            let productID = try cursor.readUnsigned()
+            guard cursor.isAtEnd else { throw Self.malformed("has bytes after its map") }
+            guard svn <= UInt64(UInt16.max), productID <= UInt64(UInt16.max), tcbLevel <= UInt64(UInt32.max) else {
+                throw Self.malformed("has an SVN, product id or TCB level out of range")
+            }
+            guard nonce.count == AESGCMKey.nonceByteCount else {
+                throw Self.malformed("\"nonce\" is not \(AESGCMKey.nonceByteCount) bytes")
+            }
+            guard sealed.count >= AESGCMKey.tagByteCount else {
+                throw Self.malformed("\"ciphertext\" is shorter than the tag")
+            }
+            let request: KeyRequest
+            do {
+                request = try KeyRequest(
+                    policy: policy, productID: UInt16(productID), svn: UInt16(svn), tcbLevel: UInt32(tcbLevel),
+                    keyID: keyID)
+            } catch {
+                throw Self.malformed("has an invalid key request: \(error)")
+            }
+            self.request = request
+            self.counter = counter
+            self.nonce = nonce
+            self.sealed = bytes[sealed]
+        } catch let error as SealingError {
+            throw error
+        } catch let error as CBORError {
+            throw SealingError(.malformedBlob, "sealed blob is not canonical CBOR of the expected layout: \(error.reason)")
         } catch {
-            throw Self.malformed("has an invalid key request: \(error)")
+            throw SealingError(.malformedBlob, "sealed blob: \(error)")
         }
-        // No re-encoding check: the fields that matter are authenticated as their canonical encoding (the
-        // associated data), so a blob whose container is encoded differently cannot open with different meaning.
-        self.init(request: request, counter: counter, nonce: nonce, ciphertext: ciphertext)
     }
 
-    /// The deterministic CBOR encoding.
+    /// The canonical encoding.
     public func encoded() throws -> [UInt8] {
-        var entries = headerEntries
-        entries.append(CBORMapEntry("ciphertext", .bytes(ciphertext)))
-        return try CBORValue.map(entries).encoded()
+        var writer = CBORWriter(reservingCapacity: 192 + sealed.count)
+        writer.writeEncoded(framePrefix(sealedByteCount: sealed.count))
+        writer.writeEncoded(sealed)
+        writer.writeEncoded(frameSuffix)
+        return writer.bytes
     }
 
-    /// The associated data: the deterministic encoding of every field but "ciphertext".
+    /// The associated data: the canonical encoding of every field but "ciphertext".
     public func header() throws -> [UInt8] {
-        try CBORValue.map(headerEntries).encoded()
+        var writer = CBORWriter(reservingCapacity: 160)
+        writer.writeHead(major: 5, argument: counter == nil ? 7 : 8)
+        writeFieldsBeforeCiphertext(&writer)
+        writer.writeEncoded(frameSuffix)
+        return writer.bytes
     }
 
-    private var headerEntries: [CBORMapEntry] {
-        var entries: [CBORMapEntry] = [
-            CBORMapEntry("v", .unsigned(Self.version)),
-            CBORMapEntry("policy", .text(request.policy.rawValue)),
-            CBORMapEntry("product_id", .unsigned(UInt64(request.productID))),
-            CBORMapEntry("svn", .unsigned(UInt64(request.svn))),
-            CBORMapEntry("tcb_level", .unsigned(UInt64(request.tcbLevel))),
-            CBORMapEntry("key_id", .bytes(request.keyID)),
-            CBORMapEntry("nonce", .bytes(nonce)),
-        ]
+    /// Everything the encoding holds before the ciphertext's contents, for `sealedByteCount` bytes of them.
+    func framePrefix(sealedByteCount: Int) -> [UInt8] {
+        var writer = CBORWriter(reservingCapacity: 176)
+        writer.writeHead(major: 5, argument: counter == nil ? 8 : 9)
+        writeFieldsBeforeCiphertext(&writer)
+        writer.writeText("ciphertext")
+        writer.writeHead(major: 2, argument: UInt64(sealedByteCount))
+        return writer.bytes
+    }
+
+    /// Everything the encoding holds after the ciphertext.
+    var frameSuffix: [UInt8] {
+        var writer = CBORWriter(reservingCapacity: 16)
+        writer.writeText("product_id")
+        writer.writeHead(major: 0, argument: UInt64(request.productID))
+        return writer.bytes
+    }
+
+    private func writeFieldsBeforeCiphertext(_ writer: inout CBORWriter) {
+        writer.writeText("v")
+        writer.writeHead(major: 0, argument: Self.version)
+        writer.writeText("svn")
+        writer.writeHead(major: 0, argument: UInt64(request.svn))
+        writer.writeText("nonce")
+        writer.writeByteString(nonce)
+        writer.writeText("key_id")
+        writer.writeByteString(request.keyID)
+        writer.writeText("policy")
+        writer.writeText(request.policy.rawValue)
         if let counter {
-            entries.append(
-                CBORMapEntry("counter", ["id": .bytes(counter.id), "value": .unsigned(counter.value)]))
+            writer.writeText("counter")
+            writer.writeHead(major: 5, argument: 2)
+            writer.writeText("id")
+            writer.writeByteString(counter.id)
+            writer.writeText("value")
+            writer.writeHead(major: 0, argument: counter.value)
         }
-        return entries
+        writer.writeText("tcb_level")
+        writer.writeHead(major: 0, argument: UInt64(request.tcbLevel))
+    }
+
+    private static func expect(_ key: String, _ cursor: inout CBORCursor) throws {
+        let found = try cursor.readText()
+        guard found == key else {
+            throw malformed("has field \"\(found)\" where the canonical layout has \"\(key)\"")
+        }
     }
 
     private static func malformed(_ problem: String) -> SealingError {
         SealingError(.malformedBlob, "sealed blob \(problem)")
-    }
-
-    private static func unsigned(_ map: CBORValue, _ key: String, max: UInt64) throws(SealingError) -> UInt64 {
-        guard let value = map[.text(key)]?.uint64Value, value <= max else {
-            throw malformed("\"\(key)\" is missing or not an unsigned integer up to \(max)")
-        }
-        return value
-    }
-
-    private static func bytes(_ map: CBORValue, _ key: String, count: Int) throws(SealingError) -> [UInt8] {
-        guard let value = map[.text(key)]?.bytesValue, value.count == count else {
-            throw malformed("\"\(key)\" is missing or not \(count) bytes")
-        }
-        return value
     }
 }

@@ -34,19 +34,20 @@ public struct Sealer: Sendable {
         self.counters = counters
     }
 
-    /// Seals `data` under a fresh key for `policy`, stamped with `counter` (the value the state is current at) when
-    /// given; returns the blob's encoding.
+    /// Seals `data` under the sealer's current key for `policy`, stamped with `counter` (the value the state is
+    /// current at) when given; returns the blob's encoding, the ciphertext written in place.
     public func seal(_ data: [UInt8], policy: SealPolicy, counter: MonotonicCounter? = nil) throws -> [UInt8] {
-        try sealedBlob(data, policy: policy, counter: counter).encoded()
+        let (request, key) = try sealingKey(for: policy)
+        let nonce = try SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
+        let frame = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
+        return try key.seal(
+            data, nonce: nonce, associatedData: frame.header(),
+            framedBy: frame.framePrefix(sealedByteCount: data.count + AESGCMKey.tagByteCount), frame.frameSuffix)
     }
 
     /// Seals `data` and returns the blob as a value.
     public func sealedBlob(_ data: [UInt8], policy: SealPolicy, counter: MonotonicCounter? = nil) throws -> SealedBlob {
-        let (request, key) = try sealingKey(for: policy)
-        let nonce = try SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
-        let unsealed = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
-        let ciphertext = try key.seal(data, nonce: nonce, associatedData: unsealed.header())
-        return SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: ciphertext)
+        try SealedBlob(encoded: seal(data, policy: policy, counter: counter))
     }
 
     /// Opens an encoded blob: authenticates it for this enclave and, when it carries a counter, refuses it if the
@@ -60,7 +61,7 @@ public struct Sealer: Sendable {
         let key = try aesKey(for: blob.request)
         let plaintext: [UInt8]
         do {
-            plaintext = try key.open(blob.ciphertext, nonce: blob.nonce, associatedData: blob.header())
+            plaintext = try key.open(blob.sealed, nonce: blob.nonce, associatedData: blob.header())
         } catch let error as CryptoError where error.code == .authenticationFailure {
             let bound = blob.request.policy == .measurement ? "measurement" : "signer and product id"
             throw SealingError(
