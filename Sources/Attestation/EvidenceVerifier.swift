@@ -12,9 +12,12 @@ public import FoundationEssentials
 /// debug, simulation, freshness) belong to the verifier, not here. The verifier never reads the clock.
 public struct EvidenceVerifier: Sendable {
     public let trust: TrustStore
+    /// Parsed certificates, verified chains and TCB-status lists from earlier appraisals, if kept.
+    public let cache: EvidenceCache?
 
-    public init(trust: TrustStore) {
+    public init(trust: TrustStore, cache: EvidenceCache? = nil) {
         self.trust = trust
+        self.cache = cache
     }
 
     /// The outcome of the evidence stage.
@@ -35,7 +38,7 @@ public struct EvidenceVerifier: Sendable {
     public func verify(_ evidence: [UInt8], format requested: EvidenceFormat? = nil, at time: Date) -> Outcome {
         let signed: SignedAttestationDocument
         do {
-            signed = try SignedAttestationDocument(encoded: evidence)
+            signed = try SignedAttestationDocument(encoded: evidence, cache: cache)
         } catch {
             return Outcome(
                 format: requested, document: nil, claims: nil,
@@ -98,13 +101,21 @@ public struct EvidenceVerifier: Sendable {
         }
         let verifier = CertificateChainVerifier(
             trustAnchors: roots, requiresRevocationCheck: strict, enforcesStrictProfile: strict)
+        let key = cache.map { _ in
+            EvidenceCache.chainKey(leaf: signed.certificate, bundle: signed.caBundle, anchors: roots, crls: crls, strict: strict)
+        }
+        if let key, let path = cache?.chain(key, at: time) {
+            checks.append(EvidenceCheck("certificate-chain", passed: true, "chains to a pinned root (verified earlier, still valid)"))
+            return path
+        }
         var path: [X509Certificate]?
         checks.append(
-            EvidenceCheck.run(
-                "certificate-chain", strict ? "chains to a pinned root, none revoked" : "chains to a pinned root"
-            ) {
+            EvidenceCheck.run("certificate-chain", strict ? "chains to a pinned root, none revoked" : "chains to a pinned root") {
                 path = try signed.verifyCertificates(with: verifier, crls: crls, at: time)
             })
+        if let key, let path {
+            cache?.storeChain(key, path: path, crls: crls.filter { crl in path.contains { crl.isIssued(byNameOf: $0) } })
+        }
         return path
     }
 
@@ -129,7 +140,7 @@ public struct EvidenceVerifier: Sendable {
         for list in trust.tcbStatusLists {
             for root in trust.cloisterRoots {
                 do {
-                    let status = try TCBStatusList(encoded: list, root: root)
+                    let status = try cache?.statusList(list, root: root) ?? TCBStatusList(encoded: list, root: root)
                     guard status.platformID == claims.platformID else { continue }
                     let standing = status.status(of: claims.tcbLevel)
                     return (
@@ -138,8 +149,10 @@ public struct EvidenceVerifier: Sendable {
                             "TCB level \(claims.tcbLevel) is \(standing.rawValue) (latest \(status.latestLevel))"),
                         standing
                     )
-                } catch {
+                } catch let error as AttestationError {
                     problems.append(error.reason)
+                } catch {
+                    problems.append("\(error)")
                 }
             }
         }

@@ -18,7 +18,7 @@ public struct SignedAttestationDocument: Sendable {
     public let caBundle: [X509Certificate]
 
     /// Decodes a document; throws `AttestationError` (`malformed-evidence`, `bad-certificate`) naming what is wrong.
-    public init(encoded: [UInt8]) throws(AttestationError) {
+    public init(encoded: [UInt8], cache: EvidenceCache? = nil) throws(AttestationError) {
         let message: COSESign1
         do {
             message = try COSESign1(encoded: encoded)
@@ -27,18 +27,18 @@ public struct SignedAttestationDocument: Sendable {
         } catch {
             throw AttestationError(.malformedEvidence, "evidence is not a COSE_Sign1 message: \(error)")
         }
-        try self.init(message: message)
+        try self.init(message: message, cache: cache)
     }
 
-    /// Wraps a parsed message, decoding its payload and certificates.
-    public init(message: COSESign1) throws(AttestationError) {
+    /// Wraps a parsed message, decoding its payload and certificates (through `cache` when given).
+    public init(message: COSESign1, cache: EvidenceCache? = nil) throws(AttestationError) {
         let document = try AttestationDocument(payload: message.payload)
         self.message = message
         self.document = document
-        self.certificate = try Self.certificate(document.certificate, "certificate")
+        self.certificate = try Self.certificate(document.certificate, "certificate", cache)
         var bundle: [X509Certificate] = []
         for (index, der) in document.caBundle.enumerated() {
-            bundle.append(try Self.certificate(der, "cabundle[\(index)]"))
+            bundle.append(try Self.certificate(der, "cabundle[\(index)]", cache))
         }
         self.caBundle = bundle
     }
@@ -74,9 +74,11 @@ public struct SignedAttestationDocument: Sendable {
         Date(millisecondsSince1970: document.timestamp)
     }
 
-    private static func certificate(_ der: [UInt8], _ field: String) throws(AttestationError) -> X509Certificate {
+    private static func certificate(
+        _ der: [UInt8], _ field: String, _ cache: EvidenceCache?
+    ) throws(AttestationError) -> X509Certificate {
         do {
-            return try X509Certificate(derRepresentation: der)
+            return try cache?.certificate(der) ?? X509Certificate(derRepresentation: der)
         } catch {
             throw AttestationError(.badCertificate, "\(field) is not an X.509 certificate: \(error)")
         }

@@ -25,6 +25,23 @@ public struct Appraiser: Sendable {
     public func appraise(
         _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
     ) throws -> AttestationResult {
+        let result = evaluate(bytes, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
+        let token = try signer.token(
+            EntityAttestationResult(
+                issuedAt: Int(time.timeIntervalSince1970), verifierBuild: signer.build,
+                nonce: expectedNonce.map { base64URL($0[...]) },
+                submodule: result.format?.rawValue ?? "unknown",
+                appraisal: .init(
+                    status: result.status, trustworthiness: result.trustworthiness, policyID: policy.id,
+                    claims: result.claims, failedChecks: result.failures.map(\.name))))
+        return result.signed(token)
+    }
+
+    /// Every check and the verdict, without the signed EAR (`token` is nil): for callers that only need the
+    /// decision, and for measuring the appraisal itself.
+    public func evaluate(
+        _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
+    ) -> AttestationResult {
         let outcome = evidence.verify(bytes, format: format, at: time)
         var checks = outcome.checks
         if let claims = outcome.claims {
@@ -47,18 +64,9 @@ public struct Appraiser: Sendable {
             vector.hardware = max(vector.hardware, TrustworthinessVector.warning)
             warnings.append("the platform's TCB level is out of date; the policy accepts it")
         }
-        let status = vector.status
-        let token = try signer.token(
-            EntityAttestationResult(
-                issuedAt: Int(time.timeIntervalSince1970), verifierBuild: signer.build,
-                nonce: expectedNonce.map { base64URL($0[...]) },
-                submodule: outcome.format?.rawValue ?? "unknown",
-                appraisal: .init(
-                    status: status, trustworthiness: vector, policyID: policy.id, claims: outcome.claims,
-                    failedChecks: checks.filter { !$0.passed }.map(\.name))))
         return AttestationResult(
-            status: status, policyID: policy.id, format: outcome.format, checks: checks, trustworthiness: vector,
-            claims: outcome.claims, warnings: warnings, token: token)
+            status: vector.status, policyID: policy.id, format: outcome.format, checks: checks,
+            trustworthiness: vector, claims: outcome.claims, warnings: warnings, token: nil)
     }
 
     /// Evidence checks whose failure means the cryptography did not hold.

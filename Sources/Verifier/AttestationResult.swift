@@ -69,11 +69,18 @@ public struct AttestationResult: Sendable, Encodable {
     public let trustworthiness: TrustworthinessVector
     public let claims: VerifiedClaims?
     public let warnings: [String]
-    /// The EAR (JWT, ES256) carrying the status, vector, claims and policy id.
-    public let token: String
+    /// The EAR (JWT, ES256) carrying the status, vector, claims and policy id; nil from `Appraiser.evaluate`.
+    public let token: String?
 
     /// The checks that failed.
     public var failures: [EvidenceCheck] { checks.filter { !$0.passed } }
+
+    /// This result carrying `token`.
+    func signed(_ token: String) -> AttestationResult {
+        AttestationResult(
+            status: status, policyID: policyID, format: format, checks: checks, trustworthiness: trustworthiness,
+            claims: claims, warnings: warnings, token: token)
+    }
 
     enum CodingKeys: String, CodingKey {
         case status, checks, claims, warnings, format

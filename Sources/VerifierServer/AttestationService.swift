@@ -15,6 +15,8 @@ public final class AttestationService: Sendable {
     /// The policy applied when a request names none and the store holds no policy "default".
     public let fallbackPolicy: Policy
     public let metrics: ServiceMetrics
+    /// Parsed certificates, verified chains and TCB-status lists shared by every appraisal.
+    private let cache = EvidenceCache()
 
     public static let nonceByteCount = 32
 
@@ -49,7 +51,7 @@ public final class AttestationService: Sendable {
         case .success(var session):
             let result = try await appraise(
                 evidence, format: format, policyID: policyID, expectedNonce: session.nonce, at: time)
-            try await store.completeSession(id: id, result: result.token)
+            try await store.completeSession(id: id, result: result.token ?? "")
             session.state = .complete
             session.result = result.token
             return .success((session, result))
@@ -63,7 +65,7 @@ public final class AttestationService: Sendable {
     ) async throws -> AttestationResult {
         let started = ContinuousClock.now
         let policy = try await effectivePolicy(policyID)
-        let result = try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
+        let result = try Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer).appraise(
             evidence, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
         try await store.appendAudit(
             AuditEntry(

@@ -76,7 +76,7 @@ struct RouteTests {
 
     @Test("an expired session is refused with 410, and a quote carrying another nonce is contraindicated")
     func expiredAndWrongNonce() async throws {
-        let service = try fixture.service(store: fixture.sqliteStore(), sessionLifetime: 0.2)
+        let service = try fixture.service(store: fixture.sqliteStore(), sessionLifetime: 3)
         try await fixture.application(service).test(.router) { client in
             try await provisionDefault(client)
             let first = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
@@ -93,7 +93,7 @@ struct RouteTests {
                 let appraisal = response.body.json["appraisal"] as? [String: Any]
                 #expect(appraisal?["status"] as? String == "contraindicated")
             }
-            try await Task.sleep(for: .milliseconds(300))
+            try await Task.sleep(for: .milliseconds(3200))
             try await client.execute(
                 uri: "/challenge-response/v1/session/\(first)", method: .post, headers: ServiceFixture.quoteType,
                 body: ByteBuffer(bytes: fixture.quote(nonce: nil))

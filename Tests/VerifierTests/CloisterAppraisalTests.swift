@@ -25,7 +25,7 @@ struct CloisterAppraisalTests {
             "signature", "certificate-chain", "platform-binding", "tcb-status", "measurement", "signer", "product-svn",
             "debug", "simulated", "development-key", "age", "nonce", "tcb-status-accepted", "isolation",
         ]))
-        #expect(result.token.split(separator: ".").count == 3)
+        #expect(result.token?.split(separator: ".").count == 3)
     }
 
     /// One way to make exactly one check fail, and the check that must fail.
@@ -92,6 +92,26 @@ struct CloisterAppraisalTests {
         #expect(result.trustworthiness.hardware == 32)
     }
 
+    @Test("a cached appraiser gives the same verdicts, and a revoked platform is refused despite the cache")
+    func cachedVerdicts() throws {
+        let evidence = try CloisterEvidence()
+        let cache = EvidenceCache()
+        let quote = try evidence.quote()
+        let cached = Appraiser(evidence: EvidenceVerifier(trust: try evidence.trust(), cache: cache), signer: testSigner)
+        for _ in 0..<3 {
+            #expect(cached.evaluate(quote, policy: evidence.policy, expectedNonce: nonce, at: Date()).status == .affirming)
+        }
+        try Platform.revoke(home: evidence.home)
+        let afterRevocation = Appraiser(
+            evidence: EvidenceVerifier(trust: try evidence.trust(), cache: cache), signer: testSigner)
+        let result = afterRevocation.evaluate(quote, policy: evidence.policy, expectedNonce: nonce, at: Date())
+        #expect(result.failures.map(\.name) == ["certificate-chain"])
+        #expect(result.token == nil)
+        let expired = cached.evaluate(
+            quote, policy: evidence.policy, expectedNonce: nonce, at: evidence.platform.attestationCertificate.notValidAfter + 1)
+        #expect(expired.failures.map(\.name).contains("certificate-chain"))
+    }
+
     @Test("a policy without reference values trusts nothing")
     func emptyPolicy() throws {
         let evidence = try CloisterEvidence()
@@ -125,7 +145,7 @@ struct CloisterAppraisalTests {
         try Data(testSigner.jwks).write(to: jwks)
         let python = try #require(TestEnvironment.python)
         let script = TestEnvironment.interopScript("verify_ear.py")
-        let verified = try runTool(python, [script, "--token", result.token, "--jwks", jwks.path])
+        let verified = try runTool(python, [script, "--token", try #require(result.token), "--jwks", jwks.path])
         #expect(verified.status == 0, "\(verified.standardOutput)\(verified.standardError)")
         let payload = try JSONSerialization.jsonObject(with: Data(verified.standardOutput.utf8)) as? [String: Any]
         let submodule = (payload?["submods"] as? [String: Any])?["cloister"] as? [String: Any]
@@ -135,7 +155,7 @@ struct CloisterAppraisalTests {
         let other = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "impostor")
         let forged = try Appraiser(evidence: EvidenceVerifier(trust: evidence.trust()), signer: other).appraise(
             evidence.quote(), policy: evidence.policy, expectedNonce: nonce, at: Date())
-        let refused = try runTool(python, [script, "--token", forged.token, "--jwks", jwks.path])
+        let refused = try runTool(python, [script, "--token", try #require(forged.token), "--jwks", jwks.path])
         #expect(refused.status == 1)
     }
 }

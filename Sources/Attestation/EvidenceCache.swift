@@ -1,0 +1,84 @@
+import CloisterCrypto
+import FoundationEssentials
+import Synchronization
+
+/// What an appraiser may remember between appraisals, so that evidence from a known platform costs one signature
+/// check: parsed certificates by DER, verified chains with the window in which the verification holds, and
+/// verified TCB-status lists. Only successes are kept; a chain is reused only at a time inside its window (every
+/// certificate valid, every CRL current), so the cache never changes a verdict. Bounded: when full it starts over.
+public final class EvidenceCache: Sendable {
+    struct VerifiedChain {
+        let path: [X509Certificate]
+        let validFrom: Date
+        let validUntil: Date
+    }
+
+    private struct State {
+        var certificates: [[UInt8]: X509Certificate] = [:]
+        var chains: [[UInt8]: VerifiedChain] = [:]
+        var statusLists: [[UInt8]: TCBStatusList] = [:]
+    }
+
+    public let capacity: Int
+    private let state = Mutex(State())
+
+    public init(capacity: Int = 1024) {
+        self.capacity = capacity
+    }
+
+    /// The certificate whose DER is `der`, parsed once.
+    func certificate(_ der: [UInt8]) throws -> X509Certificate {
+        if let known = state.withLock({ $0.certificates[der] }) { return known }
+        let certificate = try X509Certificate(derRepresentation: der)
+        state.withLock { state in
+            if state.certificates.count >= capacity { state.certificates.removeAll() }
+            state.certificates[der] = certificate
+        }
+        return certificate
+    }
+
+    /// The path verified earlier for `key`, if `time` lies inside the window in which that verification holds.
+    func chain(_ key: [UInt8], at time: Date) -> [X509Certificate]? {
+        guard let entry = state.withLock({ $0.chains[key] }), entry.validFrom <= time, time < entry.validUntil else {
+            return nil
+        }
+        return entry.path
+    }
+
+    func storeChain(_ key: [UInt8], path: [X509Certificate], crls: [CertificateRevocationList]) {
+        let starts = path.map(\.notValidBefore) + crls.map(\.thisUpdate)
+        let ends = path.map(\.notValidAfter) + crls.compactMap(\.nextUpdate)
+        guard let validFrom = starts.max(), let validUntil = ends.min() else { return }
+        state.withLock { state in
+            if state.chains.count >= capacity { state.chains.removeAll() }
+            state.chains[key] = VerifiedChain(path: path, validFrom: validFrom, validUntil: validUntil)
+        }
+    }
+
+    /// The TCB-status list `encoded`, verified once against `root`.
+    func statusList(_ encoded: [UInt8], root: X509Certificate) throws(AttestationError) -> TCBStatusList {
+        let key = DigestAlgorithm.sha256.hash(encoded + root.sha256Fingerprint)
+        if let known = state.withLock({ $0.statusLists[key] }) { return known }
+        let list = try TCBStatusList(encoded: encoded, root: root)
+        state.withLock { state in
+            if state.statusLists.count >= capacity { state.statusLists.removeAll() }
+            state.statusLists[key] = list
+        }
+        return list
+    }
+
+    /// The key naming one chain verification: every input that can change its outcome.
+    static func chainKey(
+        leaf: X509Certificate, bundle: [X509Certificate], anchors: [X509Certificate],
+        crls: [CertificateRevocationList], strict: Bool
+    ) -> [UInt8] {
+        var hasher = DigestAlgorithm.Hasher(.sha256)
+        hasher.update([strict ? 1 : 0])
+        for certificate in [leaf] + bundle { hasher.update(certificate.sha256Fingerprint) }
+        hasher.update([0xff])
+        for anchor in anchors { hasher.update(anchor.sha256Fingerprint) }
+        hasher.update([0xff])
+        for crl in crls { hasher.update(DigestAlgorithm.sha256.hash(crl.derRepresentation)) }
+        return hasher.finalize()
+    }
+}
