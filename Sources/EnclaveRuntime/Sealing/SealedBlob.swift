@@ -104,7 +104,7 @@ public struct SealedBlob: Sendable, Hashable {
     /// The canonical encoding.
     public func encoded() throws -> [UInt8] {
         var writer = CBORWriter(reservingCapacity: 192 + sealed.count)
-        writer.writeEncoded(framePrefix(sealedByteCount: sealed.count))
+        writer.writeEncoded(frame(sealedByteCount: sealed.count).prefix)
         writer.writeEncoded(sealed)
         writer.writeEncoded(frameSuffix)
         return writer.bytes
@@ -112,21 +112,24 @@ public struct SealedBlob: Sendable, Hashable {
 
     /// The associated data: the canonical encoding of every field but "ciphertext".
     public func header() throws -> [UInt8] {
-        var writer = CBORWriter(reservingCapacity: 160)
-        writer.writeHead(major: 5, argument: counter == nil ? 7 : 8)
-        writeFieldsBeforeCiphertext(&writer)
-        writer.writeEncoded(frameSuffix)
-        return writer.bytes
+        frame(sealedByteCount: sealed.count).header
     }
 
-    /// Everything the encoding holds before the ciphertext's contents, for `sealedByteCount` bytes of them.
-    func framePrefix(sealedByteCount: Int) -> [UInt8] {
-        var writer = CBORWriter(reservingCapacity: 176)
-        writer.writeHead(major: 5, argument: counter == nil ? 8 : 9)
-        writeFieldsBeforeCiphertext(&writer)
-        writer.writeText("ciphertext")
-        writer.writeHead(major: 2, argument: UInt64(sealedByteCount))
-        return writer.bytes
+    /// Everything the encoding holds before the ciphertext's contents (for `sealedByteCount` bytes of them), and
+    /// the header; the fields they share are encoded once.
+    func frame(sealedByteCount: Int) -> (prefix: [UInt8], header: [UInt8]) {
+        var fields = CBORWriter(reservingCapacity: 128)
+        writeFieldsBeforeCiphertext(&fields)
+        var header = CBORWriter(reservingCapacity: 160)
+        header.writeHead(major: 5, argument: counter == nil ? 7 : 8)
+        header.writeEncoded(fields.bytes)
+        header.writeEncoded(frameSuffix)
+        var prefix = CBORWriter(reservingCapacity: 176)
+        prefix.writeHead(major: 5, argument: counter == nil ? 8 : 9)
+        prefix.writeEncoded(fields.bytes)
+        prefix.writeText("ciphertext")
+        prefix.writeHead(major: 2, argument: UInt64(sealedByteCount))
+        return (prefix.bytes, header.bytes)
     }
 
     /// Everything the encoding holds after the ciphertext.

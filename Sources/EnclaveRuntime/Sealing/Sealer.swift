@@ -6,9 +6,10 @@ import Synchronization
 /// platform), counters from a `MonotonicCounterProvider`.
 ///
 /// Asking the platform for a key costs a round trip over the enclave's channel, so a sealer asks once per policy:
-/// its blobs share one random key id (and key) per policy, each with its own random 96-bit nonce, and the key is
-/// rotated to a fresh key id after `maximumBlobsPerKey` blobs, far below the 2^32 random nonces NIST SP 800-38D
-/// allows per key. Keys for unsealing are kept by key request, up to `keyCacheCapacity` of them. Cached keys live in
+/// its blobs share one random key id (and key) per policy, and the key is rotated to a fresh key id after
+/// `maximumBlobsPerKey` blobs. Nonces are deterministic (NIST SP 800-38D §8.2.1): 32 zero bits then the 64-bit count
+/// of blobs sealed under the key, so no nonce ever repeats under a key; the key itself is never shared with another
+/// sealer, because every sealer draws its own random key id. Keys for unsealing are kept by key request, up to `keyCacheCapacity` of them. Cached keys live in
 /// OpenSSL's cipher context only; the raw bytes are wiped as soon as OpenSSL holds them.
 public struct Sealer: Sendable {
     /// Blobs sealed under one key before the sealer requests a fresh one.
@@ -37,12 +38,12 @@ public struct Sealer: Sendable {
     /// Seals `data` under the sealer's current key for `policy`, stamped with `counter` (the value the state is
     /// current at) when given; returns the blob's encoding, the ciphertext written in place.
     public func seal(_ data: [UInt8], policy: SealPolicy, counter: MonotonicCounter? = nil) throws -> [UInt8] {
-        let (request, key) = try sealingKey(for: policy)
-        let nonce = try SecureRandom.bytes(count: AESGCMKey.nonceByteCount)
-        let frame = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
+        let (request, key, invocation) = try sealingKey(for: policy)
+        let nonce = [0, 0, 0, 0] + withUnsafeBytes(of: UInt64(invocation).bigEndian, Array.init)
+        let blob = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
+        let frame = blob.frame(sealedByteCount: data.count + AESGCMKey.tagByteCount)
         return try key.seal(
-            data, nonce: nonce, associatedData: frame.header(),
-            framedBy: frame.framePrefix(sealedByteCount: data.count + AESGCMKey.tagByteCount), frame.frameSuffix)
+            data, nonce: nonce, associatedData: frame.header, framedBy: frame.prefix, blob.frameSuffix)
     }
 
     /// Seals `data` and returns the blob as a value.
@@ -84,12 +85,13 @@ public struct Sealer: Sendable {
     }
 
     /// The current key for sealing under `policy`, requesting a fresh one on first use and after rotation.
-    private func sealingKey(for policy: SealPolicy) throws -> (KeyRequest, AESGCMKey) {
+    /// Returns the key with the number of this use of it (0 for the first).
+    private func sealingKey(for policy: SealPolicy) throws -> (KeyRequest, AESGCMKey, Int) {
         if let current = cache.current(policy) { return current }
         let request = try KeyRequest.fresh(policy: policy, for: identity, tcbLevel: tcbLevel)
         let key = try aesKey(for: request)
         cache.setCurrent(policy, request, key)
-        return (request, key)
+        return (request, key, 0)
     }
 
     /// The AES-256-GCM key for `request`, from the cache or the platform; the raw bytes are wiped once OpenSSL
@@ -114,12 +116,13 @@ private final class KeyCache: Sendable {
 
     private let state = Mutex(State())
 
-    /// The current key for `policy`, counting one use; nil when there is none or it has been used up.
-    func current(_ policy: SealPolicy) -> (KeyRequest, AESGCMKey)? {
+    /// The current key for `policy` and the number of this use, counting it; nil when there is none or it has
+    /// been used up.
+    func current(_ policy: SealPolicy) -> (KeyRequest, AESGCMKey, Int)? {
         state.withLock { state in
             guard let entry = state.current[policy], entry.uses < Sealer.maximumBlobsPerKey else { return nil }
             state.current[policy]?.uses += 1
-            return (entry.request, entry.key)
+            return (entry.request, entry.key, entry.uses)
         }
     }
 
