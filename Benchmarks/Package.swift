@@ -39,6 +39,17 @@ let package = Package(
             path: "Benchmarks/EnclaveBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // Measures the appraisal library for `scripts/bench-verifier` (quotes appraised per second).
+        .executableTarget(
+            name: "AppraisalProbe",
+            dependencies: [
+                .product(name: "Attestation", package: "Cloister"),
+                .product(name: "Verifier", package: "Cloister"),
+                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",

@@ -15,6 +15,10 @@ public struct ResultSigner: Sendable {
         }
         self.key = key
         self.build = build
+        let point = key.publicKey.x963Representation
+        let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(base64URL(point[1...32]))","y":"\#(base64URL(point[33...64]))"}"#
+        keyID = base64URL(DigestAlgorithm.sha256.hash(Array(canonical.utf8))[...])
+        encodedHeader = base64URL(Array(#"{"alg":"ES256","kid":"\#(keyID)","typ":"JWT"}"#.utf8)[...])
     }
 
     /// The public key as a JWK: {"kty", "crv", "x", "y"} plus "kid", "use", "alg".
@@ -27,11 +31,9 @@ public struct ResultSigner: Sendable {
     }
 
     /// The RFC 7638 thumbprint of the key (SHA-256 of its required members in lexicographic order), base64url.
-    public var keyID: String {
-        let point = key.publicKey.x963Representation
-        let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(base64URL(point[1...32]))","y":"\#(base64URL(point[33...64]))"}"#
-        return base64URL(DigestAlgorithm.sha256.hash(Array(canonical.utf8))[...])
-    }
+    public let keyID: String
+    /// The JWS protected header, base64url: {"alg":"ES256","kid":…,"typ":"JWT"}.
+    private let encodedHeader: String
 
     /// `{"keys": [jwk]}` as JSON.
     public var jwks: [UInt8] {
@@ -43,10 +45,9 @@ public struct ResultSigner: Sendable {
     /// A JWT with header {"alg": "ES256", "typ": "JWT", "kid"} over `claims` encoded as JSON.
     public func token(_ claims: some Encodable) throws -> String {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let header = try encoder.encode(["alg": "ES256", "typ": "JWT", "kid": keyID])
+        encoder.outputFormatting = [.withoutEscapingSlashes]
         let payload = try encoder.encode(claims)
-        let signingInput = base64URL(Array(header)[...]) + "." + base64URL(Array(payload)[...])
+        let signingInput = encodedHeader + "." + base64URL(Array(payload)[...])
         let signature = try key.signature(for: Array(signingInput.utf8)).rawRepresentation
         return signingInput + "." + base64URL(signature[...])
     }
@@ -54,7 +55,16 @@ public struct ResultSigner: Sendable {
 
 /// Base64url without padding (RFC 7515 §2).
 func base64URL(_ bytes: ArraySlice<UInt8>) -> String {
-    Data(bytes).base64EncodedString()
-        .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        .replacingOccurrences(of: "=", with: "")
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    var output: [UInt8] = []
+    output.reserveCapacity((bytes.count * 4 + 2) / 3)
+    var index = bytes.startIndex
+    while index < bytes.endIndex {
+        let available = min(3, bytes.endIndex - index)
+        var group: UInt32 = 0
+        for offset in 0..<3 { group = group << 8 | UInt32(offset < available ? bytes[index + offset] : 0) }
+        for position in 0...available { output.append(alphabet[Int(group >> (18 - 6 * position) & 0x3f)]) }
+        index += available
+    }
+    return String(decoding: output, as: UTF8.self)
 }

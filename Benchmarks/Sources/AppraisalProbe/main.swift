@@ -1,0 +1,56 @@
+// Measures the appraisal library for `scripts/bench-verifier` (issue 4): Cloister quotes appraised per second on
+// one core, with the certificate chain cached (the evidence stage then checks one COSE signature), with and
+// without signing the EAR, for ES256 and ES384 platforms. Output: one line per figure, `name value unit`.
+//
+// usage: AppraisalProbe [SECONDS_PER_PROBE]
+import Attestation
+import CloisterCrypto
+import EnclaveRuntime
+import Foundation
+import Verifier
+
+let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
+let clock = ContinuousClock()
+
+/// Operations per second of `operation`, run in growing batches for `seconds`.
+func rate(_ operation: () throws -> Void) rethrows -> Double {
+    let start = clock.now
+    let budget = Duration.milliseconds(Int64(seconds * 1000))
+    var count = 0
+    var batch = 1
+    while clock.now - start < budget {
+        for _ in 0..<batch { try operation() }
+        count += batch
+        batch = min(batch * 2, 1024)
+    }
+    let elapsed = clock.now - start
+    return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
+}
+
+for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-appraisal-\(UUID())")
+    defer { try? FileManager.default.removeItem(at: directory) }
+    let platform = try Platform.initialize(home: PlatformHome(path: directory.path), curve: curve)
+    let record = try EnclaveRecord(
+        enclaveID: "0000000000000001",
+        identity: EnclaveIdentity(
+            measurement: [UInt8](repeating: 7, count: 48), signer: [UInt8](repeating: 8, count: 48), productID: 1,
+            svn: 1, debug: false),
+        canonicalManifest: [1], mechanisms: [.landlock], platformID: platform.platformID,
+        tcbLevel: platform.tcbLevel, backingStoreDirectory: "/nonexistent")
+    let nonce = [UInt8](repeating: 0x42, count: 32)
+    let quote = try platform.quote(for: record, binding: QuoteBinding(nonce: nonce))
+    let trust = TrustStore(
+        cloisterRoots: [platform.rootCertificate], cloisterRevocationLists: platform.revocationLists,
+        tcbStatusLists: [platform.tcbStatusList])
+    let policy = Policy(id: "bench", measurements: [hexEncoded(record.identity.measurement)], allowSimulated: true)
+    let appraiser = Appraiser(
+        evidence: EvidenceVerifier(trust: trust, cache: EvidenceCache()),
+        signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "bench"))
+    let now = Date()
+    guard appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now).status == .affirming else {
+        fatalError("the benchmark quote is not affirmed")
+    }
+    print("appraise-\(name)-cached", rate { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+    print("appraise-\(name)-cached-with-ear", try rate { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+}
