@@ -51,22 +51,47 @@ public struct AttestationDocument: Sendable, Hashable {
         self.cloister = cloister
     }
 
-    /// The document as a deterministic CBOR map (absent optional values are `null`, as Nitro writes them).
+    /// The document as a deterministic CBOR map (absent optional values are `null`, as Nitro writes them), written
+    /// directly in canonical key order: pcrs, nonce, digest, cabundle, cloister, module_id, timestamp, user_data,
+    /// public_key, certificate (RFC 8949 §4.2.1: shorter keys first, then bytewise).
     public func encoded() throws -> [UInt8] {
         try validate()
-        var entries: [CBORMapEntry] = [
-            CBORMapEntry("module_id", .text(moduleID)),
-            CBORMapEntry("digest", .text(digest)),
-            CBORMapEntry("timestamp", .unsigned(timestamp)),
-            CBORMapEntry("pcrs", .map(pcrs.sorted { $0.key < $1.key }.map { CBORMapEntry(.unsigned($0.key), .bytes($0.value)) })),
-            CBORMapEntry("certificate", .bytes(certificate)),
-            CBORMapEntry("cabundle", .array(caBundle.map(CBORValue.bytes))),
-            CBORMapEntry("public_key", publicKey.map(CBORValue.bytes) ?? .null),
-            CBORMapEntry("user_data", userData.map(CBORValue.bytes) ?? .null),
-            CBORMapEntry("nonce", nonce.map(CBORValue.bytes) ?? .null),
-        ]
-        if let cloister { entries.append(CBORMapEntry("cloister", cloister.cborValue)) }
-        return try CBORValue.map(entries).encoded()
+        let size = 512 + certificate.count + caBundle.reduce(0) { $0 + $1.count + 3 } + (publicKey?.count ?? 0)
+            + (userData?.count ?? 0) + (nonce?.count ?? 0) + pcrs.count * 52
+        var writer = CBORWriter(reservingCapacity: size)
+        writer.writeHead(major: 5, argument: cloister == nil ? 9 : 10)
+        writer.writeText("pcrs")
+        writer.writeHead(major: 5, argument: UInt64(pcrs.count))
+        for (index, value) in pcrs.sorted(by: { $0.key < $1.key }) {
+            writer.writeHead(major: 0, argument: index)
+            writer.writeByteString(value)
+        }
+        writer.writeText("nonce")
+        Self.writeOptional(nonce, &writer)
+        writer.writeText("digest")
+        writer.writeText(digest)
+        writer.writeText("cabundle")
+        writer.writeHead(major: 4, argument: UInt64(caBundle.count))
+        for der in caBundle { writer.writeByteString(der) }
+        if let cloister {
+            writer.writeText("cloister")
+            cloister.write(&writer)
+        }
+        writer.writeText("module_id")
+        writer.writeText(moduleID)
+        writer.writeText("timestamp")
+        writer.writeHead(major: 0, argument: timestamp)
+        writer.writeText("user_data")
+        Self.writeOptional(userData, &writer)
+        writer.writeText("public_key")
+        Self.writeOptional(publicKey, &writer)
+        writer.writeText("certificate")
+        writer.writeByteString(certificate)
+        return writer.bytes
+    }
+
+    private static func writeOptional(_ bytes: [UInt8]?, _ writer: inout CBORWriter) {
+        if let bytes { writer.writeByteString(bytes) } else { writer.writeHead(major: 7, argument: 22) }
     }
 
     /// Decodes a payload, refusing unknown fields, wrong types and sizes outside AWS's limits.
@@ -192,17 +217,27 @@ public struct CloisterClaims: Sendable, Hashable {
         self.isolation = isolation.sorted()
     }
 
-    var cborValue: CBORValue {
-        [
-            "simulated": .bool(simulated),
-            "debug": .bool(debug),
-            "product_id": .unsigned(UInt64(productID)),
-            "svn": .unsigned(UInt64(svn)),
-            "tcb_level": .unsigned(UInt64(tcbLevel)),
-            "platform_id": .bytes(platformID),
-            "manifest_hash": .bytes(manifestHash),
-            "isolation": .array(isolation.map(CBORValue.text)),
-        ]
+    /// Writes the claims map in canonical key order: svn, debug, isolation, simulated, tcb_level, product_id,
+    /// platform_id, manifest_hash.
+    func write(_ writer: inout CBORWriter) {
+        writer.writeHead(major: 5, argument: 8)
+        writer.writeText("svn")
+        writer.writeHead(major: 0, argument: UInt64(svn))
+        writer.writeText("debug")
+        writer.writeHead(major: 7, argument: debug ? 21 : 20)
+        writer.writeText("isolation")
+        writer.writeHead(major: 4, argument: UInt64(isolation.count))
+        for name in isolation { writer.writeText(name) }
+        writer.writeText("simulated")
+        writer.writeHead(major: 7, argument: simulated ? 21 : 20)
+        writer.writeText("tcb_level")
+        writer.writeHead(major: 0, argument: UInt64(tcbLevel))
+        writer.writeText("product_id")
+        writer.writeHead(major: 0, argument: UInt64(productID))
+        writer.writeText("platform_id")
+        writer.writeByteString(platformID)
+        writer.writeText("manifest_hash")
+        writer.writeByteString(manifestHash)
     }
 
     init(_ value: CBORValue) throws(AttestationError) {

@@ -41,7 +41,19 @@ struct QuoteTests {
         #expect(claims == CloisterClaims(
             simulated: true, debug: false, productID: 4, svn: 2, tcbLevel: 1, platformID: fixture.platform.platformID,
             manifestHash: DigestAlgorithm.sha384.hash(Array("manifest".utf8)), isolation: ["landlock", "not-dumpable"]))
-        #expect(try document.encoded() == signed.message.payload, "the payload is deterministic CBOR")
+        #expect(try document.encoded() == signed.message.payload)
+        // The direct writer's key order is the deterministic encoding's (RFC 8949 §4.2.1), with and without the
+        // cloister claims and the optional fields.
+        var bare = document
+        bare.cloister = nil
+        bare.nonce = nil
+        bare.userData = nil
+        bare.publicKey = nil
+        for candidate in [document, bare] {
+            let payload = try candidate.encoded()
+            #expect(try CBORDecoder().decode(payload).encoded() == payload)
+            #expect(try AttestationDocument(payload: payload) == candidate)
+        }
     }
 
     @Test("an ES384 platform signs ES384 quotes (the exact Nitro shape)")
