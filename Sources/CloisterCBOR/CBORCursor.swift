@@ -83,6 +83,17 @@ public struct CBORCursor {
         return text
     }
 
+    /// Reads a text string and tells whether it is exactly `expected` (compared as UTF-8, without building a String).
+    public mutating func readText(equals expected: String) throws(CBORError) -> Bool {
+        let length = try readHead(major: 3)
+        guard length <= UInt64(bytes.count - offset) else {
+            throw CBORError(.truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+        }
+        let range = offset..<(offset + Int(length))
+        offset += Int(length)
+        return bytes[range].elementsEqual(expected.utf8)
+    }
+
     /// Reads a map head and returns its number of entries.
     public mutating func readMapCount() throws(CBORError) -> Int {
         let count = try readHead(major: 5)

@@ -112,7 +112,11 @@ public struct SealedBlob: Sendable, Hashable {
 
     /// The associated data: the canonical encoding of every field but "ciphertext".
     public func header() throws -> [UInt8] {
-        frame(sealedByteCount: sealed.count).header
+        var header = CBORWriter(reservingCapacity: 160)
+        header.writeHead(major: 5, argument: counter == nil ? 7 : 8)
+        writeFieldsBeforeCiphertext(&header)
+        header.writeEncoded(frameSuffix)
+        return header.bytes
     }
 
     /// Everything the encoding holds before the ciphertext's contents (for `sealedByteCount` bytes of them), and
@@ -164,9 +168,8 @@ public struct SealedBlob: Sendable, Hashable {
     }
 
     private static func expect(_ key: String, _ cursor: inout CBORCursor) throws {
-        let found = try cursor.readText()
-        guard found == key else {
-            throw malformed("has field \"\(found)\" where the canonical layout has \"\(key)\"")
+        guard try cursor.readText(equals: key) else {
+            throw malformed("has another field where the canonical layout has \"\(key)\"")
         }
     }
 
