@@ -39,6 +39,8 @@ let package = Package(
             path: "Benchmarks/EnclaveBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
+        // The bounded measurement loop and output format every probe shares.
+        .target(name: "ProbeSupport", swiftSettings: [.swiftLanguageMode(.v6)]),
         // Measures the appraisal library for `scripts/bench-verifier` (quotes appraised per second).
         .executableTarget(
             name: "AppraisalProbe",
@@ -47,13 +49,14 @@ let package = Package(
                 .product(name: "Verifier", package: "Cloister"),
                 .product(name: "EnclaveRuntime", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
+                "ProbeSupport",
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",
-            dependencies: [.product(name: "CloisterCrypto", package: "Cloister")],
+            dependencies: [.product(name: "CloisterCrypto", package: "Cloister"), "ProbeSupport"],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // A throwaway platform, a signed echo enclave and the bare socketpair ping-pong, shared by EnclaveProbe and
@@ -72,6 +75,7 @@ let package = Package(
             name: "EnclaveProbe",
             dependencies: [
                 "EnclaveWorkbench",
+                "ProbeSupport",
                 .product(name: "EnclaveRuntime", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
             ],

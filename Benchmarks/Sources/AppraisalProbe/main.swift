@@ -7,26 +7,10 @@ import Attestation
 import CloisterCrypto
 import EnclaveRuntime
 import Foundation
+import ProbeSupport
 import Verifier
 
 let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
-let clock = ContinuousClock()
-
-/// Operations per second of `operation`, run in growing batches for `seconds`.
-func rate(_ operation: () throws -> Void) rethrows -> Double {
-    let start = clock.now
-    let budget = Duration.milliseconds(Int64(seconds * 1000))
-    var count = 0
-    var batch = 1
-    while clock.now - start < budget {
-        for _ in 0..<batch { try operation() }
-        count += batch
-        batch = min(batch * 2, 1024)
-    }
-    let elapsed = clock.now - start
-    return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18)
-}
-
 for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-appraisal-\(UUID())")
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -51,6 +35,6 @@ for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     guard appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now).status == .affirming else {
         fatalError("the benchmark quote is not affirmed")
     }
-    print("appraise-\(name)-cached", rate { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
-    print("appraise-\(name)-cached-with-ear", try rate { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+    report("appraise-\(name)-cached", rate(seconds: seconds) { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+    report("appraise-\(name)-cached-with-ear", try rate(seconds: seconds) { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
 }

@@ -1,31 +1,11 @@
 // Measures, on one core, the rates of the operations that `scripts/bench-floor` divides by `openssl speed`.
 // Output: one line per probe, `name rate unit`, so the script can pair each with OpenSSL's figure.
 import CloisterCrypto
-
-/// Runs `operation` in batches until `seconds` have passed and returns operations per second.
-func rate(seconds: Double, _ operation: () throws -> Void) rethrows -> Double {
-    let clock = ContinuousClock()
-    let start = clock.now
-    let budget = Duration.milliseconds(Int64(seconds * 1000))
-    var count = 0
-    var batch = 1
-    while clock.now - start < budget {
-        for _ in 0..<batch { try operation() }
-        count += batch
-        batch = min(batch * 2, 1024)
-    }
-    let elapsed = clock.now - start
-    let elapsedSeconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    return Double(count) / elapsedSeconds
-}
+import ProbeSupport
 
 let arguments = CommandLine.arguments.dropFirst()
 let seconds = arguments.first.flatMap(Double.init) ?? 3
 let only = Set(arguments.dropFirst())
-
-func report(_ name: String, _ value: Double, _ unit: String) {
-    print("\(name) \(value) \(unit)")
-}
 
 func wanted(_ name: String) -> Bool { only.isEmpty || only.contains(name) }
 

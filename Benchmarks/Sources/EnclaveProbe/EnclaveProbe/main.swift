@@ -8,6 +8,7 @@ import CloisterCrypto
 import EnclaveRuntime
 import EnclaveWorkbench
 import Foundation
+import ProbeSupport
 
 let arguments = CommandLine.arguments.dropFirst()
 if arguments.first == "--echo-peer" {
@@ -18,28 +19,6 @@ let secondsPerProbe = arguments.first.flatMap(Double.init) ?? 2
 let launches = arguments.dropFirst().first.flatMap(Int.init) ?? 25
 let groups = Set(arguments.dropFirst(2))
 let clock = ContinuousClock()
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
-func report(_ name: String, _ value: Double, _ unit: String) {
-    print("\(name) \(value) \(unit)")
-}
-
-/// Runs `operation` in growing batches until `seconds` have passed and returns operations per second.
-func rate(seconds: Double = secondsPerProbe, _ operation: () throws -> Void) rethrows -> Double {
-    let start = clock.now
-    let budget = Duration.milliseconds(Int64(seconds * 1000))
-    var count = 0
-    var batch = 1
-    while clock.now - start < budget {
-        for _ in 0..<batch { try operation() }
-        count += batch
-        batch = min(batch * 2, 1024)
-    }
-    return Double(count) / (clock.now - start).seconds
-}
 
 /// Times `operation` up to `launches` times, stopping early after 20 s; returns the median in ms.
 func medianMilliseconds(_ operation: () throws -> Duration) rethrows -> Double {
@@ -121,8 +100,8 @@ func probeSealing(_ workbench: EnclaveWorkbench) throws {
         identity: identity, tcbLevel: 1, keys: PlatformSealingService(identity: identity, deriver: deriver))
     let block = [UInt8](repeating: 0x17, count: 16 * 1024)
     let blob = try sealer.seal(block, policy: .measurement)
-    report("seal-16k", try rate { _ = try sealer.seal(block, policy: .measurement) } * Double(block.count), "B/s")
-    report("unseal-16k", try rate { _ = try sealer.unseal(blob) } * Double(block.count), "B/s")
+    report("seal-16k", try rate(seconds: secondsPerProbe) { _ = try sealer.seal(block, policy: .measurement) } * Double(block.count), "B/s")
+    report("unseal-16k", try rate(seconds: secondsPerProbe) { _ = try sealer.unseal(blob) } * Double(block.count), "B/s")
 }
 
 /// Quotes per second from a P-256 platform (ES256) and a P-384 one (ES384), each binding a 32-byte nonce.
@@ -132,7 +111,7 @@ func probeQuotes(_ workbench: EnclaveWorkbench) throws {
     let binding = QuoteBinding(nonce: [UInt8](repeating: 1, count: 32))
     for (name, bench) in [("quote-es256", workbench), ("quote-es384", p384)] {
         let record = try bench.record()
-        report(name, try rate { _ = try bench.platform.quote(for: record, binding: binding) }, "op/s")
+        report(name, try rate(seconds: secondsPerProbe) { _ = try bench.platform.quote(for: record, binding: binding) }, "op/s")
     }
 }
 
