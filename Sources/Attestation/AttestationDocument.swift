@@ -56,7 +56,8 @@ public struct AttestationDocument: Sendable, Hashable {
     /// public_key, certificate (RFC 8949 §4.2.1: shorter keys first, then bytewise).
     public func encoded() throws -> [UInt8] {
         try validate()
-        let size = 512 + certificate.count + caBundle.reduce(0) { $0 + $1.count + 3 } + (publicKey?.count ?? 0)
+        let size =
+            512 + certificate.count + caBundle.reduce(0) { $0 + $1.count + 3 } + (publicKey?.count ?? 0)
             + (userData?.count ?? 0) + (nonce?.count ?? 0) + pcrs.count * 52
         var writer = CBORWriter(reservingCapacity: size)
         writer.writeHead(major: 5, argument: cloister == nil ? 9 : 10)
@@ -100,7 +101,8 @@ public struct AttestationDocument: Sendable, Hashable {
         do {
             value = try CBORDecoder().decode(payload)
         } catch {
-            throw AttestationError(.malformedEvidence, "attestation document payload is not valid CBOR: \(error.reason)")
+            throw AttestationError(
+                .malformedEvidence, "attestation document payload is not valid CBOR: \(error.reason)")
         }
         guard let entries = value.mapValue else { throw Self.malformed("is not a CBOR map") }
         let known: Set<String> = [

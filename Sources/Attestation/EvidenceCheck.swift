@@ -25,4 +25,3 @@ public struct EvidenceCheck: Sendable, Hashable, Encodable {
         }
     }
 }
-

@@ -24,4 +24,3 @@ public enum EvidenceFormat: String, Sendable, Hashable, CaseIterable, Codable {
         document.cloister == nil ? .nitro : .cloister
     }
 }
-

@@ -102,19 +102,25 @@ public struct EvidenceVerifier: Sendable {
         let verifier = CertificateChainVerifier(
             trustAnchors: roots, requiresRevocationCheck: strict, enforcesStrictProfile: strict)
         let key = cache.map { _ in
-            EvidenceCache.chainKey(leaf: signed.certificate, bundle: signed.caBundle, anchors: roots, crls: crls, strict: strict)
+            EvidenceCache.chainKey(
+                leaf: signed.certificate, bundle: signed.caBundle, anchors: roots, crls: crls, strict: strict)
         }
         if let key, let path = cache?.chain(key, at: time) {
-            checks.append(EvidenceCheck("certificate-chain", passed: true, "chains to a pinned root (verified earlier, still valid)"))
+            checks.append(
+                EvidenceCheck(
+                    "certificate-chain", passed: true, "chains to a pinned root (verified earlier, still valid)"))
             return path
         }
         var path: [X509Certificate]?
         checks.append(
-            EvidenceCheck.run("certificate-chain", strict ? "chains to a pinned root, none revoked" : "chains to a pinned root") {
+            EvidenceCheck.run(
+                "certificate-chain", strict ? "chains to a pinned root, none revoked" : "chains to a pinned root"
+            ) {
                 path = try signed.verifyCertificates(with: verifier, crls: crls, at: time)
             })
         if let key, let path {
-            cache?.storeChain(key, path: path, crls: crls.filter { crl in path.contains { crl.isIssued(byNameOf: $0) } })
+            cache?.storeChain(
+                key, path: path, crls: crls.filter { crl in path.contains { crl.isIssued(byNameOf: $0) } })
         }
         return path
     }

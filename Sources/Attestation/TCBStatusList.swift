@@ -61,7 +61,8 @@ public struct TCBStatusList: Sendable, Hashable {
         do {
             try message.verifySignature(with: key)
         } catch {
-            throw AttestationError(.badSignature, "TCB-status list is not signed by the platform root \(root): \(error)")
+            throw AttestationError(
+                .badSignature, "TCB-status list is not signed by the platform root \(root): \(error)")
         }
         guard let value = try? CBORDecoder().decode(message.payload), value.mapValue?.count == 4,
             value["format"]?.textValue == Self.format, let issued = value["issued"]?.uint64Value,
@@ -70,7 +71,8 @@ public struct TCBStatusList: Sendable, Hashable {
             platformID.count == PlatformCertificateExtensions.platformIDByteCount
         else {
             throw AttestationError(
-                .malformedEvidence, "TCB-status list payload is not a \(Self.format) map {format, issued, latest, platform_id}")
+                .malformedEvidence,
+                "TCB-status list payload is not a \(Self.format) map {format, issued, latest, platform_id}")
         }
         self.init(
             platformID: platformID, latestLevel: UInt32(latest),

@@ -56,5 +56,3 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
         isolation = claims?.isolation
     }
 }
-
-

@@ -32,7 +32,9 @@ public struct CBORCursor {
         case 27: width = 8
         default: throw CBORError(.malformed, "indefinite or reserved length at byte \(offset)")
         }
-        guard bytes.count - offset - 1 >= width else { throw CBORError(.truncated, "head at byte \(offset) is cut off") }
+        guard bytes.count - offset - 1 >= width else {
+            throw CBORError(.truncated, "head at byte \(offset) is cut off")
+        }
         let argument =
             width == 0
             ? UInt64(additional) : bytes[(offset + 1)...(offset + width)].reduce(0) { $0 << 8 | UInt64($1) }
@@ -44,7 +46,9 @@ public struct CBORCursor {
             case 0x1_0000...0xffff_ffff: 4
             default: 8
             }
-        guard width == shortest else { throw CBORError(.malformed, "head at byte \(offset) is not in its shortest form") }
+        guard width == shortest else {
+            throw CBORError(.malformed, "head at byte \(offset) is not in its shortest form")
+        }
         offset += 1 + width
         return argument
     }
@@ -58,7 +62,8 @@ public struct CBORCursor {
     public mutating func readByteStringRange() throws(CBORError) -> Range<Int> {
         let length = try readHead(major: 2)
         guard length <= UInt64(bytes.count - offset) else {
-            throw CBORError(.truncated, "byte string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+            throw CBORError(
+                .truncated, "byte string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
         }
         defer { offset += Int(length) }
         return offset..<(offset + Int(length))
@@ -73,7 +78,8 @@ public struct CBORCursor {
     public mutating func readText() throws(CBORError) -> String {
         let length = try readHead(major: 3)
         guard length <= UInt64(bytes.count - offset) else {
-            throw CBORError(.truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+            throw CBORError(
+                .truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)
@@ -87,7 +93,8 @@ public struct CBORCursor {
     public mutating func readText(equals expected: String) throws(CBORError) -> Bool {
         let length = try readHead(major: 3)
         guard length <= UInt64(bytes.count - offset) else {
-            throw CBORError(.truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+            throw CBORError(
+                .truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)

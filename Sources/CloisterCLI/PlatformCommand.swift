@@ -43,7 +43,8 @@ public struct PlatformCommand: AsyncParsableCommand {
         func run() async throws {
             try reportingErrors {
                 let platform = try Platform.initialize(home: home.platformHome, curve: alg.curve)
-                try PlatformDescription(platform).print(json: json, header: "initialised platform in \(platform.home.path)")
+                try PlatformDescription(platform).print(
+                    json: json, header: "initialised platform in \(platform.home.path)")
             }
         }
     }
@@ -67,7 +68,8 @@ public struct PlatformCommand: AsyncParsableCommand {
     struct TCB: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "tcb",
-            abstract: "Move the platform to TCB level N and publish a TCB-status list marking older levels out of date.")
+            abstract: "Move the platform to TCB level N and publish a TCB-status list marking older levels out of date."
+        )
 
         @OptionGroup var home: HomeOption
 
@@ -165,7 +167,8 @@ struct PlatformDescription: Encodable {
             return
         }
         if let header { Swift.print(header) }
-        Swift.print("""
+        Swift.print(
+            """
             platform id     \(platformID)
             algorithm       \(algorithm)
             TCB level       \(tcbLevel) (\(tcbStatus))

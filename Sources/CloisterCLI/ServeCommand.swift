@@ -12,7 +12,8 @@ import VerifierServer
 public struct ServeCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the HTTP attestation service (challenge-response, one-shot verify, provisioning, JWKS, metrics).",
+        abstract:
+            "Run the HTTP attestation service (challenge-response, one-shot verify, provisioning, JWKS, metrics).",
         discussion: """
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister) when \
             one is there; AWS Nitro documents against --trust-anchor roots. Provisioning routes need the bearer \
@@ -55,15 +56,19 @@ public struct ServeCommand: AsyncParsableCommand {
 
     public func run() async throws {
         var logger = Logger(label: "cloister.verifier")
-        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let token: [UInt8] = try adminTokenFile.map { path -> [UInt8] in
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ValidationError("cannot read --admin-token-file \(path)")
-            }
-            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard token.count >= 16 else { throw ValidationError("the admin token in \(path) must be at least 16 characters") }
-            return Array(token.utf8)
-        } ?? []
+        logger.logLevel =
+            ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        let token: [UInt8] =
+            try adminTokenFile.map { path -> [UInt8] in
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw ValidationError("cannot read --admin-token-file \(path)")
+                }
+                let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                guard token.count >= 16 else {
+                    throw ValidationError("the admin token in \(path) must be at least 16 characters")
+                }
+                return Array(token.utf8)
+            } ?? []
         if token.isEmpty { logger.warning("no --admin-token-file: provisioning routes answer 401") }
         let signer: ResultSigner
         if let signingKey {

@@ -59,15 +59,18 @@ public struct VerifyCommand: AsyncParsableCommand {
 
     public func validate() throws {
         if let nonce, hexDecoded(nonce) == nil { throw ValidationError("--nonce must be an even number of hex digits") }
-        if let at, Self.date(at) == nil { throw ValidationError("--at must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z") }
+        if let at, Self.date(at) == nil {
+            throw ValidationError("--at must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z")
+        }
     }
 
     public func run() async throws {
         let bytes = try readFile(evidence, "the evidence file")
         let format = try evidenceFormat(bytes)
-        let policy = try policy.map { path in
-            do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
-        } ?? Policy(id: "default")
+        let policy =
+            try policy.map { path in
+                do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
+            } ?? Policy(id: "default")
         let trust = try trustStore(for: format)
         let signer = try resultSigner()
         let result = try reportingErrors {
@@ -80,7 +83,8 @@ public struct VerifyCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             var object = try JSONSerialization.jsonObject(with: encoder.encode(result)) as? [String: Any] ?? [:]
             object["jwks"] = try JSONSerialization.jsonObject(with: Data(signer.jwks))
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
             for check in result.checks {
@@ -108,7 +112,8 @@ public struct VerifyCommand: AsyncParsableCommand {
     private func trustStore(for format: EvidenceFormat?) throws -> TrustStore {
         let anchors = try trustAnchors.flatMap { path in
             do {
-                return try X509Certificate.certificates(fromPEM: String(decoding: readFile(path, "--trust-anchor"), as: UTF8.self))
+                return try X509Certificate.certificates(
+                    fromPEM: String(decoding: readFile(path, "--trust-anchor"), as: UTF8.self))
             } catch let error as ValidationError { throw error } catch {
                 throw ValidationError("--trust-anchor \(path) is not a PEM certificate: \(error)")
             }
@@ -125,7 +130,8 @@ public struct VerifyCommand: AsyncParsableCommand {
             guard anchors.isEmpty else {
                 let lists = try crls.flatMap { path in
                     do {
-                        return try CertificateRevocationList.lists(fromPEM: String(decoding: readFile(path, "--crl"), as: UTF8.self))
+                        return try CertificateRevocationList.lists(
+                            fromPEM: String(decoding: readFile(path, "--crl"), as: UTF8.self))
                     } catch let error as ValidationError { throw error } catch {
                         throw ValidationError("--crl \(path) is not a PEM CRL: \(error)")
                     }

@@ -98,7 +98,8 @@ public struct Appraiser: Sendable {
             check(
                 "measurement", policy.measurements.contains(claims.measurement),
                 "measurement \(claims.measurement) is a reference value",
-                "measurement \(claims.measurement) is not among the policy's \(policy.measurements.count) reference values")
+                "measurement \(claims.measurement) is not among the policy's \(policy.measurements.count) reference values"
+            )
         }
         for (index, values) in policy.pcrs.sorted(by: { $0.key < $1.key }) {
             let value = claims.pcrs[String(Int(index) ?? -1)]
@@ -119,10 +120,12 @@ public struct Appraiser: Sendable {
                 "product \(claims.productID ?? 0) at SVN \(claims.svn ?? 0) is accepted",
                 product == nil
                     ? "product id \(claims.productID.map(String.init) ?? "(absent)") is not accepted"
-                    : "SVN \(claims.svn ?? 0) is below the minimum \(product?.minimumSVN ?? 0) for product \(claims.productID ?? 0)")
+                    : "SVN \(claims.svn ?? 0) is below the minimum \(product?.minimumSVN ?? 0) for product \(claims.productID ?? 0)"
+            )
         }
         check(
-            "debug", !claims.debug || policy.allowDebug, claims.debug ? "debug evidence, allowed by policy" : "not a debug enclave",
+            "debug", !claims.debug || policy.allowDebug,
+            claims.debug ? "debug evidence, allowed by policy" : "not a debug enclave",
             "the enclave runs in debug mode; the policy forbids debug")
         check(
             "simulated", !claims.simulated || policy.allowSimulated,
@@ -147,14 +150,16 @@ public struct Appraiser: Sendable {
             let matches = expectedNonce.map { hexEncoded($0) == claims.nonce } ?? false
             check(
                 "nonce", matches, "carries the issued nonce",
-                expectedNonce == nil ? "the policy requires a nonce and none was issued" : "the nonce differs or is absent")
+                expectedNonce == nil
+                    ? "the policy requires a nonce and none was issued" : "the nonce differs or is absent")
         }
         if claims.format == .cloister {
             let status = claims.tcbStatus
             check(
                 "tcb-status-accepted", status.map(policy.acceptableTCBStatuses.contains) ?? false,
                 "TCB status \(status?.rawValue ?? "") is accepted",
-                "TCB status \(status?.rawValue ?? "unknown") is not among \(policy.acceptableTCBStatuses.map(\.rawValue))")
+                "TCB status \(status?.rawValue ?? "unknown") is not among \(policy.acceptableTCBStatuses.map(\.rawValue))"
+            )
         }
         if !policy.requiredIsolation.isEmpty {
             let missing = policy.requiredIsolation.filter { !(claims.isolation ?? []).contains($0) }

@@ -184,7 +184,7 @@ private struct AnyKey: CodingKey {
 private func rejectUnknownKeys(_ decoder: any Decoder, known: [String], in place: String) throws {
     let container = try decoder.container(keyedBy: AnyKey.self)
     if let unknown = container.allKeys.map(\.stringValue).first(where: { !known.contains($0) }) {
-        throw PolicyError("\(place): unknown key \"\(unknown)\"; known keys are \(known.sorted().joined(separator: ", "))")
+        throw PolicyError(
+            "\(place): unknown key \"\(unknown)\"; known keys are \(known.sorted().joined(separator: ", "))")
     }
 }
-

@@ -16,7 +16,8 @@ public struct ResultSigner: Sendable {
         self.key = key
         self.build = build
         let point = key.publicKey.x963Representation
-        let canonical = #"{"crv":"P-256","kty":"EC","x":"\#(base64URL(point[1...32]))","y":"\#(base64URL(point[33...64]))"}"#
+        let canonical =
+            #"{"crv":"P-256","kty":"EC","x":"\#(base64URL(point[1...32]))","y":"\#(base64URL(point[33...64]))"}"#
         keyID = base64URL(DigestAlgorithm.sha256.hash(Array(canonical.utf8))[...])
         encodedHeader = base64URL(Array(#"{"alg":"ES256","kid":"\#(keyID)","typ":"JWT"}"#.utf8)[...])
     }

@@ -16,7 +16,8 @@ public final class PostgresVerifierStore: VerifierStore {
     /// Connects to `url` (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`, loopback or trusted network; TLS off)
     /// and migrates the schema.
     public init(url: String, logger: Logger) async throws {
-        guard let components = URLComponents(string: url), components.scheme == "postgres" || components.scheme == "postgresql",
+        guard let components = URLComponents(string: url),
+            components.scheme == "postgres" || components.scheme == "postgresql",
             let host = components.host, let user = components.user
         else {
             throw StoreError("\(url) is not a postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE URL")
@@ -162,7 +163,9 @@ public final class PostgresVerifierStore: VerifierStore {
             ORDER BY sequence DESC LIMIT \(limit)
             """, logger: logger)
         var entries: [AuditEntry] = []
-        for try await (time, hash, format, status, policyID) in rows.decode((Double, String, String, String, String).self) {
+        for try await (time, hash, format, status, policyID) in rows.decode(
+            (Double, String, String, String, String).self)
+        {
             entries.append(
                 AuditEntry(
                     time: Date(timeIntervalSince1970: time), evidenceHash: hash, format: format, status: status,

@@ -64,7 +64,8 @@ public final class SQLiteVerifierStore: VerifierStore {
 
     public func completeSession(id: String, result: String) async throws {
         try await database.write { db in
-            try db.execute(sql: "UPDATE sessions SET state = 'complete', result = ? WHERE id = ?", arguments: [result, id])
+            try db.execute(
+                sql: "UPDATE sessions SET state = 'complete', result = ? WHERE id = ?", arguments: [result, id])
         }
     }
 
@@ -77,7 +78,8 @@ public final class SQLiteVerifierStore: VerifierStore {
     private static func session(_ row: Row) -> ChallengeSession {
         let state: String = row["state"]
         return ChallengeSession(
-            id: row["id"], nonce: Array(row["nonce"] as Data), expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
+            id: row["id"], nonce: Array(row["nonce"] as Data),
+            expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
             state: state == "complete" ? .complete : .waiting, result: row["result"])
     }
 
@@ -85,7 +87,8 @@ public final class SQLiteVerifierStore: VerifierStore {
         let document = try VerifierSchema.encode(policy)
         try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO policies (id, document) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET document = excluded.document",
+                sql:
+                    "INSERT INTO policies (id, document) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET document = excluded.document",
                 arguments: [policy.id, document])
         }
     }

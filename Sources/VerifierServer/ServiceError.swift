@@ -21,7 +21,8 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        JSONBody.response(status: status, headers: headers, ["error": ["status": "\(status.code)", "code": code, "message": message]])
+        JSONBody.response(
+            status: status, headers: headers, ["error": ["status": "\(status.code)", "code": code, "message": message]])
     }
 
     static func unknownPolicy(_ id: String) -> ServiceError {
@@ -50,7 +51,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// Sorted-key JSON responses.
 enum JSONBody {
-    static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable) -> Response {
+    static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable)
+        -> Response
+    {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
@@ -61,7 +64,8 @@ enum JSONBody {
     }
 
     static func raw(_ bytes: [UInt8], contentType: String) -> Response {
-        Response(status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        Response(
+            status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }
 

@@ -23,9 +23,15 @@ public enum VerifierRoutes {
             try await service.store.ping()
             return JSONBody.response(["status": "ok", "store": service.store.kind])
         }
-        router.get("/metrics") { _, _ in JSONBody.raw(service.metrics.exposition, contentType: "text/plain; version=0.0.4") }
-        router.get("/openapi.json") { _, _ in JSONBody.raw(Array(OpenAPIDocument.json.utf8), contentType: "application/json") }
-        router.get("/.well-known/jwks.json") { _, _ in JSONBody.raw(service.signer.jwks, contentType: "application/json") }
+        router.get("/metrics") { _, _ in
+            JSONBody.raw(service.metrics.exposition, contentType: "text/plain; version=0.0.4")
+        }
+        router.get("/openapi.json") { _, _ in
+            JSONBody.raw(Array(OpenAPIDocument.json.utf8), contentType: "application/json")
+        }
+        router.get("/.well-known/jwks.json") { _, _ in
+            JSONBody.raw(service.signer.jwks, contentType: "application/json")
+        }
 
         let sessions = router.group("/challenge-response/v1")
         sessions.post("/newSession") { _, _ -> Response in
@@ -89,7 +95,8 @@ public enum VerifierRoutes {
                 throw ServiceError(.badRequest, "invalid-policy", "\(error)")
             }
             guard policy.id == id else {
-                throw ServiceError(.badRequest, "invalid-policy", "the policy's id '\(policy.id)' is not the path's '\(id)'")
+                throw ServiceError(
+                    .badRequest, "invalid-policy", "the policy's id '\(policy.id)' is not the path's '\(id)'")
             }
             try await service.store.putPolicy(policy)
             return JSONBody.response(policy)
@@ -161,7 +168,8 @@ public enum VerifierRoutes {
         guard ["application/cbor", "application/cose", "application/octet-stream"].contains(bare) else {
             throw ServiceError(
                 .unsupportedMediaType, "unsupported-media-type",
-                "evidence must be \(EvidenceFormat.allCases.map(\.mediaType).joined(separator: ", ")), application/cbor or application/octet-stream")
+                "evidence must be \(EvidenceFormat.allCases.map(\.mediaType).joined(separator: ", ")), application/cbor or application/octet-stream"
+            )
         }
         return nil
     }

@@ -35,7 +35,9 @@ struct NitroDocumentTests {
         let payload = try CBORDecoder().decode(document.payload)
         let entries = try #require(payload["cabundle"]?.arrayValue)
         return try entries.map { entry in
-            guard let der = entry.bytesValue else { throw CryptoError(.malformedInput, "cabundle entry is not a byte string") }
+            guard let der = entry.bytesValue else {
+                throw CryptoError(.malformedInput, "cabundle entry is not a byte string")
+            }
             return try X509Certificate(derRepresentation: der)
         }
     }
@@ -60,7 +62,9 @@ struct NitroDocumentTests {
         #expect(try root.publicKey().curve == .p384)
     }
 
-    @Test("the certificate chain verifies to the AWS root at the pinned time, not one second after, not under another root", arguments: documents)
+    @Test(
+        "the certificate chain verifies to the AWS root at the pinned time, not one second after, not under another root",
+        arguments: documents)
     func chainVerifies(_ name: String) throws {
         let document = try COSESign1(encoded: Self.wire(name))
         let leaf = try Self.leafCertificate(document)
@@ -80,9 +84,11 @@ struct NitroDocumentTests {
             CertificateProfile(
                 subject: root.subject, notValidBefore: root.notValidBefore, notValidAfter: root.notValidAfter,
                 isCertificateAuthority: true, keyUsage: [.keyCertSign, .cRLSign]),
-            privateKey: ECPrivateKey(generating: .p384)).certificate
+            privateKey: ECPrivateKey(generating: .p384)
+        ).certificate
         do {
-            try CertificateChainVerifier(trustAnchors: [otherRoot]).verify(leaf: leaf, intermediates: Array(bundle.dropFirst()), at: time)
+            try CertificateChainVerifier(trustAnchors: [otherRoot]).verify(
+                leaf: leaf, intermediates: Array(bundle.dropFirst()), at: time)
             Issue.record("\(name) verified under a root that is not AWS's")
         } catch let error as CertificateChainError {
             #expect(error.check == .untrustedRoot || error.check == .signature, "\(error)")

@@ -32,7 +32,8 @@ struct CommandLineTests {
         try #require(signed.status == 0, "\(signed.standardError)")
         let signedPath = manifests.appendingPathComponent("echo.manifest.cose").path
         let measurement = try #require(
-            signed.standardOutput.split(separator: "\n").first { $0.hasPrefix("measurement ") }?.split(separator: " ").last)
+            signed.standardOutput.split(separator: "\n").first { $0.hasPrefix("measurement ") }?.split(separator: " ")
+                .last)
         let policy = """
             id = "echo-demo"
             measurements = ["\(measurement)"]

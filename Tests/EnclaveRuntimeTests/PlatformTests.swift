@@ -105,10 +105,14 @@ struct PlatformTests {
         let fixture = try PlatformFixture()
         let other = try PlatformFixture()
         let list = fixture.platform.tcbStatusList
-        #expect(throws: AttestationError.self) { try TCBStatusList(encoded: list, root: other.platform.rootCertificate) }
+        #expect(throws: AttestationError.self) {
+            try TCBStatusList(encoded: list, root: other.platform.rootCertificate)
+        }
         var altered = list
         altered[altered.count / 2] ^= 0x01
-        #expect(throws: AttestationError.self) { try TCBStatusList(encoded: altered, root: fixture.platform.rootCertificate) }
+        #expect(throws: AttestationError.self) {
+            try TCBStatusList(encoded: altered, root: fixture.platform.rootCertificate)
+        }
     }
 
     @Test("revoking the platform certificate makes its chain fail the CRL check and freezes its TCB level")
@@ -125,13 +129,16 @@ struct PlatformTests {
         #expect(throws: PlatformError.self) { try Platform.setTCBLevel(2, home: fixture.home) }
     }
 
-    @Test("TCB level extensions are minimal DER integers that round-trip", arguments: [0, 1, 127, 128, 255, 65535, UInt32.max])
+    @Test(
+        "TCB level extensions are minimal DER integers that round-trip",
+        arguments: [0, 1, 127, 128, 255, 65535, UInt32.max])
     func tcbExtension(level: UInt32) throws {
         let fixture = try PlatformFixture()
         let key = try ECPrivateKey(generating: .p256)
         let authority = try CertificateAuthority(
             certificate: fixture.platform.rootCertificate,
-            privateKey: ECPrivateKey(pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8)))
+            privateKey: ECPrivateKey(
+                pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8)))
         let certificate = try authority.issue(
             CertificateProfile(
                 subject: DistinguishedName(["CN": "tcb \(level)"]), notValidBefore: Date(),

@@ -13,7 +13,8 @@ private func record(on platform: Platform, measurement: UInt8 = 0x11) throws -> 
         identity: EnclaveIdentity(
             measurement: [UInt8](repeating: measurement, count: 48), signer: [UInt8](repeating: 0xaa, count: 48),
             productID: 4, svn: 2, debug: false),
-        canonicalManifest: Array("manifest".utf8), mechanisms: [.landlock, .notDumpable], platformID: platform.platformID,
+        canonicalManifest: Array("manifest".utf8), mechanisms: [.landlock, .notDumpable],
+        platformID: platform.platformID,
         tcbLevel: platform.tcbLevel, backingStoreDirectory: "/nonexistent")
 }
 
@@ -34,13 +35,21 @@ struct QuoteTests {
         #expect(document.pcrs[0] == enclave.identity.measurement)
         #expect(document.pcrs[8] == enclave.identity.signer)
         #expect(document.nonce == [1, 2, 3] && document.userData == [9] && document.publicKey == [4, 5])
-        #expect(document.caBundle == [fixture.platform.rootCertificate.derRepresentation, fixture.platform.platformCertificate.derRepresentation])
+        #expect(
+            document.caBundle == [
+                fixture.platform.rootCertificate.derRepresentation,
+                fixture.platform.platformCertificate.derRepresentation,
+            ])
         #expect(abs(signed.timestamp.timeIntervalSinceNow) < 60)
         let claims = try #require(document.cloister)
         #expect(claims.simulated)
-        #expect(claims == CloisterClaims(
-            simulated: true, debug: false, productID: 4, svn: 2, tcbLevel: 1, platformID: fixture.platform.platformID,
-            manifestHash: DigestAlgorithm.sha384.hash(Array("manifest".utf8)), isolation: ["landlock", "not-dumpable"]))
+        #expect(
+            claims
+                == CloisterClaims(
+                    simulated: true, debug: false, productID: 4, svn: 2, tcbLevel: 1,
+                    platformID: fixture.platform.platformID,
+                    manifestHash: DigestAlgorithm.sha384.hash(Array("manifest".utf8)),
+                    isolation: ["landlock", "not-dumpable"]))
         #expect(try document.encoded() == signed.message.payload)
         // The direct writer's key order is the deterministic encoding's (RFC 8949 §4.2.1), with and without the
         // cloister claims and the optional fields.
@@ -74,7 +83,8 @@ struct QuoteTests {
         // The payload starts after the tag, array head, protected header and unprotected map; flip every 5th byte.
         var failures = 0
         var checked = 0
-        for index in stride(from: quote.count - message.signature.count - message.payload.count, to: quote.count, by: 5) {
+        for index in stride(from: quote.count - message.signature.count - message.payload.count, to: quote.count, by: 5)
+        {
             var altered = quote
             altered[index] ^= 0x01
             checked += 1

@@ -60,4 +60,3 @@ struct PostgresReplicaTests {
         try await store.ping()
     }
 }
-

@@ -31,7 +31,8 @@ struct RouteTests {
         let store = try fixture.sqliteStore()
         try await fixture.application(fixture.service(store: store)).test(.router) { client in
             try await provisionDefault(client)
-            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                response in
                 #expect(response.status == .created)
                 #expect(response.headers[.location]?.hasPrefix("/challenge-response/v1/session/") == true)
                 return response.body.json
@@ -108,7 +109,8 @@ struct RouteTests {
             try await provisionDefault(client)
             let quote = try fixture.quote(nonce: [0xaa, 0xbb])
             try await client.execute(
-                uri: "/v1/verify?nonce=aabb", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+                uri: "/v1/verify?nonce=aabb", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: quote)
             ) { response in
                 #expect(response.status == .ok)
                 #expect(response.body.json["status"] as? String == "affirming")
@@ -121,7 +123,10 @@ struct RouteTests {
                 ("/v1/verify?policy=missing", ServiceFixture.quoteType, ByteBuffer(bytes: quote), .notFound),
                 ("/v1/verify?nonce=zz", ServiceFixture.quoteType, ByteBuffer(bytes: quote), .badRequest),
                 ("/v1/verify", [.contentType: "text/plain"], ByteBuffer(bytes: quote), .unsupportedMediaType),
-                ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(bytes: [UInt8](repeating: 0xa0, count: 70_000)), .contentTooLarge),
+                (
+                    "/v1/verify", ServiceFixture.quoteType, ByteBuffer(bytes: [UInt8](repeating: 0xa0, count: 70_000)),
+                    .contentTooLarge
+                ),
                 ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(bytes: [0xd2, 0x84, 0x40]), .unprocessableContent),
                 ("/v1/verify", ServiceFixture.quoteType, ByteBuffer(), .unprocessableContent),
             ]
@@ -138,7 +143,9 @@ struct RouteTests {
     @Test("provisioning needs the bearer token; policies and reference values round-trip")
     func provisioning() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
-            for headers: HTTPFields in [[:], [.authorization: "Bearer wrong-token-0123456789"], [.authorization: "Basic x"]] {
+            for headers: HTTPFields in [
+                [:], [.authorization: "Bearer wrong-token-0123456789"], [.authorization: "Basic x"],
+            ] {
                 try await client.execute(uri: "/v1/policies", method: .get, headers: headers) { response in
                     #expect(response.status == .unauthorized)
                     #expect(response.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
@@ -181,7 +188,9 @@ struct RouteTests {
                 body: ByteBuffer(string: #"{"id": "default", "allow_simulated": true, "allow_development_keys": true}"#)
             ) { #expect($0.status == .ok) }
             let quote = try fixture.quote(nonce: nil)
-            try await client.execute(uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)) {
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) {
                 #expect($0.body.json["status"] as? String == "contraindicated")
             }
             try await client.execute(
@@ -192,7 +201,9 @@ struct RouteTests {
                 uri: "/v1/reference-values/broken", method: .put, headers: ServiceFixture.admin,
                 body: ByteBuffer(string: #"{"measurements": ["xyz"]}"#)
             ) { #expect($0.status == .badRequest) }
-            try await client.execute(uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)) {
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) {
                 #expect($0.body.json["status"] as? String == "affirming")
             }
             try await client.execute(uri: "/v1/reference-values", method: .get, headers: ServiceFixture.admin) {
@@ -230,11 +241,12 @@ struct RouteTests {
                 #expect(response.body.json["openapi"] as? String == "3.0.3")
                 return Set((response.body.json["paths"] as? [String: Any] ?? [:]).keys)
             }
-            #expect(paths == [
-                "/healthz", "/metrics", "/openapi.json", "/.well-known/jwks.json",
-                "/challenge-response/v1/newSession", "/challenge-response/v1/session/{id}", "/v1/verify",
-                "/v1/policies", "/v1/policies/{id}", "/v1/reference-values", "/v1/reference-values/{id}",
-            ])
+            #expect(
+                paths == [
+                    "/healthz", "/metrics", "/openapi.json", "/.well-known/jwks.json",
+                    "/challenge-response/v1/newSession", "/challenge-response/v1/session/{id}", "/v1/verify",
+                    "/v1/policies", "/v1/policies/{id}", "/v1/reference-values", "/v1/reference-values/{id}",
+                ])
         }
     }
 
@@ -255,7 +267,8 @@ struct RouteTests {
         let file = try TestEnvironment.temporaryDirectory("jwks").appendingPathComponent("jwks.json")
         try Data(jwks.utf8).write(to: file)
         let python = try #require(TestEnvironment.python)
-        let output = try runTool(python, [TestEnvironment.interopScript("verify_ear.py"), "--token", token, "--jwks", file.path])
+        let output = try runTool(
+            python, [TestEnvironment.interopScript("verify_ear.py"), "--token", token, "--jwks", file.path])
         #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
     }
 }

@@ -14,9 +14,12 @@ struct SchemathesisTests {
     func conformance() async throws {
         let fixture = try ServiceFixture()
         let python = try #require(TestEnvironment.python)
-        let schemathesis = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent("schemathesis").path
+        let schemathesis = URL(fileURLWithPath: python).deletingLastPathComponent().appendingPathComponent(
+            "schemathesis"
+        ).path
         let report = try TestEnvironment.temporaryDirectory("schemathesis")
-        let output = try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.live) { client in
+        let output = try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.live) {
+            client in
             let port = try #require(client.port)
             // Bounded: a fixed seed, 20 examples per operation, 5 s per request; Hypothesis health checks (which
             // time generation) are off, as the machine may be busy with other tests.
@@ -24,7 +27,8 @@ struct SchemathesisTests {
                 schemathesis,
                 [
                     "run", "http://127.0.0.1:\(port)/openapi.json",
-                    "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
+                    "--checks",
+                    "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance",
                     "--max-examples", "20", "--seed", "1", "--request-timeout", "5", "--suppress-health-check", "all",
                     "-H", "Authorization: Bearer \(ServiceFixture.adminToken)",
                     "--report-dir", report.path, "--no-color",

@@ -19,12 +19,17 @@ struct CloisterAppraisalTests {
         #expect(result.failures.isEmpty)
         #expect(result.claims?.simulated == true)
         #expect(result.claims?.tcbStatus == .upToDate)
-        #expect(result.trustworthiness == TrustworthinessVector(instanceIdentity: 2, configuration: 2, executables: 2, hardware: 2, runtimeOpaque: 2))
+        #expect(
+            result.trustworthiness
+                == TrustworthinessVector(
+                    instanceIdentity: 2, configuration: 2, executables: 2, hardware: 2, runtimeOpaque: 2))
         let names = Set(result.checks.map(\.name))
-        #expect(names.isSuperset(of: [
-            "signature", "certificate-chain", "platform-binding", "tcb-status", "measurement", "signer", "product-svn",
-            "debug", "simulated", "development-key", "age", "nonce", "tcb-status-accepted", "isolation",
-        ]))
+        #expect(
+            names.isSuperset(of: [
+                "signature", "certificate-chain", "platform-binding", "tcb-status", "measurement", "signer",
+                "product-svn",
+                "debug", "simulated", "development-key", "age", "nonce", "tcb-status-accepted", "isolation",
+            ]))
         #expect(result.token?.split(separator: ".").count == 3)
     }
 
@@ -46,7 +51,8 @@ struct CloisterAppraisalTests {
             policy.products = [.init(productID: 7, minimumSVN: 4)]
         },
         Failure(check: "debug", description: "a debug enclave") { _, variation in variation.debug = true },
-        Failure(check: "simulated", description: "simulation not allowed") { policy, _ in policy.allowSimulated = false },
+        Failure(check: "simulated", description: "simulation not allowed") { policy, _ in policy.allowSimulated = false
+        },
         Failure(check: "development-key", description: "development key not allowed") { policy, _ in
             policy.allowDevelopmentKeys = false
         },
@@ -97,9 +103,11 @@ struct CloisterAppraisalTests {
         let evidence = try CloisterEvidence()
         let cache = EvidenceCache()
         let quote = try evidence.quote()
-        let cached = Appraiser(evidence: EvidenceVerifier(trust: try evidence.trust(), cache: cache), signer: testSigner)
+        let cached = Appraiser(
+            evidence: EvidenceVerifier(trust: try evidence.trust(), cache: cache), signer: testSigner)
         for _ in 0..<3 {
-            #expect(cached.evaluate(quote, policy: evidence.policy, expectedNonce: nonce, at: Date()).status == .affirming)
+            #expect(
+                cached.evaluate(quote, policy: evidence.policy, expectedNonce: nonce, at: Date()).status == .affirming)
         }
         try Platform.revoke(home: evidence.home)
         let afterRevocation = Appraiser(
@@ -108,7 +116,8 @@ struct CloisterAppraisalTests {
         #expect(result.failures.map(\.name) == ["certificate-chain"])
         #expect(result.token == nil)
         let expired = cached.evaluate(
-            quote, policy: evidence.policy, expectedNonce: nonce, at: evidence.platform.attestationCertificate.notValidAfter + 1)
+            quote, policy: evidence.policy, expectedNonce: nonce,
+            at: evidence.platform.attestationCertificate.notValidAfter + 1)
         #expect(expired.failures.map(\.name).contains("certificate-chain"))
     }
 

@@ -38,7 +38,9 @@ struct NitroAppraisalTests {
         #expect(result.trustworthiness.instanceIdentity == 99)
     }
 
-    @Test("contraindicated when the AWS root is replaced by another, with a fingerprint warning", arguments: NitroVector.all)
+    @Test(
+        "contraindicated when the AWS root is replaced by another, with a fingerprint warning",
+        arguments: NitroVector.all)
     func otherRoot(vector: NitroVector) throws {
         let impostor = try CertificateAuthority.selfSigned(
             CertificateProfile(
@@ -52,14 +54,16 @@ struct NitroAppraisalTests {
         #expect(result.warnings.first?.contains(TrustStore.awsNitroRootG1Fingerprint) == true)
     }
 
-    @Test("contraindicated when any byte of the signature, or a byte of the payload, changes", arguments: NitroVector.all)
+    @Test(
+        "contraindicated when any byte of the signature, or a byte of the payload, changes", arguments: NitroVector.all)
     func alteredBytes(vector: NitroVector) throws {
         let bytes = try vector.bytes()
         let message = try COSESign1(encoded: bytes)
         let signatureStart = bytes.count - message.signature.count
         let payloadStart = signatureStart - 2 - message.payload.count  // byte string head of 2 more bytes
         // Every signature byte; every 11th payload byte (NitroDocumentTests flips every payload byte at the COSE level).
-        let offsets = Array(signatureStart..<bytes.count) + Array(stride(from: payloadStart, to: signatureStart - 2, by: 11))
+        let offsets =
+            Array(signatureStart..<bytes.count) + Array(stride(from: payloadStart, to: signatureStart - 2, by: 11))
         for offset in offsets {
             var altered = bytes
             altered[offset] ^= 0x40
@@ -68,7 +72,9 @@ struct NitroAppraisalTests {
         }
     }
 
-    @Test("the debug documents are contraindicated under a policy that forbids debug", arguments: NitroVector.all.filter(\.isDebug))
+    @Test(
+        "the debug documents are contraindicated under a policy that forbids debug",
+        arguments: NitroVector.all.filter(\.isDebug))
     func debugForbidden(vector: NitroVector) throws {
         let result = try appraise(vector, allowDebug: false)
         #expect(result.status == .contraindicated)
@@ -82,6 +88,7 @@ struct NitroAppraisalTests {
         let result = try appraiser(TrustStore()).appraise(
             vector.bytes(), policy: vector.policy(allowDebug: false), at: vector.time)
         #expect(result.status == .contraindicated)
-        #expect(result.failures.first { $0.name == "trust-anchor" }?.detail.contains(TrustStore.awsNitroRootURL) == true)
+        #expect(
+            result.failures.first { $0.name == "trust-anchor" }?.detail.contains(TrustStore.awsNitroRootURL) == true)
     }
 }

@@ -52,7 +52,9 @@ struct PolicyTests {
             (#"id = "x"\nmax_age_seconds = -1"#, "max_age_seconds"),
         ])
     func errors(text: String, mention: String) {
-        let error = #expect(throws: PolicyError.self) { try Policy(text: text.replacingOccurrences(of: #"\n"#, with: "\n")) }
+        let error = #expect(throws: PolicyError.self) {
+            try Policy(text: text.replacingOccurrences(of: #"\n"#, with: "\n"))
+        }
         #expect(error?.reason.contains(mention) == true, "\(error?.reason ?? "")")
     }
 }

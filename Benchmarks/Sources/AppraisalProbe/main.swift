@@ -35,6 +35,11 @@ for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     guard appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now).status == .affirming else {
         fatalError("the benchmark quote is not affirmed")
     }
-    report("appraise-\(name)-cached", rate(seconds: seconds) { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
-    report("appraise-\(name)-cached-with-ear", try rate(seconds: seconds) { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+    report(
+        "appraise-\(name)-cached",
+        rate(seconds: seconds) { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
+    report(
+        "appraise-\(name)-cached-with-ear",
+        try rate(seconds: seconds) { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) },
+        "op/s")
 }

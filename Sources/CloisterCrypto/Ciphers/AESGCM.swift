@@ -88,7 +88,9 @@ public final class AESGCMKey: @unchecked Sendable {
             // Ciphertext and tag are written straight into the result: no intermediate buffers.
             return try [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
                 let start = output.baseAddress!
-                prefix.withUnsafeBufferPointer { if let source = $0.baseAddress { start.update(from: source, count: $0.count) } }
+                prefix.withUnsafeBufferPointer {
+                    if let source = $0.baseAddress { start.update(from: source, count: $0.count) }
+                }
                 let base = start + prefix.count
                 try Self.transform(context, input, into: base, encrypt: true)
                 var finalWritten: Int32 = 0
@@ -97,7 +99,9 @@ public final class AESGCMKey: @unchecked Sendable {
                     EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_GET_TAG, Int32(Self.tagByteCount), base + input.count),
                     "EVP_CTRL_AEAD_GET_TAG")
                 suffix.withUnsafeBufferPointer {
-                    if let source = $0.baseAddress { (base + input.count + Self.tagByteCount).update(from: source, count: $0.count) }
+                    if let source = $0.baseAddress {
+                        (base + input.count + Self.tagByteCount).update(from: source, count: $0.count)
+                    }
                 }
                 initialized = total
             }

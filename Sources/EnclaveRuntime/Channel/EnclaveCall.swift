@@ -1,6 +1,6 @@
-import Synchronization
 import CloisterCBOR
 public import CloisterCrypto
+import Synchronization
 
 /// One message of the typed ECALL/OCALL protocol between host and enclave.
 ///
@@ -46,12 +46,14 @@ public enum EnclaveCallMessage: Sendable, Hashable {
             guard let function = fields[2].textValue, let argument = fields[3].bytesValue else {
                 throw EnclaveCallError(.malformedMessage, "call \(id) lacks a function name or argument bytes")
             }
-            self = kind == .ecall
+            self =
+                kind == .ecall
                 ? .ecall(id: id, function: function, argument: argument)
                 : .ocall(id: id, function: function, argument: argument)
         case .ecallResult, .ocallResult:
             let outcome = try EnclaveCallOutcome(fields: Array(fields[2...]), id: id)
-            self = kind == .ecallResult ? .ecallResult(id: id, outcome: outcome) : .ocallResult(id: id, outcome: outcome)
+            self =
+                kind == .ecallResult ? .ecallResult(id: id, outcome: outcome) : .ocallResult(id: id, outcome: outcome)
         }
     }
 }
@@ -120,7 +122,8 @@ public struct EnclaveCallTable: Sendable {
     /// Runs the handler for `function`, turning every failure into an outcome.
     func outcome(of function: String, argument: [UInt8]) -> EnclaveCallOutcome {
         guard let handler = handlers[function] else {
-            return .failed(code: EnclaveCallError.Code.unknownFunction.rawValue, reason: "no handler named '\(function)'")
+            return .failed(
+                code: EnclaveCallError.Code.unknownFunction.rawValue, reason: "no handler named '\(function)'")
         }
         do {
             return .returned(try handler(argument))

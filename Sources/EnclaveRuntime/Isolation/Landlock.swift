@@ -29,8 +29,8 @@ public struct FilesystemRule: Sendable, Hashable {
             "/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/opt/swift/usr/lib/swift/linux", "/proc",
             "/sys/devices/system/cpu",
         ]
-            .filter { (path: String) in Glibc.access(path, F_OK) == 0 }
-            .map { FilesystemRule($0, .readOnly) }
+        .filter { (path: String) in Glibc.access(path, F_OK) == 0 }
+        .map { FilesystemRule($0, .readOnly) }
     }
 }
 

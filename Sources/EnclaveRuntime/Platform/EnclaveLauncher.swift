@@ -57,7 +57,8 @@ public struct EnclaveLauncher: Sendable {
             canonicalManifest: signed.canonicalManifest, mechanisms: process.mechanisms,
             platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore)
         let service = PlatformEnclaveService(platform: platform, record: record)
-        let launched = LaunchedEnclave(process: process, host: channels.host, platform: channels.platform, service: service)
+        let launched = LaunchedEnclave(
+            process: process, host: channels.host, platform: channels.platform, service: service)
         try launched.handshake()
         launched.startServing()
         return launched
@@ -126,7 +127,8 @@ public final class LaunchedEnclave: Sendable {
             }
             guard case .ecall(let id, expected.rawValue, let argument) = message else {
                 try? process.signal(SIGKILL)
-                throw LaunchError(.spawnFailed, "the enclave broke the start-up handshake (expected \(expected.rawValue))")
+                throw LaunchError(
+                    .spawnFailed, "the enclave broke the start-up handshake (expected \(expected.rawValue))")
             }
             let outcome: EnclaveCallOutcome
             var failure: (any Error)?
@@ -139,7 +141,8 @@ public final class LaunchedEnclave: Sendable {
             try platform.send(EnclaveCallMessage.ecallResult(id: id, outcome: outcome).encoded())
             if let failure {
                 try? process.signal(SIGKILL)
-                throw LaunchError(.spawnFailed, "the enclave's start-up handshake failed at \(expected.rawValue): \(failure)")
+                throw LaunchError(
+                    .spawnFailed, "the enclave's start-up handshake failed at \(expected.rawValue): \(failure)")
             }
         }
     }

@@ -1,5 +1,5 @@
-internal import CEnclaveSandbox
 import Attestation
+internal import CEnclaveSandbox
 public import CloisterCrypto
 public import FoundationEssentials
 
@@ -86,7 +86,8 @@ public final class Platform: Sendable {
     /// TCB level 1, an attestation key certificate, the device root secret, empty CRLs, a TCB-status list and the
     /// counter directory; every key on `curve`.
     @discardableResult
-    public static func initialize(home: PlatformHome, curve: ECCurve = .p256, at now: Date = Date()) throws -> Platform {
+    public static func initialize(home: PlatformHome, curve: ECCurve = .p256, at now: Date = Date()) throws -> Platform
+    {
         try home.create()
         let platformID = try SecureRandom.bytes(count: PlatformCertificateExtensions.platformIDByteCount)
         let rootKey = try ECPrivateKey(generating: curve)

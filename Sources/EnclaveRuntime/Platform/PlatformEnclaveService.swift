@@ -117,7 +117,10 @@ extension KeyRequest {
             let svn = value["svn"]?.uint64Value, svn <= UInt64(UInt16.max),
             let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
             let keyID = value["key_id"]?.bytesValue
-        else { throw PlatformError(.invalidRequest, "key request is not a {policy, product_id, svn, tcb_level, key_id} map") }
+        else {
+            throw PlatformError(
+                .invalidRequest, "key request is not a {policy, product_id, svn, tcb_level, key_id} map")
+        }
         try self.init(
             policy: policy, productID: UInt16(productID), svn: UInt16(svn), tcbLevel: UInt32(tcbLevel), keyID: keyID)
     }

@@ -71,7 +71,8 @@ public struct PlatformHome: Sendable, Hashable {
         guard isInitialized else {
             throw PlatformError(
                 .notInitialized,
-                "no platform in \(path): run `cloister platform init --home \(path)` (or set \(Self.environmentVariable))")
+                "no platform in \(path): run `cloister platform init --home \(path)` (or set \(Self.environmentVariable))"
+            )
         }
         try Self.checkPrivate(path, directory: true)
         for entry in try Self.entries(path) {
@@ -121,7 +122,8 @@ public struct PlatformHome: Sendable, Hashable {
         let kind = status.st_mode & S_IFMT
         guard kind == (directory ? S_IFDIR : S_IFREG) else {
             throw PlatformError(
-                .insecurePermissions, "\(path) is not a \(directory ? "directory" : "regular file") (symbolic links are refused)")
+                .insecurePermissions,
+                "\(path) is not a \(directory ? "directory" : "regular file") (symbolic links are refused)")
         }
         guard status.st_uid == geteuid() else {
             throw PlatformError(

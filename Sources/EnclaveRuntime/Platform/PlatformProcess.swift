@@ -54,7 +54,9 @@ public final class PlatformProcess: Sendable {
 
     /// Asks the platform to launch the signed manifest at `manifestPath` (running built-in workloads from
     /// `enclaveExecutable`); returns the record and the host's end of the enclave's ECALL channel.
-    public func launch(manifestPath: String, enclaveExecutable: String?) throws -> (record: EnclaveRecord, ecall: Channel) {
+    public func launch(manifestPath: String, enclaveExecutable: String?) throws -> (
+        record: EnclaveRecord, ecall: Channel
+    ) {
         let request: CBORValue = [
             "manifest": .text(manifestPath),
             "enclave_executable": enclaveExecutable.map(CBORValue.text) ?? .null,
@@ -67,7 +69,8 @@ public final class PlatformProcess: Sendable {
         } catch {
             let ended = try? process.wait()
             throw LaunchError(
-                .spawnFailed, "the platform process ended before answering (\(ended?.description ?? "unknown")): \(error)")
+                .spawnFailed,
+                "the platform process ended before answering (\(ended?.description ?? "unknown")): \(error)")
         }
         let value = try CBORDecoder().decode(reply)
         if let failure = value["error"] { throw Self.remoteError(failure) }

@@ -1,7 +1,7 @@
 import Attestation
-import FoundationEssentials
 import CloisterCBOR
 import CloisterCrypto
+import FoundationEssentials
 
 /// The platform's non-secret bookkeeping (`platform.cbor`): its id and signing algorithm, its TCB level and the
 /// latest one published, and what its root CRL lists.
@@ -33,7 +33,10 @@ struct PlatformState: Sendable, Hashable {
                 "revoked",
                 .array(
                     revoked.map {
-                        ["serial": .bytes($0.serialNumber), "date": .unsigned(UInt64($0.revocationDate.millisecondsSince1970))]
+                        [
+                            "serial": .bytes($0.serialNumber),
+                            "date": .unsigned(UInt64($0.revocationDate.millisecondsSince1970)),
+                        ]
                     })),
             CBORMapEntry("is_revoked", .bool(isRevoked)),
         ]).encoded()

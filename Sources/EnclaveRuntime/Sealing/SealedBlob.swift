@@ -54,7 +54,9 @@ public struct SealedBlob: Sendable, Hashable {
             var counter: MonotonicCounter?
             if count == 9 {
                 try Self.expect("counter", &cursor)
-                guard try cursor.readMapCount() == 2 else { throw Self.malformed("\"counter\" is not a map of id and value") }
+                guard try cursor.readMapCount() == 2 else {
+                    throw Self.malformed("\"counter\" is not a map of id and value")
+                }
                 try Self.expect("id", &cursor)
                 let id = try cursor.readByteString()
                 try Self.expect("value", &cursor)
@@ -95,7 +97,8 @@ public struct SealedBlob: Sendable, Hashable {
         } catch let error as SealingError {
             throw error
         } catch let error as CBORError {
-            throw SealingError(.malformedBlob, "sealed blob is not canonical CBOR of the expected layout: \(error.reason)")
+            throw SealingError(
+                .malformedBlob, "sealed blob is not canonical CBOR of the expected layout: \(error.reason)")
         } catch {
             throw SealingError(.malformedBlob, "sealed blob: \(error)")
         }

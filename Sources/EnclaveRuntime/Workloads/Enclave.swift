@@ -48,7 +48,8 @@ public final class Enclave: Sendable {
     /// A local report for the enclave measured `target`, carrying 64 bytes of `data`.
     public func report(for target: EnclaveMeasurement, data: [UInt8]) throws -> [UInt8] {
         try platform.call(
-            .report, CBORValue.map([CBORMapEntry("target", .bytes(target.bytes)), CBORMapEntry("report_data", .bytes(data))]))
+            .report,
+            CBORValue.map([CBORMapEntry("target", .bytes(target.bytes)), CBORMapEntry("report_data", .bytes(data))]))
     }
 
     /// Checks a report another enclave made for this one, and returns what it states.

@@ -100,8 +100,12 @@ func probeSealing(_ workbench: EnclaveWorkbench) throws {
         identity: identity, tcbLevel: 1, keys: PlatformSealingService(identity: identity, deriver: deriver))
     let block = [UInt8](repeating: 0x17, count: 16 * 1024)
     let blob = try sealer.seal(block, policy: .measurement)
-    report("seal-16k", try rate(seconds: secondsPerProbe) { _ = try sealer.seal(block, policy: .measurement) } * Double(block.count), "B/s")
-    report("unseal-16k", try rate(seconds: secondsPerProbe) { _ = try sealer.unseal(blob) } * Double(block.count), "B/s")
+    report(
+        "seal-16k",
+        try rate(seconds: secondsPerProbe) { _ = try sealer.seal(block, policy: .measurement) } * Double(block.count),
+        "B/s")
+    report(
+        "unseal-16k", try rate(seconds: secondsPerProbe) { _ = try sealer.unseal(blob) } * Double(block.count), "B/s")
 }
 
 /// Quotes per second from a P-256 platform (ES256) and a P-384 one (ES384), each binding a 32-byte nonce.
@@ -111,7 +115,9 @@ func probeQuotes(_ workbench: EnclaveWorkbench) throws {
     let binding = QuoteBinding(nonce: [UInt8](repeating: 1, count: 32))
     for (name, bench) in [("quote-es256", workbench), ("quote-es384", p384)] {
         let record = try bench.record()
-        report(name, try rate(seconds: secondsPerProbe) { _ = try bench.platform.quote(for: record, binding: binding) }, "op/s")
+        report(
+            name, try rate(seconds: secondsPerProbe) { _ = try bench.platform.quote(for: record, binding: binding) },
+            "op/s")
     }
 }
 
