@@ -145,6 +145,7 @@ let package = Package(
             dependencies: [
                 "VerifierServer", "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -2,6 +2,7 @@ public import Attestation
 import CloisterCrypto
 public import FoundationEssentials
 import Prometheus
+import Synchronization
 public import Verifier
 
 /// The service's core, independent of HTTP: sessions with single-use nonces, appraisal under stored policies and
@@ -17,6 +18,10 @@ public final class AttestationService: Sendable {
     public let metrics: ServiceMetrics
     /// Parsed certificates, verified chains and TCB-status lists shared by every appraisal.
     private let cache = EvidenceCache()
+    /// Effective policies by id, each kept for `policyCacheLifetime`: provisioning changes reach every replica
+    /// within that time, and appraisals do not read and decode the policy from the store each time.
+    private let policies = Mutex<[String: (policy: Policy, loaded: ContinuousClock.Instant)]>([:])
+    public static let policyCacheLifetime: Duration = .seconds(1)
 
     public static let nonceByteCount = 32
 
@@ -75,8 +80,25 @@ public final class AttestationService: Sendable {
         return result
     }
 
-    /// The named policy with every provisioned reference value added; nil `id` means "default".
+    /// The named policy with every provisioned reference value added; nil `id` means "default". Cached for
+    /// `policyCacheLifetime`.
     func effectivePolicy(_ id: String?) async throws -> Policy {
+        let key = id ?? ""
+        let now = ContinuousClock.now
+        if let cached = policies.withLock({ $0[key] }), now - cached.loaded < Self.policyCacheLifetime {
+            return cached.policy
+        }
+        let policy = try await loadPolicy(id)
+        policies.withLock { $0[key] = (policy, now) }
+        return policy
+    }
+
+    /// Forgets cached policies: provisioning through this replica is visible to its next appraisal.
+    func invalidatePolicies() {
+        policies.withLock { $0.removeAll() }
+    }
+
+    private func loadPolicy(_ id: String?) async throws -> Policy {
         var policy: Policy
         if let id {
             guard let stored = try await store.policy(id: id) else { throw ServiceError.unknownPolicy(id) }

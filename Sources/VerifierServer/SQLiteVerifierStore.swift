@@ -6,13 +6,30 @@ public import Verifier
 public final class SQLiteVerifierStore: VerifierStore {
     public let kind = "sqlite"
     private let database: DatabasePool
+    private let audit: AuditBatcher
 
     /// Opens (creating and migrating) the database at `path`.
     public init(path: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
-        database = try DatabasePool(path: path, configuration: configuration)
+        let database = try DatabasePool(path: path, configuration: configuration)
         try Self.migrator.migrate(database)
+        self.database = database
+        audit = AuditBatcher { entries in
+            try await database.write { db in
+                for entry in entries {
+                    try db.execute(
+                        sql: """
+                            INSERT INTO audit_log (time, evidence_sha256, format, status, policy_id)
+                            VALUES (?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            entry.time.timeIntervalSince1970, entry.evidenceHash, entry.format, entry.status,
+                            entry.policyID,
+                        ])
+                }
+            }
+        }
     }
 
     static var migrator: DatabaseMigrator {
@@ -137,14 +154,9 @@ public final class SQLiteVerifierStore: VerifierStore {
         }
     }
 
+    /// Commits with concurrent appends in one transaction (group commit); returns once this entry is durable.
     public func appendAudit(_ entry: AuditEntry) async throws {
-        try await database.write { db in
-            try db.execute(
-                sql: "INSERT INTO audit_log (time, evidence_sha256, format, status, policy_id) VALUES (?, ?, ?, ?, ?)",
-                arguments: [
-                    entry.time.timeIntervalSince1970, entry.evidenceHash, entry.format, entry.status, entry.policyID,
-                ])
-        }
+        try await audit.append(entry)
     }
 
     public func auditEntries(limit: Int) async throws -> [AuditEntry] {

@@ -99,11 +99,13 @@ public enum VerifierRoutes {
                     .badRequest, "invalid-policy", "the policy's id '\(policy.id)' is not the path's '\(id)'")
             }
             try await service.store.putPolicy(policy)
+            service.invalidatePolicies()
             return JSONBody.response(policy)
         }
         admin.delete("/policies/{id}") { _, context -> Response in
             let id = try context.parameters.require("id")
             guard try await service.store.deletePolicy(id: id) else { throw ServiceError.unknownPolicy(id) }
+            service.invalidatePolicies()
             return Response(status: .noContent)
         }
         admin.get("/reference-values") { _, _ in JSONBody.response(try await service.store.referenceValues()) }
@@ -122,10 +124,12 @@ public enum VerifierRoutes {
                     "expected {\"measurements\": [hex], \"signers\": [hex]}: \(error)")
             }
             try await service.store.putReferenceValues(set)
+            service.invalidatePolicies()
             return JSONBody.response(set)
         }
         admin.delete("/reference-values/{id}") { _, context -> Response in
             let id = try context.parameters.require("id")
+            defer { service.invalidatePolicies() }
             guard try await service.store.deleteReferenceValues(id: id) else {
                 throw ServiceError(.notFound, "unknown-reference-values", "no reference values named '\(id)'")
             }
