@@ -62,7 +62,6 @@ public struct RunCommand: AsyncParsableCommand {
             ?? locator.runningExecutableDirectory.map { "\($0)/\(EnclaveExecutableLocator.enclaveExecutableName)" }
         let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
         try reportingErrors {
-            try platformHome.checkPrivate()
             let platform = try PlatformProcess.start(executable: executable, home: platformHome)
             let (record, channel) = try Self.reportingRemote {
                 try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable)

@@ -60,24 +60,20 @@ public struct ServeCommand: AsyncParsableCommand {
             ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         let token: [UInt8] =
             try adminTokenFile.map { path -> [UInt8] in
-                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                    throw ValidationError("cannot read --admin-token-file \(path)")
-                }
-                let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                let token = try CommandInput.text(path, "--admin-token-file")
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
                 guard token.count >= 16 else {
                     throw ValidationError("the admin token in \(path) must be at least 16 characters")
                 }
                 return Array(token.utf8)
             } ?? []
         if token.isEmpty { logger.warning("no --admin-token-file: provisioning routes answer 401") }
+        let build = "cloister \(CloisterVersion.string)"
         let signer: ResultSigner
         if let signingKey {
-            guard let pem = try? String(contentsOfFile: signingKey, encoding: .utf8),
-                let key = try? ECPrivateKey(pemRepresentation: pem)
-            else { throw ValidationError("--signing-key \(signingKey) is not a readable P-256 private key in PEM") }
-            signer = try ResultSigner(key: key, build: "cloister \(CloisterVersion.string)")
+            signer = try ResultSigner(key: CommandInput.privateKey(signingKey, "--signing-key"), build: build)
         } else {
-            signer = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)")
+            signer = try ResultSigner(key: ECPrivateKey(generating: .p256), build: build)
             logger.warning("results are signed with an ephemeral key; pass --signing-key for a stable JWK set")
         }
         let trust = try trustStore(logger: logger)
@@ -96,12 +92,7 @@ public struct ServeCommand: AsyncParsableCommand {
 
     private func trustStore(logger: Logger) throws -> TrustStore {
         var trust = TrustStore()
-        for path in trustAnchors {
-            guard let pem = try? String(contentsOfFile: path, encoding: .utf8),
-                let certificates = try? X509Certificate.certificates(fromPEM: pem), !certificates.isEmpty
-            else { throw ValidationError("--trust-anchor \(path) is not a PEM certificate") }
-            trust.nitroRoots += certificates
-        }
+        trust.nitroRoots = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
         for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
         let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
         if platformHome.isInitialized {

@@ -29,7 +29,7 @@ public struct SignCommand: AsyncParsableCommand {
     public init() {}
 
     public func run() async throws {
-        let signingKey = try loadKey()
+        let signingKey = try CommandInput.privateKey(key, "--key")
         let outputPath = output ?? SignedManifest.defaultOutputPath(forManifestAt: manifest)
         try reportingErrors {
             let signed = try SignedManifest.sign(manifestAt: manifest, with: signingKey, locator: .current)
@@ -43,17 +43,6 @@ public struct SignCommand: AsyncParsableCommand {
                     "warning: \(outputPath) is not beside \(manifest); its relative paths resolve against "
                         + "\(directory(of: outputPath))")
             }
-        }
-    }
-
-    private func loadKey() throws -> ECPrivateKey {
-        guard let pem = try? String(contentsOfFile: key, encoding: .utf8) else {
-            throw ValidationError("cannot read the key file \(key)")
-        }
-        do {
-            return try ECPrivateKey(pemRepresentation: pem)
-        } catch {
-            throw ValidationError("\(key) is not a P-256 or P-384 private key in PEM: \(error)")
         }
     }
 

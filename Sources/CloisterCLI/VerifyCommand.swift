@@ -65,7 +65,7 @@ public struct VerifyCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let bytes = try readFile(evidence, "the evidence file")
+        let bytes = try CommandInput.bytes(evidence, "the evidence file")
         let format = try evidenceFormat(bytes)
         let policy =
             try policy.map { path in
@@ -110,14 +110,7 @@ public struct VerifyCommand: AsyncParsableCommand {
     }
 
     private func trustStore(for format: EvidenceFormat?) throws -> TrustStore {
-        let anchors = try trustAnchors.flatMap { path in
-            do {
-                return try X509Certificate.certificates(
-                    fromPEM: String(decoding: readFile(path, "--trust-anchor"), as: UTF8.self))
-            } catch let error as ValidationError { throw error } catch {
-                throw ValidationError("--trust-anchor \(path) is not a PEM certificate: \(error)")
-            }
-        }
+        let anchors = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
         switch format {
         case .nitro:
             guard !anchors.isEmpty else {
@@ -128,14 +121,7 @@ public struct VerifyCommand: AsyncParsableCommand {
             return TrustStore(nitroRoots: anchors)
         case .cloister, nil:
             guard anchors.isEmpty else {
-                let lists = try crls.flatMap { path in
-                    do {
-                        return try CertificateRevocationList.lists(
-                            fromPEM: String(decoding: readFile(path, "--crl"), as: UTF8.self))
-                    } catch let error as ValidationError { throw error } catch {
-                        throw ValidationError("--crl \(path) is not a PEM CRL: \(error)")
-                    }
-                }
+                let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
                 return TrustStore(cloisterRoots: anchors, cloisterRevocationLists: lists)
             }
             let published = try reportingErrors {
@@ -150,20 +136,7 @@ public struct VerifyCommand: AsyncParsableCommand {
     private func resultSigner() throws -> ResultSigner {
         let build = "cloister \(CloisterVersion.string)"
         guard let signingKey else { return try ResultSigner(key: ECPrivateKey(generating: .p256), build: build) }
-        do {
-            let pem = String(decoding: try readFile(signingKey, "--signing-key"), as: UTF8.self)
-            return try ResultSigner(key: ECPrivateKey(pemRepresentation: pem), build: build)
-        } catch let error as ValidationError { throw error } catch {
-            throw ValidationError("--signing-key \(signingKey) is not a P-256 private key in PEM: \(error)")
-        }
-    }
-
-    private func readFile(_ path: String, _ what: String) throws -> [UInt8] {
-        do {
-            return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-        } catch {
-            throw ValidationError("cannot read \(what) \(path)")
-        }
+        return try ResultSigner(key: CommandInput.privateKey(signingKey, "--signing-key"), build: build)
     }
 
     static func date(_ text: String) -> Date? {

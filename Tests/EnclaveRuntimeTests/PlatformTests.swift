@@ -1,4 +1,5 @@
 import Attestation
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import EnclaveRuntime
@@ -146,5 +147,62 @@ struct PlatformTests {
                 customExtensions: [PlatformCertificateExtensions.tcbLevel(level)]),
             for: key.publicKey)
         #expect(PlatformCertificateExtensions.tcbLevel(of: certificate) == level)
+    }
+
+    @Test("malformed platform-id and TCB-level extension values read as absent")
+    func malformedExtensions() throws {
+        let fixture = try PlatformFixture()
+        let authority = try CertificateAuthority(
+            certificate: fixture.platform.rootCertificate,
+            privateKey: ECPrivateKey(
+                pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8)))
+        let cases: [(String, CertificateExtension)] = [
+            (
+                "negative integer",
+                CertificateExtension(oid: PlatformCertificateExtensions.tcbLevelOID, value: [0x02, 0x01, 0x80])
+            ),
+            (
+                "five-byte integer",
+                CertificateExtension(
+                    oid: PlatformCertificateExtensions.tcbLevelOID, value: [0x02, 0x05, 0x01, 0, 0, 0, 0])
+            ),
+            (
+                "short platform id",
+                CertificateExtension(oid: PlatformCertificateExtensions.platformIDOID, value: [0x04, 0x02, 0x01, 0x02])
+            ),
+            (
+                "platform id as an integer",
+                CertificateExtension(oid: PlatformCertificateExtensions.platformIDOID, value: [0x02, 0x01, 0x01])
+            ),
+        ]
+        for (name, custom) in cases {
+            let certificate = try authority.issue(
+                CertificateProfile(
+                    subject: DistinguishedName(["CN": name]), notValidBefore: Date(), notValidAfter: Date() + 60,
+                    isCertificateAuthority: false, keyUsage: [.digitalSignature], customExtensions: [custom]),
+                for: ECPrivateKey(generating: .p256).publicKey)
+            #expect(PlatformCertificateExtensions.tcbLevel(of: certificate) == nil, "\(name)")
+            #expect(PlatformCertificateExtensions.platformID(of: certificate) == nil, "\(name)")
+        }
+    }
+
+    @Test("a TCB-status list with a well-signed but malformed payload is refused")
+    func malformedTCBList() throws {
+        let fixture = try PlatformFixture()
+        let rootKey = try ECPrivateKey(
+            pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8))
+        for payload: CBORValue in [
+            [
+                "format": "cloister-tcb-status-v2", "issued": 1, "latest": 1,
+                "platform_id": .bytes(fixture.platform.platformID),
+            ],
+            ["format": .text(TCBStatusList.format), "issued": 1, "latest": 1, "platform_id": .bytes([1])],
+            ["format": .text(TCBStatusList.format), "issued": 1, "platform_id": .bytes(fixture.platform.platformID)],
+        ] {
+            let signed = try COSESign1(signing: payload.encoded(), with: rootKey).encoded()
+            #expect(throws: AttestationError.self) {
+                try TCBStatusList(encoded: signed, root: fixture.platform.rootCertificate)
+            }
+        }
     }
 }

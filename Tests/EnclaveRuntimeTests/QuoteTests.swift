@@ -180,6 +180,40 @@ struct QuoteTests {
         }
         let error = #expect(throws: AttestationError.self) { try AttestationDocument(payload: payload.encoded()) }
         #expect(error?.reason.contains("surprise") == true)
+        // Each field the decoder checks, broken on the wire (the encoder would refuse to write most of these).
+        let good = try CBORDecoder().decode(quote.document.encoded())
+        func replacing(_ key: String, with value: CBORValue?) throws -> [UInt8] {
+            var entries = good.mapValue ?? []
+            entries.removeAll { $0.key == .text(key) }
+            if let value { entries.append(CBORMapEntry(.text(key), value)) }
+            return try CBORValue.map(entries).encoded()
+        }
+        var claims = good["cloister"]?.mapValue ?? []
+        claims.removeAll { $0.key == .text("platform_id") }
+        claims.append(CBORMapEntry("platform_id", .bytes([1, 2, 3])))
+        let wire: [(String, [UInt8])] = [
+            ("not a map", try CBORValue.array([]).encoded()),
+            ("no module id", try replacing("module_id", with: nil)),
+            ("unknown digest", try replacing("digest", with: "MD5")),
+            ("zero timestamp", try replacing("timestamp", with: .unsigned(0))),
+            ("short PCR", try replacing("pcrs", with: .map([CBORMapEntry(.unsigned(0), .bytes([1]))]))),
+            (
+                "PCR index 32",
+                try replacing(
+                    "pcrs", with: .map([CBORMapEntry(.unsigned(32), .bytes([UInt8](repeating: 0, count: 48)))]))
+            ),
+            ("no certificate", try replacing("certificate", with: nil)),
+            ("empty CA bundle", try replacing("cabundle", with: .array([]))),
+            ("CA bundle of text", try replacing("cabundle", with: .array([.text("x")]))),
+            ("nonce of 513 bytes", try replacing("nonce", with: .bytes([UInt8](repeating: 0, count: 513)))),
+            ("user data as text", try replacing("user_data", with: "x")),
+            ("empty public key", try replacing("public_key", with: .bytes([]))),
+            ("short platform id", try replacing("cloister", with: .map(claims))),
+            ("claims not a map", try replacing("cloister", with: 1)),
+        ]
+        for (name, bytes) in wire {
+            #expect(throws: AttestationError.self, "\(name)") { try AttestationDocument(payload: bytes) }
+        }
         #expect(throws: AttestationError.self) { try SignedAttestationDocument(encoded: [0x84, 0x40]) }
     }
 

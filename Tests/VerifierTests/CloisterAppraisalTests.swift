@@ -1,4 +1,5 @@
 import Attestation
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import EnclaveRuntime
@@ -119,6 +120,41 @@ struct CloisterAppraisalTests {
             quote, policy: evidence.policy, expectedNonce: nonce,
             at: evidence.platform.attestationCertificate.notValidAfter + 1)
         #expect(expired.failures.map(\.name).contains("certificate-chain"))
+    }
+
+    /// `document` signed by the platform's attestation key (as a compromised platform could).
+    private func resigned(_ document: AttestationDocument, by evidence: CloisterEvidence) throws -> [UInt8] {
+        let key = try ECPrivateKey(
+            pemRepresentation: String(contentsOfFile: evidence.home.path(of: .attestationKey), encoding: .utf8))
+        return try COSESign1(signing: document.encoded(), with: key).encoded()
+    }
+
+    @Test("claims that contradict the platform certificate fail platform-binding")
+    func platformBinding() throws {
+        let evidence = try CloisterEvidence()
+        var document = try SignedAttestationDocument(encoded: evidence.quote()).document
+        document.cloister?.tcbLevel = 7
+        let result = try appraiser(evidence.trust()).appraise(
+            resigned(document, by: evidence), policy: evidence.policy, expectedNonce: nonce, at: Date())
+        #expect(result.status == .contraindicated)
+        #expect(result.failures.map(\.name).contains("platform-binding"))
+        #expect(!result.failures.map(\.name).contains("signature"))
+    }
+
+    @Test("a Nitro-shaped document whose PCRs are not SHA-384 fails the digest check")
+    func nitroDigest() throws {
+        let evidence = try CloisterEvidence()
+        var document = try SignedAttestationDocument(encoded: evidence.quote()).document
+        document.cloister = nil
+        document.digest = "SHA256"
+        document.pcrs = [0: [UInt8](repeating: 0x4d, count: 32)]
+        let trust = TrustStore(nitroRoots: [evidence.platform.rootCertificate])
+        let result = try appraiser(trust).appraise(
+            resigned(document, by: evidence),
+            policy: Policy(id: "nitro", measurements: [String(repeating: "4d", count: 32)]),
+            at: Date())
+        #expect(result.format == .nitro)
+        #expect(result.failures.map(\.name) == ["digest"])
     }
 
     @Test("a policy without reference values trusts nothing")

@@ -4,6 +4,22 @@ import Glibc
 
 /// Conversions between OpenSSL's ASN.1 values and Swift values, shared by certificates, CRLs and the verifier.
 enum ASN1Conversions {
+    /// The DER encoding of an OpenSSL object through its `i2d_*` function; `free` releases the object when that
+    /// fails (the caller adopted it), `name` names the function in the error.
+    static func der(
+        _ pointer: OpaquePointer, _ name: String, free: (OpaquePointer) -> Void,
+        encode: (OpaquePointer, UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>) -> Int32
+    ) throws -> [UInt8] {
+        var der: UnsafeMutablePointer<UInt8>?
+        let length = encode(pointer, &der)
+        guard length > 0, let der else {
+            free(pointer)
+            throw CryptoError.openSSL(name)
+        }
+        defer { cloister_OPENSSL_free(der) }
+        return Array(UnsafeBufferPointer(start: der, count: Int(length)))
+    }
+
     /// The range ASN.1 times can express (years 0000 through 9999), in seconds since 1970.
     static let representableSeconds: ClosedRange<Int64> = -62_167_219_200...253_402_300_799
 

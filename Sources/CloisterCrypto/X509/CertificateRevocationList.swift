@@ -60,14 +60,9 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
 
     /// Takes ownership of `pointer` (freed on failure too) and records its DER encoding.
     convenience init(adopting pointer: OpaquePointer) throws {
-        var der: UnsafeMutablePointer<UInt8>?
-        let length = i2d_X509_CRL(pointer, &der)
-        guard length > 0, let der else {
-            X509_CRL_free(pointer)
-            throw CryptoError.openSSL("i2d_X509_CRL")
-        }
-        defer { cloister_OPENSSL_free(der) }
-        try self.init(taking: pointer, der: Array(UnsafeBufferPointer(start: der, count: Int(length))))
+        try self.init(
+            taking: pointer,
+            der: ASN1Conversions.der(pointer, "i2d_X509_CRL", free: { X509_CRL_free($0) }) { i2d_X509_CRL($0, $1) })
     }
 
     /// Takes ownership of `pointer`; on failure it is freed here.

@@ -66,14 +66,9 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
 
     /// Takes ownership of `pointer` (freed on failure too) and records its DER encoding.
     convenience init(adopting pointer: OpaquePointer) throws {
-        var der: UnsafeMutablePointer<UInt8>?
-        let length = i2d_X509(pointer, &der)
-        guard length > 0, let der else {
-            X509_free(pointer)
-            throw CryptoError.openSSL("i2d_X509")
-        }
-        defer { cloister_OPENSSL_free(der) }
-        try self.init(taking: pointer, der: Array(UnsafeBufferPointer(start: der, count: Int(length))))
+        try self.init(
+            taking: pointer, der: ASN1Conversions.der(pointer, "i2d_X509", free: { X509_free($0) }) { i2d_X509($0, $1) }
+        )
     }
 
     /// Takes ownership of `pointer`; on failure before every field is read it is freed here, after that by deinit.

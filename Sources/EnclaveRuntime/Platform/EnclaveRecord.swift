@@ -25,6 +25,7 @@ public struct EnclaveRecord: Sendable, Hashable {
         self.enclaveID = enclaveID
         self.identity = identity
         self.canonicalManifest = canonicalManifest
+        self.manifestHash = DigestAlgorithm.sha384.hash(canonicalManifest)
         self.mechanisms = mechanisms
         self.platformID = platformID
         self.tcbLevel = tcbLevel
@@ -36,8 +37,8 @@ public struct EnclaveRecord: Sendable, Hashable {
         try EnclaveManifest(canonicalEncoding: canonicalManifest)
     }
 
-    /// SHA-384 of the canonical manifest.
-    public var manifestHash: [UInt8] { DigestAlgorithm.sha384.hash(canonicalManifest) }
+    /// SHA-384 of the canonical manifest (computed once: every quote and report carries it).
+    public let manifestHash: [UInt8]
 
     /// The mechanisms by name, sorted.
     public var mechanismNames: [String] { mechanisms.sorted().map(\.rawValue) }

@@ -1,0 +1,47 @@
+import CloisterCBOR
+import Testing
+
+@Suite("CBORCursor: canonical items read in place")
+struct CBORCursorTests {
+    @Test("reads a canonical map of text, unsigned, bytes and compares keys without copying")
+    func reads() throws {
+        let bytes = try CBORValue.map([
+            CBORMapEntry("a", .unsigned(500)), CBORMapEntry("bb", .bytes([1, 2, 3])), CBORMapEntry("ccc", .text("é")),
+        ]).encoded()
+        var cursor = CBORCursor(bytes)
+        #expect(try cursor.readMapCount() == 3)
+        #expect(try cursor.readText(equals: "a"))
+        #expect(try cursor.readUnsigned() == 500)
+        #expect(try cursor.readText(equals: "bx") == false)
+        #expect(Array(bytes[try cursor.readByteStringRange()]) == [1, 2, 3])
+        #expect(try cursor.readText() == "ccc")
+        #expect(try cursor.readText() == "é")
+        #expect(cursor.isAtEnd)
+    }
+
+    @Test(
+        "refuses non-shortest heads, indefinite lengths, the wrong major type, truncation and invalid UTF-8",
+        arguments: [
+            ("non-shortest unsigned", [0x18, 0x05], "unsigned"),
+            ("non-shortest two-byte unsigned", [0x19, 0x00, 0xff], "unsigned"),
+            ("indefinite byte string", [0x5f, 0x41, 0x00, 0xff], "bytes"),
+            ("wrong major type", [0x61, 0x61], "unsigned"),
+            ("cut-off head", [0x19, 0x01], "unsigned"),
+            ("byte string longer than the input", [0x45, 0x01, 0x02], "bytes"),
+            ("text longer than the input", [0x65, 0x61], "text"),
+            ("invalid UTF-8", [0x62, 0xc3, 0x28], "text"),
+            ("empty input", [], "map"),
+            ("map claiming more entries than bytes", [0xb8, 0x20, 0x00], "map"),
+        ] as [(String, [UInt8], String)])
+    func refuses(name: String, bytes: [UInt8], read: String) {
+        var cursor = CBORCursor(bytes)
+        #expect(throws: CBORError.self, "\(name)") {
+            switch read {
+            case "unsigned": _ = try cursor.readUnsigned()
+            case "bytes": _ = try cursor.readByteString()
+            case "text": _ = try cursor.readText()
+            default: _ = try cursor.readMapCount()
+            }
+        }
+    }
+}
