@@ -95,6 +95,12 @@ public struct AttestationDocument: Sendable, Hashable {
         if let bytes { writer.writeByteString(bytes) } else { writer.writeHead(major: 7, argument: 22) }
     }
 
+    /// The fields a document may hold: AWS's nine and Cloister's claims.
+    private static let fieldNames: Set<String> = [
+        "module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce",
+        "cloister",
+    ]
+
     /// Decodes a payload, refusing unknown fields, wrong types and sizes outside AWS's limits.
     public init(payload: [UInt8]) throws(AttestationError) {
         let value: CBORValue
@@ -105,25 +111,24 @@ public struct AttestationDocument: Sendable, Hashable {
                 .malformedEvidence, "attestation document payload is not valid CBOR: \(error.reason)")
         }
         guard let entries = value.mapValue else { throw Self.malformed("is not a CBOR map") }
-        let known: Set<String> = [
-            "module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce",
-            "cloister",
-        ]
+        // One pass over the entries: each field by name, anything else refused.
+        var fields: [String: CBORValue] = Dictionary(minimumCapacity: entries.count)
         for entry in entries {
-            guard let key = entry.key.textValue, known.contains(key) else {
+            guard let key = entry.key.textValue, Self.fieldNames.contains(key) else {
                 throw Self.malformed("has unknown field \(entry.key)")
             }
+            fields[key] = entry.value
         }
-        guard let moduleID = value["module_id"]?.textValue, !moduleID.isEmpty else {
+        guard let moduleID = fields["module_id"]?.textValue, !moduleID.isEmpty else {
             throw Self.malformed("\"module_id\" is missing or not a non-empty text string")
         }
-        guard let digest = value["digest"]?.textValue, let pcrLength = Self.digests[digest] else {
+        guard let digest = fields["digest"]?.textValue, let pcrLength = Self.digests[digest] else {
             throw Self.malformed("\"digest\" is missing or not one of SHA256, SHA384, SHA512")
         }
-        guard let timestamp = value["timestamp"]?.uint64Value, timestamp > 0 else {
+        guard let timestamp = fields["timestamp"]?.uint64Value, timestamp > 0 else {
             throw Self.malformed("\"timestamp\" is missing or not a positive integer")
         }
-        guard let pcrEntries = value["pcrs"]?.mapValue, (1...Self.pcrCount).contains(pcrEntries.count) else {
+        guard let pcrEntries = fields["pcrs"]?.mapValue, (1...Self.pcrCount).contains(pcrEntries.count) else {
             throw Self.malformed("\"pcrs\" is missing or not a map of 1 to \(Self.pcrCount) entries")
         }
         var pcrs: [UInt64: [UInt8]] = [:]
@@ -135,10 +140,10 @@ public struct AttestationDocument: Sendable, Hashable {
             }
             pcrs[index] = pcr
         }
-        guard let certificate = value["certificate"]?.bytesValue,
+        guard let certificate = fields["certificate"]?.bytesValue,
             (1...Self.maximumCertificateSize).contains(certificate.count)
         else { throw Self.malformed("\"certificate\" is missing or not 1 to \(Self.maximumCertificateSize) bytes") }
-        guard let bundle = value["cabundle"]?.arrayValue, !bundle.isEmpty else {
+        guard let bundle = fields["cabundle"]?.arrayValue, !bundle.isEmpty else {
             throw Self.malformed("\"cabundle\" is missing or empty")
         }
         let caBundle = try bundle.enumerated().map { index, item throws(AttestationError) in
@@ -150,10 +155,10 @@ public struct AttestationDocument: Sendable, Hashable {
         self.init(
             moduleID: moduleID, digest: digest, timestamp: timestamp, pcrs: pcrs, certificate: certificate,
             caBundle: caBundle,
-            publicKey: try Self.optionalBytes(value, "public_key", 1...Self.maximumPublicKeySize),
-            userData: try Self.optionalBytes(value, "user_data", 0...Self.maximumUserDataSize),
-            nonce: try Self.optionalBytes(value, "nonce", 0...Self.maximumNonceSize),
-            cloister: try value["cloister"].map { value throws(AttestationError) in try CloisterClaims(value) })
+            publicKey: try Self.optionalBytes(fields, "public_key", 1...Self.maximumPublicKeySize),
+            userData: try Self.optionalBytes(fields, "user_data", 0...Self.maximumUserDataSize),
+            nonce: try Self.optionalBytes(fields, "nonce", 0...Self.maximumNonceSize),
+            cloister: try fields["cloister"].map { value throws(AttestationError) in try CloisterClaims(value) })
     }
 
     /// Throws for a document this type would refuse to decode.
@@ -175,9 +180,9 @@ public struct AttestationDocument: Sendable, Hashable {
     }
 
     private static func optionalBytes(
-        _ map: CBORValue, _ key: String, _ sizes: ClosedRange<Int>
+        _ fields: [String: CBORValue], _ key: String, _ sizes: ClosedRange<Int>
     ) throws(AttestationError) -> [UInt8]? {
-        guard let item = map[.text(key)], !item.isNull else { return nil }
+        guard let item = fields[key], !item.isNull else { return nil }
         guard let bytes = item.bytesValue, sizes.contains(bytes.count) else {
             throw malformed("\"\(key)\" is not null or \(sizes.lowerBound) to \(sizes.upperBound) bytes")
         }

@@ -13,10 +13,19 @@ public final class EvidenceCache: Sendable {
         let validUntil: Date
     }
 
+    /// A byte-string key hashed in one pass over its bytes (an array of bytes hashes element by element).
+    struct Key: Hashable {
+        let bytes: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
     private struct State {
-        var certificates: [[UInt8]: X509Certificate] = [:]
-        var chains: [[UInt8]: VerifiedChain] = [:]
-        var statusLists: [[UInt8]: TCBStatusList] = [:]
+        var certificates: [Key: X509Certificate] = [:]
+        var chains: [Key: VerifiedChain] = [:]
+        var statusLists: [Key: TCBStatusList] = [:]
     }
 
     public let capacity: Int
@@ -28,24 +37,25 @@ public final class EvidenceCache: Sendable {
 
     /// The certificate whose DER is `der`, parsed once.
     func certificate(_ der: [UInt8]) throws -> X509Certificate {
-        if let known = state.withLock({ $0.certificates[der] }) { return known }
+        let key = Key(bytes: der)
+        if let known = state.withLock({ $0.certificates[key] }) { return known }
         let certificate = try X509Certificate(derRepresentation: der)
         state.withLock { state in
             if state.certificates.count >= capacity { state.certificates.removeAll() }
-            state.certificates[der] = certificate
+            state.certificates[key] = certificate
         }
         return certificate
     }
 
     /// The path verified earlier for `key`, if `time` lies inside the window in which that verification holds.
-    func chain(_ key: [UInt8], at time: Date) -> [X509Certificate]? {
+    func chain(_ key: Key, at time: Date) -> [X509Certificate]? {
         guard let entry = state.withLock({ $0.chains[key] }), entry.validFrom <= time, time < entry.validUntil else {
             return nil
         }
         return entry.path
     }
 
-    func storeChain(_ key: [UInt8], path: [X509Certificate], crls: [CertificateRevocationList]) {
+    func storeChain(_ key: Key, path: [X509Certificate], crls: [CertificateRevocationList]) {
         let starts = path.map(\.notValidBefore) + crls.map(\.thisUpdate)
         let ends = path.map(\.notValidAfter) + crls.compactMap(\.nextUpdate)
         guard let validFrom = starts.max(), let validUntil = ends.min() else { return }
@@ -57,7 +67,7 @@ public final class EvidenceCache: Sendable {
 
     /// The TCB-status list `encoded`, verified once against `root`.
     func statusList(_ encoded: [UInt8], root: X509Certificate) throws(AttestationError) -> TCBStatusList {
-        let key = DigestAlgorithm.sha256.hash(encoded + root.sha256Fingerprint)
+        let key = Key(bytes: root.sha256Fingerprint + encoded)
         if let known = state.withLock({ $0.statusLists[key] }) { return known }
         let list = try TCBStatusList(encoded: encoded, root: root)
         state.withLock { state in
@@ -67,18 +77,18 @@ public final class EvidenceCache: Sendable {
         return list
     }
 
-    /// The key naming one chain verification: every input that can change its outcome.
+    /// The key naming one chain verification: every input that can change its outcome, by fingerprint.
     static func chainKey(
         leaf: X509Certificate, bundle: [X509Certificate], anchors: [X509Certificate],
         crls: [CertificateRevocationList], strict: Bool
-    ) -> [UInt8] {
-        var hasher = DigestAlgorithm.Hasher(.sha256)
-        hasher.update([strict ? 1 : 0])
-        for certificate in [leaf] + bundle { hasher.update(certificate.sha256Fingerprint) }
-        hasher.update([0xff])
-        for anchor in anchors { hasher.update(anchor.sha256Fingerprint) }
-        hasher.update([0xff])
-        for crl in crls { hasher.update(DigestAlgorithm.sha256.hash(crl.derRepresentation)) }
-        return hasher.finalize()
+    ) -> Key {
+        var bytes: [UInt8] = [strict ? 1 : 0]
+        for count in [bundle.count, anchors.count, crls.count] {
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: count).bigEndian) { bytes += $0 }
+        }
+        bytes.reserveCapacity(13 + 32 * (1 + bundle.count + anchors.count + crls.count))
+        for certificate in [leaf] + bundle + anchors { bytes += certificate.sha256Fingerprint }
+        for crl in crls { bytes += crl.sha256Fingerprint }
+        return Key(bytes: bytes)
     }
 }

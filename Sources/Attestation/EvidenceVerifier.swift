@@ -57,7 +57,7 @@ public struct EvidenceVerifier: Sendable {
                         : "the evidence is \(format.rawValue), not \(requested.rawValue)"))
         }
         checks.append(
-            EvidenceCheck.run("signature", "signed by \(signed.certificate.subject)") { try signed.verifySignature() })
+            EvidenceCheck.run("signature", "signed by \(signed.certificate)") { try signed.verifySignature() })
         var warnings: [String] = []
         var tcbStatus: TCBStatusList.Status?
         switch format {

@@ -1,4 +1,5 @@
 import CloisterCrypto
+import Glibc
 
 /// Reads deterministically encoded CBOR item by item, in place: for formats with a fixed layout whose large byte
 /// strings should not be copied (a sealed blob's ciphertext). Every head must be in its shortest form and every
@@ -98,7 +99,13 @@ public struct CBORCursor {
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)
-        return bytes[range].elementsEqual(expected.utf8)
+        var expected = expected
+        return expected.withUTF8 { utf8 in
+            utf8.count == range.count
+                && bytes.withUnsafeBytes {
+                    memcmp($0.baseAddress! + range.lowerBound, utf8.baseAddress!, utf8.count) == 0
+                }
+        }
     }
 
     /// Reads a map head and returns its number of entries.

@@ -54,6 +54,38 @@ struct ECKeyTests {
         #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: [UInt8](), curve: curve) }
     }
 
+    @Test("DER INTEGERs are minimal: a high bit gets one 0x00, leading zero bytes are dropped, zero is one byte")
+    func signatureDERKnownAnswers() throws {
+        let high = [0x80] + [UInt8](repeating: 0, count: 31)
+        let small = [UInt8](repeating: 0, count: 31) + [0x01]
+        let signature = try ECDSASignature(rawRepresentation: high + small, curve: .p256)
+        let expected: [UInt8] = [0x30, 0x26, 0x02, 0x21, 0x00] + high + [0x02, 0x01, 0x01]
+        #expect(signature.derRepresentation == expected)
+        #expect(try ECDSASignature(derRepresentation: expected, curve: .p256) == signature)
+        let zero = try ECDSASignature(rawRepresentation: [UInt8](repeating: 0, count: 96), curve: .p384)
+        #expect(zero.derRepresentation == [0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00])
+        // Negative INTEGER, an INTEGER wider than the curve, and an empty INTEGER.
+        #expect(throws: CryptoError.self) {
+            try ECDSASignature(derRepresentation: [0x30, 0x06, 0x02, 0x01, 0x80, 0x02, 0x01, 0x01], curve: .p256)
+        }
+        let wide: [UInt8] = [0x30, 0x26, 0x02, 0x21, 0x01] + [UInt8](repeating: 0, count: 32) + [0x02, 0x01, 0x01]
+        #expect(throws: CryptoError.self) { try ECDSASignature(derRepresentation: wide, curve: .p256) }
+        #expect(throws: CryptoError.self) {
+            try ECDSASignature(derRepresentation: [0x30, 0x05, 0x02, 0x00, 0x02, 0x01, 0x01], curve: .p256)
+        }
+    }
+
+    @Test("OpenSSL verifies every signature through the Swift DER encoder (r or s with the high bit set or short)")
+    func signatureDERAgainstOpenSSL() throws {
+        let key = try ECPrivateKey(generating: .p256)
+        for index in 0..<256 {
+            let message = [UInt8(index)]
+            let signature = try key.signature(for: message)
+            #expect(key.publicKey.isValidSignature(signature, for: message))
+            #expect(try ECDSASignature(derRepresentation: signature.derRepresentation, curve: .p256) == signature)
+        }
+    }
+
     @Test("a signature sized for the other curve never verifies")
     func wrongLengthSignature() throws {
         let p256 = try ECPrivateKey(generating: .p256)

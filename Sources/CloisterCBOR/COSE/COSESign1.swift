@@ -38,12 +38,13 @@ public struct COSESign1: Sendable {
         // Encoding now rejects duplicate unprotected labels before anything is signed.
         _ = try CBORValue.map(unprotected).encoded()
         let protectedHeaderBytes = try CBORValue.map(protectedHeader).encoded()
-        let toBeSigned = Self.signatureStructure(protectedHeaderBytes, externalAAD, payload)
+        let digest = algorithm.curve.defaultDigest
+        let toBeSigned = Self.signatureStructureDigest(protectedHeaderBytes, externalAAD, payload, digest)
         self.protectedHeaderBytes = protectedHeaderBytes
         self.protectedHeader = protectedHeader
         self.unprotectedHeader = unprotected
         self.payload = payload
-        self.signature = try key.signature(for: toBeSigned).rawRepresentation
+        self.signature = try key.signature(forDigest: toBeSigned, digest: digest).rawRepresentation
         self.algorithm = algorithm
     }
 
@@ -130,9 +131,10 @@ public struct COSESign1: Sendable {
                 "message is signed with \(algorithm.name) but the key is on \(publicKey.curve.rawValue)"
             )
         }
-        let toBeSigned = Self.signatureStructure(protectedHeaderBytes, externalAAD, payload)
+        let digest = algorithm.curve.defaultDigest
+        let toBeSigned = Self.signatureStructureDigest(protectedHeaderBytes, externalAAD, payload, digest)
         let rawSignature = try ECDSASignature(rawRepresentation: signature, curve: algorithm.curve)
-        guard publicKey.isValidSignature(rawSignature, for: toBeSigned) else {
+        guard publicKey.isValidSignature(rawSignature, forDigest: toBeSigned, digest: digest) else {
             throw COSEError(.invalidSignature, "\(algorithm.name) signature does not verify with the given key")
         }
     }
@@ -145,19 +147,24 @@ public struct COSESign1: Sendable {
         static let keyID: UInt64 = 4
     }
 
-    /// `Sig_structure = ["Signature1", body_protected, external_aad, payload]` (RFC 9052 §4.4), encoded.
-    private static func signatureStructure(
+    /// The digest of `Sig_structure = ["Signature1", body_protected, external_aad, payload]` (RFC 9052 §4.4),
+    /// hashed as it is encoded: the payload is never copied into a second buffer.
+    private static func signatureStructureDigest(
         _ protectedHeaderBytes: [UInt8],
         _ externalAAD: [UInt8],
-        _ payload: [UInt8]
+        _ payload: [UInt8],
+        _ digest: DigestAlgorithm
     ) -> [UInt8] {
-        var writer = CBORWriter(reservingCapacity: protectedHeaderBytes.count + externalAAD.count + payload.count + 48)
+        var writer = CBORWriter(reservingCapacity: protectedHeaderBytes.count + externalAAD.count + 48)
         writer.writeHead(major: 4, argument: 4)
         writer.writeText("Signature1")
         writer.writeByteString(protectedHeaderBytes)
         writer.writeByteString(externalAAD)
-        writer.writeByteString(payload)
-        return writer.bytes
+        writer.writeHead(major: 2, argument: UInt64(payload.count))
+        var hasher = DigestAlgorithm.Hasher(digest)
+        hasher.update(writer.bytes)
+        hasher.update(payload)
+        return hasher.finalize()
     }
 
     /// The algorithm from the protected header, which is where RFC 9052 §3.1 requires it when a signature covers it.

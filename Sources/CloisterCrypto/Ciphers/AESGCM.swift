@@ -2,9 +2,9 @@ internal import COpenSSL
 
 /// An AES-GCM key (NIST SP 800-38D) of 128 or 256 bits, used with 96-bit nonces and 128-bit tags.
 ///
-/// The key schedule is computed once per key: each operation copies a keyed OpenSSL context instead of
-/// re-expanding the key, which matters for the small messages that channels and sealed pages carry.
-/// The key bytes themselves are wiped once the contexts are keyed.
+/// The key schedule is computed once per key: operations run on copies of a keyed OpenSSL context, kept in a pool
+/// and only re-initialised with each nonce, which matters for the small messages that channels and sealed pages
+/// carry. The key bytes themselves are wiped once the contexts are keyed.
 public final class AESGCMKey: @unchecked Sendable {
     /// Nonce length in bytes.
     public static let nonceByteCount = 12
@@ -13,9 +13,11 @@ public final class AESGCMKey: @unchecked Sendable {
 
     /// Key length in bytes: 16 (AES-128) or 32 (AES-256).
     public let byteCount: Int
-    // Keyed templates, only ever read (copied) after init, so concurrent operations are safe.
+    // Keyed templates, only ever read (copied into the pools' contexts) after init.
     private let encryptTemplate: OpaquePointer
     private let decryptTemplate: OpaquePointer
+    private let encryptContexts: ContextPool
+    private let decryptContexts: ContextPool
 
     /// A key from 16 bytes (AES-128-GCM) or 32 bytes (AES-256-GCM).
     public init(_ key: some ContiguousBytesView) throws {
@@ -37,6 +39,10 @@ public final class AESGCMKey: @unchecked Sendable {
             EVP_CIPHER_CTX_free(encryptTemplate)
             throw error
         }
+        encryptContexts = ContextPool(
+            make: { [encryptTemplate] in try Self.copy(encryptTemplate) }, release: { EVP_CIPHER_CTX_free($0) })
+        decryptContexts = ContextPool(
+            make: { [decryptTemplate] in try Self.copy(decryptTemplate) }, release: { EVP_CIPHER_CTX_free($0) })
     }
 
     /// A fresh random key of `byteCount` bytes (16 or 32).
@@ -80,10 +86,18 @@ public final class AESGCMKey: @unchecked Sendable {
         associatedData: some ContiguousBytesView = [UInt8](),
         framedBy prefix: [UInt8], _ suffix: [UInt8]
     ) throws -> [UInt8] {
-        let context = try operationContext(from: encryptTemplate, nonce: nonce, encrypt: true)
-        defer { EVP_CIPHER_CTX_free(context) }
-        try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: true) }
-        return try plaintext.withBytes { input in
+        try encryptContexts.withContext { context in
+            try Self.start(context, nonce: nonce, encrypt: true)
+            try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: true) }
+            return try Self.encrypt(context, plaintext, framedBy: prefix, suffix)
+        }
+    }
+
+    /// Encrypts on a started context into one buffer `prefix || ciphertext || tag || suffix`.
+    private static func encrypt(
+        _ context: OpaquePointer, _ plaintext: some ContiguousBytesView, framedBy prefix: [UInt8], _ suffix: [UInt8]
+    ) throws -> [UInt8] {
+        try plaintext.withBytes { input in
             let total = prefix.count + input.count + Self.tagByteCount + suffix.count
             // Ciphertext and tag are written straight into the result: no intermediate buffers.
             return try [UInt8](unsafeUninitializedCapacity: total) { output, initialized in
@@ -121,62 +135,66 @@ public final class AESGCMKey: @unchecked Sendable {
                     .malformedInput,
                     "AES-GCM input is \(input.count) bytes, shorter than the \(Self.tagByteCount)-byte tag")
             }
-            let context = try operationContext(from: decryptTemplate, nonce: nonce, encrypt: false)
-            defer { EVP_CIPHER_CTX_free(context) }
-            try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: false) }
-            let ciphertext = UnsafeRawBufferPointer(rebasing: input.dropLast(Self.tagByteCount))
-            // OpenSSL takes the expected tag through a non-const pointer but only reads it.
-            let tag = UnsafeMutableRawPointer(mutating: input.baseAddress! + ciphertext.count)
-            try requireOne(
-                EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), tag),
-                "EVP_CTRL_AEAD_SET_TAG")
-            var verified: Int32 = 0
-            var plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertext.count) { output, initialized in
-                var scratch: UInt8 = 0
-                try withUnsafeMutablePointer(to: &scratch) { scratchPointer in
-                    let base = output.baseAddress ?? scratchPointer
-                    try Self.transform(context, ciphertext, into: base, encrypt: false)
-                    var finalWritten: Int32 = 0
-                    verified = EVP_DecryptFinal_ex(context, base + ciphertext.count, &finalWritten)
-                }
-                initialized = ciphertext.count
+            return try decryptContexts.withContext { context in
+                try Self.start(context, nonce: nonce, encrypt: false)
+                try associatedData.withBytes { try Self.authenticate(context, $0, encrypt: false) }
+                return try Self.decrypt(context, input)
             }
-            guard verified == 1 else {
-                ERR_clear_error()
-                // Never hand back, or leave behind, plaintext whose tag failed.
-                plaintext.withUnsafeMutableBytes { if let base = $0.baseAddress { OPENSSL_cleanse(base, $0.count) } }
-                throw CryptoError(
-                    .authenticationFailure,
-                    "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")
-            }
-            return plaintext
         }
     }
 
-    private func operationContext(
-        from template: OpaquePointer,
-        nonce: some ContiguousBytesView,
-        encrypt: Bool
-    ) throws -> OpaquePointer {
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
-        do {
-            try requireOne(EVP_CIPHER_CTX_copy(context, template), "EVP_CIPHER_CTX_copy")
-            try nonce.withBytes { iv in
-                guard iv.count == Self.nonceByteCount else {
-                    throw CryptoError(
-                        .invalidParameter, "AES-GCM nonce must be \(Self.nonceByteCount) bytes, got \(iv.count)")
-                }
-                let pointer = iv.baseAddress?.assumingMemoryBound(to: UInt8.self)
-                let status =
-                    encrypt
-                    ? EVP_EncryptInit_ex2(context, nil, nil, pointer, nil)
-                    : EVP_DecryptInit_ex2(context, nil, nil, pointer, nil)
-                try requireOne(status, "EVP_CipherInit_ex2(AES-GCM nonce)")
+    /// Decrypts `ciphertext || tag` on a started context; the plaintext only when the tag verifies.
+    private static func decrypt(_ context: OpaquePointer, _ input: UnsafeRawBufferPointer) throws -> [UInt8] {
+        let ciphertext = UnsafeRawBufferPointer(rebasing: input.dropLast(Self.tagByteCount))
+        // OpenSSL takes the expected tag through a non-const pointer but only reads it.
+        let tag = UnsafeMutableRawPointer(mutating: input.baseAddress! + ciphertext.count)
+        try requireOne(
+            EVP_CIPHER_CTX_ctrl(context, EVP_CTRL_AEAD_SET_TAG, Int32(Self.tagByteCount), tag),
+            "EVP_CTRL_AEAD_SET_TAG")
+        var verified: Int32 = 0
+        var plaintext = try [UInt8](unsafeUninitializedCapacity: ciphertext.count) { output, initialized in
+            var scratch: UInt8 = 0
+            try withUnsafeMutablePointer(to: &scratch) { scratchPointer in
+                let base = output.baseAddress ?? scratchPointer
+                try Self.transform(context, ciphertext, into: base, encrypt: false)
+                var finalWritten: Int32 = 0
+                verified = EVP_DecryptFinal_ex(context, base + ciphertext.count, &finalWritten)
             }
-            return context
-        } catch {
+            initialized = ciphertext.count
+        }
+        guard verified == 1 else {
+            ERR_clear_error()
+            // Never hand back, or leave behind, plaintext whose tag failed.
+            plaintext.withUnsafeMutableBytes { if let base = $0.baseAddress { OPENSSL_cleanse(base, $0.count) } }
+            throw CryptoError(
+                .authenticationFailure,
+                "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")
+        }
+        return plaintext
+    }
+
+    private static func copy(_ template: OpaquePointer) throws -> OpaquePointer {
+        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
+        guard EVP_CIPHER_CTX_copy(context, template) == 1 else {
             EVP_CIPHER_CTX_free(context)
-            throw error
+            throw CryptoError.openSSL("EVP_CIPHER_CTX_copy")
+        }
+        return context
+    }
+
+    /// Starts an operation on a keyed context with `nonce` (the key schedule stays).
+    private static func start(_ context: OpaquePointer, nonce: some ContiguousBytesView, encrypt: Bool) throws {
+        try nonce.withBytes { iv in
+            guard iv.count == Self.nonceByteCount else {
+                throw CryptoError(
+                    .invalidParameter, "AES-GCM nonce must be \(Self.nonceByteCount) bytes, got \(iv.count)")
+            }
+            let pointer = iv.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            let status =
+                encrypt
+                ? EVP_EncryptInit_ex2(context, nil, nil, pointer, nil)
+                : EVP_DecryptInit_ex2(context, nil, nil, pointer, nil)
+            try requireOne(status, "EVP_CipherInit_ex2(AES-GCM nonce)")
         }
     }
 

@@ -19,59 +19,101 @@ public struct ECDSASignature: Sendable, Hashable {
 
     /// Parses a DER `ECDSA-Sig-Value` (strict DER only) into raw form for `curve`.
     public init(derRepresentation: some ContiguousBytesView, curve: ECCurve) throws {
-        let der = derRepresentation.withBytes { Array($0) }
-        let signature: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor = buffer.baseAddress
-            return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
-        }
-        guard let signature else {
-            throw CryptoError(.malformedInput, "ECDSA signature is not DER: \(drainOpenSSLErrors())")
-        }
-        defer { ECDSA_SIG_free(signature) }
-        var r: OpaquePointer?
-        var s: OpaquePointer?
-        ECDSA_SIG_get0(signature, &r, &s)
-        let width = Int32(curve.coordinateByteCount)
-        var raw = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount)
-        let fits = raw.withUnsafeMutableBufferPointer { buffer in
-            BN_bn2binpad(r, buffer.baseAddress, width) == width
-                && BN_bn2binpad(s, buffer.baseAddress! + Int(width), width) == width
-        }
-        guard fits else {
-            throw CryptoError(.malformedInput, "ECDSA signature integers are too large for \(curve.rawValue)")
+        let width = curve.coordinateByteCount
+        var raw = [UInt8](repeating: 0, count: 2 * width)
+        try derRepresentation.withBytes { der in
+            var reader = SignatureDERReader(der)
+            let sequenceLength = try reader.readHeader(tag: 0x30, what: "SEQUENCE")
+            guard sequenceLength == reader.remaining else {
+                throw CryptoError(
+                    .malformedInput,
+                    "ECDSA signature DER SEQUENCE holds \(sequenceLength) bytes, but \(reader.remaining) follow")
+            }
+            try raw.withUnsafeMutableBytes { output in
+                try reader.readInteger(into: UnsafeMutableRawBufferPointer(rebasing: output[..<width]), curve: curve)
+                try reader.readInteger(into: UnsafeMutableRawBufferPointer(rebasing: output[width...]), curve: curve)
+            }
+            guard reader.remaining == 0 else {
+                throw CryptoError(.malformedInput, "ECDSA signature DER has bytes after s")
+            }
         }
         self.rawRepresentation = raw
-        guard (try? self.derRepresentation) == der else {
-            throw CryptoError(.malformedInput, "ECDSA signature is BER but not canonical DER")
-        }
     }
 
-    /// The DER `ECDSA-Sig-Value` (what X.509 and OpenSSL use).
+    /// The DER `ECDSA-Sig-Value` (what X.509 and OpenSSL use): two minimal non-negative INTEGERs in a SEQUENCE.
     public var derRepresentation: [UInt8] {
-        get throws {
-            let half = rawRepresentation.count / 2
-            guard let signature = ECDSA_SIG_new() else { throw CryptoError.openSSL("ECDSA_SIG_new") }
-            defer { ECDSA_SIG_free(signature) }
-            guard let r = BN_bin2bn(rawRepresentation, Int32(half), nil) else { throw CryptoError.openSSL("BN_bin2bn") }
-            guard
-                let s = rawRepresentation.withUnsafeBufferPointer({
-                    BN_bin2bn($0.baseAddress! + half, Int32(half), nil)
-                })
-            else {
-                BN_free(r)
-                throw CryptoError.openSSL("BN_bin2bn")
-            }
-            guard ECDSA_SIG_set0(signature, r, s) == 1 else {
-                BN_free(r)
-                BN_free(s)
-                throw CryptoError.openSSL("ECDSA_SIG_set0")
-            }
-            var output: UnsafeMutablePointer<UInt8>?
-            let length = i2d_ECDSA_SIG(signature, &output)
-            guard length > 0, let output else { throw CryptoError.openSSL("i2d_ECDSA_SIG") }
-            defer { cloister_OPENSSL_free(output) }
-            return Array(UnsafeBufferPointer(start: output, count: Int(length)))
+        let half = rawRepresentation.count / 2
+        let integers = [rawRepresentation[..<half], rawRepresentation[half...]].map { value -> [UInt8] in
+            let magnitude = value.drop { $0 == 0 }
+            let content = magnitude.first.map { $0 & 0x80 != 0 ? [0] + magnitude : Array(magnitude) } ?? [0]
+            return [0x02] + Self.derLength(content.count) + content
         }
+        let body = integers[0] + integers[1]
+        return [0x30] + Self.derLength(body.count) + body
+    }
+
+    /// A DER length: short form below 128, else the fewest big-endian bytes after 0x80 | count.
+    private static func derLength(_ length: Int) -> [UInt8] {
+        guard length >= 0x80 else { return [UInt8(length)] }
+        let bytes = withUnsafeBytes(of: UInt64(length).bigEndian) { Array($0.drop { $0 == 0 }) }
+        return [0x80 | UInt8(bytes.count)] + bytes
+    }
+}
+
+/// Reads the two parts of a DER `ECDSA-Sig-Value`, refusing every encoding DER does not allow.
+private struct SignatureDERReader {
+    private let bytes: UnsafeRawBufferPointer
+    private var offset = 0
+
+    init(_ bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+
+    var remaining: Int { bytes.count - offset }
+
+    /// Reads a tag and a definite, minimally encoded length; returns the length, checked against what remains.
+    mutating func readHeader(tag: UInt8, what: String) throws -> Int {
+        guard remaining >= 2, bytes[offset] == tag else {
+            throw CryptoError(.malformedInput, "ECDSA signature DER: expected \(what) at byte \(offset)")
+        }
+        var length = Int(bytes[offset + 1])
+        offset += 2
+        if length & 0x80 != 0 {
+            let count = length & 0x7f
+            guard count >= 1, count <= 2, remaining >= count else {
+                throw CryptoError(.malformedInput, "ECDSA signature DER: bad length of \(what) at byte \(offset - 1)")
+            }
+            length = bytes[offset..<(offset + count)].reduce(0) { $0 << 8 | Int($1) }
+            guard bytes[offset] != 0, length >= 0x80 else {
+                throw CryptoError(.malformedInput, "ECDSA signature DER: \(what) length is not minimal (BER, not DER)")
+            }
+            offset += count
+        }
+        guard length <= remaining else {
+            throw CryptoError(
+                .malformedInput, "ECDSA signature DER: \(what) claims \(length) bytes, \(remaining) remain")
+        }
+        return length
+    }
+
+    /// Reads a minimal non-negative INTEGER that fits `output`, right-aligned into it.
+    mutating func readInteger(into output: UnsafeMutableRawBufferPointer, curve: ECCurve) throws {
+        let length = try readHeader(tag: 0x02, what: "INTEGER")
+        guard length >= 1 else { throw CryptoError(.malformedInput, "ECDSA signature DER: empty INTEGER") }
+        var value = bytes[offset..<(offset + length)]
+        offset += length
+        guard value.first! & 0x80 == 0 else {
+            throw CryptoError(.malformedInput, "ECDSA signature DER: negative INTEGER")
+        }
+        if value.count > 1 && value.first == 0 {
+            guard value[value.startIndex + 1] & 0x80 != 0 else {
+                throw CryptoError(.malformedInput, "ECDSA signature DER: INTEGER is not minimal (BER, not DER)")
+            }
+            value = value.dropFirst()
+        }
+        guard value.count <= output.count else {
+            throw CryptoError(.malformedInput, "ECDSA signature integers are too large for \(curve.rawValue)")
+        }
+        UnsafeMutableRawBufferPointer(rebasing: output[(output.count - value.count)...]).copyMemory(
+            from: UnsafeRawBufferPointer(rebasing: value))
     }
 }
 
@@ -80,23 +122,23 @@ extension ECPrivateKey {
     public func signature(for message: some ContiguousBytesView, digest: DigestAlgorithm? = nil) throws
         -> ECDSASignature
     {
-        let der = try digestSign(message, digest: digest ?? curve.defaultDigest)
-        return try ECDSASignature(derRepresentation: der, curve: curve)
+        let digest = digest ?? curve.defaultDigest
+        return try signature(forDigest: digest.hash(message), digest: digest)
     }
 
-    private func digestSign(_ message: some ContiguousBytesView, digest: DigestAlgorithm) throws -> [UInt8] {
-        let context = try key.signingContext(digest)
-        defer { EVP_MD_CTX_free(context) }
-        var signature = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount + 16)
-        var length = signature.count
-        try message.withBytes { buffer in
-            try requireOne(
-                EVP_DigestSign(
-                    context, &signature, &length, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count),
-                "EVP_DigestSign"
-            )
+    /// Signs a message digest already computed with `digest` (its length must be the digest's).
+    public func signature(forDigest hash: [UInt8], digest: DigestAlgorithm) throws -> ECDSASignature {
+        guard hash.count == digest.outputByteCount else {
+            throw CryptoError(
+                .invalidParameter,
+                "\(digest.rawValue) digest must be \(digest.outputByteCount) bytes, got \(hash.count)")
         }
-        return Array(signature.prefix(length))
+        var der = [UInt8](repeating: 0, count: 2 * curve.coordinateByteCount + 16)
+        var length = der.count
+        try key.withContext(.sign(digest)) { context in
+            try requireOne(EVP_PKEY_sign(context, &der, &length, hash, hash.count), "EVP_PKEY_sign")
+        }
+        return try ECDSASignature(derRepresentation: der[..<length], curve: curve)
     }
 }
 
@@ -108,18 +150,19 @@ extension ECPublicKey {
         for message: some ContiguousBytesView,
         digest: DigestAlgorithm? = nil
     ) -> Bool {
+        let digest = digest ?? curve.defaultDigest
+        return isValidSignature(signature, forDigest: digest.hash(message), digest: digest)
+    }
+
+    /// Whether `signature` is a valid ECDSA signature over a message whose `digest` hash is `hash`.
+    public func isValidSignature(_ signature: ECDSASignature, forDigest hash: [UInt8], digest: DigestAlgorithm) -> Bool
+    {
         guard signature.rawRepresentation.count == 2 * curve.coordinateByteCount,
-            let der = try? signature.derRepresentation,
-            let context = EVP_MD_CTX_new()
+            hash.count == digest.outputByteCount
         else { return false }
-        defer { EVP_MD_CTX_free(context) }
-        guard EVP_DigestVerifyInit(context, nil, (digest ?? curve.defaultDigest).method, nil, key.pointer) == 1 else {
-            ERR_clear_error()
-            return false
-        }
-        let status = message.withBytes { buffer in
-            EVP_DigestVerify(
-                context, der, der.count, buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count)
+        let der = signature.derRepresentation
+        let status = try? key.withContext(.verify(digest)) { context in
+            EVP_PKEY_verify(context, der, der.count, hash, hash.count)
         }
         ERR_clear_error()
         return status == 1

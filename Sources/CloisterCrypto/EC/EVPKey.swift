@@ -4,9 +4,15 @@ import Synchronization
 /// Sole owner of an `EVP_PKEY`. OpenSSL keys are immutable once built and safe to use from several threads.
 final class EVPKey: @unchecked Sendable {
     let pointer: OpaquePointer
-    /// Digest-sign contexts initialised once per digest and copied for each signature: initialising one looks up the
-    /// key's provider operations every time, which costs as much as the signature itself in OpenSSL 3.
-    private let signingTemplates = Mutex<[DigestAlgorithm: SigningTemplate]>([:])
+    /// What a pooled context is initialised for: signing or verifying digests made with one algorithm.
+    enum Operation: Hashable {
+        case sign(DigestAlgorithm)
+        case verify(DigestAlgorithm)
+    }
+
+    /// Contexts per operation, initialised once and reused: initialising one looks up the key's provider
+    /// operations every time, which costs as much as a signature itself in OpenSSL 3.
+    private let contexts = Mutex<[Operation: ContextPool]>([:])
 
     init(taking pointer: OpaquePointer) {
         self.pointer = pointer
@@ -14,18 +20,34 @@ final class EVPKey: @unchecked Sendable {
 
     deinit { EVP_PKEY_free(pointer) }
 
-    /// A fresh digest-sign context for `digest`, copied from this key's template (caller frees it).
-    func signingContext(_ digest: DigestAlgorithm) throws -> OpaquePointer {
-        let template = try signingTemplates.withLock { templates in
-            if let template = templates[digest] { return template }
-            let template = try SigningTemplate(key: pointer, digest: digest)
-            templates[digest] = template
-            return template
+    /// Runs `body` with a context initialised for `EVP_PKEY_sign` or `EVP_PKEY_verify` with this key.
+    func withContext<R>(_ operation: Operation, _ body: (OpaquePointer) throws -> R) throws -> R {
+        let pool = contexts.withLock { pools in
+            if let pool = pools[operation] { return pool }
+            let pool = ContextPool(
+                make: { [pointer] in try Self.context(pointer, operation) }, release: { EVP_PKEY_CTX_free($0) })
+            pools[operation] = pool
+            return pool
         }
-        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
-        guard EVP_MD_CTX_copy_ex(context, template.context) == 1 else {
-            EVP_MD_CTX_free(context)
-            throw CryptoError.openSSL("EVP_MD_CTX_copy_ex")
+        return try pool.withContext(body)
+    }
+
+    private static func context(_ key: OpaquePointer, _ operation: Operation) throws -> OpaquePointer {
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else {
+            throw CryptoError.openSSL("EVP_PKEY_CTX_new_from_pkey")
+        }
+        let initialised: Bool
+        switch operation {
+        case .sign(let digest):
+            initialised =
+                EVP_PKEY_sign_init(context) == 1 && EVP_PKEY_CTX_set_signature_md(context, digest.method) == 1
+        case .verify(let digest):
+            initialised =
+                EVP_PKEY_verify_init(context) == 1 && EVP_PKEY_CTX_set_signature_md(context, digest.method) == 1
+        }
+        guard initialised else {
+            EVP_PKEY_CTX_free(context)
+            throw CryptoError.openSSL("EVP_PKEY_\(operation)_init")
         }
         return context
     }
@@ -91,20 +113,4 @@ final class EVPKey: @unchecked Sendable {
 enum KeySelection {
     static let publicKey: Int32 = 0x02 | 0x04 | 0x80  // EVP_PKEY_PUBLIC_KEY
     static let keyPair: Int32 = 0x01 | publicKey  // EVP_PKEY_KEYPAIR
-}
-
-/// An `EVP_MD_CTX` initialised for signing with one key and digest, only ever copied.
-private final class SigningTemplate: @unchecked Sendable {
-    let context: OpaquePointer
-
-    init(key: OpaquePointer, digest: DigestAlgorithm) throws {
-        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
-        guard EVP_DigestSignInit(context, nil, digest.method, nil, key) == 1 else {
-            EVP_MD_CTX_free(context)
-            throw CryptoError.openSSL("EVP_DigestSignInit")
-        }
-        self.context = context
-    }
-
-    deinit { EVP_MD_CTX_free(context) }
 }

@@ -18,6 +18,8 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     let pointer: OpaquePointer
     /// The CRL exactly as encoded (DER).
     public let derRepresentation: [UInt8]
+    /// SHA-256 of the DER encoding.
+    public let sha256Fingerprint: [UInt8]
     public let issuer: DistinguishedName
     public let thisUpdate: Date
     /// When the next CRL is due; Cloister treats the CRL as expired from this second on (as OpenSSL does).
@@ -69,6 +71,7 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     private init(taking pointer: OpaquePointer, der: [UInt8]) throws {
         self.pointer = pointer
         self.derRepresentation = der
+        self.sha256Fingerprint = DigestAlgorithm.sha256.hash(der)
         do {
             issuer = try DistinguishedName(reading: X509_CRL_get_issuer(pointer))
             thisUpdate = try ASN1Conversions.date(X509_CRL_get0_lastUpdate(pointer))
@@ -177,6 +180,6 @@ public final class CertificateRevocationList: @unchecked Sendable, Hashable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(derRepresentation)
+        sha256Fingerprint.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -14,6 +14,15 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// The end of the validity window. Like OpenSSL's chain verification, Cloister counts this second itself as
     /// already expired.
     public let notValidAfter: Date
+    /// SHA-256 of the DER encoding (the usual certificate fingerprint).
+    public let sha256Fingerprint: [UInt8]
+    /// Every extension, in encoding order.
+    public let extensions: [CertificateExtension]
+    /// The subject, as text.
+    public let description: String
+    /// The subject public key as an EC key, or why it is not one: built once, so the key's OpenSSL operation
+    /// contexts are reused by every verification with this certificate.
+    private let ecPublicKey: Result<ECPublicKey, CryptoError>
 
     /// Parses a DER certificate; throws for anything that is not exactly one well-formed certificate.
     public convenience init(derRepresentation der: some ContiguousBytesView) throws {
@@ -91,7 +100,41 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
                 .malformedInput, "certificate \(subject) has malformed or duplicate extensions: \(drainOpenSSLErrors())"
             )
         }
+        sha256Fingerprint = DigestAlgorithm.sha256.hash(der)
+        extensions = (0..<X509_get_ext_count(pointer)).map { index in
+            let item = X509_get_ext(pointer, index)
+            return CertificateExtension(
+                oid: ASN1Conversions.dottedText(X509_EXTENSION_get_object(item)),
+                isCritical: X509_EXTENSION_get_critical(item) == 1,
+                value: ASN1Conversions.bytes(X509_EXTENSION_get_data(item)))
+        }
+        description = subject.description
+        ecPublicKey = Self.ecPublicKey(pointer, subject)
         ERR_clear_error()
+    }
+
+    private static func ecPublicKey(_ pointer: OpaquePointer, _ subject: DistinguishedName) -> Result<
+        ECPublicKey, CryptoError
+    > {
+        guard let key = X509_get0_pubkey(pointer) else {
+            return .failure(
+                CryptoError(
+                    .invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())"))
+        }
+        guard EVP_PKEY_is_a(key, "EC") == 1 else {
+            return .failure(
+                CryptoError(
+                    .invalidKey,
+                    "certificate \(subject) holds a \(publicKeyAlgorithm(pointer)) key, not an elliptic-curve key"))
+        }
+        guard EVP_PKEY_up_ref(key) == 1 else { return .failure(CryptoError.openSSL("EVP_PKEY_up_ref")) }
+        do {
+            return .success(try ECPublicKey(key: EVPKey(taking: key)))
+        } catch let error as CryptoError {
+            return .failure(error)
+        } catch {
+            return .failure(CryptoError(.invalidKey, "certificate \(subject): \(error)"))
+        }
     }
 
     deinit { X509_free(pointer) }
@@ -108,16 +151,15 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// Serial number as lower-case hex.
     public var serialNumberHex: String { hexEncoded(serialNumber) }
 
-    /// SHA-256 of the DER encoding (the usual certificate fingerprint).
-    public var sha256Fingerprint: [UInt8] { DigestAlgorithm.sha256.hash(derRepresentation) }
-
     /// The signature algorithm's name, e.g. "ecdsa-with-SHA384" or "rsassaPss".
     public var signatureAlgorithm: String {
         ASN1Conversions.longName(X509_get_signature_nid(pointer))
     }
 
     /// The subject public key's algorithm, e.g. "id-ecPublicKey", "rsaEncryption" or "rsassaPss".
-    public var publicKeyAlgorithm: String {
+    public var publicKeyAlgorithm: String { Self.publicKeyAlgorithm(pointer) }
+
+    private static func publicKeyAlgorithm(_ pointer: OpaquePointer) -> String {
         var algorithm: OpaquePointer?
         guard X509_PUBKEY_get0_param(&algorithm, nil, nil, nil, X509_get_X509_PUBKEY(pointer)) == 1 else {
             ERR_clear_error()
@@ -128,16 +170,7 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
 
     /// The subject public key; throws unless it is an EC key on P-256 or P-384.
     public func publicKey() throws -> ECPublicKey {
-        guard let key = X509_get0_pubkey(pointer) else {
-            throw CryptoError(
-                .invalidKey, "certificate \(subject) has an unreadable public key: \(drainOpenSSLErrors())")
-        }
-        guard EVP_PKEY_is_a(key, "EC") == 1 else {
-            throw CryptoError(
-                .invalidKey, "certificate \(subject) holds a \(publicKeyAlgorithm) key, not an elliptic-curve key")
-        }
-        guard EVP_PKEY_up_ref(key) == 1 else { throw CryptoError.openSSL("EVP_PKEY_up_ref") }
-        return try ECPublicKey(key: EVPKey(taking: key))
+        try ecPublicKey.get()
     }
 
     /// Whether basic constraints mark this certificate as a CA (cA TRUE).
@@ -177,17 +210,6 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         X509_get0_authority_key_id(pointer).map { ASN1Conversions.bytes($0) }
     }
 
-    /// Every extension, in encoding order.
-    public var extensions: [CertificateExtension] {
-        (0..<X509_get_ext_count(pointer)).map { index in
-            let item = X509_get_ext(pointer, index)
-            return CertificateExtension(
-                oid: ASN1Conversions.dottedText(X509_EXTENSION_get_object(item)),
-                isCritical: X509_EXTENSION_get_critical(item) == 1,
-                value: ASN1Conversions.bytes(X509_EXTENSION_get_data(item)))
-        }
-    }
-
     /// The extension with a dotted-decimal OID, if present.
     public func `extension`(oid: String) -> CertificateExtension? {
         extensions.first { $0.oid == oid }
@@ -218,13 +240,11 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         notValidBefore <= date && date < notValidAfter
     }
 
-    public var description: String { subject.description }
-
     public static func == (lhs: X509Certificate, rhs: X509Certificate) -> Bool {
         lhs.derRepresentation == rhs.derRepresentation
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(derRepresentation)
+        sha256Fingerprint.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 }

@@ -19,6 +19,9 @@ public struct SealedBlob: Sendable, Hashable {
     public let nonce: [UInt8]
     /// `ciphertext || tag`, in place in the bytes the blob was read from.
     let sealed: ArraySlice<UInt8>
+    /// The canonical encoding of the map entries before "ciphertext" (from "v" to "tcb_level"): what the encoding
+    /// and the associated data share, kept from the bytes read or written once.
+    private let leadingFields: ArraySlice<UInt8>
 
     /// `ciphertext || tag`.
     public var ciphertext: [UInt8] { Array(sealed) }
@@ -28,6 +31,9 @@ public struct SealedBlob: Sendable, Hashable {
         self.counter = counter
         self.nonce = nonce
         self.sealed = ciphertext[...]
+        var fields = CBORWriter(reservingCapacity: 128)
+        Self.writeFieldsBeforeCiphertext(request: request, counter: counter, nonce: nonce, into: &fields)
+        self.leadingFields = fields.bytes[...]
     }
 
     /// Parses a blob; anything but the canonical encoding of a well-formed version-1 blob is refused.
@@ -68,6 +74,7 @@ public struct SealedBlob: Sendable, Hashable {
             }
             try Self.expect("tcb_level", &cursor)
             let tcbLevel = try cursor.readUnsigned()
+            let leadingFields = bytes[1..<cursor.offset]
             try Self.expect("ciphertext", &cursor)
             let sealed = try cursor.readByteStringRange()
             try Self.expect("product_id", &cursor)
@@ -94,6 +101,7 @@ public struct SealedBlob: Sendable, Hashable {
             self.counter = counter
             self.nonce = nonce
             self.sealed = bytes[sealed]
+            self.leadingFields = leadingFields
         } catch let error as SealingError {
             throw error
         } catch let error as CBORError {
@@ -107,36 +115,31 @@ public struct SealedBlob: Sendable, Hashable {
     /// The canonical encoding.
     public func encoded() throws -> [UInt8] {
         var writer = CBORWriter(reservingCapacity: 192 + sealed.count)
-        writer.writeEncoded(frame(sealedByteCount: sealed.count).prefix)
+        writer.writeEncoded(framePrefix(sealedByteCount: sealed.count))
         writer.writeEncoded(sealed)
         writer.writeEncoded(frameSuffix)
         return writer.bytes
     }
 
     /// The associated data: the canonical encoding of every field but "ciphertext".
-    public func header() throws -> [UInt8] {
-        var header = CBORWriter(reservingCapacity: 160)
-        header.writeHead(major: 5, argument: counter == nil ? 7 : 8)
-        writeFieldsBeforeCiphertext(&header)
-        header.writeEncoded(frameSuffix)
-        return header.bytes
+    public func header() -> [UInt8] {
+        let suffix = frameSuffix
+        var header = [UInt8]()
+        header.reserveCapacity(1 + leadingFields.count + suffix.count)
+        header.append(Self.mapHead(entries: counter == nil ? 7 : 8))
+        header += leadingFields
+        header += suffix
+        return header
     }
 
-    /// Everything the encoding holds before the ciphertext's contents (for `sealedByteCount` bytes of them), and
-    /// the header; the fields they share are encoded once.
-    func frame(sealedByteCount: Int) -> (prefix: [UInt8], header: [UInt8]) {
-        var fields = CBORWriter(reservingCapacity: 128)
-        writeFieldsBeforeCiphertext(&fields)
-        var header = CBORWriter(reservingCapacity: 160)
-        header.writeHead(major: 5, argument: counter == nil ? 7 : 8)
-        header.writeEncoded(fields.bytes)
-        header.writeEncoded(frameSuffix)
-        var prefix = CBORWriter(reservingCapacity: 176)
-        prefix.writeHead(major: 5, argument: counter == nil ? 8 : 9)
-        prefix.writeEncoded(fields.bytes)
+    /// Everything the encoding holds before the ciphertext's contents (for `sealedByteCount` bytes of them).
+    func framePrefix(sealedByteCount: Int) -> [UInt8] {
+        var prefix = CBORWriter(reservingCapacity: leadingFields.count + 24)
+        prefix.writeEncoded([Self.mapHead(entries: counter == nil ? 8 : 9)])
+        prefix.writeEncoded(leadingFields)
         prefix.writeText("ciphertext")
         prefix.writeHead(major: 2, argument: UInt64(sealedByteCount))
-        return (prefix.bytes, header.bytes)
+        return prefix.bytes
     }
 
     /// Everything the encoding holds after the ciphertext.
@@ -147,7 +150,12 @@ public struct SealedBlob: Sendable, Hashable {
         return writer.bytes
     }
 
-    private func writeFieldsBeforeCiphertext(_ writer: inout CBORWriter) {
+    /// The one-byte head of a map of fewer than 24 entries.
+    private static func mapHead(entries: UInt8) -> UInt8 { 0xa0 | entries }
+
+    private static func writeFieldsBeforeCiphertext(
+        request: KeyRequest, counter: MonotonicCounter?, nonce: [UInt8], into writer: inout CBORWriter
+    ) {
         writer.writeText("v")
         writer.writeHead(major: 0, argument: Self.version)
         writer.writeText("svn")

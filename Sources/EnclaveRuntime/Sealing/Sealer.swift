@@ -41,9 +41,9 @@ public struct Sealer: Sendable {
         let (request, key, invocation) = try sealingKey(for: policy)
         let nonce = [0, 0, 0, 0] + withUnsafeBytes(of: UInt64(invocation).bigEndian, Array.init)
         let blob = SealedBlob(request: request, counter: counter, nonce: nonce, ciphertext: [])
-        let frame = blob.frame(sealedByteCount: data.count + AESGCMKey.tagByteCount)
         return try key.seal(
-            data, nonce: nonce, associatedData: frame.header, framedBy: frame.prefix, blob.frameSuffix)
+            data, nonce: nonce, associatedData: blob.header(),
+            framedBy: blob.framePrefix(sealedByteCount: data.count + AESGCMKey.tagByteCount), blob.frameSuffix)
     }
 
     /// Seals `data` and returns the blob as a value.
