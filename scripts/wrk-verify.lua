@@ -1,6 +1,6 @@
 -- wrk script: POST /v1/verify with the Cloister quote in $QUOTE (default quote.cose), read once.
 -- Throughput: wrk -t2 -c64 -d10s --latency -s scripts/wrk-verify.lua http://127.0.0.1:8080/v1/verify
--- Paced (about 1,000 requests/s offered by 8 connections): WRK_DELAY_MS=7 wrk -t2 -c8 ... (latency counts from
+-- Paced (about 1,000 requests/s offered by 10 connections): WRK_DELAY_MS=8 wrk -t2 -c10 ... (latency counts from
 -- sending a request to its response, not the pause before it).
 local file = assert(io.open(os.getenv("QUOTE") or "quote.cose", "rb"))
 wrk.method = "POST"

@@ -25,7 +25,15 @@ public struct Appraiser: Sendable {
     public func appraise(
         _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
     ) throws -> AttestationResult {
-        let result = evaluate(bytes, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
+        try sign(
+            evaluate(bytes, format: format, policy: policy, expectedNonce: expectedNonce, at: time), policy: policy,
+            expectedNonce: expectedNonce, at: time)
+    }
+
+    /// `result` (from `evaluate` with the same policy, nonce and time) with its EAR signed.
+    public func sign(
+        _ result: AttestationResult, policy: Policy, expectedNonce: [UInt8]?, at time: Date
+    ) throws -> AttestationResult {
         let token = try signer.token(
             EntityAttestationResult(
                 issuedAt: Int(time.timeIntervalSince1970), verifierBuild: signer.build,

@@ -45,10 +45,8 @@ public struct ResultSigner: Sendable {
 
     /// A JWT with header {"alg": "ES256", "typ": "JWT", "kid"} over `claims` encoded as JSON.
     public func token(_ claims: some Encodable) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
-        let payload = try encoder.encode(claims)
-        let signingInput = encodedHeader + "." + base64URL(Array(payload)[...])
+        let payload = try CompactJSONEncoder().encode(claims)
+        let signingInput = encodedHeader + "." + base64URL(payload[...])
         let signature = try key.signature(for: Array(signingInput.utf8)).rawRepresentation
         return signingInput + "." + base64URL(signature[...])
     }

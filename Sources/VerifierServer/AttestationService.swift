@@ -63,15 +63,31 @@ public final class AttestationService: Sendable {
         }
     }
 
+    /// Checks that `evidence` decodes as an attestation document (through the shared cache), before a session's
+    /// nonce is spent on it; throws `malformed-evidence` otherwise.
+    func checkDecodes(_ evidence: [UInt8]) throws {
+        do {
+            _ = try SignedAttestationDocument(encoded: evidence, cache: cache)
+        } catch {
+            throw ServiceError.malformedEvidence(error.reason)
+        }
+    }
+
     /// Appraises `evidence` under the policy `policyID` (or the default), records it in the audit log and metrics.
+    /// Evidence that does not decode is refused (`malformed-evidence`) and not logged.
     public func appraise(
         _ evidence: [UInt8], format: EvidenceFormat?, policyID: String?, expectedNonce: [UInt8]?,
         at time: Date = Date()
     ) async throws -> AttestationResult {
         let started = ContinuousClock.now
         let policy = try await effectivePolicy(policyID)
-        let result = try Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer).appraise(
+        let appraiser = Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer)
+        let evaluated = appraiser.evaluate(
             evidence, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
+        if let undecodable = evaluated.checks.first(where: { $0.name == "decode" && !$0.passed }) {
+            throw ServiceError.malformedEvidence(undecodable.detail)
+        }
+        let result = try appraiser.sign(evaluated, policy: policy, expectedNonce: expectedNonce, at: time)
         try await store.appendAudit(
             AuditEntry(
                 time: time, evidenceHash: hexEncoded(DigestAlgorithm.sha256.hash(evidence)),

@@ -3,6 +3,7 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
+import Verifier
 
 /// An error the API reports as `{"error": {"status", "code", "message"}}` with its HTTP status.
 public struct ServiceError: Error, Sendable, HTTPResponseError {
@@ -27,6 +28,11 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
 
     static func unknownPolicy(_ id: String) -> ServiceError {
         ServiceError(.notFound, "unknown-policy", "no policy named '\(id)'")
+    }
+
+    /// Evidence that does not decode as an attestation document (422): `reason` says what is wrong.
+    static func malformedEvidence(_ reason: String) -> ServiceError {
+        ServiceError(.unprocessableContent, "malformed-evidence", reason)
     }
 }
 
@@ -54,10 +60,9 @@ enum JSONBody {
     static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable)
         -> Response
     {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
-        let data = (try? encoder.encode(value)) ?? Data(#"{"error":{"code":"internal","message":"encoding"}}"#.utf8)
+        let data =
+            (try? CompactJSONEncoder(sortedKeys: true).encode(value))
+            ?? Array(#"{"error":{"code":"internal","message":"encoding"}}"#.utf8)
         var fields = headers
         fields[.contentType] = "application/json"
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

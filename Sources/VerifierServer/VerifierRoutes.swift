@@ -49,6 +49,7 @@ public enum VerifierRoutes {
             let id = try context.parameters.require("id")
             let format = try evidenceFormat(request)
             let evidence = try await evidence(request)
+            try service.checkDecodes(evidence)
             let policyID = request.uri.queryParameters["policy"].map(String.init)
             switch try await service.completeSession(id: id, evidence: evidence, format: format, policyID: policyID) {
             case .success(let (session, result)):
@@ -155,13 +156,7 @@ public enum VerifierRoutes {
 
     /// The evidence body, refused with 422 before any session is touched when it is not an attestation document.
     private static func evidence(_ request: Request) async throws -> [UInt8] {
-        let bytes = try await body(request, limit: maximumEvidenceSize)
-        do {
-            _ = try SignedAttestationDocument(encoded: bytes)
-        } catch {
-            throw ServiceError(.unprocessableContent, "malformed-evidence", error.reason)
-        }
-        return bytes
+        try await body(request, limit: maximumEvidenceSize)
     }
 
     /// The evidence format the Content-Type names; generic CBOR or octet-stream (or none) means auto-detect.
