@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "Attestation", targets: ["Attestation"]),
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
         .library(name: "Verifier", targets: ["Verifier"]),
+        .library(name: "Privacy", targets: ["Privacy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -81,6 +82,10 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Privacy",
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "VerifierServer",
             dependencies: [
                 "Attestation",
@@ -105,6 +110,7 @@ let package = Package(
                 "EnclaveRuntime",
                 "Verifier",
                 "VerifierServer",
+                "Privacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -133,6 +139,11 @@ let package = Package(
         .testTarget(
             name: "EnclaveRuntimeTests",
             dependencies: ["EnclaveRuntime", "Attestation", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "PrivacyTests",
+            dependencies: ["Privacy", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnclaveRuntime
 import Foundation
+import Privacy
 import VerifierServer
 
 /// Runs a command's work, printing a failure to standard error and exiting with the documented status: 65
@@ -34,6 +35,9 @@ private func exitError(for error: any Error) -> any Error {
         printToStandardError("error: \(error.reason)")
         let configuration: Set<PlatformError.Code> = [.notInitialized, .alreadyInitialized, .insecurePermissions]
         return ExitCode(configuration.contains(error.code) ? 78 : 1)
+    case let error as PrivacyError:
+        printToStandardError("error: \(error.reason)")
+        return ExitCode(error.code == .invalidParameter ? 64 : 65)
     case let error as StoreError:
         printToStandardError("error: \(error.reason)")
         return ExitCode(78)

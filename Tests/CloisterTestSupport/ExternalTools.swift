@@ -2,6 +2,10 @@ public import Foundation
 
 /// Locations of things outside the package that tests use: the Python interop venv, `../shared`, helper scripts.
 public enum TestEnvironment {
+    /// The directory holding this test binary, where SwiftPM also puts `cloister` and `cloister-enclave`.
+    public static let productsDirectory: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        .deletingLastPathComponent().path
+
     /// The package root (this file lives in `Tests/CloisterTestSupport/`).
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

@@ -6,7 +6,7 @@ import Testing
 /// The `cloister` executable end to end: host, platform and enclave as three processes.
 @Suite("cloister platform, run and verify from the command line")
 struct CommandLineTests {
-    let cloister = productsDirectory + "/cloister"
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
 
     /// Runs `cloister` with `--home` placed before any `--` (what follows it goes to the workload).
     private func run(_ arguments: [String], home: String) throws -> ToolOutput {

@@ -93,7 +93,7 @@ struct EnclaveLaunchTests {
     func swappedExecutable() throws {
         let platform = try PlatformFixture().platform
         let copy = try TestEnvironment.temporaryDirectory("enclave-copy").appendingPathComponent("cloister-enclave")
-        try FileManager.default.copyItem(atPath: productsDirectory + "/cloister-enclave", toPath: copy.path)
+        try FileManager.default.copyItem(atPath: TestEnvironment.productsDirectory + "/cloister-enclave", toPath: copy.path)
         let fixture = try EchoManifestFixture(enclaveExecutable: copy.path)
         let handle = try FileHandle(forWritingTo: copy)
         try handle.seekToEnd()

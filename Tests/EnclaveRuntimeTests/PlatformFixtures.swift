@@ -26,10 +26,6 @@ struct PlatformFixture {
     }
 }
 
-/// The directory holding this test binary, where SwiftPM also puts `cloister` and `cloister-enclave`.
-let productsDirectory: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-    .deletingLastPathComponent().path
-
 /// A signed manifest for the built-in echo workload, in a temporary directory with one trusted file.
 struct EchoManifestFixture {
     static let greeting = "hello from a trusted file\n"
@@ -66,7 +62,7 @@ struct EchoManifestFixture {
         let manifestURL = directory.appendingPathComponent("echo.toml")
         try Data(toml.utf8).write(to: manifestURL)
         locator = EnclaveExecutableLocator(
-            enclaveExecutable: enclaveExecutable ?? productsDirectory + "/cloister-enclave",
+            enclaveExecutable: enclaveExecutable ?? TestEnvironment.productsDirectory + "/cloister-enclave",
             runningExecutableDirectory: nil)
         let key = try ECPrivateKey(pemRepresentation: String(contentsOf: Self.developmentKey, encoding: .utf8))
         signed = try SignedManifest.sign(manifestAt: manifestURL.path, with: key, locator: locator)

@@ -1,0 +1,143 @@
+public import ArgumentParser
+import Foundation
+import Privacy
+
+/// `cloister dp`: differential-privacy arithmetic (and, later, private training).
+public struct DPCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "dp",
+        abstract: "Differential privacy: the privacy loss of DP-SGD and the noise a target loss needs.",
+        subcommands: [EpsilonCommand.self, CalibrateCommand.self]
+    )
+
+    public init() {}
+}
+
+/// Which accountant turns a composition into (ε, δ).
+enum AccountantChoice: String, ExpressibleByArgument, CaseIterable {
+    /// Rényi DP at Opacus's default orders, converted with Balle et al. 2020.
+    case rdp
+}
+
+/// The mechanism options both subcommands share.
+struct MechanismOptions: ParsableArguments {
+    @Option(help: "Poisson sampling rate q of each step, in (0, 1] (batch size / dataset size).")
+    var samplingRate: Double
+
+    @Option(help: "Number of steps composed.")
+    var steps: Int
+
+    @Option(help: "Target delta, in (0, 1).")
+    var delta: Double
+
+    @Option(help: "The accountant: rdp (Rényi DP, Opacus's orders, Balle et al. 2020 conversion).")
+    var accountant: AccountantChoice = .rdp
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard steps > 0 else { throw ValidationError("--steps must be positive, got \(steps)") }
+        guard delta > 0, delta < 1 else { throw ValidationError("--delta must be in (0, 1), got \(delta)") }
+        guard samplingRate > 0, samplingRate <= 1 else {
+            throw ValidationError("--sampling-rate must be in (0, 1], got \(samplingRate)")
+        }
+    }
+
+    /// The spent epsilon and the order that attains it for `noiseMultiplier`.
+    func epsilon(noiseMultiplier: Double) throws -> (epsilon: Double, order: Double) {
+        let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
+        return try RDPAccountant().composing(mechanism, steps: steps).epsilon(delta: delta)
+    }
+
+    func printJSON(_ fields: [String: JSONScalar]) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(fields), as: UTF8.self))
+    }
+}
+
+/// A number or a string in `--json` output.
+enum JSONScalar: Encodable {
+    case number(Double)
+    case text(String)
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .number(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        }
+    }
+}
+
+/// `cloister dp epsilon`: the (ε, δ) spent by T steps of the subsampled Gaussian mechanism.
+struct EpsilonCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "epsilon",
+        abstract: "Print the epsilon spent by STEPS steps of DP-SGD at sampling rate Q and noise multiplier S.",
+        discussion: """
+            The Poisson-subsampled Gaussian mechanism with add-or-remove-one neighbours, as Opacus and \
+            dp-accounting account it. Exit status: 0 computed, 64 bad arguments, 1 internal error. \
+            JSON: {"epsilon", "delta", "accountant", "order"}.
+            """
+    )
+
+    @OptionGroup var mechanism: MechanismOptions
+
+    @Option(help: "Noise multiplier sigma (noise std / clipping norm), positive.")
+    var noiseMultiplier: Double
+
+    func run() async throws {
+        try reportingErrors {
+            let (epsilon, order) = try mechanism.epsilon(noiseMultiplier: noiseMultiplier)
+            if mechanism.json {
+                try mechanism.printJSON([
+                    "epsilon": .number(epsilon), "delta": .number(mechanism.delta),
+                    "accountant": .text(mechanism.accountant.rawValue), "order": .number(order),
+                ])
+            } else {
+                print(
+                    "epsilon \(epsilon) at delta \(mechanism.delta) (\(mechanism.accountant.rawValue), order \(order))")
+            }
+        }
+    }
+}
+
+/// `cloister dp calibrate`: the noise multiplier that spends at most a target epsilon.
+struct CalibrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "calibrate",
+        abstract: "Print the smallest noise multiplier that keeps STEPS steps at sampling rate Q within EPSILON.",
+        discussion: """
+            Bisection on sigma to a relative precision of 1e-6; the sigma printed never spends more than the target. \
+            Exit status: 0 computed, 64 bad arguments, 65 target unreachable, 1 internal error. \
+            JSON: {"noise_multiplier", "epsilon", "delta", "accountant"} (epsilon: what that sigma spends).
+            """
+    )
+
+    @OptionGroup var mechanism: MechanismOptions
+
+    @Option(help: "Target epsilon, positive.")
+    var epsilon: Double
+
+    func validate() throws {
+        guard epsilon > 0, epsilon.isFinite else { throw ValidationError("--epsilon must be positive, got \(epsilon)") }
+    }
+
+    func run() async throws {
+        try reportingErrors {
+            let sigma = try NoiseCalibration.noiseMultiplier(
+                epsilon: epsilon, delta: mechanism.delta, samplingRate: mechanism.samplingRate, steps: mechanism.steps)
+            let spent = try mechanism.epsilon(noiseMultiplier: sigma).epsilon
+            if mechanism.json {
+                try mechanism.printJSON([
+                    "noise_multiplier": .number(sigma), "epsilon": .number(spent), "delta": .number(mechanism.delta),
+                    "accountant": .text(mechanism.accountant.rawValue),
+                ])
+            } else {
+                print("noise multiplier \(sigma) (spends epsilon \(spent) at delta \(mechanism.delta))")
+            }
+        }
+    }
+}

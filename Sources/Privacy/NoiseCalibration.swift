@@ -1,0 +1,38 @@
+import Foundation
+
+/// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta`, found by
+/// bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned never exceeds the
+/// target: it is the upper end of the final bracket.
+public enum NoiseCalibration {
+    public static func noiseMultiplier(
+        epsilon target: Double, delta: Double, samplingRate: Double, steps: Int,
+        orders: [Double] = RDPAccountant.defaultOrders
+    ) throws(PrivacyError) -> Double {
+        guard target > 0, target.isFinite else {
+            throw PrivacyError(.invalidParameter, "target epsilon must be positive and finite, got \(target)")
+        }
+        guard steps > 0 else { throw PrivacyError(.invalidParameter, "steps must be positive, got \(steps)") }
+        func epsilon(_ sigma: Double) throws(PrivacyError) -> Double {
+            let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma)
+            return try RDPAccountant(orders: orders).composing(mechanism, steps: steps).epsilon(delta: delta).epsilon
+        }
+        var low = 0.01
+        var high = 1.0
+        // Bracket: grow σ until the target is met (bounded: σ = 2^40 gives ε ≈ 0 for any sane input).
+        var doublings = 0
+        while try epsilon(high) > target {
+            guard doublings < 40 else {
+                throw PrivacyError(.unreachableTarget, "no noise multiplier up to \(high) reaches epsilon \(target)")
+            }
+            low = high
+            high *= 2
+            doublings += 1
+        }
+        if try epsilon(low) <= target { return low }
+        for _ in 0..<100 where (high - low) / high > 1e-6 {
+            let middle = (low + high) / 2
+            if try epsilon(middle) > target { low = middle } else { high = middle }
+        }
+        return high
+    }
+}

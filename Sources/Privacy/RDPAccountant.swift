@@ -1,0 +1,65 @@
+import Foundation
+
+/// Privacy loss of a sequence of subsampled Gaussian steps, tracked as Rényi DP at a fixed set of orders
+/// (composition adds RDP order by order) and converted to (ε, δ) with the conversion of Balle et al. 2020
+/// ("Hypothesis testing interpretations and Rényi differential privacy", Theorem 21), minimised over the orders.
+public struct RDPAccountant: Sendable, Hashable {
+    /// Opacus's default orders: 1.1, 1.2, …, 10.9 and 12, 13, …, 63.
+    public static let defaultOrders: [Double] = (1...99).map { 1 + Double($0) / 10 } + (12...63).map(Double.init)
+
+    public let orders: [Double]
+    /// The composed RDP at each order.
+    public private(set) var rdp: [Double]
+    /// The steps composed so far, by mechanism (heterogeneous steps compose in any order).
+    public private(set) var history: [Composition] = []
+
+    public struct Composition: Sendable, Hashable {
+        public let mechanism: SubsampledGaussian
+        public let steps: Int
+    }
+
+    /// An accountant with nothing spent; `orders` must all be above 1.
+    public init(orders: [Double] = RDPAccountant.defaultOrders) throws(PrivacyError) {
+        guard !orders.isEmpty, orders.allSatisfy({ $0 > 1 && $0.isFinite }) else {
+            throw PrivacyError(.invalidParameter, "RDP orders must be finite and above 1")
+        }
+        self.orders = orders
+        self.rdp = Array(repeating: 0, count: orders.count)
+    }
+
+    /// Composes `steps` steps of `mechanism`.
+    public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
+        rdp = try Self.composed(rdp, orders: orders, mechanism, steps: steps)
+        history.append(Composition(mechanism: mechanism, steps: steps))
+    }
+
+    /// The accountant after `steps` more steps of `mechanism`, this one unchanged.
+    public func composing(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) -> RDPAccountant {
+        var next = self
+        try next.compose(mechanism, steps: steps)
+        return next
+    }
+
+    /// The smallest ε over the orders for which the composition is (ε, δ)-DP, and the order attaining it.
+    public func epsilon(delta: Double) throws(PrivacyError) -> (epsilon: Double, order: Double) {
+        guard delta > 0, delta < 1 else {
+            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
+        }
+        var best = (epsilon: Double.infinity, order: orders[0])
+        for (alpha, value) in zip(orders, rdp) {
+            // ε = RDP(α) + log((α − 1)/α) − (log δ + log α)/(α − 1)
+            let epsilon = value + log((alpha - 1) / alpha) - (log(delta) + log(alpha)) / (alpha - 1)
+            if epsilon.isFinite && epsilon < best.epsilon { best = (epsilon, alpha) }
+        }
+        return (max(best.epsilon, 0), best.order)
+    }
+
+    private static func composed(
+        _ rdp: [Double], orders: [Double], _ mechanism: SubsampledGaussian, steps: Int
+    ) throws(PrivacyError) -> [Double] {
+        guard steps >= 0 else { throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)") }
+        return zip(rdp, orders).map { value, alpha in
+            value + Double(steps) * mechanism.renyiDivergence(order: alpha)
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import CloisterTestSupport
+import Foundation
+import Testing
+
+@Suite("cloister dp epsilon and calibrate from the command line")
+struct DPCommandTests {
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
+
+    @Test("epsilon --json prints epsilon, delta, accountant and order; calibrate round-trips through it")
+    func epsilonAndCalibrate() throws {
+        let common = ["--sampling-rate", "0.004", "--steps", "3000", "--delta", "1e-5", "--json"]
+        let spent = try runTool(cloister, ["dp", "epsilon", "--noise-multiplier", "1.0"] + common)
+        #expect(spent.status == 0, "\(spent.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(spent.standardOutput.utf8)) as? [String: Any])
+        let epsilon = try #require(fields["epsilon"] as? Double)
+        #expect(abs(epsilon - 1.3926007767670858) < 1e-9)
+        #expect(fields["order"] as? Double == 10 && fields["accountant"] as? String == "rdp")
+        #expect(fields["delta"] as? Double == 1e-5)
+
+        let calibrated = try runTool(cloister, ["dp", "calibrate", "--epsilon", "\(epsilon)"] + common)
+        #expect(calibrated.status == 0, "\(calibrated.standardError)")
+        let sigma = try #require(
+            (try JSONSerialization.jsonObject(with: Data(calibrated.standardOutput.utf8)) as? [String: Any])?[
+                "noise_multiplier"] as? Double)
+        #expect(abs(sigma - 1.0) < 1e-5)
+    }
+
+    @Test(
+        "bad values exit 64 naming the option",
+        arguments: [
+            (["epsilon", "--noise-multiplier", "0"], "noise multiplier"),
+            (["epsilon", "--noise-multiplier", "1", "--accountant", "nope"], "--accountant"),
+            (["calibrate", "--epsilon", "-1"], "--epsilon"),
+        ])
+    func badValues(arguments: [String], named: String) throws {
+        let common = ["--sampling-rate", "0.01", "--steps", "100", "--delta", "1e-5"]
+        let result = try runTool(cloister, ["dp"] + arguments + common)
+        #expect(result.status == 64)
+        #expect(result.standardError.contains(named), "\(result.standardError)")
+    }
+
+    @Test("delta outside (0, 1) and a sampling rate above 1 are usage errors")
+    func outOfRange() throws {
+        for (option, value) in [("--delta", "1"), ("--sampling-rate", "1.5"), ("--steps", "0")] {
+            var arguments = [
+                "dp", "epsilon", "--noise-multiplier", "1", "--sampling-rate", "0.01", "--steps", "100",
+                "--delta", "1e-5",
+            ]
+            let index = try #require(arguments.firstIndex(of: option))
+            arguments[index + 1] = value
+            let result = try runTool(cloister, arguments)
+            #expect(result.status == 64, "\(option) \(value)")
+            #expect(result.standardError.contains(option))
+        }
+    }
+}

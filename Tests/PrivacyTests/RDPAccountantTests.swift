@@ -1,0 +1,133 @@
+import CloisterTestSupport
+import Foundation
+import Privacy
+import Testing
+
+/// One case of ../shared/reference/dp_epsilons.json (Opacus 1.6.0 and dp-accounting 0.6.0 values).
+struct ReferenceCase: Decodable, CustomTestStringConvertible {
+    let q: Double
+    let sigma: Double
+    let steps: Int?
+    let rounds: Int?
+    let delta: Double
+    let rdp_opacus: Double
+    let rdp_order: Double?
+    let rdp_int_orders: Double?
+
+    var composedSteps: Int { steps ?? rounds ?? 0 }
+    var testDescription: String { "q=\(q) σ=\(sigma) T=\(composedSteps) δ=\(delta)" }
+
+    static func all() throws -> [ReferenceCase] {
+        guard let url = TestEnvironment.sharedFile("reference/dp_epsilons.json") else { return [] }
+        struct File: Decodable {
+            let cases: [ReferenceCase]
+            let federated_client_level_cases: [ReferenceCase]
+        }
+        let file = try JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        return file.cases + file.federated_client_level_cases
+    }
+}
+
+@Suite("RDP accountant against Opacus and dp-accounting")
+struct RDPAccountantTests {
+    static let cases = (try? ReferenceCase.all()) ?? []
+
+    func epsilon(_ reference: ReferenceCase, orders: [Double] = RDPAccountant.defaultOrders) throws -> (
+        epsilon: Double, order: Double
+    ) {
+        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
+        return try RDPAccountant(orders: orders).composing(mechanism, steps: reference.composedSteps)
+            .epsilon(delta: reference.delta)
+    }
+
+    @Test("the reference file is present (else every case below is skipped)")
+    func referencePresent() {
+        if Self.cases.isEmpty {
+            print(
+                "skipped: ../shared/reference/dp_epsilons.json not found; the accountant is not checked against Opacus")
+        }
+    }
+
+    @Test("ε within 1e-6 relative of Opacus with its default (fractional and integer) orders", arguments: cases)
+    func opacusOrders(reference: ReferenceCase) throws {
+        let (epsilon, order) = try epsilon(reference)
+        #expect(abs(epsilon - reference.rdp_opacus) / reference.rdp_opacus < 1e-6, "\(epsilon) at order \(order)")
+        if let expectedOrder = reference.rdp_order { #expect(order == expectedOrder) }
+    }
+
+    @Test("ε within 1e-6 relative with integer orders only", arguments: cases.filter { $0.rdp_int_orders != nil })
+    func integerOrders(reference: ReferenceCase) throws {
+        let integers = RDPAccountant.defaultOrders.filter { $0 == $0.rounded() }
+        let (epsilon, _) = try epsilon(reference, orders: integers)
+        let expected = try #require(reference.rdp_int_orders)
+        #expect(abs(epsilon - expected) / expected < 1e-6, "\(epsilon)")
+    }
+
+    @Test("without subsampling the RDP is α/(2σ²) per step, and composition adds")
+    func closedForm() throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 1, noiseMultiplier: 2)
+        #expect(mechanism.renyiDivergence(order: 3) == 3.0 / 8)
+        let once = try RDPAccountant().composing(mechanism, steps: 10)
+        let twice = try once.composing(mechanism, steps: 10)
+        let together = try RDPAccountant().composing(mechanism, steps: 20)
+        #expect(twice.rdp == together.rdp)
+    }
+
+    @Test("heterogeneous steps compose to the sum of their RDP curves")
+    func heterogeneous() throws {
+        let a = try SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
+        let b = try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 0.8)
+        let mixed = try RDPAccountant().composing(a, steps: 100).composing(b, steps: 50)
+        let onlyA = try RDPAccountant().composing(a, steps: 100)
+        let onlyB = try RDPAccountant().composing(b, steps: 50)
+        for index in mixed.rdp.indices {
+            #expect(abs(mixed.rdp[index] - (onlyA.rdp[index] + onlyB.rdp[index])) <= 1e-12 * mixed.rdp[index])
+        }
+        #expect(mixed.history.count == 2)
+    }
+
+    @Test("bad parameters are refused with a reason")
+    func badParameters() throws {
+        #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 0, noiseMultiplier: 1) }
+        #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 1.5, noiseMultiplier: 1) }
+        #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 0) }
+        #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: .nan) }
+        #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 0) }
+        #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 1) }
+        #expect(throws: PrivacyError.self) { try RDPAccountant(orders: [0.5]) }
+    }
+}
+
+@Suite("Noise calibration and budgets")
+struct CalibrationTests {
+    @Test(
+        "calibrated σ reaches the target ε, and 0.1 % less noise would not",
+        arguments: [(1.0, 0.004, 3000), (2.0, 0.01, 10000), (8.0, 0.1, 500)])
+    func roundTrip(target: Double, q: Double, steps: Int) throws {
+        let sigma = try NoiseCalibration.noiseMultiplier(epsilon: target, delta: 1e-5, samplingRate: q, steps: steps)
+        func epsilon(_ sigma: Double) throws -> Double {
+            try RDPAccountant().composing(SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma), steps: steps)
+                .epsilon(delta: 1e-5).epsilon
+        }
+        #expect(try epsilon(sigma) <= target)
+        #expect(try epsilon(sigma * 0.999) > target)
+    }
+
+    @Test("a non-positive target is refused")
+    func badTarget() {
+        #expect(throws: PrivacyError.self) {
+            try NoiseCalibration.noiseMultiplier(epsilon: 0, delta: 1e-5, samplingRate: 0.01, steps: 10)
+        }
+    }
+
+    @Test("a budget refuses the step that would overrun it and keeps what was spent")
+    func budget() throws {
+        var budget = try PrivacyBudget(epsilon: 1, delta: 1e-5)
+        let mechanism = try SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
+        try budget.spend(mechanism, steps: 100)
+        let spent = budget.spent
+        #expect(spent > 0 && spent <= 1)
+        #expect(throws: PrivacyError.self) { try budget.spend(mechanism, steps: 100_000) }
+        #expect(budget.spent == spent)
+    }
+}
