@@ -13,11 +13,7 @@ public struct DPCommand: AsyncParsableCommand {
     public init() {}
 }
 
-/// Which accountant turns a composition into (ε, δ).
-enum AccountantChoice: String, ExpressibleByArgument, CaseIterable {
-    /// Rényi DP at Opacus's default orders, converted with Balle et al. 2020.
-    case rdp
-}
+extension Accountant: ExpressibleByArgument {}
 
 /// The mechanism options both subcommands share.
 struct MechanismOptions: ParsableArguments {
@@ -30,8 +26,12 @@ struct MechanismOptions: ParsableArguments {
     @Option(help: "Target delta, in (0, 1).")
     var delta: Double
 
-    @Option(help: "The accountant: rdp (Rényi DP, Opacus's orders, Balle et al. 2020 conversion).")
-    var accountant: AccountantChoice = .rdp
+    @Option(
+        help: """
+            The accountant: rdp (Rényi DP at Opacus's orders, Balle et al. 2020 conversion) or pld (privacy loss \
+            distribution composed by FFT: tight).
+            """)
+    var accountant: Accountant = .rdp
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -45,9 +45,9 @@ struct MechanismOptions: ParsableArguments {
     }
 
     /// The spent epsilon and the order that attains it for `noiseMultiplier`.
-    func epsilon(noiseMultiplier: Double) throws -> (epsilon: Double, order: Double) {
+    func epsilon(noiseMultiplier: Double) throws -> (epsilon: Double, order: Double?) {
         let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
-        return try RDPAccountant().composing(mechanism, steps: steps).epsilon(delta: delta)
+        return try accountant.epsilon(mechanism, steps: steps, delta: delta)
     }
 
     func printJSON(_ fields: [String: JSONScalar]) throws {
@@ -57,16 +57,18 @@ struct MechanismOptions: ParsableArguments {
     }
 }
 
-/// A number or a string in `--json` output.
+/// A number, a string or null in `--json` output.
 enum JSONScalar: Encodable {
     case number(Double)
     case text(String)
+    case null
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         switch self {
         case .number(let value): try container.encode(value)
         case .text(let value): try container.encode(value)
+        case .null: try container.encodeNil()
         }
     }
 }
@@ -78,7 +80,7 @@ struct EpsilonCommand: AsyncParsableCommand {
         abstract: "Print the epsilon spent by STEPS steps of DP-SGD at sampling rate Q and noise multiplier S.",
         discussion: """
             The Poisson-subsampled Gaussian mechanism with add-or-remove-one neighbours, as Opacus and \
-            dp-accounting account it. Exit status: 0 computed, 64 bad arguments, 1 internal error. \
+            dp-accounting account it. JSON "order" is the RDP order attaining epsilon (null for pld). Exit status: 0 computed, 64 bad arguments, 1 internal error. \
             JSON: {"epsilon", "delta", "accountant", "order"}.
             """
     )
@@ -94,11 +96,11 @@ struct EpsilonCommand: AsyncParsableCommand {
             if mechanism.json {
                 try mechanism.printJSON([
                     "epsilon": .number(epsilon), "delta": .number(mechanism.delta),
-                    "accountant": .text(mechanism.accountant.rawValue), "order": .number(order),
+                    "accountant": .text(mechanism.accountant.rawValue), "order": order.map(JSONScalar.number) ?? .null,
                 ])
             } else {
-                print(
-                    "epsilon \(epsilon) at delta \(mechanism.delta) (\(mechanism.accountant.rawValue), order \(order))")
+                let detail = order.map { ", order \($0)" } ?? ""
+                print("epsilon \(epsilon) at delta \(mechanism.delta) (\(mechanism.accountant.rawValue)\(detail))")
             }
         }
     }
@@ -128,7 +130,8 @@ struct CalibrateCommand: AsyncParsableCommand {
     func run() async throws {
         try reportingErrors {
             let sigma = try NoiseCalibration.noiseMultiplier(
-                epsilon: epsilon, delta: mechanism.delta, samplingRate: mechanism.samplingRate, steps: mechanism.steps)
+                epsilon: epsilon, delta: mechanism.delta, samplingRate: mechanism.samplingRate, steps: mechanism.steps,
+                accountant: mechanism.accountant)
             let spent = try mechanism.epsilon(noiseMultiplier: sigma).epsilon
             if mechanism.json {
                 try mechanism.printJSON([

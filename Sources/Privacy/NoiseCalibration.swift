@@ -1,12 +1,11 @@
 import Foundation
 
-/// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta`, found by
-/// bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned never exceeds the
+/// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
+/// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned never exceeds the
 /// target: it is the upper end of the final bracket.
 public enum NoiseCalibration {
     public static func noiseMultiplier(
-        epsilon target: Double, delta: Double, samplingRate: Double, steps: Int,
-        orders: [Double] = RDPAccountant.defaultOrders
+        epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp
     ) throws(PrivacyError) -> Double {
         guard target > 0, target.isFinite else {
             throw PrivacyError(.invalidParameter, "target epsilon must be positive and finite, got \(target)")
@@ -14,7 +13,7 @@ public enum NoiseCalibration {
         guard steps > 0 else { throw PrivacyError(.invalidParameter, "steps must be positive, got \(steps)") }
         func epsilon(_ sigma: Double) throws(PrivacyError) -> Double {
             let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma)
-            return try RDPAccountant(orders: orders).composing(mechanism, steps: steps).epsilon(delta: delta).epsilon
+            return try accountant.epsilon(mechanism, steps: steps, delta: delta).epsilon
         }
         var low = 0.01
         var high = 1.0

@@ -26,6 +26,22 @@ struct DPCommandTests {
         #expect(abs(sigma - 1.0) < 1e-5)
     }
 
+    @Test("--accountant pld prints a tighter epsilon than rdp and a null order")
+    func pld() throws {
+        let arguments = [
+            "dp", "epsilon", "--noise-multiplier", "1.0", "--sampling-rate", "0.004", "--steps", "3000", "--delta",
+            "1e-5",
+            "--accountant", "pld", "--json",
+        ]
+        let result = try runTool(cloister, arguments)
+        #expect(result.status == 0, "\(result.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        let epsilon = try #require(fields["epsilon"] as? Double)
+        #expect(abs(epsilon - 1.161045964670712) / 1.161045964670712 < 0.01)
+        #expect(fields["order"] is NSNull && fields["accountant"] as? String == "pld")
+    }
+
     @Test(
         "bad values exit 64 naming the option",
         arguments: [

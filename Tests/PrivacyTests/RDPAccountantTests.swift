@@ -131,3 +131,40 @@ struct CalibrationTests {
         #expect(budget.spent == spent)
     }
 }
+
+/// The reference file's tight values.
+struct TightCase: Decodable, CustomTestStringConvertible {
+    let q: Double
+    let sigma: Double
+    let steps: Int?
+    let rounds: Int?
+    let delta: Double
+    let pld: Double
+    let prv: Double
+
+    var testDescription: String { "q=\(q) σ=\(sigma) T=\(steps ?? rounds ?? 0) δ=\(delta)" }
+
+    static func all() -> [TightCase] {
+        guard let url = TestEnvironment.sharedFile("reference/dp_epsilons.json"),
+            let data = try? Data(contentsOf: url)
+        else { return [] }
+        struct File: Decodable {
+            let cases: [TightCase]
+            let federated_client_level_cases: [TightCase]
+        }
+        guard let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
+        return file.cases + file.federated_client_level_cases
+    }
+}
+
+@Suite("PLD accountant against dp-accounting and Opacus PRV")
+struct PLDAccountantTests {
+    @Test("ε within 1 % of dp-accounting's PLD and of Opacus's PRV", arguments: TightCase.all())
+    func tight(reference: TightCase) throws {
+        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
+        let epsilon = try PLDAccountant().composing(mechanism, steps: reference.steps ?? reference.rounds ?? 0)
+            .epsilon(delta: reference.delta)
+        #expect(abs(epsilon - reference.pld) / reference.pld < 0.01, "\(epsilon) vs pld \(reference.pld)")
+        #expect(abs(epsilon - reference.prv) / reference.prv < 0.01, "\(epsilon) vs prv \(reference.prv)")
+    }
+}
