@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
         .library(name: "Verifier", targets: ["Verifier"]),
         .library(name: "Privacy", targets: ["Privacy"]),
+        .library(name: "Learning", targets: ["Learning"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -86,6 +87,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "Learning",
+            dependencies: ["Privacy", "CloisterCrypto"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "VerifierServer",
             dependencies: [
                 "Attestation",
@@ -111,6 +117,7 @@ let package = Package(
                 "Verifier",
                 "VerifierServer",
                 "Privacy",
+                "Learning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -144,6 +151,11 @@ let package = Package(
         .testTarget(
             name: "PrivacyTests",
             dependencies: ["Privacy", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LearningTests",
+            dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EnclaveRuntime
 import Foundation
+import Learning
 import Privacy
 import VerifierServer
 
@@ -36,6 +37,9 @@ private func exitError(for error: any Error) -> any Error {
         let configuration: Set<PlatformError.Code> = [.notInitialized, .alreadyInitialized, .insecurePermissions]
         return ExitCode(configuration.contains(error.code) ? 78 : 1)
     case let error as PrivacyError:
+        printToStandardError("error: \(error.reason)")
+        return ExitCode(error.code == .invalidParameter ? 64 : 65)
+    case let error as LearningError:
         printToStandardError("error: \(error.reason)")
         return ExitCode(error.code == .invalidParameter ? 64 : 65)
     case let error as StoreError:

@@ -1,19 +1,21 @@
 public import ArgumentParser
 import Foundation
+import Learning
 import Privacy
 
-/// `cloister dp`: differential-privacy arithmetic (and, later, private training).
+/// `cloister dp`: differential-privacy arithmetic and private training.
 public struct DPCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dp",
-        abstract: "Differential privacy: the privacy loss of DP-SGD and the noise a target loss needs.",
-        subcommands: [EpsilonCommand.self, CalibrateCommand.self]
+        abstract: "Differential privacy: DP-SGD training, its privacy loss and the noise a target loss needs.",
+        subcommands: [EpsilonCommand.self, CalibrateCommand.self, TrainCommand.self]
     )
 
     public init() {}
 }
 
 extension Accountant: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {}
 
 /// The mechanism options both subcommands share.
 struct MechanismOptions: ParsableArguments {
@@ -50,11 +52,13 @@ struct MechanismOptions: ParsableArguments {
         return try accountant.epsilon(mechanism, steps: steps, delta: delta)
     }
 
-    func printJSON(_ fields: [String: JSONScalar]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        print(String(decoding: try encoder.encode(fields), as: UTF8.self))
-    }
+}
+
+/// Prints `--json` output: one object with sorted keys.
+func printJSONFields(_ fields: [String: JSONScalar]) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    print(String(decoding: try encoder.encode(fields), as: UTF8.self))
 }
 
 /// A number, a string or null in `--json` output.
@@ -94,7 +98,7 @@ struct EpsilonCommand: AsyncParsableCommand {
         try reportingErrors {
             let (epsilon, order) = try mechanism.epsilon(noiseMultiplier: noiseMultiplier)
             if mechanism.json {
-                try mechanism.printJSON([
+                try printJSONFields([
                     "epsilon": .number(epsilon), "delta": .number(mechanism.delta),
                     "accountant": .text(mechanism.accountant.rawValue), "order": order.map(JSONScalar.number) ?? .null,
                 ])
@@ -134,7 +138,7 @@ struct CalibrateCommand: AsyncParsableCommand {
                 accountant: mechanism.accountant)
             let spent = try mechanism.epsilon(noiseMultiplier: sigma).epsilon
             if mechanism.json {
-                try mechanism.printJSON([
+                try printJSONFields([
                     "noise_multiplier": .number(sigma), "epsilon": .number(spent), "delta": .number(mechanism.delta),
                     "accountant": .text(mechanism.accountant.rawValue),
                 ])

@@ -30,3 +30,28 @@ public struct SecureRandomNumberGenerator: RandomNumberGenerator, Sendable {
         return value
     }
 }
+
+/// OpenSSL's DRBG read 4 KiB at a time: for code that draws many values (privacy noise, Poisson sampling), where
+/// one `RAND_bytes` call per value would cost more than the values' use. Owned by one caller; the buffer is wiped
+/// as it is consumed.
+public struct BufferedSecureRandom: RandomNumberGenerator {
+    private var buffer = [UInt64](repeating: 0, count: 512)
+    private var position = 512
+
+    public init() {}
+
+    public mutating func next() -> UInt64 {
+        if position == buffer.count {
+            let status = buffer.withUnsafeMutableBytes { bytes in
+                RAND_bytes(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(bytes.count))
+            }
+            precondition(status == 1, "OpenSSL RAND_bytes failed: \(drainOpenSSLErrors())")
+            position = 0
+        }
+        defer {
+            buffer[position] = 0
+            position += 1
+        }
+        return buffer[position]
+    }
+}

@@ -6,15 +6,17 @@ public enum Accountant: String, Sendable, CaseIterable {
     case pld
 
     /// The ε spent by `steps` steps of `mechanism` at `delta`, and the RDP order that attains it (nil for PLD).
-    public func epsilon(_ mechanism: SubsampledGaussian, steps: Int, delta: Double) throws(PrivacyError) -> (
-        epsilon: Double, order: Double?
-    ) {
+    /// `coarse` trades tightness for speed where only an upper bound is needed (PLD on a 2^16 grid).
+    public func epsilon(
+        _ mechanism: SubsampledGaussian, steps: Int, delta: Double, coarse: Bool = false
+    ) throws(PrivacyError) -> (epsilon: Double, order: Double?) {
         switch self {
         case .rdp:
             let (epsilon, order) = try RDPAccountant().composing(mechanism, steps: steps).epsilon(delta: delta)
             return (epsilon, order)
         case .pld:
-            return (try PLDAccountant().composing(mechanism, steps: steps).epsilon(delta: delta), nil)
+            let accountant = try PLDAccountant(gridSize: coarse ? 1 << 16 : PLDAccountant.defaultGridSize)
+            return (try accountant.composing(mechanism, steps: steps).epsilon(delta: delta), nil)
         }
     }
 }

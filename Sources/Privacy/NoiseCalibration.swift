@@ -1,8 +1,9 @@
 import Foundation
 
 /// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
-/// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned never exceeds the
-/// target: it is the upper end of the final bracket.
+/// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned
+/// never exceeds the target: it is the upper end of the final bracket. PLD bisects on a 2^16 grid: its ε is an upper
+/// bound like the default grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster.
 public enum NoiseCalibration {
     public static func noiseMultiplier(
         epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp
@@ -13,7 +14,7 @@ public enum NoiseCalibration {
         guard steps > 0 else { throw PrivacyError(.invalidParameter, "steps must be positive, got \(steps)") }
         func epsilon(_ sigma: Double) throws(PrivacyError) -> Double {
             let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma)
-            return try accountant.epsilon(mechanism, steps: steps, delta: delta).epsilon
+            return try accountant.epsilon(mechanism, steps: steps, delta: delta, coarse: true).epsilon
         }
         var low = 0.01
         var high = 1.0

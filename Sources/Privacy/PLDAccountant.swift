@@ -7,13 +7,22 @@ import Foundation
 /// Add-or-remove-one neighbours: both directions are composed and the larger ε is reported, as dp-accounting does.
 /// Loss mass beyond 8.5 standard deviations of the Gaussian (≈ 1e-17 per step) is counted as infinite loss.
 public struct PLDAccountant: Sendable, Hashable {
-    /// Grid points of the composed distribution (a power of two).
-    public static let gridSize = 1 << 20
+    /// Grid points of the composed distribution by default (a power of two): ε within ≈ 1e-4 relative of exact.
+    public static let defaultGridSize = 1 << 20
 
+    /// Grid points of the composed distribution. Any size gives an upper bound on ε (the discretisation is
+    /// pessimistic); a coarser grid is faster and looser.
+    public let gridSize: Int
     /// The steps composed so far, by mechanism.
     public private(set) var history: [RDPAccountant.Composition] = []
 
-    public init() {}
+    /// An accountant with nothing spent; `gridSize` must be a power of two of at least 2^10.
+    public init(gridSize: Int = PLDAccountant.defaultGridSize) throws(PrivacyError) {
+        guard gridSize >= 1 << 10, gridSize & (gridSize - 1) == 0 else {
+            throw PrivacyError(.invalidParameter, "the PLD grid size must be a power of two ≥ 1024, got \(gridSize)")
+        }
+        self.gridSize = gridSize
+    }
 
     public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
         guard steps >= 0 else { throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)") }
@@ -34,7 +43,8 @@ public struct PLDAccountant: Sendable, Hashable {
         let steps = history.filter { $0.steps > 0 }
         guard !steps.isEmpty else { return 0 }
         return max(
-            Self.epsilon(steps, direction: .remove, delta: delta), Self.epsilon(steps, direction: .add, delta: delta))
+            Self.epsilon(steps, direction: .remove, delta: delta, gridSize: gridSize),
+            Self.epsilon(steps, direction: .add, delta: delta, gridSize: gridSize))
     }
 
     /// Which neighbour the upper distribution is: with the record (remove) or without it (add).
@@ -48,7 +58,9 @@ public struct PLDAccountant: Sendable, Hashable {
         var mean: Double { zip(masses.indices, masses).reduce(0) { $0 + Double($1.0) * $1.1 } }
     }
 
-    private static func epsilon(_ steps: [RDPAccountant.Composition], direction: Direction, delta: Double) -> Double {
+    private static func epsilon(
+        _ steps: [RDPAccountant.Composition], direction: Direction, delta: Double, gridSize: Int
+    ) -> Double {
         // The grid spacing: the composed window (its spread, plus every step's own support) over the grid size.
         var spread = 0.0
         var supports = 0.0

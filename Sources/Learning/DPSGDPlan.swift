@@ -1,0 +1,111 @@
+public import Privacy
+
+/// The hyperparameters of a DP-SGD run over `exampleCount` examples, checked: Poisson sampling at rate
+/// q = batchSize / exampleCount, `epochs` × ⌊exampleCount / batchSize⌋ steps (as Opacus counts them), per-example
+/// clipping to `clip`, Gaussian noise of standard deviation `noiseMultiplier` × `clip`, SGD with momentum.
+public struct DPSGDPlan: Sendable, Codable, Equatable {
+    public let exampleCount: Int
+    public let batchSize: Int
+    public let epochs: Int
+    public let learningRate: Double
+    public let momentum: Double
+    public let clip: Double
+    public let noiseMultiplier: Double
+    public let delta: Double
+
+    public var samplingRate: Double { Double(batchSize) / Double(exampleCount) }
+    public var steps: Int { epochs * max(exampleCount / batchSize, 1) }
+
+    public init(
+        exampleCount: Int, batchSize: Int, epochs: Int, learningRate: Double, momentum: Double = 0, clip: Double,
+        noiseMultiplier: Double, delta: Double
+    ) throws(LearningError) {
+        guard exampleCount > 0 else { throw LearningError(.invalidParameter, "the training set is empty") }
+        guard batchSize > 0, batchSize <= exampleCount else {
+            throw LearningError(
+                .invalidParameter, "batch size must be in 1...\(exampleCount) (the training set), got \(batchSize)")
+        }
+        guard epochs > 0 else { throw LearningError(.invalidParameter, "epochs must be positive, got \(epochs)") }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw LearningError(.invalidParameter, "learning rate must be positive, got \(learningRate)")
+        }
+        guard momentum >= 0, momentum < 1 else {
+            throw LearningError(.invalidParameter, "momentum must be in [0, 1), got \(momentum)")
+        }
+        guard clip > 0, clip.isFinite else {
+            throw LearningError(.invalidParameter, "clipping norm must be positive, got \(clip)")
+        }
+        guard noiseMultiplier > 0, noiseMultiplier.isFinite else {
+            throw LearningError(.invalidParameter, "noise multiplier must be positive, got \(noiseMultiplier)")
+        }
+        // δ must be well below the weight of one record: δ ≥ 1/n admits mechanisms that publish a record outright.
+        guard delta > 0, delta < 1 / Double(exampleCount) else {
+            throw LearningError(
+                .invalidParameter,
+                "delta must be in (0, 1/n) = (0, \(1 / Double(exampleCount))) for \(exampleCount) examples, got \(delta)"
+            )
+        }
+        self.exampleCount = exampleCount
+        self.batchSize = batchSize
+        self.epochs = epochs
+        self.learningRate = learningRate
+        self.momentum = momentum
+        self.clip = clip
+        self.noiseMultiplier = noiseMultiplier
+        self.delta = delta
+    }
+
+    /// The mechanism each step runs.
+    public var mechanism: SubsampledGaussian {
+        get throws(PrivacyError) {
+            try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
+        }
+    }
+
+    /// The privacy spent by the first `steps` steps (all of them by default), by both accountants.
+    public func privacy(afterSteps steps: Int? = nil) throws(PrivacyError) -> PrivacyReport {
+        let taken = steps ?? self.steps
+        let mechanism = try mechanism
+        let (rdp, order) = try Accountant.rdp.epsilon(mechanism, steps: taken, delta: delta)
+        let tight = try Accountant.pld.epsilon(mechanism, steps: taken, delta: delta).epsilon
+        return PrivacyReport(
+            epsilonRDP: rdp, rdpOrder: order ?? 0, epsilonPLD: tight, delta: delta, noiseMultiplier: noiseMultiplier,
+            samplingRate: samplingRate, steps: taken)
+    }
+
+    /// Refuses the plan when its tight ε exceeds `budget`: nothing is trained past the budget.
+    public func checkBudget(_ budget: Double) throws(PrivacyError) {
+        let spent = try Accountant.pld.epsilon(mechanism, steps: steps, delta: delta, coarse: true).epsilon
+        guard spent <= budget else {
+            throw PrivacyError(
+                .budgetExceeded,
+                "\(steps) steps at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent), past the budget of \(budget) at delta \(delta)"
+            )
+        }
+    }
+
+    /// This plan with the smallest noise multiplier whose tight ε is at most `epsilon` (an upper bound on the
+    /// PLD grid of the calibration, so the plan never spends more).
+    public func calibrated(toEpsilon epsilon: Double) throws(PrivacyError) -> DPSGDPlan {
+        let sigma = try NoiseCalibration.noiseMultiplier(
+            epsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps, accountant: .pld)
+        do {
+            return try DPSGDPlan(
+                exampleCount: exampleCount, batchSize: batchSize, epochs: epochs, learningRate: learningRate,
+                momentum: momentum, clip: clip, noiseMultiplier: sigma, delta: delta)
+        } catch {
+            throw PrivacyError(.unreachableTarget, error.reason)
+        }
+    }
+}
+
+/// The privacy a training run spent: ε by Rényi DP (with its order) and by the tight PLD accountant.
+public struct PrivacyReport: Sendable, Codable, Equatable {
+    public let epsilonRDP: Double
+    public let rdpOrder: Double
+    public let epsilonPLD: Double
+    public let delta: Double
+    public let noiseMultiplier: Double
+    public let samplingRate: Double
+    public let steps: Int
+}

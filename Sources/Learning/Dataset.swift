@@ -1,0 +1,131 @@
+import Foundation
+
+/// A labelled numeric dataset: one row per example, features stored row-major in one buffer, integer class labels
+/// 0..<classCount.
+public struct Dataset: Sendable {
+    public let featureNames: [String]
+    public let labelName: String
+    /// `count × featureCount` values, row-major.
+    public internal(set) var features: [Double]
+    public let labels: [Int]
+    public let classCount: Int
+
+    public var count: Int { labels.count }
+    public var featureCount: Int { featureNames.count }
+
+    public init(featureNames: [String], labelName: String, features: [Double], labels: [Int], classCount: Int) {
+        precondition(features.count == labels.count * featureNames.count, "features fill whole rows")
+        self.featureNames = featureNames
+        self.labelName = labelName
+        self.features = features
+        self.labels = labels
+        self.classCount = classCount
+    }
+
+    /// Reads a CSV file with a header row; the column `label` holds non-negative integer class labels, every other
+    /// column a number. Errors name the file, line and column: ragged rows, non-numeric cells, a missing label
+    /// column, empty data.
+    public init(csvAt path: String, label: String) throws(LearningError) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw LearningError(.malformedData, "\(path): cannot be read as UTF-8 text: \(error.localizedDescription)")
+        }
+        try self.init(csv: text, label: label, source: path)
+    }
+
+    /// Parses CSV text (see `init(csvAt:label:)`); `source` names it in errors.
+    public init(csv text: String, label: String, source: String = "CSV") throws(LearningError) {
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
+        guard let header = lines.first else { throw LearningError(.malformedData, "\(source): empty file") }
+        let columns = header.split(separator: ",", omittingEmptySubsequences: false).map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }
+        guard let labelColumn = columns.firstIndex(of: label) else {
+            throw LearningError(
+                .malformedData, "\(source): no column named \"\(label)\" (columns: \(columns.joined(separator: ", ")))")
+        }
+        guard Set(columns).count == columns.count else {
+            throw LearningError(.malformedData, "\(source): the header repeats a column name")
+        }
+        guard lines.count > 1 else { throw LearningError(.malformedData, "\(source): no data rows") }
+        var features: [Double] = []
+        features.reserveCapacity((lines.count - 1) * (columns.count - 1))
+        var labels: [Int] = []
+        for (offset, line) in lines.dropFirst().enumerated() {
+            let lineNumber = offset + 2
+            let cells = line.split(separator: ",", omittingEmptySubsequences: false)
+            guard cells.count == columns.count else {
+                throw LearningError(
+                    .malformedData,
+                    "\(source):\(lineNumber): \(cells.count) cells, the header has \(columns.count) columns")
+            }
+            for (column, cell) in cells.enumerated() {
+                let trimmed = cell.trimmingCharacters(in: .whitespaces)
+                if column == labelColumn {
+                    guard let value = Int(trimmed), value >= 0 else {
+                        throw LearningError(
+                            .malformedData,
+                            "\(source):\(lineNumber): label \"\(label)\" is \"\(trimmed)\", not a class number ≥ 0")
+                    }
+                    labels.append(value)
+                } else {
+                    guard let value = Double(trimmed), value.isFinite else {
+                        throw LearningError(
+                            .malformedData,
+                            "\(source):\(lineNumber): column \"\(columns[column])\" is \"\(trimmed)\", not a finite number"
+                        )
+                    }
+                    features.append(value)
+                }
+            }
+        }
+        var names = columns
+        names.remove(at: labelColumn)
+        self.init(
+            featureNames: names, labelName: label, features: features, labels: labels,
+            classCount: (labels.max() ?? 0) + 1)
+    }
+
+    /// The features of example `index`.
+    public func row(_ index: Int) -> [Double] {
+        Array(features[(index * featureCount)..<((index + 1) * featureCount)])
+    }
+
+    /// The examples at `indices`, in that order.
+    public func subset(_ indices: [Int]) -> Dataset {
+        var rows: [Double] = []
+        rows.reserveCapacity(indices.count * featureCount)
+        for index in indices { rows += row(index) }
+        return Dataset(
+            featureNames: featureNames, labelName: labelName, features: rows, labels: indices.map { labels[$0] },
+            classCount: classCount)
+    }
+
+    /// A seeded shuffle split: `testFraction` of the examples (rounded) for testing, the rest for training.
+    public func split(testFraction: Double, seed: UInt64) -> (train: Dataset, test: Dataset) {
+        var generator = SplitMix64(seed: seed)
+        var order = Array(0..<count)
+        order.shuffle(using: &generator)
+        let testCount = Int((Double(count) * testFraction).rounded())
+        return (subset(Array(order[testCount...])), subset(Array(order[..<testCount])))
+    }
+}
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator for reproducible splits and initialisation
+/// only. Privacy noise and sampling never use it.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

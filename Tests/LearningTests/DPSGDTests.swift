@@ -1,0 +1,150 @@
+import CloisterCrypto
+import CloisterTestSupport
+import Foundation
+import Learning
+import Privacy
+import Testing
+
+@Suite("Models, per-example clipping and DP-SGD")
+struct DPSGDTests {
+    static let kinds: [(ModelKind, Int)] = [(.logistic, 2), (.softmax, 4), (.mlp, 3)]
+
+    /// A model with small random parameters, so every gradient term is exercised.
+    static func randomModel(_ kind: ModelKind, classes: Int, features: Int = 5, seed: UInt64 = 1) throws -> Model {
+        var model = try Model(kind: kind, featureCount: features, classCount: classes, hiddenUnits: 4, seed: seed)
+        var generator = SplitMix64(seed: seed)
+        model.parameters = model.parameters.map { _ in Double.random(in: -1...1, using: &generator) }
+        return model
+    }
+
+    @Test("every model's gradient matches central finite differences of its loss", arguments: kinds)
+    func gradientMatchesFiniteDifferences(kind: ModelKind, classes: Int) throws {
+        let model = try Self.randomModel(kind, classes: classes)
+        let row = [0.3, -0.7, 0.1, 0.9, -0.2]
+        for label in 0..<classes {
+            let gradient = model.gradient(row: row, label: label)
+            for index in model.parameters.indices {
+                var plus = model
+                var minus = model
+                plus.parameters[index] += 1e-6
+                minus.parameters[index] -= 1e-6
+                let numeric = (plus.loss(row: row, label: label) - minus.loss(row: row, label: label)) / 2e-6
+                #expect(abs(numeric - gradient[index]) < 1e-6, "parameter \(index), label \(label)")
+            }
+        }
+    }
+
+    @Test("clipping bounds every per-example gradient by C and leaves smaller ones unchanged", arguments: kinds)
+    func clippingBoundsEveryGradient(kind: ModelKind, classes: Int) throws {
+        var generator = SplitMix64(seed: 3)
+        let model = try Self.randomModel(kind, classes: classes, seed: 9)
+        for clip in [0.01, 0.5, 1, 100] {
+            for _ in 0..<200 {
+                let row = (0..<5).map { _ in Double.random(in: -3...3, using: &generator) }
+                let label = Int.random(in: 0..<classes, using: &generator)
+                let gradient = model.gradient(row: row, label: label)
+                let clipped = model.gradient(row: row, label: label, clippedTo: clip)
+                let norm = clipped.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                let original = gradient.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                #expect(norm <= clip * (1 + 1e-12))
+                // The clipped gradient is the full one scaled by min(1, C/‖g‖), its norm taken element by element.
+                let expected = gradient.map { $0 * min(1, clip / original) }
+                #expect(zip(clipped, expected).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) })
+                if original <= clip { #expect(clipped == gradient) }
+            }
+        }
+    }
+
+    @Test("a gradient that is not finite contributes nothing")
+    func nonFiniteGradientsAreDropped() throws {
+        #expect(PerExampleClipping.factor(norm: .nan, bound: 1) == 0)
+        #expect(PerExampleClipping.factor(norm: .infinity, bound: 1) == 0)
+        let model = try Model(kind: .softmax, featureCount: 2, classCount: 3)
+        #expect(model.gradient(row: [.infinity, 1], label: 0, clippedTo: 1).allSatisfy { $0 == 0 })
+    }
+
+    @Test("the noise of a step is Gaussian with standard deviation σC/B in every coordinate")
+    func noiseScale() throws {
+        // Two runs from one seeded source sample the same examples; with σ → 0 in the second, their difference is
+        // the noise alone, scaled by the learning rate over the expected batch size.
+        let data = try Dataset(
+            csv: "x,label\n" + (0..<100).map { "\(Double($0) / 100),\($0 % 2)" }.joined(separator: "\n"),
+            label: "label")
+        let plan = try DPSGDPlan(
+            exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5, noiseMultiplier: 3, delta: 1e-3)
+        let model = try Model(kind: .logistic, featureCount: 1, classCount: 2)
+        var updates: [Double] = []
+        for seed in 0..<400 {
+            // The same seeded source twice: identical sampling; only the noise differs from a σ → 0 run.
+            var noisy = GaussianSampler(source: SplitMix64(seed: UInt64(seed)))
+            var quiet = GaussianSampler(source: SplitMix64(seed: UInt64(seed)))
+            var trainer = DPSGD(plan: plan, model: model)
+            var reference = DPSGD(
+                plan: try DPSGDPlan(
+                    exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5, noiseMultiplier: 1e-300,
+                    delta: 1e-3), model: model)
+            trainer.step(on: data, random: &noisy)
+            reference.step(on: data, random: &quiet)
+            updates += zip(trainer.model.parameters, reference.model.parameters).map { $0 - $1 }
+        }
+        let deviation = (updates.reduce(0) { $0 + $1 * $1 } / Double(updates.count)).squareRoot()
+        #expect(abs(deviation / (3 * 0.5 / 10) - 1) < 0.1)
+        #expect(kolmogorovSmirnov(updates.map { $0 / (3 * 0.5 / 10) }) < 0.1)
+    }
+
+    @Test("Poisson sampling: the batch size has mean qn and variance nq(1 − q); q = 1 takes every example")
+    func poissonSampling() throws {
+        let data = try Dataset(
+            csv: "x,label\n" + (0..<200).map { "\(Double($0) / 200),\($0 % 2)" }.joined(separator: "\n"), label: "label"
+        )
+        let model = try Model(kind: .logistic, featureCount: 1, classCount: 2)
+        for batch in [5, 50, 200] {
+            let plan = try DPSGDPlan(
+                exampleCount: 200, batchSize: batch, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1,
+                delta: 1e-3)
+            var random = GaussianSampler(source: BufferedSecureRandom())
+            var trainer = DPSGD(plan: plan, model: model)
+            let sizes = (0..<2000).map { _ in Double(trainer.step(on: data, random: &random)) }
+            let mean = sizes.reduce(0, +) / Double(sizes.count)
+            let variance = sizes.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(sizes.count - 1)
+            let q = plan.samplingRate
+            let expectedVariance = 200 * q * (1 - q)
+            if batch == 200 {
+                #expect(sizes.allSatisfy { $0 == 200 })
+            } else {
+                #expect(abs(mean - Double(batch)) < 5 * (expectedVariance / Double(sizes.count)).squareRoot())
+                #expect(abs(variance / expectedVariance - 1) < 0.15)
+            }
+        }
+    }
+
+    @Test("plans refuse bad parameters: delta ≥ 1/n, epsilon ≤ 0, a budget overrun")
+    func badPlans() throws {
+        func plan(delta: Double = 1e-5, batch: Int = 32, sigma: Double = 1) throws -> DPSGDPlan {
+            try DPSGDPlan(
+                exampleCount: 455, batchSize: batch, epochs: 20, learningRate: 0.5, clip: 1, noiseMultiplier: sigma,
+                delta: delta)
+        }
+        #expect { try plan(delta: 1.0 / 455) } throws: { ($0 as? LearningError)?.reason.contains("1/n") == true }
+        #expect(throws: LearningError.self) { try plan(delta: 0) }
+        #expect(throws: LearningError.self) { try plan(batch: 0) }
+        #expect(throws: LearningError.self) { try plan(batch: 456) }
+        #expect(throws: LearningError.self) { try plan(sigma: 0) }
+        #expect { try plan().calibrated(toEpsilon: 0) } throws: {
+            ($0 as? PrivacyError)?.code == .invalidParameter
+        }
+        #expect { try plan(sigma: 0.5).checkBudget(1) } throws: { ($0 as? PrivacyError)?.code == .budgetExceeded }
+        try plan(sigma: 5).checkBudget(1)
+    }
+
+    @Test("calibration meets the target: the tight epsilon of the calibrated plan is at most, and within 1 % of, it")
+    func calibration() throws {
+        let plan = try DPSGDPlan(
+            exampleCount: 455, batchSize: 32, epochs: 20, learningRate: 0.5, clip: 1, noiseMultiplier: 1, delta: 1e-5
+        ).calibrated(toEpsilon: 1)
+        let report = try plan.privacy()
+        #expect(report.epsilonPLD <= 1 && report.epsilonPLD > 0.99)
+        #expect(report.epsilonRDP > report.epsilonPLD)
+        #expect(report.steps == 280 && abs(report.samplingRate - 32.0 / 455) < 1e-15)
+    }
+}

@@ -1,0 +1,73 @@
+import CloisterTestSupport
+import Foundation
+import Testing
+
+@Suite("cloister dp train from the command line")
+struct DPTrainCommandTests {
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
+    static let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets").path
+    static let common = [
+        "dp", "train", "--label", "label", "--delta", "1e-5", "--epochs", "5", "--batch-size", "32", "--lr", "0.5",
+        "--clip", "1",
+    ]
+
+    @Test("--json prints accuracy and privacy; --model-out writes the model with its privacy report")
+    func trains() throws {
+        let directory = try TestEnvironment.temporaryDirectory("dp-train")
+        let output = directory.appendingPathComponent("model.json").path
+        let result = try runTool(
+            cloister,
+            Self.common + [
+                "--data", "\(Self.datasets)/breast_cancer.csv", "--schema",
+                "\(Self.datasets)/breast_cancer.schema.json",
+                "--epsilon", "2", "--model-out", output, "--json",
+            ])
+        #expect(result.status == 0, "\(result.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(
+            Set(fields.keys) == [
+                "accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", "noise_multiplier", "sampling_rate",
+                "steps", "model", "train_examples", "test_examples", "examples_per_second",
+            ])
+        let epsilon = try #require(fields["epsilon_pld"] as? Double)
+        #expect(epsilon <= 2 && epsilon > 1.98)
+        #expect(try #require(fields["epsilon_rdp"] as? Double) > epsilon)
+        #expect(fields["steps"] as? Int == 70 && fields["train_examples"] as? Int == 455)
+        #expect(try #require(fields["accuracy"] as? Double) > 0.85)
+        let model = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
+        #expect((model["privacy"] as? [String: Any])?["epsilonPLD"] as? Double == epsilon)
+        #expect(((model["model"] as? [String: Any])?["parameters"] as? [Double])?.count == 31)
+    }
+
+    @Test(
+        "bad input exits 64 or 65 naming the problem, and writes no model",
+        arguments: [
+            (["--data", "MALFORMED", "--epsilon", "1"], 65, ":3: 1 cells"),
+            (["--data", "BREAST", "--epsilon", "0"], 64, "--epsilon"),
+            (["--data", "BREAST", "--epsilon", "-1"], 64, "--epsilon"),
+            (["--data", "BREAST", "--epsilon", "1", "--noise-multiplier", "1"], 64, "exactly one"),
+            (["--data", "BREAST", "--epsilon", "1", "--delta", "0.01"], 64, "delta must be in (0, 1/n)"),
+            (["--data", "BREAST", "--noise-multiplier", "0.6", "--max-epsilon", "1"], 65, "past the budget"),
+            (["--data", "BREAST", "--epsilon", "1", "--model", "logistic", "--label", "mean_radius"], 65, "label"),
+            (["--data", "BREAST", "--epsilon", "1", "--schema", "BADSCHEMA"], 65, "no bounds for feature"),
+        ])
+    func badInput(arguments: [String], status: Int32, message: String) throws {
+        let directory = try TestEnvironment.temporaryDirectory("dp-train-bad")
+        let malformed = directory.appendingPathComponent("malformed.csv").path
+        try "a,label\n1,0\n2\n".write(toFile: malformed, atomically: true, encoding: .utf8)
+        let schema = directory.appendingPathComponent("schema.json").path
+        try #"{"features": {"mean_radius": [0, 30]}}"#.write(toFile: schema, atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("model.json").path
+        let substituted = arguments.map {
+            ["MALFORMED": malformed, "BREAST": "\(Self.datasets)/breast_cancer.csv", "BADSCHEMA": schema][$0] ?? $0
+        }
+        let result = try runTool(cloister, Self.common + substituted + ["--model-out", output])
+        #expect(result.status == status, "\(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: directory.path).allSatisfy { !$0.hasPrefix(".tmp") })
+    }
+}
