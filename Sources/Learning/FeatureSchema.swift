@@ -58,7 +58,7 @@ public struct FeatureSchema: Sendable, Equatable {
             guard let pair = (description?["bounds"] ?? value) as? [Double], pair.count == 2,
                 pair[0].isFinite, pair[1].isFinite, pair[0] < pair[1],
                 let scale = (scaleName as? String).flatMap(Scale.init(rawValue:)),
-                Set(description?.keys ?? [:].keys).isSubset(of: ["bounds", "scale"])
+                description.map({ Set($0.keys).isSubset(of: ["bounds", "scale"]) }) ?? true
             else {
                 throw LearningError(
                     .malformedSchema,
