@@ -22,6 +22,7 @@ let package = Package(
         .library(name: "Verifier", targets: ["Verifier"]),
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
+        .library(name: "ConfidentialTraining", targets: ["ConfidentialTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -91,6 +92,12 @@ let package = Package(
             dependencies: ["Privacy", "CloisterCrypto"],
             swiftSettings: strictSettings
         ),
+        // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
+        .target(
+            name: "ConfidentialTraining",
+            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "VerifierServer",
             dependencies: [
@@ -118,6 +125,7 @@ let package = Package(
                 "VerifierServer",
                 "Privacy",
                 "Learning",
+                "ConfidentialTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSettings
@@ -140,7 +148,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveRuntime"],
+            dependencies: ["EnclaveRuntime", "ConfidentialTraining"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -156,6 +164,14 @@ let package = Package(
         .testTarget(
             name: "LearningTests",
             dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ConfidentialTrainingTests",
+            dependencies: [
+                "ConfidentialTraining", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto",
+                "CloisterCBOR", "CloisterTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

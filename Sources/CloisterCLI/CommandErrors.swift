@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConfidentialTraining
 import EnclaveRuntime
 import Foundation
 import Learning
@@ -42,6 +43,13 @@ private func exitError(for error: any Error) -> any Error {
     case let error as LearningError:
         printToStandardError("error: \(error.reason)")
         return ExitCode(error.code == .invalidParameter ? 64 : 65)
+    case let error as ConfidentialTrainingError:
+        printToStandardError("error: \(error.reason)")
+        switch error.code {
+        case .attestationRefused, .resultRejected: return ExitCode(2)
+        case .checkpointRejected: return ExitCode(65)
+        default: return ExitCode.failure
+        }
     case let error as StoreError:
         printToStandardError("error: \(error.reason)")
         return ExitCode(78)

@@ -1,12 +1,16 @@
 import ArgumentParser
+import Attestation
 import CloisterCrypto
+import ConfidentialTraining
 import EnclaveRuntime
 import Foundation
 import Glibc
 import Learning
 import Privacy
+import Verifier
 
-/// `cloister dp train`: DP-SGD on a CSV dataset, reporting test accuracy and the privacy spent.
+/// `cloister dp train`: DP-SGD on a CSV dataset, here or inside an attested enclave, reporting test accuracy and the
+/// privacy spent.
 struct TrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
@@ -16,10 +20,22 @@ struct TrainCommand: AsyncParsableCommand {
             deviation sigma x clip from OpenSSL's DRBG, SGD with momentum; epochs x floor(n / batch-size) steps. With \
             --epsilon, sigma is the smallest that keeps the tight (PLD) epsilon within it. The split (--test-fraction, \
             --seed) and the MLP's initial weights are seeded; sampling and noise never are. Features are clipped and \
-            scaled by the public bounds of --schema (Datasets/README.md); without one they are used as they are. \
-            Exit status: 0 trained, 64 bad arguments, 65 malformed data or schema, or a budget the plan would \
-            exceed, 1 internal error. JSON: {"accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", \
-            "noise_multiplier", "sampling_rate", "steps", "model", "train_examples", "test_examples", "examples_per_second" (sampled examples over the training loop's wall time)}.
+            scaled by the public bounds of --schema (Datasets/README.md); without one they are used as they are.
+
+            With --enclave, training runs in the dpsgd enclave the signed manifest launches: this command checks the \
+            enclave's quote on a fresh nonce against the platform root of --home and a policy (default: the \
+            manifest's measurement, simulated platform allowed, development keys only with \
+            --allow-development-keys), sends the data HPKE-encrypted to the key the quote binds, stores the \
+            enclave's sealed checkpoints in --checkpoint, and accepts the model only when the attested key signed it \
+            for this request and its privacy report is the accountant's for its plan. Killed and rerun with the same \
+            arguments, it resumes from the last checkpoint and counts the steps before it once.
+
+            Exit status: 0 trained, 2 the enclave's quote or signed result refused, 64 bad arguments, 65 malformed \
+            data, schema or manifest, or a budget the plan would exceed, 78 no platform, 1 internal or enclave \
+            failure. JSON: {"accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", "noise_multiplier", \
+            "sampling_rate", "steps", "model", "train_examples", "test_examples"} plus "examples_per_second" \
+            (sampled examples over the training loop's wall time) here, or "enclave_measurement" and \
+            "resumed_from_step" with --enclave.
             """
     )
 
@@ -74,8 +90,34 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Write the trained model and its privacy report here (JSON, replaced atomically).")
     var modelOut: String?
 
+    @Option(help: "Train inside the enclave this signed manifest launches (e.g. Manifests/dpsgd.manifest.cose).")
+    var enclave: String?
+
+    @Option(help: "With --enclave: the platform home (default: $CLOISTER_HOME, else ~/.cloister).")
+    var home: String?
+
+    @Option(
+        help: """
+            With --enclave: the sealed checkpoint file (default: $XDG_STATE_HOME, else ~/.local/state, then \
+            /cloister/checkpoints/dpsgd-ID.sealed, ID a digest of the manifest, data path and options).
+            """)
+    var checkpoint: String?
+
+    @Option(help: "With --enclave: appraise the quote under this policy (TOML or JSON) instead of the default.")
+    var policy: String?
+
+    @Flag(help: "With --enclave: accept an enclave signed with the public development key (Keys/dev-signer.pem).")
+    var allowDevelopmentKeys = false
+
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    private var spec: TrainingSpec {
+        TrainingSpec(
+            label: label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon, noiseMultiplier: noiseMultiplier,
+            maxEpsilon: maxEpsilon, delta: delta, epochs: epochs, batchSize: batchSize, learningRate: lr,
+            momentum: momentum, clip: clip, testFraction: testFraction, seed: seed)
+    }
 
     func validate() throws {
         guard (epsilon == nil) != (noiseMultiplier == nil) else {
@@ -90,75 +132,169 @@ struct TrainCommand: AsyncParsableCommand {
         guard testFraction > 0, testFraction < 1 else {
             throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)")
         }
+        if enclave == nil && (home != nil || checkpoint != nil || policy != nil || allowDevelopmentKeys) {
+            throw ValidationError("--home, --checkpoint, --policy and --allow-development-keys go with --enclave")
+        }
+        if policy != nil && allowDevelopmentKeys {
+            throw ValidationError("--allow-development-keys shapes the default policy; with --policy, say it there")
+        }
+    }
+
+    /// What a run produced, wherever it ran.
+    private struct Outcome {
+        let trained: TrainedModel
+        let accuracy: Double
+        let trainExamples: Int
+        let testExamples: Int
+        var examplesPerSecond: Double?
+        var enclaveMeasurement: String?
+        var resumedFromStep: Int?
+
+        var details: [String: JSONScalar] {
+            var fields: [String: JSONScalar] = [:]
+            if let examplesPerSecond { fields["examples_per_second"] = .number(examplesPerSecond) }
+            if let enclaveMeasurement { fields["enclave_measurement"] = .text(enclaveMeasurement) }
+            if let resumedFromStep { fields["resumed_from_step"] = .number(Double(resumedFromStep)) }
+            return fields
+        }
     }
 
     func run() async throws {
         try reportingErrors {
-            var dataset = try Dataset(csvAt: data, label: label)
-            if let schema { dataset = try FeatureSchema(contentsOf: schema).apply(to: dataset) }
-            let (train, test) = dataset.split(testFraction: testFraction, seed: seed)
-            var plan = try DPSGDPlan(
-                exampleCount: train.count, batchSize: batchSize, epochs: epochs, learningRate: lr, momentum: momentum,
-                clip: clip, noiseMultiplier: noiseMultiplier ?? 1, delta: delta)
-            if let epsilon { plan = try plan.calibrated(toEpsilon: epsilon) }
-            if let maxEpsilon { try plan.checkBudget(maxEpsilon) }
-            let initial = try Model(
-                kind: model, featureCount: dataset.featureCount, classCount: dataset.classCount,
-                hiddenUnits: hiddenUnits, seed: seed)
-            var trainer = DPSGD(plan: plan, model: initial)
-            var random = GaussianSampler(source: BufferedSecureRandom())
-            let bar = ProgressBar(label: "DP-SGD", total: plan.steps)
-            let clock = ContinuousClock()
-            let start = clock.now
-            let sampled = trainer.train(on: train, random: &random) { done, _ in bar.update(done) }
-            let elapsed = start.duration(to: clock.now)
-            let rate =
-                Double(sampled)
-                / max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
-            bar.finish()
-            let report = try plan.privacy()
-            let accuracy = trainer.model.accuracy(on: test)
-            if let modelOut {
-                try AtomicFile(path: modelOut, mode: 0o644).write(
-                    try TrainedModel(
-                        model: trainer.model, featureNames: dataset.featureNames, plan: plan, privacy: report
-                    )
-                    .encoded())
+            let csv = try Self.read(data, .malformedData)
+            var dataset = try Dataset(csv: csv, label: label, source: data)
+            let schemaBytes = try schema.map { try Self.read($0, .malformedSchema) }
+            if let schema, let schemaBytes {
+                dataset = try FeatureSchema(json: schemaBytes, source: schema).apply(to: dataset)
             }
+            let setup = try TrainingSetup(dataset: dataset, spec: spec)
+            let outcome =
+                if let enclave {
+                    try trainInEnclave(enclave, setup: setup, csv: csv, schema: schemaBytes)
+                } else {
+                    try trainHere(setup, featureNames: dataset.featureNames)
+                }
+            if let modelOut { try AtomicFile(path: modelOut, mode: 0o644).write(try outcome.trained.encoded()) }
+            let report = outcome.trained.privacy
             if json {
-                try printJSONFields([
-                    "accuracy": .number(accuracy), "epsilon_pld": .number(report.epsilonPLD),
-                    "epsilon_rdp": .number(report.epsilonRDP), "rdp_order": .number(report.rdpOrder),
-                    "delta": .number(report.delta), "noise_multiplier": .number(report.noiseMultiplier),
-                    "sampling_rate": .number(report.samplingRate), "steps": .number(Double(report.steps)),
-                    "model": .text(model.rawValue), "train_examples": .number(Double(train.count)),
-                    "test_examples": .number(Double(test.count)), "examples_per_second": .number(rate),
-                ])
+                try printJSONFields(
+                    [
+                        "accuracy": .number(outcome.accuracy), "epsilon_pld": .number(report.epsilonPLD),
+                        "epsilon_rdp": .number(report.epsilonRDP), "rdp_order": .number(report.rdpOrder),
+                        "delta": .number(report.delta), "noise_multiplier": .number(report.noiseMultiplier),
+                        "sampling_rate": .number(report.samplingRate), "steps": .number(Double(report.steps)),
+                        "model": .text(model.rawValue), "train_examples": .number(Double(outcome.trainExamples)),
+                        "test_examples": .number(Double(outcome.testExamples)),
+                    ].merging(outcome.details) { $1 })
             } else {
-                print("\(model.rawValue) on \(train.count) examples: test accuracy \(accuracy) on \(test.count)")
+                print(
+                    "\(model.rawValue) on \(outcome.trainExamples) examples: test accuracy \(outcome.accuracy) on \(outcome.testExamples)"
+                )
                 print(
                     "epsilon \(report.epsilonPLD) (pld), \(report.epsilonRDP) (rdp, order \(report.rdpOrder)) at delta \(report.delta)"
                 )
                 print(
-                    "noise multiplier \(report.noiseMultiplier), sampling rate \(report.samplingRate), \(report.steps) steps, \(Int(rate)) examples/s"
+                    "noise multiplier \(report.noiseMultiplier), sampling rate \(report.samplingRate), \(report.steps) steps"
                 )
+                if let rate = outcome.examplesPerSecond { print("\(Int(rate)) examples/s") }
+                if let measurement = outcome.enclaveMeasurement, let resumed = outcome.resumedFromStep {
+                    print("trained in enclave \(measurement)" + (resumed > 0 ? ", resumed from step \(resumed)" : ""))
+                }
                 if let modelOut { print("model written to \(modelOut)") }
             }
         }
     }
-}
 
-/// The file `--model-out` writes: the parameters, what they mean, and the privacy they cost.
-struct TrainedModel: Codable {
-    let model: Model
-    let featureNames: [String]
-    let plan: DPSGDPlan
-    let privacy: PrivacyReport
+    private func trainHere(_ setup: TrainingSetup, featureNames: [String]) throws -> Outcome {
+        var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
+        var random = GaussianSampler(source: BufferedSecureRandom())
+        let bar = ProgressBar(label: "DP-SGD", total: setup.plan.steps)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let sampled = trainer.train(on: setup.train, random: &random) { done, _ in bar.update(done) }
+        let elapsed = start.duration(to: clock.now)
+        bar.finish()
+        let rate =
+            Double(sampled)
+            / max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
+        return Outcome(
+            trained: TrainedModel(
+                model: trainer.model, featureNames: featureNames, plan: setup.plan, privacy: try setup.plan.privacy()),
+            accuracy: setup.accuracy(of: trainer.model), trainExamples: setup.train.count,
+            testExamples: setup.test.count, examplesPerSecond: rate)
+    }
 
-    func encoded() throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(self))
+    private func trainInEnclave(_ manifest: String, setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?) throws
+        -> Outcome
+    {
+        let signed = try SignedManifest(contentsOf: manifest)
+        let measurement = hexEncoded(signed.measurement.bytes)
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        let appraiser = Appraiser(
+            evidence: EvidenceVerifier(trust: try platformHome.publishedTrust().trustStore),
+            signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)"))
+        let policy =
+            try policy.map { path in
+                do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
+            }
+            ?? Policy(
+                id: "dp-train-enclave", measurements: [measurement], allowSimulated: true,
+                allowDevelopmentKeys: allowDevelopmentKeys, maximumAgeSeconds: 300)
+        let checkpointFile = try AtomicFile(path: checkpoint ?? defaultCheckpoint(measurement))
+        let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home)
+        defer {
+            channel.shutdown()
+            _ = try? platform.waitForEnclave()
+        }
+        let caller = EnclaveCaller(channel: channel)
+        let client = TrainingClient(
+            transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy)
+        let attested = try client.attest()
+        printToStandardError("cloister: quote \(attested.appraisal.status.rawValue) under policy '\(policy.id)'")
+        let bar = ProgressBar(label: "DP-SGD in the enclave", total: setup.plan.steps)
+        let result = try client.train(
+            csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpointFile
+        ) { done, _ in bar.update(done) }
+        bar.finish()
+        return Outcome(
+            trained: result.trained, accuracy: result.accuracy, trainExamples: result.trainExamples,
+            testExamples: result.testExamples,
+            enclaveMeasurement: attested.appraisal.claims?.measurement ?? measurement,
+            resumedFromStep: result.resumedFromStep)
+    }
+
+    /// The bytes of the file at `path`; an unreadable file is a `code` error naming it.
+    private static func read(_ path: String, _ code: LearningError.Code) throws(LearningError) -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw LearningError(code, "\(path): cannot be read")
+        }
+        return Array(data)
+    }
+
+    /// STATE/cloister/checkpoints/dpsgd-ID.sealed (STATE: $XDG_STATE_HOME, else ~/.local/state), ID a digest of
+    /// what the host already knows (manifest measurement, data path, options), never of the data, so the same
+    /// command finds its checkpoint again.
+    private func defaultCheckpoint(_ measurement: String) throws -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let state =
+            environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.local/state"
+        let directory = state + "/cloister/checkpoints"
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ValidationError("cannot create the checkpoint directory \(directory) (choose one with --checkpoint)")
+        }
+        let options = try JSONEncoder().encode(spec)
+        let key =
+            [
+                measurement, URL(fileURLWithPath: data).standardizedFileURL.path, schema ?? "",
+                String(decoding: options, as: UTF8.self),
+            ]
+            .joined(separator: "\n")
+        return directory + "/dpsgd-" + hexEncoded(Array(DigestAlgorithm.sha256.hash(Array(key.utf8)).prefix(16)))
+            + ".sealed"
     }
 }
 

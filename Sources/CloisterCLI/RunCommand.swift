@@ -54,22 +54,8 @@ public struct RunCommand: AsyncParsableCommand {
     }
 
     public func run() async throws {
-        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
-        let executable = try Self.runningExecutable()
-        let locator = EnclaveExecutableLocator.current
-        let enclaveExecutable =
-            locator.enclaveExecutable
-            ?? locator.runningExecutableDirectory.map { "\($0)/\(EnclaveExecutableLocator.enclaveExecutableName)" }
-        let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
         try reportingErrors {
-            let platform = try PlatformProcess.start(executable: executable, home: platformHome)
-            let (record, channel) = try Self.reportingRemote {
-                try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable)
-            }
-            printToStandardError("cloister: enclave \(record.enclaveID) launched")
-            printToStandardError("cloister: measurement \(hexEncoded(record.identity.measurement))")
-            printToStandardError("cloister: isolation \(record.mechanismNames.joined(separator: ", "))")
-            if let warning = try Self.isolationWarning(record) { printToStandardError("cloister: warning: \(warning)") }
+            let (platform, record, channel) = try Self.launch(manifest: manifest, home: home)
             let caller = EnclaveCaller(channel: channel)
             var status: Int32 = 0
             do {
@@ -100,6 +86,27 @@ public struct RunCommand: AsyncParsableCommand {
             }
             if status != 0 { throw ExitCode(status) }
         }
+    }
+
+    /// Starts the platform process and launches the enclave the signed manifest at `manifest` describes, reporting
+    /// the launch on standard error; returns the platform, the enclave's record and the host's ECALL channel.
+    static func launch(manifest: String, home: String?) throws -> (PlatformProcess, EnclaveRecord, Channel) {
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        let executable = try runningExecutable()
+        let locator = EnclaveExecutableLocator.current
+        let enclaveExecutable =
+            locator.enclaveExecutable
+            ?? locator.runningExecutableDirectory.map { "\($0)/\(EnclaveExecutableLocator.enclaveExecutableName)" }
+        let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
+        let platform = try PlatformProcess.start(executable: executable, home: platformHome)
+        let (record, channel) = try reportingRemote {
+            try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable)
+        }
+        printToStandardError("cloister: enclave \(record.enclaveID) launched")
+        printToStandardError("cloister: measurement \(hexEncoded(record.identity.measurement))")
+        printToStandardError("cloister: isolation \(record.mechanismNames.joined(separator: ", "))")
+        if let warning = try isolationWarning(record) { printToStandardError("cloister: warning: \(warning)") }
+        return (platform, record, channel)
     }
 
     private func writeQuote(caller: EnclaveCaller, to path: String) throws {

@@ -91,18 +91,15 @@ public struct ServeCommand: AsyncParsableCommand {
     }
 
     private func trustStore(logger: Logger) throws -> TrustStore {
-        var trust = TrustStore()
-        trust.nitroRoots = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
-        for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
         let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        var trust = TrustStore()
         if platformHome.isInitialized {
-            let published = try reportingErrors { try platformHome.publishedTrust() }
-            trust.cloisterRoots = [published.rootCertificate]
-            trust.cloisterRevocationLists = published.revocationLists
-            trust.tcbStatusLists = [published.tcbStatusList]
+            trust = try reportingErrors { try platformHome.publishedTrust().trustStore }
         } else if home != nil {
             throw ValidationError("no Cloister platform in \(platformHome.path)")
         }
+        trust.nitroRoots = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
+        for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
         return trust
     }
 }

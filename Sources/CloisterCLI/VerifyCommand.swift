@@ -124,12 +124,10 @@ public struct VerifyCommand: AsyncParsableCommand {
                 let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
                 return TrustStore(cloisterRoots: anchors, cloisterRevocationLists: lists)
             }
-            let published = try reportingErrors {
+            return try reportingErrors {
                 try PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment).publishedTrust()
+                    .trustStore
             }
-            return TrustStore(
-                cloisterRoots: [published.rootCertificate], cloisterRevocationLists: published.revocationLists,
-                tcbStatusLists: [published.tcbStatusList])
         }
     }
 

@@ -34,7 +34,7 @@ public struct SecureRandomNumberGenerator: RandomNumberGenerator, Sendable {
 /// OpenSSL's DRBG read 4 KiB at a time: for code that draws many values (privacy noise, Poisson sampling), where
 /// one `RAND_bytes` call per value would cost more than the values' use. Owned by one caller; the buffer is wiped
 /// as it is consumed.
-public struct BufferedSecureRandom: RandomNumberGenerator {
+public struct BufferedSecureRandom: RandomNumberGenerator, Sendable {
     private var buffer = [UInt64](repeating: 0, count: 512)
     private var position = 512
 

@@ -35,6 +35,14 @@ public struct Dataset: Sendable {
         try self.init(csv: text, label: label, source: path)
     }
 
+    /// Parses CSV bytes, which must be UTF-8 (see `init(csvAt:label:)`); `source` names them in errors.
+    public init(csv bytes: [UInt8], label: String, source: String) throws(LearningError) {
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw LearningError(.malformedData, "\(source): not UTF-8 text")
+        }
+        try self.init(csv: text, label: label, source: source)
+    }
+
     /// Parses CSV text (see `init(csvAt:label:)`); `source` names it in errors.
     public init(csv text: String, label: String, source: String = "CSV") throws(LearningError) {
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)

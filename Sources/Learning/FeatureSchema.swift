@@ -46,6 +46,13 @@ public struct FeatureSchema: Sendable, Equatable {
         } catch {
             throw LearningError(.malformedSchema, "\(path): cannot be read: \(error.localizedDescription)")
         }
+        try self.init(json: Array(data), source: path)
+    }
+
+    /// Parses a schema's JSON text; `source` names it in errors.
+    public init(json bytes: [UInt8], source: String) throws(LearningError) {
+        let path = source
+        let data = Data(bytes)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
             let entries = object["features"] as? [String: Any], Set(object.keys) == ["features"]
         else {

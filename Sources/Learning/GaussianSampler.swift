@@ -30,3 +30,5 @@ public struct GaussianSampler<Source: RandomNumberGenerator> {
         Double(source.next() >> 11) * 0x1p-53
     }
 }
+
+extension GaussianSampler: Sendable where Source: Sendable {}

@@ -26,6 +26,18 @@ public final class FileDescriptor: Sendable, CustomStringConvertible {
         return FileDescriptor(adopting: copy)
     }
 
+    /// Releases the open file (a socket handed to another process, say) while keeping the number valid until this
+    /// object goes away: `/dev/null` takes its place atomically (`dup2`, then close-on-exec again), so only the other
+    /// holders keep the file.
+    public func release() throws {
+        let null = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard null >= 0 else { throw ChannelError.systemCall("open('/dev/null')") }
+        defer { Glibc.close(null) }
+        guard dup2(null, rawValue) == rawValue, fcntl(rawValue, F_SETFD, FD_CLOEXEC) == 0 else {
+            throw ChannelError.systemCall("dup2 over fd \(rawValue)")
+        }
+    }
+
     /// A new pipe, both ends close-on-exec.
     public static func pipe() throws -> (read: FileDescriptor, write: FileDescriptor) {
         var ends: [Int32] = [-1, -1]

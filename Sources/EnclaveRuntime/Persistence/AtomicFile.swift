@@ -86,6 +86,12 @@ public struct AtomicFile: Sendable, Hashable {
     /// Whether the target exists.
     public var exists: Bool { access(path, F_OK) == 0 }
 
+    /// Deletes the target, durably (a missing target is not an error).
+    public func remove() throws(PersistenceError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw .systemCall("unlink", path) }
+        try Self.syncDirectory(directory)
+    }
+
     /// Deletes temporary files that killed writers left in `directory`; returns how many it removed.
     /// Call it only while no other process writes into the directory.
     @discardableResult

@@ -1,3 +1,4 @@
+public import Attestation
 public import CloisterCrypto
 import Glibc
 
@@ -144,6 +145,12 @@ public struct PublishedPlatformTrust: Sendable {
     public let rootCertificate: X509Certificate
     public let revocationLists: [CertificateRevocationList]
     public let tcbStatusList: [UInt8]
+
+    /// A trust store for this platform's quotes: its root pinned, its CRLs and TCB-status list consulted.
+    public var trustStore: TrustStore {
+        TrustStore(
+            cloisterRoots: [rootCertificate], cloisterRevocationLists: revocationLists, tcbStatusLists: [tcbStatusList])
+    }
 }
 
 extension PlatformHome {

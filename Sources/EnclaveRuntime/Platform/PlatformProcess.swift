@@ -119,6 +119,8 @@ public enum PlatformProcessMain {
             let enclave = try launcher.launch(signed)
             let reply: CBORValue = ["record": .bytes(try enclave.record.encoded())]
             try control.send(reply.encoded(), passing: enclave.host.descriptor)
+            // The host alone holds the ECALL channel now: when it dies the enclave sees the channel close and ends.
+            try enclave.host.descriptor.release()
             let ended = try enclave.wait()
             let termination: CBORValue =
                 switch ended {

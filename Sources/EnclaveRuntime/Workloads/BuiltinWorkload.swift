@@ -20,9 +20,6 @@ public struct BuiltinWorkload: Sendable {
         self.ecalls = ecalls
     }
 
-    /// Every built-in workload, by name.
-    public static let all: [String: BuiltinWorkload] = [echo.name: echo]
-
     /// Answers ECALLs for tests, demos and latency measurements: `echo` returns its argument, `ping` nothing, `main`
     /// prints its arguments like echo(1); `seal` and `unseal` seal to the enclave's measurement; `read-file` returns
     /// the file at the given path if the enclave's confinement lets it open it (to demonstrate the confinement).
@@ -40,18 +37,18 @@ public struct BuiltinWorkload: Sendable {
             }
             table.register("main") { argument in
                 let words = try EnclaveMain.arguments(argument)
-                writeStandardOutput(words.joined(separator: " ") + "\n")
+                writeText(words.joined(separator: " ") + "\n")
                 return try CBORValue.unsigned(0).encoded()
             }
             return table
         })
 }
 
-/// Writes `text` to fd 1.
-func writeStandardOutput(_ text: String) {
+/// Writes `text` to `descriptor` (standard output by default), retrying short writes; workloads print with it.
+public func writeText(_ text: String, toDescriptor descriptor: Int32 = 1) {
     var bytes = Array(text.utf8)[...]
     while !bytes.isEmpty {
-        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
         if written < 0 && errno == EINTR { continue }
         guard written > 0 else { return }
         bytes = bytes.dropFirst(written)

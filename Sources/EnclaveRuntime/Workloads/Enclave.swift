@@ -82,6 +82,11 @@ public final class Enclave: Sendable {
         try platform.counter(.counterCreate, nil)
     }
 
+    /// The current value of counter `id`.
+    public func counterValue(_ id: [UInt8]) throws -> UInt64 {
+        try platform.currentValue(ofCounter: id)
+    }
+
     /// Advances counter `id` by one and returns its new value (persisted before this returns).
     public func incrementCounter(_ id: [UInt8]) throws -> MonotonicCounter {
         try platform.counter(.counterIncrement, id)

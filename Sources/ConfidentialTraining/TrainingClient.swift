@@ -1,0 +1,123 @@
+import Attestation
+import CloisterCBOR
+public import CloisterCrypto
+public import EnclaveRuntime
+public import Foundation
+public import Learning
+public import Verifier
+
+/// The data owner's side of confidential training. It reaches the enclave only through `transport` (the untrusted
+/// host's ECALL relay) and sends nothing before the enclave's quote passes appraisal on a fresh nonce; the request
+/// crosses the host only HPKE-encrypted to the key that quote binds, and the result is accepted only when the
+/// attested key signed it for this request and its privacy report is what the accountant gives for its plan.
+public struct TrainingClient: Sendable {
+    /// Calls an ECALL of the enclave (function name, argument) and returns its result.
+    public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
+
+    public let transport: Transport
+    public let appraiser: Appraiser
+    /// The policy the quote must satisfy; a nonce is always required on top of it.
+    public let policy: Policy
+
+    public init(transport: @escaping Transport, appraiser: Appraiser, policy: Policy) {
+        self.transport = transport
+        self.appraiser = appraiser
+        var policy = policy
+        policy.requireNonce = true
+        self.policy = policy
+    }
+
+    /// An enclave whose quote passed appraisal: the key it binds, the nonce it answered, the appraisal.
+    public struct AttestedEnclave: Sendable {
+        public let key: ECPublicKey
+        public let nonce: [UInt8]
+        public let appraisal: AttestationResult
+    }
+
+    /// Asks for a quote on a fresh nonce and appraises it at `time`; throws `attestationRefused` naming every
+    /// failing check.
+    public func attest(at time: Date = Date()) throws -> AttestedEnclave {
+        let nonce = try SecureRandom.bytes(count: 32)
+        let quote = try transport(
+            EnclaveMain.quoteFunction,
+            CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)]).encoded())
+        let appraisal = appraiser.evaluate(quote, format: .cloister, policy: policy, expectedNonce: nonce, at: time)
+        guard appraisal.status != .contraindicated else {
+            let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
+            throw ConfidentialTrainingError(
+                .attestationRefused, "the enclave's quote is refused under policy '\(policy.id)': \(failures)")
+        }
+        guard let hex = appraisal.claims?.publicKey, let der = hexDecoded(hex),
+            let key = try? ECPublicKey(derRepresentation: der), key.curve == .p256
+        else {
+            throw ConfidentialTrainingError(.attestationRefused, "the enclave's quote binds no P-256 public key")
+        }
+        return AttestedEnclave(key: key, nonce: nonce, appraisal: appraisal)
+    }
+
+    /// Runs `setup` (prepared here from the same data, so the enclave's plan can be checked) in `enclave`: sends the
+    /// encrypted request with the checkpoint in `checkpoint` if there is one, drives the steps, stores each new
+    /// sealed checkpoint there atomically, and returns the verified result. The checkpoint is removed once the
+    /// result verifies (the enclave has retired it). `progress(stepsTaken, steps)` follows the run.
+    public func train(
+        csv: [UInt8], schema: [UInt8]?, setup: TrainingSetup, in enclave: AttestedEnclave, checkpoint: AtomicFile?,
+        progress: (Int, Int) -> Void = { _, _ in }
+    ) throws -> TrainingResult {
+        let request = TrainingRequest(spec: setup.spec, csv: csv, schema: schema, nonce: enclave.nonce)
+        let (encapsulatedKey, ciphertext) = try HPKE.seal(
+            request.encoded(), to: enclave.key, info: TrainingCall.hpkeInfo)
+        let previous = try checkpoint.flatMap { $0.exists ? try $0.read() : nil }
+        let begun = try CBORDecoder().decode(
+            transport(
+                TrainingCall.begin,
+                CBORValue.map([
+                    CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
+                    CBORMapEntry("ciphertext", .bytes(ciphertext)),
+                    CBORMapEntry("checkpoint", previous.map(CBORValue.bytes) ?? .null),
+                ]).encoded()))
+        let what = "the enclave's reply to '\(TrainingCall.begin)'"
+        let steps = try TrainingMessage.unsigned(begun, "steps", in: what)
+        var taken = try TrainingMessage.unsigned(begun, "steps_taken", in: what)
+        guard steps == setup.plan.steps, taken <= steps else {
+            throw ConfidentialTrainingError(
+                .protocolViolation, "\(what) plans \(steps) steps from step \(taken); this job has \(setup.plan.steps)")
+        }
+        progress(taken, steps)
+        let chunk = max(1, steps / 50)
+        while taken < steps {
+            let reply = try CBORDecoder().decode(
+                transport(TrainingCall.step, CBORValue.unsigned(UInt64(chunk)).encoded()))
+            let what = "the enclave's reply to '\(TrainingCall.step)'"
+            let now = try TrainingMessage.unsigned(reply, "steps_taken", in: what)
+            guard now > taken, now <= steps else {
+                throw ConfidentialTrainingError(.protocolViolation, "\(what) went from step \(taken) to \(now)")
+            }
+            try checkpoint?.write(TrainingMessage.bytes(reply, "checkpoint", in: what))
+            taken = now
+            progress(taken, steps)
+        }
+        let result = try TrainingResult(signed: transport(TrainingCall.finish, []), publicKey: enclave.key)
+        try check(result, answers: ciphertext, nonce: enclave.nonce, setup: setup)
+        if let checkpoint, checkpoint.exists { try checkpoint.remove() }
+        return result
+    }
+
+    /// Refuses a result that answers another request, or whose plan or privacy report is not this job's.
+    private func check(_ result: TrainingResult, answers ciphertext: [UInt8], nonce: [UInt8], setup: TrainingSetup)
+        throws
+    {
+        guard result.nonce == nonce, result.requestDigest == DigestAlgorithm.sha256.hash(ciphertext) else {
+            throw ConfidentialTrainingError(.resultRejected, "the signed result answers another request")
+        }
+        let plan = result.trained.plan
+        guard plan == setup.plan, result.trainExamples == setup.train.count,
+            result.testExamples == setup.test.count
+        else {
+            throw ConfidentialTrainingError(.resultRejected, "the signed result's plan is not the one this job makes")
+        }
+        guard result.trained.privacy == (try plan.privacy(afterSteps: plan.steps)) else {
+            throw ConfidentialTrainingError(
+                .resultRejected, "the signed privacy report is not what the accountant gives for its plan")
+        }
+    }
+}

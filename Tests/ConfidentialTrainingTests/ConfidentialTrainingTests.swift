@@ -1,0 +1,325 @@
+import CloisterCBOR
+import CloisterCrypto
+import CloisterTestSupport
+import ConfidentialTraining
+import EnclaveRuntime
+import Foundation
+import Glibc
+import Learning
+import Synchronization
+import Testing
+
+@Suite("DP-SGD inside the enclave")
+struct ConfidentialTrainingTests {
+    /// A feature value no real row holds, written into the first data row of breast_cancer.
+    static let canary = "987654.321012"
+
+    static func csvWithCanary() throws -> [UInt8] {
+        let url = TestEnvironment.packageRoot.appendingPathComponent("Datasets/breast_cancer.csv")
+        var lines = try String(contentsOf: url, encoding: .utf8).split(
+            separator: "\n", omittingEmptySubsequences: false)
+        var cells = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+        cells[0] = Substring(canary)
+        lines[1] = Substring(cells.joined(separator: ","))
+        return Array(lines.joined(separator: "\n").utf8)
+    }
+
+    @Test("trains in the enclave; the canary never crosses the host in the clear, not even in a checkpoint")
+    func canaryStaysInside() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(csv: Self.csvWithCanary())
+        let recording = HostRecording()
+        let checkpoint = AtomicFile(path: fixture.directory.appendingPathComponent("job.sealed").path)
+        let checkpoints = Mutex<[[UInt8]]>([])
+        let result = try fixture.withEnclave(
+            relay: { function, argument, forward in
+                let reply = try forward(function, argument)
+                recording.record(function, argument, reply)
+                return reply
+            }
+        ) { _, client in
+            let attested = try client.attest()
+            return try client.train(
+                csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint
+            ) { _, _ in
+                if let bytes = try? checkpoint.read() { checkpoints.withLock { $0.append(bytes) } }
+            }
+        }
+        #expect(
+            recording.functions.first == EnclaveMain.quoteFunction
+                && recording.functions.dropFirst().first == TrainingCall.begin
+                && recording.functions.last == TrainingCall.finish)
+        #expect(result.trained.privacy == (try setup.plan.privacy()))
+        #expect(result.trained.plan == setup.plan && result.resumedFromStep == 0)
+        #expect(result.accuracy > 0.8)
+        #expect(!checkpoint.exists, "the client removes the checkpoint once the result verifies")
+        let stored = checkpoints.withLock { $0 }
+        #expect(stored.count > 1)
+        // The canary as text and as the double it parses to: present in the plaintext, absent from the host's bytes.
+        let needles = [Array(Self.canary.utf8), withUnsafeBytes(of: Double(Self.canary)!, Array.init)]
+        #expect(csv.containsBytes(needles[0]))
+        for bytes in recording.bytes + stored {
+            for needle in needles { #expect(!bytes.containsBytes(needle)) }
+        }
+    }
+
+    @Test("a quote for another measurement is refused before anything is sent")
+    func refusesAnotherMeasurement() throws {
+        let fixture = try TrainingFixture()
+        let recording = HostRecording()
+        let other = String(repeating: "ab", count: 48)
+        try fixture.withEnclave(
+            measurement: other,
+            relay: { function, argument, forward in
+                let reply = try forward(function, argument)
+                recording.record(function, argument, reply)
+                return reply
+            }
+        ) { _, client in
+            let error = #expect(throws: ConfidentialTrainingError.self) { try client.attest() }
+            #expect(error?.code == .attestationRefused)
+            #expect(error?.reason.contains("measurement") == true)
+        }
+        #expect(recording.functions == [EnclaveMain.quoteFunction])
+    }
+
+    @Test("a replayed quote (another nonce) is refused")
+    func refusesAReplayedQuote() throws {
+        let fixture = try TrainingFixture()
+        let old = Mutex<[UInt8]?>(nil)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                let reply = try forward(function, argument)
+                guard function == EnclaveMain.quoteFunction else { return reply }
+                return old.withLock { saved in
+                    if let saved { return saved }
+                    saved = reply
+                    return reply
+                }
+            }
+        ) { _, client in
+            _ = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) { try client.attest() }
+            #expect(error?.reason.contains("nonce") == true)
+        }
+    }
+
+    @Test("a result whose signature or payload the host changed is refused", arguments: ["signature", "payload"])
+    func refusesATamperedResult(part: String) throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                var reply = try forward(function, argument)
+                guard function == TrainingCall.finish else { return reply }
+                let message = try COSESign1(encoded: reply)
+                // The signature is the message's last bytes; the payload holds the model's JSON.
+                let index =
+                    part == "signature"
+                    ? reply.count - 1
+                    : try #require(reply.firstRange(of: Array("\"learningRate\"".utf8))).upperBound + 1
+                #expect(message.signature.count == 64)
+                reply[index] ^= 0x01
+                return reply
+            }
+        ) { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(error?.code == .resultRejected)
+        }
+    }
+
+    @Test("SIGKILL mid-training: the rerun resumes from the checkpoint and counts every step once; rollback refused")
+    func resumesAfterKill() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 10)
+        let path = fixture.directory.appendingPathComponent("job.sealed").path
+        let checkpoint = AtomicFile(path: path)
+        let early = fixture.directory.appendingPathComponent("early.sealed").path
+        let steps = Mutex(0)
+        // First run: the host copies the first checkpoint aside, and the enclave is killed at the third step call
+        // (after the client stored the second checkpoint, before the enclave counted it as stored).
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                if function == TrainingCall.step {
+                    let count = steps.withLock {
+                        $0 += 1; return $0
+                    }
+                    if count == 2 { try FileManager.default.copyItem(atPath: path, toPath: early) }
+                    if count == 3 { throw CancellationError() }
+                }
+                return try forward(function, argument)
+            }
+        ) { enclave, client in
+            let attested = try client.attest()
+            #expect(throws: CancellationError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            try enclave.process.signal(SIGKILL)
+            #expect(try enclave.wait() == .signaled(SIGKILL))
+        }
+        #expect(checkpoint.exists)
+        let chunk = max(1, setup.plan.steps / 50)
+        // The rerun resumes at the second checkpoint and reports the privacy of all the plan's steps, once.
+        let result = try fixture.withEnclave { _, client in
+            try client.train(
+                csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
+        }
+        #expect(result.resumedFromStep == 2 * chunk)
+        #expect(result.trained.privacy.steps == setup.plan.steps)
+        #expect(result.trained.privacy == (try setup.plan.privacy(afterSteps: setup.plan.steps)))
+        // The first checkpoint is older than the last one stored: refused.
+        try FileManager.default.copyItem(atPath: early, toPath: path)
+        try fixture.withEnclave { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: EnclaveCallError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            #expect(error?.reason.contains("checkpoint-rejected") == true)
+        }
+    }
+
+    @Test("the host replaying a request to the enclave gets the same model, not a second noisy view of the data")
+    func replayedRequestGivesTheSameModel() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 2)
+        let begin = Mutex<[UInt8]?>(nil)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                if function == TrainingCall.begin { begin.withLock { $0 = argument } }
+                return try forward(function, argument)
+            }
+        ) { _, client in
+            let attested = try client.attest()
+            let first = try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            let replayed = try #require(begin.withLock { $0 })
+            _ = try client.transport(TrainingCall.begin, replayed)
+            var taken = 0
+            while taken < setup.plan.steps {
+                let reply = try CBORDecoder().decode(
+                    client.transport(TrainingCall.step, CBORValue.unsigned(1000).encoded()))
+                taken = Int(try #require(reply["steps_taken"]?.uint64Value))
+            }
+            let second = try TrainingResult(
+                signed: client.transport(TrainingCall.finish, []), publicKey: attested.key)
+            #expect(second.trained == first.trained)
+        }
+    }
+
+    @Test("a checkpoint of another job is refused")
+    func refusesAnotherJobsCheckpoint() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 2)
+        let checkpoint = AtomicFile(path: fixture.directory.appendingPathComponent("job.sealed").path)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                if function == TrainingCall.finish { throw CancellationError() }
+                return try forward(function, argument)
+            }
+        ) { _, client in
+            #expect(throws: CancellationError.self) {
+                try client.train(
+                    csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
+            }
+        }
+        let other = try TrainingFixture.breastCancer(csv: Self.csvWithCanary(), epochs: 2)
+        try fixture.withEnclave { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: EnclaveCallError.self) {
+                try client.train(
+                    csv: other.csv, schema: other.schema, setup: other.setup, in: attested, checkpoint: checkpoint)
+            }
+            #expect(error?.reason.contains("another training job") == true)
+        }
+    }
+}
+
+@Suite("cloister dp train --enclave")
+struct EnclaveTrainCommandTests {
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
+
+    /// A platform home and the dpsgd manifest signed into a temporary directory, through the CLI.
+    func prepare() throws -> (directory: URL, environment: [String: String], manifest: String) {
+        let directory = try TestEnvironment.temporaryDirectory("dp-train-enclave")
+        let home = directory.appendingPathComponent("home").path
+        #expect(try runTool(cloister, ["platform", "init", "--home", home]).status == 0)
+        let toml = directory.appendingPathComponent("dpsgd.toml")
+        try FileManager.default.copyItem(
+            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/dpsgd.toml"), to: toml)
+        let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
+        #expect(try runTool(cloister, ["sign", toml.path, "--key", key]).status == 0)
+        return (directory, ["CLOISTER_HOME": home], directory.appendingPathComponent("dpsgd.manifest.cose").path)
+    }
+
+    func arguments(_ manifest: String, checkpoint: String, epochs: Int) -> [String] {
+        let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets").path
+        return [
+            "dp", "train", "--enclave", manifest, "--data", "\(datasets)/breast_cancer.csv", "--label", "label",
+            "--schema", "\(datasets)/breast_cancer.schema.json", "--noise-multiplier", "1", "--delta", "1e-5",
+            "--epochs", "\(epochs)", "--batch-size", "32", "--lr", "0.3", "--clip", "1", "--checkpoint", checkpoint,
+            "--json",
+        ]
+    }
+
+    func run(_ arguments: [String], _ environment: [String: String]) throws -> ToolOutput {
+        try runTool("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [cloister] + arguments)
+    }
+
+    @Test("refuses a development-signed enclave unless told (exit 2, nothing sent); trains when allowed")
+    func developmentKeys() throws {
+        let (directory, environment, manifest) = try prepare()
+        let checkpoint = directory.appendingPathComponent("job.sealed").path
+        let refused = try run(arguments(manifest, checkpoint: checkpoint, epochs: 2), environment)
+        #expect(refused.status == 2)
+        #expect(refused.standardError.contains("development-key"))
+        let trained = try run(
+            arguments(manifest, checkpoint: checkpoint, epochs: 2) + ["--allow-development-keys"], environment)
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+        #expect(fields["steps"] as? Int == 28 && fields["resumed_from_step"] as? Int == 0)
+        #expect((fields["enclave_measurement"] as? String)?.count == 96)
+        #expect(!FileManager.default.fileExists(atPath: checkpoint))
+    }
+
+    @Test("SIGKILL of the command mid-training, then the same command resumes and counts every step once")
+    func killAndRerun() throws {
+        let (directory, environment, manifest) = try prepare()
+        let checkpoint = directory.appendingPathComponent("job.sealed").path
+        let arguments = arguments(manifest, checkpoint: checkpoint, epochs: 1500) + ["--allow-development-keys"]
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: cloister)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(120)
+        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
+            usleep(5_000)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal)
+        #expect(FileManager.default.fileExists(atPath: checkpoint))
+        let rerun = try run(arguments, environment)
+        #expect(rerun.status == 0, "\(rerun.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(rerun.standardOutput.utf8)) as? [String: Any])
+        let resumed = try #require(fields["resumed_from_step"] as? Int)
+        #expect(resumed > 0 && resumed < 21_000)
+        #expect(fields["steps"] as? Int == 21_000)
+        let epsilon = try #require(fields["epsilon_pld"] as? Double)
+        let full = try runTool(
+            cloister,
+            [
+                "dp", "epsilon", "--sampling-rate", "\(32.0 / 455)", "--noise-multiplier", "1", "--steps", "21000",
+                "--delta", "1e-5", "--accountant", "pld", "--json",
+            ])
+        let expected = try #require(
+            try JSONSerialization.jsonObject(with: Data(full.standardOutput.utf8)) as? [String: Any])
+        #expect(expected["epsilon"] as? Double == epsilon)
+    }
+}
