@@ -5,8 +5,8 @@
 ///
 /// The keystream is produced by encrypting zero blocks with AES-256-GCM (whose encryption is AES-CTR) under the
 /// 96-bit nonce `stream` (64 bits, big-endian) ‖ `block` (32 bits), 4 KiB per block, the tag discarded; (stream,
-/// block) pairs never repeat under a key, so no keystream byte is used twice. Owned by one caller; the buffer is
-/// wiped as it is consumed.
+/// block) pairs never repeat under a key, so no keystream byte is used twice. Owned by one caller; each value is
+/// zeroed in the buffer once drawn.
 public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
     private static let zeros = [UInt8](repeating: 0, count: 4096)
 

@@ -39,20 +39,18 @@ public struct TrainingRequest: Sendable, Equatable {
     /// The job: SHA-256 over spec, data and schema (not the nonce), so a rerun of the same job matches its
     /// checkpoint. It stays inside the enclave and its sealed checkpoints.
     public var jobID: [UInt8] {
-        get throws {
-            try DigestAlgorithm.sha256.hash(
-                CBORValue.map([
-                    CBORMapEntry("spec", .bytes(TrainingMessage.json(spec))), CBORMapEntry("csv", .bytes(csv)),
-                    CBORMapEntry("schema", schema.map(CBORValue.bytes) ?? .null),
-                ]).encoded())
-        }
+        get throws { DigestAlgorithm.sha256.hash(try CBORValue.map(jobEntries()).encoded()) }
     }
 
     public func encoded() throws -> [UInt8] {
-        try CBORValue.map([
-            CBORMapEntry("spec", .bytes(TrainingMessage.json(spec))), CBORMapEntry("csv", .bytes(csv)),
-            CBORMapEntry("schema", schema.map(CBORValue.bytes) ?? .null), CBORMapEntry("nonce", .bytes(nonce)),
-        ]).encoded()
+        try CBORValue.map(jobEntries() + [CBORMapEntry("nonce", .bytes(nonce))]).encoded()
+    }
+
+    private func jobEntries() throws -> [CBORMapEntry] {
+        [
+            CBORMapEntry("spec", .bytes(try TrainingMessage.json(spec))), CBORMapEntry("csv", .bytes(csv)),
+            CBORMapEntry("schema", schema.map(CBORValue.bytes) ?? .null),
+        ]
     }
 
     public init(encoded: [UInt8]) throws {

@@ -208,6 +208,56 @@ struct ConfidentialTrainingTests {
         }
     }
 
+    @Test("a signed result of an earlier request, replayed by the host, is refused")
+    func refusesAReplayedResult() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        let first = Mutex<[UInt8]?>(nil)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                let reply = try forward(function, argument)
+                guard function == TrainingCall.finish else { return reply }
+                return first.withLock { saved in
+                    if let saved { return saved }
+                    saved = reply
+                    return reply
+                }
+            }
+        ) { _, client in
+            _ = try client.train(csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: nil)
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(error?.code == .resultRejected && error?.reason.contains("another request") == true)
+        }
+    }
+
+    @Test(
+        "progress the host rewrites (steps going backwards) is refused",
+        arguments: [TrainingCall.begin, TrainingCall.step])
+    func refusesRewrittenProgress(function target: String) throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                let reply = try forward(function, argument)
+                guard function == target, case .map(let entries) = try CBORDecoder().decode(reply) else { return reply }
+                let rewritten = entries.map { entry in
+                    entry.key == .text("steps_taken")
+                        ? CBORMapEntry(entry.key, .unsigned(target == TrainingCall.begin ? 10_000 : 0)) : entry
+                }
+                return try CBORValue.map(rewritten).encoded()
+            }
+        ) { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(error?.code == .protocolViolation)
+        }
+    }
+
     @Test("a checkpoint of another job is refused")
     func refusesAnotherJobsCheckpoint() throws {
         let fixture = try TrainingFixture()
