@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
         .library(name: "ConfidentialTraining", targets: ["ConfidentialTraining"]),
+        .library(name: "Federated", targets: ["Federated"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -90,6 +91,12 @@ let package = Package(
         .target(
             name: "Learning",
             dependencies: ["Privacy", "CloisterCrypto"],
+            swiftSettings: strictSettings
+        ),
+        // Federated learning's pure core: strategies, DP-FedAvg, rounds, local training.
+        .target(
+            name: "Federated",
+            dependencies: ["Learning", "Privacy", "CloisterCrypto"],
             swiftSettings: strictSettings
         ),
         // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
@@ -164,6 +171,11 @@ let package = Package(
         .testTarget(
             name: "LearningTests",
             dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FederatedTests",
+            dependencies: ["Federated", "Learning", "Privacy", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -64,13 +64,7 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
 
     /// The privacy spent by the first `steps` steps (all of them by default), by both accountants.
     public func privacy(afterSteps steps: Int? = nil) throws(PrivacyError) -> PrivacyReport {
-        let taken = steps ?? self.steps
-        let mechanism = try mechanism
-        let (rdp, order) = try Accountant.rdp.epsilon(mechanism, steps: taken, delta: delta)
-        let tight = try Accountant.pld.epsilon(mechanism, steps: taken, delta: delta).epsilon
-        return PrivacyReport(
-            epsilonRDP: rdp, rdpOrder: order ?? 0, epsilonPLD: tight, delta: delta, noiseMultiplier: noiseMultiplier,
-            samplingRate: samplingRate, steps: taken)
+        try PrivacyReport(mechanism, steps: steps ?? self.steps, delta: delta)
     }
 
     /// Refuses the plan when its tight ε exceeds `budget`: nothing is trained past the budget.
@@ -108,4 +102,16 @@ public struct PrivacyReport: Sendable, Codable, Equatable {
     public let noiseMultiplier: Double
     public let samplingRate: Double
     public let steps: Int
+
+    /// The privacy of `steps` compositions of `mechanism` at `delta`, by both accountants.
+    public init(_ mechanism: SubsampledGaussian, steps: Int, delta: Double) throws(PrivacyError) {
+        let (rdp, order) = try Accountant.rdp.epsilon(mechanism, steps: steps, delta: delta)
+        epsilonRDP = rdp
+        rdpOrder = order ?? 0
+        epsilonPLD = try Accountant.pld.epsilon(mechanism, steps: steps, delta: delta).epsilon
+        self.delta = delta
+        noiseMultiplier = mechanism.noiseMultiplier
+        samplingRate = mechanism.samplingRate
+        self.steps = steps
+    }
 }

@@ -1,0 +1,88 @@
+import Foundation
+public import Learning
+
+/// How `fl simulate` deals a dataset out to its clients: `iid` shuffles and deals near-equal shares; `dirichlet(α)`
+/// gives each class to the clients in proportions drawn from Dirichlet(α, …, α), the usual label-skewed split of
+/// federated benchmarks (small α: each client sees few classes).
+public enum DataPartition: Sendable, Hashable {
+    case iid
+    case dirichlet(alpha: Double)
+
+    /// Parses `iid` or `dirichlet:A`.
+    public init(parsing text: String) throws(FederationError) {
+        if text == "iid" {
+            self = .iid
+        } else if text.hasPrefix("dirichlet:"), let alpha = Double(text.dropFirst("dirichlet:".count)), alpha > 0,
+            alpha.isFinite
+        {
+            self = .dirichlet(alpha: alpha)
+        } else {
+            throw FederationError(.invalidParameter, "unknown partition \"\(text)\" (iid or dirichlet:A with A > 0)")
+        }
+    }
+
+    public var name: String {
+        switch self {
+        case .iid: "iid"
+        case .dirichlet(let alpha): "dirichlet:\(alpha)"
+        }
+    }
+
+    /// `data` split among `clients`, every share non-empty; seeded. A Dirichlet draw that leaves a client empty is
+    /// redrawn (at most 100 times).
+    public func split(_ data: Dataset, clients: Int, seed: UInt64) throws(FederationError) -> [Dataset] {
+        guard clients > 0, clients <= data.count else {
+            throw FederationError(
+                .invalidParameter, "cannot split \(data.count) examples among \(clients) clients")
+        }
+        var generator = SplitMix64(seed: seed)
+        var order = Array(0..<data.count)
+        order.shuffle(using: &generator)
+        switch self {
+        case .iid:
+            return (0..<clients).map { client in
+                data.subset(stride(from: client, to: order.count, by: clients).map { order[$0] })
+            }
+        case .dirichlet(let alpha):
+            var gaussian = GaussianSampler(source: generator)
+            for _ in 0..<100 {
+                var shares = [[Int]](repeating: [], count: clients)
+                for label in 0..<data.classCount {
+                    let members = order.filter { data.labels[$0] == label }
+                    let weights = (0..<clients).map { _ in Self.gamma(alpha, &gaussian) }
+                    let total = weights.reduce(0, +)
+                    var start = 0
+                    var cumulative = 0.0
+                    for client in 0..<clients {
+                        cumulative += weights[client] / total
+                        let end =
+                            client == clients - 1 ? members.count : Int((cumulative * Double(members.count)).rounded())
+                        shares[client] += members[start..<max(start, end)]
+                        start = max(start, end)
+                    }
+                }
+                if shares.allSatisfy({ !$0.isEmpty }) { return shares.map { data.subset($0) } }
+            }
+            throw FederationError(
+                .invalidParameter,
+                "a Dirichlet(\(alpha)) split of \(data.count) examples left a client empty 100 times; use a larger alpha or fewer clients"
+            )
+        }
+    }
+
+    /// A Gamma(shape, 1) draw: Marsaglia and Tsang (2000) for shape ≥ 1, boosted by U^(1/shape) below 1.
+    private static func gamma<Source>(_ shape: Double, _ random: inout GaussianSampler<Source>) -> Double {
+        if shape < 1 {
+            return gamma(shape + 1, &random) * Foundation.pow(1 - random.uniform(), 1 / shape)
+        }
+        let d = shape - 1.0 / 3
+        let c = 1 / (9 * d).squareRoot()
+        while true {
+            let z = random.next()
+            let v = (1 + c * z) * (1 + c * z) * (1 + c * z)
+            guard v > 0 else { continue }
+            let u = 1 - random.uniform()
+            if Foundation.log(u) < 0.5 * z * z + d - d * v + d * Foundation.log(v) { return d * v }
+        }
+    }
+}

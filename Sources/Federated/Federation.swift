@@ -1,0 +1,166 @@
+public import Foundation
+public import Learning
+
+/// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, and the
+/// updates accepted so far (one per client, in arrival order).
+public struct FederatedRound: Sendable, Equatable {
+    public let number: Int
+    public let cohort: [String]
+    public let openedAt: Date
+    public fileprivate(set) var participants: [String] = []
+    public fileprivate(set) var updates: [ClientUpdate] = []
+}
+
+/// What closing a round published: the new global model, who contributed to it, and the client-level privacy spent
+/// by all rounds so far (nil without DP).
+public struct RoundOutcome: Sendable, Equatable {
+    public let round: Int
+    public let participants: [String]
+    public let model: [Float]
+    public let privacy: PrivacyReport?
+}
+
+/// The aggregator's state across rounds, as a pure value: it accepts authenticated clients' updates for the open
+/// round, refuses everything else with a reason, and closes rounds by the plan's strategy or DP-FedAvg. Time and
+/// randomness come in as arguments; the enclave workload wraps this with authentication and signing.
+public struct Federation: Sendable {
+    public let plan: FederationPlan
+    public private(set) var globalModel: [Float]
+    /// The open round; nil once the federation has finished.
+    public private(set) var round: FederatedRound?
+    public private(set) var completedRounds = 0
+    /// Why the federation finished (all rounds run, or the privacy budget).
+    public private(set) var finishReason: String?
+
+    /// Starts round 1 at `now` from `initialModel`; refuses a plan whose first round is already past the budget.
+    public init<Source>(
+        plan: FederationPlan, initialModel: [Float], at now: Date, random: inout GaussianSampler<Source>
+    ) throws(FederationError) {
+        guard !initialModel.isEmpty, initialModel.allSatisfy(\.isFinite) else {
+            throw FederationError(.invalidParameter, "the initial model must be a non-empty finite vector")
+        }
+        try plan.privacy?.checkBudget(rounds: 1)
+        self.plan = plan
+        globalModel = initialModel
+        round = Self.open(1, plan: plan, at: now, random: &random)
+    }
+
+    /// The privacy spent by the rounds published so far (nil without DP).
+    public var privacySpent: PrivacyReport? {
+        get throws(FederationError) {
+            try plan.privacy?.report(afterRounds: completedRounds)
+        }
+    }
+
+    /// Accepts `update` from the authenticated `client` for round `number`, or throws naming the failed check.
+    /// A refused update leaves the round as it was.
+    public mutating func submit(_ update: ClientUpdate, from client: String, round number: Int) throws(FederationError)
+    {
+        guard var open = round else {
+            throw FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
+        }
+        guard plan.clients.contains(client) else {
+            throw FederationError(.unknownClient, "client \"\(client)\" is not registered")
+        }
+        guard number == open.number else {
+            throw FederationError(
+                .staleRound, "client \"\(client)\" submitted for round \(number), the open round is \(open.number)")
+        }
+        guard open.cohort.contains(client) else {
+            throw FederationError(.notInCohort, "client \"\(client)\" was not sampled into round \(open.number)")
+        }
+        guard !open.participants.contains(client) else {
+            throw FederationError(
+                .duplicateSubmission, "client \"\(client)\" already submitted an update for round \(open.number)")
+        }
+        guard update.parameters.count == globalModel.count else {
+            throw FederationError(
+                .wrongShape,
+                "client \"\(client)\" sent \(update.parameters.count) parameters, the model has \(globalModel.count)")
+        }
+        if let index = update.parameters.firstIndex(where: { !$0.isFinite }) {
+            throw FederationError(
+                .nonFinite, "client \"\(client)\" sent \(update.parameters[index]) at parameter \(index)")
+        }
+        guard update.exampleCount > 0 else {
+            throw FederationError(
+                .invalidUpdate, "client \"\(client)\" claims \(update.exampleCount) examples; at least 1 is needed")
+        }
+        open.participants.append(client)
+        open.updates.append(update)
+        round = open
+    }
+
+    /// True when the open round may close at `now`: enough of its cohort has submitted, or it has timed out holding
+    /// an update (with DP, a round whose cohort sent nothing still publishes its noise).
+    public func canClose(at now: Date) -> Bool {
+        guard let open = round else { return false }
+        if open.updates.count >= min(plan.minClients, open.cohort.count) { return true }
+        let timedOut = now.timeIntervalSince(open.openedAt) >= plan.roundTimeout
+        return timedOut && (!open.updates.isEmpty || plan.privacy != nil)
+    }
+
+    /// Closes the open round: aggregates its updates into the new global model, opens the next round (or finishes
+    /// when the rounds or the privacy budget are used up), and returns what was published.
+    public mutating func close<Source>(
+        at now: Date, random: inout GaussianSampler<Source>
+    ) throws(FederationError) -> RoundOutcome {
+        guard let open = round else {
+            throw FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
+        }
+        guard canClose(at: now) else {
+            throw FederationError(
+                .roundNotReady,
+                "round \(open.number) holds \(open.updates.count) of the \(min(plan.minClients, open.cohort.count)) updates it waits for and has not timed out"
+            )
+        }
+        if let privacy = plan.privacy {
+            globalModel = Self.privateMean(open.updates, around: globalModel, privacy: privacy, random: &random)
+        } else {
+            globalModel = try plan.strategy.aggregate(open.updates).map(Float.init)
+        }
+        completedRounds += 1
+        round = nil
+        if completedRounds == plan.rounds {
+            finishReason = "all \(plan.rounds) rounds ran"
+        } else {
+            do {
+                try plan.privacy?.checkBudget(rounds: completedRounds + 1)
+                round = Self.open(completedRounds + 1, plan: plan, at: now, random: &random)
+            } catch {
+                finishReason = error.reason
+            }
+        }
+        return RoundOutcome(
+            round: open.number, participants: open.participants, model: globalModel, privacy: try privacySpent)
+    }
+
+    /// θ + (Σᵢ clip(θᵢ − θ, C) + N(0, (zC)²)) / m, coordinate by coordinate.
+    private static func privateMean<Source>(
+        _ updates: [ClientUpdate], around global: [Float], privacy: ClientLevelPrivacy,
+        random: inout GaussianSampler<Source>
+    ) -> [Float] {
+        var sum = [Double](repeating: 0, count: global.count)
+        var delta = sum
+        for update in updates {
+            for index in delta.indices { delta[index] = Double(update.parameters[index]) - Double(global[index]) }
+            ClientLevelPrivacy.clip(&delta, to: privacy.clip)
+            for index in sum.indices { sum[index] += delta[index] }
+        }
+        let deviation = privacy.noiseMultiplier * privacy.clip
+        let cohort = Double(privacy.clientsPerRound)
+        return global.indices.map { index in
+            Float(Double(global[index]) + (sum[index] + deviation * random.next()) / cohort)
+        }
+    }
+
+    /// Opens round `number`: every client without DP; with DP, each client independently with probability q (the
+    /// Poisson sampling the accountant assumes).
+    private static func open<Source>(
+        _ number: Int, plan: FederationPlan, at now: Date, random: inout GaussianSampler<Source>
+    ) -> FederatedRound {
+        let rate = plan.privacy?.samplingRate ?? 1
+        let cohort = rate >= 1 ? plan.clients : plan.clients.filter { _ in random.uniform() < rate }
+        return FederatedRound(number: number, cohort: cohort, openedAt: now)
+    }
+}

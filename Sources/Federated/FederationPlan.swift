@@ -1,0 +1,52 @@
+/// What a federation runs, fixed when the aggregator starts: who may take part, for how many rounds, how a round
+/// closes, how updates are combined, and (optionally) the client-level differential privacy of what it publishes.
+public struct FederationPlan: Sendable, Hashable, Codable {
+    /// The registered clients' identifiers, in registry order.
+    public let clients: [String]
+    public let rounds: Int
+    /// A round closes as soon as this many of its cohort have submitted (or all of a smaller cohort).
+    public let minClients: Int
+    /// …or, with at least one update, once it has been open this long.
+    public let roundTimeout: Double
+    public let strategy: AggregationStrategy
+    public let privacy: ClientLevelPrivacy?
+
+    public init(
+        clients: [String], rounds: Int, minClients: Int, roundTimeout: Double, strategy: AggregationStrategy,
+        privacy: ClientLevelPrivacy?
+    ) throws(FederationError) {
+        guard !clients.isEmpty else { throw FederationError(.invalidParameter, "a federation needs clients") }
+        guard Set(clients).count == clients.count else {
+            throw FederationError(.invalidParameter, "client identifiers must be unique")
+        }
+        guard rounds > 0 else { throw FederationError(.invalidParameter, "rounds must be positive, got \(rounds)") }
+        guard minClients > 0, minClients <= clients.count else {
+            throw FederationError(
+                .invalidParameter,
+                "min clients must be in 1...\(clients.count) (the registered clients), got \(minClients)")
+        }
+        guard roundTimeout > 0, roundTimeout.isFinite else {
+            throw FederationError(.invalidParameter, "the round timeout must be positive, got \(roundTimeout)")
+        }
+        try strategy.validate()
+        if let privacy {
+            guard strategy.isMean else {
+                throw FederationError(
+                    .invalidParameter,
+                    "DP-FedAvg bounds the sensitivity of a mean of clipped updates; use fedavg or fedprox with --dp-noise-multiplier, not \(strategy.name)"
+                )
+            }
+            guard privacy.registeredClients == clients.count else {
+                throw FederationError(
+                    .invalidParameter,
+                    "the privacy accounting counts \(privacy.registeredClients) clients, the registry \(clients.count)")
+            }
+        }
+        self.clients = clients
+        self.rounds = rounds
+        self.minClients = minClients
+        self.roundTimeout = roundTimeout
+        self.strategy = strategy
+        self.privacy = privacy
+    }
+}

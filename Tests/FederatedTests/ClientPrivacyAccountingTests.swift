@@ -1,0 +1,48 @@
+import CloisterTestSupport
+import Federated
+import Foundation
+import Learning
+import Testing
+
+/// The federated client-level cases of ../shared/reference/dp_epsilons.json (Opacus 1.6.0, dp-accounting 0.6.0), as
+/// the aggregator accounts them: q = m/N clients per round, σ = z, one step per round.
+@Suite("Client-level privacy accounting against Opacus and dp-accounting")
+struct ClientPrivacyAccountingTests {
+    struct Case: Decodable, CustomTestStringConvertible {
+        let label: String
+        let q: Double
+        let sigma: Double
+        let rounds: Int
+        let delta: Double
+        let rdp_opacus: Double
+        let pld: Double
+        var testDescription: String { label }
+    }
+
+    static let cases: [Case] = {
+        struct File: Decodable { let federated_client_level_cases: [Case] }
+        guard let url = TestEnvironment.sharedFile("reference/dp_epsilons.json"),
+            let file = try? JSONDecoder().decode(File.self, from: Data(contentsOf: url))
+        else { return [] }
+        return file.federated_client_level_cases
+    }()
+
+    @Test("the reference file is present (else every case below is skipped)")
+    func present() {
+        if Self.cases.isEmpty { print("skipped: ../shared/reference/dp_epsilons.json not found") }
+    }
+
+    @Test("RDP within 1e-6 relative, PLD within 1%", arguments: cases)
+    func reference(_ reference: Case) throws {
+        // The registry size that makes δ = 1/N, as the reference cases choose δ; m = qN.
+        let registered = Int((1 / reference.delta).rounded())
+        let perRound = Int((reference.q * Double(registered)).rounded())
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: reference.sigma, clip: 1, delta: reference.delta, clientsPerRound: perRound,
+            registeredClients: registered)
+        #expect(privacy.samplingRate == reference.q)
+        let report = try privacy.report(afterRounds: reference.rounds)
+        #expect(abs(report.epsilonRDP - reference.rdp_opacus) / reference.rdp_opacus < 1e-6, "\(report.epsilonRDP)")
+        #expect(abs(report.epsilonPLD - reference.pld) / reference.pld < 0.01, "\(report.epsilonPLD)")
+    }
+}

@@ -1,0 +1,170 @@
+import Federated
+import Foundation
+import Learning
+import Testing
+
+@Suite("Federation rounds: submissions, closing, DP-FedAvg, budget")
+struct FederationTests {
+    static let start = Date(timeIntervalSince1970: 1_800_000_000)
+    static let clients = ["a", "b", "c"]
+
+    static func federation(
+        minClients: Int = 3, strategy: AggregationStrategy = .fedAvg, privacy: ClientLevelPrivacy? = nil,
+        rounds: Int = 5, model: [Float] = [0, 0]
+    ) throws -> Federation {
+        var random = GaussianSampler(source: SplitMix64(seed: 1))
+        let plan = try FederationPlan(
+            clients: privacy.map { p in (0..<p.registeredClients).map { "c\($0)" } } ?? clients, rounds: rounds,
+            minClients: minClients, roundTimeout: 30, strategy: strategy, privacy: privacy)
+        return try Federation(plan: plan, initialModel: model, at: start, random: &random)
+    }
+
+    @Test("every invalid submission is refused for its own reason and leaves the round as it was")
+    func refusals() throws {
+        var federation = try Self.federation()
+        try federation.submit(ClientUpdate(parameters: [1, 1], exampleCount: 5), from: "a", round: 1)
+        let before = federation.round
+        let cases: [(ClientUpdate, String, Int, FederationError.Code)] = [
+            (ClientUpdate(parameters: [1, 1], exampleCount: 5), "mallory", 1, .unknownClient),
+            (ClientUpdate(parameters: [1, 1], exampleCount: 5), "b", 2, .staleRound),
+            (ClientUpdate(parameters: [1, 1], exampleCount: 5), "b", 0, .staleRound),
+            (ClientUpdate(parameters: [2, 2], exampleCount: 5), "a", 1, .duplicateSubmission),
+            (ClientUpdate(parameters: [1, 1, 1], exampleCount: 5), "b", 1, .wrongShape),
+            (ClientUpdate(parameters: [1, .nan], exampleCount: 5), "b", 1, .nonFinite),
+            (ClientUpdate(parameters: [-.infinity, 1], exampleCount: 5), "b", 1, .nonFinite),
+            (ClientUpdate(parameters: [1, 1], exampleCount: 0), "b", 1, .invalidUpdate),
+        ]
+        for (update, client, round, code) in cases {
+            #expect(throws: FederationError.self) { try federation.submit(update, from: client, round: round) }
+            do {
+                try federation.submit(update, from: client, round: round)
+            } catch {
+                #expect(error.code == code, "\(client) round \(round): \(error.reason)")
+            }
+            #expect(federation.round == before)
+        }
+    }
+
+    @Test("a round closes at K updates, or at the timeout with fewer, keeping what was submitted")
+    func closing() throws {
+        var federation = try Self.federation(minClients: 2)
+        var random = GaussianSampler(source: SplitMix64(seed: 2))
+        try federation.submit(ClientUpdate(parameters: [1, 2], exampleCount: 1), from: "a", round: 1)
+        #expect(!federation.canClose(at: Self.start.addingTimeInterval(29)))
+        #expect(throws: FederationError.self) { try federation.close(at: Self.start, random: &random) }
+        try federation.submit(ClientUpdate(parameters: [3, 6], exampleCount: 3), from: "c", round: 1)
+        let first = try federation.close(at: Self.start.addingTimeInterval(1), random: &random)
+        #expect(first.round == 1 && first.participants == ["a", "c"] && first.model == [2.5, 5])
+        #expect(federation.round?.number == 2)
+        // Round 2: one dropout-heavy round, closed by the timeout with the single update it holds.
+        try federation.submit(ClientUpdate(parameters: [7, 7], exampleCount: 1), from: "b", round: 2)
+        #expect(!federation.canClose(at: Self.start.addingTimeInterval(30)))
+        let second = try federation.close(at: Self.start.addingTimeInterval(31), random: &random)
+        #expect(second.model == [7, 7] && second.participants == ["b"])
+        // A round with nothing in it does not close, even timed out.
+        #expect(!federation.canClose(at: Self.start.addingTimeInterval(1000)))
+    }
+
+    @Test("the federation finishes after its rounds and refuses later submissions")
+    func finishes() throws {
+        var federation = try Self.federation(minClients: 1, rounds: 1)
+        var random = GaussianSampler(source: SplitMix64(seed: 3))
+        try federation.submit(ClientUpdate(parameters: [1, 1], exampleCount: 1), from: "a", round: 1)
+        _ = try federation.close(at: Self.start, random: &random)
+        #expect(federation.round == nil && federation.finishReason == "all 1 rounds ran")
+        #expect(throws: FederationError.self) {
+            try federation.submit(ClientUpdate(parameters: [1, 1], exampleCount: 1), from: "b", round: 2)
+        }
+    }
+
+    @Test("DP-FedAvg noise std is z·C/m (Flower's vector) and clipping scales to C (Flower's vector)")
+    func flowerDPVectors() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 0.5, delta: 1e-5, clientsPerRound: 5, registeredClients: 5)
+        #expect(abs(privacy.noiseStandardDeviation - 0.1) < 1e-15)
+        var update: [Double] = [3, 4, 12]
+        #expect(ClientLevelPrivacy.clip(&update, to: 1.3) == 13)
+        for (got, want) in zip(update, [0.3, 0.4, 1.2]) { #expect(abs(got - want) < 1e-12) }
+        var small: [Double] = [0.1, 0.2]
+        ClientLevelPrivacy.clip(&small, to: 1)
+        #expect(small == [0.1, 0.2])
+    }
+
+    @Test("the published model moves by the clipped mean plus Gaussian noise of std z·C/m")
+    func privateRound() throws {
+        let width = 20_000
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 2, clip: 0.5, delta: 1e-3, clientsPerRound: 4, registeredClients: 4)
+        var federation = try Self.federation(
+            minClients: 4, privacy: privacy, model: [Float](repeating: 1, count: width))
+        var random = GaussianSampler(source: SplitMix64(seed: 4))
+        for client in 0..<4 {
+            // Every client moves one coordinate by 100: clipped to 0.5 each.
+            var parameters = [Float](repeating: 1, count: width)
+            parameters[0] = 101
+            try federation.submit(ClientUpdate(parameters: parameters, exampleCount: 1), from: "c\(client)", round: 1)
+        }
+        let outcome = try federation.close(at: Self.start, random: &random)
+        let noise = outcome.model.dropFirst().map { Double($0) - 1 }
+        let mean = noise.reduce(0, +) / Double(noise.count)
+        let deviation = (noise.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(noise.count)).squareRoot()
+        #expect(abs(deviation - 0.25) < 0.25 * 0.03, "sample std \(deviation), expected z·C/m = 0.25")
+        #expect(abs(mean) < 0.01)
+        // Coordinate 0 moved by 4 × 0.5 / 4 = 0.5, plus noise of std 0.25.
+        #expect(abs(Double(outcome.model[0]) - 1.5) < 4 * 0.25)
+        #expect(outcome.privacy?.steps == 1)
+    }
+
+    @Test("with q < 1 the enclave samples each round's cohort and refuses clients outside it")
+    func cohort() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 10, registeredClients: 100)
+        let federation = try Self.federation(minClients: 5, privacy: privacy)
+        let cohort = try #require(federation.round?.cohort)
+        #expect(cohort.count > 0 && cohort.count < 40)
+        let outsider = try #require((0..<100).map { "c\($0)" }.first { !cohort.contains($0) })
+        var copy = federation
+        #expect(throws: FederationError.self) {
+            try copy.submit(ClientUpdate(parameters: [0, 0], exampleCount: 1), from: outsider, round: 1)
+        }
+    }
+
+    @Test("rounds past the epsilon budget are refused: the federation stops before spending more")
+    func budget() throws {
+        let unlimited = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
+        let threeRounds = try unlimited.report(afterRounds: 3).epsilonPLD
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: threeRounds * 1.001, clientsPerRound: 3,
+            registeredClients: 3)
+        var federation = try Self.federation(minClients: 3, privacy: privacy, rounds: 10)
+        var random = GaussianSampler(source: SplitMix64(seed: 5))
+        var published = 0
+        while let round = federation.round, published < 10 {
+            for client in round.cohort {
+                try federation.submit(
+                    ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
+            }
+            let outcome = try federation.close(at: Self.start, random: &random)
+            #expect(try #require(outcome.privacy).epsilonPLD <= threeRounds * 1.001)
+            published += 1
+        }
+        #expect(published == 3)
+        #expect(federation.finishReason?.contains("past the budget") == true)
+        let tooSmall = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: 0.01, clientsPerRound: 3, registeredClients: 3)
+        #expect(throws: FederationError.self) { try Self.federation(privacy: tooSmall) }
+    }
+
+    @Test("bad plans are refused: DP with a robust strategy, K above the registry, delta above 1/N")
+    func plans() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
+        #expect(throws: FederationError.self) { try Self.federation(strategy: .median, privacy: privacy) }
+        #expect(throws: FederationError.self) { try Self.federation(minClients: 4) }
+        #expect(throws: FederationError.self) {
+            try ClientLevelPrivacy(noiseMultiplier: 1, clip: 1, delta: 0.5, clientsPerRound: 3, registeredClients: 3)
+        }
+        #expect(throws: FederationError.self) { try Self.federation(model: [.nan]) }
+    }
+}
