@@ -24,6 +24,7 @@ let package = Package(
         .library(name: "Learning", targets: ["Learning"]),
         .library(name: "ConfidentialTraining", targets: ["ConfidentialTraining"]),
         .library(name: "Federated", targets: ["Federated"]),
+        .library(name: "ConfidentialFederation", targets: ["ConfidentialFederation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -79,6 +80,7 @@ let package = Package(
             dependencies: [
                 "Attestation",
                 "CloisterCrypto",
+                "CloisterCBOR",
                 "EnclaveRuntime",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -97,6 +99,14 @@ let package = Package(
         .target(
             name: "Federated",
             dependencies: ["Learning", "Privacy", "CloisterCrypto"],
+            swiftSettings: strictSettings
+        ),
+        // Federated learning with an attested aggregator: the `fedavg` workload and the client.
+        .target(
+            name: "ConfidentialFederation",
+            dependencies: [
+                "Federated", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR",
+            ],
             swiftSettings: strictSettings
         ),
         // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
@@ -144,6 +154,7 @@ let package = Package(
         ),
         .target(
             name: "CloisterTestSupport",
+            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "CloisterCrypto"],
             path: "Tests/CloisterTestSupport",
             swiftSettings: strictSettings
         ),
@@ -155,7 +166,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveRuntime", "ConfidentialTraining"],
+            dependencies: ["EnclaveRuntime", "ConfidentialTraining", "ConfidentialFederation"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -176,6 +187,14 @@ let package = Package(
         .testTarget(
             name: "FederatedTests",
             dependencies: ["Federated", "Learning", "Privacy", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "ConfidentialFederationTests",
+            dependencies: [
+                "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier", "Learning", "CloisterCrypto",
+                "CloisterTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

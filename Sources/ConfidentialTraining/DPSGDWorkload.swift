@@ -20,12 +20,8 @@ extension BuiltinWorkload {
             table.register(TrainingCall.begin) { try trainer.begin($0) }
             table.register(TrainingCall.step) { try trainer.step($0) }
             table.register(TrainingCall.finish) { _ in try trainer.finish() }
-            table.register(EnclaveMain.mainFunction) { _ in
-                writeText(
-                    "dpsgd: this workload trains on encrypted data sent by `cloister dp train --enclave`; "
-                        + "there is nothing to run on its own\n", toDescriptor: 2)
-                return try CBORValue.unsigned(0).encoded()
-            }
+            table.registerHostDrivenMain(
+                "dpsgd: this workload trains on encrypted data sent by `cloister dp train --enclave`")
             return table
         })
 }

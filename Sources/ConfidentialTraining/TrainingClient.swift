@@ -16,43 +16,23 @@ public struct TrainingClient: Sendable {
 
     public let transport: Transport
     public let appraiser: Appraiser
-    /// The policy the quote must satisfy; a nonce is always required on top of it.
+    /// The policy the quote must satisfy; a nonce is always required on top of it (`Appraiser.attestEnclave`).
     public let policy: Policy
 
     public init(transport: @escaping Transport, appraiser: Appraiser, policy: Policy) {
         self.transport = transport
         self.appraiser = appraiser
-        var policy = policy
-        policy.requireNonce = true
         self.policy = policy
-    }
-
-    /// An enclave whose quote passed appraisal: the key it binds, the nonce it answered, the appraisal.
-    public struct AttestedEnclave: Sendable {
-        public let key: ECPublicKey
-        public let nonce: [UInt8]
-        public let appraisal: AttestationResult
     }
 
     /// Asks for a quote on a fresh nonce and appraises it at `time`; throws `attestationRefused` naming every
     /// failing check.
     public func attest(at time: Date = Date()) throws -> AttestedEnclave {
-        let nonce = try SecureRandom.bytes(count: 32)
-        let quote = try transport(
-            EnclaveMain.quoteFunction,
-            CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)]).encoded())
-        let appraisal = appraiser.evaluate(quote, format: .cloister, policy: policy, expectedNonce: nonce, at: time)
-        guard appraisal.status != .contraindicated else {
-            let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
-            throw ConfidentialTrainingError(
-                .attestationRefused, "the enclave's quote is refused under policy '\(policy.id)': \(failures)")
+        do {
+            return try appraiser.attestEnclave(policy: policy, at: time, call: call)
+        } catch let refusal as AttestationRefusal {
+            throw ConfidentialTrainingError(.attestationRefused, refusal.reason)
         }
-        guard let hex = appraisal.claims?.publicKey, let der = hexDecoded(hex),
-            let key = try? ECPublicKey(derRepresentation: der), key.curve == .p256
-        else {
-            throw ConfidentialTrainingError(.attestationRefused, "the enclave's quote binds no P-256 public key")
-        }
-        return AttestedEnclave(key: key, nonce: nonce, appraisal: appraisal)
     }
 
     /// Runs `setup` (prepared here from the same data, so the enclave's plan can be checked) in `enclave`: sends the
@@ -68,7 +48,7 @@ public struct TrainingClient: Sendable {
             request.encoded(), to: enclave.key, info: TrainingCall.hpkeInfo)
         let previous = try checkpoint.flatMap { $0.exists ? try $0.read() : nil }
         let begun = try CBORDecoder().decode(
-            transport(
+            call(
                 TrainingCall.begin,
                 CBORValue.map([
                     CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
@@ -86,7 +66,7 @@ public struct TrainingClient: Sendable {
         let chunk = max(1, steps / 50)
         while taken < steps {
             let reply = try CBORDecoder().decode(
-                transport(TrainingCall.step, CBORValue.unsigned(UInt64(chunk)).encoded()))
+                call(TrainingCall.step, CBORValue.unsigned(UInt64(chunk)).encoded()))
             let what = "the enclave's reply to '\(TrainingCall.step)'"
             let now = try TrainingMessage.unsigned(reply, "steps_taken", in: what)
             guard now > taken, now <= steps else {
@@ -96,10 +76,22 @@ public struct TrainingClient: Sendable {
             taken = now
             progress(taken, steps)
         }
-        let result = try TrainingResult(signed: transport(TrainingCall.finish, []), publicKey: enclave.key)
+        let result = try TrainingResult(signed: call(TrainingCall.finish, []), publicKey: enclave.key)
         try check(result, answers: ciphertext, nonce: enclave.nonce, setup: setup)
         if let checkpoint, checkpoint.exists { try checkpoint.remove() }
         return result
+    }
+
+    /// Calls the enclave through the transport; the enclave's refusal of a checkpoint comes back as
+    /// `checkpointRejected` with the enclave's reason.
+    private func call(_ function: String, _ argument: [UInt8]) throws -> [UInt8] {
+        do {
+            return try transport(function, argument)
+        } catch let error as EnclaveCallError
+            where error.remoteCode == ConfidentialTrainingError.Code.checkpointRejected.rawValue
+        {
+            throw ConfidentialTrainingError(.checkpointRejected, error.reason)
+        }
     }
 
     /// Refuses a result that answers another request, or whose plan or privacy report is not this job's.

@@ -33,6 +33,19 @@ extension ErrorCode where Domain == FederationError {
     public static let nonFinite = Self("non-finite-update")
     /// A round closed with too few updates to aggregate, or an action on a finished federation.
     public static let roundNotReady = Self("round-not-ready")
+    /// The aggregator's quote failed appraisal: nothing is sent to it.
+    public static let attestationRefused = Self("attestation-refused")
+    /// A signed statement (the federation, a global model) that does not verify or is not what was asked for.
+    public static let statementRejected = Self("statement-rejected")
+    /// A message that does not have the protocol's shape.
+    public static let protocolViolation = Self("protocol-violation")
     /// Another round would spend more client-level privacy than the budget allows.
     public static let budgetExhausted = Self("budget-exhausted")
+
+    /// Every code above, to recognise one that crossed a channel as text.
+    public static let all: [Self] = [
+        .invalidParameter, .unknownClient, .staleRound, .notInCohort, .duplicateSubmission, .wrongShape,
+        .invalidUpdate, .nonFinite, .roundNotReady, .attestationRefused, .statementRejected, .protocolViolation,
+        .budgetExhausted,
+    ]
 }

@@ -1,5 +1,6 @@
 // The trusted-side executable: runs inside an enclave process started by the platform's launcher, with the ECALL
 // channel on fd 3 and the platform channel on fd 4. argv[1] names the built-in workload.
+import ConfidentialFederation
 import ConfidentialTraining
 import EnclaveRuntime
 import Glibc
@@ -10,7 +11,7 @@ func complain(_ message: String) {
 }
 
 /// Every built-in workload, by name.
-let workloads = Dictionary(uniqueKeysWithValues: [BuiltinWorkload.echo, .dpsgd].map { ($0.name, $0) })
+let workloads = Dictionary(uniqueKeysWithValues: [BuiltinWorkload.echo, .dpsgd, .fedavg].map { ($0.name, $0) })
 
 let arguments = CommandLine.arguments
 guard arguments.count >= 2, arguments[1] != "--help" else {

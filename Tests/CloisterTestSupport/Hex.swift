@@ -25,3 +25,11 @@ public func bytes(fromHex text: String) -> [UInt8] {
     }
     return output
 }
+
+extension Array where Element == UInt8 {
+    /// True when `needle` occurs in these bytes (canary checks).
+    public func containsBytes(_ needle: [UInt8]) -> Bool {
+        guard !needle.isEmpty, needle.count <= count else { return false }
+        return (0...(count - needle.count)).contains { self[$0..<($0 + needle.count)].elementsEqual(needle) }
+    }
+}

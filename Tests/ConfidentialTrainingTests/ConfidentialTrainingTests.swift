@@ -8,6 +8,7 @@ import Glibc
 import Learning
 import Synchronization
 import Testing
+import Verifier
 
 @Suite("DP-SGD inside the enclave")
 struct ConfidentialTrainingTests {
@@ -174,10 +175,10 @@ struct ConfidentialTrainingTests {
         try FileManager.default.copyItem(atPath: early, toPath: path)
         try fixture.withEnclave { _, client in
             let attested = try client.attest()
-            let error = #expect(throws: EnclaveCallError.self) {
+            let error = #expect(throws: ConfidentialTrainingError.self) {
                 try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
             }
-            #expect(error?.reason.contains("checkpoint-rejected") == true)
+            #expect(error?.code == .checkpointRejected && error?.reason.contains("rolled back") == true)
         }
     }
 
@@ -277,11 +278,11 @@ struct ConfidentialTrainingTests {
         let other = try TrainingFixture.breastCancer(csv: Self.csvWithCanary(), epochs: 2)
         try fixture.withEnclave { _, client in
             let attested = try client.attest()
-            let error = #expect(throws: EnclaveCallError.self) {
+            let error = #expect(throws: ConfidentialTrainingError.self) {
                 try client.train(
                     csv: other.csv, schema: other.schema, setup: other.setup, in: attested, checkpoint: checkpoint)
             }
-            #expect(error?.reason.contains("another training job") == true)
+            #expect(error?.code == .checkpointRejected && error?.reason.contains("another training job") == true)
         }
     }
 }

@@ -8,48 +8,18 @@ import Learning
 import Synchronization
 import Verifier
 
-/// A platform in a temporary home with `Manifests/dpsgd.toml` signed by the development key, launching dpsgd
-/// enclaves in process (the platform's launcher, as `cloister platform launch` runs it).
+/// The dpsgd enclave (`Manifests/dpsgd.toml`) on a test platform, and data owners' clients of it.
 struct TrainingFixture {
-    let directory: URL
-    let home: PlatformHome
-    let platform: Platform
-    let signed: SignedManifest
-    let launcher: EnclaveLauncher
+    let enclaves: EnclaveFixture
 
     init() throws {
-        directory = try TestEnvironment.temporaryDirectory("confidential-training")
-        home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        platform = try Platform.initialize(home: home, curve: .p256)
-        let manifest = directory.appendingPathComponent("dpsgd.toml")
-        try FileManager.default.copyItem(
-            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/dpsgd.toml"), to: manifest)
-        let locator = EnclaveExecutableLocator(
-            enclaveExecutable: TestEnvironment.productsDirectory + "/cloister-enclave", runningExecutableDirectory: nil)
-        let key = try ECPrivateKey(
-            pemRepresentation: String(
-                contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem"), encoding: .utf8))
-        let path = directory.appendingPathComponent("dpsgd.manifest.cose").path
-        try SignedManifest.sign(manifestAt: manifest.path, with: key, locator: locator).write(to: path)
-        signed = try SignedManifest(contentsOf: path)
-        launcher = EnclaveLauncher(platform: platform, locator: locator)
+        enclaves = try EnclaveFixture(manifest: "dpsgd")
     }
 
-    var measurement: String { hexEncoded(signed.measurement.bytes) }
-
-    /// The policy a data owner would hold for this enclave: its measurement, on a simulated platform, signed with the
-    /// development key.
-    func policy(measurement: String? = nil) -> Policy {
-        Policy(
-            id: "dpsgd-test", measurements: [measurement ?? self.measurement], allowSimulated: true,
-            allowDevelopmentKeys: true, maximumAgeSeconds: 300)
-    }
-
-    func appraiser() throws -> Appraiser {
-        Appraiser(
-            evidence: EvidenceVerifier(trust: try home.publishedTrust().trustStore),
-            signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "tests"))
-    }
+    var directory: URL { enclaves.directory }
+    var home: PlatformHome { enclaves.home }
+    var signed: SignedManifest { enclaves.signed }
+    var measurement: String { enclaves.measurement }
 
     /// Launches a dpsgd enclave; `body` gets it and a client whose every ECALL passes through `relay` (the host).
     @discardableResult
@@ -59,17 +29,13 @@ struct TrainingFixture {
             try $2($0, $1)
         }, _ body: (LaunchedEnclave, TrainingClient) throws -> T
     ) throws -> T {
-        let enclave = try launcher.launch(signed)
-        defer {
-            enclave.host.shutdown()
-            _ = try? enclave.wait()
+        try enclaves.withEnclave { enclave, caller in
+            let direct: TrainingClient.Transport = { try caller.call($0, $1) }
+            let client = TrainingClient(
+                transport: { try relay($0, $1, direct) }, appraiser: try enclaves.appraiser(),
+                policy: enclaves.policy(measurement: measurement))
+            return try body(enclave, client)
         }
-        let caller = EnclaveCaller(channel: enclave.host)
-        let direct: TrainingClient.Transport = { try caller.call($0, $1) }
-        let client = TrainingClient(
-            transport: { try relay($0, $1, direct) }, appraiser: try appraiser(),
-            policy: policy(measurement: measurement))
-        return try body(enclave, client)
     }
 
     /// breast_cancer with its schema, prepared as the client prepares it.
@@ -98,11 +64,4 @@ final class HostRecording: Sendable {
 
     var functions: [String] { calls.withLock { $0.map(\.0) } }
     var bytes: [[UInt8]] { calls.withLock { $0.flatMap { [$0.1, $0.2] } } }
-}
-
-extension Array where Element == UInt8 {
-    func containsBytes(_ needle: [UInt8]) -> Bool {
-        guard !needle.isEmpty, needle.count <= count else { return false }
-        return (0...(count - needle.count)).contains { self[$0..<($0 + needle.count)].elementsEqual(needle) }
-    }
 }

@@ -89,10 +89,14 @@ public struct EnclaveCallError: CodedError {
 
     public let code: Code
     public let reason: String
+    /// For `handlerFailed`: the code of the error the other side's handler threw (e.g. "checkpoint-rejected"), so
+    /// a host can map it to an exit code or HTTP status.
+    public let remoteCode: String?
 
-    public init(_ code: Code, _ reason: String) {
+    public init(_ code: Code, _ reason: String, remoteCode: String? = nil) {
         self.code = code
         self.reason = reason
+        self.remoteCode = remoteCode
     }
 }
 
@@ -163,7 +167,8 @@ public final class EnclaveCaller: Sendable {
             case .ecallResult(id, .returned(let bytes)):
                 return bytes
             case .ecallResult(id, .failed(let code, let reason)):
-                throw EnclaveCallError(.handlerFailed, "ECALL '\(function)' failed in the enclave: \(code): \(reason)")
+                throw EnclaveCallError(
+                    .handlerFailed, "ECALL '\(function)' failed in the enclave: \(code): \(reason)", remoteCode: code)
             case .ocall(let ocallID, let name, let ocallArgument):
                 let outcome = ocalls.outcome(of: name, argument: ocallArgument)
                 try channel.send(EnclaveCallMessage.ocallResult(id: ocallID, outcome: outcome).encoded())
@@ -213,7 +218,8 @@ public final class EnclaveCallServer: Sendable {
         case .ocallResult(id, .returned(let bytes)):
             return bytes
         case .ocallResult(id, .failed(let code, let reason)):
-            throw EnclaveCallError(.handlerFailed, "OCALL '\(function)' failed in the host: \(code): \(reason)")
+            throw EnclaveCallError(
+                .handlerFailed, "OCALL '\(function)' failed in the host: \(code): \(reason)", remoteCode: code)
         case let other:
             throw EnclaveCallError(.protocolViolation, "unexpected message while waiting for OCALL \(id): \(other)")
         }

@@ -44,6 +44,17 @@ public struct BuiltinWorkload: Sendable {
         })
 }
 
+extension EnclaveCallTable {
+    /// Registers the `main` of a workload that a host command drives through its own ECALLs: it prints
+    /// `explanation` and that there is nothing to run on its own, and exits 0.
+    public mutating func registerHostDrivenMain(_ explanation: String) {
+        register(EnclaveMain.mainFunction) { _ in
+            writeText(explanation + "; there is nothing to run on its own\n", toDescriptor: 2)
+            return try CBORValue.unsigned(0).encoded()
+        }
+    }
+}
+
 /// Writes `text` to `descriptor` (standard output by default), retrying short writes; workloads print with it.
 public func writeText(_ text: String, toDescriptor descriptor: Int32 = 1) {
     var bytes = Array(text.utf8)[...]

@@ -1,0 +1,96 @@
+import CloisterCBOR
+public import CloisterCrypto
+import EnclaveRuntime
+public import Federated
+public import Foundation
+public import Verifier
+
+/// A data owner's side of a federation. It reaches the aggregator only through `transport` (the untrusted host's
+/// relay), sends nothing before the aggregator's quote passes appraisal on a fresh nonce, accepts a federation and
+/// global models only when the attested key signed them, and sends its update only signed with its registered key
+/// and HPKE-sealed to the attested key.
+public struct FederationClient: Sendable {
+    /// Calls one of the aggregator's functions (`FederationCall`, `EnclaveMain.quoteFunction`) and returns its reply.
+    public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
+
+    public let transport: Transport
+    public let appraiser: Appraiser
+    public let policy: Policy
+    public let clientID: String
+    public let signingKey: ECPrivateKey
+
+    public init(
+        transport: @escaping Transport, appraiser: Appraiser, policy: Policy, clientID: String, signingKey: ECPrivateKey
+    ) {
+        // The enclave's refusals (a stale round, a duplicate) come back as the federation errors they are.
+        self.transport = { function, argument in
+            do {
+                return try transport(function, argument)
+            } catch let error as EnclaveCallError {
+                throw FederationError(error) ?? error
+            }
+        }
+        self.appraiser = appraiser
+        self.policy = policy
+        self.clientID = clientID
+        self.signingKey = signingKey
+    }
+
+    /// An attested aggregator and the federation it signed.
+    public struct Session: Sendable {
+        public let enclave: AttestedEnclave
+        public let descriptor: FederationDescriptor
+    }
+
+    /// Attests the aggregator and fetches its signed federation; refuses a federation that does not register this
+    /// client under this client's key.
+    public func join(at time: Date = Date()) throws -> Session {
+        let enclave: AttestedEnclave
+        do {
+            enclave = try appraiser.attestEnclave(policy: policy, at: time, call: transport)
+        } catch let refusal as AttestationRefusal {
+            throw FederationError(.attestationRefused, refusal.reason)
+        }
+        let descriptor = try SignedStatement<FederationDescriptor>(
+            signed: transport(FederationCall.descriptor, []), what: "the federation descriptor"
+        ) { _ in enclave.key }.header
+        guard descriptor.config.clientKeys[clientID] == hexEncoded(signingKey.publicKey.derRepresentation) else {
+            throw FederationError(
+                .statementRejected, "the federation does not register client \"\(clientID)\" with this client's key")
+        }
+        return Session(enclave: enclave, descriptor: descriptor)
+    }
+
+    /// The current global model, verified: signed by the attested key, for this federation.
+    public func state(in session: Session) throws -> SignedStatement<ModelState> {
+        let state = try SignedStatement<ModelState>(
+            signed: transport(FederationCall.state, []), what: "the global model"
+        ) { _ in session.enclave.key }
+        guard state.header.federationID == session.descriptor.federationID else {
+            throw FederationError(.statementRejected, "the global model belongs to another federation")
+        }
+        return state
+    }
+
+    /// Signs and seals `parameters` for `round` and submits them; returns the aggregator's verified receipt.
+    public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) throws -> Receipt {
+        let header = UpdateHeader(
+            federationID: session.descriptor.federationID, round: round, client: clientID, exampleCount: exampleCount)
+        let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
+        let (encapsulatedKey, ciphertext) = try HPKE.seal(
+            signed, to: session.enclave.key, info: FederationCall.hpkeInfo)
+        let message = try CBORValue.map([
+            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
+        ]).encoded()
+        let receipt = try SignedStatement<Receipt>(
+            signed: transport(FederationCall.submit, message), what: "the aggregator's receipt"
+        ) { _ in session.enclave.key }.header
+        guard receipt.federationID == session.descriptor.federationID, receipt.round == round,
+            receipt.client == clientID,
+            receipt.ciphertextDigest == hexEncoded(DigestAlgorithm.sha256.hash(ciphertext))
+        else {
+            throw FederationError(.statementRejected, "the receipt acknowledges another update")
+        }
+        return receipt
+    }
+}

@@ -1,0 +1,195 @@
+import CloisterCrypto
+import CloisterTestSupport
+import ConfidentialFederation
+import EnclaveRuntime
+import Federated
+import Foundation
+import Learning
+import Synchronization
+import Testing
+import Verifier
+
+/// Everything the host relayed, both directions.
+final class Relay: Sendable {
+    private let traffic = Mutex<[[UInt8]]>([])
+    /// Replaces the enclave's reply to a function (a host that lies).
+    let rewrite = Mutex<[String: @Sendable ([UInt8]) -> [UInt8]]>([:])
+
+    func transport(_ caller: EnclaveCaller) -> FederationClient.Transport {
+        { function, argument in
+            var reply = try caller.call(function, argument)
+            if let change = self.rewrite.withLock({ $0[function] }) { reply = change(reply) }
+            self.traffic.withLock { $0 += [Array(function.utf8), argument, reply] }
+            return reply
+        }
+    }
+
+    var bytes: [UInt8] { traffic.withLock { $0.flatMap { $0 } } }
+    var functions: Set<String> {
+        traffic.withLock {
+            Set($0.enumerated().filter { $0.offset % 3 == 0 }.map { String(decoding: $0.element, as: UTF8.self) })
+        }
+    }
+}
+
+@Suite("fedavg enclave: attested aggregation of client-signed, HPKE-sealed updates")
+struct ConfidentialFederationTests {
+    static let spec = ModelSpec(kind: .logistic, featureCount: 3, classCount: 2)
+
+    /// Three registered clients, their keys, and a running aggregator enclave begun with `plan`.
+    static func withFederation<T>(
+        rounds: Int = 2, privacy: ClientLevelPrivacy? = nil, measurement: String? = nil,
+        _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay) throws -> T
+    ) throws -> T {
+        let fixture = try EnclaveFixture(manifest: "fedavg")
+        let names = ["hospital-a", "hospital-b", "hospital-c"]
+        let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
+        let plan = try FederationPlan(
+            clients: names, rounds: rounds, minClients: 3, roundTimeout: 60, strategy: .fedAvg, privacy: privacy)
+        let config = FederationConfig(
+            plan: plan,
+            clientKeys: Dictionary(
+                uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
+            model: spec)
+        return try fixture.withEnclave { _, caller in
+            let encoder = JSONEncoder()
+            _ = try caller.call(FederationCall.begin, Array(encoder.encode(config)))
+            let relay = Relay()
+            let appraiser = try fixture.appraiser()
+            let clients = zip(names, keys).map { name, key in
+                FederationClient(
+                    transport: relay.transport(caller), appraiser: appraiser,
+                    policy: fixture.policy(measurement: measurement), clientID: name, signingKey: key)
+            }
+            return try body(fixture, caller, clients, relay)
+        }
+    }
+
+    @Test("three clients attest, submit signed sealed updates, and verify each signed global model")
+    func rounds() throws {
+        try Self.withFederation { _, caller, clients, relay in
+            let sessions = try clients.map { try $0.join() }
+            for round in 1...2 {
+                for (index, client) in clients.enumerated() {
+                    let state = try client.state(in: sessions[index])
+                    #expect(state.header.openRound == round && state.header.cohort.count == 3)
+                    let parameters = state.parameters.map { $0 + Float(index + 1) }
+                    let receipt = try client.submit(
+                        parameters, exampleCount: 10 * (index + 1), round: round, in: sessions[index])
+                    #expect(receipt.accepted == index + 1)
+                }
+                _ = try caller.call(FederationCall.close)
+                let published = try clients[0].state(in: sessions[0])
+                #expect(published.header.completedRounds == round)
+                #expect(Set(published.header.participants) == Set(clients.map(\.clientID)))
+            }
+            // Weighted by 10, 20, 30 examples: each round moves every parameter by (1·10 + 2·20 + 3·30)/60 = 7/3.
+            let final = try clients[1].state(in: sessions[1])
+            #expect(final.header.openRound == nil && final.header.finishReason == "all 2 rounds ran")
+            #expect(final.parameters.allSatisfy { abs($0 - 14.0 / 3) < 1e-5 }, "\(final.parameters)")
+            #expect(relay.functions.isSuperset(of: [FederationCall.submit, FederationCall.state]))
+        }
+    }
+
+    @Test("a canary value in a client's update never appears in any byte the host relays")
+    func canary() throws {
+        let canary: Float = 8_675.309
+        try Self.withFederation { _, _, clients, relay in
+            let session = try clients[0].join()
+            let state = try clients[0].state(in: session)
+            var parameters = state.parameters
+            parameters[2] = canary
+            _ = try clients[0].submit(parameters, exampleCount: 5, round: 1, in: session)
+            let littleEndian = withUnsafeBytes(of: canary.bitPattern.littleEndian, Array.init)
+            #expect(!relay.bytes.containsBytes(littleEndian))
+            #expect(!relay.bytes.containsBytes(Array("8675.309".utf8)))
+            // The check can fail: the plaintext form of the update holds the canary.
+            let plain = try SignedStatement(
+                header: UpdateHeader(
+                    federationID: session.descriptor.federationID, round: 1, client: "x", exampleCount: 1),
+                parameters: parameters
+            ).signed(with: ECPrivateKey(generating: .p256))
+            #expect(plain.containsBytes(littleEndian))
+        }
+    }
+
+    @Test("a client refuses an aggregator of another measurement, sending nothing but the quote request")
+    func otherMeasurement() throws {
+        try Self.withFederation(measurement: String(repeating: "ab", count: 32)) { _, _, clients, relay in
+            let error = #expect(throws: FederationError.self) { try clients[0].join() }
+            #expect(error?.code == .attestationRefused)
+            #expect(relay.functions == [EnclaveMain.quoteFunction])
+        }
+    }
+
+    @Test("a replayed quote and a global model whose signature does not verify are refused")
+    func replayAndTamper() throws {
+        try Self.withFederation { _, _, clients, relay in
+            let session = try clients[0].join()
+            let old = Mutex<[UInt8]?>(nil)
+            relay.rewrite.withLock {
+                $0[EnclaveMain.quoteFunction] = { reply in
+                    old.withLock { saved in
+                        if saved == nil { saved = reply }
+                        return saved!
+                    }
+                }
+            }
+            _ = try clients[1].join()
+            let replayed = #expect(throws: FederationError.self) { try clients[2].join() }
+            #expect(replayed?.code == .attestationRefused && replayed?.reason.contains("nonce") == true)
+            relay.rewrite.withLock {
+                $0[FederationCall.state] = { reply in
+                    var changed = reply
+                    changed[changed.count - 5] ^= 1
+                    return changed
+                }
+            }
+            let tampered = #expect(throws: FederationError.self) { try clients[0].state(in: session) }
+            #expect(tampered?.code == .statementRejected)
+        }
+    }
+
+    @Test("the enclave refuses unknown keys, stale rounds, duplicates, wrong shapes and NaN, and keeps the round")
+    func refusals() throws {
+        try Self.withFederation { fixture, caller, clients, relay in
+            let sessions = try clients.map { try $0.join() }
+            let good = try clients[0].state(in: sessions[0]).parameters
+            func refused(_ code: FederationError.Code, _ body: () throws -> Void) {
+                let error = #expect(throws: FederationError.self) { try body() }
+                #expect(error?.code == code, "\(error?.reason ?? "")")
+            }
+            let impostor = FederationClient(
+                transport: relay.transport(caller), appraiser: try fixture.appraiser(), policy: fixture.policy(),
+                clientID: "hospital-b", signingKey: try ECPrivateKey(generating: .p256))
+            refused(.statementRejected) { _ = try impostor.join() }
+            refused(.unknownClient) { _ = try impostor.submit(good, exampleCount: 1, round: 1, in: sessions[1]) }
+            refused(.staleRound) { _ = try clients[0].submit(good, exampleCount: 1, round: 2, in: sessions[0]) }
+            refused(.wrongShape) { _ = try clients[0].submit(good + [0], exampleCount: 1, round: 1, in: sessions[0]) }
+            refused(.nonFinite) {
+                _ = try clients[0].submit([.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[0])
+            }
+            _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
+            refused(.duplicateSubmission) {
+                _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
+            }
+            refused(.roundNotReady) { _ = try FederationClient.closing(caller) }
+            // The round is intact: the other two complete it.
+            _ = try clients[1].submit(good, exampleCount: 1, round: 1, in: sessions[1])
+            _ = try clients[2].submit(good, exampleCount: 1, round: 1, in: sessions[2])
+            _ = try caller.call(FederationCall.close)
+            #expect(try clients[0].state(in: sessions[0]).header.completedRounds == 1)
+        }
+    }
+}
+
+extension FederationClient {
+    /// The host's close call, with the enclave's refusal recovered as a federation error.
+    static func closing(_ caller: EnclaveCaller) throws -> [UInt8] {
+        do {
+            return try caller.call(FederationCall.close)
+        } catch let error as EnclaveCallError {
+            throw FederationError(error) ?? error
+        }
+    }
+}
