@@ -131,6 +131,17 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: strictSettings
         ),
+        // The aggregator's untrusted HTTP host and the clients' HTTP transport.
+        .target(
+            name: "FederationServer",
+            dependencies: [
+                "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "CloisterCBOR",
+                "CloisterCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CloisterCLI",
             dependencies: [
@@ -143,7 +154,14 @@ let package = Package(
                 "Privacy",
                 "Learning",
                 "ConfidentialTraining",
+                "Federated",
+                "ConfidentialFederation",
+                "FederationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -187,6 +205,18 @@ let package = Package(
         .testTarget(
             name: "FederatedTests",
             dependencies: ["Federated", "Learning", "Privacy", "CloisterTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FederationServerTests",
+            dependencies: [
+                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier", "CloisterCrypto",
+                "Learning",
+                "CloisterTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -13,7 +13,7 @@ public struct CloisterCommand: AsyncParsableCommand {
         version: CloisterVersion.string,
         subcommands: [
             PlatformCommand.self, SignCommand.self, MeasureCommand.self, RunCommand.self, VerifyCommand.self,
-            ServeCommand.self, DPCommand.self,
+            ServeCommand.self, DPCommand.self, FLCommand.self,
         ]
     )
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConfidentialTraining
 import EnclaveRuntime
+import Federated
 import Foundation
 import Learning
 import Privacy
@@ -48,6 +49,13 @@ private func exitError(for error: any Error) -> any Error {
         switch error.code {
         case .attestationRefused, .resultRejected: return ExitCode(2)
         case .checkpointRejected: return ExitCode(65)
+        default: return ExitCode.failure
+        }
+    case let error as FederationError:
+        printToStandardError("error: \(error.reason)")
+        switch error.code {
+        case .attestationRefused, .statementRejected: return ExitCode(2)
+        case .invalidParameter: return ExitCode(64)
         default: return ExitCode.failure
         }
     case let error as StoreError:

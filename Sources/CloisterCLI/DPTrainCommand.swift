@@ -229,17 +229,9 @@ struct TrainCommand: AsyncParsableCommand {
     {
         let signed = try SignedManifest(contentsOf: manifest)
         let measurement = hexEncoded(signed.measurement.bytes)
-        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
-        let appraiser = Appraiser(
-            evidence: EvidenceVerifier(trust: try platformHome.publishedTrust().trustStore),
-            signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)"))
-        let policy =
-            try policy.map { path in
-                do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
-            }
-            ?? Policy(
-                id: "dp-train-enclave", measurements: [measurement], allowSimulated: true,
-                allowDevelopmentKeys: allowDevelopmentKeys, maximumAgeSeconds: 300)
+        let appraiser = try RelyingParty.appraiser(home: home)
+        let policy = try RelyingParty.policy(
+            file: policy, id: "dp-train-enclave", measurement: measurement, allowDevelopmentKeys: allowDevelopmentKeys)
         let checkpointFile = try AtomicFile(path: checkpoint ?? defaultCheckpoint(measurement))
         let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home)
         defer {

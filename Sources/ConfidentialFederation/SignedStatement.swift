@@ -32,6 +32,26 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         signed bytes: [UInt8], what: String, rejection: FederationError.Code = .statementRejected,
         signer: (Header) throws(FederationError) -> ECPublicKey
     ) throws(FederationError) {
+        let (message, header, parameters) = try Self.decode(bytes, what: what)
+        let key = try signer(header)
+        do {
+            try message.verifySignature(with: key)
+        } catch {
+            throw FederationError(rejection, "\(what) does not verify with the expected key: \(error)")
+        }
+        self.header = header
+        self.parameters = parameters
+    }
+
+    /// Reads `bytes` without checking the signature: for the untrusted host, which only reports what the enclave
+    /// published (every client verifies it).
+    public init(unverified bytes: [UInt8], what: String) throws(FederationError) {
+        (_, header, parameters) = try Self.decode(bytes, what: what)
+    }
+
+    private static func decode(_ bytes: [UInt8], what: String) throws(FederationError) -> (
+        COSESign1, Header, [Float]
+    ) {
         let message: COSESign1
         let payload: CBORValue
         do {
@@ -46,17 +66,10 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
             throw FederationError(.protocolViolation, "\(what) lacks its header or float32 parameters")
         }
         do {
-            header = try JSONDecoder().decode(Header.self, from: Data(headerBytes))
+            return (message, try JSONDecoder().decode(Header.self, from: Data(headerBytes)), floats(of: vector))
         } catch {
             throw FederationError(.protocolViolation, "\(what) has no valid header: \(error)")
         }
-        let key = try signer(header)
-        do {
-            try message.verifySignature(with: key)
-        } catch {
-            throw FederationError(rejection, "\(what) does not verify with the expected key: \(error)")
-        }
-        parameters = Self.floats(of: vector)
     }
 
     static func bytes(of floats: [Float]) -> [UInt8] {

@@ -38,8 +38,11 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
 
 /// Turns every error escaping a route into the JSON error shape: Hummingbird's own (413, 404 for an unknown
 /// route) keep their status; anything else is a 500 that says only "internal error", and is logged.
-struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+public struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    public init() {}
+
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws
         -> Response
     {
         do {
@@ -56,8 +59,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Sorted-key JSON responses.
-enum JSONBody {
-    static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable)
+public enum JSONBody {
+    public static func response(status: HTTPResponse.Status = .ok, headers: HTTPFields = [:], _ value: some Encodable)
         -> Response
     {
         let data =
@@ -68,7 +71,7 @@ enum JSONBody {
         return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func raw(_ bytes: [UInt8], contentType: String) -> Response {
+    public static func raw(_ bytes: [UInt8], contentType: String) -> Response {
         Response(
             status: .ok, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }

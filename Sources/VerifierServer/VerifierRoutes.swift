@@ -144,7 +144,7 @@ public enum VerifierRoutes {
     }
 
     /// The request body, refusing more than `limit` bytes with 413.
-    private static func body(_ request: Request, limit: Int) async throws -> [UInt8] {
+    public static func body(_ request: Request, limit: Int) async throws -> [UInt8] {
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: limit)

@@ -1,5 +1,5 @@
 import Attestation
-import CloisterCBOR
+public import CloisterCBOR
 import CloisterCrypto
 public import FoundationEssentials
 
@@ -32,7 +32,8 @@ public struct QuoteBinding: Sendable, Hashable {
         ]
     }
 
-    init(_ value: CBORValue) throws {
+    /// Reads the CBOR map {"nonce", "user_data"[, "public_key"]} (byte strings or null), as the quoting ECALL takes it.
+    public init(_ value: CBORValue) throws {
         func field(_ key: String) throws -> [UInt8]? {
             guard let item = value[.text(key)], !item.isNull else { return nil }
             guard let bytes = item.bytesValue else {

@@ -1,0 +1,139 @@
+import ArgumentParser
+import Attestation
+import CloisterCrypto
+import ConfidentialFederation
+import EnclaveRuntime
+import Federated
+import FederationServer
+import Foundation
+import Learning
+import Verifier
+
+/// `cloister fl client`: one data owner taking part in a federation.
+struct FLClientCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "client",
+        abstract: "Take part in a federation: verify the aggregator, train locally, send sealed signed updates.",
+        discussion: """
+            Fetches the aggregator's quote on a fresh nonce and appraises it (the platform root from the platform \
+            home; --policy, else the measurement of --manifest or --measurement), and sends nothing if it fails. \
+            Then, each round this client is sampled into: trains locally from the signed global model, signs the \
+            update with --key, seals it with HPKE to the attested key and submits it. Every global model is \
+            accepted only if the attested key signed it. Exit: 0 when the federation finished, 2 when the \
+            aggregator or a signed model is refused, 64 for bad options, 65 for bad data, 1 otherwise.
+            """
+    )
+
+    @Option(help: "The aggregator host, e.g. http://127.0.0.1:8090.")
+    var server: String
+
+    @Option(help: "This client's registered identifier.")
+    var id: String
+
+    @Option(help: "This client's P-256 private key (PEM); its public key is in the server's --clients file.")
+    var key: String
+
+    @Option(help: "This client's CSV data (header row, numeric features, integer label column).")
+    var data: String
+
+    @Option(help: "The label column.")
+    var label: String
+
+    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md).")
+    var schema: String?
+
+    @Option(help: "Appraise the aggregator under this policy (TOML or JSON).")
+    var policy: String?
+
+    @Option(help: "Without --policy: require the measurement of this signed manifest.")
+    var manifest: String?
+
+    @Option(help: "Without --policy: require this measurement (hex).")
+    var measurement: String?
+
+    @Flag(help: "Without --policy: accept an aggregator signed with the public development key.")
+    var allowDevelopmentKeys = false
+
+    @Option(help: "The platform home whose published root the quote must chain to (default: $CLOISTER_HOME).")
+    var home: String?
+
+    @OptionGroup var local: LocalTrainingOptions
+
+    @Option(help: "Give up after this many seconds.")
+    var timeout = 600.0
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        try reportingErrors {
+            let appraiser = try RelyingParty.appraiser(home: home)
+            guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--server must be an http(s) URL, not \(server)")
+            }
+            let transport = FederationHTTPTransport(server: url)
+            let client = FederationClient(
+                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: try aggregatorPolicy(),
+                clientID: id, signingKey: try CommandInput.privateKey(key, "--key"))
+            let (train, test) = try localData()
+            let session = try client.join()
+            printToStandardError(
+                "cloister: aggregator attested (\(session.enclave.appraisal.status.rawValue)), federation \(session.descriptor.federationID)"
+            )
+            let final = try FederatedParticipation(
+                client: client, session: session,
+                local: local.training(for: session.descriptor.config.plan.strategy)
+            ).run(on: train, deadline: Date().addingTimeInterval(timeout)) { round in
+                printToStandardError("cloister: submitted an update for round \(round)")
+            }
+            var model = try session.descriptor.config.model.makeModel()
+            model.parameters = final.parameters.map(Double.init)
+            report(final.header, accuracy: model.accuracy(on: test), testExamples: test.count)
+        }
+    }
+
+    private func aggregatorPolicy() throws -> Policy {
+        var expected = measurement?.lowercased() ?? ""
+        if policy == nil {
+            if let manifest {
+                expected = hexEncoded(try SignedManifest(contentsOf: manifest).measurement.bytes)
+            } else if measurement == nil {
+                throw ValidationError("give --policy, --manifest or --measurement: what aggregator to trust")
+            }
+        }
+        return try RelyingParty.policy(
+            file: policy, id: "fl-client", measurement: expected, allowDevelopmentKeys: allowDevelopmentKeys)
+    }
+
+    /// This client's data through the schema, split 80/20: it trains on the first, reports accuracy on the second.
+    private func localData() throws -> (Dataset, Dataset) {
+        var dataset = try Dataset(csvAt: data, label: label)
+        if let schema { dataset = try FeatureSchema(contentsOf: schema).apply(to: dataset) }
+        return dataset.split(testFraction: 0.2, seed: 0)
+    }
+
+    private func report(_ state: ModelState, accuracy: Double, testExamples: Int) {
+        if json {
+            struct Output: Encodable {
+                let rounds: Int
+                let accuracy: Double
+                let test_examples: Int
+                let epsilon_pld: Double?
+                let epsilon_rdp: Double?
+                let delta: Double?
+                let finish_reason: String?
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let output = Output(
+                rounds: state.completedRounds, accuracy: accuracy, test_examples: testExamples,
+                epsilon_pld: state.privacy?.epsilonPLD, epsilon_rdp: state.privacy?.epsilonRDP,
+                delta: state.privacy?.delta, finish_reason: state.finishReason)
+            print(String(decoding: (try? encoder.encode(output)) ?? Data(), as: UTF8.self))
+        } else {
+            print(state.summary)
+            print(String(format: "local test accuracy %.4f on %d examples", accuracy, testExamples))
+            if let reason = state.finishReason { print("finished: \(reason)") }
+        }
+    }
+}

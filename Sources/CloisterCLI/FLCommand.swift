@@ -1,0 +1,163 @@
+public import ArgumentParser
+import CloisterCrypto
+import ConfidentialFederation
+import Federated
+import Foundation
+import Learning
+
+/// `cloister fl`: federated learning with an attested aggregator enclave.
+public struct FLCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "fl",
+        abstract: "Federated learning: an attested aggregator enclave, its clients, and whole simulated federations.",
+        subcommands: [FLServeCommand.self, FLClientCommand.self, FLSimulateCommand.self]
+    )
+
+    public init() {}
+}
+
+/// The registered clients of a federation: `{"clients": [{"id": "hospital-1", "public_key": "-----BEGIN PUBLIC
+/// KEY-----..."}]}`, each key a P-256 public key in PEM (the client signs its updates with the private half).
+struct ClientRegistryFile: Codable {
+    struct Entry: Codable {
+        let id: String
+        let publicKey: String
+
+        enum CodingKeys: String, CodingKey {
+            case id
+            case publicKey = "public_key"
+        }
+    }
+
+    let clients: [Entry]
+
+    /// The registry at `path`, as client ids (file order) and their keys (SubjectPublicKeyInfo DER, hex).
+    static func load(_ path: String) throws -> (ids: [String], keys: [String: String]) {
+        let registry: ClientRegistryFile
+        do {
+            registry = try JSONDecoder().decode(Self.self, from: Data(CommandInput.bytes(path, "--clients")))
+        } catch let error as ValidationError {
+            throw error
+        } catch {
+            throw ValidationError(
+                "--clients \(path) is not a client registry ({\"clients\": [{\"id\", \"public_key\"}]}): \(error)")
+        }
+        var keys: [String: String] = [:]
+        for entry in registry.clients {
+            guard let key = try? ECPublicKey(pemRepresentation: entry.publicKey), key.curve == .p256 else {
+                throw ValidationError("--clients \(path): client \"\(entry.id)\" has no P-256 public key in PEM")
+            }
+            guard keys.updateValue(hexEncoded(key.derRepresentation), forKey: entry.id) == nil else {
+                throw ValidationError("--clients \(path): client \"\(entry.id)\" is registered twice")
+            }
+        }
+        guard !keys.isEmpty else { throw ValidationError("--clients \(path) registers no clients") }
+        return (registry.clients.map(\.id), keys)
+    }
+}
+
+/// The federation options `fl serve` and `fl simulate` share: rounds, closing, strategy, DP-FedAvg.
+struct FederationOptions: ParsableArguments {
+    @Option(help: "Rounds to run.")
+    var rounds = 5
+
+    @Option(help: "Close a round once this many clients submitted (default: every client of the round's cohort).")
+    var minClients: Int?
+
+    @Option(help: "Close a round with fewer updates after this many seconds.")
+    var roundTimeout = 60.0
+
+    @Option(help: "fedavg, fedprox[:MU], median, trimmed-mean[:BETA], krum[:F] or multi-krum:F:M.")
+    var strategy = "fedavg"
+
+    @Option(help: "DP-FedAvg noise multiplier z: noise std z*C/m on the averaged update (client-level DP).")
+    var dpNoiseMultiplier: Double?
+
+    @Option(help: "With --dp-noise-multiplier: the L2 bound C each client's update is clipped to.")
+    var clip: Double?
+
+    @Option(help: "With --dp-noise-multiplier: the delta of the client-level guarantee, at most 1/N.")
+    var delta: Double?
+
+    @Option(help: "With --dp-noise-multiplier: stop before a round would take epsilon past this.")
+    var epsilonBudget: Double?
+
+    @Option(help: "With --dp-noise-multiplier: expected clients per round m; each client is sampled with q = m/N.")
+    var clientsPerRound: Int?
+
+    /// The checked plan for `clients`.
+    func plan(clients: [String]) throws -> FederationPlan {
+        do {
+            let strategy = try AggregationStrategy(parsing: strategy)
+            var privacy: ClientLevelPrivacy?
+            if let dpNoiseMultiplier {
+                guard let clip, let delta else {
+                    throw ValidationError("--dp-noise-multiplier needs --clip and --delta")
+                }
+                privacy = try ClientLevelPrivacy(
+                    noiseMultiplier: dpNoiseMultiplier, clip: clip, delta: delta, epsilonBudget: epsilonBudget,
+                    clientsPerRound: clientsPerRound ?? clients.count, registeredClients: clients.count)
+            } else if clip != nil || delta != nil || epsilonBudget != nil || clientsPerRound != nil {
+                throw ValidationError(
+                    "--clip, --delta, --epsilon-budget and --clients-per-round go with --dp-noise-multiplier")
+            }
+            return try FederationPlan(
+                clients: clients, rounds: rounds, minClients: minClients ?? clients.count, roundTimeout: roundTimeout,
+                strategy: strategy, privacy: privacy)
+        } catch let error as FederationError {
+            throw ValidationError(error.reason)
+        }
+    }
+}
+
+/// The model options: which model the federation trains.
+struct FederatedModelOptions: ParsableArguments {
+    @Option(help: "The model: logistic (labels 0/1), softmax, or mlp.")
+    var model: ModelKind = .logistic
+
+    @Option(help: "Number of input features.")
+    var features: Int
+
+    @Option(help: "Number of classes.")
+    var classes = 2
+
+    @Option(help: "Hidden units of the mlp.")
+    var hiddenUnits = 32
+
+    var spec: ModelSpec {
+        ModelSpec(kind: model, featureCount: features, classCount: classes, hiddenUnits: hiddenUnits)
+    }
+}
+
+/// A client's local training options (`fl client`, `fl simulate`).
+struct LocalTrainingOptions: ParsableArguments {
+    @Option(help: "Local passes over the client's data each round.")
+    var localEpochs = 2
+
+    @Option(help: "Local minibatch size.")
+    var batchSize = 16
+
+    @Option(help: "Local learning rate.")
+    var lr = 1.0
+
+    /// The local training, with FedProx's proximal weight when `strategy` is FedProx.
+    func training(for strategy: AggregationStrategy) throws -> LocalTraining {
+        do {
+            return try LocalTraining(
+                epochs: localEpochs, batchSize: batchSize, learningRate: lr, proximalWeight: strategy.proximalWeight)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+    }
+}
+
+extension ModelState {
+    /// One line for progress output.
+    var summary: String {
+        var line = "round \(completedRounds): \(participants.count) update(s)"
+        if let privacy {
+            line += String(format: ", client-level epsilon %.4g (delta %g)", privacy.epsilonPLD, privacy.delta)
+        }
+        return line
+    }
+}

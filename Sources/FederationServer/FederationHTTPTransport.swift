@@ -1,0 +1,67 @@
+import CloisterCrypto
+import ConfidentialFederation
+import Dispatch
+import Federated
+public import Foundation
+import HTTPTypes
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A client's transport to an aggregator host over HTTP (`FederationRoutes`): each function is one request; a
+/// JSON error reply comes back as the `FederationError` it names.
+public struct FederationHTTPTransport: Sendable {
+    public let server: URL
+    public let timeout: TimeInterval
+
+    public init(server: URL, timeout: TimeInterval = 60) {
+        self.server = server
+        self.timeout = timeout
+    }
+
+    public func call(_ function: String, _ argument: [UInt8]) throws -> [UInt8] {
+        guard let route = FederationRoutes.paths[function] else {
+            throw FederationError(.protocolViolation, "the aggregator host has no route for '\(function)'")
+        }
+        var request = URLRequest(url: server.appendingPathComponent(route.path), timeoutInterval: timeout)
+        request.httpMethod = route.method.rawValue
+        if route.method == .post {
+            request.httpBody = Data(argument)
+            request.setValue("application/cbor", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, status) = try Self.send(request)
+        guard (200..<300).contains(status) else {
+            struct Reply: Decodable {
+                struct Detail: Decodable {
+                    let code: String
+                    let message: String
+                }
+                let error: Detail
+            }
+            let where_ = "\(route.method.rawValue) \(route.path)"
+            guard let reply = try? JSONDecoder().decode(Reply.self, from: data) else {
+                throw FederationError(.protocolViolation, "\(where_) answered HTTP \(status)")
+            }
+            let code = FederationError.Code.all.first { $0.rawValue == reply.error.code } ?? .protocolViolation
+            throw FederationError(code, "\(where_) answered HTTP \(status): \(reply.error.message)")
+        }
+        return Array(data)
+    }
+
+    /// One request, waited for (the client's protocol is sequential).
+    private static func send(_ request: URLRequest) throws -> (Data, Int) {
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var outcome: Result<(Data, Int), any Error> = .failure(URLError(.unknown))
+        URLSession.shared.dataTask(with: request) { data, response, error in
+            if let error {
+                outcome = .failure(error)
+            } else {
+                outcome = .success((data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
+            }
+            semaphore.signal()
+        }.resume()
+        semaphore.wait()
+        return try outcome.get()
+    }
+}

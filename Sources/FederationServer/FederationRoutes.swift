@@ -1,0 +1,79 @@
+import CloisterCBOR
+public import CloisterCrypto
+import ConfidentialFederation
+import EnclaveRuntime
+public import Federated
+import Foundation
+public import Hummingbird
+import Logging
+import VerifierServer
+
+/// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
+/// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
+public enum FederationRoutes {
+    /// The largest sealed update accepted (a million float32 parameters is 4 MB).
+    public static let maximumUpdateSize = 64 << 20
+    /// The largest quote request accepted.
+    public static let maximumQuoteRequestSize = 4 << 10
+
+    /// The path of each of the aggregator's functions, and its method.
+    public static let paths: [String: (method: HTTPRequest.Method, path: String)] = [
+        EnclaveMain.quoteFunction: (.post, "/fl/v1/quote"),
+        FederationCall.descriptor: (.get, "/fl/v1/federation"),
+        FederationCall.state: (.get, "/fl/v1/model"),
+        FederationCall.submit: (.post, "/fl/v1/updates"),
+    ]
+
+    public static func router(relay: AggregatorRelay) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.middlewares.add(JSONErrorMiddleware())
+        router.middlewares.add(FederationErrorMiddleware())
+        router.middlewares.add(LogRequestsMiddleware(.debug))
+        router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
+        router.post("/fl/v1/quote") { request, _ in
+            let body = try await VerifierRoutes.body(request, limit: maximumQuoteRequestSize)
+            // Not secret: the host checks the shape so a malformed request is the client's 400, not the enclave's.
+            guard (try? QuoteBinding(CBORDecoder().decode(body))) != nil else {
+                throw FederationError(.protocolViolation, "a quote request is the CBOR map {\"nonce\", \"user_data\"}")
+            }
+            return JSONBody.raw(try await relay.call(EnclaveMain.quoteFunction, body), contentType: "application/cbor")
+        }
+        router.get("/fl/v1/federation") { _, _ in
+            JSONBody.raw(try await relay.call(FederationCall.descriptor), contentType: "application/cose")
+        }
+        router.get("/fl/v1/model") { _, _ in
+            JSONBody.raw(try await relay.call(FederationCall.state), contentType: "application/cose")
+        }
+        router.post("/fl/v1/updates") { request, _ in
+            let body = try await VerifierRoutes.body(request, limit: maximumUpdateSize)
+            return JSONBody.raw(try await relay.call(FederationCall.submit, body), contentType: "application/cose")
+        }
+        return router
+    }
+
+    /// The HTTP status of each refusal: 400 for a malformed message, 403 for a client that may not submit, 409 for
+    /// a submission at the wrong time, 422 for an update that is not a valid vector.
+    public static func status(of code: FederationError.Code) -> HTTPResponse.Status {
+        switch code {
+        case .protocolViolation, .invalidParameter: .badRequest
+        case .unknownClient, .notInCohort: .forbidden
+        case .staleRound, .duplicateSubmission, .roundNotReady, .budgetExhausted: .conflict
+        case .wrongShape, .nonFinite, .invalidUpdate: .unprocessableContent
+        default: .badRequest
+        }
+    }
+}
+
+/// Federation refusals as JSON errors with their status and code.
+struct FederationErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch let error as FederationError {
+            context.logger.info("refused", metadata: ["code": "\(error.code)", "path": "\(request.uri.path)"])
+            throw ServiceError(FederationRoutes.status(of: error.code), error.code.rawValue, error.reason)
+        }
+    }
+}

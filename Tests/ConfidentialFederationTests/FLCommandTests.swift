@@ -1,0 +1,128 @@
+import CloisterCrypto
+import CloisterTestSupport
+import Federated
+import Foundation
+import Learning
+import Testing
+
+@Suite("cloister fl serve, client and simulate")
+struct FLCommandTests {
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
+    let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets").path
+
+    /// A platform home and the fedavg manifest signed into a temporary directory, through the CLI.
+    func prepare() throws -> (directory: URL, environment: [String: String], manifest: String) {
+        let directory = try TestEnvironment.temporaryDirectory("fl-command")
+        let home = directory.appendingPathComponent("home").path
+        #expect(try runTool(cloister, ["platform", "init", "--home", home]).status == 0)
+        let toml = directory.appendingPathComponent("fedavg.toml")
+        try FileManager.default.copyItem(
+            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/fedavg.toml"), to: toml)
+        let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
+        #expect(try runTool(cloister, ["sign", toml.path, "--key", key]).status == 0)
+        return (directory, ["CLOISTER_HOME": home], directory.appendingPathComponent("fedavg.manifest.cose").path)
+    }
+
+    func run(_ arguments: [String], _ environment: [String: String]) throws -> ToolOutput {
+        try runTool("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [cloister] + arguments)
+    }
+
+    @Test("simulate: DP-FedAvg on a Dirichlet split prints the accountant's epsilon, writes metrics CSV and SVG")
+    func simulate() throws {
+        let (directory, environment, manifest) = try prepare()
+        let metrics = directory.appendingPathComponent("rounds.csv").path
+        let plot = directory.appendingPathComponent("rounds.svg").path
+        let output = try run(
+            [
+                "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--schema",
+                "\(datasets)/breast_cancer.schema.json", "--clients", "5", "--rounds", "3", "--partition",
+                "dirichlet:1", "--dp-noise-multiplier", "0.8", "--clip", "1", "--delta", "1e-3", "--manifest",
+                manifest, "--metrics", metrics, "--plot", plot, "--json",
+            ], environment)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any])
+        #expect(result["rounds"] as? Int == 3 && result["clients"] as? Int == 5)
+        let expected = try ClientLevelPrivacy(
+            noiseMultiplier: 0.8, clip: 1, delta: 1e-3, clientsPerRound: 5, registeredClients: 5
+        ).report(afterRounds: 3)
+        #expect(result["epsilon_pld"] as? Double == expected.epsilonPLD)
+        #expect((result["accuracy"] as? Double ?? 0) > 0.5)
+        let rows = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 4 && rows[0].hasPrefix("round,participants,accuracy,epsilon_pld"))
+        let svg = try String(contentsOfFile: plot, encoding: .utf8)
+        #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 3)
+    }
+
+    @Test("serve and two clients over loopback: both finish every round (exit 0); a wrong measurement exits 2")
+    func serveAndClients() throws {
+        let (directory, environment, manifest) = try prepare()
+        var entries: [[String: String]] = []
+        for index in 0..<2 {
+            let key = try ECPrivateKey(generating: .p256)
+            try key.pkcs8PEMRepresentation.write(
+                toFile: directory.appendingPathComponent("client\(index).pem").path, atomically: true, encoding: .utf8)
+            entries.append(["id": "client-\(index)", "public_key": key.publicKey.pemRepresentation])
+        }
+        let registry = directory.appendingPathComponent("clients.json").path
+        try JSONSerialization.data(withJSONObject: ["clients": entries]).write(to: URL(fileURLWithPath: registry))
+        let csv = try String(contentsOfFile: "\(datasets)/breast_cancer.csv", encoding: .utf8).split(separator: "\n")
+        for index in 0..<2 {
+            let rows = [csv[0]] + csv.dropFirst().enumerated().filter { $0.offset % 2 == index }.map(\.element)
+            try (rows.joined(separator: "\n") + "\n").write(
+                toFile: directory.appendingPathComponent("data\(index).csv").path, atomically: true, encoding: .utf8)
+        }
+        let port = String(20_000 + Int.random(in: 0..<20_000))
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments =
+            environment.map { "\($0.key)=\($0.value)" } + [
+                cloister, "fl", "serve", "--manifest", manifest, "--clients", registry, "--port", port, "--rounds",
+                "2", "--features", "30", "--exit-when-finished",
+            ]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.terminate() } }
+        func clientArguments(_ index: Int) -> [String] {
+            [
+                "fl", "client", "--server", "http://127.0.0.1:\(port)", "--id", "client-\(index)", "--key",
+                directory.appendingPathComponent("client\(index).pem").path, "--data",
+                directory.appendingPathComponent("data\(index).csv").path, "--label", "label", "--schema",
+                "\(datasets)/breast_cancer.schema.json", "--allow-development-keys", "--json", "--timeout", "120",
+            ]
+        }
+        // Wait (bounded) for the host to listen: a client refused for its policy shows it is up.
+        var refused: ToolOutput?
+        for _ in 0..<100 {
+            let attempt = try run(
+                clientArguments(0) + ["--measurement", String(repeating: "00", count: 48)], environment)
+            if attempt.status == 2 {
+                refused = attempt
+                break
+            }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        #expect(refused?.standardError.contains("refused under policy") == true)
+        let secondOutput = directory.appendingPathComponent("client1.json")
+        FileManager.default.createFile(atPath: secondOutput.path, contents: nil)
+        let second = Process()
+        second.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        second.arguments =
+            environment.map { "\($0.key)=\($0.value)" } + [cloister] + clientArguments(1) + ["--manifest", manifest]
+        second.standardOutput = try FileHandle(forWritingTo: secondOutput)
+        second.standardError = FileHandle.nullDevice
+        try second.run()
+        let first = try run(clientArguments(0) + ["--manifest", manifest], environment)
+        second.waitUntilExit()
+        #expect(first.status == 0, "\(first.standardError)")
+        #expect(second.terminationStatus == 0)
+        let results = try [first.standardOutput, String(contentsOf: secondOutput, encoding: .utf8)].map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(
+            results.allSatisfy { $0["rounds"] as? Int == 2 && $0["finish_reason"] as? String == "all 2 rounds ran" })
+        server.waitUntilExit()
+        #expect(server.terminationStatus == 0)
+    }
+}

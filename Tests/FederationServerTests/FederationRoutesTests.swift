@@ -1,0 +1,158 @@
+import CloisterCrypto
+import CloisterTestSupport
+import ConfidentialFederation
+import Dispatch
+import EnclaveRuntime
+import Federated
+import FederationServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Learning
+import Logging
+import NIOCore
+import Testing
+import Verifier
+
+/// Runs blocking client code (its HTTP calls wait) off the concurrency pool, which the server needs.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+@Suite("fl serve's HTTP host: relayed rounds over loopback, refusals as 4xx")
+struct FederationRoutesTests {
+    static let names = ["hospital-a", "hospital-b", "hospital-c"]
+
+    /// A running aggregator enclave begun for three clients, its HTTP application, and the clients' keys.
+    static func withHost(
+        rounds: Int = 1,
+        _ body: (Application<RouterResponder<BasicRequestContext>>, AggregatorRelay, EnclaveFixture, [ECPrivateKey])
+            async throws -> Void
+    ) async throws {
+        let fixture = try EnclaveFixture(manifest: "fedavg")
+        let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
+        let config = FederationConfig(
+            plan: try FederationPlan(
+                clients: names, rounds: rounds, minClients: 3, roundTimeout: 60, strategy: .fedAvg, privacy: nil),
+            clientKeys: Dictionary(
+                uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
+            model: ModelSpec(kind: .logistic, featureCount: 4, classCount: 2))
+        let enclave = try fixture.launcher.launch(fixture.signed)
+        defer {
+            enclave.host.shutdown()
+            _ = try? enclave.wait()
+        }
+        let relay = AggregatorRelay(caller: EnclaveCaller(channel: enclave.host))
+        _ = try await relay.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
+        let app = Application(
+            router: FederationRoutes.router(relay: relay),
+            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+            logger: Logger(label: "test"))
+        try await body(app, relay, fixture, keys)
+    }
+
+    static func clients(_ fixture: EnclaveFixture, _ keys: [ECPrivateKey], port: Int) throws -> [FederationClient] {
+        let transport = FederationHTTPTransport(server: URL(string: "http://127.0.0.1:\(port)")!)
+        let appraiser = try fixture.appraiser()
+        return zip(names, keys).map { name, key in
+            FederationClient(
+                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: fixture.policy(),
+                clientID: name, signingKey: key)
+        }
+    }
+
+    @Test("three clients over HTTP: attested, updates accepted, the round closes, the signed model verifies")
+    func round() async throws {
+        try await Self.withHost { app, relay, fixture, keys in
+            try await app.test(.live) { client in
+                let clients = try Self.clients(fixture, keys, port: try #require(client.port))
+                let sessions = try await offPool { try clients.map { try $0.join() } }
+                for (index, participant) in clients.enumerated() {
+                    let parameters = [Float](repeating: Float(index), count: 5)
+                    _ = try await offPool {
+                        try participant.submit(parameters, exampleCount: 1, round: 1, in: sessions[index])
+                    }
+                }
+                let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
+                #expect(final.header.completedRounds == 1 && final.parameters == [Float](repeating: 1, count: 5))
+                let verified = try await offPool { try clients[0].state(in: sessions[0]) }
+                #expect(verified == final)
+            }
+        }
+    }
+
+    @Test("every refusal is a 4xx with the federation's code, and the round stays intact")
+    func refusals() async throws {
+        try await Self.withHost { app, relay, fixture, keys in
+            try await app.test(.live) { client in
+                let clients = try Self.clients(fixture, keys, port: try #require(client.port))
+                let session = try await offPool { try clients[0].join() }
+                let good = [Float](repeating: 0.5, count: 5)
+                let impostor = FederationClient(
+                    transport: clients[1].transport, appraiser: clients[1].appraiser, policy: clients[1].policy,
+                    clientID: "hospital-b", signingKey: try ECPrivateKey(generating: .p256))
+                let cases: [(String, Int, FederationError.Code, @Sendable () throws -> Void)] = [
+                    (
+                        "unknown key", 403, .unknownClient,
+                        { _ = try impostor.submit(good, exampleCount: 1, round: 1, in: session) }
+                    ),
+                    (
+                        "stale round", 409, .staleRound,
+                        { _ = try clients[0].submit(good, exampleCount: 1, round: 2, in: session) }
+                    ),
+                    (
+                        "wrong shape", 422, .wrongShape,
+                        { _ = try clients[0].submit([1], exampleCount: 1, round: 1, in: session) }
+                    ),
+                    (
+                        "NaN", 422, .nonFinite,
+                        { _ = try clients[0].submit([.nan, 0, 0, 0, 0], exampleCount: 1, round: 1, in: session) }
+                    ),
+                    (
+                        "infinity", 422, .nonFinite,
+                        { _ = try clients[0].submit([0, 0, .infinity, 0, 0], exampleCount: 1, round: 1, in: session) }
+                    ),
+                    (
+                        "no examples", 422, .invalidUpdate,
+                        { _ = try clients[0].submit(good, exampleCount: 0, round: 1, in: session) }
+                    ),
+                ]
+                for (name, status, code, attempt) in cases {
+                    let error = await #expect(throws: FederationError.self, "\(name)") { try await offPool(attempt) }
+                    #expect(
+                        error?.code == code && error?.reason.contains("HTTP \(status)") == true,
+                        "\(name): \(error?.reason ?? "")")
+                }
+                _ = try await offPool { try clients[0].submit(good, exampleCount: 1, round: 1, in: session) }
+                let duplicate = await #expect(throws: FederationError.self) {
+                    try await offPool { _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: session) }
+                }
+                #expect(duplicate?.code == .duplicateSubmission && duplicate?.reason.contains("HTTP 409") == true)
+                // Malformed and oversized bodies: 400 and 413, never 5xx.
+                try await client.execute(uri: "/fl/v1/updates", method: .post, body: ByteBuffer(string: "not cbor")) {
+                    #expect($0.status == .badRequest)
+                }
+                try await client.execute(
+                    uri: "/fl/v1/updates", method: .post,
+                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize + 1)
+                ) { #expect($0.status == .contentTooLarge) }
+                try await client.execute(uri: "/fl/v1/quote", method: .post, body: ByteBuffer(string: "{}")) {
+                    #expect($0.status.code >= 400 && $0.status.code < 500)
+                }
+                // Intact: one update held, the round still open; the other two close it.
+                let state = try await offPool { try clients[0].state(in: session) }
+                #expect(state.header.openRound == 1 && state.header.completedRounds == 0)
+                for index in 1...2 {
+                    _ = try await offPool {
+                        let own = try clients[index].join()
+                        return try clients[index].submit(good, exampleCount: 1, round: 1, in: own)
+                    }
+                }
+                let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
+                #expect(final.header.participants.count == 3)
+            }
+        }
+    }
+}
