@@ -135,7 +135,8 @@ let package = Package(
         .target(
             name: "FederationServer",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "CloisterCBOR",
+                "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "Verifier", "Attestation",
+                "CloisterCBOR",
                 "CloisterCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

@@ -70,6 +70,22 @@ let package = Package(
             path: "Sources/EnclaveProbe/EnclaveWorkbench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Measures the fedavg aggregator enclave for `scripts/bench-aggregation`.
+        .executableTarget(
+            name: "AggregationProbe",
+            dependencies: [
+                "EnclaveWorkbench",
+                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+                .product(name: "Attestation", package: "Cloister"),
+                .product(name: "Verifier", package: "Cloister"),
+                .product(name: "Learning", package: "Cloister"),
+                .product(name: "Federated", package: "Cloister"),
+                .product(name: "ConfidentialFederation", package: "Cloister"),
+            ],
+            path: "Sources/AggregationProbe",
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Measures the enclave simulator for `scripts/bench-enclave` (launch, ECALL round trip, sealing, quotes).
         .executableTarget(
             name: "EnclaveProbe",

@@ -242,7 +242,7 @@ struct TrainCommand: AsyncParsableCommand {
         let client = TrainingClient(
             transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy)
         let attested = try client.attest()
-        printToStandardError("cloister: quote \(attested.appraisal.status.rawValue) under policy '\(policy.id)'")
+        printToStandardError("cloister: quote \(attested.status.rawValue) under policy '\(policy.id)'")
         let bar = ProgressBar(label: "DP-SGD in the enclave", total: setup.plan.steps)
         let result = try client.train(
             csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpointFile
@@ -251,7 +251,7 @@ struct TrainCommand: AsyncParsableCommand {
         return Outcome(
             trained: result.trained, accuracy: result.accuracy, trainExamples: result.trainExamples,
             testExamples: result.testExamples,
-            enclaveMeasurement: attested.appraisal.claims?.measurement ?? measurement,
+            enclaveMeasurement: attested.measurement ?? measurement,
             resumedFromStep: result.resumedFromStep)
     }
 

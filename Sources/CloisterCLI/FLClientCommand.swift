@@ -16,7 +16,9 @@ struct FLClientCommand: ParsableCommand {
         abstract: "Take part in a federation: verify the aggregator, train locally, send sealed signed updates.",
         discussion: """
             Fetches the aggregator's quote on a fresh nonce and appraises it (the platform root from the platform \
-            home; --policy, else the measurement of --manifest or --measurement), and sends nothing if it fails. \
+            home; --policy, else the measurement of --manifest or --measurement), or has the verifier service at \
+            --verifier appraise it (its nonce, its policy, its signed EAR checked against its JWK set), and sends \
+            nothing if that fails. \
             Then, each round this client is sampled into: trains locally from the signed global model, signs the \
             update with --key, seals it with HPKE to the attested key and submits it. Every global model is \
             accepted only if the attested key signed it. Exit: 0 when the federation finished, 2 when the \
@@ -44,6 +46,13 @@ struct FLClientCommand: ParsableCommand {
 
     @Option(help: "Appraise the aggregator under this policy (TOML or JSON).")
     var policy: String?
+
+    @Option(
+        help: "Have this verifier service appraise the aggregator instead (challenge-response; its EAR is checked).")
+    var verifier: String?
+
+    @Option(help: "With --verifier: the service's policy id (default: its default policy).")
+    var verifierPolicy: String?
 
     @Option(help: "Without --policy: require the measurement of this signed manifest.")
     var manifest: String?
@@ -76,9 +85,9 @@ struct FLClientCommand: ParsableCommand {
                 transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: try aggregatorPolicy(),
                 clientID: id, signingKey: try CommandInput.privateKey(key, "--key"))
             let (train, test) = try localData()
-            let session = try client.join()
+            let session = try client.join(attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy))
             printToStandardError(
-                "cloister: aggregator attested (\(session.enclave.appraisal.status.rawValue)), federation \(session.descriptor.federationID)"
+                "cloister: aggregator attested (\(session.enclave.status.rawValue)), federation \(session.descriptor.federationID)"
             )
             let final = try FederatedParticipation(
                 client: client, session: session,
@@ -93,6 +102,13 @@ struct FLClientCommand: ParsableCommand {
     }
 
     private func aggregatorPolicy() throws -> Policy {
+        if verifier != nil {
+            guard policy == nil, manifest == nil, measurement == nil else {
+                throw ValidationError(
+                    "--verifier replaces --policy, --manifest and --measurement: the service's policy decides")
+            }
+            return Policy(id: "verifier-service")
+        }
         var expected = measurement?.lowercased() ?? ""
         if policy == nil {
             if let manifest {

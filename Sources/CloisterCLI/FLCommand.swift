@@ -2,8 +2,10 @@ public import ArgumentParser
 import CloisterCrypto
 import ConfidentialFederation
 import Federated
+import FederationServer
 import Foundation
 import Learning
+import Verifier
 
 /// `cloister fl`: federated learning with an attested aggregator enclave.
 public struct FLCommand: AsyncParsableCommand {
@@ -148,6 +150,21 @@ struct LocalTrainingOptions: ParsableArguments {
         } catch {
             throw ValidationError(error.reason)
         }
+    }
+}
+
+/// `--verifier URL`: attestation by a verifier service instead of a local appraiser.
+enum VerifierURL {
+    /// The attestation `FederationClient.join` takes for `url` (nil: appraise locally).
+    static func attestation(_ url: String?, policy: String?) throws -> (
+        @Sendable (FederationClient.Transport) throws -> AttestedEnclave
+    )? {
+        guard let url else { return nil }
+        guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https" else {
+            throw ValidationError("--verifier must be an http(s) URL, not \(url)")
+        }
+        let service = VerifierServiceAttestation(verifier: parsed, policyID: policy)
+        return { call in try service.attest(call: call) }
     }
 }
 

@@ -86,9 +86,8 @@ struct FLServeCommand: AsyncParsableCommand {
                     return true
                 }
                 group.addTask {
-                    let final = try await RoundCloser(relay: relay).run(until: lastRound) { state in
-                        logger.info("\(state.header.summary)")
-                    }
+                    let final = try await RoundCloser(relay: relay).run(
+                        until: lastRound, published: { state in logger.info("\(state.header.summary)") })
                     logger.info("federation finished: \(final.header.finishReason ?? "")")
                     if exitWhenFinished {
                         try await Task.sleep(for: .seconds(3))

@@ -53,6 +53,12 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(help: "The platform home (default: $CLOISTER_HOME, else ~/.cloister).")
     var home: String?
 
+    @Option(help: "Have every client attest the aggregator through this verifier service (challenge-response).")
+    var verifier: String?
+
+    @Option(help: "With --verifier: the service's policy id (default: its default policy).")
+    var verifierPolicy: String?
+
     @OptionGroup var federation: FederationOptions
 
     @Option(
@@ -137,12 +143,14 @@ struct FLSimulateCommand: AsyncParsableCommand {
                         transport: { try FederationHTTPTransport(server: url).call($0, $1) }, appraiser: appraiser,
                         policy: policy, clientID: names[index], signingKey: keys[index])
                 }
+                let failed = ClientFailure()
                 let clientRuns = Self.runClients(
-                    participants, shares: shares, local: training, malicious: malicious, deadline: deadline)
+                    participants, shares: shares, local: training, malicious: malicious, deadline: deadline,
+                    attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy), failed: failed)
                 let bar = ProgressBar(label: "federated rounds", total: config.plan.rounds)
                 var global = try spec.makeModel()
                 do {
-                    _ = try await RoundCloser(relay: relay).run(until: deadline) { state in
+                    _ = try await RoundCloser(relay: relay).run(until: deadline, while: { !failed.happened }) { state in
                         global.parameters = state.parameters.map(Double.init)
                         let row = RoundMetrics(
                             round: state.header.completedRounds, participants: state.header.participants.count,
@@ -155,6 +163,8 @@ struct FLSimulateCommand: AsyncParsableCommand {
                     try await clientRuns.value
                 } catch {
                     await server.triggerGracefulShutdown()
+                    // A client's failure stopped the rounds: report the client's error, not the stop.
+                    try await clientRuns.value
                     throw error
                 }
                 bar.finish()
@@ -179,7 +189,8 @@ struct FLSimulateCommand: AsyncParsableCommand {
     /// Runs every client on its own thread (their HTTP calls block); the task ends when all have finished, with the
     /// first client's failure if any failed.
     private static func runClients(
-        _ clients: [FederationClient], shares: [Dataset], local: LocalTraining, malicious: Int, deadline: Date
+        _ clients: [FederationClient], shares: [Dataset], local: LocalTraining, malicious: Int, deadline: Date,
+        attestation: (@Sendable (FederationClient.Transport) throws -> AttestedEnclave)?, failed: ClientFailure
     ) -> Task<Void, any Error> {
         Task {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -189,7 +200,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
                             (continuation: CheckedContinuation<Void, any Error>) in
                             DispatchQueue.global().async {
                                 do {
-                                    let session = try client.join()
+                                    let session = try client.join(attestation: attestation)
                                     _ = try FederatedParticipation(client: client, session: session, local: local).run(
                                         on: shares[index], deadline: deadline,
                                         update: { global, trained in
@@ -198,6 +209,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
                                         })
                                     continuation.resume()
                                 } catch {
+                                    failed.record()
                                     continuation.resume(throwing: error)
                                 }
                             }
@@ -261,6 +273,14 @@ struct FLSimulateCommand: AsyncParsableCommand {
 /// The port the in-process server bound (it listens on port 0: any free loopback port).
 final class ListeningPort: Sendable {
     let value = Mutex<Int?>(nil)
+}
+
+/// Set when a simulated client fails, so the rounds stop instead of waiting for it until the deadline.
+final class ClientFailure: Sendable {
+    private let value = Mutex(false)
+
+    var happened: Bool { value.withLock { $0 } }
+    func record() { value.withLock { $0 = true } }
 }
 
 /// One published round as the simulation measured it.

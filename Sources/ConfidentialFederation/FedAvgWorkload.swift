@@ -85,7 +85,7 @@ public final class EnclaveAggregator: Sendable {
         var running = Running(
             descriptor: descriptor, signedDescriptor: signedDescriptor, clientKeys: keys, federation: federation,
             random: random, signedState: [])
-        running.signedState = try signState(of: running, participants: [])
+        running.signedState = try signState(of: running, participants: [], privacy: running.federation.privacySpent)
         try state.withLock { current in
             guard current == nil else { throw FederationError(.invalidParameter, "the federation has already begun") }
             current = running
@@ -139,18 +139,19 @@ public final class EnclaveAggregator: Sendable {
         try state.withLock { running throws -> [UInt8] in
             guard var current = running else { throw FederationError(.roundNotReady, "the federation has not begun") }
             let outcome = try current.federation.close(at: Date(), random: &current.random)
-            current.signedState = try signState(of: current, participants: outcome.participants)
+            current.signedState = try signState(
+                of: current, participants: outcome.participants, privacy: outcome.privacy)
             running = current
             return current.signedState
         }
     }
 
-    private func signState(of running: Running, participants: [String]) throws -> [UInt8] {
+    private func signState(of running: Running, participants: [String], privacy: PrivacyReport?) throws -> [UInt8] {
         let federation = running.federation
         let header = ModelState(
             federationID: running.descriptor.federationID, completedRounds: federation.completedRounds,
             openRound: federation.round?.number, cohort: federation.round?.cohort ?? [], participants: participants,
-            privacy: try federation.privacySpent, finishReason: federation.finishReason)
+            privacy: privacy, finishReason: federation.finishReason)
         return try SignedStatement(header: header, parameters: federation.globalModel).signed(with: key)
     }
 }

@@ -42,12 +42,15 @@ public struct FederationClient: Sendable {
         public let descriptor: FederationDescriptor
     }
 
-    /// Attests the aggregator and fetches its signed federation; refuses a federation that does not register this
+    /// Attests the aggregator (by default with `appraiser` under `policy`; `attestation` may instead have a verifier
+    /// service appraise it) and fetches its signed federation; refuses a federation that does not register this
     /// client under this client's key.
-    public func join(at time: Date = Date()) throws -> Session {
+    public func join(
+        at time: Date = Date(), attestation: ((_ call: Transport) throws -> AttestedEnclave)? = nil
+    ) throws -> Session {
         let enclave: AttestedEnclave
         do {
-            enclave = try appraiser.attestEnclave(policy: policy, at: time, call: transport)
+            enclave = try attestation?(transport) ?? appraiser.attestEnclave(policy: policy, at: time, call: transport)
         } catch let refusal as AttestationRefusal {
             throw FederationError(.attestationRefused, refusal.reason)
         }
@@ -74,14 +77,7 @@ public struct FederationClient: Sendable {
 
     /// Signs and seals `parameters` for `round` and submits them; returns the aggregator's verified receipt.
     public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) throws -> Receipt {
-        let header = UpdateHeader(
-            federationID: session.descriptor.federationID, round: round, client: clientID, exampleCount: exampleCount)
-        let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
-        let (encapsulatedKey, ciphertext) = try HPKE.seal(
-            signed, to: session.enclave.key, info: FederationCall.hpkeInfo)
-        let message = try CBORValue.map([
-            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
-        ]).encoded()
+        let (message, ciphertext) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
         let receipt = try SignedStatement<Receipt>(
             signed: transport(FederationCall.submit, message), what: "the aggregator's receipt"
         ) { _ in session.enclave.key }.header
@@ -92,5 +88,21 @@ public struct FederationClient: Sendable {
             throw FederationError(.statementRejected, "the receipt acknowledges another update")
         }
         return receipt
+    }
+
+    /// The `fedavg.submit` argument for `parameters`: signed with this client's key, sealed with HPKE to the
+    /// attested key; and its ciphertext (which the receipt names by digest).
+    public func sealedUpdate(
+        _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
+    ) throws -> (message: [UInt8], ciphertext: [UInt8]) {
+        let header = UpdateHeader(
+            federationID: session.descriptor.federationID, round: round, client: clientID, exampleCount: exampleCount)
+        let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
+        let (encapsulatedKey, ciphertext) = try HPKE.seal(
+            signed, to: session.enclave.key, info: FederationCall.hpkeInfo)
+        let message = try CBORValue.map([
+            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
+        ]).encoded()
+        return (message, ciphertext)
     }
 }

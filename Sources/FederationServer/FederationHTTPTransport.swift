@@ -30,7 +30,7 @@ public struct FederationHTTPTransport: Sendable {
             request.httpBody = Data(argument)
             request.setValue("application/cbor", forHTTPHeaderField: "Content-Type")
         }
-        let (data, status) = try Self.send(request)
+        let (data, status) = try HTTPExchange.send(request)
         guard (200..<300).contains(status) else {
             struct Reply: Decodable {
                 struct Detail: Decodable {
@@ -48,9 +48,11 @@ public struct FederationHTTPTransport: Sendable {
         }
         return Array(data)
     }
+}
 
-    /// One request, waited for (the client's protocol is sequential).
-    private static func send(_ request: URLRequest) throws -> (Data, Int) {
+/// One HTTP request, waited for (the clients' protocols are sequential; they run off the concurrency pool).
+enum HTTPExchange {
+    static func send(_ request: URLRequest) throws -> (Data, Int) {
         let semaphore = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var outcome: Result<(Data, Int), any Error> = .failure(URLError(.unknown))
         URLSession.shared.dataTask(with: request) { data, response, error in

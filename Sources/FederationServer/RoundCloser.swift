@@ -14,12 +14,15 @@ public struct RoundCloser: Sendable {
         self.interval = interval
     }
 
-    /// Runs until the federation finishes (returns its final published model) or `deadline` passes (throws).
-    /// `published` sees each new global model as the enclave signed it (unverified here: the host only reports it).
+    /// Runs until the federation finishes (returns its final published model), or throws when `deadline` passes or
+    /// `proceed` turns false (a simulation whose client failed). `published` sees each new global model as the
+    /// enclave signed it (unverified here: the host only reports it).
     public func run(
-        until deadline: Date, published: (SignedStatement<ModelState>) -> Void = { _ in }
+        until deadline: Date, while proceed: () -> Bool = { true },
+        published: (SignedStatement<ModelState>) -> Void = { _ in }
     ) async throws -> SignedStatement<ModelState> {
         while Date() < deadline {
+            guard proceed() else { throw CancellationError() }
             try Task.checkCancellation()
             do {
                 let state = try SignedStatement<ModelState>(

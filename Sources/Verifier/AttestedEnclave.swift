@@ -5,17 +5,39 @@ import EnclaveRuntime
 public import FoundationEssentials
 
 /// An enclave whose quote passed appraisal on a fresh nonce: the P-256 key the quote binds (what a relying party
-/// encrypts to and checks signatures with), the nonce it answered, and the appraisal.
+/// encrypts to and checks signatures with), the nonce it answered, the appraisal's status and the measurement.
 public struct AttestedEnclave: Sendable {
     public let key: ECPublicKey
     public let nonce: [UInt8]
-    public let appraisal: AttestationResult
+    public let status: AppraisalStatus
+    public let measurement: String?
+
+    public init(key: ECPublicKey, nonce: [UInt8], status: AppraisalStatus, measurement: String?) {
+        self.key = key
+        self.nonce = nonce
+        self.status = status
+        self.measurement = measurement
+    }
+
+    /// The P-256 key in a quote's `public_key` claim (SubjectPublicKeyInfo DER, hex).
+    static func key(claim hex: String?) throws -> ECPublicKey {
+        guard let hex, let der = hexDecoded(hex), let key = try? ECPublicKey(derRepresentation: der),
+            key.curve == .p256
+        else {
+            throw AttestationRefusal(reason: "the enclave's quote binds no P-256 public key")
+        }
+        return key
+    }
 }
 
 /// Why an enclave was not attested: every failing check, by name.
 public struct AttestationRefusal: Error, Sendable, CustomStringConvertible {
     public let reason: String
     public var description: String { reason }
+
+    public init(reason: String) {
+        self.reason = reason
+    }
 }
 
 extension Appraiser {
@@ -36,11 +58,8 @@ extension Appraiser {
             let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
             throw AttestationRefusal(reason: "the enclave's quote is refused under policy '\(policy.id)': \(failures)")
         }
-        guard let hex = appraisal.claims?.publicKey, let der = hexDecoded(hex),
-            let key = try? ECPublicKey(derRepresentation: der), key.curve == .p256
-        else {
-            throw AttestationRefusal(reason: "the enclave's quote binds no P-256 public key")
-        }
-        return AttestedEnclave(key: key, nonce: nonce, appraisal: appraisal)
+        return AttestedEnclave(
+            key: try AttestedEnclave.key(claim: appraisal.claims?.publicKey), nonce: nonce, status: appraisal.status,
+            measurement: appraisal.claims?.measurement)
     }
 }

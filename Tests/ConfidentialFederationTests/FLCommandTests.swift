@@ -125,4 +125,62 @@ struct FLCommandTests {
         server.waitUntilExit()
         #expect(server.terminationStatus == 0)
     }
+
+    @Test("simulate --verifier: every client attests through the verifier service; its policy decides (exit 2)")
+    func throughVerifierService() throws {
+        let (directory, environment, manifest) = try prepare()
+        let token = directory.appendingPathComponent("token").path
+        try String(repeating: "t", count: 32).write(toFile: token, atomically: true, encoding: .utf8)
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        service.arguments =
+            environment.map { "\($0.key)=\($0.value)" } + [
+                cloister, "serve", "--port", "\(port)", "--admin-token-file", token, "--db",
+                "sqlite:" + directory.appendingPathComponent("verifier.sqlite").path,
+            ]
+        service.standardOutput = FileHandle.nullDevice
+        service.standardError = FileHandle.nullDevice
+        try service.run()
+        defer { service.terminate() }
+        let measurement = try #require(
+            try run(["measure", manifest], environment).standardOutput.split(separator: "\n").first.map(String.init))
+        func provision(_ id: String, measurement: String) throws -> Int32 {
+            let policy = """
+                id = "\(id)"
+                measurements = ["\(measurement)"]
+                allow_simulated = true
+                allow_development_keys = true
+                require_nonce = true
+                max_age_seconds = 300
+                """
+            return try runTool(
+                "/usr/bin/curl",
+                [
+                    "-sf", "-X", "PUT", "http://127.0.0.1:\(port)/v1/policies/\(id)", "-H",
+                    "Authorization: Bearer \(String(repeating: "t", count: 32))", "--data-binary", policy,
+                ]
+            ).status
+        }
+        var provisioned: Int32 = -1
+        for _ in 0..<100 where provisioned != 0 {
+            provisioned = try provision("fedavg", measurement: measurement)
+            if provisioned != 0 { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        #expect(provisioned == 0)
+        #expect(try provision("other", measurement: String(repeating: "ab", count: 48)) == 0)
+        func simulate(_ policy: String) throws -> ToolOutput {
+            try run(
+                [
+                    "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--clients", "2",
+                    "--rounds", "1", "--manifest", manifest, "--verifier", "http://127.0.0.1:\(port)",
+                    "--verifier-policy", policy, "--json",
+                ], environment)
+        }
+        let accepted = try simulate("fedavg")
+        #expect(accepted.status == 0, "\(accepted.standardError)")
+        let refused = try simulate("other")
+        #expect(refused.status == 2)
+        #expect(refused.standardError.contains("contraindicated"), "\(refused.standardError)")
+    }
 }

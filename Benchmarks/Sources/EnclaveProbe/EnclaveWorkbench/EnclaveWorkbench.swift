@@ -3,7 +3,7 @@ import CloisterCrypto
 import EnclaveRuntime
 import Foundation
 
-/// A simulated platform in a fresh temporary directory, with a signed `builtin:echo` manifest beside it: what a
+/// A simulated platform in a fresh temporary directory, with a signed manifest beside it (`builtin:echo` unless told): what a
 /// launch, a sealer and a quote need, without touching the user's platform home. `remove()` deletes it all.
 public final class EnclaveWorkbench: Sendable {
     /// The temporary directory holding the platform home and the manifest.
@@ -13,7 +13,7 @@ public final class EnclaveWorkbench: Sendable {
     public let launcher: EnclaveLauncher
 
     /// The manifest: the echo workload with one small sealed region, no trusted files, no seccomp list.
-    static let toml = """
+    public static let toml = """
         [loader]
         entrypoint = "builtin:echo"
         argv = []
@@ -32,7 +32,7 @@ public final class EnclaveWorkbench: Sendable {
     /// Creates the platform (quotes signed on `curve`) and signs the manifest with a fresh P-256 key.
     /// `cloister-enclave` is found as `EnclaveExecutableLocator.current` finds it: `CLOISTER_ENCLAVE_EXECUTABLE`,
     /// else beside the running executable.
-    public init(curve: ECCurve = .p256) throws {
+    public init(curve: ECCurve = .p256, manifest toml: String = EnclaveWorkbench.toml) throws {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array("\(base)/cloister-bench-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else {
@@ -42,7 +42,7 @@ public final class EnclaveWorkbench: Sendable {
         do {
             let locator = EnclaveExecutableLocator.current
             platform = try Platform.initialize(home: PlatformHome(path: directory + "/home"), curve: curve)
-            try Self.toml.write(toFile: directory + "/bench.toml", atomically: true, encoding: .utf8)
+            try toml.write(toFile: directory + "/bench.toml", atomically: true, encoding: .utf8)
             let signed = try SignedManifest.sign(
                 manifestAt: directory + "/bench.toml", with: ECPrivateKey(generating: .p256), locator: locator)
             try signed.write(to: directory + "/bench.manifest.cose")
@@ -60,9 +60,14 @@ public final class EnclaveWorkbench: Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// Launches the manifest's enclave with its output discarded.
+    public func launchEnclave() throws -> LaunchedEnclave {
+        try launcher.launch(manifest, standardStreams: StandardStreams(output: .null, error: .null))
+    }
+
     /// Launches the echo enclave with its output discarded.
     public func launch() throws -> EchoEnclave {
-        EchoEnclave(try launcher.launch(manifest, standardStreams: StandardStreams(output: .null, error: .null)))
+        EchoEnclave(try launchEnclave())
     }
 
     /// The record the platform would hold for an enclave of this manifest, for quoting without a launch.

@@ -1,0 +1,82 @@
+// Measures the fedavg aggregator enclave for scripts/bench-aggregation: COUNT client updates of WIDTH float32
+// parameters, each signed by its client and sealed with HPKE beforehand (not timed), then submitted through the ECALL
+// channel (HPKE open, signature check, validation) and aggregated (FedAvg) inside the enclave: the timed part. Prints
+// `name value` lines: updates, parameters, seconds, bytes_per_second (plaintext parameter bytes), the enclave's peak
+// resident memory (VmHWM, KiB).
+// Usage: AggregationProbe [COUNT] [WIDTH]   (defaults 100, 1000000)
+import Attestation
+import CloisterCrypto
+import ConfidentialFederation
+import EnclaveRuntime
+import EnclaveWorkbench
+import Federated
+import Foundation
+import Learning
+import Verifier
+
+let arguments = CommandLine.arguments
+let count = arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100
+let width = arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000
+precondition(count > 0 && width >= 20 && width % 10 == 0, "COUNT > 0, WIDTH a multiple of 10")
+
+let workbench = try EnclaveWorkbench(
+    manifest: """
+        [loader]
+        entrypoint = "builtin:fedavg"
+
+        [enclave]
+        name = "fedavg-bench"
+        size = "1M"
+        product_id = 3
+        svn = 1
+
+        [enclave.regions]
+        scratch = "64K"
+
+        """)
+defer { workbench.remove() }
+let enclave = try workbench.launchEnclave()
+let caller = EnclaveCaller(channel: enclave.host)
+let names = (0..<count).map { "client-\($0)" }
+let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
+let config = FederationConfig(
+    plan: try FederationPlan(
+        clients: names, rounds: 1, minClients: count, roundTimeout: 3600, strategy: .fedAvg, privacy: nil),
+    clientKeys: Dictionary(uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
+    // Softmax over WIDTH/10 − 1 features and 10 classes: exactly WIDTH parameters.
+    model: ModelSpec(kind: .softmax, featureCount: width / 10 - 1, classCount: 10))
+_ = try caller.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
+
+let appraiser = Appraiser(
+    evidence: EvidenceVerifier(trust: try workbench.platform.home.publishedTrust().trustStore),
+    signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "bench"))
+let policy = Policy(
+    id: "bench", measurements: [hexEncoded(workbench.manifest.measurement.bytes)], allowSimulated: true,
+    maximumAgeSeconds: 300)
+var generator = SplitMix64(seed: 1)
+var sealed: [[UInt8]] = []
+for (name, key) in zip(names, keys) {
+    let client = FederationClient(
+        transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy, clientID: name, signingKey: key)
+    let session = try client.join()
+    let parameters = (0..<width).map { _ in Float.random(in: -1...1, using: &generator) }
+    sealed.append(try client.sealedUpdate(parameters, exampleCount: 10, round: 1, in: session).message)
+}
+
+let clock = ContinuousClock()
+let start = clock.now
+for message in sealed { _ = try caller.call(FederationCall.submit, message) }
+_ = try caller.call(FederationCall.close)
+let elapsed = start.duration(to: clock.now)
+let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+
+let status = (try? String(contentsOfFile: "/proc/\(enclave.process.pid)/status", encoding: .utf8)) ?? ""
+let peak =
+    status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }?.split(separator: " ").dropFirst().first ?? "0"
+enclave.host.shutdown()
+_ = try enclave.wait()
+print("updates \(count)")
+print("parameters \(width)")
+print("seconds \(seconds)")
+print("bytes_per_second \(Double(count * width * 4) / seconds)")
+print("peak_kib \(peak)")
