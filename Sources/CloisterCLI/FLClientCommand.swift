@@ -29,8 +29,8 @@ struct FLClientCommand: ParsableCommand {
     @Option(help: "The aggregator host, e.g. http://127.0.0.1:8090.")
     var server: String
 
-    @Option(help: "This client's registered identifier.")
-    var id: String
+    @Option(help: "This client's registered identifier (default: the one the federation registers --key under).")
+    var id: String?
 
     @Option(help: "This client's P-256 private key (PEM); its public key is in the server's --clients file.")
     var key: String

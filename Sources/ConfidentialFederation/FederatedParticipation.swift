@@ -33,7 +33,7 @@ public struct FederatedParticipation: Sendable {
         while Date() < deadline {
             let state = try client.state(in: session)
             guard let round = state.header.openRound else { return state }
-            if state.header.cohort.contains(client.clientID), !done.contains(round) {
+            if state.header.cohort.contains(session.clientID), !done.contains(round) {
                 model.parameters = state.parameters.map(Double.init)
                 let trained = local.train(model, on: data, seed: UInt64(round)).parameters.map(Float.init)
                 _ = try client.submit(

@@ -16,11 +16,13 @@ public struct FederationClient: Sendable {
     public let transport: Transport
     public let appraiser: Appraiser
     public let policy: Policy
-    public let clientID: String
+    /// The identifier this client is registered under; nil to find it in the federation by this client's key.
+    public let clientID: String?
     public let signingKey: ECPrivateKey
 
     public init(
-        transport: @escaping Transport, appraiser: Appraiser, policy: Policy, clientID: String, signingKey: ECPrivateKey
+        transport: @escaping Transport, appraiser: Appraiser, policy: Policy, clientID: String?,
+        signingKey: ECPrivateKey
     ) {
         // The enclave's refusals (a stale round, a duplicate) come back as the federation errors they are.
         self.transport = { function, argument in
@@ -36,10 +38,11 @@ public struct FederationClient: Sendable {
         self.signingKey = signingKey
     }
 
-    /// An attested aggregator and the federation it signed.
+    /// An attested aggregator, the federation it signed, and the identifier it registers this client under.
     public struct Session: Sendable {
         public let enclave: AttestedEnclave
         public let descriptor: FederationDescriptor
+        public let clientID: String
     }
 
     /// Attests the aggregator (by default with `appraiser` under `policy`; `attestation` may instead have a verifier
@@ -57,11 +60,15 @@ public struct FederationClient: Sendable {
         let descriptor = try SignedStatement<FederationDescriptor>(
             signed: transport(FederationCall.descriptor, []), what: "the federation descriptor"
         ) { _ in enclave.key }.header
-        guard descriptor.config.clientKeys[clientID] == hexEncoded(signingKey.publicKey.derRepresentation) else {
+        let ownKey = hexEncoded(signingKey.publicKey.derRepresentation)
+        let registered = descriptor.config.clientKeys.filter { $0.value == ownKey }.map(\.key).sorted()
+        guard let id = clientID ?? registered.first, registered.contains(id) else {
             throw FederationError(
-                .statementRejected, "the federation does not register client \"\(clientID)\" with this client's key")
+                .statementRejected,
+                "the federation does not register \(clientID.map { "client \"\($0)\"" } ?? "any client") with this client's key"
+            )
         }
-        return Session(enclave: enclave, descriptor: descriptor)
+        return Session(enclave: enclave, descriptor: descriptor, clientID: id)
     }
 
     /// The current global model, verified: signed by the attested key, for this federation.
@@ -82,7 +89,7 @@ public struct FederationClient: Sendable {
             signed: transport(FederationCall.submit, message), what: "the aggregator's receipt"
         ) { _ in session.enclave.key }.header
         guard receipt.federationID == session.descriptor.federationID, receipt.round == round,
-            receipt.client == clientID,
+            receipt.client == session.clientID,
             receipt.ciphertextDigest == hexEncoded(DigestAlgorithm.sha256.hash(ciphertext))
         else {
             throw FederationError(.statementRejected, "the receipt acknowledges another update")
@@ -96,7 +103,8 @@ public struct FederationClient: Sendable {
         _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
     ) throws -> (message: [UInt8], ciphertext: [UInt8]) {
         let header = UpdateHeader(
-            federationID: session.descriptor.federationID, round: round, client: clientID, exampleCount: exampleCount)
+            federationID: session.descriptor.federationID, round: round, client: session.clientID,
+            exampleCount: exampleCount)
         let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
         let (encapsulatedKey, ciphertext) = try HPKE.seal(
             signed, to: session.enclave.key, info: FederationCall.hpkeInfo)

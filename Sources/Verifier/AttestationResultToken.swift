@@ -1,6 +1,5 @@
 import CloisterCrypto
-import Foundation
-public import FoundationEssentials
+public import Foundation
 
 /// An EAR (a JWT, ES256) a verifier service issued, checked by a relying party: the signature against the service's
 /// JWK set (RFC 7517; the key its `kid` names), the issue time, the nonce, and the one submodule's status and claims.

@@ -81,7 +81,7 @@ struct ConfidentialFederationTests {
                 _ = try caller.call(FederationCall.close)
                 let published = try clients[0].state(in: sessions[0])
                 #expect(published.header.completedRounds == round)
-                #expect(Set(published.header.participants) == Set(clients.map(\.clientID)))
+                #expect(Set(published.header.participants) == Set(sessions.map(\.clientID)))
             }
             // Weighted by 10, 20, 30 examples: each round moves every parameter by (1·10 + 2·20 + 3·30)/60 = 7/3.
             let final = try clients[1].state(in: sessions[1])

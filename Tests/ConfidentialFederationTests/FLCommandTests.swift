@@ -86,7 +86,7 @@ struct FLCommandTests {
         defer { if server.isRunning { server.terminate() } }
         func clientArguments(_ index: Int) -> [String] {
             [
-                "fl", "client", "--server", "http://127.0.0.1:\(port)", "--id", "client-\(index)", "--key",
+                "fl", "client", "--server", "http://127.0.0.1:\(port)", "--key",
                 directory.appendingPathComponent("client\(index).pem").path, "--data",
                 directory.appendingPathComponent("data\(index).csv").path, "--label", "label", "--schema",
                 "\(datasets)/breast_cancer.schema.json", "--allow-development-keys", "--json", "--timeout", "120",
@@ -110,10 +110,11 @@ struct FLCommandTests {
         second.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         second.arguments =
             environment.map { "\($0.key)=\($0.value)" } + [cloister] + clientArguments(1) + ["--manifest", manifest]
+            // Client 1 names no --id: the federation's registry finds it by its key.
         second.standardOutput = try FileHandle(forWritingTo: secondOutput)
         second.standardError = FileHandle.nullDevice
         try second.run()
-        let first = try run(clientArguments(0) + ["--manifest", manifest], environment)
+        let first = try run(clientArguments(0) + ["--manifest", manifest, "--id", "client-0"], environment)
         second.waitUntilExit()
         #expect(first.status == 0, "\(first.standardError)")
         #expect(second.terminationStatus == 0)

@@ -11,6 +11,7 @@ import HummingbirdTesting
 import Learning
 import Logging
 import NIOCore
+import Synchronization
 import Testing
 import Verifier
 
@@ -27,7 +28,7 @@ struct FederationRoutesTests {
 
     /// A running aggregator enclave begun for three clients, its HTTP application, and the clients' keys.
     static func withHost(
-        rounds: Int = 1,
+        rounds: Int = 1, logger: Logger = Logger(label: "test"),
         _ body: (Application<RouterResponder<BasicRequestContext>>, AggregatorRelay, EnclaveFixture, [ECPrivateKey])
             async throws -> Void
     ) async throws {
@@ -49,7 +50,7 @@ struct FederationRoutesTests {
         let app = Application(
             router: FederationRoutes.router(relay: relay),
             configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            logger: Logger(label: "test"))
+            logger: logger)
         try await body(app, relay, fixture, keys)
     }
 
@@ -79,6 +80,37 @@ struct FederationRoutesTests {
                 #expect(final.header.completedRounds == 1 && final.parameters == [Float](repeating: 1, count: 5))
                 let verified = try await offPool { try clients[0].state(in: sessions[0]) }
                 #expect(verified == final)
+            }
+        }
+    }
+
+    @Test("a canary in a client's update appears in no request body, reply or log line the host handles")
+    func canary() async throws {
+        let lines = LogLines()
+        var logger = Logger(label: "host") { _ in lines }
+        logger.logLevel = .trace
+        try await Self.withHost(logger: logger) { app, relay, fixture, keys in
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let seen = Mutex<[UInt8]>([])
+                let http = FederationHTTPTransport(server: URL(string: "http://127.0.0.1:\(port)")!)
+                let participant = FederationClient(
+                    transport: { function, argument in
+                        let reply = try http.call(function, argument)
+                        seen.withLock { $0 += argument + reply }
+                        return reply
+                    }, appraiser: try fixture.appraiser(), policy: fixture.policy(), clientID: Self.names[0],
+                    signingKey: keys[0])
+                let canary: Float = 8_675.309
+                _ = try await offPool {
+                    let session = try participant.join()
+                    return try participant.submit([1, 2, canary, 4, 5], exampleCount: 3, round: 1, in: session)
+                }
+                let littleEndian = withUnsafeBytes(of: canary.bitPattern.littleEndian, Array.init)
+                #expect(!seen.withLock { $0 }.containsBytes(littleEndian))
+                #expect(!seen.withLock { $0 }.containsBytes(Array("8675.3".utf8)))
+                #expect(!lines.text.contains("8675.3"))
+                #expect(!lines.text.isEmpty, "the host logged nothing: the check would be vacuous")
             }
         }
     }
@@ -154,5 +186,28 @@ struct FederationRoutesTests {
                 #expect(final.header.participants.count == 3)
             }
         }
+    }
+}
+
+/// Every log line, as text (a LogHandler that keeps what it is given).
+final class LogLines: LogHandler, Sendable {
+    private let lines = Mutex<[String]>([])
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    var metadata: Logger.Metadata {
+        get { [:] }
+        set {}
+    }
+    var logLevel: Logger.Level {
+        get { .trace }
+        set {}
+    }
+    subscript(metadataKey _: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+
+    func log(event: LogEvent) {
+        lines.withLock { $0.append("\(event.message) \(event.metadata ?? [:])") }
     }
 }
