@@ -25,7 +25,8 @@ struct FLSimulateCommand: AsyncParsableCommand {
             the aggregator from --manifest on the platform in --home, and runs every client as `fl client` does: \
             attest, train locally, sign, seal, submit, verify. The first --malicious clients send the global model \
             minus 20 times their honest update. Prints test accuracy and client-level epsilon per round, writes \
-            them to --metrics (CSV) and --plot (SVG). Exit 0, 64 for bad options, 65 for bad data, 1 otherwise.
+            them to --metrics (CSV) and --plot (SVG). Exit 0, 2 when the aggregator or a signed model is refused, 64 for \
+            bad options, 65 for bad data, 1 otherwise.
             """
     )
 

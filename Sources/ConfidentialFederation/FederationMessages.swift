@@ -37,6 +37,7 @@ public struct ModelSpec: Sendable, Codable, Hashable {
         self.seed = seed
     }
 
+    /// The initial model of this shape (zeros, or the seeded MLP weights).
     public func makeModel() throws -> Model {
         try Model(kind: kind, featureCount: featureCount, classCount: classCount, hiddenUnits: hiddenUnits, seed: seed)
     }

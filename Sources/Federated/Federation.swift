@@ -1,14 +1,19 @@
 public import Foundation
 public import Learning
 
-/// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, and the
-/// updates accepted so far (one per client, in arrival order).
+/// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, who has
+/// contributed (one update per client, in arrival order) and what their updates add up to so far.
+///
+/// Mean strategies fold each update in as it arrives, so a round holds one vector whatever its size: FedAvg keeps
+/// Σ nᵢθᵢ and Σ nᵢ, DP-FedAvg Σ clip(θᵢ − θ, C). Median, trimmed mean and Krum need every update at once and keep them.
 public struct FederatedRound: Sendable, Equatable {
     public let number: Int
     public let cohort: [String]
     public let openedAt: Date
     public fileprivate(set) var participants: [String] = []
-    public fileprivate(set) var updates: [ClientUpdate] = []
+    fileprivate var updates: [ClientUpdate] = []
+    fileprivate var sum: [Double] = []
+    fileprivate var weight = 0.0
 }
 
 /// What closing a round published: the new global model, who contributed to it, and the client-level privacy spent
@@ -87,7 +92,23 @@ public struct Federation: Sendable {
                 .invalidUpdate, "client \"\(client)\" claims \(update.exampleCount) examples; at least 1 is needed")
         }
         open.participants.append(client)
-        open.updates.append(update)
+        if let privacy = plan.privacy {
+            if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
+            var delta = zip(update.parameters, globalModel).map { Double($0) - Double($1) }
+            ClientLevelPrivacy.clip(&delta, to: privacy.clip)
+            for index in delta.indices { open.sum[index] += delta[index] }
+        } else if plan.strategy.isMean {
+            if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
+            let weight = Double(update.exampleCount)
+            open.sum.withUnsafeMutableBufferPointer { sum in
+                update.parameters.withUnsafeBufferPointer { values in
+                    for index in 0..<sum.count { sum[index] += weight * Double(values[index]) }
+                }
+            }
+            open.weight += weight
+        } else {
+            open.updates.append(update)
+        }
         round = open
     }
 
@@ -95,9 +116,9 @@ public struct Federation: Sendable {
     /// an update (with DP, a round whose cohort sent nothing still publishes its noise).
     public func canClose(at now: Date) -> Bool {
         guard let open = round else { return false }
-        if open.updates.count >= min(plan.minClients, open.cohort.count) { return true }
+        if open.participants.count >= min(plan.minClients, open.cohort.count) { return true }
         let timedOut = now.timeIntervalSince(open.openedAt) >= plan.roundTimeout
-        return timedOut && (!open.updates.isEmpty || plan.privacy != nil)
+        return timedOut && (!open.participants.isEmpty || plan.privacy != nil)
     }
 
     /// Closes the open round: aggregates its updates into the new global model, opens the next round (or finishes
@@ -111,11 +132,19 @@ public struct Federation: Sendable {
         guard canClose(at: now) else {
             throw FederationError(
                 .roundNotReady,
-                "round \(open.number) holds \(open.updates.count) of the \(min(plan.minClients, open.cohort.count)) updates it waits for and has not timed out"
+                "round \(open.number) holds \(open.participants.count) of the \(min(plan.minClients, open.cohort.count)) updates it waits for and has not timed out"
             )
         }
         if let privacy = plan.privacy {
-            globalModel = Self.privateMean(open.updates, around: globalModel, privacy: privacy, random: &random)
+            // θ + (Σ clip(θᵢ − θ, C) + N(0, (zC)²)) / m, coordinate by coordinate.
+            let deviation = privacy.noiseMultiplier * privacy.clip
+            let cohort = Double(privacy.clientsPerRound)
+            let sum = open.sum.isEmpty ? Array(repeating: 0, count: globalModel.count) : open.sum
+            globalModel = globalModel.indices.map { index in
+                Float(Double(globalModel[index]) + (sum[index] + deviation * random.next()) / cohort)
+            }
+        } else if plan.strategy.isMean {
+            globalModel = open.sum.map { Float($0 / open.weight) }
         } else {
             globalModel = try plan.strategy.aggregate(open.updates).map(Float.init)
         }
@@ -133,25 +162,6 @@ public struct Federation: Sendable {
         }
         return RoundOutcome(
             round: open.number, participants: open.participants, model: globalModel, privacy: try privacySpent)
-    }
-
-    /// θ + (Σᵢ clip(θᵢ − θ, C) + N(0, (zC)²)) / m, coordinate by coordinate.
-    private static func privateMean<Source>(
-        _ updates: [ClientUpdate], around global: [Float], privacy: ClientLevelPrivacy,
-        random: inout GaussianSampler<Source>
-    ) -> [Float] {
-        var sum = [Double](repeating: 0, count: global.count)
-        var delta = sum
-        for update in updates {
-            for index in delta.indices { delta[index] = Double(update.parameters[index]) - Double(global[index]) }
-            ClientLevelPrivacy.clip(&delta, to: privacy.clip)
-            for index in sum.indices { sum[index] += delta[index] }
-        }
-        let deviation = privacy.noiseMultiplier * privacy.clip
-        let cohort = Double(privacy.clientsPerRound)
-        return global.indices.map { index in
-            Float(Double(global[index]) + (sum[index] + deviation * random.next()) / cohort)
-        }
     }
 
     /// Opens round `number`: every client without DP; with DP, each client independently with probability q (the

@@ -39,12 +39,12 @@ public struct FederationHTTPTransport: Sendable {
                 }
                 let error: Detail
             }
-            let where_ = "\(route.method.rawValue) \(route.path)"
+            let endpoint = "\(route.method.rawValue) \(route.path)"
             guard let reply = try? JSONDecoder().decode(Reply.self, from: data) else {
-                throw FederationError(.protocolViolation, "\(where_) answered HTTP \(status)")
+                throw FederationError(.protocolViolation, "\(endpoint) answered HTTP \(status)")
             }
             let code = FederationError.Code.all.first { $0.rawValue == reply.error.code } ?? .protocolViolation
-            throw FederationError(code, "\(where_) answered HTTP \(status): \(reply.error.message)")
+            throw FederationError(code, "\(endpoint) answered HTTP \(status): \(reply.error.message)")
         }
         return Array(data)
     }

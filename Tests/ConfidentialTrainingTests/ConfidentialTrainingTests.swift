@@ -335,6 +335,18 @@ struct EnclaveTrainCommandTests {
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
     }
 
+    @Test("a checkpoint the enclave refuses (not sealed by it) exits 65 naming the refusal, and is kept")
+    func refusedCheckpoint() throws {
+        let (directory, environment, manifest) = try prepare()
+        let checkpoint = directory.appendingPathComponent("job.sealed").path
+        try Data("not a sealed checkpoint".utf8).write(to: URL(fileURLWithPath: checkpoint))
+        let refused = try run(
+            arguments(manifest, checkpoint: checkpoint, epochs: 2) + ["--allow-development-keys"], environment)
+        #expect(refused.status == 65)
+        #expect(refused.standardError.contains("checkpoint"), "\(refused.standardError)")
+        #expect(FileManager.default.fileExists(atPath: checkpoint))
+    }
+
     @Test("SIGKILL of the command mid-training, then the same command resumes and counts every step once")
     func killAndRerun() throws {
         let (directory, environment, manifest) = try prepare()

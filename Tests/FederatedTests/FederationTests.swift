@@ -65,6 +65,25 @@ struct FederationTests {
         #expect(!federation.canClose(at: Self.start.addingTimeInterval(1000)))
     }
 
+    @Test("a round folds mean-strategy updates in as they arrive and publishes what the batch rule gives")
+    func streamingMatchesBatch() throws {
+        var generator = SplitMix64(seed: 9)
+        let updates = (0..<3).map { index in
+            ClientUpdate(
+                parameters: (0..<50).map { _ in Float.random(in: -5...5, using: &generator) }, exampleCount: index + 1)
+        }
+        for strategy in [AggregationStrategy.fedAvg, .median, .krum(byzantine: 0, keep: 2)] {
+            var federation = try Self.federation(strategy: strategy, model: [Float](repeating: 0, count: 50))
+            var random = GaussianSampler(source: SplitMix64(seed: 10))
+            for (client, update) in zip(Self.clients, updates) {
+                try federation.submit(update, from: client, round: 1)
+            }
+            let published = try federation.close(at: Self.start, random: &random).model
+            let batch = try strategy.aggregate(updates).map(Float.init)
+            #expect(zip(published, batch).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, abs($1)) }, "\(strategy.name)")
+        }
+    }
+
     @Test("the federation finishes after its rounds and refuses later submissions")
     func finishes() throws {
         var federation = try Self.federation(minClients: 1, rounds: 1)
