@@ -117,3 +117,34 @@ private final class LockedData: @unchecked Sendable {
     func set(_ newValue: Data) { lock.withLock { data = newValue } }
     var value: Data { lock.withLock { data } }
 }
+
+/// The `cloister` executable of this build.
+public let cloisterExecutable = TestEnvironment.productsDirectory + "/cloister"
+
+/// A platform home made by `cloister platform init` and `Manifests/NAME.toml` signed by `cloister sign` with the
+/// development key, in a fresh temporary directory: where a CLI test of an enclave workload starts. The environment
+/// points `CLOISTER_HOME` at the platform.
+public func signedManifestThroughCLI(_ name: String) throws -> (
+    directory: URL, environment: [String: String], manifest: String
+) {
+    let directory = try TestEnvironment.temporaryDirectory("cli-\(name)")
+    let home = directory.appendingPathComponent("home").path
+    let toml = directory.appendingPathComponent("\(name).toml")
+    try FileManager.default.copyItem(
+        at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/\(name).toml"), to: toml)
+    let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
+    for arguments in [["platform", "init", "--home", home], ["sign", toml.path, "--key", key]] {
+        let output = try runTool(cloisterExecutable, arguments)
+        guard output.status == 0 else {
+            throw CocoaError(
+                .executableLoad, userInfo: [NSLocalizedDescriptionKey: "cloister \(arguments): \(output.standardError)"]
+            )
+        }
+    }
+    return (directory, ["CLOISTER_HOME": home], directory.appendingPathComponent("\(name).manifest.cose").path)
+}
+
+/// Runs `cloister ARGUMENTS` with `environment` added to this process's.
+public func runCloister(_ arguments: [String], _ environment: [String: String]) throws -> ToolOutput {
+    try runTool("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [cloisterExecutable] + arguments)
+}

@@ -7,24 +7,16 @@ import Testing
 
 @Suite("cloister fl serve, client and simulate")
 struct FLCommandTests {
-    let cloister = TestEnvironment.productsDirectory + "/cloister"
+    let cloister = cloisterExecutable
     let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets").path
 
     /// A platform home and the fedavg manifest signed into a temporary directory, through the CLI.
     func prepare() throws -> (directory: URL, environment: [String: String], manifest: String) {
-        let directory = try TestEnvironment.temporaryDirectory("fl-command")
-        let home = directory.appendingPathComponent("home").path
-        #expect(try runTool(cloister, ["platform", "init", "--home", home]).status == 0)
-        let toml = directory.appendingPathComponent("fedavg.toml")
-        try FileManager.default.copyItem(
-            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/fedavg.toml"), to: toml)
-        let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
-        #expect(try runTool(cloister, ["sign", toml.path, "--key", key]).status == 0)
-        return (directory, ["CLOISTER_HOME": home], directory.appendingPathComponent("fedavg.manifest.cose").path)
+        try signedManifestThroughCLI("fedavg")
     }
 
     func run(_ arguments: [String], _ environment: [String: String]) throws -> ToolOutput {
-        try runTool("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [cloister] + arguments)
+        try runCloister(arguments, environment)
     }
 
     @Test("simulate: DP-FedAvg on a Dirichlet split prints the accountant's epsilon, writes metrics CSV and SVG")
@@ -110,7 +102,7 @@ struct FLCommandTests {
         second.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         second.arguments =
             environment.map { "\($0.key)=\($0.value)" } + [cloister] + clientArguments(1) + ["--manifest", manifest]
-            // Client 1 names no --id: the federation's registry finds it by its key.
+        // Client 1 names no --id: the federation's registry finds it by its key.
         second.standardOutput = try FileHandle(forWritingTo: secondOutput)
         second.standardError = FileHandle.nullDevice
         try second.run()

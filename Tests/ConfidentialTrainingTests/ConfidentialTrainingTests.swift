@@ -289,19 +289,11 @@ struct ConfidentialTrainingTests {
 
 @Suite("cloister dp train --enclave")
 struct EnclaveTrainCommandTests {
-    let cloister = TestEnvironment.productsDirectory + "/cloister"
+    let cloister = cloisterExecutable
 
     /// A platform home and the dpsgd manifest signed into a temporary directory, through the CLI.
     func prepare() throws -> (directory: URL, environment: [String: String], manifest: String) {
-        let directory = try TestEnvironment.temporaryDirectory("dp-train-enclave")
-        let home = directory.appendingPathComponent("home").path
-        #expect(try runTool(cloister, ["platform", "init", "--home", home]).status == 0)
-        let toml = directory.appendingPathComponent("dpsgd.toml")
-        try FileManager.default.copyItem(
-            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/dpsgd.toml"), to: toml)
-        let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
-        #expect(try runTool(cloister, ["sign", toml.path, "--key", key]).status == 0)
-        return (directory, ["CLOISTER_HOME": home], directory.appendingPathComponent("dpsgd.manifest.cose").path)
+        try signedManifestThroughCLI("dpsgd")
     }
 
     func arguments(_ manifest: String, checkpoint: String, epochs: Int) -> [String] {
@@ -315,7 +307,7 @@ struct EnclaveTrainCommandTests {
     }
 
     func run(_ arguments: [String], _ environment: [String: String]) throws -> ToolOutput {
-        try runTool("/usr/bin/env", environment.map { "\($0.key)=\($0.value)" } + [cloister] + arguments)
+        try runCloister(arguments, environment)
     }
 
     @Test("refuses a development-signed enclave unless told (exit 2, nothing sent); trains when allowed")

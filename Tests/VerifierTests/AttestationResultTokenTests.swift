@@ -17,10 +17,13 @@ struct AttestationResultTokenTests {
         enclaveKey = try ECPrivateKey(generating: .p256)
     }
 
-    func token(policy: Policy? = nil, signer: ResultSigner = testSigner, at time: Date = Date()) throws -> String {
+    func token(
+        policy: Policy? = nil, signer: ResultSigner = testSigner, at time: Date = Date(), bindsKey: Bool = true
+    ) throws -> String {
         let quote = try evidence.platform.quote(
             for: evidence.record,
-            binding: QuoteBinding(nonce: nonce, publicKey: enclaveKey.publicKey.derRepresentation), at: time)
+            binding: QuoteBinding(nonce: nonce, publicKey: bindsKey ? enclaveKey.publicKey.derRepresentation : nil),
+            at: time)
         let result = try Appraiser(evidence: EvidenceVerifier(trust: evidence.trust()), signer: signer).appraise(
             quote, policy: policy ?? evidence.policy, expectedNonce: nonce, at: time)
         return try #require(result.token)
@@ -34,7 +37,9 @@ struct AttestationResultTokenTests {
         #expect(enclave.measurement == evidence.policy.measurements.first)
     }
 
-    @Test("refused: another nonce, too old, another signer, a changed payload, not a JWT, contraindicated")
+    @Test(
+        "refused: another nonce, too old, from the future, another signer, a changed payload, not a JWT, contraindicated, no key"
+    )
     func refusals() throws {
         let good = try token()
         #expect(throws: AttestationRefusal.self) {
@@ -44,6 +49,14 @@ struct AttestationResultTokenTests {
             try AttestationResultToken(
                 good, jwks: testSigner.jwks, expectedNonce: nonce, at: Date().addingTimeInterval(301))
         }
+        let issuedAhead = try token(at: Date().addingTimeInterval(Appraiser.allowedClockSkew + 60))
+        #expect(throws: AttestationRefusal.self) {
+            try AttestationResultToken(issuedAhead, jwks: testSigner.jwks, expectedNonce: nonce)
+        }
+        let keyless = try AttestationResultToken(
+            try token(bindsKey: false), jwks: testSigner.jwks, expectedNonce: nonce)
+        #expect(keyless.status == .affirming)
+        #expect(throws: AttestationRefusal.self) { try keyless.attestedEnclave(nonce: nonce) }
         let other = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "impostor")
         #expect(throws: AttestationRefusal.self) {
             try AttestationResultToken(try token(signer: other), jwks: testSigner.jwks, expectedNonce: nonce)
