@@ -48,7 +48,8 @@ extension CBORValue: Hashable {
         switch (lhs, rhs) {
         case let (.unsigned(a), .unsigned(b)), let (.negative(a), .negative(b)): a == b
         case let (.bytes(a), .bytes(b)): a == b
-        case let (.text(a), .text(b)): a.utf8.elementsEqual(b.utf8)
+        // Byte-wise, not Unicode canonical equivalence; lengths first, which tells most map keys apart at once.
+        case let (.text(a), .text(b)): a.utf8.count == b.utf8.count && a.utf8.elementsEqual(b.utf8)
         case let (.array(a), .array(b)): a == b
         case let (.map(a), .map(b)): a == b
         case let (.tagged(tagA, a), .tagged(tagB, b)): tagA == tagB && a == b

@@ -67,6 +67,9 @@ public struct ServeCommand: AsyncParsableCommand {
                 }
                 return Array(token.utf8)
             } ?? []
+        if !VerifierServerMain.adoptEventLoopsAsGlobalExecutor() {
+            logger.debug("request handlers run on Swift's cooperative pool, not on the event loops")
+        }
         if token.isEmpty { logger.warning("no --admin-token-file: provisioning routes answer 401") }
         let build = "cloister \(CloisterVersion.string)"
         let signer: ResultSigner

@@ -1,14 +1,17 @@
 /// Lower-case hexadecimal of `bytes`.
 public func hexEncoded(_ bytes: [UInt8]) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var output: [UInt8] = []
-    output.reserveCapacity(bytes.count * 2)
-    for byte in bytes {
-        output.append(digits[Int(byte >> 4)])
-        output.append(digits[Int(byte & 0x0f)])
+    String(unsafeUninitializedCapacity: bytes.count * 2) { output in
+        hexDigits.withUnsafeBufferPointer { digits in
+            for (index, byte) in bytes.enumerated() {
+                output[2 * index] = digits[Int(byte >> 4)]
+                output[2 * index + 1] = digits[Int(byte & 0x0f)]
+            }
+        }
+        return bytes.count * 2
     }
-    return String(decoding: output, as: UTF8.self)
 }
+
+private let hexDigits = Array("0123456789abcdef".utf8)
 
 /// Bytes from an even number of hexadecimal digits (either case), or nil.
 public func hexDecoded(_ text: String) -> [UInt8]? {

@@ -95,8 +95,10 @@ public struct Appraiser: Sendable {
         _ claims: VerifiedClaims, policy: Policy, expectedNonce: [UInt8]?, at time: Date
     ) -> [EvidenceCheck] {
         var checks: [EvidenceCheck] = []
-        func check(_ name: String, _ passed: Bool, _ pass: String, _ fail: String) {
-            checks.append(EvidenceCheck(name, passed: passed, passed ? pass : fail))
+        // Only the detail that applies is formatted.
+        func check(_ name: String, _ passed: Bool, _ pass: @autoclosure () -> String, _ fail: @autoclosure () -> String)
+        {
+            checks.append(EvidenceCheck(name, passed: passed, passed ? pass() : fail()))
         }
         check(
             "reference-values", !policy.measurements.isEmpty || !policy.signers.isEmpty,

@@ -46,24 +46,36 @@ public struct ResultSigner: Sendable {
     /// A JWT with header {"alg": "ES256", "typ": "JWT", "kid"} over `claims` encoded as JSON.
     public func token(_ claims: some Encodable) throws -> String {
         let payload = try CompactJSONEncoder().encode(claims)
-        let signingInput = encodedHeader + "." + base64URL(payload[...])
-        let signature = try key.signature(for: Array(signingInput.utf8)).rawRepresentation
-        return signingInput + "." + base64URL(signature[...])
+        var token = Array(encodedHeader.utf8)
+        token.append(UInt8(ascii: "."))
+        appendBase64URL(payload[...], to: &token)
+        let signature = try key.signature(for: token).rawRepresentation
+        token.append(UInt8(ascii: "."))
+        appendBase64URL(signature[...], to: &token)
+        return String(decoding: token, as: UTF8.self)
     }
 }
 
 /// Base64url without padding (RFC 7515 §2).
 func base64URL(_ bytes: ArraySlice<UInt8>) -> String {
-    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    var output: [UInt8] = []
-    output.reserveCapacity((bytes.count * 4 + 2) / 3)
-    var index = bytes.startIndex
-    while index < bytes.endIndex {
-        let available = min(3, bytes.endIndex - index)
-        var group: UInt32 = 0
-        for offset in 0..<3 { group = group << 8 | UInt32(offset < available ? bytes[index + offset] : 0) }
-        for position in 0...available { output.append(alphabet[Int(group >> (18 - 6 * position) & 0x3f)]) }
-        index += available
-    }
-    return String(decoding: output, as: UTF8.self)
+    var text: [UInt8] = []
+    appendBase64URL(bytes, to: &text)
+    return String(decoding: text, as: UTF8.self)
 }
+
+/// Appends the base64url text (no padding) of `bytes` to `output`.
+func appendBase64URL(_ bytes: ArraySlice<UInt8>, to output: inout [UInt8]) {
+    output.reserveCapacity(output.count + (bytes.count * 4 + 2) / 3)
+    base64URLAlphabet.withUnsafeBufferPointer { alphabet in
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let available = min(3, bytes.endIndex - index)
+            var group: UInt32 = 0
+            for offset in 0..<3 { group = group << 8 | UInt32(offset < available ? bytes[index + offset] : 0) }
+            for position in 0...available { output.append(alphabet[Int(group >> (18 - 6 * position) & 0x3f)]) }
+            index += available
+        }
+    }
+}
+
+private let base64URLAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)

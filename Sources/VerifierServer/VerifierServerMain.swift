@@ -1,5 +1,7 @@
 public import Hummingbird
 public import Logging
+import NIOCore
+import NIOPosix
 import Verifier
 
 /// Assembles and runs the service: opens the store named by a database spec, builds the routes, serves until
@@ -16,6 +18,12 @@ public enum VerifierServerMain {
             return try await PostgresVerifierStore(url: spec, logger: logger)
         }
         throw StoreError("--db must be sqlite:PATH or postgres://USER@HOST[:PORT]/DATABASE, not \(spec)")
+    }
+
+    /// Runs Swift concurrency's jobs on the event loops that serve HTTP (NIO's singleton group), so a request's
+    /// handler does not hop between the event loop and the cooperative pool. Call once, before serving.
+    public static func adoptEventLoopsAsGlobalExecutor() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The application serving `service` on `host`:`port`.

@@ -41,6 +41,45 @@ struct CompactJSONEncoderTests {
         #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
     }
 
+    struct Scalars: Encodable {
+        let int64: Int64
+        let uint64: UInt64
+        let uint32: UInt32
+        let uint16: UInt16?
+        let uint8: UInt8
+        let whole: Double
+        let strings: [String?]
+    }
+
+    @Test("every scalar type, in members, arrays and optionals, byte for byte")
+    func scalars() throws {
+        let value = Scalars(
+            int64: .min, uint64: .max, uint32: 7, uint16: 65535, uint8: 255, whole: -3, strings: ["a", nil, ""])
+        #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
+        #expect(try CompactJSONEncoder(sortedKeys: true).encode([value]) == foundation([value]))
+    }
+
+    @Test("keys sort by their text, not their escaped form: quotes, backslashes, control characters, prefixes")
+    func escapedKeysSort() throws {
+        let keys = ["a", "a!", "a\"", "a\\", "a\u{01}", "a\n", "a\u{1f}", "ab", "", " ", "é", "z\"y", "z#"]
+        let value = Dictionary(uniqueKeysWithValues: keys.enumerated().map { ($1, $0) })
+        #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
+    }
+
+    @Test("random dictionaries of random keys sort as Foundation sorts them")
+    func randomKeys() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab\"\\\n\u{02} é/").map(String.init)
+        for _ in 0..<200 {
+            let keys = (0..<Int.random(in: 0...8, using: &generator)).map { _ in
+                (0..<Int.random(in: 0...4, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+                    .joined()
+            }
+            let value = Dictionary(keys.map { ($0, [$0]) }, uniquingKeysWith: { first, _ in first })
+            #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
+        }
+    }
+
     @Test("without sorting, members keep their encoding order and parse to the same value")
     func unsortedParses() throws {
         let value = Inner(name: "n", values: [3, 2], flag: true)

@@ -1,8 +1,9 @@
 // Measures the appraisal library for `scripts/bench-verifier` (issue 4): Cloister quotes appraised per second on
 // one core, with the certificate chain cached (the evidence stage then checks one COSE signature), with and
-// without signing the EAR, for ES256 and ES384 platforms. Output: one line per figure, `name value unit`.
+// without signing the EAR, for ES256 and ES384 platforms, and the service's JSON reply. Output: one line per
+// figure, `name value unit`. Naming a figure measures only that one (to profile it).
 //
-// usage: AppraisalProbe [SECONDS_PER_PROBE]
+// usage: AppraisalProbe [SECONDS_PER_PROBE [FIGURE]]
 import Attestation
 import CloisterCrypto
 import EnclaveRuntime
@@ -11,6 +12,14 @@ import ProbeSupport
 import Verifier
 
 let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
+let only = CommandLine.arguments.dropFirst(2).first
+
+/// Reports the rate of `operation` as figure `name`, unless another figure was asked for.
+func measure(_ name: String, _ operation: () throws -> Void) rethrows {
+    guard only == nil || only == name else { return }
+    report(name, try rate(seconds: seconds, operation), "op/s")
+}
+
 for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-appraisal-\(UUID())")
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -35,11 +44,11 @@ for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     guard appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now).status == .affirming else {
         fatalError("the benchmark quote is not affirmed")
     }
-    report(
-        "appraise-\(name)-cached",
-        rate(seconds: seconds) { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }, "op/s")
-    report(
-        "appraise-\(name)-cached-with-ear",
-        try rate(seconds: seconds) { _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now) },
-        "op/s")
+    measure("appraise-\(name)-cached") { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }
+    try measure("appraise-\(name)-cached-with-ear") {
+        _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now)
+    }
+    // The service's reply: the signed result as JSON, sorted keys (what `POST /v1/verify` answers).
+    let result = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now)
+    try measure("result-json-\(name)") { _ = try CompactJSONEncoder(sortedKeys: true).encode(result) }
 }

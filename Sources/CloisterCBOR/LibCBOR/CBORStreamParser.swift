@@ -9,7 +9,8 @@ final class CBORStreamParser {
     private let allowsDuplicateMapKeys: Bool
     /// Where the head being decoded starts.
     private var offset = 0
-    private var stack: [Frame] = []
+    // Only this parser's own methods touch the stack, never across a call that could touch it again.
+    @exclusivity(unchecked) private var stack: [Frame] = []
     private var itemCount = 0
     private var result: CBORValue?
     /// The error a callback raised; callbacks cannot throw through C, so the parse loop rethrows it.
@@ -96,7 +97,10 @@ final class CBORStreamParser {
 
     private func addTextString(_ bytes: UnsafeBufferPointer<UInt8>) throws(CBORError) {
         try countItem()
-        guard let text = String(validating: bytes, as: UTF8.self) else {
+        // ASCII (most keys and claims) is valid UTF-8 as it stands; only other text needs the full validation.
+        let isASCII = bytes.allSatisfy { $0 < 0x80 }
+        guard let text = isASCII ? String(decoding: bytes, as: UTF8.self) : String(validating: bytes, as: UTF8.self)
+        else {
             throw CBORError(.invalidUTF8, "text string of \(bytes.count) bytes is not valid UTF-8", offset: offset)
         }
         if let top = stack.indices.last, stack[top].kind == .textChunks {
