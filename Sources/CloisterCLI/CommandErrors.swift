@@ -48,7 +48,7 @@ private func exitError(for error: any Error) -> any Error {
         printToStandardError("error: \(error.reason)")
         switch error.code {
         case .attestationRefused, .resultRejected: return ExitCode(2)
-        case .checkpointRejected: return ExitCode(65)
+        case .checkpointRejected, .datasetTooLarge: return ExitCode(65)
         default: return ExitCode.failure
         }
     case let error as FederationError:

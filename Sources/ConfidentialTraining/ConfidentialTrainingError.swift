@@ -1,4 +1,5 @@
 public import CloisterCrypto
+public import EnclaveRuntime
 
 /// Why a confidential training run was refused, by the client or inside the enclave: a stable `code` for programs,
 /// a `reason` naming the failing check for people.
@@ -12,6 +13,14 @@ public struct ConfidentialTrainingError: CodedError {
         self.code = code
         self.reason = reason
     }
+
+    /// The enclave's refusal carried across the ECALL channel, when its code is one of ours.
+    public init?(_ error: EnclaveCallError) {
+        guard let remote = error.remoteCode, let code = Code.all.first(where: { $0.rawValue == remote }) else {
+            return nil
+        }
+        self.init(code, error.reason)
+    }
 }
 
 extension ErrorCode where Domain == ConfidentialTrainingError {
@@ -23,4 +32,11 @@ extension ErrorCode where Domain == ConfidentialTrainingError {
     public static let protocolViolation = Self("protocol-violation")
     /// A checkpoint that does not open, belongs to another job, or was rolled back.
     public static let checkpointRejected = Self("checkpoint-rejected")
+    /// The dataset does not fit the sealed region the manifest declares for it.
+    public static let datasetTooLarge = Self("dataset-too-large")
+
+    /// Every code above, to recognise one that crossed the ECALL channel as text.
+    public static let all: [Self] = [
+        .attestationRefused, .resultRejected, .protocolViolation, .checkpointRejected, .datasetTooLarge,
+    ]
 }

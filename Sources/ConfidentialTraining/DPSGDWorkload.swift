@@ -42,7 +42,10 @@ extension BuiltinWorkload {
 /// the host stored is refused, and a host killed at any moment still holds a checkpoint it can resume from.
 final class EnclaveTrainer: Sendable {
     private struct Job: Sendable {
-        let setup: TrainingSetup
+        let plan: DPSGDPlan
+        /// The split examples, in the manifest's `dataset` region (not in the enclave's heap).
+        let train: SealedExamples
+        let test: SealedExamples
         let featureNames: [String]
         let jobID: [UInt8]
         let requestDigest: [UInt8]
@@ -90,6 +93,7 @@ final class EnclaveTrainer: Sendable {
             dataset = try FeatureSchema(json: schema, source: "the schema").apply(to: dataset)
         }
         let setup = try TrainingSetup(dataset: dataset, spec: request.spec)
+        let (train, test) = try store(setup)
         let jobID = try request.jobID
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
         // The same request replayed to this enclave gets the same randomness, hence the same model: a host cannot
@@ -101,7 +105,7 @@ final class EnclaveTrainer: Sendable {
         }
         job.withLock {
             $0 = Job(
-                setup: setup, featureNames: dataset.featureNames, jobID: jobID,
+                plan: setup.plan, train: train, test: test, featureNames: dataset.featureNames, jobID: jobID,
                 requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: request.nonce,
                 resumedFromStep: trainer.stepsTaken, secret: secret, trainer: trainer, counter: counter)
         }
@@ -118,11 +122,11 @@ final class EnclaveTrainer: Sendable {
         }
         return try withJob { job in
             try commit(&job)
-            var remaining = min(Int(clamping: count), job.setup.plan.steps - job.trainer.stepsTaken)
+            var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
                 var random = GaussianSampler(
                     source: try KeyedRandomStream(key: job.secret, stream: UInt64(job.trainer.stepsTaken)))
-                job.trainer.step(on: job.setup.train, random: &random)
+                try job.trainer.step(on: job.train, random: &random)
                 remaining -= 1
             }
             let checkpoint = try seal(&job)
@@ -140,20 +144,42 @@ final class EnclaveTrainer: Sendable {
             guard job.trainer.isFinished else {
                 throw ConfidentialTrainingError(
                     .protocolViolation,
-                    "'\(TrainingCall.finish)' before the last step (\(job.trainer.stepsTaken) of \(job.setup.plan.steps))"
+                    "'\(TrainingCall.finish)' before the last step (\(job.trainer.stepsTaken) of \(job.plan.steps))"
                 )
             }
-            let plan = job.setup.plan
+            let plan = job.plan
             let result = TrainingResult(
                 trained: TrainedModel(
                     model: job.trainer.model, featureNames: job.featureNames, plan: plan,
                     privacy: try plan.privacy(afterSteps: job.trainer.stepsTaken)),
-                accuracy: job.setup.accuracy(of: job.trainer.model), trainExamples: job.setup.train.count,
-                testExamples: job.setup.test.count, resumedFromStep: job.resumedFromStep,
+                accuracy: try job.trainer.model.accuracy(on: job.test), trainExamples: job.train.count,
+                testExamples: job.test.count, resumedFromStep: job.resumedFromStep,
                 requestDigest: job.requestDigest, nonce: job.nonce)
             return try result.signed(with: enclave.key)
         }
     }
+
+    /// Writes the split examples into the manifest's `dataset` region, training set first.
+    private func store(_ setup: TrainingSetup) throws -> (train: SealedExamples, test: SealedExamples) {
+        let name = EnclaveTrainer.datasetRegion
+        guard let region = enclave.region(named: name) else {
+            throw ConfidentialTrainingError(
+                .protocolViolation, "the manifest declares no '\(name)' region to keep the dataset in")
+        }
+        let needed = SealedExamples.byteCount(
+            count: setup.train.count + setup.test.count, featureCount: setup.train.featureCount)
+        guard needed <= region.byteCount else {
+            throw ConfidentialTrainingError(
+                .datasetTooLarge,
+                "the dataset takes \(needed) bytes of sealed memory; the manifest's '\(name)' region holds \(region.byteCount)"
+            )
+        }
+        let train = try SealedExamples(storing: setup.train, in: region, at: 0)
+        return (train, try SealedExamples(storing: setup.test, in: region, at: train.byteCount))
+    }
+
+    /// The sealed region (declared in `Manifests/dpsgd.toml`) that holds a job's examples.
+    static let datasetRegion = "dataset"
 
     private func withJob<T>(_ body: (inout Job) throws -> T) throws -> T {
         try job.withLock { job in

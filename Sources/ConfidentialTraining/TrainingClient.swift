@@ -82,15 +82,13 @@ public struct TrainingClient: Sendable {
         return result
     }
 
-    /// Calls the enclave through the transport; the enclave's refusal of a checkpoint comes back as
-    /// `checkpointRejected` with the enclave's reason.
+    /// Calls the enclave through the transport; a refusal the enclave raised (a rejected checkpoint, a dataset too
+    /// large for its region, ...) comes back as that `ConfidentialTrainingError`, with the enclave's reason.
     private func call(_ function: String, _ argument: [UInt8]) throws -> [UInt8] {
         do {
             return try transport(function, argument)
-        } catch let error as EnclaveCallError
-            where error.remoteCode == ConfidentialTrainingError.Code.checkpointRejected.rawValue
-        {
-            throw ConfidentialTrainingError(.checkpointRejected, error.reason)
+        } catch let error as EnclaveCallError {
+            throw ConfidentialTrainingError(error) ?? error
         }
     }
 

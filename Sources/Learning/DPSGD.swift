@@ -21,32 +21,34 @@ public struct DPSGD: Sendable, Codable, Equatable {
     /// One step over `data` (the plan's training set); sampling and noise draw from `random`. Returns the number of
     /// examples sampled.
     @discardableResult
-    public mutating func step<Source>(on data: Dataset, random: inout GaussianSampler<Source>) -> Int {
+    public mutating func step<Rows: ExampleRows, Source>(
+        on data: Rows, random: inout GaussianSampler<Source>
+    ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
         let count = model.parameters.count
-        var sum = [Double](repeating: 0, count: count)
-        var scratch = [Double](repeating: 0, count: model.scratchCount)
-        var sampled = 0
-        data.features.withUnsafeBufferPointer { features in
-            sum.withUnsafeMutableBufferPointer { sum in
-                scratch.withUnsafeMutableBufferPointer { scratch in
-                    let width = data.featureCount
-                    // Poisson sampling by geometric gaps: the gap to the next sampled example is
-                    // ⌊ln U / ln(1 − q)⌋ for U uniform in (0, 1], the same law as one Bernoulli(q) draw per
-                    // example, with one draw per sampled example instead of one per example.
-                    let logSkip = log1p(-plan.samplingRate)
-                    var index = -1
-                    while true {
-                        let gap = 1 - random.uniform()
-                        index += logSkip == -.infinity ? 1 : 1 + Int(min(log(gap) / logSkip, Double(data.count)))
-                        guard index < data.count else { break }
-                        let row = UnsafeBufferPointer(rebasing: features[(index * width)..<((index + 1) * width)])
-                        model.addGradient(
-                            row: row, label: data.labels[index], clippedTo: plan.clip, into: sum, scratch: scratch)
-                        sampled += 1
-                    }
-                }
-            }
+        let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
+        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: model.scratchCount)
+        defer {
+            sum.deallocate()
+            scratch.deallocate()
+        }
+        sum.initialize(repeating: 0)
+        scratch.initialize(repeating: 0)
+        // Poisson sampling by geometric gaps: the gap to the next sampled example is ⌊ln U / ln(1 − q)⌋ for U
+        // uniform in (0, 1], the same law as one Bernoulli(q) draw per example, with one draw per sampled example
+        // instead of one per example.
+        var batch: [Int] = []
+        batch.reserveCapacity(2 * plan.batchSize)
+        let logSkip = log1p(-plan.samplingRate)
+        var index = -1
+        while true {
+            let gap = 1 - random.uniform()
+            index += logSkip == -.infinity ? 1 : 1 + Int(min(log(gap) / logSkip, Double(data.count)))
+            guard index < data.count else { break }
+            batch.append(index)
+        }
+        try data.forEachExample(at: batch) { row, label in
+            model.addGradient(row: row, label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
         }
         let deviation = plan.noiseMultiplier * plan.clip
         let expectedBatch = Double(plan.batchSize)
@@ -56,18 +58,18 @@ public struct DPSGD: Sendable, Codable, Equatable {
             model.parameters[p] -= plan.learningRate * velocity[p]
         }
         stepsTaken += 1
-        return sampled
+        return batch.count
     }
 
     /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each. Returns the number of
     /// examples sampled.
     @discardableResult
-    public mutating func train<Source>(
-        on data: Dataset, random: inout GaussianSampler<Source>, progress: (Int, Int) -> Void = { _, _ in }
-    ) -> Int {
+    public mutating func train<Rows: ExampleRows, Source>(
+        on data: Rows, random: inout GaussianSampler<Source>, progress: (Int, Int) -> Void = { _, _ in }
+    ) throws(Rows.Failure) -> Int {
         var sampled = 0
         while !isFinished {
-            sampled += step(on: data, random: &random)
+            sampled += try step(on: data, random: &random)
             progress(stepsTaken, plan.steps)
         }
         return sampled

@@ -122,21 +122,24 @@ public struct Model: Sendable, Codable, Equatable {
 
     /// The class probabilities for one example.
     public func probabilities(row: [Double]) -> [Double] {
+        row.withUnsafeBufferPointer { probabilities(row: $0) }
+    }
+
+    /// The class probabilities for the example whose features `x` holds.
+    public func probabilities(row x: UnsafeBufferPointer<Double>) -> [Double] {
         var probabilities = [Double](repeating: 0, count: classCount)
         var hidden = [Double](repeating: 0, count: hiddenUnits)
-        row.withUnsafeBufferPointer { x in
-            parameters.withUnsafeBufferPointer { theta in
-                probabilities.withUnsafeMutableBufferPointer { p in
-                    switch kind {
-                    case .logistic:
-                        p[1] = sigmoid(affine(theta, row: 0, width: featureCount, input: x))
-                        p[0] = 1 - p[1]
-                    case .softmax:
-                        logits(theta, offset: 0, width: featureCount, input: x, into: p)
-                        softmax(p)
-                    case .mlp:
-                        hidden.withUnsafeMutableBufferPointer { forward(theta, input: x, hidden: $0, probabilities: p) }
-                    }
+        parameters.withUnsafeBufferPointer { theta in
+            probabilities.withUnsafeMutableBufferPointer { p in
+                switch kind {
+                case .logistic:
+                    p[1] = sigmoid(affine(theta, row: 0, width: featureCount, input: x))
+                    p[0] = 1 - p[1]
+                case .softmax:
+                    logits(theta, offset: 0, width: featureCount, input: x, into: p)
+                    softmax(p)
+                case .mlp:
+                    hidden.withUnsafeMutableBufferPointer { forward(theta, input: x, hidden: $0, probabilities: p) }
                 }
             }
         }
@@ -150,14 +153,22 @@ public struct Model: Sendable, Codable, Equatable {
 
     /// The most probable class.
     public func predict(row: [Double]) -> Int {
-        let probabilities = probabilities(row: row)
+        row.withUnsafeBufferPointer { predict(row: $0) }
+    }
+
+    /// The most probable class of the example whose features `x` holds.
+    public func predict(row x: UnsafeBufferPointer<Double>) -> Int {
+        let probabilities = probabilities(row: x)
         return probabilities.indices.max { probabilities[$0] < probabilities[$1] } ?? 0
     }
 
     /// The fraction of `data` predicted correctly.
-    public func accuracy(on data: Dataset) -> Double {
+    public func accuracy<Rows: ExampleRows>(on data: Rows) throws(Rows.Failure) -> Double {
         guard data.count > 0 else { return 0 }
-        let correct = (0..<data.count).count { predict(row: data.row($0)) == data.labels[$0] }
+        var correct = 0
+        try data.forEachExample(at: 0..<data.count) { row, label in
+            if predict(row: row) == label { correct += 1 }
+        }
         return Double(correct) / Double(data.count)
     }
 

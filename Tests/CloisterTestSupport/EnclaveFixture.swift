@@ -13,14 +13,15 @@ public struct EnclaveFixture: Sendable {
     public let signed: SignedManifest
     public let launcher: EnclaveLauncher
 
-    /// Signs `Manifests/NAME.toml` into a fresh platform home.
-    public init(manifest name: String) throws {
+    /// Signs `Manifests/NAME.toml`, its text changed by `edit`, into a fresh platform home.
+    public init(manifest name: String, editing edit: (String) -> String = { $0 }) throws {
         directory = try TestEnvironment.temporaryDirectory(name)
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
         platform = try Platform.initialize(home: home, curve: .p256)
         let manifest = directory.appendingPathComponent("\(name).toml")
-        try FileManager.default.copyItem(
-            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/\(name).toml"), to: manifest)
+        let text = try String(
+            contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Manifests/\(name).toml"), encoding: .utf8)
+        try edit(text).write(to: manifest, atomically: true, encoding: .utf8)
         let locator = EnclaveExecutableLocator(
             enclaveExecutable: TestEnvironment.productsDirectory + "/cloister-enclave", runningExecutableDirectory: nil)
         let key = try ECPrivateKey(

@@ -285,6 +285,42 @@ struct ConfidentialTrainingTests {
             #expect(error?.code == .checkpointRejected && error?.reason.contains("another training job") == true)
         }
     }
+
+    @Test("the examples live in the sealed `dataset` region: with a 64 KiB resident budget they page out encrypted")
+    func examplesInSealedRegion() throws {
+        // 455 + 114 rows of 30 features and a label take 141,112 bytes (35 pages); 16 frames hold fewer than half.
+        let fixture = try TrainingFixture { $0.replacingOccurrences(of: #"size = "256M""#, with: #"size = "64K""#) }
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(csv: Self.csvWithCanary(), epochs: 2)
+        let (result, backingStore) = try fixture.withEnclave { enclave, client in
+            let result = try client.train(
+                csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: nil)
+            let directory = URL(fileURLWithPath: enclave.record.backingStoreDirectory)
+            let files = try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            return (result, try files.map { try [UInt8](Data(contentsOf: $0)) })
+        }
+        #expect(result.accuracy > 0.8 && result.trainExamples == setup.train.count)
+        let evicted = backingStore.reduce(0) { $0 + $1.count }
+        #expect(evicted >= 19 * EnclaveMemory.pageSize, "at least the pages that do not fit were written out")
+        let needles = [Array(Self.canary.utf8), withUnsafeBytes(of: Double(Self.canary)!, Array.init)]
+        for bytes in backingStore {
+            for needle in needles { #expect(!bytes.containsBytes(needle)) }
+        }
+    }
+
+    @Test("a dataset larger than the manifest's `dataset` region is refused with dataset-too-large")
+    func datasetTooLarge() throws {
+        let fixture = try TrainingFixture {
+            $0.replacingOccurrences(of: #"dataset = "64M""#, with: #"dataset = "64K""#)
+        }
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        try fixture.withEnclave { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(error?.code == .datasetTooLarge && error?.reason.contains("141112 bytes") == true)
+        }
+    }
 }
 
 @Suite("cloister dp train --enclave")

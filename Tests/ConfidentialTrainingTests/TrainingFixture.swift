@@ -12,8 +12,9 @@ import Verifier
 struct TrainingFixture {
     let enclaves: EnclaveFixture
 
-    init() throws {
-        enclaves = try EnclaveFixture(manifest: "dpsgd")
+    /// The dpsgd manifest as shipped, or changed by `edit` (a smaller resident budget, another region size).
+    init(editing edit: (String) -> String = { $0 }) throws {
+        enclaves = try EnclaveFixture(manifest: "dpsgd", editing: edit)
     }
 
     var directory: URL { enclaves.directory }

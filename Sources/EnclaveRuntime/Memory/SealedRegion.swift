@@ -32,17 +32,20 @@ public final class SealedRegion: Sendable {
 
     /// The `count` bytes at `offset`.
     public func read(at offset: Int, count: Int) throws -> [UInt8] {
-        try checkRange(offset, count)
         var output = [UInt8](repeating: 0, count: count)
-        try output.withUnsafeMutableBytes { output in
-            try forEachPage(offset, count) { page, pageOffset, outputOffset, length in
-                try memory.withPage(region: index, page: page, forWriting: false) { frame in
-                    output.baseAddress!.advanced(by: outputOffset).copyMemory(
-                        from: frame.baseAddress!.advanced(by: pageOffset), byteCount: length)
-                }
+        try output.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+        return output
+    }
+
+    /// Copies the `output.count` bytes at `offset` into `output` (no allocation: for reads in a loop).
+    public func read(at offset: Int, into output: UnsafeMutableRawBufferPointer) throws {
+        try checkRange(offset, output.count)
+        try forEachPage(offset, output.count) { page, pageOffset, outputOffset, length in
+            try memory.withPage(region: index, page: page, forWriting: false) { frame in
+                output.baseAddress!.advanced(by: outputOffset).copyMemory(
+                    from: frame.baseAddress!.advanced(by: pageOffset), byteCount: length)
             }
         }
-        return output
     }
 
     /// Writes `bytes` at `offset`.
