@@ -30,8 +30,9 @@ struct MechanismOptions: ParsableArguments {
 
     @Option(
         help: """
-            The accountant: rdp (Rényi DP at Opacus's orders, Balle et al. 2020 conversion) or pld (privacy loss \
-            distribution composed by FFT: tight).
+            The accountant: rdp (Rényi DP at Opacus's orders, Balle et al. 2020 conversion), pld (privacy loss \
+            distribution composed by FFT: tight) or prv (privacy random variables, Gopi et al. 2021: the upper \
+            bound, within 0.01 of the estimate, as Opacus reports it).
             """)
     var accountant: Accountant = .rdp
 

@@ -4,8 +4,10 @@ public enum Accountant: String, Sendable, CaseIterable {
     case rdp
     /// The discretised privacy loss distribution composed by FFT (tight).
     case pld
+    /// Privacy random variables on a mean-preserving mesh composed by FFT, reported as the upper bound (tight).
+    case prv
 
-    /// The ε spent by `steps` steps of `mechanism` at `delta`, and the RDP order that attains it (nil for PLD).
+    /// The ε spent by `steps` steps of `mechanism` at `delta`, and the RDP order that attains it (nil for PLD, PRV).
     /// `coarse` trades tightness for speed where only an upper bound is needed (PLD on a 2^16 grid).
     public func epsilon(
         _ mechanism: SubsampledGaussian, steps: Int, delta: Double, coarse: Bool = false
@@ -17,6 +19,24 @@ public enum Accountant: String, Sendable, CaseIterable {
         case .pld:
             let accountant = try PLDAccountant(gridSize: coarse ? 1 << 16 : PLDAccountant.defaultGridSize)
             return (try accountant.composing(mechanism, steps: steps).epsilon(delta: delta), nil)
+        case .prv:
+            let accountant = try PRVAccountant(epsilonError: coarse ? 0.02 : PRVAccountant.defaultEpsilonError)
+            return (try accountant.composing(mechanism, steps: steps).epsilon(delta: delta), nil)
         }
+    }
+}
+
+/// What every accountant of the subsampled Gaussian does: compose steps, one mechanism at a time.
+public protocol StepAccountant: Sendable {
+    /// Composes `steps` steps of `mechanism`.
+    mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError)
+}
+
+extension StepAccountant {
+    /// The accountant after `steps` more steps of `mechanism`, this one unchanged.
+    public func composing(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) -> Self {
+        var next = self
+        try next.compose(mechanism, steps: steps)
+        return next
     }
 }

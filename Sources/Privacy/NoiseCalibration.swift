@@ -3,7 +3,8 @@ import Foundation
 /// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
 /// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned
 /// never exceeds the target: it is the upper end of the final bracket. PLD bisects on a 2^16 grid: its ε is an upper
-/// bound like the default grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster.
+/// bound like the default grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV bisects
+/// on its upper bound with a mesh for ε_err = 0.02.
 public enum NoiseCalibration {
     public static func noiseMultiplier(
         epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp

@@ -3,7 +3,7 @@ import Foundation
 /// Privacy loss of a sequence of subsampled Gaussian steps, tracked as Rényi DP at a fixed set of orders
 /// (composition adds RDP order by order) and converted to (ε, δ) with the conversion of Balle et al. 2020
 /// ("Hypothesis testing interpretations and Rényi differential privacy", Theorem 21), minimised over the orders.
-public struct RDPAccountant: Sendable, Hashable {
+public struct RDPAccountant: StepAccountant, Hashable {
     /// Opacus's default orders: 1.1, 1.2, …, 10.9 and 12, 13, …, 63.
     public static let defaultOrders: [Double] = (1...99).map { 1 + Double($0) / 10 } + (12...63).map(Double.init)
 
@@ -31,13 +31,6 @@ public struct RDPAccountant: Sendable, Hashable {
     public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
         rdp = try Self.composed(rdp, orders: orders, mechanism, steps: steps)
         history.append(Composition(mechanism: mechanism, steps: steps))
-    }
-
-    /// The accountant after `steps` more steps of `mechanism`, this one unchanged.
-    public func composing(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) -> RDPAccountant {
-        var next = self
-        try next.compose(mechanism, steps: steps)
-        return next
     }
 
     /// The smallest ε over the orders for which the composition is (ε, δ)-DP, and the order attaining it.

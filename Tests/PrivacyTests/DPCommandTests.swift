@@ -26,20 +26,23 @@ struct DPCommandTests {
         #expect(abs(sigma - 1.0) < 1e-5)
     }
 
-    @Test("--accountant pld prints a tighter epsilon than rdp and a null order")
-    func pld() throws {
+    @Test(
+        "--accountant pld and prv print a tighter epsilon than rdp, within 1 % of the references, and a null order",
+        arguments: [("pld", 1.161045964670712), ("prv", 1.1620975578606865)])
+    func tight(accountant: String, reference: Double) throws {
         let arguments = [
             "dp", "epsilon", "--noise-multiplier", "1.0", "--sampling-rate", "0.004", "--steps", "3000", "--delta",
             "1e-5",
-            "--accountant", "pld", "--json",
+            "--accountant", accountant, "--json",
         ]
         let result = try runTool(cloister, arguments)
         #expect(result.status == 0, "\(result.standardError)")
         let fields = try #require(
             try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         let epsilon = try #require(fields["epsilon"] as? Double)
-        #expect(abs(epsilon - 1.161045964670712) / 1.161045964670712 < 0.01)
-        #expect(fields["order"] is NSNull && fields["accountant"] as? String == "pld")
+        #expect(abs(epsilon - reference) / reference < 0.01)
+        #expect(epsilon < 1.3926007767670858, "tighter than RDP's ε for the same case")
+        #expect(fields["order"] is NSNull && fields["accountant"] as? String == accountant)
     }
 
     @Test(

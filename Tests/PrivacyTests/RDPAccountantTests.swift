@@ -168,3 +168,82 @@ struct PLDAccountantTests {
         #expect(abs(epsilon - reference.prv) / reference.prv < 0.01, "\(epsilon) vs prv \(reference.prv)")
     }
 }
+
+@Suite("PRV accountant against Opacus's PRV, dp-accounting's PLD and the exact Gaussian")
+struct PRVAccountantTests {
+    @Test(
+        "ε within 1 % of Opacus's PRV and dp-accounting's PLD; the PLD value inside its bounds",
+        arguments: TightCase.all())
+    func tight(reference: TightCase) throws {
+        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
+        let bounds = try PRVAccountant().composing(mechanism, steps: reference.steps ?? reference.rounds ?? 0)
+            .bounds(delta: reference.delta)
+        #expect(abs(bounds.upper - reference.prv) / reference.prv < 0.01, "\(bounds.upper) vs prv \(reference.prv)")
+        #expect(abs(bounds.upper - reference.pld) / reference.pld < 0.01, "\(bounds.upper) vs pld \(reference.pld)")
+        #expect(bounds.lower <= reference.pld && reference.pld <= bounds.upper, "\(bounds) around pld \(reference.pld)")
+        #expect(bounds.epsilonError <= PRVAccountant.defaultEpsilonError)
+    }
+
+    /// The exact ε of T Gaussian mechanisms without subsampling (Balle and Wang 2018): a Gaussian of μ = √T/σ,
+    /// δ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2), solved for ε by bisection.
+    func exactGaussianEpsilon(sigma: Double, steps: Int, delta: Double) -> Double {
+        let mu = Double(steps).squareRoot() / sigma
+        func phi(_ z: Double) -> Double { 0.5 * erfc(-z / 2.squareRoot()) }
+        func deltaAt(_ epsilon: Double) -> Double {
+            phi(-epsilon / mu + mu / 2) - exp(epsilon) * phi(-epsilon / mu - mu / 2)
+        }
+        var (low, high) = (0.0, 100.0)
+        for _ in 0..<200 {
+            let middle = (low + high) / 2
+            if deltaAt(middle) > delta { low = middle } else { high = middle }
+        }
+        return high
+    }
+
+    @Test(
+        "without subsampling the exact Gaussian ε lies between the bounds, and the estimate within 0.5 %",
+        arguments: [(0.8, 10, 1e-5), (2.0, 100, 1e-6), (5.0, 1000, 1e-3)])
+    func exactGaussian(sigma: Double, steps: Int, delta: Double) throws {
+        let exact = exactGaussianEpsilon(sigma: sigma, steps: steps, delta: delta)
+        let bounds = try PRVAccountant().composing(
+            SubsampledGaussian(samplingRate: 1, noiseMultiplier: sigma), steps: steps
+        ).bounds(delta: delta)
+        #expect(bounds.lower <= exact && exact <= bounds.upper, "\(bounds) around exact \(exact)")
+        #expect(abs(bounds.estimate - exact) / exact < 0.005, "estimate \(bounds.estimate) vs exact \(exact)")
+    }
+
+    @Test("a very coarse mesh stays honest: its bounds still hold PLD's ε, and the mean shift keeps the estimate near")
+    func coarseMesh() throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
+        let pld = try PLDAccountant().composing(mechanism, steps: 1000).epsilon(delta: 1e-5)
+        let bounds = try PRVAccountant(epsilonError: 3).composing(mechanism, steps: 1000).bounds(delta: 1e-5)
+        #expect(bounds.lower <= pld && pld <= bounds.upper, "\(bounds) around pld \(pld)")
+        // Cells centred on the mesh without the shift put the estimate at 4.06 here (PLD 1.52).
+        #expect(abs(bounds.estimate - pld) / pld < 0.1, "estimate \(bounds.estimate) vs pld \(pld)")
+    }
+
+    @Test("heterogeneous steps: composing in two parts is composing the whole; nothing composed is ε 0")
+    func composition() throws {
+        let a = try SubsampledGaussian(samplingRate: 0.02, noiseMultiplier: 1.0)
+        let b = try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 2.0)
+        let split = try PRVAccountant().composing(a, steps: 300).composing(b, steps: 200).epsilon(delta: 1e-5)
+        let pld = try PLDAccountant().composing(a, steps: 300).composing(b, steps: 200).epsilon(delta: 1e-5)
+        #expect(abs(split - pld) / pld < 0.01, "prv \(split) vs pld \(pld)")
+        #expect(try PRVAccountant().epsilon(delta: 1e-5) == 0)
+    }
+
+    @Test("bad parameters are refused with a reason")
+    func badParameters() throws {
+        for error in [0.0, -1, .nan, .infinity] {
+            #expect(throws: PrivacyError.self) { try PRVAccountant(epsilonError: error) }
+        }
+        let accountant = try PRVAccountant().composing(
+            SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1), steps: 10)
+        for delta in [0.0, 1, -0.5] {
+            #expect(throws: PrivacyError.self) { try accountant.epsilon(delta: delta) }
+        }
+        #expect(throws: PrivacyError.self) {
+            try PRVAccountant().composing(SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1), steps: -1)
+        }
+    }
+}
