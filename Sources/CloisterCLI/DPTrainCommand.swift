@@ -162,17 +162,14 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         try reportingErrors {
             let csv = try Self.read(data, .malformedData)
-            var dataset = try Dataset(csv: csv, label: label, source: data)
             let schemaBytes = try schema.map { try Self.read($0, .malformedSchema) }
-            if let schema, let schemaBytes {
-                dataset = try FeatureSchema(json: schemaBytes, source: schema).apply(to: dataset)
-            }
-            let setup = try TrainingSetup(dataset: dataset, spec: spec)
+            let setup = try TrainingSetup(
+                csv: csv, source: data, schema: schemaBytes, schemaSource: schema ?? "", spec: spec)
             let outcome =
                 if let enclave {
                     try trainInEnclave(enclave, setup: setup, csv: csv, schema: schemaBytes)
                 } else {
-                    try trainHere(setup, featureNames: dataset.featureNames)
+                    try trainHere(setup)
                 }
             if let modelOut { try AtomicFile(path: modelOut, mode: 0o644).write(try outcome.trained.encoded()) }
             let report = outcome.trained.privacy
@@ -205,7 +202,7 @@ struct TrainCommand: AsyncParsableCommand {
         }
     }
 
-    private func trainHere(_ setup: TrainingSetup, featureNames: [String]) throws -> Outcome {
+    private func trainHere(_ setup: TrainingSetup) throws -> Outcome {
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
         var random = GaussianSampler(source: BufferedSecureRandom())
         let bar = ProgressBar(label: "DP-SGD", total: setup.plan.steps)
@@ -219,7 +216,8 @@ struct TrainCommand: AsyncParsableCommand {
             / max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
         return Outcome(
             trained: TrainedModel(
-                model: trainer.model, featureNames: featureNames, plan: setup.plan, privacy: try setup.plan.privacy()),
+                model: trainer.model, featureNames: setup.featureNames, plan: setup.plan,
+                privacy: try setup.plan.privacy()),
             accuracy: setup.accuracy(of: trainer.model), trainExamples: setup.train.count,
             testExamples: setup.test.count, examplesPerSecond: rate)
     }

@@ -18,10 +18,15 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
 
     /// A stream under `key` (32 secret bytes); `stream` numbers the independent streams the key yields.
     public init(key: [UInt8], stream: UInt64) throws {
-        guard key.count == 32 else {
-            throw CryptoError(.invalidKey, "a keyed random stream needs a 32-byte key, got \(key.count) bytes")
+        try self.init(key: AESGCMKey(key), stream: stream)
+    }
+
+    /// A stream under an AES-256 `key` already set up (one key, many streams: no key schedule per stream).
+    public init(key: AESGCMKey, stream: UInt64) throws {
+        guard key.byteCount == 32 else {
+            throw CryptoError(.invalidKey, "a keyed random stream needs a 32-byte key, got \(key.byteCount) bytes")
         }
-        self.key = try AESGCMKey(key)
+        self.key = key
         self.stream = stream
     }
 

@@ -16,22 +16,7 @@ public enum SecureRandom {
     }
 }
 
-/// A `RandomNumberGenerator` backed by OpenSSL's DRBG, for code that must not use a predictable source.
-public struct SecureRandomNumberGenerator: RandomNumberGenerator, Sendable {
-    public init() {}
-
-    public mutating func next() -> UInt64 {
-        var value: UInt64 = 0
-        let status = withUnsafeMutableBytes(of: &value) { buffer in
-            RAND_bytes(buffer.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(buffer.count))
-        }
-        // RAND_bytes fails only when the DRBG cannot be seeded; continuing would hand out predictable values.
-        precondition(status == 1, "OpenSSL RAND_bytes failed: \(drainOpenSSLErrors())")
-        return value
-    }
-}
-
-/// OpenSSL's DRBG read 4 KiB at a time: for code that draws many values (privacy noise, Poisson sampling), where
+/// A `RandomNumberGenerator` backed by OpenSSL's DRBG, read 4 KiB at a time: for code that draws many values (privacy noise, Poisson sampling), where
 /// one `RAND_bytes` call per value would cost more than the values' use. Owned by one caller; the buffer is wiped
 /// as it is consumed.
 public struct BufferedSecureRandom: RandomNumberGenerator, Sendable {

@@ -53,6 +53,8 @@ final class EnclaveTrainer: Sendable {
         let resumedFromStep: Int
         /// Keys the random streams of the steps; generated at the job's start, then carried in its checkpoints.
         let secret: [UInt8]
+        /// `secret` as the AES-256 key of those streams, set up once per job.
+        let streamKey: AESGCMKey
         var trainer: DPSGD
         /// The counter value the stored checkpoints have reached (nil before the first checkpoint).
         var counter: MonotonicCounter?
@@ -88,11 +90,9 @@ final class EnclaveTrainer: Sendable {
                 .protocolViolation, "the training request does not open with this enclave's key: \(error)")
         }
         let request = try TrainingRequest(encoded: plaintext)
-        var dataset = try Dataset(csv: request.csv, label: request.spec.label, source: "the dataset")
-        if let schema = request.schema {
-            dataset = try FeatureSchema(json: schema, source: "the schema").apply(to: dataset)
-        }
-        let setup = try TrainingSetup(dataset: dataset, spec: request.spec)
+        let setup = try TrainingSetup(
+            csv: request.csv, source: "the dataset", schema: request.schema, schemaSource: "the schema",
+            spec: request.spec)
         let (train, test) = try store(setup)
         let jobID = try request.jobID
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
@@ -103,11 +103,13 @@ final class EnclaveTrainer: Sendable {
         if let sealed = message["checkpoint"]?.bytesValue {
             (trainer, secret, counter) = try resume(sealed, jobID: jobID, plan: setup.plan)
         }
+        let streamKey = try AESGCMKey(secret)
         job.withLock {
             $0 = Job(
-                plan: setup.plan, train: train, test: test, featureNames: dataset.featureNames, jobID: jobID,
+                plan: setup.plan, train: train, test: test, featureNames: setup.featureNames, jobID: jobID,
                 requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: request.nonce,
-                resumedFromStep: trainer.stepsTaken, secret: secret, trainer: trainer, counter: counter)
+                resumedFromStep: trainer.stepsTaken, secret: secret, streamKey: streamKey, trainer: trainer,
+                counter: counter)
         }
         return try CBORValue.map([
             CBORMapEntry("steps", .unsigned(UInt64(setup.plan.steps))),
@@ -125,7 +127,7 @@ final class EnclaveTrainer: Sendable {
             var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
                 var random = GaussianSampler(
-                    source: try KeyedRandomStream(key: job.secret, stream: UInt64(job.trainer.stepsTaken)))
+                    source: try KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken)))
                 try job.trainer.step(on: job.train, random: &random)
                 remaining -= 1
             }

@@ -69,3 +69,21 @@ public struct TrainingResult: Sendable, Equatable {
         nonce = try TrainingMessage.bytes(payload, "nonce", in: what)
     }
 }
+
+extension TrainingResult {
+    /// Refuses a result that answers another request (`ciphertext`, `nonce`), or whose plan, example counts or
+    /// privacy report are not what `setup` (the client's own preparation of the same data) gives.
+    public func check(answers ciphertext: [UInt8], nonce: [UInt8], setup: TrainingSetup) throws {
+        guard self.nonce == nonce, requestDigest == DigestAlgorithm.sha256.hash(ciphertext) else {
+            throw ConfidentialTrainingError(.resultRejected, "the signed result answers another request")
+        }
+        let plan = trained.plan
+        guard plan == setup.plan, trainExamples == setup.train.count, testExamples == setup.test.count else {
+            throw ConfidentialTrainingError(.resultRejected, "the signed result's plan is not the one this job makes")
+        }
+        guard trained.privacy == (try plan.privacy(afterSteps: plan.steps)) else {
+            throw ConfidentialTrainingError(
+                .resultRejected, "the signed privacy report is not what the accountant gives for its plan")
+        }
+    }
+}

@@ -85,6 +85,19 @@ public struct TrainingSetup: Sendable {
             hiddenUnits: spec.hiddenUnits, seed: spec.seed)
     }
 
+    /// Parses the CSV `csv` (named `source` in errors), maps it through the schema when there is one (JSON, named
+    /// `schemaSource`), and prepares the run: what the data owner's client and the enclave both do with a request.
+    public init(
+        csv: [UInt8], source: String, schema: [UInt8]?, schemaSource: String, spec: TrainingSpec
+    ) throws {
+        var dataset = try Dataset(csv: csv, label: spec.label, source: source)
+        if let schema { dataset = try FeatureSchema(json: schema, source: schemaSource).apply(to: dataset) }
+        try self.init(dataset: dataset, spec: spec)
+    }
+
+    /// The names of the features, in column order.
+    public var featureNames: [String] { train.featureNames }
+
     /// The model's accuracy on the held-out examples.
     public func accuracy(of model: Model) -> Double { model.accuracy(on: test) }
 }

@@ -414,3 +414,75 @@ struct EnclaveTrainCommandTests {
         #expect(expected["epsilon"] as? Double == epsilon)
     }
 }
+
+@Suite("What a data owner checks in a signed training result")
+struct TrainingResultCheckTests {
+    /// A result exactly as the enclave would make it for `setup`, the request `ciphertext` and `nonce`.
+    static func honest(_ setup: TrainingSetup, ciphertext: [UInt8], nonce: [UInt8]) throws -> TrainingResult {
+        try result(setup, plan: setup.plan, privacy: setup.plan.privacy(), ciphertext: ciphertext, nonce: nonce)
+    }
+
+    static func result(
+        _ setup: TrainingSetup, plan: DPSGDPlan, privacy: PrivacyReport, trainExamples: Int? = nil,
+        testExamples: Int? = nil, ciphertext: [UInt8], nonce: [UInt8]
+    ) throws -> TrainingResult {
+        TrainingResult(
+            trained: TrainedModel(
+                model: setup.initialModel, featureNames: setup.featureNames, plan: plan, privacy: privacy),
+            accuracy: 0.9, trainExamples: trainExamples ?? setup.train.count,
+            testExamples: testExamples ?? setup.test.count,
+            resumedFromStep: 0, requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: nonce)
+    }
+
+    @Test("the honest result passes; every field that does not match the request or the client's own plan is refused")
+    func refusals() throws {
+        let (_, _, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        let ciphertext: [UInt8] = Array("the request ciphertext".utf8)
+        let nonce = [UInt8](repeating: 7, count: 32)
+        try Self.honest(setup, ciphertext: ciphertext, nonce: nonce).check(
+            answers: ciphertext, nonce: nonce, setup: setup)
+
+        let plan = setup.plan
+        let otherPlan = try DPSGDPlan(
+            exampleCount: plan.exampleCount, batchSize: plan.batchSize, epochs: plan.epochs + 1,
+            learningRate: plan.learningRate, clip: plan.clip, noiseMultiplier: plan.noiseMultiplier, delta: plan.delta)
+        let understated = try PrivacyReport(plan.mechanism, steps: plan.steps / 2, delta: plan.delta)
+        let cases: [(String, TrainingResult, String)] = [
+            ("another nonce", try Self.honest(setup, ciphertext: ciphertext, nonce: [1]), "another request"),
+            ("another request's digest", try Self.honest(setup, ciphertext: [9], nonce: nonce), "another request"),
+            (
+                "another plan",
+                try Self.result(
+                    setup, plan: otherPlan, privacy: otherPlan.privacy(), ciphertext: ciphertext, nonce: nonce),
+                "plan"
+            ),
+            (
+                "another training-set size",
+                try Self.result(
+                    setup, plan: plan, privacy: plan.privacy(), trainExamples: setup.train.count - 1,
+                    ciphertext: ciphertext, nonce: nonce),
+                "plan"
+            ),
+            (
+                "another test-set size",
+                try Self.result(
+                    setup, plan: plan, privacy: plan.privacy(), testExamples: setup.test.count + 1,
+                    ciphertext: ciphertext, nonce: nonce),
+                "plan"
+            ),
+            (
+                "a privacy report for half the steps",
+                try Self.result(setup, plan: plan, privacy: understated, ciphertext: ciphertext, nonce: nonce),
+                "privacy report"
+            ),
+        ]
+        for (name, result, reason) in cases {
+            let error = #expect(throws: ConfidentialTrainingError.self, "\(name)") {
+                try result.check(answers: ciphertext, nonce: nonce, setup: setup)
+            }
+            #expect(
+                error?.code == .resultRejected && error?.reason.contains(reason) == true,
+                "\(name): \(String(describing: error))")
+        }
+    }
+}

@@ -18,9 +18,6 @@ struct TrainingFixture {
     }
 
     var directory: URL { enclaves.directory }
-    var home: PlatformHome { enclaves.home }
-    var signed: SignedManifest { enclaves.signed }
-    var measurement: String { enclaves.measurement }
 
     /// Launches a dpsgd enclave; `body` gets it and a client whose every ECALL passes through `relay` (the host).
     @discardableResult
@@ -46,12 +43,14 @@ struct TrainingFixture {
         let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets")
         let csv = try csv ?? Array(Data(contentsOf: datasets.appendingPathComponent("breast_cancer.csv")))
         let schema = Array(try Data(contentsOf: datasets.appendingPathComponent("breast_cancer.schema.json")))
-        let dataset = try FeatureSchema(json: schema, source: "schema").apply(
-            to: Dataset(csv: csv, label: "label", source: "breast_cancer.csv"))
         let spec = TrainingSpec(
             label: "label", noiseMultiplier: 1.1, delta: 1e-5, epochs: epochs, batchSize: 32, learningRate: 0.3,
             clip: 1, seed: 3)
-        return (csv, schema, try TrainingSetup(dataset: dataset, spec: spec))
+        return (
+            csv, schema,
+            try TrainingSetup(
+                csv: csv, source: "breast_cancer.csv", schema: schema, schemaSource: "schema", spec: spec)
+        )
     }
 }
 
