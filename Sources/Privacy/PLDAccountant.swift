@@ -5,7 +5,8 @@ import Foundation
 /// whose hockey-stick curve meets the exact one at every grid point and lies above it between them, so ε is never
 /// understated by the discretisation), composed by FFT, and read back as the smallest ε whose δ(ε) is at most δ.
 /// Add-or-remove-one neighbours: both directions are composed and the larger ε is reported, as dp-accounting does.
-/// Loss mass beyond 8.5 standard deviations of the Gaussian (≈ 1e-17 per step) is counted as infinite loss.
+/// Loss mass beyond 8.5 standard deviations of the Gaussian (≈ 1e-17 per step) is counted as infinite loss, so a δ
+/// at or below that mass is refused rather than answered.
 public struct PLDAccountant: StepAccountant, Hashable {
     /// Grid points of the composed distribution by default (a power of two): ε within ≈ 1e-4 relative of exact.
     public static let defaultGridSize = 1 << 20
@@ -36,9 +37,10 @@ public struct PLDAccountant: StepAccountant, Hashable {
         }
         let steps = history.filter { $0.steps > 0 }
         guard !steps.isEmpty else { return 0 }
-        return [PrivacyLoss.Direction.remove, .add].map { direction in
+        return try [PrivacyLoss.Direction.remove, .add].map { direction throws(PrivacyError) in
             let grid = PrivacyLoss.Grid(steps, direction, gridSize: gridSize)
-            return grid.compose(steps) { Self.discretise($0, direction, spacing: grid.spacing) }.epsilon(delta: delta)
+            return try grid.compose(steps) { Self.discretise($0, direction, spacing: grid.spacing) }.epsilon(
+                delta: delta)
         }.max()!
     }
 
@@ -50,19 +52,21 @@ public struct PLDAccountant: StepAccountant, Hashable {
         let sigma = mechanism.noiseMultiplier
         func tail(_ z: Double) -> Double { 0.5 * erfc(z / 2.squareRoot()) }  // P(N(0,1) > z)
         func head(_ z: Double) -> Double { 0.5 * erfc(-z / 2.squareRoot()) }  // P(N(0,1) < z)
+        // e^ε·p in log space: at small σ the grid reaches losses where e^ε is infinite and p is 0.
+        func raised(_ p: Double) -> Double { p == 0 ? 0 : exp(epsilon + log(p)) }
         switch direction {
         case .remove:
             // L > ε ⟺ x > x_ε; below log(1 − q) every x qualifies.
             guard q == 1 || epsilon > log1p(-q) else { return -expm1(epsilon) }
             let x = sigma * sigma * (LogSpace.subtract(epsilon, q == 1 ? -.infinity : log1p(-q)) - log(q)) + 0.5
             let upper = (1 - q) * tail(x / sigma) + q * tail((x - 1) / sigma)
-            return max(upper - exp(epsilon) * tail(x / sigma), 0)
+            return max(upper - raised(tail(x / sigma)), 0)
         case .add:
             // L' = −L > ε ⟺ x < x'_ε; above −log(1 − q) no x qualifies.
             guard q == 1 || epsilon < -log1p(-q) else { return 0 }
             let x = sigma * sigma * (LogSpace.subtract(-epsilon, q == 1 ? -.infinity : log1p(-q)) - log(q)) + 0.5
             let lower = (1 - q) * head(x / sigma) + q * head((x - 1) / sigma)
-            return max(head(x / sigma) - exp(epsilon) * lower, 0)
+            return max(head(x / sigma) - raised(lower), 0)
         }
     }
 

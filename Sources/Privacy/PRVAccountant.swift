@@ -55,7 +55,7 @@ public struct PRVAccountant: StepAccountant, Hashable {
         let deltaError = delta / 1000
         let compositions = Double(steps.reduce(0) { $0 + $1.steps })
         let spread = (compositions * log(12 / deltaError) / 2).squareRoot()
-        let perDirection = [PrivacyLoss.Direction.remove, .add].map { direction in
+        let perDirection = try [PrivacyLoss.Direction.remove, .add].map { direction throws(PrivacyError) in
             // The mesh for ε_err, on the fewest grid points (a power of two) that hold the composition's window.
             let window = PrivacyLoss.Grid.window(steps, direction)
             var gridSize = 1 << 10
@@ -65,9 +65,10 @@ public struct PRVAccountant: StepAccountant, Hashable {
             let grid = PrivacyLoss.Grid(gridSize: gridSize, spacing: window / Double(gridSize))
             let composed = grid.compose(steps) { Self.discretise($0, direction, spacing: grid.spacing) }
             let error = grid.spacing * spread
+            let estimate = try composed.epsilon(delta: delta)
             return Bounds(
-                lower: max(composed.epsilon(delta: delta + deltaError) - error, 0),
-                estimate: composed.epsilon(delta: delta), upper: composed.epsilon(delta: delta - deltaError) + error,
+                lower: max(try composed.epsilon(delta: delta + deltaError) - error, 0), estimate: estimate,
+                upper: try composed.epsilon(delta: delta - deltaError) + error,
                 epsilonError: error)
         }
         return Bounds(

@@ -38,21 +38,29 @@ enum PrivacyLoss {
         let infinite: Double
 
         /// The smallest ε with δ(ε) = P(∞) + Σ_{L > ε} p_L (1 − e^(ε − L)) ≤ δ.
-        func epsilon(delta: Double) -> Double {
-            guard infinite < delta else { return .infinity }
+        /// A δ at or below the mass of infinite loss (the tails past 8.5σ the grid leaves out) has no finite ε here.
+        func epsilon(delta: Double) throws(PrivacyError) -> Double {
+            guard infinite < delta else {
+                throw PrivacyError(
+                    .invalidParameter,
+                    "delta \(delta) is below what the tight accountants resolve: \(infinite) of the privacy loss lies in the Gaussian tails they leave out (use the RDP accountant)"
+                )
+            }
             let h = spacing
             var above = 0.0  // Σ p_i over i > k
-            var weighted = 0.0  // Σ p_i e^(ε_k − L_i) over i > k
+            // Σ p_i e^(ε_{k+1} − L_i) over i > k: relative to ε_{k+1}, not ε_k, so it cannot underflow to 0 when the
+            // spacing is wide (e^−h is 0 past h ≈ 745, as on the grid of a tiny noise multiplier).
+            var weighted = 0.0
             var k = masses.count - 1
             while k > 0 {
                 // Move from k to k−1: the point k joins the sums.
-                weighted = exp(-h) * (weighted + masses[k])
+                weighted = masses[k] + exp(-h) * weighted
                 above += masses[k]
                 k -= 1
-                if infinite + above - weighted > delta {
+                if infinite + above - exp(-h) * weighted > delta {
                     // δ crosses between ε_k and ε_{k+1}, where the sums are those of i > k.
-                    let epsilonK = Double(firstIndex + k) * h + shift
-                    return epsilonK + log((infinite + above - delta) / weighted)
+                    let epsilonAbove = Double(firstIndex + k + 1) * h + shift
+                    return epsilonAbove + log((infinite + above - delta) / weighted)
                 }
             }
             return Double(firstIndex) * h + shift
@@ -93,13 +101,13 @@ enum PrivacyLoss {
             var imaginary = [Double](repeating: 0, count: gridSize)
             var offset = 0
             var shift = 0.0
-            var finiteMass = 1.0
+            var logFiniteMass = 0.0  // log P(no step's loss is infinite), kept in log space so 1e-19 is not lost
             var meanIndex = 0.0
             for step in steps {
                 let distribution = discretise(step.mechanism)
                 offset += step.steps * distribution.offset
                 shift += Double(step.steps) * distribution.shift
-                finiteMass *= pow(1 - distribution.infinite, Double(step.steps))
+                logFiniteMass += Double(step.steps) * log1p(-distribution.infinite)
                 meanIndex += Double(step.steps) * distribution.meanIndex
                 var stepReal = [Double](repeating: 0, count: gridSize)
                 var stepImaginary = [Double](repeating: 0, count: gridSize)
@@ -123,7 +131,8 @@ enum PrivacyLoss {
                 let mass = max(real[k] / Double(gridSize), 0)
                 composed[((offset + k - low) % gridSize + gridSize) % gridSize] += mass
             }
-            return Composed(masses: composed, firstIndex: low, spacing: spacing, shift: shift, infinite: 1 - finiteMass)
+            return Composed(
+                masses: composed, firstIndex: low, spacing: spacing, shift: shift, infinite: -expm1(logFiniteMass))
         }
     }
 

@@ -167,6 +167,38 @@ struct PLDAccountantTests {
         #expect(abs(epsilon - reference.pld) / reference.pld < 0.01, "\(epsilon) vs pld \(reference.pld)")
         #expect(abs(epsilon - reference.prv) / reference.prv < 0.01, "\(epsilon) vs prv \(reference.prv)")
     }
+
+    /// At σ ≤ 0.01 the grid reaches losses past 709, where e^ε overflows; the hockey stick once computed ∞ · 0 there
+    /// and the accountant trapped on the NaN.
+    @Test("tiny noise gives a finite, huge ε that agrees with PRV, not a crash", arguments: [0.0001, 0.01, 0.05])
+    func tinyNoise(sigma: Double) throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: sigma)
+        let pld = try PLDAccountant().composing(mechanism, steps: 100).epsilon(delta: 1e-5)
+        let prv = try PRVAccountant().composing(mechanism, steps: 100).epsilon(delta: 1e-5)
+        #expect(pld.isFinite && pld > 100, "pld \(pld)")
+        #expect(abs(pld - prv) / prv < 0.01, "pld \(pld) vs prv \(prv)")
+    }
+
+    @Test("a δ below the Gaussian tail mass the grids leave out is refused, not answered with an understated ε")
+    func deltaBelowResolution() throws {
+        let mechanism = try SubsampledGaussian(samplingRate: 0.5, noiseMultiplier: 1)
+        for delta in [1e-20, 1e-300] {
+            for error in [
+                #expect(throws: PrivacyError.self) {
+                    try PLDAccountant().composing(mechanism, steps: 100).epsilon(delta: delta)
+                },
+                #expect(throws: PrivacyError.self) {
+                    try PRVAccountant().composing(mechanism, steps: 100).epsilon(delta: delta)
+                },
+            ] {
+                #expect(error?.reason.contains("delta \(delta) is below what the tight accountants resolve") == true)
+            }
+        }
+        // Above the tail mass the answer stands and exceeds the one at a larger δ.
+        let fine = try PLDAccountant().composing(mechanism, steps: 100).epsilon(delta: 1e-12)
+        let coarser = try PLDAccountant().composing(mechanism, steps: 100).epsilon(delta: 1e-5)
+        #expect(fine.isFinite && fine > coarser)
+    }
 }
 
 @Suite("PRV accountant against Opacus's PRV, dp-accounting's PLD and the exact Gaussian")
