@@ -214,7 +214,8 @@ let package = Package(
         .testTarget(
             name: "FederationServerTests",
             dependencies: [
-                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier", "CloisterCrypto",
+                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier",
+                "CloisterCrypto",
                 "Learning",
                 "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -234,14 +235,16 @@ let package = Package(
         .testTarget(
             name: "ConfidentialTrainingTests",
             dependencies: [
-                "ConfidentialTraining", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto",
-                "CloisterCBOR", "CloisterTestSupport",
+                "ConfidentialTraining", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "Privacy",
+                "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "VerifierTests",
-            dependencies: ["Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport"],
+            dependencies: [
+                "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

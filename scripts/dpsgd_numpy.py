@@ -1,11 +1,12 @@
 """Vectorised NumPy DP-SGD: the reference Cloister's trainer is benchmarked against (scripts/bench-dpsgd).
 
-The same algorithm as Sources/Learning/DPSGD.swift: Poisson sampling at q = batch / n, per-example gradients of
-logistic or softmax regression computed for the whole batch at once, clipping to C, Gaussian noise sigma*C, division
-by the expected batch, SGD. Features are mapped by the same public-bounds schema. Noise comes from NumPy's PCG64
-(faster than OpenSSL's DRBG, which Cloister uses), so the comparison favours NumPy.
+The same algorithm as Sources/Learning/DPSGD.swift: the features' private centre (rows clipped to sqrt(d)/2, noise
+multiplier CENTRING, 0 for none) released once, then Poisson sampling at q = batch / n, per-example gradients of
+logistic or softmax regression computed for the whole batch at once on the centred features, clipping to C, Gaussian
+noise sigma*C, division by the expected batch, SGD. Features are mapped by the same public-bounds schema. Noise comes
+from NumPy's PCG64 (faster than OpenSSL's DRBG, which Cloister uses), so the comparison favours NumPy.
 
-usage: dpsgd_numpy.py CSV SCHEMA MODEL BATCH EPOCHS SIGMA [LR]
+usage: dpsgd_numpy.py CSV SCHEMA MODEL BATCH EPOCHS SIGMA [LR [CENTRING]]
 prints `numpy-dpsgd-<model> EXAMPLES_PER_SECOND` and the test accuracy on stderr.
 """
 
@@ -36,13 +37,19 @@ def load(csv_path, schema_path):
     return np.stack(columns, axis=1), table[:, label].astype(int)
 
 
-def train(x, y, model, batch, epochs, sigma, lr, clip=1.0, seed=0):
+def train(x, y, model, batch, epochs, sigma, lr, centring, clip=1.0, seed=0):
     rng = np.random.default_rng(seed)
     n, d = x.shape
     classes = y.max() + 1
     q = batch / n
     steps = epochs * max(n // batch, 1)
-    xa = np.hstack([x, np.ones((n, 1))])
+    centre = np.zeros(d)
+    if centring > 0:
+        bound = np.sqrt(d) / 2
+        norms = np.sqrt((x**2).sum(axis=1))
+        clipped = x * np.minimum(1, bound / np.maximum(norms, 1e-12))[:, None]
+        centre = np.clip((clipped.sum(axis=0) + rng.normal(0, centring * bound, d)) / n, -1, 1)
+    xa = np.hstack([x - centre, np.ones((n, 1))])
     width = 1 if model == "logistic" else classes
     weights = np.zeros((d + 1, width))
     sampled = 0
@@ -64,18 +71,20 @@ def train(x, y, model, batch, epochs, sigma, lr, clip=1.0, seed=0):
         gradients *= np.minimum(1, clip / np.maximum(norms, 1e-12))[:, None, None]
         noisy = (gradients.sum(axis=0) + rng.normal(0, sigma * clip, weights.shape)) / batch
         weights -= lr * noisy
+    weights[-1] -= centre @ weights[:-1]  # fold the centre into the biases
     return weights, sampled
 
 
 def main():
     csv_path, schema_path, model, batch, epochs, sigma = sys.argv[1:7]
     lr = float(sys.argv[7]) if len(sys.argv) > 7 else 0.5
+    centring = float(sys.argv[8]) if len(sys.argv) > 8 else 20.0
     x, y = load(csv_path, schema_path)
     order = np.random.default_rng(0).permutation(len(y))
     test = order[: round(0.2 * len(y))]
     train_rows = order[round(0.2 * len(y)) :]
     start = time.perf_counter()
-    weights, sampled = train(x[train_rows], y[train_rows], model, int(batch), int(epochs), float(sigma), lr)
+    weights, sampled = train(x[train_rows], y[train_rows], model, int(batch), int(epochs), float(sigma), lr, centring)
     seconds = time.perf_counter() - start
     xt = np.hstack([x[test], np.ones((len(test), 1))])
     scores = xt @ weights

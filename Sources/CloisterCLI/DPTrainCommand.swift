@@ -20,7 +20,11 @@ struct TrainCommand: AsyncParsableCommand {
             deviation sigma x clip from OpenSSL's DRBG, SGD with momentum; epochs x floor(n / batch-size) steps. With \
             --epsilon, sigma is the smallest that keeps the tight (PLD) epsilon within it. The split (--test-fraction, \
             --seed) and the MLP's initial weights are seeded; sampling and noise never are. Features are clipped and \
-            scaled by the public bounds of --schema (Datasets/README.md); without one they are used as they are.
+            scaled by the public bounds of --schema (Datasets/README.md); without one they are used as they are. \
+            Before the first step the features' mean is released with Gaussian noise (rows clipped to norm \
+            sqrt(d)/2, noise multiplier --centring-noise) and every step trains on the features minus it; the \
+            accountant composes that release once with the steps, and the published model folds it into its biases. \
+            --no-centring skips it.
 
             With --enclave, training runs in the dpsgd enclave the signed manifest launches: this command checks the \
             enclave's quote on a fresh nonce against the platform root of --home and a policy (default: the \
@@ -33,7 +37,8 @@ struct TrainCommand: AsyncParsableCommand {
             Exit status: 0 trained, 2 the enclave's quote or signed result refused, 64 bad arguments, 65 malformed \
             data, schema or manifest, or a budget the plan would exceed, 78 no platform, 1 internal or enclave \
             failure. JSON: {"accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", "noise_multiplier", \
-            "sampling_rate", "steps", "model", "train_examples", "test_examples"} plus "examples_per_second" \
+            "sampling_rate", "steps", "centring_noise_multiplier" (null with --no-centring), "model", \
+            "train_examples", "test_examples"} plus "examples_per_second" \
             (sampled examples over the training loop's wall time) here, or "enclave_measurement" and \
             "resumed_from_step" with --enclave.
             """
@@ -81,6 +86,12 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Per-example clipping norm C.")
     var clip: Double
 
+    @Option(help: "Noise multiplier of the private feature centre released before the first step.")
+    var centringNoise = DPSGDPlan.defaultCentringNoise
+
+    @Flag(help: "Train on the features uncentred (no centre released, nothing spent on one).")
+    var noCentring = false
+
     @Option(help: "Fraction of the examples held out for testing.")
     var testFraction = 0.2
 
@@ -116,7 +127,8 @@ struct TrainCommand: AsyncParsableCommand {
         TrainingSpec(
             label: label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon, noiseMultiplier: noiseMultiplier,
             maxEpsilon: maxEpsilon, delta: delta, epochs: epochs, batchSize: batchSize, learningRate: lr,
-            momentum: momentum, clip: clip, testFraction: testFraction, seed: seed)
+            momentum: momentum, clip: clip, centringNoise: noCentring ? nil : centringNoise,
+            testFraction: testFraction, seed: seed)
     }
 
     func validate() throws {
@@ -128,6 +140,9 @@ struct TrainCommand: AsyncParsableCommand {
         }
         if maxEpsilon != nil && noiseMultiplier == nil {
             throw ValidationError("--max-epsilon goes with --noise-multiplier (--epsilon is a budget already)")
+        }
+        guard centringNoise > 0, centringNoise.isFinite else {
+            throw ValidationError("--centring-noise must be positive, got \(centringNoise)")
         }
         guard testFraction > 0, testFraction < 1 else {
             throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)")
@@ -180,6 +195,8 @@ struct TrainCommand: AsyncParsableCommand {
                         "epsilon_rdp": .number(report.epsilonRDP), "rdp_order": .number(report.rdpOrder),
                         "delta": .number(report.delta), "noise_multiplier": .number(report.noiseMultiplier),
                         "sampling_rate": .number(report.samplingRate), "steps": .number(Double(report.steps)),
+                        "centring_noise_multiplier": report.preprocessingNoiseMultiplier.map(JSONScalar.number)
+                            ?? .null,
                         "model": .text(model.rawValue), "train_examples": .number(Double(outcome.trainExamples)),
                         "test_examples": .number(Double(outcome.testExamples)),
                     ].merging(outcome.details) { $1 })
@@ -192,6 +209,10 @@ struct TrainCommand: AsyncParsableCommand {
                 )
                 print(
                     "noise multiplier \(report.noiseMultiplier), sampling rate \(report.samplingRate), \(report.steps) steps"
+                        + (report.preprocessingNoiseMultiplier.map {
+                            ", after a feature centre at noise multiplier \($0)"
+                        }
+                            ?? "")
                 )
                 if let rate = outcome.examplesPerSecond { print("\(Int(rate)) examples/s") }
                 if let measurement = outcome.enclaveMeasurement, let resumed = outcome.resumedFromStep {

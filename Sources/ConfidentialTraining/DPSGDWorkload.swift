@@ -249,8 +249,11 @@ final class EnclaveTrainer: Sendable {
         }
         let trainer = try TrainingMessage.decodeJSON(
             DPSGD.self, TrainingMessage.bytes(state, "trainer", in: what), "the checkpoint's trainer")
+        // A centre is released with the first step, when the plan centres the features.
+        let centred = plan.centringNoise != nil && trainer.stepsTaken > 0
         guard trainer.plan == plan, trainer.stepsTaken <= plan.steps,
-            trainer.model.parameters.count == trainer.velocity.count
+            trainer.trainingModel.parameters.count == trainer.velocity.count,
+            centred == (trainer.centre != nil), trainer.centre?.count ?? 0 == (centred ? trainer.model.featureCount : 0)
         else {
             throw ConfidentialTrainingError(.checkpointRejected, "the checkpoint's plan differs from this job's")
         }

@@ -3,20 +3,31 @@ import Foundation
 /// Differentially private SGD (Abadi et al. 2016) as Opacus runs it: each step samples every example independently
 /// with probability q (Poisson sampling), clips each sampled example's gradient to L2 norm C, adds Gaussian noise of
 /// standard deviation σC to every coordinate of the sum, divides by the expected batch size qn, and takes an SGD step
-/// with momentum. The model, the velocity and the steps taken are the whole training state (what a checkpoint holds).
+/// with momentum. When the plan centres the features, the first step releases their private centre
+/// (`PrivateCentre`) and every step trains on features minus that centre. The model, the velocity, the centre and the
+/// steps taken are the whole training state (what a checkpoint holds).
 public struct DPSGD: Sendable, Codable, Equatable {
     public let plan: DPSGDPlan
-    public private(set) var model: Model
+    /// The model as the steps move it: over centred features when the plan centres them.
+    public private(set) var trainingModel: Model
     public private(set) var velocity: [Double]
+    /// The released centre of the features; nil before the first step, or always when the plan centres nothing.
+    public private(set) var centre: [Double]?
     public private(set) var stepsTaken = 0
 
     public init(plan: DPSGDPlan, model: Model) {
         self.plan = plan
-        self.model = model
+        self.trainingModel = model
         self.velocity = Array(repeating: 0, count: model.parameters.count)
     }
 
     public var isFinished: Bool { stepsTaken >= plan.steps }
+
+    /// The trained model over the features as given (the centre folded into its biases): what is published and
+    /// scored.
+    public var model: Model {
+        centre.map { trainingModel.folding(centre: $0) } ?? trainingModel
+    }
 
     /// One step over `data` (the plan's training set); sampling and noise draw from `random`. Returns the number of
     /// examples sampled.
@@ -25,15 +36,21 @@ public struct DPSGD: Sendable, Codable, Equatable {
         on data: Rows, random: inout GaussianSampler<Source>
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
-        let count = model.parameters.count
+        if let sigma = plan.centringNoise, centre == nil {
+            centre = try PrivateCentre.estimate(data, noiseMultiplier: sigma, random: &random)
+        }
+        let count = trainingModel.parameters.count
         let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
-        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: model.scratchCount)
+        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: trainingModel.scratchCount)
+        let centred = UnsafeMutableBufferPointer<Double>.allocate(capacity: data.featureCount)
         defer {
             sum.deallocate()
             scratch.deallocate()
+            centred.deallocate()
         }
         sum.initialize(repeating: 0)
         scratch.initialize(repeating: 0)
+        centred.initialize(repeating: 0)
         // Poisson sampling by geometric gaps: the gap to the next sampled example is ⌊ln U / ln(1 − q)⌋ for U
         // uniform in (0, 1], the same law as one Bernoulli(q) draw per example, with one draw per sampled example
         // instead of one per example.
@@ -48,14 +65,20 @@ public struct DPSGD: Sendable, Codable, Equatable {
             batch.append(index)
         }
         try data.forEachExample(at: batch) { row, label in
-            model.addGradient(row: row, label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
+            guard let centre else {
+                return trainingModel.addGradient(
+                    row: row, label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
+            }
+            for i in centred.indices { centred[i] = row[i] - centre[i] }
+            trainingModel.addGradient(
+                row: UnsafeBufferPointer(centred), label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
         }
         let deviation = plan.noiseMultiplier * plan.clip
         let expectedBatch = Double(plan.batchSize)
         for p in 0..<count {
             let noisy = (sum[p] + deviation * random.next()) / expectedBatch
             velocity[p] = plan.momentum * velocity[p] + noisy
-            model.parameters[p] -= plan.learningRate * velocity[p]
+            trainingModel.parameters[p] -= plan.learningRate * velocity[p]
         }
         stepsTaken += 1
         return batch.count

@@ -2,8 +2,14 @@ public import Privacy
 
 /// The hyperparameters of a DP-SGD run over `exampleCount` examples, checked: Poisson sampling at rate
 /// q = batchSize / exampleCount, `epochs` × ⌊exampleCount / batchSize⌋ steps (as Opacus counts them), per-example
-/// clipping to `clip`, Gaussian noise of standard deviation `noiseMultiplier` × `clip`, SGD with momentum.
+/// clipping to `clip`, Gaussian noise of standard deviation `noiseMultiplier` × `clip`, SGD with momentum. With a
+/// `centringNoise`, the first step is preceded by one release of the features' mean at that noise multiplier
+/// (`PrivateCentre`), and the privacy composes it once with the steps.
 public struct DPSGDPlan: Sendable, Codable, Equatable {
+    /// The centring noise `cloister dp train` uses unless told otherwise: on breast_cancer at ε = 1 it costs ≈ 2 % more
+    /// DP-SGD noise and centres each feature to within ≈ 0.12.
+    public static let defaultCentringNoise = 20.0
+
     public let exampleCount: Int
     public let batchSize: Int
     public let epochs: Int
@@ -12,13 +18,15 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     public let clip: Double
     public let noiseMultiplier: Double
     public let delta: Double
+    /// The noise multiplier of the private feature centre's release; nil when the features are not centred.
+    public let centringNoise: Double?
 
     public var samplingRate: Double { Double(batchSize) / Double(exampleCount) }
     public var steps: Int { epochs * max(exampleCount / batchSize, 1) }
 
     public init(
         exampleCount: Int, batchSize: Int, epochs: Int, learningRate: Double, momentum: Double = 0, clip: Double,
-        noiseMultiplier: Double, delta: Double
+        noiseMultiplier: Double, delta: Double, centringNoise: Double? = nil
     ) throws(LearningError) {
         guard exampleCount > 0 else { throw LearningError(.invalidParameter, "the training set is empty") }
         guard batchSize > 0, batchSize <= exampleCount else {
@@ -45,6 +53,9 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
                 "delta must be in (0, 1/n) = (0, \(1 / Double(exampleCount))) for \(exampleCount) examples, got \(delta)"
             )
         }
+        if let centringNoise, !(centringNoise > 0 && centringNoise.isFinite) {
+            throw LearningError(.invalidParameter, "centring noise multiplier must be positive, got \(centringNoise)")
+        }
         self.exampleCount = exampleCount
         self.batchSize = batchSize
         self.epochs = epochs
@@ -53,6 +64,7 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         self.clip = clip
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
+        self.centringNoise = centringNoise
     }
 
     /// The mechanism each step runs.
@@ -62,14 +74,31 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         }
     }
 
+    /// The centring release: the Gaussian mechanism on the whole training set, once.
+    public var centringRelease: SubsampledGaussian? {
+        get throws(PrivacyError) {
+            try centringNoise.map { sigma throws(PrivacyError) in
+                try SubsampledGaussian(samplingRate: 1, noiseMultiplier: sigma)
+            }
+        }
+    }
+
+    /// What the first `steps` steps release, in order: the centre (with the first step), then the steps.
+    func compositions(afterSteps steps: Int) throws(PrivacyError) -> [RDPAccountant.Composition] {
+        let centring = try centringRelease.map { [RDPAccountant.Composition(mechanism: $0, steps: 1)] } ?? []
+        return (steps > 0 ? centring : []) + [RDPAccountant.Composition(mechanism: try mechanism, steps: steps)]
+    }
+
     /// The privacy spent by the first `steps` steps (all of them by default), by both accountants.
     public func privacy(afterSteps steps: Int? = nil) throws(PrivacyError) -> PrivacyReport {
-        try PrivacyReport(mechanism, steps: steps ?? self.steps, delta: delta)
+        let steps = steps ?? self.steps
+        return try PrivacyReport(
+            mechanism, steps: steps, delta: delta, after: steps > 0 ? try centringRelease : nil)
     }
 
     /// Refuses the plan when its tight ε exceeds `budget`: nothing is trained past the budget.
     public func checkBudget(_ budget: Double) throws(PrivacyError) {
-        let spent = try Accountant.pld.epsilon(mechanism, steps: steps, delta: delta, coarse: true).epsilon
+        let spent = try Accountant.pld.epsilon(compositions(afterSteps: steps), delta: delta, coarse: true).epsilon
         guard spent <= budget else {
             throw PrivacyError(
                 .budgetExceeded,
@@ -82,11 +111,12 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     /// PLD grid of the calibration, so the plan never spends more).
     public func calibrated(toEpsilon epsilon: Double) throws(PrivacyError) -> DPSGDPlan {
         let sigma = try NoiseCalibration.noiseMultiplier(
-            epsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps, accountant: .pld)
+            epsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps, accountant: .pld,
+            after: compositions(afterSteps: steps).dropLast())
         do {
             return try DPSGDPlan(
                 exampleCount: exampleCount, batchSize: batchSize, epochs: epochs, learningRate: learningRate,
-                momentum: momentum, clip: clip, noiseMultiplier: sigma, delta: delta)
+                momentum: momentum, clip: clip, noiseMultiplier: sigma, delta: delta, centringNoise: centringNoise)
         } catch {
             throw PrivacyError(.unreachableTarget, error.reason)
         }
@@ -102,13 +132,23 @@ public struct PrivacyReport: Sendable, Codable, Equatable {
     public let noiseMultiplier: Double
     public let samplingRate: Double
     public let steps: Int
+    /// The noise multiplier of a release on the whole data composed once before the steps (DP-SGD's private feature
+    /// centre); nil when there was none.
+    public let preprocessingNoiseMultiplier: Double?
 
-    /// The privacy of `steps` compositions of `mechanism` at `delta`, by both accountants.
-    public init(_ mechanism: SubsampledGaussian, steps: Int, delta: Double) throws(PrivacyError) {
-        let (rdp, order) = try Accountant.rdp.epsilon(mechanism, steps: steps, delta: delta)
+    /// The privacy of `steps` compositions of `mechanism` at `delta`, after the one-off `release` if there is one,
+    /// by both accountants.
+    public init(
+        _ mechanism: SubsampledGaussian, steps: Int, delta: Double, after release: SubsampledGaussian? = nil
+    ) throws(PrivacyError) {
+        let compositions =
+            (release.map { [RDPAccountant.Composition(mechanism: $0, steps: 1)] } ?? [])
+            + [RDPAccountant.Composition(mechanism: mechanism, steps: steps)]
+        let (rdp, order) = try Accountant.rdp.epsilon(compositions, delta: delta)
         epsilonRDP = rdp
         rdpOrder = order ?? 0
-        epsilonPLD = try Accountant.pld.epsilon(mechanism, steps: steps, delta: delta).epsilon
+        epsilonPLD = try Accountant.pld.epsilon(compositions, delta: delta).epsilon
+        preprocessingNoiseMultiplier = release?.noiseMultiplier
         self.delta = delta
         noiseMultiplier = mechanism.noiseMultiplier
         samplingRate = mechanism.samplingRate

@@ -120,6 +120,25 @@ public struct Model: Sendable, Codable, Equatable {
         return gradient
     }
 
+    /// The model that predicts on x what this one predicts on x − `centre`: the first layer is affine, so
+    /// w·(x − μ) + b = w·x + (b − w·μ) and the centre folds into its biases.
+    public func folding(centre: [Double]) -> Model {
+        precondition(centre.count == featureCount, "a centre has one value per feature")
+        let rows: Int
+        switch kind {
+        case .logistic: rows = 1
+        case .softmax: rows = classCount
+        case .mlp: rows = hiddenUnits
+        }
+        var folded = self
+        for row in 0..<rows {
+            let base = row * (featureCount + 1)
+            let shift = zip(parameters[base..<(base + featureCount)], centre).reduce(0) { $0 + $1.0 * $1.1 }
+            folded.parameters[base + featureCount] -= shift
+        }
+        return folded
+    }
+
     /// The class probabilities for one example.
     public func probabilities(row: [Double]) -> [Double] {
         row.withUnsafeBufferPointer { probabilities(row: $0) }

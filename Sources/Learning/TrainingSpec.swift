@@ -18,6 +18,8 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
     public var learningRate: Double
     public var momentum: Double
     public var clip: Double
+    /// The noise multiplier of the private feature centre (`PrivateCentre`); nil trains on the features uncentred.
+    public var centringNoise: Double?
     public var testFraction: Double
     /// Seeds the split and the initial weights, never the privacy noise.
     public var seed: UInt64
@@ -25,7 +27,8 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
     public init(
         label: String, model: ModelKind = .logistic, hiddenUnits: Int = 32, epsilon: Double? = nil,
         noiseMultiplier: Double? = nil, maxEpsilon: Double? = nil, delta: Double, epochs: Int, batchSize: Int,
-        learningRate: Double, momentum: Double = 0, clip: Double, testFraction: Double = 0.2, seed: UInt64 = 0
+        learningRate: Double, momentum: Double = 0, clip: Double, centringNoise: Double? = nil,
+        testFraction: Double = 0.2, seed: UInt64 = 0
     ) {
         self.label = label
         self.model = model
@@ -39,6 +42,7 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
         self.learningRate = learningRate
         self.momentum = momentum
         self.clip = clip
+        self.centringNoise = centringNoise
         self.testFraction = testFraction
         self.seed = seed
     }
@@ -76,7 +80,8 @@ public struct TrainingSetup: Sendable {
         (train, test) = dataset.split(testFraction: spec.testFraction, seed: spec.seed)
         var plan = try DPSGDPlan(
             exampleCount: train.count, batchSize: spec.batchSize, epochs: spec.epochs, learningRate: spec.learningRate,
-            momentum: spec.momentum, clip: spec.clip, noiseMultiplier: spec.noiseMultiplier ?? 1, delta: spec.delta)
+            momentum: spec.momentum, clip: spec.clip, noiseMultiplier: spec.noiseMultiplier ?? 1, delta: spec.delta,
+            centringNoise: spec.centringNoise)
         if let epsilon = spec.epsilon { plan = try plan.calibrated(toEpsilon: epsilon) }
         if let maxEpsilon = spec.maxEpsilon { try plan.checkBudget(maxEpsilon) }
         self.plan = plan

@@ -12,16 +12,28 @@ public enum Accountant: String, Sendable, CaseIterable {
     public func epsilon(
         _ mechanism: SubsampledGaussian, steps: Int, delta: Double, coarse: Bool = false
     ) throws(PrivacyError) -> (epsilon: Double, order: Double?) {
+        try epsilon([RDPAccountant.Composition(mechanism: mechanism, steps: steps)], delta: delta, coarse: coarse)
+    }
+
+    /// The ε spent by `compositions` (heterogeneous steps, in order) at `delta`, and the RDP order that attains it.
+    public func epsilon(
+        _ compositions: [RDPAccountant.Composition], delta: Double, coarse: Bool = false
+    ) throws(PrivacyError) -> (epsilon: Double, order: Double?) {
+        func composed<Spent: StepAccountant>(_ accountant: Spent) throws(PrivacyError) -> Spent {
+            var accountant = accountant
+            for composition in compositions { try accountant.compose(composition.mechanism, steps: composition.steps) }
+            return accountant
+        }
         switch self {
         case .rdp:
-            let (epsilon, order) = try RDPAccountant().composing(mechanism, steps: steps).epsilon(delta: delta)
+            let (epsilon, order) = try composed(RDPAccountant()).epsilon(delta: delta)
             return (epsilon, order)
         case .pld:
             let accountant = try PLDAccountant(gridSize: coarse ? 1 << 16 : PLDAccountant.defaultGridSize)
-            return (try accountant.composing(mechanism, steps: steps).epsilon(delta: delta), nil)
+            return (try composed(accountant).epsilon(delta: delta), nil)
         case .prv:
             let accountant = try PRVAccountant(epsilonError: coarse ? 0.02 : PRVAccountant.defaultEpsilonError)
-            return (try accountant.composing(mechanism, steps: steps).epsilon(delta: delta), nil)
+            return (try composed(accountant).epsilon(delta: delta), nil)
         }
     }
 }

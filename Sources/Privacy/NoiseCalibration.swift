@@ -4,10 +4,12 @@ import Foundation
 /// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned
 /// never exceeds the target: it is the upper end of the final bracket. PLD bisects on a 2^16 grid: its ε is an upper
 /// bound like the default grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV bisects
-/// on its upper bound with a mesh for ε_err = 0.02.
+/// on its upper bound with a mesh for ε_err = 0.02. Releases that `precede` the steps at a fixed noise (DP-SGD's
+/// private feature centre) are composed with them, so σ pays for what is left of the target.
 public enum NoiseCalibration {
     public static func noiseMultiplier(
-        epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp
+        epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp,
+        after preceding: [RDPAccountant.Composition] = []
     ) throws(PrivacyError) -> Double {
         guard target > 0, target.isFinite else {
             throw PrivacyError(.invalidParameter, "target epsilon must be positive and finite, got \(target)")
@@ -15,7 +17,16 @@ public enum NoiseCalibration {
         guard steps > 0 else { throw PrivacyError(.invalidParameter, "steps must be positive, got \(steps)") }
         func epsilon(_ sigma: Double) throws(PrivacyError) -> Double {
             let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: sigma)
-            return try accountant.epsilon(mechanism, steps: steps, delta: delta, coarse: true).epsilon
+            let all = preceding + [RDPAccountant.Composition(mechanism: mechanism, steps: steps)]
+            return try accountant.epsilon(all, delta: delta, coarse: true).epsilon
+        }
+        if !preceding.isEmpty {
+            let spent = try accountant.epsilon(preceding, delta: delta, coarse: true).epsilon
+            guard spent < target else {
+                throw PrivacyError(
+                    .unreachableTarget,
+                    "what is released before the steps already spends epsilon \(spent), the whole target \(target)")
+            }
         }
         var low = 0.01
         var high = 1.0

@@ -16,6 +16,11 @@ public struct RDPAccountant: StepAccountant, Hashable {
     public struct Composition: Sendable, Hashable {
         public let mechanism: SubsampledGaussian
         public let steps: Int
+
+        public init(mechanism: SubsampledGaussian, steps: Int) {
+            self.mechanism = mechanism
+            self.steps = steps
+        }
     }
 
     /// An accountant with nothing spent; `orders` must all be above 1.

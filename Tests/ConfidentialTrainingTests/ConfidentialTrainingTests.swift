@@ -6,6 +6,7 @@ import EnclaveRuntime
 import Foundation
 import Glibc
 import Learning
+import Privacy
 import Synchronization
 import Testing
 import Verifier
@@ -402,16 +403,19 @@ struct EnclaveTrainCommandTests {
         let resumed = try #require(fields["resumed_from_step"] as? Int)
         #expect(resumed > 0 && resumed < 21_000)
         #expect(fields["steps"] as? Int == 21_000)
-        let epsilon = try #require(fields["epsilon_pld"] as? Double)
-        let full = try runTool(
-            cloister,
+        // The feature centre (released with the first step, before the kill) and all 21,000 steps, each once.
+        let expected = try Accountant.pld.epsilon(
             [
-                "dp", "epsilon", "--sampling-rate", "\(32.0 / 455)", "--noise-multiplier", "1", "--steps", "21000",
-                "--delta", "1e-5", "--accountant", "pld", "--json",
-            ])
-        let expected = try #require(
-            try JSONSerialization.jsonObject(with: Data(full.standardOutput.utf8)) as? [String: Any])
-        #expect(expected["epsilon"] as? Double == epsilon)
+                RDPAccountant.Composition(
+                    mechanism: SubsampledGaussian(samplingRate: 1, noiseMultiplier: DPSGDPlan.defaultCentringNoise),
+                    steps: 1),
+                RDPAccountant.Composition(
+                    mechanism: SubsampledGaussian(samplingRate: 32.0 / 455, noiseMultiplier: 1), steps: 21_000),
+            ], delta: 1e-5
+        ).epsilon
+        let epsilon = try #require(fields["epsilon_pld"] as? Double)
+        #expect(abs(epsilon - expected) < 1e-12 * expected, "\(epsilon) vs \(expected)")  // up to the JSON's last digit
+        #expect(fields["centring_noise_multiplier"] as? Double == DPSGDPlan.defaultCentringNoise)
     }
 }
 

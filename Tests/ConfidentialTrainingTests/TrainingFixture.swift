@@ -45,7 +45,7 @@ struct TrainingFixture {
         let schema = Array(try Data(contentsOf: datasets.appendingPathComponent("breast_cancer.schema.json")))
         let spec = TrainingSpec(
             label: "label", noiseMultiplier: 1.1, delta: 1e-5, epochs: epochs, batchSize: 32, learningRate: 0.3,
-            clip: 1, seed: 3)
+            clip: 1, centringNoise: DPSGDPlan.defaultCentringNoise, seed: 3)
         return (
             csv, schema,
             try TrainingSetup(

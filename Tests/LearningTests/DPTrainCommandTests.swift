@@ -28,8 +28,10 @@ struct DPTrainCommandTests {
         #expect(
             Set(fields.keys) == [
                 "accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", "noise_multiplier", "sampling_rate",
-                "steps", "model", "train_examples", "test_examples", "examples_per_second",
+                "steps", "centring_noise_multiplier", "model", "train_examples", "test_examples",
+                "examples_per_second",
             ])
+        #expect(fields["centring_noise_multiplier"] as? Double == 20)
         let epsilon = try #require(fields["epsilon_pld"] as? Double)
         #expect(epsilon <= 2 && epsilon > 1.98)
         #expect(try #require(fields["epsilon_rdp"] as? Double) > epsilon)
@@ -39,6 +41,26 @@ struct DPTrainCommandTests {
             try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: output))) as? [String: Any])
         #expect((model["privacy"] as? [String: Any])?["epsilonPLD"] as? Double == epsilon)
         #expect(((model["model"] as? [String: Any])?["parameters"] as? [Double])?.count == 31)
+        #expect((model["privacy"] as? [String: Any])?["preprocessingNoiseMultiplier"] as? Double == 20)
+    }
+
+    @Test("--no-centring releases no centre and spends less noise for the same epsilon")
+    func noCentring() throws {
+        func train(_ extra: [String]) throws -> [String: Any] {
+            let result = try runTool(
+                cloister,
+                Self.common + [
+                    "--data", "\(Self.datasets)/breast_cancer.csv", "--schema",
+                    "\(Self.datasets)/breast_cancer.schema.json", "--epsilon", "1", "--json",
+                ] + extra)
+            #expect(result.status == 0, "\(result.standardError)")
+            return try #require(
+                try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        }
+        let plain = try train(["--no-centring"])
+        let centred = try train(["--centring-noise", "10"])
+        #expect(plain["centring_noise_multiplier"] is NSNull && centred["centring_noise_multiplier"] as? Double == 10)
+        #expect(try #require(plain["noise_multiplier"] as? Double) < #require(centred["noise_multiplier"] as? Double))
     }
 
     @Test(
@@ -46,6 +68,8 @@ struct DPTrainCommandTests {
         arguments: [
             (["--data", "MALFORMED", "--epsilon", "1"], 65, ":3: 1 cells"),
             (["--data", "BREAST", "--epsilon", "0"], 64, "--epsilon"),
+            (["--data", "BREAST", "--epsilon", "1", "--centring-noise", "0"], 64, "--centring-noise"),
+            (["--data", "BREAST", "--epsilon", "0.05", "--centring-noise", "2"], 65, "released before the steps"),
             (["--data", "BREAST", "--epsilon", "-1"], 64, "--epsilon"),
             (["--data", "BREAST", "--epsilon", "1", "--noise-multiplier", "1"], 64, "exactly one"),
             (["--data", "BREAST", "--epsilon", "1", "--delta", "0.01"], 64, "delta must be in (0, 1/n)"),

@@ -7,9 +7,11 @@ import Testing
 /// Test accuracy of DP-SGD on the shipped datasets, mean of 10 seeds of an 80/20 split, δ = 1e-5, σ calibrated by
 /// the tight accountant, noise from OpenSSL. ../shared/reference/dp_epsilons.json has the Opacus-style anchors
 /// (0.9496 and 0.9645 on breast_cancer at ε = 1 and 2, 0.9207 on digits at ε = 2), which standardise features with
-/// the training rows' own mean and deviation; here features are scaled from public bounds only. The noise is not
-/// seeded, so a 10-seed mean varies by about ±0.007 (one standard deviation) from run to run: the floors asserted
-/// sit three deviations below the targets (0.95, 0.96, 0.92), and each run prints its means.
+/// the training rows' own mean and deviation outside the accountant. Here features are scaled from public bounds and
+/// centred by a private mean the accountant pays for (`PrivateCentre`, noise multiplier 20). The noise is not seeded,
+/// so a 10-seed mean varies from run to run: over seven runs breast_cancer gave 0.948–0.961 (mean 0.954) at ε = 1 and
+/// 0.955–0.968 (0.964) at ε = 2, digits 0.930–0.938 (0.933). The floors asserted sit about three deviations below
+/// those means (digits' is the 0.92), and each run prints its means.
 @Suite("DP-SGD utility on breast_cancer and digits")
 struct UtilityTests {
     static func meanAccuracy(
@@ -26,7 +28,7 @@ struct UtilityTests {
             if plan == nil {
                 plan = try DPSGDPlan(
                     exampleCount: train.count, batchSize: batchSize, epochs: 20, learningRate: learningRate, clip: 1,
-                    noiseMultiplier: 1, delta: 1e-5
+                    noiseMultiplier: 1, delta: 1e-5, centringNoise: DPSGDPlan.defaultCentringNoise
                 ).calibrated(toEpsilon: epsilon)
             }
             let model = try Model(kind: kind, featureCount: data.featureCount, classCount: data.classCount)
@@ -41,9 +43,9 @@ struct UtilityTests {
     @Test(
         "breast_cancer logistic regression at ε = 1 and 2, digits softmax regression at ε = 2",
         arguments: [
-            ("breast_cancer", ModelKind.logistic, 1.0, 32, 0.3, 0.93),
-            ("breast_cancer", .logistic, 2.0, 32, 0.5, 0.94),
-            ("digits", .softmax, 2.0, 64, 0.5, 0.90),
+            ("breast_cancer", ModelKind.logistic, 1.0, 32, 0.3, 0.94),
+            ("breast_cancer", .logistic, 2.0, 32, 0.5, 0.95),
+            ("digits", .softmax, 2.0, 64, 0.5, 0.92),
         ])
     func accuracy(
         dataset: String, model: ModelKind, epsilon: Double, batchSize: Int, learningRate: Double, floor: Double
