@@ -14,8 +14,9 @@ import Testing
 /// the CLI: 0.9567, 0.9639 and 0.9306 on average, and 3 of the 20 at ε = 2 fell below 0.96). Each seed's accuracy is
 /// therefore averaged over `draws` independent trainings. Over nine runs of this test with 8 draws on breast_cancer and
 /// 2 on digits, the means were 0.9526–0.9569 at ε = 1, 0.9614–0.9650 at ε = 2 and 0.9287–0.9355 on digits
-/// (deviations 0.0017, 0.0013, 0.0020); with 16 draws on breast_cancer, three runs gave 0.9530–0.9548 at ε = 1 and
-/// 0.9620–0.9638 at ε = 2, and digits 0.9284–0.9312. Each run prints its means.
+/// (deviations 0.0017, 0.0013, 0.0020). With 16 draws four runs gave 0.9510–0.9548 at ε = 1, 0.9620–0.9638 at
+/// ε = 2 and 0.9284–0.9330 on digits, so ε = 1, the closest to its target in this (debug) build, takes 32 draws.
+/// Each run prints its means.
 @Suite("DP-SGD utility on breast_cancer and digits")
 struct UtilityTests {
     static func meanAccuracy(
@@ -49,7 +50,7 @@ struct UtilityTests {
     @Test(
         "breast_cancer logistic regression at ε = 1 and 2, digits softmax regression at ε = 2",
         arguments: [
-            ("breast_cancer", ModelKind.logistic, 1.0, 32, 0.3, 16, 0.95),
+            ("breast_cancer", ModelKind.logistic, 1.0, 32, 0.3, 32, 0.95),
             ("breast_cancer", .logistic, 2.0, 32, 0.5, 16, 0.96),
             ("digits", .softmax, 2.0, 64, 0.5, 2, 0.92),
         ])
