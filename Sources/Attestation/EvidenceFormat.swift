@@ -12,10 +12,13 @@ public enum EvidenceFormat: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
-    /// The format whose media type is `mediaType` (parameters after ';' ignored), or nil.
+    /// The format whose media type is `mediaType` (parameters after ';' and blanks ignored, ASCII letters in any
+    /// case, as media types are ASCII and case-insensitive), or nil.
     public init?(mediaType: String) {
-        let bare = String(mediaType.split(separator: ";").first ?? "").filter { $0 != " " && $0 != "\t" }
-        guard let format = Self.allCases.first(where: { $0.mediaType == bare.lowercased() }) else { return nil }
+        let bare = mediaType.utf8.prefix { $0 != UInt8(ascii: ";") }
+            .filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+            .map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
+        guard let format = Self.allCases.first(where: { $0.mediaType.utf8.elementsEqual(bare) }) else { return nil }
         self = format
     }
 

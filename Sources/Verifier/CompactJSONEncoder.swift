@@ -25,28 +25,34 @@ private final class JSONStream: Encoder {
     struct Frame {
         let isObject: Bool
         var count = 0
-        /// Members of an object as byte ranges in `output`, kept only to sort them on close.
-        var members: [Member] = []
+        /// Where this object's members start in `members`.
+        let firstMember: Int
+        /// Whether every key so far came after the one before it (then closing the object moves nothing).
+        var inOrder = true
     }
 
-    /// One object member in `output`: its key as written (quoted, escaped), and where the member ends.
+    /// One object member in `output`: its key as written (quoted, escaped), whether that has escapes, and where
+    /// the member ends.
     struct Member {
         var key: Range<Int>
+        var escaped: Bool
         var end: Int
         var bytes: Range<Int> { key.lowerBound..<end }
     }
 
-    // Every container writes through these two; none holds an access across a call into another, so the runtime's
+    // Every container writes through these; none holds an access across a call into another, so the runtime's
     // exclusivity checks (a third of the encoder's time when measured) are left out.
     @exclusivity(unchecked) var output: [UInt8] = []
     @exclusivity(unchecked) var frames: [Frame] = []
+    /// The members of every open object, innermost last; kept only when sorting keys.
+    @exclusivity(unchecked) var members: [Member] = []
     let sortedKeys: Bool
     var codingPath: [any CodingKey] = []
     var userInfo: [CodingUserInfoKey: Any] { [:] }
 
     init(sortedKeys: Bool) {
         self.sortedKeys = sortedKeys
-        output.reserveCapacity(4096)
+        output.reserveCapacity(8192)
     }
 
     // MARK: Values
@@ -106,18 +112,37 @@ private final class JSONStream: Encoder {
         var string = string
         output.append(UInt8(ascii: "\""))
         string.withUTF8 { bytes in
-            // Runs that need no escaping are copied whole.
+            // Runs that need no escaping are copied whole; eight bytes are checked at a time.
             var run = 0
-            for index in bytes.indices {
+            var index = 0
+            while index < bytes.count {
+                if index + 8 <= bytes.count,
+                    !Self.needsEscape(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                {
+                    index += 8
+                    continue
+                }
                 let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
-                writeEscape(byte)
-                run = index + 1
+                if byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                    output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                    writeEscape(byte)
+                    run = index + 1
+                }
+                index += 1
             }
             output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
         output.append(UInt8(ascii: "\""))
+    }
+
+    /// Whether any of the eight bytes in `word` is a control character, a quote or a backslash (the classic
+    /// "has a zero byte" and "has a byte below n" word tricks, exact as a yes or no).
+    private static func needsEscape(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let below0x20 = (word &- ones &* 0x20) & ~word & highs != 0
+        return below0x20 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5c))
     }
 
     private func writeEscape(_ byte: UInt8) {
@@ -137,7 +162,7 @@ private final class JSONStream: Encoder {
     /// Opens an object or array at the current position.
     func open(object: Bool) -> Int {
         output.append(object ? UInt8(ascii: "{") : UInt8(ascii: "["))
-        frames.append(Frame(isObject: object))
+        frames.append(Frame(isObject: object, firstMember: members.count))
         return frames.count - 1
     }
 
@@ -146,7 +171,10 @@ private final class JSONStream: Encoder {
         while frames.count > depth {
             let frame = frames.removeLast()
             if frame.isObject {
-                if sortedKeys && frame.count > 1 { sortMembers(frame) }
+                if sortedKeys {
+                    if !frame.inOrder { sortMembers(from: frame.firstMember) }
+                    members.removeSubrange(frame.firstMember...)
+                }
                 output.append(UInt8(ascii: "}"))
             } else {
                 output.append(UInt8(ascii: "]"))
@@ -161,50 +189,56 @@ private final class JSONStream: Encoder {
         close(downTo: index + 1)
         if frames[index].count > 0 { output.append(UInt8(ascii: ",")) }
         frames[index].count += 1
-        if let key {
-            let start = output.count
-            writeString(key)
-            if sortedKeys { frames[index].members.append(Member(key: start..<output.count, end: output.count)) }
-            output.append(UInt8(ascii: ":"))
+        guard let key else { return }
+        let start = output.count
+        writeString(key)
+        if sortedKeys {
+            let member = Member(
+                key: start..<output.count, escaped: output.count - start != key.utf8.count + 2, end: output.count)
+            if frames[index].inOrder, members.count > frames[index].firstMember,
+                !keyPrecedes(members[members.count - 1], member)
+            {
+                frames[index].inOrder = false
+            }
+            members.append(member)
         }
+        output.append(UInt8(ascii: ":"))
     }
 
     /// Records where the current member of the innermost object ends.
     func finishMember() {
-        let index = frames.count - 1
-        guard sortedKeys, let last = frames[index].members.indices.last else { return }
-        frames[index].members[last].end = output.count
+        guard sortedKeys, let innermost = frames.last, members.count > innermost.firstMember else { return }
+        members[members.count - 1].end = output.count
     }
 
-    /// Rewrites the members of a just-finished object in key order.
-    private func sortMembers(_ frame: Frame) {
-        let members = frame.members
-        guard !zip(members, members.dropFirst()).allSatisfy({ keyPrecedes($0.key, $1.key) }),
-            let first = members.first?.key.lowerBound, let last = members.last?.end
-        else { return }
+    /// Rewrites the members of a just-finished object, `members[first...]`, in key order.
+    private func sortMembers(from first: Int) {
+        let object = members[first...]
+        guard let start = object.first?.key.lowerBound, let end = object.last?.end else { return }
         var rewritten: [UInt8] = []
-        rewritten.reserveCapacity(last - first)
-        for (position, member) in members.sorted(by: { keyPrecedes($0.key, $1.key) }).enumerated() {
-            if position > 0 { rewritten.append(UInt8(ascii: ",")) }
-            rewritten += output[member.bytes]
+        rewritten.reserveCapacity(end - start)
+        output.withUnsafeBufferPointer { written in
+            for (position, member) in object.sorted(by: keyPrecedes).enumerated() {
+                if position > 0 { rewritten.append(UInt8(ascii: ",")) }
+                rewritten.append(contentsOf: UnsafeBufferPointer(rebasing: written[member.bytes]))
+            }
         }
-        output.replaceSubrange(first..<last, with: rewritten)
+        output.replaceSubrange(start..<end, with: rewritten)
     }
 
-    /// Whether the key written at `a` comes before the one at `b` in the byte order of their UTF-8 text. Keys
-    /// compare as written, quotes left out, unless an escape in either would change the order.
-    private func keyPrecedes(_ a: Range<Int>, _ b: Range<Int>) -> Bool {
-        let left = output[(a.lowerBound + 1)..<(a.upperBound - 1)]
-        let right = output[(b.lowerBound + 1)..<(b.upperBound - 1)]
-        let backslash = UInt8(ascii: "\\")
-        guard left.contains(backslash) || right.contains(backslash) else {
-            return left.lexicographicallyPrecedes(right)
+    /// Whether the key of `a` comes before the key of `b` in the byte order of their UTF-8 text. Keys compare as
+    /// written, quotes left out, unless either has an escape (which could change the order).
+    private func keyPrecedes(_ a: Member, _ b: Member) -> Bool {
+        output.withUnsafeBufferPointer { written in
+            let left = UnsafeBufferPointer(rebasing: written[(a.key.lowerBound + 1)..<(a.key.upperBound - 1)])
+            let right = UnsafeBufferPointer(rebasing: written[(b.key.lowerBound + 1)..<(b.key.upperBound - 1)])
+            guard a.escaped || b.escaped else { return left.lexicographicallyPrecedes(right) }
+            return Self.unescaped(left).lexicographicallyPrecedes(Self.unescaped(right))
         }
-        return Self.unescaped(left).lexicographicallyPrecedes(Self.unescaped(right))
     }
 
     /// The UTF-8 text of a string `writeString` wrote (without its quotes).
-    private static func unescaped(_ written: ArraySlice<UInt8>) -> [UInt8] {
+    private static func unescaped(_ written: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var text: [UInt8] = []
         var index = written.startIndex
         while index < written.endIndex {
@@ -221,7 +255,7 @@ private final class JSONStream: Encoder {
             case UInt8(ascii: "r"): text.append(0x0d)
             case UInt8(ascii: "t"): text.append(0x09)
             case UInt8(ascii: "u"):  // \u00XX, the only form writeEscape uses
-                let hex = written[(index + 2)..<(index + 4)]
+                let hex = UnsafeBufferPointer(rebasing: written[(index + 2)..<(index + 4)])
                 text.append(UInt8(String(decoding: hex, as: UTF8.self), radix: 16) ?? 0)
                 index += 4
             default: text.append(escape)

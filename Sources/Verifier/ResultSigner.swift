@@ -65,15 +65,25 @@ func base64URL(_ bytes: ArraySlice<UInt8>) -> String {
 
 /// Appends the base64url text (no padding) of `bytes` to `output`.
 func appendBase64URL(_ bytes: ArraySlice<UInt8>, to output: inout [UInt8]) {
-    output.reserveCapacity(output.count + (bytes.count * 4 + 2) / 3)
-    base64URLAlphabet.withUnsafeBufferPointer { alphabet in
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            let available = min(3, bytes.endIndex - index)
-            var group: UInt32 = 0
-            for offset in 0..<3 { group = group << 8 | UInt32(offset < available ? bytes[index + offset] : 0) }
-            for position in 0...available { output.append(alphabet[Int(group >> (18 - 6 * position) & 0x3f)]) }
-            index += available
+    let start = output.count
+    output.append(contentsOf: repeatElement(0, count: (bytes.count * 4 + 2) / 3))
+    bytes.withUnsafeBufferPointer { input in
+        base64URLAlphabet.withUnsafeBufferPointer { alphabet in
+            output.withUnsafeMutableBufferPointer { text in
+                var position = start
+                var index = 0
+                while index < input.count {
+                    let available = min(3, input.count - index)
+                    var group = UInt32(input[index]) << 16
+                    if available > 1 { group |= UInt32(input[index + 1]) << 8 }
+                    if available > 2 { group |= UInt32(input[index + 2]) }
+                    for sextet in 0...available {
+                        text[position] = alphabet[Int(group >> (18 - 6 * UInt32(sextet)) & 0x3f)]
+                        position += 1
+                    }
+                    index += available
+                }
+            }
         }
     }
 }

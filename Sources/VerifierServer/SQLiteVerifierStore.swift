@@ -16,13 +16,15 @@ public final class SQLiteVerifierStore: VerifierStore {
         try Self.migrator.migrate(database)
         self.database = database
         audit = AuditBatcher { entries in
-            try await database.write { db in
+            try database.write { db in
+                // Prepared once per connection, not parsed again for every row.
+                let insert = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO audit_log (time, evidence_sha256, format, status, policy_id)
+                        VALUES (?, ?, ?, ?, ?)
+                        """)
                 for entry in entries {
-                    try db.execute(
-                        sql: """
-                            INSERT INTO audit_log (time, evidence_sha256, format, status, policy_id)
-                            VALUES (?, ?, ?, ?, ?)
-                            """,
+                    try insert.execute(
                         arguments: [
                             entry.time.timeIntervalSince1970, entry.evidenceHash, entry.format, entry.status,
                             entry.policyID,

@@ -80,6 +80,18 @@ struct CompactJSONEncoderTests {
         }
     }
 
+    @Test("random strings of any length escape as Foundation escapes them (the eight-byte scan included)")
+    func randomStrings() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("abcdefgh\"\\\n\t\r\u{00}\u{01}\u{1f} \u{7f}é🔒/").map(String.init)
+        for _ in 0..<500 {
+            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
+                alphabet.randomElement(using: &generator)!
+            }.joined()
+            #expect(try CompactJSONEncoder().encode([text]) == foundation([text]), "\(Array(text.utf8))")
+        }
+    }
+
     @Test("without sorting, members keep their encoding order and parse to the same value")
     func unsortedParses() throws {
         let value = Inner(name: "n", values: [3, 2], flag: true)
