@@ -213,17 +213,24 @@ private final class JSONStream: Encoder {
 
     /// Rewrites the members of a just-finished object, `members[first...]`, in key order.
     private func sortMembers(from first: Int) {
-        let object = members[first...]
-        guard let start = object.first?.key.lowerBound, let end = object.last?.end else { return }
-        var rewritten: [UInt8] = []
-        rewritten.reserveCapacity(end - start)
-        output.withUnsafeBufferPointer { written in
-            for (position, member) in object.sorted(by: keyPrecedes).enumerated() {
-                if position > 0 { rewritten.append(UInt8(ascii: ",")) }
-                rewritten.append(contentsOf: UnsafeBufferPointer(rebasing: written[member.bytes]))
+        guard let start = members[first...].first?.key.lowerBound, let end = members.last?.end else { return }
+        members[first...].sort(by: keyPrecedes)
+        // The members in their new order go to scratch space, then back over the same bytes (same length).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end - start) { rewritten in
+            output.withUnsafeMutableBufferPointer { written in
+                var position = 0
+                for member in members[first...] {
+                    if position > 0 {
+                        rewritten[position] = UInt8(ascii: ",")
+                        position += 1
+                    }
+                    let bytes = UnsafeMutableBufferPointer(rebasing: written[member.bytes])
+                    _ = UnsafeMutableBufferPointer(rebasing: rewritten[position...]).initialize(from: bytes)
+                    position += bytes.count
+                }
+                _ = UnsafeMutableBufferPointer(rebasing: written[start..<end]).update(fromContentsOf: rewritten)
             }
         }
-        output.replaceSubrange(start..<end, with: rewritten)
     }
 
     /// Whether the key of `a` comes before the key of `b` in the byte order of their UTF-8 text. Keys compare as
