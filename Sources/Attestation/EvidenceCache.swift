@@ -1,5 +1,6 @@
 import CloisterCrypto
 import FoundationEssentials
+import Glibc
 import Synchronization
 
 /// What an appraiser may remember between appraisals, so that evidence from a known platform costs one signature
@@ -13,12 +14,22 @@ public final class EvidenceCache: Sendable {
         let validUntil: Date
     }
 
-    /// A byte-string key hashed in one pass over its bytes (an array of bytes hashes element by element).
+    /// A byte-string key hashed in one pass over its bytes and compared with one `memcmp` (an array of bytes
+    /// hashes and compares element by element).
     struct Key: Hashable {
         let bytes: [UInt8]
 
         func hash(into hasher: inout Hasher) {
             bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+
+        static func == (lhs: Key, rhs: Key) -> Bool {
+            lhs.bytes.count == rhs.bytes.count
+                && lhs.bytes.withUnsafeBytes { left in
+                    rhs.bytes.withUnsafeBytes { right in
+                        left.isEmpty || memcmp(left.baseAddress!, right.baseAddress!, left.count) == 0
+                    }
+                }
         }
     }
 

@@ -75,12 +75,12 @@ public struct SignedAttestationDocument: Sendable {
     }
 
     private static func certificate(
-        _ der: [UInt8], _ field: String, _ cache: EvidenceCache?
+        _ der: [UInt8], _ field: @autoclosure () -> String, _ cache: EvidenceCache?
     ) throws(AttestationError) -> X509Certificate {
         do {
             return try cache?.certificate(der) ?? X509Certificate(derRepresentation: der)
         } catch {
-            throw AttestationError(.badCertificate, "\(field) is not an X.509 certificate: \(error)")
+            throw AttestationError(.badCertificate, "\(field()) is not an X.509 certificate: \(error)")
         }
     }
 }

@@ -62,14 +62,14 @@ public struct Appraiser: Sendable {
             let tier =
                 check.passed
                 ? TrustworthinessVector.affirming
-                : (aspect == \.instanceIdentity && Self.cryptographic.contains(check.name)
+                : (aspect == .instanceIdentity && Self.cryptographic.contains(check.name)
                     ? TrustworthinessVector.cryptographicFailure : TrustworthinessVector.contraindicated)
-            vector[keyPath: aspect] = max(vector[keyPath: aspect], tier)
+            vector.raise(aspect, to: tier)
         }
         if let status = outcome.claims?.tcbStatus, status == .outOfDate,
             checks.contains(where: { $0.name == "tcb-status-accepted" && $0.passed })
         {
-            vector.hardware = max(vector.hardware, TrustworthinessVector.warning)
+            vector.raise(.hardware, to: TrustworthinessVector.warning)
             warnings.append("the platform's TCB level is out of date; the policy accepts it")
         }
         return AttestationResult(
@@ -80,14 +80,14 @@ public struct Appraiser: Sendable {
     /// Evidence checks whose failure means the cryptography did not hold.
     private static let cryptographic: Set<String> = ["decode", "signature", "certificate-chain", "trust-anchor"]
 
-    private static func aspect(of check: String) -> WritableKeyPath<TrustworthinessVector, Int> {
+    private static func aspect(of check: String) -> TrustworthinessVector.Aspect {
         switch check {
-        case "measurement", "signer", "product-svn", "development-key", "reference-values": \.executables
-        case _ where check.hasPrefix("pcr-"): \.executables
-        case "debug": \.configuration
-        case "simulated", "tcb-status", "tcb-status-accepted", "platform-binding": \.hardware
-        case "isolation": \.runtimeOpaque
-        default: \.instanceIdentity  // decode, format, signature, chain, anchor, digest, age, nonce
+        case "measurement", "signer", "product-svn", "development-key", "reference-values": .executables
+        case _ where check.hasPrefix("pcr-"): .executables
+        case "debug": .configuration
+        case "simulated", "tcb-status", "tcb-status-accepted", "platform-binding": .hardware
+        case "isolation": .runtimeOpaque
+        default: .instanceIdentity  // decode, format, signature, chain, anchor, digest, age, nonce
         }
     }
 

@@ -52,6 +52,20 @@ public struct TrustworthinessVector: Sendable, Hashable, Codable {
     static let contraindicated = 96
     static let cryptographicFailure = 99
 
+    /// One claim of the vector.
+    enum Aspect { case instanceIdentity, configuration, executables, hardware, runtimeOpaque }
+
+    /// Raises the claim for `aspect` to `tier`, if it is lower.
+    mutating func raise(_ aspect: Aspect, to tier: Int) {
+        switch aspect {
+        case .instanceIdentity: instanceIdentity = max(instanceIdentity, tier)
+        case .configuration: configuration = max(configuration, tier)
+        case .executables: executables = max(executables, tier)
+        case .hardware: hardware = max(hardware, tier)
+        case .runtimeOpaque: runtimeOpaque = max(runtimeOpaque, tier)
+        }
+    }
+
     /// The status the vector implies: its worst tier.
     var status: AppraisalStatus {
         let worst = [instanceIdentity, configuration, executables, hardware, runtimeOpaque].max() ?? 0
