@@ -26,15 +26,12 @@ public struct PLDAccountant: StepAccountant, Hashable {
     }
 
     public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
-        guard steps >= 0 else { throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)") }
-        history.append(RDPAccountant.Composition(mechanism: mechanism, steps: steps))
+        history.append(try RDPAccountant.Composition(checking: mechanism, steps: steps))
     }
 
     /// The smallest ε for which the composition is (ε, δ)-DP, over both neighbouring directions.
     public func epsilon(delta: Double) throws(PrivacyError) -> Double {
-        guard delta > 0, delta < 1 else {
-            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
-        }
+        try PrivacyError.checkDelta(delta)
         let steps = history.filter { $0.steps > 0 }
         guard !steps.isEmpty else { return 0 }
         return try [PrivacyLoss.Direction.remove, .add].map { direction throws(PrivacyError) in

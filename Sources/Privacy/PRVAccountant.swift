@@ -36,8 +36,7 @@ public struct PRVAccountant: StepAccountant, Hashable {
     }
 
     public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
-        guard steps >= 0 else { throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)") }
-        history.append(RDPAccountant.Composition(mechanism: mechanism, steps: steps))
+        history.append(try RDPAccountant.Composition(checking: mechanism, steps: steps))
     }
 
     /// The upper bound on the smallest ε for which the composition is (ε, δ)-DP.
@@ -47,9 +46,7 @@ public struct PRVAccountant: StepAccountant, Hashable {
 
     /// Lower bound, estimate and upper bound of ε at `delta`, over both neighbouring directions.
     public func bounds(delta: Double) throws(PrivacyError) -> Bounds {
-        guard delta > 0, delta < 1 else {
-            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
-        }
+        try PrivacyError.checkDelta(delta)
         let steps = history.filter { $0.steps > 0 }
         guard !steps.isEmpty else { return Bounds(lower: 0, estimate: 0, upper: 0, epsilonError: 0) }
         let deltaError = delta / 1000

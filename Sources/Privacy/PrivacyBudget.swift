@@ -9,9 +9,7 @@ public struct PrivacyBudget: Sendable, Hashable {
         guard epsilon > 0, epsilon.isFinite else {
             throw PrivacyError(.invalidParameter, "epsilon budget must be positive and finite, got \(epsilon)")
         }
-        guard delta > 0, delta < 1 else {
-            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
-        }
+        try PrivacyError.checkDelta(delta)
         self.epsilon = epsilon
         self.delta = delta
         if let accountant {

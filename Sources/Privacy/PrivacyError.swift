@@ -15,4 +15,11 @@ public struct PrivacyError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     public var description: String { reason }
+
+    /// Refuses a δ outside (0, 1).
+    static func checkDelta(_ delta: Double) throws(PrivacyError) {
+        guard delta > 0, delta < 1 else {
+            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
+        }
+    }
 }

@@ -21,6 +21,14 @@ public struct RDPAccountant: StepAccountant, Hashable {
             self.mechanism = mechanism
             self.steps = steps
         }
+
+        /// `steps` steps of `mechanism`, refused when `steps` is negative: what every accountant composes.
+        init(checking mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
+            guard steps >= 0 else {
+                throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)")
+            }
+            self.init(mechanism: mechanism, steps: steps)
+        }
     }
 
     /// An accountant with nothing spent; `orders` must all be above 1.
@@ -34,15 +42,16 @@ public struct RDPAccountant: StepAccountant, Hashable {
 
     /// Composes `steps` steps of `mechanism`.
     public mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
-        rdp = try Self.composed(rdp, orders: orders, mechanism, steps: steps)
-        history.append(Composition(mechanism: mechanism, steps: steps))
+        let composition = try Composition(checking: mechanism, steps: steps)
+        rdp = zip(rdp, orders).map { value, alpha in
+            value + Double(composition.steps) * composition.mechanism.renyiDivergence(order: alpha)
+        }
+        history.append(composition)
     }
 
     /// The smallest ε over the orders for which the composition is (ε, δ)-DP, and the order attaining it.
     public func epsilon(delta: Double) throws(PrivacyError) -> (epsilon: Double, order: Double) {
-        guard delta > 0, delta < 1 else {
-            throw PrivacyError(.invalidParameter, "delta must be in (0, 1), got \(delta)")
-        }
+        try PrivacyError.checkDelta(delta)
         var best = (epsilon: Double.infinity, order: orders[0])
         for (alpha, value) in zip(orders, rdp) {
             // ε = RDP(α) + log((α − 1)/α) − (log δ + log α)/(α − 1)
@@ -50,14 +59,5 @@ public struct RDPAccountant: StepAccountant, Hashable {
             if epsilon.isFinite && epsilon < best.epsilon { best = (epsilon, alpha) }
         }
         return (max(best.epsilon, 0), best.order)
-    }
-
-    private static func composed(
-        _ rdp: [Double], orders: [Double], _ mechanism: SubsampledGaussian, steps: Int
-    ) throws(PrivacyError) -> [Double] {
-        guard steps >= 0 else { throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)") }
-        return zip(rdp, orders).map { value, alpha in
-            value + Double(steps) * mechanism.renyiDivergence(order: alpha)
-        }
     }
 }

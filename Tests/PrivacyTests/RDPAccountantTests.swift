@@ -95,6 +95,24 @@ struct RDPAccountantTests {
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 0) }
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 1) }
         #expect(throws: PrivacyError.self) { try RDPAccountant(orders: [0.5]) }
+        #expect(throws: PrivacyError.self) { try PrivacyBudget(epsilon: 1, delta: 1) }
+        // Every accountant refuses a negative number of steps and a δ outside (0, 1), and stays as it was.
+        let mechanism = try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1)
+        func refuses<Spent: StepAccountant & Equatable>(
+            _ accountant: Spent, _ epsilon: (Spent, Double) throws -> Double
+        )
+            throws
+        {
+            var changed = accountant
+            #expect(throws: PrivacyError.self) { try changed.compose(mechanism, steps: -1) }
+            #expect(changed == accountant)
+            for delta in [0.0, 1, -0.5, .nan] {
+                #expect(throws: PrivacyError.self) { try epsilon(accountant, delta) }
+            }
+        }
+        try refuses(RDPAccountant()) { try $0.epsilon(delta: $1).epsilon }
+        try refuses(PLDAccountant(gridSize: 1 << 12)) { try $0.epsilon(delta: $1) }
+        try refuses(PRVAccountant()) { try $0.epsilon(delta: $1) }
     }
 }
 
