@@ -95,12 +95,6 @@ public struct AttestationDocument: Sendable, Hashable {
         if let bytes { writer.writeByteString(bytes) } else { writer.writeHead(major: 7, argument: 22) }
     }
 
-    /// The fields a document may hold: AWS's nine and Cloister's claims.
-    private static let fieldNames: Set<String> = [
-        "module_id", "digest", "timestamp", "pcrs", "certificate", "cabundle", "public_key", "user_data", "nonce",
-        "cloister",
-    ]
-
     /// Decodes a payload, refusing unknown fields, wrong types and sizes outside AWS's limits.
     public init(payload: [UInt8]) throws(AttestationError) {
         let value: CBORValue
@@ -111,24 +105,17 @@ public struct AttestationDocument: Sendable, Hashable {
                 .malformedEvidence, "attestation document payload is not valid CBOR: \(error.reason)")
         }
         guard let entries = value.mapValue else { throw Self.malformed("is not a CBOR map") }
-        // One pass over the entries: each field by name, anything else refused.
-        var fields: [String: CBORValue] = Dictionary(minimumCapacity: entries.count)
-        for entry in entries {
-            guard let key = entry.key.textValue, Self.fieldNames.contains(key) else {
-                throw Self.malformed("has unknown field \(entry.key)")
-            }
-            fields[key] = entry.value
-        }
-        guard let moduleID = fields["module_id"]?.textValue, !moduleID.isEmpty else {
+        let fields = try Fields(entries)
+        guard let moduleID = fields.moduleID?.textValue, !moduleID.isEmpty else {
             throw Self.malformed("\"module_id\" is missing or not a non-empty text string")
         }
-        guard let digest = fields["digest"]?.textValue, let pcrLength = Self.digests[digest] else {
+        guard let digest = fields.digest?.textValue, let pcrLength = Self.digests[digest] else {
             throw Self.malformed("\"digest\" is missing or not one of SHA256, SHA384, SHA512")
         }
-        guard let timestamp = fields["timestamp"]?.uint64Value, timestamp > 0 else {
+        guard let timestamp = fields.timestamp?.uint64Value, timestamp > 0 else {
             throw Self.malformed("\"timestamp\" is missing or not a positive integer")
         }
-        guard let pcrEntries = fields["pcrs"]?.mapValue, (1...Self.pcrCount).contains(pcrEntries.count) else {
+        guard let pcrEntries = fields.pcrs?.mapValue, (1...Self.pcrCount).contains(pcrEntries.count) else {
             throw Self.malformed("\"pcrs\" is missing or not a map of 1 to \(Self.pcrCount) entries")
         }
         var pcrs: [UInt64: [UInt8]] = [:]
@@ -140,10 +127,10 @@ public struct AttestationDocument: Sendable, Hashable {
             }
             pcrs[index] = pcr
         }
-        guard let certificate = fields["certificate"]?.bytesValue,
+        guard let certificate = fields.certificate?.bytesValue,
             (1...Self.maximumCertificateSize).contains(certificate.count)
         else { throw Self.malformed("\"certificate\" is missing or not 1 to \(Self.maximumCertificateSize) bytes") }
-        guard let bundle = fields["cabundle"]?.arrayValue, !bundle.isEmpty else {
+        guard let bundle = fields.caBundle?.arrayValue, !bundle.isEmpty else {
             throw Self.malformed("\"cabundle\" is missing or empty")
         }
         let caBundle = try bundle.enumerated().map { index, item throws(AttestationError) in
@@ -155,10 +142,10 @@ public struct AttestationDocument: Sendable, Hashable {
         self.init(
             moduleID: moduleID, digest: digest, timestamp: timestamp, pcrs: pcrs, certificate: certificate,
             caBundle: caBundle,
-            publicKey: try Self.optionalBytes(fields, "public_key", 1...Self.maximumPublicKeySize),
-            userData: try Self.optionalBytes(fields, "user_data", 0...Self.maximumUserDataSize),
-            nonce: try Self.optionalBytes(fields, "nonce", 0...Self.maximumNonceSize),
-            cloister: try fields["cloister"].map { value throws(AttestationError) in try CloisterClaims(value) })
+            publicKey: try Self.optionalBytes(fields.publicKey, "public_key", 1...Self.maximumPublicKeySize),
+            userData: try Self.optionalBytes(fields.userData, "user_data", 0...Self.maximumUserDataSize),
+            nonce: try Self.optionalBytes(fields.nonce, "nonce", 0...Self.maximumNonceSize),
+            cloister: try fields.cloister.map { value throws(AttestationError) in try CloisterClaims(value) })
     }
 
     /// Throws for a document this type would refuse to decode.
@@ -180,9 +167,9 @@ public struct AttestationDocument: Sendable, Hashable {
     }
 
     private static func optionalBytes(
-        _ fields: [String: CBORValue], _ key: String, _ sizes: ClosedRange<Int>
+        _ field: CBORValue?, _ key: String, _ sizes: ClosedRange<Int>
     ) throws(AttestationError) -> [UInt8]? {
-        guard let item = fields[key], !item.isNull else { return nil }
+        guard let item = field, !item.isNull else { return nil }
         guard let bytes = item.bytesValue, sizes.contains(bytes.count) else {
             throw malformed("\"\(key)\" is not null or \(sizes.lowerBound) to \(sizes.upperBound) bytes")
         }
@@ -191,6 +178,30 @@ public struct AttestationDocument: Sendable, Hashable {
 
     static func malformed(_ problem: String) -> AttestationError {
         AttestationError(.malformedEvidence, "attestation document \(problem)")
+    }
+}
+
+/// The fields of a document's payload by name, read in one pass over its map: AWS's nine and Cloister's claims,
+/// anything else refused.
+private struct Fields {
+    var moduleID, digest, timestamp, pcrs, certificate, caBundle, publicKey, userData, nonce, cloister: CBORValue?
+
+    init(_ entries: [CBORMapEntry]) throws(AttestationError) {
+        for entry in entries {
+            switch entry.key.textValue {
+            case "module_id": moduleID = entry.value
+            case "digest": digest = entry.value
+            case "timestamp": timestamp = entry.value
+            case "pcrs": pcrs = entry.value
+            case "certificate": certificate = entry.value
+            case "cabundle": caBundle = entry.value
+            case "public_key": publicKey = entry.value
+            case "user_data": userData = entry.value
+            case "nonce": nonce = entry.value
+            case "cloister": cloister = entry.value
+            default: throw AttestationDocument.malformed("has unknown field \(entry.key)")
+            }
+        }
     }
 }
 
@@ -251,14 +262,28 @@ public struct CloisterClaims: Sendable, Hashable {
         guard let entries = value.mapValue, entries.count == 8 else {
             throw AttestationDocument.malformed("\"cloister\" is not a map of its 8 claims")
         }
-        guard let simulated = value["simulated"]?.boolValue, let debug = value["debug"]?.boolValue,
-            let productID = value["product_id"]?.uint64Value, productID <= UInt64(UInt16.max),
-            let svn = value["svn"]?.uint64Value, svn <= UInt64(UInt16.max),
-            let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
-            let platformID = value["platform_id"]?.bytesValue,
-            platformID.count == PlatformCertificateExtensions.platformIDByteCount,
-            let manifestHash = value["manifest_hash"]?.bytesValue, manifestHash.count == 48,
-            let isolation = value["isolation"]?.arrayValue
+        // One pass over the claims; an unknown name leaves one of the eight missing, which is refused below.
+        var simulated, debug: Bool?
+        var productID, svn, tcbLevel: UInt64?
+        var platformID, manifestHash: [UInt8]?
+        var isolation: [CBORValue]?
+        for entry in entries {
+            switch entry.key.textValue {
+            case "simulated": simulated = entry.value.boolValue
+            case "debug": debug = entry.value.boolValue
+            case "product_id": productID = entry.value.uint64Value
+            case "svn": svn = entry.value.uint64Value
+            case "tcb_level": tcbLevel = entry.value.uint64Value
+            case "platform_id": platformID = entry.value.bytesValue
+            case "manifest_hash": manifestHash = entry.value.bytesValue
+            case "isolation": isolation = entry.value.arrayValue
+            default: break
+            }
+        }
+        guard let simulated, let debug, let productID, productID <= UInt64(UInt16.max), let svn,
+            svn <= UInt64(UInt16.max), let tcbLevel, tcbLevel <= UInt64(UInt32.max), let platformID,
+            platformID.count == PlatformCertificateExtensions.platformIDByteCount, let manifestHash,
+            manifestHash.count == 48, let isolation
         else {
             throw AttestationDocument.malformed(
                 "\"cloister\" claims are missing or mistyped (simulated, debug, product_id, svn, tcb_level, "

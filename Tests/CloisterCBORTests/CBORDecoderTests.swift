@@ -209,6 +209,29 @@ private func decodingError(_ hex: String, _ decoder: CBORDecoder = CBORDecoder()
         #expect(try CBORDecoder().decode(bytes(fromHex: "a2f9000001f9800002")).mapValue?.count == 2)  // 0.0, -0.0
     }
 
+    @Test("small maps of random keys of every kind: refused exactly when two keys are equal")
+    func duplicateKeysOfEveryKind() throws {
+        let pool: [CBORValue] = [
+            .unsigned(0), .unsigned(1), .unsigned(.max), .negative(0), .negative(1), .text(""), .text("a"),
+            .text("b"), .text("é"), .text("e\u{301}"), .bytes([]), .bytes([1]), .bytes([1, 2]), .float(1.5),
+            .float(.nan), .bool(true), .null, .array([.unsigned(1)]), .tagged(1, .unsigned(0)),
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<400 {
+            let keys = (0..<Int.random(in: 2...16, using: &generator)).map { _ in
+                pool.randomElement(using: &generator)!
+            }
+            var input: [UInt8] = [0xa0 | UInt8(keys.count)]
+            for key in keys { input += try key.encoded() + [0xf6] }
+            let hasDuplicate = keys.indices.contains { index in keys[..<index].contains(keys[index]) }
+            if hasDuplicate {
+                #expect(decodingError(input)?.code == .duplicateMapKey, "\(keys)")
+            } else {
+                #expect(try CBORDecoder().decode(input).mapValue?.count == keys.count, "\(keys)")
+            }
+        }
+    }
+
     @Test func rejectsDuplicateKeysInLargeMaps() throws {
         // 40 entries, so the decoder checks with a hash set rather than pairwise.
         var input: [UInt8] = [0xb8, 40]

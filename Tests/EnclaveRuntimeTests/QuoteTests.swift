@@ -191,6 +191,12 @@ struct QuoteTests {
         var claims = good["cloister"]?.mapValue ?? []
         claims.removeAll { $0.key == .text("platform_id") }
         claims.append(CBORMapEntry("platform_id", .bytes([1, 2, 3])))
+        func claimsReplacing(_ name: String, with entry: CBORMapEntry) -> CBORValue {
+            var entries = good["cloister"]?.mapValue ?? []
+            entries.removeAll { $0.key == .text(name) }
+            entries.append(entry)
+            return .map(entries)
+        }
         let wire: [(String, [UInt8])] = [
             ("not a map", try CBORValue.array([]).encoded()),
             ("no module id", try replacing("module_id", with: nil)),
@@ -210,6 +216,11 @@ struct QuoteTests {
             ("empty public key", try replacing("public_key", with: .bytes([]))),
             ("short platform id", try replacing("cloister", with: .map(claims))),
             ("claims not a map", try replacing("cloister", with: 1)),
+            ("a claim renamed", try replacing("cloister", with: claimsReplacing("svn", with: CBORMapEntry("svn2", 1)))),
+            (
+                "debug as a number",
+                try replacing("cloister", with: claimsReplacing("debug", with: CBORMapEntry("debug", 1)))
+            ),
         ]
         for (name, bytes) in wire {
             #expect(throws: AttestationError.self, "\(name)") { try AttestationDocument(payload: bytes) }

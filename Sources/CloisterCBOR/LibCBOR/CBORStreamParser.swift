@@ -253,8 +253,12 @@ final class CBORStreamParser {
         guard !allowsDuplicateMapKeys, entries.count > 1 else { return }
         var duplicate: CBORValue?
         if entries.count <= 16 {
+            // Pairs are told apart by a fingerprint of each key first; only keys whose fingerprints agree are
+            // compared in full.
+            let fingerprints = entries.map { Self.fingerprint($0.key) }
             search: for index in entries.indices.dropFirst() {
-                for earlier in 0..<index where entries[earlier].key == entries[index].key {
+                for earlier in 0..<index
+                where fingerprints[earlier] == fingerprints[index] && entries[earlier].key == entries[index].key {
                     duplicate = entries[index].key
                     break search
                 }
@@ -265,6 +269,21 @@ final class CBORStreamParser {
         }
         if let duplicate {
             throw CBORError(.duplicateMapKey, "map holds the key \(duplicate) more than once", offset: mapOffset)
+        }
+    }
+
+    /// A 64-bit fingerprint of a map key (FNV-1a over a string's bytes): equal keys have equal fingerprints. Keys
+    /// of other kinds all share 0, so they are always compared in full.
+    private static func fingerprint(_ key: CBORValue) -> UInt64 {
+        func fnv(_ seed: UInt64, _ bytes: some Sequence<UInt8>) -> UInt64 {
+            bytes.reduce(0xcbf2_9ce4_8422_2325 ^ seed) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01b3 }
+        }
+        switch key {
+        case .unsigned(let value): return value &* 0x9e37_79b9_7f4a_7c15 &+ 1
+        case .negative(let value): return value &* 0x9e37_79b9_7f4a_7c15 &+ 2
+        case .text(let text): return fnv(3, text.utf8)
+        case .bytes(let bytes): return fnv(4, bytes)
+        default: return 0
         }
     }
 
