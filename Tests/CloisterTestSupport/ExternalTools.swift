@@ -55,6 +55,14 @@ public struct ToolOutput: Sendable {
     public let standardError: String
 }
 
+/// Runs blocking code (an external tool, a client whose HTTP calls wait) off the concurrency pool, so the wait does
+/// not hold a thread that a server under test needs.
+public func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
 /// Runs an external program (python, openssl) to completion with a bounded wait.
 public func runTool(
     _ executable: String,

@@ -1,7 +1,6 @@
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialFederation
-import Dispatch
 import EnclaveRuntime
 import Federated
 import FederationServer
@@ -14,13 +13,6 @@ import NIOCore
 import Synchronization
 import Testing
 import Verifier
-
-/// Runs blocking client code (its HTTP calls wait) off the concurrency pool, which the server needs.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-    }
-}
 
 @Suite("fl serve's HTTP host: relayed rounds over loopback, refusals as 4xx")
 struct FederationRoutesTests {

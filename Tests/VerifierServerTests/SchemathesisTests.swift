@@ -38,11 +38,7 @@ struct SchemathesisTests {
                 "-H", "Authorization: Bearer \(ServiceFixture.adminToken)",
                 "--report-dir", report.path, "--no-color",
             ]
-            return try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global().async {
-                    continuation.resume(with: Result { try runTool(schemathesis, arguments, timeoutSeconds: 600) })
-                }
-            }
+            return try await offPool { try runTool(schemathesis, arguments, timeoutSeconds: 600) }
         }
         #expect(output.status == 0, "\(output.standardOutput.suffix(4000))\(output.standardError.suffix(2000))")
     }

@@ -66,14 +66,19 @@ struct CompactJSONEncoderTests {
         #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
     }
 
+    /// Text of `length` characters drawn from `alphabet`.
+    private func randomText(
+        _ alphabet: String, length: ClosedRange<Int>, using generator: inout some RandomNumberGenerator
+    ) -> String {
+        String((0..<Int.random(in: length, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! })
+    }
+
     @Test("random dictionaries of random keys sort as Foundation sorts them")
     func randomKeys() throws {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("ab\"\\\n\u{02} é/").map(String.init)
         for _ in 0..<200 {
             let keys = (0..<Int.random(in: 0...8, using: &generator)).map { _ in
-                (0..<Int.random(in: 0...4, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
-                    .joined()
+                randomText("ab\"\\\n\u{02} é/", length: 0...4, using: &generator)
             }
             let value = Dictionary(keys.map { ($0, [$0]) }, uniquingKeysWith: { first, _ in first })
             #expect(try CompactJSONEncoder(sortedKeys: true).encode(value) == foundation(value))
@@ -83,11 +88,9 @@ struct CompactJSONEncoderTests {
     @Test("random strings of any length escape as Foundation escapes them (the eight-byte scan included)")
     func randomStrings() throws {
         var generator = SystemRandomNumberGenerator()
-        let alphabet = Array("abcdefgh\"\\\n\t\r\u{00}\u{01}\u{1f} \u{7f}é🔒/").map(String.init)
         for _ in 0..<500 {
-            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
-                alphabet.randomElement(using: &generator)!
-            }.joined()
+            let text = randomText(
+                "abcdefgh\"\\\n\t\r\u{00}\u{01}\u{1f} \u{7f}é🔒/", length: 0...40, using: &generator)
             #expect(try CompactJSONEncoder().encode([text]) == foundation([text]), "\(Array(text.utf8))")
         }
     }
