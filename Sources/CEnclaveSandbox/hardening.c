@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <linux/audit.h>
+#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdlib.h>
@@ -32,6 +33,28 @@ int cloister_core_limit_is_zero(void) {
         return -1;
     }
     return limit.rlim_cur == 0 && limit.rlim_max == 0;
+}
+
+int cloister_capabilities_empty(void) {
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct sets[_LINUX_CAPABILITY_U32S_3];
+    if (syscall(SYS_capget, &header, sets) != 0) {
+        return -1;
+    }
+    for (int index = 0; index < _LINUX_CAPABILITY_U32S_3; index++) {
+        if (sets[index].permitted != 0 || sets[index].effective != 0 || sets[index].inheritable != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+uint64_t cloister_memory_lock_limit(void) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_MEMLOCK, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+        return UINT64_MAX;
+    }
+    return limit.rlim_cur;
 }
 
 #if defined(__x86_64__)

@@ -127,16 +127,21 @@ public struct RunCommand: AsyncParsableCommand {
         return bytes
     }
 
-    /// One line naming the mechanisms the kernel could not provide, or nil when everything asked for is in force.
+    /// One line naming the mechanisms the kernel could not provide and the memory lock the limits refused, or nil
+    /// when everything asked for is in force.
     static func isolationWarning(_ record: EnclaveRecord) throws -> String? {
+        let manifest = try record.manifest()
         var missing: [String] = []
         if !record.mechanisms.contains(.landlock) { missing.append("Landlock (filesystem not restricted)") }
-        if try record.manifest().syscallAllowList != nil && !record.mechanisms.contains(.seccomp) {
+        if manifest.syscallAllowList != nil && !record.mechanisms.contains(.seccomp) {
             missing.append("seccomp (syscalls not filtered)")
         }
-        if !record.mechanisms.contains(.lockedRegions) { missing.append("mlock (sealed memory may be swapped)") }
-        guard !missing.isEmpty else { return nil }
-        return "this kernel lacks " + missing.joined(separator: ", ") + "; the quote records what was applied"
+        var problems = missing.isEmpty ? [] : ["this kernel lacks " + missing.joined(separator: ", ")]
+        if !record.mechanisms.contains(.lockedRegions) {
+            problems.append(LockedRegion.lockRefusal(byteCount: EnclaveMemory.lockedByteCount(for: manifest)))
+        }
+        guard !problems.isEmpty else { return nil }
+        return problems.joined(separator: "; ") + "; the quote records what was applied"
     }
 
     /// The path of the running `cloister` executable, which the platform process runs.

@@ -13,9 +13,13 @@ public struct EnclaveFixture: Sendable {
     public let signed: SignedManifest
     public let launcher: EnclaveLauncher
 
-    /// Signs `Manifests/NAME.toml`, its text changed by `edit`, into a fresh platform home.
+    /// Signs `Manifests/NAME.toml`, its text changed by `edit`, beside a copy of `Manifests/data` (the files the
+    /// shipped manifests trust), into a fresh platform home.
     public init(manifest name: String, editing edit: (String) -> String = { $0 }) throws {
         directory = try TestEnvironment.temporaryDirectory(name)
+        try FileManager.default.copyItem(
+            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/data"),
+            to: directory.appendingPathComponent("data"))
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
         platform = try Platform.initialize(home: home, curve: .p256)
         let manifest = directory.appendingPathComponent("\(name).toml")

@@ -95,6 +95,26 @@ struct CommandLineTests {
         #expect(insecure.standardError.contains("attestation-key.key"))
     }
 
+    @Test("run's memory-lock warning names RLIMIT_MEMLOCK, its value and the bytes the enclave asked to lock")
+    func memoryLockWarning() throws {
+        let (home, manifest, _) = try prepare()
+        let launched = try runTool(
+            "/usr/bin/prlimit", ["--memlock=1048576:1048576", cloister, "run", manifest, "--home", home])
+        #expect(launched.status == 0, "\(launched.standardError)")
+        let isolation = launched.standardError.split(separator: "\n").first { $0.hasPrefix("cloister: isolation ") }
+        if isolation?.contains("locked-regions") == true {
+            // The launcher could raise the limit for the enclave (CAP_SYS_RESOURCE): nothing to warn about.
+            #expect(!launched.standardError.contains("RLIMIT_MEMLOCK"))
+        } else {
+            let asked = EnclaveMemory.lockedByteCount(for: try SignedManifest(contentsOf: manifest).manifest)
+            #expect(
+                launched.standardError.contains(
+                    "cloister: warning: mlock of \(asked) bytes exceeds RLIMIT_MEMLOCK (1048576 bytes)"),
+                "\(launched.standardError)")
+            #expect(!launched.standardError.contains("kernel lacks mlock"))
+        }
+    }
+
     @Test("platform tcb and revoke change what verify accepts")
     func tcbAndRevoke() throws {
         let (home, manifest, directory) = try prepare()

@@ -80,6 +80,50 @@ struct EnclaveLaunchTests {
         #expect(try finish(enclave) == .exited(0))
     }
 
+    @Test("the launched enclave holds no capability: CapInh, CapPrm, CapEff, CapBnd and CapAmb are all zero")
+    func noCapabilities() throws {
+        let enclave = try launch(EchoManifestFixture(), on: PlatformFixture().platform)
+        let status = try String(contentsOfFile: "/proc/\(enclave.process.pid)/status", encoding: .utf8)
+        let sets = status.split(separator: "\n").filter { $0.hasPrefix("Cap") }
+        #expect(sets.count == 5, "\(status)")
+        for line in sets where !line.hasPrefix("CapBnd") || getuid() == 0 {
+            #expect(line.hasSuffix("\t0000000000000000"), "\(line)")
+        }
+        #expect(enclave.record.mechanisms.contains(.noCapabilities))
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test(
+        "the enclave reads its own /proc entries but not its launcher's environment",
+        .enabled(if: Landlock.abiVersion != nil, "needs Landlock"))
+    func procOfOthersUnreachable() throws {
+        let enclave = try launch(EchoManifestFixture(), on: PlatformFixture().platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let own = try caller.call("read-file", Array("/proc/self/status".utf8))
+        #expect(String(decoding: own, as: UTF8.self).contains("Pid:\t\(enclave.process.pid)\n"))
+        for path in ["/proc/\(getpid())/environ", "/proc/\(getpid())/status", "/proc/1/environ"] {
+            let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(path.utf8)) }
+            #expect(error?.reason.contains("errno \(EACCES)") == true, "\(path): \(error?.reason ?? "")")
+        }
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test(
+        "each shipped workload runs under its seccomp allow-list",
+        arguments: ["echo", "dpsgd", "fedavg"])
+    func shippedAllowLists(workload: String) throws {
+        let fixture = try EnclaveFixture(manifest: workload)
+        try #require(fixture.signed.manifest.syscallAllowList != nil, "Manifests/\(workload).toml has no [seccomp]")
+        try fixture.withEnclave { enclave, caller in
+            let status = try String(contentsOfFile: "/proc/\(enclave.process.pid)/status", encoding: .utf8)
+            #expect(status.contains("\nSeccomp:\t2\n"), "filter mode")
+            #expect(enclave.record.mechanisms.contains(.seccomp))
+            let quote = try caller.call(
+                EnclaveMain.quoteFunction, CBORValue.map([CBORMapEntry("nonce", .bytes([1]))]).encoded())
+            #expect(try SignedAttestationDocument(encoded: quote).document.nonce == [1])
+        }
+    }
+
     @Test("a manifest whose allowed paths contain the platform home is refused")
     func allowedPathsExcludeHome() throws {
         let platformFixture = try PlatformFixture()
@@ -93,7 +137,8 @@ struct EnclaveLaunchTests {
     func swappedExecutable() throws {
         let platform = try PlatformFixture().platform
         let copy = try TestEnvironment.temporaryDirectory("enclave-copy").appendingPathComponent("cloister-enclave")
-        try FileManager.default.copyItem(atPath: TestEnvironment.productsDirectory + "/cloister-enclave", toPath: copy.path)
+        try FileManager.default.copyItem(
+            atPath: TestEnvironment.productsDirectory + "/cloister-enclave", toPath: copy.path)
         let fixture = try EchoManifestFixture(enclaveExecutable: copy.path)
         let handle = try FileHandle(forWritingTo: copy)
         try handle.seekToEnd()

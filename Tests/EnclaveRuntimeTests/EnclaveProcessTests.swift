@@ -36,6 +36,59 @@ import Testing
         #expect(output.mechanisms.isSuperset(of: [.noCoreFiles, .noNewPrivileges]))
     }
 
+    @Test("every capability set of the enclave is empty, however privileged its launcher")
+    func capabilitiesDropped() throws {
+        let output = try runEnclave(shellImage, ["-c", "grep -E '^Cap' /proc/self/status"])
+        let sets = Dictionary(
+            uniqueKeysWithValues: output.standardOutput.split(separator: "\n").map { line in
+                let fields = line.split(separator: "\t")
+                return (String(fields[0].dropLast()), String(fields[1]))
+            })
+        let none = "0000000000000000"
+        #expect(sets["CapInh"] == none && sets["CapPrm"] == none && sets["CapEff"] == none)
+        #expect(sets["CapAmb"] == none)
+        // Emptying the bounding set takes CAP_SETPCAP; a launcher without it has no capabilities to hand on.
+        #expect(sets["CapBnd"] == none || getuid() != 0, "\(output.standardOutput)")
+        #expect(output.mechanisms.contains(.noCapabilities))
+    }
+
+    @Test(
+        "a loader variable in the environment is refused before anything runs",
+        arguments: ["LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT", "GLIBC_TUNABLES", "MALLOC_ARENA_MAX", "GCONV_PATH"])
+    func loaderVariableRefused(name: String) throws {
+        let channels = try EnclaveChannelSet()
+        let error = #expect(throws: LaunchError.self) {
+            try EnclaveProcess.spawn(
+                image: shellImage, arguments: ["-c", "exit 0"], environment: [name: "/tmp/x"],
+                endpoints: channels.enclave)
+        }
+        #expect(error?.code == .loaderVariable)
+        #expect(error?.reason.contains(name) == true)
+    }
+
+    @Test("ordinary environment variables are not loader variables")
+    func ordinaryVariables() {
+        for name in ["LOG_LEVEL", "PATH", "HOME", "LANG", "XLD_PRELOAD", "MALLOC"] {
+            #expect(!EnclaveProcess.isLoaderVariable(name), "\(name)")
+        }
+    }
+
+    @Test("an enclave launched from a thread that then exits keeps running: only its launcher's process matters")
+    func outlivesTheLaunchingThread() throws {
+        let launched = BackgroundWork { () throws -> (EnclaveProcess, FileDescriptor) in
+            let pipe = try FileDescriptor.pipe()
+            let process = try EnclaveProcess.spawn(
+                image: shellImage, arguments: ["-c", "sleep 0.5; echo alive"], environment: ["PATH": "/usr/bin:/bin"],
+                endpoints: try EnclaveChannelSet().enclave,
+                standardStreams: StandardStreams(output: .descriptor(pipe.write)))
+            return (process, pipe.read)
+        }
+        let (process, output) = try launched.join()
+        let text = String(decoding: try readAll(output), as: UTF8.self)
+        #expect(text == "alive\n")
+        #expect(try process.wait() == .exited(0))
+    }
+
     @Test("signal dispositions and mask are reset and the environment is exactly the one given")
     func cleanSignalsAndEnvironment() throws {
         signal(SIGUSR1, SIG_IGN)
@@ -68,6 +121,8 @@ import Testing
             cat \(forbidden.path)/f 2>&1; echo "read forbidden: $?"
             (echo x > \(allowed.path)/new) 2>&1; echo "write read-only: $?"
             echo x > \(writable.path)/new; echo "write writable: $?"
+            read line < /proc/$$/status; echo "own /proc: $?"
+            (read line < /proc/\(getpid())/environ) 2>/dev/null; echo "launcher's /proc: $?"
             """
         let output = try runEnclave(shellImage, ["-c", script], policy: policy)
         #expect(
@@ -79,6 +134,8 @@ import Testing
                 sh: 3: cannot create \(allowed.path)/new: Permission denied
                 write read-only: 2
                 write writable: 0
+                own /proc: 0
+                launcher's /proc: 2
 
                 """)
         #expect(output.mechanisms.contains(.landlock))

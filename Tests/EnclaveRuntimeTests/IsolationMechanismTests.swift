@@ -6,9 +6,8 @@ import Testing
     func names() {
         #expect(
             IsolationMechanism.allCases.map(\.rawValue).sorted() == [
-                "closed-descriptors", "landlock", "locked-regions", "no-core-files", "no-new-privileges",
-                "not-dumpable",
-                "seccomp",
+                "closed-descriptors", "landlock", "locked-regions", "no-capabilities", "no-core-files",
+                "no-new-privileges", "not-dumpable", "seccomp",
             ])
     }
 }

@@ -1,3 +1,4 @@
+import CloisterTestSupport
 import EnclaveRuntime
 import Foundation
 import Testing
@@ -28,6 +29,28 @@ import Testing
         #expect(flags.contains("lo") == region.isLocked)
         #expect(region.isLocked || getuid() != 0, "root can always mlock")
         #expect(region.mechanisms == (region.isLocked ? [.lockedRegions] : []))
+    }
+
+    @Test("a refused lock is explained by RLIMIT_MEMLOCK: its current value and the bytes asked")
+    func lockRefusalNamesTheLimit() throws {
+        let limit = try #require(LockedRegion.memoryLockLimit, "RLIMIT_MEMLOCK is unlimited here")
+        let ulimit = try runTool("/bin/sh", ["-c", "ulimit -l"]).standardOutput
+        #expect(UInt64(ulimit.trimmingCharacters(in: .whitespacesAndNewlines)).map { $0 * 1024 } == limit)
+        #expect(
+            LockedRegion.lockRefusal(byteCount: limit + 4096)
+                == "mlock of \(limit + 4096) bytes exceeds RLIMIT_MEMLOCK (\(limit) bytes), so sealed memory may be "
+                + "swapped; raise the limit (ulimit -l, systemd LimitMEMLOCK=), or launch with CAP_SYS_RESOURCE, with "
+                + "which the platform raises it for the enclave")
+        #expect(
+            LockedRegion.lockRefusal(byteCount: limit).hasPrefix(
+                "mlock of \(limit) bytes failed within RLIMIT_MEMLOCK (\(limit) bytes)"))
+    }
+
+    @Test("the memory an enclave locks: its resident budget, and a key page and the version table of each region")
+    func lockedByteCount() throws {
+        let manifest = try EnclaveManifest(toml: ManifestFixture.toml)
+        // 64 MiB of frames; scratch (16 MiB, 4096 pages): 4 KiB key + 32 KiB of versions; weights (2 pages): 4 + 4 KiB.
+        #expect(EnclaveMemory.lockedByteCount(for: manifest) == (64 << 20) + 4096 + 32768 + 4096 + 4096)
     }
 
     /// The VmFlags of the mapping that contains `address`, from /proc/self/smaps.

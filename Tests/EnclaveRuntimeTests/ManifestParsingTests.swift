@@ -65,6 +65,26 @@ struct ManifestParsingTests {
         ("debug of the wrong type", "debug = false", "debug = 0", .wrongType, "enclave.debug"),
         ("argv element of the wrong type", "\"--mode\", \"echo\"]", "\"--mode\", 1]", .wrongType, "loader.argv[2]"),
         ("env value of the wrong type", "LOG_LEVEL = \"info\"", "LOG_LEVEL = 3", .wrongType, "loader.env.LOG_LEVEL"),
+        ("LD_PRELOAD", "LOG_LEVEL = \"info\"", "LD_PRELOAD = \"/tmp/a.so\"", .invalidValue, "loader.env.LD_PRELOAD"),
+        (
+            "LD_LIBRARY_PATH", "LOG_LEVEL = \"info\"", "LD_LIBRARY_PATH = \"/tmp\"", .invalidValue,
+            "loader.env.LD_LIBRARY_PATH"
+        ),
+        ("LD_AUDIT", "LOG_LEVEL = \"info\"", "LD_AUDIT = \"/tmp/a.so\"", .invalidValue, "loader.env.LD_AUDIT"),
+        ("any LD_ variable", "LOG_LEVEL = \"info\"", "LD_BIND_NOW = \"1\"", .invalidValue, "loader.env.LD_BIND_NOW"),
+        (
+            "GLIBC_TUNABLES", "LOG_LEVEL = \"info\"", "GLIBC_TUNABLES = \"glibc.malloc.check=3\"", .invalidValue,
+            "loader.env.GLIBC_TUNABLES"
+        ),
+        (
+            "MALLOC_ variables", "LOG_LEVEL = \"info\"", "MALLOC_CHECK_ = \"3\"", .invalidValue,
+            "loader.env.MALLOC_CHECK_"
+        ),
+        ("GCONV_PATH", "LOG_LEVEL = \"info\"", "GCONV_PATH = \"/tmp\"", .invalidValue, "loader.env.GCONV_PATH"),
+        (
+            "OPENSSL_MODULES", "LOG_LEVEL = \"info\"", "OPENSSL_MODULES = \"/tmp\"", .invalidValue,
+            "loader.env.OPENSSL_MODULES"
+        ),
         ("bad size suffix", "size = \"64M\"", "size = \"64Q\"", .invalidValue, "enclave.size"),
         ("size not a page multiple", "size = \"64M\"", "size = 1000", .invalidValue, "enclave.size"),
         ("size beyond the limit", "size = \"64M\"", "size = \"65G\"", .invalidValue, "enclave.size"),

@@ -134,6 +134,50 @@ struct ManifestSigningTests {
         #expect(error?.reason.contains("measurement") == true)
     }
 
+    @Test("signing refuses a manifest that sets a loader variable, naming it")
+    func loaderVariableNotSigned() throws {
+        let fixture = try ManifestFixture(
+            toml: ManifestFixture.toml.replacingOccurrences(
+                of: "LOG_LEVEL = \"info\"", with: "LOG_LEVEL = \"info\", LD_PRELOAD = \"/tmp/evil.so\""))
+        let error = manifestError {
+            _ = try SignedManifest.sign(
+                manifestAt: fixture.manifestPath, with: try ECPrivateKey(generating: .p256), locator: .none)
+        }
+        #expect(error?.keyPath == "loader.env.LD_PRELOAD")
+        #expect(error?.path == fixture.manifestPath)
+    }
+
+    @Test("a signed manifest that sets a loader variable (signed before the rule) is refused when read for launch")
+    func loaderVariableNotLaunched() throws {
+        // Sign XD_PRELOAD, then turn it into LD_PRELOAD in the canonical manifest and sign that.
+        let fixture = try ManifestFixture(
+            toml: ManifestFixture.toml.replacingOccurrences(
+                of: "LOG_LEVEL = \"info\"", with: "LOG_LEVEL = \"info\", XD_PRELOAD = \"/tmp/evil.so\""))
+        let measured = try fixture.measured()
+        var canonical = measured.canonicalEncoding
+        let variable = Array("XD_PRELOAD".utf8)
+        let at = try #require(
+            canonical.indices.first { canonical[$0...].starts(with: variable) }, "the canonical manifest names it")
+        canonical[at] = UInt8(ascii: "L")
+        let key = try ECPrivateKey(generating: .p256)
+        let spki = key.publicKey.derRepresentation
+        let payload = try CBORValue.map([
+            CBORMapEntry("format", .text(SignedManifest.payloadFormat)),
+            CBORMapEntry("manifest", .bytes(canonical)),
+            CBORMapEntry("executable_sha384", .bytes(measured.executableSHA384)),
+            CBORMapEntry("measurement", .bytes(measured.measurement.bytes)),
+        ]).encoded()
+        let message = try COSESign1(
+            signing: payload, with: key,
+            unprotectedHeader: [CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(spki))],
+            keyID: DigestAlgorithm.sha256.hash(spki))
+        let path = fixture.path("preload.manifest.cose")
+        try Data(try message.encoded()).write(to: URL(fileURLWithPath: path))
+        let error = manifestError { _ = try SignedManifest(contentsOf: path) }
+        #expect(error?.keyPath == "loader.env.LD_PRELOAD", "\(String(describing: error))")
+        #expect(error?.reason.contains("loader variable") == true)
+    }
+
     @Test("a trusted file changed after signing is refused at launch, naming it")
     func trustedFileChanged() throws {
         let fixture = try ManifestFixture()

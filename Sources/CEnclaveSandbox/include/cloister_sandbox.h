@@ -49,19 +49,23 @@ enum cloister_spawn_stage {
     CLOISTER_SPAWN_SIGNALS,
     CLOISTER_SPAWN_CORE_LIMIT,
     CLOISTER_SPAWN_NO_NEW_PRIVS,
+    CLOISTER_SPAWN_PARENT_DEATH_SIGNAL,
+    CLOISTER_SPAWN_MEMORY_LOCK_LIMIT,
+    CLOISTER_SPAWN_CAPABILITIES,
     CLOISTER_SPAWN_LANDLOCK,
     CLOISTER_SPAWN_DESCRIPTORS,
     CLOISTER_SPAWN_CLOSE_RANGE,
     CLOISTER_SPAWN_EXEC,
 };
 
-/* Everything the child needs, prepared by the parent: the child only reads it. */
+/* Everything the child needs, prepared by the parent: the child only reads it (and adds one rule to the ruleset). */
 struct cloister_spawn_request {
     int image_fd;                 /* executed with execveat(AT_EMPTY_PATH) */
     char *const *argv;            /* NULL-terminated */
     char *const *envp;            /* NULL-terminated */
     int child_fds[5];             /* become fds 0..4 of the child (stdin, stdout, stderr, ECALL, platform) */
-    int landlock_ruleset_fd;      /* -1: no Landlock */
+    int landlock_ruleset_fd;      /* -1: no Landlock; else the child adds its own /proc/<pid> (read) and applies it */
+    uint64_t memory_lock_limit;   /* RLIMIT_MEMLOCK raised to this many bytes when lower and allowed; 0: inherited */
 };
 
 struct cloister_spawn_result {
@@ -71,9 +75,10 @@ struct cloister_spawn_result {
     int error;                    /* errno of the failed stage */
 };
 
-/* Forks, hardens the child (default signals, RLIMIT_CORE 0, no_new_privs, Landlock, fds 0..4 only) and executes
- * the image. Returns 0 once the exec succeeded; -1 with `failed_stage` and `error` set otherwise (a child that
- * failed has been reaped). */
+/* Forks (from a spawner thread that lives as long as the process), hardens the child (default signals, SIGKILL when
+ * the launcher dies, RLIMIT_CORE 0, RLIMIT_MEMLOCK, no capabilities, no_new_privs, Landlock with its own /proc/<pid>
+ * readable, fds 0..4 only) and executes the image. Returns 0 once the exec succeeded; -1 with `failed_stage` and
+ * `error` set otherwise (a child that failed has been reaped). */
 int cloister_spawn(const struct cloister_spawn_request *request, struct cloister_spawn_result *result);
 
 /* Sends `signal` through a pidfd. */
@@ -92,6 +97,13 @@ int cloister_no_new_privs(void);
 
 /* 1 when both the soft and hard RLIMIT_CORE are 0. */
 int cloister_core_limit_is_zero(void);
+
+/* 1 when the permitted, effective and inheritable capability sets are empty (so is the ambient set, which is a
+ * subset of them), 0 when not, -1 when capget failed. */
+int cloister_capabilities_empty(void);
+
+/* The soft RLIMIT_MEMLOCK in bytes, UINT64_MAX when unlimited. */
+uint64_t cloister_memory_lock_limit(void);
 
 /* The x86_64 number of a syscall name, or -1 when unknown or the architecture has no table (syscall_table.c). */
 int cloister_syscall_number(const char *name);

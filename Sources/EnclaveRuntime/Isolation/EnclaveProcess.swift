@@ -28,12 +28,19 @@ public struct StandardStreams: Sendable {
 
 /// How an enclave process is confined beyond what every launch applies.
 public struct LaunchPolicy: Sendable {
-    /// The paths the enclave may use, enforced with Landlock; nil leaves the filesystem unrestricted. Include
-    /// `FilesystemRule.runtimeLibraries` (or equivalent) so the dynamic loader can start the executable.
+    /// The paths the enclave may use, enforced with Landlock, besides its own `/proc/<pid>`; nil leaves the
+    /// filesystem unrestricted. Include `FilesystemRule.runtimeLibraries` (or equivalent) so the dynamic loader can
+    /// start the executable.
     public var filesystem: [FilesystemRule]?
+    /// The bytes of memory the process will lock (`EnclaveMemory.lockedByteCount(for:)`; `.max` for unlimited, as the
+    /// platform process gets, which raises each enclave's limit in turn): `RLIMIT_MEMLOCK` is raised to it before
+    /// the capabilities are dropped, or as far as the hard limit allows when the launcher lacks
+    /// `CAP_SYS_RESOURCE`; nil keeps the inherited limit.
+    public var memoryLockLimit: UInt64?
 
-    public init(filesystem: [FilesystemRule]? = nil) {
+    public init(filesystem: [FilesystemRule]? = nil, memoryLockLimit: UInt64? = nil) {
         self.filesystem = filesystem
+        self.memoryLockLimit = memoryLockLimit
     }
 }
 
@@ -52,13 +59,17 @@ public enum Termination: Sendable, Hashable, CustomStringConvertible {
 
 /// An enclave process: an `ExecutableImage` started with its channels, hardened before exec.
 ///
-/// The child is forked and, before executing the image, resets signal dispositions and mask, sets `RLIMIT_CORE`
-/// to 0 and `PR_SET_NO_NEW_PRIVS`, restricts itself with the Landlock ruleset built here from the policy, and keeps
-/// only fds 0-2 (see `StandardStreams`), 3 (ECALL channel to the host) and 4 (channel to the platform). A failure
-/// of any step, or of `execveat`, is reported back through a close-on-exec pipe and thrown by `spawn`.
-/// Dumpability and seccomp do not survive exec: the enclave applies them itself (`EnclaveSelfHardening`).
+/// The child is forked and, before executing the image, resets signal dispositions and mask, asks for SIGKILL when
+/// the launcher dies (`PR_SET_PDEATHSIG`, then exits if the launcher is already gone), sets `RLIMIT_CORE` to 0,
+/// raises `RLIMIT_MEMLOCK` to the policy's limit when it may, empties every capability set (bounding, ambient,
+/// permitted, effective, inheritable), sets `PR_SET_NO_NEW_PRIVS`, restricts itself with the Landlock ruleset built
+/// here from the policy plus read access to its own `/proc/<pid>` (no other process's), and keeps only fds 0-2 (see `StandardStreams`), 3 (ECALL channel to the host) and 4
+/// (channel to the platform). A failure of any step, or of `execveat`, is reported back through a close-on-exec pipe
+/// and thrown by `spawn`. Dumpability and seccomp do not survive exec: the enclave applies them itself
+/// (`EnclaveSelfHardening`).
 ///
-/// Dropping the last reference to an unreaped process kills it (SIGKILL) and reaps it.
+/// Dropping the last reference to an unreaped process kills it (SIGKILL) and reaps it; so does the death of the
+/// launcher's process.
 public final class EnclaveProcess: Sendable {
     /// The enclave's descriptor of its ECALL channel to the host.
     public static let ecallDescriptor: Int32 = 3
@@ -93,10 +104,12 @@ public final class EnclaveProcess: Sendable {
     /// Starts `image` with argv `[basename of image.path] + arguments` and exactly `environment`.
     ///
     /// - Parameters:
+    ///   - environment: the whole environment; a loader variable (`isLoaderVariable(_:)`) is refused.
     ///   - endpoints: the enclave's channel ends; they are taken, and the launcher's copies closed.
-    ///   - policy: the Landlock rules, if any.
+    ///   - policy: the Landlock rules, if any, and the memory lock limit.
     ///   - standardStreams: the enclave's fds 0-2.
-    /// - Throws: `LaunchError` naming the step and errno when the child could not be hardened or executed.
+    /// - Throws: `LaunchError` naming the step and errno when the child could not be hardened or executed, or the
+    ///   variable when the environment holds a loader variable.
     public static func spawn(
         image: ExecutableImage,
         arguments: [String] = [],
@@ -105,7 +118,15 @@ public final class EnclaveProcess: Sendable {
         policy: LaunchPolicy = LaunchPolicy(),
         standardStreams: StandardStreams = StandardStreams()
     ) throws -> EnclaveProcess {
-        var mechanisms: Set<IsolationMechanism> = [.noCoreFiles, .noNewPrivileges, .closedDescriptors]
+        if let name = environment.keys.sorted().first(where: isLoaderVariable) {
+            throw LaunchError(
+                .loaderVariable,
+                "the environment of '\(image.path)' sets \(name), which would change the code the enclave runs "
+                    + "outside its measurement")
+        }
+        var mechanisms: Set<IsolationMechanism> = [
+            .noCoreFiles, .noNewPrivileges, .noCapabilities, .closedDescriptors,
+        ]
         var ruleset: FileDescriptor?
         if let rules = policy.filesystem, let abi = Landlock.abiVersion {
             ruleset = try Landlock.ruleset(rules, abi: abi)
@@ -142,6 +163,7 @@ public final class EnclaveProcess: Sendable {
                     request.envp = envpPointer
                     request.child_fds = (childFDs[0], childFDs[1], childFDs[2], childFDs[3], childFDs[4])
                     request.landlock_ruleset_fd = ruleset?.rawValue ?? -1
+                    request.memory_lock_limit = policy.memoryLockLimit ?? 0
                     return cloister_spawn(&request, &result)
                 }
             }
@@ -161,6 +183,20 @@ public final class EnclaveProcess: Sendable {
         }
         return EnclaveProcess(pid: result.pid, pidfd: FileDescriptor(adopting: result.pidfd), mechanisms: mechanisms)
     }
+
+    /// Whether `name` is an environment variable that would make the dynamic loader, the C library or a library of
+    /// the enclave load or run code from outside the measured image, or retune its allocator: every `LD_*`
+    /// (`LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT`, ...), `GLIBC_TUNABLES`, every `MALLOC_*`, `GCONV_PATH` (iconv
+    /// modules), `OPENSSL_CONF`, `OPENSSL_MODULES` and `OPENSSL_ENGINES` (providers and engines) and
+    /// `SWIFT_BACKTRACE` (which can name a program to run on a crash). Manifests may not set them.
+    public static func isLoaderVariable(_ name: String) -> Bool {
+        loaderVariablePrefixes.contains { name.hasPrefix($0) } || loaderVariables.contains(name)
+    }
+
+    private static let loaderVariablePrefixes = ["LD_", "MALLOC_"]
+    private static let loaderVariables: Set<String> = [
+        "GLIBC_TUNABLES", "GCONV_PATH", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SWIFT_BACKTRACE",
+    ]
 
     /// Blocks until the process ends, reaps it, and returns how it ended (again on later calls).
     public func wait() throws -> Termination {
@@ -191,6 +227,9 @@ public final class EnclaveProcess: Sendable {
         case CLOISTER_SPAWN_SIGNALS.rawValue: "resetting signals"
         case CLOISTER_SPAWN_CORE_LIMIT.rawValue: "setrlimit(RLIMIT_CORE, 0)"
         case CLOISTER_SPAWN_NO_NEW_PRIVS.rawValue: "prctl(PR_SET_NO_NEW_PRIVS)"
+        case CLOISTER_SPAWN_PARENT_DEATH_SIGNAL.rawValue: "prctl(PR_SET_PDEATHSIG)"
+        case CLOISTER_SPAWN_MEMORY_LOCK_LIMIT.rawValue: "setrlimit(RLIMIT_MEMLOCK)"
+        case CLOISTER_SPAWN_CAPABILITIES.rawValue: "dropping capabilities"
         case CLOISTER_SPAWN_LANDLOCK.rawValue: "landlock_restrict_self"
         case CLOISTER_SPAWN_DESCRIPTORS.rawValue: "placing descriptors 0-4"
         case CLOISTER_SPAWN_CLOSE_RANGE.rawValue: "close_range"

@@ -42,10 +42,11 @@ public struct SeccompFilter: Sendable, Hashable {
 public enum EnclaveSelfHardening {
     /// Applies the hardening and returns what it applied or confirmed.
     ///
-    /// Sets `PR_SET_DUMPABLE` 0 (same-user `ptrace` and `/proc/PID/mem` then fail), requires `RLIMIT_CORE` 0 and
-    /// `no_new_privs` (set by `EnclaveProcess.spawn`; their absence means the process was not launched by the
-    /// platform, which is an error), then installs `SeccompFilter(allowing: seccompAllowList)` when given. The
-    /// allow-list is resolved before anything changes, so an unknown name leaves the process untouched.
+    /// Sets `PR_SET_DUMPABLE` 0 (same-user `ptrace` and `/proc/PID/mem` then fail), requires `RLIMIT_CORE` 0,
+    /// `no_new_privs` and empty capability sets (set by `EnclaveProcess.spawn`; their absence means the process was
+    /// not launched by the platform, which is an error), then installs `SeccompFilter(allowing: seccompAllowList)`
+    /// when given. The allow-list is resolved before anything changes, so an unknown name leaves the process
+    /// untouched.
     @discardableResult
     public static func apply(seccompAllowList: [String]? = nil) throws -> Set<IsolationMechanism> {
         let filter = try seccompAllowList.map(SeccompFilter.init(allowing:))
@@ -56,7 +57,10 @@ public enum EnclaveSelfHardening {
         guard cloister_no_new_privs() == 1 else {
             throw LaunchError(.notHardened, "no_new_privs is not set: exec could gain privileges")
         }
-        var applied: Set<IsolationMechanism> = [.notDumpable, .noCoreFiles, .noNewPrivileges]
+        guard cloister_capabilities_empty() == 1 else {
+            throw LaunchError(.notHardened, "the process holds capabilities: it could act as root")
+        }
+        var applied: Set<IsolationMechanism> = [.notDumpable, .noCoreFiles, .noNewPrivileges, .noCapabilities]
         if let filter {
             try filter.install()
             applied.insert(.seccomp)

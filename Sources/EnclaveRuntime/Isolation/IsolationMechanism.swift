@@ -8,6 +8,8 @@ public enum IsolationMechanism: String, Sendable, CaseIterable, Codable, Compara
     case closedDescriptors = "closed-descriptors"
     /// PR_SET_NO_NEW_PRIVS: exec cannot gain privileges.
     case noNewPrivileges = "no-new-privileges"
+    /// Every capability set empty (bounding, ambient, permitted, effective, inheritable): root launches no root.
+    case noCapabilities = "no-capabilities"
     /// Landlock restricts the filesystem to the manifest's allowed paths.
     case landlock
     /// A seccomp filter admits only the manifest's syscall allow-list.

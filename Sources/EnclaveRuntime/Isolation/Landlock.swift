@@ -20,17 +20,14 @@ public struct FilesystemRule: Sendable, Hashable {
         self.access = access
     }
 
-    /// Read-only rules for what the dynamic loader and the Swift runtime need to start an executable: the loader
-    /// cache, the system libraries, the toolchain's runtime libraries, `/proc` (Swift reads its arguments from
-    /// `/proc/self/cmdline` and its image map from `/proc/self/maps`; other processes' memory stays behind ptrace
-    /// checks) and the CPU list Dispatch sizes its pools from (only the paths that exist here).
+    /// Read-only rules for what the dynamic loader and the Swift runtime need to start an executable besides its own
+    /// `/proc/<pid>` (which `EnclaveProcess.spawn` allows to every confined process, and no other process's entries):
+    /// the loader cache, the system libraries, the toolchain's runtime libraries and the CPU list Dispatch sizes its
+    /// pools from (only the paths that exist here).
     public static var runtimeLibraries: [FilesystemRule] {
-        [
-            "/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/opt/swift/usr/lib/swift/linux", "/proc",
-            "/sys/devices/system/cpu",
-        ]
-        .filter { (path: String) in Glibc.access(path, F_OK) == 0 }
-        .map { FilesystemRule($0, .readOnly) }
+        ["/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/opt/swift/usr/lib/swift/linux", "/sys/devices/system/cpu"]
+            .filter { (path: String) in Glibc.access(path, F_OK) == 0 }
+            .map { FilesystemRule($0, .readOnly) }
     }
 }
 

@@ -35,6 +35,25 @@ public final class LockedRegion: Sendable {
 
     deinit { close() }
 
+    /// This process's soft `RLIMIT_MEMLOCK` in bytes, nil when unlimited: the most it can lock without privilege.
+    public static var memoryLockLimit: UInt64? {
+        let limit = cloister_memory_lock_limit()
+        return limit == .max ? nil : limit
+    }
+
+    /// Why locking `byteCount` bytes failed under this process's limits, for a warning: it names `RLIMIT_MEMLOCK`, its
+    /// current value and the bytes asked, and how to raise it.
+    public static func lockRefusal(byteCount: UInt64) -> String {
+        guard let limit = memoryLockLimit, limit < byteCount else {
+            let limit = memoryLockLimit.map { "\($0) bytes" } ?? "unlimited"
+            return "mlock of \(byteCount) bytes failed within RLIMIT_MEMLOCK (\(limit)): the system could not lock "
+                + "that much memory, so sealed memory may be swapped"
+        }
+        return "mlock of \(byteCount) bytes exceeds RLIMIT_MEMLOCK (\(limit) bytes), so sealed memory may be "
+            + "swapped; raise the limit (ulimit -l, systemd LimitMEMLOCK=), or launch with CAP_SYS_RESOURCE, with "
+            + "which the platform raises it for the enclave"
+    }
+
     /// The mechanism this region provides, for a quote: locked regions, or nothing when the pages could not be locked.
     public var mechanisms: Set<IsolationMechanism> { isLocked ? [.lockedRegions] : [] }
 

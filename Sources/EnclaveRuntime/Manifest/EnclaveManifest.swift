@@ -165,6 +165,12 @@ public struct EnclaveManifest: Sendable, Hashable {
                 .invalidValue, "environment variable names must be non-empty and contain no '='",
                 keyPath: "loader.env.\(Self.quotedKey(key))")
         }
+        for key in environment.keys.sorted() where EnclaveProcess.isLoaderVariable(key) {
+            throw ManifestError(
+                .invalidValue,
+                "\(key) is a loader variable: it would change the code the enclave runs outside its measurement, "
+                    + "so a manifest may not set it", keyPath: "loader.env.\(Self.quotedKey(key))")
+        }
         try Self.checkSize(size, keyPath: "enclave.size", maximum: Self.maximumSize)
         try checkRegions()
         try checkTrustedFiles()

@@ -46,6 +46,16 @@ public final class EnclaveMemory: Sendable {
         }
     }
 
+    /// The bytes the memory of `manifest` locks: its resident frames, and for each region a page of key material and
+    /// its table of page versions. `LaunchPolicy.memoryLockLimit` lets the enclave lock that much.
+    public static func lockedByteCount(for manifest: EnclaveManifest) -> UInt64 {
+        let page = UInt64(pageSize)
+        let pages = { (bytes: UInt64) in (bytes + page - 1) / page * page }
+        return manifest.regions.reduce(pages(manifest.size)) { total, region in
+            total + page + pages(region.size / page * UInt64(MemoryLayout<UInt64>.size))
+        }
+    }
+
     /// Whether the frames are locked in RAM (see `LockedRegion.isLocked`).
     public var isLocked: Bool { frames.isLocked }
 

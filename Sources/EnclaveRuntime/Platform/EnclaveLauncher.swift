@@ -44,7 +44,9 @@ public struct EnclaveLauncher: Sendable {
         do {
             process = try EnclaveProcess.spawn(
                 image: image, arguments: arguments, environment: manifest.environment, endpoints: channels.enclave,
-                policy: LaunchPolicy(filesystem: rules), standardStreams: standardStreams)
+                policy: LaunchPolicy(
+                    filesystem: rules, memoryLockLimit: EnclaveMemory.lockedByteCount(for: manifest)),
+                standardStreams: standardStreams)
         } catch {
             try? FileManager.default.removeItem(atPath: backingStore)
             throw error

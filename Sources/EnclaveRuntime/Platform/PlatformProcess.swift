@@ -48,7 +48,8 @@ public final class PlatformProcess: Sendable {
         let process = try EnclaveProcess.spawn(
             image: ExecutableImage(path: executable), arguments: ["platform", "launch", "--home", home.path],
             environment: environment,
-            endpoints: EnclaveEndpoints(ecall: platform.descriptor, platform: FileDescriptor(adopting: null)))
+            endpoints: EnclaveEndpoints(ecall: platform.descriptor, platform: FileDescriptor(adopting: null)),
+            policy: LaunchPolicy(memoryLockLimit: .max))
         return PlatformProcess(process: process, control: host)
     }
 
