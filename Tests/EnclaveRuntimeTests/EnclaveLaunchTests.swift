@@ -73,7 +73,7 @@ struct EnclaveLaunchTests {
         let greeting = fixture.directory.appendingPathComponent("data/greeting.txt").path
         #expect(try caller.call("read-file", Array(greeting.utf8)) == Array(EchoManifestFixture.greeting.utf8))
         for file in [PlatformHome.File.deviceSecret, .attestationKey, .rootKey] {
-            let path = platformFixture.home.path(of: file)
+            let path = try platformFixture.home.path(of: file)
             let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(path.utf8)) }
             #expect(error?.reason.contains("errno \(EACCES)") == true, "\(error?.reason ?? "")")
         }
@@ -89,11 +89,49 @@ struct EnclaveLaunchTests {
         #expect(error?.reason.contains("platform home") == true)
     }
 
+    @Test("a trusted file replaced on disk after launch: the enclave still reads the copy that was checked")
+    func trustedFileReplacedAfterLaunch() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let greeting = fixture.directory.appendingPathComponent("data/greeting.txt")
+        try Data("the host's replacement\n".utf8).write(to: greeting)
+        #expect(try caller.call("read-file", Array(greeting.path.utf8)) == Array(EchoManifestFixture.greeting.utf8))
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test(
+        "a trusted file is reachable only as its checked copy: not by its path on the host's filesystem",
+        .enabled(if: Landlock.abiVersion != nil, "needs Landlock"))
+    func trustedFileNotOpenedFromDisk() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let sibling = fixture.directory.appendingPathComponent("data/./greeting.txt").path
+        let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(sibling.utf8)) }
+        #expect(error?.reason.contains("errno \(EACCES)") == true, "\(error?.reason ?? "")")
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test("an allowed path that does not exist is a manifest error naming the key and where it was looked for")
+    func missingAllowedPath() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture(
+            extraTOML: "\n[fs]\nallowed = [{ path = \"models\", access = \"ro\" }]\n")
+        let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platform) }
+        #expect(error?.code == .io)
+        #expect(error?.reason.hasPrefix("fs.allowed[0].path") == true)
+        #expect(error?.reason.contains(fixture.directory.path) == true, "\(error?.reason ?? "")")
+    }
+
     @Test("swapping the executable after signing is detected and the launch refused")
     func swappedExecutable() throws {
         let platform = try PlatformFixture().platform
         let copy = try TestEnvironment.temporaryDirectory("enclave-copy").appendingPathComponent("cloister-enclave")
-        try FileManager.default.copyItem(atPath: TestEnvironment.productsDirectory + "/cloister-enclave", toPath: copy.path)
+        try FileManager.default.copyItem(
+            atPath: TestEnvironment.productsDirectory + "/cloister-enclave", toPath: copy.path)
         let fixture = try EchoManifestFixture(enclaveExecutable: copy.path)
         let handle = try FileHandle(forWritingTo: copy)
         try handle.seekToEnd()

@@ -125,7 +125,7 @@ struct CloisterAppraisalTests {
     /// `document` signed by the platform's attestation key (as a compromised platform could).
     private func resigned(_ document: AttestationDocument, by evidence: CloisterEvidence) throws -> [UInt8] {
         let key = try ECPrivateKey(
-            pemRepresentation: String(contentsOfFile: evidence.home.path(of: .attestationKey), encoding: .utf8))
+            pemRepresentation: String(contentsOfFile: try evidence.home.path(of: .attestationKey), encoding: .utf8))
         return try COSESign1(signing: document.encoded(), with: key).encoded()
     }
 
