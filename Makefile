@@ -41,7 +41,7 @@ RELEASE := -c release -Xlinker -s
 release: deps
 	$(SWIFT) build $(RELEASE)
 
-## test: every test, with the interop venv, ../shared test vectors and a throwaway PostgreSQL on loopback
+## test: every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL on loopback
 test: deps venv
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 

@@ -340,11 +340,10 @@ struct X509IssuanceTests {
     }
 
     @Test(
-        "the pinned AWS Nitro root G1 has its published fingerprint and is a self-signed P-384 CA",
-        .enabled(if: TestEnvironment.sharedDirectory != nil, "needs ../shared/testvectors/nitro")
+        "the pinned AWS Nitro root G1 has its published fingerprint and is a self-signed P-384 CA"
     )
     func awsNitroRoot() throws {
-        let url = try #require(TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem"))
+        let url = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
         let root = try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
         #expect(hexString(root.sha256Fingerprint) == "641a0321a3e244efe456463195d606317ed7cdcc3c1756e09893f3c68f79bb5b")
         #expect(root.isSelfSigned && root.isCertificateAuthority && root.keyUsage?.contains(.keyCertSign) == true)

@@ -60,7 +60,7 @@ func appraiser(_ trust: TrustStore) -> Appraiser {
     Appraiser(evidence: EvidenceVerifier(trust: trust), signer: testSigner)
 }
 
-/// A real AWS Nitro document from ../shared/testvectors/nitro, its pinned verification time and the AWS root.
+/// A real AWS Nitro document from Tests/Vectors/testvectors/nitro, its pinned verification time and the AWS root.
 struct NitroVector: Sendable, CustomStringConvertible {
     let name: String
     let verifyAt: String
@@ -77,18 +77,13 @@ struct NitroVector: Sendable, CustomStringConvertible {
     var time: Date { try! Date(verifyAt, strategy: .iso8601) }
 
     func bytes() throws -> [UInt8] {
-        guard let url = TestEnvironment.sharedFile("testvectors/nitro/\(name)") else {
-            throw ToolError(reason: "../shared/testvectors is absent")
-        }
-        let data = try Data(contentsOf: url)
+        let data = try Data(contentsOf: TestEnvironment.vector("testvectors/nitro/\(name)"))
         guard name.hasSuffix(".b64") else { return Array(data) }
         return Array(Data(base64Encoded: data, options: .ignoreUnknownCharacters) ?? Data())
     }
 
     static func awsRoot() throws -> X509Certificate {
-        guard let url = TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem") else {
-            throw ToolError(reason: "../shared/testvectors is absent")
-        }
+        let url = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
         return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
     }
 

@@ -7,9 +7,7 @@ import Foundation
 import Testing
 import Verifier
 
-@Suite(
-    "Appraisal of real AWS Nitro documents",
-    .enabled(if: TestEnvironment.sharedDirectory != nil, "../shared/testvectors is absent (CI always has it)"))
+@Suite("Appraisal of real AWS Nitro documents")
 struct NitroAppraisalTests {
     private func appraise(_ vector: NitroVector, _ bytes: [UInt8]? = nil, at time: Date? = nil, allowDebug: Bool = true)
         throws -> AttestationResult
