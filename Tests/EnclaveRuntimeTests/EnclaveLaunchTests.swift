@@ -126,6 +126,23 @@ struct EnclaveLaunchTests {
         #expect(error?.reason.contains(fixture.directory.path) == true, "\(error?.reason ?? "")")
     }
 
+    @Test("a backing store left by a killed platform is removed by the next launch; a live enclave's is kept")
+    func abandonedBackingStoreRemoved() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let live = try launch(fixture, on: platform)
+        let base = URL(fileURLWithPath: live.record.backingStoreDirectory).deletingLastPathComponent().path
+        let abandoned = base + "/cloister-enclave-abandoned\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(abandoned, 0o700) == 0)
+        #expect(FileManager.default.createFile(atPath: abandoned + "/page-0", contents: Data([1, 2, 3])))
+        let next = try launch(fixture, on: platform)
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: live.record.backingStoreDirectory))
+        #expect(try finish(next) == .exited(0))
+        #expect(try finish(live) == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: live.record.backingStoreDirectory))
+    }
+
     @Test("swapping the executable after signing is detected and the launch refused")
     func swappedExecutable() throws {
         let platform = try PlatformFixture().platform

@@ -32,8 +32,8 @@ public struct EnclaveLauncher: Sendable {
         let allowed = try Self.allowedRules(manifest, baseDirectory: baseDirectory)
 
         let enclaveID = hexEncoded(try SecureRandom.bytes(count: 8))
-        let backingStore = try Self.makeBackingStoreDirectory(enclaveID: enclaveID)
-        let rules = FilesystemRule.runtimeLibraries + allowed + [FilesystemRule(backingStore, .readWrite)]
+        let backingStore = try BackingStoreDirectory(enclaveID: enclaveID)
+        let rules = FilesystemRule.runtimeLibraries + allowed + [FilesystemRule(backingStore.path, .readWrite)]
         let channels = try EnclaveChannelSet()
         let arguments: [String]
         if case .builtin(let name) = manifest.entrypoint { arguments = [name] } else { arguments = manifest.arguments }
@@ -43,7 +43,7 @@ public struct EnclaveLauncher: Sendable {
                 image: image, arguments: arguments, environment: manifest.environment, endpoints: channels.enclave,
                 policy: LaunchPolicy(filesystem: rules), standardStreams: standardStreams)
         } catch {
-            try? FileManager.default.removeItem(atPath: backingStore)
+            backingStore.remove()
             throw error
         }
         let record = EnclaveRecord(
@@ -52,11 +52,18 @@ public struct EnclaveLauncher: Sendable {
                 measurement: signed.measurement.bytes, signer: signed.signer.bytes, productID: manifest.productID,
                 svn: manifest.svn, debug: manifest.debug),
             canonicalManifest: signed.canonicalManifest, mechanisms: process.mechanisms,
-            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore)
+            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore.path)
         let service = PlatformEnclaveService(platform: platform, record: record)
         let launched = LaunchedEnclave(
-            process: process, host: channels.host, platform: channels.platform, service: service)
-        try launched.handshake(trustedFiles: trustedFiles)
+            process: process, host: channels.host, platform: channels.platform, service: service,
+            backingStore: backingStore)
+        do {
+            try launched.handshake(trustedFiles: trustedFiles)
+        } catch {
+            _ = try? process.wait()
+            backingStore.remove()
+            throw error
+        }
         launched.startServing()
         return launched
     }
@@ -82,16 +89,6 @@ public struct EnclaveLauncher: Sendable {
         }
         return rules
     }
-
-    /// A fresh 0700 directory for evicted pages: host-visible, holding only ciphertext.
-    private static func makeBackingStoreDirectory(enclaveID: String) throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let path = "\(base)/cloister-enclave-\(enclaveID)"
-        guard mkdir(path, 0o700) == 0 else {
-            throw LaunchError.systemCall("mkdir", "'\(path)' (sealed-memory backing store)")
-        }
-        return path
-    }
 }
 
 /// A running enclave, from the platform's side: the process, the host's end of its ECALL channel, and the service
@@ -102,13 +99,18 @@ public final class LaunchedEnclave: Sendable {
     public let host: Channel
     private let platform: Channel
     private let service: PlatformEnclaveService
+    private let backingStore: BackingStoreDirectory
     private let served = DispatchSemaphore(value: 0)
 
-    init(process: EnclaveProcess, host: Channel, platform: Channel, service: PlatformEnclaveService) {
+    init(
+        process: EnclaveProcess, host: Channel, platform: Channel, service: PlatformEnclaveService,
+        backingStore: BackingStoreDirectory
+    ) {
         self.process = process
         self.host = host
         self.platform = platform
         self.service = service
+        self.backingStore = backingStore
     }
 
     /// What the platform knows of the enclave, including the mechanisms it reported applying.
@@ -184,7 +186,7 @@ public final class LaunchedEnclave: Sendable {
         platform.shutdown()
         served.wait()
         served.signal()
-        try? FileManager.default.removeItem(atPath: record.backingStoreDirectory)
+        backingStore.remove()
         return termination
     }
 }
