@@ -27,7 +27,8 @@ struct X509ChainTests {
         )
     }
 
-    @Test("the validity window includes both ends (RFC 5280): notBefore and notAfter verify, the seconds outside do not")
+    @Test(
+        "the validity window includes both ends (RFC 5280): notBefore and notAfter verify, the seconds outside do not")
     func validityEdges() throws {
         let pki = try TestPKI()
         let start = pki.leaf.notValidBefore
