@@ -215,6 +215,42 @@ struct RouteTests {
         }
     }
 
+    @Test("a policy whose values are out of range or duplicated is a 400 naming the key, and the service lives on")
+    func policyValuesRefused() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            let refused: [(String, String)] = [
+                ("id = \"x\"\n[[products]]\nproduct_id = 70000\n", #""products[0].product_id" must be"#),
+                ("id = \"x\"\n[[products]]\nproduct_id = -1\n", #""products[0].product_id" must be"#),
+                ("id = \"x\"\n[[products]]\nproduct_id = 1\nmin_svn = 65536\n", #""products[0].min_svn" must be"#),
+                (#"{"id": "x", "products": [{"product_id": 1e30}]}"#, #""products[0].product_id" must be"#),
+                (#"{"id": "x", "max_age_seconds": 99999999999999999999}"#, #""max_age_seconds" must be"#),
+                (
+                    #"{"id": "x", "allow_simulated": false, "allow_simulated": true}"#,
+                    #"duplicate key "allow_simulated""#
+                ),
+                (#"{"id": ".."}"#, "is not a policy id"),
+            ]
+            for (body, mention) in refused {
+                try await client.execute(
+                    uri: "/v1/policies/x", method: .put, headers: ServiceFixture.admin, body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == .badRequest, "\(body)")
+                    let error = response.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "invalid-policy")
+                    #expect((error?["message"] as? String)?.contains(mention) == true, "\(error ?? [:])")
+                }
+            }
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/v1/policies/x", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: "id = \"x\"\nmax_age_seconds = \"unlimited\"\n")
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/policies/x", method: .get, headers: ServiceFixture.admin) {
+                #expect($0.body.json["max_age_seconds"] as? String == "unlimited")
+            }
+        }
+    }
+
     @Test("health, JWKS, metrics and the OpenAPI document describing every route")
     func documents() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in

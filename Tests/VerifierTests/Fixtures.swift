@@ -1,4 +1,5 @@
 import Attestation
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import EnclaveRuntime
@@ -87,9 +88,44 @@ struct NitroVector: Sendable, CustomStringConvertible {
         return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
     }
 
-    /// A policy holding the document's PCR0.
+    /// A policy holding the document's PCR0 and accepting it anywhere in its certificates' window: the document is
+    /// made when its leaf certificate's three-hour window opens, an hour or more before its pinned time.
     func policy(allowDebug: Bool) throws -> Policy {
         let document = try SignedAttestationDocument(encoded: bytes()).document
-        return Policy(id: "nitro-\(name)", measurements: [hexString(document.pcrs[0] ?? [])], allowDebug: allowDebug)
+        return Policy(
+            id: "nitro-\(name)", measurements: [hexString(document.pcrs[0] ?? [])], allowDebug: allowDebug,
+            maximumAgeSeconds: 4 * 3600)
+    }
+}
+
+/// A PKI shaped like AWS Nitro's (a self-signed P-384 root, first in the CA bundle, and a leaf that signs the
+/// document) that is neither AWS's nor a Cloister platform's.
+struct NitroLikePKI {
+    let root: CertificateAuthority
+    let leafKey: ECPrivateKey
+    let leaf: X509Certificate
+
+    init(at time: Date = Date()) throws {
+        root = try CertificateAuthority.selfSigned(
+            CertificateProfile(
+                subject: DistinguishedName(["O": "Example", "CN": "Example Nitro-like Root"]),
+                notValidBefore: time - 86400, notValidAfter: time + 86400, isCertificateAuthority: true,
+                keyUsage: [.keyCertSign, .cRLSign]),
+            privateKey: ECPrivateKey(generating: .p384))
+        leafKey = try ECPrivateKey(generating: .p384)
+        leaf = try root.issue(
+            CertificateProfile(
+                subject: DistinguishedName(["O": "Example", "CN": "Example Enclave"]), notValidBefore: time - 3600,
+                notValidAfter: time + 3600, isCertificateAuthority: false, keyUsage: [.digitalSignature]),
+            for: leafKey.publicKey)
+    }
+
+    /// A document for PCR0 `measurement` made at `time`, signed by the leaf.
+    func document(measurement: [UInt8], digest: String = "SHA384", at time: Date = Date()) throws -> [UInt8] {
+        let document = AttestationDocument(
+            moduleID: "i-0example-enc0example", digest: digest,
+            timestamp: UInt64(time.timeIntervalSince1970 * 1000), pcrs: [0: measurement],
+            certificate: leaf.derRepresentation, caBundle: [root.certificate.derRepresentation])
+        return try COSESign1(signing: document.encoded(), with: leafKey).encoded()
     }
 }
