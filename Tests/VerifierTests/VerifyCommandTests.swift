@@ -38,9 +38,7 @@ struct VerifyCommandTests {
         #expect(withoutPolicy.standardOutput.hasSuffix("contraindicated (policy default)\n"))
     }
 
-    @Test(
-        "the README's Nitro example affirms the document two minutes after it was made, and fails age an hour later",
-        .enabled(if: TestEnvironment.sharedDirectory != nil, "../shared/testvectors is absent"))
+    @Test("the README's Nitro example affirms the document two minutes after it was made, and fails age an hour later")
     func readmeNitroExample() throws {
         let directory = try TestEnvironment.temporaryDirectory("verify-cli")
         let policy = try write(
@@ -48,8 +46,8 @@ struct VerifyCommandTests {
             id = "evervault-prod"
             measurements = ["f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b"]
             """, "nitro.toml", in: directory)
-        let document = try #require(TestEnvironment.sharedFile("testvectors/nitro/evervault-prod-2022-10-13.cbor"))
-        let root = try #require(TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem"))
+        let document = TestEnvironment.vector("testvectors/nitro/evervault-prod-2022-10-13.cbor")
+        let root = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
         let arguments = [document.path, "--policy", policy, "--trust-anchor", root.path, "--at"]
         let affirmed = try verify(arguments + ["2022-10-13T09:00:00Z"])
         #expect(affirmed.status == 0, "\(affirmed.standardOutput)\(affirmed.standardError)")
