@@ -5,8 +5,8 @@ import EnclaveRuntime
 public import Federated
 import Foundation
 public import Hummingbird
-import Logging
-import VerifierServer
+public import Logging
+public import VerifierServer
 
 /// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
 /// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
@@ -23,6 +23,17 @@ public enum FederationRoutes {
         FederationCall.state: (.get, "/fl/v1/model"),
         FederationCall.submit: (.post, "/fl/v1/updates"),
     ]
+
+    /// The aggregator host: `router(relay:)` served on `host`:`port` with `timeouts` (`fl serve` and the tests
+    /// build it alike).
+    public static func application(
+        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger
+    ) -> Application<RouterResponder<BasicRequestContext>> {
+        Application(
+            router: router(relay: relay), server: .http1(timeouts: timeouts),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
+            logger: logger)
+    }
 
     public static func router(relay: AggregatorRelay) -> Router<BasicRequestContext> {
         let router = Router()

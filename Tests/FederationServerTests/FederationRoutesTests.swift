@@ -13,6 +13,7 @@ import NIOCore
 import Synchronization
 import Testing
 import Verifier
+import VerifierServer
 
 @Suite("fl serve's HTTP host: relayed rounds over loopback, refusals as 4xx")
 struct FederationRoutesTests {
@@ -20,7 +21,7 @@ struct FederationRoutesTests {
 
     /// A running aggregator enclave begun for three clients, its HTTP application, and the clients' keys.
     static func withHost(
-        rounds: Int = 1, logger: Logger = Logger(label: "test"),
+        rounds: Int = 1, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger = Logger(label: "test"),
         _ body: (Application<RouterResponder<BasicRequestContext>>, AggregatorRelay, EnclaveFixture, [ECPrivateKey])
             async throws -> Void
     ) async throws {
@@ -39,10 +40,8 @@ struct FederationRoutesTests {
         }
         let relay = AggregatorRelay(caller: EnclaveCaller(channel: enclave.host))
         _ = try await relay.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
-        let app = Application(
-            router: FederationRoutes.router(relay: relay),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            logger: logger)
+        let app = FederationRoutes.application(
+            relay: relay, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: logger)
         try await body(app, relay, fixture, keys)
     }
 
@@ -177,6 +176,23 @@ struct FederationRoutesTests {
                 let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
                 #expect(final.header.participants.count == 3)
             }
+        }
+    }
+}
+
+@Suite("fl serve's HTTP host: slow clients")
+struct FederationHostTimeoutTests {
+    @Test("slow heads are cut off after the header timeout, idle and silent connections after the idle timeout")
+    func slowClients() async throws {
+        let header = 1.0
+        let idle = 4.0
+        try await FederationRoutesTests.withHost(timeouts: HTTPTimeouts(header: .seconds(header), idle: .seconds(idle)))
+        { app, _, _, _ in
+            let timings = try await app.test(.live) { client in
+                try await SlowClientTimings.measure(
+                    port: try #require(client.port), path: "/healthz", bound: .seconds(20))
+            }
+            #expect(timings.violations(header: header, idle: idle) == [], "\(timings)")
         }
     }
 }
