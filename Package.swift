@@ -218,7 +218,7 @@ let package = Package(
             name: "FederationServerTests",
             dependencies: [
                 "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier",
-                "VerifierServer", "CloisterCrypto",
+                "VerifierServer", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),

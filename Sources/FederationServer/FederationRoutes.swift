@@ -11,8 +11,12 @@ public import VerifierServer
 /// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
 /// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
 public enum FederationRoutes {
-    /// The largest sealed update accepted (a million float32 parameters is 4 MB).
-    public static let maximumUpdateSize = 64 << 20
+    /// The largest sealed update accepted (a million float32 parameters is 4 MB): what an ECALL to `fedavg.submit`
+    /// can carry while its whole message (an array of four items: five CBOR heads of at most 9 bytes each, RFC 8949
+    /// §3, and the function's name) stays within the enclave's CBOR input limit, `CBORLimits.default`. The host
+    /// refuses with 413 every update the enclave would refuse for its size, so none reaches it.
+    public static let maximumUpdateSize =
+        CBORLimits.default.maximumInputSize - (5 * 9 + FederationCall.submit.utf8.count)
     /// The largest quote request accepted.
     public static let maximumQuoteRequestSize = 4 << 10
 

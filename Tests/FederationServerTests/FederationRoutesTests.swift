@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialFederation
@@ -157,10 +158,25 @@ struct FederationRoutesTests {
                 try await client.execute(uri: "/fl/v1/updates", method: .post, body: ByteBuffer(string: "not cbor")) {
                     #expect($0.status == .badRequest)
                 }
+                // The host's limit is the enclave's: a body the enclave's CBOR limit refuses (which used to end the
+                // enclave) is the host's 413, and the largest the host accepts reaches the enclave, which answers.
+                for size in [FederationRoutes.maximumUpdateSize + 1, CBORLimits.default.maximumInputSize + 1] {
+                    try await client.execute(
+                        uri: "/fl/v1/updates", method: .post, body: ByteBuffer(repeating: 0, count: size)
+                    ) { response in
+                        #expect(response.status == .contentTooLarge, "\(size) bytes")
+                        #expect(String(buffer: response.body).contains(#""code":"body-too-large""#))
+                    }
+                }
                 try await client.execute(
                     uri: "/fl/v1/updates", method: .post,
-                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize + 1)
-                ) { #expect($0.status == .contentTooLarge) }
+                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(
+                        String(buffer: response.body).contains(
+                            #""code":"\#(FederationError.Code.protocolViolation.rawValue)""#))
+                }
                 try await client.execute(uri: "/fl/v1/quote", method: .post, body: ByteBuffer(string: "{}")) {
                     #expect($0.status.code >= 400 && $0.status.code < 500)
                 }
