@@ -8,7 +8,9 @@ import Verifier
 /// The HTTP API (Veraison-shaped challenge-response, one-shot verification, provisioning, keys, health, metrics,
 /// OpenAPI). `OpenAPIDocument` describes exactly these routes.
 public enum VerifierRoutes {
-    /// The largest evidence body accepted.
+    /// The largest evidence body accepted: room for dozens of certificates of the largest size documents allow,
+    /// and far below the CBOR decoder's input limit (`CBORLimits.default`), so the decoder never refuses a body
+    /// for its size that HTTP accepted.
     public static let maximumEvidenceSize = 64 << 10
     /// The largest policy or reference-value body accepted.
     public static let maximumDocumentSize = 64 << 10
@@ -49,7 +51,6 @@ public enum VerifierRoutes {
             let id = try context.parameters.require("id")
             let format = try evidenceFormat(request)
             let evidence = try await evidence(request)
-            try service.checkDecodes(evidence)
             let policyID = request.uri.queryParameters["policy"].map(String.init)
             switch try await service.completeSession(id: id, evidence: evidence, format: format, policyID: policyID) {
             case .success(let (session, result)):
@@ -154,7 +155,7 @@ public enum VerifierRoutes {
         return Array(buffer.readableBytesView)
     }
 
-    /// The evidence body, refused with 422 before any session is touched when it is not an attestation document.
+    /// The evidence body, refused with 413 past `maximumEvidenceSize`.
     private static func evidence(_ request: Request) async throws -> [UInt8] {
         try await body(request, limit: maximumEvidenceSize)
     }

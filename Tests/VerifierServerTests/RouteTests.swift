@@ -4,6 +4,7 @@ import CloisterTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 import Verifier
@@ -99,6 +100,127 @@ struct RouteTests {
                 body: ByteBuffer(bytes: fixture.quote(nonce: expired.nonce))
             ) { response in
                 #expect(response.status == .gone)
+            }
+        }
+    }
+
+    @Test("a submission refused before appraisal leaves the session waiting, and the retry is appraised")
+    func refusalsKeepTheNonce() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await provisionDefault(client)
+            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json
+            }
+            let id = try #require(session["id"] as? String)
+            let nonce = try #require(Data(base64Encoded: session["nonce"] as? String ?? ""))
+            let quote = try fixture.quote(nonce: Array(nonce))
+            let path = "/challenge-response/v1/session/\(id)"
+            let refusals: [(String, HTTPFields, [UInt8], HTTPResponse.Status, String)] = [
+                ("?policy=does-not-exist", ServiceFixture.quoteType, quote, .notFound, "unknown-policy"),
+                ("", ServiceFixture.quoteType, [0xd2, 0x84, 0x40], .unprocessableContent, "malformed-evidence"),
+                ("", [.contentType: "text/plain"], quote, .unsupportedMediaType, "unsupported-media-type"),
+                (
+                    "", ServiceFixture.quoteType,
+                    [UInt8](repeating: 0xa0, count: VerifierRoutes.maximumEvidenceSize + 1),
+                    .contentTooLarge, "body-too-large"
+                ),
+            ]
+            for (query, headers, body, status, code) in refusals {
+                try await client.execute(
+                    uri: path + query, method: .post, headers: headers, body: ByteBuffer(bytes: body)
+                ) { response in
+                    #expect(response.status == status, "\(code)")
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == code)
+                }
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.body.json["status"] as? String == "waiting", "after \(code)")
+                }
+            }
+            try await client.execute(
+                uri: path, method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.json["status"] as? String == "complete")
+                #expect((response.body.json["appraisal"] as? [String: Any])?["status"] as? String == "affirming")
+            }
+        }
+    }
+
+    @Test("past the bound of outstanding sessions newSession is 503 with Retry-After; a used session makes room")
+    func outstandingBound() async throws {
+        let service = fixture.service(store: try fixture.sqliteStore(), maximumOutstandingSessions: 2)
+        try await fixture.application(service).test(.router) { client in
+            try await provisionDefault(client)
+            var sessions: [[String: Any]] = []
+            for _ in 0..<2 {
+                sessions.append(
+                    try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                        #expect(response.status == .created)
+                        return response.body.json
+                    })
+            }
+            try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.contentType] == "application/json")
+                let seconds = try #require(response.headers[.retryAfter].flatMap { Int($0) })
+                #expect((1...300).contains(seconds))
+                let error = response.body.json["error"] as? [String: Any]
+                #expect(error?["code"] as? String == "too-many-sessions")
+                #expect((error?["message"] as? String)?.contains("2 sessions are outstanding") == true)
+            }
+            let id = try #require(sessions[0]["id"] as? String)
+            let nonce = try #require(Data(base64Encoded: sessions[0]["nonce"] as? String ?? ""))
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(id)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: Array(nonce)))
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                #expect($0.status == .created)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("cloister_sessions_refused_total 1"))
+            }
+            try await client.execute(uri: "/openapi.json", method: .get) { response in
+                let newSession = (response.body.json["paths"] as? [String: Any])?["/challenge-response/v1/newSession"]
+                let responses = ((newSession as? [String: Any])?["post"] as? [String: Any])?["responses"]
+                let refused = (responses as? [String: Any])?["503"] as? [String: Any]
+                #expect((refused?["headers"] as? [String: Any])?["Retry-After"] != nil)
+            }
+        }
+    }
+
+    @Test("sessions are deleted once expired past their retention, by the collector running beside the server")
+    func collection() async throws {
+        let store = try fixture.sqliteStore()
+        let now = Date()
+        let expired = try await fixture.service(store: store, sessionLifetime: 1).newSession(at: now - 10)
+        let collector = SessionCollector(
+            store: store, retention: 60, metrics: ServiceMetrics(), logger: Logger(label: "test"))
+        #expect(try await collector.collect(at: now) == 0)
+        #expect(try await collector.collect(at: now + 60) == 1)
+        #expect(try await store.session(id: expired.id) == nil)
+
+        let shortLived = try await fixture.service(store: store, sessionLifetime: 0.05).newSession()
+        let application = fixture.application(
+            fixture.service(store: store), sessionRetention: 0, collectionInterval: .milliseconds(50))
+        try await application.test(.router) { client in
+            let waiting = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json["id"] as? String ?? ""
+            }
+            var status = HTTPResponse.Status.ok
+            for _ in 0..<200 where status != .notFound {
+                try await Task.sleep(for: .milliseconds(50))
+                status = try await client.execute(uri: "/challenge-response/v1/session/\(shortLived.id)", method: .get)
+                {
+                    $0.status
+                }
+            }
+            #expect(status == .notFound)
+            try await client.execute(uri: "/challenge-response/v1/session/\(waiting)", method: .get) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("cloister_sessions_collected_total 1"))
             }
         }
     }
