@@ -197,11 +197,41 @@ struct SessionBody: Encodable {
 }
 
 /// A reference-value set as provisioned.
+/// The body of `PUT /v1/reference-values/{id}`: `{"measurements": [hex], "signers": [hex]}`, no other key.
 struct ReferenceValueInput: Decodable {
     let measurements: [String]?
     let signers: [String]?
 
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case measurements, signers
+    }
+
+    /// Any key of the body, to name one the format does not take.
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = keys.sorted().first(where: { CodingKeys(rawValue: $0) == nil }) {
+            throw ServiceError(
+                .badRequest, "invalid-reference-values",
+                "unknown key \"\(unknown.prefix(100))\"; reference values take measurements, signers")
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        measurements = try container.decodeIfPresent([String].self, forKey: .measurements)
+        signers = try container.decodeIfPresent([String].self, forKey: .signers)
+    }
+
     func validated(id: String) throws -> ReferenceValueSet {
+        do {
+            try Policy.checkID(id)
+        } catch {
+            throw ServiceError(.badRequest, "invalid-reference-values", error.reason)
+        }
         let values = (measurements ?? []) + (signers ?? [])
         guard !values.isEmpty, values.allSatisfy({ hexDecoded($0).map { !$0.isEmpty } ?? false }) else {
             throw ServiceError(

@@ -319,10 +319,26 @@ struct RouteTests {
                 uri: "/v1/reference-values/echo", method: .put, headers: ServiceFixture.admin,
                 body: ByteBuffer(string: #"{"measurements": ["\#(fixture.measurementHex)"]}"#)
             ) { #expect($0.status == .ok) }
-            try await client.execute(
-                uri: "/v1/reference-values/broken", method: .put, headers: ServiceFixture.admin,
-                body: ByteBuffer(string: #"{"measurements": ["xyz"]}"#)
-            ) { #expect($0.status == .badRequest) }
+            let refusedValues: [(id: String, body: String, reason: String)] = [
+                ("broken", #"{"measurements": ["xyz"]}"#, "in hex"),
+                (
+                    "extra", #"{"measurements": ["\#(fixture.measurementHex)"], "signer": ["00"]}"#,
+                    #"unknown key "signer""#
+                ),
+                ("..", #"{"measurements": ["\#(fixture.measurementHex)"]}"#, "not a policy id"),
+                (".", #"{"measurements": ["\#(fixture.measurementHex)"]}"#, "not a policy id"),
+            ]
+            for refused in refusedValues {
+                try await client.execute(
+                    uri: "/v1/reference-values/\(refused.id)", method: .put, headers: ServiceFixture.admin,
+                    body: ByteBuffer(string: refused.body)
+                ) {
+                    #expect($0.status == .badRequest, "\(refused.id)")
+                    let error = $0.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "invalid-reference-values")
+                    #expect((error?["message"] as? String)?.contains(refused.reason) == true, "\($0.body.json)")
+                }
+            }
             try await client.execute(
                 uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
             ) {
