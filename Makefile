@@ -4,7 +4,7 @@ SWIFT ?= swift
 # Debian packages the build and the tests need: headers for OpenSSL 3, libcbor and SQLite, pkg-config to find them,
 # the openssl CLI (interop tests), venv support for the Python interop tools, and a PostgreSQL server that the tests
 # start on loopback for the several-replica tests (scripts/with-postgres), and curl (the demo; libcurl for the HTTP clients).
-APT_PACKAGES := libssl-dev libcbor-dev libsqlite3-dev pkg-config openssl python3-venv postgresql curl
+APT_PACKAGES := libssl-dev libcbor-dev libsqlite3-dev pkg-config openssl python3-venv postgresql curl strace
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 VENV := .venv
 PYTHON := $(CURDIR)/$(VENV)/bin/python
@@ -41,7 +41,7 @@ RELEASE := -c release -Xlinker -s
 release: deps
 	$(SWIFT) build $(RELEASE)
 
-## test: every test, with the interop venv, ../shared test vectors and a throwaway PostgreSQL on loopback
+## test: every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL on loopback
 test: deps venv
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 

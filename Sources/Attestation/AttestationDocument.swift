@@ -207,7 +207,8 @@ private struct Fields {
 
 /// The `cloister` extension of a Cloister quote: what a simulated platform states beyond the Nitro fields.
 public struct CloisterClaims: Sendable, Hashable {
-    /// Always true: the evidence comes from a simulator, never from hardware.
+    /// Always true as a platform writes it. A verifier never relies on it (simulation is known by the trust anchor)
+    /// and refuses a quote that says false.
     public var simulated: Bool
     public var debug: Bool
     public var productID: UInt16

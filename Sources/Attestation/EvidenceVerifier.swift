@@ -7,9 +7,15 @@ public import FoundationEssentials
 /// Both formats: `decode`, `format` (when one was asked for), `trust-anchor` (a root is configured for the format),
 /// `signature` (COSE_Sign1 with the leaf key, over the bytes as received), `certificate-chain` (leaf -> CA bundle ->
 /// a pinned root at `time`). Cloister quotes also get CRLs required for every certificate and the strict RFC 5280
-/// profile, `platform-binding` (the claimed platform id and TCB level are the certified ones) and `tcb-status` (the
-/// platform's signed TCB-status list verifies and speaks for this platform). Policy decisions (reference values,
-/// debug, simulation, freshness) belong to the verifier, not here. The verifier never reads the clock.
+/// profile, `platform-binding` (the claimed platform id and TCB level are the certified ones, and the claims say
+/// simulated) and `tcb-status` (the platform's signed TCB-status list verifies and speaks for this platform). A
+/// document without Cloister claims whose certificates reach a Cloister platform fails `cloister-claims`; other Nitro
+/// documents get `digest`, and a warning when their chain ends at a root that is not AWS's.
+///
+/// Whether evidence is simulated comes from its trust anchor, never from its claims: a Cloister quote is checked only
+/// against Cloister platform roots and is simulated; so is a document whose certificates reach a Cloister platform
+/// (`TrustStore.isCloisterRooted`). Policy decisions (reference values, debug, simulation, freshness) belong to the
+/// verifier, not here. The verifier never reads the clock.
 public struct EvidenceVerifier: Sendable {
     public let trust: TrustStore
     /// Parsed certificates, verified chains and TCB-status lists from earlier appraisals, if kept.
@@ -27,7 +33,8 @@ public struct EvidenceVerifier: Sendable {
         /// The claims, when the evidence decoded (even if a check failed: the result names what failed).
         public let claims: VerifiedClaims?
         public let checks: [EvidenceCheck]
-        /// Things worth saying that do not fail a check (a Nitro root that is not AWS's).
+        /// Things worth saying that do not fail a check (a Nitro root that is not AWS's); an appraisal with any is at
+        /// best a warning.
         public let warnings: [String]
 
         /// Whether every check passed.
@@ -60,8 +67,12 @@ public struct EvidenceVerifier: Sendable {
             EvidenceCheck.run("signature", "signed by \(signed.certificate)") { try signed.verifySignature() })
         var warnings: [String] = []
         var tcbStatus: TCBStatusList.Status?
+        // Simulated is what the trust anchor says, never what the document claims (DESIGN invariant 5).
+        let simulated: Bool
         switch format {
         case .cloister:
+            // Only ever checked against Cloister platform roots: a quote is simulated whatever its claims say.
+            simulated = true
             let path = chainCheck(
                 signed, roots: trust.cloisterRoots, crls: trust.cloisterRevocationLists, strict: true, at: time,
                 missingRoot: "no Cloister platform root is configured (cloister platform info prints it)",
@@ -73,13 +84,24 @@ public struct EvidenceVerifier: Sendable {
                 tcbStatus = status
             }
         case .nitro:
-            _ = chainCheck(
+            let path = chainCheck(
                 signed, roots: trust.nitroRoots, crls: [], strict: false, at: time,
                 missingRoot:
                     "no AWS Nitro root is configured: download AWS's root G1 from \(TrustStore.awsNitroRootURL) "
                     + "(DER SHA-256 \(TrustStore.awsNitroRootG1Fingerprint)) and pass it with --trust-anchor",
                 into: &checks)
-            warnings = trust.nitroRootWarnings
+            simulated = trust.isCloisterRooted([signed.certificate] + signed.caBundle + (path ?? []))
+            if simulated {
+                checks.append(
+                    EvidenceCheck(
+                        "cloister-claims", passed: false,
+                        "the evidence chains to a Cloister platform (simulated), but lacks the \"cloister\" claims "
+                            + "every Cloister quote carries; it is refused, not read as AWS Nitro evidence"))
+            } else if let anchor = path?.last {
+                warnings = TrustStore.nitroRootWarning(for: anchor).map { [$0] } ?? []
+            } else {
+                warnings = trust.nitroRootWarnings
+            }
             checks.append(
                 EvidenceCheck(
                     "digest", passed: signed.document.digest == "SHA384",
@@ -87,7 +109,8 @@ public struct EvidenceVerifier: Sendable {
                 ))
         }
         return Outcome(
-            format: format, document: signed, claims: VerifiedClaims(signed, format: format, tcbStatus: tcbStatus),
+            format: format, document: signed,
+            claims: VerifiedClaims(signed, format: format, simulated: simulated, tcbStatus: tcbStatus),
             checks: checks, warnings: warnings)
     }
 
@@ -131,12 +154,19 @@ public struct EvidenceVerifier: Sendable {
         let platformCertificate = path.map { $0.count == 3 ? $0[1] : nil } ?? signed.caBundle.last
         let certifiedID = platformCertificate.flatMap(PlatformCertificateExtensions.platformID(of:))
         let certifiedLevel = platformCertificate.flatMap(PlatformCertificateExtensions.tcbLevel(of:))
-        let bound = certifiedID == claims.platformID && certifiedLevel == claims.tcbLevel
+        guard certifiedID == claims.platformID, certifiedLevel == claims.tcbLevel else {
+            return EvidenceCheck(
+                "platform-binding", passed: false,
+                "the claimed platform id or TCB level differs from the platform certificate's")
+        }
+        guard claims.simulated else {
+            return EvidenceCheck(
+                "platform-binding", passed: false,
+                "the claims say simulated = false, but a Cloister platform is simulated: its quotes always say true")
+        }
         return EvidenceCheck(
-            "platform-binding", passed: bound,
-            bound
-                ? "platform \(hexEncoded(claims.platformID)) at TCB level \(claims.tcbLevel), as certified"
-                : "the claimed platform id or TCB level differs from the platform certificate's")
+            "platform-binding", passed: true,
+            "platform \(hexEncoded(claims.platformID)) at TCB level \(claims.tcbLevel), as certified")
     }
 
     /// The TCB status of the claimed level by a list that a pinned root signed for the claimed platform. The list is

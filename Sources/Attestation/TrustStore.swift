@@ -8,7 +8,7 @@ public struct TrustStore: Sendable {
     /// Where AWS publishes that root.
     public static let awsNitroRootURL = "https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip"
 
-    /// Cloister platform roots (simulated platforms only).
+    /// Cloister platform roots. Every one is a simulated platform's: evidence that chains to one is simulated.
     public var cloisterRoots: [X509Certificate]
     /// CRLs of the Cloister platforms' CAs.
     public var cloisterRevocationLists: [CertificateRevocationList]
@@ -29,9 +29,25 @@ public struct TrustStore: Sendable {
 
     /// A warning for each Nitro root that is not the one AWS publishes (by fingerprint).
     public var nitroRootWarnings: [String] {
-        nitroRoots.filter { hexEncoded($0.sha256Fingerprint) != Self.awsNitroRootG1Fingerprint }.map {
-            "the Nitro trust anchor \($0.subject) (SHA-256 \(hexEncoded($0.sha256Fingerprint))) is not AWS's published "
-                + "root G1 (\(Self.awsNitroRootG1Fingerprint))"
+        nitroRoots.compactMap(Self.nitroRootWarning(for:))
+    }
+
+    /// A warning when `root` is not the Nitro root AWS publishes (by fingerprint), else nil.
+    static func nitroRootWarning(for root: X509Certificate) -> String? {
+        let fingerprint = hexEncoded(root.sha256Fingerprint)
+        guard fingerprint != awsNitroRootG1Fingerprint else { return nil }
+        return "the Nitro trust anchor \(root.subject) (SHA-256 \(fingerprint)) is not AWS's published root G1 "
+            + "(\(awsNitroRootG1Fingerprint))"
+    }
+
+    /// Whether `certificates` (a document's leaf and CA bundle, and the path verified from them) reach a Cloister
+    /// platform: one of them is a configured Cloister root, or carries the platform-id extension that only a Cloister
+    /// platform certificate has. Evidence that does is simulated, whatever it claims and whichever list of roots
+    /// its chain was verified against.
+    public func isCloisterRooted(_ certificates: [X509Certificate]) -> Bool {
+        certificates.contains { certificate in
+            cloisterRoots.contains(certificate)
+                || certificate.extension(oid: PlatformCertificateExtensions.platformIDOID) != nil
         }
     }
 }

@@ -17,6 +17,8 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
     public let publicKey: String?
     /// Cloister: the enclave's debug flag. Nitro: PCR0 is all zeros, as in debug mode.
     public let debug: Bool
+    /// Whether the evidence comes from a simulated platform: decided by its trust anchor (a Cloister platform root),
+    /// never by its `cloister.simulated` claim.
     public let simulated: Bool
     public let productID: UInt16?
     public let svn: UInt16?
@@ -33,7 +35,9 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
         case platformID = "platform_id", tcbLevel = "tcb_level", tcbStatus = "tcb_status"
     }
 
-    init(_ signed: SignedAttestationDocument, format: EvidenceFormat, tcbStatus: TCBStatusList.Status?) {
+    init(
+        _ signed: SignedAttestationDocument, format: EvidenceFormat, simulated: Bool, tcbStatus: TCBStatusList.Status?
+    ) {
         let document = signed.document
         self.format = format
         moduleID = document.moduleID
@@ -47,7 +51,7 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
         publicKey = document.publicKey.map(hexEncoded)
         let claims = document.cloister
         debug = claims?.debug ?? pcr0.allSatisfy { $0 == 0 }
-        simulated = claims?.simulated ?? false
+        self.simulated = simulated
         productID = claims?.productID
         svn = claims?.svn
         platformID = claims.map { hexEncoded($0.platformID) }

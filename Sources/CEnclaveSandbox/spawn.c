@@ -35,6 +35,10 @@ int cloister_memfd_create_executable(const char *name) {
     return fd;
 }
 
+int cloister_memfd_create_data(const char *name) {
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
 int cloister_memfd_seal(int fd) {
     return fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
 }

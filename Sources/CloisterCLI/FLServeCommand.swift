@@ -4,7 +4,6 @@ import EnclaveRuntime
 import Federated
 import FederationServer
 import Foundation
-import Hummingbird
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -41,6 +40,8 @@ struct FLServeCommand: AsyncParsableCommand {
     @OptionGroup var federation: FederationOptions
     @OptionGroup var model: FederatedModelOptions
 
+    @OptionGroup var timeouts: HTTPTimeoutOptions
+
     @Flag(help: "Stop serving a few seconds after the last round (clients fetch the final model meanwhile).")
     var exitWhenFinished = false
 
@@ -67,10 +68,8 @@ struct FLServeCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             _ = try await relay.call(FederationCall.begin, Array(encoder.encode(config)))
-            let app = Application(
-                router: FederationRoutes.router(relay: relay),
-                configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
-                logger: logger)
+            let app = FederationRoutes.application(
+                relay: relay, host: host, port: port, timeouts: timeouts.timeouts, logger: logger)
             logger.info(
                 "aggregator host listening", metadata: ["address": "\(host):\(port)", "clients": "\(ids.count)"])
             let lastRound = Date().addingTimeInterval(

@@ -18,8 +18,8 @@ enum RelyingParty {
             signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)"))
     }
 
-    /// The policy in the file `path` if given, else one requiring `measurement` on a simulated platform, a quote at
-    /// most five minutes old, and the development key only when `allowDevelopmentKeys`.
+    /// The policy in the file `path` if given, else one requiring `measurement` on a simulated platform, a quote no
+    /// older than the default maximum age, and the development key only when `allowDevelopmentKeys`.
     static func policy(
         file path: String?, id: String, measurement: String, allowDevelopmentKeys: Bool
     ) throws -> Policy {
@@ -27,7 +27,6 @@ enum RelyingParty {
             do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
         }
         return Policy(
-            id: id, measurements: [measurement], allowSimulated: true, allowDevelopmentKeys: allowDevelopmentKeys,
-            maximumAgeSeconds: 300)
+            id: id, measurements: [measurement], allowSimulated: true, allowDevelopmentKeys: allowDevelopmentKeys)
     }
 }

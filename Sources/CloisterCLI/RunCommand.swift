@@ -159,7 +159,7 @@ public struct RunCommand: AsyncParsableCommand {
             return try body()
         } catch let error as PlatformProcessError {
             switch error.domain {
-            case "ManifestError": throw ManifestError(.init(error.code.rawValue), error.reason)
+            case "ManifestError": throw ManifestError(.init(error.code.rawValue), error.reason, path: error.path)
             case "PlatformError": throw PlatformError(.init(error.code.rawValue), error.reason)
             default: throw error
             }

@@ -45,28 +45,46 @@ public struct ServeCommand: AsyncParsableCommand {
     var trustAnchors: [String] = []
 
     @Option(help: "Seconds a challenge-response nonce stays usable.")
-    var sessionLifetime = 300
+    var sessionLifetime = AttestationService.defaultSessionLifetime
+
+    @Option(
+        help: """
+            Sessions that may be outstanding (issued, neither used nor expired) at once, across replicas; past it \
+            newSession answers 503 with Retry-After.
+            """)
+    var maxOutstandingSessions = AttestationService.defaultMaximumOutstandingSessions
+
+    @Option(
+        help: """
+            Seconds a session is kept after it expires (a late submission is told 410, a result can still be \
+            read); then it is deleted.
+            """)
+    var sessionRetention = SessionCollector.defaultRetention
+
+    @Option(help: "Seconds between passes that delete sessions past their retention.")
+    var sessionCollectionInterval = SessionCollector.defaultInterval
+
+    @OptionGroup var timeouts: HTTPTimeoutOptions
 
     public init() {}
 
     public func validate() throws {
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1 to 65535") }
-        guard sessionLifetime > 0 else { throw ValidationError("--session-lifetime must be positive") }
+        let day = HTTPTimeoutOptions.maximumSeconds
+        for (option, value, range) in [
+            ("--session-lifetime", sessionLifetime, 1...day), ("--session-retention", sessionRetention, 0...day),
+            ("--session-collection-interval", sessionCollectionInterval, 1...day),
+            ("--max-outstanding-sessions", maxOutstandingSessions, 1...100_000_000),
+        ] where !range.contains(value) {
+            throw ValidationError("\(option) must be \(range.lowerBound) to \(range.upperBound), got \(value)")
+        }
     }
 
     public func run() async throws {
         var logger = Logger(label: "cloister.verifier")
         logger.logLevel =
             ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        let token: [UInt8] =
-            try adminTokenFile.map { path -> [UInt8] in
-                let token = try CommandInput.text(path, "--admin-token-file")
-                    .trimmingCharacters(in: .whitespacesAndNewlines)
-                guard token.count >= 16 else {
-                    throw ValidationError("the admin token in \(path) must be at least 16 characters")
-                }
-                return Array(token.utf8)
-            } ?? []
+        let token = try adminTokenFile.map(Self.adminToken) ?? []
         if !VerifierServerMain.adoptEventLoopsAsGlobalExecutor() {
             logger.debug("request handlers run on Swift's cooperative pool, not on the event loops")
         }
@@ -84,13 +102,28 @@ public struct ServeCommand: AsyncParsableCommand {
             try await VerifierServerMain.openStore(db, logger: logger)
         }
         let service = AttestationService(
-            store: store, trust: trust, signer: signer, sessionLifetime: TimeInterval(sessionLifetime))
+            store: store, trust: trust, signer: signer, sessionLifetime: TimeInterval(sessionLifetime),
+            maximumOutstandingSessions: maxOutstandingSessions)
         logger.info(
             "cloister verifier starting",
             metadata: ["address": "\(host):\(port)", "store": "\(store.kind)", "kid": "\(signer.keyID)"])
         try await VerifierServerMain.application(
-            service: service, adminToken: token, host: host, port: port, logger: logger
+            service: service, adminToken: token, host: host, port: port, timeouts: timeouts.timeouts,
+            sessionRetention: TimeInterval(sessionRetention), collectionInterval: .seconds(sessionCollectionInterval),
+            logger: logger
         ).runService()
+    }
+
+    /// The token in `path`: a file others can reach exits 78, as insecure platform state does; an unreadable or
+    /// short one is a usage error.
+    private static func adminToken(_ path: String) throws -> [UInt8] {
+        do throws(AdminTokenFile.Refusal) {
+            return try AdminTokenFile.read(path)
+        } catch {
+            guard error.kind == .insecure else { throw ValidationError("--admin-token-file: \(error.reason)") }
+            printToStandardError("error: \(error.reason)")
+            throw ExitCode(78)
+        }
     }
 
     private func trustStore(logger: Logger) throws -> TrustStore {

@@ -11,7 +11,9 @@ public struct SignCommand: AsyncParsableCommand {
         abstract: "Sign an enclave manifest: fill trusted-file hashes, measure, write a COSE_Sign1.",
         discussion: """
             Writes NAME.manifest.cose beside NAME.toml unless -o names the output. Relative paths in the manifest \
-            resolve against the directory of the signed manifest, so keep it beside the files it names. \
+            resolve against the directory of the signed manifest, so keep it beside the files it names. A manifest \
+            whose trusted files or allowed paths reach the platform home (inside, equal to or above it, through \
+            symbolic links or `..`, another process's /proc entry, or a hard link to a platform file) is refused. \
             Exit status: 0 signed, 64 bad arguments (unreadable or invalid key), 65 invalid manifest or input, \
             1 internal error.
             """
@@ -26,13 +28,23 @@ public struct SignCommand: AsyncParsableCommand {
     @Option(name: [.customShort("o"), .customLong("output")], help: "Where to write the signed manifest.")
     var output: String?
 
+    @Option(
+        help: """
+            The platform home the manifest must not reach (default: $CLOISTER_HOME, else ~/.cloister); \
+            launching checks it again.
+            """)
+    var home: String?
+
     public init() {}
 
     public func run() async throws {
         let signingKey = try CommandInput.privateKey(key, "--key")
         let outputPath = output ?? SignedManifest.defaultOutputPath(forManifestAt: manifest)
         try reportingErrors {
-            let signed = try SignedManifest.sign(manifestAt: manifest, with: signingKey, locator: .current)
+            let boundary = try HomeBoundary(
+                home: PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment))
+            let signed = try SignedManifest.sign(
+                manifestAt: manifest, with: signingKey, locator: .current, boundary: boundary)
             try signed.write(to: outputPath)
             print("wrote \(outputPath)")
             print("measurement \(signed.measurement.hex)")

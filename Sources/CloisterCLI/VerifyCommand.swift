@@ -13,11 +13,14 @@ public struct VerifyCommand: AsyncParsableCommand {
         discussion: """
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister): its \
             published root, CRLs and TCB-status list (no secret is read), or against --trust-anchor with --crl. AWS \
-            Nitro documents need AWS's root G1 with --trust-anchor (\(TrustStore.awsNitroRootURL)); a root whose \
-            SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) draws a warning. Without --policy the \
-            default policy trusts no measurement, so evidence is contraindicated: write a policy (README). The \
-            result is an EAR (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json \
-            prints. Exit status: 0 affirming or warning, 2 contraindicated, 64 usage error, 1 internal error.
+            Nitro documents need AWS's root G1 with --trust-anchor (\(TrustStore.awsNitroRootURL)); under a root \
+            whose SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) the result is at best a warning. \
+            Evidence that reaches a Cloister platform is simulated whatever it claims. Without --policy the default \
+            policy trusts no measurement, so evidence is contraindicated: write a policy (README); a policy without \
+            max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
+            (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
+            affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
+            78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
 

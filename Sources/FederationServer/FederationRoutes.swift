@@ -5,14 +5,18 @@ import EnclaveRuntime
 public import Federated
 import Foundation
 public import Hummingbird
-import Logging
-import VerifierServer
+public import Logging
+public import VerifierServer
 
 /// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
 /// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
 public enum FederationRoutes {
-    /// The largest sealed update accepted (a million float32 parameters is 4 MB).
-    public static let maximumUpdateSize = 64 << 20
+    /// The largest sealed update accepted (a million float32 parameters is 4 MB): what an ECALL to `fedavg.submit`
+    /// can carry while its whole message (an array of four items: five CBOR heads of at most 9 bytes each, RFC 8949
+    /// §3, and the function's name) stays within the enclave's CBOR input limit, `CBORLimits.default`. The host
+    /// refuses with 413 every update the enclave would refuse for its size, so none reaches it.
+    public static let maximumUpdateSize =
+        CBORLimits.default.maximumInputSize - (5 * 9 + FederationCall.submit.utf8.count)
     /// The largest quote request accepted.
     public static let maximumQuoteRequestSize = 4 << 10
 
@@ -23,6 +27,17 @@ public enum FederationRoutes {
         FederationCall.state: (.get, "/fl/v1/model"),
         FederationCall.submit: (.post, "/fl/v1/updates"),
     ]
+
+    /// The aggregator host: `router(relay:)` served on `host`:`port` with `timeouts` (`fl serve` and the tests
+    /// build it alike).
+    public static func application(
+        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger
+    ) -> Application<RouterResponder<BasicRequestContext>> {
+        Application(
+            router: router(relay: relay), server: .http1(timeouts: timeouts),
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
+            logger: logger)
+    }
 
     public static func router(relay: AggregatorRelay) -> Router<BasicRequestContext> {
         let router = Router()

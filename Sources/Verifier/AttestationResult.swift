@@ -4,7 +4,8 @@ public import Attestation
 public enum AppraisalStatus: String, Sendable, Hashable, Codable, Comparable {
     /// Every check passed.
     case affirming
-    /// Every check passed, but the policy accepted something it flags (an out-of-date TCB level).
+    /// Every check passed, but something is flagged: the policy accepted an out-of-date TCB level, or Nitro evidence
+    /// chains to a root that is not AWS's.
     case warning
     /// A check failed.
     case contraindicated

@@ -1,15 +1,16 @@
 public import Attestation
+import CloisterCrypto
 import Foundation
-import TOMLKit
 
 /// An appraisal policy: the reference values evidence must match and what else the relying party accepts.
 ///
-/// Read from TOML or JSON with the same keys (see `CodingKeys`); an unknown key is an error naming it, so a typo
-/// never silently loosens a policy. Defaults are strict: no debug, no simulated evidence, no development keys, only
-/// up-to-date TCB levels.
-public struct Policy: Sendable, Hashable, Codable {
+/// Read from TOML or JSON with the same keys (see `CodingKeys`): an unknown key, a duplicate key, a value of the
+/// wrong type or out of range is an error naming the key, so a typo never silently loosens a policy. Defaults are
+/// strict: no debug, no simulated evidence, no development keys, only up-to-date TCB levels, and evidence at most
+/// `defaultMaximumAgeSeconds` old.
+public struct Policy: Sendable, Hashable, Encodable {
     /// A product the policy accepts, from a minimum security version on.
-    public struct Product: Sendable, Hashable, Codable {
+    public struct Product: Sendable, Hashable, Encodable {
         public var productID: UInt16
         public var minimumSVN: UInt16
 
@@ -21,16 +22,19 @@ public struct Policy: Sendable, Hashable, Codable {
         enum CodingKeys: String, CodingKey, CaseIterable {
             case productID = "product_id", minimumSVN = "min_svn"
         }
-
-        public init(from decoder: any Decoder) throws {
-            try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "products")
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            productID = try container.decode(UInt16.self, forKey: .productID)
-            minimumSVN = try container.decodeIfPresent(UInt16.self, forKey: .minimumSVN) ?? 0
-        }
     }
 
-    /// Names the policy in results (`ear.appraisal-policy-id`).
+    /// The maximum age of evidence when a policy does not set `max_age_seconds`: five minutes, the clock skew the
+    /// appraisal also tolerates for timestamps in the future.
+    public static let defaultMaximumAgeSeconds = 300
+    /// The largest `max_age_seconds` a policy may set (365 days); `"unlimited"` turns the age check off.
+    public static let maximumAgeLimit = 31_536_000
+    /// The value of `max_age_seconds` that turns the age check off.
+    public static let unlimitedAge = "unlimited"
+    /// The longest reference value: a SHA-512 PCR.
+    static let maximumReferenceValueSize = AttestationDocument.digests.values.max() ?? 64
+
+    /// Names the policy in results (`ear.appraisal-policy-id`) and in the service's routes (see `checkID`).
     public var id: String
     /// Accepted enclave measurements (PCR0), lower-case hex.
     public var measurements: [String]
@@ -44,7 +48,7 @@ public struct Policy: Sendable, Hashable, Codable {
     public var allowSimulated: Bool
     /// Whether the published development signer (`Keys/dev-signer.pem`) is acceptable.
     public var allowDevelopmentKeys: Bool
-    /// The oldest evidence accepted, in seconds; nil for no limit.
+    /// The oldest evidence accepted, in seconds; nil for no limit (`max_age_seconds = "unlimited"`).
     public var maximumAgeSeconds: Int?
     /// Whether the evidence must carry the nonce the verifier issued.
     public var requireNonce: Bool
@@ -56,8 +60,9 @@ public struct Policy: Sendable, Hashable, Codable {
     public init(
         id: String, measurements: [String] = [], pcrs: [String: [String]] = [:], signers: [String] = [],
         products: [Product] = [], allowDebug: Bool = false, allowSimulated: Bool = false,
-        allowDevelopmentKeys: Bool = false, maximumAgeSeconds: Int? = nil, requireNonce: Bool = false,
-        acceptableTCBStatuses: [TCBStatusList.Status] = [.upToDate], requiredIsolation: [String] = []
+        allowDevelopmentKeys: Bool = false, maximumAgeSeconds: Int? = Policy.defaultMaximumAgeSeconds,
+        requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatusList.Status] = [.upToDate],
+        requiredIsolation: [String] = []
     ) {
         self.id = id
         self.measurements = measurements.map { $0.lowercased() }
@@ -81,68 +86,152 @@ public struct Policy: Sendable, Hashable, Codable {
         case requiredIsolation = "required_isolation"
     }
 
-    public init(from decoder: any Decoder) throws {
-        try rejectUnknownKeys(decoder, known: CodingKeys.allCases.map(\.rawValue), in: "policy")
-        let container = try decoder.container(keyedBy: CodingKeys.self)
+    /// Every key, `max_age_seconds` as `"unlimited"` when there is no limit, so that `init(text:)` reads back the
+    /// same policy.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(measurements, forKey: .measurements)
+        try container.encode(pcrs, forKey: .pcrs)
+        try container.encode(signers, forKey: .signers)
+        try container.encode(products, forKey: .products)
+        try container.encode(allowDebug, forKey: .allowDebug)
+        try container.encode(allowSimulated, forKey: .allowSimulated)
+        try container.encode(allowDevelopmentKeys, forKey: .allowDevelopmentKeys)
+        if let maximumAgeSeconds {
+            try container.encode(maximumAgeSeconds, forKey: .maximumAgeSeconds)
+        } else {
+            try container.encode(Self.unlimitedAge, forKey: .maximumAgeSeconds)
+        }
+        try container.encode(requireNonce, forKey: .requireNonce)
+        try container.encode(acceptableTCBStatuses, forKey: .acceptableTCBStatuses)
+        try container.encode(requiredIsolation, forKey: .requiredIsolation)
+    }
+
+    /// Reads a policy from TOML or JSON text (JSON when it starts with '{'). Every value is converted with a checked
+    /// conversion: a wrong type, an integer out of range, a fraction where an integer belongs, a duplicate or unknown
+    /// key is a `PolicyError` naming the key.
+    public init(text: String) throws(PolicyError) {
+        let root = try PolicyTable(
+            PolicyValue.document(text), path: "", keys: CodingKeys.allCases.map(\.rawValue))
+        guard let id = try root.string(CodingKeys.id.rawValue) else { throw PolicyError("missing key \"id\"") }
+        var pcrs: [String: [String]] = [:]
+        if let table = try root.table(CodingKeys.pcrs.rawValue) {
+            for index in table.entries.keys {
+                pcrs[index] = try table.strings(index)
+            }
+        }
+        var products: [Product] = []
+        for product in try root.tables(CodingKeys.products.rawValue, keys: Product.CodingKeys.allCases.map(\.rawValue))
+            ?? []
+        {
+            guard let productID = try product.integer(Product.CodingKeys.productID.rawValue, as: UInt16.self) else {
+                throw PolicyError("missing key \"\(product.path(Product.CodingKeys.productID.rawValue))\"")
+            }
+            products.append(
+                Product(
+                    productID: productID,
+                    minimumSVN: try product.integer(Product.CodingKeys.minimumSVN.rawValue, as: UInt16.self) ?? 0))
+        }
+        var statuses: [TCBStatusList.Status] = []
+        for (index, name) in (try root.strings(CodingKeys.acceptableTCBStatuses.rawValue) ?? ["up-to-date"])
+            .enumerated()
+        {
+            guard let status = TCBStatusList.Status(rawValue: name) else {
+                throw PolicyError(
+                    "\"\(CodingKeys.acceptableTCBStatuses.rawValue)[\(index)]\" is \"\(name)\", not one of "
+                        + TCBStatusList.Status.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            statuses.append(status)
+        }
         self.init(
-            id: try container.decode(String.self, forKey: .id),
-            measurements: try container.decodeIfPresent([String].self, forKey: .measurements) ?? [],
-            pcrs: try container.decodeIfPresent([String: [String]].self, forKey: .pcrs) ?? [:],
-            signers: try container.decodeIfPresent([String].self, forKey: .signers) ?? [],
-            products: try container.decodeIfPresent([Product].self, forKey: .products) ?? [],
-            allowDebug: try container.decodeIfPresent(Bool.self, forKey: .allowDebug) ?? false,
-            allowSimulated: try container.decodeIfPresent(Bool.self, forKey: .allowSimulated) ?? false,
-            allowDevelopmentKeys: try container.decodeIfPresent(Bool.self, forKey: .allowDevelopmentKeys) ?? false,
-            maximumAgeSeconds: try container.decodeIfPresent(Int.self, forKey: .maximumAgeSeconds),
-            requireNonce: try container.decodeIfPresent(Bool.self, forKey: .requireNonce) ?? false,
-            acceptableTCBStatuses: try container.decodeIfPresent(
-                [TCBStatusList.Status].self, forKey: .acceptableTCBStatuses) ?? [.upToDate],
-            requiredIsolation: try container.decodeIfPresent([String].self, forKey: .requiredIsolation) ?? [])
+            id: id,
+            measurements: try root.strings(CodingKeys.measurements.rawValue) ?? [],
+            pcrs: pcrs,
+            signers: try root.strings(CodingKeys.signers.rawValue) ?? [],
+            products: products,
+            allowDebug: try root.bool(CodingKeys.allowDebug.rawValue) ?? false,
+            allowSimulated: try root.bool(CodingKeys.allowSimulated.rawValue) ?? false,
+            allowDevelopmentKeys: try root.bool(CodingKeys.allowDevelopmentKeys.rawValue) ?? false,
+            maximumAgeSeconds: try Self.maximumAge(root),
+            requireNonce: try root.bool(CodingKeys.requireNonce.rawValue) ?? false,
+            acceptableTCBStatuses: statuses,
+            requiredIsolation: try root.strings(CodingKeys.requiredIsolation.rawValue) ?? [])
         try validate()
     }
 
-    /// Throws for a policy that could never be applied safely.
-    public func validate() throws {
-        guard !id.isEmpty, id.count <= 128 else { throw PolicyError("\"id\" must be 1 to 128 characters") }
-        for value in measurements + signers + pcrs.values.flatMap({ $0 }) {
-            guard value.count % 2 == 0, value.allSatisfy(\.isHexDigit), !value.isEmpty else {
-                throw PolicyError("reference value \"\(value)\" is not hexadecimal")
-            }
-        }
-        for index in pcrs.keys {
-            guard let number = Int(index), (0..<AttestationDocument.pcrCount).contains(number) else {
-                throw PolicyError("PCR index \"\(index)\" is not 0 to \(AttestationDocument.pcrCount - 1)")
-            }
-        }
-        if let maximumAgeSeconds, maximumAgeSeconds <= 0 {
-            throw PolicyError("\"max_age_seconds\" must be positive")
+    /// `max_age_seconds`: absent for the default, a number of seconds, or `"unlimited"` for no limit.
+    private static func maximumAge(_ root: PolicyTable) throws(PolicyError) -> Int? {
+        let key = CodingKeys.maximumAgeSeconds.rawValue
+        switch root.value(key) {
+        case nil: return defaultMaximumAgeSeconds
+        case .string(unlimitedAge): return nil
+        case .integer(let seconds) where (1...maximumAgeLimit).contains(seconds): return seconds
+        case let value?:
+            throw PolicyError(
+                "\"\(key)\" must be a number of seconds from 1 to \(maximumAgeLimit) or \"\(unlimitedAge)\", "
+                    + "not \(value.shown)")
         }
     }
 
-    /// Reads a policy from TOML or JSON text (JSON when it starts with '{').
-    public init(text: String) throws {
-        let trimmed = text.drop { $0.isWhitespace }
-        do {
-            if trimmed.first == "{" {
-                self = try JSONDecoder().decode(Policy.self, from: Data(text.utf8))
-            } else {
-                self = try TOMLDecoder().decode(Policy.self, from: text)
+    /// Throws for a policy that could never be applied safely, naming the key at fault.
+    public func validate() throws(PolicyError) {
+        try Self.checkID(id)
+        let lists =
+            [(CodingKeys.measurements.rawValue, measurements), (CodingKeys.signers.rawValue, signers)]
+            + pcrs.sorted { $0.key < $1.key }.map { ("\(CodingKeys.pcrs.rawValue).\($0.key)", $0.value) }
+        for (key, values) in lists {
+            for (index, value) in values.enumerated() {
+                guard let bytes = hexDecoded(value), (1...Self.maximumReferenceValueSize).contains(bytes.count)
+                else {
+                    throw PolicyError(
+                        "\"\(key)[\(index)]\" is \"\(value.prefix(200))\", not 1 to "
+                            + "\(Self.maximumReferenceValueSize) bytes of hexadecimal")
+                }
             }
-        } catch let error as PolicyError {
-            throw error
-        } catch let DecodingError.keyNotFound(key, context) {
-            throw PolicyError("missing key \"\(Self.path(context.codingPath + [key]))\"")
-        } catch let DecodingError.typeMismatch(_, context), let DecodingError.valueNotFound(_, context),
-            let DecodingError.dataCorrupted(context)
-        {
-            throw PolicyError("\(Self.path(context.codingPath)): \(context.debugDescription)")
-        } catch {
-            throw PolicyError("not valid TOML or JSON: \(error)")
+        }
+        for index in pcrs.keys {
+            guard let number = Int(index), String(number) == index, (0..<AttestationDocument.pcrCount).contains(number)
+            else {
+                throw PolicyError(
+                    "\"\(CodingKeys.pcrs.rawValue)\" has the index \"\(index)\", not a number from 0 to "
+                        + "\(AttestationDocument.pcrCount - 1)")
+            }
+        }
+        var productIDs: Set<UInt16> = []
+        for (index, product) in products.enumerated() where !productIDs.insert(product.productID).inserted {
+            throw PolicyError(
+                "\"\(CodingKeys.products.rawValue)[\(index)].product_id\" \(product.productID) is listed twice")
+        }
+        if let maximumAgeSeconds, !(1...Self.maximumAgeLimit).contains(maximumAgeSeconds) {
+            throw PolicyError(
+                "\"\(CodingKeys.maximumAgeSeconds.rawValue)\" must be from 1 to \(Self.maximumAgeLimit), "
+                    + "not \(maximumAgeSeconds)")
+        }
+    }
+
+    /// Throws unless `id` can name a policy: 1 to 128 of the characters URLs leave unescaped (RFC 3986 §2.3:
+    /// letters, digits, `-`, `.`, `_`, `~`), and not `.` or `..`, so that it is always one path segment of the
+    /// service's routes.
+    public static func checkID(_ id: String) throws(PolicyError) {
+        let allowed = id.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
+                true
+            default: false
+            }
+        }
+        guard allowed, (1...128).contains(id.utf8.count), id != ".", id != ".." else {
+            throw PolicyError(
+                "\"id\" \"\(id.prefix(200))\" is not a policy id: 1 to 128 letters, digits, '-', '.', '_' or '~', "
+                    + "and not \".\" or \"..\"")
         }
     }
 
     /// Reads the policy file at `path`; errors name the file.
-    public init(contentsOfFile path: String) throws {
+    public init(contentsOfFile path: String) throws(PolicyError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -151,13 +240,9 @@ public struct Policy: Sendable, Hashable, Codable {
         }
         do {
             try self.init(text: text)
-        } catch let error as PolicyError {
+        } catch {
             throw PolicyError("\(path): \(error.reason)")
         }
-    }
-
-    private static func path(_ keys: [any CodingKey]) -> String {
-        keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
     }
 }
 
@@ -170,21 +255,4 @@ public struct PolicyError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { reason }
-}
-
-/// Any key in the decoder's keyed container.
-private struct AnyKey: CodingKey {
-    let stringValue: String
-    var intValue: Int? { nil }
-    init(stringValue: String) { self.stringValue = stringValue }
-    init?(intValue: Int) { nil }
-}
-
-/// Throws when the keyed container being decoded has a key outside `known`.
-private func rejectUnknownKeys(_ decoder: any Decoder, known: [String], in place: String) throws {
-    let container = try decoder.container(keyedBy: AnyKey.self)
-    if let unknown = container.allKeys.map(\.stringValue).first(where: { !known.contains($0) }) {
-        throw PolicyError(
-            "\(place): unknown key \"\(unknown)\"; known keys are \(known.sorted().joined(separator: ", "))")
-    }
 }

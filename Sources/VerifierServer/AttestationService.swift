@@ -13,6 +13,9 @@ public final class AttestationService: Sendable {
     public let signer: ResultSigner
     /// How long a session's nonce stays usable.
     public let sessionLifetime: TimeInterval
+    /// How many sessions may be outstanding (issued, not yet used, not expired) at once, across every replica
+    /// sharing the store; past it `newSession` is refused with 503 until one is used or expires.
+    public let maximumOutstandingSessions: Int
     /// The policy applied when a request names none and the store holds no policy "default".
     public let fallbackPolicy: Policy
     public let metrics: ServiceMetrics
@@ -24,38 +27,55 @@ public final class AttestationService: Sendable {
     public static let policyCacheLifetime: Duration = .seconds(1)
 
     public static let nonceByteCount = 32
+    /// The default `sessionLifetime`, in seconds.
+    public static let defaultSessionLifetime = 300
+    /// The default `maximumOutstandingSessions`.
+    public static let defaultMaximumOutstandingSessions = 10_000
 
     public init(
-        store: any VerifierStore, trust: TrustStore, signer: ResultSigner, sessionLifetime: TimeInterval = 300,
+        store: any VerifierStore, trust: TrustStore, signer: ResultSigner,
+        sessionLifetime: TimeInterval = TimeInterval(defaultSessionLifetime),
+        maximumOutstandingSessions: Int = defaultMaximumOutstandingSessions,
         fallbackPolicy: Policy = Policy(id: "default"), metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.store = store
         self.trust = trust
         self.signer = signer
         self.sessionLifetime = sessionLifetime
+        self.maximumOutstandingSessions = maximumOutstandingSessions
         self.fallbackPolicy = fallbackPolicy
         self.metrics = metrics
     }
 
-    /// Issues a session with a fresh random nonce.
+    /// Issues a session with a fresh random nonce; refused with `too-many-sessions` (503, with when to retry) while
+    /// `maximumOutstandingSessions` are outstanding.
     public func newSession(at time: Date = Date()) async throws -> ChallengeSession {
         let id = UUIDString.random()
         let nonce = try SecureRandom.bytes(count: Self.nonceByteCount)
         let expiresAt = time + sessionLifetime
-        try await store.createSession(id: id, nonce: nonce, expiresAt: expiresAt)
+        let admission = try await store.createSession(
+            id: id, nonce: nonce, expiresAt: expiresAt, outstandingLimit: maximumOutstandingSessions, at: time)
+        if case .full(let nextExpiry) = admission {
+            metrics.recordRefusedSession()
+            throw ServiceError.tooManySessions(
+                limit: maximumOutstandingSessions, retryAfter: nextExpiry.timeIntervalSince(time))
+        }
         return ChallengeSession(id: id, nonce: nonce, expiresAt: expiresAt, state: .waiting, result: nil)
     }
 
-    /// Consumes session `id`'s nonce and appraises `evidence` bound to it.
+    /// Consumes session `id`'s nonce and appraises `evidence` bound to it. Everything that can be refused without
+    /// the nonce (evidence that does not decode, an unknown policy) is refused first, leaving the session waiting.
     public func completeSession(
         id: String, evidence: [UInt8], format: EvidenceFormat?, policyID: String?, at time: Date = Date()
     ) async throws -> Result<(ChallengeSession, AttestationResult), SessionRefusal> {
+        try checkDecodes(evidence)
+        let policy = try await effectivePolicy(policyID)
         switch try await store.consumeSession(id: id, at: time) {
         case .failure(let refusal):
             return .failure(refusal)
         case .success(var session):
             let result = try await appraise(
-                evidence, format: format, policyID: policyID, expectedNonce: session.nonce, at: time)
+                evidence, format: format, policy: policy, expectedNonce: session.nonce, at: time)
             try await store.completeSession(id: id, result: result.token ?? "")
             session.state = .complete
             session.result = result.token
@@ -65,7 +85,7 @@ public final class AttestationService: Sendable {
 
     /// Checks that `evidence` decodes as an attestation document (through the shared cache), before a session's
     /// nonce is spent on it; throws `malformed-evidence` otherwise.
-    func checkDecodes(_ evidence: [UInt8]) throws {
+    private func checkDecodes(_ evidence: [UInt8]) throws {
         do {
             _ = try SignedAttestationDocument(encoded: evidence, cache: cache)
         } catch {
@@ -79,8 +99,14 @@ public final class AttestationService: Sendable {
         _ evidence: [UInt8], format: EvidenceFormat?, policyID: String?, expectedNonce: [UInt8]?,
         at time: Date = Date()
     ) async throws -> AttestationResult {
+        try await appraise(
+            evidence, format: format, policy: effectivePolicy(policyID), expectedNonce: expectedNonce, at: time)
+    }
+
+    private func appraise(
+        _ evidence: [UInt8], format: EvidenceFormat?, policy: Policy, expectedNonce: [UInt8]?, at time: Date
+    ) async throws -> AttestationResult {
         let started = ContinuousClock.now
-        let policy = try await effectivePolicy(policyID)
         let appraiser = Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer)
         let evaluated = appraiser.evaluate(
             evidence, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
@@ -149,6 +175,8 @@ public final class ServiceMetrics: Sendable {
     private let registry: PrometheusCollectorRegistry
     private let counters: [AppraisalStatus: Counter]
     private let latency: DurationHistogram
+    private let refusedSessions: Counter
+    private let collectedSessions: Counter
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -166,12 +194,28 @@ public final class ServiceMetrics: Sendable {
                 .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5),
                 .milliseconds(10), .milliseconds(20), .milliseconds(50), .milliseconds(100), .milliseconds(500),
             ])
+        refusedSessions = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "cloister", metricName: "sessions_refused", unitName: "total",
+                helpText: "newSession requests refused because the outstanding sessions reached their bound"))
+        collectedSessions = registry.makeCounter(
+            descriptor: MetricNameDescriptor(
+                namespace: "cloister", metricName: "sessions_collected", unitName: "total",
+                helpText: "Expired sessions deleted by this replica"))
         self.registry = registry
     }
 
     func recordAppraisal(status: AppraisalStatus, duration: Duration) {
         counters[status]?.increment()
         latency.record(duration)
+    }
+
+    func recordRefusedSession() {
+        refusedSessions.increment()
+    }
+
+    func recordCollectedSessions(_ count: Int) {
+        collectedSessions.increment(by: Int64(count))
     }
 
     /// The Prometheus text exposition.

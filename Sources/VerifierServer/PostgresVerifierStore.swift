@@ -45,10 +45,25 @@ public final class PostgresVerifierStore: VerifierStore {
             try await connection.query("SELECT pg_advisory_xact_lock(726300142)", logger: logger)
             try await connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)", logger: logger)
-            let rows = try await connection.query(
-                "SELECT version FROM schema_migrations WHERE version = 'v1'", logger: logger)
-            for try await _ in rows { return }
-            for statement in VerifierSchema.version1 + [
+            var applied: Set<String> = []
+            for try await version in try await connection.query(
+                "SELECT version FROM schema_migrations", logger: logger
+            ).decode(String.self) {
+                applied.insert(version)
+            }
+            for (version, statements) in Self.migrations where !applied.contains(version) {
+                for statement in statements + ["INSERT INTO schema_migrations (version) VALUES ('\(version)')"] {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                }
+            }
+        }
+    }
+
+    /// The schema's versions in order, each applied once.
+    private static let migrations: [(version: String, statements: [String])] = [
+        (
+            "v1",
+            VerifierSchema.version1 + [
                 "CREATE TABLE audit_log (sequence BIGSERIAL PRIMARY KEY, \(VerifierSchema.auditColumns))",
                 """
                 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -58,19 +73,52 @@ public final class PostgresVerifierStore: VerifierStore {
                 CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log
                 FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()
                 """,
-                "INSERT INTO schema_migrations (version) VALUES ('v1')",
-            ] {
-                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            ]
+        ),
+        ("v2", VerifierSchema.version2),
+    ]
+
+    /// The advisory lock that serialises session inserts across replicas (the migration lock is another).
+    private static let sessionLock = 726_300_143
+
+    /// Replicas take one advisory lock for the count and the insert, so concurrent requests on every replica
+    /// together never pass the bound.
+    public func createSession(id: String, nonce: [UInt8], expiresAt: Date, outstandingLimit limit: Int, at time: Date)
+        async throws -> SessionAdmission
+    {
+        var insert = PostgresBindings()
+        insert.append(id)
+        insert.append(ByteBuffer(bytes: nonce))
+        insert.append(expiresAt.timeIntervalSince1970)
+        insert.append(time.timeIntervalSince1970)
+        insert.append(limit)
+        var now = PostgresBindings()
+        now.append(time.timeIntervalSince1970)
+        return try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.sessionLock))", logger: logger)
+            let inserted = try await connection.query(
+                PostgresQuery(unsafeSQL: VerifierSchema.insertSessionBelowLimit + " RETURNING id", binds: insert),
+                logger: logger)
+            for try await _ in inserted { return .created }
+            let next = try await connection.query(
+                PostgresQuery(unsafeSQL: VerifierSchema.nextOutstandingExpiry, binds: now), logger: logger)
+            for try await expiry in next.decode(Double?.self) {
+                return .full(nextExpiry: expiry.map(Date.init(timeIntervalSince1970:)) ?? time)
             }
+            return .full(nextExpiry: time)
         }
     }
 
-    public func createSession(id: String, nonce: [UInt8], expiresAt: Date) async throws {
-        try await client.query(
-            """
-            INSERT INTO sessions (id, nonce, expires_at, state)
-            VALUES (\(id), \(ByteBuffer(bytes: nonce)), \(expiresAt.timeIntervalSince1970), 'waiting')
-            """, logger: logger)
+    public func deleteSessions(expiredBefore cutoff: Date, limit: Int) async throws -> Int {
+        var binds = PostgresBindings()
+        binds.append(cutoff.timeIntervalSince1970)
+        binds.append(limit)
+        var count = 0
+        let deleted = try await client.query(
+            PostgresQuery(unsafeSQL: VerifierSchema.deleteExpiredSessions + " RETURNING id", binds: binds),
+            logger: logger)
+        for try await _ in deleted { count += 1 }
+        return count
     }
 
     public func consumeSession(id: String, at time: Date) async throws -> Result<ChallengeSession, SessionRefusal> {
@@ -101,7 +149,7 @@ public final class PostgresVerifierStore: VerifierStore {
         for try await (nonce, expires, state, result) in rows.decode((ByteBuffer, Double, String, String?).self) {
             let session = ChallengeSession(
                 id: id, nonce: Array(nonce.readableBytesView), expiresAt: Date(timeIntervalSince1970: expires),
-                state: state == "complete" ? .complete : .waiting, result: result)
+                state: VerifierSchema.sessionState(state), result: result)
             return (session, state)
         }
         return nil

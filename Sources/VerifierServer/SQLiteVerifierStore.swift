@@ -55,14 +55,31 @@ public final class SQLiteVerifierStore: VerifierStore {
                     BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END
                     """)
         }
+        migrator.registerMigration("v2") { db in
+            for statement in VerifierSchema.version2 { try db.execute(sql: statement) }
+        }
         return migrator
     }
 
-    public func createSession(id: String, nonce: [UInt8], expiresAt: Date) async throws {
+    /// Atomic because SQLite runs one write transaction at a time.
+    public func createSession(id: String, nonce: [UInt8], expiresAt: Date, outstandingLimit limit: Int, at time: Date)
+        async throws -> SessionAdmission
+    {
         try await database.write { db in
             try db.execute(
-                sql: "INSERT INTO sessions (id, nonce, expires_at, state) VALUES (?, ?, ?, 'waiting')",
-                arguments: [id, Data(nonce), expiresAt.timeIntervalSince1970])
+                sql: VerifierSchema.insertSessionBelowLimit,
+                arguments: [id, Data(nonce), expiresAt.timeIntervalSince1970, time.timeIntervalSince1970, limit])
+            if db.changesCount == 1 { return .created }
+            let next = try Double.fetchOne(
+                db, sql: VerifierSchema.nextOutstandingExpiry, arguments: [time.timeIntervalSince1970])
+            return .full(nextExpiry: next.map(Date.init(timeIntervalSince1970:)) ?? time)
+        }
+    }
+
+    public func deleteSessions(expiredBefore cutoff: Date, limit: Int) async throws -> Int {
+        try await database.write { db in
+            try db.execute(sql: VerifierSchema.deleteExpiredSessions, arguments: [cutoff.timeIntervalSince1970, limit])
+            return db.changesCount
         }
     }
 
@@ -99,7 +116,7 @@ public final class SQLiteVerifierStore: VerifierStore {
         return ChallengeSession(
             id: row["id"], nonce: Array(row["nonce"] as Data),
             expiresAt: Date(timeIntervalSince1970: row["expires_at"]),
-            state: state == "complete" ? .complete : .waiting, result: row["result"])
+            state: VerifierSchema.sessionState(state), result: row["result"])
     }
 
     public func putPolicy(_ policy: Policy) async throws {
@@ -190,11 +207,40 @@ enum VerifierSchema {
         "CREATE TABLE policies (id TEXT PRIMARY KEY, document TEXT NOT NULL)",
         "CREATE TABLE reference_values (id TEXT PRIMARY KEY, document TEXT NOT NULL)",
     ]
+    /// Indexes for collecting expired sessions and for counting outstanding ones (partial: waiting sessions only, so
+    /// a count reads no more entries than the bound allows).
+    static let version2 = [
+        "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
+        "CREATE INDEX sessions_outstanding ON sessions (expires_at) WHERE state = 'waiting'",
+    ]
+    /// Inserts the waiting session (id, nonce, expiry) only while fewer than `limit` sessions are outstanding at
+    /// `time`; parameters id, nonce, expiry, time, limit. The session statements number their parameters `$1`, `$2`,
+    /// … in order of use: PostgreSQL's positional parameters, and SQLite's named ones, which it numbers alike.
+    static let insertSessionBelowLimit = """
+        INSERT INTO sessions (id, nonce, expires_at, state) SELECT $1, $2, $3, 'waiting'
+        WHERE (SELECT COUNT(*) FROM sessions WHERE state = 'waiting' AND expires_at > $4) < $5
+        """
+    /// When the first session outstanding at `time` (the parameter) expires.
+    static let nextOutstandingExpiry =
+        "SELECT MIN(expires_at) FROM sessions WHERE state = 'waiting' AND expires_at > $1"
+    /// Deletes at most `limit` sessions that expired before `cutoff`, oldest first; parameters cutoff, limit.
+    static let deleteExpiredSessions = """
+        DELETE FROM sessions WHERE id IN (SELECT id FROM sessions WHERE expires_at < $1 ORDER BY expires_at LIMIT $2)
+        """
     /// The audit log's columns after its sequence number (whose type differs between the databases).
     static let auditColumns = """
         time DOUBLE PRECISION NOT NULL, evidence_sha256 TEXT NOT NULL, format TEXT NOT NULL, status TEXT NOT NULL,
         policy_id TEXT NOT NULL
         """
+
+    /// A session's state as the API shows it, from the `state` column ('waiting', 'consumed' or 'complete').
+    static func sessionState(_ stored: String) -> ChallengeSession.State {
+        switch stored {
+        case "complete": .complete
+        case "consumed": .processing
+        default: .waiting
+        }
+    }
 
     static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()

@@ -10,15 +10,16 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
     public let status: HTTPResponse.Status
     public let code: String
     public let message: String
+    /// Headers the response carries besides Content-Type (a 401 always has WWW-Authenticate).
+    public let headers: HTTPFields
 
-    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) {
         self.status = status
         self.code = code
         self.message = message
-    }
-
-    public var headers: HTTPFields {
-        status == .unauthorized ? [.wwwAuthenticate: #"Bearer realm="cloister""#] : [:]
+        var headers = headers
+        if status == .unauthorized { headers[.wwwAuthenticate] = #"Bearer realm="cloister""# }
+        self.headers = headers
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
@@ -28,6 +29,17 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
 
     static func unknownPolicy(_ id: String) -> ServiceError {
         ServiceError(.notFound, "unknown-policy", "no policy named '\(id)'")
+    }
+
+    /// `newSession` refused because `limit` sessions are outstanding (503); Retry-After says when the first of them
+    /// expires, in whole seconds, at least 1.
+    static func tooManySessions(limit: Int, retryAfter: TimeInterval) -> ServiceError {
+        let seconds = max(1, Int(min(retryAfter.rounded(.up), TimeInterval(Int32.max))))
+        return ServiceError(
+            .serviceUnavailable, "too-many-sessions",
+            "\(limit) sessions are outstanding (issued, neither used nor expired), the most this service allows; "
+                + "retry in \(seconds) s, or use or let expire the sessions already issued",
+            headers: [.retryAfter: "\(seconds)"])
     }
 
     /// Evidence that does not decode as an attestation document (422): `reason` says what is wrong.

@@ -8,7 +8,9 @@ import Verifier
 /// The HTTP API (Veraison-shaped challenge-response, one-shot verification, provisioning, keys, health, metrics,
 /// OpenAPI). `OpenAPIDocument` describes exactly these routes.
 public enum VerifierRoutes {
-    /// The largest evidence body accepted.
+    /// The largest evidence body accepted: room for dozens of certificates of the largest size documents allow,
+    /// and far below the CBOR decoder's input limit (`CBORLimits.default`), so the decoder never refuses a body
+    /// for its size that HTTP accepted.
     public static let maximumEvidenceSize = 64 << 10
     /// The largest policy or reference-value body accepted.
     public static let maximumDocumentSize = 64 << 10
@@ -49,7 +51,6 @@ public enum VerifierRoutes {
             let id = try context.parameters.require("id")
             let format = try evidenceFormat(request)
             let evidence = try await evidence(request)
-            try service.checkDecodes(evidence)
             let policyID = request.uri.queryParameters["policy"].map(String.init)
             switch try await service.completeSession(id: id, evidence: evidence, format: format, policyID: policyID) {
             case .success(let (session, result)):
@@ -154,7 +155,7 @@ public enum VerifierRoutes {
         return Array(buffer.readableBytesView)
     }
 
-    /// The evidence body, refused with 422 before any session is touched when it is not an attestation document.
+    /// The evidence body, refused with 413 past `maximumEvidenceSize`.
     private static func evidence(_ request: Request) async throws -> [UInt8] {
         try await body(request, limit: maximumEvidenceSize)
     }
@@ -196,11 +197,41 @@ struct SessionBody: Encodable {
 }
 
 /// A reference-value set as provisioned.
+/// The body of `PUT /v1/reference-values/{id}`: `{"measurements": [hex], "signers": [hex]}`, no other key.
 struct ReferenceValueInput: Decodable {
     let measurements: [String]?
     let signers: [String]?
 
+    private enum CodingKeys: String, CodingKey, CaseIterable {
+        case measurements, signers
+    }
+
+    /// Any key of the body, to name one the format does not take.
+    private struct AnyKey: CodingKey {
+        let stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: AnyKey.self).allKeys.map(\.stringValue)
+        if let unknown = keys.sorted().first(where: { CodingKeys(rawValue: $0) == nil }) {
+            throw ServiceError(
+                .badRequest, "invalid-reference-values",
+                "unknown key \"\(unknown.prefix(100))\"; reference values take measurements, signers")
+        }
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        measurements = try container.decodeIfPresent([String].self, forKey: .measurements)
+        signers = try container.decodeIfPresent([String].self, forKey: .signers)
+    }
+
     func validated(id: String) throws -> ReferenceValueSet {
+        do {
+            try Policy.checkID(id)
+        } catch {
+            throw ServiceError(.badRequest, "invalid-reference-values", error.reason)
+        }
         let values = (measurements ?? []) + (signers ?? [])
         guard !values.isEmpty, values.allSatisfy({ hexDecoded($0).map { !$0.isEmpty } ?? false }) else {
             throw ServiceError(

@@ -1,3 +1,4 @@
+public import Foundation
 public import Hummingbird
 public import Logging
 import NIOCore
@@ -26,13 +27,23 @@ public enum VerifierServerMain {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
-    /// The application serving `service` on `host`:`port`.
+    /// The application serving `service` on `host`:`port` with `timeouts`, and collecting its expired sessions
+    /// `sessionRetention` after they expire, every `collectionInterval`.
     public static func application(
-        service: AttestationService, adminToken: [UInt8], host: String, port: Int, logger: Logger
+        service: AttestationService, adminToken: [UInt8], host: String, port: Int,
+        timeouts: HTTPTimeouts = HTTPTimeouts(),
+        sessionRetention: TimeInterval = TimeInterval(SessionCollector.defaultRetention),
+        collectionInterval: Duration = .seconds(SessionCollector.defaultInterval), logger: Logger
     ) -> some ApplicationProtocol {
         Application(
             router: VerifierRoutes.router(service: service, adminToken: adminToken),
+            server: .http1(timeouts: timeouts),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
+            services: [
+                SessionCollector(
+                    store: service.store, retention: sessionRetention, interval: collectionInterval,
+                    metrics: service.metrics, logger: logger)
+            ],
             logger: logger)
     }
 }

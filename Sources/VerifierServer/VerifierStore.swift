@@ -8,6 +8,9 @@ public struct ChallengeSession: Sendable, Hashable {
     public enum State: String, Sendable, Hashable {
         /// Issued; waiting for evidence.
         case waiting
+        /// The nonce was used and no result is stored yet: the appraisal is running, or it failed on an internal
+        /// error (the nonce stays spent; ask for a new session).
+        case processing
         /// Evidence was appraised; `result` holds the EAR.
         case complete
     }
@@ -18,6 +21,14 @@ public struct ChallengeSession: Sendable, Hashable {
     public var state: State
     /// The EAR, once complete.
     public var result: String?
+}
+
+/// Whether a new session was stored, or why not.
+public enum SessionAdmission: Sendable, Hashable {
+    case created
+    /// As many sessions as allowed are outstanding (waiting and unexpired); the first of them expires at
+    /// `nextExpiry`, when there is room again.
+    case full(nextExpiry: Date)
 }
 
 /// Why a session's nonce could not be consumed.
@@ -71,7 +82,12 @@ public protocol VerifierStore: Sendable {
     /// A short name for logs ("sqlite", "postgres").
     var kind: String { get }
 
-    func createSession(id: String, nonce: [UInt8], expiresAt: Date) async throws
+    /// Stores a waiting session unless `limit` sessions are outstanding (waiting and unexpired at `time`); the count
+    /// and the insert are one atomic step across every replica sharing the store, so the bound holds under races.
+    func createSession(id: String, nonce: [UInt8], expiresAt: Date, outstandingLimit limit: Int, at time: Date)
+        async throws -> SessionAdmission
+    /// Deletes at most `limit` sessions, in any state, that expired before `cutoff` (oldest first); returns how many.
+    func deleteSessions(expiredBefore cutoff: Date, limit: Int) async throws -> Int
     /// Marks the session's nonce used, atomically across every replica sharing the store, and returns the session;
     /// at most one caller ever succeeds for a session.
     func consumeSession(id: String, at time: Date) async throws -> Result<ChallengeSession, SessionRefusal>

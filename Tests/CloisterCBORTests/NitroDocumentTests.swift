@@ -4,8 +4,8 @@ import CloisterTestSupport
 import Foundation
 import Testing
 
-/// Real AWS Nitro Enclaves attestation documents (COSE_Sign1, ES384) from ../shared/testvectors/nitro.
-@Suite(.enabled(if: TestEnvironment.sharedDirectory != nil, "../shared/testvectors is absent (CI always has it)"))
+/// Real AWS Nitro Enclaves attestation documents (COSE_Sign1, ES384) from Tests/Vectors/testvectors/nitro.
+@Suite
 struct NitroDocumentTests {
     static let documents = [
         "evervault-prod-2022-10-13.cbor",
@@ -14,7 +14,7 @@ struct NitroDocumentTests {
     ]
 
     static func wire(_ name: String) throws -> [UInt8] {
-        let url = try #require(TestEnvironment.sharedFile("testvectors/nitro/\(name)"))
+        let url = TestEnvironment.vector("testvectors/nitro/\(name)")
         let data = try Data(contentsOf: url)
         guard name.hasSuffix(".b64") else { return Array(data) }
         return Array(try #require(Data(base64Encoded: data, options: .ignoreUnknownCharacters)))
@@ -43,11 +43,11 @@ struct NitroDocumentTests {
     }
 
     static func awsRoot() throws -> X509Certificate {
-        let url = try #require(TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem"))
+        let url = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
         return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
     }
 
-    /// Verification times pinned by ../shared/testvectors/README.md.
+    /// Verification times pinned by Tests/Vectors/README.md.
     static let verifyAt: [String: String] = [
         "evervault-prod-2022-10-13.cbor": "2022-10-13T10:00:00Z",
         "evervault-debug-2022-10-12.cbor": "2022-10-12T15:00:00Z",

@@ -27,12 +27,34 @@ struct X509ChainTests {
         )
     }
 
-    @Test("the validity window is notValidBefore <= time < notValidAfter, as in OpenSSL")
+    @Test(
+        "the validity window includes both ends (RFC 5280): notBefore and notAfter verify, the seconds outside do not")
     func validityEdges() throws {
         let pki = try TestPKI()
-        try pki.verify(at: pki.leaf.notValidBefore)
-        try pki.verify(at: pki.leaf.notValidAfter - 1)
-        expectRejection(.expired, of: Self.leafName) { try pki.verify(at: pki.leaf.notValidAfter) }
+        let start = pki.leaf.notValidBefore
+        let end = pki.leaf.notValidAfter
+        var required = pki.verifier
+        required.requiresRevocationCheck = true
+        let crls = try pki.crls(thisUpdate: start - 60, nextUpdate: end + 60)
+        let modes: [(CertificateChainVerifier, [CertificateRevocationList])] = [(pki.verifier, []), (required, crls)]
+        for (verifier, crls) in modes {
+            expectRejection(.notYetValid, of: Self.leafName) { try pki.verify(verifier, crls: crls, at: start - 1) }
+            try pki.verify(verifier, crls: crls, at: start)
+            try pki.verify(verifier, crls: crls, at: end)
+            try pki.verify(verifier, crls: crls, at: end + 0.5)
+            expectRejection(.expired, of: Self.leafName) { try pki.verify(verifier, crls: crls, at: end + 1) }
+        }
+    }
+
+    @Test("an intermediate and the anchor are valid at their notAfter second and expired one second later")
+    func validityEdgesAboveTheLeaf() throws {
+        let end = TestPKI.now + 60
+        let platform = try TestPKI(platformProfile: { $0.notValidAfter = end })
+        try platform.verify(at: end)
+        expectRejection(.expired, of: Self.platformName) { try platform.verify(at: end + 1) }
+        let root = try TestPKI(rootProfile: { $0.notValidAfter = end })
+        try root.verify(at: end)
+        expectRejection(.expired, of: Self.rootName) { try root.verify(at: end + 1) }
     }
 
     @Test(
@@ -249,7 +271,7 @@ struct X509ChainTests {
     func errorShape() throws {
         let pki = try TestPKI()
         do {
-            try pki.verify(at: pki.leaf.notValidAfter)
+            try pki.verify(at: pki.leaf.notValidAfter + 1)
             Issue.record("an expired chain verified")
         } catch let error as CertificateChainError {
             #expect(error.code.rawValue == "certificate-rejected")

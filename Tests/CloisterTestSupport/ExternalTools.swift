@@ -1,6 +1,6 @@
 public import Foundation
 
-/// Locations of things outside the package that tests use: the Python interop venv, `../shared`, helper scripts.
+/// Locations of things tests use: the Python interop venv, the third-party vectors in `Tests/Vectors`, helper scripts.
 public enum TestEnvironment {
     /// The directory holding this test binary, where SwiftPM also puts `cloister` and `cloister-enclave`.
     public static let productsDirectory: String = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
@@ -18,20 +18,9 @@ public enum TestEnvironment {
         return path
     }
 
-    /// `../shared` beside the checkout (`CLOISTER_SHARED` overrides), if present.
-    public static var sharedDirectory: URL? {
-        let candidate =
-            ProcessInfo.processInfo.environment["CLOISTER_SHARED"].map { URL(fileURLWithPath: $0) }
-            ?? packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: candidate.path, isDirectory: &isDirectory), isDirectory.boolValue
-        else { return nil }
-        return candidate
-    }
-
-    /// A file under `../shared`, or nil when the folder is absent (tests then skip with a message).
-    public static func sharedFile(_ relativePath: String) -> URL? {
-        sharedDirectory?.appendingPathComponent(relativePath)
+    /// A third-party test vector or reference value under `Tests/Vectors/` (sources and licences in its README).
+    public static func vector(_ relativePath: String) -> URL {
+        packageRoot.appendingPathComponent("Tests/Vectors").appendingPathComponent(relativePath)
     }
 
     /// A script under `Tests/Interop/`.

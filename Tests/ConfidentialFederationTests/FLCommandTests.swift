@@ -124,6 +124,7 @@ struct FLCommandTests {
         let (directory, environment, manifest) = try prepare()
         let token = directory.appendingPathComponent("token").path
         try String(repeating: "t", count: 32).write(toFile: token, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: token)
         let port = 20_000 + Int.random(in: 0..<20_000)
         let service = Process()
         service.executableURL = URL(fileURLWithPath: "/usr/bin/env")

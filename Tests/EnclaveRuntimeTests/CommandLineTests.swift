@@ -89,7 +89,7 @@ struct CommandLineTests {
         #expect(changed.status == 65)
         #expect(changed.standardError.contains("greeting.txt"))
         try original.write(to: greeting)
-        chmod(home + "/attestation-key.key", 0o640)
+        chmod(try PlatformHome(path: home).path(of: .attestationKey), 0o640)
         let insecure = try run(["run", manifest], home: home)
         #expect(insecure.status == 78)
         #expect(insecure.standardError.contains("attestation-key.key"))
@@ -112,6 +112,24 @@ struct CommandLineTests {
                     "cloister: warning: mlock of \(asked) bytes exceeds RLIMIT_MEMLOCK (1048576 bytes)"),
                 "\(launched.standardError)")
             #expect(!launched.standardError.contains("kernel lacks mlock"))
+        }
+    }
+
+    @Test("run names the file at fault: a missing manifest, a copied manifest's trusted file, a missing allowed path")
+    func errorsNameTheFile() throws {
+        let (home, manifest, directory) = try prepare()
+        let missing = directory.appendingPathComponent("nowhere/echo.manifest.cose").path
+        let absent = try run(["run", missing], home: home)
+        #expect(absent.status == 65)
+        #expect(absent.standardError.contains(missing), "\(absent.standardError)")
+        let elsewhere = directory.appendingPathComponent("elsewhere")
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        let copied = elsewhere.appendingPathComponent("echo.manifest.cose").path
+        try FileManager.default.copyItem(atPath: manifest, toPath: copied)
+        let moved = try run(["run", copied], home: home)
+        #expect(moved.status == 65)
+        for part in ["trusted_files[0].uri", "file:data/greeting.txt", elsewhere.path, "cloister sign"] {
+            #expect(moved.standardError.contains(part), "\(part) in \(moved.standardError)")
         }
     }
 

@@ -73,7 +73,7 @@ struct EnclaveLaunchTests {
         let greeting = fixture.directory.appendingPathComponent("data/greeting.txt").path
         #expect(try caller.call("read-file", Array(greeting.utf8)) == Array(EchoManifestFixture.greeting.utf8))
         for file in [PlatformHome.File.deviceSecret, .attestationKey, .rootKey] {
-            let path = platformFixture.home.path(of: file)
+            let path = try platformFixture.home.path(of: file)
             let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(path.utf8)) }
             #expect(error?.reason.contains("errno \(EACCES)") == true, "\(error?.reason ?? "")")
         }
@@ -131,6 +131,60 @@ struct EnclaveLaunchTests {
             extraTOML: "\n[fs]\nallowed = [{ path = \"\(platformFixture.directory.path)\", access = \"ro\" }]\n")
         let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platformFixture.platform) }
         #expect(error?.reason.contains("platform home") == true)
+    }
+
+    @Test("a trusted file replaced on disk after launch: the enclave still reads the copy that was checked")
+    func trustedFileReplacedAfterLaunch() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let greeting = fixture.directory.appendingPathComponent("data/greeting.txt")
+        try Data("the host's replacement\n".utf8).write(to: greeting)
+        #expect(try caller.call("read-file", Array(greeting.path.utf8)) == Array(EchoManifestFixture.greeting.utf8))
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test(
+        "a trusted file is reachable only as its checked copy: not by its path on the host's filesystem",
+        .enabled(if: Landlock.abiVersion != nil, "needs Landlock"))
+    func trustedFileNotOpenedFromDisk() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let sibling = fixture.directory.appendingPathComponent("data/./greeting.txt").path
+        let error = #expect(throws: EnclaveCallError.self) { try caller.call("read-file", Array(sibling.utf8)) }
+        #expect(error?.reason.contains("errno \(EACCES)") == true, "\(error?.reason ?? "")")
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    @Test("an allowed path that does not exist is a manifest error naming the key and where it was looked for")
+    func missingAllowedPath() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture(
+            extraTOML: "\n[fs]\nallowed = [{ path = \"models\", access = \"ro\" }]\n")
+        let error = #expect(throws: ManifestError.self) { try launch(fixture, on: platform) }
+        #expect(error?.code == .io)
+        #expect(error?.reason.hasPrefix("fs.allowed[0].path") == true)
+        #expect(error?.reason.contains(fixture.directory.path) == true, "\(error?.reason ?? "")")
+    }
+
+    @Test("a backing store left by a killed platform is removed by the next launch; a live enclave's is kept")
+    func abandonedBackingStoreRemoved() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let live = try launch(fixture, on: platform)
+        let base = URL(fileURLWithPath: live.record.backingStoreDirectory).deletingLastPathComponent().path
+        let abandoned = base + "/cloister-enclave-abandoned\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(abandoned, 0o700) == 0)
+        #expect(FileManager.default.createFile(atPath: abandoned + "/page-0", contents: Data([1, 2, 3])))
+        let next = try launch(fixture, on: platform)
+        #expect(!FileManager.default.fileExists(atPath: abandoned))
+        #expect(FileManager.default.fileExists(atPath: live.record.backingStoreDirectory))
+        #expect(try finish(next) == .exited(0))
+        #expect(try finish(live) == .exited(0))
+        #expect(!FileManager.default.fileExists(atPath: live.record.backingStoreDirectory))
     }
 
     @Test("swapping the executable after signing is detected and the launch refused")

@@ -9,13 +9,15 @@ import Testing
     @Test func incrementsArePersistedAndSurviveReopening() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory + "/counters")
+        let store = try MonotonicCounterStore(
+            directory: directory + "/counters", authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         #expect(counter.value == 0)
         #expect(counter.id.count == 16)
         #expect(try store.increment(counter.id, for: owner).value == 1)
         #expect(try store.increment(counter.id, for: owner).value == 2)
-        let reopened = try MonotonicCounterStore(directory: directory + "/counters")
+        let reopened = try MonotonicCounterStore(
+            directory: directory + "/counters", authenticationKey: SealingFixtures.counterKey)
         #expect(try reopened.read(counter.id, for: owner).value == 2)
         var status = stat()
         #expect(stat(directory + "/counters", &status) == 0 && status.st_mode & 0o777 == 0o700)
@@ -24,7 +26,7 @@ import Testing
     @Test func aNewVersionOfTheProductKeepsItsCounterButOthersCannotUseIt() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         let upgraded = SealingFixtures.identity(measurement: 0x42, svn: 9)
         #expect(try store.increment(counter.id, for: upgraded).value == 1)
@@ -39,8 +41,8 @@ import Testing
     func sharedDirectory() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let first = try MonotonicCounterStore(directory: directory)
-        let second = try MonotonicCounterStore(directory: directory)
+        let first = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
+        let second = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try first.create(owner: owner)
         let owner = self.owner
         let workers = [first, second].map { store in
@@ -53,7 +55,7 @@ import Testing
     @Test func concurrentIncrementsEachGetTheirOwnValue() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         let owner = self.owner
         let workers = (0..<4).map { _ in
@@ -67,7 +69,7 @@ import Testing
     @Test func unknownCounterIsAnError() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let error = try #require(throws: PersistenceError.self) {
             try store.read([UInt8](repeating: 3, count: 16), for: owner)
         }
@@ -77,7 +79,7 @@ import Testing
     @Test func corruptCounterFileIsReportedNotTrusted() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         let name = try #require(AtomicFile.entries(of: directory).first { $0.hasSuffix(".counter") })
         try AtomicFile(path: directory + "/" + name).write([0xa1, 0x61])
@@ -89,7 +91,7 @@ import Testing
     @Test func rolledBackBlobIsRefusedAfterTheCounterMovedOn() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let sealer = SealingFixtures.sealer(for: owner, counters: store)
         let counter = try store.create(owner: owner)
         let first = try sealer.seal(
@@ -109,7 +111,7 @@ import Testing
     @Test func counterStampCannotBeStrippedOrRaised() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let sealer = SealingFixtures.sealer(for: owner, counters: store)
         let counter = try store.create(owner: owner)
         let blob = try sealer.sealedBlob(
@@ -127,7 +129,7 @@ import Testing
     @Test func counterBoundBlobNeedsACounterService() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         let blob = try SealingFixtures.sealer(for: owner, counters: store)
             .seal([1], policy: .measurement, counter: counter)
@@ -138,16 +140,73 @@ import Testing
     @Test func openingTheStoreRemovesStaleTemporaryFiles() throws {
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
-        let store = try MonotonicCounterStore(directory: directory)
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         let counter = try store.create(owner: owner)
         let stale = directory + "/" + AtomicFile.temporaryPrefix + "left-by-a-killed-writer"
         try AtomicFile(path: directory + "/unrelated").write([1])
         let descriptor = creat(stale, 0o600)
         #expect(descriptor >= 0)
         close(descriptor)
-        _ = try MonotonicCounterStore(directory: directory)
+        _ = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
         #expect(try SealingFixtures.temporaries(in: directory).isEmpty)
         #expect(access(directory + "/unrelated", F_OK) == 0)
         #expect(try store.read(counter.id, for: owner).value == 0)
+    }
+
+    @Test("a counter file rewritten outside the platform fails its MAC: an older value, another owner, a made-up MAC")
+    func rewrittenCounterIsRefused() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
+        let counter = try store.create(owner: owner)
+        _ = try store.increment(counter.id, for: owner)
+        let name = try #require(AtomicFile.entries(of: directory).first { $0.hasSuffix(".counter") })
+        let file = AtomicFile(path: directory + "/" + name)
+        let genuine = try CBORDecoder().decode(file.read())
+        let stranger = SealingFixtures.identity(signer: 0xbb)
+        let forgeries: [CBORValue] = [
+            genuine.replacing("value", with: .unsigned(0)),
+            genuine.replacing("signer", with: .bytes(stranger.signer)),
+            genuine.replacing("mac", with: .bytes([UInt8](repeating: 0, count: 32))),
+        ]
+        for forged in forgeries {
+            try file.write(forged.encoded())
+            let error = try #require(throws: PersistenceError.self) { try store.read(counter.id, for: owner) }
+            #expect(error.code == .tampered)
+            #expect(error.reason.contains(name))
+        }
+        try file.write(genuine.encoded())
+        #expect(try store.read(counter.id, for: owner).value == 1)
+        let otherPlatform = try MonotonicCounterStore(
+            directory: directory, authenticationKey: [UInt8](repeating: 7, count: 32))
+        let error = try #require(throws: PersistenceError.self) { try otherPlatform.read(counter.id, for: owner) }
+        #expect(error.code == .tampered, "a store under another platform's key")
+    }
+
+    @Test("its owner deletes a counter; a stranger cannot; state sealed against it no longer opens")
+    func deleteCounter() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let store = try MonotonicCounterStore(directory: directory, authenticationKey: SealingFixtures.counterKey)
+        let sealer = SealingFixtures.sealer(for: owner, counters: store)
+        let counter = try store.create(owner: owner)
+        let blob = try sealer.seal([1], policy: .signer, counter: counter)
+        let stranger = try #require(throws: PersistenceError.self) {
+            try store.delete(counter.id, for: SealingFixtures.identity(productID: 8))
+        }
+        #expect(stranger.code == .notOwner)
+        try store.delete(counter.id, for: owner)
+        #expect(try AtomicFile.entries(of: directory).filter { $0.hasSuffix(".counter") }.isEmpty)
+        #expect(throws: (any Error).self) { try sealer.unseal(blob) }
+        let again = try #require(throws: PersistenceError.self) { try store.delete(counter.id, for: owner) }
+        #expect(again.code == .unknownCounter)
+    }
+}
+
+extension CBORValue {
+    /// This map with the value under `key` replaced.
+    fileprivate func replacing(_ key: String, with value: CBORValue) -> CBORValue {
+        guard case .map(let entries) = self else { return self }
+        return .map(entries.map { $0.key == .text(key) ? CBORMapEntry($0.key, value) : $0 })
     }
 }

@@ -22,7 +22,8 @@ import Testing
         let directory = try #require(Self.directory)
         let id = bytes(fromHex: try #require(ProcessInfo.processInfo.environment[Self.counterVariable]))
         let identity = SealingFixtures.identity()
-        let store = try MonotonicCounterStore(directory: directory + "/counters")
+        let store = try MonotonicCounterStore(
+            directory: directory + "/counters", authenticationKey: SealingFixtures.counterKey)
         try AtomicFile.removeStaleTemporaries(in: directory + "/data")
         let sealer = SealingFixtures.sealer(for: identity, counters: store)
         let state = AtomicFile(path: directory + "/data/state.sealed")
@@ -53,7 +54,9 @@ import Testing
         let directory = try SealingFixtures.temporaryDirectory()
         defer { SealingFixtures.remove(directory) }
         let identity = SealingFixtures.identity()
-        let counter = try MonotonicCounterStore(directory: directory + "/counters").create(owner: identity)
+        let counter = try MonotonicCounterStore(
+            directory: directory + "/counters", authenticationKey: SealingFixtures.counterKey
+        ).create(owner: identity)
         #expect(mkdir(directory + "/data", 0o700) == 0)
         var generator = SystemRandomNumberGenerator()
         var lastValue: UInt64 = 0
@@ -89,7 +92,8 @@ import Testing
             killsWithTemporaryLeft += left.isEmpty ? 0 : 1
 
             // Opening the store (and the data directory's owner) cleans them up.
-            let store = try MonotonicCounterStore(directory: directory + "/counters")
+            let store = try MonotonicCounterStore(
+                directory: directory + "/counters", authenticationKey: SealingFixtures.counterKey)
             try AtomicFile.removeStaleTemporaries(in: directory + "/data")
             #expect(try SealingFixtures.temporaries(in: directory + "/counters").isEmpty)
             #expect(try SealingFixtures.temporaries(in: directory + "/data").isEmpty)

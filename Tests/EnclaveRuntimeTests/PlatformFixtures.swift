@@ -36,6 +36,16 @@ struct EchoManifestFixture {
 
     /// Signs the echo manifest; `enclaveExecutable` defaults to the `cloister-enclave` beside the tests.
     init(productID: UInt16 = 9, svn: UInt16 = 2, extraTOML: String = "", enclaveExecutable: String? = nil) throws {
+        try self.init(
+            productID: productID, svn: svn, extraTOML: { _ in extraTOML }, enclaveExecutable: enclaveExecutable)
+    }
+
+    /// Signs the echo manifest with the TOML `extraTOML` makes from the manifest's directory appended, refusing it
+    /// at signing when it reaches `boundary`'s home.
+    init(
+        productID: UInt16 = 9, svn: UInt16 = 2, extraTOML: (URL) throws -> String, enclaveExecutable: String? = nil,
+        boundary: HomeBoundary? = nil
+    ) throws {
         directory = try TestEnvironment.temporaryDirectory("echo")
         try FileManager.default.createDirectory(
             at: directory.appendingPathComponent("data"), withIntermediateDirectories: true)
@@ -57,7 +67,7 @@ struct EchoManifestFixture {
             [[trusted_files]]
             uri = "file:data/greeting.txt"
             sha384 = ""
-            \(extraTOML)
+            \(try extraTOML(directory))
             """
         let manifestURL = directory.appendingPathComponent("echo.toml")
         try Data(toml.utf8).write(to: manifestURL)
@@ -65,7 +75,7 @@ struct EchoManifestFixture {
             enclaveExecutable: enclaveExecutable ?? TestEnvironment.productsDirectory + "/cloister-enclave",
             runningExecutableDirectory: nil)
         let key = try ECPrivateKey(pemRepresentation: String(contentsOf: Self.developmentKey, encoding: .utf8))
-        signed = try SignedManifest.sign(manifestAt: manifestURL.path, with: key, locator: locator)
+        signed = try SignedManifest.sign(manifestAt: manifestURL.path, with: key, locator: locator, boundary: boundary)
         try signed.write(to: directory.appendingPathComponent("echo.manifest.cose").path)
     }
 

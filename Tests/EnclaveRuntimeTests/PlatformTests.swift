@@ -18,7 +18,7 @@ struct PlatformTests {
         #expect(try mode(fixture.home.path) == 0o700)
         #expect(try mode(fixture.home.countersDirectory) == 0o700)
         for file in PlatformHome.File.allCases {
-            #expect(try mode(fixture.home.path(of: file)) == 0o600, "\(file.rawValue)")
+            #expect(try mode(try fixture.home.path(of: file)) == 0o600, "\(file.rawValue)")
         }
         #expect(fixture.platform.tcbLevel == 1)
         #expect(fixture.platform.platformID.count == 16)
@@ -29,7 +29,7 @@ struct PlatformTests {
     @Test("a home others can read, a readable secret file, or no platform at all is refused, naming the path")
     func refusesInsecureState() throws {
         let fixture = try PlatformFixture()
-        let secret = fixture.home.path(of: .deviceSecret)
+        let secret = try fixture.home.path(of: .deviceSecret)
         chmod(secret, 0o644)
         var error = #expect(throws: PlatformError.self) { try fixture.reopened() }
         #expect(error?.code == .insecurePermissions)
@@ -72,8 +72,8 @@ struct PlatformTests {
         let output = try runTool(
             "openssl",
             [
-                "verify", "-x509_strict", "-crl_check_all", "-CAfile", fixture.home.path(of: .rootCertificate),
-                "-CRLfile", fixture.home.path(of: .revocationLists), "-untrusted", chain.path, leaf.path,
+                "verify", "-x509_strict", "-crl_check_all", "-CAfile", try fixture.home.path(of: .rootCertificate),
+                "-CRLfile", try fixture.home.path(of: .revocationLists), "-untrusted", chain.path, leaf.path,
             ])
         #expect(output.status == 0, "\(output.standardOutput)\(output.standardError)")
     }
@@ -139,7 +139,7 @@ struct PlatformTests {
         let authority = try CertificateAuthority(
             certificate: fixture.platform.rootCertificate,
             privateKey: ECPrivateKey(
-                pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8)))
+                pemRepresentation: String(contentsOfFile: try fixture.home.path(of: .rootKey), encoding: .utf8)))
         let certificate = try authority.issue(
             CertificateProfile(
                 subject: DistinguishedName(["CN": "tcb \(level)"]), notValidBefore: Date(),
@@ -155,7 +155,7 @@ struct PlatformTests {
         let authority = try CertificateAuthority(
             certificate: fixture.platform.rootCertificate,
             privateKey: ECPrivateKey(
-                pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8)))
+                pemRepresentation: String(contentsOfFile: try fixture.home.path(of: .rootKey), encoding: .utf8)))
         let cases: [(String, CertificateExtension)] = [
             (
                 "negative integer",
@@ -190,7 +190,7 @@ struct PlatformTests {
     func malformedTCBList() throws {
         let fixture = try PlatformFixture()
         let rootKey = try ECPrivateKey(
-            pemRepresentation: String(contentsOfFile: fixture.home.path(of: .rootKey), encoding: .utf8))
+            pemRepresentation: String(contentsOfFile: try fixture.home.path(of: .rootKey), encoding: .utf8))
         for payload: CBORValue in [
             [
                 "format": "cloister-tcb-status-v2", "issued": 1, "latest": 1,

@@ -239,7 +239,8 @@ struct QuoteTests {
         let python = try #require(TestEnvironment.python)
         let arguments = [
             TestEnvironment.interopScript("verify_quote.py"), "--quote", quoteURL.path,
-            "--root", fixture.home.path(of: .rootCertificate), "--crls", fixture.home.path(of: .revocationLists),
+            "--root", try fixture.home.path(of: .rootCertificate), "--crls",
+            try fixture.home.path(of: .revocationLists),
             "--measurement", hexString(enclave.identity.measurement),
         ]
         let accepted = try runTool(python, arguments + ["--nonce", "abcd"])
@@ -252,7 +253,7 @@ struct QuoteTests {
             python,
             [
                 TestEnvironment.interopScript("verify_quote.py"), "--quote", quoteURL.path,
-                "--root", other.home.path(of: .rootCertificate),
+                "--root", try other.home.path(of: .rootCertificate),
             ])
         #expect(wrongRoot.status == 1)
         _ = try Platform.revoke(home: fixture.home)

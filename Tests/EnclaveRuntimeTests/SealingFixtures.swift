@@ -19,6 +19,9 @@ enum SealingFixtures {
         try! PlatformKeyDeriver(deviceSecret: deviceSecret, tcbLevel: tcbLevel)
     }
 
+    /// The counter-authentication key of `deviceSecret`'s platform.
+    static let counterKey = try! deriver().counterAuthenticationKey()
+
     /// A sealer for `identity` whose keys and counters come straight from a platform service.
     static func sealer(
         for identity: EnclaveIdentity, deriver: PlatformKeyDeriver = deriver(), counters: MonotonicCounterStore? = nil

@@ -30,9 +30,9 @@ struct FlowerVectors: Decodable {
     let expected: [String: [[Double]]]
     let dp_fedavg: DPFedAvg
 
-    static func load() throws -> FlowerVectors? {
-        guard let url = TestEnvironment.sharedFile("reference/aggregation_vectors.json") else { return nil }
-        return try JSONDecoder().decode(Self.self, from: Data(contentsOf: url))
+    static func load() throws -> FlowerVectors {
+        try JSONDecoder().decode(
+            Self.self, from: Data(contentsOf: TestEnvironment.vector("reference/aggregation_vectors.json")))
     }
 
     var updates: [ClientUpdate] {
@@ -57,10 +57,7 @@ struct AggregationTests {
             ("multikrum_f1_keep3_weighted", .krum(byzantine: 1, keep: 3)),
         ])
     func flower(name: String, strategy: AggregationStrategy) throws {
-        guard let vectors = Self.vectors else {
-            print("skipped: ../shared/reference/aggregation_vectors.json not found")
-            return
-        }
+        let vectors = try #require(Self.vectors, "Tests/Vectors/reference/aggregation_vectors.json is unreadable")
         let expected = try #require(vectors.expected[name]).flatMap { $0 }
         let result = try strategy.aggregate(vectors.updates)
         #expect(result.count == expected.count)

@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialFederation
@@ -13,6 +14,7 @@ import NIOCore
 import Synchronization
 import Testing
 import Verifier
+import VerifierServer
 
 @Suite("fl serve's HTTP host: relayed rounds over loopback, refusals as 4xx")
 struct FederationRoutesTests {
@@ -20,7 +22,7 @@ struct FederationRoutesTests {
 
     /// A running aggregator enclave begun for three clients, its HTTP application, and the clients' keys.
     static func withHost(
-        rounds: Int = 1, logger: Logger = Logger(label: "test"),
+        rounds: Int = 1, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger = Logger(label: "test"),
         _ body: (Application<RouterResponder<BasicRequestContext>>, AggregatorRelay, EnclaveFixture, [ECPrivateKey])
             async throws -> Void
     ) async throws {
@@ -39,10 +41,8 @@ struct FederationRoutesTests {
         }
         let relay = AggregatorRelay(caller: EnclaveCaller(channel: enclave.host))
         _ = try await relay.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
-        let app = Application(
-            router: FederationRoutes.router(relay: relay),
-            configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
-            logger: logger)
+        let app = FederationRoutes.application(
+            relay: relay, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: logger)
         try await body(app, relay, fixture, keys)
     }
 
@@ -158,10 +158,25 @@ struct FederationRoutesTests {
                 try await client.execute(uri: "/fl/v1/updates", method: .post, body: ByteBuffer(string: "not cbor")) {
                     #expect($0.status == .badRequest)
                 }
+                // The host's limit is the enclave's: a body the enclave's CBOR limit refuses (which used to end the
+                // enclave) is the host's 413, and the largest the host accepts reaches the enclave, which answers.
+                for size in [FederationRoutes.maximumUpdateSize + 1, CBORLimits.default.maximumInputSize + 1] {
+                    try await client.execute(
+                        uri: "/fl/v1/updates", method: .post, body: ByteBuffer(repeating: 0, count: size)
+                    ) { response in
+                        #expect(response.status == .contentTooLarge, "\(size) bytes")
+                        #expect(String(buffer: response.body).contains(#""code":"body-too-large""#))
+                    }
+                }
                 try await client.execute(
                     uri: "/fl/v1/updates", method: .post,
-                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize + 1)
-                ) { #expect($0.status == .contentTooLarge) }
+                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize)
+                ) { response in
+                    #expect(response.status == .badRequest)
+                    #expect(
+                        String(buffer: response.body).contains(
+                            #""code":"\#(FederationError.Code.protocolViolation.rawValue)""#))
+                }
                 try await client.execute(uri: "/fl/v1/quote", method: .post, body: ByteBuffer(string: "{}")) {
                     #expect($0.status.code >= 400 && $0.status.code < 500)
                 }
@@ -177,6 +192,23 @@ struct FederationRoutesTests {
                 let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
                 #expect(final.header.participants.count == 3)
             }
+        }
+    }
+}
+
+@Suite("fl serve's HTTP host: slow clients")
+struct FederationHostTimeoutTests {
+    @Test("slow heads are cut off after the header timeout, idle and silent connections after the idle timeout")
+    func slowClients() async throws {
+        let header = 1.0
+        let idle = 4.0
+        try await FederationRoutesTests.withHost(timeouts: HTTPTimeouts(header: .seconds(header), idle: .seconds(idle)))
+        { app, _, _, _ in
+            let timings = try await app.test(.live) { client in
+                try await SlowClientTimings.measure(
+                    port: try #require(client.port), path: "/healthz", bound: .seconds(20))
+            }
+            #expect(timings.violations(header: header, idle: idle) == [], "\(timings)")
         }
     }
 }

@@ -41,6 +41,25 @@ struct PostgresReplicaTests {
         #expect(outcomes.contains { if case .failure(.alreadyUsed) = $0 { true } else { false } })
     }
 
+    @Test("outstanding sessions are bounded; a used or expired session makes room")
+    func outstandingBound() async throws {
+        try await SessionStoreChecks.outstandingBound(
+            PostgresVerifierStore(url: url, logger: logger), start: SessionStoreChecks.start(1))
+    }
+
+    @Test("two replicas racing never pass the bound together")
+    func racingReplicas() async throws {
+        try await SessionStoreChecks.racingReplicas(
+            [PostgresVerifierStore(url: url, logger: logger), PostgresVerifierStore(url: url, logger: logger)],
+            start: SessionStoreChecks.start(2))
+    }
+
+    @Test("expired sessions are deleted in bounded batches, oldest first, whatever their state")
+    func collection() async throws {
+        try await SessionStoreChecks.collection(
+            PostgresVerifierStore(url: url, logger: logger), start: SessionStoreChecks.start(3))
+    }
+
     @Test("policies, reference values and the append-only audit log are shared and behave as on SQLite")
     func sharedState() async throws {
         let store = try await PostgresVerifierStore(url: url, logger: logger)

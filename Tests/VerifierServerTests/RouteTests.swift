@@ -4,6 +4,7 @@ import CloisterTestSupport
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import NIOCore
 import Testing
 import Verifier
@@ -103,6 +104,127 @@ struct RouteTests {
         }
     }
 
+    @Test("a submission refused before appraisal leaves the session waiting, and the retry is appraised")
+    func refusalsKeepTheNonce() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await provisionDefault(client)
+            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json
+            }
+            let id = try #require(session["id"] as? String)
+            let nonce = try #require(Data(base64Encoded: session["nonce"] as? String ?? ""))
+            let quote = try fixture.quote(nonce: Array(nonce))
+            let path = "/challenge-response/v1/session/\(id)"
+            let refusals: [(String, HTTPFields, [UInt8], HTTPResponse.Status, String)] = [
+                ("?policy=does-not-exist", ServiceFixture.quoteType, quote, .notFound, "unknown-policy"),
+                ("", ServiceFixture.quoteType, [0xd2, 0x84, 0x40], .unprocessableContent, "malformed-evidence"),
+                ("", [.contentType: "text/plain"], quote, .unsupportedMediaType, "unsupported-media-type"),
+                (
+                    "", ServiceFixture.quoteType,
+                    [UInt8](repeating: 0xa0, count: VerifierRoutes.maximumEvidenceSize + 1),
+                    .contentTooLarge, "body-too-large"
+                ),
+            ]
+            for (query, headers, body, status, code) in refusals {
+                try await client.execute(
+                    uri: path + query, method: .post, headers: headers, body: ByteBuffer(bytes: body)
+                ) { response in
+                    #expect(response.status == status, "\(code)")
+                    #expect((response.body.json["error"] as? [String: Any])?["code"] as? String == code)
+                }
+                try await client.execute(uri: path, method: .get) { response in
+                    #expect(response.body.json["status"] as? String == "waiting", "after \(code)")
+                }
+            }
+            try await client.execute(
+                uri: path, method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
+            ) { response in
+                #expect(response.status == .ok)
+                #expect(response.body.json["status"] as? String == "complete")
+                #expect((response.body.json["appraisal"] as? [String: Any])?["status"] as? String == "affirming")
+            }
+        }
+    }
+
+    @Test("past the bound of outstanding sessions newSession is 503 with Retry-After; a used session makes room")
+    func outstandingBound() async throws {
+        let service = fixture.service(store: try fixture.sqliteStore(), maximumOutstandingSessions: 2)
+        try await fixture.application(service).test(.router) { client in
+            try await provisionDefault(client)
+            var sessions: [[String: Any]] = []
+            for _ in 0..<2 {
+                sessions.append(
+                    try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                        #expect(response.status == .created)
+                        return response.body.json
+                    })
+            }
+            try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.contentType] == "application/json")
+                let seconds = try #require(response.headers[.retryAfter].flatMap { Int($0) })
+                #expect((1...300).contains(seconds))
+                let error = response.body.json["error"] as? [String: Any]
+                #expect(error?["code"] as? String == "too-many-sessions")
+                #expect((error?["message"] as? String)?.contains("2 sessions are outstanding") == true)
+            }
+            let id = try #require(sessions[0]["id"] as? String)
+            let nonce = try #require(Data(base64Encoded: sessions[0]["nonce"] as? String ?? ""))
+            try await client.execute(
+                uri: "/challenge-response/v1/session/\(id)", method: .post, headers: ServiceFixture.quoteType,
+                body: ByteBuffer(bytes: fixture.quote(nonce: Array(nonce)))
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                #expect($0.status == .created)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("cloister_sessions_refused_total 1"))
+            }
+            try await client.execute(uri: "/openapi.json", method: .get) { response in
+                let newSession = (response.body.json["paths"] as? [String: Any])?["/challenge-response/v1/newSession"]
+                let responses = ((newSession as? [String: Any])?["post"] as? [String: Any])?["responses"]
+                let refused = (responses as? [String: Any])?["503"] as? [String: Any]
+                #expect((refused?["headers"] as? [String: Any])?["Retry-After"] != nil)
+            }
+        }
+    }
+
+    @Test("sessions are deleted once expired past their retention, by the collector running beside the server")
+    func collection() async throws {
+        let store = try fixture.sqliteStore()
+        let now = Date()
+        let expired = try await fixture.service(store: store, sessionLifetime: 1).newSession(at: now - 10)
+        let collector = SessionCollector(
+            store: store, retention: 60, metrics: ServiceMetrics(), logger: Logger(label: "test"))
+        #expect(try await collector.collect(at: now) == 0)
+        #expect(try await collector.collect(at: now + 60) == 1)
+        #expect(try await store.session(id: expired.id) == nil)
+
+        let shortLived = try await fixture.service(store: store, sessionLifetime: 0.05).newSession()
+        let application = fixture.application(
+            fixture.service(store: store), sessionRetention: 0, collectionInterval: .milliseconds(50))
+        try await application.test(.router) { client in
+            let waiting = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json["id"] as? String ?? ""
+            }
+            var status = HTTPResponse.Status.ok
+            for _ in 0..<200 where status != .notFound {
+                try await Task.sleep(for: .milliseconds(50))
+                status = try await client.execute(uri: "/challenge-response/v1/session/\(shortLived.id)", method: .get)
+                {
+                    $0.status
+                }
+            }
+            #expect(status == .notFound)
+            try await client.execute(uri: "/challenge-response/v1/session/\(waiting)", method: .get) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                #expect(String(buffer: response.body).contains("cloister_sessions_collected_total 1"))
+            }
+        }
+    }
+
     @Test("one-shot verify: affirming with the right policy and nonce; errors are JSON 4xx, never 5xx")
     func verify() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
@@ -197,10 +319,26 @@ struct RouteTests {
                 uri: "/v1/reference-values/echo", method: .put, headers: ServiceFixture.admin,
                 body: ByteBuffer(string: #"{"measurements": ["\#(fixture.measurementHex)"]}"#)
             ) { #expect($0.status == .ok) }
-            try await client.execute(
-                uri: "/v1/reference-values/broken", method: .put, headers: ServiceFixture.admin,
-                body: ByteBuffer(string: #"{"measurements": ["xyz"]}"#)
-            ) { #expect($0.status == .badRequest) }
+            let refusedValues: [(id: String, body: String, reason: String)] = [
+                ("broken", #"{"measurements": ["xyz"]}"#, "in hex"),
+                (
+                    "extra", #"{"measurements": ["\#(fixture.measurementHex)"], "signer": ["00"]}"#,
+                    #"unknown key "signer""#
+                ),
+                ("..", #"{"measurements": ["\#(fixture.measurementHex)"]}"#, "not a policy id"),
+                (".", #"{"measurements": ["\#(fixture.measurementHex)"]}"#, "not a policy id"),
+            ]
+            for refused in refusedValues {
+                try await client.execute(
+                    uri: "/v1/reference-values/\(refused.id)", method: .put, headers: ServiceFixture.admin,
+                    body: ByteBuffer(string: refused.body)
+                ) {
+                    #expect($0.status == .badRequest, "\(refused.id)")
+                    let error = $0.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "invalid-reference-values")
+                    #expect((error?["message"] as? String)?.contains(refused.reason) == true, "\($0.body.json)")
+                }
+            }
             try await client.execute(
                 uri: "/v1/verify", method: .post, headers: ServiceFixture.quoteType, body: ByteBuffer(bytes: quote)
             ) {
@@ -211,6 +349,42 @@ struct RouteTests {
             }
             try await client.execute(uri: "/v1/reference-values/echo", method: .delete, headers: ServiceFixture.admin) {
                 #expect($0.status == .noContent)
+            }
+        }
+    }
+
+    @Test("a policy whose values are out of range or duplicated is a 400 naming the key, and the service lives on")
+    func policyValuesRefused() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            let refused: [(String, String)] = [
+                ("id = \"x\"\n[[products]]\nproduct_id = 70000\n", #""products[0].product_id" must be"#),
+                ("id = \"x\"\n[[products]]\nproduct_id = -1\n", #""products[0].product_id" must be"#),
+                ("id = \"x\"\n[[products]]\nproduct_id = 1\nmin_svn = 65536\n", #""products[0].min_svn" must be"#),
+                (#"{"id": "x", "products": [{"product_id": 1e30}]}"#, #""products[0].product_id" must be"#),
+                (#"{"id": "x", "max_age_seconds": 99999999999999999999}"#, #""max_age_seconds" must be"#),
+                (
+                    #"{"id": "x", "allow_simulated": false, "allow_simulated": true}"#,
+                    #"duplicate key "allow_simulated""#
+                ),
+                (#"{"id": ".."}"#, "is not a policy id"),
+            ]
+            for (body, mention) in refused {
+                try await client.execute(
+                    uri: "/v1/policies/x", method: .put, headers: ServiceFixture.admin, body: ByteBuffer(string: body)
+                ) { response in
+                    #expect(response.status == .badRequest, "\(body)")
+                    let error = response.body.json["error"] as? [String: Any]
+                    #expect(error?["code"] as? String == "invalid-policy")
+                    #expect((error?["message"] as? String)?.contains(mention) == true, "\(error ?? [:])")
+                }
+            }
+            try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            try await client.execute(
+                uri: "/v1/policies/x", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: "id = \"x\"\nmax_age_seconds = \"unlimited\"\n")
+            ) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/policies/x", method: .get, headers: ServiceFixture.admin) {
+                #expect($0.body.json["max_age_seconds"] as? String == "unlimited")
             }
         }
     }

@@ -50,8 +50,13 @@ struct ServiceFixture {
             tcbStatusLists: [platform.tcbStatusList])
     }
 
-    func service(store: any VerifierStore, sessionLifetime: TimeInterval = 300) -> AttestationService {
-        AttestationService(store: store, trust: trust, signer: signer, sessionLifetime: sessionLifetime)
+    func service(
+        store: any VerifierStore, sessionLifetime: TimeInterval = 300,
+        maximumOutstandingSessions: Int = AttestationService.defaultMaximumOutstandingSessions
+    ) -> AttestationService {
+        AttestationService(
+            store: store, trust: trust, signer: signer, sessionLifetime: sessionLifetime,
+            maximumOutstandingSessions: maximumOutstandingSessions)
     }
 
     func sqliteStore() throws -> SQLiteVerifierStore {
@@ -60,10 +65,14 @@ struct ServiceFixture {
     }
 
     /// The application over `service`, for HummingbirdTesting.
-    func application(_ service: AttestationService) -> some ApplicationProtocol {
+    func application(
+        _ service: AttestationService, timeouts: HTTPTimeouts = HTTPTimeouts(),
+        sessionRetention: TimeInterval = TimeInterval(SessionCollector.defaultRetention),
+        collectionInterval: Duration = .seconds(SessionCollector.defaultInterval)
+    ) -> some ApplicationProtocol {
         VerifierServerMain.application(
-            service: service, adminToken: Array(Self.adminToken.utf8), host: "127.0.0.1", port: 0,
-            logger: Logger(label: "test"))
+            service: service, adminToken: Array(Self.adminToken.utf8), host: "127.0.0.1", port: 0, timeouts: timeouts,
+            sessionRetention: sessionRetention, collectionInterval: collectionInterval, logger: Logger(label: "test"))
     }
 
     static var admin: HTTPFields { [.authorization: "Bearer \(adminToken)"] }

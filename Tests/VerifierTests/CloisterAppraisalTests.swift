@@ -125,7 +125,7 @@ struct CloisterAppraisalTests {
     /// `document` signed by the platform's attestation key (as a compromised platform could).
     private func resigned(_ document: AttestationDocument, by evidence: CloisterEvidence) throws -> [UInt8] {
         let key = try ECPrivateKey(
-            pemRepresentation: String(contentsOfFile: evidence.home.path(of: .attestationKey), encoding: .utf8))
+            pemRepresentation: String(contentsOfFile: try evidence.home.path(of: .attestationKey), encoding: .utf8))
         return try COSESign1(signing: document.encoded(), with: key).encoded()
     }
 
@@ -143,18 +143,131 @@ struct CloisterAppraisalTests {
 
     @Test("a Nitro-shaped document whose PCRs are not SHA-384 fails the digest check")
     func nitroDigest() throws {
+        let pki = try NitroLikePKI()
+        let document = try pki.document(measurement: [UInt8](repeating: 0x4d, count: 32), digest: "SHA256")
+        let result = try appraiser(TrustStore(nitroRoots: [pki.root.certificate])).appraise(
+            document, policy: Policy(id: "nitro", measurements: [String(repeating: "4d", count: 32)]), at: Date())
+        #expect(result.format == .nitro)
+        #expect(result.failures.map(\.name) == ["digest"])
+    }
+
+    @Test("a Nitro document that verifies under a root that is not AWS's is a warning, never affirming")
+    func nitroUnderOtherRoot() throws {
+        let pki = try NitroLikePKI()
+        let measurement = [UInt8](repeating: 0x4e, count: 48)
+        let policy = Policy(id: "nitro", measurements: [hexString(measurement)])
+        let result = try appraiser(TrustStore(nitroRoots: [pki.root.certificate])).appraise(
+            pki.document(measurement: measurement), policy: policy, at: Date())
+        #expect(result.failures.isEmpty, "\(result.failures)")
+        #expect(result.status == .warning)
+        #expect(result.trustworthiness.hardware == 32)
+        #expect(result.claims?.simulated == false)
+        #expect(result.warnings.count == 1)
+        #expect(result.warnings.first?.contains(TrustStore.awsNitroRootG1Fingerprint) == true)
+        // Another configured root that is not AWS's draws no warning for evidence that does not chain to it.
+        let other = try NitroLikePKI()
+        let both = TrustStore(nitroRoots: [pki.root.certificate, other.root.certificate])
+        #expect(
+            try appraiser(both).appraise(pki.document(measurement: measurement), policy: policy, at: Date())
+                .warnings.count == 1)
+    }
+
+    @Test("a quote claiming simulated = false is simulated all the same, and its false claim fails platform-binding")
+    func simulatedClaimIgnored() throws {
+        let evidence = try CloisterEvidence()
+        var document = try SignedAttestationDocument(encoded: evidence.quote()).document
+        document.cloister?.simulated = false
+        let quote = try resigned(document, by: evidence)
+        var strict = evidence.policy
+        strict.allowSimulated = false
+        let refused = try appraiser(evidence.trust()).appraise(quote, policy: strict, expectedNonce: nonce, at: Date())
+        #expect(refused.status == .contraindicated)
+        #expect(refused.claims?.simulated == true)
+        #expect(refused.failures.map(\.name) == ["platform-binding", "simulated"])
+        let allowed = try appraiser(evidence.trust()).appraise(
+            quote, policy: evidence.policy, expectedNonce: nonce, at: Date())
+        #expect(allowed.failures.map(\.name) == ["platform-binding"])
+        #expect(allowed.failures.first?.detail.contains("simulated = false") == true)
+    }
+
+    /// How a verifier may be configured with a Cloister platform's root.
+    enum RootConfiguration: String, CaseIterable, Sendable, CustomStringConvertible {
+        case cloister = "as a Cloister root (verify --home, serve)"
+        case nitro = "as a Nitro root (verify --trust-anchor)"
+        case both = "as both"
+
+        var description: String { rawValue }
+
+        func trust(_ evidence: CloisterEvidence) throws -> TrustStore {
+            var trust = self == .nitro ? TrustStore() : try evidence.trust()
+            if self != .cloister { trust.nitroRoots = [evidence.platform.rootCertificate] }
+            return trust
+        }
+    }
+
+    @Test(
+        "a Cloister-rooted document without cloister claims fails cloister-claims, simulation allowed or not",
+        arguments: RootConfiguration.allCases)
+    func cloisterRootedWithoutClaims(configuration: RootConfiguration) throws {
         let evidence = try CloisterEvidence()
         var document = try SignedAttestationDocument(encoded: evidence.quote()).document
         document.cloister = nil
-        document.digest = "SHA256"
-        document.pcrs = [0: [UInt8](repeating: 0x4d, count: 32)]
-        let trust = TrustStore(nitroRoots: [evidence.platform.rootCertificate])
-        let result = try appraiser(trust).appraise(
-            resigned(document, by: evidence),
-            policy: Policy(id: "nitro", measurements: [String(repeating: "4d", count: 32)]),
-            at: Date())
+        let policy = Policy(
+            id: "simulation-allowed", measurements: [hexString(evidence.record.identity.measurement)],
+            signers: [hexString(evidence.record.identity.signer)], allowSimulated: true, allowDevelopmentKeys: true)
+        let result = try appraiser(configuration.trust(evidence)).appraise(
+            resigned(document, by: evidence), policy: policy, at: Date())
         #expect(result.format == .nitro)
-        #expect(result.failures.map(\.name) == ["digest"])
+        #expect(result.status == .contraindicated)
+        #expect(result.claims?.simulated == true)
+        #expect(result.failures.map(\.name).contains("cloister-claims"), "\(result.failures)")
+        #expect(
+            result.failures.allSatisfy { ["cloister-claims", "trust-anchor"].contains($0.name) }, "\(result.failures)")
+        #expect(result.warnings.isEmpty)
+    }
+
+    @Test("a policy without max_age_seconds refuses a quote older than five minutes; \"unlimited\" accepts it")
+    func defaultMaximumAge() throws {
+        let evidence = try CloisterEvidence()
+        let quote = try evidence.quote(at: Date() - 600)
+        var policy = evidence.policy
+        policy.maximumAgeSeconds = Policy.defaultMaximumAgeSeconds
+        let old = try appraiser(evidence.trust()).appraise(quote, policy: policy, expectedNonce: nonce, at: Date())
+        #expect(old.failures.map(\.name) == ["age"])
+        #expect(old.failures.first?.detail.contains("older than 300 s") == true)
+        let fromText = try Policy(
+            text: """
+                id = "t"
+                measurements = ["\(hexString(evidence.record.identity.measurement))"]
+                allow_simulated = true
+                allow_development_keys = true
+                """)
+        #expect(
+            try appraiser(evidence.trust()).appraise(quote, policy: fromText, at: Date()).failures.map(\.name) == [
+                "age"
+            ])
+        policy.maximumAgeSeconds = nil
+        let unlimited = try appraiser(evidence.trust()).appraise(
+            quote, policy: policy, expectedNonce: nonce, at: Date())
+        #expect(unlimited.status == .affirming, "\(unlimited.failures)")
+        #expect(unlimited.checks.first { $0.name == "age" }?.detail.hasPrefix("not required") == true)
+    }
+
+    @Test("every policy check is listed, the ones the policy turns off passing as \"not required\"")
+    func everyCheckListed() throws {
+        let evidence = try CloisterEvidence()
+        let policy = Policy(
+            id: "lean", measurements: [hexString(evidence.record.identity.measurement)], allowSimulated: true,
+            allowDevelopmentKeys: true, maximumAgeSeconds: nil)
+        let result = try appraiser(evidence.trust()).appraise(evidence.quote(nonce: nil), policy: policy, at: Date())
+        #expect(result.status == .affirming, "\(result.failures)")
+        let policyChecks = [
+            "reference-values", "measurement", "signer", "product-svn", "debug", "simulated", "development-key", "age",
+            "nonce", "tcb-status-accepted", "isolation",
+        ]
+        #expect(result.checks.map(\.name).suffix(policyChecks.count) == ArraySlice(policyChecks))
+        let notRequired = result.checks.filter { $0.detail.hasPrefix("not required") }.map(\.name)
+        #expect(notRequired == ["signer", "product-svn", "age", "nonce", "isolation"])
     }
 
     @Test("a policy without reference values trusts nothing")

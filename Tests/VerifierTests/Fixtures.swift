@@ -1,4 +1,5 @@
 import Attestation
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import EnclaveRuntime
@@ -60,7 +61,7 @@ func appraiser(_ trust: TrustStore) -> Appraiser {
     Appraiser(evidence: EvidenceVerifier(trust: trust), signer: testSigner)
 }
 
-/// A real AWS Nitro document from ../shared/testvectors/nitro, its pinned verification time and the AWS root.
+/// A real AWS Nitro document from Tests/Vectors/testvectors/nitro, its pinned verification time and the AWS root.
 struct NitroVector: Sendable, CustomStringConvertible {
     let name: String
     let verifyAt: String
@@ -77,24 +78,54 @@ struct NitroVector: Sendable, CustomStringConvertible {
     var time: Date { try! Date(verifyAt, strategy: .iso8601) }
 
     func bytes() throws -> [UInt8] {
-        guard let url = TestEnvironment.sharedFile("testvectors/nitro/\(name)") else {
-            throw ToolError(reason: "../shared/testvectors is absent")
-        }
-        let data = try Data(contentsOf: url)
+        let data = try Data(contentsOf: TestEnvironment.vector("testvectors/nitro/\(name)"))
         guard name.hasSuffix(".b64") else { return Array(data) }
         return Array(Data(base64Encoded: data, options: .ignoreUnknownCharacters) ?? Data())
     }
 
     static func awsRoot() throws -> X509Certificate {
-        guard let url = TestEnvironment.sharedFile("testvectors/nitro/aws-nitro-root-g1.pem") else {
-            throw ToolError(reason: "../shared/testvectors is absent")
-        }
+        let url = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
         return try X509Certificate(pemRepresentation: String(contentsOf: url, encoding: .utf8))
     }
 
-    /// A policy holding the document's PCR0.
+    /// A policy holding the document's PCR0 and accepting it anywhere in its certificates' window: the document is
+    /// made when its leaf certificate's three-hour window opens, an hour or more before its pinned time.
     func policy(allowDebug: Bool) throws -> Policy {
         let document = try SignedAttestationDocument(encoded: bytes()).document
-        return Policy(id: "nitro-\(name)", measurements: [hexString(document.pcrs[0] ?? [])], allowDebug: allowDebug)
+        return Policy(
+            id: "nitro-\(name)", measurements: [hexString(document.pcrs[0] ?? [])], allowDebug: allowDebug,
+            maximumAgeSeconds: 4 * 3600)
+    }
+}
+
+/// A PKI shaped like AWS Nitro's (a self-signed P-384 root, first in the CA bundle, and a leaf that signs the
+/// document) that is neither AWS's nor a Cloister platform's.
+struct NitroLikePKI {
+    let root: CertificateAuthority
+    let leafKey: ECPrivateKey
+    let leaf: X509Certificate
+
+    init(at time: Date = Date()) throws {
+        root = try CertificateAuthority.selfSigned(
+            CertificateProfile(
+                subject: DistinguishedName(["O": "Example", "CN": "Example Nitro-like Root"]),
+                notValidBefore: time - 86400, notValidAfter: time + 86400, isCertificateAuthority: true,
+                keyUsage: [.keyCertSign, .cRLSign]),
+            privateKey: ECPrivateKey(generating: .p384))
+        leafKey = try ECPrivateKey(generating: .p384)
+        leaf = try root.issue(
+            CertificateProfile(
+                subject: DistinguishedName(["O": "Example", "CN": "Example Enclave"]), notValidBefore: time - 3600,
+                notValidAfter: time + 3600, isCertificateAuthority: false, keyUsage: [.digitalSignature]),
+            for: leafKey.publicKey)
+    }
+
+    /// A document for PCR0 `measurement` made at `time`, signed by the leaf.
+    func document(measurement: [UInt8], digest: String = "SHA384", at time: Date = Date()) throws -> [UInt8] {
+        let document = AttestationDocument(
+            moduleID: "i-0example-enc0example", digest: digest,
+            timestamp: UInt64(time.timeIntervalSince1970 * 1000), pcrs: [0: measurement],
+            certificate: leaf.derRepresentation, caBundle: [root.certificate.derRepresentation])
+        return try COSESign1(signing: document.encoded(), with: leafKey).encoded()
     }
 }

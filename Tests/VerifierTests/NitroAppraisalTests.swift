@@ -7,9 +7,7 @@ import Foundation
 import Testing
 import Verifier
 
-@Suite(
-    "Appraisal of real AWS Nitro documents",
-    .enabled(if: TestEnvironment.sharedDirectory != nil, "../shared/testvectors is absent (CI always has it)"))
+@Suite("Appraisal of real AWS Nitro documents")
 struct NitroAppraisalTests {
     private func appraise(_ vector: NitroVector, _ bytes: [UInt8]? = nil, at time: Date? = nil, allowDebug: Bool = true)
         throws -> AttestationResult
@@ -28,14 +26,32 @@ struct NitroAppraisalTests {
         #expect(result.warnings.isEmpty)
     }
 
-    @Test("contraindicated one second after the end of its certificate window", arguments: NitroVector.all)
+    @Test(
+        "affirmed at the last second of its certificate window, contraindicated one second later",
+        arguments: NitroVector.all)
     func expired(vector: NitroVector) throws {
         let signed = try SignedAttestationDocument(encoded: vector.bytes())
         let windowEnd = ([signed.certificate] + signed.caBundle).map(\.notValidAfter).min()!
+        let lastSecond = try appraise(vector, at: windowEnd)
+        #expect(lastSecond.status == .affirming, "\(lastSecond.failures)")
         let result = try appraise(vector, at: windowEnd + 1)
         #expect(result.status == .contraindicated)
         #expect(result.failures.map(\.name) == ["certificate-chain"])
         #expect(result.trustworthiness.instanceIdentity == 99)
+    }
+
+    @Test("under the default maximum age of five minutes, a document appraised an hour after it was made is stale")
+    func defaultMaximumAge() throws {
+        let vector = NitroVector.all[0]
+        var policy = try vector.policy(allowDebug: false)
+        policy.maximumAgeSeconds = Policy.defaultMaximumAgeSeconds
+        let result = try appraiser(TrustStore(nitroRoots: [NitroVector.awsRoot()])).appraise(
+            vector.bytes(), policy: policy, at: vector.time)
+        #expect(result.failures.map(\.name) == ["age"])
+        let made = try SignedAttestationDocument(encoded: vector.bytes()).timestamp
+        let fresh = try appraiser(TrustStore(nitroRoots: [NitroVector.awsRoot()])).appraise(
+            vector.bytes(), policy: policy, at: made + 60)
+        #expect(fresh.status == .affirming, "\(fresh.failures)")
     }
 
     @Test(

@@ -36,6 +36,9 @@ int cloister_landlock_allow_path(int ruleset_fd, int path_fd, uint64_t access);
  * memfds non-executable by default; kernels before 6.3 (no MFD_EXEC) get the flags without it. */
 int cloister_memfd_create_executable(const char *name);
 
+/* memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING): a memfd for data (a trusted file's sealed copy). */
+int cloister_memfd_create_data(const char *name);
+
 /* Seals a memfd against writes, shrinking, growing and further sealing. */
 int cloister_memfd_seal(int fd);
 

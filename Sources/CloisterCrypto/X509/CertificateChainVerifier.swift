@@ -10,7 +10,8 @@ public import FoundationEssentials
 ///
 /// 1. the path ends in one of the pinned anchors, compared by exact DER;
 /// 2. every certificate's signature verifies with its issuer's key;
-/// 3. every certificate, anchor included, is valid at the time (`notValidBefore <= time < notValidAfter`);
+/// 3. every certificate, anchor included, is valid at the time: from `notValidBefore` through the whole second
+///    `notValidAfter` names (RFC 5280 §4.1.2.5: the validity period is inclusive; times have one-second precision);
 /// 4. every issuer is a CA (CA:TRUE) whose key usage, when present, includes keyCertSign;
 /// 5. no issuer has more CA certificates below it than its path length constraint allows;
 /// 6. the leaf's key usage, when present, includes `requiredLeafKeyUsage`;
@@ -136,7 +137,7 @@ public struct CertificateChainVerifier: Sendable {
                         + "(verification time \(time.rfc3339))",
                     certificate: certificate.subject)
             }
-            if time >= certificate.notValidAfter {
+            if !certificate.isValid(at: time) {
                 throw CertificateChainError(
                     .expired,
                     "certificate \(certificate.subject) expired at \(certificate.notValidAfter.rfc3339) "
@@ -293,9 +294,12 @@ private struct OpenSSLEvaluation {
         X509_VERIFY_PARAM_set_time(parameters, time)
         try requireOne(X509_VERIFY_PARAM_set_flags(parameters, flags), "X509_VERIFY_PARAM_set_flags")
         if toleratesMissingCRLs {
-            // CRLs are checked where supplied; a certificate whose issuer has none is not an error.
             X509_STORE_CTX_set_verify_cb(context) { accepted, context in
-                accepted == 0 && X509_STORE_CTX_get_error(context) == X509_V_ERR_UNABLE_TO_GET_CRL ? 1 : accepted
+                amendedVerdict(accepted, context, toleratingMissingCRLs: true)
+            }
+        } else {
+            X509_STORE_CTX_set_verify_cb(context) { accepted, context in
+                amendedVerdict(accepted, context, toleratingMissingCRLs: false)
             }
         }
         let verified = X509_verify_cert(context) == 1
@@ -344,5 +348,23 @@ private struct OpenSSLEvaluation {
             default: .malformed
             }
         return CertificateChainError(check, reason, certificate: subject)
+    }
+}
+
+/// OpenSSL's verdict on one certificate, amended in two ways. A certificate verified at exactly its notAfter second
+/// is valid (RFC 5280 §4.1.2.5: the validity period is inclusive; OpenSSL 3.0 counts that second as expired). With
+/// `toleratingMissingCRLs`, CRLs are checked where supplied, and a certificate whose issuer has none is not an error.
+private func amendedVerdict(_ accepted: Int32, _ context: OpaquePointer?, toleratingMissingCRLs: Bool) -> Int32 {
+    guard accepted == 0, let context else { return accepted }
+    switch X509_STORE_CTX_get_error(context) {
+    case X509_V_ERR_UNABLE_TO_GET_CRL:
+        return toleratingMissingCRLs ? 1 : 0
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        // OpenSSL found notAfter <= the check time; notAfter > the second before it means they are equal.
+        guard let certificate = X509_STORE_CTX_get_current_cert(context) else { return 0 }
+        var secondBefore = X509_VERIFY_PARAM_get_time(X509_STORE_CTX_get0_param(context)) - 1
+        return X509_cmp_time(X509_get0_notAfter(certificate), &secondBefore) > 0 ? 1 : 0
+    default:
+        return 0
     }
 }

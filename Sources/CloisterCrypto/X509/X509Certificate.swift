@@ -11,8 +11,8 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
     /// Serial number, big-endian magnitude.
     public let serialNumber: [UInt8]
     public let notValidBefore: Date
-    /// The end of the validity window. Like OpenSSL's chain verification, Cloister counts this second itself as
-    /// already expired.
+    /// The last second of the validity window: the certificate is still valid throughout this second (RFC 5280
+    /// §4.1.2.5: the validity period is inclusive), and expired from the next.
     public let notValidAfter: Date
     /// SHA-256 of the DER encoding (the usual certificate fingerprint).
     public let sha256Fingerprint: [UInt8]
@@ -235,9 +235,10 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         return X509_verify(pointer, key) == 1
     }
 
-    /// Whether `date` lies in the validity window: `notValidBefore <= date < notValidAfter`.
+    /// Whether `date` lies in the validity window, from `notValidBefore` through the whole second `notValidAfter`
+    /// names (certificate times have one-second precision).
     public func isValid(at date: Date) -> Bool {
-        notValidBefore <= date && date < notValidAfter
+        notValidBefore <= date && date < notValidAfter + 1
     }
 
     public static func == (lhs: X509Certificate, rhs: X509Certificate) -> Bool {

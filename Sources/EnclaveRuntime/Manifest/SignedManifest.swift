@@ -115,41 +115,39 @@ public struct SignedManifest: Sendable {
         try ManifestFile.writeAtomically(encoded, to: path)
     }
 
-    /// Re-checks at launch that the trusted files and the executable still have the hashes that were signed.
+    /// Re-checks at launch that the executable and the trusted files still have the hashes that were signed, and
+    /// returns the trusted files as sealed copies: what was hashed is what the enclave will read.
     ///
-    /// `executableSHA384` must come from the bytes that will run (`ExecutableImage.sha384`); relative trusted-file
-    /// paths resolve against `baseDirectory`, by default the signed manifest's own directory. The error names the
-    /// file that differs.
+    /// `executable` is the sealed image that will run, measured through the descriptor it runs from; relative
+    /// trusted-file paths resolve against `baseDirectory`, by default the signed manifest's own directory. The error
+    /// names the file that differs or cannot be read, and where it was looked for.
+    @discardableResult
     public func verifyInputs(
-        executableSHA384: [UInt8], executablePath: String, baseDirectory: String? = nil
-    ) throws(ManifestError) {
+        executable: ExecutableImage, baseDirectory: String? = nil
+    ) throws(ManifestError) -> [TrustedFileCopy] {
         guard let directory = baseDirectory ?? self.baseDirectory else {
             throw ManifestError(.io, "no directory to resolve the manifest's relative paths against")
         }
-        for file in manifest.trustedFiles.sorted(by: { EnclaveManifest.precedes($0.uri, $1.uri) }) {
-            let path = EnclaveManifest.resolve(file.path, against: directory)
-            let digest = try ManifestFile.sha384(path)
-            guard digest == file.sha384 else {
-                throw ManifestError(
-                    .inputMismatch,
-                    "trusted file '\(file.uri)' changed since signing: SHA-384 \(hexEncoded(digest)), "
-                        + "signed \(hexEncoded(file.sha384 ?? []))",
-                    path: path)
-            }
-        }
-        guard executableSHA384 == self.executableSHA384 else {
+        guard executable.sha384 == executableSHA384 else {
             throw ManifestError(
                 .inputMismatch,
-                "executable changed since signing: SHA-384 \(hexEncoded(executableSHA384)), "
-                    + "signed \(hexEncoded(self.executableSHA384))",
-                path: executablePath)
+                "executable changed since signing: SHA-384 \(hexEncoded(executable.sha384)), "
+                    + "signed \(hexEncoded(executableSHA384))",
+                path: executable.path)
         }
-    }
-
-    /// `verifyInputs` for the sealed image that will be executed, measured through the descriptor it runs from.
-    public func verifyInputs(executable: ExecutableImage, baseDirectory: String? = nil) throws(ManifestError) {
-        try verifyInputs(
-            executableSHA384: executable.sha384, executablePath: executable.path, baseDirectory: baseDirectory)
+        var copies: [TrustedFileCopy] = []
+        for (index, file) in manifest.trustedFiles.enumerated() {
+            let copy = try TrustedFileCopy(file, index: index, baseDirectory: directory)
+            guard copy.sha384 == file.sha384 else {
+                throw ManifestError(
+                    .inputMismatch,
+                    "trusted file '\(file.uri)' changed since signing: SHA-384 \(hexEncoded(copy.sha384)), "
+                        + "signed \(hexEncoded(file.sha384 ?? []))",
+                    path: copy.path)
+            }
+            copies.append(copy)
+        }
+        return copies
     }
 
     /// Where `cloister sign` writes by default: beside the TOML, `NAME.toml` (or `NAME.manifest.toml`) becoming
@@ -192,10 +190,20 @@ public struct SignedManifest: Sendable {
 }
 
 extension SignedManifest {
-    /// Reads the TOML manifest at `path`, hashes its trusted files and executable, and signs it with `key`.
+    /// Reads the TOML manifest at `path`, hashes its trusted files and executable, and signs it with `key`; with a
+    /// `boundary`, first refuses a manifest whose paths reach that platform home (launch refuses it anyway).
     public static func sign(
-        manifestAt path: String, with key: ECPrivateKey, locator: EnclaveExecutableLocator
+        manifestAt path: String, with key: ECPrivateKey, locator: EnclaveExecutableLocator,
+        boundary: HomeBoundary? = nil
     ) throws -> SignedManifest {
-        try SignedManifest(signing: MeasuredManifest(tomlManifestAt: path, locator: locator), with: key)
+        let measured = try MeasuredManifest(tomlManifestAt: path, locator: locator)
+        if let boundary {
+            do {
+                try measured.manifest.checkUnreachable(boundary, baseDirectory: ManifestFile.directoryName(of: path))
+            } catch {
+                throw error.inFile(path)
+            }
+        }
+        return try SignedManifest(signing: measured, with: key)
     }
 }

@@ -22,7 +22,11 @@ public struct MonotonicCounter: Sendable, Hashable {
 /// only the platform reads, each written with `AtomicFile` so a crash leaves the last persisted value.
 ///
 /// A counter belongs to the signer and product id of the enclave that created it, so later versions of the same
-/// product keep using it. Opening the store removes temporary files left by writers that were killed.
+/// product keep using it; the enclave deletes it when its job is done. Every record carries an HMAC-SHA256 under a key
+/// derived from the device secret, so a counter file rewritten outside the platform (another value, another owner, a
+/// record made up) is refused when read. The MAC cannot tell an older record of the same counter from the current one:
+/// rollback protection rests on nobody but the platform writing the home (DESIGN.md invariant 6). Opening the store
+/// removes temporary files left by writers that were killed.
 public final class MonotonicCounterStore: Sendable {
     static let fileExtension = ".counter"
 
@@ -30,14 +34,18 @@ public final class MonotonicCounterStore: Sendable {
     public let directory: String
     /// Serialises read-modify-write of counters within this process.
     private let lock = Mutex(())
+    /// The key of the records' MACs.
+    private let authenticationKey: [UInt8]
 
-    /// Opens (creating it with mode 0700 if absent) the store in `directory` and removes stale temporary files.
+    /// Opens (creating it with mode 0700 if absent) the store in `directory`, whose records are authenticated with
+    /// `authenticationKey`, and removes stale temporary files.
     /// Several processes may share a store: every operation holds an exclusive `flock` on the directory.
-    public init(directory: String) throws(PersistenceError) {
+    public init(directory: String, authenticationKey: [UInt8]) throws(PersistenceError) {
         if mkdir(directory, 0o700) != 0 && errno != EEXIST {
             throw .systemCall("mkdir", directory)
         }
         self.directory = directory
+        self.authenticationKey = authenticationKey
         do {
             _ = try exclusively { try AtomicFile.removeStaleTemporaries(in: directory) }
         } catch let error as PersistenceError {
@@ -67,7 +75,7 @@ public final class MonotonicCounterStore: Sendable {
         try exclusively {
             let file = self.file(for: id)
             guard !file.exists else { throw PersistenceError(.corrupt, "counter file \(file.path) already exists") }
-            try file.write(record.encoded())
+            try file.write(record.encoded(authenticationKey: authenticationKey))
         }
         return MonotonicCounter(id: id, value: 0)
     }
@@ -88,8 +96,16 @@ public final class MonotonicCounterStore: Sendable {
                 throw PersistenceError(.counterExhausted, "counter \(hexEncoded(id)) is at its maximum value")
             }
             record.value += 1
-            try file(for: id).write(record.encoded())
+            try file(for: id).write(record.encoded(authenticationKey: authenticationKey))
             return MonotonicCounter(id: id, value: record.value)
+        }
+    }
+
+    /// Deletes counter `id`, which `caller` must own: state sealed against it can no longer be opened.
+    public func delete(_ id: [UInt8], for caller: EnclaveIdentity) throws {
+        try exclusively {
+            _ = try load(id, for: caller)
+            try file(for: id).remove()
         }
     }
 
@@ -107,7 +123,7 @@ public final class MonotonicCounterStore: Sendable {
             throw PersistenceError(.unknownCounter, "no counter \(hexEncoded(id)) in \(directory)")
         }
         let bytes = try file.read()
-        let record = try CounterRecord(decoding: bytes, path: file.path)
+        let record = try CounterRecord(decoding: bytes, path: file.path, authenticationKey: authenticationKey)
         guard record.id == id else {
             throw PersistenceError(.corrupt, "counter file \(file.path) holds counter \(hexEncoded(record.id))")
         }
@@ -119,7 +135,7 @@ public final class MonotonicCounterStore: Sendable {
     }
 }
 
-/// The contents of one counter file.
+/// The contents of one counter file: the record and its MAC, `{id, signer, product_id, value, mac}`.
 struct CounterRecord {
     let id: [UInt8]
     let signer: [UInt8]
@@ -133,21 +149,35 @@ struct CounterRecord {
         self.value = value
     }
 
-    init(decoding bytes: [UInt8], path: String) throws(PersistenceError) {
+    init(decoding bytes: [UInt8], path: String, authenticationKey: [UInt8]) throws(PersistenceError) {
         let corrupt = PersistenceError(.corrupt, "counter file \(path) is not a valid counter record")
-        guard let map = try? CBORDecoder().decode(bytes), map.mapValue?.count == 4,
+        guard let map = try? CBORDecoder().decode(bytes), map.mapValue?.count == 5,
             let id = map["id"]?.bytesValue, let signer = map["signer"]?.bytesValue,
             let productID = map["product_id"]?.uint64Value, productID <= UInt16.max,
-            let value = map["value"]?.uint64Value
+            let value = map["value"]?.uint64Value, let mac = map["mac"]?.bytesValue
         else { throw corrupt }
         self.init(id: id, signer: signer, productID: UInt16(productID), value: value)
+        let authenticated = try? CBORValue.map(fields).encoded()
+        guard let authenticated,
+            (try? HMAC.isValidAuthenticationCode(mac, for: authenticated, key: authenticationKey, digest: .sha256))
+                == true
+        else {
+            throw PersistenceError(
+                .tampered, "counter file \(path) fails its MAC: it was written outside the platform")
+        }
     }
 
-    func encoded() throws -> [UInt8] {
-        let map: CBORValue = [
-            "id": .bytes(id), "signer": .bytes(signer), "product_id": .unsigned(UInt64(productID)),
-            "value": .unsigned(value),
+    /// The authenticated fields.
+    private var fields: [CBORMapEntry] {
+        [
+            CBORMapEntry("id", .bytes(id)), CBORMapEntry("signer", .bytes(signer)),
+            CBORMapEntry("product_id", .unsigned(UInt64(productID))), CBORMapEntry("value", .unsigned(value)),
         ]
-        return try map.encoded()
+    }
+
+    func encoded(authenticationKey: [UInt8]) throws -> [UInt8] {
+        let mac = try HMAC.authenticationCode(
+            for: CBORValue.map(fields).encoded(), key: authenticationKey, digest: .sha256)
+        return try CBORValue.map(fields + [CBORMapEntry("mac", .bytes(mac))]).encoded()
     }
 }

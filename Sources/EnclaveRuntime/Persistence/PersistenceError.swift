@@ -31,6 +31,8 @@ extension ErrorCode where Domain == PersistenceError {
     public static let notFound = Self("not-found")
     /// A stored file is not in the expected format.
     public static let corrupt = Self("corrupt")
+    /// A stored file's MAC does not verify: something other than the platform wrote it.
+    public static let tampered = Self("tampered")
     /// No counter with this id exists in the store.
     public static let unknownCounter = Self("unknown-counter")
     /// The counter belongs to another signer or product.

@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 import Foundation
 
@@ -24,19 +25,15 @@ public struct EnclaveLauncher: Sendable {
         guard let baseDirectory = signed.baseDirectory else {
             throw ManifestError(.io, "the signed manifest has no directory to resolve its paths against")
         }
+        try manifest.checkUnreachable(HomeBoundary(home: platform.home), baseDirectory: baseDirectory)
         let executable = try locator.executablePath(for: manifest.entrypoint, baseDirectory: baseDirectory)
         let image = try ExecutableImage(path: executable)
-        try signed.verifyInputs(executable: image)
-        let allowed = manifest.allowedPaths.map { $0.rule(against: baseDirectory) }
-        try refuseAccess(to: platform.home, through: allowed)
+        let trustedFiles = try signed.verifyInputs(executable: image)
+        let allowed = try Self.allowedRules(manifest, baseDirectory: baseDirectory)
 
         let enclaveID = hexEncoded(try SecureRandom.bytes(count: 8))
-        let backingStore = try Self.makeBackingStoreDirectory(enclaveID: enclaveID)
-        let trusted = manifest.trustedFiles.map {
-            FilesystemRule(EnclaveManifest.resolve($0.path, against: baseDirectory), .readOnly)
-        }
-        let rules =
-            FilesystemRule.runtimeLibraries + trusted + allowed + [FilesystemRule(backingStore, .readWrite)]
+        let backingStore = try BackingStoreDirectory(enclaveID: enclaveID)
+        let rules = FilesystemRule.runtimeLibraries + allowed + [FilesystemRule(backingStore.path, .readWrite)]
         let channels = try EnclaveChannelSet()
         let arguments: [String]
         if case .builtin(let name) = manifest.entrypoint { arguments = [name] } else { arguments = manifest.arguments }
@@ -48,7 +45,7 @@ public struct EnclaveLauncher: Sendable {
                     filesystem: rules, memoryLockLimit: EnclaveMemory.lockedByteCount(for: manifest)),
                 standardStreams: standardStreams)
         } catch {
-            try? FileManager.default.removeItem(atPath: backingStore)
+            backingStore.remove()
             throw error
         }
         let record = EnclaveRecord(
@@ -57,42 +54,42 @@ public struct EnclaveLauncher: Sendable {
                 measurement: signed.measurement.bytes, signer: signed.signer.bytes, productID: manifest.productID,
                 svn: manifest.svn, debug: manifest.debug),
             canonicalManifest: signed.canonicalManifest, mechanisms: process.mechanisms,
-            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore)
+            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore.path)
         let service = PlatformEnclaveService(platform: platform, record: record)
         let launched = LaunchedEnclave(
-            process: process, host: channels.host, platform: channels.platform, service: service)
-        try launched.handshake()
+            process: process, host: channels.host, platform: channels.platform, service: service,
+            backingStore: backingStore)
+        do {
+            try launched.handshake(trustedFiles: trustedFiles)
+        } catch {
+            _ = try? process.wait()
+            backingStore.remove()
+            throw error
+        }
         launched.startServing()
         return launched
     }
 
-    /// Refuses a manifest whose allowed paths would let the enclave reach the platform's home.
-    private func refuseAccess(to home: PlatformHome, through rules: [FilesystemRule]) throws {
-        let homePath = Self.canonical(home.path)
-        for rule in rules {
-            let path = Self.canonical(rule.path)
-            if homePath == path || homePath.hasPrefix(path == "/" ? "/" : path + "/") {
+    /// The Landlock rules for the manifest's allowed paths, each of which must exist (Landlock grants access to
+    /// existing files only); the error names the key and where the path was looked for.
+    private static func allowedRules(
+        _ manifest: EnclaveManifest, baseDirectory: String
+    ) throws(ManifestError) -> [FilesystemRule] {
+        var rules: [FilesystemRule] = []
+        for (index, allowed) in manifest.allowedPaths.enumerated() {
+            let rule = allowed.rule(against: baseDirectory)
+            guard access(rule.path, F_OK) == 0 else {
+                let error = errno
+                let relative = allowed.path.hasPrefix("/") ? "" : ", resolved against \(baseDirectory),"
                 throw ManifestError(
-                    .invalidValue,
-                    "fs.allowed path '\(rule.path)' contains the platform home \(home.path); an enclave must never "
-                        + "reach the platform's secrets",
-                    keyPath: "fs.allowed")
+                    .io,
+                    "'\(allowed.path)'\(relative) cannot be reached (\(errnoText(error))): create it, or remove it "
+                        + "from the manifest and sign it again",
+                    keyPath: "fs.allowed[\(index)].path", path: rule.path)
             }
+            rules.append(rule)
         }
-    }
-
-    private static func canonical(_ path: String) -> String {
-        URL(fileURLWithPath: path).resolvingSymlinksInPath().standardizedFileURL.path
-    }
-
-    /// A fresh 0700 directory for evicted pages: host-visible, holding only ciphertext.
-    private static func makeBackingStoreDirectory(enclaveID: String) throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
-        let path = "\(base)/cloister-enclave-\(enclaveID)"
-        guard mkdir(path, 0o700) == 0 else {
-            throw LaunchError.systemCall("mkdir", "'\(path)' (sealed-memory backing store)")
-        }
-        return path
+        return rules
     }
 }
 
@@ -104,48 +101,75 @@ public final class LaunchedEnclave: Sendable {
     public let host: Channel
     private let platform: Channel
     private let service: PlatformEnclaveService
+    private let backingStore: BackingStoreDirectory
     private let served = DispatchSemaphore(value: 0)
 
-    init(process: EnclaveProcess, host: Channel, platform: Channel, service: PlatformEnclaveService) {
+    init(
+        process: EnclaveProcess, host: Channel, platform: Channel, service: PlatformEnclaveService,
+        backingStore: BackingStoreDirectory
+    ) {
         self.process = process
         self.host = host
         self.platform = platform
         self.service = service
+        self.backingStore = backingStore
     }
 
     /// What the platform knows of the enclave, including the mechanisms it reported applying.
     public var record: EnclaveRecord { service.record }
 
-    /// Answers `identity` and then `hardened`; anything else first is a protocol violation that kills the enclave.
-    func handshake() throws {
-        for expected in [PlatformEnclaveService.Function.identity, .hardened] {
-            let message: EnclaveCallMessage
-            do {
-                message = try EnclaveCallMessage(decoding: platform.receive())
-            } catch {
-                _ = try? process.wait()
-                throw LaunchError(
-                    .spawnFailed, "the enclave ended before its start-up handshake (\(expected.rawValue)): \(error)")
+    /// Answers `identity`, then one `trusted-file` per trusted file (the reply passes its sealed copy), then
+    /// `hardened`; anything else first is a protocol violation that kills the enclave.
+    func handshake(trustedFiles: [TrustedFileCopy]) throws {
+        try answerHandshake(.identity) { try service.answer(.identity, $0) }
+        for (index, file) in trustedFiles.enumerated() {
+            try answerHandshake(.trustedFile, passing: file.file.descriptor) { argument in
+                guard try CBORDecoder().decode(argument).uint64Value == UInt64(index) else {
+                    throw PlatformError(.invalidRequest, "trusted files are handed over in order: expected \(index)")
+                }
+                return try CBORValue.map([CBORMapEntry("uri", .text(file.uri)), CBORMapEntry("path", .text(file.path))])
+                    .encoded()
             }
-            guard case .ecall(let id, expected.rawValue, let argument) = message else {
-                try? process.signal(SIGKILL)
-                throw LaunchError(
-                    .spawnFailed, "the enclave broke the start-up handshake (expected \(expected.rawValue))")
-            }
-            let outcome: EnclaveCallOutcome
-            var failure: (any Error)?
-            do {
-                outcome = .returned(try service.answer(expected, argument))
-            } catch {
-                outcome = .failed(code: "handshake", reason: "\(error)")
-                failure = error
-            }
-            try platform.send(EnclaveCallMessage.ecallResult(id: id, outcome: outcome).encoded())
-            if let failure {
-                try? process.signal(SIGKILL)
-                throw LaunchError(
-                    .spawnFailed, "the enclave's start-up handshake failed at \(expected.rawValue): \(failure)")
-            }
+        }
+        try answerHandshake(.hardened) { try service.answer(.hardened, $0) }
+    }
+
+    /// Receives the enclave's next call, which must be `expected`, and answers it with `answer`, passing
+    /// `descriptor` with a successful reply.
+    private func answerHandshake(
+        _ expected: PlatformEnclaveService.Function, passing descriptor: FileDescriptor? = nil,
+        _ answer: ([UInt8]) throws -> [UInt8]
+    ) throws {
+        let message: EnclaveCallMessage
+        do {
+            message = try EnclaveCallMessage(decoding: platform.receive())
+        } catch {
+            _ = try? process.wait()
+            throw LaunchError(
+                .spawnFailed, "the enclave ended before its start-up handshake (\(expected.rawValue)): \(error)")
+        }
+        guard case .ecall(let id, expected.rawValue, let argument) = message else {
+            try? process.signal(SIGKILL)
+            throw LaunchError(.spawnFailed, "the enclave broke the start-up handshake (expected \(expected.rawValue))")
+        }
+        let outcome: EnclaveCallOutcome
+        var failure: (any Error)?
+        do {
+            outcome = .returned(try answer(argument))
+        } catch {
+            outcome = .failed(code: "handshake", reason: "\(error)")
+            failure = error
+        }
+        let reply = try EnclaveCallMessage.ecallResult(id: id, outcome: outcome).encoded()
+        if let descriptor, failure == nil {
+            try platform.send(reply, passing: descriptor)
+        } else {
+            try platform.send(reply)
+        }
+        if let failure {
+            try? process.signal(SIGKILL)
+            throw LaunchError(
+                .spawnFailed, "the enclave's start-up handshake failed at \(expected.rawValue): \(failure)")
         }
     }
 
@@ -164,7 +188,7 @@ public final class LaunchedEnclave: Sendable {
         platform.shutdown()
         served.wait()
         served.signal()
-        try? FileManager.default.removeItem(atPath: record.backingStoreDirectory)
+        backingStore.remove()
         return termination
     }
 }

@@ -12,13 +12,18 @@ public final class PlatformEnclaveService: Sendable {
     /// The functions the enclave calls, with CBOR arguments and results.
     public enum Function: String, Sendable, CaseIterable {
         case identity, hardened
+        case trustedFile = "trusted-file"
         case sealKey = "seal-key"
         case reportKey = "report-key"
         case report, quote
         case counterCreate = "counter-create"
         case counterRead = "counter-read"
         case counterIncrement = "counter-increment"
+        case counterDelete = "counter-delete"
     }
+
+    /// The functions answered only in the start-up handshake (by `LaunchedEnclave`).
+    static let handshakeOnly: Set<Function> = [.hardened, .trustedFile]
 
     /// Mechanisms only the enclave itself can apply, and so may report.
     static let selfAppliedMechanisms: Set<IsolationMechanism> = [.notDumpable, .seccomp, .lockedRegions]
@@ -34,11 +39,11 @@ public final class PlatformEnclaveService: Sendable {
     /// The record as it stands (mechanisms grow once the enclave reports its hardening).
     public var record: EnclaveRecord { state.withLock { $0 } }
 
-    /// The call table served on the platform channel after the start-up handshake: `hardened` is accepted only
-    /// during the handshake, so a workload cannot later claim hardening the runtime did not apply.
+    /// The call table served on the platform channel after the start-up handshake: `hardened` and `trusted-file`
+    /// are accepted only during the handshake, so a workload cannot later claim hardening the runtime did not apply.
     public var calls: EnclaveCallTable {
         var table = EnclaveCallTable()
-        for function in Function.allCases where function != .hardened {
+        for function in Function.allCases where !Self.handshakeOnly.contains(function) {
             table.register(function.rawValue) { [self] argument in try answer(function, argument) }
         }
         return table
@@ -60,6 +65,8 @@ public final class PlatformEnclaveService: Sendable {
             }
             state.withLock { $0.mechanisms.formUnion(Self.selfAppliedMechanisms.intersection(reported)) }
             return []
+        case .trustedFile:
+            throw PlatformError(.invalidRequest, "trusted files are handed over in the start-up handshake only")
         case .sealKey:
             let request = try KeyRequest(cbor: CBORDecoder().decode(argument))
             return try platform.keys.sealingKey(for: record.identity, request: request)
@@ -83,6 +90,9 @@ public final class PlatformEnclaveService: Sendable {
             return try Self.counterReply(platform.counters.read(Self.counterID(argument), for: record.identity))
         case .counterIncrement:
             return try Self.counterReply(platform.counters.increment(Self.counterID(argument), for: record.identity))
+        case .counterDelete:
+            try platform.counters.delete(Self.counterID(argument), for: record.identity)
+            return []
         }
     }
 

@@ -10,11 +10,14 @@ public struct PlatformProcessError: CodedError {
     public let domain: String
     public let code: Code
     public let reason: String
+    /// The file the error is about, when it names one (a manifest, a trusted file, an allowed path).
+    public let path: String?
 
-    public init(domain: String, code: Code, reason: String) {
+    public init(domain: String, code: Code, reason: String, path: String? = nil) {
         self.domain = domain
         self.code = code
         self.reason = reason
+        self.path = path
     }
 
     public var description: String { "\(reason) (\(domain) \(code.rawValue))" }
@@ -95,7 +98,8 @@ public final class PlatformProcess: Sendable {
     private static func remoteError(_ value: CBORValue) -> PlatformProcessError {
         PlatformProcessError(
             domain: value["domain"]?.textValue ?? "unknown", code: .init(value["code"]?.textValue ?? "unknown"),
-            reason: value["reason"]?.textValue ?? "the platform failed without a reason")
+            reason: value["reason"]?.textValue ?? "the platform failed without a reason",
+            path: value["path"]?.textValue)
     }
 }
 
@@ -132,13 +136,13 @@ public enum PlatformProcessMain {
             return 0
         } catch {
             let coded = error as? any CodedError
-            let failure: CBORValue = [
-                "error": [
-                    "domain": .text(coded.map { String(describing: type(of: $0)) } ?? "Error"),
-                    "code": .text(coded?.codeDescription ?? "internal"),
-                    "reason": .text(coded?.reason ?? "\(error)"),
-                ]
+            var entries = [
+                CBORMapEntry("domain", .text(coded.map { String(describing: type(of: $0)) } ?? "Error")),
+                CBORMapEntry("code", .text(coded?.codeDescription ?? "internal")),
+                CBORMapEntry("reason", .text(coded?.reason ?? "\(error)")),
             ]
+            if let path = (error as? ManifestError)?.path { entries.append(CBORMapEntry("path", .text(path))) }
+            let failure = CBORValue.map([CBORMapEntry("error", .map(entries))])
             try? control.send(failure.encoded())
             return 1
         }

@@ -11,6 +11,7 @@ public final class PlatformKeyDeriver: Sendable {
     public static let keyByteCount = 32
     static let salt = "cloister-seal-v1"
     static let reportSalt = "cloister-report-v1"
+    static let counterSalt = "cloister-counter-v1"
 
     private let deviceSecret: LockedRegion
     /// The platform's current TCB level; requests above it are refused.
@@ -78,6 +79,16 @@ public final class PlatformKeyDeriver: Sendable {
             try HKDF.deriveKey(
                 inputKeyMaterial: secret, salt: Self.reportSalt, info: target, length: Self.keyByteCount,
                 digest: .sha256)
+        }
+    }
+
+    /// The key that authenticates the monotonic-counter files, so a counter rewritten outside the platform (another
+    /// value, another owner) is detected when it is next read.
+    public func counterAuthenticationKey() throws -> [UInt8] {
+        try deviceSecret.withUnsafeBytes { secret in
+            try HKDF.deriveKey(
+                inputKeyMaterial: secret, salt: Self.counterSalt, info: Array("counter-mac".utf8),
+                length: Self.keyByteCount, digest: .sha256)
         }
     }
 }

@@ -22,7 +22,8 @@ public struct BuiltinWorkload: Sendable {
 
     /// Answers ECALLs for tests, demos and latency measurements: `echo` returns its argument, `ping` nothing, `main`
     /// prints its arguments like echo(1); `seal` and `unseal` seal to the enclave's measurement; `read-file` returns
-    /// the file at the given path if the enclave's confinement lets it open it (to demonstrate the confinement).
+    /// the file at the given path (a trusted file's checked copy, else the file if the enclave's confinement lets it
+    /// open it: to demonstrate the confinement).
     public static let echo = BuiltinWorkload(
         name: "echo",
         summary: "answers 'echo' with its argument and 'ping' with nothing; 'main' prints its arguments",
@@ -33,7 +34,7 @@ public struct BuiltinWorkload: Sendable {
             table.register("seal") { try enclave.seal($0) }
             table.register("unseal") { try enclave.unseal($0) }
             table.register("read-file") { argument in
-                try AtomicFile(path: String(decoding: argument, as: UTF8.self)).read()
+                try enclave.readFile(String(decoding: argument, as: UTF8.self))
             }
             table.register("main") { argument in
                 let words = try EnclaveMain.arguments(argument)
@@ -82,6 +83,7 @@ public enum EnclaveMain {
             channel: Channel(descriptor: FileDescriptor(adopting: EnclaveProcess.platformDescriptor)))
         let record = try EnclaveRecord(encoded: platform.call(.identity, nil))
         let manifest = try record.manifest()
+        let trustedFiles = try TrustedFiles.receive(count: manifest.trustedFiles.count, from: platform)
         let memory = try EnclaveMemory(
             manifest: manifest, store: FileBackingStore(directory: record.backingStoreDirectory))
         if memory.isLocked { applied.insert(.lockedRegions) }
@@ -90,7 +92,8 @@ public enum EnclaveMain {
             applied.insert(.seccomp)
         }
         _ = try platform.call(.hardened, .array(applied.sorted().map { .text($0.rawValue) }))
-        let enclave = try Enclave(record: record, manifest: manifest, memory: memory, platform: platform)
+        let enclave = try Enclave(
+            record: record, manifest: manifest, memory: memory, trustedFiles: trustedFiles, platform: platform)
         var table = try workload.ecalls(enclave)
         table.register(quoteFunction) { argument in
             let value = try CBORDecoder().decode(argument)

@@ -17,19 +17,31 @@ public final class Enclave: Sendable {
     public let memory: EnclaveMemory
     /// Seals data to this enclave's identity (keys and counters from the platform).
     public let sealer: Sealer
+    /// The trusted files, as the sealed copies the platform checked at launch.
+    public let trustedFiles: TrustedFiles
     /// A P-256 key pair generated inside the enclave at start-up; `quote` binds its public key by default, so a
     /// verifier of the quote can encrypt to the enclave (HPKE) or check what it signs.
     public let key: ECPrivateKey
     private let platform: PlatformConnection
 
-    init(record: EnclaveRecord, manifest: EnclaveManifest, memory: EnclaveMemory, platform: PlatformConnection) throws {
+    init(
+        record: EnclaveRecord, manifest: EnclaveManifest, memory: EnclaveMemory, trustedFiles: TrustedFiles,
+        platform: PlatformConnection
+    ) throws {
         self.record = record
         self.manifest = manifest
         self.memory = memory
+        self.trustedFiles = trustedFiles
         self.platform = platform
         self.sealer = Sealer(
             identity: record.identity, tcbLevel: record.tcbLevel, keys: platform, counters: platform)
         self.key = try ECPrivateKey(generating: .p256)
+    }
+
+    /// The file at `path`: a trusted file's checked copy when `path` is where the platform copied one from, else the
+    /// file as the enclave's confinement lets it open it.
+    public func readFile(_ path: String) throws -> [UInt8] {
+        try trustedFiles.contents(atPath: path) ?? AtomicFile(path: path).read()
     }
 
     /// The region called `name` in the manifest.
@@ -91,14 +103,41 @@ public final class Enclave: Sendable {
     public func incrementCounter(_ id: [UInt8]) throws -> MonotonicCounter {
         try platform.counter(.counterIncrement, id)
     }
+
+    /// Deletes counter `id` once the state it protects is finished with: nothing sealed against it opens again.
+    public func deleteCounter(_ id: [UInt8]) throws {
+        _ = try platform.call(.counterDelete, bytes: id)
+    }
 }
 
 /// The enclave's end of its platform channel (fd 4): one call at a time, with CBOR arguments.
 final class PlatformConnection: SealingKeyProvider, MonotonicCounterProvider {
     private let caller: Mutex<EnclaveCaller>
+    private let channel: Channel
 
     init(channel: Channel) {
+        self.channel = channel
         caller = Mutex(EnclaveCaller(channel: channel))
+    }
+
+    /// A start-up handshake call whose reply passes a descriptor (before any other call can run).
+    func callReceivingDescriptor(
+        _ function: PlatformEnclaveService.Function, _ argument: CBORValue
+    ) throws -> ([UInt8], FileDescriptor) {
+        try caller.withLock { _ in
+            try channel.send(
+                EnclaveCallMessage.ecall(id: 0, function: function.rawValue, argument: argument.encoded()).encoded())
+            let (message, descriptor) = try channel.receiveWithOptionalDescriptor()
+            switch (try EnclaveCallMessage(decoding: message), descriptor) {
+            case (.ecallResult(0, .returned(let bytes)), let descriptor?):
+                return (bytes, descriptor)
+            case (.ecallResult(0, .failed(let code, let reason)), _):
+                throw EnclaveCallError(
+                    .handlerFailed, "the platform refused '\(function.rawValue)': \(code): \(reason)")
+            case (let other, _):
+                throw EnclaveCallError(.protocolViolation, "unexpected reply to '\(function.rawValue)': \(other)")
+            }
+        }
     }
 
     func call(_ function: PlatformEnclaveService.Function, _ argument: CBORValue?) throws -> [UInt8] {

@@ -1,0 +1,136 @@
+import Glibc
+
+/// DESIGN.md invariant 6, the check: no path a manifest names may reach the platform's home.
+///
+/// A path is resolved as the kernel would walk it (every symbolic link followed, `..` taken after the link it follows,
+/// `/proc/PID/root` and friends read as the links they are), then refused when it is the home, lies inside it or
+/// above it, names a per-process entry of `/proc` (another process's root, environment or memory), or is another name
+/// (a hard link) for one of the home's files. Components that do not exist are kept as written.
+public struct HomeBoundary: Sendable {
+    /// The home, resolved.
+    public let resolvedHome: String
+    private let home: PlatformHome
+    /// (device, inode) of every file in the home.
+    private let homeFiles: Set<FileIdentity>
+
+    /// The boundary of `home`; the files of an existing home are listed for the hard-link check.
+    public init(home: PlatformHome) throws {
+        self.home = home
+        resolvedHome = Self.resolve(home.path)
+        var files: Set<FileIdentity> = []
+        if access(home.path, F_OK) == 0 {
+            for path in try home.allFiles() {
+                if let identity = FileIdentity(path: path) { files.insert(identity) }
+            }
+        }
+        homeFiles = files
+    }
+
+    /// Refuses `path`, which the manifest names at `keyPath`, when it can reach the home.
+    public func check(_ path: String, keyPath: String) throws(ManifestError) {
+        let resolved = Self.resolve(path)
+        let shown = resolved == path ? "'\(path)'" : "'\(path)' (resolved: \(resolved))"
+        if resolved == resolvedHome || resolved.hasPrefix(resolvedHome + "/") {
+            throw refusal("\(shown) is inside the platform home \(home.path)", keyPath)
+        }
+        if resolved == "/" || resolvedHome.hasPrefix(resolved + "/") {
+            throw refusal("\(shown) contains the platform home \(home.path)", keyPath)
+        }
+        if Self.isPerProcessEntry(resolved) {
+            throw refusal(
+                "\(shown) is a process's entry in /proc, through which an enclave reaches other processes' files "
+                    + "and memory", keyPath)
+        }
+        if let identity = FileIdentity(path: resolved), homeFiles.contains(identity) {
+            throw refusal(
+                "\(shown) is another name (a hard link) for a file of the platform home \(home.path)", keyPath)
+        }
+    }
+
+    private func refusal(_ what: String, _ keyPath: String) -> ManifestError {
+        ManifestError(.invalidValue, "\(what); an enclave must never reach the platform's secrets", keyPath: keyPath)
+    }
+
+    /// `/proc` itself and `/proc/<pid>`, `/proc/self`, `/proc/thread-self` and everything under them.
+    private static func isPerProcessEntry(_ resolved: String) -> Bool {
+        guard resolved == "/proc" || resolved.hasPrefix("/proc/") else { return false }
+        guard let entry = resolved.dropFirst("/proc/".count).split(separator: "/").first else { return true }
+        return entry == "self" || entry == "thread-self" || entry.allSatisfy(\.isASCIIDigit)
+    }
+
+    /// The absolute path the kernel would reach by `path` (relative paths against the working directory): symbolic
+    /// links followed (at most 40, as the kernel allows), `.` dropped, `..` applied to what precedes it once resolved.
+    static func resolve(_ path: String) -> String {
+        var pending = components(path.hasPrefix("/") ? path : workingDirectory() + "/" + path)
+        var resolved: [String] = []
+        var links = 0
+        while !pending.isEmpty {
+            let component = pending.removeFirst()
+            if component == "." { continue }
+            if component == ".." {
+                _ = resolved.popLast()
+                continue
+            }
+            let candidate = "/" + (resolved + [component]).joined(separator: "/")
+            var status = stat()
+            guard links < 40, lstat(candidate, &status) == 0, status.st_mode & S_IFMT == S_IFLNK,
+                let target = readLink(candidate)
+            else {
+                resolved.append(component)
+                continue
+            }
+            links += 1
+            if target.hasPrefix("/") { resolved = [] }
+            pending = components(target) + pending
+        }
+        return "/" + resolved.joined(separator: "/")
+    }
+
+    private static func components(_ path: String) -> [String] {
+        path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+    }
+
+    private static func readLink(_ path: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink(path, &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private static func workingDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "/" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A file's (device, inode): the same file under any of its names.
+struct FileIdentity: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+
+    /// The identity of the file `path` names (links followed), or nil when there is none.
+    init?(path: String) {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        device = UInt64(status.st_dev)
+        inode = UInt64(status.st_ino)
+    }
+}
+
+extension EnclaveManifest {
+    /// Refuses the manifest when any trusted file or allowed path, resolved against `baseDirectory`, can reach the
+    /// platform home `boundary` guards (DESIGN.md invariant 6); the error names the key.
+    public func checkUnreachable(_ boundary: HomeBoundary, baseDirectory: String) throws(ManifestError) {
+        for (index, file) in trustedFiles.enumerated() {
+            try boundary.check(Self.resolve(file.path, against: baseDirectory), keyPath: "trusted_files[\(index)].uri")
+        }
+        for (index, allowed) in allowedPaths.enumerated() {
+            try boundary.check(Self.resolve(allowed.path, against: baseDirectory), keyPath: "fs.allowed[\(index)].path")
+        }
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
+}

@@ -1,0 +1,415 @@
+import TOMLKit
+
+/// A policy document as written, TOML or JSON, read into one tree of values before any key is interpreted: both
+/// formats then go through the same checked accessors (`PolicyTable`), and no library narrows a number on the way
+/// (TOMLKit's `Decoder` traps on an integer outside the type it decodes to).
+enum PolicyValue: Sendable {
+    case string(String)
+    /// An integer that fits in 64 bits.
+    case integer(Int)
+    /// Any other number, as written: a fraction, an exponent, or an integer beyond 64 bits.
+    case number(String)
+    case bool(Bool)
+    case array([PolicyValue])
+    case table([String: PolicyValue])
+    /// A value no policy key takes (a TOML date or time, JSON `null`), by what it is.
+    case other(String)
+
+    /// What the value is, for errors.
+    var kind: String {
+        switch self {
+        case .string: "a string"
+        case .integer: "an integer"
+        case .number(let text): "the number \(text)"
+        case .bool: "a boolean"
+        case .array: "an array"
+        case .table: "a table"
+        case .other(let kind): kind
+        }
+    }
+
+    /// The value as written when it is a scalar (a string quoted, at most 100 characters of it), else what it is.
+    var shown: String {
+        switch self {
+        case .string(let text): "\"\(text.prefix(100))\""
+        case .integer(let integer): "\(integer)"
+        case .number(let text): text
+        case .bool(let flag): "\(flag)"
+        case .array, .table, .other: kind
+        }
+    }
+
+    /// The top-level table of `text`: JSON when its first character after blanks is '{', else TOML.
+    static func document(_ text: String) throws(PolicyError) -> [String: PolicyValue] {
+        if text.drop(while: \.isWhitespace).first == "{" {
+            guard case .table(let entries) = try PolicyJSONReader.read(text) else {
+                throw PolicyError("not valid JSON: the document is not an object")
+            }
+            return entries
+        }
+        // TOMLKit hands the text to C, which would end it at a NUL; a NUL escape would cut a key or string short.
+        if text.contains("\0") || text.contains("\\u0000") || text.contains("\\U00000000") {
+            throw PolicyError("not valid TOML: NUL characters are not allowed in a policy")
+        }
+        let table: TOMLTable
+        do {
+            table = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            let position = error.source.begin
+            throw PolicyError("not valid TOML: line \(position.line), column \(position.column): \(error.description)")
+        } catch {
+            throw PolicyError("not valid TOML: \(error)")
+        }
+        return try entries(of: table, path: "")
+    }
+
+    private static func entries(of table: TOMLTable, path: String) throws(PolicyError) -> [String: PolicyValue] {
+        var entries: [String: PolicyValue] = [:]
+        for (key, value) in table {
+            let keyPath = PolicyTable.path(path, key)
+            guard entries.updateValue(try Self(toml: value, path: keyPath), forKey: key) == nil else {
+                throw PolicyError("duplicate key \"\(keyPath)\"")
+            }
+        }
+        return entries
+    }
+
+    private init(toml value: any TOMLValueConvertible, path: String) throws(PolicyError) {
+        if let table = value.table {
+            self = .table(try Self.entries(of: table, path: path))
+        } else if let array = value.array {
+            var elements: [PolicyValue] = []
+            for (index, element) in array.enumerated() {
+                elements.append(try Self(toml: element, path: "\(path)[\(index)]"))
+            }
+            self = .array(elements)
+        } else if let text = value.string {
+            self = .string(text)
+        } else if let integer = value.int {
+            self = .integer(integer)
+        } else if let number = value.double {
+            self = .number("\(number)")
+        } else if let flag = value.bool {
+            self = .bool(flag)
+        } else {
+            self = .other("a date or time")
+        }
+    }
+}
+
+/// One table of a policy document being read: accessors that refuse a value of the wrong type or out of range, and
+/// a table that holds a key outside the ones it takes, each error naming the key by its path
+/// (`products[0].product_id`).
+struct PolicyTable {
+    let entries: [String: PolicyValue]
+    /// The table's own path ("" at the top level).
+    let path: String
+
+    /// `entries` at `path`, refusing a key outside `keys` (nil: any key, for maps such as `pcrs`).
+    init(_ entries: [String: PolicyValue], path: String, keys: [String]?) throws(PolicyError) {
+        self.entries = entries
+        self.path = path
+        guard let keys, let unknown = entries.keys.sorted().first(where: { !keys.contains($0) }) else { return }
+        throw PolicyError(
+            "unknown key \"\(Self.path(path, unknown))\"; \(path.isEmpty ? "a policy" : path) takes "
+                + keys.sorted().joined(separator: ", "))
+    }
+
+    /// The path of `key` in the table at `path`.
+    static func path(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    func path(_ key: String) -> String { Self.path(path, key) }
+
+    private func typeError(_ key: String, expected: String, found value: PolicyValue) -> PolicyError {
+        PolicyError("\"\(path(key))\" must be \(expected), not \(value.kind)")
+    }
+
+    func string(_ key: String) throws(PolicyError) -> String? {
+        guard let value = entries[key] else { return nil }
+        guard case .string(let text) = value else { throw typeError(key, expected: "a string", found: value) }
+        return text
+    }
+
+    func bool(_ key: String) throws(PolicyError) -> Bool? {
+        guard let value = entries[key] else { return nil }
+        guard case .bool(let flag) = value else { throw typeError(key, expected: "true or false", found: value) }
+        return flag
+    }
+
+    /// An integer converted exactly to `T` and inside `range` (the whole of `T` when nil).
+    func integer<T: FixedWidthInteger>(
+        _ key: String, as type: T.Type, in range: ClosedRange<T> = T.min...T.max
+    ) throws(PolicyError) -> T? {
+        guard let value = entries[key] else { return nil }
+        let expected = "an integer from \(range.lowerBound) to \(range.upperBound)"
+        switch value {
+        case .integer(let integer):
+            if let exact = T(exactly: integer), range.contains(exact) { return exact }
+        case .number: break
+        default: throw typeError(key, expected: expected, found: value)
+        }
+        throw PolicyError("\"\(path(key))\" must be \(expected), not \(value.shown)")
+    }
+
+    func strings(_ key: String) throws(PolicyError) -> [String]? {
+        guard let value = entries[key] else { return nil }
+        guard case .array(let elements) = value else {
+            throw typeError(key, expected: "an array of strings", found: value)
+        }
+        var strings: [String] = []
+        for (index, element) in elements.enumerated() {
+            guard case .string(let text) = element else {
+                throw typeError("\(key)[\(index)]", expected: "a string", found: element)
+            }
+            strings.append(text)
+        }
+        return strings
+    }
+
+    /// A table (`[key]` in TOML, an object in JSON) that may hold any key.
+    func table(_ key: String) throws(PolicyError) -> PolicyTable? {
+        guard let value = entries[key] else { return nil }
+        guard case .table(let entries) = value else { throw typeError(key, expected: "a table", found: value) }
+        return try PolicyTable(entries, path: path(key), keys: nil)
+    }
+
+    /// An array of tables (`[[key]]` in TOML, an array of objects in JSON), each taking only `keys`.
+    func tables(_ key: String, keys: [String]) throws(PolicyError) -> [PolicyTable]? {
+        guard let value = entries[key] else { return nil }
+        guard case .array(let elements) = value else {
+            throw typeError(key, expected: "an array of tables", found: value)
+        }
+        var tables: [PolicyTable] = []
+        for (index, element) in elements.enumerated() {
+            guard case .table(let entries) = element else {
+                throw typeError("\(key)[\(index)]", expected: "a table", found: element)
+            }
+            tables.append(try PolicyTable(entries, path: path("\(key)[\(index)]"), keys: keys))
+        }
+        return tables
+    }
+
+    func value(_ key: String) -> PolicyValue? { entries[key] }
+}
+
+/// A strict JSON (RFC 8259) reader for policy documents. Unlike Foundation's, it refuses an object with a duplicate
+/// member name (naming it) instead of keeping one of the values, keeps every number as written so that range
+/// checks see it exactly, and bounds nesting. Errors name the line and column.
+struct PolicyJSONReader {
+    /// The deepest nesting of arrays and objects read (a policy needs three).
+    static let maximumDepth = 16
+
+    private let bytes: [UInt8]
+    private var index = 0
+
+    private init(_ text: String) {
+        bytes = Array(text.utf8)
+    }
+
+    /// The value `text` holds, refusing anything after it but blanks.
+    static func read(_ text: String) throws(PolicyError) -> PolicyValue {
+        var reader = PolicyJSONReader(text)
+        let value = try reader.value(path: "", depth: 0)
+        reader.skipBlanks()
+        guard reader.index == reader.bytes.count else { throw reader.error("unexpected text after the document") }
+        return value
+    }
+
+    private func error(_ problem: String) -> PolicyError {
+        let before = bytes[..<min(index, bytes.count)]
+        let line = before.count { $0 == UInt8(ascii: "\n") } + 1
+        let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+        let column = String(decoding: bytes[lineStart..<min(index, bytes.count)], as: UTF8.self).count + 1
+        return PolicyError("not valid JSON: line \(line), column \(column): \(problem)")
+    }
+
+    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
+
+    private mutating func skipBlanks() {
+        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d { index += 1 }
+    }
+
+    private mutating func expect(_ byte: UInt8) throws(PolicyError) {
+        guard current == byte else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
+        index += 1
+    }
+
+    private mutating func value(path: String, depth: Int) throws(PolicyError) -> PolicyValue {
+        skipBlanks()
+        guard let byte = current else { throw error("expected a value, found the end of the text") }
+        switch byte {
+        case UInt8(ascii: "{"):
+            return .table(try object(path: path, depth: depth + 1))
+        case UInt8(ascii: "["):
+            return .array(try array(path: path, depth: depth + 1))
+        case UInt8(ascii: "\""):
+            return .string(try string())
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .other("null")
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return try number()
+        default:
+            throw error("expected a value")
+        }
+    }
+
+    private mutating func object(path: String, depth: Int) throws(PolicyError) -> [String: PolicyValue] {
+        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+        index += 1
+        var entries: [String: PolicyValue] = [:]
+        skipBlanks()
+        if current == UInt8(ascii: "}") {
+            index += 1
+            return entries
+        }
+        while true {
+            skipBlanks()
+            guard current == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
+            let key = try string()
+            let keyPath = PolicyTable.path(path, key)
+            guard entries[key] == nil else { throw error("duplicate key \"\(keyPath)\"") }
+            skipBlanks()
+            try expect(UInt8(ascii: ":"))
+            entries[key] = try value(path: keyPath, depth: depth)
+            skipBlanks()
+            if current == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            try expect(UInt8(ascii: "}"))
+            return entries
+        }
+    }
+
+    private mutating func array(path: String, depth: Int) throws(PolicyError) -> [PolicyValue] {
+        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
+        index += 1
+        var elements: [PolicyValue] = []
+        skipBlanks()
+        if current == UInt8(ascii: "]") {
+            index += 1
+            return elements
+        }
+        while true {
+            elements.append(try value(path: "\(path)[\(elements.count)]", depth: depth))
+            skipBlanks()
+            if current == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            try expect(UInt8(ascii: "]"))
+            return elements
+        }
+    }
+
+    private mutating func literal(_ word: String) throws(PolicyError) {
+        guard bytes[index...].starts(with: word.utf8) else { throw error("expected a value") }
+        index += word.utf8.count
+    }
+
+    /// A number as RFC 8259 §6 writes it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    private mutating func number() throws(PolicyError) -> PolicyValue {
+        let start = index
+        func digits(_ reader: inout PolicyJSONReader) -> Int {
+            let first = reader.index
+            while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
+                reader.index += 1
+            }
+            return reader.index - first
+        }
+        if current == UInt8(ascii: "-") { index += 1 }
+        if current == UInt8(ascii: "0") {
+            index += 1
+        } else if digits(&self) == 0 {
+            throw error("expected digits in a number")
+        }
+        var isInteger = true
+        if current == UInt8(ascii: ".") {
+            index += 1
+            isInteger = false
+            guard digits(&self) > 0 else { throw error("expected digits after the decimal point") }
+        }
+        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
+            index += 1
+            isInteger = false
+            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
+            guard digits(&self) > 0 else { throw error("expected digits in the exponent") }
+        }
+        let text = String(decoding: bytes[start..<index], as: UTF8.self)
+        if isInteger, let integer = Int(text) { return .integer(integer) }
+        return .number(text)
+    }
+
+    private mutating func string() throws(PolicyError) -> String {
+        index += 1
+        var utf8: [UInt8] = []
+        while let byte = current {
+            switch byte {
+            case UInt8(ascii: "\""):
+                index += 1
+                // The text came in as a String, so its bytes are valid UTF-8.
+                return String(decoding: utf8, as: UTF8.self)
+            case UInt8(ascii: "\\"):
+                index += 1
+                utf8.append(contentsOf: String(Character(try escape())).utf8)
+            case 0..<0x20:
+                throw error("a control character in a string must be escaped")
+            default:
+                index += 1
+                utf8.append(byte)
+            }
+        }
+        throw error("unterminated string")
+    }
+
+    /// The character of an escape sequence, after its backslash.
+    private mutating func escape() throws(PolicyError) -> Unicode.Scalar {
+        guard let byte = current else { throw error("unterminated string") }
+        index += 1
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return Unicode.Scalar(byte)
+        case UInt8(ascii: "b"): return "\u{08}"
+        case UInt8(ascii: "f"): return "\u{0C}"
+        case UInt8(ascii: "n"): return "\n"
+        case UInt8(ascii: "r"): return "\r"
+        case UInt8(ascii: "t"): return "\t"
+        case UInt8(ascii: "u"):
+            let unit = try hexUnit()
+            if (0xD800..<0xDC00).contains(unit) {
+                guard bytes[index...].starts(with: "\\u".utf8) else { throw error("a lone UTF-16 surrogate") }
+                index += 2
+                let low = try hexUnit()
+                guard (0xDC00..<0xE000).contains(low) else { throw error("a lone UTF-16 surrogate") }
+                let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
+                guard let scalar = Unicode.Scalar(value) else { throw error("an invalid \\u escape") }
+                return scalar
+            }
+            guard let scalar = Unicode.Scalar(UInt32(unit)) else { throw error("a lone UTF-16 surrogate") }
+            return scalar
+        default:
+            throw error("an invalid escape sequence")
+        }
+    }
+
+    /// Four hex digits of a `\u` escape.
+    private mutating func hexUnit() throws(PolicyError) -> UInt16 {
+        var unit: UInt16 = 0
+        for _ in 0..<4 {
+            guard let byte = current, byte < 0x80, let digit = Character(Unicode.Scalar(byte)).hexDigitValue else {
+                throw error("expected four hex digits after \\u")
+            }
+            unit = unit << 4 | UInt16(digit)
+            index += 1
+        }
+        return unit
+    }
+}

@@ -1,0 +1,88 @@
+import CloisterTestSupport
+import EnclaveRuntime
+import Foundation
+import Testing
+
+/// `cloister verify` as a user runs it: the README's examples, and the exit status of each refusal.
+@Suite("cloister verify from the command line")
+struct VerifyCommandTests {
+    private func verify(_ arguments: [String]) throws -> ToolOutput {
+        try runTool(cloisterExecutable, ["verify"] + arguments)
+    }
+
+    private func write(_ text: String, _ name: String, in directory: URL) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try Data(text.utf8).write(to: url)
+        return url.path
+    }
+
+    @Test("the README quick start's five-line policy affirms a fresh quote; without a policy it is contraindicated")
+    func quickStartPolicy() throws {
+        let evidence = try CloisterEvidence()
+        let directory = try TestEnvironment.temporaryDirectory("verify-cli")
+        let quote = directory.appendingPathComponent("quote.cose")
+        try Data(evidence.quote(nonce: [0xc0, 0xff, 0xee])).write(to: quote)
+        let policy = try write(
+            """
+            id = "echo-dev"
+            measurements = ["\(hexString(evidence.record.identity.measurement))"]
+            allow_simulated = true
+            allow_development_keys = true
+            require_nonce = true
+            """, "policy.toml", in: directory)
+        let affirmed = try verify([quote.path, "--home", evidence.home.path, "--nonce", "c0ffee", "--policy", policy])
+        #expect(affirmed.status == 0, "\(affirmed.standardOutput)\(affirmed.standardError)")
+        #expect(affirmed.standardOutput.hasSuffix("affirming (policy echo-dev)\n"))
+        let withoutPolicy = try verify([quote.path, "--home", evidence.home.path, "--nonce", "c0ffee"])
+        #expect(withoutPolicy.status == 2)
+        #expect(withoutPolicy.standardOutput.hasSuffix("contraindicated (policy default)\n"))
+    }
+
+    @Test("the README's Nitro example affirms the document two minutes after it was made, and fails age an hour later")
+    func readmeNitroExample() throws {
+        let directory = try TestEnvironment.temporaryDirectory("verify-cli")
+        let policy = try write(
+            """
+            id = "evervault-prod"
+            measurements = ["f4d48b81a460c9916d1e685119074bf24660afd3e34fae9fca0a0d28d9d5599936332687e6f66fc890ac8cf150142d8b"]
+            """, "nitro.toml", in: directory)
+        let document = TestEnvironment.vector("testvectors/nitro/evervault-prod-2022-10-13.cbor")
+        let root = TestEnvironment.vector("testvectors/nitro/aws-nitro-root-g1.pem")
+        let arguments = [document.path, "--policy", policy, "--trust-anchor", root.path, "--at"]
+        let affirmed = try verify(arguments + ["2022-10-13T09:00:00Z"])
+        #expect(affirmed.status == 0, "\(affirmed.standardOutput)\(affirmed.standardError)")
+        #expect(affirmed.standardOutput.hasSuffix("affirming (policy evervault-prod)\n"))
+        let stale = try verify(arguments + ["2022-10-13T10:00:00Z"])
+        #expect(stale.status == 2)
+        #expect(stale.standardOutput.contains("FAIL  age: made 3717 s ago, older than 300 s"))
+    }
+
+    @Test(
+        "a policy value out of range exits 64 naming the file and key, where it used to kill the process",
+        arguments: ["product_id = 70000", "product_id = -1", "product_id = 1\nmin_svn = 65536"])
+    func policyOutOfRange(product: String) throws {
+        let evidence = try CloisterEvidence()
+        let directory = try TestEnvironment.temporaryDirectory("verify-cli")
+        let quote = directory.appendingPathComponent("quote.cose")
+        try Data(evidence.quote()).write(to: quote)
+        let policy = try write("id = \"x\"\n[[products]]\n\(product)\n", "policy.toml", in: directory)
+        let refused = try verify([quote.path, "--home", evidence.home.path, "--policy", policy])
+        #expect(refused.status == 64, "\(refused.standardError)")
+        #expect(refused.standardError.contains("\(policy): \"products[0]."), "\(refused.standardError)")
+        #expect(refused.standardError.contains("must be an integer from 0 to 65535"))
+    }
+
+    @Test("without a platform in the home (and no --trust-anchor) verify exits 78, as its help says")
+    func noPlatform() throws {
+        let evidence = try CloisterEvidence()
+        let directory = try TestEnvironment.temporaryDirectory("verify-cli")
+        let quote = directory.appendingPathComponent("quote.cose")
+        try Data(evidence.quote()).write(to: quote)
+        let empty = directory.appendingPathComponent("no-platform").path
+        let refused = try verify([quote.path, "--home", empty])
+        #expect(refused.status == 78)
+        #expect(refused.standardError.contains("no platform in \(empty)"), "\(refused.standardError)")
+        let help = try verify(["--help"]).standardOutput.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(help.contains("78 no Cloister platform in the home"), "\(help)")
+    }
+}
