@@ -1,7 +1,8 @@
 # Cloister: `make demo` runs the main job, `make test` runs every test. Both install what is missing first.
 
 SWIFT ?= swift
-# Debian packages the build and the tests need: headers for OpenSSL 3, libcbor and SQLite, pkg-config to find them,
+# Debian packages the build and the tests need: OpenSSL 3 (headers and the static libcrypto.a every executable links),
+# headers for libcbor and SQLite, pkg-config to find them,
 # the openssl CLI (interop tests), venv support for the Python interop tools, and a PostgreSQL server that the tests
 # start on loopback for the several-replica tests (scripts/with-postgres), and curl (the demo; libcurl for the HTTP clients).
 APT_PACKAGES := libssl-dev libcbor-dev libsqlite3-dev pkg-config openssl python3-venv postgresql curl strace

@@ -39,9 +39,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
     ],
     targets: [
+        // Linked from Debian's static libcrypto.a (module.modulemap: link ":libcrypto.a"), so no executable loads
+        // libcrypto.so: the enclave's measured image holds its cryptography. Its headers are on the default path.
         .systemLibrary(
             name: "COpenSSL",
-            pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"]), .brew(["openssl@3"])]
         ),
         .systemLibrary(
@@ -189,10 +190,22 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
+        // The Swift runtime and Foundation linked statically (-static-stdlib; the static Foundation's own libraries
+        // are named, as modules compiled against the shared Foundation do not name them), libcrypto too (COpenSSL):
+        // only what Debian ships as shared objects alone is loaded, glibc and libcbor, with the libstdc++ and
+        // libgcc_s that Swift's static-stdlib link names. The platform measures each file the loader maps
+        // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
         .executableTarget(
             name: "cloister-enclave",
             dependencies: ["EnclaveRuntime", "ConfidentialTraining", "ConfidentialFederation"],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings,
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                .linkedLibrary("CoreFoundation"),
+                .linkedLibrary("_FoundationICU"),
+                .linkedLibrary("_FoundationCShims"),
+                .linkedLibrary("_FoundationCollections"),
+            ]
         ),
         .testTarget(
             name: "EnclaveRuntimeTests",

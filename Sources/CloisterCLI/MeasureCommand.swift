@@ -8,16 +8,16 @@ public struct MeasureCommand: AsyncParsableCommand {
         commandName: "measure",
         abstract: "Print the measurement (hex) of a TOML manifest or a signed .cose manifest.",
         discussion: """
-            For a TOML manifest the trusted files and the executable are hashed on the fly; a signed manifest is \
-            verified and its signed measurement printed. Exit status: 0 measured, 64 bad arguments, 65 invalid \
-            manifest or input, 1 internal error.
+            For a TOML manifest the trusted files, the executable and the libraries this host's loader maps to run \
+            it are hashed on the fly; a signed manifest is verified and its signed measurement printed. Exit status: \
+            0 measured, 64 bad arguments, 65 invalid manifest or input, 1 internal error.
             """
     )
 
     @Argument(help: "The manifest: NAME.toml, or a signed NAME.manifest.cose.")
     var manifest: String
 
-    @Flag(help: "Print {\"measurement\", \"signer\", \"trusted_files\"} as JSON.")
+    @Flag(help: "Print {\"measurement\", \"signer\", \"libraries\", \"trusted_files\"} as JSON.")
     var json = false
 
     public init() {}

@@ -1,3 +1,4 @@
+import CloisterCrypto
 import CloisterTestSupport
 import EnclaveRuntime
 import Foundation
@@ -131,6 +132,34 @@ struct CommandLineTests {
         for part in ["trusted_files[0].uri", "file:data/greeting.txt", elsewhere.path, "cloister sign"] {
             #expect(moved.standardError.contains(part), "\(part) in \(moved.standardError)")
         }
+    }
+
+    @Test("measure lists the libraries; run refuses (65) a manifest signed when a library differed, naming it")
+    func librariesMeasuredAndChecked() throws {
+        let (home, manifest, _) = try prepare()
+        let measured = try runTool(cloister, ["measure", "--json", manifest])
+        #expect(measured.status == 0, "\(measured.standardError)")
+        let report = try JSONSerialization.jsonObject(with: Data(measured.standardOutput.utf8)) as? [String: Any]
+        let listed = try #require(report?["libraries"] as? [[String: String]])
+        let signed = try SignedManifest(contentsOf: manifest)
+        #expect(listed.map { $0["path"] } == signed.libraries.map(\.path))
+        #expect(listed.contains { $0["path"] == "/lib64/ld-linux-x86-64.so.2" })
+        // The same manifest, signed when its first library had other content.
+        var stale = signed.libraries
+        stale[0] = LoadedLibrary(path: stale[0].path, sha384: stale[0].sha384.map { ~$0 })
+        let key = try ECPrivateKey(
+            pemRepresentation: String(
+                contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem"), encoding: .utf8))
+        try SignedManifest(
+            signing: MeasuredManifest(
+                manifest: signed.manifest, executableSHA384: signed.executableSHA384, libraries: stale),
+            with: key
+        ).write(to: manifest)
+        let refused = try run(["run", manifest], home: home)
+        #expect(refused.status == 65)
+        #expect(
+            refused.standardError.contains("library '\(stale[0].path)' changed since signing"),
+            "\(refused.standardError)")
     }
 
     @Test("platform tcb and revoke change what verify accepts")

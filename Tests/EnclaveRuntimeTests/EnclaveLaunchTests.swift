@@ -203,6 +203,73 @@ struct EnclaveLaunchTests {
         #expect(error?.reason.contains("executable changed since signing") == true)
     }
 
+    @Test("a library that differs from the one measured at signing is refused at launch, naming it")
+    func libraryChangedSinceSigning() throws {
+        let platform = try PlatformFixture().platform
+        let fixture = try EchoManifestFixture()
+        let libraries = fixture.signed.libraries
+        let libcbor = try #require(libraries.firstIndex { $0.path.contains("libcbor") }, "\(libraries)")
+        // Signed when libcbor had other content: the library on this host is not the one measured.
+        var signedLibraries = libraries
+        signedLibraries[libcbor] = LoadedLibrary(
+            path: libraries[libcbor].path, sha384: libraries[libcbor].sha384.map { ~$0 })
+        let measured = try MeasuredManifest(
+            manifest: fixture.signed.manifest, executableSHA384: fixture.signed.executableSHA384,
+            libraries: signedLibraries)
+        #expect(measured.measurement != fixture.signed.measurement)
+        let path = fixture.directory.appendingPathComponent("stale.manifest.cose").path
+        try SignedManifest(signing: measured, with: ECPrivateKey(generating: .p256)).write(to: path)
+        let error = #expect(throws: ManifestError.self) {
+            try EnclaveLauncher(platform: platform, locator: fixture.locator).launch(
+                SignedManifest(contentsOf: path), standardStreams: StandardStreams(output: .null, error: .null))
+        }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.path == libraries[libcbor].path)
+        #expect(error?.reason.contains("library '\(libraries[libcbor].path)' changed since signing") == true)
+    }
+
+    @Test(
+        "the enclave reads the library files the loader maps, and nothing else of their directories",
+        .enabled(if: Landlock.abiVersion != nil, "needs Landlock"))
+    func librariesConfined() throws {
+        let fixture = try EchoManifestFixture()
+        let enclave = try launch(fixture, on: PlatformFixture().platform)
+        let caller = EnclaveCaller(channel: enclave.host)
+        let libraries = fixture.signed.libraries
+        let libcbor = try #require(libraries.first { $0.path.contains("libcbor") })
+        let read = try caller.call("read-file", Array(libcbor.path.utf8))
+        #expect(DigestAlgorithm.sha384.hash(read) == libcbor.sha384)
+        #expect(try !caller.call("read-file", Array("/etc/ld.so.cache".utf8)).isEmpty)
+        // Every directory holding a library or the Swift runtime, and a file in each that the loader does not map.
+        let measured = Set(libraries.compactMap { Self.fileIdentity($0.path) })
+        let directories = Set(libraries.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().path })
+            .union(["/opt/swift/usr/lib/swift/linux"]).filter { FileManager.default.fileExists(atPath: $0) }
+        let neighbours = try directories.compactMap { directory in
+            try FileManager.default.contentsOfDirectory(atPath: directory).sorted().map { directory + "/" + $0 }
+                .first { path in
+                    var status = stat()
+                    return stat(path, &status) == 0 && status.st_mode & S_IFMT == S_IFREG
+                        && Self.fileIdentity(path).map { !measured.contains($0) } == true
+                }
+        }
+        #expect(!neighbours.isEmpty)
+        let refused = directories.union(neighbours)
+        for path in refused.sorted() {
+            let error = #expect(throws: EnclaveCallError.self, "\(path)") {
+                try caller.call("read-file", Array(path.utf8))
+            }
+            #expect(error?.reason.contains("errno \(EACCES)") == true, "\(path): \(error?.reason ?? "")")
+        }
+        #expect(try finish(enclave) == .exited(0))
+    }
+
+    /// The (device, inode) of the file at `path`, links followed.
+    private static func fileIdentity(_ path: String) -> [UInt64]? {
+        var status = stat()
+        guard stat(path, &status) == 0 else { return nil }
+        return [UInt64(status.st_dev), UInt64(status.st_ino)]
+    }
+
     @Test("changing one byte of a trusted file changes the measurement and the launch is refused")
     func trustedFileChanged() throws {
         let platform = try PlatformFixture().platform
@@ -245,7 +312,8 @@ struct EnclaveLaunchTests {
         let fixture = try EchoManifestFixture()
         var manifest = fixture.signed.manifest
         manifest.entrypoint = .builtin("no-such-workload")
-        let measured = try MeasuredManifest(manifest: manifest, executableSHA384: fixture.signed.executableSHA384)
+        let measured = try MeasuredManifest(
+            manifest: manifest, executableSHA384: fixture.signed.executableSHA384, libraries: fixture.signed.libraries)
         let key = try ECPrivateKey(generating: .p256)
         let path = fixture.directory.appendingPathComponent("broken.manifest.cose").path
         try SignedManifest(signing: measured, with: key).write(to: path)

@@ -110,10 +110,12 @@ import Testing
         for directory in [allowed, forbidden] {
             try Data("secret in \(directory.lastPathComponent)\n".utf8).write(to: directory.appendingPathComponent("f"))
         }
+        // The shell and cat(1) run with exactly the files the loader maps for them.
+        let cat = try ExecutableImage(path: "/usr/bin/cat")
+        let libraries = try shellImage.loadedLibraries() + cat.loadedLibraries()
         let policy = LaunchPolicy(
-            filesystem: FilesystemRule.runtimeLibraries + [
-                FilesystemRule("/usr", .readOnly), FilesystemRule("/bin", .readOnly),
-                FilesystemRule("/opt/swift", .readOnly), FilesystemRule(allowed.path, .readOnly),
+            filesystem: FilesystemRule.runtimeFiles + FilesystemRule.loading(libraries) + [
+                FilesystemRule(cat.path, .readOnly), FilesystemRule(allowed.path, .readOnly),
                 FilesystemRule(writable.path, .readWrite),
             ])
         let script = """

@@ -74,6 +74,32 @@ import Testing
         #expect(fcntl(fd, F_GETFL) & O_ACCMODE == O_RDWR)
     }
 
+    /// The interpreter and the shared libraries readelf(1) reads from the file at `path`.
+    private func readelfDependencies(_ path: String) throws -> [String] {
+        let output = try runTool("/usr/bin/readelf", ["--program-headers", "--dynamic", "--wide", path])
+        return output.standardOutput.split(separator: "\n").compactMap { line -> String? in
+            guard line.contains("program interpreter:") || line.contains("(NEEDED)"),
+                let open = line.lastIndex(where: { $0 == " " || $0 == "[" }), let close = line.lastIndex(of: "]")
+            else { return nil }
+            return String(line[line.index(after: open)..<close])
+        }
+    }
+
+    @Test("a program's loader, libraries and machine are read from its headers as readelf reads them")
+    func loadInfo() throws {
+        for path in ["/bin/sh", "/usr/bin/python3"] {
+            let image = try ExecutableImage(path: path)
+            let info = try ELFLoadInfo(reading: image.descriptor, size: image.size, path: path)
+            let expected = try readelfDependencies(path)
+            #expect(expected.first == "/lib64/ld-linux-x86-64.so.2" && expected.contains("libc.so.6"), "\(path)")
+            #expect([info.interpreter].compactMap { $0 } + info.neededLibraries == expected, "\(path)")
+            #expect(info.machine == 62, "EM_X86_64")
+            #expect(info.searchPaths == [])
+        }
+        let running = try ELFLoadInfo.runningProcess.get()
+        #expect(running.interpreter == "/lib64/ld-linux-x86-64.so.2")
+    }
+
     @Test(
         "directories, devices and missing files are refused with the path named",
         arguments: [

@@ -123,6 +123,22 @@ struct HomeBoundaryTests {
         #expect(try enclave.wait() == .exited(0))
     }
 
+    @Test("a library the loader would map from the home is refused, naming it: Landlock lets the enclave read it")
+    func libraryInTheHome() throws {
+        let platform = try PlatformFixture()
+        let boundary = try HomeBoundary(home: platform.home)
+        let secret = try platform.home.path(of: .deviceSecret)
+        let libraries = [
+            LoadedLibrary(path: "/lib/x86_64-linux-gnu/libc.so.6", sha384: [UInt8](repeating: 1, count: 48)),
+            LoadedLibrary(path: secret, sha384: [UInt8](repeating: 2, count: 48)),
+        ]
+        let error = try #require(throws: ManifestError.self) { try boundary.check(libraries) }
+        #expect(error.keyPath == "loader.entrypoint")
+        #expect(error.path == secret)
+        #expect(error.reason.contains("inside the platform home"), "\(error.reason)")
+        try boundary.check(Array(libraries.prefix(1)))
+    }
+
     @Test("a dangling symbolic link into the home is refused before the file exists")
     func danglingLink() throws {
         let platform = try PlatformFixture()

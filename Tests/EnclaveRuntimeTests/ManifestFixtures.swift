@@ -5,7 +5,26 @@ import Foundation
 /// A manifest set written into a fresh temporary directory: `enclave.toml`, a trusted file `data/greeting.txt`
 /// and a tiny stand-in executable `bin/workload` (the manifest's `file:` entrypoint).
 struct ManifestFixture {
-    static let executableBytes: [UInt8] = Array("\u{7f}ELF tiny stand-in executable\n".utf8)
+    /// The smallest statically linked x86-64 ELF executable: an ELF header, one loadable segment (read and execute)
+    /// and `exit(0)` (`mov eax, 60; xor edi, edi; syscall`). It names no loader and no library.
+    static let executableBytes: [UInt8] = {
+        func little(_ value: UInt64, _ width: Int) -> [UInt8] {
+            (0..<width).map { UInt8(truncatingIfNeeded: value >> (8 * UInt64($0))) }
+        }
+        let code: [UInt8] = [0xb8, 0x3c, 0x00, 0x00, 0x00, 0x31, 0xff, 0x0f, 0x05]
+        let base: UInt64 = 0x40_0000
+        let size = UInt64(64 + 56 + code.count)
+        let identity: [UInt8] = [0x7f, 0x45, 0x4c, 0x46, 2, 1, 1] + [UInt8](repeating: 0, count: 9)
+        // ET_EXEC, EM_X86_64, version 1, entry after the headers, program headers at 64, no sections.
+        let header =
+            identity + little(2, 2) + little(62, 2) + little(1, 4) + little(base + 120, 8) + little(64, 8)
+            + little(0, 8) + little(0, 4) + little(64, 2) + little(56, 2) + little(1, 2) + little(0, 6)
+        // PT_LOAD, R+X, the whole file at `base`.
+        let segment =
+            little(1, 4) + little(5, 4) + little(0, 8) + little(base, 8) + little(base, 8) + little(size, 8)
+            + little(size, 8) + little(0x1000, 8)
+        return header + segment + code
+    }()
     static let greeting = "hello, enclave\n"
 
     static let toml = """

@@ -14,13 +14,36 @@ struct ManifestMeasurementTests {
         #expect(first.measurement == second.measurement)
         #expect(first.canonicalEncoding == second.canonicalEncoding)
         #expect(first.executableSHA384 == DigestAlgorithm.sha384.hash(ManifestFixture.executableBytes))
+        #expect(first.libraries == [], "the stand-in executable is statically linked")
+        #expect(try independentMeasurement(fixture, first, libraries: []) == first.measurement.hex)
 
-        // The documented formula, computed from the files by another implementation.
+        // With a library closure (two files of the fixture standing in for libraries), in the loader's order.
+        let libraries = try ["data/greeting.txt", "enclave.toml"].map { name in
+            LoadedLibrary(
+                path: fixture.path(name),
+                sha384: DigestAlgorithm.sha384.hash(Array(try Data(contentsOf: fixture.url(name)))))
+        }
+        let withLibraries = try MeasuredManifest(
+            manifest: first.manifest, executableSHA384: first.executableSHA384, libraries: libraries)
+        #expect(
+            try independentMeasurement(fixture, first, libraries: libraries.map(\.path))
+                == withLibraries.measurement.hex)
+    }
+
+    /// The documented formula, computed from the files by another implementation (python's hashlib).
+    private func independentMeasurement(
+        _ fixture: ManifestFixture, _ measured: MeasuredManifest, libraries: [String]
+    ) throws -> String {
         let script = """
             import hashlib, struct, sys
             exe, canonical, uri, trusted = sys.argv[1:5]
-            h = hashlib.sha384(b"cloister-measurement-v1")
+            libraries = sys.argv[5:]
+            h = hashlib.sha384(b"cloister-measurement-v2")
             h.update(hashlib.sha384(open(exe, "rb").read()).digest())
+            h.update(struct.pack(">I", len(libraries)))
+            for path in libraries:
+                h.update(struct.pack(">I", len(path.encode())) + path.encode())
+                h.update(hashlib.sha384(open(path, "rb").read()).digest())
             h.update(hashlib.sha384(bytes.fromhex(canonical)).digest())
             h.update(struct.pack(">I", len(uri.encode())) + uri.encode())
             h.update(hashlib.sha384(open(trusted, "rb").read()).digest())
@@ -29,11 +52,37 @@ struct ManifestMeasurementTests {
         let output = try runTool(
             "python3",
             [
-                "-c", script, fixture.path("bin/workload"), hexString(first.canonicalEncoding),
+                "-c", script, fixture.path("bin/workload"), hexString(measured.canonicalEncoding),
                 "file:data/greeting.txt", fixture.path("data/greeting.txt"),
-            ])
+            ] + libraries)
         #expect(output.status == 0, "\(output.standardError)")
-        #expect(output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines) == first.measurement.hex)
+        return output.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test("a library's hash, its path, a library more or fewer and their order each change the measurement")
+    func librariesChangeIt() throws {
+        let measured = try ManifestFixture().measured()
+        func measurement(_ libraries: [(String, UInt8)]) throws -> EnclaveMeasurement {
+            try MeasuredManifest(
+                manifest: measured.manifest, executableSHA384: measured.executableSHA384,
+                libraries: libraries.map { LoadedLibrary(path: $0.0, sha384: [UInt8](repeating: $0.1, count: 48)) }
+            ).measurement
+        }
+        let libc = "/lib/x86_64-linux-gnu/libc.so.6"
+        let libcbor = "/lib/x86_64-linux-gnu/libcbor.so.0.8"
+        let baseline = try measurement([(libcbor, 1), (libc, 2)])
+        #expect(try measurement([(libcbor, 1), (libc, 2)]) == baseline)
+        let variants: [[(String, UInt8)]] = [
+            [(libcbor, 1), (libc, 3)],  // libc's content changed
+            [(libcbor, 1), ("/lib/x86_64-linux-gnu/libc.so.7", 2)],  // another file
+            [(libc, 2), (libcbor, 1)],  // another order
+            [(libcbor, 1)],  // one fewer
+            [(libcbor, 1), (libc, 2), ("/lib/x86_64-linux-gnu/libm.so.6", 4)],  // one more
+            [],  // statically linked
+        ]
+        let measurements = try variants.map(measurement)
+        #expect(Set(measurements + [baseline]).count == variants.count + 1)
+        #expect(try measurement([]) == measured.measurement)
     }
 
     @Test("the canonical form is the documented deterministic CBOR map")
@@ -160,14 +209,15 @@ struct ManifestMeasurementTests {
         #expect(error?.path == fixture.path("data/greeting.txt"))
     }
 
-    @Test("the measurement report lists the measurement and the trusted files")
+    @Test("the measurement report lists the measurement, the libraries and the trusted files")
     func report() throws {
         let fixture = try ManifestFixture()
         let report = try ManifestMeasurementReport(manifestAt: fixture.manifestPath, locator: .none)
         #expect(report.measurement == (try fixture.measured().measurement.hex))
         #expect(report.signer == nil)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
-        #expect(Set(json?.keys.map { $0 } ?? []) == ["measurement", "trusted_files"])
+        #expect(Set(json?.keys.map { $0 } ?? []) == ["measurement", "libraries", "trusted_files"])
+        #expect((json?["libraries"] as? [Any])?.isEmpty == true)
         let files = json?["trusted_files"] as? [[String: String]]
         #expect(files?.first?["uri"] == "file:data/greeting.txt")
         #expect(files?.first?["sha384"] == hexString(DigestAlgorithm.sha384.hash(Array(ManifestFixture.greeting.utf8))))

@@ -47,6 +47,118 @@ struct ManifestSigningTests {
         #expect(SignerIdentity(publicKey: try ECPublicKey(pemRepresentation: publicPEM)) == .development)
     }
 
+    /// The payload entries `SignedManifest` signs for `measured`, each replaceable.
+    private static func payload(
+        _ measured: MeasuredManifest, format: String = SignedManifest.payloadFormat, canonical: [UInt8]? = nil,
+        libraries: CBORValue = .array([]), measurement: [UInt8]? = nil
+    ) -> [CBORMapEntry] {
+        [
+            CBORMapEntry("format", .text(format)),
+            CBORMapEntry("manifest", .bytes(canonical ?? measured.canonicalEncoding)),
+            CBORMapEntry("executable_sha384", .bytes(measured.executableSHA384)),
+            CBORMapEntry("libraries", libraries),
+            CBORMapEntry("measurement", .bytes(measurement ?? measured.measurement.bytes)),
+        ]
+    }
+
+    /// A COSE_Sign1 over a payload of `entries` with a fresh key, carrying the key as `SignedManifest` does.
+    private func signedPayload(_ entries: [CBORMapEntry]) throws -> [UInt8] {
+        let key = try ECPrivateKey(generating: .p256)
+        let spki = key.publicKey.derRepresentation
+        return try COSESign1(
+            signing: try CBORValue.map(entries).encoded(), with: key,
+            unprotectedHeader: [CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(spki))],
+            keyID: DigestAlgorithm.sha256.hash(spki)
+        ).encoded()
+    }
+
+    @Test("the payload carries the library closure; a library listed wrongly, twice or too often is refused")
+    func libraryPayload() throws {
+        let measured = try ManifestFixture().measured()
+        let library = LoadedLibrary(
+            path: "/lib/x86_64-linux-gnu/libcbor.so.0.8", sha384: [UInt8](repeating: 7, count: 48))
+        let withLibrary = try MeasuredManifest(
+            manifest: measured.manifest, executableSHA384: measured.executableSHA384, libraries: [library])
+        let key = try ECPrivateKey(generating: .p256)
+        let decoded = try SignedManifest(encoded: SignedManifest(signing: withLibrary, with: key).encoded)
+        #expect(decoded.libraries == [library])
+        #expect(decoded.measurement == withLibrary.measurement)
+        let payload = try CBORDecoder().decode(COSESign1(encoded: decoded.encoded).payload)
+        #expect(payload["format"]?.textValue == "cloister-signed-manifest-v2")
+        #expect(payload["libraries"]?.arrayValue?.first?["path"]?.textValue == library.path)
+        #expect(payload["libraries"]?.arrayValue?.first?["sha384"]?.bytesValue == library.sha384)
+
+        let entry = { (path: CBORValue, hash: CBORValue) in
+            CBORValue.map([CBORMapEntry("path", path), CBORMapEntry("sha384", hash)])
+        }
+        let hash = CBORValue.bytes(library.sha384)
+        let refused: [(String, CBORValue, String)] = [
+            ("a relative path", .array([entry(.text("libc.so.6"), hash)]), "libraries[0]"),
+            ("a short hash", .array([entry(.text(library.path), .bytes([1, 2]))]), "libraries[0]"),
+            ("a missing hash", .array([.map([CBORMapEntry("path", .text(library.path))])]), "libraries[0]"),
+            ("twice", .array([entry(.text(library.path), hash), entry(.text(library.path), hash)]), "twice"),
+            (
+                "too many", .array((0...SignedManifest.maximumLibraryCount).map { entry(.text("/l/\($0)"), hash) }),
+                "more than the \(SignedManifest.maximumLibraryCount)"
+            ),
+            ("not an array", .text("none"), "libraries, measurement"),
+        ]
+        for (name, libraries, expected) in refused {
+            let error = manifestError {
+                _ = try SignedManifest(encoded: signedPayload(Self.payload(withLibrary, libraries: libraries)))
+            }
+            #expect(error?.code == .malformedSignedManifest, "\(name)")
+            #expect(error?.reason.contains(expected) == true, "\(name): \(error?.reason ?? "accepted")")
+        }
+    }
+
+    @Test("a manifest signed before libraries were measured (format v1) is refused with what to do")
+    func formatOneRefused() throws {
+        let measured = try ManifestFixture().measured()
+        let entries = Self.payload(measured, format: "cloister-signed-manifest-v1").filter { $0.key != "libraries" }
+        let error = manifestError { _ = try SignedManifest(encoded: signedPayload(entries)) }
+        #expect(error?.code == .malformedSignedManifest)
+        #expect(error?.reason.contains("'cloister-signed-manifest-v1'") == true)
+        #expect(error?.reason.contains("sign it again") == true)
+    }
+
+    @Test(
+        "a library closure that differs from the signed one is refused, naming the library",
+        arguments: ["changed", "added", "removed", "reordered"])
+    func libraryClosureChanged(change: String) throws {
+        // The closure at launch is that of `image`; the signed one is edited to differ from it as a host's would.
+        let fixture = try ManifestFixture()
+        let image = try ExecutableImage(path: "/bin/sh")
+        let loaded = try image.loadedLibraries()
+        try #require(loaded.count >= 2, "/bin/sh maps its loader and libc")
+        var signed = loaded
+        let named: String
+        switch change {
+        case "changed":
+            signed[0] = LoadedLibrary(path: loaded[0].path, sha384: loaded[0].sha384.map { $0 ^ 1 })
+            named = "library '\(loaded[0].path)' changed since signing"
+        case "added":
+            signed.removeLast()
+            named = "now loads the library '\(loaded.last!.path)', which was not measured at signing"
+        case "removed":
+            signed.append(LoadedLibrary(path: "/lib/x86_64-linux-gnu/libcloister-gone.so.1", sha384: loaded[0].sha384))
+            named = "no longer loads the library '/lib/x86_64-linux-gnu/libcloister-gone.so.1'"
+        default:
+            signed.swapAt(0, 1)
+            named = "loads its libraries in another order than at signing"
+        }
+        var manifest = try fixture.measured().manifest
+        manifest.entrypoint = .file("/bin/sh")
+        let measured = try MeasuredManifest(manifest: manifest, executableSHA384: image.sha384, libraries: signed)
+        let signedManifest = try SignedManifest(
+            encoded: SignedManifest(signing: measured, with: ECPrivateKey(generating: .p256)).encoded,
+            baseDirectory: fixture.directory.path)
+        let error = manifestError { try signedManifest.verifyInputs(executable: image) }
+        #expect(error?.code == .inputMismatch)
+        #expect(error?.reason.contains(named) == true, "\(error?.reason ?? "accepted")")
+        #expect(error?.reason.contains("sign the manifest again") == true)
+    }
+
     /// The signed fixture's COSE_Sign1 as CBOR, to tamper with.
     private func signedMessage() throws -> [CBORValue] {
         let fixture = try ManifestFixture()
@@ -117,19 +229,8 @@ struct ManifestSigningTests {
     func inconsistentMeasurement() throws {
         let fixture = try ManifestFixture()
         let measured = try fixture.measured()
-        let key = try ECPrivateKey(generating: .p256)
-        let spki = key.publicKey.derRepresentation
-        let payload = try CBORValue.map([
-            CBORMapEntry("format", .text(SignedManifest.payloadFormat)),
-            CBORMapEntry("manifest", .bytes(measured.canonicalEncoding)),
-            CBORMapEntry("executable_sha384", .bytes(measured.executableSHA384)),
-            CBORMapEntry("measurement", .bytes([UInt8](repeating: 0xAA, count: 48))),
-        ]).encoded()
-        let message = try COSESign1(
-            signing: payload, with: key,
-            unprotectedHeader: [CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(spki))],
-            keyID: DigestAlgorithm.sha256.hash(spki))
-        let error = manifestError { _ = try SignedManifest(encoded: try message.encoded()) }
+        let message = try signedPayload(Self.payload(measured, measurement: [UInt8](repeating: 0xAA, count: 48)))
+        let error = manifestError { _ = try SignedManifest(encoded: message) }
         #expect(error?.code == .malformedSignedManifest)
         #expect(error?.reason.contains("measurement") == true)
     }
@@ -159,20 +260,9 @@ struct ManifestSigningTests {
         let at = try #require(
             canonical.indices.first { canonical[$0...].starts(with: variable) }, "the canonical manifest names it")
         canonical[at] = UInt8(ascii: "L")
-        let key = try ECPrivateKey(generating: .p256)
-        let spki = key.publicKey.derRepresentation
-        let payload = try CBORValue.map([
-            CBORMapEntry("format", .text(SignedManifest.payloadFormat)),
-            CBORMapEntry("manifest", .bytes(canonical)),
-            CBORMapEntry("executable_sha384", .bytes(measured.executableSHA384)),
-            CBORMapEntry("measurement", .bytes(measured.measurement.bytes)),
-        ]).encoded()
-        let message = try COSESign1(
-            signing: payload, with: key,
-            unprotectedHeader: [CBORMapEntry(CBORValue(SignedManifest.signerKeyHeaderLabel), .bytes(spki))],
-            keyID: DigestAlgorithm.sha256.hash(spki))
+        let message = try signedPayload(Self.payload(measured, canonical: canonical))
         let path = fixture.path("preload.manifest.cose")
-        try Data(try message.encoded()).write(to: URL(fileURLWithPath: path))
+        try Data(message).write(to: URL(fileURLWithPath: path))
         let error = manifestError { _ = try SignedManifest(contentsOf: path) }
         #expect(error?.keyPath == "loader.env.LD_PRELOAD", "\(String(describing: error))")
         #expect(error?.reason.contains("loader variable") == true)

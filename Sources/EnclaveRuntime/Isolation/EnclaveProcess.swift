@@ -29,8 +29,8 @@ public struct StandardStreams: Sendable {
 /// How an enclave process is confined beyond what every launch applies.
 public struct LaunchPolicy: Sendable {
     /// The paths the enclave may use, enforced with Landlock, besides its own `/proc/<pid>`; nil leaves the
-    /// filesystem unrestricted. Include `FilesystemRule.runtimeLibraries` (or equivalent) so the dynamic loader can
-    /// start the executable.
+    /// filesystem unrestricted. Include `FilesystemRule.runtimeFiles`, and `FilesystemRule.loading(_:)` of the
+    /// image's `loadedLibraries()` so that the dynamic loader can start a dynamically linked executable.
     public var filesystem: [FilesystemRule]?
     /// The bytes of memory the process will lock (`EnclaveMemory.lockedByteCount(for:)`; `.max` for unlimited, as the
     /// platform process gets, which raises each enclave's limit in turn): `RLIMIT_MEMLOCK` is raised to it before

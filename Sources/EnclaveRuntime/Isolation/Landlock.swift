@@ -20,15 +20,27 @@ public struct FilesystemRule: Sendable, Hashable {
         self.access = access
     }
 
-    /// Read-only rules for what the dynamic loader and the Swift runtime need to start an executable besides its own
-    /// `/proc/<pid>` (which `EnclaveProcess.spawn` allows to every confined process, and no other process's entries):
-    /// the loader cache, the system libraries, the toolchain's runtime libraries and the CPU list Dispatch sizes its
-    /// pools from (only the paths that exist here).
-    public static var runtimeLibraries: [FilesystemRule] {
-        ["/etc/ld.so.cache", "/lib", "/lib64", "/usr/lib", "/opt/swift/usr/lib/swift/linux", "/sys/devices/system/cpu"]
+    /// Read-only rules for what the Swift runtime reads besides its own `/proc/<pid>` (which `EnclaveProcess.spawn`
+    /// allows to every confined process, and no other process's entries): the CPU list Dispatch sizes its pools from
+    /// (when it exists here).
+    public static var runtimeFiles: [FilesystemRule] {
+        ["/sys/devices/system/cpu"]
             .filter { (path: String) in Glibc.access(path, F_OK) == 0 }
             .map { FilesystemRule($0, .readOnly) }
     }
+
+    /// Read-only rules (read and execute) for exactly the files the dynamic loader maps to run an image whose library
+    /// closure is `libraries` (`ExecutableImage.loadedLibraries()`), and the loader cache it reads to find them; none
+    /// for a statically linked image. The rules name files, not their directories, and Landlock binds each to the file
+    /// it names when the ruleset is made: the loader can open no other file, and no file put in a library's place.
+    public static func loading(_ libraries: [LoadedLibrary]) -> [FilesystemRule] {
+        guard !libraries.isEmpty else { return [] }
+        let cache = Glibc.access(loaderCache, F_OK) == 0 ? [FilesystemRule(loaderCache, .readOnly)] : []
+        return cache + libraries.map { FilesystemRule($0.path, .readOnly) }
+    }
+
+    /// The cache the dynamic loader finds libraries through (`ldconfig(8)`).
+    static let loaderCache = "/etc/ld.so.cache"
 }
 
 /// The kernel's Landlock support.

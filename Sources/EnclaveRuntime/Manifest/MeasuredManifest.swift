@@ -1,6 +1,7 @@
 import CloisterCrypto
 
-/// A manifest with every input hashed: trusted files filled in, the executable hashed, the measurement computed.
+/// A manifest with every input hashed: trusted files filled in, the executable and the libraries it loads hashed, the
+/// measurement computed.
 public struct MeasuredManifest: Sendable, Hashable {
     /// The manifest, every trusted file carrying its SHA-384.
     public let manifest: EnclaveManifest
@@ -8,20 +9,27 @@ public struct MeasuredManifest: Sendable, Hashable {
     public let canonicalEncoding: [UInt8]
     /// SHA-384 of the executable the entrypoint runs.
     public let executableSHA384: [UInt8]
+    /// The executable's library closure (`ExecutableImage.loadedLibraries()`): empty when it is statically linked.
+    public let libraries: [LoadedLibrary]
     /// The enclave measurement.
     public let measurement: EnclaveMeasurement
 
-    /// Measures `manifest` whose trusted files already carry their hashes, for an executable with `executableSHA384`.
-    public init(manifest: EnclaveManifest, executableSHA384: [UInt8]) throws(ManifestError) {
+    /// Measures `manifest` whose trusted files already carry their hashes, for an executable with `executableSHA384`
+    /// that loads `libraries`.
+    public init(
+        manifest: EnclaveManifest, executableSHA384: [UInt8], libraries: [LoadedLibrary]
+    ) throws(ManifestError) {
         let canonical = try manifest.canonicalEncoding()
         self.manifest = manifest
         self.canonicalEncoding = canonical
         self.executableSHA384 = executableSHA384
+        self.libraries = libraries
         self.measurement = try EnclaveMeasurement(
-            executableSHA384: executableSHA384, canonicalManifest: canonical, manifest)
+            executableSHA384: executableSHA384, libraries: libraries, canonicalManifest: canonical, manifest)
     }
 
-    /// Hashes the trusted files (resolved against `baseDirectory`) and the executable `locator` finds, then measures.
+    /// Hashes the trusted files (resolved against `baseDirectory`), and the executable `locator` finds and its library
+    /// closure as this host's loader resolves it, then measures.
     ///
     /// A trusted file whose hash the manifest already pins must still have that hash.
     public init(
@@ -29,7 +37,14 @@ public struct MeasuredManifest: Sendable, Hashable {
     ) throws(ManifestError) {
         let filled = try manifest.fillingTrustedFileHashes(baseDirectory: baseDirectory)
         let executable = try locator.executablePath(for: manifest.entrypoint, baseDirectory: baseDirectory)
-        try self.init(manifest: filled, executableSHA384: ManifestFile.sha384(executable))
+        let image: ExecutableImage
+        do {
+            image = try ExecutableImage(path: executable)
+        } catch {
+            throw ManifestError(
+                .io, (error as? LaunchError)?.reason ?? "\(error)", keyPath: "loader.entrypoint", path: executable)
+        }
+        try self.init(manifest: filled, executableSHA384: image.sha384, libraries: image.loadedLibraries())
     }
 
     /// Reads the TOML manifest at `path` and measures it with the files beside it; errors name the file.

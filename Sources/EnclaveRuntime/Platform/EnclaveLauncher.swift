@@ -3,7 +3,8 @@ import CloisterCrypto
 import Foundation
 
 /// The platform's launch path: verify the signed manifest, measure the executable through the descriptor that will
-/// run, refuse anything that changed since signing, confine the process, and serve it over its private channel.
+/// run and the libraries the loader will map for it, refuse anything that changed since signing, confine the process
+/// (the loader may open exactly the measured libraries), and serve it over its private channel.
 ///
 /// The enclave's first two platform calls are a handshake the launcher answers before `launch` returns: `identity`
 /// (the record, with the manifest, which carries the seccomp allow-list and the regions) and `hardened` (what the
@@ -25,15 +26,19 @@ public struct EnclaveLauncher: Sendable {
         guard let baseDirectory = signed.baseDirectory else {
             throw ManifestError(.io, "the signed manifest has no directory to resolve its paths against")
         }
-        try manifest.checkUnreachable(HomeBoundary(home: platform.home), baseDirectory: baseDirectory)
+        let boundary = try HomeBoundary(home: platform.home)
+        try manifest.checkUnreachable(boundary, baseDirectory: baseDirectory)
         let executable = try locator.executablePath(for: manifest.entrypoint, baseDirectory: baseDirectory)
         let image = try ExecutableImage(path: executable)
-        let trustedFiles = try signed.verifyInputs(executable: image)
+        let inputs = try signed.verifyInputs(executable: image)
+        try boundary.check(inputs.libraries)
         let allowed = try Self.allowedRules(manifest, baseDirectory: baseDirectory)
 
         let enclaveID = hexEncoded(try SecureRandom.bytes(count: 8))
         let backingStore = try BackingStoreDirectory(enclaveID: enclaveID)
-        let rules = FilesystemRule.runtimeLibraries + allowed + [FilesystemRule(backingStore.path, .readWrite)]
+        let rules =
+            FilesystemRule.runtimeFiles + FilesystemRule.loading(inputs.libraries) + allowed
+            + [FilesystemRule(backingStore.path, .readWrite)]
         let channels = try EnclaveChannelSet()
         let arguments: [String]
         if case .builtin(let name) = manifest.entrypoint { arguments = [name] } else { arguments = manifest.arguments }
@@ -60,7 +65,7 @@ public struct EnclaveLauncher: Sendable {
             process: process, host: channels.host, platform: channels.platform, service: service,
             backingStore: backingStore)
         do {
-            try launched.handshake(trustedFiles: trustedFiles)
+            try launched.handshake(trustedFiles: inputs.trustedFiles)
         } catch {
             _ = try? process.wait()
             backingStore.remove()

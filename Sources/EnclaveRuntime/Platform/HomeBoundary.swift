@@ -47,6 +47,18 @@ public struct HomeBoundary: Sendable {
         }
     }
 
+    /// Refuses every library of an executable's closure (`ExecutableImage.loadedLibraries()`) that can reach the
+    /// home: Landlock lets the enclave read the libraries it maps.
+    public func check(_ libraries: [LoadedLibrary]) throws(ManifestError) {
+        for library in libraries {
+            do {
+                try check(library.path, keyPath: "loader.entrypoint")
+            } catch {
+                throw error.inFile(library.path)
+            }
+        }
+    }
+
     private func refusal(_ what: String, _ keyPath: String) -> ManifestError {
         ManifestError(.invalidValue, "\(what); an enclave must never reach the platform's secrets", keyPath: keyPath)
     }
