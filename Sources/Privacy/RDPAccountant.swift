@@ -22,10 +22,16 @@ public struct RDPAccountant: StepAccountant, Hashable {
             self.steps = steps
         }
 
-        /// `steps` steps of `mechanism`, refused when `steps` is negative: what every accountant composes.
+        /// The most steps one composition may hold: 2^30, beyond any training run, and within what the tight
+        /// accountants' grids index.
+        public static let maximumSteps = 1 << 30
+
+        /// `steps` steps of `mechanism`, refused when `steps` is negative or past `maximumSteps`: what every
+        /// accountant composes.
         init(checking mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
-            guard steps >= 0 else {
-                throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)")
+            guard (0...Self.maximumSteps).contains(steps) else {
+                throw PrivacyError(
+                    .invalidParameter, "steps must be in 0...\(Self.maximumSteps) (2^30), got \(steps)")
             }
             self.init(mechanism: mechanism, steps: steps)
         }
