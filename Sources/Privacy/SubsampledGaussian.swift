@@ -79,6 +79,10 @@ public struct SubsampledGaussian: Sendable, Hashable {
                 logA0 = LogSpace.add(logA0, logS0)
                 logA1 = LogSpace.add(logA1, logS1)
             } else {
+                // At extreme orders the alternating terms cancel below a double's precision and the partial sum
+                // would go negative: this order then bounds nothing (∞), which the conversion skips, never a
+                // false, finite bound.
+                guard logA0 >= logS0, logA1 >= logS1 else { return .infinity }
                 logA0 = LogSpace.subtract(logA0, logS0)
                 logA1 = LogSpace.subtract(logA1, logS1)
             }

@@ -106,6 +106,19 @@ struct RDPAccountantTests {
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 0) }
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 1) }
         #expect(throws: PrivacyError.self) { try RDPAccountant(orders: [0.5]) }
+        for order in [RDPAccountant.maximumOrder.nextUp, 1e300, .infinity, .nan] {
+            #expect(throws: PrivacyError.self, "order \(order)") { try RDPAccountant(orders: [2, order]) }
+        }
+        for order in [RDPAccountant.maximumOrder, RDPAccountant.maximumOrder - 0.5] {
+            for sigma in [SubsampledGaussian.noiseMultiplierRange.lowerBound, 1] {
+                let epsilon = try RDPAccountant(orders: [order]).composing(
+                    SubsampledGaussian(samplingRate: 0.5, noiseMultiplier: sigma),
+                    steps: RDPAccountant.Composition.maximumSteps
+                ).epsilon(delta: 1e-5).epsilon
+                // Where the fractional series cancels past a double's precision, the order bounds nothing: ∞.
+                #expect(!epsilon.isNaN && epsilon >= 0, "order \(order), σ \(sigma): \(epsilon)")
+            }
+        }
         #expect(throws: PrivacyError.self) { try PrivacyBudget(epsilon: 1, delta: 1) }
         // Every accountant refuses a negative number of steps and a δ outside (0, 1), and stays as it was.
         let mechanism = try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1)
