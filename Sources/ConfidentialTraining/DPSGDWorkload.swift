@@ -74,8 +74,15 @@ final class EnclaveTrainer: Sendable {
 
     /// Opens the request with the enclave key, prepares the run, and resumes from the checkpoint when one is given.
     func begin(_ argument: [UInt8]) throws -> [UInt8] {
-        let message = try CBORDecoder().decode(argument)
         let what = "'\(TrainingCall.begin)'"
+        try TrainingCall.checkRequestSize(argument.count, of: "the training request")
+        let message: CBORValue
+        do {
+            message = try CBORDecoder(limits: CBORLimits(maximumInputSize: TrainingCall.maximumRequestSize))
+                .decode(argument)
+        } catch {
+            throw ConfidentialTrainingError(.protocolViolation, "\(what) takes a CBOR map: \(error)")
+        }
         let ciphertext = try TrainingMessage.bytes(message, "ciphertext", in: what)
         let plaintext: [UInt8]
         let exported: [UInt8]

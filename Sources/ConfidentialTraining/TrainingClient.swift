@@ -47,14 +47,14 @@ public struct TrainingClient: Sendable {
         let (encapsulatedKey, ciphertext) = try HPKE.seal(
             request.encoded(), to: enclave.key, info: TrainingCall.hpkeInfo)
         let previous = try checkpoint.flatMap { $0.exists ? try $0.read() : nil }
-        let begun = try CBORDecoder().decode(
-            call(
-                TrainingCall.begin,
-                CBORValue.map([
-                    CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
-                    CBORMapEntry("ciphertext", .bytes(ciphertext)),
-                    CBORMapEntry("checkpoint", previous.map(CBORValue.bytes) ?? .null),
-                ]).encoded()))
+        let argument = try CBORValue.map([
+            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
+            CBORMapEntry("ciphertext", .bytes(ciphertext)),
+            CBORMapEntry("checkpoint", previous.map(CBORValue.bytes) ?? .null),
+        ]).encoded()
+        try TrainingCall.checkRequestSize(
+            argument.count, of: "the training request (data, schema, options, checkpoint)")
+        let begun = try CBORDecoder().decode(call(TrainingCall.begin, argument))
         let what = "the enclave's reply to '\(TrainingCall.begin)'"
         let steps = try TrainingMessage.unsigned(begun, "steps", in: what)
         var taken = try TrainingMessage.unsigned(begun, "steps_taken", in: what)

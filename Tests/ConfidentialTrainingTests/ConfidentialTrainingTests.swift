@@ -324,6 +324,50 @@ struct ConfidentialTrainingTests {
     }
 }
 
+extension ConfidentialTrainingTests {
+    @Test("oversized and garbage input from the host gets an error reply; the same enclave then trains")
+    func hostileHostInput() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        let recording = HostRecording()
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                recording.record(function, argument, [])
+                return try forward(function, argument)
+            }
+        ) { enclave, client in
+            let caller = EnclaveCaller(channel: enclave.host)
+            func refusal(_ argument: [UInt8]) -> ConfidentialTrainingError? {
+                let error = #expect(throws: EnclaveCallError.self) { try caller.call(TrainingCall.begin, argument) }
+                return error.flatMap(ConfidentialTrainingError.init)
+            }
+            let oversized = refusal([UInt8](repeating: 0, count: TrainingCall.maximumRequestSize + 1))
+            #expect(oversized?.code == .datasetTooLarge)
+            #expect(oversized?.reason.contains("at most \(TrainingCall.maximumRequestSize) bytes") == true)
+            #expect(refusal([0xff, 0x00])?.code == .protocolViolation)
+            #expect(refusal(try CBORValue.map([]).encoded())?.code == .protocolViolation)
+            try enclave.host.send([0xff])
+            guard
+                case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed("malformed-message", _)) =
+                    try EnclaveCallMessage(decoding: enclave.host.receive())
+            else {
+                Issue.record("garbage was not answered with malformed-message")
+                return
+            }
+            // The data owner's client refuses a request past the limit itself: nothing is sent.
+            let attested = try client.attest()
+            let big = csv + Array(repeating: UInt8(ascii: " "), count: TrainingCall.maximumRequestSize)
+            let refused = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: big, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(refused?.code == .datasetTooLarge)
+            #expect(!recording.functions.contains(TrainingCall.begin))
+            let result = try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            #expect(result.trainExamples == setup.train.count)
+        }
+    }
+}
+
 @Suite("cloister dp train --enclave")
 struct EnclaveTrainCommandTests {
     let cloister = cloisterExecutable
@@ -361,6 +405,28 @@ struct EnclaveTrainCommandTests {
             try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
         #expect(fields["steps"] as? Int == 28 && fields["resumed_from_step"] as? Int == 0)
         #expect((fields["enclave_measurement"] as? String)?.count == 96)
+        #expect(!FileManager.default.fileExists(atPath: checkpoint))
+    }
+
+    @Test("a CSV past the enclave's request limit exits 65 naming the file and the limit, before any launch")
+    func csvPastRequestLimit() throws {
+        let (directory, environment, manifest) = try prepare()
+        let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets")
+        let rows = try String(contentsOf: datasets.appendingPathComponent("breast_cancer.csv"), encoding: .utf8)
+            .split(separator: "\n")
+        let body = Array((rows.dropFirst().joined(separator: "\n") + "\n").utf8)
+        var csv = Array((rows[0] + "\n").utf8)
+        while csv.count <= TrainingCall.maximumRequestSize { csv += body }
+        let path = directory.appendingPathComponent("large.csv").path
+        try Data(csv).write(to: URL(fileURLWithPath: path))
+        let checkpoint = directory.appendingPathComponent("job.sealed").path
+        var arguments = arguments(manifest, checkpoint: checkpoint, epochs: 1) + ["--allow-development-keys"]
+        arguments[arguments.firstIndex(of: "--data")! + 1] = path
+        let refused = try run(arguments, environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.standardError.contains("--data \(path) with --schema"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("at most \(TrainingCall.maximumRequestSize) bytes (16 MiB)"))
+        #expect(!refused.standardError.contains("launched"), "refused before an enclave was launched")
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
     }
 
