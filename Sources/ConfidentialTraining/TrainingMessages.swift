@@ -11,10 +11,13 @@ public import Learning
 /// 2. `dpsgd.step` (unsigned: the most steps to run) → {"steps_taken", "checkpoint"}: the host stores the sealed
 ///    checkpoint, replacing the previous one.
 /// 3. `dpsgd.finish` → `SignedTrainingResult` (COSE_Sign1 by the enclave key).
+/// 4. `dpsgd.retire` → nothing: the host has verified the result and removed its checkpoint; the enclave deletes the
+///    job's monotonic counter (no checkpoint of the job opens again) and forgets the job.
 public enum TrainingCall {
     public static let begin = "dpsgd.begin"
     public static let step = "dpsgd.step"
     public static let finish = "dpsgd.finish"
+    public static let retire = "dpsgd.retire"
     /// HPKE `info` (RFC 9180 §5.1) of the request encryption: binds the ciphertext to this use.
     public static let hpkeInfo = Array("cloister dpsgd training request v1".utf8)
     /// HPKE exporter context (RFC 9180 §5.3) of the secret that, with the enclave's own key, keys a job's randomness.

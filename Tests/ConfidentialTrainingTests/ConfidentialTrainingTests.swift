@@ -50,13 +50,24 @@ struct ConfidentialTrainingTests {
         #expect(
             recording.functions.first == EnclaveMain.quoteFunction
                 && recording.functions.dropFirst().first == TrainingCall.begin
-                && recording.functions.last == TrainingCall.finish)
+                && recording.functions.suffix(2) == [TrainingCall.finish, TrainingCall.retire])
+        let counters = try FileManager.default.contentsOfDirectory(atPath: fixture.enclaves.home.countersDirectory)
+        #expect(counters.isEmpty, "the retired job's counter is deleted: \(counters)")
         #expect(result.trained.privacy == (try setup.plan.privacy()))
         #expect(result.trained.plan == setup.plan && result.resumedFromStep == 0)
         #expect(result.accuracy > 0.8)
         #expect(!checkpoint.exists, "the client removes the checkpoint once the result verifies")
         let stored = checkpoints.withLock { $0 }
         #expect(stored.count > 1)
+        // The retired job's last checkpoint no longer opens: its counter is gone.
+        try checkpoint.write(try #require(stored.last))
+        try fixture.withEnclave { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            #expect(error?.code == .checkpointRejected && error?.reason.contains("retired") == true, "\(error!)")
+        }
         // The canary as text and as the double it parses to: present in the plaintext, absent from the host's bytes.
         let needles = [Array(Self.canary.utf8), withUnsafeBytes(of: Double(Self.canary)!, Array.init)]
         #expect(csv.containsBytes(needles[0]))
@@ -164,8 +175,13 @@ struct ConfidentialTrainingTests {
         }
         #expect(checkpoint.exists)
         let chunk = max(1, setup.plan.steps / 50)
-        // The rerun resumes at the second checkpoint and reports the privacy of all the plan's steps, once.
-        let result = try fixture.withEnclave { _, client in
+        // The rerun resumes at the second checkpoint and reports the privacy of all the plan's steps, once. Its host
+        // stops before retiring the job, so the job's counter stays.
+        let result = try fixture.withEnclave(
+            relay: { function, argument, forward in
+                function == TrainingCall.retire ? [] : try forward(function, argument)
+            }
+        ) { _, client in
             try client.train(
                 csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
         }
@@ -346,6 +362,8 @@ extension ConfidentialTrainingTests {
             #expect(oversized?.reason.contains("at most \(TrainingCall.maximumRequestSize) bytes") == true)
             #expect(refusal([0xff, 0x00])?.code == .protocolViolation)
             #expect(refusal(try CBORValue.map([]).encoded())?.code == .protocolViolation)
+            let early = #expect(throws: EnclaveCallError.self) { try caller.call(TrainingCall.retire) }
+            #expect(early.flatMap(ConfidentialTrainingError.init)?.code == .protocolViolation, "retire before finish")
             try enclave.host.send([0xff])
             guard
                 case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed("malformed-message", _)) =
