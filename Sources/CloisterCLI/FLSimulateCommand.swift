@@ -127,11 +127,9 @@ struct FLSimulateCommand: AsyncParsableCommand {
             _ = try await relay.call(FederationCall.begin, Array(encoder.encode(config)))
 
             let port = ListeningPort()
-            let app = Application(
-                router: FederationRoutes.router(relay: relay),
-                configuration: ApplicationConfiguration(
-                    address: .hostname("127.0.0.1", port: 0), serverName: "cloister"),
-                onServerRunning: { channel in port.value.withLock { $0 = channel.localAddress?.port } }, logger: logger)
+            let app = FederationRoutes.application(
+                relay: relay, host: "127.0.0.1", port: 0, logger: logger,
+                onServerRunning: { channel in port.value.withLock { $0 = channel.localAddress?.port } })
             let server = ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             let deadline = Date().addingTimeInterval(
                 Double(config.plan.rounds) * (config.plan.roundTimeout + 5) + 60)

@@ -6,6 +6,7 @@ public import Federated
 import Foundation
 public import Hummingbird
 public import Logging
+public import NIOCore
 public import VerifierServer
 
 /// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
@@ -25,12 +26,13 @@ public enum FederationRoutes {
     /// The aggregator host: `router(relay:)` served on `host`:`port` with `timeouts` (`fl serve` and the tests
     /// build it alike).
     public static func application(
-        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger
+        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger,
+        onServerRunning: @escaping @Sendable (any NIOCore.Channel) async -> Void = { _ in }
     ) -> Application<RouterResponder<BasicRequestContext>> {
         Application(
             router: router(relay: relay), server: .http1(timeouts: timeouts),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
-            logger: logger)
+            onServerRunning: onServerRunning, logger: logger)
     }
 
     public static func router(relay: AggregatorRelay) -> Router<BasicRequestContext> {
