@@ -1,5 +1,6 @@
 import ArgumentParser
 import CloisterCrypto
+import EnclaveRuntime
 import Foundation
 
 /// Reading the files commands take as options; every failure is a usage error naming the option and the path.
@@ -44,5 +45,24 @@ enum CommandInput {
         } catch {
             throw ValidationError("\(option) \(path) is not a P-256 or P-384 private key in PEM: \(error)")
         }
+    }
+
+    /// The signed manifest at `path` (given as `option`). A missing file is a manifest error that says where it was
+    /// looked for (a relative path is resolved against the working directory) and the `cloister sign` command that
+    /// writes it; every other failure names the file as `SignedManifest` does.
+    static func signedManifest(_ path: String, _ option: String) throws(ManifestError) -> SignedManifest {
+        guard FileManager.default.fileExists(atPath: path) else {
+            let resolved = URL(fileURLWithPath: path).standardizedFileURL.path
+            let location =
+                path.hasPrefix("/")
+                ? "" : " (resolved against the working directory \(FileManager.default.currentDirectoryPath))"
+            let suffix = ".manifest.cose"
+            let source = path.hasSuffix(suffix) ? String(path.dropLast(suffix.count)) + ".toml" : "MANIFEST.toml"
+            throw ManifestError(
+                .io,
+                "\(option) \(path): no signed manifest at \(resolved)\(location); sign it first: cloister sign \(source) --key Keys/dev-signer.pem (or your own signing key)"
+            )
+        }
+        return try SignedManifest(contentsOf: path)
     }
 }

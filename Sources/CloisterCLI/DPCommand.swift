@@ -19,13 +19,14 @@ extension ModelKind: ExpressibleByArgument {}
 
 /// The mechanism options both subcommands share.
 struct MechanismOptions: ParsableArguments {
-    @Option(help: "Poisson sampling rate q of each step, in (0, 1] (batch size / dataset size).")
+    @Option(
+        parsing: .unconditional, help: "Poisson sampling rate q of each step, in (0, 1] (batch size / dataset size).")
     var samplingRate: Double
 
-    @Option(help: "Number of steps composed.")
+    @Option(parsing: .unconditional, help: "Number of steps composed, 1 to 2^30.")
     var steps: Int
 
-    @Option(help: "Target delta, in (0, 1).")
+    @Option(parsing: .unconditional, help: "Target delta, in (0, 1).")
     var delta: Double
 
     @Option(
@@ -92,7 +93,7 @@ struct EpsilonCommand: AsyncParsableCommand {
 
     @OptionGroup var mechanism: MechanismOptions
 
-    @Option(help: "Noise multiplier sigma (noise std / clipping norm), positive.")
+    @Option(parsing: .unconditional, help: "Noise multiplier sigma (noise std / clipping norm), from 0.0001 to 10^6.")
     var noiseMultiplier: Double
 
     func run() async throws {
@@ -125,7 +126,7 @@ struct CalibrateCommand: AsyncParsableCommand {
 
     @OptionGroup var mechanism: MechanismOptions
 
-    @Option(help: "Target epsilon, positive.")
+    @Option(parsing: .unconditional, help: "Target epsilon, positive.")
     var epsilon: Double
 
     func validate() throws {

@@ -35,7 +35,8 @@ struct TrainCommand: AsyncParsableCommand {
             arguments, it resumes from the last checkpoint and counts the steps before it once.
 
             Exit status: 0 trained, 2 the enclave's quote or signed result refused, 64 bad arguments, 65 malformed \
-            data, schema or manifest, or a budget the plan would exceed, 78 no platform, 1 internal or enclave \
+            data, schema or manifest, a missing signed manifest, a CSV past the enclave's 16 MiB request limit, or a \
+            budget the plan would exceed, 78 no platform, 1 internal or enclave \
             failure. JSON: {"accuracy", "epsilon_pld", "epsilon_rdp", "rdp_order", "delta", "noise_multiplier", \
             "sampling_rate", "steps", "centring_noise_multiplier" (null with --no-centring), "model", \
             "train_examples", "test_examples"} plus "examples_per_second" \
@@ -44,7 +45,10 @@ struct TrainCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The CSV file: a header row, numeric features, an integer class label column.")
+    @Option(
+        help:
+            "The CSV file: a header row, numeric features, a class label column (0 to 999, or below the schema's classes)."
+    )
     var data: String
 
     @Option(help: "The name of the label column.")
@@ -56,46 +60,52 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "The model: logistic (labels 0/1), softmax, or mlp (one tanh hidden layer).")
     var model: ModelKind = .logistic
 
-    @Option(help: "Hidden units of the mlp.")
+    @Option(parsing: .unconditional, help: "Hidden units of the mlp.")
     var hiddenUnits = 32
 
-    @Option(help: "Target epsilon: sigma is calibrated to spend at most this (tight accountant).")
+    @Option(
+        parsing: .unconditional, help: "Target epsilon: sigma is calibrated to spend at most this (tight accountant).")
     var epsilon: Double?
 
-    @Option(help: "Noise multiplier sigma (noise std / clipping norm), instead of --epsilon.")
+    @Option(parsing: .unconditional, help: "Noise multiplier sigma (noise std / clipping norm), instead of --epsilon.")
     var noiseMultiplier: Double?
 
-    @Option(help: "With --noise-multiplier: refuse to train when the plan would spend more than this epsilon.")
+    @Option(
+        parsing: .unconditional,
+        help: "With --noise-multiplier: refuse to train when the plan would spend more than this epsilon.")
     var maxEpsilon: Double?
 
-    @Option(help: "Target delta, in (0, 1/n).")
+    @Option(parsing: .unconditional, help: "Target delta, in (0, 1/n).")
     var delta: Double
 
-    @Option(help: "Passes over the training set.")
+    @Option(parsing: .unconditional, help: "Passes over the training set.")
     var epochs: Int
 
-    @Option(help: "Expected batch size (Poisson sampling).")
+    @Option(parsing: .unconditional, help: "Expected batch size (Poisson sampling).")
     var batchSize: Int
 
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var lr: Double
 
-    @Option(help: "Momentum, in [0, 1).")
+    @Option(parsing: .unconditional, help: "Momentum, in [0, 1).")
     var momentum = 0.0
 
-    @Option(help: "Per-example clipping norm C.")
+    @Option(parsing: .unconditional, help: "Per-example clipping norm C.")
     var clip: Double
 
-    @Option(help: "Noise multiplier of the private feature centre released before the first step.")
+    @Option(
+        parsing: .unconditional, help: "Noise multiplier of the private feature centre released before the first step.")
     var centringNoise = DPSGDPlan.defaultCentringNoise
 
     @Flag(help: "Train on the features uncentred (no centre released, nothing spent on one).")
     var noCentring = false
 
-    @Option(help: "Fraction of the examples held out for testing.")
+    @Option(parsing: .unconditional, help: "Fraction of the examples held out for testing.")
     var testFraction = 0.2
 
-    @Option(help: "Seed of the train/test split and the initial weights (not of the privacy noise).")
+    @Option(
+        parsing: .unconditional,
+        help: "Seed of the train/test split and the initial weights (not of the privacy noise).")
     var seed: UInt64 = 0
 
     @Option(help: "Write the trained model and its privacy report here (JSON, replaced atomically).")
@@ -141,6 +151,9 @@ struct TrainCommand: AsyncParsableCommand {
         if maxEpsilon != nil && noiseMultiplier == nil {
             throw ValidationError("--max-epsilon goes with --noise-multiplier (--epsilon is a budget already)")
         }
+        if let maxEpsilon, !(maxEpsilon > 0) {
+            throw ValidationError("--max-epsilon must be positive, got \(maxEpsilon)")
+        }
         guard centringNoise > 0, centringNoise.isFinite else {
             throw ValidationError("--centring-noise must be positive, got \(centringNoise)")
         }
@@ -176,13 +189,22 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try reportingErrors {
+            let signed = try enclave.map { path throws(ManifestError) in
+                try CommandInput.signedManifest(path, "--enclave")
+            }
             let csv = try Self.read(data, .malformedData)
             let schemaBytes = try schema.map { try Self.read($0, .malformedSchema) }
+            if signed != nil {
+                // Refused here, before the data is parsed or an enclave launched, as the enclave would refuse it.
+                try TrainingCall.checkRequestSize(
+                    csv.count + (schemaBytes?.count ?? 0),
+                    of: schema.map { "--data \(data) with --schema \($0)" } ?? "--data \(data)")
+            }
             let setup = try TrainingSetup(
                 csv: csv, source: data, schema: schemaBytes, schemaSource: schema ?? "", spec: spec)
             let outcome =
-                if let enclave {
-                    try trainInEnclave(enclave, setup: setup, csv: csv, schema: schemaBytes)
+                if let enclave, let signed {
+                    try trainInEnclave(enclave, signed: signed, setup: setup, csv: csv, schema: schemaBytes)
                 } else {
                     try trainHere(setup)
                 }
@@ -243,10 +265,9 @@ struct TrainCommand: AsyncParsableCommand {
             testExamples: setup.test.count, examplesPerSecond: rate)
     }
 
-    private func trainInEnclave(_ manifest: String, setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?) throws
-        -> Outcome
-    {
-        let signed = try SignedManifest(contentsOf: manifest)
+    private func trainInEnclave(
+        _ manifest: String, signed: SignedManifest, setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?
+    ) throws -> Outcome {
         let measurement = hexEncoded(signed.measurement.bytes)
         let appraiser = try RelyingParty.appraiser(home: home)
         let policy = try RelyingParty.policy(

@@ -68,21 +68,26 @@ struct FLClientCommand: ParsableCommand {
 
     @OptionGroup var local: LocalTrainingOptions
 
-    @Option(help: "Give up after this many seconds.")
+    @Option(parsing: .unconditional, help: "Give up after this many seconds.")
     var timeout = 600.0
 
     @Flag(help: "Print the result as JSON.")
     var json = false
 
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be positive, got \(timeout)") }
+    }
+
     func run() throws {
         try reportingErrors {
+            let policy = try aggregatorPolicy()
             let appraiser = try RelyingParty.appraiser(home: home)
             guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
                 throw ValidationError("--server must be an http(s) URL, not \(server)")
             }
             let transport = FederationHTTPTransport(server: url)
             let client = FederationClient(
-                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: try aggregatorPolicy(),
+                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: policy,
                 clientID: id, signingKey: try CommandInput.privateKey(key, "--key"))
             let (train, test) = try localData()
             let session = try client.join(attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy))
@@ -112,7 +117,7 @@ struct FLClientCommand: ParsableCommand {
         var expected = measurement?.lowercased() ?? ""
         if policy == nil {
             if let manifest {
-                expected = hexEncoded(try SignedManifest(contentsOf: manifest).measurement.bytes)
+                expected = hexEncoded(try CommandInput.signedManifest(manifest, "--manifest").measurement.bytes)
             } else if measurement == nil {
                 throw ValidationError("give --policy, --manifest or --measurement: what aggregator to trust")
             }
@@ -123,8 +128,9 @@ struct FLClientCommand: ParsableCommand {
 
     /// This client's data through the schema, split 80/20: it trains on the first, reports accuracy on the second.
     private func localData() throws -> (Dataset, Dataset) {
-        var dataset = try Dataset(csvAt: data, label: label)
-        if let schema { dataset = try FeatureSchema(contentsOf: schema).apply(to: dataset) }
+        let dataset = try Dataset(
+            csvAt: data, label: label,
+            schema: schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
         return dataset.split(testFraction: 0.2, seed: 0)
     }
 

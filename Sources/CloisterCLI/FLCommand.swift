@@ -60,31 +60,41 @@ struct ClientRegistryFile: Codable {
 
 /// The federation options `fl serve` and `fl simulate` share: rounds, closing, strategy, DP-FedAvg.
 struct FederationOptions: ParsableArguments {
-    @Option(help: "Rounds to run.")
+    @Option(parsing: .unconditional, help: "Rounds to run.")
     var rounds = 5
 
-    @Option(help: "Close a round once this many clients submitted (default: every client of the round's cohort).")
+    @Option(
+        parsing: .unconditional,
+        help: "Close a round once this many clients submitted (default: every client of the round's cohort).")
     var minClients: Int?
 
-    @Option(help: "Close a round with fewer updates after this many seconds.")
+    @Option(parsing: .unconditional, help: "Close a round with fewer updates after this many seconds.")
     var roundTimeout = 60.0
 
     @Option(help: "fedavg, fedprox[:MU], median, trimmed-mean[:BETA], krum[:F] or multi-krum:F:M.")
     var strategy = "fedavg"
 
-    @Option(help: "DP-FedAvg noise multiplier z: noise std z*C/m on the averaged update (client-level DP).")
+    @Option(
+        parsing: .unconditional,
+        help: "DP-FedAvg noise multiplier z: noise std z*C/m on the averaged update (client-level DP).")
     var dpNoiseMultiplier: Double?
 
-    @Option(help: "With --dp-noise-multiplier: the L2 bound C each client's update is clipped to.")
+    @Option(
+        parsing: .unconditional, help: "With --dp-noise-multiplier: the L2 bound C each client's update is clipped to.")
     var clip: Double?
 
-    @Option(help: "With --dp-noise-multiplier: the delta of the client-level guarantee, at most 1/N.")
+    @Option(
+        parsing: .unconditional,
+        help: "With --dp-noise-multiplier: the delta of the client-level guarantee, at most 1/N.")
     var delta: Double?
 
-    @Option(help: "With --dp-noise-multiplier: stop before a round would take epsilon past this.")
+    @Option(
+        parsing: .unconditional, help: "With --dp-noise-multiplier: stop before a round would take epsilon past this.")
     var epsilonBudget: Double?
 
-    @Option(help: "With --dp-noise-multiplier: expected clients per round m; each client is sampled with q = m/N.")
+    @Option(
+        parsing: .unconditional,
+        help: "With --dp-noise-multiplier: expected clients per round m; each client is sampled with q = m/N.")
     var clientsPerRound: Int?
 
     /// The checked plan for `clients`.
@@ -117,13 +127,13 @@ struct FederatedModelOptions: ParsableArguments {
     @Option(help: "The model: logistic (labels 0/1), softmax, or mlp.")
     var model: ModelKind = .logistic
 
-    @Option(help: "Number of input features.")
+    @Option(parsing: .unconditional, help: "Number of input features.")
     var features: Int
 
-    @Option(help: "Number of classes.")
+    @Option(parsing: .unconditional, help: "Number of classes.")
     var classes = 2
 
-    @Option(help: "Hidden units of the mlp.")
+    @Option(parsing: .unconditional, help: "Hidden units of the mlp.")
     var hiddenUnits = 32
 
     var spec: ModelSpec {
@@ -133,14 +143,18 @@ struct FederatedModelOptions: ParsableArguments {
 
 /// A client's local training options (`fl client`, `fl simulate`).
 struct LocalTrainingOptions: ParsableArguments {
-    @Option(help: "Local passes over the client's data each round.")
+    @Option(parsing: .unconditional, help: "Local passes over the client's data each round.")
     var localEpochs = 2
 
-    @Option(help: "Local minibatch size.")
+    @Option(parsing: .unconditional, help: "Local minibatch size.")
     var batchSize = 16
 
-    @Option(help: "Local learning rate.")
+    @Option(parsing: .unconditional, help: "Local learning rate.")
     var lr = 1.0
+
+    func validate() throws {
+        _ = try training(for: .fedAvg)
+    }
 
     /// The local training, with FedProx's proximal weight when `strategy` is FedProx.
     func training(for strategy: AggregationStrategy) throws -> LocalTraining {

@@ -39,13 +39,13 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md).")
     var schema: String?
 
-    @Option(help: "Number of clients.")
+    @Option(parsing: .unconditional, help: "Number of clients.")
     var clients = 5
 
     @Option(help: "How the training data is dealt: iid or dirichlet:ALPHA.")
     var partition = "iid"
 
-    @Option(help: "How many of the clients send scaled, sign-flipped updates.")
+    @Option(parsing: .unconditional, help: "How many of the clients send scaled, sign-flipped updates.")
     var malicious = 0
 
     @Option(help: "The signed aggregator manifest.")
@@ -68,7 +68,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
 
     @OptionGroup var local: LocalTrainingOptions
 
-    @Option(help: "Seed of the split and the partition.")
+    @Option(parsing: .unconditional, help: "Seed of the split and the partition.")
     var seed: UInt64 = 0
 
     @Option(help: "Write per-round metrics here (CSV: round, participants, accuracy, epsilon_pld, epsilon_rdp).")
@@ -90,8 +90,10 @@ struct FLSimulateCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "cloister.fl.simulate")
         try await reportingErrors {
-            var dataset = try Dataset(csvAt: data, label: label)
-            if let schema { dataset = try FeatureSchema(contentsOf: schema).apply(to: dataset) }
+            let measurement = hexEncoded(try CommandInput.signedManifest(manifest, "--manifest").measurement.bytes)
+            let dataset = try Dataset(
+                csvAt: data, label: label,
+                schema: schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
             let (train, test) = dataset.split(testFraction: 0.2, seed: seed)
             let shares: [Dataset]
             do {
@@ -116,7 +118,6 @@ struct FLSimulateCommand: AsyncParsableCommand {
                 channel.shutdown()
                 _ = try? platform.waitForEnclave()
             }
-            let measurement = hexEncoded(try SignedManifest(contentsOf: manifest).measurement.bytes)
             let appraiser = try RelyingParty.appraiser(home: home)
             let policy = try RelyingParty.policy(
                 file: nil, id: "fl-simulate", measurement: measurement, allowDevelopmentKeys: true)
@@ -126,11 +127,9 @@ struct FLSimulateCommand: AsyncParsableCommand {
             _ = try await relay.call(FederationCall.begin, Array(encoder.encode(config)))
 
             let port = ListeningPort()
-            let app = Application(
-                router: FederationRoutes.router(relay: relay),
-                configuration: ApplicationConfiguration(
-                    address: .hostname("127.0.0.1", port: 0), serverName: "cloister"),
-                onServerRunning: { channel in port.value.withLock { $0 = channel.localAddress?.port } }, logger: logger)
+            let app = FederationRoutes.application(
+                relay: relay, host: "127.0.0.1", port: 0, logger: logger,
+                onServerRunning: { channel in port.value.withLock { $0 = channel.localAddress?.port } })
             let server = ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             let deadline = Date().addingTimeInterval(
                 Double(config.plan.rounds) * (config.plan.roundTimeout + 5) + 60)

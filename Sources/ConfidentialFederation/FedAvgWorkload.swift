@@ -77,6 +77,12 @@ public final class EnclaveAggregator: Sendable {
             keys[client] = key
         }
         let initial = try config.model.makeModel().parameters.map(Float.init)
+        guard initial.count <= FederationCall.maximumParameterCount else {
+            throw FederationError(
+                .invalidParameter,
+                "the model has \(initial.count) parameters; an update of more than \(FederationCall.maximumParameterCount) would not fit the \(FederationCall.maximumUpdateSize) bytes the aggregator accepts"
+            )
+        }
         var random = GaussianSampler(source: BufferedSecureRandom())
         let federation = try Federation(plan: config.plan, initialModel: initial, at: Date(), random: &random)
         let descriptor = FederationDescriptor(
@@ -95,7 +101,14 @@ public final class EnclaveAggregator: Sendable {
 
     /// Opens, authenticates and admits one client update; returns the signed receipt.
     public func submit(_ argument: [UInt8]) throws -> [UInt8] {
-        let message = try? CBORDecoder().decode(argument)
+        guard argument.count <= FederationCall.maximumUpdateSize else {
+            throw FederationError(
+                .updateTooLarge,
+                "the update takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumUpdateSize)"
+            )
+        }
+        let message = try? CBORDecoder(limits: CBORLimits(maximumInputSize: FederationCall.maximumUpdateSize))
+            .decode(argument)
         guard let encapsulatedKey = message?[.text("encapsulated_key")]?.bytesValue,
             let ciphertext = message?[.text("ciphertext")]?.bytesValue
         else {

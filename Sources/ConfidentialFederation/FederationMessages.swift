@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 public import EnclaveRuntime
 public import Federated
@@ -19,6 +20,13 @@ public enum FederationCall {
     public static let close = "fedavg.close"
     /// HPKE `info` of an update sealed to the aggregator.
     public static let hpkeInfo = Array("cloister fedavg update v1".utf8)
+    /// The largest `submit` argument (a sealed update) the enclave accepts: 16 MiB, what the CBOR decoders on its
+    /// path take. A larger one is refused with `update-too-large` (the enclave stays up); the host refuses it
+    /// before relaying it (HTTP 413).
+    public static let maximumUpdateSize = CBORLimits.default.maximumInputSize
+    /// The most parameters a federated model may have, so that an update of it (4 bytes each, plus 64 KiB for the
+    /// keys, signature and header around them) fits `maximumUpdateSize`; `begin` refuses a larger model.
+    public static let maximumParameterCount = (maximumUpdateSize - (64 << 10)) / 4
 }
 
 /// The shape of the federated model: which `Learning.Model` clients train (the enclave builds the initial one).

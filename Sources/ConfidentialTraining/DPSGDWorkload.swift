@@ -20,6 +20,7 @@ extension BuiltinWorkload {
             table.register(TrainingCall.begin) { try trainer.begin($0) }
             table.register(TrainingCall.step) { try trainer.step($0) }
             table.register(TrainingCall.finish) { _ in try trainer.finish() }
+            table.register(TrainingCall.retire) { _ in try trainer.retire() }
             table.registerHostDrivenMain(
                 "dpsgd: this workload trains on encrypted data sent by `cloister dp train --enclave`")
             return table
@@ -74,8 +75,15 @@ final class EnclaveTrainer: Sendable {
 
     /// Opens the request with the enclave key, prepares the run, and resumes from the checkpoint when one is given.
     func begin(_ argument: [UInt8]) throws -> [UInt8] {
-        let message = try CBORDecoder().decode(argument)
         let what = "'\(TrainingCall.begin)'"
+        try TrainingCall.checkRequestSize(argument.count, of: "the training request")
+        let message: CBORValue
+        do {
+            message = try CBORDecoder(limits: CBORLimits(maximumInputSize: TrainingCall.maximumRequestSize))
+                .decode(argument)
+        } catch {
+            throw ConfidentialTrainingError(.protocolViolation, "\(what) takes a CBOR map: \(error)")
+        }
         let ciphertext = try TrainingMessage.bytes(message, "ciphertext", in: what)
         let plaintext: [UInt8]
         let exported: [UInt8]
@@ -161,6 +169,20 @@ final class EnclaveTrainer: Sendable {
         }
     }
 
+    /// Ends a finished job: deletes its monotonic counter, so the platform keeps no counter per finished job and no
+    /// checkpoint of it opens again, and forgets the job.
+    func retire() throws -> [UInt8] {
+        try job.withLock { job in
+            guard let finished = job, finished.trainer.isFinished, finished.pending == nil else {
+                throw ConfidentialTrainingError(
+                    .protocolViolation, "'\(TrainingCall.retire)' before '\(TrainingCall.finish)' of a finished job")
+            }
+            if let counter = finished.counter { try enclave.deleteCounter(counter.id) }
+            job = nil
+            return []
+        }
+    }
+
     /// Writes the split examples into the manifest's `dataset` region, training set first.
     private func store(_ setup: TrainingSetup) throws -> (train: SealedExamples, test: SealedExamples) {
         let name = EnclaveTrainer.datasetRegion
@@ -237,6 +259,11 @@ final class EnclaveTrainer: Sendable {
             throw ConfidentialTrainingError(
                 .checkpointRejected,
                 "the checkpoint is older than the last one stored for its job (rolled back): " + error.reason)
+        } catch let error as EnclaveCallError where error.remoteCode == PersistenceError.Code.unknownCounter.rawValue {
+            throw ConfidentialTrainingError(
+                .checkpointRejected,
+                "the checkpoint's job has finished and was retired (its monotonic counter is gone): remove the "
+                    + "checkpoint to train anew")
         } catch let error as ConfidentialTrainingError {
             throw error
         } catch {

@@ -36,9 +36,11 @@ public struct TrainingClient: Sendable {
     }
 
     /// Runs `setup` (prepared here from the same data, so the enclave's plan can be checked) in `enclave`: sends the
-    /// encrypted request with the checkpoint in `checkpoint` if there is one, drives the steps, stores each new
-    /// sealed checkpoint there atomically, and returns the verified result. The checkpoint is removed once the
-    /// result verifies (the enclave has retired it). `progress(stepsTaken, steps)` follows the run.
+    /// encrypted request with the checkpoint in `checkpoint` if there is one (first removing the temporary files a
+    /// killed writer of it left), drives the steps, stores each new
+    /// sealed checkpoint there atomically, and returns the verified result. Once the result verifies, the checkpoint
+    /// is removed and the enclave retires the job (deletes its monotonic counter); a host stopped in between leaves at
+    /// most one counter behind, never a checkpoint that cannot be resumed. `progress(stepsTaken, steps)` follows the run.
     public func train(
         csv: [UInt8], schema: [UInt8]?, setup: TrainingSetup, in enclave: AttestedEnclave, checkpoint: AtomicFile?,
         progress: (Int, Int) -> Void = { _, _ in }
@@ -46,15 +48,16 @@ public struct TrainingClient: Sendable {
         let request = TrainingRequest(spec: setup.spec, csv: csv, schema: schema, nonce: enclave.nonce)
         let (encapsulatedKey, ciphertext) = try HPKE.seal(
             request.encoded(), to: enclave.key, info: TrainingCall.hpkeInfo)
+        try checkpoint?.removeStaleTemporaries()
         let previous = try checkpoint.flatMap { $0.exists ? try $0.read() : nil }
-        let begun = try CBORDecoder().decode(
-            call(
-                TrainingCall.begin,
-                CBORValue.map([
-                    CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
-                    CBORMapEntry("ciphertext", .bytes(ciphertext)),
-                    CBORMapEntry("checkpoint", previous.map(CBORValue.bytes) ?? .null),
-                ]).encoded()))
+        let argument = try CBORValue.map([
+            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)),
+            CBORMapEntry("ciphertext", .bytes(ciphertext)),
+            CBORMapEntry("checkpoint", previous.map(CBORValue.bytes) ?? .null),
+        ]).encoded()
+        try TrainingCall.checkRequestSize(
+            argument.count, of: "the training request (data, schema, options, checkpoint)")
+        let begun = try CBORDecoder().decode(call(TrainingCall.begin, argument))
         let what = "the enclave's reply to '\(TrainingCall.begin)'"
         let steps = try TrainingMessage.unsigned(begun, "steps", in: what)
         var taken = try TrainingMessage.unsigned(begun, "steps_taken", in: what)
@@ -79,6 +82,7 @@ public struct TrainingClient: Sendable {
         let result = try TrainingResult(signed: call(TrainingCall.finish, []), publicKey: enclave.key)
         try result.check(answers: ciphertext, nonce: enclave.nonce, setup: setup)
         try checkpoint?.remove()
+        _ = try call(TrainingCall.retire, [])
         return result
     }
 

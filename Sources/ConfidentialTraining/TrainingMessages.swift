@@ -11,14 +11,32 @@ public import Learning
 /// 2. `dpsgd.step` (unsigned: the most steps to run) → {"steps_taken", "checkpoint"}: the host stores the sealed
 ///    checkpoint, replacing the previous one.
 /// 3. `dpsgd.finish` → `SignedTrainingResult` (COSE_Sign1 by the enclave key).
+/// 4. `dpsgd.retire` → nothing: the host has verified the result and removed its checkpoint; the enclave deletes the
+///    job's monotonic counter (no checkpoint of the job opens again) and forgets the job.
 public enum TrainingCall {
     public static let begin = "dpsgd.begin"
     public static let step = "dpsgd.step"
     public static let finish = "dpsgd.finish"
+    public static let retire = "dpsgd.retire"
     /// HPKE `info` (RFC 9180 §5.1) of the request encryption: binds the ciphertext to this use.
     public static let hpkeInfo = Array("cloister dpsgd training request v1".utf8)
     /// HPKE exporter context (RFC 9180 §5.3) of the secret that, with the enclave's own key, keys a job's randomness.
     public static let randomnessContext = Array("cloister dpsgd job randomness v1".utf8)
+    /// The largest `begin` argument (the sealed request: spec, CSV, schema, checkpoint) the enclave accepts: 16 MiB,
+    /// what the CBOR decoders on its path take. A larger one is refused with `dataset-too-large` (the enclave stays
+    /// up); `TrainingClient` and `cloister dp train` refuse it before sending (`checkRequestSize`).
+    public static let maximumRequestSize = CBORLimits.default.maximumInputSize
+
+    /// Refuses `byteCount` bytes of `what` (a file, or the request) when a request holding them would be past
+    /// `maximumRequestSize`: `dataset-too-large`, naming `what` and the limit.
+    public static func checkRequestSize(_ byteCount: Int, of what: String) throws(ConfidentialTrainingError) {
+        guard byteCount <= maximumRequestSize else {
+            throw ConfidentialTrainingError(
+                .datasetTooLarge,
+                "\(what) takes \(byteCount) bytes; the dpsgd enclave accepts a training request of at most \(maximumRequestSize) bytes (\(maximumRequestSize >> 20) MiB)"
+            )
+        }
+    }
 }
 
 /// What the data owner sends, encrypted: the spec, the CSV, the optional public-bounds schema, and the nonce the
@@ -54,7 +72,13 @@ public struct TrainingRequest: Sendable, Equatable {
     }
 
     public init(encoded: [UInt8]) throws {
-        let value = try CBORDecoder().decode(encoded)
+        let value: CBORValue
+        do {
+            value = try CBORDecoder(limits: CBORLimits(maximumInputSize: TrainingCall.maximumRequestSize))
+                .decode(encoded)
+        } catch {
+            throw ConfidentialTrainingError(.protocolViolation, "the training request is not CBOR: \(error)")
+        }
         guard let spec = value["spec"]?.bytesValue, let csv = value["csv"]?.bytesValue,
             let nonce = value["nonce"]?.bytesValue, let schema = value["schema"]
         else {

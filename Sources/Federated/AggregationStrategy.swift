@@ -136,7 +136,8 @@ public enum AggregationStrategy: Sendable, Hashable, Codable {
 
     private static func weightedMean(_ updates: [ClientUpdate]) -> [Double] {
         var sum = [Double](repeating: 0, count: updates[0].parameters.count)
-        let total = Double(updates.reduce(0) { $0 + $1.exampleCount })
+        // Summed as doubles: example counts are the clients' claims, and their Int sum could overflow.
+        let total = updates.reduce(0.0) { $0 + Double($1.exampleCount) }
         for update in updates {
             let weight = Double(update.exampleCount) / total
             sum.withUnsafeMutableBufferPointer { sum in

@@ -19,8 +19,10 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         noiseMultiplier: Double, clip: Double, delta: Double, epsilonBudget: Double? = nil, clientsPerRound: Int,
         registeredClients: Int
     ) throws(FederationError) {
-        guard noiseMultiplier > 0, noiseMultiplier.isFinite else {
-            throw FederationError(.invalidParameter, "noise multiplier must be positive, got \(noiseMultiplier)")
+        do {
+            _ = try SubsampledGaussian(samplingRate: 1, noiseMultiplier: noiseMultiplier)
+        } catch {
+            throw FederationError(.invalidParameter, error.reason)
         }
         guard clip > 0, clip.isFinite else {
             throw FederationError(.invalidParameter, "clipping norm must be positive, got \(clip)")
@@ -96,5 +98,18 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
                 "\(rounds) round(s) at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent), past the budget of \(epsilonBudget) at delta \(delta)"
             )
         }
+    }
+}
+
+extension ClientLevelPrivacy {
+    /// Decodes the parameters and checks them as `init(noiseMultiplier:…)` does (they come from the untrusted host).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            noiseMultiplier: container.decode(Double.self, forKey: .noiseMultiplier),
+            clip: container.decode(Double.self, forKey: .clip), delta: container.decode(Double.self, forKey: .delta),
+            epsilonBudget: container.decodeIfPresent(Double.self, forKey: .epsilonBudget),
+            clientsPerRound: container.decode(Int.self, forKey: .clientsPerRound),
+            registeredClients: container.decode(Int.self, forKey: .registeredClients))
     }
 }

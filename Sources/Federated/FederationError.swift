@@ -41,11 +41,13 @@ extension ErrorCode where Domain == FederationError {
     public static let protocolViolation = Self("protocol-violation")
     /// Another round would spend more client-level privacy than the budget allows.
     public static let budgetExhausted = Self("budget-exhausted")
+    /// A sealed update larger than the aggregator accepts (the host answers 413).
+    public static let updateTooLarge = Self("update-too-large")
 
     /// Every code above, to recognise one that crossed a channel as text.
     public static let all: [Self] = [
         .invalidParameter, .unknownClient, .staleRound, .notInCohort, .duplicateSubmission, .wrongShape,
         .invalidUpdate, .nonFinite, .roundNotReady, .attestationRefused, .statementRejected, .protocolViolation,
-        .budgetExhausted,
+        .budgetExhausted, .updateTooLarge,
     ]
 }

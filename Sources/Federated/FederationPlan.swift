@@ -50,3 +50,18 @@ public struct FederationPlan: Sendable, Hashable, Codable {
         self.privacy = privacy
     }
 }
+
+extension FederationPlan {
+    /// Decodes a plan and checks it as `init(clients:rounds:…)` does: the enclave takes its plan from the untrusted
+    /// host, so a decoded plan is never trusted unchecked.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            clients: container.decode([String].self, forKey: .clients),
+            rounds: container.decode(Int.self, forKey: .rounds),
+            minClients: container.decode(Int.self, forKey: .minClients),
+            roundTimeout: container.decode(Double.self, forKey: .roundTimeout),
+            strategy: container.decode(AggregationStrategy.self, forKey: .strategy),
+            privacy: container.decodeIfPresent(ClientLevelPrivacy.self, forKey: .privacy))
+    }
+}

@@ -6,17 +6,12 @@ public import Federated
 import Foundation
 public import Hummingbird
 public import Logging
+public import NIOCore
 public import VerifierServer
 
 /// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
 /// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
 public enum FederationRoutes {
-    /// The largest sealed update accepted (a million float32 parameters is 4 MB): what an ECALL to `fedavg.submit`
-    /// can carry while its whole message (an array of four items: five CBOR heads of at most 9 bytes each, RFC 8949
-    /// §3, and the function's name) stays within the enclave's CBOR input limit, `CBORLimits.default`. The host
-    /// refuses with 413 every update the enclave would refuse for its size, so none reaches it.
-    public static let maximumUpdateSize =
-        CBORLimits.default.maximumInputSize - (5 * 9 + FederationCall.submit.utf8.count)
     /// The largest quote request accepted.
     public static let maximumQuoteRequestSize = 4 << 10
 
@@ -31,12 +26,13 @@ public enum FederationRoutes {
     /// The aggregator host: `router(relay:)` served on `host`:`port` with `timeouts` (`fl serve` and the tests
     /// build it alike).
     public static func application(
-        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger
+        relay: AggregatorRelay, host: String, port: Int, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger,
+        onServerRunning: @escaping @Sendable (any NIOCore.Channel) async -> Void = { _ in }
     ) -> Application<RouterResponder<BasicRequestContext>> {
         Application(
             router: router(relay: relay), server: .http1(timeouts: timeouts),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
-            logger: logger)
+            onServerRunning: onServerRunning, logger: logger)
     }
 
     public static func router(relay: AggregatorRelay) -> Router<BasicRequestContext> {
@@ -60,20 +56,23 @@ public enum FederationRoutes {
             JSONBody.raw(try await relay.call(FederationCall.state), contentType: "application/cose")
         }
         router.post("/fl/v1/updates") { request, _ in
-            let body = try await VerifierRoutes.body(request, limit: maximumUpdateSize)
+            let body = try await VerifierRoutes.body(request, limit: FederationCall.maximumUpdateSize)
             return JSONBody.raw(try await relay.call(FederationCall.submit, body), contentType: "application/cose")
         }
         return router
     }
 
     /// The HTTP status of each refusal: 400 for a malformed message, 403 for a client that may not submit, 409 for
-    /// a submission at the wrong time, 422 for an update that is not a valid vector.
+    /// a submission at the wrong time, 413 for an update past the enclave's limit, 422 for an update that is not a
+    /// valid vector. The host itself refuses a body past `FederationCall.maximumUpdateSize` (the enclave's limit on
+    /// an update) with 413, so no update the enclave would refuse for its size reaches it.
     public static func status(of code: FederationError.Code) -> HTTPResponse.Status {
         switch code {
         case .protocolViolation, .invalidParameter: .badRequest
         case .unknownClient, .notInCohort: .forbidden
         case .staleRound, .duplicateSubmission, .roundNotReady, .budgetExhausted: .conflict
         case .wrongShape, .nonFinite, .invalidUpdate: .unprocessableContent
+        case .updateTooLarge: .contentTooLarge
         default: .badRequest
         }
     }

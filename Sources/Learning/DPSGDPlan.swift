@@ -34,6 +34,14 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
                 .invalidParameter, "batch size must be in 1...\(exampleCount) (the training set), got \(batchSize)")
         }
         guard epochs > 0 else { throw LearningError(.invalidParameter, "epochs must be positive, got \(epochs)") }
+        let stepsPerEpoch = max(exampleCount / batchSize, 1)
+        let (steps, overflow) = epochs.multipliedReportingOverflow(by: stepsPerEpoch)
+        guard !overflow, steps <= RDPAccountant.Composition.maximumSteps else {
+            throw LearningError(
+                .invalidParameter,
+                "\(epochs) epochs of \(stepsPerEpoch) steps are more than the \(RDPAccountant.Composition.maximumSteps) steps the accountants compose"
+            )
+        }
         guard learningRate > 0, learningRate.isFinite else {
             throw LearningError(.invalidParameter, "learning rate must be positive, got \(learningRate)")
         }
@@ -43,18 +51,15 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         guard clip > 0, clip.isFinite else {
             throw LearningError(.invalidParameter, "clipping norm must be positive, got \(clip)")
         }
-        guard noiseMultiplier > 0, noiseMultiplier.isFinite else {
-            throw LearningError(.invalidParameter, "noise multiplier must be positive, got \(noiseMultiplier)")
-        }
+        // The accountants must be able to analyse every release of the plan: checked before anything trains.
+        try Self.checkMechanism("DP-SGD", samplingRate: Double(batchSize) / Double(exampleCount), noiseMultiplier)
+        if let centringNoise { try Self.checkMechanism("the centring release", samplingRate: 1, centringNoise) }
         // δ must be well below the weight of one record: δ ≥ 1/n admits mechanisms that publish a record outright.
         guard delta > 0, delta < 1 / Double(exampleCount) else {
             throw LearningError(
                 .invalidParameter,
                 "delta must be in (0, 1/n) = (0, \(1 / Double(exampleCount))) for \(exampleCount) examples, got \(delta)"
             )
-        }
-        if let centringNoise, !(centringNoise > 0 && centringNoise.isFinite) {
-            throw LearningError(.invalidParameter, "centring noise multiplier must be positive, got \(centringNoise)")
         }
         self.exampleCount = exampleCount
         self.batchSize = batchSize
@@ -65,6 +70,17 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
         self.centringNoise = centringNoise
+    }
+
+    /// Refuses a release the accountants cannot analyse, naming it.
+    private static func checkMechanism(_ what: String, samplingRate: Double, _ noiseMultiplier: Double)
+        throws(LearningError)
+    {
+        do {
+            _ = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
+        } catch {
+            throw LearningError(.invalidParameter, "\(what): \(error.reason)")
+        }
     }
 
     /// The mechanism each step runs.

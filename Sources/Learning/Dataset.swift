@@ -22,29 +22,38 @@ public struct Dataset: Sendable {
         self.classCount = classCount
     }
 
-    /// Reads a CSV file with a header row; the column `label` holds non-negative integer class labels, every other
-    /// column a number. Errors name the file, line and column: ragged rows, non-numeric cells, a missing label
-    /// column, empty data.
-    public init(csvAt path: String, label: String) throws(LearningError) {
+    /// Reads a CSV file with a header row; the column `label` holds integer class labels from 0, every other column
+    /// a number. With a `schema`, the labels are below the class count it declares (else below
+    /// `Model.maximumClassCount`), and the features are mapped through it. Errors name the file, line and column:
+    /// ragged rows, non-numeric cells, a label that is not a class number, a missing label column, empty data.
+    public init(csvAt path: String, label: String, schema: FeatureSchema? = nil) throws(LearningError) {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw LearningError(.malformedData, "\(path): cannot be read as UTF-8 text: \(error.localizedDescription)")
         }
-        try self.init(csv: text, label: label, source: path)
+        try self.init(csv: text, label: label, source: path, schema: schema)
     }
 
-    /// Parses CSV bytes, which must be UTF-8 (see `init(csvAt:label:)`); `source` names them in errors.
-    public init(csv bytes: [UInt8], label: String, source: String) throws(LearningError) {
+    /// Parses CSV bytes, which must be UTF-8 (see `init(csvAt:label:schema:)`); `source` names them in errors.
+    public init(csv bytes: [UInt8], label: String, source: String, schema: FeatureSchema? = nil)
+        throws(LearningError)
+    {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw LearningError(.malformedData, "\(source): not UTF-8 text")
         }
-        try self.init(csv: text, label: label, source: source)
+        try self.init(csv: text, label: label, source: source, schema: schema)
     }
 
-    /// Parses CSV text (see `init(csvAt:label:)`); `source` names it in errors.
-    public init(csv text: String, label: String, source: String = "CSV") throws(LearningError) {
+    /// Parses CSV text (see `init(csvAt:label:schema:)`); `source` names it in errors.
+    public init(csv text: String, label: String, source: String = "CSV", schema: FeatureSchema? = nil)
+        throws(LearningError)
+    {
+        let classLimit = schema?.classCount ?? Model.maximumClassCount
+        let classSource =
+            schema?.classCount.map { "the schema declares \($0) classes" }
+            ?? "a model has at most \(Model.maximumClassCount) classes; a schema may declare fewer with \"classes\""
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
         guard let header = lines.first else { throw LearningError(.malformedData, "\(source): empty file") }
@@ -73,10 +82,11 @@ public struct Dataset: Sendable {
             for (column, cell) in cells.enumerated() {
                 let trimmed = cell.trimmingCharacters(in: .whitespaces)
                 if column == labelColumn {
-                    guard let value = Int(trimmed), value >= 0 else {
+                    guard let value = Int(trimmed), value >= 0, value < classLimit else {
                         throw LearningError(
                             .malformedData,
-                            "\(source):\(lineNumber): label \"\(label)\" is \"\(trimmed)\", not a class number ≥ 0")
+                            "\(source):\(lineNumber): label \"\(label)\" is \"\(trimmed)\", not a class number from 0 to \(classLimit - 1) (\(classSource))"
+                        )
                     }
                     labels.append(value)
                 } else {
@@ -94,7 +104,8 @@ public struct Dataset: Sendable {
         names.remove(at: labelColumn)
         self.init(
             featureNames: names, labelName: label, features: features, labels: labels,
-            classCount: (labels.max() ?? 0) + 1)
+            classCount: schema?.classCount ?? (labels.max() ?? 0) + 1)
+        if let schema { self = try schema.apply(to: self) }
     }
 
     /// The features of example `index`.

@@ -4,9 +4,11 @@ import Foundation
 /// clipped to its bounds and mapped onto [−1, 1], so preprocessing spends no privacy budget.
 ///
 /// The file is JSON, one entry per feature column:
-/// `{"features": {"NAME": [LOW, HIGH], "OTHER": {"bounds": [LOW, HIGH], "scale": "log"}, ...}}` with LOW < HIGH.
-/// `"scale": "log"` (for heavy-tailed positive quantities) maps the clipped value v through
-/// log(0.1 + (v − LOW)/(HIGH − LOW)) before the map onto [−1, 1]; the default `"linear"` maps it directly.
+/// `{"features": {"NAME": [LOW, HIGH], "OTHER": {"bounds": [LOW, HIGH], "scale": "log"}, ...}, "classes": K}` with
+/// LOW < HIGH. `"scale": "log"` (for heavy-tailed positive quantities) maps the clipped value v through
+/// log(0.1 + (v − LOW)/(HIGH − LOW)) before the map onto [−1, 1]; the default `"linear"` maps it directly. The
+/// optional `"classes"` (an integer from 2 to `Model.maximumClassCount`) declares the class count: labels must lie
+/// in 0..<K, and the model has K classes whichever labels the rows hold.
 public struct FeatureSchema: Sendable, Equatable {
     public enum Scale: String, Sendable {
         case linear, log
@@ -34,9 +36,12 @@ public struct FeatureSchema: Sendable, Equatable {
     }
 
     public let features: [String: Feature]
+    /// The declared class count, if any.
+    public let classCount: Int?
 
-    public init(features: [String: Feature]) {
+    public init(features: [String: Feature], classCount: Int? = nil) {
         self.features = features
+        self.classCount = classCount
     }
 
     public init(contentsOf path: String) throws(LearningError) {
@@ -54,9 +59,22 @@ public struct FeatureSchema: Sendable, Equatable {
         let path = source
         let data = Data(bytes)
         guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let entries = object["features"] as? [String: Any], Set(object.keys) == ["features"]
+            let entries = object["features"] as? [String: Any], Set(object.keys).isSubset(of: ["features", "classes"])
         else {
-            throw LearningError(.malformedSchema, "\(path): expected {\"features\": {\"NAME\": [LOW, HIGH], ...}}")
+            throw LearningError(
+                .malformedSchema, "\(path): expected {\"features\": {\"NAME\": [LOW, HIGH], ...}, \"classes\": K}")
+        }
+        if let declared = object["classes"] {
+            guard !(declared is Bool), let number = declared as? NSNumber, let count = Int(exactly: number.doubleValue),
+                (2...Model.maximumClassCount).contains(count)
+            else {
+                throw LearningError(
+                    .malformedSchema,
+                    "\(path): \"classes\" is \(declared), not a class count from 2 to \(Model.maximumClassCount)")
+            }
+            classCount = count
+        } else {
+            classCount = nil
         }
         var features: [String: Feature] = [:]
         for (name, value) in entries {

@@ -14,8 +14,14 @@ public struct Model: Sendable, Codable, Equatable {
     public let hiddenUnits: Int
     public var parameters: [Double]
 
+    /// The most classes a model may have, and so the largest class count a dataset's labels or schema may set.
+    public static let maximumClassCount = 1_000
+    /// The most parameters a model may have: 2^24, 128 MiB of doubles (each copy DP-SGD keeps is that large).
+    public static let maximumParameterCount = 1 << 24
+
     /// A model with its initial parameters: zeros for the linear models; for the MLP, weights drawn uniformly in
-    /// ±√(6 / (fan-in + fan-out)) (Glorot and Bengio 2010) from `seed`, biases zero.
+    /// ±√(6 / (fan-in + fan-out)) (Glorot and Bengio 2010) from `seed`, biases zero. Refuses a shape past
+    /// `maximumClassCount` or `maximumParameterCount` before allocating anything.
     public init(
         kind: ModelKind, featureCount: Int, classCount: Int, hiddenUnits: Int = 32, seed: UInt64 = 0
     ) throws(LearningError) {
@@ -24,6 +30,10 @@ public struct Model: Sendable, Codable, Equatable {
             throw LearningError(
                 .invalidParameter, "a classifier needs at least two classes, the labels have \(classCount)")
         }
+        guard classCount <= Self.maximumClassCount else {
+            throw LearningError(
+                .invalidParameter, "a model has at most \(Self.maximumClassCount) classes, not \(classCount)")
+        }
         if kind == .logistic && classCount != 2 {
             throw LearningError(
                 .invalidParameter,
@@ -31,6 +41,19 @@ public struct Model: Sendable, Codable, Equatable {
         }
         guard kind != .mlp || hiddenUnits > 0 else {
             throw LearningError(.invalidParameter, "the MLP needs at least one hidden unit")
+        }
+        // Every factor is below 2^24 when the products are taken, so they cannot overflow.
+        let limit = Self.maximumParameterCount
+        let parameterCount =
+            featureCount >= limit || (kind == .mlp && hiddenUnits >= limit)
+            ? Int.max
+            : Self.parameterCount(kind, featureCount: featureCount, classCount: classCount, hiddenUnits: hiddenUnits)
+        guard parameterCount <= limit else {
+            let hidden = kind == .mlp ? ", \(hiddenUnits) hidden units" : ""
+            throw LearningError(
+                .invalidParameter,
+                "a \(kind.rawValue) model of \(featureCount) features, \(classCount) classes\(hidden) has more than \(Self.maximumParameterCount) parameters"
+            )
         }
         self.kind = kind
         self.featureCount = featureCount
@@ -50,6 +73,15 @@ public struct Model: Sendable, Codable, Equatable {
                 }
             }
             parameters = glorot(hiddenUnits, featureCount) + glorot(classCount, hiddenUnits)
+        }
+    }
+
+    /// The length of the parameter vector of a model of this shape.
+    private static func parameterCount(_ kind: ModelKind, featureCount: Int, classCount: Int, hiddenUnits: Int) -> Int {
+        switch kind {
+        case .logistic: featureCount + 1
+        case .softmax: classCount * (featureCount + 1)
+        case .mlp: hiddenUnits * (featureCount + 1) + classCount * (hiddenUnits + 1)
         }
     }
 

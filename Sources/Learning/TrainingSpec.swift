@@ -90,13 +90,14 @@ public struct TrainingSetup: Sendable {
             hiddenUnits: spec.hiddenUnits, seed: spec.seed)
     }
 
-    /// Parses the CSV `csv` (named `source` in errors), maps it through the schema when there is one (JSON, named
-    /// `schemaSource`), and prepares the run: what the data owner's client and the enclave both do with a request.
+    /// Parses the CSV `csv` (named `source` in errors) within the schema when there is one (JSON, named
+    /// `schemaSource`: its bounds map the features, its class count bounds the labels), and prepares the run: what the data owner's client and the enclave both do with a request.
     public init(
         csv: [UInt8], source: String, schema: [UInt8]?, schemaSource: String, spec: TrainingSpec
     ) throws {
-        var dataset = try Dataset(csv: csv, label: spec.label, source: source)
-        if let schema { dataset = try FeatureSchema(json: schema, source: schemaSource).apply(to: dataset) }
+        let dataset = try Dataset(
+            csv: csv, label: spec.label, source: source,
+            schema: schema.map { bytes throws(LearningError) in try FeatureSchema(json: bytes, source: schemaSource) })
         try self.init(dataset: dataset, spec: spec)
     }
 

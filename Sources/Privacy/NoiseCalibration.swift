@@ -30,15 +30,13 @@ public enum NoiseCalibration {
         }
         var low = 0.01
         var high = 1.0
-        // Bracket: grow σ until the target is met (bounded: σ = 2^40 gives ε ≈ 0 for any sane input).
-        var doublings = 0
+        // Bracket: grow σ until the target is met, within the noise multipliers the accountants take.
         while try epsilon(high) > target {
-            guard doublings < 40 else {
+            guard high * 2 <= SubsampledGaussian.noiseMultiplierRange.upperBound else {
                 throw PrivacyError(.unreachableTarget, "no noise multiplier up to \(high) reaches epsilon \(target)")
             }
             low = high
             high *= 2
-            doublings += 1
         }
         if try epsilon(low) <= target { return low }
         for _ in 0..<100 where (high - low) / high > 1e-6 {

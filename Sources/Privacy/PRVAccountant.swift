@@ -50,7 +50,7 @@ public struct PRVAccountant: StepAccountant, Hashable {
         let steps = history.filter { $0.steps > 0 }
         guard !steps.isEmpty else { return Bounds(lower: 0, estimate: 0, upper: 0, epsilonError: 0) }
         let deltaError = delta / 1000
-        let compositions = Double(steps.reduce(0) { $0 + $1.steps })
+        let compositions = steps.reduce(0.0) { $0 + Double($1.steps) }
         let spread = (compositions * log(12 / deltaError) / 2).squareRoot()
         let perDirection = try [PrivacyLoss.Direction.remove, .add].map { direction throws(PrivacyError) in
             // The mesh for ε_err, on the fewest grid points (a power of two) that hold the composition's window.
@@ -60,7 +60,7 @@ public struct PRVAccountant: StepAccountant, Hashable {
                 gridSize <<= 1
             }
             let grid = PrivacyLoss.Grid(gridSize: gridSize, spacing: window / Double(gridSize))
-            let composed = grid.compose(steps) { Self.discretise($0, direction, spacing: grid.spacing) }
+            let composed = try grid.compose(steps) { Self.discretise($0, direction, spacing: grid.spacing) }
             let error = grid.spacing * spread
             let estimate = try composed.epsilon(delta: delta)
             return Bounds(

@@ -60,10 +60,11 @@ enum PrivacyLoss {
                 if infinite + above - exp(-h) * weighted > delta {
                     // δ crosses between ε_k and ε_{k+1}, where the sums are those of i > k.
                     let epsilonAbove = Double(firstIndex + k + 1) * h + shift
-                    return epsilonAbove + log((infinite + above - delta) / weighted)
+                    return max(epsilonAbove + log((infinite + above - delta) / weighted), 0)
                 }
             }
-            return Double(firstIndex) * h + shift
+            // ε is never negative: a δ that covers the whole loss needs none.
+            return max(Double(firstIndex) * h + shift, 0)
         }
     }
 
@@ -95,8 +96,14 @@ enum PrivacyLoss {
             return 2 * (30 * spread.squareRoot() + supports) + 1e-3
         }
 
-        /// Composes `steps`, each put on this grid by `discretise`.
-        func compose(_ steps: [RDPAccountant.Composition], discretise: (SubsampledGaussian) -> Step) -> Composed {
+        /// Composes `steps`, each put on this grid by `discretise`; refuses a composition whose grid offset the
+        /// grid's integer indices cannot hold.
+        func compose(_ steps: [RDPAccountant.Composition], discretise: (SubsampledGaussian) -> Step)
+            throws(PrivacyError) -> Composed
+        {
+            let tooLong = PrivacyError(
+                .invalidParameter,
+                "the composition is too long for the tight accountants' grid (use the RDP accountant)")
             var real = [Double](repeating: 1, count: gridSize)
             var imaginary = [Double](repeating: 0, count: gridSize)
             var offset = 0
@@ -105,7 +112,10 @@ enum PrivacyLoss {
             var meanIndex = 0.0
             for step in steps {
                 let distribution = discretise(step.mechanism)
-                offset += step.steps * distribution.offset
+                let (stepOffset, productOverflow) = step.steps.multipliedReportingOverflow(by: distribution.offset)
+                let (sum, sumOverflow) = offset.addingReportingOverflow(stepOffset)
+                guard !productOverflow, !sumOverflow else { throw tooLong }
+                offset = sum
                 shift += Double(step.steps) * distribution.shift
                 logFiniteMass += Double(step.steps) * log1p(-distribution.infinite)
                 meanIndex += Double(step.steps) * distribution.meanIndex
@@ -125,11 +135,15 @@ enum PrivacyLoss {
             FFT.transform(&real, &imaginary, inverse: true)
             // Index k holds the mass of every composed loss (offset + k + m·N)·h; the one inside the window around
             // the mean (in grid units) is the real one.
-            let low = Int((Double(offset) + meanIndex - Double(gridSize) / 2).rounded(.down))
+            guard let low = Int(exactly: (Double(offset) + meanIndex - Double(gridSize) / 2).rounded(.down)) else {
+                throw tooLong
+            }
+            let (start, startOverflow) = low.subtractingReportingOverflow(offset)
+            guard !startOverflow else { throw tooLong }
             var composed = [Double](repeating: 0, count: gridSize)
             for k in 0..<gridSize {
                 let mass = max(real[k] / Double(gridSize), 0)
-                composed[((offset + k - low) % gridSize + gridSize) % gridSize] += mass
+                composed[((k - start) % gridSize + gridSize) % gridSize] += mass
             }
             return Composed(
                 masses: composed, firstIndex: low, spacing: spacing, shift: shift, infinite: -expm1(logFiniteMass))

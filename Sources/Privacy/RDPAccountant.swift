@@ -22,19 +22,29 @@ public struct RDPAccountant: StepAccountant, Hashable {
             self.steps = steps
         }
 
-        /// `steps` steps of `mechanism`, refused when `steps` is negative: what every accountant composes.
+        /// The most steps one composition may hold: 2^30, beyond any training run, and within what the tight
+        /// accountants' grids index.
+        public static let maximumSteps = 1 << 30
+
+        /// `steps` steps of `mechanism`, refused when `steps` is negative or past `maximumSteps`: what every
+        /// accountant composes.
         init(checking mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) {
-            guard steps >= 0 else {
-                throw PrivacyError(.invalidParameter, "steps must not be negative, got \(steps)")
+            guard (0...Self.maximumSteps).contains(steps) else {
+                throw PrivacyError(
+                    .invalidParameter, "steps must be in 0...\(Self.maximumSteps) (2^30), got \(steps)")
             }
             self.init(mechanism: mechanism, steps: steps)
         }
     }
 
-    /// An accountant with nothing spent; `orders` must all be above 1.
+    /// The largest order an accountant takes: integer orders are summed term by term, so one of 10^4 already costs
+    /// 10^4 terms per step size (Opacus's largest default is 63; dp-accounting's 256).
+    public static let maximumOrder = 10_000.0
+
+    /// An accountant with nothing spent; `orders` must all be above 1 and at most `maximumOrder`.
     public init(orders: [Double] = RDPAccountant.defaultOrders) throws(PrivacyError) {
-        guard !orders.isEmpty, orders.allSatisfy({ $0 > 1 && $0.isFinite }) else {
-            throw PrivacyError(.invalidParameter, "RDP orders must be finite and above 1")
+        guard !orders.isEmpty, orders.allSatisfy({ $0 > 1 && $0 <= Self.maximumOrder }) else {
+            throw PrivacyError(.invalidParameter, "RDP orders must be above 1 and at most \(Self.maximumOrder)")
         }
         self.orders = orders
         self.rdp = Array(repeating: 0, count: orders.count)

@@ -36,10 +36,11 @@ final class Relay: Sendable {
 struct ConfidentialFederationTests {
     static let spec = ModelSpec(kind: .logistic, featureCount: 3, classCount: 2)
 
-    /// Three registered clients, their keys, and a running aggregator enclave begun with `plan`.
+    /// Three registered clients, their keys, and a running aggregator enclave begun with `plan` (its host channel
+    /// last, for what only a misbehaving host sends).
     static func withFederation<T>(
         rounds: Int = 2, privacy: ClientLevelPrivacy? = nil, measurement: String? = nil,
-        _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay) throws -> T
+        _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay, Channel) throws -> T
     ) throws -> T {
         let fixture = try EnclaveFixture(manifest: "fedavg")
         let names = ["hospital-a", "hospital-b", "hospital-c"]
@@ -51,7 +52,7 @@ struct ConfidentialFederationTests {
             clientKeys: Dictionary(
                 uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
             model: spec)
-        return try fixture.withEnclave { _, caller in
+        return try fixture.withEnclave { enclave, caller in
             let encoder = JSONEncoder()
             _ = try caller.call(FederationCall.begin, Array(encoder.encode(config)))
             let relay = Relay()
@@ -61,13 +62,13 @@ struct ConfidentialFederationTests {
                     transport: relay.transport(caller), appraiser: appraiser,
                     policy: fixture.policy(measurement: measurement), clientID: name, signingKey: key)
             }
-            return try body(fixture, caller, clients, relay)
+            return try body(fixture, caller, clients, relay, enclave.host)
         }
     }
 
     @Test("three clients attest, submit signed sealed updates, and verify each signed global model")
     func rounds() throws {
-        try Self.withFederation { _, caller, clients, relay in
+        try Self.withFederation { _, caller, clients, relay, _ in
             let sessions = try clients.map { try $0.join() }
             for round in 1...2 {
                 for (index, client) in clients.enumerated() {
@@ -94,7 +95,7 @@ struct ConfidentialFederationTests {
     @Test("a canary value in a client's update never appears in any byte the host relays")
     func canary() throws {
         let canary: Float = 8_675.309
-        try Self.withFederation { _, _, clients, relay in
+        try Self.withFederation { _, _, clients, relay, _ in
             let session = try clients[0].join()
             let state = try clients[0].state(in: session)
             var parameters = state.parameters
@@ -115,7 +116,7 @@ struct ConfidentialFederationTests {
 
     @Test("a client refuses an aggregator of another measurement, sending nothing but the quote request")
     func otherMeasurement() throws {
-        try Self.withFederation(measurement: String(repeating: "ab", count: 32)) { _, _, clients, relay in
+        try Self.withFederation(measurement: String(repeating: "ab", count: 32)) { _, _, clients, relay, _ in
             let error = #expect(throws: FederationError.self) { try clients[0].join() }
             #expect(error?.code == .attestationRefused)
             #expect(relay.functions == [EnclaveMain.quoteFunction])
@@ -124,7 +125,7 @@ struct ConfidentialFederationTests {
 
     @Test("a replayed quote and a global model whose signature does not verify are refused")
     func replayAndTamper() throws {
-        try Self.withFederation { _, _, clients, relay in
+        try Self.withFederation { _, _, clients, relay, _ in
             let session = try clients[0].join()
             let old = Mutex<[UInt8]?>(nil)
             relay.rewrite.withLock {
@@ -152,7 +153,7 @@ struct ConfidentialFederationTests {
 
     @Test("the enclave refuses unknown keys, stale rounds, duplicates, wrong shapes and NaN, and keeps the round")
     func refusals() throws {
-        try Self.withFederation { fixture, caller, clients, relay in
+        try Self.withFederation { fixture, caller, clients, relay, _ in
             let sessions = try clients.map { try $0.join() }
             let good = try clients[0].state(in: sessions[0]).parameters
             func refused(_ code: FederationError.Code, _ body: () throws -> Void) {
@@ -169,6 +170,9 @@ struct ConfidentialFederationTests {
             refused(.nonFinite) {
                 _ = try clients[0].submit([.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[0])
             }
+            refused(.nonFinite) {
+                _ = try clients[0].submit(good.dropLast() + [-.infinity], exampleCount: 1, round: 1, in: sessions[0])
+            }
             _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
             refused(.duplicateSubmission) {
                 _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
@@ -179,6 +183,75 @@ struct ConfidentialFederationTests {
             _ = try clients[2].submit(good, exampleCount: 1, round: 1, in: sessions[2])
             _ = try caller.call(FederationCall.close)
             #expect(try clients[0].state(in: sessions[0]).header.completedRounds == 1)
+        }
+    }
+}
+
+extension ConfidentialFederationTests {
+    @Test("oversized and garbage input from the host gets an error reply; the enclave then runs the round")
+    func hostileHostInput() throws {
+        try Self.withFederation(rounds: 1) { _, caller, clients, _, host in
+            func refusal(_ function: String, _ argument: [UInt8]) -> EnclaveCallError? {
+                #expect(throws: EnclaveCallError.self) { try caller.call(function, argument) }
+            }
+            // Past the enclave's update limit (and the CBOR decoder's 16 MiB), within the channel's 64 MiB frame.
+            let oversized = refusal(
+                FederationCall.submit, [UInt8](repeating: 0, count: FederationCall.maximumUpdateSize + 1))
+            #expect(
+                oversized.flatMap(FederationError.init)?.code == .updateTooLarge, "\(String(describing: oversized))")
+            let garbage = refusal(FederationCall.submit, [0xff, 0xfe, 0x00])
+            #expect(garbage.flatMap(FederationError.init)?.code == .protocolViolation)
+            #expect(refusal(EnclaveMain.quoteFunction, [0xff])?.remoteCode != nil)
+            // Past the channel's frame: the host's own channel refuses to send it.
+            let unsent = #expect(throws: ChannelError.self) {
+                try caller.call(FederationCall.submit, [UInt8](repeating: 0, count: Channel.defaultMaximumFrameSize))
+            }
+            #expect(unsent?.code == .frameTooLarge)
+            // What a host bypassing its channel sends: bytes that are not an ECALL, and a frame past the maximum.
+            try host.send([0x18, 0x18])
+            let unreadable = try EnclaveCallMessage(decoding: host.receive())
+            guard case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed("malformed-message", _)) = unreadable
+            else {
+                Issue.record("garbage was answered with \(unreadable)")
+                return
+            }
+            let unbounded = Channel(descriptor: try host.descriptor.duplicate(), maximumFrameSize: 128 << 20)
+            let sender = Thread {
+                try? unbounded.send([UInt8](repeating: 0, count: Channel.defaultMaximumFrameSize + 1))
+            }
+            sender.start()
+            let discarded = try EnclaveCallMessage(decoding: host.receive())
+            guard case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed("frame-too-large", _)) = discarded
+            else {
+                Issue.record("an oversized frame was answered with \(discarded)")
+                return
+            }
+            // The enclave is still up and the round still open: all three clients complete it.
+            let sessions = try clients.map { try $0.join() }
+            for (index, client) in clients.enumerated() {
+                let state = try client.state(in: sessions[index])
+                _ = try client.submit(state.parameters, exampleCount: 1, round: 1, in: sessions[index])
+            }
+            _ = try caller.call(FederationCall.close)
+            #expect(try clients[0].state(in: sessions[0]).header.completedRounds == 1)
+        }
+    }
+
+    @Test("a model whose updates would not fit the update limit is refused when the federation begins")
+    func modelPastUpdateLimit() throws {
+        try Self.withFederation { _, caller, _, _, _ in
+            let features = FederationCall.maximumParameterCount / 10
+            let plan = try FederationPlan(
+                clients: ["a"], rounds: 1, minClients: 1, roundTimeout: 60, strategy: .fedAvg, privacy: nil)
+            let config = FederationConfig(
+                plan: plan,
+                clientKeys: ["a": hexEncoded(try ECPrivateKey(generating: .p256).publicKey.derRepresentation)],
+                model: ModelSpec(kind: .softmax, featureCount: features, classCount: 10))
+            let error = #expect(throws: EnclaveCallError.self) {
+                try caller.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
+            }
+            #expect(error.flatMap(FederationError.init)?.code == .invalidParameter)
+            #expect(error?.reason.contains("would not fit") == true, "\(error?.reason ?? "")")
         }
     }
 }

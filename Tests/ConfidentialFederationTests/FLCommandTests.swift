@@ -46,6 +46,68 @@ struct FLCommandTests {
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 3)
     }
 
+    @Test("before signing, simulate, client and dp train name the manifest, the directory and the command to run")
+    func unsignedManifest() throws {
+        let directory = try TestEnvironment.temporaryDirectory("unsigned")
+        let data = ["--data", "\(datasets)/breast_cancer.csv", "--label", "label"]
+        for (arguments, manifest, option) in [
+            (["fl", "simulate"] + data, "Manifests/fedavg.manifest.cose", "--manifest"),
+            (
+                [
+                    "fl", "client", "--server", "http://127.0.0.1:9", "--key", "k.pem", "--manifest",
+                    "fedavg.manifest.cose",
+                ]
+                    + data, "fedavg.manifest.cose", "--manifest"
+            ),
+            (
+                [
+                    "dp", "train", "--enclave", "Manifests/dpsgd.manifest.cose", "--epsilon", "1", "--delta", "1e-5",
+                    "--epochs", "1", "--batch-size", "32", "--lr", "0.3", "--clip", "1",
+                ] + data, "Manifests/dpsgd.manifest.cose", "--enclave"
+            ),
+        ] {
+            let home = ["CLOISTER_HOME=" + directory.appendingPathComponent("home").path]
+            let output = try runTool("/usr/bin/env", ["-C", directory.path] + home + [cloister] + arguments)
+            let toml = manifest.replacingOccurrences(of: ".manifest.cose", with: ".toml")
+            #expect(output.status == 65, "\(arguments): \(output.standardError)")
+            #expect(
+                output.standardError.contains(
+                    "error: \(option) \(manifest): no signed manifest at \(directory.path)/\(manifest) (resolved against the working directory \(directory.path)); sign it first: cloister sign \(toml) --key Keys/dev-signer.pem"
+                ), "\(output.standardError)")
+            #expect(!output.standardError.contains("errno"))
+        }
+    }
+
+    @Test("negative and out-of-range numbers exit 64 naming the option or parameter, before anything runs")
+    func numericOptions() throws {
+        let (_, environment, manifest) = try prepare()
+        let simulate = [
+            "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--manifest", manifest,
+        ]
+        for (extra, message) in [
+            (["--clients", "-2"], "--clients must be positive"),
+            (["--rounds", "-1"], "rounds must be positive, got -1"),
+            (["--round-timeout", "-5"], "the round timeout must be positive, got -5.0"),
+            (["--seed", "-1"], "The value '-1' is invalid for '--seed"),
+            (["--local-epochs", "-1"], "local epochs and batch size must be positive"),
+            (["--lr", "-0.5"], "learning rate must be positive, got -0.5"),
+            (["--dp-noise-multiplier", "-1", "--clip", "1", "--delta", "1e-3"], "noise multiplier must be in"),
+            (["--dp-noise-multiplier", "1", "--clip", "-1", "--delta", "1e-3"], "clipping norm must be positive"),
+            (["--dp-noise-multiplier", "1", "--clip", "1", "--delta", "-1e-3"], "delta must be in (0, 1/N]"),
+        ] {
+            let output = try run(simulate + extra, environment)
+            #expect(output.status == 64, "\(extra): \(output.standardError)")
+            #expect(output.standardError.contains(message), "\(extra): \(output.standardError)")
+            #expect(!output.standardError.contains("Missing value"))
+        }
+        let client = try run(
+            [
+                "fl", "client", "--server", "http://127.0.0.1:9", "--key", "k.pem", "--data", "d.csv", "--label", "l",
+                "--timeout", "-1",
+            ], environment)
+        #expect(client.status == 64 && client.standardError.contains("--timeout must be positive, got -1.0"))
+    }
+
     @Test("serve and two clients over loopback: both finish every round (exit 0); a wrong measurement exits 2")
     func serveAndClients() throws {
         let (directory, environment, manifest) = try prepare()

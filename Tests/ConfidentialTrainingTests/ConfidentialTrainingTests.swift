@@ -50,13 +50,24 @@ struct ConfidentialTrainingTests {
         #expect(
             recording.functions.first == EnclaveMain.quoteFunction
                 && recording.functions.dropFirst().first == TrainingCall.begin
-                && recording.functions.last == TrainingCall.finish)
+                && recording.functions.suffix(2) == [TrainingCall.finish, TrainingCall.retire])
+        let counters = try FileManager.default.contentsOfDirectory(atPath: fixture.enclaves.home.countersDirectory)
+        #expect(counters.isEmpty, "the retired job's counter is deleted: \(counters)")
         #expect(result.trained.privacy == (try setup.plan.privacy()))
         #expect(result.trained.plan == setup.plan && result.resumedFromStep == 0)
         #expect(result.accuracy > 0.8)
         #expect(!checkpoint.exists, "the client removes the checkpoint once the result verifies")
         let stored = checkpoints.withLock { $0 }
         #expect(stored.count > 1)
+        // The retired job's last checkpoint no longer opens: its counter is gone.
+        try checkpoint.write(try #require(stored.last))
+        try fixture.withEnclave { _, client in
+            let attested = try client.attest()
+            let error = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            #expect(error?.code == .checkpointRejected && error?.reason.contains("retired") == true, "\(error!)")
+        }
         // The canary as text and as the double it parses to: present in the plaintext, absent from the host's bytes.
         let needles = [Array(Self.canary.utf8), withUnsafeBytes(of: Double(Self.canary)!, Array.init)]
         #expect(csv.containsBytes(needles[0]))
@@ -164,8 +175,13 @@ struct ConfidentialTrainingTests {
         }
         #expect(checkpoint.exists)
         let chunk = max(1, setup.plan.steps / 50)
-        // The rerun resumes at the second checkpoint and reports the privacy of all the plan's steps, once.
-        let result = try fixture.withEnclave { _, client in
+        // The rerun resumes at the second checkpoint and reports the privacy of all the plan's steps, once. Its host
+        // stops before retiring the job, so the job's counter stays.
+        let result = try fixture.withEnclave(
+            relay: { function, argument, forward in
+                function == TrainingCall.retire ? [] : try forward(function, argument)
+            }
+        ) { _, client in
             try client.train(
                 csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
         }
@@ -324,6 +340,52 @@ struct ConfidentialTrainingTests {
     }
 }
 
+extension ConfidentialTrainingTests {
+    @Test("oversized and garbage input from the host gets an error reply; the same enclave then trains")
+    func hostileHostInput() throws {
+        let fixture = try TrainingFixture()
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        let recording = HostRecording()
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                recording.record(function, argument, [])
+                return try forward(function, argument)
+            }
+        ) { enclave, client in
+            let caller = EnclaveCaller(channel: enclave.host)
+            func refusal(_ argument: [UInt8]) -> ConfidentialTrainingError? {
+                let error = #expect(throws: EnclaveCallError.self) { try caller.call(TrainingCall.begin, argument) }
+                return error.flatMap(ConfidentialTrainingError.init)
+            }
+            let oversized = refusal([UInt8](repeating: 0, count: TrainingCall.maximumRequestSize + 1))
+            #expect(oversized?.code == .datasetTooLarge)
+            #expect(oversized?.reason.contains("at most \(TrainingCall.maximumRequestSize) bytes") == true)
+            #expect(refusal([0xff, 0x00])?.code == .protocolViolation)
+            #expect(refusal(try CBORValue.map([]).encoded())?.code == .protocolViolation)
+            let early = #expect(throws: EnclaveCallError.self) { try caller.call(TrainingCall.retire) }
+            #expect(early.flatMap(ConfidentialTrainingError.init)?.code == .protocolViolation, "retire before finish")
+            try enclave.host.send([0xff])
+            guard
+                case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed("malformed-message", _)) =
+                    try EnclaveCallMessage(decoding: enclave.host.receive())
+            else {
+                Issue.record("garbage was not answered with malformed-message")
+                return
+            }
+            // The data owner's client refuses a request past the limit itself: nothing is sent.
+            let attested = try client.attest()
+            let big = csv + Array(repeating: UInt8(ascii: " "), count: TrainingCall.maximumRequestSize)
+            let refused = #expect(throws: ConfidentialTrainingError.self) {
+                try client.train(csv: big, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            }
+            #expect(refused?.code == .datasetTooLarge)
+            #expect(!recording.functions.contains(TrainingCall.begin))
+            let result = try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: nil)
+            #expect(result.trainExamples == setup.train.count)
+        }
+    }
+}
+
 @Suite("cloister dp train --enclave")
 struct EnclaveTrainCommandTests {
     let cloister = cloisterExecutable
@@ -361,6 +423,28 @@ struct EnclaveTrainCommandTests {
             try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
         #expect(fields["steps"] as? Int == 28 && fields["resumed_from_step"] as? Int == 0)
         #expect((fields["enclave_measurement"] as? String)?.count == 96)
+        #expect(!FileManager.default.fileExists(atPath: checkpoint))
+    }
+
+    @Test("a CSV past the enclave's request limit exits 65 naming the file and the limit, before any launch")
+    func csvPastRequestLimit() throws {
+        let (directory, environment, manifest) = try prepare()
+        let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets")
+        let rows = try String(contentsOf: datasets.appendingPathComponent("breast_cancer.csv"), encoding: .utf8)
+            .split(separator: "\n")
+        let body = Array((rows.dropFirst().joined(separator: "\n") + "\n").utf8)
+        var csv = Array((rows[0] + "\n").utf8)
+        while csv.count <= TrainingCall.maximumRequestSize { csv += body }
+        let path = directory.appendingPathComponent("large.csv").path
+        try Data(csv).write(to: URL(fileURLWithPath: path))
+        let checkpoint = directory.appendingPathComponent("job.sealed").path
+        var arguments = arguments(manifest, checkpoint: checkpoint, epochs: 1) + ["--allow-development-keys"]
+        arguments[arguments.firstIndex(of: "--data")! + 1] = path
+        let refused = try run(arguments, environment)
+        #expect(refused.status == 65, "\(refused.standardError)")
+        #expect(refused.standardError.contains("--data \(path) with --schema"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("at most \(TrainingCall.maximumRequestSize) bytes (16 MiB)"))
+        #expect(!refused.standardError.contains("launched"), "refused before an enclave was launched")
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
     }
 

@@ -68,6 +68,79 @@ struct EnclaveCallTests {
         #expect(try caller.call("echo", [9]) == [9])
     }
 
+    @Test("bad input from the host is answered with an error, never by ending the server; the next ECALL is served")
+    func badInput() throws {
+        let (hostEnd, enclaveEnd) = try Channel.makePair(maximumFrameSize: 4096)
+        let server = BackgroundWork {
+            var table = EnclaveCallTable()
+            table.register("echo") { $0 }
+            table.register("grow") { _ in [UInt8](repeating: 1, count: 5000) }
+            try EnclaveCallServer(channel: enclaveEnd, ecalls: table).serve()
+        }
+        func reply(_ send: () throws -> Void) throws -> (id: UInt64, code: String, reason: String)? {
+            try send()
+            guard
+                case .ecallResult(let id, .failed(let code, let reason)) = try EnclaveCallMessage(
+                    decoding: hostEnd.receive())
+            else { return nil }
+            return (id, code, reason)
+        }
+        let unreadable = EnclaveCallServer.unreadableMessageID
+        let garbage = try reply { try hostEnd.send([0xff, 0x00, 0x13]) }
+        #expect(garbage?.id == unreadable && garbage?.code == "malformed-message")
+        #expect(garbage?.reason.contains("3 bytes from the host are not an ECALL") == true)
+        let stray = try reply {
+            try hostEnd.send(EnclaveCallMessage.ecallResult(id: 5, outcome: .returned([])).encoded())
+        }
+        #expect(stray?.id == unreadable && stray?.code == "protocol-violation")
+        let withDescriptor = try reply {
+            try hostEnd.send(
+                EnclaveCallMessage.ecall(id: 7, function: "echo", argument: [1]).encoded(),
+                passing: try hostEnd.descriptor.duplicate())
+        }
+        #expect(withDescriptor?.id == 7 && withDescriptor?.reason.contains("file descriptor") == true)
+        let generous = Channel(descriptor: try hostEnd.descriptor.duplicate(), maximumFrameSize: 1 << 20)
+        let oversized = try reply { try generous.send([UInt8](repeating: 0, count: 100_000)) }
+        #expect(oversized?.id == unreadable && oversized?.code == "frame-too-large")
+        let tooLargeResult = try reply {
+            try hostEnd.send(EnclaveCallMessage.ecall(id: 8, function: "grow", argument: []).encoded())
+        }
+        #expect(tooLargeResult?.id == 8 && tooLargeResult?.code == "frame-too-large")
+        #expect(try EnclaveCaller(channel: hostEnd).call("echo", [9]) == [9])
+        hostEnd.shutdown()
+        try server.join()  // the server returned normally when the host closed, having thrown nothing before
+    }
+
+    @Test("a message past the CBOR decoder's default 16 MiB is read whole: the channel's frame bounds it")
+    func largeMessage() throws {
+        let (caller, hostEnd) = try startServer {
+            var table = EnclaveCallTable()
+            table.register("echo") { $0 }
+            return table
+        }
+        defer { hostEnd.shutdown() }
+        let argument = [UInt8](repeating: 0x5a, count: (16 << 20) + 1)
+        #expect(try caller.call("echo", argument) == argument)
+    }
+
+    @Test("an error for no readable call reaches the caller as malformed-message naming its ECALL")
+    func unreadableReply() throws {
+        let (hostEnd, enclaveEnd) = try Channel.makePair()
+        defer { hostEnd.shutdown() }
+        let enclave = BackgroundWork {
+            _ = try enclaveEnd.receive()
+            try enclaveEnd.send(
+                EnclaveCallMessage.ecallResult(
+                    id: EnclaveCallServer.unreadableMessageID,
+                    outcome: .failed(code: "malformed-message", reason: "not an ECALL")
+                ).encoded())
+        }
+        let error = #expect(throws: EnclaveCallError.self) { try EnclaveCaller(channel: hostEnd).call("echo", [1]) }
+        #expect(error?.code == .malformedMessage && error?.remoteCode == "malformed-message")
+        #expect(error?.reason == "the enclave could not read ECALL 'echo': malformed-message: not an ECALL")
+        try enclave.join()
+    }
+
     @Test("an ECALL handler can make OCALLs that the host answers while it waits")
     func ocalls() throws {
         let (hostEnd, enclaveEnd) = try Channel.makePair()

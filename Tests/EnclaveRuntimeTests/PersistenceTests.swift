@@ -89,6 +89,23 @@ import Testing
         #expect(try AtomicFile.entries(of: directory) == ["keep"])
     }
 
+    @Test("a target removes only its own writers' temporaries, not another target's or one sharing its prefix")
+    func removeStaleTemporariesOfOneTarget() throws {
+        let directory = try SealingFixtures.temporaryDirectory()
+        defer { SealingFixtures.remove(directory) }
+        let job = AtomicFile(path: directory + "/job.sealed")
+        try job.write([1])
+        for name in [".tmp-job.sealed-0011", ".tmp-job.sealed-ff", ".tmp-job.sealed.old-22", ".tmp-other-33"] {
+            let descriptor = creat(directory + "/" + name, 0o600)
+            #expect(descriptor >= 0)
+            close(descriptor)
+        }
+        #expect(try job.removeStaleTemporaries() == 2)
+        #expect(
+            try AtomicFile.entries(of: directory).sorted() == [".tmp-job.sealed.old-22", ".tmp-other-33", "job.sealed"])
+        #expect(try job.read() == [1])
+    }
+
     @Test func pathComponents() {
         #expect(AtomicFile(path: "/a/b/c").directory == "/a/b")
         #expect(AtomicFile(path: "/a/b/c").name == "c")

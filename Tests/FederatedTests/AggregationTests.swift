@@ -100,6 +100,15 @@ struct AggregationTests {
         }
     }
 
+    @Test("example counts whose sum overflows Int weight the mean without trapping")
+    func hugeExampleCounts() throws {
+        let updates = [
+            ClientUpdate(parameters: [1, 2], exampleCount: .max), ClientUpdate(parameters: [3, 4], exampleCount: .max),
+        ]
+        #expect(try AggregationStrategy.fedAvg.aggregate(updates) == [2, 3])
+        #expect(try AggregationStrategy.krum(byzantine: 0, keep: 2).aggregate(updates) == [2, 3])
+    }
+
     @Test("mismatched lengths and an empty round are refused")
     func refusals() {
         let updates = [

@@ -185,5 +185,42 @@ struct FederationTests {
             try ClientLevelPrivacy(noiseMultiplier: 1, clip: 1, delta: 0.5, clientsPerRound: 3, registeredClients: 3)
         }
         #expect(throws: FederationError.self) { try Self.federation(model: [.nan]) }
+        #expect(throws: FederationError.self) {
+            try ClientLevelPrivacy(
+                noiseMultiplier: 1e-300, clip: 1, delta: 0.1, clientsPerRound: 3, registeredClients: 3)
+        }
+    }
+
+    @Test("a plan decoded from JSON (what the host sends the enclave) is checked like one constructed")
+    func decodedPlans() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
+        let good = try FederationPlan(
+            clients: ["a", "b", "c"], rounds: 2, minClients: 3, roundTimeout: 60, strategy: .fedAvg, privacy: privacy)
+        let encoded = try JSONSerialization.jsonObject(with: JSONEncoder().encode(good)) as! [String: Any]
+        #expect(try JSONDecoder().decode(FederationPlan.self, from: JSONEncoder().encode(good)) == good)
+        func decoding(_ change: (inout [String: Any]) -> Void) throws -> FederationError? {
+            var object = encoded
+            change(&object)
+            let data = try JSONSerialization.data(withJSONObject: object)
+            return #expect(throws: FederationError.self) { try JSONDecoder().decode(FederationPlan.self, from: data) }
+        }
+        #expect(try decoding { $0["rounds"] = 0 }?.reason == "rounds must be positive, got 0")
+        #expect(try decoding { $0["minClients"] = -1 }?.code == .invalidParameter)
+        #expect(try decoding { $0["clients"] = ["a", "a", "c"] }?.code == .invalidParameter)
+        #expect(try decoding { $0["roundTimeout"] = -1 }?.code == .invalidParameter)
+        #expect(
+            try decoding { $0["strategy"] = ["krum": ["byzantine": Int.min, "keep": 0]] }?.code == .invalidParameter)
+        #expect(try decoding { $0["strategy"] = ["median": [:] as [String: Any]] }?.code == .invalidParameter)
+        for (key, value) in [
+            ("noiseMultiplier", 0.0), ("clip", -1), ("delta", 0.9), ("clientsPerRound", 0), ("registeredClients", 4),
+        ] {
+            let error = try decoding { object in
+                var privacy = object["privacy"] as! [String: Any]
+                privacy[key] = value
+                object["privacy"] = privacy
+            }
+            #expect(error?.code == .invalidParameter, "privacy.\(key) = \(value)")
+        }
     }
 }

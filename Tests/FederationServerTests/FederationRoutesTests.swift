@@ -158,9 +158,9 @@ struct FederationRoutesTests {
                 try await client.execute(uri: "/fl/v1/updates", method: .post, body: ByteBuffer(string: "not cbor")) {
                     #expect($0.status == .badRequest)
                 }
-                // The host's limit is the enclave's: a body the enclave's CBOR limit refuses (which used to end the
-                // enclave) is the host's 413, and the largest the host accepts reaches the enclave, which answers.
-                for size in [FederationRoutes.maximumUpdateSize + 1, CBORLimits.default.maximumInputSize + 1] {
+                // The host's limit is the enclave's: a body the enclave would refuse for its size is the host's 413,
+                // and the largest the host accepts reaches the enclave, which answers.
+                for size in [FederationCall.maximumUpdateSize + 1, 2 * FederationCall.maximumUpdateSize] {
                     try await client.execute(
                         uri: "/fl/v1/updates", method: .post, body: ByteBuffer(repeating: 0, count: size)
                     ) { response in
@@ -170,7 +170,7 @@ struct FederationRoutesTests {
                 }
                 try await client.execute(
                     uri: "/fl/v1/updates", method: .post,
-                    body: ByteBuffer(repeating: 0, count: FederationRoutes.maximumUpdateSize)
+                    body: ByteBuffer(repeating: 0, count: FederationCall.maximumUpdateSize)
                 ) { response in
                     #expect(response.status == .badRequest)
                     #expect(

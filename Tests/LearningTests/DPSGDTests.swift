@@ -81,7 +81,8 @@ struct DPSGDTests {
             var trainer = DPSGD(plan: plan, model: model)
             var reference = DPSGD(
                 plan: try DPSGDPlan(
-                    exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5, noiseMultiplier: 1e-300,
+                    exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5,
+                    noiseMultiplier: SubsampledGaussian.noiseMultiplierRange.lowerBound,
                     delta: 1e-3), model: model)
             trainer.step(on: data, random: &noisy)
             reference.step(on: data, random: &quiet)
@@ -130,11 +131,59 @@ struct DPSGDTests {
         #expect(throws: LearningError.self) { try plan(batch: 0) }
         #expect(throws: LearningError.self) { try plan(batch: 456) }
         #expect(throws: LearningError.self) { try plan(sigma: 0) }
+        // Only noise the accountants can analyse, and only as many steps as they compose: refused, never trapped.
+        #expect { try plan(sigma: 1e-300) } throws: {
+            ($0 as? LearningError)?.reason.hasPrefix("DP-SGD: noise multiplier must be in") == true
+        }
+        #expect { try plan(sigma: 1e300) } throws: { ($0 as? LearningError)?.code == .invalidParameter }
+        for epochs in [Int.max, RDPAccountant.Composition.maximumSteps / 14 + 1] {
+            #expect {
+                try DPSGDPlan(
+                    exampleCount: 455, batchSize: 32, epochs: epochs, learningRate: 0.5, clip: 1, noiseMultiplier: 1,
+                    delta: 1e-5)
+            } throws: {
+                ($0 as? LearningError)?.reason
+                    == "\(epochs) epochs of 14 steps are more than the 1073741824 steps the accountants compose"
+            }
+        }
+        #expect {
+            try DPSGDPlan(
+                exampleCount: 455, batchSize: 32, epochs: 1, learningRate: 0.5, clip: 1, noiseMultiplier: 1,
+                delta: 1e-5, centringNoise: 1e-9)
+        } throws: {
+            ($0 as? LearningError)?.reason.hasPrefix("the centring release: noise multiplier must be in") == true
+        }
         #expect { try plan().calibrated(toEpsilon: 0) } throws: {
             ($0 as? PrivacyError)?.code == .invalidParameter
         }
         #expect { try plan(sigma: 0.5).checkBudget(1) } throws: { ($0 as? PrivacyError)?.code == .budgetExceeded }
         try plan(sigma: 5).checkBudget(1)
+    }
+
+    @Test("a model's shape is bounded before anything is allocated: classes, features, hidden units, parameters")
+    func modelBounds() throws {
+        let limit = Model.maximumParameterCount
+        // At the class limit, and a small MLP; then every way past a limit, including products that would overflow.
+        #expect(
+            try Model(kind: .softmax, featureCount: 3, classCount: Model.maximumClassCount).parameters.count == 4000)
+        #expect(try Model(kind: .mlp, featureCount: 3, classCount: 2, hiddenUnits: 2).parameters.count == 14)
+        for (kind, features, classes, hidden, expected) in [
+            (ModelKind.softmax, 3, Model.maximumClassCount + 1, 0, "at most 1000 classes, not 1001"),
+            (.softmax, 3, 2_000_000_000, 0, "at most 1000 classes"),
+            (.softmax, limit / 1000, 1000, 0, "has more than 16777216 parameters"),
+            (.logistic, limit, 2, 0, "has more than 16777216 parameters"),
+            (.logistic, .max, 2, 0, "has more than 16777216 parameters"),
+            (.mlp, 30, 2, .max, "30 features, 2 classes, 9223372036854775807 hidden units has more than"),
+            (.mlp, .max, 2, .max, "has more than 16777216 parameters"),
+            (.mlp, 1 << 12, 2, 1 << 12, "has more than 16777216 parameters"),
+        ] {
+            #expect {
+                try Model(kind: kind, featureCount: features, classCount: classes, hiddenUnits: hidden)
+            } throws: { error in
+                let error = error as? LearningError
+                return error?.code == .invalidParameter && error?.reason.contains(expected) == true
+            }
+        }
     }
 
     @Test("calibration meets the target: the tight epsilon of the calibrated plan is at most, and within 1 % of, it")

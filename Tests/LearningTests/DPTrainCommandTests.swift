@@ -76,6 +76,28 @@ struct DPTrainCommandTests {
             (["--data", "BREAST", "--noise-multiplier", "0.6", "--max-epsilon", "1"], 65, "past the budget"),
             (["--data", "BREAST", "--epsilon", "1", "--model", "logistic", "--label", "mean_radius"], 65, "label"),
             (["--data", "BREAST", "--epsilon", "1", "--schema", "BADSCHEMA"], 65, "no bounds for feature"),
+            (["--data", "HUGELABEL", "--epsilon", "1"], 65, "huge-label.csv:3: label \"label\" is \"10000000\""),
+            // Negative numbers are values, refused for their range (they once read as options: "Missing value").
+            (["--data", "BREAST", "--epsilon", "1", "--epochs", "-3"], 64, "epochs must be positive, got -3"),
+            (["--data", "BREAST", "--epsilon", "1", "--batch-size", "-1"], 64, "batch size must be in 1...455"),
+            (["--data", "BREAST", "--epsilon", "1", "--lr", "-0.5"], 64, "learning rate must be positive, got -0.5"),
+            (["--data", "BREAST", "--epsilon", "1", "--test-fraction", "-0.2"], 64, "--test-fraction must be in"),
+            (["--data", "BREAST", "--epsilon", "1", "--seed", "-1"], 64, "The value '-1' is invalid for '--seed"),
+            (
+                ["--data", "BREAST", "--noise-multiplier", "1", "--max-epsilon", "-1"], 64,
+                "--max-epsilon must be positive"
+            ),
+            (["--data", "BREAST", "--epsilon", "1", "--model", "mlp", "--hidden-units", "-5"], 64, "hidden unit"),
+            // Values that once trapped or allocated without bound.
+            (["--data", "BREAST", "--noise-multiplier", "1e-300"], 64, "noise multiplier must be in"),
+            (
+                ["--data", "BREAST", "--epsilon", "1", "--epochs", "9223372036854775807"], 64,
+                "steps the accountants compose"
+            ),
+            (
+                ["--data", "BREAST", "--epsilon", "1", "--model", "mlp", "--hidden-units", "99999999999"], 64,
+                "parameters"
+            ),
         ])
     func badInput(arguments: [String], status: Int32, message: String) throws {
         let directory = try TestEnvironment.temporaryDirectory("dp-train-bad")
@@ -84,8 +106,13 @@ struct DPTrainCommandTests {
         let schema = directory.appendingPathComponent("schema.json").path
         try #"{"features": {"mean_radius": [0, 30]}}"#.write(toFile: schema, atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("model.json").path
+        let hugeLabel = directory.appendingPathComponent("huge-label.csv").path
+        try "a,label\n1,0\n2,10000000\n".write(toFile: hugeLabel, atomically: true, encoding: .utf8)
         let substituted = arguments.map {
-            ["MALFORMED": malformed, "BREAST": "\(Self.datasets)/breast_cancer.csv", "BADSCHEMA": schema][$0] ?? $0
+            [
+                "MALFORMED": malformed, "BREAST": "\(Self.datasets)/breast_cancer.csv", "BADSCHEMA": schema,
+                "HUGELABEL": hugeLabel,
+            ][$0] ?? $0
         }
         let result = try runTool(cloister, Self.common + substituted + ["--model-out", output])
         #expect(result.status == status, "\(result.standardError)")

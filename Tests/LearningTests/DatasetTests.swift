@@ -34,6 +34,61 @@ struct DatasetTests {
         }
     }
 
+    @Test("a label is a class number below the most classes a model has (1,000): at the limit and beyond")
+    func labelLimit() throws {
+        let atLimit = try Dataset(csv: "a,label\n1,0\n2,999\n", label: "label", source: "d.csv")
+        #expect(atLimit.classCount == Model.maximumClassCount)
+        // 10,000,000 once took 43 s and 1.3 GB; 2,000,000,000 aborted allocating 48 GB.
+        for label in ["1000", "10000000", "2000000000", "99999999999999999999", "-1", "2.5", "1e3", "x"] {
+            let clock = ContinuousClock()
+            let start = clock.now
+            let error = #expect(throws: LearningError.self) {
+                try Dataset(csv: "a,label\n1,0\n2,\(label)\n", label: "label", source: "d.csv")
+            }
+            #expect(
+                error?.reason
+                    == "d.csv:3: label \"label\" is \"\(label)\", not a class number from 0 to 999 (a model has at most 1000 classes; a schema may declare fewer with \"classes\")"
+            )
+            #expect(start.duration(to: clock.now) < .seconds(1))
+        }
+    }
+
+    @Test("a schema's declared classes bound the labels and set the class count, whatever labels the rows hold")
+    func declaredClasses() throws {
+        let schema = try FeatureSchema(
+            json: Array(#"{"features": {"a": [0, 10]}, "classes": 10}"#.utf8), source: "s.json")
+        #expect(schema.classCount == 10)
+        let data = try Dataset(csv: "a,label\n5,0\n10,1\n", label: "label", source: "d.csv", schema: schema)
+        #expect(data.classCount == 10 && data.features == [0, 1])
+        #expect(try Dataset(csv: "a,label\n5,9\n", label: "label", source: "d.csv", schema: schema).labels == [9])
+        let error = #expect(throws: LearningError.self) {
+            try Dataset(csv: "a,label\n5,0\n5,1\n5,10\n", label: "label", source: "d.csv", schema: schema)
+        }
+        #expect(
+            error?.reason
+                == "d.csv:4: label \"label\" is \"10\", not a class number from 0 to 9 (the schema declares 10 classes)"
+        )
+        for count in [2, Model.maximumClassCount] {
+            let bytes = Array(#"{"features": {"a": [0, 1]}, "classes": \#(count)}"#.utf8)
+            #expect(try FeatureSchema(json: bytes, source: "s.json").classCount == count)
+        }
+    }
+
+    @Test(
+        "a schema's classes must be an integer from 2 to 1,000",
+        arguments: ["1", "1001", "2.5", #""10""#, "true", "-3", "1e30", "null", "[10]"])
+    func badClasses(value: String) {
+        let bytes = Array(#"{"features": {"a": [0, 1]}, "classes": \#(value)}"#.utf8)
+        #expect {
+            try FeatureSchema(json: bytes, source: "s.json")
+        } throws: { error in
+            let error = error as? LearningError
+            return error?.code == .malformedSchema
+                && error?.reason.hasPrefix("s.json: \"classes\" is ") == true
+                && error?.reason.hasSuffix("not a class count from 2 to 1000") == true
+        }
+    }
+
     @Test("the split is reproducible from its seed, disjoint, and 80/20")
     func split() throws {
         let rows = (0..<100).map { "\($0),\($0 % 2)" }.joined(separator: "\n")

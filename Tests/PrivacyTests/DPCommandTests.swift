@@ -59,6 +59,37 @@ struct DPCommandTests {
         #expect(result.standardError.contains(named), "\(result.standardError)")
     }
 
+    @Test(
+        "a negative, out-of-range or unrepresentable number exits 64 saying which and why (not \"Missing value\")",
+        arguments: [
+            (["epsilon", "--steps", "-5"], "--steps must be positive, got -5"),
+            (["epsilon", "--sampling-rate", "-0.5"], "--sampling-rate must be in (0, 1], got -0.5"),
+            (["epsilon", "--delta", "-1e-5"], "--delta must be in (0, 1), got -1e-05"),
+            (["epsilon", "--noise-multiplier", "-1"], "noise multiplier must be in [0.0001, 1000000.0], got -1.0"),
+            (["epsilon", "--noise-multiplier", "1e300", "--accountant", "pld"], "got 1e+300"),
+            (["epsilon", "--noise-multiplier", "1e-300"], "got 1e-300"),
+            (["epsilon", "--noise-multiplier", "nan"], "got nan"),
+            (["epsilon", "--steps", "1073741825"], "steps must be in 0...1073741824 (2^30), got 1073741825"),
+            (
+                ["epsilon", "--steps", "99999999999999999999"],
+                "The value '99999999999999999999' is invalid for '--steps"
+            ),
+            (["calibrate", "--epsilon", "-2"], "--epsilon must be positive, got -2.0"),
+            (["calibrate", "--epsilon", "1", "--steps", "-1"], "--steps must be positive, got -1"),
+        ])
+    func negativeAndOutOfRange(arguments: [String], message: String) throws {
+        var full = ["dp"] + arguments
+        for (option, value) in [
+            ("--sampling-rate", "0.01"), ("--steps", "100"), ("--delta", "1e-5"), ("--noise-multiplier", "1"),
+        ] where !arguments.contains(option) && (option != "--noise-multiplier" || arguments[0] == "epsilon") {
+            full += [option, value]
+        }
+        let result = try runTool(cloister, full)
+        #expect(result.status == 64, "\(full): \(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+        #expect(!result.standardError.contains("Missing value"))
+    }
+
     @Test("delta outside (0, 1) and a sampling rate above 1 are usage errors")
     func outOfRange() throws {
         for (option, value) in [("--delta", "1"), ("--sampling-rate", "1.5"), ("--steps", "0")] {

@@ -89,9 +89,33 @@ struct RDPAccountantTests {
         #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 1.5, noiseMultiplier: 1) }
         #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 0) }
         #expect(throws: PrivacyError.self) { try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: .nan) }
+        // The noise multipliers the accountants take: the range's ends accepted, just past them refused.
+        let range = SubsampledGaussian.noiseMultiplierRange
+        for sigma in [range.lowerBound, range.upperBound] {
+            #expect(try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: sigma).noiseMultiplier == sigma)
+        }
+        for sigma in [range.lowerBound.nextDown, range.upperBound.nextUp, 1e-300, 1e300, .infinity] {
+            let error = #expect(throws: PrivacyError.self) {
+                try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: sigma)
+            }
+            #expect(error?.reason == "noise multiplier must be in [0.0001, 1000000.0], got \(sigma)")
+        }
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 0) }
         #expect(throws: PrivacyError.self) { try RDPAccountant().epsilon(delta: 1) }
         #expect(throws: PrivacyError.self) { try RDPAccountant(orders: [0.5]) }
+        for order in [RDPAccountant.maximumOrder.nextUp, 1e300, .infinity, .nan] {
+            #expect(throws: PrivacyError.self, "order \(order)") { try RDPAccountant(orders: [2, order]) }
+        }
+        for order in [RDPAccountant.maximumOrder, RDPAccountant.maximumOrder - 0.5] {
+            for sigma in [SubsampledGaussian.noiseMultiplierRange.lowerBound, 1] {
+                let epsilon = try RDPAccountant(orders: [order]).composing(
+                    SubsampledGaussian(samplingRate: 0.5, noiseMultiplier: sigma),
+                    steps: RDPAccountant.Composition.maximumSteps
+                ).epsilon(delta: 1e-5).epsilon
+                // Where the fractional series cancels past a double's precision, the order bounds nothing: ∞.
+                #expect(!epsilon.isNaN && epsilon >= 0, "order \(order), σ \(sigma): \(epsilon)")
+            }
+        }
         #expect(throws: PrivacyError.self) { try PrivacyBudget(epsilon: 1, delta: 1) }
         // Every accountant refuses a negative number of steps and a δ outside (0, 1), and stays as it was.
         let mechanism = try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1)
@@ -101,7 +125,10 @@ struct RDPAccountantTests {
             throws
         {
             var changed = accountant
-            #expect(throws: PrivacyError.self) { try changed.compose(mechanism, steps: -1) }
+            for steps in [-1, RDPAccountant.Composition.maximumSteps + 1, .max] {
+                let error = #expect(throws: PrivacyError.self) { try changed.compose(mechanism, steps: steps) }
+                #expect(error?.reason == "steps must be in 0...1073741824 (2^30), got \(steps)")
+            }
             #expect(changed == accountant)
             for delta in [0.0, 1, -0.5, .nan] {
                 #expect(throws: PrivacyError.self) { try epsilon(accountant, delta) }
@@ -126,6 +153,15 @@ struct CalibrationTests {
         }
         #expect(try epsilon(sigma) <= target)
         #expect(try epsilon(sigma * 0.999) > target)
+    }
+
+    @Test("a target no noise multiplier in range reaches is refused as unreachable, not searched without end")
+    func unreachableTarget() {
+        let error = #expect(throws: PrivacyError.self) {
+            try NoiseCalibration.noiseMultiplier(
+                epsilon: 1e-9, delta: 1e-5, samplingRate: 1, steps: RDPAccountant.Composition.maximumSteps)
+        }
+        #expect(error?.code == .unreachableTarget && error?.reason.contains("up to 524288") == true)
     }
 
     @Test("a non-positive target is refused")
@@ -191,6 +227,33 @@ struct PLDAccountantTests {
         let prv = try PRVAccountant().composing(mechanism, steps: 100).epsilon(delta: 1e-5)
         #expect(pld.isFinite && pld > 100, "pld \(pld)")
         #expect(abs(pld - prv) / prv < 0.01, "pld \(pld) vs prv \(prv)")
+    }
+
+    /// At the corners of the accountants' domain (σ at its ends, q from the least positive double to 1, up to 2^30
+    /// steps) every accountant gives a finite ε ≥ 0: PLD's grid offset once overflowed at σ = 0.01 and 2^40 steps,
+    /// and the hockey stick's index conversion trapped at σ = 1e-300 and 1e300; at σ = 10^12 PLD answered −1e-5.
+    @Test(
+        "at the corners of the domain every accountant answers a finite ε ≥ 0",
+        arguments: [
+            SubsampledGaussian.noiseMultiplierRange.lowerBound, SubsampledGaussian.noiseMultiplierRange.upperBound,
+        ])
+    func domainCorners(sigma: Double) throws {
+        for q in [Double.leastNonzeroMagnitude, 1] {
+            let mechanism = try SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma)
+            for steps in [1, RDPAccountant.Composition.maximumSteps] {
+                for accountant in Accountant.allCases {
+                    let epsilon = try accountant.epsilon(mechanism, steps: steps, delta: 1e-5, coarse: true).epsilon
+                    #expect(epsilon.isFinite && epsilon >= 0, "\(accountant) q=\(q) T=\(steps): \(epsilon)")
+                }
+            }
+        }
+    }
+
+    @Test("ε is never negative: a δ that covers the whole loss needs ε = 0")
+    func neverNegative() throws {
+        // One step at q = 1e-9 releases the record with probability 1e-9 < δ: ε is 0 (the grid once gave −1e-5).
+        let mechanism = try SubsampledGaussian(samplingRate: 1e-9, noiseMultiplier: 1e-4)
+        #expect(try PLDAccountant().composing(mechanism, steps: 1).epsilon(delta: 1e-5) == 0)
     }
 
     @Test("a δ below the Gaussian tail mass the grids leave out is refused, not answered with an understated ε")

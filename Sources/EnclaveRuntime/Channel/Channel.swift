@@ -6,7 +6,9 @@ import Synchronization
 ///
 /// A frame is a 4-byte big-endian header and the payload, written with one `sendmsg`. The header's low 31 bits are
 /// the payload length; its top bit says the frame carries a descriptor (`SCM_RIGHTS`), which the kernel delivers no
-/// later than the frame's first byte. Receiving reads ahead into a buffer, so a small frame costs one `recvmsg`.
+/// later than the frame's first byte. Receiving reads ahead into a buffer, so a small frame costs one `recvmsg`. A
+/// frame announced longer than the maximum is read past without being kept and refused (`frameTooLarge`), so the
+/// stream stays framed and the next frame arrives intact.
 ///
 /// Calls block. Sends are serialised with one lock and receives with another, so one thread may send while another
 /// receives; messages are opaque bytes (the ECALL/OCALL layer encodes them).
@@ -168,14 +170,16 @@ public final class Channel: Sendable {
                 UInt32(bigEndian: bytes.loadUnaligned(fromByteOffset: start, as: UInt32.self))
             }
             let length = Int(raw & ~Channel.descriptorFlag)
-            guard length <= maximumFrameSize else {
-                let failure = ChannelError(
-                    .frameTooLarge, "the peer announced \(length) bytes: the maximum frame is \(maximumFrameSize) bytes"
-                )
-                state.failure = failure
-                throw failure
-            }
             state.start += Channel.headerSize
+            guard length <= maximumFrameSize else {
+                // Read past the payload unkept, so the stream stays framed and the next frame can be received.
+                try discardPayload(length: length, &state)
+                if raw & Channel.descriptorFlag != 0, !state.descriptors.isEmpty { state.descriptors.removeFirst() }
+                throw ChannelError(
+                    .frameTooLarge,
+                    "the peer announced \(length) bytes: the maximum frame is \(maximumFrameSize) bytes (frame discarded)"
+                )
+            }
             let message = try readPayload(length: length, &state)
             guard raw & Channel.descriptorFlag != 0 else { return (message, nil) }
             guard !state.descriptors.isEmpty else {
@@ -210,6 +214,29 @@ public final class Channel: Sendable {
                         .truncatedFrame, "the peer closed the channel after \(initialized) of \(length) payload bytes")
                 }
                 initialized += count
+            }
+        }
+    }
+
+    /// Reads `length` payload bytes and drops them, keeping whatever follows them in the read-ahead buffer.
+    private func discardPayload(length: Int, _ state: inout Receiver) throws {
+        var remaining = length
+        while true {
+            let buffered = min(remaining, state.available)
+            state.start += buffered
+            remaining -= buffered
+            if remaining == 0 { return }
+            state.start = 0
+            state.end = try state.buffer.withUnsafeMutableBytes { bytes in
+                try receiveSome(
+                    into: bytes.baseAddress!, count: bytes.count, descriptors: &state.descriptors,
+                    failure: &state.failure)
+            }
+            guard state.end > 0 else {
+                throw ChannelError(
+                    .truncatedFrame,
+                    "the peer closed the channel after \(length - remaining) of \(length) payload bytes of an oversized frame"
+                )
             }
         }
     }

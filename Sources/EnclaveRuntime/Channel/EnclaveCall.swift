@@ -33,9 +33,11 @@ public enum EnclaveCallMessage: Sendable, Hashable {
         return try CBORValue.array(fields).encoded()
     }
 
-    /// Parses a message, refusing anything that is not exactly one of the four shapes.
+    /// Parses a message, refusing anything that is not exactly one of the four shapes. A message is one channel
+    /// frame, whose size the channel already bounds, so it is decoded whole whatever its size (up to the frame
+    /// maximum, not the CBOR decoder's default); the depth and item limits still apply.
     public init(decoding bytes: [UInt8]) throws {
-        let value = try CBORDecoder().decode(bytes)
+        let value = try CBORDecoder(limits: CBORLimits(maximumInputSize: bytes.count)).decode(bytes)
         guard let fields = value.arrayValue, fields.count == 4, let kindNumber = fields[0].uint64Value,
             let kind = Kind(rawValue: kindNumber), let id = fields[1].uint64Value
         else {
@@ -169,6 +171,10 @@ public final class EnclaveCaller: Sendable {
             case .ecallResult(id, .failed(let code, let reason)):
                 throw EnclaveCallError(
                     .handlerFailed, "ECALL '\(function)' failed in the enclave: \(code): \(reason)", remoteCode: code)
+            case .ecallResult(EnclaveCallServer.unreadableMessageID, .failed(let code, let reason)):
+                throw EnclaveCallError(
+                    .malformedMessage, "the enclave could not read ECALL '\(function)': \(code): \(reason)",
+                    remoteCode: code)
             case .ocall(let ocallID, let name, let ocallArgument):
                 let outcome = ocalls.outcome(of: name, argument: ocallArgument)
                 try channel.send(EnclaveCallMessage.ocallResult(id: ocallID, outcome: outcome).encoded())
@@ -180,7 +186,16 @@ public final class EnclaveCaller: Sendable {
 }
 
 /// The enclave's side of the ECALL channel: answers ECALLs and makes OCALLs to the host while one runs.
+///
+/// The host is the untrusted party, so nothing it sends ends the service: a frame past the channel's maximum, bytes
+/// that are not an ECALL, an ECALL carrying a file descriptor, a handler's refusal and a result too large for one
+/// frame are each answered with an error (`.failed`, for the call's id, or for `unreadableMessageID` when the
+/// message names none), and the next ECALL is served.
 public final class EnclaveCallServer: Sendable {
+    /// The id of the error answering a message that has no readable call id (no caller's call uses it: ids start
+    /// at 1).
+    public static let unreadableMessageID: UInt64 = 0
+
     private let channel: Channel
     private let ecalls: EnclaveCallTable
     private let nextOCallID = Mutex<UInt64>(1)
@@ -190,21 +205,59 @@ public final class EnclaveCallServer: Sendable {
         self.ecalls = ecalls
     }
 
-    /// Answers ECALLs until the host closes the channel (returns normally) or breaks the protocol (throws).
+    /// Answers ECALLs until the host closes the channel (returns normally); throws only when the channel itself
+    /// breaks (the host closed it inside a frame, descriptors went astray, or a system call failed).
     public func serve() throws {
         while true {
-            let bytes: [UInt8]
+            let reply: EnclaveCallMessage
             do {
-                bytes = try channel.receive()
+                let (bytes, descriptor) = try channel.receiveWithOptionalDescriptor()
+                reply = answer(bytes, carriedDescriptor: descriptor != nil)
             } catch let error as ChannelError where error.code == .closed {
                 return
+            } catch let error as ChannelError where error.code == .frameTooLarge {
+                reply = .ecallResult(
+                    id: Self.unreadableMessageID, outcome: .failed(code: error.code.rawValue, reason: error.reason))
             }
-            guard case .ecall(let id, let function, let argument) = try EnclaveCallMessage(decoding: bytes) else {
-                throw EnclaveCallError(.protocolViolation, "the host sent something other than an ECALL")
-            }
-            let outcome = ecalls.outcome(of: function, argument: argument)
-            try channel.send(EnclaveCallMessage.ecallResult(id: id, outcome: outcome).encoded())
+            try channel.send(fitted(reply))
         }
+    }
+
+    /// The reply to one frame from the host (a descriptor it carried is closed when the caller drops it).
+    private func answer(_ bytes: [UInt8], carriedDescriptor: Bool) -> EnclaveCallMessage {
+        let unreadable = { (code: EnclaveCallError.Code, reason: String) in
+            EnclaveCallMessage.ecallResult(
+                id: Self.unreadableMessageID, outcome: .failed(code: code.rawValue, reason: reason))
+        }
+        let message: EnclaveCallMessage
+        do {
+            message = try EnclaveCallMessage(decoding: bytes)
+        } catch {
+            return unreadable(.malformedMessage, "\(bytes.count) bytes from the host are not an ECALL: \(error)")
+        }
+        guard case .ecall(let id, let function, let argument) = message else {
+            return unreadable(.protocolViolation, "the host sent something other than an ECALL")
+        }
+        guard !carriedDescriptor else {
+            return .ecallResult(
+                id: id,
+                outcome: .failed(
+                    code: EnclaveCallError.Code.protocolViolation.rawValue,
+                    reason: "ECALL '\(function)' came with a file descriptor; ECALLs carry bytes only"))
+        }
+        return .ecallResult(id: id, outcome: ecalls.outcome(of: function, argument: argument))
+    }
+
+    /// The encoded reply, or an error for the same call when the result does not fit in one frame.
+    private func fitted(_ reply: EnclaveCallMessage) throws -> [UInt8] {
+        let encoded = try reply.encoded()
+        guard encoded.count > channel.maximumFrameSize, case .ecallResult(let id, _) = reply else { return encoded }
+        return try EnclaveCallMessage.ecallResult(
+            id: id,
+            outcome: .failed(
+                code: ChannelError.Code.frameTooLarge.rawValue,
+                reason: "the result takes \(encoded.count) bytes; a frame carries at most \(channel.maximumFrameSize)")
+        ).encoded()
     }
 
     /// Calls `function` in the host from inside an ECALL handler and waits for its result.

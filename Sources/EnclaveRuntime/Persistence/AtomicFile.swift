@@ -96,8 +96,19 @@ public struct AtomicFile: Sendable, Hashable {
     /// Call it only while no other process writes into the directory.
     @discardableResult
     public static func removeStaleTemporaries(in directory: String) throws(PersistenceError) -> Int {
+        try removeTemporaries(in: directory, prefix: temporaryPrefix)
+    }
+
+    /// Deletes the temporary files that killed writers of this target left beside it; returns how many it removed.
+    /// Call it only while no other process writes this target.
+    @discardableResult
+    public func removeStaleTemporaries() throws(PersistenceError) -> Int {
+        try Self.removeTemporaries(in: directory, prefix: Self.temporaryPrefix + name + "-")
+    }
+
+    private static func removeTemporaries(in directory: String, prefix: String) throws(PersistenceError) -> Int {
         var removed = 0
-        for entry in try entries(of: directory) where entry.hasPrefix(temporaryPrefix) {
+        for entry in try entries(of: directory) where entry.hasPrefix(prefix) {
             let path = directory + "/" + entry
             guard unlink(path) == 0 || errno == ENOENT else { throw .systemCall("unlink", path) }
             removed += 1
