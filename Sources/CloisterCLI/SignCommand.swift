@@ -11,9 +11,11 @@ public struct SignCommand: AsyncParsableCommand {
         abstract: "Sign an enclave manifest: fill trusted-file hashes, measure, write a COSE_Sign1.",
         discussion: """
             Writes NAME.manifest.cose beside NAME.toml unless -o names the output. Relative paths in the manifest \
-            resolve against the directory of the signed manifest, so keep it beside the files it names. A manifest \
-            whose trusted files or allowed paths reach the platform home (inside, equal to or above it, through \
-            symbolic links or `..`, another process's /proc entry, or a hard link to a platform file) is refused. \
+            resolve against the directory of the signed manifest, so keep it beside the files it names. The \
+            libraries this host's loader maps to run the executable are listed, hashed and signed with it: sign \
+            where the enclave will run, or on a host with the same libraries. A manifest whose trusted files, \
+            allowed paths or libraries reach the platform home (inside, equal to or above it, through symbolic \
+            links or `..`, another process's /proc entry, or a hard link to a platform file) is refused. \
             Exit status: 0 signed, 64 bad arguments (unreadable or invalid key), 65 invalid manifest or input, \
             1 internal error.
             """
