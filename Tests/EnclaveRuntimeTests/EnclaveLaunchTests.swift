@@ -176,11 +176,19 @@ struct EnclaveLaunchTests {
         let fixture = try EchoManifestFixture()
         let live = try launch(fixture, on: platform)
         let base = URL(fileURLWithPath: live.record.backingStoreDirectory).deletingLastPathComponent().path
-        let abandoned = base + "/cloister-enclave-abandoned\(UInt32.random(in: 0...UInt32.max))"
+        let abandoned = base + "/cloister-sealed-pages-" + hexString(try SecureRandom.bytes(count: 8))
         #expect(mkdir(abandoned, 0o700) == 0)
         #expect(FileManager.default.createFile(atPath: abandoned + "/page-0", contents: Data([1, 2, 3])))
+        // Directories that only look alike are somebody else's: never touched.
+        let lookalikes = try [
+            "cloister-sealed-pages-notanid0000000", "cloister-sealed-pages-0123", "cloister-enclave-copy",
+        ]
+        .map { base + "/" + $0 + "-" + hexString(try SecureRandom.bytes(count: 2)) }
+        for path in lookalikes { #expect(mkdir(path, 0o700) == 0) }
+        defer { for path in lookalikes { rmdir(path) } }
         let next = try launch(fixture, on: platform)
         #expect(!FileManager.default.fileExists(atPath: abandoned))
+        for path in lookalikes { #expect(FileManager.default.fileExists(atPath: path), "\(path)") }
         #expect(FileManager.default.fileExists(atPath: live.record.backingStoreDirectory))
         #expect(try finish(next) == .exited(0))
         #expect(try finish(live) == .exited(0))

@@ -99,7 +99,7 @@ struct RouteTests {
                 uri: "/challenge-response/v1/session/\(expired.id)", method: .post, headers: ServiceFixture.quoteType,
                 body: ByteBuffer(bytes: fixture.quote(nonce: expired.nonce))
             ) { response in
-                #expect(response.status == .gone)
+                #expect(response.status == .gone, "\(String(buffer: response.body))")
             }
         }
     }

@@ -1,12 +1,12 @@
 import Foundation
 
 /// The host-visible directory of one enclave's evicted pages (ciphertext only): a fresh 0700
-/// `$TMPDIR/cloister-enclave-<id>` that the platform holds an exclusive `flock` on while the enclave lives.
+/// `$TMPDIR/cloister-sealed-pages-<enclave id>` that the platform holds an exclusive `flock` on while the enclave lives.
 ///
 /// A platform killed with its enclave cannot remove the directory, but its lock goes with it: every launch first
 /// removes the directories of this user whose lock nobody holds.
 final class BackingStoreDirectory: Sendable {
-    static let prefix = "cloister-enclave-"
+    static let prefix = "cloister-sealed-pages-"
 
     let path: String
     /// The open directory holding the lock.
@@ -32,10 +32,17 @@ final class BackingStoreDirectory: Sendable {
         try? FileManager.default.removeItem(atPath: path)
     }
 
+    /// Whether `name` is a backing store's: the prefix and an enclave id (16 lowercase hex digits), nothing else.
+    static func isBackingStoreName(_ name: String) -> Bool {
+        guard name.hasPrefix(prefix) else { return false }
+        let id = name.utf8.dropFirst(prefix.utf8.count)
+        return id.count == 16 && id.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+
     /// Removes every backing-store directory in `base` owned by this user that no platform holds locked.
     static func removeAbandoned(in base: String) {
         guard let entries = try? AtomicFile.entries(of: base) else { return }
-        for entry in entries where entry.hasPrefix(prefix) {
+        for entry in entries where isBackingStoreName(entry) {
             let path = base + "/" + entry
             var status = stat()
             guard lstat(path, &status) == 0, status.st_mode & S_IFMT == S_IFDIR, status.st_uid == geteuid(),
