@@ -30,13 +30,14 @@ public struct EvidenceCheck: Sendable, Hashable, Encodable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, passed, detail
+        case detail, name, passed
     }
 
+    /// `{"detail", "name", "passed"}`, written in key order (so an encoder that sorts keys moves nothing).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(detail, forKey: .detail)
         try container.encode(name, forKey: .name)
         try container.encode(passed, forKey: .passed)
-        try container.encode(detail, forKey: .detail)
     }
 }

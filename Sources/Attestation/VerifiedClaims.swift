@@ -1,7 +1,7 @@
 /// What verified evidence states: a core every format maps its fields onto by written rules, so that one policy
 /// serves every format, and the claims only its format makes (`details`). Byte values are lower-case hex.
 ///
-/// Encoded as one flat object: the core's members, then the format's.
+/// Encoded as one flat object: the core's members and the format's.
 public struct VerifiedClaims: Sendable, Hashable, Encodable {
     public let format: EvidenceFormat
     /// When the evidence was made, milliseconds since the epoch.
@@ -56,21 +56,22 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
         details as? Details
     }
 
+    /// The core's members in key order, then the format's (so an encoder that sorts keys has little to move).
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: ClaimKey.self)
-        try container.encode(format, forKey: "format")
-        try container.encode(timestamp, forKey: "timestamp")
-        try container.encode(pcrs, forKey: "pcrs")
-        try container.encode(measurement, forKey: "measurement")
-        try container.encodeIfPresent(signer, forKey: "signer")
-        try container.encodeIfPresent(nonce, forKey: "nonce")
-        try container.encodeIfPresent(userData, forKey: "user_data")
-        try container.encodeIfPresent(publicKey, forKey: "public_key")
         try container.encode(debug, forKey: "debug")
-        try container.encode(simulated, forKey: "simulated")
+        try container.encode(format, forKey: "format")
+        try container.encode(measurement, forKey: "measurement")
+        try container.encodeIfPresent(nonce, forKey: "nonce")
+        try container.encode(pcrs, forKey: "pcrs")
         try container.encodeIfPresent(productID, forKey: "product_id")
+        try container.encodeIfPresent(publicKey, forKey: "public_key")
+        try container.encodeIfPresent(signer, forKey: "signer")
+        try container.encode(simulated, forKey: "simulated")
         try container.encodeIfPresent(svn, forKey: "svn")
         try container.encodeIfPresent(tcbStatus, forKey: "tcb_status")
+        try container.encode(timestamp, forKey: "timestamp")
+        try container.encodeIfPresent(userData, forKey: "user_data")
         try details.encode(into: &container)
     }
 

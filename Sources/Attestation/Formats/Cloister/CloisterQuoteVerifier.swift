@@ -141,10 +141,10 @@ public struct CloisterQuoteClaims: FormatClaims {
     public let isolation: [String]
 
     public func encode(into container: inout KeyedEncodingContainer<ClaimKey>) throws {
+        try container.encode(isolation, forKey: "isolation")
         try container.encode(moduleID, forKey: "module_id")
         try container.encode(platformID, forKey: "platform_id")
         try container.encode(tcbLevel, forKey: "tcb_level")
-        try container.encode(isolation, forKey: "isolation")
     }
 }
 
