@@ -6,11 +6,13 @@
 /// TDX), two reserved or SVN u16s, the QE vendor id (16 bytes, Intel's `939a7233f79c4ca9940a0db3957f0607`) at bytes
 /// 12..<28, and 20 bytes of user data. Versions 3 and 4 put the report body right after it (SGX enclave report 384
 /// bytes, TD report 584); version 5 first says the body's type (u16: 1 SGX, 2 TD 1.0, 3 TD 1.5) and size (u32).
-public struct IntelDCAPQuoteHeader: Sendable, Hashable {
+public struct IntelDCAPQuoteHeader: Sendable, Hashable, CustomStringConvertible {
     /// The TEE a quote attests.
-    public enum TEE: UInt32, Sendable {
+    public enum TEE: UInt32, Sendable, CustomStringConvertible {
         case sgx = 0x00
         case tdx = 0x81
+
+        public var description: String { self == .sgx ? "SGX" : "TDX" }
     }
 
     /// The header's size.
@@ -38,8 +40,7 @@ public struct IntelDCAPQuoteHeader: Sendable, Hashable {
             let tee = bytes.littleEndian(UInt32.self, at: 4).flatMap(TEE.init(rawValue:)),
             version != 3 || tee == .sgx, bytes[12..<28].elementsEqual(intelQEVendorID)
         else { return .notThisFormat }
-        let teeName = tee == .sgx ? "SGX" : "TDX"
-        let header = "an Intel \(teeName) DCAP quote header (version \(version))"
+        let header = "an Intel \(tee) DCAP quote header (version \(version))"
         var bodyOffset = byteCount
         var bodyByteCount = tee == .sgx ? 384 : 584
         if version == 5 {
@@ -68,11 +69,15 @@ public struct IntelDCAPQuoteHeader: Sendable, Hashable {
                 "\(header) but states \(signatureLength) bytes of signature data where \(following) follow its "
                     + "report body")
         }
-        return .read(
-            IntelDCAPQuoteHeader(
-                version: version, tee: tee, bodyByteCount: bodyByteCount, signatureDataByteCount: Int(signatureLength)),
-            summary: "an Intel \(teeName) DCAP quote, version \(version) (report body \(bodyByteCount) bytes, "
-                + "signature data \(signatureLength) bytes)")
+        let quote = IntelDCAPQuoteHeader(
+            version: version, tee: tee, bodyByteCount: bodyByteCount, signatureDataByteCount: Int(signatureLength))
+        return .read(quote, summary: quote.description)
+    }
+
+    /// What the quote is, as refusals name it.
+    public var description: String {
+        "an Intel \(tee) DCAP quote, version \(version) (report body \(bodyByteCount) bytes, signature data "
+            + "\(signatureDataByteCount) bytes)"
     }
 
     private static func malformed(_ problem: String) -> EvidenceReading<IntelDCAPQuoteHeader> {

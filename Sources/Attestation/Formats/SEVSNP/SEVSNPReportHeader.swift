@@ -2,7 +2,7 @@
 /// ATTESTATION_REPORT structure): 1184 bytes, the report version (u32 LE at 0: 2, 3 or 5) and the signature
 /// algorithm (u32 LE at 0x34: 1, ECDSA P-384 with SHA-384). Verifying a report (the VCEK or VLEK chain to AMD's ARK,
 /// the TCB) is not done yet.
-public struct SEVSNPReportHeader: Sendable, Hashable {
+public struct SEVSNPReportHeader: Sendable, Hashable, CustomStringConvertible {
     /// The size of a report.
     public static let byteCount = 1184
     /// The report versions recognised.
@@ -17,9 +17,13 @@ public struct SEVSNPReportHeader: Sendable, Hashable {
         guard bytes.count == byteCount, let version = bytes.littleEndian(UInt32.self, at: 0),
             versions.contains(version), bytes.littleEndian(UInt32.self, at: 0x34) == ecdsaP384SHA384
         else { return .notThisFormat }
-        return .read(
-            SEVSNPReportHeader(version: version),
-            summary: "an AMD SEV-SNP attestation report, version \(version), signed ECDSA P-384 with SHA-384")
+        let report = SEVSNPReportHeader(version: version)
+        return .read(report, summary: report.description)
+    }
+
+    /// What the report is, as refusals name it.
+    public var description: String {
+        "an AMD SEV-SNP attestation report, version \(version), signed ECDSA P-384 with SHA-384"
     }
 }
 
