@@ -20,4 +20,8 @@ extension ErrorCode where Domain == AttestationError {
     public static let badSignature = Self("bad-signature")
     /// A certificate in the evidence is unreadable or holds an unusable key.
     public static let badCertificate = Self("bad-certificate")
+    /// No format of the registry reads the bytes; the reason names every format tried.
+    public static let unknownFormat = Self("unknown-evidence-format")
+    /// The bytes are evidence Cloister recognises (an Intel DCAP quote, an AMD SEV-SNP report) but cannot verify yet.
+    public static let unsupportedFormat = Self("unsupported-evidence-format")
 }

@@ -1,29 +1,46 @@
-/// The evidence formats the appraisal reads. Both are COSE_Sign1 attestation documents; a Cloister quote carries the
-/// `cloister` claims map, an AWS Nitro document does not.
-public enum EvidenceFormat: String, Sendable, Hashable, CaseIterable, Codable {
-    case cloister
-    case nitro
-
+/// An evidence format by name: the value `cloister verify --format` takes, results and the audit log record (the
+/// EAR's submodule), and the HTTP media type that names it. Each format declares its value in its folder under
+/// `Formats/`; `EvidenceFormatRegistry.standard` lists the formats Cloister verifies.
+public struct EvidenceFormat: Sendable, Hashable, CaseIterable, Encodable, CustomStringConvertible {
+    /// The stable name ("cloister", "nitro").
+    public let rawValue: String
+    /// What people call the evidence ("AWS Nitro Enclaves attestation document").
+    public let name: String
     /// The HTTP media type of the format.
-    public var mediaType: String {
-        switch self {
-        case .cloister: "application/vnd.cloister.quote+cose"
-        case .nitro: "application/vnd.aws.nitro-enclaves.attestation+cose"
-        }
+    public let mediaType: String
+    /// Whether the format's evidence states a TCB status, so that a policy's acceptable statuses apply to it.
+    public let statesTCBStatus: Bool
+
+    public init(_ rawValue: String, name: String, mediaType: String, statesTCBStatus: Bool) {
+        self.rawValue = rawValue
+        self.name = name
+        self.mediaType = mediaType
+        self.statesTCBStatus = statesTCBStatus
     }
 
-    /// The format whose media type is `mediaType` (parameters after ';' and blanks ignored, ASCII letters in any
-    /// case, as media types are ASCII and case-insensitive), or nil.
+    /// The formats of the standard registry, in its order.
+    public static var allCases: [EvidenceFormat] { EvidenceFormatRegistry.standard.formats }
+
+    /// The standard registry's format whose media type is `mediaType` (parameters after ';' and blanks ignored,
+    /// ASCII letters in any case, as media types are ASCII and case-insensitive), or nil.
     public init?(mediaType: String) {
-        let bare = mediaType.utf8.prefix { $0 != UInt8(ascii: ";") }
-            .filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
-            .map { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) ? $0 | 0x20 : $0 }
-        guard let format = Self.allCases.first(where: { $0.mediaType.utf8.elementsEqual(bare) }) else { return nil }
+        guard let format = EvidenceFormatRegistry.standard.format(mediaType: mediaType) else { return nil }
         self = format
     }
 
-    /// The format of a decoded document.
-    public static func detect(_ document: AttestationDocument) -> EvidenceFormat {
-        document.cloister == nil ? .nitro : .cloister
+    public var description: String { rawValue }
+
+    public static func == (lhs: EvidenceFormat, rhs: EvidenceFormat) -> Bool {
+        lhs.rawValue == rhs.rawValue
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(rawValue)
+    }
+
+    /// Encoded as its name.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
     }
 }

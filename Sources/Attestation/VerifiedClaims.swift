@@ -1,62 +1,123 @@
-import CloisterCrypto
-
-/// What verified evidence states, in one shape for every format (byte values in lower-case hex).
+/// What verified evidence states: a core every format maps its fields onto by written rules, so that one policy
+/// serves every format, and the claims only its format makes (`details`). Byte values are lower-case hex.
+///
+/// Encoded as one flat object: the core's members and the format's.
 public struct VerifiedClaims: Sendable, Hashable, Encodable {
     public let format: EvidenceFormat
-    public let moduleID: String
     /// When the evidence was made, milliseconds since the epoch.
     public let timestamp: UInt64
-    /// PCR index (decimal text) to value.
+    /// The measurement registers by index (decimal text) to value: Nitro's and Cloister's PCRs.
     public let pcrs: [String: String]
-    /// PCR0: the enclave measurement.
+    /// The enclave measurement (Nitro and Cloister: PCR0).
     public let measurement: String
-    /// PCR8: the signer (Cloister: the manifest signer's key hash; Nitro: the signing certificate's hash), if any.
+    /// Who signed the enclave (Cloister: PCR8, the manifest signer's key hash; Nitro: PCR8, the signing certificate's
+    /// hash), if the evidence says.
     public let signer: String?
+    /// What the requester bound into the evidence: the nonce, user data and public key.
     public let nonce: String?
     public let userData: String?
     public let publicKey: String?
-    /// Cloister: the enclave's debug flag. Nitro: PCR0 is all zeros, as in debug mode.
+    /// Whether the enclave runs in debug mode (Nitro: PCR0 is all zeros, as in debug mode).
     public let debug: Bool
     /// Whether the evidence comes from a simulated platform: decided by its trust anchor (a Cloister platform root),
-    /// never by its `cloister.simulated` claim.
+    /// never by what the evidence claims.
     public let simulated: Bool
+    /// The enclave's product id and security version, when the format states them.
     public let productID: UInt16?
     public let svn: UInt16?
-    public let platformID: String?
-    public let tcbLevel: UInt32?
-    /// The platform's TCB status by its vendor's signed list, when one was available.
+    /// The platform's TCB status by its vendor's signed collateral, when the format states one and it was available.
     public let tcbStatus: TCBStatusList.Status?
-    /// The isolation mechanisms the platform applied (Cloister).
-    public let isolation: [String]?
+    /// What only this format states.
+    public let details: any FormatClaims
 
-    enum CodingKeys: String, CodingKey {
-        case format, pcrs, measurement, signer, nonce, debug, simulated, svn, isolation, timestamp
-        case moduleID = "module_id", userData = "user_data", publicKey = "public_key", productID = "product_id"
-        case platformID = "platform_id", tcbLevel = "tcb_level", tcbStatus = "tcb_status"
+    public init(
+        format: EvidenceFormat, timestamp: UInt64, pcrs: [String: String], measurement: String, signer: String?,
+        nonce: String?, userData: String?, publicKey: String?, debug: Bool, simulated: Bool, productID: UInt16?,
+        svn: UInt16?, tcbStatus: TCBStatusList.Status?, details: any FormatClaims
+    ) {
+        self.format = format
+        self.timestamp = timestamp
+        self.pcrs = pcrs
+        self.measurement = measurement
+        self.signer = signer
+        self.nonce = nonce
+        self.userData = userData
+        self.publicKey = publicKey
+        self.debug = debug
+        self.simulated = simulated
+        self.productID = productID
+        self.svn = svn
+        self.tcbStatus = tcbStatus
+        self.details = details
     }
 
-    init(
-        _ signed: SignedAttestationDocument, format: EvidenceFormat, simulated: Bool, tcbStatus: TCBStatusList.Status?
-    ) {
-        let document = signed.document
-        self.format = format
-        moduleID = document.moduleID
-        timestamp = document.timestamp
-        pcrs = Dictionary(uniqueKeysWithValues: document.pcrs.map { (String($0.key), hexEncoded($0.value)) })
-        let pcr0 = document.pcrs[0] ?? []
-        measurement = hexEncoded(pcr0)
-        signer = document.pcrs[8].map(hexEncoded)
-        nonce = document.nonce.map(hexEncoded)
-        userData = document.userData.map(hexEncoded)
-        publicKey = document.publicKey.map(hexEncoded)
-        let claims = document.cloister
-        debug = claims?.debug ?? pcr0.allSatisfy { $0 == 0 }
-        self.simulated = simulated
-        productID = claims?.productID
-        svn = claims?.svn
-        platformID = claims.map { hexEncoded($0.platformID) }
-        tcbLevel = claims?.tcbLevel
-        self.tcbStatus = tcbStatus
-        isolation = claims?.isolation
+    /// The format's own claims, if they are of type `type`.
+    public func details<Details: FormatClaims>(as type: Details.Type) -> Details? {
+        details as? Details
+    }
+
+    /// The core's members in key order, then the format's (so an encoder that sorts keys has little to move).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: ClaimKey.self)
+        try container.encode(debug, forKey: "debug")
+        try container.encode(format, forKey: "format")
+        try container.encode(measurement, forKey: "measurement")
+        try container.encodeIfPresent(nonce, forKey: "nonce")
+        try container.encode(pcrs, forKey: "pcrs")
+        try container.encodeIfPresent(productID, forKey: "product_id")
+        try container.encodeIfPresent(publicKey, forKey: "public_key")
+        try container.encodeIfPresent(signer, forKey: "signer")
+        try container.encode(simulated, forKey: "simulated")
+        try container.encodeIfPresent(svn, forKey: "svn")
+        try container.encodeIfPresent(tcbStatus, forKey: "tcb_status")
+        try container.encode(timestamp, forKey: "timestamp")
+        try container.encodeIfPresent(userData, forKey: "user_data")
+        try details.encode(into: &container)
+    }
+
+    public static func == (lhs: VerifiedClaims, rhs: VerifiedClaims) -> Bool {
+        lhs.format == rhs.format && lhs.timestamp == rhs.timestamp && lhs.pcrs == rhs.pcrs
+            && lhs.measurement == rhs.measurement && lhs.signer == rhs.signer && lhs.nonce == rhs.nonce
+            && lhs.userData == rhs.userData && lhs.publicKey == rhs.publicKey && lhs.debug == rhs.debug
+            && lhs.simulated == rhs.simulated && lhs.productID == rhs.productID && lhs.svn == rhs.svn
+            && lhs.tcbStatus == rhs.tcbStatus && lhs.details.isEqual(to: rhs.details)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(format)
+        hasher.combine(measurement)
+        hasher.combine(timestamp)
+        details.hash(into: &hasher)
+    }
+}
+
+/// The claims only one format makes, encoded as members of the claims object beside the core's.
+public protocol FormatClaims: Sendable, Hashable {
+    /// Writes the format's claims into the claims object (keys in snake case, absent values left out).
+    func encode(into container: inout KeyedEncodingContainer<ClaimKey>) throws
+}
+
+extension FormatClaims {
+    /// Whether `other` is the same claims of the same format.
+    fileprivate func isEqual(to other: any FormatClaims) -> Bool {
+        (other as? Self) == self
+    }
+}
+
+/// A member name of the claims object.
+public struct ClaimKey: CodingKey, ExpressibleByStringLiteral, Sendable {
+    public let stringValue: String
+    public var intValue: Int? { nil }
+
+    public init(stringValue: String) {
+        self.stringValue = stringValue
+    }
+
+    public init?(intValue: Int) {
+        nil
+    }
+
+    public init(stringLiteral value: String) {
+        stringValue = value
     }
 }

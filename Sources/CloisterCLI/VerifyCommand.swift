@@ -20,14 +20,16 @@ public struct VerifyCommand: AsyncParsableCommand {
             max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
             (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
             affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
-            78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
+            65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried, or \
+            unsupported-evidence-format for an Intel DCAP quote or AMD SEV-SNP report, recognised but not verifiable \
+            yet), 78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
 
     @Argument(help: "The evidence file: a quote from `cloister run --quote-out`, or a Nitro document (CBOR).")
     var evidence: String
 
-    @Option(help: "auto, cloister or nitro.")
+    @Option(help: "The evidence format, or auto to detect it from the bytes.")
     var format: FormatChoice = .auto
 
     @Option(help: "The policy (TOML or JSON).")
@@ -36,7 +38,7 @@ public struct VerifyCommand: AsyncParsableCommand {
     @Option(name: .customLong("trust-anchor"), help: "A root certificate (PEM) to trust; repeatable.")
     var trustAnchors: [String] = []
 
-    @Option(name: .customLong("crl"), help: "CRLs (PEM) for a Cloister --trust-anchor; repeatable.")
+    @Option(name: .customLong("crl"), help: "CRLs (PEM) of the --trust-anchor's CAs; repeatable.")
     var crls: [String] = []
 
     @Option(help: "The Cloister platform home whose published trust material to use.")
@@ -56,8 +58,30 @@ public struct VerifyCommand: AsyncParsableCommand {
 
     public init() {}
 
-    enum FormatChoice: String, ExpressibleByArgument, CaseIterable {
-        case auto, cloister, nitro
+    /// `auto`, or the name of a format of the registry.
+    struct FormatChoice: ExpressibleByArgument {
+        /// Nil for auto.
+        let format: EvidenceFormat?
+
+        static let auto = FormatChoice(format: nil)
+
+        init(format: EvidenceFormat?) {
+            self.format = format
+        }
+
+        init?(argument: String) {
+            if argument == "auto" {
+                format = nil
+            } else if let format = EvidenceFormatRegistry.standard.format(named: argument) {
+                self.format = format
+            } else {
+                return nil
+            }
+        }
+
+        static var allValueStrings: [String] { ["auto"] + EvidenceFormat.allCases.map(\.rawValue) }
+
+        var defaultValueDescription: String { format?.rawValue ?? "auto" }
     }
 
     public func validate() throws {
@@ -78,7 +102,7 @@ public struct VerifyCommand: AsyncParsableCommand {
         let signer = try resultSigner()
         let result = try reportingErrors {
             try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
-                bytes, format: self.format == .auto ? nil : format, policy: policy,
+                bytes, format: self.format.format, policy: policy,
                 expectedNonce: nonce.flatMap(hexDecoded), at: at.flatMap(Self.date) ?? Date())
         }
         if json {
@@ -103,34 +127,38 @@ public struct VerifyCommand: AsyncParsableCommand {
         if result.status == .contraindicated { throw ExitCode(2) }
     }
 
-    /// The format asked for, or the one the evidence shows (nil when it does not decode: the appraisal says why).
+    /// The format asked for, else the one the evidence is read as (nil when a format recognises it but it does not
+    /// decode: the appraisal's `decode` check says why). Evidence in no format Cloister verifies exits 65, naming
+    /// its code and what it is.
     private func evidenceFormat(_ bytes: [UInt8]) throws -> EvidenceFormat? {
-        switch format {
-        case .cloister: return .cloister
-        case .nitro: return .nitro
-        case .auto: return (try? SignedAttestationDocument(encoded: bytes)).map { EvidenceFormat.detect($0.document) }
+        do throws(AttestationError) {
+            let read = try EvidenceVerifier(trust: TrustStore()).format(of: bytes, requested: format.format)
+            return format.format ?? read
+        } catch  where error.code == .malformedEvidence {
+            return format.format
+        } catch {
+            printToStandardError("error: \(evidence): \(error.code): \(error.reason)")
+            throw ExitCode(65)
         }
     }
 
+    /// The roots and CRLs given, for `format`; without them a Cloister quote (or evidence that does not decode)
+    /// takes the published trust of the platform in the home, and any other format needs its roots.
     private func trustStore(for format: EvidenceFormat?) throws -> TrustStore {
         let anchors = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
-        switch format {
-        case .nitro:
-            guard !anchors.isEmpty else {
-                throw ValidationError(
-                    "AWS Nitro evidence needs AWS's root: download \(TrustStore.awsNitroRootURL), check that its DER "
-                        + "SHA-256 is \(TrustStore.awsNitroRootG1Fingerprint), and pass it with --trust-anchor")
-            }
-            return TrustStore(nitroRoots: anchors)
-        case .cloister, nil:
-            guard anchors.isEmpty else {
-                let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
-                return TrustStore(cloisterRoots: anchors, cloisterRevocationLists: lists)
-            }
-            return try reportingErrors {
-                try PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment).publishedTrust()
-                    .trustStore
-            }
+        let format = format ?? .cloister
+        guard anchors.isEmpty else {
+            let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
+            return TrustStore([format: TrustStore.FormatTrust(roots: anchors, revocationLists: lists)])
+        }
+        guard format == .cloister else {
+            throw ValidationError(
+                EvidenceFormatRegistry.standard.verifier(for: format)?.trustAnchorAdvice
+                    ?? "\(format.name) evidence needs --trust-anchor")
+        }
+        return try reportingErrors {
+            try PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment).publishedTrust()
+                .trustStore
         }
     }
 

@@ -53,11 +53,8 @@ public struct TrustworthinessVector: Sendable, Hashable, Codable {
     static let contraindicated = 96
     static let cryptographicFailure = 99
 
-    /// One claim of the vector.
-    enum Aspect { case instanceIdentity, configuration, executables, hardware, runtimeOpaque }
-
     /// Raises the claim for `aspect` to `tier`, if it is lower.
-    mutating func raise(_ aspect: Aspect, to tier: Int) {
+    mutating func raise(_ aspect: TrustworthinessAspect, to tier: Int) {
         switch aspect {
         case .instanceIdentity: instanceIdentity = max(instanceIdentity, tier)
         case .configuration: configuration = max(configuration, tier)
@@ -84,6 +81,9 @@ public struct AttestationResult: Sendable, Encodable {
     public let trustworthiness: TrustworthinessVector
     public let claims: VerifiedClaims?
     public let warnings: [String]
+    /// Why the evidence could not be read at all (its `decode` check failed), with a stable code:
+    /// `malformed-evidence`, `unknown-evidence-format` or `unsupported-evidence-format`.
+    public let refusal: AttestationError?
     /// The EAR (JWT, ES256) carrying the status, vector, claims and policy id; nil from `Appraiser.evaluate`.
     public let token: String?
 
@@ -94,7 +94,7 @@ public struct AttestationResult: Sendable, Encodable {
     func signed(_ token: String) -> AttestationResult {
         AttestationResult(
             status: status, policyID: policyID, format: format, checks: checks, trustworthiness: trustworthiness,
-            claims: claims, warnings: warnings, token: token)
+            claims: claims, warnings: warnings, refusal: refusal, token: token)
     }
 
     enum CodingKeys: String, CodingKey {

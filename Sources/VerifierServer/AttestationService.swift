@@ -64,11 +64,12 @@ public final class AttestationService: Sendable {
     }
 
     /// Consumes session `id`'s nonce and appraises `evidence` bound to it. Everything that can be refused without
-    /// the nonce (evidence that does not decode, an unknown policy) is refused first, leaving the session waiting.
+    /// the nonce (evidence that does not read as a format the service verifies, an unknown policy) is refused first,
+    /// leaving the session waiting.
     public func completeSession(
         id: String, evidence: [UInt8], format: EvidenceFormat?, policyID: String?, at time: Date = Date()
     ) async throws -> Result<(ChallengeSession, AttestationResult), SessionRefusal> {
-        try checkDecodes(evidence)
+        try checkReadable(evidence, format: format)
         let policy = try await effectivePolicy(policyID)
         switch try await store.consumeSession(id: id, at: time) {
         case .failure(let refusal):
@@ -83,18 +84,19 @@ public final class AttestationService: Sendable {
         }
     }
 
-    /// Checks that `evidence` decodes as an attestation document (through the shared cache), before a session's
-    /// nonce is spent on it; throws `malformed-evidence` otherwise.
-    private func checkDecodes(_ evidence: [UInt8]) throws {
+    /// Checks that `evidence` reads as a format the service verifies (decoded through the shared cache, nothing
+    /// verified), before a session's nonce is spent on it; throws the refusal as a 422 with its code otherwise.
+    private func checkReadable(_ evidence: [UInt8], format: EvidenceFormat?) throws {
         do {
-            _ = try SignedAttestationDocument(encoded: evidence, cache: cache)
+            _ = try EvidenceVerifier(trust: trust, cache: cache).format(of: evidence, requested: format)
         } catch {
-            throw ServiceError.malformedEvidence(error.reason)
+            throw ServiceError.unreadableEvidence(error)
         }
     }
 
     /// Appraises `evidence` under the policy `policyID` (or the default), records it in the audit log and metrics.
-    /// Evidence that does not decode is refused (`malformed-evidence`) and not logged.
+    /// Evidence that does not read as a format the service verifies is refused (422 `malformed-evidence`,
+    /// `unknown-evidence-format` or `unsupported-evidence-format`) and not logged.
     public func appraise(
         _ evidence: [UInt8], format: EvidenceFormat?, policyID: String?, expectedNonce: [UInt8]?,
         at time: Date = Date()
@@ -110,8 +112,8 @@ public final class AttestationService: Sendable {
         let appraiser = Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer)
         let evaluated = appraiser.evaluate(
             evidence, format: format, policy: policy, expectedNonce: expectedNonce, at: time)
-        if let undecodable = evaluated.checks.first(where: { $0.name == "decode" && !$0.passed }) {
-            throw ServiceError.malformedEvidence(undecodable.detail)
+        if let refusal = evaluated.refusal {
+            throw ServiceError.unreadableEvidence(refusal)
         }
         let result = try appraiser.sign(evaluated, policy: policy, expectedNonce: expectedNonce, at: time)
         try await store.appendAudit(

@@ -1,3 +1,4 @@
+import Attestation
 import CloisterCrypto
 import Foundation
 public import HTTPTypes
@@ -42,9 +43,10 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
             headers: [.retryAfter: "\(seconds)"])
     }
 
-    /// Evidence that does not decode as an attestation document (422): `reason` says what is wrong.
-    static func malformedEvidence(_ reason: String) -> ServiceError {
-        ServiceError(.unprocessableContent, "malformed-evidence", reason)
+    /// Evidence that does not read as a format the service verifies (422), with the refusal's code
+    /// (`malformed-evidence`, `unknown-evidence-format`, `unsupported-evidence-format`) and reason.
+    static func unreadableEvidence(_ refusal: AttestationError) -> ServiceError {
+        ServiceError(.unprocessableContent, refusal.code.rawValue, refusal.reason)
     }
 }
 

@@ -14,6 +14,9 @@ public enum VerifierRoutes {
     public static let maximumEvidenceSize = 64 << 10
     /// The largest policy or reference-value body accepted.
     public static let maximumDocumentSize = 64 << 10
+    /// The generic media types of evidence whose format the service detects from its bytes; each format's own media
+    /// type (`EvidenceFormatRegistry.standard.mediaTypes`) names it.
+    public static let detectedEvidenceMediaTypes = ["application/cbor", "application/cose", "application/octet-stream"]
 
     /// A router serving `service`; provisioning requires `adminToken` as a bearer token.
     public static func router(service: AttestationService, adminToken: [UInt8]) -> Router<BasicRequestContext> {
@@ -29,7 +32,7 @@ public enum VerifierRoutes {
             JSONBody.raw(service.metrics.exposition, contentType: "text/plain; version=0.0.4")
         }
         router.get("/openapi.json") { _, _ in
-            JSONBody.raw(Array(OpenAPIDocument.json.utf8), contentType: "application/json")
+            JSONBody.raw(OpenAPIDocument.json, contentType: "application/json")
         }
         router.get("/.well-known/jwks.json") { _, _ in
             JSONBody.raw(service.signer.jwks, contentType: "application/json")
@@ -160,16 +163,17 @@ public enum VerifierRoutes {
         try await body(request, limit: maximumEvidenceSize)
     }
 
-    /// The evidence format the Content-Type names; generic CBOR or octet-stream (or none) means auto-detect.
+    /// The evidence format the Content-Type names; a generic type (or none) means detect it from the bytes.
     private static func evidenceFormat(_ request: Request) throws -> EvidenceFormat? {
         guard let type = request.headers[.contentType] else { return nil }
-        if let format = EvidenceFormat(mediaType: type) { return format }
-        let bare = type.split(separator: ";").first.map { $0.lowercased() } ?? ""
-        guard ["application/cbor", "application/cose", "application/octet-stream"].contains(bare) else {
+        if let format = EvidenceFormatRegistry.standard.format(mediaType: type) { return format }
+        let bare = type.split(separator: ";").first.map { $0.trimmingCharacters(in: .whitespaces).lowercased() } ?? ""
+        guard detectedEvidenceMediaTypes.contains(bare) else {
             throw ServiceError(
                 .unsupportedMediaType, "unsupported-media-type",
-                "evidence must be \(EvidenceFormat.allCases.map(\.mediaType).joined(separator: ", ")), application/cbor or application/octet-stream"
-            )
+                "evidence must be one of "
+                    + (EvidenceFormatRegistry.standard.mediaTypes + detectedEvidenceMediaTypes).joined(separator: ", ")
+                    + " (the generic types to detect the format)")
         }
         return nil
     }
@@ -190,7 +194,7 @@ struct SessionBody: Encodable {
         nonce = Data(session.nonce).base64EncodedString()
         expiry = session.expiresAt
         status = session.state.rawValue
-        accept = EvidenceFormat.allCases.map(\.mediaType)
+        accept = EvidenceFormatRegistry.standard.mediaTypes
         result = session.result
         self.appraisal = appraisal
     }

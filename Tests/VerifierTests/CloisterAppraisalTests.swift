@@ -172,6 +172,24 @@ struct CloisterAppraisalTests {
                 .warnings.count == 1)
     }
 
+    @Test("a Nitro document whose leaf a CRL in the format's trust revokes fails the chain; without the CRL it passes")
+    func nitroRevocationList() throws {
+        let pki = try NitroLikePKI()
+        let measurement = [UInt8](repeating: 0x4e, count: 48)
+        let policy = Policy(id: "nitro", measurements: [hexString(measurement)])
+        var trust = TrustStore(nitroRoots: [pki.root.certificate])
+        let document = try pki.document(measurement: measurement)
+        #expect(try appraiser(trust).appraise(document, policy: policy, at: Date()).failures.isEmpty)
+        trust[.nitro].revocationLists = [
+            try pki.root.issueCRL(
+                number: 1, thisUpdate: Date() - 60, nextUpdate: Date() + 3600,
+                revoked: [RevokedCertificate(serialNumber: pki.leaf.serialNumber, revocationDate: Date() - 30)])
+        ]
+        let result = try appraiser(trust).appraise(document, policy: policy, at: Date())
+        #expect(result.failures.map(\.name) == ["certificate-chain"])
+        #expect(result.trustworthiness.instanceIdentity == 99)
+    }
+
     @Test("a quote claiming simulated = false is simulated all the same, and its false claim fails platform-binding")
     func simulatedClaimIgnored() throws {
         let evidence = try CloisterEvidence()

@@ -85,4 +85,40 @@ struct VerifyCommandTests {
         let help = try verify(["--help"]).standardOutput.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         #expect(help.contains("78 no Cloister platform in the home"), "\(help)")
     }
+
+    @Test("DCAP quotes and SEV-SNP reports exit 65 as not supported yet, naming what they are; unknown bytes too")
+    func unsupportedFormats() throws {
+        for (path, kind) in [
+            ("sgx/sgx_quote", "an Intel SGX DCAP quote, version 3"),
+            ("sgx/trustee-tdx-quote-v5.dat", "an Intel TDX DCAP quote, version 5"),
+            ("snp/attestation.bin", "an AMD SEV-SNP attestation report, version 2"),
+        ] {
+            let evidence = TestEnvironment.vector("testvectors/\(path)").path
+            for format in ["auto", "cloister", "nitro"] {
+                let refused = try verify([evidence, "--format", format])
+                #expect(refused.status == 65, "\(path) as \(format): \(refused.standardError)")
+                #expect(
+                    refused.standardError.contains(
+                        "error: \(evidence): unsupported-evidence-format: the evidence is \(kind)"),
+                    "\(refused.standardError)")
+                #expect(refused.standardOutput.isEmpty)
+            }
+        }
+        let directory = try TestEnvironment.temporaryDirectory("verify-cli")
+        let junk = try write("not evidence", "junk.bin", in: directory)
+        let unknown = try verify([junk])
+        #expect(unknown.status == 65)
+        #expect(unknown.standardError.contains("\(junk): unknown-evidence-format"), "\(unknown.standardError)")
+        #expect(unknown.standardError.contains("tried: Cloister quote; AWS Nitro Enclaves attestation document"))
+    }
+
+    @Test("--format takes auto or a registry format's name, and says which when given another")
+    func formatChoices() throws {
+        let refused = try verify([TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "sgx"])
+        #expect(refused.status == 64)
+        #expect(refused.standardError.contains("'auto', 'cloister' or 'nitro'"), "\(refused.standardError)")
+        let help = try verify(["--help"]).standardOutput
+        #expect(help.contains("--format <format>"), "\(help)")
+        #expect(help.contains("values: auto, cloister, nitro"), "\(help)")
+    }
 }

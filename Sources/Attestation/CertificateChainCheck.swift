@@ -1,0 +1,50 @@
+import CloisterCrypto
+import FoundationEssentials
+
+/// The `trust-anchor` and `certificate-chain` checks every certificate-signed format makes: the leaf through the
+/// intermediates to one of the format's pinned roots at an explicit time, with its CRLs; a chain verified earlier is
+/// taken from the cache while `time` lies inside the window in which that verification holds.
+struct CertificateChainCheck {
+    let roots: [X509Certificate]
+    let revocationLists: [CertificateRevocationList]
+    /// Whether every certificate needs a current CRL from its issuer, and OpenSSL's strict RFC 5280 profile applies.
+    let strict: Bool
+    /// The `trust-anchor` check's failure detail: no root is configured, and where to get one.
+    let missingRoot: String
+
+    /// Appends the checks to `checks` and returns the verified path from the leaf to the anchor, or nil.
+    func run(
+        leaf: X509Certificate, intermediates: [X509Certificate], at time: Date, cache: EvidenceCache?,
+        into checks: inout [EvidenceCheck]
+    ) -> [X509Certificate]? {
+        guard !roots.isEmpty else {
+            checks.append(EvidenceCheck(.trustAnchor, passed: false, missingRoot))
+            return nil
+        }
+        let key = cache.map { _ in
+            EvidenceCache.chainKey(
+                leaf: leaf, bundle: intermediates, anchors: roots, crls: revocationLists, strict: strict)
+        }
+        if let key, let path = cache?.chain(key, at: time) {
+            checks.append(
+                EvidenceCheck(
+                    .certificateChain, passed: true, "chains to a pinned root (verified earlier, still valid)"))
+            return path
+        }
+        let verifier = CertificateChainVerifier(
+            trustAnchors: roots, requiresRevocationCheck: strict, enforcesStrictProfile: strict)
+        var path: [X509Certificate]?
+        checks.append(
+            EvidenceCheck.run(
+                .certificateChain, strict ? "chains to a pinned root, none revoked" : "chains to a pinned root"
+            ) {
+                path = try verifier.verify(leaf: leaf, intermediates: intermediates, crls: revocationLists, at: time)
+            })
+        if let key, let path {
+            cache?.storeChain(
+                key, path: path,
+                crls: revocationLists.filter { crl in path.contains { crl.isIssued(byNameOf: $0) } })
+        }
+        return path
+    }
+}

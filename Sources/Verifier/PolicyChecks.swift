@@ -1,0 +1,234 @@
+public import Attestation
+import CloisterCrypto
+import EnclaveRuntime
+import FoundationEssentials
+
+extension CheckName {
+    /// The policy names at least one reference measurement or signer.
+    public static let referenceValues = CheckName("reference-values", aspect: .executables)
+    public static let measurement = CheckName("measurement", aspect: .executables)
+    /// The measurement register `index` holds one of the policy's values for it.
+    public static func pcr(_ index: String) -> CheckName { CheckName("pcr-\(index)", aspect: .executables) }
+    public static let signer = CheckName("signer", aspect: .executables)
+    public static let productSVN = CheckName("product-svn", aspect: .executables)
+    public static let developmentKey = CheckName("development-key", aspect: .executables)
+    public static let debug = CheckName("debug", aspect: .configuration)
+    public static let simulated = CheckName("simulated", aspect: .hardware)
+    public static let age = CheckName("age", aspect: .instanceIdentity)
+    public static let nonce = CheckName("nonce", aspect: .instanceIdentity)
+    public static let tcbStatusAccepted = CheckName("tcb-status-accepted", aspect: .hardware)
+    public static let isolation = CheckName("isolation", aspect: .runtimeOpaque)
+}
+
+extension Policy {
+    /// Every check of the policy stage, in the order results list them. Each is always there: one the policy turns
+    /// off, or one that does not apply to the evidence's format, passes as "not required".
+    @PolicyCheckBuilder var checks: some PolicyCheck {
+        ReferenceValuesCheck(policyID: id, measurements: measurements, signers: signers)
+        MeasurementCheck(measurements: measurements)
+        for (index, values) in pcrs.sorted(by: { $0.key < $1.key }) {
+            PCRCheck(index: index, values: values)
+        }
+        SignerCheck(signers: signers)
+        ProductSVNCheck(products: products)
+        DebugCheck(allowDebug: allowDebug)
+        SimulatedCheck(allowSimulated: allowSimulated)
+        DevelopmentKeyCheck(allowDevelopmentKeys: allowDevelopmentKeys)
+        AgeCheck(maximumAgeSeconds: maximumAgeSeconds)
+        NonceCheck(requireNonce: requireNonce)
+        TCBStatusAcceptedCheck(acceptable: acceptableTCBStatuses)
+        IsolationCheck(required: requiredIsolation)
+    }
+}
+
+/// `reference-values`: the policy names a measurement or a signer; one naming neither would trust nothing.
+struct ReferenceValuesCheck: NamedPolicyCheck {
+    let policyID: String
+    let measurements: [String]
+    let signers: [String]
+    var name: CheckName { .referenceValues }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        .meetsPolicy(
+            if: !measurements.isEmpty || !signers.isEmpty,
+            "policy \(policyID) names reference measurements or signers",
+            else: "policy \(policyID) names no reference measurement or signer: nothing would be trusted")
+    }
+}
+
+/// `measurement`: the enclave measurement is one of the policy's.
+struct MeasurementCheck: NamedPolicyCheck {
+    let measurements: [String]
+    var name: CheckName { .measurement }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard !measurements.isEmpty else { return .notRequired("the policy names no measurement") }
+        let measurement = subject.claims.measurement
+        return .meetsPolicy(
+            if: measurements.contains(measurement), "measurement \(measurement) is a reference value",
+            else: "measurement \(measurement) is not among the policy's \(measurements.count) reference values")
+    }
+}
+
+/// `pcr-N`: measurement register N holds one of the policy's values for it.
+struct PCRCheck: NamedPolicyCheck {
+    /// The register's index, decimal.
+    let index: String
+    let values: [String]
+    var name: CheckName { .pcr(index) }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let value = subject.claims.pcrs[String(Int(index) ?? -1)]
+        return .meetsPolicy(
+            if: value.map(values.contains) ?? false, "PCR\(index) is a reference value",
+            else: "PCR\(index) \(value ?? "(absent)") is not a reference value")
+    }
+}
+
+/// `signer`: the enclave's signer is one of the policy's.
+struct SignerCheck: NamedPolicyCheck {
+    let signers: [String]
+    var name: CheckName { .signer }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard !signers.isEmpty else { return .notRequired("the policy names no signer") }
+        let signer = subject.claims.signer
+        return .meetsPolicy(
+            if: signer.map(signers.contains) ?? false, "signer is a reference value",
+            else: "signer \(signer ?? "(absent)") is not among the policy's signers")
+    }
+}
+
+/// `product-svn`: the enclave's product is one the policy accepts, at or above its minimum SVN.
+struct ProductSVNCheck: NamedPolicyCheck {
+    let products: [Policy.Product]
+    var name: CheckName { .productSVN }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard !products.isEmpty else { return .notRequired("the policy names no product") }
+        let productID = subject.claims.productID
+        let svn = subject.claims.svn ?? 0
+        guard let product = products.first(where: { $0.productID == productID }) else {
+            return .failsToMeetPolicy("product id \(productID.map(String.init) ?? "(absent)") is not accepted")
+        }
+        return .meetsPolicy(
+            if: svn >= product.minimumSVN, "product \(product.productID) at SVN \(svn) is accepted",
+            else: "SVN \(svn) is below the minimum \(product.minimumSVN) for product \(product.productID)")
+    }
+}
+
+/// `debug`: a debug enclave only when the policy allows debug.
+struct DebugCheck: NamedPolicyCheck {
+    let allowDebug: Bool
+    var name: CheckName { .debug }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let debug = subject.claims.debug
+        return .meetsPolicy(
+            if: !debug || allowDebug, debug ? "debug evidence, allowed by policy" : "not a debug enclave",
+            else: "the enclave runs in debug mode; the policy forbids debug")
+    }
+}
+
+/// `simulated`: simulated evidence (known by its trust anchor) only when the policy allows simulation.
+struct SimulatedCheck: NamedPolicyCheck {
+    let allowSimulated: Bool
+    var name: CheckName { .simulated }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let simulated = subject.claims.simulated
+        return .meetsPolicy(
+            if: !simulated || allowSimulated,
+            simulated ? "simulated evidence (a Cloister platform root), allowed by policy" : "hardware evidence",
+            else: "the evidence is simulated (it chains to a Cloister platform root, not to a hardware vendor's); "
+                + "the policy does not allow simulation")
+    }
+}
+
+/// `development-key`: a Cloister manifest signed with the development key only when the policy allows it.
+struct DevelopmentKeyCheck: NamedPolicyCheck {
+    let allowDevelopmentKeys: Bool
+    var name: CheckName { .developmentKey }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let claims = subject.claims
+        guard claims.format == .cloister else {
+            return .notRequired("\(claims.format.rawValue) evidence has no manifest signer")
+        }
+        let development = claims.signer == SignerIdentity.development.hex
+        return .meetsPolicy(
+            if: !development || allowDevelopmentKeys,
+            development ? "signed with the development key, allowed by policy" : "not the development key",
+            else: "the manifest is signed with the development key (Keys/dev-signer.pem)")
+    }
+}
+
+/// `age`: the evidence was made at most the policy's maximum age before the appraisal, and not further in its
+/// future than the clock skew allowed.
+struct AgeCheck: NamedPolicyCheck {
+    /// Nil for no limit.
+    let maximumAgeSeconds: Int?
+    var name: CheckName { .age }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard let maximumAge = maximumAgeSeconds else {
+            return .notRequired("the policy sets max_age_seconds = \"\(Policy.unlimitedAge)\"")
+        }
+        let age = subject.time.timeIntervalSince1970 - Double(subject.claims.timestamp) / 1000
+        return .meetsPolicy(
+            if: age <= Double(maximumAge) && age >= -Appraiser.allowedClockSkew,
+            "made \(Int(age.rounded())) s ago, within \(maximumAge) s",
+            else: age < -Appraiser.allowedClockSkew
+                ? "made \(Int(-age)) s in the future" : "made \(Int(age)) s ago, older than \(maximumAge) s")
+    }
+}
+
+/// `nonce`: the evidence carries the nonce the relying party issued, when one was issued or the policy requires one.
+struct NonceCheck: NamedPolicyCheck {
+    let requireNonce: Bool
+    var name: CheckName { .nonce }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard requireNonce || subject.expectedNonce != nil else {
+            return .notRequired("the policy does not require a nonce and none was issued")
+        }
+        guard let expected = subject.expectedNonce else {
+            return .failsToMeetPolicy("the policy requires a nonce and none was issued")
+        }
+        return .meetsPolicy(
+            if: hexEncoded(expected) == subject.claims.nonce, "carries the issued nonce",
+            else: "the nonce differs or is absent")
+    }
+}
+
+/// `tcb-status-accepted`: the platform's TCB status, for formats that state one, is among the policy's.
+struct TCBStatusAcceptedCheck: NamedPolicyCheck {
+    let acceptable: [TCBStatusList.Status]
+    var name: CheckName { .tcbStatusAccepted }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let claims = subject.claims
+        guard claims.format.statesTCBStatus else {
+            return .notRequired("\(claims.format.rawValue) evidence states no TCB status")
+        }
+        let status = claims.tcbStatus
+        return .meetsPolicy(
+            if: status.map(acceptable.contains) ?? false, "TCB status \(status?.rawValue ?? "") is accepted",
+            else: "TCB status \(status?.rawValue ?? "unknown") is not among \(acceptable.map(\.rawValue))")
+    }
+}
+
+/// `isolation`: the platform applied every isolation mechanism the policy requires (Cloister quotes state them).
+struct IsolationCheck: NamedPolicyCheck {
+    let required: [String]
+    var name: CheckName { .isolation }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        guard !required.isEmpty else { return .notRequired("the policy requires no isolation mechanism") }
+        let applied = subject.claims.details(as: CloisterQuoteClaims.self)?.isolation ?? []
+        let missing = required.filter { !applied.contains($0) }
+        return .meetsPolicy(
+            if: missing.isEmpty, "every required isolation mechanism was applied",
+            else: "isolation not applied: \(missing.joined(separator: ", "))")
+    }
+}

@@ -1,0 +1,125 @@
+import Attestation
+import CloisterTestSupport
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+import VerifierServer
+
+@Suite("HTTP: evidence formats and media types from the format registry")
+struct EvidenceFormatRouteTests {
+    let fixture: ServiceFixture
+
+    init() throws {
+        fixture = try ServiceFixture()
+    }
+
+    private func vector(_ path: String) throws -> [UInt8] {
+        Array(try Data(contentsOf: TestEnvironment.vector("testvectors/\(path)")))
+    }
+
+    /// The error code and message of a response.
+    private func error(_ response: TestResponse) -> (code: String?, message: String) {
+        let error = response.body.json["error"] as? [String: Any]
+        return (error?["code"] as? String, error?["message"] as? String ?? "")
+    }
+
+    @Test("DCAP quotes and SEV-SNP reports are 422 unsupported-evidence-format under any evidence type; others unknown")
+    func unreadableEvidence() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            for path in ["sgx/sgx_quote", "sgx/tdx_quote", "sgx/trustee-tdx-quote-v5.dat", "snp/attestation.bin"] {
+                for type in ["application/cbor", "application/octet-stream", EvidenceFormat.cloister.mediaType] {
+                    try await client.execute(
+                        uri: "/v1/verify", method: .post, headers: [.contentType: type],
+                        body: ByteBuffer(bytes: vector(path))
+                    ) { response in
+                        #expect(response.status == .unprocessableContent, "\(path) as \(type)")
+                        let (code, message) = error(response)
+                        #expect(code == "unsupported-evidence-format", "\(path) as \(type): \(message)")
+                        #expect(message.contains("cannot verify it yet"), "\(message)")
+                        #expect(!message.contains("COSE"), "\(message)")
+                    }
+                }
+            }
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: [.contentType: "application/octet-stream"],
+                body: ByteBuffer(bytes: Array("not evidence".utf8))
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                let (code, message) = error(response)
+                #expect(code == "unknown-evidence-format")
+                for name in EvidenceFormatRegistry.standard.verifiers.map(\.name) {
+                    #expect(message.contains(name), "\(message)")
+                }
+            }
+        }
+    }
+
+    @Test("a session refuses an SEV-SNP report before spending its nonce, and then appraises the quote")
+    func sessionKeepsNonce() async throws {
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/policies/default", method: .put, headers: ServiceFixture.admin,
+                body: ByteBuffer(string: fixture.policyJSON)
+            ) { #expect($0.status == .ok) }
+            let session = try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) {
+                $0.body.json
+            }
+            let path = "/challenge-response/v1/session/\(try #require(session["id"] as? String))"
+            let nonce = try #require(Data(base64Encoded: session["nonce"] as? String ?? ""))
+            try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/cbor"],
+                body: ByteBuffer(bytes: vector("snp/trustee-milan-report.bin"))
+            ) { response in
+                #expect(response.status == .unprocessableContent)
+                #expect(error(response).code == "unsupported-evidence-format")
+            }
+            try await client.execute(uri: path, method: .get) {
+                #expect($0.body.json["status"] as? String == "waiting")
+            }
+            try await client.execute(
+                uri: path, method: .post, headers: [.contentType: "application/cose"],
+                body: ByteBuffer(bytes: fixture.quote(nonce: Array(nonce)))
+            ) { response in
+                #expect(response.status == .ok)
+                #expect((response.body.json["appraisal"] as? [String: Any])?["status"] as? String == "affirming")
+            }
+        }
+    }
+
+    @Test("newSession's accept, the 415 refusal and the OpenAPI document list exactly the registry's media types")
+    func mediaTypes() async throws {
+        let registry = EvidenceFormatRegistry.standard
+        let generic = VerifierRoutes.detectedEvidenceMediaTypes
+        try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
+            try await client.execute(uri: "/challenge-response/v1/newSession", method: .post) { response in
+                #expect(response.body.json["accept"] as? [String] == registry.mediaTypes)
+            }
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(bytes: fixture.quote(nonce: nil))
+            ) { response in
+                #expect(response.status == .unsupportedMediaType)
+                for type in registry.mediaTypes + generic {
+                    #expect(error(response).message.contains(type), "\(type)")
+                }
+            }
+            let document = try await client.execute(uri: "/openapi.json", method: .get) { $0.body.json }
+            var evidenceBodies = 0
+            for (path, item) in document["paths"] as? [String: Any] ?? [:] {
+                for (method, operation) in item as? [String: Any] ?? [:] {
+                    guard let body = (operation as? [String: Any])?["requestBody"] as? [String: Any],
+                        let content = body["content"] as? [String: Any], content["application/cbor"] != nil
+                    else { continue }
+                    evidenceBodies += 1
+                    #expect(Set(content.keys) == Set(registry.mediaTypes + generic), "\(method) \(path)")
+                }
+            }
+            #expect(evidenceBodies == 2)
+            let result = ((document["components"] as? [String: Any])?["schemas"] as? [String: Any])?["Result"]
+            let format = ((result as? [String: Any])?["properties"] as? [String: Any])?["format"] as? [String: Any]
+            #expect(format?["enum"] as? [String] == registry.formats.map(\.rawValue))
+        }
+    }
+}

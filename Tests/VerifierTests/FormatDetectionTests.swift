@@ -1,0 +1,194 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import Foundation
+import Testing
+import Verifier
+
+/// Real Intel DCAP quotes and AMD SEV-SNP reports from Tests/Vectors/testvectors, which Cloister recognises but
+/// cannot verify yet.
+struct RecognisedVector: Sendable, CustomStringConvertible {
+    let path: String
+    /// What the refusal must say the evidence is.
+    let kind: String
+
+    static let all = [
+        RecognisedVector(path: "sgx/sgx_quote", kind: "an Intel SGX DCAP quote, version 3 (report body 384 bytes"),
+        RecognisedVector(path: "sgx/tdx_quote", kind: "an Intel TDX DCAP quote, version 4 (report body 584 bytes"),
+        RecognisedVector(
+            path: "sgx/trustee-tdx-quote-v5.dat", kind: "an Intel TDX DCAP quote, version 5 (report body 648 bytes"),
+        RecognisedVector(path: "snp/attestation.bin", kind: "an AMD SEV-SNP attestation report, version 2"),
+        RecognisedVector(path: "snp/trustee-milan-report.bin", kind: "an AMD SEV-SNP attestation report, version 2"),
+    ]
+
+    var description: String { path }
+
+    func bytes() throws -> [UInt8] {
+        Array(try Data(contentsOf: TestEnvironment.vector("testvectors/\(path)")))
+    }
+}
+
+@Suite("Evidence formats: auto detection through the registry")
+struct FormatDetectionTests {
+    private let detector = EvidenceVerifier(trust: TrustStore())
+
+    /// The refusal `format(of:)` throws for `bytes`, or nil when they read as a format.
+    private func refusal(
+        _ bytes: [UInt8], requested: EvidenceFormat? = nil, by verifier: EvidenceVerifier? = nil
+    ) -> AttestationError? {
+        do {
+            _ = try (verifier ?? detector).format(of: bytes, requested: requested)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("auto detection reads a Cloister quote as cloister and every Nitro vector as nitro")
+    func verifiedFormats() throws {
+        #expect(try detector.format(of: CloisterEvidence().quote()) == .cloister)
+        for vector in NitroVector.all {
+            #expect(try detector.format(of: vector.bytes()) == .nitro, "\(vector)")
+        }
+    }
+
+    @Test(
+        "DCAP quotes and SEV-SNP reports are refused as not supported yet, naming what they are, never as COSE",
+        arguments: RecognisedVector.all)
+    func recognised(vector: RecognisedVector) throws {
+        let bytes = try vector.bytes()
+        for requested in [nil] + EvidenceFormat.allCases {
+            let error = try #require(refusal(bytes, requested: requested), "\(String(describing: requested))")
+            #expect(error.code == .unsupportedFormat)
+            #expect(error.reason.hasPrefix("the evidence is \(vector.kind)"), "\(error.reason)")
+            #expect(error.reason.contains("cannot verify it yet"))
+            #expect(!error.reason.contains("COSE"))
+        }
+        let result = appraiser(TrustStore()).evaluate(bytes, policy: Policy(id: "any"), at: Date())
+        #expect(result.status == .contraindicated)
+        #expect(result.failures.map(\.name) == ["decode"])
+        #expect(result.refusal?.code == .unsupportedFormat)
+        #expect(result.format == nil)
+        #expect(result.claims == nil)
+    }
+
+    @Test("every truncation of every vector gets the refusal its framing calls for, without a trap")
+    func truncations() throws {
+        var vectors: [(String, [UInt8])] = [("cloister quote", try CloisterEvidence().quote())]
+        vectors += try NitroVector.all.map { ($0.name, try $0.bytes()) }
+        vectors += try RecognisedVector.all.map { ($0.path, try $0.bytes()) }
+        for (name, bytes) in vectors {
+            let isCOSE = bytes[0] >> 5 == 4 || bytes[0] >> 5 == 6
+            let isDCAP = name.hasPrefix("sgx/")
+            for length in Set([0, 1, 2, 27, 47, 48, 53, 100, 431, 635, bytes.count / 2, bytes.count - 1])
+            where length < bytes.count {
+                let error = try #require(refusal(Array(bytes.prefix(length))), "\(name) cut to \(length)")
+                let expected: ErrorCode<AttestationError> =
+                    if length == 0 {
+                        .unknownFormat
+                    } else if isCOSE {
+                        .malformedEvidence
+                    } else if isDCAP && length >= IntelDCAPQuoteHeader.byteCount {
+                        .unsupportedFormat
+                    } else {
+                        .unknownFormat
+                    }
+                #expect(error.code == expected, "\(name) cut to \(length): \(error.reason)")
+                if isDCAP && expected == .unsupportedFormat {
+                    #expect(
+                        error.reason.contains("Intel TDX DCAP quote") || error.reason.contains("Intel SGX DCAP quote"))
+                }
+            }
+        }
+    }
+
+    @Test("unknown bytes are refused naming every format tried; random bytes never trap")
+    func unknownBytes() throws {
+        let error = try #require(refusal([0xff, 0x00]))
+        #expect(error.code == .unknownFormat)
+        #expect(error.reason.contains("2 bytes, starting ff00"))
+        let registry = EvidenceFormatRegistry.standard
+        for name in registry.verifiers.map(\.name) + registry.awaitingVerifiers.map(\.name) {
+            #expect(error.reason.contains(name), "\(name)")
+        }
+        #expect(refusal([])?.reason.contains("(0 bytes)") == true)
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let bytes = (0..<Int.random(in: 0...1300, using: &generator)).map { _ in
+                UInt8.random(in: 0...255, using: &generator)
+            }
+            let error = try #require(refusal(bytes))
+            let isCOSE = bytes.first.map { $0 >> 5 == 4 || $0 >> 5 == 6 } ?? false
+            #expect(error.code == (isCOSE ? .malformedEvidence : .unknownFormat), "\(hexEncoded(bytes))")
+        }
+    }
+
+    /// `bytes` with the little-endian `value` written at `offset`.
+    private func patched(_ bytes: [UInt8], at offset: Int, _ value: UInt32, width: Int) -> [UInt8] {
+        var bytes = bytes
+        for index in 0..<width { bytes[offset + index] = UInt8(truncatingIfNeeded: value >> (8 * UInt32(index))) }
+        return bytes
+    }
+
+    @Test("a DCAP header one field away from a quote's is unknown; a bad body or signature length is named")
+    func dcapHeaderFields() throws {
+        let sgx = try RecognisedVector.all[0].bytes()
+        let tdx5 = try RecognisedVector.all[2].bytes()
+        for (change, bytes) in [
+            ("version 2", patched(sgx, at: 0, 2, width: 2)), ("version 6", patched(sgx, at: 0, 6, width: 2)),
+            ("key type 3", patched(sgx, at: 2, 3, width: 2)), ("TEE type 1", patched(sgx, at: 4, 1, width: 4)),
+            ("TDX in version 3", patched(sgx, at: 4, 0x81, width: 4)),
+            ("another QE vendor", patched(sgx, at: 12, 0x9b, width: 1)),
+        ] {
+            #expect(refusal(bytes)?.code == .unknownFormat, "\(change)")
+        }
+        let badBody = try #require(refusal(patched(tdx5, at: 48, 7, width: 2)))
+        #expect(badBody.code == .unsupportedFormat)
+        #expect(badBody.reason.contains("states a body of type 7 and 648 bytes"), "\(badBody.reason)")
+        let badSize = try #require(refusal(patched(tdx5, at: 50, 584, width: 4)))
+        #expect(badSize.reason.contains("type 3 and 584 bytes"), "\(badSize.reason)")
+        let longSignature = try #require(refusal(patched(sgx, at: 432, 5000, width: 4)))
+        #expect(longSignature.code == .unsupportedFormat)
+        #expect(longSignature.reason.contains("states 5000 bytes of signature data where 4164 follow"))
+        let padded = try #require(refusal(sgx + [0, 0, 0]), "trailing padding is a quote's")
+        #expect(padded.reason.hasPrefix("the evidence is an Intel SGX DCAP quote"), "\(padded.reason)")
+    }
+
+    @Test("an SEV-SNP report is known by its size, version and signature algorithm")
+    func snpFields() throws {
+        let report = try RecognisedVector.all[3].bytes()
+        for version: UInt32 in [2, 3, 5] {
+            #expect(refusal(patched(report, at: 0, version, width: 4))?.code == .unsupportedFormat, "\(version)")
+        }
+        for (change, bytes) in [
+            ("version 4", patched(report, at: 0, 4, width: 4)), ("version 1", patched(report, at: 0, 1, width: 4)),
+            ("signature algorithm 2", patched(report, at: 0x34, 2, width: 4)), ("one byte more", report + [0]),
+        ] {
+            #expect(refusal(bytes)?.code == .unknownFormat, "\(change)")
+        }
+    }
+
+    @Test("detection reads the registry: without the Cloister format a quote is unknown, naming what was tried")
+    func registryDecides() throws {
+        let nitroOnly = EvidenceFormatRegistry(verifiers: [NitroDocumentVerifier()])
+        let verifier = EvidenceVerifier(trust: TrustStore(), registry: nitroOnly)
+        let error = try #require(refusal(CloisterEvidence().quote(), by: verifier))
+        #expect(error.code == .unknownFormat)
+        #expect(error.reason.hasSuffix("tried: AWS Nitro Enclaves attestation document"), "\(error.reason)")
+        #expect(try verifier.format(of: NitroVector.all[0].bytes()) == .nitro)
+        #expect(nitroOnly.format(mediaType: EvidenceFormat.cloister.mediaType) == nil)
+    }
+
+    @Test("names and media types come from the registry, each once")
+    func registryNames() {
+        let registry = EvidenceFormatRegistry.standard
+        #expect(EvidenceFormat.allCases == [.cloister, .nitro])
+        #expect(registry.mediaTypes == EvidenceFormat.allCases.map(\.mediaType))
+        #expect(Set(registry.mediaTypes).count == registry.mediaTypes.count)
+        for format in EvidenceFormat.allCases {
+            #expect(registry.format(named: format.rawValue) == format)
+            #expect(registry.verifier(for: format)?.format == format)
+        }
+        #expect(registry.format(named: "sgx") == nil)
+    }
+}
