@@ -47,3 +47,27 @@ struct ClientPrivacyAccountingTests {
         #expect(abs(report.epsilonPLD - reference.pld) / reference.pld < 0.01, "\(report.epsilonPLD)")
     }
 }
+
+/// DP-FedAvg client-level privacy as the code before the accountant protocol gave it, byte for byte: every signed
+/// global model carries this report.
+@Suite("Client-level privacy reports: known answers of the default accountants")
+struct ClientPrivacyReportTests {
+    @Test("1000 clients, 100 per round, 100 rounds: the report and the budget's refusal")
+    func knownAnswers() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: 3, clientsPerRound: 100, registeredClients: 1000)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let report = String(decoding: try encoder.encode(privacy.report(afterRounds: 100)), as: UTF8.self)
+        #expect(
+            report
+                == #"{"delta":0.001,"epsilonPLD":4.7843501227909675,"epsilonRDP":5.640520841624447,"noiseMultiplier":1,"#
+                + #""rdpOrder":2.8,"samplingRate":0.1,"steps":100}"#)
+        let error = #expect(throws: FederationError.self) { try privacy.checkBudget(rounds: 100) }
+        #expect(error?.code == .budgetExhausted)
+        #expect(
+            error?.reason
+                == "100 round(s) at noise multiplier 1.0 and sampling rate 0.1 spend epsilon 4.784394026775911, past the budget of 3.0 at delta 0.001"
+        )
+    }
+}
