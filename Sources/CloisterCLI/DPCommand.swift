@@ -48,8 +48,8 @@ struct MechanismOptions: ParsableArguments {
         }
     }
 
-    /// The spent epsilon and the order that attains it for `noiseMultiplier`.
-    func epsilon(noiseMultiplier: Double) throws -> (epsilon: Double, order: Double?) {
+    /// The epsilon `noiseMultiplier` spends, by the accountant chosen (with the order attaining it for RDP).
+    func epsilon(noiseMultiplier: Double) throws -> AccountedEpsilon {
         let mechanism = try SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier)
         return try accountant.epsilon(mechanism, steps: steps, delta: delta)
     }
@@ -86,7 +86,7 @@ struct EpsilonCommand: AsyncParsableCommand {
         abstract: "Print the epsilon spent by STEPS steps of DP-SGD at sampling rate Q and noise multiplier S.",
         discussion: """
             The Poisson-subsampled Gaussian mechanism with add-or-remove-one neighbours, as Opacus and \
-            dp-accounting account it. JSON "order" is the RDP order attaining epsilon (null for pld). Exit status: 0 computed, 64 bad arguments, 1 internal error. \
+            dp-accounting account it. JSON "order" is the RDP order attaining epsilon (null for pld and prv). Exit status: 0 computed, 64 bad arguments, 1 internal error. \
             JSON: {"epsilon", "delta", "accountant", "order"}.
             """
     )
@@ -98,15 +98,16 @@ struct EpsilonCommand: AsyncParsableCommand {
 
     func run() async throws {
         try reportingErrors {
-            let (epsilon, order) = try mechanism.epsilon(noiseMultiplier: noiseMultiplier)
+            let spent = try mechanism.epsilon(noiseMultiplier: noiseMultiplier)
             if mechanism.json {
                 try printJSONFields([
-                    "epsilon": .number(epsilon), "delta": .number(mechanism.delta),
-                    "accountant": .text(mechanism.accountant.rawValue), "order": order.map(JSONScalar.number) ?? .null,
+                    "epsilon": .number(spent.epsilon), "delta": .number(mechanism.delta),
+                    "accountant": .text(spent.accountant.rawValue),
+                    "order": spent.order.map(JSONScalar.number) ?? .null,
                 ])
             } else {
-                let detail = order.map { ", order \($0)" } ?? ""
-                print("epsilon \(epsilon) at delta \(mechanism.delta) (\(mechanism.accountant.rawValue)\(detail))")
+                let detail = spent.order.map { ", order \($0)" } ?? ""
+                print("epsilon \(spent.epsilon) at delta \(mechanism.delta) (\(spent.accountant.rawValue)\(detail))")
             }
         }
     }

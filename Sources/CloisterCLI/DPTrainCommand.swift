@@ -213,22 +213,22 @@ struct TrainCommand: AsyncParsableCommand {
             if json {
                 try printJSONFields(
                     [
-                        "accuracy": .number(outcome.accuracy), "epsilon_pld": .number(report.epsilonPLD),
-                        "epsilon_rdp": .number(report.epsilonRDP), "rdp_order": .number(report.rdpOrder),
-                        "delta": .number(report.delta), "noise_multiplier": .number(report.noiseMultiplier),
+                        "accuracy": .number(outcome.accuracy), "delta": .number(report.delta),
+                        "noise_multiplier": .number(report.noiseMultiplier),
                         "sampling_rate": .number(report.samplingRate), "steps": .number(Double(report.steps)),
                         "centring_noise_multiplier": report.preprocessingNoiseMultiplier.map(JSONScalar.number)
                             ?? .null,
                         "model": .text(model.rawValue), "train_examples": .number(Double(outcome.trainExamples)),
                         "test_examples": .number(Double(outcome.testExamples)),
-                    ].merging(outcome.details) { $1 })
+                    ].merging(report.jsonFields) { $1 }.merging(outcome.details) { $1 })
             } else {
                 print(
                     "\(model.rawValue) on \(outcome.trainExamples) examples: test accuracy \(outcome.accuracy) on \(outcome.testExamples)"
                 )
-                print(
-                    "epsilon \(report.epsilonPLD) (pld), \(report.epsilonRDP) (rdp, order \(report.rdpOrder)) at delta \(report.delta)"
-                )
+                let epsilons = report.tightestFirst.map { spent in
+                    "\(spent.epsilon) (\(spent.accountant.rawValue)\(spent.order.map { ", order \($0)" } ?? ""))"
+                }
+                print("epsilon \(epsilons.joined(separator: ", ")) at delta \(report.delta)")
                 print(
                     "noise multiplier \(report.noiseMultiplier), sampling rate \(report.samplingRate), \(report.steps) steps"
                         + (report.preprocessingNoiseMultiplier.map {
@@ -352,5 +352,17 @@ final class ProgressBar {
 
     func finish() {
         if visible { FileHandle.standardError.write(Data("\n".utf8)) }
+    }
+}
+
+extension PrivacyReport {
+    /// The `--json` fields of its ε: `epsilon_ACCOUNTANT` for each accountant, and `rdp_order` with RDP's.
+    var jsonFields: [String: JSONScalar] {
+        var fields: [String: JSONScalar] = [:]
+        for spent in epsilons {
+            fields["epsilon_\(spent.accountant.rawValue)"] = .number(spent.epsilon)
+            if let order = spent.order { fields["\(spent.accountant.rawValue)_order"] = .number(order) }
+        }
+        return fields
     }
 }

@@ -7,6 +7,7 @@ import Federated
 import FederationServer
 import Foundation
 import Learning
+import Privacy
 import Verifier
 
 /// `cloister fl client`: one data owner taking part in a federation.
@@ -149,7 +150,8 @@ struct FLClientCommand: ParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             let output = Output(
                 rounds: state.completedRounds, accuracy: accuracy, test_examples: testExamples,
-                epsilon_pld: state.privacy?.epsilonPLD, epsilon_rdp: state.privacy?.epsilonRDP,
+                epsilon_pld: state.privacy?.epsilon(by: .pld),
+                epsilon_rdp: state.privacy?.epsilon(by: .rdp),
                 delta: state.privacy?.delta, finish_reason: state.finishReason)
             print(String(decoding: (try? encoder.encode(output)) ?? Data(), as: UTF8.self))
         } else {

@@ -5,6 +5,7 @@ import Federated
 import FederationServer
 import Foundation
 import Learning
+import Privacy
 import Verifier
 
 /// `cloister fl`: federated learning with an attested aggregator enclave.
@@ -186,8 +187,8 @@ extension ModelState {
     /// One line for progress output.
     var summary: String {
         var line = "round \(completedRounds): \(participants.count) update(s)"
-        if let privacy {
-            line += String(format: ", client-level epsilon %.4g (delta %g)", privacy.epsilonPLD, privacy.delta)
+        if let privacy, let tightest = privacy.tightestFirst.first {
+            line += String(format: ", client-level epsilon %.4g (delta %g)", tightest.epsilon, privacy.delta)
         }
         return line
     }

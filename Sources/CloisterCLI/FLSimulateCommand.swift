@@ -10,6 +10,7 @@ import Foundation
 import Hummingbird
 import Learning
 import Logging
+import Privacy
 import ServiceLifecycle
 import Synchronization
 import UnixSignals
@@ -247,7 +248,8 @@ struct FLSimulateCommand: AsyncParsableCommand {
             encoder.outputFormatting = [.sortedKeys]
             let output = Output(
                 rounds: last.round, clients: clients, accuracy: last.accuracy, test_examples: testExamples,
-                epsilon_pld: last.privacy?.epsilonPLD, epsilon_rdp: last.privacy?.epsilonRDP,
+                epsilon_pld: last.privacy?.epsilon(by: .pld),
+                epsilon_rdp: last.privacy?.epsilon(by: .rdp),
                 delta: last.privacy?.delta, seconds: seconds, rounds_per_second: Double(last.round) / seconds)
             print(String(decoding: try encoder.encode(output), as: UTF8.self))
         } else {
@@ -256,10 +258,12 @@ struct FLSimulateCommand: AsyncParsableCommand {
                     format: "test accuracy %.4f on %d examples after %d rounds", last.accuracy, testExamples, last.round
                 ))
             if let privacy = last.privacy {
+                let epsilons = privacy.tightestFirst.map { spent in
+                    String(format: "%.4f", spent.epsilon) + " (\(spent.accountant.rawValue.uppercased()))"
+                }
                 print(
-                    String(
-                        format: "client-level epsilon %.4f (PLD), %.4f (RDP) at delta %g", privacy.epsilonPLD,
-                        privacy.epsilonRDP, privacy.delta))
+                    "client-level epsilon \(epsilons.joined(separator: ", "))"
+                        + String(format: " at delta %g", privacy.delta))
             } else {
                 print("no client-level DP (give --dp-noise-multiplier, --clip and --delta)")
             }
@@ -293,20 +297,22 @@ struct RoundMetrics {
 
     var line: String {
         var text = String(format: "round %d: %d updates, test accuracy %.4f", round, participants, accuracy)
-        if let privacy { text += String(format: ", epsilon %.4g", privacy.epsilonPLD) }
+        if let epsilon = privacy?.tightestFirst.first?.epsilon { text += String(format: ", epsilon %.4g", epsilon) }
         return text
     }
 
     var csv: String {
-        let epsilons = privacy.map { "\($0.epsilonPLD),\($0.epsilonRDP),\($0.delta)" } ?? ",,"
-        return "\(round),\(participants),\(accuracy),\(epsilons),\(seconds)"
+        let privacyColumns = [privacy?.epsilon(by: .pld), privacy?.epsilon(by: .rdp), privacy?.delta].map { value in
+            value.map { "\($0)" } ?? ""
+        }
+        return "\(round),\(participants),\(accuracy),\(privacyColumns.joined(separator: ",")),\(seconds)"
     }
 
     /// Accuracy (left axis, 0 to 1) and epsilon (right axis, 0 to the largest) by round, as a standalone SVG.
     static func svg(_ rows: [RoundMetrics]) -> String {
         let (width, height, margin) = (640.0, 360.0, 50.0)
         let rounds = Double(max(rows.last?.round ?? 1, 1))
-        let epsilonMax = max(rows.compactMap { $0.privacy?.epsilonPLD }.max() ?? 0, 1e-9)
+        let epsilonMax = max(rows.compactMap { $0.privacy?.tightestFirst.first?.epsilon }.max() ?? 0, 1e-9)
         func x(_ round: Int) -> Double { margin + (width - 2 * margin) * Double(round) / rounds }
         func y(_ fraction: Double) -> Double { height - margin - (height - 2 * margin) * fraction }
         func polyline(_ points: [(Int, Double)], colour: String) -> String {
@@ -333,7 +339,9 @@ struct RoundMetrics {
                     width - 5, y(1) - 5, epsilonMax))
             parts.append(
                 polyline(
-                    rows.compactMap { row in row.privacy.map { (row.round, $0.epsilonPLD / epsilonMax) } },
+                    rows.compactMap { row in
+                        row.privacy?.tightestFirst.first.map { (row.round, $0.epsilon / epsilonMax) }
+                    },
                     colour: "firebrick"))
         }
         parts.append("</svg>")

@@ -10,7 +10,7 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
     public let noiseMultiplier: Double
     public let clip: Double
     public let delta: Double
-    /// The most ε (tight accountant) the published models may spend; nil for no limit.
+    /// The most ε (by the tight accountant, `Accountant.tight`) the published models may spend; nil for no limit.
     public let epsilonBudget: Double?
     public let clientsPerRound: Int
     public let registeredClients: Int
@@ -68,24 +68,26 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         return norm
     }
 
-    /// The client-level privacy of `rounds` published rounds, by both accountants.
-    public func report(afterRounds rounds: Int) throws(FederationError) -> PrivacyReport {
+    /// The client-level privacy of `rounds` published rounds, by each of `accountants`.
+    public func report(
+        afterRounds rounds: Int, by accountants: [Accountant] = PrivacyReport.defaultAccountants
+    ) throws(FederationError) -> PrivacyReport {
         do {
             return try PrivacyReport(
                 SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier), steps: rounds,
-                delta: delta)
+                delta: delta, by: accountants)
         } catch {
             throw FederationError(.invalidParameter, error.reason)
         }
     }
 
-    /// Refuses `rounds` rounds when they would spend more than the budget.
-    public func checkBudget(rounds: Int) throws(FederationError) {
+    /// Refuses `rounds` rounds when they would spend more than the budget by `accountant`.
+    public func checkBudget(rounds: Int, by accountant: Accountant = .tight) throws(FederationError) {
         guard let epsilonBudget else { return }
         let spent: Double
         do {
-            // The coarse PLD grid is pessimistic: a plan it admits spends at most the budget by the exact report too.
-            spent = try Accountant.pld.epsilon(
+            // The coarse setting is pessimistic: a plan it admits spends at most the budget by the exact report too.
+            spent = try accountant.epsilon(
                 SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier), steps: rounds,
                 delta: delta, coarse: true
             ).epsilon
@@ -95,7 +97,7 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         guard spent <= epsilonBudget else {
             throw FederationError(
                 .budgetExhausted,
-                "\(rounds) round(s) at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent), past the budget of \(epsilonBudget) at delta \(delta)"
+                "\(rounds) round(s) at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent) (\(accountant.rawValue)), past the budget of \(epsilonBudget) at delta \(delta)"
             )
         }
     }

@@ -105,29 +105,34 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         return (steps > 0 ? centring : []) + [RDPAccountant.Composition(mechanism: try mechanism, steps: steps)]
     }
 
-    /// The privacy spent by the first `steps` steps (all of them by default), by both accountants.
-    public func privacy(afterSteps steps: Int? = nil) throws(PrivacyError) -> PrivacyReport {
+    /// The privacy spent by the first `steps` steps (all of them by default), by each of `accountants`.
+    public func privacy(
+        afterSteps steps: Int? = nil, by accountants: [Accountant] = PrivacyReport.defaultAccountants
+    ) throws(PrivacyError) -> PrivacyReport {
         let steps = steps ?? self.steps
         return try PrivacyReport(
-            mechanism, steps: steps, delta: delta, after: steps > 0 ? try centringRelease : nil)
+            mechanism, steps: steps, delta: delta, after: steps > 0 ? try centringRelease : nil, by: accountants)
     }
 
-    /// Refuses the plan when its tight ε exceeds `budget`: nothing is trained past the budget.
-    public func checkBudget(_ budget: Double) throws(PrivacyError) {
-        let spent = try Accountant.pld.epsilon(compositions(afterSteps: steps), delta: delta, coarse: true).epsilon
+    /// Refuses the plan when its ε by `accountant` (on its coarse setting, still an upper bound) exceeds `budget`:
+    /// nothing is trained past the budget.
+    public func checkBudget(_ budget: Double, by accountant: Accountant = .tight) throws(PrivacyError) {
+        let spent = try accountant.epsilon(compositions(afterSteps: steps), delta: delta, coarse: true).epsilon
         guard spent <= budget else {
             throw PrivacyError(
                 .budgetExceeded,
-                "\(steps) steps at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent), past the budget of \(budget) at delta \(delta)"
+                "\(steps) steps at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent) (\(accountant.rawValue)), past the budget of \(budget) at delta \(delta)"
             )
         }
     }
 
-    /// This plan with the smallest noise multiplier whose tight ε is at most `epsilon` (an upper bound on the
-    /// PLD grid of the calibration, so the plan never spends more).
-    public func calibrated(toEpsilon epsilon: Double) throws(PrivacyError) -> DPSGDPlan {
+    /// This plan with the smallest noise multiplier whose ε by `accountant` is at most `epsilon` (an upper bound on
+    /// the accountant's coarse setting, so the plan never spends more).
+    public func calibrated(toEpsilon epsilon: Double, by accountant: Accountant = .tight) throws(PrivacyError)
+        -> DPSGDPlan
+    {
         let sigma = try NoiseCalibration.noiseMultiplier(
-            epsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps, accountant: .pld,
+            epsilon: epsilon, delta: delta, samplingRate: samplingRate, steps: steps, accountant: accountant,
             after: compositions(afterSteps: steps).dropLast())
         do {
             return try DPSGDPlan(
@@ -139,11 +144,17 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     }
 }
 
-/// The privacy a training run spent: ε by Rényi DP (with its order) and by the tight PLD accountant.
-public struct PrivacyReport: Sendable, Codable, Equatable {
-    public let epsilonRDP: Double
-    public let rdpOrder: Double
-    public let epsilonPLD: Double
+/// The privacy a training run or a federation spent: ε at δ by each accountant it was made by (RDP, with the order
+/// attaining it, and the tight PLD unless others are asked for), for `steps` steps of the subsampled Gaussian after
+/// an optional one-off release. Encoded (signed results, signed models, `--model-out`) as an object with `delta`,
+/// `noiseMultiplier`, `samplingRate`, `steps`, `preprocessingNoiseMultiplier` (absent when none) and one key per
+/// accountant: `epsilonRDP` with `rdpOrder`, `epsilonPLD`, `epsilonPRV`.
+public struct PrivacyReport: Sendable, Equatable {
+    /// The accountants a report is made by unless others are named: RDP (as Opacus reports by default) and PLD.
+    public static let defaultAccountants: [Accountant] = [.rdp, .pld]
+
+    /// ε by each accountant the report was made by, one each, in `Accountant.allCases` order.
+    public let epsilons: [AccountedEpsilon]
     public let delta: Double
     public let noiseMultiplier: Double
     public let samplingRate: Double
@@ -153,21 +164,86 @@ public struct PrivacyReport: Sendable, Codable, Equatable {
     public let preprocessingNoiseMultiplier: Double?
 
     /// The privacy of `steps` compositions of `mechanism` at `delta`, after the one-off `release` if there is one,
-    /// by both accountants.
+    /// by each of `accountants` (at least one; each counted once).
     public init(
-        _ mechanism: SubsampledGaussian, steps: Int, delta: Double, after release: SubsampledGaussian? = nil
+        _ mechanism: SubsampledGaussian, steps: Int, delta: Double, after release: SubsampledGaussian? = nil,
+        by accountants: [Accountant] = PrivacyReport.defaultAccountants
     ) throws(PrivacyError) {
         let compositions =
             (release.map { [RDPAccountant.Composition(mechanism: $0, steps: 1)] } ?? [])
             + [RDPAccountant.Composition(mechanism: mechanism, steps: steps)]
-        let (rdp, order) = try Accountant.rdp.epsilon(compositions, delta: delta)
-        epsilonRDP = rdp
-        rdpOrder = order ?? 0
-        epsilonPLD = try Accountant.pld.epsilon(compositions, delta: delta).epsilon
+        let chosen = Accountant.allCases.filter(accountants.contains)
+        guard !chosen.isEmpty else {
+            throw PrivacyError(.invalidParameter, "a privacy report needs at least one accountant")
+        }
+        epsilons = try chosen.map { accountant throws(PrivacyError) in
+            try accountant.epsilon(compositions, delta: delta)
+        }
         preprocessingNoiseMultiplier = release?.noiseMultiplier
         self.delta = delta
         noiseMultiplier = mechanism.noiseMultiplier
         samplingRate = mechanism.samplingRate
         self.steps = steps
+    }
+
+    /// The ε `accountant` gave; nil when the report was not made by it.
+    public func epsilon(by accountant: Accountant) -> Double? {
+        epsilons.first { $0.accountant == accountant }?.epsilon
+    }
+
+    /// Its ε, tightest first: each is an upper bound, so the first is the least the report proves.
+    public var tightestFirst: [AccountedEpsilon] {
+        epsilons.sorted { $0.epsilon < $1.epsilon }
+    }
+}
+
+extension PrivacyReport: Codable {
+    private enum CodingKeys: String, CodingKey {
+        case delta, noiseMultiplier, samplingRate, steps, preprocessingNoiseMultiplier, rdpOrder
+        case epsilonRDP, epsilonPLD, epsilonPRV
+
+        /// The key of the ε `accountant` gave.
+        init(epsilonOf accountant: Accountant) {
+            switch accountant {
+            case .rdp: self = .epsilonRDP
+            case .pld: self = .epsilonPLD
+            case .prv: self = .epsilonPRV
+            }
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        for accounted in epsilons {
+            try container.encode(accounted.epsilon, forKey: CodingKeys(epsilonOf: accounted.accountant))
+            if accounted.accountant == .rdp { try container.encodeIfPresent(accounted.order, forKey: .rdpOrder) }
+        }
+        try container.encode(delta, forKey: .delta)
+        try container.encode(noiseMultiplier, forKey: .noiseMultiplier)
+        try container.encode(samplingRate, forKey: .samplingRate)
+        try container.encode(steps, forKey: .steps)
+        try container.encodeIfPresent(preprocessingNoiseMultiplier, forKey: .preprocessingNoiseMultiplier)
+    }
+
+    /// Decodes a report by any accountants, refusing one that gives no ε (or an RDP ε without its order).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        epsilons = try Accountant.allCases.compactMap { accountant in
+            try container.decodeIfPresent(Double.self, forKey: CodingKeys(epsilonOf: accountant)).map { epsilon in
+                AccountedEpsilon(
+                    accountant: accountant, epsilon: epsilon,
+                    order: accountant == .rdp ? try container.decode(Double.self, forKey: .rdpOrder) : nil)
+            }
+        }
+        guard !epsilons.isEmpty else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .epsilonPLD, in: container,
+                debugDescription: "a privacy report gives no epsilon (epsilonRDP, epsilonPLD or epsilonPRV)")
+        }
+        delta = try container.decode(Double.self, forKey: .delta)
+        noiseMultiplier = try container.decode(Double.self, forKey: .noiseMultiplier)
+        samplingRate = try container.decode(Double.self, forKey: .samplingRate)
+        steps = try container.decode(Int.self, forKey: .steps)
+        preprocessingNoiseMultiplier = try container.decodeIfPresent(Double.self, forKey: .preprocessingNoiseMultiplier)
     }
 }

@@ -1,4 +1,57 @@
-/// The accountants that turn T steps of a subsampled Gaussian into (ε, δ).
+/// An accountant of the Poisson-subsampled Gaussian: it composes steps, one mechanism at a time, and answers the ε
+/// they spend at a δ, an upper bound on the true ε. Budgets (`PrivacyBudget`), noise calibration and privacy reports
+/// take any accountant through this protocol; `Accountant` names each one and makes a new one.
+public protocol PrivacyAccountant: Sendable {
+    /// Which accountant this is: the name reports give the ε it answers.
+    static var kind: Accountant { get }
+
+    /// Composes `steps` steps of `mechanism`; steps outside 0...`RDPAccountant.Composition.maximumSteps` are
+    /// refused and leave the accountant as it was.
+    mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError)
+
+    /// The smallest ε this accountant proves for the steps composed so far at `delta`, in (0, 1): (ε, δ)-DP.
+    func epsilon(delta: Double) throws(PrivacyError) -> Double
+
+    /// `epsilon(delta:)`, labelled with the accountant that gave it (and, for RDP, the order that attains it).
+    func accounted(delta: Double) throws(PrivacyError) -> AccountedEpsilon
+}
+
+extension PrivacyAccountant {
+    public func accounted(delta: Double) throws(PrivacyError) -> AccountedEpsilon {
+        AccountedEpsilon(accountant: Self.kind, epsilon: try epsilon(delta: delta))
+    }
+
+    /// The accountant after `steps` more steps of `mechanism`, this one unchanged.
+    public func composing(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) -> Self {
+        var next = self
+        try next.compose(mechanism, steps: steps)
+        return next
+    }
+
+    /// The accountant after `compositions` (heterogeneous steps, in order), this one unchanged.
+    public func composing(_ compositions: [RDPAccountant.Composition]) throws(PrivacyError) -> Self {
+        var next = self
+        for composition in compositions { try next.compose(composition.mechanism, steps: composition.steps) }
+        return next
+    }
+}
+
+/// An ε and the accountant that gave it.
+public struct AccountedEpsilon: Sendable, Hashable {
+    public let accountant: Accountant
+    public let epsilon: Double
+    /// The Rényi order at which the RDP conversion attains ε; nil for the other accountants.
+    public let order: Double?
+
+    public init(accountant: Accountant, epsilon: Double, order: Double? = nil) {
+        self.accountant = accountant
+        self.epsilon = epsilon
+        self.order = order
+    }
+}
+
+/// The accountants that turn T steps of a subsampled Gaussian into (ε, δ), by name: what `--accountant` takes and
+/// what a privacy report says produced each ε.
 public enum Accountant: String, Sendable, CaseIterable {
     /// Rényi DP at Opacus's default orders, converted with Balle et al. 2020 (an upper bound, looser).
     case rdp
@@ -7,48 +60,31 @@ public enum Accountant: String, Sendable, CaseIterable {
     /// Privacy random variables on a mean-preserving mesh composed by FFT, reported as the upper bound (tight).
     case prv
 
-    /// The ε spent by `steps` steps of `mechanism` at `delta`, and the RDP order that attains it (nil for PLD, PRV).
-    /// `coarse` trades tightness for speed where only an upper bound is needed (PLD on a 2^16 grid).
+    /// The accountant budgets and noise calibration use where none is named: PLD, tight.
+    public static let tight = Accountant.pld
+
+    /// A new accountant of this kind, nothing spent. `coarse` trades tightness for speed where only an upper bound is
+    /// needed, as in calibration and budget checks: PLD on a 2^16 grid, PRV with a mesh for ε_err = 0.02 (RDP has
+    /// nothing to trade).
+    public func makeAccountant(coarse: Bool = false) throws(PrivacyError) -> any PrivacyAccountant {
+        switch self {
+        case .rdp: try RDPAccountant()
+        case .pld: try PLDAccountant(gridSize: coarse ? 1 << 16 : PLDAccountant.defaultGridSize)
+        case .prv: try PRVAccountant(epsilonError: coarse ? 0.02 : PRVAccountant.defaultEpsilonError)
+        }
+    }
+
+    /// The ε spent by `steps` steps of `mechanism` at `delta`, by a new accountant of this kind.
     public func epsilon(
         _ mechanism: SubsampledGaussian, steps: Int, delta: Double, coarse: Bool = false
-    ) throws(PrivacyError) -> (epsilon: Double, order: Double?) {
+    ) throws(PrivacyError) -> AccountedEpsilon {
         try epsilon([RDPAccountant.Composition(mechanism: mechanism, steps: steps)], delta: delta, coarse: coarse)
     }
 
-    /// The ε spent by `compositions` (heterogeneous steps, in order) at `delta`, and the RDP order that attains it.
+    /// The ε spent by `compositions` (heterogeneous steps, in order) at `delta`, by a new accountant of this kind.
     public func epsilon(
         _ compositions: [RDPAccountant.Composition], delta: Double, coarse: Bool = false
-    ) throws(PrivacyError) -> (epsilon: Double, order: Double?) {
-        func composed<Spent: StepAccountant>(_ accountant: Spent) throws(PrivacyError) -> Spent {
-            var accountant = accountant
-            for composition in compositions { try accountant.compose(composition.mechanism, steps: composition.steps) }
-            return accountant
-        }
-        switch self {
-        case .rdp:
-            let (epsilon, order) = try composed(RDPAccountant()).epsilon(delta: delta)
-            return (epsilon, order)
-        case .pld:
-            let accountant = try PLDAccountant(gridSize: coarse ? 1 << 16 : PLDAccountant.defaultGridSize)
-            return (try composed(accountant).epsilon(delta: delta), nil)
-        case .prv:
-            let accountant = try PRVAccountant(epsilonError: coarse ? 0.02 : PRVAccountant.defaultEpsilonError)
-            return (try composed(accountant).epsilon(delta: delta), nil)
-        }
-    }
-}
-
-/// What every accountant of the subsampled Gaussian does: compose steps, one mechanism at a time.
-public protocol StepAccountant: Sendable {
-    /// Composes `steps` steps of `mechanism`.
-    mutating func compose(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError)
-}
-
-extension StepAccountant {
-    /// The accountant after `steps` more steps of `mechanism`, this one unchanged.
-    public func composing(_ mechanism: SubsampledGaussian, steps: Int) throws(PrivacyError) -> Self {
-        var next = self
-        try next.compose(mechanism, steps: steps)
-        return next
+    ) throws(PrivacyError) -> AccountedEpsilon {
+        try makeAccountant(coarse: coarse).composing(compositions).accounted(delta: delta)
     }
 }

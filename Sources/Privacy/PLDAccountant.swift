@@ -7,7 +7,9 @@ import Foundation
 /// Add-or-remove-one neighbours: both directions are composed and the larger ε is reported, as dp-accounting does.
 /// Loss mass beyond 8.5 standard deviations of the Gaussian (≈ 1e-17 per step) is counted as infinite loss, so a δ
 /// at or below that mass is refused rather than answered.
-public struct PLDAccountant: StepAccountant, Hashable {
+public struct PLDAccountant: PrivacyAccountant, Hashable {
+    public static let kind = Accountant.pld
+
     /// Grid points of the composed distribution by default (a power of two): ε within ≈ 1e-4 relative of exact.
     public static let defaultGridSize = 1 << 20
 

@@ -9,7 +9,9 @@ import Foundation
 /// ε_err = h·√(T·ln(12/δ_err)/2) with probability below δ_err (Hoeffding), so
 /// ε_upper = ε(δ − δ_err) + ε_err is an upper bound, ε(δ) the estimate and ε(δ + δ_err) − ε_err a lower bound, for
 /// δ_err = δ/1000 as Opacus takes it. Both neighbouring directions are composed; the larger ε is reported.
-public struct PRVAccountant: StepAccountant, Hashable {
+public struct PRVAccountant: PrivacyAccountant, Hashable {
+    public static let kind = Accountant.prv
+
     /// The bound ε_err the mesh is chosen for, as Opacus's default: ε_upper − ε(δ − δ_err).
     public static let defaultEpsilonError = 0.01
     /// The largest grid (2^24 points); a finer mesh than it allows widens ε_err instead.

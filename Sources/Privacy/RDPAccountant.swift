@@ -3,7 +3,9 @@ import Foundation
 /// Privacy loss of a sequence of subsampled Gaussian steps, tracked as Rényi DP at a fixed set of orders
 /// (composition adds RDP order by order) and converted to (ε, δ) with the conversion of Balle et al. 2020
 /// ("Hypothesis testing interpretations and Rényi differential privacy", Theorem 21), minimised over the orders.
-public struct RDPAccountant: StepAccountant, Hashable {
+public struct RDPAccountant: PrivacyAccountant, Hashable {
+    public static let kind = Accountant.rdp
+
     /// Opacus's default orders: 1.1, 1.2, …, 10.9 and 12, 13, …, 63.
     public static let defaultOrders: [Double] = (1...99).map { 1 + Double($0) / 10 } + (12...63).map(Double.init)
 
@@ -59,8 +61,13 @@ public struct RDPAccountant: StepAccountant, Hashable {
         history.append(composition)
     }
 
+    /// The smallest ε over the orders for which the composition is (ε, δ)-DP.
+    public func epsilon(delta: Double) throws(PrivacyError) -> Double {
+        try accounted(delta: delta).epsilon
+    }
+
     /// The smallest ε over the orders for which the composition is (ε, δ)-DP, and the order attaining it.
-    public func epsilon(delta: Double) throws(PrivacyError) -> (epsilon: Double, order: Double) {
+    public func accounted(delta: Double) throws(PrivacyError) -> AccountedEpsilon {
         try PrivacyError.checkDelta(delta)
         var best = (epsilon: Double.infinity, order: orders[0])
         for (alpha, value) in zip(orders, rdp) {
@@ -68,6 +75,6 @@ public struct RDPAccountant: StepAccountant, Hashable {
             let epsilon = value + log((alpha - 1) / alpha) - (log(delta) + log(alpha)) / (alpha - 1)
             if epsilon.isFinite && epsilon < best.epsilon { best = (epsilon, alpha) }
         }
-        return (max(best.epsilon, 0), best.order)
+        return AccountedEpsilon(accountant: Self.kind, epsilon: max(best.epsilon, 0), order: best.order)
     }
 }

@@ -266,3 +266,21 @@ extension FederationClient {
         }
     }
 }
+
+@Suite("Signed global models")
+struct SignedModelStateTests {
+    @Test("a model's client-level privacy by any accountant crosses the signature unchanged")
+    func privacyByAnyAccountant() throws {
+        let json =
+            #"{"cohort":["a"],"completedRounds":3,"federationID":"f","participants":["a"],"privacy":{"delta":0.001,"#
+            + #""epsilonPRV":4.79,"noiseMultiplier":1,"samplingRate":0.1,"steps":3}}"#
+        let state = try JSONDecoder().decode(ModelState.self, from: Data(json.utf8))
+        let key = try ECPrivateKey(generating: .p256)
+        let signed = try SignedStatement(header: state, parameters: [1, 2]).signed(with: key)
+        let opened = try SignedStatement<ModelState>(signed: signed, what: "the global model") { _ in key.publicKey }
+        #expect(opened.header == state && opened.parameters == [1, 2])
+        let privacy = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(opened.header.privacy)) as? [String: Any])
+        #expect(privacy["epsilonPRV"] as? Double == 4.79 && privacy["epsilonPLD"] == nil)
+    }
+}

@@ -38,10 +38,17 @@ struct FLCommandTests {
         let expected = try ClientLevelPrivacy(
             noiseMultiplier: 0.8, clip: 1, delta: 1e-3, clientsPerRound: 5, registeredClients: 5
         ).report(afterRounds: 3)
-        #expect(result["epsilon_pld"] as? Double == expected.epsilonPLD)
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(expected)) as? [String: Any])
+        #expect(result["epsilon_pld"] as? Double == report["epsilonPLD"] as? Double)
+        #expect(result["epsilon_rdp"] as? Double == report["epsilonRDP"] as? Double)
         #expect((result["accuracy"] as? Double ?? 0) > 0.5)
         let rows = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n")
-        #expect(rows.count == 4 && rows[0].hasPrefix("round,participants,accuracy,epsilon_pld"))
+        #expect(rows.count == 4 && rows[0].hasPrefix("round,participants,accuracy,epsilon_pld,epsilon_rdp,delta"))
+        let lastRound = try #require(rows.last).split(separator: ",", omittingEmptySubsequences: false)
+        #expect(lastRound.count == 7 && Double(lastRound[5]) == 1e-3)
+        #expect(Double(lastRound[3]) == report["epsilonPLD"] as? Double)
+        #expect(Double(lastRound[4]) == report["epsilonRDP"] as? Double)
         let svg = try String(contentsOfFile: plot, encoding: .utf8)
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 3)
     }

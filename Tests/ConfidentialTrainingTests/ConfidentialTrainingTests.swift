@@ -522,6 +522,16 @@ struct TrainingResultCheckTests {
             resumedFromStep: 0, requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: nonce)
     }
 
+    @Test("a report by any accountant crosses the signature unchanged")
+    func reportByAnyAccountant() throws {
+        let (_, _, setup) = try TrainingFixture.breastCancer(epochs: 1)
+        let key = try ECPrivateKey(generating: .p256)
+        let result = try Self.result(
+            setup, plan: setup.plan, privacy: setup.plan.privacy(by: [.prv]), ciphertext: [1], nonce: [2])
+        let opened = try TrainingResult(signed: result.signed(with: key), publicKey: key.publicKey)
+        #expect(opened == result && opened.trained.privacy.epsilons.map(\.accountant) == [.prv])
+    }
+
     @Test("the honest result passes; every field that does not match the request or the client's own plan is refused")
     func refusals() throws {
         let (_, _, setup) = try TrainingFixture.breastCancer(epochs: 1)
@@ -561,6 +571,12 @@ struct TrainingResultCheckTests {
             (
                 "a privacy report for half the steps",
                 try Self.result(setup, plan: plan, privacy: understated, ciphertext: ciphertext, nonce: nonce),
+                "privacy report"
+            ),
+            (
+                "a privacy report by other accountants than the client's",
+                try Self.result(
+                    setup, plan: plan, privacy: plan.privacy(by: [.rdp, .prv]), ciphertext: ciphertext, nonce: nonce),
                 "privacy report"
             ),
         ]

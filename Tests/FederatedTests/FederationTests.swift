@@ -1,6 +1,7 @@
 import Federated
 import Foundation
 import Learning
+import Privacy
 import Testing
 
 @Suite("Federation rounds: submissions, closing, DP-FedAvg, budget")
@@ -152,7 +153,7 @@ struct FederationTests {
     func budget() throws {
         let unlimited = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
-        let threeRounds = try unlimited.report(afterRounds: 3).epsilonPLD
+        let threeRounds = try #require(unlimited.report(afterRounds: 3).epsilon(by: .pld))
         let privacy = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: threeRounds * 1.001, clientsPerRound: 3,
             registeredClients: 3)
@@ -165,7 +166,7 @@ struct FederationTests {
                     ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
             }
             let outcome = try federation.close(at: Self.start, random: &random)
-            #expect(try #require(outcome.privacy).epsilonPLD <= threeRounds * 1.001)
+            #expect(try #require(outcome.privacy?.epsilon(by: .pld)) <= threeRounds * 1.001)
             published += 1
         }
         #expect(published == 3)

@@ -96,11 +96,12 @@ struct CentringTests {
         let expected = try PLDAccountant().composing(release, steps: 1).composing(mechanism, steps: plan.steps)
             .epsilon(delta: 1e-5)
         let report = try plan.privacy()
-        #expect(abs(report.epsilonPLD - expected) < 1e-12)
+        let pld = try #require(report.epsilon(by: .pld))
+        #expect(abs(pld - expected) < 1e-12)
         #expect(report.preprocessingNoiseMultiplier == 20)
-        #expect(report.epsilonPLD > (try Self.plan(centring: nil).privacy().epsilonPLD))
+        #expect(pld > (try #require(Self.plan(centring: nil).privacy().epsilon(by: .pld))))
         let none = try plan.privacy(afterSteps: 0)
-        #expect(none.epsilonPLD == 0 && none.preprocessingNoiseMultiplier == nil)
+        #expect(none.epsilon(by: .pld) == 0 && none.preprocessingNoiseMultiplier == nil)
         #expect(try plan.privacy(afterSteps: 1).preprocessingNoiseMultiplier == 20)
     }
 
@@ -109,7 +110,8 @@ struct CentringTests {
         let centred = try Self.plan().calibrated(toEpsilon: 1)
         let plain = try Self.plan(centring: nil).calibrated(toEpsilon: 1)
         let report = try centred.privacy()
-        #expect(report.epsilonPLD <= 1 && report.epsilonPLD > 0.99, "\(report.epsilonPLD)")
+        let pld = try #require(report.epsilon(by: .pld))
+        #expect(pld <= 1 && pld > 0.99, "\(pld)")
         #expect(centred.noiseMultiplier > plain.noiseMultiplier && centred.centringNoise == 20)
         #expect { try Self.plan(centring: 2).calibrated(toEpsilon: 1) } throws: {
             ($0 as? PrivacyError)?.code == .unreachableTarget

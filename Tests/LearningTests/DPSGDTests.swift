@@ -192,8 +192,9 @@ struct DPSGDTests {
             exampleCount: 455, batchSize: 32, epochs: 20, learningRate: 0.5, clip: 1, noiseMultiplier: 1, delta: 1e-5
         ).calibrated(toEpsilon: 1)
         let report = try plan.privacy()
-        #expect(report.epsilonPLD <= 1 && report.epsilonPLD > 0.99)
-        #expect(report.epsilonRDP > report.epsilonPLD)
+        let pld = try #require(report.epsilon(by: .pld))
+        #expect(pld <= 1 && pld > 0.99)
+        #expect(try #require(report.epsilon(by: .rdp)) > pld)
         #expect(report.steps == 280 && abs(report.samplingRate - 32.0 / 455) < 1e-15)
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 import Privacy
 import Testing
 
-/// One case of ../shared/reference/dp_epsilons.json (Opacus 1.6.0 and dp-accounting 0.6.0 values).
+/// One case of Tests/Vectors/reference/dp_epsilons.json (Opacus 1.6.0 and dp-accounting 0.6.0 values).
 struct ReferenceCase: Decodable, CustomTestStringConvertible {
     let q: Double
     let sigma: Double
@@ -13,6 +13,8 @@ struct ReferenceCase: Decodable, CustomTestStringConvertible {
     let rdp_opacus: Double
     let rdp_order: Double?
     let rdp_int_orders: Double?
+    let pld: Double
+    let prv: Double
 
     var composedSteps: Int { steps ?? rounds ?? 0 }
     var testDescription: String { "q=\(q) σ=\(sigma) T=\(composedSteps) δ=\(delta)" }
@@ -28,34 +30,46 @@ struct ReferenceCase: Decodable, CustomTestStringConvertible {
     }
 }
 
-@Suite("RDP accountant against Opacus and dp-accounting")
-struct RDPAccountantTests {
+@Suite("Every accountant, through PrivacyAccountant, against Opacus and dp-accounting")
+struct AccountantReferenceTests {
     static let cases = (try? ReferenceCase.all()) ?? []
-
-    func epsilon(_ reference: ReferenceCase, orders: [Double] = RDPAccountant.defaultOrders) throws -> (
-        epsilon: Double, order: Double
-    ) {
-        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
-        return try RDPAccountant(orders: orders).composing(mechanism, steps: reference.composedSteps)
-            .epsilon(delta: reference.delta)
-    }
 
     @Test("the reference file is read (else no case below would run)")
     func referencePresent() {
         #expect(!Self.cases.isEmpty, "Tests/Vectors/reference/dp_epsilons.json is missing or unreadable")
     }
 
-    @Test("ε within 1e-6 relative of Opacus with its default (fractional and integer) orders", arguments: cases)
-    func opacusOrders(reference: ReferenceCase) throws {
-        let (epsilon, order) = try epsilon(reference)
-        #expect(abs(epsilon - reference.rdp_opacus) / reference.rdp_opacus < 1e-6, "\(epsilon) at order \(order)")
-        if let expectedOrder = reference.rdp_order { #expect(order == expectedOrder) }
+    /// RDP within 1e-6 relative of Opacus at its default (fractional and integer) orders, attained at Opacus's order;
+    /// PLD and PRV within 1 % of dp-accounting's PLD and of Opacus's PRV. Each ε is labelled with its accountant.
+    @Test("each accountant's ε, made by name and asked through the protocol", arguments: Accountant.allCases, cases)
+    func reference(accountant: Accountant, reference: ReferenceCase) throws {
+        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
+        let composed = try accountant.makeAccountant().composing(mechanism, steps: reference.composedSteps)
+        let spent = try composed.accounted(delta: reference.delta)
+        #expect(spent.accountant == accountant && type(of: composed).kind == accountant)
+        switch accountant {
+        case .rdp:
+            #expect(try composed.epsilon(delta: reference.delta) == spent.epsilon)
+            #expect(abs(spent.epsilon - reference.rdp_opacus) / reference.rdp_opacus < 1e-6, "\(spent)")
+            if let expectedOrder = reference.rdp_order { #expect(spent.order == expectedOrder) }
+        case .pld, .prv:
+            #expect(spent.order == nil)
+            #expect(abs(spent.epsilon - reference.pld) / reference.pld < 0.01, "\(spent) vs pld \(reference.pld)")
+            #expect(abs(spent.epsilon - reference.prv) / reference.prv < 0.01, "\(spent) vs prv \(reference.prv)")
+        }
     }
+}
 
-    @Test("ε within 1e-6 relative with integer orders only", arguments: cases.filter { $0.rdp_int_orders != nil })
+@Suite("RDP accountant against Opacus and dp-accounting")
+struct RDPAccountantTests {
+    @Test(
+        "ε within 1e-6 relative with integer orders only",
+        arguments: AccountantReferenceTests.cases.filter { $0.rdp_int_orders != nil })
     func integerOrders(reference: ReferenceCase) throws {
         let integers = RDPAccountant.defaultOrders.filter { $0 == $0.rounded() }
-        let (epsilon, _) = try epsilon(reference, orders: integers)
+        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
+        let epsilon = try RDPAccountant(orders: integers).composing(mechanism, steps: reference.composedSteps)
+            .epsilon(delta: reference.delta)
         let expected = try #require(reference.rdp_int_orders)
         #expect(abs(epsilon - expected) / expected < 1e-6, "\(epsilon)")
     }
@@ -111,7 +125,7 @@ struct RDPAccountantTests {
                 let epsilon = try RDPAccountant(orders: [order]).composing(
                     SubsampledGaussian(samplingRate: 0.5, noiseMultiplier: sigma),
                     steps: RDPAccountant.Composition.maximumSteps
-                ).epsilon(delta: 1e-5).epsilon
+                ).epsilon(delta: 1e-5)
                 // Where the fractional series cancels past a double's precision, the order bounds nothing: ∞.
                 #expect(!epsilon.isNaN && epsilon >= 0, "order \(order), σ \(sigma): \(epsilon)")
             }
@@ -119,11 +133,7 @@ struct RDPAccountantTests {
         #expect(throws: PrivacyError.self) { try PrivacyBudget(epsilon: 1, delta: 1) }
         // Every accountant refuses a negative number of steps and a δ outside (0, 1), and stays as it was.
         let mechanism = try SubsampledGaussian(samplingRate: 0.1, noiseMultiplier: 1)
-        func refuses<Spent: StepAccountant & Equatable>(
-            _ accountant: Spent, _ epsilon: (Spent, Double) throws -> Double
-        )
-            throws
-        {
+        func refuses<Spent: PrivacyAccountant & Equatable>(_ accountant: Spent) throws {
             var changed = accountant
             for steps in [-1, RDPAccountant.Composition.maximumSteps + 1, .max] {
                 let error = #expect(throws: PrivacyError.self) { try changed.compose(mechanism, steps: steps) }
@@ -131,12 +141,13 @@ struct RDPAccountantTests {
             }
             #expect(changed == accountant)
             for delta in [0.0, 1, -0.5, .nan] {
-                #expect(throws: PrivacyError.self) { try epsilon(accountant, delta) }
+                #expect(throws: PrivacyError.self) { try accountant.epsilon(delta: delta) }
+                #expect(throws: PrivacyError.self) { try accountant.accounted(delta: delta) }
             }
         }
-        try refuses(RDPAccountant()) { try $0.epsilon(delta: $1).epsilon }
-        try refuses(PLDAccountant(gridSize: 1 << 12)) { try $0.epsilon(delta: $1) }
-        try refuses(PRVAccountant()) { try $0.epsilon(delta: $1) }
+        try refuses(RDPAccountant())
+        try refuses(PLDAccountant(gridSize: 1 << 12))
+        try refuses(PRVAccountant())
     }
 }
 
@@ -149,7 +160,7 @@ struct CalibrationTests {
         let sigma = try NoiseCalibration.noiseMultiplier(epsilon: target, delta: 1e-5, samplingRate: q, steps: steps)
         func epsilon(_ sigma: Double) throws -> Double {
             try RDPAccountant().composing(SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma), steps: steps)
-                .epsilon(delta: 1e-5).epsilon
+                .epsilon(delta: 1e-5)
         }
         #expect(try epsilon(sigma) <= target)
         #expect(try epsilon(sigma * 0.999) > target)
@@ -171,53 +182,42 @@ struct CalibrationTests {
         }
     }
 
-    @Test("a budget refuses the step that would overrun it and keeps what was spent")
-    func budget() throws {
-        var budget = try PrivacyBudget(epsilon: 1, delta: 1e-5)
-        let mechanism = try SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1)
-        try budget.spend(mechanism, steps: 100)
-        let spent = budget.spent
-        #expect(spent > 0 && spent <= 1)
-        #expect(throws: PrivacyError.self) { try budget.spend(mechanism, steps: 100_000) }
-        #expect(budget.spent == spent)
-    }
-}
-
-/// The reference file's tight values.
-struct TightCase: Decodable, CustomTestStringConvertible {
-    let q: Double
-    let sigma: Double
-    let steps: Int?
-    let rounds: Int?
-    let delta: Double
-    let pld: Double
-    let prv: Double
-
-    var testDescription: String { "q=\(q) σ=\(sigma) T=\(steps ?? rounds ?? 0) δ=\(delta)" }
-
-    static func all() -> [TightCase] {
-        guard let data = try? Data(contentsOf: TestEnvironment.vector("reference/dp_epsilons.json"))
-        else { return [] }
-        struct File: Decodable {
-            let cases: [TightCase]
-            let federated_client_level_cases: [TightCase]
+    @Test("a budget keeps RDP unless told otherwise")
+    func defaultBudget() throws {
+        let budget = try PrivacyBudget(epsilon: 1, delta: 1e-5)
+        #expect(budget.accountant == (try RDPAccountant()) && budget.accountant.history.isEmpty)
+        for epsilon in [0.0, -1, .infinity, .nan] {
+            #expect(throws: PrivacyError.self) { try PrivacyBudget(epsilon: epsilon, delta: 1e-5) }
         }
-        guard let file = try? JSONDecoder().decode(File.self, from: data) else { return [] }
-        return file.cases + file.federated_client_level_cases
+    }
+
+    @Test(
+        "a budget by each accountant refuses the step that would overrun it, names its accountant, and keeps what was spent",
+        arguments: Accountant.allCases)
+    func budget(accountant: Accountant) throws {
+        try Self.spendPastBudget(accountant.makeAccountant(coarse: true))
+    }
+
+    /// Spends 100 cheap steps of a budget of ε = 1 kept by `accountant`, then refuses 1,000 costly ones.
+    static func spendPastBudget<Spending: PrivacyAccountant>(_ accountant: Spending) throws {
+        var budget = try PrivacyBudget(epsilon: 1, delta: 1e-5, accountant: accountant)
+        try budget.spend(SubsampledGaussian(samplingRate: 0.01, noiseMultiplier: 1.1), steps: 100)
+        let spent = budget.spent
+        #expect(spent > 0 && spent <= 1, "\(Spending.kind): \(spent)")
+        let costly = try SubsampledGaussian(samplingRate: 0.05, noiseMultiplier: 0.8)
+        let error = #expect(throws: PrivacyError.self) { try budget.spend(costly, steps: 1000) }
+        #expect(error?.code == .budgetExceeded)
+        #expect(
+            error?.reason.hasPrefix("1000 more step(s) would spend epsilon ") == true
+                && error?.reason.contains(" (\(Spending.kind.rawValue)), past the budget of 1.0 at delta 1e-05")
+                    == true,
+            "\(error?.reason ?? "")")
+        #expect(budget.spent == spent)
     }
 }
 
 @Suite("PLD accountant against dp-accounting and Opacus PRV")
 struct PLDAccountantTests {
-    @Test("ε within 1 % of dp-accounting's PLD and of Opacus's PRV", arguments: TightCase.all())
-    func tight(reference: TightCase) throws {
-        let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
-        let epsilon = try PLDAccountant().composing(mechanism, steps: reference.steps ?? reference.rounds ?? 0)
-            .epsilon(delta: reference.delta)
-        #expect(abs(epsilon - reference.pld) / reference.pld < 0.01, "\(epsilon) vs pld \(reference.pld)")
-        #expect(abs(epsilon - reference.prv) / reference.prv < 0.01, "\(epsilon) vs prv \(reference.prv)")
-    }
-
     /// At σ ≤ 0.01 the grid reaches losses past 709, where e^ε overflows; the hockey stick once computed ∞ · 0 there
     /// and the accountant trapped on the NaN.
     @Test("tiny noise gives a finite, huge ε that agrees with PRV, not a crash", arguments: [0.0001, 0.01, 0.05])
@@ -281,14 +281,12 @@ struct PLDAccountantTests {
 @Suite("PRV accountant against Opacus's PRV, dp-accounting's PLD and the exact Gaussian")
 struct PRVAccountantTests {
     @Test(
-        "ε within 1 % of Opacus's PRV and dp-accounting's PLD; the PLD value inside its bounds",
-        arguments: TightCase.all())
-    func tight(reference: TightCase) throws {
+        "dp-accounting's PLD value inside the bounds, the mesh within its ε_err",
+        arguments: AccountantReferenceTests.cases)
+    func tight(reference: ReferenceCase) throws {
         let mechanism = try SubsampledGaussian(samplingRate: reference.q, noiseMultiplier: reference.sigma)
-        let bounds = try PRVAccountant().composing(mechanism, steps: reference.steps ?? reference.rounds ?? 0)
+        let bounds = try PRVAccountant().composing(mechanism, steps: reference.composedSteps)
             .bounds(delta: reference.delta)
-        #expect(abs(bounds.upper - reference.prv) / reference.prv < 0.01, "\(bounds.upper) vs prv \(reference.prv)")
-        #expect(abs(bounds.upper - reference.pld) / reference.pld < 0.01, "\(bounds.upper) vs pld \(reference.pld)")
         #expect(bounds.lower <= reference.pld && reference.pld <= bounds.upper, "\(bounds) around pld \(reference.pld)")
         #expect(bounds.epsilonError <= PRVAccountant.defaultEpsilonError)
     }
