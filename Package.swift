@@ -15,6 +15,7 @@ let package = Package(
     products: [
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
+        .library(name: "CloisterErrors", targets: ["CloisterErrors"]),
         .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
         .library(name: "Attestation", targets: ["Attestation"]),
@@ -50,19 +51,24 @@ let package = Package(
             pkgConfig: "libcbor",
             providers: [.apt(["libcbor-dev"]), .brew(["libcbor"])]
         ),
+        // The error shape every module shares (`CodedError`, `ErrorCode`): the foundation, depending on nothing.
+        .target(
+            name: "CloisterErrors",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CloisterCrypto",
-            dependencies: ["COpenSSL"],
+            dependencies: ["COpenSSL", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "CloisterCBOR",
-            dependencies: ["CCBOR", "CloisterCrypto"],
+            dependencies: ["CCBOR", "CloisterErrors", "CloisterCrypto"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Attestation",
-            dependencies: ["CloisterCrypto", "CloisterCBOR"],
+            dependencies: ["CloisterErrors", "CloisterCrypto", "CloisterCBOR"],
             swiftSettings: strictSettings
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
@@ -70,6 +76,7 @@ let package = Package(
         .target(
             name: "EnclaveRuntime",
             dependencies: [
+                "CloisterErrors",
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
@@ -95,33 +102,37 @@ let package = Package(
         ),
         .target(
             name: "Learning",
-            dependencies: ["Privacy", "CloisterCrypto"],
+            dependencies: ["Privacy", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
         // Federated learning's pure core: strategies, DP-FedAvg, rounds, local training.
         .target(
             name: "Federated",
-            dependencies: ["Learning", "Privacy", "CloisterCrypto"],
+            dependencies: ["Learning", "Privacy", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
         // Federated learning with an attested aggregator: the `fedavg` workload and the client.
         .target(
             name: "ConfidentialFederation",
             dependencies: [
-                "Federated", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR",
+                "Federated", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto",
+                "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
         // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
         .target(
             name: "ConfidentialTraining",
-            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR"],
+            dependencies: [
+                "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "VerifierServer",
             dependencies: [
                 "Attestation",
+                "CloisterErrors",
                 "CloisterCrypto",
                 "Verifier",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -143,7 +154,7 @@ let package = Package(
             name: "FederationServer",
             dependencies: [
                 "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "Verifier", "Attestation",
-                "CloisterCBOR",
+                "CloisterErrors", "CloisterCBOR",
                 "CloisterCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -154,6 +165,7 @@ let package = Package(
         .target(
             name: "CloisterCLI",
             dependencies: [
+                "CloisterErrors",
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
@@ -187,7 +199,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CloisterCryptoTests",
-            dependencies: ["CloisterCrypto", "CloisterTestSupport"],
+            dependencies: ["CloisterCrypto", "CloisterErrors", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -232,7 +244,7 @@ let package = Package(
             name: "FederationServerTests",
             dependencies: [
                 "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier",
-                "VerifierServer", "CloisterCrypto", "CloisterCBOR",
+                "VerifierServer", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -260,7 +272,8 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: [
-                "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
+                "Verifier", "Attestation", "EnclaveRuntime", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -1,6 +1,7 @@
 public import ArgumentParser
 import CloisterCBOR
 import CloisterCrypto
+import CloisterErrors
 import EnclaveRuntime
 import Foundation
 

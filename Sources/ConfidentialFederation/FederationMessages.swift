@@ -1,5 +1,6 @@
 import CloisterCBOR
 import CloisterCrypto
+import CloisterErrors
 public import EnclaveRuntime
 public import Federated
 public import Foundation

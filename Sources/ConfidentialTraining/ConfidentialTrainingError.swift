@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 public import EnclaveRuntime
 
 /// Why a confidential training run was refused, by the client or inside the enclave: a stable `code` for programs,

@@ -1,4 +1,5 @@
 import CloisterCrypto
+import CloisterErrors
 import ConfidentialFederation
 import Dispatch
 import Federated

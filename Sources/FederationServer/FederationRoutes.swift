@@ -1,5 +1,6 @@
 import CloisterCBOR
 public import CloisterCrypto
+public import CloisterErrors
 import ConfidentialFederation
 import EnclaveRuntime
 public import Federated

@@ -1,5 +1,6 @@
 import Attestation
 import CloisterCrypto
+import CloisterErrors
 import Foundation
 public import HTTPTypes
 public import Hummingbird

@@ -1,5 +1,6 @@
 import CloisterCBOR
 import CloisterCrypto
+import CloisterErrors
 import CloisterTestSupport
 import ConfidentialFederation
 import EnclaveRuntime

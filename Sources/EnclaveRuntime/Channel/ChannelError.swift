@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 import Glibc
 
 /// Why a channel operation failed: a stable `code` for programs, a `reason` for people.

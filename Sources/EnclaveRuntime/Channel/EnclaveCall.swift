@@ -1,5 +1,5 @@
 import CloisterCBOR
-public import CloisterCrypto
+public import CloisterErrors
 import Synchronization
 
 /// One message of the typed ECALL/OCALL protocol between host and enclave.

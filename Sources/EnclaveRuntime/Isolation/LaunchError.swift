@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 import Glibc
 
 /// Why measuring, launching or hardening an enclave failed: a stable `code` for programs, a `reason` for people.

@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why a manifest or signed manifest was rejected: a stable `code` for programs, a `reason` for people that names
 /// the failing key or check, the key path (`enclave.size`, `trusted_files[0].uri`) and the file involved.

@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// A sealed page failed its integrity check when it was loaded back from the host-visible backing store.
 ///

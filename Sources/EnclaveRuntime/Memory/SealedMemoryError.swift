@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why sealed memory could not be set up or accessed (other than an `IntegrityFault`).
 public struct SealedMemoryError: CodedError {

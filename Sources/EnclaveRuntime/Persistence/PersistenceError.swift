@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 import Glibc
 
 /// Why platform state could not be written, read or trusted: a stable `code` for programs, a `reason` for people.

@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why the simulated platform refused or failed: a stable `code` for programs, a `reason` for people.
 public struct PlatformError: CodedError {

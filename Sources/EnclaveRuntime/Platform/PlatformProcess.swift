@@ -1,5 +1,5 @@
 import CloisterCBOR
-public import CloisterCrypto
+public import CloisterErrors
 import Foundation
 
 /// An error that crossed from the platform process to the host, keeping its domain, code and reason.

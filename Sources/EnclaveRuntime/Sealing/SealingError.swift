@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why sealing or unsealing failed: a stable `code` for programs, a `reason` for people.
 public struct SealingError: CodedError {
