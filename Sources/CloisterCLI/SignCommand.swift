@@ -1,4 +1,5 @@
 public import ArgumentParser
+import Attestation
 import CloisterCrypto
 import EnclaveRuntime
 import Foundation

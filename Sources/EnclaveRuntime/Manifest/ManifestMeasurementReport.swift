@@ -1,3 +1,4 @@
+import Attestation
 import CloisterCrypto
 
 /// What `cloister measure` reports for a manifest: its measurement, the signer when signed, the libraries the

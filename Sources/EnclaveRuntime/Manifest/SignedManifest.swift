@@ -1,3 +1,4 @@
+public import Attestation
 import CloisterCBOR
 public import CloisterCrypto
 import Glibc

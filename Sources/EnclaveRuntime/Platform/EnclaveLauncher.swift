@@ -1,3 +1,4 @@
+import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import Foundation
