@@ -19,7 +19,9 @@ let package = Package(
         .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
         .library(name: "Attestation", targets: ["Attestation"]),
-        .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
+        .library(name: "EnclaveProtocol", targets: ["EnclaveProtocol"]),
+        .library(name: "EnclavePlatform", targets: ["EnclavePlatform"]),
+        .library(name: "EnclaveSDK", targets: ["EnclaveSDK"]),
         .library(name: "Verifier", targets: ["Verifier"]),
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
@@ -73,8 +75,12 @@ let package = Package(
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
+        // What the simulator's parties share: manifests, measurement and signed manifests (and what measuring needs:
+        // sealed images, ELF headers, library closures), the framed channel and the ECALL/platform-call messages, the
+        // records, reports and quote bindings the platform issues, sealing formats, crash-safe files, and the isolation
+        // primitives both the launcher and the enclave apply.
         .target(
-            name: "EnclaveRuntime",
+            name: "EnclaveProtocol",
             dependencies: [
                 "CloisterErrors",
                 "CloisterCrypto",
@@ -85,13 +91,29 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
+        // counters, the launcher and the platform process.
+        .target(
+            name: "EnclavePlatform",
+            dependencies: [
+                "EnclaveProtocol", "Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The enclave party, what runs inside: the workload API (`Enclave`, `EnclaveMain`, `BuiltinWorkload`), trusted
+        // files, sealed memory and the enclave's sealer.
+        .target(
+            name: "EnclaveSDK",
+            dependencies: ["EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Verifier",
             dependencies: [
                 "Attestation",
                 "CloisterCrypto",
                 "CloisterCBOR",
-                "EnclaveRuntime",
+                "EnclaveProtocol",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -115,8 +137,8 @@ let package = Package(
         .target(
             name: "ConfidentialFederation",
             dependencies: [
-                "Federated", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto",
-                "CloisterCBOR",
+                "Federated", "EnclaveProtocol", "EnclaveSDK", "Verifier", "Attestation", "Learning", "CloisterErrors",
+                "CloisterCrypto", "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
@@ -124,7 +146,8 @@ let package = Package(
         .target(
             name: "ConfidentialTraining",
             dependencies: [
-                "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "EnclaveProtocol", "EnclaveSDK", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto",
+                "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
@@ -153,7 +176,7 @@ let package = Package(
         .target(
             name: "FederationServer",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "Verifier", "Attestation",
+                "ConfidentialFederation", "Federated", "EnclaveProtocol", "VerifierServer", "Verifier", "Attestation",
                 "CloisterErrors", "CloisterCBOR",
                 "CloisterCrypto",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -169,7 +192,9 @@ let package = Package(
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
-                "EnclaveRuntime",
+                "EnclaveProtocol",
+                "EnclavePlatform",
+                "EnclaveSDK",
                 "Verifier",
                 "VerifierServer",
                 "Privacy",
@@ -193,7 +218,7 @@ let package = Package(
         ),
         .target(
             name: "CloisterTestSupport",
-            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "CloisterCrypto"],
+            dependencies: ["EnclaveProtocol", "EnclavePlatform", "Verifier", "Attestation", "CloisterCrypto"],
             path: "Tests/CloisterTestSupport",
             swiftSettings: strictSettings
         ),
@@ -210,7 +235,7 @@ let package = Package(
         // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveRuntime", "ConfidentialTraining", "ConfidentialFederation"],
+            dependencies: ["EnclaveSDK", "ConfidentialTraining", "ConfidentialFederation"],
             swiftSettings: strictSettings,
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"]),
@@ -222,7 +247,9 @@ let package = Package(
         ),
         .testTarget(
             name: "EnclaveRuntimeTests",
-            dependencies: ["EnclaveRuntime", "Attestation", "CloisterTestSupport"],
+            dependencies: [
+                "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Attestation", "CloisterErrors", "CloisterTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -243,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "FederationServerTests",
             dependencies: [
-                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier",
+                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveProtocol", "Verifier",
                 "VerifierServer", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
@@ -256,7 +283,8 @@ let package = Package(
         .testTarget(
             name: "ConfidentialFederationTests",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier", "Learning", "CloisterCrypto",
+                "ConfidentialFederation", "Federated", "EnclaveProtocol", "EnclavePlatform", "Verifier", "Learning",
+                "CloisterCrypto",
                 "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
@@ -264,7 +292,8 @@ let package = Package(
         .testTarget(
             name: "ConfidentialTrainingTests",
             dependencies: [
-                "ConfidentialTraining", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "Privacy",
+                "ConfidentialTraining", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Verifier", "Attestation",
+                "Learning", "Privacy",
                 "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
@@ -272,7 +301,8 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: [
-                "Verifier", "Attestation", "EnclaveRuntime", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
+                "CloisterCrypto", "CloisterCBOR",
                 "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
@@ -280,7 +310,8 @@ let package = Package(
         .testTarget(
             name: "VerifierServerTests",
             dependencies: [
-                "VerifierServer", "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterTestSupport",
+                "VerifierServer", "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform", "CloisterCrypto",
+                "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -1,8 +1,9 @@
+import EnclavePlatform
 import ArgumentParser
 import Attestation
 import CloisterCrypto
 import ConfidentialTraining
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Glibc
 import Learning

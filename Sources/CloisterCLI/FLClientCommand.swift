@@ -1,8 +1,8 @@
+import EnclaveProtocol
 import ArgumentParser
 import Attestation
 import CloisterCrypto
 import ConfidentialFederation
-import EnclaveRuntime
 import Federated
 import FederationServer
 import Foundation

@@ -1,6 +1,7 @@
+import EnclavePlatform
 import ArgumentParser
 import ConfidentialFederation
-import EnclaveRuntime
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation

@@ -1,9 +1,10 @@
+import EnclavePlatform
 import ArgumentParser
 import Attestation
 import CloisterCrypto
 import ConfidentialFederation
 import Dispatch
-import EnclaveRuntime
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation

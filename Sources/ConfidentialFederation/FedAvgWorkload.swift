@@ -1,6 +1,7 @@
 import CloisterCBOR
 public import CloisterCrypto
-public import EnclaveRuntime
+import EnclaveProtocol
+public import EnclaveSDK
 import Federated
 import Foundation
 import Learning

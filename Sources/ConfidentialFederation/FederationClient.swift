@@ -1,6 +1,6 @@
 import CloisterCBOR
 public import CloisterCrypto
-import EnclaveRuntime
+import EnclaveProtocol
 public import Federated
 public import Foundation
 public import Verifier

@@ -1,7 +1,7 @@
 import CloisterCBOR
 import CloisterCrypto
 import CloisterErrors
-public import EnclaveRuntime
+public import EnclaveProtocol
 public import Federated
 public import Foundation
 public import Learning

@@ -1,5 +1,5 @@
 public import CloisterErrors
-public import EnclaveRuntime
+public import EnclaveProtocol
 
 /// Why a confidential training run was refused, by the client or inside the enclave: a stable `code` for programs,
 /// a `reason` naming the failing check for people.

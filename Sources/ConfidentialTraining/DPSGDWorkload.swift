@@ -1,7 +1,8 @@
 import CloisterCBOR
 import CloisterCrypto
 import CloisterErrors
-public import EnclaveRuntime
+import EnclaveProtocol
+public import EnclaveSDK
 import Foundation
 import Learning
 import Synchronization

@@ -1,4 +1,4 @@
-import EnclaveRuntime
+import EnclaveSDK
 import Learning
 
 /// Examples kept in a sealed region, as DESIGN.md has it ("datasets stay in sealed regions"): rows of

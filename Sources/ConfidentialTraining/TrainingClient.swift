@@ -1,7 +1,7 @@
 import Attestation
 import CloisterCBOR
 public import CloisterCrypto
-public import EnclaveRuntime
+public import EnclaveProtocol
 public import Foundation
 public import Learning
 public import Verifier

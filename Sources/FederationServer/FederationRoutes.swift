@@ -1,8 +1,7 @@
 import CloisterCBOR
-public import CloisterCrypto
 public import CloisterErrors
 import ConfidentialFederation
-import EnclaveRuntime
+import EnclaveProtocol
 public import Federated
 import Foundation
 public import Hummingbird

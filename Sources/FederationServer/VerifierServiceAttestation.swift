@@ -1,6 +1,6 @@
 import Attestation
 import CloisterCBOR
-import EnclaveRuntime
+import EnclaveProtocol
 public import Foundation
 public import Verifier
 

@@ -1,7 +1,7 @@
 import Attestation
 import CloisterCBOR
 public import CloisterCrypto
-import EnclaveRuntime
+import EnclaveProtocol
 public import FoundationEssentials
 
 /// An enclave whose quote passed appraisal on a fresh nonce: the P-256 key the quote binds (what a relying party

@@ -2,7 +2,8 @@
 // channel on fd 3 and the platform channel on fd 4. argv[1] names the built-in workload.
 import ConfidentialFederation
 import ConfidentialTraining
-import EnclaveRuntime
+import EnclaveProtocol
+import EnclaveSDK
 import Glibc
 
 /// Writes one line to standard error (fd 2; the C `stderr` global is not concurrency-safe in Swift 6).

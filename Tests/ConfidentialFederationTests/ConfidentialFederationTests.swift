@@ -1,7 +1,8 @@
+import EnclavePlatform
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialFederation
-import EnclaveRuntime
+import EnclaveProtocol
 import Federated
 import Foundation
 import Learning

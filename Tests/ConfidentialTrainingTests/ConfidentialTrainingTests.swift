@@ -1,8 +1,10 @@
+import EnclavePlatform
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialTraining
-import EnclaveRuntime
+import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 import Glibc
 import Learning

@@ -1,8 +1,9 @@
+import EnclaveProtocol
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialTraining
-import EnclaveRuntime
+import EnclavePlatform
 import Foundation
 import Learning
 import Synchronization

@@ -1,8 +1,9 @@
+import EnclavePlatform
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 

@@ -1,5 +1,7 @@
+import EnclaveSDK
 import CloisterCBOR
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Glibc
 import Testing
 

@@ -1,5 +1,7 @@
+import EnclaveSDK
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 

@@ -1,6 +1,8 @@
+import EnclaveSDK
 import CloisterCBOR
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Testing
 
 @Suite struct SealingTests {

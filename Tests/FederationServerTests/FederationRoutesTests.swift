@@ -1,9 +1,10 @@
+import EnclavePlatform
 import CloisterCBOR
 import CloisterCrypto
 import CloisterErrors
 import CloisterTestSupport
 import ConfidentialFederation
-import EnclaveRuntime
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation

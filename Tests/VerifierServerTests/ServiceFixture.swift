@@ -1,7 +1,8 @@
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Hummingbird
 import HummingbirdTesting

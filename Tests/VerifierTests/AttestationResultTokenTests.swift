@@ -1,6 +1,7 @@
+import EnclavePlatform
 import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 import Verifier

@@ -1,6 +1,6 @@
+import EnclavePlatform
 import Attestation
 import CloisterTestSupport
-import EnclaveRuntime
 import Foundation
 import Testing
 import Verifier

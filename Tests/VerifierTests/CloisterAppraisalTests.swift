@@ -1,8 +1,9 @@
+import EnclaveProtocol
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
 import Foundation
 import Testing
 import Verifier

@@ -1,5 +1,6 @@
+import EnclaveProtocol
+import EnclavePlatform
 import CloisterTestSupport
-import EnclaveRuntime
 import Foundation
 import Testing
 

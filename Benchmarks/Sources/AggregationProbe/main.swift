@@ -7,7 +7,7 @@
 import Attestation
 import CloisterCrypto
 import ConfidentialFederation
-import EnclaveRuntime
+import EnclaveProtocol
 import EnclaveWorkbench
 import Federated
 import Foundation
