@@ -25,9 +25,10 @@ let package = Package(
         .library(name: "Verifier", targets: ["Verifier"]),
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
-        .library(name: "ConfidentialTraining", targets: ["ConfidentialTraining"]),
         .library(name: "Federated", targets: ["Federated"]),
-        .library(name: "ConfidentialFederation", targets: ["ConfidentialFederation"]),
+        .library(name: "ConfidentialProtocol", targets: ["ConfidentialProtocol"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "RelyingParty", targets: ["RelyingParty"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -113,7 +114,6 @@ let package = Package(
                 "Attestation",
                 "CloisterCrypto",
                 "CloisterCBOR",
-                "EnclaveProtocol",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -133,27 +133,51 @@ let package = Package(
             dependencies: ["Learning", "Privacy", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
-        // Federated learning with an attested aggregator: the `fedavg` workload and the client.
+        // What a confidential workload and its relying parties share: the ECALL messages of DP-SGD training and of
+        // federated aggregation, their signed results and statements, their refusals, the aggregator's HTTP routes.
         .target(
-            name: "ConfidentialFederation",
+            name: "ConfidentialProtocol",
             dependencies: [
-                "Federated", "EnclaveProtocol", "EnclaveSDK", "Verifier", "Attestation", "Learning", "CloisterErrors",
+                "EnclaveProtocol", "Federated", "Learning", "Privacy", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The trusted side, linked into `cloister-enclave` and measured: the `dpsgd` and `fedavg` workloads.
+        .target(
+            name: "Workloads",
+            dependencies: [
+                "ConfidentialProtocol", "EnclaveSDK", "EnclaveProtocol", "Federated", "Learning", "CloisterErrors",
                 "CloisterCrypto", "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
-        // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
+        // The relying parties: attest an enclave (locally or through a verifier service), then the data owner's
+        // training client and the federation client with its HTTP transport.
         .target(
-            name: "ConfidentialTraining",
+            name: "RelyingParty",
             dependencies: [
-                "EnclaveProtocol", "EnclaveSDK", "Verifier", "Attestation", "Learning", "CloisterErrors", "CloisterCrypto",
-                "CloisterCBOR",
+                "ConfidentialProtocol", "Verifier", "Attestation", "EnclaveProtocol", "Federated", "Learning",
+                "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // What both HTTP services share: JSON errors and bodies, body limits, slow-client timeouts.
+        .target(
+            name: "HTTPService",
+            dependencies: [
+                "Attestation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
             ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "VerifierServer",
             dependencies: [
+                "HTTPService",
                 "Attestation",
                 "CloisterErrors",
                 "CloisterCrypto",
@@ -172,13 +196,11 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: strictSettings
         ),
-        // The aggregator's untrusted HTTP host and the clients' HTTP transport.
+        // The aggregator's untrusted HTTP host: relays the clients' calls to the `fedavg` enclave, closes rounds.
         .target(
             name: "FederationServer",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveProtocol", "VerifierServer", "Verifier", "Attestation",
-                "CloisterErrors", "CloisterCBOR",
-                "CloisterCrypto",
+                "HTTPService", "ConfidentialProtocol", "Federated", "EnclaveProtocol", "CloisterErrors", "CloisterCBOR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -199,9 +221,10 @@ let package = Package(
                 "VerifierServer",
                 "Privacy",
                 "Learning",
-                "ConfidentialTraining",
                 "Federated",
-                "ConfidentialFederation",
+                "ConfidentialProtocol",
+                "RelyingParty",
+                "HTTPService",
                 "FederationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -235,7 +258,7 @@ let package = Package(
         // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveSDK", "ConfidentialTraining", "ConfidentialFederation"],
+            dependencies: ["EnclaveSDK", "Workloads"],
             swiftSettings: strictSettings,
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"]),
@@ -270,8 +293,8 @@ let package = Package(
         .testTarget(
             name: "FederationServerTests",
             dependencies: [
-                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveProtocol", "Verifier",
-                "VerifierServer", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "FederationServer", "ConfidentialProtocol", "RelyingParty", "HTTPService", "Federated", "EnclaveProtocol",
+                "Verifier", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -283,7 +306,8 @@ let package = Package(
         .testTarget(
             name: "ConfidentialFederationTests",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveProtocol", "EnclavePlatform", "Verifier", "Learning",
+                "ConfidentialProtocol", "RelyingParty", "Federated", "EnclaveProtocol", "EnclavePlatform", "Verifier",
+                "Learning",
                 "CloisterCrypto",
                 "CloisterTestSupport",
             ],
@@ -292,7 +316,8 @@ let package = Package(
         .testTarget(
             name: "ConfidentialTrainingTests",
             dependencies: [
-                "ConfidentialTraining", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Verifier", "Attestation",
+                "ConfidentialProtocol", "RelyingParty", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Verifier",
+                "Attestation",
                 "Learning", "Privacy",
                 "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
@@ -301,7 +326,7 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: [
-                "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
+                "Verifier", "RelyingParty", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
                 "CloisterCrypto", "CloisterCBOR",
                 "CloisterTestSupport",
             ],
@@ -310,7 +335,8 @@ let package = Package(
         .testTarget(
             name: "VerifierServerTests",
             dependencies: [
-                "VerifierServer", "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform", "CloisterCrypto",
+                "VerifierServer", "HTTPService", "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform",
+                "CloisterCrypto",
                 "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

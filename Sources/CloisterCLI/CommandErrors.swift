@@ -1,5 +1,5 @@
 import ArgumentParser
-import ConfidentialTraining
+import ConfidentialProtocol
 import EnclaveProtocol
 import Federated
 import Foundation

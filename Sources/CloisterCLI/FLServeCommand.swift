@@ -1,6 +1,6 @@
-import EnclavePlatform
 import ArgumentParser
-import ConfidentialFederation
+import ConfidentialProtocol
+import EnclavePlatform
 import EnclaveProtocol
 import Federated
 import FederationServer

@@ -1,9 +1,9 @@
-import EnclavePlatform
 import ArgumentParser
 import Attestation
 import CloisterCrypto
-import ConfidentialFederation
+import ConfidentialProtocol
 import Dispatch
+import EnclavePlatform
 import EnclaveProtocol
 import Federated
 import FederationServer
@@ -12,6 +12,7 @@ import Hummingbird
 import Learning
 import Logging
 import Privacy
+import RelyingParty
 import ServiceLifecycle
 import Synchronization
 import UnixSignals

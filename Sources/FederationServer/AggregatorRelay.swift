@@ -1,4 +1,4 @@
-import ConfidentialFederation
+import ConfidentialProtocol
 import Dispatch
 public import EnclaveProtocol
 import Federated

@@ -1,11 +1,12 @@
-import EnclavePlatform
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialFederation
+import ConfidentialProtocol
+import EnclavePlatform
 import EnclaveProtocol
 import Federated
 import Foundation
 import Learning
+import RelyingParty
 import Synchronization
 import Testing
 import Verifier

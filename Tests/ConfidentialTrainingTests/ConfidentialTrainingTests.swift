@@ -1,14 +1,15 @@
-import EnclavePlatform
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialTraining
+import ConfidentialProtocol
+import EnclavePlatform
 import EnclaveProtocol
 import EnclaveSDK
 import Foundation
 import Glibc
 import Learning
 import Privacy
+import RelyingParty
 import Synchronization
 import Testing
 import Verifier

@@ -1,11 +1,11 @@
-import EnclaveProtocol
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialTraining
 import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Learning
+import RelyingParty
 import Synchronization
 import Verifier
 

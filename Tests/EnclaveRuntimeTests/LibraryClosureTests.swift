@@ -1,6 +1,6 @@
-import EnclavePlatform
 import CloisterCrypto
 import CloisterTestSupport
+import EnclavePlatform
 import Foundation
 import Testing
 

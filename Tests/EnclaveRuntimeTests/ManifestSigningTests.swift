@@ -1,8 +1,8 @@
-import EnclavePlatform
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Testing

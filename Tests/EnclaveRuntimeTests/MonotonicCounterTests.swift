@@ -1,7 +1,7 @@
-import EnclaveSDK
 import CloisterCBOR
 import EnclavePlatform
 import EnclaveProtocol
+import EnclaveSDK
 import Glibc
 import Testing
 

@@ -1,7 +1,7 @@
-import EnclaveSDK
 import CloisterTestSupport
 import EnclavePlatform
 import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 import Testing
 

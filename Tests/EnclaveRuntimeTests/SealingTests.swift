@@ -1,8 +1,8 @@
-import EnclaveSDK
 import CloisterCBOR
 import CloisterCrypto
 import EnclavePlatform
 import EnclaveProtocol
+import EnclaveSDK
 import Testing
 
 @Suite struct SealingTests {

@@ -4,6 +4,7 @@ import CloisterTestSupport
 import EnclavePlatform
 import EnclaveProtocol
 import Foundation
+import HTTPService
 import Hummingbird
 import HummingbirdTesting
 import Logging

@@ -1,8 +1,9 @@
-import EnclavePlatform
 import Attestation
 import CloisterCrypto
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
+import RelyingParty
 import Testing
 import Verifier
 

@@ -1,6 +1,6 @@
-import EnclavePlatform
 import Attestation
 import CloisterTestSupport
+import EnclavePlatform
 import Foundation
 import Testing
 import Verifier

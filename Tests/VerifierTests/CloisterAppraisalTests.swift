@@ -1,9 +1,9 @@
-import EnclaveProtocol
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 import Verifier

@@ -1,6 +1,6 @@
-import EnclaveProtocol
-import EnclavePlatform
 import CloisterTestSupport
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 

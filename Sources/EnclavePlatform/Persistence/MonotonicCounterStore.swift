@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 import CloisterCBOR
 import CloisterCrypto
+public import EnclaveProtocol
 import Glibc
 import Synchronization
 

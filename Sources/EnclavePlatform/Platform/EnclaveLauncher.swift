@@ -1,7 +1,7 @@
-public import EnclaveProtocol
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
+public import EnclaveProtocol
 import Foundation
 
 /// The platform's launch path: verify the signed manifest, measure the executable through the descriptor that will

@@ -1,7 +1,7 @@
-public import EnclaveProtocol
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
+public import EnclaveProtocol
 public import FoundationEssentials
 
 extension Platform {

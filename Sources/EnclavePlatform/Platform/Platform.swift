@@ -1,7 +1,7 @@
-import EnclaveProtocol
 import Attestation
 internal import CEnclaveSandbox
 public import CloisterCrypto
+import EnclaveProtocol
 public import FoundationEssentials
 
 /// A simulated TEE platform loaded from its home: the vendor PKI (root CA -> platform certificate carrying the

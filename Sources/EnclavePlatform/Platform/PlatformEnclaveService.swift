@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 import CloisterCBOR
 import CloisterCrypto
+public import EnclaveProtocol
 import Synchronization
 
 /// The platform's answers to one launched enclave over its private channel (fd 4): the record of what the platform

@@ -1,6 +1,6 @@
-import EnclaveProtocol
 public import Attestation
 public import CloisterCrypto
+import EnclaveProtocol
 import Glibc
 
 /// The directory holding one simulated platform's state (`$CLOISTER_HOME`, default `~/.cloister`).

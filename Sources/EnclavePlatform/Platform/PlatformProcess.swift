@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 import CloisterCBOR
 public import CloisterErrors
+public import EnclaveProtocol
 import Foundation
 
 /// An error that crossed from the platform process to the host, keeping its domain, code and reason.

@@ -1,7 +1,7 @@
-import EnclaveProtocol
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
+import EnclaveProtocol
 import FoundationEssentials
 
 /// The platform's non-secret bookkeeping (`platform.cbor`): its id and signing algorithm, its TCB level and the

@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 import CloisterCBOR
 import CloisterCrypto
+public import EnclaveProtocol
 
 /// The platform's key derivation: HKDF-SHA256 from the device root secret, bound to the requesting enclave's
 /// identity (DESIGN.md, invariant 2): sealing keys, and the report keys that MAC local reports. Platform side only:

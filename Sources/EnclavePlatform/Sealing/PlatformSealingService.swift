@@ -1,4 +1,5 @@
 public import EnclaveProtocol
+
 /// The platform's sealing and counter service for one launched enclave: it answers key and counter requests with
 /// the identity the platform measured, never one the enclave claims. The platform's channel handler forwards to it;
 /// in-process users (tests, tools) can hand it to a `Sealer` directly.

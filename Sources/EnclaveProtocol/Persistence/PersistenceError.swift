@@ -18,7 +18,8 @@ public struct PersistenceError: CodedError {
     }
 
     /// A failed system call on `path`: "`call` `path`: <errno text> (errno N)".
-    package static func systemCall(_ call: String, _ path: String, errno error: Int32 = Glibc.errno) -> PersistenceError {
+    package static func systemCall(_ call: String, _ path: String, errno error: Int32 = Glibc.errno) -> PersistenceError
+    {
         PersistenceError(
             error == ENOENT ? .notFound : .systemCall, "\(call) \(path): \(errnoText(error))", errno: error)
     }

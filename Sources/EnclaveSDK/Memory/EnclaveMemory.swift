@@ -1,5 +1,5 @@
-public import EnclaveProtocol
 internal import CEnclaveSandbox
+public import EnclaveProtocol
 import Synchronization
 
 /// An enclave's resident memory for its sealed regions: `budget` bytes (its EPC) of locked, non-dumpable 4 KiB frames

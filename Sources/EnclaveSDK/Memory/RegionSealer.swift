@@ -1,6 +1,6 @@
-import EnclaveProtocol
 internal import CEnclaveSandbox
 import CloisterCrypto
+import EnclaveProtocol
 
 /// A region's page key and identity: seals evicted pages for the backing store and verifies them on the way back.
 ///

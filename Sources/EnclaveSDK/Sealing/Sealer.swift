@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 internal import CEnclaveSandbox
 import CloisterCrypto
+public import EnclaveProtocol
 import Synchronization
 
 /// Seals and unseals data inside an enclave (DESIGN.md, invariant 4). Keys come from a `SealingKeyProvider` (the

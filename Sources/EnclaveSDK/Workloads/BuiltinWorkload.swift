@@ -1,6 +1,6 @@
-public import EnclaveProtocol
 internal import CEnclaveSandbox
 import CloisterCBOR
+public import EnclaveProtocol
 import Glibc
 
 /// A workload that ships inside the `cloister-enclave` executable, named by `builtin:NAME` in a manifest.

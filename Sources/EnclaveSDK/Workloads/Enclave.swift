@@ -1,7 +1,7 @@
-public import EnclaveProtocol
 internal import CEnclaveSandbox
 import CloisterCBOR
 public import CloisterCrypto
+public import EnclaveProtocol
 import Synchronization
 
 /// The running enclave, as workload code sees it: its identity as the platform measured it, its sealed memory

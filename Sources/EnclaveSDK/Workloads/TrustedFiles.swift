@@ -1,6 +1,6 @@
-import EnclaveProtocol
 import CloisterCBOR
 import CloisterCrypto
+import EnclaveProtocol
 
 /// The enclave's trusted files: the sealed copies the platform made and checked against the signed hashes at
 /// launch, received in the start-up handshake. The enclave reads trusted files only through them, never from the

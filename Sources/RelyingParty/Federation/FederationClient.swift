@@ -1,5 +1,6 @@
 import CloisterCBOR
 public import CloisterCrypto
+public import ConfidentialProtocol
 import EnclaveProtocol
 public import Federated
 public import Foundation

@@ -1,16 +1,15 @@
 import CloisterCrypto
 import CloisterErrors
-import ConfidentialFederation
+import ConfidentialProtocol
 import Dispatch
 import Federated
 public import Foundation
-import HTTPTypes
 
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
 
-/// A client's transport to an aggregator host over HTTP (`FederationRoutes`): each function is one request; a
+/// A client's transport to an aggregator host over HTTP (`FederationHTTPAPI`): each function is one request; a
 /// JSON error reply comes back as the `FederationError` it names.
 public struct FederationHTTPTransport: Sendable {
     public let server: URL
@@ -22,12 +21,12 @@ public struct FederationHTTPTransport: Sendable {
     }
 
     public func call(_ function: String, _ argument: [UInt8]) throws -> [UInt8] {
-        guard let route = FederationRoutes.paths[function] else {
+        guard let route = FederationHTTPAPI.routes[function] else {
             throw FederationError(.protocolViolation, "the aggregator host has no route for '\(function)'")
         }
         var request = URLRequest(url: server.appendingPathComponent(route.path), timeoutInterval: timeout)
-        request.httpMethod = route.method.rawValue
-        if route.method == .post {
+        request.httpMethod = route.method
+        if route.carriesArgument {
             request.httpBody = Data(argument)
             request.setValue("application/cbor", forHTTPHeaderField: "Content-Type")
         }
@@ -40,7 +39,7 @@ public struct FederationHTTPTransport: Sendable {
                 }
                 let error: Detail
             }
-            let endpoint = "\(route.method.rawValue) \(route.path)"
+            let endpoint = "\(route.method) \(route.path)"
             guard let reply = try? JSONDecoder().decode(Reply.self, from: data) else {
                 throw FederationError(.protocolViolation, "\(endpoint) answered HTTP \(status)")
             }

@@ -1,3 +1,4 @@
+import ConfidentialProtocol
 import EnclaveSDK
 import Learning
 

@@ -1,3 +1,4 @@
+public import ConfidentialProtocol
 public import Federated
 public import Foundation
 public import Learning

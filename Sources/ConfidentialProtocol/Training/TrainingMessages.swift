@@ -1,4 +1,4 @@
-import CloisterCBOR
+package import CloisterCBOR
 import CloisterCrypto
 import Foundation
 public import Learning
@@ -93,14 +93,14 @@ public struct TrainingRequest: Sendable, Equatable {
 }
 
 /// Shared helpers for the messages' JSON members and CBOR fields.
-enum TrainingMessage {
-    static func json(_ value: some Encodable) throws -> [UInt8] {
+package enum TrainingMessage {
+    package static func json(_ value: some Encodable) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array(try encoder.encode(value))
     }
 
-    static func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
+    package static func decodeJSON<T: Decodable>(_ type: T.Type, _ bytes: [UInt8], _ what: String) throws -> T {
         do {
             return try JSONDecoder().decode(type, from: Data(bytes))
         } catch {
@@ -108,14 +108,14 @@ enum TrainingMessage {
         }
     }
 
-    static func unsigned(_ value: CBORValue, _ key: String, in message: String) throws -> Int {
+    package static func unsigned(_ value: CBORValue, _ key: String, in message: String) throws -> Int {
         guard let number = value[.text(key)]?.uint64Value, number <= UInt64(Int.max) else {
             throw ConfidentialTrainingError(.protocolViolation, "\(message) lacks the unsigned \"\(key)\"")
         }
         return Int(number)
     }
 
-    static func bytes(_ value: CBORValue, _ key: String, in message: String) throws -> [UInt8] {
+    package static func bytes(_ value: CBORValue, _ key: String, in message: String) throws -> [UInt8] {
         guard let bytes = value[.text(key)]?.bytesValue else {
             throw ConfidentialTrainingError(.protocolViolation, "\(message) lacks the byte string \"\(key)\"")
         }

@@ -1,5 +1,6 @@
 import Attestation
 import CloisterCBOR
+import ConfidentialProtocol
 import EnclaveProtocol
 public import Foundation
 public import Verifier

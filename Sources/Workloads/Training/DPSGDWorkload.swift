@@ -1,6 +1,7 @@
 import CloisterCBOR
 import CloisterCrypto
 import CloisterErrors
+import ConfidentialProtocol
 import EnclaveProtocol
 public import EnclaveSDK
 import Foundation

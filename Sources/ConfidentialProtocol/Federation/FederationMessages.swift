@@ -71,6 +71,11 @@ public struct FederationConfig: Sendable, Codable, Equatable {
 public struct FederationDescriptor: Sendable, Codable, Equatable {
     public let federationID: String
     public let config: FederationConfig
+
+    package init(federationID: String, config: FederationConfig) {
+        self.federationID = federationID
+        self.config = config
+    }
 }
 
 /// A global model as published after a round (or the initial one, round 0), signed by the enclave.
@@ -85,6 +90,19 @@ public struct ModelState: Sendable, Codable, Equatable {
     /// Client-level privacy of everything published so far (nil without DP).
     public let privacy: PrivacyReport?
     public let finishReason: String?
+
+    package init(
+        federationID: String, completedRounds: Int, openRound: Int?, cohort: [String], participants: [String],
+        privacy: PrivacyReport?, finishReason: String?
+    ) {
+        self.federationID = federationID
+        self.completedRounds = completedRounds
+        self.openRound = openRound
+        self.cohort = cohort
+        self.participants = participants
+        self.privacy = privacy
+        self.finishReason = finishReason
+    }
 }
 
 /// What a client signs with its registered key and seals to the enclave with its parameters.
@@ -110,6 +128,14 @@ public struct Receipt: Sendable, Codable, Equatable {
     /// SHA-256 (hex) of the sealed update's ciphertext.
     public let ciphertextDigest: String
     public let accepted: Int
+
+    package init(federationID: String, round: Int, client: String, ciphertextDigest: String, accepted: Int) {
+        self.federationID = federationID
+        self.round = round
+        self.client = client
+        self.ciphertextDigest = ciphertextDigest
+        self.accepted = accepted
+    }
 }
 
 extension FederationError {

@@ -1,11 +1,7 @@
 import Attestation
-import CloisterCrypto
-import CloisterErrors
-import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
-import Verifier
 
 /// An error the API reports as `{"error": {"status", "code", "message"}}` with its HTTP status.
 public struct ServiceError: Error, Sendable, HTTPResponseError {
@@ -27,27 +23,6 @@ public struct ServiceError: Error, Sendable, HTTPResponseError {
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         JSONBody.response(
             status: status, headers: headers, ["error": ["status": "\(status.code)", "code": code, "message": message]])
-    }
-
-    static func unknownPolicy(_ id: String) -> ServiceError {
-        ServiceError(.notFound, "unknown-policy", "no policy named '\(id)'")
-    }
-
-    /// `newSession` refused because `limit` sessions are outstanding (503); Retry-After says when the first of them
-    /// expires, in whole seconds, at least 1.
-    static func tooManySessions(limit: Int, retryAfter: TimeInterval) -> ServiceError {
-        let seconds = max(1, Int(min(retryAfter.rounded(.up), TimeInterval(Int32.max))))
-        return ServiceError(
-            .serviceUnavailable, "too-many-sessions",
-            "\(limit) sessions are outstanding (issued, neither used nor expired), the most this service allows; "
-                + "retry in \(seconds) s, or use or let expire the sessions already issued",
-            headers: [.retryAfter: "\(seconds)"])
-    }
-
-    /// Evidence that does not read as a format the service verifies (422), with the refusal's code
-    /// (`malformed-evidence`, `unknown-evidence-format`, `unsupported-evidence-format`) and reason.
-    static func unreadableEvidence(_ refusal: AttestationError) -> ServiceError {
-        ServiceError(.unprocessableContent, refusal.code.rawValue, refusal.reason)
     }
 }
 
@@ -92,21 +67,15 @@ public enum JSONBody {
     }
 }
 
-/// Bearer-token authentication for provisioning routes, compared in constant time.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: [UInt8]
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
-        -> Response
-    {
-        let presented = request.headers[.authorization].flatMap { value -> [UInt8]? in
-            let prefix = "Bearer "
-            guard value.hasPrefix(prefix) else { return nil }
-            return Array(value.dropFirst(prefix.count).utf8)
+extension Request {
+    /// The whole body, refused with 413 `body-too-large` past `limit` bytes.
+    public func bytes(upTo limit: Int) async throws -> [UInt8] {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await body.collect(upTo: limit)
+        } catch {
+            throw ServiceError(.contentTooLarge, "body-too-large", "the body exceeds \(limit) bytes")
         }
-        guard let presented, !token.isEmpty, constantTimeEquals(presented, token) else {
-            throw ServiceError(.unauthorized, "unauthorized", "provisioning needs the admin bearer token")
-        }
-        return try await next(request, context)
+        return Array(buffer.readableBytesView)
     }
 }

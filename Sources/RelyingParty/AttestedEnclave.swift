@@ -3,6 +3,7 @@ import CloisterCBOR
 public import CloisterCrypto
 import EnclaveProtocol
 public import FoundationEssentials
+public import Verifier
 
 /// An enclave whose quote passed appraisal on a fresh nonce: the P-256 key the quote binds (what a relying party
 /// encrypts to and checks signatures with), the nonce it answered, the appraisal's status and the measurement.

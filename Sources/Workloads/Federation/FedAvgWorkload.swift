@@ -1,5 +1,6 @@
 import CloisterCBOR
 public import CloisterCrypto
+import ConfidentialProtocol
 import EnclaveProtocol
 public import EnclaveSDK
 import Federated

@@ -1,5 +1,6 @@
 import CloisterCrypto
 public import Foundation
+public import Verifier
 
 /// An EAR (a JWT, ES256) a verifier service issued, checked by a relying party: the signature against the service's
 /// JWK set (RFC 7517; the key its `kid` names), the issue time, the nonce, and the one submodule's status and claims.

@@ -72,7 +72,7 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         }
     }
 
-    static func bytes(of floats: [Float]) -> [UInt8] {
+    package static func bytes(of floats: [Float]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: floats.count * 4)
         bytes.withUnsafeMutableBytes { raw in
             for (index, value) in floats.enumerated() {
@@ -82,7 +82,7 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         return bytes
     }
 
-    static func floats(of bytes: [UInt8]) -> [Float] {
+    package static func floats(of bytes: [UInt8]) -> [Float] {
         bytes.withUnsafeBytes { raw in
             (0..<(bytes.count / 4)).map { index in
                 Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))

@@ -1,6 +1,7 @@
 import Attestation
 import CloisterCBOR
 public import CloisterCrypto
+public import ConfidentialProtocol
 public import EnclaveProtocol
 public import Foundation
 public import Learning
