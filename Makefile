@@ -11,7 +11,7 @@ VENV := .venv
 PYTHON := $(CURDIR)/$(VENV)/bin/python
 STAMP := .build/.venv-requirements
 
-.PHONY: all build release test demo deps venv bench bench-floor format lint clean
+.PHONY: all build release test demo deps venv layers bench bench-floor format lint clean
 
 all: build
 
@@ -42,8 +42,13 @@ RELEASE := -c release -Xlinker -s
 release: deps
 	$(SWIFT) build $(RELEASE)
 
-## test: every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL on loopback
-test: deps venv
+## layers: the module graph keeps its layering (docs/ARCHITECTURE.md); the check first proves it reports forbidden edges
+layers: deps
+	scripts/check-layers --self-test
+
+## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
+## on loopback
+test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 
 ## demo: the main job: platform, signed manifest, enclave launch, quote, verification (scripts/demo)
@@ -63,7 +68,7 @@ bench-floor: deps
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Benchmarks/Benchmarks
 
-lint:
+lint: layers
 	$(SWIFT) format lint --strict --recursive Sources Tests
 
 clean:

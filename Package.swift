@@ -15,16 +15,20 @@ let package = Package(
     products: [
         .executable(name: "cloister", targets: ["cloister"]),
         .executable(name: "cloister-enclave", targets: ["cloister-enclave"]),
+        .library(name: "CloisterErrors", targets: ["CloisterErrors"]),
         .library(name: "CloisterCrypto", targets: ["CloisterCrypto"]),
         .library(name: "CloisterCBOR", targets: ["CloisterCBOR"]),
         .library(name: "Attestation", targets: ["Attestation"]),
-        .library(name: "EnclaveRuntime", targets: ["EnclaveRuntime"]),
+        .library(name: "EnclaveProtocol", targets: ["EnclaveProtocol"]),
+        .library(name: "EnclavePlatform", targets: ["EnclavePlatform"]),
+        .library(name: "EnclaveSDK", targets: ["EnclaveSDK"]),
         .library(name: "Verifier", targets: ["Verifier"]),
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
-        .library(name: "ConfidentialTraining", targets: ["ConfidentialTraining"]),
         .library(name: "Federated", targets: ["Federated"]),
-        .library(name: "ConfidentialFederation", targets: ["ConfidentialFederation"]),
+        .library(name: "ConfidentialProtocol", targets: ["ConfidentialProtocol"]),
+        .library(name: "Workloads", targets: ["Workloads"]),
+        .library(name: "RelyingParty", targets: ["RelyingParty"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,26 +54,36 @@ let package = Package(
             pkgConfig: "libcbor",
             providers: [.apt(["libcbor-dev"]), .brew(["libcbor"])]
         ),
+        // The error shape every module shares (`CodedError`, `ErrorCode`): the foundation, depending on nothing.
+        .target(
+            name: "CloisterErrors",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CloisterCrypto",
-            dependencies: ["COpenSSL"],
+            dependencies: ["COpenSSL", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "CloisterCBOR",
-            dependencies: ["CCBOR", "CloisterCrypto"],
+            dependencies: ["CCBOR", "CloisterErrors", "CloisterCrypto"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "Attestation",
-            dependencies: ["CloisterCrypto", "CloisterCBOR"],
+            dependencies: ["CloisterErrors", "CloisterCrypto", "CloisterCBOR"],
             swiftSettings: strictSettings
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
+        // What the simulator's parties share: manifests, measurement and signed manifests (and what measuring needs:
+        // sealed images, ELF headers, library closures), the framed channel and the ECALL/platform-call messages, the
+        // records, reports and quote bindings the platform issues, sealing formats, crash-safe files, and the isolation
+        // primitives both the launcher and the enclave apply.
         .target(
-            name: "EnclaveRuntime",
+            name: "EnclaveProtocol",
             dependencies: [
+                "CloisterErrors",
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
@@ -78,13 +92,28 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
+        // counters, the launcher and the platform process.
+        .target(
+            name: "EnclavePlatform",
+            dependencies: [
+                "EnclaveProtocol", "Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The enclave party, what runs inside: the workload API (`Enclave`, `EnclaveMain`, `BuiltinWorkload`), trusted
+        // files, sealed memory and the enclave's sealer.
+        .target(
+            name: "EnclaveSDK",
+            dependencies: ["EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "Verifier",
             dependencies: [
                 "Attestation",
                 "CloisterCrypto",
                 "CloisterCBOR",
-                "EnclaveRuntime",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -95,33 +124,62 @@ let package = Package(
         ),
         .target(
             name: "Learning",
-            dependencies: ["Privacy", "CloisterCrypto"],
+            dependencies: ["Privacy", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
         // Federated learning's pure core: strategies, DP-FedAvg, rounds, local training.
         .target(
             name: "Federated",
-            dependencies: ["Learning", "Privacy", "CloisterCrypto"],
+            dependencies: ["Learning", "Privacy", "CloisterErrors"],
             swiftSettings: strictSettings
         ),
-        // Federated learning with an attested aggregator: the `fedavg` workload and the client.
+        // What a confidential workload and its relying parties share: the ECALL messages of DP-SGD training and of
+        // federated aggregation, their signed results and statements, their refusals, the aggregator's HTTP routes.
         .target(
-            name: "ConfidentialFederation",
+            name: "ConfidentialProtocol",
             dependencies: [
-                "Federated", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR",
+                "EnclaveProtocol", "Federated", "Learning", "Privacy", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
-        // DP-SGD inside an enclave: the `dpsgd` workload and the data owner's client.
+        // The trusted side, linked into `cloister-enclave` and measured: the `dpsgd` and `fedavg` workloads.
         .target(
-            name: "ConfidentialTraining",
-            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "Learning", "CloisterCrypto", "CloisterCBOR"],
+            name: "Workloads",
+            dependencies: [
+                "ConfidentialProtocol", "EnclaveSDK", "EnclaveProtocol", "Federated", "Learning", "CloisterErrors",
+                "CloisterCrypto", "CloisterCBOR",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The relying parties: attest an enclave (locally or through a verifier service), then the data owner's
+        // training client and the federation client with its HTTP transport.
+        .target(
+            name: "RelyingParty",
+            dependencies: [
+                "ConfidentialProtocol", "Verifier", "Attestation", "EnclaveProtocol", "Federated", "Learning",
+                "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+            ],
+            swiftSettings: strictSettings
+        ),
+        // What both HTTP services share: JSON errors and bodies, body limits, slow-client timeouts.
+        .target(
+            name: "HTTPService",
+            dependencies: [
+                "Attestation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
             name: "VerifierServer",
             dependencies: [
+                "HTTPService",
                 "Attestation",
+                "CloisterErrors",
                 "CloisterCrypto",
                 "Verifier",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -138,13 +196,11 @@ let package = Package(
             resources: [.copy("Resources/openapi.json")],
             swiftSettings: strictSettings
         ),
-        // The aggregator's untrusted HTTP host and the clients' HTTP transport.
+        // The aggregator's untrusted HTTP host: relays the clients' calls to the `fedavg` enclave, closes rounds.
         .target(
             name: "FederationServer",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveRuntime", "VerifierServer", "Verifier", "Attestation",
-                "CloisterCBOR",
-                "CloisterCrypto",
+                "HTTPService", "ConfidentialProtocol", "Federated", "EnclaveProtocol", "CloisterErrors", "CloisterCBOR",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -154,17 +210,21 @@ let package = Package(
         .target(
             name: "CloisterCLI",
             dependencies: [
+                "CloisterErrors",
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "Attestation",
-                "EnclaveRuntime",
+                "EnclaveProtocol",
+                "EnclavePlatform",
+                "EnclaveSDK",
                 "Verifier",
                 "VerifierServer",
                 "Privacy",
                 "Learning",
-                "ConfidentialTraining",
                 "Federated",
-                "ConfidentialFederation",
+                "ConfidentialProtocol",
+                "RelyingParty",
+                "HTTPService",
                 "FederationServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -181,13 +241,13 @@ let package = Package(
         ),
         .target(
             name: "CloisterTestSupport",
-            dependencies: ["EnclaveRuntime", "Verifier", "Attestation", "CloisterCrypto"],
+            dependencies: ["EnclaveProtocol", "EnclavePlatform", "Verifier", "Attestation", "CloisterCrypto"],
             path: "Tests/CloisterTestSupport",
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "CloisterCryptoTests",
-            dependencies: ["CloisterCrypto", "CloisterTestSupport"],
+            dependencies: ["CloisterCrypto", "CloisterErrors", "CloisterTestSupport"],
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
@@ -198,7 +258,7 @@ let package = Package(
         // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
         .executableTarget(
             name: "cloister-enclave",
-            dependencies: ["EnclaveRuntime", "ConfidentialTraining", "ConfidentialFederation"],
+            dependencies: ["EnclaveSDK", "Workloads"],
             swiftSettings: strictSettings,
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"]),
@@ -210,7 +270,9 @@ let package = Package(
         ),
         .testTarget(
             name: "EnclaveRuntimeTests",
-            dependencies: ["EnclaveRuntime", "Attestation", "CloisterTestSupport"],
+            dependencies: [
+                "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Attestation", "CloisterErrors", "CloisterTestSupport",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -231,8 +293,8 @@ let package = Package(
         .testTarget(
             name: "FederationServerTests",
             dependencies: [
-                "FederationServer", "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier",
-                "VerifierServer", "CloisterCrypto", "CloisterCBOR",
+                "FederationServer", "ConfidentialProtocol", "RelyingParty", "HTTPService", "Federated", "EnclaveProtocol",
+                "Verifier", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -244,7 +306,9 @@ let package = Package(
         .testTarget(
             name: "ConfidentialFederationTests",
             dependencies: [
-                "ConfidentialFederation", "Federated", "EnclaveRuntime", "Verifier", "Learning", "CloisterCrypto",
+                "ConfidentialProtocol", "RelyingParty", "Federated", "EnclaveProtocol", "EnclavePlatform", "Verifier",
+                "Learning",
+                "CloisterCrypto",
                 "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
@@ -252,7 +316,9 @@ let package = Package(
         .testTarget(
             name: "ConfidentialTrainingTests",
             dependencies: [
-                "ConfidentialTraining", "EnclaveRuntime", "Verifier", "Attestation", "Learning", "Privacy",
+                "ConfidentialProtocol", "RelyingParty", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Verifier",
+                "Attestation",
+                "Learning", "Privacy",
                 "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
@@ -260,14 +326,18 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: [
-                "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
+                "Verifier", "RelyingParty", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
+                "CloisterCrypto", "CloisterCBOR",
+                "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
         ),
         .testTarget(
             name: "VerifierServerTests",
             dependencies: [
-                "VerifierServer", "Verifier", "Attestation", "EnclaveRuntime", "CloisterCrypto", "CloisterTestSupport",
+                "VerifierServer", "HTTPService", "Verifier", "Attestation", "EnclaveProtocol", "EnclavePlatform",
+                "CloisterCrypto",
+                "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

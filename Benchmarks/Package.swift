@@ -33,7 +33,9 @@ let package = Package(
             name: "EnclaveBenchmarks",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "EnclaveProtocol", package: "Cloister"),
+                .product(name: "EnclavePlatform", package: "Cloister"),
+                .product(name: "EnclaveSDK", package: "Cloister"),
                 "EnclaveWorkbench",
             ],
             path: "Benchmarks/EnclaveBenchmarks",
@@ -47,7 +49,8 @@ let package = Package(
             dependencies: [
                 .product(name: "Attestation", package: "Cloister"),
                 .product(name: "Verifier", package: "Cloister"),
-                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "EnclaveProtocol", package: "Cloister"),
+                .product(name: "EnclavePlatform", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
                 "ProbeSupport",
             ],
@@ -64,7 +67,8 @@ let package = Package(
         .target(
             name: "EnclaveWorkbench",
             dependencies: [
-                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "EnclaveProtocol", package: "Cloister"),
+                .product(name: "EnclavePlatform", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
             ],
             path: "Sources/EnclaveProbe/EnclaveWorkbench",
@@ -75,13 +79,14 @@ let package = Package(
             name: "AggregationProbe",
             dependencies: [
                 "EnclaveWorkbench",
-                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "EnclaveProtocol", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
                 .product(name: "Attestation", package: "Cloister"),
                 .product(name: "Verifier", package: "Cloister"),
                 .product(name: "Learning", package: "Cloister"),
                 .product(name: "Federated", package: "Cloister"),
-                .product(name: "ConfidentialFederation", package: "Cloister"),
+                .product(name: "ConfidentialProtocol", package: "Cloister"),
+                .product(name: "RelyingParty", package: "Cloister"),
             ],
             path: "Sources/AggregationProbe",
             swiftSettings: [.swiftLanguageMode(.v6)]
@@ -92,7 +97,9 @@ let package = Package(
             dependencies: [
                 "EnclaveWorkbench",
                 "ProbeSupport",
-                .product(name: "EnclaveRuntime", package: "Cloister"),
+                .product(name: "EnclaveProtocol", package: "Cloister"),
+                .product(name: "EnclavePlatform", package: "Cloister"),
+                .product(name: "EnclaveSDK", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
             ],
             path: "Sources/EnclaveProbe/EnclaveProbe",

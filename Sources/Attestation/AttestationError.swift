@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why evidence could not be decoded or did not check out: a stable `code` for programs, a `reason` for people.
 public struct AttestationError: CodedError {

@@ -1,4 +1,4 @@
-import CloisterCrypto
+import CloisterErrors
 
 /// One named check of an appraisal and its outcome.
 public struct EvidenceCheck: Sendable, Hashable, Encodable {

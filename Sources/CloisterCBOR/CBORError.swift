@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why CBOR could not be decoded or encoded: a stable code for programs, a reason (with the byte offset) for people.
 public struct CBORError: CodedError {

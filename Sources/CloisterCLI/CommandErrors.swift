@@ -1,6 +1,6 @@
 import ArgumentParser
-import ConfidentialTraining
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclaveProtocol
 import Federated
 import Foundation
 import Learning

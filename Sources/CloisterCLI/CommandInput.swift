@@ -1,6 +1,6 @@
 import ArgumentParser
 import CloisterCrypto
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 
 /// Reading the files commands take as options; every failure is a usage error naming the option and the path.

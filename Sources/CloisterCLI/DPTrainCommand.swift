@@ -1,12 +1,14 @@
 import ArgumentParser
 import Attestation
 import CloisterCrypto
-import ConfidentialTraining
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Glibc
 import Learning
 import Privacy
+import RelyingParty
 import Verifier
 
 /// `cloister dp train`: DP-SGD on a CSV dataset, here or inside an attested enclave, reporting test accuracy and the

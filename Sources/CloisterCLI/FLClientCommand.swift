@@ -1,13 +1,14 @@
 import ArgumentParser
 import Attestation
 import CloisterCrypto
-import ConfidentialFederation
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation
 import Learning
 import Privacy
+import RelyingParty
 import Verifier
 
 /// `cloister fl client`: one data owner taking part in a federation.

@@ -1,11 +1,12 @@
 public import ArgumentParser
 import CloisterCrypto
-import ConfidentialFederation
+import ConfidentialProtocol
 import Federated
 import FederationServer
 import Foundation
 import Learning
 import Privacy
+import RelyingParty
 import Verifier
 
 /// `cloister fl`: federated learning with an attested aggregator enclave.

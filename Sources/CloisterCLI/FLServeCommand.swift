@@ -1,6 +1,7 @@
 import ArgumentParser
-import ConfidentialFederation
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation

@@ -1,9 +1,10 @@
 import ArgumentParser
 import Attestation
 import CloisterCrypto
-import ConfidentialFederation
+import ConfidentialProtocol
 import Dispatch
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation
@@ -11,6 +12,7 @@ import Hummingbird
 import Learning
 import Logging
 import Privacy
+import RelyingParty
 import ServiceLifecycle
 import Synchronization
 import UnixSignals

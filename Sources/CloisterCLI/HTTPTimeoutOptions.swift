@@ -1,5 +1,5 @@
 import ArgumentParser
-import VerifierServer
+import HTTPService
 
 /// The slow-client timeouts both HTTP servers (`serve`, `fl serve`) take.
 struct HTTPTimeoutOptions: ParsableArguments {

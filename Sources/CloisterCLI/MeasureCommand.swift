@@ -1,5 +1,5 @@
 public import ArgumentParser
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 
 /// `cloister measure MANIFEST [--json]`: prints the enclave measurement of a TOML or signed manifest.

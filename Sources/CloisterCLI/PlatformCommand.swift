@@ -1,7 +1,7 @@
 public import ArgumentParser
 import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
 import Foundation
 
 /// `cloister platform init|info|tcb|revoke`: the simulated platform's state and its vendor operations.

@@ -1,7 +1,9 @@
 public import ArgumentParser
 import CloisterCBOR
 import CloisterCrypto
-import EnclaveRuntime
+import CloisterErrors
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 
 /// `cloister run MANIFEST [--home DIR] [--quote-out FILE] [--nonce HEX] [--user-data HEX] [-- ARGS]`: the host side
@@ -138,7 +140,7 @@ public struct RunCommand: AsyncParsableCommand {
         }
         var problems = missing.isEmpty ? [] : ["this kernel lacks " + missing.joined(separator: ", ")]
         if !record.mechanisms.contains(.lockedRegions) {
-            problems.append(LockedRegion.lockRefusal(byteCount: EnclaveMemory.lockedByteCount(for: manifest)))
+            problems.append(LockedRegion.lockRefusal(byteCount: manifest.lockedByteCount))
         }
         guard !problems.isEmpty else { return nil }
         return problems.joined(separator: "; ") + "; the quote records what was applied"

@@ -1,6 +1,8 @@
 public import ArgumentParser
+import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 
 /// `cloister sign MANIFEST --key KEY [-o FILE]`: hashes the trusted files and the executable, computes the

@@ -1,7 +1,7 @@
 public import ArgumentParser
 import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
 import Foundation
 import Verifier
 

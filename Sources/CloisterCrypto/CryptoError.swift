@@ -1,4 +1,5 @@
 internal import COpenSSL
+public import CloisterErrors
 
 /// An error from a cryptographic operation: a stable code for programs, a reason for people.
 public struct CryptoError: CodedError {

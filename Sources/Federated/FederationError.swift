@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why a federation refused a configuration, a submission or a round: a stable `code` for programs (the HTTP host
 /// maps each to a 4xx status) and a `reason` naming the client, the round or the parameter for people.

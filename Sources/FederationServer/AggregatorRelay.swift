@@ -1,6 +1,6 @@
-import ConfidentialFederation
+import ConfidentialProtocol
 import Dispatch
-public import EnclaveRuntime
+public import EnclaveProtocol
 import Federated
 
 /// The untrusted host's handle on the aggregator enclave: ECALLs go one at a time (the channel carries one call at

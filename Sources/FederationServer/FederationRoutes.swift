@@ -1,28 +1,17 @@
 import CloisterCBOR
-public import CloisterCrypto
-import ConfidentialFederation
-import EnclaveRuntime
+public import CloisterErrors
+import ConfidentialProtocol
+import EnclaveProtocol
 public import Federated
 import Foundation
+public import HTTPService
 public import Hummingbird
 public import Logging
 public import NIOCore
-public import VerifierServer
 
-/// The aggregator host's HTTP API. Every body it relays is opaque to it: quotes, COSE-signed statements and
-/// HPKE-sealed updates (media types `application/cbor` and `application/cose`).
+/// The aggregator host's HTTP server for `FederationHTTPAPI`: every body it relays is opaque to it (media types
+/// `application/cbor` and `application/cose`).
 public enum FederationRoutes {
-    /// The largest quote request accepted.
-    public static let maximumQuoteRequestSize = 4 << 10
-
-    /// The path of each of the aggregator's functions, and its method.
-    public static let paths: [String: (method: HTTPRequest.Method, path: String)] = [
-        EnclaveMain.quoteFunction: (.post, "/fl/v1/quote"),
-        FederationCall.descriptor: (.get, "/fl/v1/federation"),
-        FederationCall.state: (.get, "/fl/v1/model"),
-        FederationCall.submit: (.post, "/fl/v1/updates"),
-    ]
-
     /// The aggregator host: `router(relay:)` served on `host`:`port` with `timeouts` (`fl serve` and the tests
     /// build it alike).
     public static func application(
@@ -41,22 +30,22 @@ public enum FederationRoutes {
         router.middlewares.add(FederationErrorMiddleware())
         router.middlewares.add(LogRequestsMiddleware(.debug))
         router.get("/healthz") { _, _ in JSONBody.response(["status": "ok"]) }
-        router.post("/fl/v1/quote") { request, _ in
-            let body = try await VerifierRoutes.body(request, limit: maximumQuoteRequestSize)
+        router.post(RouterPath(FederationHTTPAPI.quote.path)) { request, _ in
+            let body = try await request.bytes(upTo: FederationHTTPAPI.maximumQuoteRequestSize)
             // Not secret: the host checks the shape so a malformed request is the client's 400, not the enclave's.
             guard (try? QuoteBinding(CBORDecoder().decode(body))) != nil else {
                 throw FederationError(.protocolViolation, "a quote request is the CBOR map {\"nonce\", \"user_data\"}")
             }
             return JSONBody.raw(try await relay.call(EnclaveMain.quoteFunction, body), contentType: "application/cbor")
         }
-        router.get("/fl/v1/federation") { _, _ in
+        router.get(RouterPath(FederationHTTPAPI.descriptor.path)) { _, _ in
             JSONBody.raw(try await relay.call(FederationCall.descriptor), contentType: "application/cose")
         }
-        router.get("/fl/v1/model") { _, _ in
+        router.get(RouterPath(FederationHTTPAPI.state.path)) { _, _ in
             JSONBody.raw(try await relay.call(FederationCall.state), contentType: "application/cose")
         }
-        router.post("/fl/v1/updates") { request, _ in
-            let body = try await VerifierRoutes.body(request, limit: FederationCall.maximumUpdateSize)
+        router.post(RouterPath(FederationHTTPAPI.submit.path)) { request, _ in
+            let body = try await request.bytes(upTo: FederationCall.maximumUpdateSize)
             return JSONBody.raw(try await relay.call(FederationCall.submit, body), contentType: "application/cose")
         }
         return router

@@ -1,4 +1,4 @@
-public import ConfidentialFederation
+public import ConfidentialProtocol
 import Federated
 public import Foundation
 

@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why data, a schema or a training plan was refused: a stable `code` for programs, a `reason` naming the file,
 /// line, column or parameter for people.

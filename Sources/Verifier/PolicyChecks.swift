@@ -1,6 +1,5 @@
 public import Attestation
 import CloisterCrypto
-import EnclaveRuntime
 import FoundationEssentials
 
 extension CheckName {

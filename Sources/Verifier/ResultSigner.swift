@@ -1,3 +1,4 @@
+import Attestation
 public import CloisterCrypto
 import Foundation
 
@@ -57,7 +58,7 @@ public struct ResultSigner: Sendable {
 }
 
 /// Base64url without padding (RFC 7515 §2).
-func base64URL(_ bytes: ArraySlice<UInt8>) -> String {
+package func base64URL(_ bytes: ArraySlice<UInt8>) -> String {
     var text: [UInt8] = []
     appendBase64URL(bytes, to: &text)
     return String(decoding: text, as: UTF8.self)

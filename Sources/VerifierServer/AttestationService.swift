@@ -1,6 +1,7 @@
 public import Attestation
 import CloisterCrypto
 public import FoundationEssentials
+import HTTPService
 import Prometheus
 import Synchronization
 public import Verifier

@@ -1,6 +1,7 @@
 import Attestation
 import CloisterCrypto
 import Foundation
+import HTTPService
 public import Hummingbird
 import Logging
 import Verifier
@@ -92,7 +93,7 @@ public enum VerifierRoutes {
         }
         admin.put("/policies/{id}") { request, context -> Response in
             let id = try context.parameters.require("id")
-            let text = String(decoding: try await body(request, limit: maximumDocumentSize), as: UTF8.self)
+            let text = String(decoding: try await request.bytes(upTo: maximumDocumentSize), as: UTF8.self)
             let policy: Policy
             do {
                 policy = try Policy(text: text)
@@ -116,7 +117,7 @@ public enum VerifierRoutes {
         admin.get("/reference-values") { _, _ in JSONBody.response(try await service.store.referenceValues()) }
         admin.put("/reference-values/{id}") { request, context -> Response in
             let id = try context.parameters.require("id")
-            let data = Data(try await body(request, limit: maximumDocumentSize))
+            let data = Data(try await request.bytes(upTo: maximumDocumentSize))
             let set: ReferenceValueSet
             do {
                 let provided = try JSONDecoder().decode(ReferenceValueInput.self, from: data)
@@ -147,20 +148,9 @@ public enum VerifierRoutes {
         ServiceError(.notFound, "unknown-session", "no session '\(id)'")
     }
 
-    /// The request body, refusing more than `limit` bytes with 413.
-    public static func body(_ request: Request, limit: Int) async throws -> [UInt8] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw ServiceError(.contentTooLarge, "body-too-large", "the body exceeds \(limit) bytes")
-        }
-        return Array(buffer.readableBytesView)
-    }
-
     /// The evidence body, refused with 413 past `maximumEvidenceSize`.
     private static func evidence(_ request: Request) async throws -> [UInt8] {
-        try await body(request, limit: maximumEvidenceSize)
+        try await request.bytes(upTo: maximumEvidenceSize)
     }
 
     /// The evidence format the Content-Type names; a generic type (or none) means detect it from the bytes.

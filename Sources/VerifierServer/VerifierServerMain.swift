@@ -1,4 +1,5 @@
 public import Foundation
+public import HTTPService
 public import Hummingbird
 public import Logging
 import NIOCore

@@ -1,9 +1,9 @@
 // The trusted-side executable: runs inside an enclave process started by the platform's launcher, with the ECALL
 // channel on fd 3 and the platform channel on fd 4. argv[1] names the built-in workload.
-import ConfidentialFederation
-import ConfidentialTraining
-import EnclaveRuntime
+import EnclaveProtocol
+import EnclaveSDK
 import Glibc
+import Workloads
 
 /// Writes one line to standard error (fd 2; the C `stderr` global is not concurrency-safe in Swift 6).
 func complain(_ message: String) {

@@ -1,4 +1,5 @@
 import CloisterCrypto
+import CloisterErrors
 import CloisterTestSupport
 import Foundation
 import Testing

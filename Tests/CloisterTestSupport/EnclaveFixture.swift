@@ -1,6 +1,7 @@
 import Attestation
 public import CloisterCrypto
-public import EnclaveRuntime
+public import EnclavePlatform
+public import EnclaveProtocol
 public import Foundation
 public import Verifier
 

@@ -1,10 +1,12 @@
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialFederation
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
 import Federated
 import Foundation
 import Learning
+import RelyingParty
 import Synchronization
 import Testing
 import Verifier

@@ -1,12 +1,15 @@
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialTraining
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 import Glibc
 import Learning
 import Privacy
+import RelyingParty
 import Synchronization
 import Testing
 import Verifier

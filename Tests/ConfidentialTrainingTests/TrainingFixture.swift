@@ -1,10 +1,11 @@
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
-import ConfidentialTraining
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Learning
+import RelyingParty
 import Synchronization
 import Verifier
 

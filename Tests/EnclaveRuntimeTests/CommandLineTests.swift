@@ -1,6 +1,7 @@
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 
@@ -107,7 +108,7 @@ struct CommandLineTests {
             // The launcher could raise the limit for the enclave (CAP_SYS_RESOURCE): nothing to warn about.
             #expect(!launched.standardError.contains("RLIMIT_MEMLOCK"))
         } else {
-            let asked = EnclaveMemory.lockedByteCount(for: try SignedManifest(contentsOf: manifest).manifest)
+            let asked = try SignedManifest(contentsOf: manifest).manifest.lockedByteCount
             #expect(
                 launched.standardError.contains(
                     "cloister: warning: mlock of \(asked) bytes exceeds RLIMIT_MEMLOCK (1048576 bytes)"),

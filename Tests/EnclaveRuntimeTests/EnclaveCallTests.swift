@@ -1,5 +1,5 @@
 import CloisterCBOR
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 

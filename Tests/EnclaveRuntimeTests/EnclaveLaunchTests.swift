@@ -2,7 +2,8 @@ import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 

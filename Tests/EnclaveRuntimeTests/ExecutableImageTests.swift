@@ -2,7 +2,7 @@ import CloisterTestSupport
 import Foundation
 import Testing
 
-@testable import EnclaveRuntime
+@testable import EnclaveProtocol
 
 @Suite struct ExecutableImageTests {
     @Test("the measurement is the SHA-384 of the file, as sha384sum computes it")

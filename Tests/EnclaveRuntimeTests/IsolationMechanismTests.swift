@@ -1,4 +1,4 @@
-import EnclaveRuntime
+import EnclaveProtocol
 import Testing
 
 @Suite struct IsolationMechanismTests {

@@ -1,9 +1,10 @@
 import CloisterCrypto
 import CloisterTestSupport
+import EnclavePlatform
 import Foundation
 import Testing
 
-@testable import EnclaveRuntime
+@testable import EnclaveProtocol
 
 /// The library closure the platform measures (`ExecutableImage.loadedLibraries()`): what the loader maps, as `ldd`
 /// lists it, hashed, and refused when it cannot be listed faithfully or could change unseen.

@@ -1,5 +1,5 @@
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 
@@ -50,7 +50,7 @@ import Testing
     func lockedByteCount() throws {
         let manifest = try EnclaveManifest(toml: ManifestFixture.toml)
         // 64 MiB of frames; scratch (16 MiB, 4096 pages): 4 KiB key + 32 KiB of versions; weights (2 pages): 4 + 4 KiB.
-        #expect(EnclaveMemory.lockedByteCount(for: manifest) == (64 << 20) + 4096 + 32768 + 4096 + 4096)
+        #expect(manifest.lockedByteCount == (64 << 20) + 4096 + 32768 + 4096 + 4096)
     }
 
     /// The VmFlags of the mapping that contains `address`, from /proc/self/smaps.

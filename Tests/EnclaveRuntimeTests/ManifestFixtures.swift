@@ -1,5 +1,5 @@
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 
 /// A manifest set written into a fresh temporary directory: `enclave.toml`, a trusted file `data/greeting.txt`

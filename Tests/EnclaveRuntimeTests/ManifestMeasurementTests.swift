@@ -1,6 +1,6 @@
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 

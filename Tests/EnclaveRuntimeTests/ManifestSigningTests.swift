@@ -1,7 +1,9 @@
+import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Testing
 

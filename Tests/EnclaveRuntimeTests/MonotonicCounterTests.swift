@@ -1,5 +1,7 @@
 import CloisterCBOR
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import Glibc
 import Testing
 

@@ -1,5 +1,7 @@
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 import Testing
 

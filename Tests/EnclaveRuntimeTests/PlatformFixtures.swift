@@ -1,7 +1,8 @@
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 
 /// A freshly initialised platform in a temporary home.

@@ -1,5 +1,6 @@
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Glibc
 import Testing

@@ -1,5 +1,6 @@
 import CloisterCrypto
-import EnclaveRuntime
+import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 import Testing
 

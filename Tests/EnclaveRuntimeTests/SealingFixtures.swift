@@ -1,5 +1,7 @@
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import Foundation
 
 /// Identities, a platform and sealers for the sealing and counter tests.

@@ -1,6 +1,8 @@
 import CloisterCBOR
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import Testing
 
 @Suite struct SealingTests {

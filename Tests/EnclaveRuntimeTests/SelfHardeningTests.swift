@@ -1,5 +1,5 @@
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Testing
 

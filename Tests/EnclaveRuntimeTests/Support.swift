@@ -1,4 +1,4 @@
-import EnclaveRuntime
+import EnclaveProtocol
 import Foundation
 import Synchronization
 

@@ -1,20 +1,23 @@
 import CloisterCBOR
 import CloisterCrypto
+import CloisterErrors
 import CloisterTestSupport
-import ConfidentialFederation
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
 import Federated
 import FederationServer
 import Foundation
+import HTTPService
 import Hummingbird
 import HummingbirdTesting
 import Learning
 import Logging
 import NIOCore
+import RelyingParty
 import Synchronization
 import Testing
 import Verifier
-import VerifierServer
 
 @Suite("fl serve's HTTP host: relayed rounds over loopback, refusals as 4xx")
 struct FederationRoutesTests {

@@ -1,5 +1,6 @@
 import CloisterTestSupport
 import Foundation
+import HTTPService
 import HummingbirdTesting
 import Testing
 import VerifierServer

@@ -1,8 +1,10 @@
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
+import HTTPService
 import Hummingbird
 import HummingbirdTesting
 import Logging

@@ -1,7 +1,9 @@
 import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
+import RelyingParty
 import Testing
 import Verifier
 

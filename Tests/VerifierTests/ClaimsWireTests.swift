@@ -1,6 +1,6 @@
 import Attestation
 import CloisterTestSupport
-import EnclaveRuntime
+import EnclavePlatform
 import Foundation
 import Testing
 import Verifier

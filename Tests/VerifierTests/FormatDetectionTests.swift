@@ -1,5 +1,6 @@
 import Attestation
 import CloisterCrypto
+import CloisterErrors
 import CloisterTestSupport
 import Foundation
 import Testing

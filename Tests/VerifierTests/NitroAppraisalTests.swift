@@ -2,7 +2,6 @@ import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
-import EnclaveRuntime
 import Foundation
 import Testing
 import Verifier

@@ -4,7 +4,9 @@
 // Benchmarks/) or named by CLOISTER_ENCLAVE_EXECUTABLE.
 import Benchmark
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import EnclaveWorkbench
 
 /// Registers a benchmark whose state `make` creates in its setup and `end` disposes of in its teardown, so that

@@ -6,12 +6,13 @@
 // Usage: AggregationProbe [COUNT] [WIDTH]   (defaults 100, 1000000)
 import Attestation
 import CloisterCrypto
-import ConfidentialFederation
-import EnclaveRuntime
+import ConfidentialProtocol
+import EnclaveProtocol
 import EnclaveWorkbench
 import Federated
 import Foundation
 import Learning
+import RelyingParty
 import Verifier
 
 let arguments = CommandLine.arguments

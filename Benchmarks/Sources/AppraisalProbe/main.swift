@@ -6,7 +6,8 @@
 // usage: AppraisalProbe [SECONDS_PER_PROBE [FIGURE]]
 import Attestation
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import ProbeSupport
 import Verifier

@@ -1,4 +1,4 @@
-public import CloisterCrypto
+public import CloisterErrors
 
 /// Why a COSE message was rejected: a stable code for programs, a reason for people.
 public struct COSEError: CodedError {

@@ -1,3 +1,5 @@
+public import CloisterErrors
+
 extension ErrorCode where Domain == CryptoError {
     /// A certificate chain failed verification (the error is a `CertificateChainError` naming the check).
     public static let certificateRejected = Self("certificate-rejected")

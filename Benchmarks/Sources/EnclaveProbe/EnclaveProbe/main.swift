@@ -5,7 +5,9 @@
 // usage: EnclaveProbe [SECONDS_PER_PROBE [LAUNCHES [GROUP...]]]   groups: launch round-trip seal quote (default all)
 //        EnclaveProbe --echo-peer   (the far end of the cross-process ping-pong, on fd 3; started by the probe)
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
+import EnclaveSDK
 import EnclaveWorkbench
 import Foundation
 import ProbeSupport

@@ -1,6 +1,7 @@
 // A throwaway platform and a signed `builtin:echo` enclave, for EnclaveProbe and EnclaveBenchmarks.
 import CloisterCrypto
-import EnclaveRuntime
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 
 /// A simulated platform in a fresh temporary directory, with a signed manifest beside it (`builtin:echo` unless told): what a

@@ -1,5 +1,6 @@
 public import CloisterCBOR
 public import CloisterCrypto
+import CloisterErrors
 public import FoundationEssentials
 
 /// An attestation document as it travels: a COSE_Sign1 whose payload is an `AttestationDocument`, signed by the key

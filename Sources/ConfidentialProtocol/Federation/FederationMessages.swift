@@ -1,0 +1,150 @@
+import CloisterCBOR
+import CloisterCrypto
+import CloisterErrors
+public import EnclaveProtocol
+public import Federated
+public import Foundation
+public import Learning
+
+/// The `fedavg` workload's ECALLs and the HPKE context of client updates.
+public enum FederationCall {
+    /// Host → enclave, once: the `FederationConfig` (JSON). Returns the signed `FederationDescriptor`.
+    public static let begin = "fedavg.begin"
+    /// Returns the signed `FederationDescriptor`.
+    public static let descriptor = "fedavg.descriptor"
+    /// Returns the signed current global model (`ModelState` header).
+    public static let state = "fedavg.state"
+    /// A client's update: CBOR {"encapsulated_key", "ciphertext"}, HPKE-sealed `SignedStatement<UpdateHeader>`.
+    /// Returns the signed `Receipt`.
+    public static let submit = "fedavg.submit"
+    /// Closes the open round if it may close now; returns the signed new `ModelState`.
+    public static let close = "fedavg.close"
+    /// HPKE `info` of an update sealed to the aggregator.
+    public static let hpkeInfo = Array("cloister fedavg update v1".utf8)
+    /// The largest `submit` argument (a sealed update) the enclave accepts: 16 MiB, what the CBOR decoders on its
+    /// path take. A larger one is refused with `update-too-large` (the enclave stays up); the host refuses it
+    /// before relaying it (HTTP 413).
+    public static let maximumUpdateSize = CBORLimits.default.maximumInputSize
+    /// The most parameters a federated model may have, so that an update of it (4 bytes each, plus 64 KiB for the
+    /// keys, signature and header around them) fits `maximumUpdateSize`; `begin` refuses a larger model.
+    public static let maximumParameterCount = (maximumUpdateSize - (64 << 10)) / 4
+}
+
+/// The shape of the federated model: which `Learning.Model` clients train (the enclave builds the initial one).
+public struct ModelSpec: Sendable, Codable, Hashable {
+    public let kind: ModelKind
+    public let featureCount: Int
+    public let classCount: Int
+    public let hiddenUnits: Int
+    public let seed: UInt64
+
+    public init(kind: ModelKind, featureCount: Int, classCount: Int, hiddenUnits: Int = 32, seed: UInt64 = 0) {
+        self.kind = kind
+        self.featureCount = featureCount
+        self.classCount = classCount
+        self.hiddenUnits = hiddenUnits
+        self.seed = seed
+    }
+
+    /// The initial model of this shape (zeros, or the seeded MLP weights).
+    public func makeModel() throws -> Model {
+        try Model(kind: kind, featureCount: featureCount, classCount: classCount, hiddenUnits: hiddenUnits, seed: seed)
+    }
+}
+
+/// What the host asks the enclave to run: the plan, the registered clients' public keys (SubjectPublicKeyInfo DER,
+/// hex), and the model. The enclave signs it back as the `FederationDescriptor`, so clients see exactly what runs.
+public struct FederationConfig: Sendable, Codable, Equatable {
+    public let plan: FederationPlan
+    public let clientKeys: [String: String]
+    public let model: ModelSpec
+
+    public init(plan: FederationPlan, clientKeys: [String: String], model: ModelSpec) {
+        self.plan = plan
+        self.clientKeys = clientKeys
+        self.model = model
+    }
+}
+
+/// The federation as the enclave runs it, signed by the enclave: a fresh random identifier (so updates for another
+/// run of the same configuration are refused) and the configuration.
+public struct FederationDescriptor: Sendable, Codable, Equatable {
+    public let federationID: String
+    public let config: FederationConfig
+
+    package init(federationID: String, config: FederationConfig) {
+        self.federationID = federationID
+        self.config = config
+    }
+}
+
+/// A global model as published after a round (or the initial one, round 0), signed by the enclave.
+public struct ModelState: Sendable, Codable, Equatable {
+    public let federationID: String
+    public let completedRounds: Int
+    /// The round clients may submit to now (nil once finished), and who was sampled into it.
+    public let openRound: Int?
+    public let cohort: [String]
+    /// Who contributed to this model.
+    public let participants: [String]
+    /// Client-level privacy of everything published so far (nil without DP).
+    public let privacy: PrivacyReport?
+    public let finishReason: String?
+
+    package init(
+        federationID: String, completedRounds: Int, openRound: Int?, cohort: [String], participants: [String],
+        privacy: PrivacyReport?, finishReason: String?
+    ) {
+        self.federationID = federationID
+        self.completedRounds = completedRounds
+        self.openRound = openRound
+        self.cohort = cohort
+        self.participants = participants
+        self.privacy = privacy
+        self.finishReason = finishReason
+    }
+}
+
+/// What a client signs with its registered key and seals to the enclave with its parameters.
+public struct UpdateHeader: Sendable, Codable, Equatable {
+    public let federationID: String
+    public let round: Int
+    public let client: String
+    public let exampleCount: Int
+
+    public init(federationID: String, round: Int, client: String, exampleCount: Int) {
+        self.federationID = federationID
+        self.round = round
+        self.client = client
+        self.exampleCount = exampleCount
+    }
+}
+
+/// The enclave's signed acknowledgement of an accepted update: a client can prove its update entered the round.
+public struct Receipt: Sendable, Codable, Equatable {
+    public let federationID: String
+    public let round: Int
+    public let client: String
+    /// SHA-256 (hex) of the sealed update's ciphertext.
+    public let ciphertextDigest: String
+    public let accepted: Int
+
+    package init(federationID: String, round: Int, client: String, ciphertextDigest: String, accepted: Int) {
+        self.federationID = federationID
+        self.round = round
+        self.client = client
+        self.ciphertextDigest = ciphertextDigest
+        self.accepted = accepted
+    }
+}
+
+extension FederationError {
+    /// The federation error the enclave's handler threw, recovered from the ECALL failure that carried it; nil for
+    /// any other failure.
+    public init?(_ error: EnclaveCallError) {
+        guard let remote = error.remoteCode, let code = Code.all.first(where: { $0.rawValue == remote }) else {
+            return nil
+        }
+        self.init(code, error.reason)
+    }
+}

@@ -1,0 +1,66 @@
+import Attestation
+import CloisterCBOR
+public import CloisterCrypto
+import EnclaveProtocol
+public import FoundationEssentials
+public import Verifier
+
+/// An enclave whose quote passed appraisal on a fresh nonce: the P-256 key the quote binds (what a relying party
+/// encrypts to and checks signatures with), the nonce it answered, the appraisal's status and the measurement.
+public struct AttestedEnclave: Sendable {
+    public let key: ECPublicKey
+    public let nonce: [UInt8]
+    public let status: AppraisalStatus
+    public let measurement: String?
+
+    public init(key: ECPublicKey, nonce: [UInt8], status: AppraisalStatus, measurement: String?) {
+        self.key = key
+        self.nonce = nonce
+        self.status = status
+        self.measurement = measurement
+    }
+
+    /// The P-256 key in a quote's `public_key` claim (SubjectPublicKeyInfo DER, hex).
+    static func key(claim hex: String?) throws -> ECPublicKey {
+        guard let hex, let der = hexDecoded(hex), let key = try? ECPublicKey(derRepresentation: der),
+            key.curve == .p256
+        else {
+            throw AttestationRefusal(reason: "the enclave's quote binds no P-256 public key")
+        }
+        return key
+    }
+}
+
+/// Why an enclave was not attested: every failing check, by name.
+public struct AttestationRefusal: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+    public var description: String { reason }
+
+    public init(reason: String) {
+        self.reason = reason
+    }
+}
+
+extension Appraiser {
+    /// Asks `call` (the untrusted host's relay to the enclave's `cloister.quote` ECALL) for a quote on a fresh
+    /// 32-byte nonce and appraises it under `policy`, with the nonce required, at `time`. Throws
+    /// `AttestationRefusal` naming every failing check, or when the quote binds no P-256 key.
+    public func attestEnclave(
+        policy: Policy, at time: Date = Date(), call: (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
+    ) throws -> AttestedEnclave {
+        var policy = policy
+        policy.requireNonce = true
+        let nonce = try SecureRandom.bytes(count: 32)
+        let quote = try call(
+            EnclaveMain.quoteFunction,
+            CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)]).encoded())
+        let appraisal = evaluate(quote, format: .cloister, policy: policy, expectedNonce: nonce, at: time)
+        guard appraisal.status != .contraindicated else {
+            let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
+            throw AttestationRefusal(reason: "the enclave's quote is refused under policy '\(policy.id)': \(failures)")
+        }
+        return AttestedEnclave(
+            key: try AttestedEnclave.key(claim: appraisal.claims?.publicKey), nonce: nonce, status: appraisal.status,
+            measurement: appraisal.claims?.measurement)
+    }
+}

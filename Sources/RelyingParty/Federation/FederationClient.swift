@@ -1,0 +1,117 @@
+import CloisterCBOR
+public import CloisterCrypto
+public import ConfidentialProtocol
+import EnclaveProtocol
+public import Federated
+public import Foundation
+public import Verifier
+
+/// A data owner's side of a federation. It reaches the aggregator only through `transport` (the untrusted host's
+/// relay), sends nothing before the aggregator's quote passes appraisal on a fresh nonce, accepts a federation and
+/// global models only when the attested key signed them, and sends its update only signed with its registered key
+/// and HPKE-sealed to the attested key.
+public struct FederationClient: Sendable {
+    /// Calls one of the aggregator's functions (`FederationCall`, `EnclaveMain.quoteFunction`) and returns its reply.
+    public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
+
+    public let transport: Transport
+    public let appraiser: Appraiser
+    public let policy: Policy
+    /// The identifier this client is registered under; nil to find it in the federation by this client's key.
+    public let clientID: String?
+    public let signingKey: ECPrivateKey
+
+    public init(
+        transport: @escaping Transport, appraiser: Appraiser, policy: Policy, clientID: String?,
+        signingKey: ECPrivateKey
+    ) {
+        // The enclave's refusals (a stale round, a duplicate) come back as the federation errors they are.
+        self.transport = { function, argument in
+            do {
+                return try transport(function, argument)
+            } catch let error as EnclaveCallError {
+                throw FederationError(error) ?? error
+            }
+        }
+        self.appraiser = appraiser
+        self.policy = policy
+        self.clientID = clientID
+        self.signingKey = signingKey
+    }
+
+    /// An attested aggregator, the federation it signed, and the identifier it registers this client under.
+    public struct Session: Sendable {
+        public let enclave: AttestedEnclave
+        public let descriptor: FederationDescriptor
+        public let clientID: String
+    }
+
+    /// Attests the aggregator (by default with `appraiser` under `policy`; `attestation` may instead have a verifier
+    /// service appraise it) and fetches its signed federation; refuses a federation that does not register this
+    /// client under this client's key.
+    public func join(
+        at time: Date = Date(), attestation: ((_ call: Transport) throws -> AttestedEnclave)? = nil
+    ) throws -> Session {
+        let enclave: AttestedEnclave
+        do {
+            enclave = try attestation?(transport) ?? appraiser.attestEnclave(policy: policy, at: time, call: transport)
+        } catch let refusal as AttestationRefusal {
+            throw FederationError(.attestationRefused, refusal.reason)
+        }
+        let descriptor = try SignedStatement<FederationDescriptor>(
+            signed: transport(FederationCall.descriptor, []), what: "the federation descriptor"
+        ) { _ in enclave.key }.header
+        let ownKey = hexEncoded(signingKey.publicKey.derRepresentation)
+        let registered = descriptor.config.clientKeys.filter { $0.value == ownKey }.map(\.key).sorted()
+        guard let id = clientID ?? registered.first, registered.contains(id) else {
+            throw FederationError(
+                .statementRejected,
+                "the federation does not register \(clientID.map { "client \"\($0)\"" } ?? "any client") with this client's key"
+            )
+        }
+        return Session(enclave: enclave, descriptor: descriptor, clientID: id)
+    }
+
+    /// The current global model, verified: signed by the attested key, for this federation.
+    public func state(in session: Session) throws -> SignedStatement<ModelState> {
+        let state = try SignedStatement<ModelState>(
+            signed: transport(FederationCall.state, []), what: "the global model"
+        ) { _ in session.enclave.key }
+        guard state.header.federationID == session.descriptor.federationID else {
+            throw FederationError(.statementRejected, "the global model belongs to another federation")
+        }
+        return state
+    }
+
+    /// Signs and seals `parameters` for `round` and submits them; returns the aggregator's verified receipt.
+    public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) throws -> Receipt {
+        let (message, ciphertext) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
+        let receipt = try SignedStatement<Receipt>(
+            signed: transport(FederationCall.submit, message), what: "the aggregator's receipt"
+        ) { _ in session.enclave.key }.header
+        guard receipt.federationID == session.descriptor.federationID, receipt.round == round,
+            receipt.client == session.clientID,
+            receipt.ciphertextDigest == hexEncoded(DigestAlgorithm.sha256.hash(ciphertext))
+        else {
+            throw FederationError(.statementRejected, "the receipt acknowledges another update")
+        }
+        return receipt
+    }
+
+    /// The `fedavg.submit` argument for `parameters`: signed with this client's key, sealed with HPKE to the
+    /// attested key; and its ciphertext (which the receipt names by digest).
+    public func sealedUpdate(
+        _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
+    ) throws -> (message: [UInt8], ciphertext: [UInt8]) {
+        let header = UpdateHeader(
+            federationID: session.descriptor.federationID, round: round, client: session.clientID,
+            exampleCount: exampleCount)
+        let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
+        let (encapsulatedKey, ciphertext) = try HPKE.seal(
+            signed, to: session.enclave.key, info: FederationCall.hpkeInfo)
+        let message = try CBORValue.map([
+            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
+        ]).encoded()
+        return (message, ciphertext)
+    }
+}

@@ -1,0 +1,172 @@
+import CloisterCBOR
+public import CloisterCrypto
+import ConfidentialProtocol
+import EnclaveProtocol
+public import EnclaveSDK
+import Federated
+import Foundation
+import Learning
+import Synchronization
+
+extension BuiltinWorkload {
+    /// The federated aggregator (`Manifests/fedavg.toml`): clients verify its quote, sign their updates with their
+    /// registered keys and seal them with HPKE to the key the quote binds; the enclave authenticates, validates,
+    /// clips, aggregates, adds DP-FedAvg noise, accounts client-level privacy, and signs every global model with that
+    /// key. The host (`cloister fl serve`) only relays ciphertext and publishes what the enclave signs. See
+    /// `FederationCall` for the ECALLs.
+    public static let fedavg = BuiltinWorkload(
+        name: "fedavg",
+        summary: "federated aggregation of HPKE-sealed, client-signed updates; DP-FedAvg; signed global models",
+        ecalls: { enclave in
+            let aggregator = EnclaveAggregator(key: enclave.key)
+            var table = EnclaveCallTable()
+            table.register(FederationCall.begin) { try aggregator.begin($0) }
+            table.register(FederationCall.descriptor) { _ in try aggregator.running { $0.signedDescriptor } }
+            table.register(FederationCall.state) { _ in try aggregator.running { $0.signedState } }
+            table.register(FederationCall.submit) { try aggregator.submit($0) }
+            table.register(FederationCall.close) { _ in try aggregator.close() }
+            table.registerHostDrivenMain(
+                "fedavg: this workload aggregates updates relayed by `cloister fl serve`")
+            return table
+        })
+}
+
+/// The aggregator inside the enclave: one federation, begun once by the host, then driven by submissions and
+/// round closes. Everything it returns is signed with `key` (the key its quote binds).
+public final class EnclaveAggregator: Sendable {
+    struct Running: Sendable {
+        let descriptor: FederationDescriptor
+        let signedDescriptor: [UInt8]
+        let clientKeys: [String: ECPublicKey]
+        var federation: Federation
+        var random: GaussianSampler<BufferedSecureRandom>
+        var signedState: [UInt8]
+    }
+
+    private let key: ECPrivateKey
+    private let state = Mutex<Running?>(nil)
+
+    public init(key: ECPrivateKey) {
+        self.key = key
+    }
+
+    func running<T>(_ body: (Running) throws -> T) throws -> T {
+        try state.withLock { running in
+            guard let running else {
+                throw FederationError(.roundNotReady, "the federation has not begun")
+            }
+            return try body(running)
+        }
+    }
+
+    /// Starts the federation the host's `FederationConfig` describes; refused once begun.
+    public func begin(_ argument: [UInt8]) throws -> [UInt8] {
+        let config: FederationConfig
+        do {
+            config = try JSONDecoder().decode(FederationConfig.self, from: Data(argument))
+        } catch {
+            throw FederationError(.invalidParameter, "the federation configuration is not valid: \(error)")
+        }
+        guard Set(config.clientKeys.keys) == Set(config.plan.clients) else {
+            throw FederationError(.invalidParameter, "the client keys do not match the plan's registered clients")
+        }
+        var keys: [String: ECPublicKey] = [:]
+        for (client, hex) in config.clientKeys {
+            guard let der = hexDecoded(hex), let key = try? ECPublicKey(derRepresentation: der), key.curve == .p256
+            else {
+                throw FederationError(.invalidParameter, "client \"\(client)\" has no valid P-256 public key")
+            }
+            keys[client] = key
+        }
+        let initial = try config.model.makeModel().parameters.map(Float.init)
+        guard initial.count <= FederationCall.maximumParameterCount else {
+            throw FederationError(
+                .invalidParameter,
+                "the model has \(initial.count) parameters; an update of more than \(FederationCall.maximumParameterCount) would not fit the \(FederationCall.maximumUpdateSize) bytes the aggregator accepts"
+            )
+        }
+        var random = GaussianSampler(source: BufferedSecureRandom())
+        let federation = try Federation(plan: config.plan, initialModel: initial, at: Date(), random: &random)
+        let descriptor = FederationDescriptor(
+            federationID: hexEncoded(try SecureRandom.bytes(count: 16)), config: config)
+        let signedDescriptor = try SignedStatement(header: descriptor).signed(with: key)
+        var running = Running(
+            descriptor: descriptor, signedDescriptor: signedDescriptor, clientKeys: keys, federation: federation,
+            random: random, signedState: [])
+        running.signedState = try signState(of: running, participants: [], privacy: running.federation.privacySpent)
+        try state.withLock { current in
+            guard current == nil else { throw FederationError(.invalidParameter, "the federation has already begun") }
+            current = running
+        }
+        return signedDescriptor
+    }
+
+    /// Opens, authenticates and admits one client update; returns the signed receipt.
+    public func submit(_ argument: [UInt8]) throws -> [UInt8] {
+        guard argument.count <= FederationCall.maximumUpdateSize else {
+            throw FederationError(
+                .updateTooLarge,
+                "the update takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumUpdateSize)"
+            )
+        }
+        let message = try? CBORDecoder(limits: CBORLimits(maximumInputSize: FederationCall.maximumUpdateSize))
+            .decode(argument)
+        guard let encapsulatedKey = message?[.text("encapsulated_key")]?.bytesValue,
+            let ciphertext = message?[.text("ciphertext")]?.bytesValue
+        else {
+            throw FederationError(.protocolViolation, "an update is the CBOR map {encapsulated_key, ciphertext}")
+        }
+        let signed: [UInt8]
+        do {
+            signed = try HPKE.open(
+                ciphertext, encapsulatedKey: encapsulatedKey, privateKey: key, info: FederationCall.hpkeInfo)
+        } catch {
+            throw FederationError(.protocolViolation, "the update does not open with the aggregator's key: \(error)")
+        }
+        return try state.withLock { running throws -> [UInt8] in
+            guard var current = running else { throw FederationError(.roundNotReady, "the federation has not begun") }
+            let update = try SignedStatement<UpdateHeader>(
+                signed: signed, what: "the update", rejection: .unknownClient
+            ) {
+                header throws(FederationError) in
+                guard let key = current.clientKeys[header.client] else {
+                    throw FederationError(.unknownClient, "client \"\(header.client)\" is not registered")
+                }
+                return key
+            }
+            guard update.header.federationID == current.descriptor.federationID else {
+                throw FederationError(.staleRound, "the update is for another federation")
+            }
+            try current.federation.submit(
+                ClientUpdate(parameters: update.parameters, exampleCount: update.header.exampleCount),
+                from: update.header.client, round: update.header.round)
+            running = current
+            let receipt = Receipt(
+                federationID: current.descriptor.federationID, round: update.header.round, client: update.header.client,
+                ciphertextDigest: hexEncoded(DigestAlgorithm.sha256.hash(ciphertext)),
+                accepted: current.federation.round?.participants.count ?? 0)
+            return try SignedStatement(header: receipt).signed(with: key)
+        }
+    }
+
+    /// Closes the open round if the plan lets it close now; returns the signed new global model.
+    public func close() throws -> [UInt8] {
+        try state.withLock { running throws -> [UInt8] in
+            guard var current = running else { throw FederationError(.roundNotReady, "the federation has not begun") }
+            let outcome = try current.federation.close(at: Date(), random: &current.random)
+            current.signedState = try signState(
+                of: current, participants: outcome.participants, privacy: outcome.privacy)
+            running = current
+            return current.signedState
+        }
+    }
+
+    private func signState(of running: Running, participants: [String], privacy: PrivacyReport?) throws -> [UInt8] {
+        let federation = running.federation
+        let header = ModelState(
+            federationID: running.descriptor.federationID, completedRounds: federation.completedRounds,
+            openRound: federation.round?.number, cohort: federation.round?.cohort ?? [], participants: participants,
+            privacy: privacy, finishReason: federation.finishReason)
+        return try SignedStatement(header: header, parameters: federation.globalModel).signed(with: key)
+    }
+}
