@@ -76,10 +76,10 @@ let package = Package(
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
-        // What the simulator's parties share: manifests, measurement and signed manifests (and what measuring needs:
-        // sealed images, ELF headers, library closures), the framed channel and the ECALL/platform-call messages, the
-        // records, reports and quote bindings the platform issues, sealing formats, crash-safe files, and the isolation
-        // primitives both the launcher and the enclave apply.
+        // What the simulator's parties share: the manifest (as values and canonical CBOR) and the measurement formula,
+        // the framed channel and the ECALL/platform-call messages, the records, reports and quote bindings the platform
+        // issues, sealing formats, crash-safe files, and the isolation primitives both the launcher and the enclave
+        // apply (Landlock, the enclave's descriptors and forbidden environment, sealed files, locked memory).
         .target(
             name: "EnclaveProtocol",
             dependencies: [
@@ -88,16 +88,17 @@ let package = Package(
                 "CloisterCBOR",
                 "Attestation",
                 "CEnclaveSandbox",
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),
         // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
-        // counters, the launcher and the platform process.
+        // counters, the launcher and the platform process; and what only the platform and the tools do with a
+        // manifest: read its TOML, measure an executable (sealed images, ELF headers, library closures), sign it.
         .target(
             name: "EnclavePlatform",
             dependencies: [
                 "EnclaveProtocol", "Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox",
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),

@@ -1,4 +1,5 @@
 import CloisterTestSupport
+@testable import EnclavePlatform
 import Foundation
 import Testing
 

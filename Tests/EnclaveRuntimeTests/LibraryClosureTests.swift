@@ -1,6 +1,6 @@
 import CloisterCrypto
 import CloisterTestSupport
-import EnclavePlatform
+@testable import EnclavePlatform
 import Foundation
 import Testing
 
