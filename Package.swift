@@ -252,8 +252,9 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
-        // The Swift runtime and Foundation linked statically (-static-stdlib; the static Foundation's own libraries
-        // are named, as modules compiled against the shared Foundation do not name them), libcrypto too (COpenSSL):
+        // The Swift runtime and FoundationEssentials linked statically (-static-stdlib; its C shims are named, as
+        // modules compiled against the shared FoundationEssentials do not name them; no module in the closure imports
+        // Foundation, whose ICU data is 30 MB: scripts/check-layers), libcrypto too (COpenSSL):
         // only what Debian ships as shared objects alone is loaded, glibc and libcbor, with the libstdc++ and
         // libgcc_s that Swift's static-stdlib link names. The platform measures each file the loader maps
         // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
@@ -263,8 +264,6 @@ let package = Package(
             swiftSettings: strictSettings,
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"]),
-                .linkedLibrary("CoreFoundation"),
-                .linkedLibrary("_FoundationICU"),
                 .linkedLibrary("_FoundationCShims"),
                 .linkedLibrary("_FoundationCollections"),
             ]

@@ -1,8 +1,8 @@
 import CloisterTestSupport
-@testable import EnclavePlatform
 import Foundation
 import Testing
 
+@testable import EnclavePlatform
 @testable import EnclaveProtocol
 
 @Suite struct ExecutableImageTests {

@@ -1,4 +1,5 @@
 internal import CEnclaveSandbox
+import CloisterErrors
 public import EnclaveProtocol
 import Glibc
 import Synchronization

@@ -1,3 +1,4 @@
+import CloisterErrors
 public import EnclaveProtocol
 import Foundation
 

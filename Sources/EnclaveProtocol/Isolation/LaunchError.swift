@@ -49,8 +49,3 @@ extension ErrorCode where Domain == LaunchError {
     /// The enclave's channel ends were already given to another process.
     public static let endpointsTaken = Self("endpoints-taken")
 }
-
-/// "Permission denied (errno 13)".
-package func errnoText(_ error: Int32) -> String {
-    "\(String(cString: strerror(error))) (errno \(error))"
-}
