@@ -76,10 +76,10 @@ let package = Package(
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
-        // What the simulator's parties share: manifests, measurement and signed manifests (and what measuring needs:
-        // sealed images, ELF headers, library closures), the framed channel and the ECALL/platform-call messages, the
-        // records, reports and quote bindings the platform issues, sealing formats, crash-safe files, and the isolation
-        // primitives both the launcher and the enclave apply.
+        // What the simulator's parties share: the manifest (as values and canonical CBOR) and the measurement formula,
+        // the framed channel and the ECALL/platform-call messages, the records, reports and quote bindings the platform
+        // issues, sealing formats, crash-safe files, and the isolation primitives both the launcher and the enclave
+        // apply (Landlock, the enclave's descriptors and forbidden environment, sealed files, locked memory).
         .target(
             name: "EnclaveProtocol",
             dependencies: [
@@ -88,16 +88,17 @@ let package = Package(
                 "CloisterCBOR",
                 "Attestation",
                 "CEnclaveSandbox",
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),
         // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
-        // counters, the launcher and the platform process.
+        // counters, the launcher and the platform process; and what only the platform and the tools do with a
+        // manifest: read its TOML, measure an executable (sealed images, ELF headers, library closures), sign it.
         .target(
             name: "EnclavePlatform",
             dependencies: [
                 "EnclaveProtocol", "Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox",
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),
@@ -251,8 +252,9 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
-        // The Swift runtime and Foundation linked statically (-static-stdlib; the static Foundation's own libraries
-        // are named, as modules compiled against the shared Foundation do not name them), libcrypto too (COpenSSL):
+        // The Swift runtime and FoundationEssentials linked statically (-static-stdlib; its C shims are named, as
+        // modules compiled against the shared FoundationEssentials do not name them; no module in the closure imports
+        // Foundation, whose ICU data is 30 MB: scripts/check-layers), libcrypto too (COpenSSL):
         // only what Debian ships as shared objects alone is loaded, glibc and libcbor, with the libstdc++ and
         // libgcc_s that Swift's static-stdlib link names. The platform measures each file the loader maps
         // (ExecutableImage.loadedLibraries) and lets the enclave open no other.
@@ -262,8 +264,6 @@ let package = Package(
             swiftSettings: strictSettings,
             linkerSettings: [
                 .unsafeFlags(["-static-stdlib"]),
-                .linkedLibrary("CoreFoundation"),
-                .linkedLibrary("_FoundationICU"),
                 .linkedLibrary("_FoundationCShims"),
                 .linkedLibrary("_FoundationCollections"),
             ]

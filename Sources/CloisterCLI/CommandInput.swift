@@ -1,5 +1,6 @@
 import ArgumentParser
 import CloisterCrypto
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Attestation
 import CloisterCrypto
 import ConfidentialProtocol
+import EnclavePlatform
 import EnclaveProtocol
 import Federated
 import FederationServer

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 public import Learning
 
 /// How `fl simulate` deals a dataset out to its clients: `iid` shuffles and deals near-equal shares; `dirichlet(α)`
@@ -73,7 +74,7 @@ public enum DataPartition: Sendable, Hashable {
     /// A Gamma(shape, 1) draw: Marsaglia and Tsang (2000) for shape ≥ 1, boosted by U^(1/shape) below 1.
     private static func gamma<Source>(_ shape: Double, _ random: inout GaussianSampler<Source>) -> Double {
         if shape < 1 {
-            return gamma(shape + 1, &random) * Foundation.pow(1 - random.uniform(), 1 / shape)
+            return gamma(shape + 1, &random) * Glibc.pow(1 - random.uniform(), 1 / shape)
         }
         let d = shape - 1.0 / 3
         let c = 1 / (9 * d).squareRoot()
@@ -82,7 +83,7 @@ public enum DataPartition: Sendable, Hashable {
             let v = (1 + c * z) * (1 + c * z) * (1 + c * z)
             guard v > 0 else { continue }
             let u = 1 - random.uniform()
-            if Foundation.log(u) < 0.5 * z * z + d - d * v + d * Foundation.log(v) { return d * v }
+            if Glibc.log(u) < 0.5 * z * z + d - d * v + d * Glibc.log(v) { return d * v }
         }
     }
 }

@@ -1,4 +1,4 @@
-public import Foundation
+public import FoundationEssentials
 public import Learning
 
 /// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, who has

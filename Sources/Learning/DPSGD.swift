@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Differentially private SGD (Abadi et al. 2016) as Opacus runs it: each step samples every example independently
 /// with probability q (Poisson sampling), clips each sampled example's gradient to L2 norm C, adds Gaussian noise of

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A labelled numeric dataset: one row per example, features stored row-major in one buffer, integer class labels
 /// 0..<classCount.
@@ -27,13 +27,13 @@ public struct Dataset: Sendable {
     /// `Model.maximumClassCount`), and the features are mapped through it. Errors name the file, line and column:
     /// ragged rows, non-numeric cells, a label that is not a class number, a missing label column, empty data.
     public init(csvAt path: String, label: String, schema: FeatureSchema? = nil) throws(LearningError) {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            bytes = try LocalFile.bytes(at: path)
         } catch {
-            throw LearningError(.malformedData, "\(path): cannot be read as UTF-8 text: \(error.localizedDescription)")
+            throw LearningError(.malformedData, "\(path): cannot be read: \(error.reason)")
         }
-        try self.init(csv: text, label: label, source: path, schema: schema)
+        try self.init(csv: bytes, label: label, source: path, schema: schema)
     }
 
     /// Parses CSV bytes, which must be UTF-8 (see `init(csvAt:label:schema:)`); `source` names them in errors.
@@ -58,7 +58,7 @@ public struct Dataset: Sendable {
         while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
         guard let header = lines.first else { throw LearningError(.malformedData, "\(source): empty file") }
         let columns = header.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingCharacters(in: .whitespaces)
+            $0.trimmingBlanks()
         }
         guard let labelColumn = columns.firstIndex(of: label) else {
             throw LearningError(
@@ -80,7 +80,7 @@ public struct Dataset: Sendable {
                     "\(source):\(lineNumber): \(cells.count) cells, the header has \(columns.count) columns")
             }
             for (column, cell) in cells.enumerated() {
-                let trimmed = cell.trimmingCharacters(in: .whitespaces)
+                let trimmed = cell.trimmingBlanks()
                 if column == labelColumn {
                     guard let value = Int(trimmed), value >= 0, value < classLimit else {
                         throw LearningError(

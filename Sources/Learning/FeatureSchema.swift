@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Public bounds for every feature, declared by the data owner (not measured on the private data): each feature is
 /// clipped to its bounds and mapped onto [−1, 1], so preprocessing spends no privacy budget.
@@ -45,27 +46,26 @@ public struct FeatureSchema: Sendable, Equatable {
     }
 
     public init(contentsOf path: String) throws(LearningError) {
-        let data: Data
+        let bytes: [UInt8]
         do {
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            bytes = try LocalFile.bytes(at: path)
         } catch {
-            throw LearningError(.malformedSchema, "\(path): cannot be read: \(error.localizedDescription)")
+            throw LearningError(.malformedSchema, "\(path): cannot be read: \(error.reason)")
         }
-        try self.init(json: Array(data), source: path)
+        try self.init(json: bytes, source: path)
     }
 
     /// Parses a schema's JSON text; `source` names it in errors.
     public init(json bytes: [UInt8], source: String) throws(LearningError) {
         let path = source
-        let data = Data(bytes)
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-            let entries = object["features"] as? [String: Any], Set(object.keys).isSubset(of: ["features", "classes"])
+        guard case .object(let object)? = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)),
+            case .object(let entries)? = object["features"], Set(object.keys).isSubset(of: ["features", "classes"])
         else {
             throw LearningError(
                 .malformedSchema, "\(path): expected {\"features\": {\"NAME\": [LOW, HIGH], ...}, \"classes\": K}")
         }
         if let declared = object["classes"] {
-            guard !(declared is Bool), let number = declared as? NSNumber, let count = Int(exactly: number.doubleValue),
+            guard case .number(let number) = declared, let count = Int(exactly: number),
                 (2...Model.maximumClassCount).contains(count)
             else {
                 throw LearningError(
@@ -78,11 +78,10 @@ public struct FeatureSchema: Sendable, Equatable {
         }
         var features: [String: Feature] = [:]
         for (name, value) in entries {
-            let description = value as? [String: Any]
-            let scaleName = description?["scale"] ?? "linear"
-            guard let pair = (description?["bounds"] ?? value) as? [Double], pair.count == 2,
+            let description: [String: JSONValue]? = if case .object(let members) = value { members } else { nil }
+            guard let pair = (description?["bounds"] ?? value).numbers, pair.count == 2,
                 pair[0].isFinite, pair[1].isFinite, pair[0] < pair[1],
-                let scale = (scaleName as? String).flatMap(Scale.init(rawValue:)),
+                let scale = Self.scale(description?["scale"]),
                 description.map({ Set($0.keys).isSubset(of: ["bounds", "scale"]) }) ?? true
             else {
                 throw LearningError(
@@ -93,6 +92,13 @@ public struct FeatureSchema: Sendable, Equatable {
             features[name] = Feature(bounds: pair[0]...pair[1], scale: scale)
         }
         self.features = features
+    }
+
+    /// The scale a feature names (linear when it names none); nil for anything but "linear" or "log".
+    private static func scale(_ value: JSONValue?) -> Scale? {
+        guard let value else { return .linear }
+        guard case .string(let name) = value else { return nil }
+        return Scale(rawValue: name)
     }
 
     /// `dataset` with every feature transformed; every feature must be declared.
@@ -108,5 +114,53 @@ public struct FeatureSchema: Sendable, Equatable {
             scaled.features[index] = columns[index % columns.count].transform(scaled.features[index])
         }
         return scaled
+    }
+}
+
+/// A JSON value as a schema file holds it, decoded with Foundation's `JSONDecoder` (which FoundationEssentials, all the
+/// enclave links, provides): booleans stay apart from numbers, so `"classes": true` is refused.
+enum JSONValue: Decodable, Equatable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case number(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// The array's elements when every one is a number.
+    var numbers: [Double]? {
+        guard case .array(let elements) = self else { return nil }
+        var numbers: [Double] = []
+        for case .number(let number) in elements { numbers.append(number) }
+        return numbers.count == elements.count ? numbers : nil
+    }
+
+    var description: String {
+        switch self {
+        case .null: "null"
+        case .bool(let value): "\(value)"
+        case .number(let value): "\(value)"
+        case .string(let value): "\"\(value)\""
+        case .array(let elements): "[" + elements.map(\.description).joined(separator: ", ") + "]"
+        case .object(let members):
+            "{" + members.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ") + "}"
+        }
     }
 }

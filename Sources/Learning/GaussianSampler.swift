@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Standard normal samples by the Box–Muller transform (Box and Muller 1958) from a uniform generator: from two
 /// uniforms u₁ ∈ (0, 1] and u₂ ∈ [0, 1), each built from the top 53 bits of a 64-bit draw,

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A model's shape and parameters, with the per-example loss gradient DP-SGD clips and the prediction it is scored
 /// by. Parameters are one flat vector:

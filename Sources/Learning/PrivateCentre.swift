@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The mean of the training features, released with Gaussian noise so DP-SGD can centre them without spending privacy
 /// outside the accountant. Centring matters under clipping: features far from zero on average put a common component

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// What to train and how, apart from the data: everything `cloister dp train` takes, as one value the host can
 /// send into an enclave and the enclave can bind into what it signs.

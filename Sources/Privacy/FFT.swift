@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An in-place iterative radix-2 fast Fourier transform over split real and imaginary arrays whose length is a
 /// power of two (Cooley–Tukey, decimation in time). `inverse` computes the unnormalised inverse; divide by the

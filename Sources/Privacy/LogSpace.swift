@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Arithmetic on numbers held as their natural logarithms, for sums of terms that under- or overflow a Double.
 enum LogSpace {

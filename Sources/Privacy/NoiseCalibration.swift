@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
 /// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned

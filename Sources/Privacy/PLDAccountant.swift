@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A tight accountant: the privacy loss distribution (PLD) of each subsampled Gaussian step, discretised on a grid
 /// with the "connect the dots" construction of Doroshenko, Ghazi, Kamath, Kumar and Manurangsi 2022 (a distribution

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A tight accountant by privacy random variables (Gopi, Lee and Wutschitz 2021, "Numerical Composition of
 /// Differential Privacy"; Opacus's `PRVAccountant`): each step's privacy loss is a random variable Y whose

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The privacy loss of the Poisson-subsampled Gaussian and its numerical composition, shared by the tight
 /// accountants (PLD and PRV), which differ only in how one step's loss is put on the grid.

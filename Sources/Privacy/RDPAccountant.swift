@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Privacy loss of a sequence of subsampled Gaussian steps, tracked as Rényi DP at a fixed set of orders
 /// (composition adds RDP order by order) and converted to (ε, δ) with the conversion of Balle et al. 2020

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The Poisson-subsampled Gaussian mechanism: each record joins a step with probability `samplingRate`, and the
 /// step adds Gaussian noise of standard deviation `noiseMultiplier` × the L2 sensitivity (add-or-remove-one

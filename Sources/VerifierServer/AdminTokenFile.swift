@@ -1,3 +1,4 @@
+import CloisterErrors
 import Foundation
 import Glibc
 
@@ -33,12 +34,12 @@ public enum AdminTokenFile {
         // Non-blocking, so that a FIFO is refused for its type instead of waiting for a writer.
         let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
-            throw Refusal(kind: .unreadable, reason: "cannot open the admin token file \(path): \(errnoText())")
+            throw Refusal(kind: .unreadable, reason: "cannot open the admin token file \(path): \(errnoText(errno))")
         }
         defer { close(descriptor) }
         var status = stat()
         guard fstat(descriptor, &status) == 0 else {
-            throw Refusal(kind: .unreadable, reason: "cannot stat the admin token file \(path): \(errnoText())")
+            throw Refusal(kind: .unreadable, reason: "cannot stat the admin token file \(path): \(errnoText(errno))")
         }
         guard status.st_mode & S_IFMT == S_IFREG else {
             throw Refusal(kind: .invalid, reason: "the admin token file \(path) is not a regular file")
@@ -63,7 +64,8 @@ public enum AdminTokenFile {
             if got == 0 { break }
             guard got > 0 else {
                 if errno == EINTR { continue }
-                throw Refusal(kind: .unreadable, reason: "cannot read the admin token file \(path): \(errnoText())")
+                throw Refusal(
+                    kind: .unreadable, reason: "cannot read the admin token file \(path): \(errnoText(errno))")
             }
             count += got
         }
@@ -78,10 +80,5 @@ public enum AdminTokenFile {
                     + "(e.g. openssl rand -hex 32)")
         }
         return Array(token.utf8)
-    }
-
-    private static func errnoText() -> String {
-        let code = errno
-        return "\(String(cString: strerror(code))) (errno \(code))"
     }
 }

@@ -1,4 +1,5 @@
 import CloisterTestSupport
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Testing
@@ -69,7 +70,7 @@ import Testing
     @Test("ordinary environment variables are not loader variables")
     func ordinaryVariables() {
         for name in ["LOG_LEVEL", "PATH", "HOME", "LANG", "XLD_PRELOAD", "MALLOC"] {
-            #expect(!EnclaveProcess.isLoaderVariable(name), "\(name)")
+            #expect(!EnclaveEnvironment.isLoaderVariable(name), "\(name)")
         }
     }
 

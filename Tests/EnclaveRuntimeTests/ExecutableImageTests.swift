@@ -2,6 +2,7 @@ import CloisterTestSupport
 import Foundation
 import Testing
 
+@testable import EnclavePlatform
 @testable import EnclaveProtocol
 
 @Suite struct ExecutableImageTests {

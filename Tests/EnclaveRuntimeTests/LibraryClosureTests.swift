@@ -1,9 +1,9 @@
 import CloisterCrypto
 import CloisterTestSupport
-import EnclavePlatform
 import Foundation
 import Testing
 
+@testable import EnclavePlatform
 @testable import EnclaveProtocol
 
 /// The library closure the platform measures (`ExecutableImage.loadedLibraries()`): what the loader maps, as `ldd`

@@ -1,4 +1,5 @@
 import CloisterTestSupport
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import CloisterCrypto
 import CloisterTestSupport
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 import CloisterTestSupport
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Testing
@@ -36,7 +37,7 @@ import Testing
             return
         default: break
         }
-        let channel = Channel(descriptor: FileDescriptor(adopting: EnclaveProcess.ecallDescriptor))
+        let channel = Channel(descriptor: FileDescriptor(adopting: EnclaveDescriptor.ecall))
         do {
             switch HardeningProbe.mode {
             case "hardened", "control":

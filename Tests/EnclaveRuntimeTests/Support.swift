@@ -1,3 +1,4 @@
+import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Synchronization

@@ -3,7 +3,7 @@ import CloisterCrypto
 import CloisterErrors
 public import EnclaveProtocol
 public import Federated
-public import Foundation
+public import FoundationEssentials
 public import Learning
 
 /// The `fedavg` workload's ECALLs and the HPKE context of client updates.

@@ -1,7 +1,7 @@
 import CloisterCBOR
 public import CloisterCrypto
 public import Federated
-import Foundation
+import FoundationEssentials
 
 /// A statement signed with COSE_Sign1 (ES256): a JSON header (what it says) and a float32 vector (little-endian
 /// bytes, so a million-parameter model is 4 MB with no text to parse). The enclave signs the federation and each

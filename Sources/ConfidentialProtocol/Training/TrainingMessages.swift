@@ -1,6 +1,6 @@
 package import CloisterCBOR
 import CloisterCrypto
-import Foundation
+import FoundationEssentials
 public import Learning
 
 /// The `dpsgd` workload's ECALLs and the messages they carry (deterministic CBOR). Only `TrainingRequest` holds

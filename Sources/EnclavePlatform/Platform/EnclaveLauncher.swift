@@ -1,6 +1,7 @@
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
+import CloisterErrors
 public import EnclaveProtocol
 import Foundation
 

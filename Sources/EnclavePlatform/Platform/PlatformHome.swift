@@ -1,5 +1,6 @@
 public import Attestation
 public import CloisterCrypto
+import CloisterErrors
 import EnclaveProtocol
 import Glibc
 

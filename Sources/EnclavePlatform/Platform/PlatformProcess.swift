@@ -109,7 +109,7 @@ public enum PlatformProcessMain {
     /// Hardens this process, answers the host's launch request, serves the enclave, reports its end. Errors go to
     /// the host as {"error": {domain, code, reason}}; the return value is this process's exit status.
     public static func run(home: PlatformHome) -> Int32 {
-        let control = Channel(descriptor: FileDescriptor(adopting: EnclaveProcess.ecallDescriptor))
+        let control = Channel(descriptor: FileDescriptor(adopting: EnclaveDescriptor.ecall))
         do {
             try EnclaveSelfHardening.apply()
             let request = try CBORDecoder().decode(control.receive())

@@ -13,7 +13,7 @@ public final class EnclaveEndpoints: Sendable {
     }
 
     /// Removes the ends; a second call fails.
-    func take() throws -> (ecall: FileDescriptor, platform: FileDescriptor) {
+    package func take() throws -> (ecall: FileDescriptor, platform: FileDescriptor) {
         let taken = ends.withLock { ends in
             defer { ends = nil }
             return ends

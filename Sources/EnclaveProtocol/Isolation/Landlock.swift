@@ -54,7 +54,7 @@ public enum Landlock {
 
     /// A ruleset handling every filesystem right of `abi` and allowing exactly `rules`; the child restricts itself
     /// with it after fork.
-    static func ruleset(_ rules: [FilesystemRule], abi: Int) throws -> FileDescriptor {
+    package static func ruleset(_ rules: [FilesystemRule], abi: Int) throws -> FileDescriptor {
         let handled = cloister_landlock_fs_rights(Int32(abi))
         let rulesetFD = cloister_landlock_create_ruleset(handled)
         guard rulesetFD >= 0 else { throw LaunchError.systemCall("landlock_create_ruleset", code: .landlock) }

@@ -44,13 +44,8 @@ extension ErrorCode where Domain == LaunchError {
     public static let notHardened = Self("not-hardened")
     /// A locked region was used after `close()`.
     public static let regionClosed = Self("region-closed")
-    /// The environment sets a loader variable (`EnclaveProcess.isLoaderVariable(_:)`).
+    /// The environment sets a loader variable (`EnclaveEnvironment.isLoaderVariable(_:)`).
     public static let loaderVariable = Self("loader-variable")
     /// The enclave's channel ends were already given to another process.
     public static let endpointsTaken = Self("endpoints-taken")
-}
-
-/// "Permission denied (errno 13)".
-package func errnoText(_ error: Int32) -> String {
-    "\(String(cString: strerror(error))) (errno \(error))"
 }

@@ -135,7 +135,7 @@ extension EnclaveManifest {
     }
 
     /// Byte-wise UTF-8 order, the same on every machine and locale.
-    static func precedes(_ lhs: String, _ rhs: String) -> Bool {
+    package static func precedes(_ lhs: String, _ rhs: String) -> Bool {
         lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
     }
 }

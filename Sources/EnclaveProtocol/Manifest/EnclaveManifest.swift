@@ -175,7 +175,7 @@ public struct EnclaveManifest: Sendable, Hashable {
                 .invalidValue, "environment variable names must be non-empty and contain no '='",
                 keyPath: "loader.env.\(Self.quotedKey(key))")
         }
-        for key in environment.keys.sorted() where EnclaveProcess.isLoaderVariable(key) {
+        for key in environment.keys.sorted() where EnclaveEnvironment.isLoaderVariable(key) {
             throw ManifestError(
                 .invalidValue,
                 "\(key) is a loader variable: it would change the code the enclave runs outside its measurement, "
@@ -298,7 +298,7 @@ public struct EnclaveManifest: Sendable, Hashable {
     }
 
     /// A key as it appears in a dotted key path: bare when it can be, quoted otherwise.
-    static func quotedKey(_ key: String) -> String {
+    package static func quotedKey(_ key: String) -> String {
         let bare = !key.isEmpty && key.utf8.allSatisfy { isNameByte($0) && $0 != UInt8(ascii: ".") }
         return bare ? key : "\"\(key)\""
     }

@@ -34,7 +34,7 @@ public struct EnclaveMeasurement: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Computes the measurement from an already encoded canonical manifest of `manifest`.
-    init(
+    package init(
         executableSHA384: [UInt8], libraries: [LoadedLibrary], canonicalManifest: [UInt8], _ manifest: EnclaveManifest
     ) throws(ManifestError) {
         guard executableSHA384.count == 48 else {

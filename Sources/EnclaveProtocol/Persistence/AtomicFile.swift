@@ -1,4 +1,5 @@
 import CloisterCrypto
+import CloisterErrors
 import Glibc
 
 /// A file replaced as a whole: readers see either the previous complete contents or the new ones, never a mix,

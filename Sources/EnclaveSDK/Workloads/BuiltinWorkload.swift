@@ -76,7 +76,7 @@ extension EnclaveMain {
         // Exec resets dumpability, so the enclave hardens itself before it touches any channel.
         var applied = try EnclaveSelfHardening.apply(seccompAllowList: nil)
         let platform = PlatformConnection(
-            channel: Channel(descriptor: FileDescriptor(adopting: EnclaveProcess.platformDescriptor)))
+            channel: Channel(descriptor: FileDescriptor(adopting: EnclaveDescriptor.platform)))
         let record = try EnclaveRecord(encoded: platform.call(.identity, nil))
         let manifest = try record.manifest()
         let trustedFiles = try TrustedFiles.receive(count: manifest.trustedFiles.count, from: platform)
@@ -96,7 +96,7 @@ extension EnclaveMain {
             let binding = try QuoteBinding(value)
             return try enclave.quote(nonce: binding.nonce, userData: binding.userData)
         }
-        let channel = Channel(descriptor: FileDescriptor(adopting: EnclaveProcess.ecallDescriptor))
+        let channel = Channel(descriptor: FileDescriptor(adopting: EnclaveDescriptor.ecall))
         defer { channel.shutdown() }
         try EnclaveCallServer(channel: channel, ecalls: table).serve()
     }

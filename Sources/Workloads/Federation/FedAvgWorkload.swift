@@ -4,7 +4,7 @@ import ConfidentialProtocol
 import EnclaveProtocol
 public import EnclaveSDK
 import Federated
-import Foundation
+import FoundationEssentials
 import Learning
 import Synchronization
 

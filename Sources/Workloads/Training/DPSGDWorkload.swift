@@ -4,7 +4,7 @@ import CloisterErrors
 import ConfidentialProtocol
 import EnclaveProtocol
 public import EnclaveSDK
-import Foundation
+import FoundationEssentials
 import Learning
 import Synchronization
 

@@ -1,4 +1,5 @@
 import CloisterCrypto
+public import EnclaveProtocol
 
 /// A manifest with every input hashed: trusted files filled in, the executable and the libraries it loads hashed, the
 /// measurement computed.

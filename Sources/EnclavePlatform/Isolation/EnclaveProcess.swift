@@ -1,4 +1,6 @@
 internal import CEnclaveSandbox
+import CloisterErrors
+public import EnclaveProtocol
 import Glibc
 import Synchronization
 
@@ -71,11 +73,6 @@ public enum Termination: Sendable, Hashable, CustomStringConvertible {
 /// Dropping the last reference to an unreaped process kills it (SIGKILL) and reaps it; so does the death of the
 /// launcher's process.
 public final class EnclaveProcess: Sendable {
-    /// The enclave's descriptor of its ECALL channel to the host.
-    public static let ecallDescriptor: Int32 = 3
-    /// The enclave's descriptor of its channel to the platform.
-    public static let platformDescriptor: Int32 = 4
-
     /// The process id (stable until the process is reaped by `wait()`).
     public let pid: Int32
     /// The mechanisms applied before exec: no core files, no new privileges, closed descriptors, and Landlock
@@ -104,7 +101,7 @@ public final class EnclaveProcess: Sendable {
     /// Starts `image` with argv `[basename of image.path] + arguments` and exactly `environment`.
     ///
     /// - Parameters:
-    ///   - environment: the whole environment; a loader variable (`isLoaderVariable(_:)`) is refused.
+    ///   - environment: the whole environment; a loader variable (`EnclaveEnvironment.isLoaderVariable(_:)`) is refused.
     ///   - endpoints: the enclave's channel ends; they are taken, and the launcher's copies closed.
     ///   - policy: the Landlock rules, if any, and the memory lock limit.
     ///   - standardStreams: the enclave's fds 0-2.
@@ -118,7 +115,7 @@ public final class EnclaveProcess: Sendable {
         policy: LaunchPolicy = LaunchPolicy(),
         standardStreams: StandardStreams = StandardStreams()
     ) throws -> EnclaveProcess {
-        if let name = environment.keys.sorted().first(where: isLoaderVariable) {
+        if let name = environment.keys.sorted().first(where: EnclaveEnvironment.isLoaderVariable) {
             throw LaunchError(
                 .loaderVariable,
                 "the environment of '\(image.path)' sets \(name), which would change the code the enclave runs "
@@ -183,20 +180,6 @@ public final class EnclaveProcess: Sendable {
         }
         return EnclaveProcess(pid: result.pid, pidfd: FileDescriptor(adopting: result.pidfd), mechanisms: mechanisms)
     }
-
-    /// Whether `name` is an environment variable that would make the dynamic loader, the C library or a library of
-    /// the enclave load or run code from outside the measured image, or retune its allocator: every `LD_*`
-    /// (`LD_PRELOAD`, `LD_LIBRARY_PATH`, `LD_AUDIT`, ...), `GLIBC_TUNABLES`, every `MALLOC_*`, `GCONV_PATH` (iconv
-    /// modules), `OPENSSL_CONF`, `OPENSSL_MODULES` and `OPENSSL_ENGINES` (providers and engines) and
-    /// `SWIFT_BACKTRACE` (which can name a program to run on a crash). Manifests may not set them.
-    public static func isLoaderVariable(_ name: String) -> Bool {
-        loaderVariablePrefixes.contains { name.hasPrefix($0) } || loaderVariables.contains(name)
-    }
-
-    private static let loaderVariablePrefixes = ["LD_", "MALLOC_"]
-    private static let loaderVariables: Set<String> = [
-        "GLIBC_TUNABLES", "GCONV_PATH", "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SWIFT_BACKTRACE",
-    ]
 
     /// Blocks until the process ends, reaps it, and returns how it ended (again on later calls).
     public func wait() throws -> Termination {

@@ -1,5 +1,6 @@
 import Attestation
 import CloisterCrypto
+public import EnclaveProtocol
 
 /// What `cloister measure` reports for a manifest: its measurement, the signer when signed, the libraries the
 /// executable loads and the trusted files.

@@ -1,6 +1,7 @@
 public import Attestation
 import CloisterCBOR
 public import CloisterCrypto
+public import EnclaveProtocol
 import Glibc
 
 /// A manifest signed by its author: a COSE_Sign1 (ES256 for P-256 keys, ES384 for P-384) over the canonical manifest,

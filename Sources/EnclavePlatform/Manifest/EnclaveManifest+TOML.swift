@@ -1,4 +1,5 @@
 import CloisterCrypto
+public import EnclaveProtocol
 import Glibc
 import TOMLKit
 

@@ -1,3 +1,4 @@
+public import EnclaveProtocol
 import Glibc
 
 /// What an ELF executable asks of the kernel and of the dynamic loader before its own code runs, read from its

@@ -1,3 +1,4 @@
+public import EnclaveProtocol
 import Glibc
 
 /// Finds the executable an entrypoint runs: for `builtin:` workloads the `cloister-enclave` executable, for `file:`

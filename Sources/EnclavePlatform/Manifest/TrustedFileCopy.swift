@@ -1,3 +1,5 @@
+public import EnclaveProtocol
+
 /// A trusted file as the enclave receives it: a sealed copy made at launch, hashed through the descriptor the enclave
 /// reads, so replacing the file on disk after launch changes nothing the enclave sees (DESIGN.md invariant 7).
 public struct TrustedFileCopy: Sendable {

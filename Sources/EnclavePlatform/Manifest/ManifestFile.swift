@@ -1,4 +1,5 @@
 import CloisterCrypto
+public import EnclaveProtocol
 import Glibc
 
 /// File access for manifests, signed manifests and the files they measure, and paths resolved as the kernel walks

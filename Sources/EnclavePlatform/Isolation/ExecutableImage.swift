@@ -1,3 +1,5 @@
+public import EnclaveProtocol
+
 /// An executable copied into sealed memory: the bytes measured are exactly the bytes `EnclaveProcess` executes.
 ///
 /// The file is copied into a `memfd` sealed against writes, shrinking and growing (and against further sealing),
