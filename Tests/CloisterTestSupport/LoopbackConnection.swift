@@ -59,6 +59,27 @@ public final class LoopbackConnection {
         return nil
     }
 
+    /// POSTs a body of `size` zero bytes to `path` as a client that stops uploading once the server answers or closes
+    /// (as a browser or curl does), then reads the answer: what the server sent before closing or `timeout` passing.
+    /// Unlike a client that must finish its upload first, it never fails because the server refused the rest.
+    public func postRefusedUpload(_ path: String, size: Int, timeout: Duration) throws -> String {
+        try send(
+            "POST \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/cbor\r\n"
+                + "Content-Length: \(size)\r\nConnection: close\r\n\r\n")
+        let chunk = [UInt8](repeating: 0, count: 1 << 16)
+        var sent = 0
+        while sent < size {
+            var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            if poll(&ready, 1, 0) > 0 { break }  // the server answered (or closed): stop uploading
+            let count = chunk[..<min(chunk.count, size - sent)].withUnsafeBytes {
+                Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            guard count > 0 else { break }  // the server closed its side: read what it answered
+            sent += count
+        }
+        return String(decoding: waitForClose(timeout: timeout).received, as: UTF8.self)
+    }
+
     /// Reads what the server sends until it closes the connection or `timeout` passes: the instant the close was
     /// seen (nil if the connection is still open) and the bytes received.
     public func waitForClose(timeout: Duration) -> (closed: ContinuousClock.Instant?, received: [UInt8]) {
