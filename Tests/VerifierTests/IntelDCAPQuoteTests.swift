@@ -1,4 +1,5 @@
 import Attestation
+import CloisterCrypto
 import CloisterTestSupport
 import Foundation
 import Learning
@@ -42,6 +43,57 @@ struct IntelDCAPQuoteTests {
         }
         let sgx = try IntelDCAPQuote(try vectorBytes("sgx/sgx_quote"))
         #expect(sgx.qeSVN == 10 && sgx.pceSVN == 15)
+    }
+
+    @Test(
+        "each vector's quote signature, QE report signature and key binding verify, and its chain reaches Intel's root")
+    func signatures() throws {
+        // Intel's SGX Root CA, the root dcap-qvl pins: the last certificate of every vector's chain.
+        let intelRoot = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
+        for vector in dcapVectors {
+            let quote = try IntelDCAPQuote(try vectorBytes(vector.path))
+            let chain = try X509Certificate.certificates(
+                fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
+            let checks = quote.signatureChecks(pckCertificate: chain[0])
+            #expect(checks.map(\.name) == ["signature", "qe-report-signature", "attestation-key-binding"])
+            let failed = checks.filter { !$0.passed }.map(\.detail)
+            #expect(failed.isEmpty, "\(vector.path): \(failed)")
+            let root = try #require(chain.last)
+            #expect(hex(root.sha256Fingerprint) == intelRoot, "\(vector.path)")
+            let time = chain[0].notValidBefore.addingTimeInterval(86_400)
+            let path = try CertificateChainVerifier(trustAnchors: [root])
+                .verify(leaf: chain[0], intermediates: [chain[1]], at: time)
+            #expect(path.count == 3, "\(vector.path)")
+        }
+    }
+
+    @Test("each signature check fails on its own when what it covers changes")
+    func signatureNegatives() throws {
+        for vector in dcapVectors {
+            let bytes = try vectorBytes(vector.path)
+            let quote = try IntelDCAPQuote(bytes)
+            let leaf = try X509Certificate.certificates(
+                fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))[0]
+            let qeReport = vector.signedByteCount + 4 + 128 + (vector.version == 3 ? 0 : 6)
+            let authenticationData = qeReport + 384 + 64 + 2
+            let cases: [(String, Int, String)] = [
+                ("a body byte", vector.signedByteCount - 1, "signature"),
+                ("a QE report byte", qeReport + 100, "qe-report-signature"),
+                ("a QE authentication data byte", authenticationData, "attestation-key-binding"),
+            ]
+            for (name, offset, failing) in cases {
+                var changed = bytes
+                changed[offset] ^= 0x01
+                let checks = try IntelDCAPQuote(changed).signatureChecks(pckCertificate: leaf)
+                #expect(checks.filter { !$0.passed }.map(\.name) == [failing], "\(vector.path): \(name)")
+            }
+        }
+        let sgx = try IntelDCAPQuote(try vectorBytes("sgx/sgx_quote"))
+        let tdx = try IntelDCAPQuote(try vectorBytes("sgx/tdx_quote"))
+        let otherLeaf = try X509Certificate.certificates(
+            fromPEM: String(decoding: tdx.pckCertificateChain, as: UTF8.self))[0]
+        let checks = sgx.signatureChecks(pckCertificate: otherLeaf)
+        #expect(checks.filter { !$0.passed }.map(\.name) == ["qe-report-signature"])
     }
 
     @Test("every cut of a quote's signature data is refused naming the field it cuts into")
