@@ -327,6 +327,7 @@ let package = Package(
             name: "VerifierTests",
             dependencies: [
                 "Verifier", "RelyingParty", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
+                "Learning",
                 "CloisterCrypto", "CloisterCBOR",
                 "CloisterTestSupport",
             ],

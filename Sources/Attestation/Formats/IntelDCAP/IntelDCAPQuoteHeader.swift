@@ -1,11 +1,12 @@
 /// The layout of an Intel DCAP quote (Intel SGX ECDSA Quote Library reference, quote versions 3, 4 and 5): the
-/// 48-byte header, the TEE's report body and the length of the signature data after it. Enough to tell a quote and
-/// its kind by its bytes; verifying one (the QE report, the PCK chain, TCB info and QE identity) is not done yet.
+/// 48-byte header, the TEE's report body and the length of the signature data after it: enough to tell a quote and
+/// its kind by its bytes.
 ///
 /// Header: version (u16 LE), attestation key type (u16, 2 = ECDSA-256-with-P-256), TEE type (u32, 0x00 SGX, 0x81
 /// TDX), two reserved or SVN u16s, the QE vendor id (16 bytes, Intel's `939a7233f79c4ca9940a0db3957f0607`) at bytes
 /// 12..<28, and 20 bytes of user data. Versions 3 and 4 put the report body right after it (SGX enclave report 384
 /// bytes, TD report 584); version 5 first says the body's type (u16: 1 SGX, 2 TD 1.0, 3 TD 1.5) and size (u32).
+/// `IntelDCAPQuote` decodes the rest.
 public struct IntelDCAPQuoteHeader: Sendable, Hashable, CustomStringConvertible {
     /// The TEE a quote attests.
     public enum TEE: UInt32, Sendable, CustomStringConvertible {
@@ -85,13 +86,23 @@ public struct IntelDCAPQuoteHeader: Sendable, Hashable, CustomStringConvertible 
     }
 }
 
-/// Recognises Intel DCAP quotes (SGX and TDX), which Cloister cannot verify yet.
+/// Recognises Intel DCAP quotes (SGX and TDX) and decodes them whole (`IntelDCAPQuote`); verifying them is not done
+/// yet.
 public struct IntelDCAPQuoteRecogniser: EvidenceRecogniser {
     public init() {}
 
     public var name: String { "Intel DCAP quote (SGX version 3, SGX or TDX versions 4 and 5)" }
 
-    public func read(_ bytes: [UInt8], cache: EvidenceCache?) -> EvidenceReading<IntelDCAPQuoteHeader> {
-        IntelDCAPQuoteHeader.read(bytes)
+    public func read(_ bytes: [UInt8], cache: EvidenceCache?) -> EvidenceReading<IntelDCAPQuote> {
+        switch IntelDCAPQuoteHeader.read(bytes) {
+        case .notThisFormat: return .notThisFormat
+        case .malformed(let error): return .malformed(error)
+        case .read(let header, let summary):
+            do {
+                return .read(try IntelDCAPQuote(bytes, header: header), summary: summary)
+            } catch {
+                return .malformed(error)
+            }
+        }
     }
 }

@@ -1,0 +1,52 @@
+public import CloisterCrypto
+
+extension CheckName {
+    /// The QE report is signed by the PCK certificate's key (ECDSA P-256, SHA-256).
+    public static let qeReportSignature = CheckName(
+        "qe-report-signature", aspect: .instanceIdentity, isCryptographic: true)
+    /// The QE report's data is SHA-256(attestation key ‖ QE authentication data) followed by 32 zero bytes: the
+    /// quoting enclave vouches for the key that signed the quote.
+    public static let attestationKeyBinding = CheckName(
+        "attestation-key-binding", aspect: .instanceIdentity, isCryptographic: true)
+}
+
+extension IntelDCAPQuote {
+    /// The checks of the quote's own signatures, which need no collateral, each run whatever the others found: the
+    /// quote signed by its attestation key (`signature`, over the header, version 5's body descriptor and the body),
+    /// the QE report signed by `pckCertificate`'s key (`qe-report-signature`), and the QE report's data binding the
+    /// attestation key and the QE authentication data (`attestation-key-binding`). Whether `pckCertificate` chains to
+    /// Intel's root, and what the PCK and QE identities mean, are the collateral's checks.
+    public func signatureChecks(pckCertificate: X509Certificate) -> [EvidenceCheck] {
+        [
+            EvidenceCheck.run(.signature, "the quote's ECDSA P-256 signature verifies with its attestation key") {
+                let key = try ECPublicKey(x963Representation: [0x04] + attestationKey, curve: .p256)
+                let signature = try ECDSASignature(rawRepresentation: self.signature, curve: .p256)
+                guard key.isValidSignature(signature, for: signedBytes) else {
+                    throw AttestationError(
+                        .badSignature, "the quote's signature does not verify with its attestation key")
+                }
+            },
+            EvidenceCheck.run(.qeReportSignature, "the QE report's signature verifies with the PCK certificate's key") {
+                let key = try pckCertificate.publicKey()
+                let signature = try ECDSASignature(rawRepresentation: qeReportSignature, curve: .p256)
+                guard key.curve == .p256, key.isValidSignature(signature, for: qeReportBytes) else {
+                    throw AttestationError(
+                        .badSignature,
+                        "the QE report's signature does not verify with the key of PCK certificate "
+                            + pckCertificate.description)
+                }
+            },
+            EvidenceCheck.run(
+                .attestationKeyBinding, "the QE report binds the attestation key and the QE authentication data"
+            ) {
+                let expected = DigestAlgorithm.sha256.hash(attestationKey + qeAuthenticationData)
+                guard qeReport.reportData == expected + [UInt8](repeating: 0, count: 32) else {
+                    throw AttestationError(
+                        .badSignature,
+                        "the QE report's data is not SHA-256(attestation key ‖ QE authentication data) followed by 32 "
+                            + "zero bytes")
+                }
+            },
+        ]
+    }
+}
