@@ -16,6 +16,22 @@ func vectorBytes(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: TestEnvironment.vector("testvectors/\(path)")))
 }
 
+/// Runs `script` (under Tests/Interop) in the interop venv on `inputs`, as a JSON array, and returns the JSON array it
+/// prints, one answer per input; nil, with the issue recorded, when there is no venv.
+func dcapQVL(_ script: String, _ inputs: [String]) throws -> [Any]? {
+    guard let python = TestEnvironment.python else {
+        Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
+        return nil
+    }
+    let input = try JSONSerialization.data(withJSONObject: inputs)
+    let output = try runTool(python, [TestEnvironment.interopScript(script)], input: Array(input))
+    try #require(output.status == 0, "\(output.standardError)")
+    let answers = try #require(
+        try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "\(script)'s output")
+    try #require(answers.count == inputs.count)
+    return answers
+}
+
 /// The PCK certificate chain a quote carries, leaf first.
 func pckChain(of quote: IntelDCAPQuote) throws -> [X509Certificate] {
     try X509Certificate.certificates(fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
@@ -160,17 +176,8 @@ struct IntelDCAPQuoteTests {
 
     @Test("hundreds of changed quotes: Cloister and dcap-qvl decode the same fields, or both refuse")
     func differentialAgainstDCAPQVL() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
         let cases = try mutations()
-        let input = try JSONSerialization.data(withJSONObject: cases.map { hexEncoded($0.bytes) })
-        let output = try runTool(python, [TestEnvironment.interopScript("dcap_parse.py")], input: Array(input))
-        try #require(output.status == 0, "\(output.standardError)")
-        let theirs = try #require(
-            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "dcap-qvl's output")
-        try #require(theirs.count == cases.count)
+        guard let theirs = try dcapQVL("dcap_parse.py", cases.map { hexEncoded($0.bytes) }) else { return }
         var agreedDecodes = 0
         var agreedRefusals = 0
         var stricter = 0

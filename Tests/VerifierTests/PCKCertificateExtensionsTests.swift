@@ -97,21 +97,11 @@ struct PCKCertificateExtensionsTests {
 
     @Test("every byte of the extension changed: Cloister and dcap-qvl read the same values, or both refuse")
     func differentialAgainstDCAPQVL() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
         let cases = try mutations().compactMap { label, der -> (String, X509Certificate)? in
             // A change that breaks the certificate's own encoding is OpenSSL's to refuse, not the extension reader's.
             (try? X509Certificate(derRepresentation: der)).map { (label, $0) }
         }
-        let input = try JSONSerialization.data(withJSONObject: cases.map { $0.1.pemRepresentation })
-        let output = try runTool(
-            python, [TestEnvironment.interopScript("dcap_pck_extension.py")], input: Array(input))
-        try #require(output.status == 0, "\(output.standardError)")
-        let theirs = try #require(
-            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "dcap-qvl's output")
-        try #require(theirs.count == cases.count)
+        guard let theirs = try dcapQVL("dcap_pck_extension.py", cases.map { $0.1.pemRepresentation }) else { return }
         var read = 0
         var refused = 0
         var stricter: [String] = []
