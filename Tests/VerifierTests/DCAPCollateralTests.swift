@@ -64,6 +64,58 @@ struct DCAPCollateralTests {
         #expect(refused.allSatisfy { !$0.passed }, "\(refused.map(\.detail))")
     }
 
+    @Test(
+        "the SGX quote is ConfigurationAndSWHardeningNeeded with INTEL-SA-00289 and INTEL-SA-00615, the TDX quote UpToDate, as dcap-qvl decides"
+    )
+    func tcbStatus() throws {
+        let expected: [(quote: String, collateral: String, DCAPTCBStatus, [String])] = [
+            (
+                "sgx/sgx_quote", collateralFiles[0], .configurationAndSWHardeningNeeded,
+                ["INTEL-SA-00289", "INTEL-SA-00615"]
+            ),
+            ("sgx/tdx_quote", collateralFiles[1], .upToDate, []),
+        ]
+        for (quotePath, collateralPath, status, advisories) in expected {
+            let quote = try IntelDCAPQuote(vectorBytes(quotePath))
+            let read = try DCAPCollateral(json: try vectorBytes(collateralPath), source: collateralPath)
+            let pck = try PCKCertificateExtensions(of: try pckChain(of: quote)[0])
+            let (checks, evaluation) = quote.tcbChecks(
+                pck: pck, tcbInfo: try DCAPTCBInfo(json: read.tcbInfo),
+                qeIdentity: try DCAPQEIdentity(json: read.qeIdentity),
+                at: verifyAt)
+            #expect(checks.map(\.name) == ["collateral-current", "tcb-info-platform", "qe-identity", "tcb-level"])
+            let failed = checks.filter { !$0.passed }.map(\.detail)
+            #expect(failed.isEmpty, "\(quotePath): \(failed)")
+            #expect(evaluation?.status == status && evaluation?.advisoryIDs == advisories, "\(quotePath)")
+        }
+    }
+
+    @Test("each TCB check fails alone: another FMSPC, another QE, a platform below every level, a late appraisal")
+    func tcbNegatives() throws {
+        let quote = try IntelDCAPQuote(vectorBytes("sgx/sgx_quote"))
+        let read = try DCAPCollateral(json: try vectorBytes(collateralFiles[0]), source: "sgx")
+        let pck = try PCKCertificateExtensions(of: try pckChain(of: quote)[0])
+        func failing(tcbInfo: String? = nil, qeIdentity: String? = nil, at time: Date = verifyAt) throws -> [String] {
+            let tcb = try DCAPTCBInfo(json: tcbInfo.map { Array($0.utf8) } ?? read.tcbInfo)
+            let qe = try DCAPQEIdentity(json: qeIdentity.map { Array($0.utf8) } ?? read.qeIdentity)
+            return quote.tcbChecks(pck: pck, tcbInfo: tcb, qeIdentity: qe, at: time).checks.filter { !$0.passed }
+                .map(\.name)
+        }
+        let tcbText = String(decoding: read.tcbInfo, as: UTF8.self)
+        let qeText = String(decoding: read.qeIdentity, as: UTF8.self)
+        #expect(
+            try failing(tcbInfo: tcbText.replacingOccurrences(of: "00A067110000", with: "00A067110001")) == [
+                "tcb-info-platform"
+            ])
+        #expect(
+            try failing(qeIdentity: qeText.replacingOccurrences(of: "\"isvprodid\":1", with: "\"isvprodid\":9")) == [
+                "qe-identity"
+            ])
+        // Every level asks for PCESVN 99, which no platform reaches.
+        #expect(try failing(tcbInfo: tcbText.replacing(/"pcesvn":\d+/, with: "\"pcesvn\":99")) == ["tcb-level"])
+        #expect(try failing(at: verifyAt.addingTimeInterval(60 * 86_400)) == ["collateral-current"])
+    }
+
     @Test("malformed collateral is refused naming the field")
     func malformed() throws {
         let fields = try collateralJSON(collateralFiles[0])
