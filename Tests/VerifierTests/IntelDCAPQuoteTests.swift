@@ -6,18 +6,35 @@ import Learning
 import Testing
 
 /// The DCAP quote vectors of Tests/Vectors/testvectors/sgx with what their headers state.
-private let dcapVectors: [(path: String, version: UInt16, tee: IntelDCAPQuoteHeader.TEE, signedByteCount: Int)] = [
+let dcapVectors: [(path: String, version: UInt16, tee: IntelDCAPQuoteHeader.TEE, signedByteCount: Int)] = [
     ("sgx/sgx_quote", 3, .sgx, 48 + 384),
     ("sgx/tdx_quote", 4, .tdx, 48 + 584),
     ("sgx/trustee-tdx-quote-v5.dat", 5, .tdx, 48 + 6 + 648),
 ]
 
-private func vectorBytes(_ path: String) throws -> [UInt8] {
+func vectorBytes(_ path: String) throws -> [UInt8] {
     Array(try Data(contentsOf: TestEnvironment.vector("testvectors/\(path)")))
 }
 
-private func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
+/// Runs `script` (under Tests/Interop) in the interop venv on `inputs`, as a JSON array, and returns the JSON array it
+/// prints, one answer per input; nil, with the issue recorded, when there is no venv.
+func dcapQVL(_ script: String, _ inputs: [String]) throws -> [Any]? {
+    guard let python = TestEnvironment.python else {
+        Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
+        return nil
+    }
+    let input = try JSONSerialization.data(withJSONObject: inputs)
+    let output = try runTool(python, [TestEnvironment.interopScript(script)], input: Array(input))
+    try #require(output.status == 0, "\(output.standardError)")
+    let answers = try #require(
+        try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "\(script)'s output")
+    try #require(answers.count == inputs.count)
+    return answers
+}
+
+/// The PCK certificate chain a quote carries, leaf first.
+func pckChain(of quote: IntelDCAPQuote) throws -> [X509Certificate] {
+    try X509Certificate.certificates(fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
 }
 
 @Suite("Intel DCAP quotes decoded field by field, against dcap-qvl")
@@ -52,14 +69,13 @@ struct IntelDCAPQuoteTests {
         let intelRoot = "44a0196b2b99f889b8e149e95b807a350e7424964399e885a7cbb8ccfab674d3"
         for vector in dcapVectors {
             let quote = try IntelDCAPQuote(try vectorBytes(vector.path))
-            let chain = try X509Certificate.certificates(
-                fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
+            let chain = try pckChain(of: quote)
             let checks = quote.signatureChecks(pckCertificate: chain[0])
             #expect(checks.map(\.name) == ["signature", "qe-report-signature", "attestation-key-binding"])
             let failed = checks.filter { !$0.passed }.map(\.detail)
             #expect(failed.isEmpty, "\(vector.path): \(failed)")
             let root = try #require(chain.last)
-            #expect(hex(root.sha256Fingerprint) == intelRoot, "\(vector.path)")
+            #expect(hexEncoded(root.sha256Fingerprint) == intelRoot, "\(vector.path)")
             let time = chain[0].notValidBefore.addingTimeInterval(86_400)
             let path = try CertificateChainVerifier(trustAnchors: [root])
                 .verify(leaf: chain[0], intermediates: [chain[1]], at: time)
@@ -72,8 +88,7 @@ struct IntelDCAPQuoteTests {
         for vector in dcapVectors {
             let bytes = try vectorBytes(vector.path)
             let quote = try IntelDCAPQuote(bytes)
-            let leaf = try X509Certificate.certificates(
-                fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))[0]
+            let leaf = try pckChain(of: quote)[0]
             let qeReport = vector.signedByteCount + 4 + 128 + (vector.version == 3 ? 0 : 6)
             let authenticationData = qeReport + 384 + 64 + 2
             let cases: [(String, Int, String)] = [
@@ -90,8 +105,7 @@ struct IntelDCAPQuoteTests {
         }
         let sgx = try IntelDCAPQuote(try vectorBytes("sgx/sgx_quote"))
         let tdx = try IntelDCAPQuote(try vectorBytes("sgx/tdx_quote"))
-        let otherLeaf = try X509Certificate.certificates(
-            fromPEM: String(decoding: tdx.pckCertificateChain, as: UTF8.self))[0]
+        let otherLeaf = try pckChain(of: tdx)[0]
         let checks = sgx.signatureChecks(pckCertificate: otherLeaf)
         #expect(checks.filter { !$0.passed }.map(\.name) == ["qe-report-signature"])
     }
@@ -162,17 +176,8 @@ struct IntelDCAPQuoteTests {
 
     @Test("hundreds of changed quotes: Cloister and dcap-qvl decode the same fields, or both refuse")
     func differentialAgainstDCAPQVL() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
         let cases = try mutations()
-        let input = try JSONSerialization.data(withJSONObject: cases.map { hex($0.bytes) })
-        let output = try runTool(python, [TestEnvironment.interopScript("dcap_parse.py")], input: Array(input))
-        try #require(output.status == 0, "\(output.standardError)")
-        let theirs = try #require(
-            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "dcap-qvl's output")
-        try #require(theirs.count == cases.count)
+        guard let theirs = try dcapQVL("dcap_parse.py", cases.map { hexEncoded($0.bytes) }) else { return }
         var agreedDecodes = 0
         var agreedRefusals = 0
         var stricter = 0
@@ -218,16 +223,16 @@ struct IntelDCAPQuoteTests {
     private func fields(of quote: IntelDCAPQuote) -> [String: String] {
         var fields: [String: String] = [
             "version": "\(quote.header.version)", "tee_type": "\(quote.header.tee.rawValue)",
-            "qe_svn": "\(quote.qeSVN)", "pce_svn": "\(quote.pceSVN)", "user_data": hex(quote.userData),
-            "chain": hex(quote.pckCertificateChain),
+            "qe_svn": "\(quote.qeSVN)", "pce_svn": "\(quote.pceSVN)", "user_data": hexEncoded(quote.userData),
+            "chain": hexEncoded(quote.pckCertificateChain),
         ]
         switch quote.body {
         case .sgx(let body):
-            fields["cpu_svn"] = hex(body.cpuSVN)
-            fields["attributes"] = hex(body.attributes)
-            fields["mr_enclave"] = hex(body.mrEnclave)
-            fields["mr_signer"] = hex(body.mrSigner)
-            fields["report_data"] = hex(body.reportData)
+            fields["cpu_svn"] = hexEncoded(body.cpuSVN)
+            fields["attributes"] = hexEncoded(body.attributes)
+            fields["mr_enclave"] = hexEncoded(body.mrEnclave)
+            fields["mr_signer"] = hexEncoded(body.mrSigner)
+            fields["report_data"] = hexEncoded(body.reportData)
         case .td(let body):
             for (name, value) in [
                 ("tee_tcb_svn", body.teeTCBSVN), ("mr_seam", body.mrSeam), ("mr_signer_seam", body.mrSignerSeam),
@@ -236,11 +241,11 @@ struct IntelDCAPQuoteTests {
                 ("mr_owner_config", body.mrOwnerConfig), ("rt_mr0", body.rtmrs[0]), ("rt_mr1", body.rtmrs[1]),
                 ("rt_mr2", body.rtmrs[2]), ("rt_mr3", body.rtmrs[3]), ("report_data", body.reportData),
             ] {
-                fields[name] = hex(value)
+                fields[name] = hexEncoded(value)
             }
             if let extra = body.teeTCBSVN2, let service = body.mrServiceTD {
-                fields["tee_tcb_svn2"] = hex(extra)
-                fields["mr_service_td"] = hex(service)
+                fields["tee_tcb_svn2"] = hexEncoded(extra)
+                fields["mr_service_td"] = hexEncoded(service)
             }
         }
         return fields

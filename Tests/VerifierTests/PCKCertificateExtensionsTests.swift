@@ -7,16 +7,7 @@ import Testing
 
 /// The PCK leaf certificate of each DCAP quote vector.
 private func pckLeaves() throws -> [(path: String, certificate: X509Certificate)] {
-    try ["sgx/sgx_quote", "sgx/tdx_quote", "sgx/trustee-tdx-quote-v5.dat"].map { path in
-        let quote = try IntelDCAPQuote(Array(try Data(contentsOf: TestEnvironment.vector("testvectors/\(path)"))))
-        let chain = try X509Certificate.certificates(
-            fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
-        return (path, chain[0])
-    }
-}
-
-private func hex(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
+    try dcapVectors.map { vector in (vector.path, try pckChain(of: IntelDCAPQuote(vectorBytes(vector.path)))[0]) }
 }
 
 @Suite("The SGX extensions of PCK certificates, against dcap-qvl")
@@ -25,8 +16,8 @@ struct PCKCertificateExtensionsTests {
     func vectors() throws {
         let leaves = try pckLeaves()
         let sgx = try PCKCertificateExtensions(of: leaves[0].certificate)
-        #expect(hex(sgx.fmspc) == "00a067110000" && hex(sgx.pceID) == "0000" && sgx.pceSVN == 13)
-        #expect(hex(sgx.cpuSVN) == "0b0b0202ff0100000000000000000000" && sgx.sgxType == 0)
+        #expect(hexEncoded(sgx.fmspc) == "00a067110000" && hexEncoded(sgx.pceID) == "0000" && sgx.pceSVN == 13)
+        #expect(hexEncoded(sgx.cpuSVN) == "0b0b0202ff0100000000000000000000" && sgx.sgxType == 0)
         // The component SVNs are the CPUSVN's bytes, as Intel issues them.
         for leaf in leaves {
             let extensions = try PCKCertificateExtensions(of: leaf.certificate)
@@ -37,9 +28,7 @@ struct PCKCertificateExtensionsTests {
 
     @Test("a certificate without the SGX extensions is refused naming the certificate")
     func missing() throws {
-        let quote = try IntelDCAPQuote(Array(try Data(contentsOf: TestEnvironment.vector("testvectors/sgx/sgx_quote"))))
-        let chain = try X509Certificate.certificates(
-            fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))
+        let chain = try pckChain(of: IntelDCAPQuote(vectorBytes("sgx/sgx_quote")))
         let error = #expect(throws: AttestationError.self) { try PCKCertificateExtensions(of: chain[1]) }
         #expect(error?.reason.contains("has 0 SGX extensions (1.2.840.113741.1.13.1), not one") == true)
     }
@@ -108,21 +97,11 @@ struct PCKCertificateExtensionsTests {
 
     @Test("every byte of the extension changed: Cloister and dcap-qvl read the same values, or both refuse")
     func differentialAgainstDCAPQVL() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
         let cases = try mutations().compactMap { label, der -> (String, X509Certificate)? in
             // A change that breaks the certificate's own encoding is OpenSSL's to refuse, not the extension reader's.
             (try? X509Certificate(derRepresentation: der)).map { (label, $0) }
         }
-        let input = try JSONSerialization.data(withJSONObject: cases.map { $0.1.pemRepresentation })
-        let output = try runTool(
-            python, [TestEnvironment.interopScript("dcap_pck_extension.py")], input: Array(input))
-        try #require(output.status == 0, "\(output.standardError)")
-        let theirs = try #require(
-            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [Any], "dcap-qvl's output")
-        try #require(theirs.count == cases.count)
+        guard let theirs = try dcapQVL("dcap_pck_extension.py", cases.map { $0.1.pemRepresentation }) else { return }
         var read = 0
         var refused = 0
         var stricter: [String] = []
@@ -135,10 +114,11 @@ struct PCKCertificateExtensionsTests {
                 Issue.record("\(label): Cloister reads SGX extensions dcap-qvl refuses")
             case (.success(let extensions), let decoded?):
                 let mine: [String: String] = [
-                    "ppid": hex(extensions.ppid), "cpu_svn": hex(extensions.cpuSVN), "fmspc": hex(extensions.fmspc),
-                    "pce_id": hex(extensions.pceID), "pce_svn": "\(extensions.pceSVN)",
+                    "ppid": hexEncoded(extensions.ppid), "cpu_svn": hexEncoded(extensions.cpuSVN),
+                    "fmspc": hexEncoded(extensions.fmspc),
+                    "pce_id": hexEncoded(extensions.pceID), "pce_svn": "\(extensions.pceSVN)",
                     "sgx_type": "\(extensions.sgxType)",
-                    "platform_instance_id": extensions.platformInstanceID.map(hex) ?? "-",
+                    "platform_instance_id": extensions.platformInstanceID.map(hexEncoded) ?? "-",
                 ]
                 let them = decoded.mapValues { $0 is NSNull ? "-" : "\($0)" }
                 let differing = mine.keys.filter { mine[$0] != them[$0] }.sorted()
