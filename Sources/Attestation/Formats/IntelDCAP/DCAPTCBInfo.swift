@@ -46,12 +46,6 @@ public struct DCAPTCBInfo: Sendable, Hashable {
             let pcesvn: Int
             let tdxtcbcomponents: [Component]?
         }
-        struct Level: Decodable {
-            let tcb: TCB
-            let tcbDate: String
-            let tcbStatus: DCAPTCBStatus
-            let advisoryIDs: [String]?
-        }
         let id: String
         let version: Int
         let issueDate: String
@@ -59,18 +53,13 @@ public struct DCAPTCBInfo: Sendable, Hashable {
         let fmspc: String
         let pceId: String
         let tcbEvaluationDataNumber: Int
-        let tcbLevels: [Level]
+        let tcbLevels: [DCAPLevelDocument<TCB>]
     }
 
     /// Reads TCB info JSON (`DCAPCollateral.tcbInfo`); refused, naming what is wrong, unless it is version 3 with
     /// 16 SGX components per level (and 16 TDX components per level of a TDX TCB info).
     public init(json: [UInt8]) throws(AttestationError) {
-        let document: Document
-        do {
-            document = try JSONDecoder().decode(Document.self, from: Data(json))
-        } catch {
-            throw AttestationError(.malformedEvidence, "the TCB info is not TCB info JSON: \(error)")
-        }
+        let document = try dcapDocument(Document.self, json, "TCB info")
         guard document.version == 3, ["SGX", "TDX"].contains(document.id) else {
             throw AttestationError(
                 .malformedEvidence,
@@ -139,12 +128,6 @@ public struct DCAPQEIdentity: Sendable, Hashable {
 
     private struct Document: Decodable {
         struct TCB: Decodable { let isvsvn: Int }
-        struct Level: Decodable {
-            let tcb: TCB
-            let tcbDate: String
-            let tcbStatus: DCAPTCBStatus
-            let advisoryIDs: [String]?
-        }
         let id: String
         let version: Int
         let issueDate: String
@@ -155,17 +138,12 @@ public struct DCAPQEIdentity: Sendable, Hashable {
         let attributesMask: String
         let mrsigner: String
         let isvprodid: Int
-        let tcbLevels: [Level]
+        let tcbLevels: [DCAPLevelDocument<TCB>]
     }
 
     /// Reads QE identity JSON (`DCAPCollateral.qeIdentity`).
     public init(json: [UInt8]) throws(AttestationError) {
-        let document: Document
-        do {
-            document = try JSONDecoder().decode(Document.self, from: Data(json))
-        } catch {
-            throw AttestationError(.malformedEvidence, "the QE identity is not QE identity JSON: \(error)")
-        }
+        let document = try dcapDocument(Document.self, json, "QE identity")
         func bytes(_ hex: String, _ count: Int) -> [UInt8]? { hexDecoded(hex).flatMap { $0.count == count ? $0 : nil } }
         guard document.version == 2, ["QE", "TD_QE"].contains(document.id),
             let issued = dcapDate(document.issueDate), let next = dcapDate(document.nextUpdate),
@@ -211,6 +189,26 @@ public struct DCAPQEIdentity: Sendable, Hashable {
     /// The level of a QE of ISV SVN `isvSVN`: the first it reaches; nil when none.
     public func level(isvSVN: UInt16) -> DCAPTCBLevel? {
         levels.first { $0.svn <= Int(isvSVN) }
+    }
+}
+
+/// A TCB level as TCB info and QE identity write it, around each one's own `tcb` object.
+private struct DCAPLevelDocument<TCB: Decodable>: Decodable {
+    let tcb: TCB
+    let tcbDate: String
+    let tcbStatus: DCAPTCBStatus
+    let advisoryIDs: [String]?
+}
+
+/// Decodes the JSON of a collateral item (`what`: "TCB info", "QE identity"), refusing it, named, when it does not
+/// decode as `type`.
+private func dcapDocument<Document: Decodable>(
+    _ type: Document.Type, _ json: [UInt8], _ what: String
+) throws(AttestationError) -> Document {
+    do {
+        return try JSONDecoder().decode(type, from: Data(json))
+    } catch {
+        throw AttestationError(.malformedEvidence, "the \(what) is not \(what) JSON: \(error)")
     }
 }
 
