@@ -86,7 +86,6 @@ let package = Package(
                 "CloisterErrors",
                 "CloisterCrypto",
                 "CloisterCBOR",
-                "Attestation",
                 "CEnclaveSandbox",
             ],
             swiftSettings: strictSettings

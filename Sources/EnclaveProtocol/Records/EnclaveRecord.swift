@@ -1,4 +1,3 @@
-import Attestation
 import CloisterCBOR
 import CloisterCrypto
 
