@@ -52,13 +52,13 @@ public struct Appraiser: Sendable {
         _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
     ) -> AttestationResult {
         let outcome = evidence.verify(bytes, format: format, at: time)
-        var checks = outcome.checks
+        var findings = PolicyFindings(checks: outcome.checks)
         if let claims = outcome.claims {
             policy.checks.evaluate(
-                AppraisalSubject(claims: claims, expectedNonce: expectedNonce, time: time), into: &checks)
+                AppraisalSubject(claims: claims, expectedNonce: expectedNonce, time: time), into: &findings)
         }
+        let checks = findings.checks
         var vector = TrustworthinessVector()
-        var warnings = outcome.warnings
         for check in checks {
             let tier =
                 check.passed
@@ -70,12 +70,10 @@ public struct Appraiser: Sendable {
         if !outcome.warnings.isEmpty {
             vector.raise(.hardware, to: TrustworthinessVector.warning)
         }
-        if let status = outcome.claims?.tcbStatus, status == .outOfDate,
-            checks.contains(where: { $0.kind == .tcbStatusAccepted && $0.passed })
-        {
-            vector.raise(.hardware, to: TrustworthinessVector.warning)
-            warnings.append("the platform's TCB level is out of date; the policy accepts it")
+        for warning in findings.warnings {
+            vector.raise(warning.check.aspect, to: TrustworthinessVector.warning)
         }
+        let warnings = outcome.warnings + findings.warnings.map(\.text)
         return AttestationResult(
             status: vector.status, policyID: policy.id, format: outcome.format, checks: checks,
             trustworthiness: vector, claims: outcome.claims, warnings: warnings, refusal: outcome.refusal, token: nil)

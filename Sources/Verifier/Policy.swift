@@ -53,16 +53,35 @@ public struct Policy: Sendable, Hashable, Encodable {
     /// Whether the evidence must carry the nonce the verifier issued.
     public var requireNonce: Bool
     /// TCB statuses accepted; `out-of-date` among them makes the result a warning rather than affirming.
-    public var acceptableTCBStatuses: [TCBStatusList.Status]
+    public var acceptableTCBStatuses: [TCBStatus]
     /// Isolation mechanisms the platform must have applied (Cloister quotes).
     public var requiredIsolation: [String]
+    /// Vendor advisories (Intel's "INTEL-SA-00615") the policy tolerates at an accepted TCB status; others are
+    /// refused or warned of, as `otherAdvisories` says.
+    public var allowedAdvisoryIDs: [String]
+    public var otherAdvisories: AdvisoryHandling
+    /// Accepted values of the format's own claims (`EvidenceFormat.referenceClaims`: SGX `mr_signer`, TDX `rtmr0`,
+    /// `mr_config_id`, ...), by claim name, lower-case hex.
+    public var claims: [String: [String]]
+    /// How the nonce is bound into a hardware report's 64 bytes of report data (SGX, TDX).
+    public var reportDataBinding: ReportDataBinding
+
+    /// What a result is when the platform has an advisory the policy does not list.
+    public enum AdvisoryHandling: String, Sendable, Hashable, CaseIterable, Encodable {
+        /// The `advisories` check fails.
+        case contraindicated
+        /// The check passes, and the result is at best a warning.
+        case warning
+    }
 
     public init(
         id: String, measurements: [String] = [], pcrs: [String: [String]] = [:], signers: [String] = [],
         products: [Product] = [], allowDebug: Bool = false, allowSimulated: Bool = false,
         allowDevelopmentKeys: Bool = false, maximumAgeSeconds: Int? = Policy.defaultMaximumAgeSeconds,
-        requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatusList.Status] = [.upToDate],
-        requiredIsolation: [String] = []
+        requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatus] = [.upToDate],
+        requiredIsolation: [String] = [], allowedAdvisoryIDs: [String] = [],
+        otherAdvisories: AdvisoryHandling = .contraindicated, claims: [String: [String]] = [:],
+        reportDataBinding: ReportDataBinding = .raw
     ) {
         self.id = id
         self.measurements = measurements.map { $0.lowercased() }
@@ -76,6 +95,10 @@ public struct Policy: Sendable, Hashable, Encodable {
         self.requireNonce = requireNonce
         self.acceptableTCBStatuses = acceptableTCBStatuses
         self.requiredIsolation = requiredIsolation
+        self.allowedAdvisoryIDs = allowedAdvisoryIDs
+        self.otherAdvisories = otherAdvisories
+        self.claims = claims.mapValues { $0.map { $0.lowercased() } }
+        self.reportDataBinding = reportDataBinding
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -83,7 +106,8 @@ public struct Policy: Sendable, Hashable, Encodable {
         case allowDebug = "allow_debug", allowSimulated = "allow_simulated"
         case allowDevelopmentKeys = "allow_development_keys", maximumAgeSeconds = "max_age_seconds"
         case requireNonce = "require_nonce", acceptableTCBStatuses = "acceptable_tcb_statuses"
-        case requiredIsolation = "required_isolation"
+        case requiredIsolation = "required_isolation", allowedAdvisoryIDs = "allowed_advisory_ids"
+        case otherAdvisories = "other_advisories", claims, reportDataBinding = "report_data_binding"
     }
 
     /// Every key, `max_age_seconds` as `"unlimited"` when there is no limit, so that `init(text:)` reads back the
@@ -106,6 +130,10 @@ public struct Policy: Sendable, Hashable, Encodable {
         try container.encode(requireNonce, forKey: .requireNonce)
         try container.encode(acceptableTCBStatuses, forKey: .acceptableTCBStatuses)
         try container.encode(requiredIsolation, forKey: .requiredIsolation)
+        try container.encode(allowedAdvisoryIDs, forKey: .allowedAdvisoryIDs)
+        try container.encode(otherAdvisories, forKey: .otherAdvisories)
+        try container.encode(claims, forKey: .claims)
+        try container.encode(reportDataBinding, forKey: .reportDataBinding)
     }
 
     /// Reads a policy from TOML or JSON text (JSON when it starts with '{'). Every value is converted with a checked
@@ -121,6 +149,12 @@ public struct Policy: Sendable, Hashable, Encodable {
                 pcrs[index] = try table.strings(index)
             }
         }
+        var claims: [String: [String]] = [:]
+        if let table = try root.table(CodingKeys.claims.rawValue) {
+            for name in table.entries.keys {
+                claims[name] = try table.strings(name)
+            }
+        }
         var products: [Product] = []
         for product in try root.tables(CodingKeys.products.rawValue, keys: Product.CodingKeys.allCases.map(\.rawValue))
             ?? []
@@ -133,14 +167,14 @@ public struct Policy: Sendable, Hashable, Encodable {
                     productID: productID,
                     minimumSVN: try product.integer(Product.CodingKeys.minimumSVN.rawValue, as: UInt16.self) ?? 0))
         }
-        var statuses: [TCBStatusList.Status] = []
+        var statuses: [TCBStatus] = []
         for (index, name) in (try root.strings(CodingKeys.acceptableTCBStatuses.rawValue) ?? ["up-to-date"])
             .enumerated()
         {
-            guard let status = TCBStatusList.Status(rawValue: name) else {
+            guard let status = TCBStatus(rawValue: name) else {
                 throw PolicyError(
                     "\"\(CodingKeys.acceptableTCBStatuses.rawValue)[\(index)]\" is \"\(name)\", not one of "
-                        + TCBStatusList.Status.allCases.map(\.rawValue).joined(separator: ", "))
+                        + TCBStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
             statuses.append(status)
         }
@@ -156,7 +190,13 @@ public struct Policy: Sendable, Hashable, Encodable {
             maximumAgeSeconds: try Self.maximumAge(root),
             requireNonce: try root.bool(CodingKeys.requireNonce.rawValue) ?? false,
             acceptableTCBStatuses: statuses,
-            requiredIsolation: try root.strings(CodingKeys.requiredIsolation.rawValue) ?? [])
+            requiredIsolation: try root.strings(CodingKeys.requiredIsolation.rawValue) ?? [],
+            allowedAdvisoryIDs: try root.strings(CodingKeys.allowedAdvisoryIDs.rawValue) ?? [],
+            otherAdvisories: try root.choice(CodingKeys.otherAdvisories.rawValue, as: AdvisoryHandling.self)
+                ?? .contraindicated,
+            claims: claims,
+            reportDataBinding: try root.choice(CodingKeys.reportDataBinding.rawValue, as: ReportDataBinding.self)
+                ?? .raw)
         try validate()
     }
 
@@ -180,6 +220,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         let lists =
             [(CodingKeys.measurements.rawValue, measurements), (CodingKeys.signers.rawValue, signers)]
             + pcrs.sorted { $0.key < $1.key }.map { ("\(CodingKeys.pcrs.rawValue).\($0.key)", $0.value) }
+            + claims.sorted { $0.key < $1.key }.map { ("\(CodingKeys.claims.rawValue).\($0.key)", $0.value) }
         for (key, values) in lists {
             for (index, value) in values.enumerated() {
                 guard let bytes = hexDecoded(value), (1...Self.maximumReferenceValueSize).contains(bytes.count)
@@ -197,6 +238,14 @@ public struct Policy: Sendable, Hashable, Encodable {
                     "\"\(CodingKeys.pcrs.rawValue)\" has the index \"\(index)\", not a number from 0 to "
                         + "\(AttestationDocument.pcrCount - 1)")
             }
+        }
+        let claimNames = Set(EvidenceFormat.allCases.flatMap(\.referenceClaims))
+        for name in claims.keys.sorted() where !claimNames.contains(name) {
+            throw PolicyError(
+                "\"\(CodingKeys.claims.rawValue)\" names the claim \"\(name.prefix(200))\", which no format states; "
+                    + "claims: "
+                    + EvidenceFormat.allCases.filter { !$0.referenceClaims.isEmpty }
+                    .map { "\($0.rawValue): \($0.referenceClaims.joined(separator: ", "))" }.joined(separator: "; "))
         }
         var productIDs: Set<UInt16> = []
         for (index, product) in products.enumerated() where !productIDs.insert(product.productID).inserted {

@@ -282,7 +282,7 @@ struct CloisterAppraisalTests {
         #expect(result.status == .affirming, "\(result.failures)")
         let policyChecks = [
             "reference-values", "measurement", "signer", "product-svn", "debug", "simulated", "development-key", "age",
-            "nonce", "tcb-status-accepted", "isolation",
+            "nonce", "tcb-status-accepted", "advisories", "isolation",
         ]
         #expect(result.checks.map(\.name).suffix(policyChecks.count) == ArraySlice(policyChecks))
         let notRequired = result.checks.filter { $0.detail.hasPrefix("not required") }.map(\.name)

@@ -29,7 +29,7 @@ struct DCAPCollateralTests {
         let root = try intelRoot()
         for path in collateralFiles {
             let read = try DCAPCollateral(json: try vectorBytes(path), source: path)
-            let checks = read.checks(root: root, at: verifyAt)
+            let checks = read.checks(roots: [root], at: verifyAt)
             #expect(checks.map(\.name) == ["tcb-info-signature", "qe-identity-signature", "revocation-lists"])
             let failed = checks.filter { !$0.passed }.map(\.detail)
             #expect(failed.isEmpty, "\(path): \(failed)")
@@ -49,10 +49,10 @@ struct DCAPCollateralTests {
             ("TCB info", tcb, "tcb-info-signature"), ("QE identity", qe, "qe-identity-signature"),
         ] {
             #expect(changed != fields, "\(name): the edit changed nothing")
-            let checks = try collateral(changed).checks(root: root, at: verifyAt)
+            let checks = try collateral(changed).checks(roots: [root], at: verifyAt)
             #expect(checks.filter { !$0.passed }.map(\.name) == [failing], "\(name)")
         }
-        let late = try collateral(fields).checks(root: root, at: verifyAt.addingTimeInterval(365 * 86_400))
+        let late = try collateral(fields).checks(roots: [root], at: verifyAt.addingTimeInterval(365 * 86_400))
         #expect(late.first { $0.name == "revocation-lists" }?.passed == false)
         let key = try ECPrivateKey(generating: .p256)
         let profile = CertificateProfile(
@@ -60,7 +60,7 @@ struct DCAPCollateralTests {
             notValidAfter: verifyAt.addingTimeInterval(86_400), isCertificateAuthority: true,
             keyUsage: [.keyCertSign, .cRLSign])
         let other = try CertificateAuthority.selfSigned(profile, privateKey: key).certificate
-        let refused = try collateral(fields).checks(root: other, at: verifyAt)
+        let refused = try collateral(fields).checks(roots: [other], at: verifyAt)
         #expect(refused.allSatisfy { !$0.passed }, "\(refused.map(\.detail))")
     }
 
@@ -68,7 +68,7 @@ struct DCAPCollateralTests {
         "the SGX quote is ConfigurationAndSWHardeningNeeded with INTEL-SA-00289 and INTEL-SA-00615, the TDX quote UpToDate, as dcap-qvl decides"
     )
     func tcbStatus() throws {
-        let expected: [(quote: String, collateral: String, DCAPTCBStatus, [String])] = [
+        let expected: [(quote: String, collateral: String, TCBStatus, [String])] = [
             (
                 "sgx/sgx_quote", collateralFiles[0], .configurationAndSWHardeningNeeded,
                 ["INTEL-SA-00289", "INTEL-SA-00615"]
@@ -83,7 +83,11 @@ struct DCAPCollateralTests {
                 pck: pck, tcbInfo: try DCAPTCBInfo(json: read.tcbInfo),
                 qeIdentity: try DCAPQEIdentity(json: read.qeIdentity),
                 at: verifyAt)
-            #expect(checks.map(\.name) == ["collateral-current", "tcb-info-platform", "qe-identity", "tcb-level"])
+            let module = quotePath.contains("tdx") ? ["tdx-module"] : []
+            #expect(
+                checks.map(\.name) == ["collateral-current", "tcb-info-platform", "qe-identity"] + module + [
+                    "tcb-level"
+                ])
             let failed = checks.filter { !$0.passed }.map(\.detail)
             #expect(failed.isEmpty, "\(quotePath): \(failed)")
             #expect(evaluation?.status == status && evaluation?.advisoryIDs == advisories, "\(quotePath)")

@@ -82,12 +82,13 @@ extension CheckName {
 }
 
 extension DCAPCollateral {
-    /// The collateral's own checks at `time` against `root` (Intel's SGX Root CA, pinned by the caller), each run
+    /// The collateral's own checks at `time` against `roots` (Intel's SGX Root CA, pinned by the caller), each run
     /// and named: the TCB info's and the QE identity's signatures by their signing chains, and the CRLs' issuers and
     /// currency. Whether the items are current (issue date, next update) and what they say are checked where they are
     /// read.
-    public func checks(root: X509Certificate, at time: Date) -> [EvidenceCheck] {
-        let verifier = CertificateChainVerifier(trustAnchors: [root])
+    public func checks(roots: [X509Certificate], at time: Date) -> [EvidenceCheck] {
+        // Every certificate below the root must be covered by the root CA's CRL, as dcap-qvl requires.
+        let verifier = CertificateChainVerifier(trustAnchors: roots, requiresRevocationCheck: true)
         func signedItem(
             _ name: CheckName, _ what: String, _ item: [UInt8], _ signature: [UInt8], _ chain: [X509Certificate]
         ) -> EvidenceCheck {
@@ -109,6 +110,10 @@ extension DCAPCollateral {
             EvidenceCheck.run(
                 .revocationLists, "the root CA's and the PCK CRLs are signed by their issuers and current"
             ) {
+                guard let root = roots.first(where: rootCACRL.isIssued(byNameOf:)) else {
+                    throw AttestationError(
+                        .badCertificate, "the root CA CRL is issued by \(rootCACRL.issuer), not by a pinned root")
+                }
                 for (list, issuer, name) in [
                     (rootCACRL, root, "root CA CRL"), (pckCRL, pckCRLIssuerChain[0], "PCK CRL"),
                 ] {
@@ -131,5 +136,16 @@ extension DCAPCollateral {
                     crls: [rootCACRL], at: time)
             },
         ]
+    }
+}
+
+extension DCAPCollateral {
+    /// When the outcome of `checks(roots:at:)` cannot change: every certificate of its chains valid and both CRLs
+    /// current (the roots' own validity is the caller's key: a verification is kept per set of roots).
+    var verificationWindow: (from: Date, until: Date) {
+        let certificates = pckCRLIssuerChain + tcbInfoIssuerChain + qeIdentityIssuerChain
+        let starts = certificates.map(\.notValidBefore) + [rootCACRL.thisUpdate, pckCRL.thisUpdate]
+        let ends = certificates.map(\.notValidAfter) + [rootCACRL, pckCRL].map { $0.nextUpdate ?? .distantPast }
+        return (starts.max() ?? .distantFuture, ends.min() ?? .distantPast)
     }
 }
