@@ -135,7 +135,7 @@ struct DCAPCollateralTests {
             (missing, "field pck_crl is missing"),
             (badSignature, "field tcb_info_signature is not a 64-byte ECDSA P-256 signature (r ‖ s) in hex"),
             (badCRL, "field root_ca_crl is not a DER CRL in hex"),
-            (badChain, "field qe_identity_issuer_chain is not a PEM chain of at least two certificates"),
+            (badChain, "field qe_identity_issuer_chain is not a PEM chain (the signing certificate, then its issuers)"),
         ]
         for (changed, expected) in cases {
             let error = #expect(throws: AttestationError.self) { try collateral(changed) }

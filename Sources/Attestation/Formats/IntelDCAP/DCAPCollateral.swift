@@ -41,8 +41,8 @@ public struct DCAPCollateral: Sendable {
             throw refusal("not a JSON object of the nine collateral fields, each a string")
         }
         func chain(_ pem: String, _ field: String) throws(AttestationError) -> [X509Certificate] {
-            guard let certificates = try? X509Certificate.certificates(fromPEM: pem), certificates.count >= 2 else {
-                throw refusal("field \(field) is not a PEM chain of at least two certificates")
+            guard let certificates = try? X509Certificate.certificates(fromPEM: pem), !certificates.isEmpty else {
+                throw refusal("field \(field) is not a PEM chain (the signing certificate, then its issuers)")
             }
             return certificates
         }
@@ -93,6 +93,9 @@ extension DCAPCollateral {
             _ name: CheckName, _ what: String, _ item: [UInt8], _ signature: [UInt8], _ chain: [X509Certificate]
         ) -> EvidenceCheck {
             EvidenceCheck.run(name, "the \(what) is signed by \(chain[0].description), which chains to the root") {
+                if let problem = intelProfileProblem(chain, leaf: "\(what) signing certificate") {
+                    throw AttestationError(.badCertificate, problem)
+                }
                 _ = try verifier.verify(
                     leaf: chain[0], intermediates: Array(chain.dropFirst()), crls: [rootCACRL], at: time)
                 let key = try chain[0].publicKey()
@@ -119,6 +122,9 @@ extension DCAPCollateral {
                 ] {
                     guard list.isSignatureValid(issuer: issuer) else {
                         throw AttestationError(.badSignature, "the \(name) is not signed by \(issuer.description)")
+                    }
+                    guard list.nextUpdate != nil else {
+                        throw AttestationError(.badCertificate, "the \(name) states no next update (RFC 5280 §5.1.2.5)")
                     }
                     guard list.isCurrent(at: time) else {
                         throw AttestationError(
@@ -148,4 +154,15 @@ extension DCAPCollateral {
         let ends = certificates.map(\.notValidAfter) + [rootCACRL, pckCRL].map { $0.nextUpdate ?? .distantPast }
         return (starts.max() ?? .distantFuture, ends.min() ?? .distantPast)
     }
+}
+
+/// What about `chain` (a signing certificate first, then its issuers) departs from the profile of Intel's SGX PKI,
+/// which dcap-qvl enforces and OpenSSL's chain verification does not: every certificate signed with ECDSA over SHA-256,
+/// and the signing certificate (`leaf` names it) an end entity, not a CA. Nil when none does.
+func intelProfileProblem(_ chain: [X509Certificate], leaf: String) -> String? {
+    if chain[0].isCertificateAuthority { return "the \(leaf) \(chain[0].description) is a CA, not an end entity" }
+    if let other = chain.first(where: { $0.signatureAlgorithm != "ecdsa-with-SHA256" }) {
+        return "\(other.description) is signed with \(other.signatureAlgorithm), not ECDSA with SHA-256 as Intel signs"
+    }
+    return nil
 }

@@ -94,7 +94,7 @@ extension IntelDCAPQuote {
             EvidenceCheck.run(.qeIdentity, "the QE report is of Intel's \(tee) quoting enclave at a listed level") {
                 let expected = header.tee == .sgx ? "QE" : "TD_QE"
                 let mismatches = qeIdentity.mismatches(qeReport)
-                guard qeIdentity.id == expected, mismatches.isEmpty, qeLevel != nil else {
+                guard qeIdentity.id == expected, mismatches.isEmpty, let qeLevel else {
                     throw AttestationError(
                         .badCertificate,
                         qeIdentity.id != expected
@@ -102,6 +102,11 @@ extension IntelDCAPQuote {
                             : mismatches.isEmpty
                                 ? "the QE's ISV SVN \(qeReport.isvSVN) is below every level of its identity"
                                 : "the QE report differs from the QE identity in " + mismatches.joined(separator: ", "))
+                }
+                guard DCAPQEIdentity.qeStatuses.contains(qeLevel.status) else {
+                    throw AttestationError(
+                        .badCertificate, "the QE's level has status \(qeLevel.status.intelName), which a QE cannot have"
+                    )
                 }
             },
         ]

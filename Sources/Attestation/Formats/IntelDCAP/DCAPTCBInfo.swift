@@ -80,10 +80,14 @@ public struct DCAPTCBInfo: Sendable, Hashable {
         var levels: [DCAPTCBLevel] = []
         for (index, level) in document.tcbLevels.enumerated() {
             let tdx = level.tcb.tdxtcbcomponents?.map(\.svn)
-            guard level.tcb.sgxtcbcomponents.count == 16, !isTDX || tdx?.count == 16 else {
+            let components = level.tcb.sgxtcbcomponents.map(\.svn) + (tdx ?? [])
+            guard level.tcb.sgxtcbcomponents.count == 16, !isTDX || tdx?.count == 16,
+                components.allSatisfy({ (0...255).contains($0) }), (0...65535).contains(level.tcb.pcesvn)
+            else {
                 throw AttestationError(
                     .malformedEvidence,
-                    "the TCB info's level \(index + 1) does not have 16 SGX\(isTDX ? " and 16 TDX" : "") components")
+                    "the TCB info's level \(index + 1) does not have 16 SGX\(isTDX ? " and 16 TDX" : "") components "
+                        + "of 0 to 255 and a PCESVN of 0 to 65535")
             }
             levels.append(
                 DCAPTCBLevel(
@@ -269,10 +273,15 @@ public struct DCAPQEIdentity: Sendable, Hashable {
         return found
     }
 
-    /// The level of a QE of ISV SVN `isvSVN`: the first it reaches; nil when none.
+    /// The level of a QE of ISV SVN `isvSVN`: the first it reaches, in the identity's order; nil when none.
     public func level(isvSVN: UInt16) -> DCAPTCBLevel? {
         levels.first { $0.svn <= Int(isvSVN) }
     }
+
+    /// The statuses a QE's level may have (a QE needs no software hardening).
+    static let qeStatuses: Set<TCBStatus> = [
+        .upToDate, .outOfDate, .configurationNeeded, .revoked, .outOfDateConfigurationNeeded,
+    ]
 }
 
 /// A TCB level as TCB info and QE identity write it, around each one's own `tcb` object.

@@ -2,7 +2,8 @@ public import CloisterCrypto
 public import FoundationEssentials
 
 extension CheckName {
-    /// The PCK certificate carries Intel's SGX extensions (FMSPC, PCE-ID, TCB component SVNs, PCESVN, CPUSVN).
+    /// The PCK certificate is an end entity signed as Intel signs (ECDSA, SHA-256) and carries Intel's SGX extensions
+    /// (FMSPC, PCE-ID, TCB component SVNs, PCESVN, CPUSVN).
     public static let pckExtensions = CheckName("pck-extensions", aspect: .hardware, isCryptographic: true)
     /// Collateral (TCB info, QE identity, CRLs) for the quote's TEE and FMSPC is configured and reads.
     public static let collateral = CheckName("collateral", aspect: .hardware)
@@ -69,7 +70,12 @@ public struct IntelDCAPQuoteVerifier: FormatVerifier {
             ]
         }
         let extensions = chain.first.map { pck in
-            Result { () throws(AttestationError) in try PCKCertificateExtensions(of: pck) }
+            Result { () throws(AttestationError) in
+                if let problem = intelProfileProblem(chain, leaf: "PCK certificate") {
+                    throw AttestationError(.badCertificate, problem)
+                }
+                return try PCKCertificateExtensions(of: pck)
+            }
         }
         if let extensions {
             switch extensions {
