@@ -54,12 +54,7 @@ struct DCAPCollateralTests {
         }
         let late = try collateral(fields).checks(roots: [root], at: verifyAt.addingTimeInterval(365 * 86_400))
         #expect(late.first { $0.name == "revocation-lists" }?.passed == false)
-        let key = try ECPrivateKey(generating: .p256)
-        let profile = CertificateProfile(
-            subject: DistinguishedName(["CN": "Not Intel"]), notValidBefore: verifyAt.addingTimeInterval(-86_400),
-            notValidAfter: verifyAt.addingTimeInterval(86_400), isCertificateAuthority: true,
-            keyUsage: [.keyCertSign, .cRLSign])
-        let other = try CertificateAuthority.selfSigned(profile, privateKey: key).certificate
+        let other = try notIntelRoot(around: verifyAt)
         let refused = try collateral(fields).checks(roots: [other], at: verifyAt)
         #expect(refused.allSatisfy { !$0.passed }, "\(refused.map(\.detail))")
     }
@@ -118,6 +113,31 @@ struct DCAPCollateralTests {
         // Every level asks for PCESVN 99, which no platform reaches.
         #expect(try failing(tcbInfo: tcbText.replacing(/"pcesvn":\d+/, with: "\"pcesvn\":99")) == ["tcb-level"])
         #expect(try failing(at: verifyAt.addingTimeInterval(60 * 86_400)) == ["collateral-current"])
+    }
+
+    @Test("TDX: another module signer fails tdx-module alone, a revoked level or module fails tcb-level alone")
+    func tdxNegatives() throws {
+        let quote = try IntelDCAPQuote(vectorBytes("sgx/tdx_quote"))
+        let read = try DCAPCollateral(json: try vectorBytes(collateralFiles[1]), source: "tdx")
+        let pck = try PCKCertificateExtensions(of: try pckChain(of: quote)[0])
+        let qe = try DCAPQEIdentity(json: read.qeIdentity)
+        func failing(_ tcbInfo: String) throws -> [String] {
+            quote.tcbChecks(pck: pck, tcbInfo: try DCAPTCBInfo(json: Array(tcbInfo.utf8)), qeIdentity: qe, at: verifyAt)
+                .checks.filter { !$0.passed }.map(\.name)
+        }
+        let tcbText = String(decoding: read.tcbInfo, as: UTF8.self)
+        #expect(try failing(tcbText).isEmpty)
+        let zeros = String(repeating: "0", count: 96)
+        #expect(
+            try failing(
+                tcbText.replacingOccurrences(
+                    of: #""mrsigner":"\#(zeros)""#, with: #""mrsigner":"01\#(zeros.dropFirst(2))""#))
+                == ["tdx-module"])
+        #expect(try failing(tcbText.replacingOccurrences(of: "UpToDate", with: "Revoked")) == ["tcb-level"])
+        #expect(
+            try failing(tcbText.replacingOccurrences(of: #""id":"TDX_0"#, with: #""id":"TDX_9"#)) == [
+                "tdx-module", "tcb-level",
+            ])
     }
 
     @Test("malformed collateral is refused naming the field")

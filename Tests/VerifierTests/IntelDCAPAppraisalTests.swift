@@ -116,12 +116,7 @@ struct IntelDCAPAppraisalTests {
         #expect(failed(try outcome(quote, .sgx, collateral: [])) == ["collateral", "certificate-chain"])
         let tdxCollateral = try vectorBytes(dcapCases[1].collateral)
         #expect(failed(try outcome(quote, .sgx, collateral: [tdxCollateral])) == ["collateral", "certificate-chain"])
-        let key = try ECPrivateKey(generating: .p256)
-        let profile = CertificateProfile(
-            subject: DistinguishedName(["CN": "Not Intel"]), notValidBefore: verifyAt.addingTimeInterval(-86_400),
-            notValidAfter: verifyAt.addingTimeInterval(86_400), isCertificateAuthority: true,
-            keyUsage: [.keyCertSign, .cRLSign])
-        let other = try CertificateAuthority.selfSigned(profile, privateKey: key).certificate
+        let other = try notIntelRoot(around: verifyAt)
         #expect(
             failed(try outcome(quote, .sgx, collateral: [collateral], roots: [other]))
                 == ["tcb-info-signature", "qe-identity-signature", "revocation-lists", "certificate-chain"])
