@@ -4,9 +4,10 @@ public import FoundationEssentials
 /// Appraises evidence: the evidence stage (`EvidenceVerifier`), then every check of a `Policy`, then a signed
 /// attestation result. Every check runs and is named in the result, not only the first that fails.
 ///
-/// Policy checks (`Policy.checks`, each its own type): `reference-values` (the policy names at least one measurement
-/// or signer), `measurement`, `pcr-N` (one per index the policy names), `signer`, `product-svn`, `debug`,
-/// `simulated`, `development-key`, `age`, `nonce`, `tcb-status-accepted`, `isolation`. Each is always listed: one the
+/// Policy checks (`Policy.checks`, each its own type): `reference-values` (the policy names at least one measurement,
+/// signer or claim), `measurement`, `pcr-N` (one per index the policy names), `claim-NAME` (one per format claim the
+/// policy names), `signer`, `product-svn`, `debug`, `td-attributes`, `simulated`, `development-key`, `age`, `nonce`,
+/// `tcb-status-accepted`, `advisories`, `isolation`. Each is always listed: one the
 /// policy turns off, or one that does not apply to the evidence's format, passes with a detail that starts "not
 /// required". Every check's name carries the aspect of the AR4SI trustworthiness vector it decides; the worst aspect
 /// decides the status, and an evidence-stage warning (a Nitro root that is not AWS's) caps it at `warning`.

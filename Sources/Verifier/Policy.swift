@@ -45,6 +45,9 @@ public struct Policy: Sendable, Hashable, Encodable {
     /// Accepted products and their minimum SVN (Cloister quotes).
     public var products: [Product]
     public var allowDebug: Bool
+    /// Whether a trust domain's attributes may be unsafe (`td-attributes`: reserved bits, migratable, SEPT_VE_DISABLE
+    /// clear, ...).
+    public var allowUnsafeTDAttributes: Bool
     public var allowSimulated: Bool
     /// Whether the published development signer (`Keys/dev-signer.pem`) is acceptable.
     public var allowDevelopmentKeys: Bool
@@ -76,7 +79,8 @@ public struct Policy: Sendable, Hashable, Encodable {
 
     public init(
         id: String, measurements: [String] = [], pcrs: [String: [String]] = [:], signers: [String] = [],
-        products: [Product] = [], allowDebug: Bool = false, allowSimulated: Bool = false,
+        products: [Product] = [], allowDebug: Bool = false, allowUnsafeTDAttributes: Bool = false,
+        allowSimulated: Bool = false,
         allowDevelopmentKeys: Bool = false, maximumAgeSeconds: Int? = Policy.defaultMaximumAgeSeconds,
         requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatus] = [.upToDate],
         requiredIsolation: [String] = [], allowedAdvisoryIDs: [String] = [],
@@ -89,6 +93,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         self.signers = signers.map { $0.lowercased() }
         self.products = products
         self.allowDebug = allowDebug
+        self.allowUnsafeTDAttributes = allowUnsafeTDAttributes
         self.allowSimulated = allowSimulated
         self.allowDevelopmentKeys = allowDevelopmentKeys
         self.maximumAgeSeconds = maximumAgeSeconds
@@ -103,7 +108,8 @@ public struct Policy: Sendable, Hashable, Encodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, measurements, pcrs, signers, products
-        case allowDebug = "allow_debug", allowSimulated = "allow_simulated"
+        case allowDebug = "allow_debug", allowUnsafeTDAttributes = "allow_unsafe_td_attributes"
+        case allowSimulated = "allow_simulated"
         case allowDevelopmentKeys = "allow_development_keys", maximumAgeSeconds = "max_age_seconds"
         case requireNonce = "require_nonce", acceptableTCBStatuses = "acceptable_tcb_statuses"
         case requiredIsolation = "required_isolation", allowedAdvisoryIDs = "allowed_advisory_ids"
@@ -120,6 +126,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         try container.encode(signers, forKey: .signers)
         try container.encode(products, forKey: .products)
         try container.encode(allowDebug, forKey: .allowDebug)
+        try container.encode(allowUnsafeTDAttributes, forKey: .allowUnsafeTDAttributes)
         try container.encode(allowSimulated, forKey: .allowSimulated)
         try container.encode(allowDevelopmentKeys, forKey: .allowDevelopmentKeys)
         if let maximumAgeSeconds {
@@ -185,6 +192,7 @@ public struct Policy: Sendable, Hashable, Encodable {
             signers: try root.strings(CodingKeys.signers.rawValue) ?? [],
             products: products,
             allowDebug: try root.bool(CodingKeys.allowDebug.rawValue) ?? false,
+            allowUnsafeTDAttributes: try root.bool(CodingKeys.allowUnsafeTDAttributes.rawValue) ?? false,
             allowSimulated: try root.bool(CodingKeys.allowSimulated.rawValue) ?? false,
             allowDevelopmentKeys: try root.bool(CodingKeys.allowDevelopmentKeys.rawValue) ?? false,
             maximumAgeSeconds: try Self.maximumAge(root),

@@ -12,6 +12,8 @@ extension CheckName {
     public static let productSVN = CheckName("product-svn", aspect: .executables)
     public static let developmentKey = CheckName("development-key", aspect: .executables)
     public static let debug = CheckName("debug", aspect: .configuration)
+    /// A trust domain's attributes are safe for production (TDX).
+    public static let tdAttributes = CheckName("td-attributes", aspect: .configuration)
     public static let simulated = CheckName("simulated", aspect: .hardware)
     public static let age = CheckName("age", aspect: .instanceIdentity)
     public static let nonce = CheckName("nonce", aspect: .instanceIdentity)
@@ -38,6 +40,7 @@ extension Policy {
         SignerCheck(signers: signers)
         ProductSVNCheck(products: products)
         DebugCheck(allowDebug: allowDebug)
+        TDAttributesCheck(allowUnsafe: allowUnsafeTDAttributes, allowDebug: allowDebug)
         SimulatedCheck(allowSimulated: allowSimulated)
         DevelopmentKeyCheck(allowDevelopmentKeys: allowDevelopmentKeys)
         AgeCheck(maximumAgeSeconds: maximumAgeSeconds)
@@ -153,6 +156,42 @@ struct DebugCheck: NamedPolicyCheck {
         return .meetsPolicy(
             if: !debug || allowDebug, debug ? "debug evidence, allowed by policy" : "not a debug enclave",
             else: "the enclave runs in debug mode; the policy forbids debug")
+    }
+}
+
+/// `td-attributes`: a trust domain's attributes (TDX Module ABI specification 348551-008US, table 3.23) are safe:
+/// no reserved bit set, no profiling (TUD bits 4 to 6, unless debug is allowed), not migratable, no SERVTD_EXT,
+/// SEPT_VE_DISABLE set, and for TD 1.5 no service TD bound (`mr_service_td` zero) — the rules dcap-qvl applies.
+/// Debug itself is the `debug` check's; `allow_unsafe_td_attributes` turns this one off.
+struct TDAttributesCheck: NamedPolicyCheck {
+    let allowUnsafe: Bool
+    let allowDebug: Bool
+    var name: CheckName { .tdAttributes }
+
+    /// Bits that must be zero: 1–3, 7–15, 23–26, 32–61.
+    static let reservedBits: UInt64 = [1...3, 7...15, 23...26, 32...61].reduce(0) { mask, range in
+        range.reduce(mask) { $0 | 1 << UInt64($1) }
+    }
+
+    func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
+        let values = subject.claims.details.referenceValues
+        guard let hex = values["td_attributes"], let bytes = hexDecoded(hex), bytes.count == 8 else {
+            return .notRequired("\(subject.claims.format.rawValue) evidence has no TD attributes")
+        }
+        guard !allowUnsafe else { return .notRequired("the policy sets allow_unsafe_td_attributes") }
+        let attributes = bytes.reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        var problems: [String] = []
+        if attributes & Self.reservedBits != 0 { problems.append("reserved bits set") }
+        if attributes & 0x70 != 0 && !allowDebug { problems.append("TD profiling enabled (TUD bits 4 to 6)") }
+        if attributes & (1 << 29) != 0 { problems.append("migratable (bit 29)") }
+        if attributes & (1 << 17) != 0 { problems.append("SERVTD_EXT set (bit 17)") }
+        if attributes & (1 << 28) == 0 { problems.append("SEPT_VE_DISABLE clear (bit 28)") }
+        if let serviceTD = values["mr_service_td"], serviceTD.contains(where: { $0 != "0" }) {
+            problems.append("a service TD is bound (mr_service_td is not zero)")
+        }
+        return .meetsPolicy(
+            if: problems.isEmpty, "TD attributes \(hex) are safe",
+            else: "TD attributes \(hex): " + problems.joined(separator: ", "))
     }
 }
 

@@ -22,6 +22,7 @@ struct CheckNameTests {
         (.simulated, "simulated", .hardware, false), (.age, "age", .instanceIdentity, false),
         (.nonce, "nonce", .instanceIdentity, false), (.tcbStatusAccepted, "tcb-status-accepted", .hardware, false),
         (.isolation, "isolation", .runtimeOpaque, false), (.advisories, "advisories", .hardware, false),
+        (.tdAttributes, "td-attributes", .configuration, false),
         (.claim("mr_td"), "claim-mr_td", .executables, false),
         (.qeReportSignature, "qe-report-signature", .instanceIdentity, true),
         (.attestationKeyBinding, "attestation-key-binding", .instanceIdentity, true),

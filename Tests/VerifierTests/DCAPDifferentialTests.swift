@@ -3,6 +3,7 @@ import CloisterCrypto
 import CloisterTestSupport
 import Foundation
 import Testing
+import Verifier
 
 /// One case of `Tests/Interop/dcap_differential.py`: a quote and its collateral rebuilt under a test PKI and changed,
 /// with dcap-qvl's verdict.
@@ -34,17 +35,25 @@ private struct DifferentialCase {
         dcapError = dcap["error"] as? String ?? ""
     }
 
-    /// Cloister's verdict on the case, as dcap-qvl's reads: the quote's checks all pass, its enclave or TD is not in
-    /// debug mode (dcap-qvl refuses debug; Cloister's policy does by default) and, for TDX, its attributes are ones
-    /// dcap-qvl accepts; then the status and advisories.
+    /// Cloister's verdict on the case, as dcap-qvl's reads: the whole appraisal under a policy that names the quote's
+    /// measurement and accepts every TCB status but Revoked and every advisory (with a warning), so that what is left
+    /// to refuse is what dcap-qvl refuses: the evidence checks, debug and unsafe TD attributes; then the status and
+    /// advisories.
     func cloister() -> (verdict: (status: String, advisories: [String])?, failed: [String]) {
         let format: EvidenceFormat = base == "sgx" ? .sgx : .tdx
         guard let root else { return (nil, ["trust-anchor"]) }
         let trust = TrustStore([format: TrustStore.FormatTrust(roots: [root], collateral: [collateral])])
-        let outcome = EvidenceVerifier(trust: trust).verify(quote, format: format, at: time)
-        var failed = outcome.checks.filter { !$0.passed }.map(\.name)
-        if let claims = outcome.claims, claims.debug { failed.append("debug") }
-        guard failed.isEmpty, let claims = outcome.claims, let status = claims.tcbStatus else { return (nil, failed) }
+        let evidence = EvidenceVerifier(trust: trust)
+        guard let claims = evidence.verify(quote, format: format, at: time).claims else { return (nil, ["decode"]) }
+        let policy = Policy(
+            id: "differential", measurements: [claims.measurement], maximumAgeSeconds: nil,
+            acceptableTCBStatuses: TCBStatus.allCases.filter { $0 != .revoked }, otherAdvisories: .warning)
+        let signer = try? ResultSigner(key: ECPrivateKey(generating: .p256), build: "differential")
+        guard let signer else { return (nil, ["result-signer"]) }
+        let result = Appraiser(evidence: evidence, signer: signer).evaluate(
+            quote, format: format, policy: policy, at: time)
+        let failed = result.failures.map(\.name)
+        guard failed.isEmpty, let status = result.claims?.tcbStatus else { return (nil, failed) }
         return ((status.intelName, claims.advisoryIDs), [])
     }
 }
@@ -75,11 +84,6 @@ private let designedDifferences: [(pattern: String, reason: String)] = [
         "Cloister reads TCB info version 3, refusing other versions rather than guessing their fields"
     ),
     ("15 sgx components", "a level without 16 SGX components makes the TCB info malformed, reached or not"),
-    (
-        "td_attributes",
-        "dcap-qvl refuses TD attributes by its own policy; Intel's QVL leaves them to the appraisal policy, "
-            + "and Cloister's names td_attributes in its claims table"
-    ),
     (
         "flipped (PCK",
         "Cloister reads the quote's PCK chain whole, its root included; dcap-qvl ignores the chain's root"
