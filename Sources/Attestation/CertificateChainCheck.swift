@@ -7,8 +7,10 @@ import FoundationEssentials
 struct CertificateChainCheck {
     let roots: [X509Certificate]
     let revocationLists: [CertificateRevocationList]
-    /// Whether every certificate needs a current CRL from its issuer, and OpenSSL's strict RFC 5280 profile applies.
-    let strict: Bool
+    /// Whether every certificate below the root needs a current CRL from its issuer (else CRLs given are checked).
+    let requiresRevocationCheck: Bool
+    /// Whether OpenSSL's strict RFC 5280 profile applies (Cloister's own PKI meets it; vendors' do not always).
+    let enforcesStrictProfile: Bool
     /// The `trust-anchor` check's failure detail: no root is configured, and where to get one.
     let missingRoot: String
 
@@ -23,7 +25,8 @@ struct CertificateChainCheck {
         }
         let key = cache.map { _ in
             EvidenceCache.chainKey(
-                leaf: leaf, bundle: intermediates, anchors: roots, crls: revocationLists, strict: strict)
+                leaf: leaf, bundle: intermediates, anchors: roots, crls: revocationLists,
+                requiresRevocationCheck: requiresRevocationCheck, enforcesStrictProfile: enforcesStrictProfile)
         }
         if let key, let path = cache?.chain(key, at: time) {
             checks.append(
@@ -32,11 +35,13 @@ struct CertificateChainCheck {
             return path
         }
         let verifier = CertificateChainVerifier(
-            trustAnchors: roots, requiresRevocationCheck: strict, enforcesStrictProfile: strict)
+            trustAnchors: roots, requiresRevocationCheck: requiresRevocationCheck,
+            enforcesStrictProfile: enforcesStrictProfile)
         var path: [X509Certificate]?
         checks.append(
             EvidenceCheck.run(
-                .certificateChain, strict ? "chains to a pinned root, none revoked" : "chains to a pinned root"
+                .certificateChain,
+                requiresRevocationCheck ? "chains to a pinned root, none revoked" : "chains to a pinned root"
             ) {
                 path = try verifier.verify(leaf: leaf, intermediates: intermediates, crls: revocationLists, at: time)
             })

@@ -4,9 +4,10 @@ import Glibc
 import Synchronization
 
 /// What an appraiser may remember between appraisals, so that evidence from a known platform costs one signature
-/// check: parsed certificates by DER, verified chains with the window in which the verification holds, and
-/// verified TCB-status lists. Only successes are kept; a chain is reused only at a time inside its window (every
-/// certificate valid, every CRL current), so the cache never changes a verdict. Bounded: when full it starts over.
+/// check: parsed certificates by DER (and certificate chains by PEM), verified chains with the window in which the
+/// verification holds, verified TCB-status lists, and formats' verified collateral with its window. Only successes are
+/// kept; a chain or an item is reused only at a time inside its window (every certificate valid, every CRL current),
+/// so the cache never changes a verdict. Bounded: when full it starts over.
 public final class EvidenceCache: Sendable {
     struct VerifiedChain {
         let path: [X509Certificate]
@@ -33,10 +34,20 @@ public final class EvidenceCache: Sendable {
         }
     }
 
+    /// A format's verified item (parsed, signature-checked collateral) and the window in which the verification
+    /// holds.
+    struct VerifiedItem {
+        let value: any Sendable
+        let validFrom: Date
+        let validUntil: Date
+    }
+
     private struct State {
         var certificates: [Key: X509Certificate] = [:]
+        var certificateChains: [Key: [X509Certificate]] = [:]
         var chains: [Key: VerifiedChain] = [:]
         var statusLists: [Key: TCBStatusList] = [:]
+        var items: [Key: VerifiedItem] = [:]
     }
 
     public let capacity: Int
@@ -56,6 +67,34 @@ public final class EvidenceCache: Sendable {
             state.certificates[key] = certificate
         }
         return certificate
+    }
+
+    /// The certificates of the PEM text `pem`, parsed once.
+    func certificates(pem: [UInt8]) throws -> [X509Certificate] {
+        let key = Key(bytes: pem)
+        if let known = state.withLock({ $0.certificateChains[key] }) { return known }
+        let certificates = try X509Certificate.certificates(fromPEM: String(decoding: pem, as: UTF8.self))
+        state.withLock { state in
+            if state.certificateChains.count >= capacity { state.certificateChains.removeAll() }
+            state.certificateChains[key] = certificates
+        }
+        return certificates
+    }
+
+    /// The item a format verified earlier under `key`, if it is a `Value` and `time` lies inside its window.
+    func verifiedItem<Value: Sendable>(_ key: Key, as type: Value.Type, at time: Date) -> Value? {
+        guard let entry = state.withLock({ $0.items[key] }), entry.validFrom <= time, time < entry.validUntil else {
+            return nil
+        }
+        return entry.value as? Value
+    }
+
+    /// Keeps `value`, verified under `key`, for appraisals from `validFrom` to `validUntil`.
+    func storeVerifiedItem(_ key: Key, _ value: any Sendable, validFrom: Date, validUntil: Date) {
+        state.withLock { state in
+            if state.items.count >= capacity { state.items.removeAll() }
+            state.items[key] = VerifiedItem(value: value, validFrom: validFrom, validUntil: validUntil)
+        }
     }
 
     /// The path verified earlier for `key`, if `time` lies inside the window in which that verification holds.
@@ -91,9 +130,9 @@ public final class EvidenceCache: Sendable {
     /// The key naming one chain verification: every input that can change its outcome, by fingerprint.
     static func chainKey(
         leaf: X509Certificate, bundle: [X509Certificate], anchors: [X509Certificate],
-        crls: [CertificateRevocationList], strict: Bool
+        crls: [CertificateRevocationList], requiresRevocationCheck: Bool, enforcesStrictProfile: Bool
     ) -> Key {
-        var bytes: [UInt8] = [strict ? 1 : 0]
+        var bytes: [UInt8] = [(requiresRevocationCheck ? 1 : 0) | (enforcesStrictProfile ? 2 : 0)]
         for count in [bundle.count, anchors.count, crls.count] {
             withUnsafeBytes(of: UInt32(truncatingIfNeeded: count).bigEndian) { bytes += $0 }
         }

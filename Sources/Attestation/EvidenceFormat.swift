@@ -10,12 +10,18 @@ public struct EvidenceFormat: Sendable, Hashable, CaseIterable, Encodable, Custo
     public let mediaType: String
     /// Whether the format's evidence states a TCB status, so that a policy's acceptable statuses apply to it.
     public let statesTCBStatus: Bool
+    /// The format's own claims a policy may name in its `claims` table (hex values, as `FormatClaims.referenceValues`
+    /// states them).
+    public let referenceClaims: [String]
 
-    public init(_ rawValue: String, name: String, mediaType: String, statesTCBStatus: Bool) {
+    public init(
+        _ rawValue: String, name: String, mediaType: String, statesTCBStatus: Bool, referenceClaims: [String] = []
+    ) {
         self.rawValue = rawValue
         self.name = name
         self.mediaType = mediaType
         self.statesTCBStatus = statesTCBStatus
+        self.referenceClaims = referenceClaims
     }
 
     /// The formats of the standard registry, in its order.

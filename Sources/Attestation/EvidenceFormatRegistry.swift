@@ -20,10 +20,11 @@ public struct EvidenceFormatRegistry: Sendable {
         verifiers: [
             CloisterQuoteVerifier(),
             NitroDocumentVerifier(),
+            IntelDCAPQuoteVerifier(tee: .sgx),
+            IntelDCAPQuoteVerifier(tee: .tdx),
         ],
         awaitingVerifiers: [
-            IntelDCAPQuoteRecogniser(),
-            SEVSNPReportRecogniser(),
+            SEVSNPReportRecogniser()
         ])
 
     /// The formats verified, in order.

@@ -7,7 +7,7 @@ public import FoundationEssentials
 /// the bytes verifies them. `decode` reports the reading; `format` (when one was asked for) whether the evidence is
 /// that format; the format's verifier adds its own checks (`signature`, `trust-anchor` or `certificate-chain`, and
 /// what the format checks beyond them). Bytes no format reads are refused: bytes a format recognises but cannot
-/// decode as `malformed-evidence`, recognised evidence without a verifier yet (an Intel DCAP quote, an AMD SEV-SNP
+/// decode as `malformed-evidence`, recognised evidence without a verifier yet (an AMD SEV-SNP
 /// report, well formed or not) as `unsupported-evidence-format`, anything else as `unknown-evidence-format` naming
 /// every format tried.
 ///

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Attestation
 import CloisterCrypto
 import EnclavePlatform
 import EnclaveProtocol
@@ -24,6 +25,29 @@ enum CommandInput {
             throw ValidationError("\(option) \(path) is not a PEM certificate")
         }
         return certificates
+    }
+
+    /// The DCAP collateral JSON at `path` (`--collateral`), as read: refused, naming the file and the field at fault,
+    /// unless it has the QuoteCollateralV3 fields.
+    static func dcapCollateral(_ path: String) throws -> [UInt8] {
+        let json = try bytes(path, "collateral")
+        do {
+            _ = try DCAPCollateral(json: json, source: path)
+        } catch {
+            throw ValidationError(error.reason)
+        }
+        return json
+    }
+
+    /// `path` if it is a file, else the .json files of the directory `path`, sorted (`--dcap-collateral`).
+    static func dcapCollateralFiles(_ path: String) throws -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ValidationError("--dcap-collateral \(path) does not exist")
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        return names.filter { $0.hasSuffix(".json") }.sorted().map { "\(path)/\($0)" }
     }
 
     /// The CRLs in the PEM file at `path`.

@@ -16,7 +16,9 @@ public struct ServeCommand: AsyncParsableCommand {
             "Run the HTTP attestation service (challenge-response, one-shot verify, provisioning, JWKS, metrics).",
         discussion: """
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister) when \
-            one is there; AWS Nitro documents against --trust-anchor roots. Provisioning routes need the bearer \
+            one is there; AWS Nitro documents against --trust-anchor roots; Intel SGX and TDX DCAP quotes against \
+            --intel-root with the collateral in --dcap-collateral (files, or directories of .json files, read at \
+            start). Provisioning routes need the bearer \
             token in --admin-token-file (without it they always answer 401). Several replicas share sessions, \
             policies and the audit log through one PostgreSQL database and one --signing-key. Stops gracefully on \
             SIGTERM or SIGINT. Routes and curl examples: README; the OpenAPI document is served at /openapi.json.
@@ -43,6 +45,16 @@ public struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("trust-anchor"), help: "An AWS Nitro root certificate (PEM) to trust; repeatable.")
     var trustAnchors: [String] = []
+
+    @Option(
+        name: .customLong("intel-root"),
+        help: "Intel's SGX Root CA (PEM), for SGX and TDX DCAP quotes (\(TrustStore.intelSGXRootCAURL)).")
+    var intelRoot: String?
+
+    @Option(
+        name: .customLong("dcap-collateral"),
+        help: "DCAP collateral (QuoteCollateralV3 JSON), or a directory of such .json files; repeatable.")
+    var dcapCollateral: [String] = []
 
     @Option(help: "Seconds a challenge-response nonce stays usable.")
     var sessionLifetime = AttestationService.defaultSessionLifetime
@@ -136,6 +148,17 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         trust.nitroRoots = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
         for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
+        if let intelRoot {
+            let dcap = TrustStore.FormatTrust(
+                roots: try CommandInput.certificates(intelRoot, "--intel-root"),
+                collateral: try dcapCollateral.flatMap(CommandInput.dcapCollateralFiles).map(
+                    CommandInput.dcapCollateral))
+            trust[.sgx] = dcap
+            trust[.tdx] = dcap
+            logger.info("DCAP quotes: \(dcap.collateral.count) collateral items")
+        } else if !dcapCollateral.isEmpty {
+            throw ValidationError("--dcap-collateral needs --intel-root, the root its chains end at")
+        }
         return trust
     }
 }

@@ -5,24 +5,30 @@ import EnclavePlatform
 import Foundation
 import Verifier
 
-/// `cloister verify EVIDENCE`: appraise a Cloister quote or an AWS Nitro attestation document under a policy.
+/// `cloister verify EVIDENCE`: appraise a Cloister quote, an AWS Nitro attestation document or an Intel SGX or TDX
+/// DCAP quote under a policy.
 public struct VerifyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "verify",
-        abstract: "Appraise a Cloister quote or AWS Nitro document under a policy; print every check and the EAR.",
+        abstract:
+            "Appraise a Cloister quote, AWS Nitro document or Intel SGX/TDX DCAP quote under a policy; print every "
+            + "check and the EAR.",
         discussion: """
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister): its \
             published root, CRLs and TCB-status list (no secret is read), or against --trust-anchor with --crl. AWS \
             Nitro documents need AWS's root G1 with --trust-anchor (\(TrustStore.awsNitroRootURL)); under a root \
             whose SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) the result is at best a warning. \
-            Evidence that reaches a Cloister platform is simulated whatever it claims. Without --policy the default \
+            Intel SGX and TDX DCAP quotes (versions 3 to 5) need Intel's SGX Root CA with --trust-anchor \
+            (\(TrustStore.intelSGXRootCAURL), SHA-256 \(TrustStore.intelSGXRootCAFingerprint)) and their collateral \
+            with --collateral (a JSON file with the QuoteCollateralV3 fields dcap-qvl and Intel's PCCS use); a DCAP \
+            quote states no time, so bind a nonce into its report data (policy report_data_binding). Evidence that \
+            reaches a Cloister platform is simulated whatever it claims. Without --policy the default \
             policy trusts no measurement, so evidence is contraindicated: write a policy (README); a policy without \
             max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
             (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
             affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
             65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried, or \
-            unsupported-evidence-format for an Intel DCAP quote or AMD SEV-SNP report, recognised but not verifiable \
-            yet), 78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
+            unsupported-evidence-format for an AMD SEV-SNP report, recognised but not verifiable yet), 78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
 
@@ -40,6 +46,11 @@ public struct VerifyCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("crl"), help: "CRLs (PEM) of the --trust-anchor's CAs; repeatable.")
     var crls: [String] = []
+
+    @Option(
+        name: .customLong("collateral"),
+        help: "Intel DCAP collateral (QuoteCollateralV3 JSON) for SGX and TDX quotes; repeatable, one per platform.")
+    var collateral: [String] = []
 
     @Option(help: "The Cloister platform home whose published trust material to use.")
     var home: String?
@@ -149,7 +160,10 @@ public struct VerifyCommand: AsyncParsableCommand {
         let format = format ?? .cloister
         guard anchors.isEmpty else {
             let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
-            return TrustStore([format: TrustStore.FormatTrust(roots: anchors, revocationLists: lists)])
+            let items = try collateral.map(CommandInput.dcapCollateral)
+            return TrustStore([
+                format: TrustStore.FormatTrust(roots: anchors, revocationLists: lists, collateral: items)
+            ])
         }
         guard format == .cloister else {
             throw ValidationError(

@@ -4,9 +4,10 @@ public import FoundationEssentials
 /// Appraises evidence: the evidence stage (`EvidenceVerifier`), then every check of a `Policy`, then a signed
 /// attestation result. Every check runs and is named in the result, not only the first that fails.
 ///
-/// Policy checks (`Policy.checks`, each its own type): `reference-values` (the policy names at least one measurement
-/// or signer), `measurement`, `pcr-N` (one per index the policy names), `signer`, `product-svn`, `debug`,
-/// `simulated`, `development-key`, `age`, `nonce`, `tcb-status-accepted`, `isolation`. Each is always listed: one the
+/// Policy checks (`Policy.checks`, each its own type): `reference-values` (the policy names at least one measurement,
+/// signer or claim), `measurement`, `pcr-N` (one per index the policy names), `claim-NAME` (one per format claim the
+/// policy names), `signer`, `product-svn`, `debug`, `td-attributes`, `simulated`, `development-key`, `age`, `nonce`,
+/// `tcb-status-accepted`, `advisories`, `isolation`. Each is always listed: one the
 /// policy turns off, or one that does not apply to the evidence's format, passes with a detail that starts "not
 /// required". Every check's name carries the aspect of the AR4SI trustworthiness vector it decides; the worst aspect
 /// decides the status, and an evidence-stage warning (a Nitro root that is not AWS's) caps it at `warning`.
@@ -52,13 +53,13 @@ public struct Appraiser: Sendable {
         _ bytes: [UInt8], format: EvidenceFormat? = nil, policy: Policy, expectedNonce: [UInt8]? = nil, at time: Date
     ) -> AttestationResult {
         let outcome = evidence.verify(bytes, format: format, at: time)
-        var checks = outcome.checks
+        var findings = PolicyFindings(checks: outcome.checks)
         if let claims = outcome.claims {
             policy.checks.evaluate(
-                AppraisalSubject(claims: claims, expectedNonce: expectedNonce, time: time), into: &checks)
+                AppraisalSubject(claims: claims, expectedNonce: expectedNonce, time: time), into: &findings)
         }
+        let checks = findings.checks
         var vector = TrustworthinessVector()
-        var warnings = outcome.warnings
         for check in checks {
             let tier =
                 check.passed
@@ -70,12 +71,10 @@ public struct Appraiser: Sendable {
         if !outcome.warnings.isEmpty {
             vector.raise(.hardware, to: TrustworthinessVector.warning)
         }
-        if let status = outcome.claims?.tcbStatus, status == .outOfDate,
-            checks.contains(where: { $0.kind == .tcbStatusAccepted && $0.passed })
-        {
-            vector.raise(.hardware, to: TrustworthinessVector.warning)
-            warnings.append("the platform's TCB level is out of date; the policy accepts it")
+        for warning in findings.warnings {
+            vector.raise(warning.check.aspect, to: TrustworthinessVector.warning)
         }
+        let warnings = outcome.warnings + findings.warnings.map(\.text)
         return AttestationResult(
             status: vector.status, policyID: policy.id, format: outcome.format, checks: checks,
             trustworthiness: vector, claims: outcome.claims, warnings: warnings, refusal: outcome.refusal, token: nil)

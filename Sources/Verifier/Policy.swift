@@ -45,6 +45,9 @@ public struct Policy: Sendable, Hashable, Encodable {
     /// Accepted products and their minimum SVN (Cloister quotes).
     public var products: [Product]
     public var allowDebug: Bool
+    /// Whether a trust domain's attributes may be unsafe (`td-attributes`: reserved bits, migratable, SEPT_VE_DISABLE
+    /// clear, ...).
+    public var allowUnsafeTDAttributes: Bool
     public var allowSimulated: Bool
     /// Whether the published development signer (`Keys/dev-signer.pem`) is acceptable.
     public var allowDevelopmentKeys: Bool
@@ -53,16 +56,36 @@ public struct Policy: Sendable, Hashable, Encodable {
     /// Whether the evidence must carry the nonce the verifier issued.
     public var requireNonce: Bool
     /// TCB statuses accepted; `out-of-date` among them makes the result a warning rather than affirming.
-    public var acceptableTCBStatuses: [TCBStatusList.Status]
+    public var acceptableTCBStatuses: [TCBStatus]
     /// Isolation mechanisms the platform must have applied (Cloister quotes).
     public var requiredIsolation: [String]
+    /// Vendor advisories (Intel's "INTEL-SA-00615") the policy tolerates at an accepted TCB status; others are
+    /// refused or warned of, as `otherAdvisories` says.
+    public var allowedAdvisoryIDs: [String]
+    public var otherAdvisories: AdvisoryHandling
+    /// Accepted values of the format's own claims (`EvidenceFormat.referenceClaims`: SGX `mr_signer`, TDX `rtmr0`,
+    /// `mr_config_id`, ...), by claim name, lower-case hex.
+    public var claims: [String: [String]]
+    /// How the nonce is bound into a hardware report's 64 bytes of report data (SGX, TDX).
+    public var reportDataBinding: ReportDataBinding
+
+    /// What a result is when the platform has an advisory the policy does not list.
+    public enum AdvisoryHandling: String, Sendable, Hashable, CaseIterable, Encodable {
+        /// The `advisories` check fails.
+        case contraindicated
+        /// The check passes, and the result is at best a warning.
+        case warning
+    }
 
     public init(
         id: String, measurements: [String] = [], pcrs: [String: [String]] = [:], signers: [String] = [],
-        products: [Product] = [], allowDebug: Bool = false, allowSimulated: Bool = false,
+        products: [Product] = [], allowDebug: Bool = false, allowUnsafeTDAttributes: Bool = false,
+        allowSimulated: Bool = false,
         allowDevelopmentKeys: Bool = false, maximumAgeSeconds: Int? = Policy.defaultMaximumAgeSeconds,
-        requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatusList.Status] = [.upToDate],
-        requiredIsolation: [String] = []
+        requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatus] = [.upToDate],
+        requiredIsolation: [String] = [], allowedAdvisoryIDs: [String] = [],
+        otherAdvisories: AdvisoryHandling = .contraindicated, claims: [String: [String]] = [:],
+        reportDataBinding: ReportDataBinding = .raw
     ) {
         self.id = id
         self.measurements = measurements.map { $0.lowercased() }
@@ -70,20 +93,27 @@ public struct Policy: Sendable, Hashable, Encodable {
         self.signers = signers.map { $0.lowercased() }
         self.products = products
         self.allowDebug = allowDebug
+        self.allowUnsafeTDAttributes = allowUnsafeTDAttributes
         self.allowSimulated = allowSimulated
         self.allowDevelopmentKeys = allowDevelopmentKeys
         self.maximumAgeSeconds = maximumAgeSeconds
         self.requireNonce = requireNonce
         self.acceptableTCBStatuses = acceptableTCBStatuses
         self.requiredIsolation = requiredIsolation
+        self.allowedAdvisoryIDs = allowedAdvisoryIDs
+        self.otherAdvisories = otherAdvisories
+        self.claims = claims.mapValues { $0.map { $0.lowercased() } }
+        self.reportDataBinding = reportDataBinding
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case id, measurements, pcrs, signers, products
-        case allowDebug = "allow_debug", allowSimulated = "allow_simulated"
+        case allowDebug = "allow_debug", allowUnsafeTDAttributes = "allow_unsafe_td_attributes"
+        case allowSimulated = "allow_simulated"
         case allowDevelopmentKeys = "allow_development_keys", maximumAgeSeconds = "max_age_seconds"
         case requireNonce = "require_nonce", acceptableTCBStatuses = "acceptable_tcb_statuses"
-        case requiredIsolation = "required_isolation"
+        case requiredIsolation = "required_isolation", allowedAdvisoryIDs = "allowed_advisory_ids"
+        case otherAdvisories = "other_advisories", claims, reportDataBinding = "report_data_binding"
     }
 
     /// Every key, `max_age_seconds` as `"unlimited"` when there is no limit, so that `init(text:)` reads back the
@@ -96,6 +126,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         try container.encode(signers, forKey: .signers)
         try container.encode(products, forKey: .products)
         try container.encode(allowDebug, forKey: .allowDebug)
+        try container.encode(allowUnsafeTDAttributes, forKey: .allowUnsafeTDAttributes)
         try container.encode(allowSimulated, forKey: .allowSimulated)
         try container.encode(allowDevelopmentKeys, forKey: .allowDevelopmentKeys)
         if let maximumAgeSeconds {
@@ -106,6 +137,10 @@ public struct Policy: Sendable, Hashable, Encodable {
         try container.encode(requireNonce, forKey: .requireNonce)
         try container.encode(acceptableTCBStatuses, forKey: .acceptableTCBStatuses)
         try container.encode(requiredIsolation, forKey: .requiredIsolation)
+        try container.encode(allowedAdvisoryIDs, forKey: .allowedAdvisoryIDs)
+        try container.encode(otherAdvisories, forKey: .otherAdvisories)
+        try container.encode(claims, forKey: .claims)
+        try container.encode(reportDataBinding, forKey: .reportDataBinding)
     }
 
     /// Reads a policy from TOML or JSON text (JSON when it starts with '{'). Every value is converted with a checked
@@ -121,6 +156,12 @@ public struct Policy: Sendable, Hashable, Encodable {
                 pcrs[index] = try table.strings(index)
             }
         }
+        var claims: [String: [String]] = [:]
+        if let table = try root.table(CodingKeys.claims.rawValue) {
+            for name in table.entries.keys {
+                claims[name] = try table.strings(name)
+            }
+        }
         var products: [Product] = []
         for product in try root.tables(CodingKeys.products.rawValue, keys: Product.CodingKeys.allCases.map(\.rawValue))
             ?? []
@@ -133,14 +174,14 @@ public struct Policy: Sendable, Hashable, Encodable {
                     productID: productID,
                     minimumSVN: try product.integer(Product.CodingKeys.minimumSVN.rawValue, as: UInt16.self) ?? 0))
         }
-        var statuses: [TCBStatusList.Status] = []
+        var statuses: [TCBStatus] = []
         for (index, name) in (try root.strings(CodingKeys.acceptableTCBStatuses.rawValue) ?? ["up-to-date"])
             .enumerated()
         {
-            guard let status = TCBStatusList.Status(rawValue: name) else {
+            guard let status = TCBStatus(rawValue: name) else {
                 throw PolicyError(
                     "\"\(CodingKeys.acceptableTCBStatuses.rawValue)[\(index)]\" is \"\(name)\", not one of "
-                        + TCBStatusList.Status.allCases.map(\.rawValue).joined(separator: ", "))
+                        + TCBStatus.allCases.map(\.rawValue).joined(separator: ", "))
             }
             statuses.append(status)
         }
@@ -151,12 +192,19 @@ public struct Policy: Sendable, Hashable, Encodable {
             signers: try root.strings(CodingKeys.signers.rawValue) ?? [],
             products: products,
             allowDebug: try root.bool(CodingKeys.allowDebug.rawValue) ?? false,
+            allowUnsafeTDAttributes: try root.bool(CodingKeys.allowUnsafeTDAttributes.rawValue) ?? false,
             allowSimulated: try root.bool(CodingKeys.allowSimulated.rawValue) ?? false,
             allowDevelopmentKeys: try root.bool(CodingKeys.allowDevelopmentKeys.rawValue) ?? false,
             maximumAgeSeconds: try Self.maximumAge(root),
             requireNonce: try root.bool(CodingKeys.requireNonce.rawValue) ?? false,
             acceptableTCBStatuses: statuses,
-            requiredIsolation: try root.strings(CodingKeys.requiredIsolation.rawValue) ?? [])
+            requiredIsolation: try root.strings(CodingKeys.requiredIsolation.rawValue) ?? [],
+            allowedAdvisoryIDs: try root.strings(CodingKeys.allowedAdvisoryIDs.rawValue) ?? [],
+            otherAdvisories: try root.choice(CodingKeys.otherAdvisories.rawValue, as: AdvisoryHandling.self)
+                ?? .contraindicated,
+            claims: claims,
+            reportDataBinding: try root.choice(CodingKeys.reportDataBinding.rawValue, as: ReportDataBinding.self)
+                ?? .raw)
         try validate()
     }
 
@@ -180,6 +228,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         let lists =
             [(CodingKeys.measurements.rawValue, measurements), (CodingKeys.signers.rawValue, signers)]
             + pcrs.sorted { $0.key < $1.key }.map { ("\(CodingKeys.pcrs.rawValue).\($0.key)", $0.value) }
+            + claims.sorted { $0.key < $1.key }.map { ("\(CodingKeys.claims.rawValue).\($0.key)", $0.value) }
         for (key, values) in lists {
             for (index, value) in values.enumerated() {
                 guard let bytes = hexDecoded(value), (1...Self.maximumReferenceValueSize).contains(bytes.count)
@@ -197,6 +246,14 @@ public struct Policy: Sendable, Hashable, Encodable {
                     "\"\(CodingKeys.pcrs.rawValue)\" has the index \"\(index)\", not a number from 0 to "
                         + "\(AttestationDocument.pcrCount - 1)")
             }
+        }
+        let claimNames = Set(EvidenceFormat.allCases.flatMap(\.referenceClaims))
+        for name in claims.keys.sorted() where !claimNames.contains(name) {
+            throw PolicyError(
+                "\"\(CodingKeys.claims.rawValue)\" names the claim \"\(name.prefix(200))\", which no format states; "
+                    + "claims: "
+                    + EvidenceFormat.allCases.filter { !$0.referenceClaims.isEmpty }
+                    .map { "\($0.rawValue): \($0.referenceClaims.joined(separator: ", "))" }.joined(separator: "; "))
         }
         var productIDs: Set<UInt16> = []
         for (index, product) in products.enumerated() where !productIDs.insert(product.productID).inserted {

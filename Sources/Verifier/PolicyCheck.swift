@@ -19,13 +19,23 @@ struct AppraisalSubject: Sendable {
 /// failure, every check runs and reports, so a result names every failure.
 protocol PolicyCheck: Sendable {
     /// Evaluates the check against `subject`, appending one outcome per named check it makes.
-    func evaluate(_ subject: AppraisalSubject, into checks: inout [EvidenceCheck])
+    func evaluate(_ subject: AppraisalSubject, into findings: inout PolicyFindings)
+}
+
+/// What the policy stage found: every check's outcome, and what it accepted only with a warning.
+struct PolicyFindings: Sendable {
+    var checks: [EvidenceCheck]
+    /// Each warning with the check that raised it (whose aspect it caps at `warning`).
+    var warnings: [(check: CheckName, text: String)] = []
 }
 
 /// How one named check came out.
 enum PolicyCheckResult: Sendable {
     /// The claims meet the policy; the detail says what was confirmed.
     case meetsPolicy(String)
+    /// The claims meet the policy only because it accepts something worth a warning (a TCB status other than up to
+    /// date, an advisory the policy tolerates): the check passes, and the appraisal is at best a warning.
+    case meetsPolicyWithWarning(String)
     /// The claims fail the policy; the detail says why.
     case failsToMeetPolicy(String)
     /// The policy turns the check off, or it does not apply to the evidence's format: listed as passing, with a
@@ -41,11 +51,14 @@ protocol NamedPolicyCheck: PolicyCheck {
 }
 
 extension NamedPolicyCheck {
-    func evaluate(_ subject: AppraisalSubject, into checks: inout [EvidenceCheck]) {
+    func evaluate(_ subject: AppraisalSubject, into findings: inout PolicyFindings) {
         switch evaluate(subject) {
-        case .meetsPolicy(let detail): checks.append(EvidenceCheck(name, passed: true, detail))
-        case .failsToMeetPolicy(let detail): checks.append(EvidenceCheck(name, passed: false, detail))
-        case .notRequired(let why): checks.append(EvidenceCheck(name, passed: true, "not required: \(why)"))
+        case .meetsPolicy(let detail): findings.checks.append(EvidenceCheck(name, passed: true, detail))
+        case .meetsPolicyWithWarning(let detail):
+            findings.checks.append(EvidenceCheck(name, passed: true, detail))
+            findings.warnings.append((name, detail))
+        case .failsToMeetPolicy(let detail): findings.checks.append(EvidenceCheck(name, passed: false, detail))
+        case .notRequired(let why): findings.checks.append(EvidenceCheck(name, passed: true, "not required: \(why)"))
         }
     }
 }
@@ -82,9 +95,9 @@ struct PolicyChecks<First: PolicyCheck, Second: PolicyCheck>: PolicyCheck {
     let first: First
     let second: Second
 
-    func evaluate(_ subject: AppraisalSubject, into checks: inout [EvidenceCheck]) {
-        first.evaluate(subject, into: &checks)
-        second.evaluate(subject, into: &checks)
+    func evaluate(_ subject: AppraisalSubject, into findings: inout PolicyFindings) {
+        first.evaluate(subject, into: &findings)
+        second.evaluate(subject, into: &findings)
     }
 }
 
@@ -92,7 +105,7 @@ struct PolicyChecks<First: PolicyCheck, Second: PolicyCheck>: PolicyCheck {
 struct PolicyCheckList<Check: PolicyCheck>: PolicyCheck {
     let checks: [Check]
 
-    func evaluate(_ subject: AppraisalSubject, into checks: inout [EvidenceCheck]) {
-        for check in self.checks { check.evaluate(subject, into: &checks) }
+    func evaluate(_ subject: AppraisalSubject, into findings: inout PolicyFindings) {
+        for check in checks { check.evaluate(subject, into: &findings) }
     }
 }

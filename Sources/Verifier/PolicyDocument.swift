@@ -168,6 +168,19 @@ struct PolicyTable {
         return strings
     }
 
+    /// One of `Choice`'s values, by its name; any other string is refused, listing the names.
+    func choice<Choice: RawRepresentable & CaseIterable>(
+        _ key: String, as type: Choice.Type
+    ) throws(PolicyError) -> Choice? where Choice.RawValue == String {
+        guard let name = try string(key) else { return nil }
+        guard let choice = Choice(rawValue: name) else {
+            throw PolicyError(
+                "\"\(path(key))\" is \"\(name.prefix(200))\", not one of "
+                    + Choice.allCases.map(\.rawValue).joined(separator: ", "))
+        }
+        return choice
+    }
+
     /// A table (`[key]` in TOML, an object in JSON) that may hold any key.
     func table(_ key: String) throws(PolicyError) -> PolicyTable? {
         guard let value = entries[key] else { return nil }

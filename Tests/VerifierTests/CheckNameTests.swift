@@ -21,7 +21,18 @@ struct CheckNameTests {
         (.developmentKey, "development-key", .executables, false), (.debug, "debug", .configuration, false),
         (.simulated, "simulated", .hardware, false), (.age, "age", .instanceIdentity, false),
         (.nonce, "nonce", .instanceIdentity, false), (.tcbStatusAccepted, "tcb-status-accepted", .hardware, false),
-        (.isolation, "isolation", .runtimeOpaque, false),
+        (.isolation, "isolation", .runtimeOpaque, false), (.advisories, "advisories", .hardware, false),
+        (.tdAttributes, "td-attributes", .configuration, false),
+        (.claim("mr_td"), "claim-mr_td", .executables, false),
+        (.qeReportSignature, "qe-report-signature", .instanceIdentity, true),
+        (.attestationKeyBinding, "attestation-key-binding", .instanceIdentity, true),
+        (.pckExtensions, "pck-extensions", .hardware, true), (.collateral, "collateral", .hardware, false),
+        (.tcbInfoSignature, "tcb-info-signature", .hardware, true),
+        (.qeIdentitySignature, "qe-identity-signature", .hardware, true),
+        (.revocationLists, "revocation-lists", .hardware, true),
+        (.collateralCurrent, "collateral-current", .hardware, false),
+        (.tcbInfoPlatform, "tcb-info-platform", .hardware, false), (.qeIdentity, "qe-identity", .hardware, false),
+        (.tdxModule, "tdx-module", .hardware, false), (.tcbLevel, "tcb-level", .hardware, false),
     ]
 
     @Test("names on the wire, aspects and cryptographic failures are what the appraisal always used")

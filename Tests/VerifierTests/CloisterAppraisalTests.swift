@@ -281,12 +281,12 @@ struct CloisterAppraisalTests {
         let result = try appraiser(evidence.trust()).appraise(evidence.quote(nonce: nil), policy: policy, at: Date())
         #expect(result.status == .affirming, "\(result.failures)")
         let policyChecks = [
-            "reference-values", "measurement", "signer", "product-svn", "debug", "simulated", "development-key", "age",
-            "nonce", "tcb-status-accepted", "isolation",
+            "reference-values", "measurement", "signer", "product-svn", "debug", "td-attributes", "simulated",
+            "development-key", "age", "nonce", "tcb-status-accepted", "advisories", "isolation",
         ]
         #expect(result.checks.map(\.name).suffix(policyChecks.count) == ArraySlice(policyChecks))
         let notRequired = result.checks.filter { $0.detail.hasPrefix("not required") }.map(\.name)
-        #expect(notRequired == ["signer", "product-svn", "age", "nonce", "isolation"])
+        #expect(notRequired == ["signer", "product-svn", "td-attributes", "age", "nonce", "isolation"])
     }
 
     @Test("a policy without reference values trusts nothing")

@@ -29,7 +29,7 @@ struct DCAPCollateralTests {
         let root = try intelRoot()
         for path in collateralFiles {
             let read = try DCAPCollateral(json: try vectorBytes(path), source: path)
-            let checks = read.checks(root: root, at: verifyAt)
+            let checks = read.checks(roots: [root], at: verifyAt)
             #expect(checks.map(\.name) == ["tcb-info-signature", "qe-identity-signature", "revocation-lists"])
             let failed = checks.filter { !$0.passed }.map(\.detail)
             #expect(failed.isEmpty, "\(path): \(failed)")
@@ -49,18 +49,13 @@ struct DCAPCollateralTests {
             ("TCB info", tcb, "tcb-info-signature"), ("QE identity", qe, "qe-identity-signature"),
         ] {
             #expect(changed != fields, "\(name): the edit changed nothing")
-            let checks = try collateral(changed).checks(root: root, at: verifyAt)
+            let checks = try collateral(changed).checks(roots: [root], at: verifyAt)
             #expect(checks.filter { !$0.passed }.map(\.name) == [failing], "\(name)")
         }
-        let late = try collateral(fields).checks(root: root, at: verifyAt.addingTimeInterval(365 * 86_400))
+        let late = try collateral(fields).checks(roots: [root], at: verifyAt.addingTimeInterval(365 * 86_400))
         #expect(late.first { $0.name == "revocation-lists" }?.passed == false)
-        let key = try ECPrivateKey(generating: .p256)
-        let profile = CertificateProfile(
-            subject: DistinguishedName(["CN": "Not Intel"]), notValidBefore: verifyAt.addingTimeInterval(-86_400),
-            notValidAfter: verifyAt.addingTimeInterval(86_400), isCertificateAuthority: true,
-            keyUsage: [.keyCertSign, .cRLSign])
-        let other = try CertificateAuthority.selfSigned(profile, privateKey: key).certificate
-        let refused = try collateral(fields).checks(root: other, at: verifyAt)
+        let other = try notIntelRoot(around: verifyAt)
+        let refused = try collateral(fields).checks(roots: [other], at: verifyAt)
         #expect(refused.allSatisfy { !$0.passed }, "\(refused.map(\.detail))")
     }
 
@@ -68,7 +63,7 @@ struct DCAPCollateralTests {
         "the SGX quote is ConfigurationAndSWHardeningNeeded with INTEL-SA-00289 and INTEL-SA-00615, the TDX quote UpToDate, as dcap-qvl decides"
     )
     func tcbStatus() throws {
-        let expected: [(quote: String, collateral: String, DCAPTCBStatus, [String])] = [
+        let expected: [(quote: String, collateral: String, TCBStatus, [String])] = [
             (
                 "sgx/sgx_quote", collateralFiles[0], .configurationAndSWHardeningNeeded,
                 ["INTEL-SA-00289", "INTEL-SA-00615"]
@@ -83,7 +78,11 @@ struct DCAPCollateralTests {
                 pck: pck, tcbInfo: try DCAPTCBInfo(json: read.tcbInfo),
                 qeIdentity: try DCAPQEIdentity(json: read.qeIdentity),
                 at: verifyAt)
-            #expect(checks.map(\.name) == ["collateral-current", "tcb-info-platform", "qe-identity", "tcb-level"])
+            let module = quotePath.contains("tdx") ? ["tdx-module"] : []
+            #expect(
+                checks.map(\.name) == ["collateral-current", "tcb-info-platform", "qe-identity"] + module + [
+                    "tcb-level"
+                ])
             let failed = checks.filter { !$0.passed }.map(\.detail)
             #expect(failed.isEmpty, "\(quotePath): \(failed)")
             #expect(evaluation?.status == status && evaluation?.advisoryIDs == advisories, "\(quotePath)")
@@ -116,6 +115,31 @@ struct DCAPCollateralTests {
         #expect(try failing(at: verifyAt.addingTimeInterval(60 * 86_400)) == ["collateral-current"])
     }
 
+    @Test("TDX: another module signer fails tdx-module alone, a revoked level or module fails tcb-level alone")
+    func tdxNegatives() throws {
+        let quote = try IntelDCAPQuote(vectorBytes("sgx/tdx_quote"))
+        let read = try DCAPCollateral(json: try vectorBytes(collateralFiles[1]), source: "tdx")
+        let pck = try PCKCertificateExtensions(of: try pckChain(of: quote)[0])
+        let qe = try DCAPQEIdentity(json: read.qeIdentity)
+        func failing(_ tcbInfo: String) throws -> [String] {
+            quote.tcbChecks(pck: pck, tcbInfo: try DCAPTCBInfo(json: Array(tcbInfo.utf8)), qeIdentity: qe, at: verifyAt)
+                .checks.filter { !$0.passed }.map(\.name)
+        }
+        let tcbText = String(decoding: read.tcbInfo, as: UTF8.self)
+        #expect(try failing(tcbText).isEmpty)
+        let zeros = String(repeating: "0", count: 96)
+        #expect(
+            try failing(
+                tcbText.replacingOccurrences(
+                    of: #""mrsigner":"\#(zeros)""#, with: #""mrsigner":"01\#(zeros.dropFirst(2))""#))
+                == ["tdx-module"])
+        #expect(try failing(tcbText.replacingOccurrences(of: "UpToDate", with: "Revoked")) == ["tcb-level"])
+        #expect(
+            try failing(tcbText.replacingOccurrences(of: #""id":"TDX_0"#, with: #""id":"TDX_9"#)) == [
+                "tdx-module", "tcb-level",
+            ])
+    }
+
     @Test("malformed collateral is refused naming the field")
     func malformed() throws {
         let fields = try collateralJSON(collateralFiles[0])
@@ -131,7 +155,7 @@ struct DCAPCollateralTests {
             (missing, "field pck_crl is missing"),
             (badSignature, "field tcb_info_signature is not a 64-byte ECDSA P-256 signature (r ‖ s) in hex"),
             (badCRL, "field root_ca_crl is not a DER CRL in hex"),
-            (badChain, "field qe_identity_issuer_chain is not a PEM chain of at least two certificates"),
+            (badChain, "field qe_identity_issuer_chain is not a PEM chain (the signing certificate, then its issuers)"),
         ]
         for (changed, expected) in cases {
             let error = #expect(throws: AttestationError.self) { try collateral(changed) }

@@ -6,18 +6,13 @@ import Foundation
 import Testing
 import Verifier
 
-/// Real Intel DCAP quotes and AMD SEV-SNP reports from Tests/Vectors/testvectors, which Cloister recognises but
-/// cannot verify yet.
+/// Real AMD SEV-SNP reports from Tests/Vectors/testvectors, which Cloister recognises but cannot verify yet.
 struct RecognisedVector: Sendable, CustomStringConvertible {
     let path: String
     /// What the refusal must say the evidence is.
     let kind: String
 
     static let all = [
-        RecognisedVector(path: "sgx/sgx_quote", kind: "an Intel SGX DCAP quote, version 3 (report body 384 bytes"),
-        RecognisedVector(path: "sgx/tdx_quote", kind: "an Intel TDX DCAP quote, version 4 (report body 584 bytes"),
-        RecognisedVector(
-            path: "sgx/trustee-tdx-quote-v5.dat", kind: "an Intel TDX DCAP quote, version 5 (report body 648 bytes"),
         RecognisedVector(path: "snp/attestation.bin", kind: "an AMD SEV-SNP attestation report, version 2"),
         RecognisedVector(path: "snp/trustee-milan-report.bin", kind: "an AMD SEV-SNP attestation report, version 2"),
     ]
@@ -45,16 +40,19 @@ struct FormatDetectionTests {
         }
     }
 
-    @Test("auto detection reads a Cloister quote as cloister and every Nitro vector as nitro")
+    @Test("auto detection reads a Cloister quote as cloister, every Nitro vector as nitro, DCAP quotes by their TEE")
     func verifiedFormats() throws {
         #expect(try detector.format(of: CloisterEvidence().quote()) == .cloister)
         for vector in NitroVector.all {
             #expect(try detector.format(of: vector.bytes()) == .nitro, "\(vector)")
         }
+        for vector in dcapVectors {
+            #expect(try detector.format(of: vectorBytes(vector.path)) == (vector.tee == .sgx ? .sgx : .tdx))
+        }
     }
 
     @Test(
-        "DCAP quotes and SEV-SNP reports are refused as not supported yet, naming what they are, never as COSE",
+        "SEV-SNP reports are refused as not supported yet, naming what they are, never as COSE",
         arguments: RecognisedVector.all)
     func recognised(vector: RecognisedVector) throws {
         let bytes = try vector.bytes()
@@ -78,24 +76,29 @@ struct FormatDetectionTests {
         var vectors: [(String, [UInt8])] = [("cloister quote", try CloisterEvidence().quote())]
         vectors += try NitroVector.all.map { ($0.name, try $0.bytes()) }
         vectors += try RecognisedVector.all.map { ($0.path, try $0.bytes()) }
+        vectors += try dcapVectors.map { ($0.path, try vectorBytes($0.path)) }
         for (name, bytes) in vectors {
             let isCOSE = bytes[0] >> 5 == 4 || bytes[0] >> 5 == 6
             let isDCAP = name.hasPrefix("sgx/")
             for length in Set([0, 1, 2, 27, 47, 48, 53, 100, 431, 635, bytes.count / 2, bytes.count - 1])
             where length < bytes.count {
-                let error = try #require(refusal(Array(bytes.prefix(length))), "\(name) cut to \(length)")
+                guard let error = refusal(Array(bytes.prefix(length))) else {
+                    // The TDX v4 quote is padded with 70 zero bytes after its signature data: cut into them, it reads.
+                    #expect(name == "sgx/tdx_quote" && length >= bytes.count - 70, "\(name) cut to \(length)")
+                    continue
+                }
                 let expected: ErrorCode<AttestationError> =
                     if length == 0 {
                         .unknownFormat
                     } else if isCOSE {
                         .malformedEvidence
                     } else if isDCAP && length >= IntelDCAPQuoteHeader.byteCount {
-                        .unsupportedFormat
+                        .malformedEvidence
                     } else {
                         .unknownFormat
                     }
                 #expect(error.code == expected, "\(name) cut to \(length): \(error.reason)")
-                if isDCAP && expected == .unsupportedFormat {
+                if isDCAP && expected == .malformedEvidence {
                     #expect(
                         error.reason.contains("Intel TDX DCAP quote") || error.reason.contains("Intel SGX DCAP quote"))
                 }
@@ -133,8 +136,8 @@ struct FormatDetectionTests {
 
     @Test("a DCAP header one field away from a quote's is unknown; a bad body or signature length is named")
     func dcapHeaderFields() throws {
-        let sgx = try RecognisedVector.all[0].bytes()
-        let tdx5 = try RecognisedVector.all[2].bytes()
+        let sgx = try vectorBytes("sgx/sgx_quote")
+        let tdx5 = try vectorBytes("sgx/trustee-tdx-quote-v5.dat")
         for (change, bytes) in [
             ("version 2", patched(sgx, at: 0, 2, width: 2)), ("version 6", patched(sgx, at: 0, 6, width: 2)),
             ("key type 3", patched(sgx, at: 2, 3, width: 2)), ("TEE type 1", patched(sgx, at: 4, 1, width: 4)),
@@ -144,20 +147,19 @@ struct FormatDetectionTests {
             #expect(refusal(bytes)?.code == .unknownFormat, "\(change)")
         }
         let badBody = try #require(refusal(patched(tdx5, at: 48, 7, width: 2)))
-        #expect(badBody.code == .unsupportedFormat)
+        #expect(badBody.code == .malformedEvidence)
         #expect(badBody.reason.contains("states a body of type 7 and 648 bytes"), "\(badBody.reason)")
         let badSize = try #require(refusal(patched(tdx5, at: 50, 584, width: 4)))
         #expect(badSize.reason.contains("type 3 and 584 bytes"), "\(badSize.reason)")
         let longSignature = try #require(refusal(patched(sgx, at: 432, 5000, width: 4)))
-        #expect(longSignature.code == .unsupportedFormat)
+        #expect(longSignature.code == .malformedEvidence)
         #expect(longSignature.reason.contains("states 5000 bytes of signature data where 4164 follow"))
-        let padded = try #require(refusal(sgx + [0, 0, 0]), "trailing padding is a quote's")
-        #expect(padded.reason.hasPrefix("the evidence is an Intel SGX DCAP quote"), "\(padded.reason)")
+        #expect(refusal(sgx + [0, 0, 0]) == nil, "trailing padding is a quote's")
     }
 
     @Test("an SEV-SNP report is known by its size, version and signature algorithm")
     func snpFields() throws {
-        let report = try RecognisedVector.all[3].bytes()
+        let report = try RecognisedVector.all[0].bytes()
         for version: UInt32 in [2, 3, 5] {
             #expect(refusal(patched(report, at: 0, version, width: 4))?.code == .unsupportedFormat, "\(version)")
         }
@@ -183,13 +185,13 @@ struct FormatDetectionTests {
     @Test("names and media types come from the registry, each once")
     func registryNames() {
         let registry = EvidenceFormatRegistry.standard
-        #expect(EvidenceFormat.allCases == [.cloister, .nitro])
+        #expect(EvidenceFormat.allCases == [.cloister, .nitro, .sgx, .tdx])
         #expect(registry.mediaTypes == EvidenceFormat.allCases.map(\.mediaType))
         #expect(Set(registry.mediaTypes).count == registry.mediaTypes.count)
         for format in EvidenceFormat.allCases {
             #expect(registry.format(named: format.rawValue) == format)
             #expect(registry.verifier(for: format)?.format == format)
         }
-        #expect(registry.format(named: "sgx") == nil)
+        #expect(registry.format(named: "snp") == nil)
     }
 }

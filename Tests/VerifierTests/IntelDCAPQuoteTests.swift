@@ -32,6 +32,16 @@ func dcapQVL(_ script: String, _ inputs: [String]) throws -> [Any]? {
     return answers
 }
 
+/// A self-signed CA that is not Intel's root, valid a day either side of `time`: a root a relying party must not
+/// mistake for Intel's.
+func notIntelRoot(around time: Date) throws -> X509Certificate {
+    let profile = CertificateProfile(
+        subject: DistinguishedName(["CN": "Not Intel"]), notValidBefore: time.addingTimeInterval(-86_400),
+        notValidAfter: time.addingTimeInterval(86_400), isCertificateAuthority: true,
+        keyUsage: [.keyCertSign, .cRLSign])
+    return try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256)).certificate
+}
+
 /// The PCK certificate chain a quote carries, leaf first.
 func pckChain(of quote: IntelDCAPQuote) throws -> [X509Certificate] {
     try X509Certificate.certificates(fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self))

@@ -87,12 +87,10 @@ struct VerifyCommandTests {
         #expect(help.contains("78 no Cloister platform in the home"), "\(help)")
     }
 
-    @Test("DCAP quotes and SEV-SNP reports exit 65 as not supported yet, naming what they are; unknown bytes too")
+    @Test("SEV-SNP reports exit 65 as not supported yet, naming what they are; unknown bytes too")
     func unsupportedFormats() throws {
         for (path, kind) in [
-            ("sgx/sgx_quote", "an Intel SGX DCAP quote, version 3"),
-            ("sgx/trustee-tdx-quote-v5.dat", "an Intel TDX DCAP quote, version 5"),
-            ("snp/attestation.bin", "an AMD SEV-SNP attestation report, version 2"),
+            ("snp/attestation.bin", "an AMD SEV-SNP attestation report, version 2")
         ] {
             let evidence = TestEnvironment.vector("testvectors/\(path)").path
             for format in ["auto", "cloister", "nitro"] {
@@ -113,13 +111,51 @@ struct VerifyCommandTests {
         #expect(unknown.standardError.contains("tried: Cloister quote; AWS Nitro Enclaves attestation document"))
     }
 
+    @Test("the README's SGX example: every check printed, a warning, the status and advisories in --json")
+    func dcapQuote() throws {
+        let directory = try TestEnvironment.temporaryDirectory("verify-dcap")
+        let policy = try write(
+            """
+            id = "sgx"
+            measurements = ["33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb"]
+            acceptable_tcb_statuses = ["up-to-date", "configuration-and-sw-hardening-needed"]
+            allowed_advisory_ids = ["INTEL-SA-00289", "INTEL-SA-00615"]
+            """, "sgx.toml", in: directory)
+        let arguments = [
+            TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "sgx",
+            "--trust-anchor", TestEnvironment.vector("testvectors/sgx/intel-sgx-root-ca.pem").path,
+            "--collateral", TestEnvironment.vector("testvectors/sgx/sgx_quote_collateral.json").path,
+            "--at", "2025-07-01T00:00:00Z", "--policy", policy,
+        ]
+        let text = try verify(arguments)
+        #expect(text.status == 0, "\(text.standardError)")
+        #expect(text.standardOutput.contains("pass  tcb-level: "), "\(text.standardOutput)")
+        #expect(text.standardOutput.hasSuffix("warning (policy sgx)\n"), "\(text.standardOutput)")
+        #expect(
+            text.standardOutput.contains("warning: the platform's TCB status is configuration-and-sw-hardening-needed"))
+        let json = try verify(arguments + ["--json"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        let claims = object?["claims"] as? [String: Any]
+        #expect(claims?["tcb_status"] as? String == "configuration-and-sw-hardening-needed")
+        #expect(claims?["advisory_ids"] as? [String] == ["INTEL-SA-00289", "INTEL-SA-00615"])
+        let late = try verify(Array(arguments.dropLast(4)) + ["--at", "2026-07-01T00:00:00Z", "--policy", policy])
+        #expect(late.status == 2 && late.standardOutput.contains("FAIL  collateral-current"), "\(late.standardOutput)")
+        let missing = try verify(Array(arguments.dropLast(6)) + ["--collateral", "/nonexistent.json"])
+        #expect(missing.status == 64 && missing.standardError.contains("/nonexistent.json"), "\(missing.standardError)")
+        let broken = try write(#"{"pck_crl": "00"}"#, "broken.json", in: directory)
+        let refused = try verify(Array(arguments.dropLast(6)) + ["--collateral", broken])
+        #expect(refused.status == 64 && refused.standardError.contains("pck_crl_issuer_chain is missing"))
+        #expect(refused.standardError.contains(broken), "\(refused.standardError)")
+    }
+
     @Test("--format takes auto or a registry format's name, and says which when given another")
     func formatChoices() throws {
-        let refused = try verify([TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "sgx"])
+        let refused = try verify([TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "snp"])
         #expect(refused.status == 64)
-        #expect(refused.standardError.contains("'auto', 'cloister' or 'nitro'"), "\(refused.standardError)")
+        #expect(
+            refused.standardError.contains("'auto', 'cloister', 'nitro', 'sgx' or 'tdx'"), "\(refused.standardError)")
         let help = try verify(["--help"]).standardOutput
         #expect(help.contains("--format <format>"), "\(help)")
-        #expect(help.contains("values: auto, cloister, nitro"), "\(help)")
+        #expect(help.contains("values: auto, cloister, nitro, sgx, tdx"), "\(help)")
     }
 }

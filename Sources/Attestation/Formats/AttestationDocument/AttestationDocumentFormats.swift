@@ -23,7 +23,7 @@ extension VerifiedClaims {
     /// the document's own.
     init(
         _ signed: SignedAttestationDocument, format: EvidenceFormat, debug: Bool, simulated: Bool,
-        productID: UInt16? = nil, svn: UInt16? = nil, tcbStatus: TCBStatusList.Status? = nil,
+        productID: UInt16? = nil, svn: UInt16? = nil, tcbStatus: TCBStatus? = nil,
         details: any FormatClaims
     ) {
         let document = signed.document

@@ -56,7 +56,8 @@ public struct CloisterQuoteVerifier: FormatVerifier {
             EvidenceCheck.run(.signature, "signed by \(signed.certificate)") { try signed.verifySignature() }
         ]
         let path = CertificateChainCheck(
-            roots: anchors.roots, revocationLists: anchors.revocationLists, strict: true,
+            roots: anchors.roots, revocationLists: anchors.revocationLists, requiresRevocationCheck: true,
+            enforcesStrictProfile: true,
             missingRoot: trustAnchorAdvice
         ).run(leaf: signed.certificate, intermediates: signed.caBundle, at: time, cache: cache, into: &checks)
         checks.append(platformBinding(signed, path: path, claims: quote.claims))
@@ -99,7 +100,7 @@ public struct CloisterQuoteVerifier: FormatVerifier {
     /// once, by the chain check.
     private func tcbCheck(
         _ claims: CloisterClaims, anchors: TrustStore.FormatTrust, cache: EvidenceCache?
-    ) -> (EvidenceCheck, TCBStatusList.Status?) {
+    ) -> (EvidenceCheck, TCBStatus?) {
         var problems: [String] = []
         for list in anchors.collateral {
             for root in anchors.roots {

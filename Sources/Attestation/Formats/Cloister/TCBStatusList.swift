@@ -11,14 +11,6 @@ public struct TCBStatusList: Sendable, Hashable {
     /// The payload's format marker.
     public static let format = "cloister-tcb-status-v1"
 
-    /// A TCB level's standing.
-    public enum Status: String, Sendable, Hashable, CaseIterable, Codable {
-        case upToDate = "up-to-date"
-        case outOfDate = "out-of-date"
-        /// Above the latest level the vendor has published: no platform should be there.
-        case unknown
-    }
-
     /// The platform the list speaks for.
     public let platformID: [UInt8]
     /// The newest level; levels below it are out of date.
@@ -33,7 +25,7 @@ public struct TCBStatusList: Sendable, Hashable {
     }
 
     /// The standing of `level`.
-    public func status(of level: UInt32) -> Status {
+    public func status(of level: UInt32) -> TCBStatus {
         level == latestLevel ? .upToDate : level < latestLevel ? .outOfDate : .unknown
     }
 

@@ -41,8 +41,8 @@ public struct DCAPCollateral: Sendable {
             throw refusal("not a JSON object of the nine collateral fields, each a string")
         }
         func chain(_ pem: String, _ field: String) throws(AttestationError) -> [X509Certificate] {
-            guard let certificates = try? X509Certificate.certificates(fromPEM: pem), certificates.count >= 2 else {
-                throw refusal("field \(field) is not a PEM chain of at least two certificates")
+            guard let certificates = try? X509Certificate.certificates(fromPEM: pem), !certificates.isEmpty else {
+                throw refusal("field \(field) is not a PEM chain (the signing certificate, then its issuers)")
             }
             return certificates
         }
@@ -82,16 +82,20 @@ extension CheckName {
 }
 
 extension DCAPCollateral {
-    /// The collateral's own checks at `time` against `root` (Intel's SGX Root CA, pinned by the caller), each run
+    /// The collateral's own checks at `time` against `roots` (Intel's SGX Root CA, pinned by the caller), each run
     /// and named: the TCB info's and the QE identity's signatures by their signing chains, and the CRLs' issuers and
     /// currency. Whether the items are current (issue date, next update) and what they say are checked where they are
     /// read.
-    public func checks(root: X509Certificate, at time: Date) -> [EvidenceCheck] {
-        let verifier = CertificateChainVerifier(trustAnchors: [root])
+    public func checks(roots: [X509Certificate], at time: Date) -> [EvidenceCheck] {
+        // Every certificate below the root must be covered by the root CA's CRL, as dcap-qvl requires.
+        let verifier = CertificateChainVerifier(trustAnchors: roots, requiresRevocationCheck: true)
         func signedItem(
             _ name: CheckName, _ what: String, _ item: [UInt8], _ signature: [UInt8], _ chain: [X509Certificate]
         ) -> EvidenceCheck {
             EvidenceCheck.run(name, "the \(what) is signed by \(chain[0].description), which chains to the root") {
+                if let problem = intelProfileProblem(chain, leaf: "\(what) signing certificate") {
+                    throw AttestationError(.badCertificate, problem)
+                }
                 _ = try verifier.verify(
                     leaf: chain[0], intermediates: Array(chain.dropFirst()), crls: [rootCACRL], at: time)
                 let key = try chain[0].publicKey()
@@ -109,11 +113,18 @@ extension DCAPCollateral {
             EvidenceCheck.run(
                 .revocationLists, "the root CA's and the PCK CRLs are signed by their issuers and current"
             ) {
+                guard let root = roots.first(where: rootCACRL.isIssued(byNameOf:)) else {
+                    throw AttestationError(
+                        .badCertificate, "the root CA CRL is issued by \(rootCACRL.issuer), not by a pinned root")
+                }
                 for (list, issuer, name) in [
                     (rootCACRL, root, "root CA CRL"), (pckCRL, pckCRLIssuerChain[0], "PCK CRL"),
                 ] {
                     guard list.isSignatureValid(issuer: issuer) else {
                         throw AttestationError(.badSignature, "the \(name) is not signed by \(issuer.description)")
+                    }
+                    guard list.nextUpdate != nil else {
+                        throw AttestationError(.badCertificate, "the \(name) states no next update (RFC 5280 §5.1.2.5)")
                     }
                     guard list.isCurrent(at: time) else {
                         throw AttestationError(
@@ -132,4 +143,26 @@ extension DCAPCollateral {
             },
         ]
     }
+}
+
+extension DCAPCollateral {
+    /// When the outcome of `checks(roots:at:)` cannot change: every certificate of its chains valid and both CRLs
+    /// current (the roots' own validity is the caller's key: a verification is kept per set of roots).
+    var verificationWindow: (from: Date, until: Date) {
+        let certificates = pckCRLIssuerChain + tcbInfoIssuerChain + qeIdentityIssuerChain
+        let starts = certificates.map(\.notValidBefore) + [rootCACRL.thisUpdate, pckCRL.thisUpdate]
+        let ends = certificates.map(\.notValidAfter) + [rootCACRL, pckCRL].map { $0.nextUpdate ?? .distantPast }
+        return (starts.max() ?? .distantFuture, ends.min() ?? .distantPast)
+    }
+}
+
+/// What about `chain` (a signing certificate first, then its issuers) departs from the profile of Intel's SGX PKI,
+/// which dcap-qvl enforces and OpenSSL's chain verification does not: every certificate signed with ECDSA over SHA-256,
+/// and the signing certificate (`leaf` names it) an end entity, not a CA. Nil when none does.
+func intelProfileProblem(_ chain: [X509Certificate], leaf: String) -> String? {
+    if chain[0].isCertificateAuthority { return "the \(leaf) \(chain[0].description) is a CA, not an end entity" }
+    if let other = chain.first(where: { $0.signatureAlgorithm != "ecdsa-with-SHA256" }) {
+        return "\(other.description) is signed with \(other.signatureAlgorithm), not ECDSA with SHA-256 as Intel signs"
+    }
+    return nil
 }

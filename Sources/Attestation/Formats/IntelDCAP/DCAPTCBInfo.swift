@@ -1,17 +1,6 @@
 import CloisterCrypto
 public import FoundationEssentials
 
-/// A TCB status as Intel's TCB info and QE identity state it (and as dcap-qvl and Intel's QVL report it).
-public enum DCAPTCBStatus: String, Sendable, Hashable, Decodable, CaseIterable {
-    case upToDate = "UpToDate"
-    case swHardeningNeeded = "SWHardeningNeeded"
-    case configurationNeeded = "ConfigurationNeeded"
-    case configurationAndSWHardeningNeeded = "ConfigurationAndSWHardeningNeeded"
-    case outOfDate = "OutOfDate"
-    case outOfDateConfigurationNeeded = "OutOfDateConfigurationNeeded"
-    case revoked = "Revoked"
-}
-
 /// One TCB level of a TCB info or QE identity: the SVNs a platform (or quoting enclave) must reach, and the status
 /// and advisories of a platform that reaches it.
 public struct DCAPTCBLevel: Sendable, Hashable {
@@ -22,7 +11,7 @@ public struct DCAPTCBLevel: Sendable, Hashable {
     /// The 16 TDX TCB component SVNs (TDX TCB info only).
     public let tdxComponents: [Int]?
     public let tcbDate: String
-    public let status: DCAPTCBStatus
+    public let status: TCBStatus
     public let advisoryIDs: [String]
 }
 
@@ -36,8 +25,13 @@ public struct DCAPTCBInfo: Sendable, Hashable {
     public let fmspc: [UInt8]
     public let pceID: [UInt8]
     public let tcbEvaluationDataNumber: Int
-    /// In order, highest first: the first level a platform reaches is its level.
+    /// Highest first (sorted as Intel's QVL sorts them: by SGX components, then PCE SVN, then TDX components, each
+    /// compared in order): the first level a platform reaches is its level.
     public let levels: [DCAPTCBLevel]
+    /// TDX: the identity of the TDX module when its major version (`tee_tcb_svn[1]`) is 0 (`tdxModule`), and by
+    /// major version ("TDX_01", ...) otherwise, with the TCB levels of its minor version.
+    public let tdxModule: DCAPTDXModuleIdentity?
+    public let tdxModuleIdentities: [DCAPTDXModuleIdentity]
 
     private struct Document: Decodable {
         struct Component: Decodable { let svn: Int }
@@ -45,6 +39,14 @@ public struct DCAPTCBInfo: Sendable, Hashable {
             let sgxtcbcomponents: [Component]
             let pcesvn: Int
             let tdxtcbcomponents: [Component]?
+        }
+        struct Module: Decodable {
+            struct TCB: Decodable { let isvsvn: Int }
+            let id: String?
+            let mrsigner: String
+            let attributes: String
+            let attributesMask: String
+            let tcbLevels: [DCAPLevelDocument<TCB>]?
         }
         let id: String
         let version: Int
@@ -54,6 +56,8 @@ public struct DCAPTCBInfo: Sendable, Hashable {
         let pceId: String
         let tcbEvaluationDataNumber: Int
         let tcbLevels: [DCAPLevelDocument<TCB>]
+        let tdxModule: Module?
+        let tdxModuleIdentities: [Module]?
     }
 
     /// Reads TCB info JSON (`DCAPCollateral.tcbInfo`); refused, naming what is wrong, unless it is version 3 with
@@ -76,16 +80,37 @@ public struct DCAPTCBInfo: Sendable, Hashable {
         var levels: [DCAPTCBLevel] = []
         for (index, level) in document.tcbLevels.enumerated() {
             let tdx = level.tcb.tdxtcbcomponents?.map(\.svn)
-            guard level.tcb.sgxtcbcomponents.count == 16, !isTDX || tdx?.count == 16 else {
+            let components = level.tcb.sgxtcbcomponents.map(\.svn) + (tdx ?? [])
+            guard level.tcb.sgxtcbcomponents.count == 16, !isTDX || tdx?.count == 16,
+                components.allSatisfy({ (0...255).contains($0) }), (0...65535).contains(level.tcb.pcesvn)
+            else {
                 throw AttestationError(
                     .malformedEvidence,
-                    "the TCB info's level \(index + 1) does not have 16 SGX\(isTDX ? " and 16 TDX" : "") components")
+                    "the TCB info's level \(index + 1) does not have 16 SGX\(isTDX ? " and 16 TDX" : "") components "
+                        + "of 0 to 255 and a PCESVN of 0 to 65535")
             }
             levels.append(
                 DCAPTCBLevel(
                     sgxComponents: level.tcb.sgxtcbcomponents.map(\.svn), svn: level.tcb.pcesvn,
-                    tdxComponents: isTDX ? tdx : nil, tcbDate: level.tcbDate, status: level.tcbStatus,
+                    tdxComponents: isTDX ? tdx : nil, tcbDate: level.tcbDate, status: level.tcbStatus.status,
                     advisoryIDs: level.advisoryIDs ?? []))
+        }
+        func module(_ module: Document.Module, _ name: String) throws(AttestationError) -> DCAPTDXModuleIdentity {
+            guard let mrSigner = hexDecoded(module.mrsigner), mrSigner.count == 48,
+                let attributes = hexDecoded(module.attributes), attributes.count == 8,
+                let mask = hexDecoded(module.attributesMask), mask.count == 8
+            else {
+                throw AttestationError(
+                    .malformedEvidence,
+                    "the TCB info's \(name) does not have a 48-byte mrsigner and 8-byte attributes and mask")
+            }
+            return DCAPTDXModuleIdentity(
+                id: module.id ?? "", mrSigner: mrSigner, attributes: attributes, attributesMask: mask,
+                levels: (module.tcbLevels ?? []).map {
+                    DCAPTCBLevel(
+                        sgxComponents: [], svn: $0.tcb.isvsvn, tdxComponents: nil, tcbDate: $0.tcbDate,
+                        status: $0.tcbStatus.status, advisoryIDs: $0.advisoryIDs ?? [])
+                })
         }
         id = document.id
         issueDate = issued
@@ -93,20 +118,79 @@ public struct DCAPTCBInfo: Sendable, Hashable {
         self.fmspc = fmspc
         self.pceID = pceID
         tcbEvaluationDataNumber = document.tcbEvaluationDataNumber
-        self.levels = levels
+        self.levels = levels.enumerated().sorted { left, right in
+            let order = DCAPTCBLevel.compare(left.element, right.element)
+            return order == 0 ? left.offset < right.offset : order > 0
+        }.map(\.element)
+        tdxModule = try document.tdxModule.map { (value) throws(AttestationError) in try module(value, "tdxModule") }
+        var identities: [DCAPTDXModuleIdentity] = []
+        for (index, identity) in (document.tdxModuleIdentities ?? []).enumerated() {
+            identities.append(try module(identity, "tdxModuleIdentities[\(index)]"))
+        }
+        tdxModuleIdentities = identities
     }
 
     /// The level of a platform whose PCK certificate states `extensions` (and, for TDX, whose TD report states
     /// `teeTCBSVN`): the first level whose SGX components and PCE SVN it all reaches, and for TDX its TDX components
-    /// too; nil when it reaches none (Intel's QVL refuses such a quote).
+    /// too (from the third on when the TDX module's major version, `teeTCBSVN[1]`, is not 0: the module's own
+    /// identity judges the first two); nil when it reaches none (Intel's QVL refuses such a quote).
     public func level(of extensions: PCKCertificateExtensions, teeTCBSVN: [UInt8]? = nil) -> DCAPTCBLevel? {
-        levels.first { level in
+        let skipped = (teeTCBSVN?[1] ?? 0) > 0 ? 2 : 0
+        return levels.first { level in
             zip(level.sgxComponents, extensions.componentSVNs).allSatisfy { $0 <= $1 }
                 && level.svn <= extensions.pceSVN
                 && (level.tdxComponents.map { required in
-                    teeTCBSVN.map { zip(required, $0).allSatisfy { $0 <= Int($1) } } ?? false
+                    teeTCBSVN.map { zip(required, $0).dropFirst(skipped).allSatisfy { $0 <= Int($1) } } ?? false
                 } ?? true)
         }
+    }
+
+    /// The TDX module identity for `teeTCBSVN` (`tdxModule` for major version 0, else "TDX_0N"), or nil.
+    public func moduleIdentity(teeTCBSVN: [UInt8]) -> DCAPTDXModuleIdentity? {
+        guard teeTCBSVN[1] > 0 else { return tdxModule }
+        return moduleIdentity(major: teeTCBSVN[1])
+    }
+
+    /// The identity "TDX_0N" of major version `major` (its id compared without regard to ASCII case), or nil.
+    func moduleIdentity(major: UInt8) -> DCAPTDXModuleIdentity? {
+        let id = "TDX_" + (major < 16 ? "0" : "") + String(major, radix: 16, uppercase: true)
+        return tdxModuleIdentities.first { $0.id.uppercased() == id }
+    }
+}
+
+/// A TDX module's identity in a TDX TCB info: its signer and SEAM attributes, and the TCB levels of its minor
+/// version (`svn` is the minor version, `tee_tcb_svn[0]`).
+public struct DCAPTDXModuleIdentity: Sendable, Hashable {
+    public let id: String
+    public let mrSigner: [UInt8]
+    public let attributes: [UInt8]
+    public let attributesMask: [UInt8]
+    /// In the order of the JSON: the first a module reaches is its level.
+    public let levels: [DCAPTCBLevel]
+
+    /// Whether a TD report's SEAM signer and attributes are this module's: the signer equal, every attribute bit
+    /// under the mask equal and none set outside it.
+    func matches(_ report: TDReportBody) -> Bool {
+        report.mrSignerSeam == mrSigner
+            && zip(report.seamAttributes, zip(attributes, attributesMask)).allSatisfy { value, expected in
+                value & expected.1 == expected.0 & expected.1 && value & ~expected.1 == 0
+            }
+    }
+}
+
+extension DCAPTCBLevel {
+    /// Intel's order of TCB levels: SGX components, then PCE SVN, then TDX components, each compared in order;
+    /// positive when `left` is higher.
+    static func compare(_ left: DCAPTCBLevel, _ right: DCAPTCBLevel) -> Int {
+        let keys = [
+            (left.sgxComponents, right.sgxComponents), ([left.svn], [right.svn]),
+            (left.tdxComponents ?? [], right.tdxComponents ?? []),
+        ]
+        for (lhs, rhs) in keys {
+            if let (a, b) = zip(lhs, rhs).first(where: { $0 != $1 }) { return a > b ? 1 : -1 }
+            if lhs.count != rhs.count { return lhs.count > rhs.count ? 1 : -1 }
+        }
+        return 0
     }
 }
 
@@ -141,11 +225,12 @@ public struct DCAPQEIdentity: Sendable, Hashable {
         let tcbLevels: [DCAPLevelDocument<TCB>]
     }
 
-    /// Reads QE identity JSON (`DCAPCollateral.qeIdentity`).
+    /// Reads QE identity JSON (`DCAPCollateral.qeIdentity`): version 2 (a TD_QE's also 3).
     public init(json: [UInt8]) throws(AttestationError) {
         let document = try dcapDocument(Document.self, json, "QE identity")
         func bytes(_ hex: String, _ count: Int) -> [UInt8]? { hexDecoded(hex).flatMap { $0.count == count ? $0 : nil } }
-        guard document.version == 2, ["QE", "TD_QE"].contains(document.id),
+        guard document.version == 2 || (document.id == "TD_QE" && document.version == 3),
+            ["QE", "TD_QE"].contains(document.id),
             let issued = dcapDate(document.issueDate), let next = dcapDate(document.nextUpdate),
             let misc = bytes(document.miscselect, 4), let miscMask = bytes(document.miscselectMask, 4),
             let attributes = bytes(document.attributes, 16), let attributesMask = bytes(document.attributesMask, 16),
@@ -159,25 +244,27 @@ public struct DCAPQEIdentity: Sendable, Hashable {
         id = document.id
         issueDate = issued
         nextUpdate = next
-        // Intel writes MISCSELECT as the big-endian hex of the 32-bit value.
-        miscSelect = misc.reduce(0) { $0 << 8 | UInt32($1) }
-        miscSelectMask = miscMask.reduce(0) { $0 << 8 | UInt32($1) }
+        // MISCSELECT's hex is its bytes as the report holds them (little endian), as dcap-qvl reads it.
+        miscSelect = misc.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        miscSelectMask = miscMask.reversed().reduce(0) { $0 << 8 | UInt32($1) }
         self.attributes = attributes
         self.attributesMask = attributesMask
         self.mrSigner = mrSigner
         isvProdID = document.isvprodid
         levels = document.tcbLevels.map {
             DCAPTCBLevel(
-                sgxComponents: [], svn: $0.tcb.isvsvn, tdxComponents: nil, tcbDate: $0.tcbDate, status: $0.tcbStatus,
+                sgxComponents: [], svn: $0.tcb.isvsvn, tdxComponents: nil, tcbDate: $0.tcbDate,
+                status: $0.tcbStatus.status,
                 advisoryIDs: $0.advisoryIDs ?? [])
         }
     }
 
     /// What about `report` (the QE's) differs from this identity: MRSIGNER, ISVPRODID, MISCSELECT or ATTRIBUTES under
-    /// their masks; empty when it is this QE.
+    /// their masks, or a debug QE; empty when it is this QE.
     public func mismatches(_ report: SGXReportBody) -> [String] {
         var found: [String] = []
         if report.mrSigner != mrSigner { found.append("MRSIGNER") }
+        if report.isDebug { found.append("DEBUG (the QE is a debug enclave)") }
         if Int(report.isvProdID) != isvProdID { found.append("ISVPRODID \(report.isvProdID), not \(isvProdID)") }
         if report.miscSelect & miscSelectMask != miscSelect & miscSelectMask { found.append("MISCSELECT") }
         if !zip(zip(report.attributes, attributes), attributesMask).allSatisfy({ $0.0 & $1 == $0.1 & $1 }) {
@@ -186,18 +273,37 @@ public struct DCAPQEIdentity: Sendable, Hashable {
         return found
     }
 
-    /// The level of a QE of ISV SVN `isvSVN`: the first it reaches; nil when none.
+    /// The level of a QE of ISV SVN `isvSVN`: the first it reaches, in the identity's order; nil when none.
     public func level(isvSVN: UInt16) -> DCAPTCBLevel? {
         levels.first { $0.svn <= Int(isvSVN) }
     }
+
+    /// The statuses a QE's level may have (a QE needs no software hardening).
+    static let qeStatuses: Set<TCBStatus> = [
+        .upToDate, .outOfDate, .configurationNeeded, .revoked, .outOfDateConfigurationNeeded,
+    ]
 }
 
 /// A TCB level as TCB info and QE identity write it, around each one's own `tcb` object.
 private struct DCAPLevelDocument<TCB: Decodable>: Decodable {
     let tcb: TCB
     let tcbDate: String
-    let tcbStatus: DCAPTCBStatus
+    let tcbStatus: IntelTCBStatus
     let advisoryIDs: [String]?
+}
+
+/// A TCB status in Intel's spelling ("UpToDate"); any other text does not decode.
+private struct IntelTCBStatus: Decodable {
+    let status: TCBStatus
+
+    init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let status = TCBStatus(intelName: name) else {
+            throw DecodingError.dataCorrupted(
+                DecodingError.Context(codingPath: decoder.codingPath, debugDescription: "unknown TCB status \(name)"))
+        }
+        self.status = status
+    }
 }
 
 /// Decodes the JSON of a collateral item (`what`: "TCB info", "QE identity"), refusing it, named, when it does not
@@ -215,101 +321,4 @@ private func dcapDocument<Document: Decodable>(
 /// A collateral date: RFC 3339 in UTC with whole seconds ("2025-06-19T10:56:11Z"), as Intel writes them.
 func dcapDate(_ text: String) -> Date? {
     try? Date(text, strategy: .iso8601)
-}
-
-extension CheckName {
-    /// The TCB info and the QE identity are current: issued before the appraisal's time and not past their next
-    /// update.
-    public static let collateralCurrent = CheckName("collateral-current", aspect: .hardware)
-    /// The TCB info is for this platform: its TEE, FMSPC and PCE-ID are the quote's and the PCK certificate's.
-    public static let tcbInfoPlatform = CheckName("tcb-info-platform", aspect: .hardware)
-    /// The QE report is of Intel's quoting enclave (MRSIGNER, ISVPRODID, MISCSELECT and ATTRIBUTES under their masks)
-    /// at a TCB level the QE identity lists.
-    public static let qeIdentity = CheckName("qe-identity", aspect: .hardware)
-    /// The platform reaches a TCB level of its TCB info.
-    public static let tcbLevel = CheckName("tcb-level", aspect: .hardware)
-}
-
-/// What a quote's TCB comes to: the platform's level, the QE's level, and their combined status and advisories.
-public struct DCAPTCBEvaluation: Sendable, Hashable {
-    public let platformLevel: DCAPTCBLevel
-    public let qeLevel: DCAPTCBLevel
-    /// The platform's status, made OutOfDate (or OutOfDateConfigurationNeeded) by an out-of-date QE and Revoked by a
-    /// revoked one, as Intel's QVL converges them.
-    public let status: DCAPTCBStatus
-    /// The platform level's advisories, then the QE level's not already listed.
-    public let advisoryIDs: [String]
-
-    init(platformLevel: DCAPTCBLevel, qeLevel: DCAPTCBLevel) {
-        self.platformLevel = platformLevel
-        self.qeLevel = qeLevel
-        switch (qeLevel.status, platformLevel.status) {
-        case (.revoked, _): status = .revoked
-        case (.outOfDate, .upToDate), (.outOfDate, .swHardeningNeeded): status = .outOfDate
-        case (.outOfDate, .configurationNeeded), (.outOfDate, .configurationAndSWHardeningNeeded):
-            status = .outOfDateConfigurationNeeded
-        default: status = platformLevel.status
-        }
-        advisoryIDs = platformLevel.advisoryIDs + qeLevel.advisoryIDs.filter { !platformLevel.advisoryIDs.contains($0) }
-    }
-}
-
-extension IntelDCAPQuote {
-    /// The checks of what the collateral says about this quote at `time`, each run and named: `collateral-current`,
-    /// `tcb-info-platform`, `qe-identity` and `tcb-level`; and the TCB evaluation when the QE and the platform each
-    /// reach a level. `pck` are the SGX extensions of the quote's PCK certificate.
-    public func tcbChecks(
-        pck: PCKCertificateExtensions, tcbInfo: DCAPTCBInfo, qeIdentity: DCAPQEIdentity, at time: Date
-    ) -> (checks: [EvidenceCheck], evaluation: DCAPTCBEvaluation?) {
-        let tee = header.tee == .sgx ? "SGX" : "TDX"
-        let teeTCBSVN: [UInt8]? = if case .td(let body) = body { body.teeTCBSVN } else { nil }
-        let qeLevel = qeIdentity.level(isvSVN: qeReport.isvSVN)
-        let platformLevel = tcbInfo.level(of: pck, teeTCBSVN: teeTCBSVN)
-        let checks = [
-            EvidenceCheck.run(.collateralCurrent, "the TCB info and the QE identity are current") {
-                for (what, issued, next) in [
-                    ("TCB info", tcbInfo.issueDate, tcbInfo.nextUpdate),
-                    ("QE identity", qeIdentity.issueDate, qeIdentity.nextUpdate),
-                ] where !(issued <= time && time <= next) {
-                    throw AttestationError(
-                        .badCertificate, "the \(what) is valid from \(issued) to \(next), not at \(time)")
-                }
-            },
-            EvidenceCheck.run(.tcbInfoPlatform, "the TCB info is the \(tee) TCB info of this FMSPC and PCE-ID") {
-                guard tcbInfo.id == tee, tcbInfo.fmspc == pck.fmspc, tcbInfo.pceID == pck.pceID else {
-                    throw AttestationError(
-                        .badCertificate,
-                        "the TCB info is \(tcbInfo.id)'s for FMSPC \(hexEncoded(tcbInfo.fmspc)) and PCE-ID "
-                            + "\(hexEncoded(tcbInfo.pceID)); the quote is \(tee)'s, the PCK certificate's FMSPC "
-                            + "\(hexEncoded(pck.fmspc)) and PCE-ID \(hexEncoded(pck.pceID))")
-                }
-            },
-            EvidenceCheck.run(.qeIdentity, "the QE report is of Intel's \(tee) quoting enclave at a listed level") {
-                let expected = header.tee == .sgx ? "QE" : "TD_QE"
-                let mismatches = qeIdentity.mismatches(qeReport)
-                guard qeIdentity.id == expected, mismatches.isEmpty, qeLevel != nil else {
-                    throw AttestationError(
-                        .badCertificate,
-                        qeIdentity.id != expected
-                            ? "the QE identity is \(qeIdentity.id)'s, not \(expected)'s"
-                            : mismatches.isEmpty
-                                ? "the QE's ISV SVN \(qeReport.isvSVN) is below every level of its identity"
-                                : "the QE report differs from the QE identity in " + mismatches.joined(separator: ", "))
-                }
-            },
-            EvidenceCheck.run(.tcbLevel, "the platform reaches a level of its TCB info") {
-                guard platformLevel != nil else {
-                    throw AttestationError(
-                        .badCertificate,
-                        "the platform's TCB (PCK component SVNs \(pck.componentSVNs), PCESVN \(pck.pceSVN)"
-                            + (teeTCBSVN.map { ", TEE TCB SVN \(hexEncoded($0))" } ?? "")
-                            + ") is below every level of its TCB info")
-                }
-            },
-        ]
-        let evaluation = platformLevel.flatMap { platform in
-            qeLevel.map { DCAPTCBEvaluation(platformLevel: platform, qeLevel: $0) }
-        }
-        return (checks, evaluation)
-    }
 }

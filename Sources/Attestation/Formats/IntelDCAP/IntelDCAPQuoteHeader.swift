@@ -85,24 +85,3 @@ public struct IntelDCAPQuoteHeader: Sendable, Hashable, CustomStringConvertible 
         .malformed(AttestationError(.malformedEvidence, "the evidence starts with \(problem)"))
     }
 }
-
-/// Recognises Intel DCAP quotes (SGX and TDX) and decodes them whole (`IntelDCAPQuote`); verifying them is not done
-/// yet.
-public struct IntelDCAPQuoteRecogniser: EvidenceRecogniser {
-    public init() {}
-
-    public var name: String { "Intel DCAP quote (SGX version 3, SGX or TDX versions 4 and 5)" }
-
-    public func read(_ bytes: [UInt8], cache: EvidenceCache?) -> EvidenceReading<IntelDCAPQuote> {
-        switch IntelDCAPQuoteHeader.read(bytes) {
-        case .notThisFormat: return .notThisFormat
-        case .malformed(let error): return .malformed(error)
-        case .read(let header, let summary):
-            do {
-                return .read(try IntelDCAPQuote(bytes, header: header), summary: summary)
-            } catch {
-                return .malformed(error)
-            }
-        }
-    }
-}

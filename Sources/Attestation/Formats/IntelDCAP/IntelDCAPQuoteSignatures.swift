@@ -4,8 +4,8 @@ extension CheckName {
     /// The QE report is signed by the PCK certificate's key (ECDSA P-256, SHA-256).
     public static let qeReportSignature = CheckName(
         "qe-report-signature", aspect: .instanceIdentity, isCryptographic: true)
-    /// The QE report's data is SHA-256(attestation key ‖ QE authentication data) followed by 32 zero bytes: the
-    /// quoting enclave vouches for the key that signed the quote.
+    /// The QE report's data starts with SHA-256(attestation key ‖ QE authentication data): the quoting enclave vouches
+    /// for the key that signed the quote (its last 32 bytes are not read, as Intel's QVL and dcap-qvl do not).
     public static let attestationKeyBinding = CheckName(
         "attestation-key-binding", aspect: .instanceIdentity, isCryptographic: true)
 }
@@ -40,11 +40,10 @@ extension IntelDCAPQuote {
                 .attestationKeyBinding, "the QE report binds the attestation key and the QE authentication data"
             ) {
                 let expected = DigestAlgorithm.sha256.hash(attestationKey + qeAuthenticationData)
-                guard qeReport.reportData == expected + [UInt8](repeating: 0, count: 32) else {
+                guard qeReport.reportData.prefix(32).elementsEqual(expected) else {
                     throw AttestationError(
                         .badSignature,
-                        "the QE report's data is not SHA-256(attestation key ‖ QE authentication data) followed by 32 "
-                            + "zero bytes")
+                        "the QE report's data does not start with SHA-256(attestation key ‖ QE authentication data)")
                 }
             },
         ]

@@ -50,7 +50,8 @@ public struct NitroDocumentVerifier: FormatVerifier {
             EvidenceCheck.run(.signature, "signed by \(signed.certificate)") { try signed.verifySignature() }
         ]
         let path = CertificateChainCheck(
-            roots: anchors.roots, revocationLists: anchors.revocationLists, strict: false,
+            roots: anchors.roots, revocationLists: anchors.revocationLists, requiresRevocationCheck: false,
+            enforcesStrictProfile: false,
             missingRoot: trustAnchorAdvice
         ).run(leaf: signed.certificate, intermediates: signed.caBundle, at: time, cache: cache, into: &checks)
         var warnings: [String] = []
