@@ -113,6 +113,9 @@ struct IntelDCAPAppraisalTests {
         #expect(
             failed(try outcome(qeReport, .sgx, collateral: [collateral]))
                 == ["qe-report-signature", "attestation-key-binding"])
+        var authenticationData = quote
+        authenticationData[reportStart + 384 + 64 + 2] ^= 1  // QE authentication data: only the binding covers it
+        #expect(failed(try outcome(authenticationData, .sgx, collateral: [collateral])) == ["attestation-key-binding"])
         #expect(failed(try outcome(quote, .sgx, collateral: [])) == ["collateral", "certificate-chain"])
         let tdxCollateral = try vectorBytes(dcapCases[1].collateral)
         #expect(failed(try outcome(quote, .sgx, collateral: [tdxCollateral])) == ["collateral", "certificate-chain"])
