@@ -4,10 +4,11 @@ import CloisterTestSupport
 import Foundation
 import Testing
 
-/// The SNP report vectors, the VCEK that signed each, and a time inside the VCEK's validity.
+/// The SNP report vectors, the VCEK that signed each, and a time inside the VCEK's validity (2024-01-01 and
+/// 2025-06-01, as the vectors' README says).
 private let snpVectors: [(report: String, vcek: String, time: Date)] = [
-    ("snp/attestation.bin", "snp/vcek.testcer", Date(timeIntervalSince1970: 1_704_067_200)),  // 2024-01-01
-    ("snp/trustee-milan-report.bin", "snp/trustee-milan-vcek.der", Date(timeIntervalSince1970: 1_748_736_000)),  // 2025-06-01
+    ("snp/attestation.bin", "snp/vcek.testcer", Date(timeIntervalSince1970: 1_704_067_200)),
+    ("snp/trustee-milan-report.bin", "snp/trustee-milan-vcek.der", Date(timeIntervalSince1970: 1_748_736_000)),
 ]
 
 private func certificate(_ path: String) throws -> X509Certificate {
