@@ -73,7 +73,8 @@ public struct SEVSNPReport: Sendable, Hashable {
         func refusal(_ problem: String) -> AttestationError {
             AttestationError(.malformedEvidence, "the evidence is an AMD SEV-SNP attestation report, but \(problem)")
         }
-        guard case .read(let header, _) = SEVSNPReportHeader.read(bytes) else {
+        guard bytes.count == SEVSNPReportHeader.byteCount, case .read(let header, _) = SEVSNPReportHeader.read(bytes)
+        else {
             throw AttestationError(
                 .malformedEvidence,
                 "the evidence is not an AMD SEV-SNP attestation report (1184 bytes, version 2, 3 or 5, signature "
