@@ -22,9 +22,7 @@ public struct EvidenceFormatRegistry: Sendable {
             NitroDocumentVerifier(),
             IntelDCAPQuoteVerifier(tee: .sgx),
             IntelDCAPQuoteVerifier(tee: .tdx),
-        ],
-        awaitingVerifiers: [
-            SEVSNPReportRecogniser()
+            SEVSNPReportVerifier(),
         ])
 
     /// The formats verified, in order.

@@ -50,6 +50,13 @@ enum CommandInput {
         return names.filter { $0.hasSuffix(".json") }.sorted().map { "\(path)/\($0)" }
     }
 
+    /// The certificate in the DER file at `path`, or the certificates of the PEM file (at least one).
+    static func certificatesDERorPEM(_ path: String, _ option: String) throws -> [X509Certificate] {
+        let bytes = try bytes(path, option)
+        if let certificate = try? X509Certificate(derRepresentation: bytes) { return [certificate] }
+        return try certificates(path, option)
+    }
+
     /// The CRLs in the PEM file at `path`.
     static func revocationLists(_ path: String, _ option: String) throws -> [CertificateRevocationList] {
         do {

@@ -5,14 +5,14 @@ import EnclavePlatform
 import Foundation
 import Verifier
 
-/// `cloister verify EVIDENCE`: appraise a Cloister quote, an AWS Nitro attestation document or an Intel SGX or TDX
-/// DCAP quote under a policy.
+/// `cloister verify EVIDENCE`: appraise a Cloister quote, an AWS Nitro attestation document, an Intel SGX or TDX DCAP
+/// quote or an AMD SEV-SNP report under a policy.
 public struct VerifyCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract:
-            "Appraise a Cloister quote, AWS Nitro document or Intel SGX/TDX DCAP quote under a policy; print every "
-            + "check and the EAR.",
+            "Appraise a Cloister quote, AWS Nitro document, Intel SGX/TDX DCAP quote or AMD SEV-SNP report under a "
+            + "policy; print every check and the EAR.",
         discussion: """
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister): its \
             published root, CRLs and TCB-status list (no secret is read), or against --trust-anchor with --crl. AWS \
@@ -21,14 +21,17 @@ public struct VerifyCommand: AsyncParsableCommand {
             Intel SGX and TDX DCAP quotes (versions 3 to 5) need Intel's SGX Root CA with --trust-anchor \
             (\(TrustStore.intelSGXRootCAURL), SHA-256 \(TrustStore.intelSGXRootCAFingerprint)) and their collateral \
             with --collateral (a JSON file with the QuoteCollateralV3 fields dcap-qvl and Intel's PCCS use); a DCAP \
-            quote states no time, so bind a nonce into its report data (policy report_data_binding). Evidence that \
+            quote states no time, so bind a nonce into its report data (policy report_data_binding). AMD SEV-SNP \
+            reports need their product line's AMD certificate chain (ASK, ARK, ASVK) with --trust-anchor \
+            (\(TrustStore.amdKDSURL)/vcek/v1/Milan/cert_chain, likewise Genoa and Turin) and the VCEK with --vcek \
+            unless the evidence is an extended report carrying it. Evidence that \
             reaches a Cloister platform is simulated whatever it claims. Without --policy the default \
             policy trusts no measurement, so evidence is contraindicated: write a policy (README); a policy without \
             max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
             (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
             affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
-            65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried, or \
-            unsupported-evidence-format for an AMD SEV-SNP report, recognised but not verifiable yet), 78 no Cloister platform in the home (and no --trust-anchor), 1 internal error.
+            65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried), 78 no \
+            Cloister platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
 
@@ -51,6 +54,11 @@ public struct VerifyCommand: AsyncParsableCommand {
         name: .customLong("collateral"),
         help: "Intel DCAP collateral (QuoteCollateralV3 JSON) for SGX and TDX quotes; repeatable, one per platform.")
     var collateral: [String] = []
+
+    @Option(
+        name: .customLong("vcek"),
+        help: "An AMD VCEK or VLEK certificate (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
+    var endorsementKeys: [String] = []
 
     @Option(help: "The Cloister platform home whose published trust material to use.")
     var home: String?
@@ -160,9 +168,19 @@ public struct VerifyCommand: AsyncParsableCommand {
         let format = format ?? .cloister
         guard anchors.isEmpty else {
             let lists = try crls.flatMap { try CommandInput.revocationLists($0, "--crl") }
-            let items = try collateral.map(CommandInput.dcapCollateral)
+            guard format == .snp else {
+                let items = try collateral.map(CommandInput.dcapCollateral)
+                return TrustStore([
+                    format: TrustStore.FormatTrust(roots: anchors, revocationLists: lists, collateral: items)
+                ])
+            }
+            // AMD publishes each product line's ASK, ARK and ASVK in one file: the self-signed ARK is the root, the
+            // others (and the VCEKs given) are certificates the chain may use.
+            let keys = try endorsementKeys.flatMap { try CommandInput.certificatesDERorPEM($0, "--vcek") }
             return TrustStore([
-                format: TrustStore.FormatTrust(roots: anchors, revocationLists: lists, collateral: items)
+                .snp: TrustStore.FormatTrust(
+                    roots: anchors.filter(\.isSelfSigned), revocationLists: lists,
+                    collateral: (anchors.filter { !$0.isSelfSigned } + keys).map(\.derRepresentation))
             ])
         }
         guard format == .cloister else {

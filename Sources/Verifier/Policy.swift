@@ -68,6 +68,12 @@ public struct Policy: Sendable, Hashable, Encodable {
     public var claims: [String: [String]]
     /// How the nonce is bound into a hardware report's 64 bytes of report data (SGX, TDX).
     public var reportDataBinding: ReportDataBinding
+    /// SEV-SNP: the lowest guest SVN, the lowest TCB per component, the VMPL a report must come from, and whether the
+    /// guest policy may allow a migration agent.
+    public var minimumGuestSVN: UInt32
+    public var minimumTCB: SEVSNPMinimumTCB
+    public var requiredVMPL: UInt32?
+    public var allowMigrationAgent: Bool
 
     /// What a result is when the platform has an advisory the policy does not list.
     public enum AdvisoryHandling: String, Sendable, Hashable, CaseIterable, Encodable {
@@ -85,7 +91,9 @@ public struct Policy: Sendable, Hashable, Encodable {
         requireNonce: Bool = false, acceptableTCBStatuses: [TCBStatus] = [.upToDate],
         requiredIsolation: [String] = [], allowedAdvisoryIDs: [String] = [],
         otherAdvisories: AdvisoryHandling = .contraindicated, claims: [String: [String]] = [:],
-        reportDataBinding: ReportDataBinding = .raw
+        reportDataBinding: ReportDataBinding = .raw, minimumGuestSVN: UInt32 = 0,
+        minimumTCB: SEVSNPMinimumTCB = SEVSNPMinimumTCB(), requiredVMPL: UInt32? = nil,
+        allowMigrationAgent: Bool = false
     ) {
         self.id = id
         self.measurements = measurements.map { $0.lowercased() }
@@ -104,6 +112,10 @@ public struct Policy: Sendable, Hashable, Encodable {
         self.otherAdvisories = otherAdvisories
         self.claims = claims.mapValues { $0.map { $0.lowercased() } }
         self.reportDataBinding = reportDataBinding
+        self.minimumGuestSVN = minimumGuestSVN
+        self.minimumTCB = minimumTCB
+        self.requiredVMPL = requiredVMPL
+        self.allowMigrationAgent = allowMigrationAgent
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
@@ -114,6 +126,8 @@ public struct Policy: Sendable, Hashable, Encodable {
         case requireNonce = "require_nonce", acceptableTCBStatuses = "acceptable_tcb_statuses"
         case requiredIsolation = "required_isolation", allowedAdvisoryIDs = "allowed_advisory_ids"
         case otherAdvisories = "other_advisories", claims, reportDataBinding = "report_data_binding"
+        case minimumGuestSVN = "min_guest_svn", minimumTCB = "minimum_tcb", requiredVMPL = "required_vmpl"
+        case allowMigrationAgent = "allow_migration_agent"
     }
 
     /// Every key, `max_age_seconds` as `"unlimited"` when there is no limit, so that `init(text:)` reads back the
@@ -141,6 +155,10 @@ public struct Policy: Sendable, Hashable, Encodable {
         try container.encode(otherAdvisories, forKey: .otherAdvisories)
         try container.encode(claims, forKey: .claims)
         try container.encode(reportDataBinding, forKey: .reportDataBinding)
+        try container.encode(minimumGuestSVN, forKey: .minimumGuestSVN)
+        try container.encode(minimumTCB, forKey: .minimumTCB)
+        try container.encodeIfPresent(requiredVMPL, forKey: .requiredVMPL)
+        try container.encode(allowMigrationAgent, forKey: .allowMigrationAgent)
     }
 
     /// Reads a policy from TOML or JSON text (JSON when it starts with '{'). Every value is converted with a checked
@@ -204,8 +222,25 @@ public struct Policy: Sendable, Hashable, Encodable {
                 ?? .contraindicated,
             claims: claims,
             reportDataBinding: try root.choice(CodingKeys.reportDataBinding.rawValue, as: ReportDataBinding.self)
-                ?? .raw)
+                ?? .raw,
+            minimumGuestSVN: try root.integer(CodingKeys.minimumGuestSVN.rawValue, as: UInt32.self) ?? 0,
+            minimumTCB: try Self.minimumTCB(root),
+            requiredVMPL: try root.integer(CodingKeys.requiredVMPL.rawValue, as: UInt32.self, in: 0...3),
+            allowMigrationAgent: try root.bool(CodingKeys.allowMigrationAgent.rawValue) ?? false)
         try validate()
+    }
+
+    /// `[minimum_tcb]`: bootloader, tee, snp and microcode, each 0 to 255, absent ones 0.
+    private static func minimumTCB(_ root: PolicyTable) throws(PolicyError) -> SEVSNPMinimumTCB {
+        guard let table = try root.table(CodingKeys.minimumTCB.rawValue) else { return SEVSNPMinimumTCB() }
+        let keys = SEVSNPMinimumTCB.CodingKeys.allCases.map(\.rawValue)
+        let checked = try PolicyTable(table.entries, path: table.path, keys: keys)
+        func part(_ key: SEVSNPMinimumTCB.CodingKeys) throws(PolicyError) -> UInt8 {
+            try checked.integer(key.rawValue, as: UInt8.self) ?? 0
+        }
+        return SEVSNPMinimumTCB(
+            bootloader: try part(.bootloader), tee: try part(.tee), snp: try part(.snp), microcode: try part(.microcode)
+        )
     }
 
     /// `max_age_seconds`: absent for the default, a number of seconds, or `"unlimited"` for no limit.

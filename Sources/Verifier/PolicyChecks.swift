@@ -47,6 +47,7 @@ extension Policy {
         NonceCheck(requireNonce: requireNonce, binding: reportDataBinding)
         TCBStatusAcceptedCheck(acceptable: acceptableTCBStatuses)
         AdvisoriesCheck(allowed: allowedAdvisoryIDs, others: otherAdvisories)
+        snpChecks
         IsolationCheck(required: requiredIsolation)
     }
 }

@@ -26,21 +26,21 @@ struct EvidenceFormatRouteTests {
         return (error?["code"] as? String, error?["message"] as? String ?? "")
     }
 
-    @Test("SEV-SNP reports are 422 unsupported-evidence-format under any evidence type; others unknown")
+    @Test(
+        "a malformed SEV-SNP report is 422 malformed-evidence under any evidence type, naming the field; junk unknown")
     func unreadableEvidence() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
-            for path in ["snp/attestation.bin"] {
-                for type in ["application/cbor", "application/octet-stream", EvidenceFormat.cloister.mediaType] {
-                    try await client.execute(
-                        uri: "/v1/verify", method: .post, headers: [.contentType: type],
-                        body: ByteBuffer(bytes: vector(path))
-                    ) { response in
-                        #expect(response.status == .unprocessableContent, "\(path) as \(type)")
-                        let (code, message) = error(response)
-                        #expect(code == "unsupported-evidence-format", "\(path) as \(type): \(message)")
-                        #expect(message.contains("cannot verify it yet"), "\(message)")
-                        #expect(!message.contains("COSE"), "\(message)")
-                    }
+            var report = try vector("snp/attestation.bin")
+            report[0x0A] &= ~0x02  // the guest policy's bit 17, which must be 1
+            for type in ["application/cbor", "application/octet-stream", EvidenceFormat.cloister.mediaType] {
+                try await client.execute(
+                    uri: "/v1/verify", method: .post, headers: [.contentType: type], body: ByteBuffer(bytes: report)
+                ) { response in
+                    #expect(response.status == .unprocessableContent, "as \(type)")
+                    let (code, message) = error(response)
+                    #expect(code == "malformed-evidence", "as \(type): \(message)")
+                    #expect(message.contains("bit 17"), "\(message)")
+                    #expect(!message.contains("COSE"), "\(message)")
                 }
             }
             try await client.execute(
@@ -85,7 +85,7 @@ struct EvidenceFormatRouteTests {
         }
     }
 
-    @Test("a session refuses an SEV-SNP report before spending its nonce, and then appraises the quote")
+    @Test("a session refuses a malformed SEV-SNP report before spending its nonce, and then appraises the quote")
     func sessionKeepsNonce() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in
             try await client.execute(
@@ -99,10 +99,10 @@ struct EvidenceFormatRouteTests {
             let nonce = try #require(Data(base64Encoded: session["nonce"] as? String ?? ""))
             try await client.execute(
                 uri: path, method: .post, headers: [.contentType: "application/cbor"],
-                body: ByteBuffer(bytes: vector("snp/trustee-milan-report.bin"))
+                body: ByteBuffer(bytes: try vector("snp/trustee-milan-report.bin") + [0])
             ) { response in
                 #expect(response.status == .unprocessableContent)
-                #expect(error(response).code == "unsupported-evidence-format")
+                #expect(error(response).code == "malformed-evidence")
             }
             try await client.execute(uri: path, method: .get) {
                 #expect($0.body.json["status"] as? String == "waiting")

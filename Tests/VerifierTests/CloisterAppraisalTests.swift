@@ -282,11 +282,16 @@ struct CloisterAppraisalTests {
         #expect(result.status == .affirming, "\(result.failures)")
         let policyChecks = [
             "reference-values", "measurement", "signer", "product-svn", "debug", "td-attributes", "simulated",
-            "development-key", "age", "nonce", "tcb-status-accepted", "advisories", "isolation",
+            "development-key", "age", "nonce", "tcb-status-accepted", "advisories", "guest-svn", "minimum-tcb", "vmpl",
+            "migration-agent", "isolation",
         ]
         #expect(result.checks.map(\.name).suffix(policyChecks.count) == ArraySlice(policyChecks))
         let notRequired = result.checks.filter { $0.detail.hasPrefix("not required") }.map(\.name)
-        #expect(notRequired == ["signer", "product-svn", "td-attributes", "age", "nonce", "isolation"])
+        #expect(
+            notRequired == [
+                "signer", "product-svn", "td-attributes", "age", "nonce", "guest-svn", "minimum-tcb", "vmpl",
+                "migration-agent", "isolation",
+            ])
     }
 
     @Test("a policy without reference values trusts nothing")

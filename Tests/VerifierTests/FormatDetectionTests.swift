@@ -6,7 +6,8 @@ import Foundation
 import Testing
 import Verifier
 
-/// Real AMD SEV-SNP reports from Tests/Vectors/testvectors, which Cloister recognises but cannot verify yet.
+/// Real AMD SEV-SNP reports from Tests/Vectors/testvectors: what a registry that recognises them without verifying
+/// them (`awaitingVerifiers`) refuses as not supported yet.
 struct RecognisedVector: Sendable, CustomStringConvertible {
     let path: String
     /// What the refusal must say the evidence is.
@@ -52,18 +53,23 @@ struct FormatDetectionTests {
     }
 
     @Test(
-        "SEV-SNP reports are refused as not supported yet, naming what they are, never as COSE",
+        "evidence a registry recognises but does not verify is refused as not supported yet, named, never as COSE",
         arguments: RecognisedVector.all)
     func recognised(vector: RecognisedVector) throws {
         let bytes = try vector.bytes()
-        for requested in [nil] + EvidenceFormat.allCases {
-            let error = try #require(refusal(bytes, requested: requested), "\(String(describing: requested))")
+        let registry = EvidenceFormatRegistry(
+            verifiers: [CloisterQuoteVerifier(), NitroDocumentVerifier()], awaitingVerifiers: [SEVSNPReportVerifier()])
+        let detector = EvidenceVerifier(trust: TrustStore(), registry: registry)
+        for requested in [nil] + registry.formats {
+            let error = try #require(
+                refusal(bytes, requested: requested, by: detector), "\(String(describing: requested))")
             #expect(error.code == .unsupportedFormat)
             #expect(error.reason.hasPrefix("the evidence is \(vector.kind)"), "\(error.reason)")
             #expect(error.reason.contains("cannot verify it yet"))
             #expect(!error.reason.contains("COSE"))
         }
-        let result = appraiser(TrustStore()).evaluate(bytes, policy: Policy(id: "any"), at: Date())
+        let result = Appraiser(evidence: detector, signer: testSigner).evaluate(
+            bytes, policy: Policy(id: "any"), at: Date())
         #expect(result.status == .contraindicated)
         #expect(result.failures.map(\.name) == ["decode"])
         #expect(result.refusal?.code == .unsupportedFormat)
@@ -157,18 +163,22 @@ struct FormatDetectionTests {
         #expect(refusal(sgx + [0, 0, 0]) == nil, "trailing padding is a quote's")
     }
 
-    @Test("an SEV-SNP report is known by its size, version and signature algorithm")
+    @Test(
+        "an SEV-SNP report is known by its size, version and signature algorithm; what follows is its certificate table"
+    )
     func snpFields() throws {
         let report = try RecognisedVector.all[0].bytes()
         for version: UInt32 in [2, 3, 5] {
-            #expect(refusal(patched(report, at: 0, version, width: 4))?.code == .unsupportedFormat, "\(version)")
+            #expect(try detector.format(of: patched(report, at: 0, version, width: 4)) == .snp, "\(version)")
         }
         for (change, bytes) in [
             ("version 4", patched(report, at: 0, 4, width: 4)), ("version 1", patched(report, at: 0, 1, width: 4)),
-            ("signature algorithm 2", patched(report, at: 0x34, 2, width: 4)), ("one byte more", report + [0]),
+            ("signature algorithm 2", patched(report, at: 0x34, 2, width: 4)), ("one byte short", report.dropLast()),
         ] {
-            #expect(refusal(bytes)?.code == .unknownFormat, "\(change)")
+            #expect(refusal(Array(bytes))?.code == .unknownFormat, "\(change)")
         }
+        // What follows a report is an extended report's certificate table: one byte is not one.
+        #expect(refusal(report + [0])?.code == .malformedEvidence)
     }
 
     @Test("detection reads the registry: without the Cloister format a quote is unknown, naming what was tried")
@@ -185,13 +195,13 @@ struct FormatDetectionTests {
     @Test("names and media types come from the registry, each once")
     func registryNames() {
         let registry = EvidenceFormatRegistry.standard
-        #expect(EvidenceFormat.allCases == [.cloister, .nitro, .sgx, .tdx])
+        #expect(EvidenceFormat.allCases == [.cloister, .nitro, .sgx, .tdx, .snp])
         #expect(registry.mediaTypes == EvidenceFormat.allCases.map(\.mediaType))
         #expect(Set(registry.mediaTypes).count == registry.mediaTypes.count)
         for format in EvidenceFormat.allCases {
             #expect(registry.format(named: format.rawValue) == format)
             #expect(registry.verifier(for: format)?.format == format)
         }
-        #expect(registry.format(named: "snp") == nil)
+        #expect(registry.format(named: "sev") == nil)
     }
 }

@@ -87,22 +87,32 @@ struct VerifyCommandTests {
         #expect(help.contains("78 no Cloister platform in the home"), "\(help)")
     }
 
-    @Test("SEV-SNP reports exit 65 as not supported yet, naming what they are; unknown bytes too")
-    func unsupportedFormats() throws {
-        for (path, kind) in [
-            ("snp/attestation.bin", "an AMD SEV-SNP attestation report, version 2")
-        ] {
-            let evidence = TestEnvironment.vector("testvectors/\(path)").path
-            for format in ["auto", "cloister", "nitro"] {
-                let refused = try verify([evidence, "--format", format])
-                #expect(refused.status == 65, "\(path) as \(format): \(refused.standardError)")
-                #expect(
-                    refused.standardError.contains(
-                        "error: \(evidence): unsupported-evidence-format: the evidence is \(kind)"),
-                    "\(refused.standardError)")
-                #expect(refused.standardOutput.isEmpty)
-            }
-        }
+    @Test("the README's SEV-SNP example affirms the report; without AMD's chain, exit 64 says where to get it")
+    func snpReport() throws {
+        let directory = try TestEnvironment.temporaryDirectory("verify-snp")
+        let evidence = TestEnvironment.vector("testvectors/snp/trustee-milan-report.bin").path
+        let policy = try write(
+            """
+            id = "snp-sample"
+            measurements = ["a1f3930413247bb38cfc171579ea3c12d5fe4901f0c792f63fd75d98f1ef827c23500644e0e692e6be917f9050d3d38c"]
+            min_guest_svn = 4
+            required_vmpl = 0
+            """, "snp.toml", in: directory)
+        let appraised = try verify([
+            evidence, "--trust-anchor", TestEnvironment.vector("testvectors/snp/milan_ask_ark_asvk.pem").path,
+            "--vcek", TestEnvironment.vector("testvectors/snp/trustee-milan-vcek.der").path,
+            "--at", "2025-06-01T00:00:00Z", "--policy", policy,
+        ])
+        #expect(appraised.status == 0, "\(appraised.standardOutput)\(appraised.standardError)")
+        #expect(appraised.standardOutput.contains("pass  tcb-binding: "), "\(appraised.standardOutput)")
+        #expect(appraised.standardOutput.hasSuffix("affirming (policy snp-sample)\n"), "\(appraised.standardOutput)")
+        let unanchored = try verify([evidence, "--policy", policy])
+        #expect(unanchored.status == 64)
+        #expect(unanchored.standardError.contains("kdsintf.amd.com"), "\(unanchored.standardError)")
+    }
+
+    @Test("bytes in no format exit 65, naming every format tried")
+    func unknownEvidence() throws {
         let directory = try TestEnvironment.temporaryDirectory("verify-cli")
         let junk = try write("not evidence", "junk.bin", in: directory)
         let unknown = try verify([junk])
@@ -150,12 +160,14 @@ struct VerifyCommandTests {
 
     @Test("--format takes auto or a registry format's name, and says which when given another")
     func formatChoices() throws {
-        let refused = try verify([TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "snp"])
+        let refused = try verify([TestEnvironment.vector("testvectors/sgx/sgx_quote").path, "--format", "sev"])
         #expect(refused.status == 64)
-        #expect(
-            refused.standardError.contains("'auto', 'cloister', 'nitro', 'sgx' or 'tdx'"), "\(refused.standardError)")
+        #expect(refused.standardError.contains("The value 'sev' is invalid"), "\(refused.standardError)")
+        for name in ["auto", "cloister", "nitro", "sgx", "tdx", "snp"] {
+            #expect(refused.standardError.contains("- \(name)\n"), "\(refused.standardError)")
+        }
         let help = try verify(["--help"]).standardOutput
         #expect(help.contains("--format <format>"), "\(help)")
-        #expect(help.contains("values: auto, cloister, nitro, sgx, tdx"), "\(help)")
+        #expect(help.contains("values: auto, cloister, nitro, sgx, tdx, snp"), "\(help)")
     }
 }

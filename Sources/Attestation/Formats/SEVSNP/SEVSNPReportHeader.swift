@@ -1,7 +1,6 @@
 /// What identifies an AMD SEV-SNP attestation report (SEV Secure Nested Paging Firmware ABI Specification, the
-/// ATTESTATION_REPORT structure): 1184 bytes, the report version (u32 LE at 0: 2, 3 or 5) and the signature
-/// algorithm (u32 LE at 0x34: 1, ECDSA P-384 with SHA-384). Verifying a report (the VCEK or VLEK chain to AMD's ARK,
-/// the TCB) is not done yet.
+/// ATTESTATION_REPORT structure): 1184 bytes (then, in an extended report, its certificate table), the report version
+/// (u32 LE at 0: 2, 3 or 5) and the signature algorithm (u32 LE at 0x34: 1, ECDSA P-384 with SHA-384).
 public struct SEVSNPReportHeader: Sendable, Hashable, CustomStringConvertible {
     /// The size of a report.
     public static let byteCount = 1184
@@ -12,9 +11,10 @@ public struct SEVSNPReportHeader: Sendable, Hashable, CustomStringConvertible {
 
     public let version: UInt32
 
-    /// Reads the header of `bytes`: a report when their size, version and signature algorithm are a report's.
+    /// Reads the header of `bytes`: a report when their size (at least a report's), version and signature algorithm
+    /// are a report's.
     static func read(_ bytes: [UInt8]) -> EvidenceReading<SEVSNPReportHeader> {
-        guard bytes.count == byteCount, let version = bytes.littleEndian(UInt32.self, at: 0),
+        guard bytes.count >= byteCount, let version = bytes.littleEndian(UInt32.self, at: 0),
             versions.contains(version), bytes.littleEndian(UInt32.self, at: 0x34) == ecdsaP384SHA384
         else { return .notThisFormat }
         let report = SEVSNPReportHeader(version: version)
@@ -24,16 +24,5 @@ public struct SEVSNPReportHeader: Sendable, Hashable, CustomStringConvertible {
     /// What the report is, as refusals name it.
     public var description: String {
         "an AMD SEV-SNP attestation report, version \(version), signed ECDSA P-384 with SHA-384"
-    }
-}
-
-/// Recognises AMD SEV-SNP attestation reports, which Cloister cannot verify yet.
-public struct SEVSNPReportRecogniser: EvidenceRecogniser {
-    public init() {}
-
-    public var name: String { "AMD SEV-SNP attestation report (1184 bytes, versions 2, 3 and 5)" }
-
-    public func read(_ bytes: [UInt8], cache: EvidenceCache?) -> EvidenceReading<SEVSNPReportHeader> {
-        SEVSNPReportHeader.read(bytes)
     }
 }

@@ -1,0 +1,167 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import Foundation
+import Testing
+import Verifier
+
+/// The two reports, the VCEK that signed each, and a time inside the VCEK's validity (the vectors' README).
+private let reports: [(report: String, vcek: String, time: Date)] = [
+    ("snp/attestation.bin", "snp/vcek.testcer", Date(timeIntervalSince1970: 1_704_067_200)),
+    ("snp/trustee-milan-report.bin", "snp/trustee-milan-vcek.der", Date(timeIntervalSince1970: 1_748_736_000)),
+]
+
+/// AMD's certificates for `product` ("milan", "genoa", "turin"): ASK, ARK and ASVK.
+private func vendorChain(_ product: String) throws -> [X509Certificate] {
+    try X509Certificate.certificates(
+        fromPEM: String(decoding: vectorBytes("snp/\(product)_ask_ark_asvk.pem"), as: UTF8.self))
+}
+
+/// Trust as `cloister verify --trust-anchor PRODUCT.pem --vcek VCEK...` builds it: the ARK as the root, the ASK, ASVK
+/// and the VCEKs as certificates the chain may use.
+private func trust(_ product: String = "milan", vceks: [String]) throws -> TrustStore {
+    let chain = try vendorChain(product)
+    let keys = try vceks.map { try vectorBytes($0) }
+    return TrustStore([
+        .snp: TrustStore.FormatTrust(
+            roots: chain.filter(\.isSelfSigned),
+            collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation) + keys)
+    ])
+}
+
+/// An extended report: `report` followed by a certificate table holding `certificates` (GUID, DER).
+private func extendedReport(_ report: [UInt8], _ certificates: [(SEVSNPEvidence.CertificateRole, [UInt8])]) -> [UInt8] {
+    let header = 24 * (certificates.count + 1)
+    var table: [UInt8] = []
+    var body: [UInt8] = []
+    for (role, der) in certificates {
+        let hex = role.rawValue.replacingOccurrences(of: "-", with: "")
+        let guid = stride(from: 0, to: 32, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
+        func u32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+        table += guid + u32(header + body.count) + u32(der.count)
+        body += der
+    }
+    return report + table + [UInt8](repeating: 0, count: 24) + body
+}
+
+private func failed(_ outcome: EvidenceVerifier.Outcome) -> [String] {
+    outcome.checks.filter { !$0.passed }.map(\.name)
+}
+
+@Suite("AMD SEV-SNP reports appraised: the VCEK chain to a pinned ARK, the TCB binding, the claims and the policy")
+struct SEVSNPAppraisalTests {
+    @Test("the ARKs in the vectors are the ones pinned")
+    func pinnedARKs() throws {
+        for (product, line) in [("milan", "Milan"), ("genoa", "Genoa"), ("turin", "Turin")] {
+            let ark = try #require(try vendorChain(product).first { $0.isSelfSigned })
+            #expect(hexEncoded(ark.sha256Fingerprint) == TrustStore.amdARKFingerprints[line])
+        }
+    }
+
+    @Test("both reports verify under the Milan chain with their VCEKs, every check named")
+    func vectors() throws {
+        for vector in reports {
+            let outcome = EvidenceVerifier(trust: try trust(vceks: [vector.vcek]))
+                .verify(try vectorBytes(vector.report), at: vector.time)
+            #expect(outcome.format == .snp)
+            #expect(failed(outcome).isEmpty, "\(vector.report): \(outcome.checks.filter { !$0.passed })")
+            #expect(
+                outcome.checks.map(\.name) == [
+                    "decode", "endorsement-key", "signature", "certificate-chain", "product-line", "tcb-binding",
+                ])
+            #expect(outcome.warnings.isEmpty)
+            let report = try SEVSNPReport(vectorBytes(vector.report))
+            let claims = try #require(outcome.claims)
+            #expect(claims.measurement == hexEncoded(report.measurement) && claims.debug == report.allowsDebug)
+            #expect(claims.reportData == hexEncoded(report.reportData) && claims.timestamp == nil)
+            #expect(claims.details.referenceValues["host_data"] == hexEncoded(report.hostData))
+        }
+    }
+
+    @Test("an extended report carries its VCEK, ASK and ARK: only the ARK needs pinning")
+    func extendedReports() throws {
+        let vector = reports[1]
+        let chain = try vendorChain("milan")
+        let ask = try #require(chain.first { $0.description.contains("CN=SEV-Milan") })
+        let ark = try #require(chain.first { $0.isSelfSigned })
+        let bytes = extendedReport(
+            try vectorBytes(vector.report),
+            [(.vcek, try vectorBytes(vector.vcek)), (.ask, ask.derRepresentation), (.ark, ark.derRepresentation)])
+        let onlyARK = TrustStore([.snp: TrustStore.FormatTrust(roots: [ark])])
+        let outcome = EvidenceVerifier(trust: onlyARK).verify(bytes, at: vector.time)
+        #expect(failed(outcome).isEmpty, "\(outcome.checks.filter { !$0.passed })")
+        #expect(outcome.checks.first?.detail.contains("with 3 certificates") == true)
+        // The other report's VCEK in the table: made for another chip at another TCB.
+        let wrong = extendedReport(try vectorBytes(vector.report), [(.vcek, try vectorBytes(reports[0].vcek))])
+        let refused = EvidenceVerifier(trust: try trust(vceks: [])).verify(wrong, at: vector.time)
+        #expect(failed(refused) == ["signature", "tcb-binding"], "\(refused.checks)")
+        var outside = extendedReport(try vectorBytes(vector.report), [(.vcek, try vectorBytes(vector.vcek))])
+        outside[SEVSNPReportHeader.byteCount + 16] = 0xff  // the entry's offset, past the table
+        let malformed = EvidenceVerifier(trust: onlyARK).verify(outside, at: vector.time)
+        #expect(malformed.refusal?.code == .malformedEvidence)
+        #expect(
+            malformed.refusal?.reason.contains("entry 1 points at bytes") == true, "\(malformed.refusal?.reason ?? "")")
+    }
+
+    @Test("each check fails alone: the signed bytes, a VCEK that does not verify, another product line, a late time")
+    func negatives() throws {
+        let vector = reports[1]
+        let bytes = try vectorBytes(vector.report)
+        let verifier = EvidenceVerifier(trust: try trust(vceks: [vector.vcek]))
+        var changed = bytes
+        changed[0x90] ^= 1  // the measurement
+        #expect(failed(verifier.verify(changed, at: vector.time)) == ["signature"])
+        // Trustee's VCEKs whose signature does not verify under the Milan ASK, carried in the evidence.
+        for wrong in ["snp/trustee-milan-vcek-wrong-signature-1.der", "snp/trustee-milan-vcek-wrong-signature-2.der"] {
+            let outcome = EvidenceVerifier(trust: try trust(vceks: []))
+                .verify(extendedReport(bytes, [(.vcek, try vectorBytes(wrong))]), at: vector.time)
+            #expect(failed(outcome).contains("certificate-chain"), "\(wrong): \(outcome.checks)")
+        }
+        for product in ["genoa", "turin"] {
+            let outcome = EvidenceVerifier(trust: try trust(product, vceks: [vector.vcek])).verify(
+                bytes, at: vector.time)
+            #expect(failed(outcome) == ["certificate-chain"], "\(product): \(outcome.checks)")
+        }
+        let vcek = try X509Certificate(derRepresentation: vectorBytes(vector.vcek))
+        #expect(failed(verifier.verify(bytes, at: vcek.notValidAfter + 1)) == ["certificate-chain"])
+        #expect(failed(verifier.verify(bytes, at: vcek.notValidAfter)).isEmpty)
+        let noVCEK = EvidenceVerifier(trust: try trust(vceks: [reports[0].vcek])).verify(bytes, at: vector.time)
+        #expect(failed(noVCEK) == ["endorsement-key", "signature"])
+        let noRoot = EvidenceVerifier(
+            trust: TrustStore([.snp: TrustStore.FormatTrust(collateral: [try vectorBytes(vector.vcek)])])
+        )
+        .verify(bytes, at: vector.time)
+        #expect(failed(noRoot) == ["trust-anchor"])
+    }
+
+    @Test("policy: debug refused by default, the [claims] table, and the report-data binding")
+    func policy() throws {
+        let vector = reports[1]
+        let bytes = try vectorBytes(vector.report)
+        let report = try SEVSNPReport(bytes)
+        let appraiser = Appraiser(
+            evidence: EvidenceVerifier(trust: try trust(vceks: [vector.vcek])),
+            signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "test"))
+        func failing(_ text: String, nonce: [UInt8]? = nil) throws -> [String] {
+            appraiser.evaluate(bytes, policy: try Policy(text: text), expectedNonce: nonce, at: vector.time)
+                .failures.map(\.name)
+        }
+        let base = #"id = "snp"\#nmeasurements = ["\#(hexEncoded(report.measurement))"]\#n"#
+        #expect(try failing(base) == (report.allowsDebug ? ["debug"] : []))
+        #expect(try failing(base + "[claims]\nhost_data = [\"\(hexEncoded(report.hostData))\"]\n").count <= 1)
+        #expect(try failing(base + "allow_debug = true\n[claims]\nhost_data = [\"00\"]\n") == ["claim-host_data"])
+        #expect(try failing(base + "allow_debug = true\n", nonce: report.reportData).isEmpty)
+        #expect(try failing(base + "allow_debug = true\n", nonce: [1]) == ["nonce"])
+        // The report: guest SVN 4, VMPL 0, reported TCB bootloader 3, TEE 0, SNP 8, microcode 115.
+        #expect(try failing(base + "min_guest_svn = 4\nrequired_vmpl = 0\n").isEmpty)
+        #expect(try failing(base + "min_guest_svn = 5\n") == ["guest-svn"])
+        #expect(try failing(base + "required_vmpl = 1\n") == ["vmpl"])
+        #expect(try failing(base + "[minimum_tcb]\nbootloader = 3\nsnp = 8\nmicrocode = 115\n").isEmpty)
+        #expect(try failing(base + "[minimum_tcb]\nmicrocode = 116\n") == ["minimum-tcb"])
+        #expect(throws: PolicyError.self) { try Policy(text: base + "required_vmpl = 4\n") }
+        #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nfmc = 1\n") }
+        #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nsnp = 256\n") }
+        let checks = appraiser.evaluate(bytes, policy: try Policy(text: base), at: vector.time).checks
+        #expect(checks.first { $0.name == "migration-agent" }?.detail == "no migration agent")
+    }
+}

@@ -1,0 +1,180 @@
+import Attestation
+import CloisterCrypto
+import CloisterTestSupport
+import Foundation
+import Testing
+
+/// The SNP report vectors, the VCEK that signed each, and a time inside the VCEK's validity (2024-01-01 and
+/// 2025-06-01, as the vectors' README says).
+private let snpVectors: [(report: String, vcek: String, time: Date)] = [
+    ("snp/attestation.bin", "snp/vcek.testcer", Date(timeIntervalSince1970: 1_704_067_200)),
+    ("snp/trustee-milan-report.bin", "snp/trustee-milan-vcek.der", Date(timeIntervalSince1970: 1_748_736_000)),
+]
+
+private func certificate(_ path: String) throws -> X509Certificate {
+    try X509Certificate(derRepresentation: vectorBytes(path))
+}
+
+/// AMD's vendor certificates for `product` ("milan", "genoa", "turin"): ASK, ARK and ASVK, by their names.
+private func vendorCertificates(_ product: String) throws -> (ask: X509Certificate, ark: X509Certificate) {
+    let all = try X509Certificate.certificates(
+        fromPEM: String(decoding: vectorBytes("snp/\(product)_ask_ark_asvk.pem"), as: UTF8.self))
+    let name = product.prefix(1).uppercased() + product.dropFirst()
+    let ask = try #require(all.first { $0.description.contains("CN=SEV-\(name)") }, "\(all.map(\.description))")
+    let ark = try #require(all.first { $0.description.contains("CN=ARK-\(name)") })
+    return (ask, ark)
+}
+
+/// `bytes` as a DER INTEGER's content (unsigned, shortest form).
+private func derInteger(_ bytes: [UInt8]) -> [UInt8] {
+    var content = Array(bytes.drop { $0 == 0 })
+    if content.isEmpty || content[0] & 0x80 != 0 { content.insert(0, at: 0) }
+    return [0x02, UInt8(content.count)] + content
+}
+
+/// What `openssl dgst -sha384 -verify` says of the report `bytes`' signature (r and s read from their little-endian
+/// fields as the ABI lays them out) with `vcek`'s key.
+private func opensslVerifies(_ bytes: [UInt8], vcek: String, in directory: URL) throws -> Bool {
+    let key = directory.appendingPathComponent("vcek.pub.pem")
+    if !FileManager.default.fileExists(atPath: key.path) {
+        let output = try runTool(
+            "openssl",
+            ["x509", "-inform", "DER", "-in", TestEnvironment.vector("testvectors/\(vcek)").path, "-pubkey", "-noout"])
+        try output.standardOutput.write(to: key, atomically: true, encoding: .utf8)
+    }
+    let r = Array(bytes[0x2A0..<0x2A0 + 72].reversed())
+    let s = Array(bytes[0x2A0 + 72..<0x2A0 + 144].reversed())
+    let sequence = derInteger(r) + derInteger(s)
+    let signature = [0x30, UInt8(sequence.count)] + sequence
+    let data = directory.appendingPathComponent("signed.bin")
+    let signatureFile = directory.appendingPathComponent("signature.der")
+    try Data(bytes[..<0x2A0]).write(to: data)
+    try Data(signature).write(to: signatureFile)
+    let output = try runTool(
+        "openssl", ["dgst", "-sha384", "-verify", key.path, "-signature", signatureFile.path, data.path])
+    return output.status == 0
+}
+
+@Suite("AMD SEV-SNP reports decoded field by field, their signatures and VCEK chains against the openssl CLI")
+struct SEVSNPReportTests {
+    @Test("both reports decode: version 2, signed by a VCEK, the VCEK's TCB and hwID are the report's")
+    func vectors() throws {
+        for vector in snpVectors {
+            let report = try SEVSNPReport(vectorBytes(vector.report))
+            #expect(report.version == 2 && report.signingKey == .vcek, "\(vector.report)")
+            #expect(report.policy & (1 << 17) != 0 && report.measurement.count == 48)
+            let extensions = try AMDEndorsementKeyExtensions(of: certificate(vector.vcek))
+            #expect(extensions.productName.hasPrefix("Milan"), "\(extensions.productName)")
+            #expect(extensions.tcb == report.reportedTCB, "\(vector.report): \(extensions.tcb) \(report.reportedTCB)")
+            #expect(extensions.hardwareID == report.chipID, "\(vector.report)")
+            #expect(report.signatureCheck(endorsementKey: try certificate(vector.vcek)).passed, "\(vector.report)")
+        }
+    }
+
+    @Test("the signature: Cloister and openssl dgst agree on each report and on a hundred changes of each")
+    func signatureAgainstOpenSSL() throws {
+        let directory = try TestEnvironment.temporaryDirectory("snp-openssl")
+        var generator = SystemRandomNumberGenerator()
+        var compared = 0
+        let reserved =
+            [0x4C..<0x50, 0x188..<0x1A0, 0x1EB..<0x1EC, 0x1EF..<0x1F0, 0x208..<0x2A0]
+            + [0x2A0 + 48..<0x2A0 + 72, 0x2A0 + 120..<0x2A0 + 144]
+        let changeable = (0..<(0x2A0 + 144)).filter { offset in !reserved.contains { $0.contains(offset) } }
+        for vector in snpVectors {
+            let original = try vectorBytes(vector.report)
+            let vcek = try certificate(vector.vcek)
+            let vectorDirectory = directory.appendingPathComponent(
+                vector.report.replacingOccurrences(of: "/", with: "-"))
+            try FileManager.default.createDirectory(at: vectorDirectory, withIntermediateDirectories: true)
+            var cases = [original]
+            for _ in 0..<100 {
+                var changed = original
+                // Within the signed bytes or r and s, outside the reserved ranges: a change must break the signature.
+                let offset = try #require(changeable.randomElement(using: &generator))
+                changed[offset] ^= UInt8(1) << UInt8.random(in: 0..<8, using: &generator)
+                cases.append(changed)
+            }
+            for bytes in cases {
+                guard let report = try? SEVSNPReport(bytes) else { continue }  // a reserved field now set
+                let ours = report.signatureCheck(endorsementKey: vcek).passed
+                let theirs = try opensslVerifies(bytes, vcek: vector.vcek, in: vectorDirectory)
+                #expect(ours == theirs, "\(vector.report): Cloister \(ours), openssl \(theirs)")
+                #expect(ours == (bytes == original))
+                compared += 1
+            }
+        }
+        #expect(compared > 190)
+    }
+
+    @Test("the VCEK chains: Cloister and openssl verify agree on ARK, ASK and each VCEK, at times inside and outside")
+    func chainsAgainstOpenSSL() throws {
+        let directory = try TestEnvironment.temporaryDirectory("snp-chains")
+        func pem(_ certificate: X509Certificate, _ name: String) throws -> String {
+            let path = directory.appendingPathComponent(name).path
+            try certificate.pemRepresentation.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        }
+        let milan = try vendorCertificates("milan")
+        let vceks = [
+            ("snp/vcek.testcer", true), ("snp/trustee-milan-vcek.der", true),
+            ("snp/trustee-milan-vcek-wrong-signature-1.der", false),
+            ("snp/trustee-milan-vcek-wrong-signature-2.der", false),
+        ]
+        for (path, good) in vceks {
+            let vcek = try certificate(path)
+            for product in ["milan", "genoa", "turin"] {
+                let vendor = product == "milan" ? milan : try vendorCertificates(product)
+                let times = [vcek.notValidBefore + 86_400, vcek.notValidBefore - 1, vcek.notValidAfter + 1]
+                for time in times {
+                    let ours =
+                        (try? CertificateChainVerifier(trustAnchors: [vendor.ark])
+                            .verify(leaf: vcek, intermediates: [vendor.ask], at: time)) != nil
+                    let output = try runTool(
+                        "openssl",
+                        [
+                            "verify", "-attime", String(Int(time.timeIntervalSince1970)),
+                            "-CAfile", try pem(vendor.ark, "ark.pem"), "-untrusted", try pem(vendor.ask, "ask.pem"),
+                            try pem(vcek, "vcek.pem"),
+                        ])
+                    let theirs = output.status == 0
+                    #expect(ours == theirs, "\(path) under \(product) at \(time): Cloister \(ours), openssl \(theirs)")
+                    let expected = good && product == "milan" && time == times[0]
+                    #expect(ours == expected, "\(path) under \(product) at \(time)")
+                }
+            }
+        }
+    }
+
+    @Test("each malformed field is refused, named: policy bit 17, reserved bits, key information, r beyond 384 bits")
+    func malformedFields() throws {
+        let original = try vectorBytes(snpVectors[1].report)
+        func refusal(_ change: (inout [UInt8]) -> Void) -> String? {
+            var bytes = original
+            change(&bytes)
+            do {
+                _ = try SEVSNPReport(bytes)
+                return nil
+            } catch {
+                return error.reason
+            }
+        }
+        #expect(refusal { $0[0x0A] &= ~0x02 }?.contains("bit 17") == true)
+        #expect(refusal { $0[0x0C] |= 0x10 }?.contains("reserved bits 26 to 63") == true)
+        #expect(refusal { $0[0x48] |= 0x0C }?.contains("reserved signing key") == true)
+        #expect(refusal { $0[0x4C] = 1 }?.contains("0x4c–0x4f") == true)
+        #expect(refusal { $0[0x190] = 1 }?.contains("0x188–0x19f") == true)
+        #expect(refusal { $0[0x250] = 1 }?.contains("0x208–0x29f") == true)
+        #expect(refusal { $0[0x2A0 + 60] = 1 }?.contains("384 bits") == true)
+        #expect(refusal { $0[0x400] = 1 }?.contains("after the signature") == true)
+        #expect(throws: AttestationError.self) { try SEVSNPReport(Array(original.dropLast())) }
+    }
+
+    @Test("a VCEK's extensions: each missing or malformed one is refused, named")
+    func extensionRefusals() throws {
+        let vcek = try certificate(snpVectors[1].vcek)
+        let extensions = try AMDEndorsementKeyExtensions(of: vcek)
+        #expect(extensions.structVersion == 0 && extensions.cloudServiceProviderID == nil)
+        let ask = try vendorCertificates("milan").ask
+        #expect(throws: AttestationError.self) { try AMDEndorsementKeyExtensions(of: ask) }
+    }
+}
