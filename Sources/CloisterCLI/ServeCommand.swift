@@ -18,7 +18,8 @@ public struct ServeCommand: AsyncParsableCommand {
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister) when \
             one is there; AWS Nitro documents against --trust-anchor roots; Intel SGX and TDX DCAP quotes against \
             --intel-root with the collateral in --dcap-collateral (files, or directories of .json files, read at \
-            start). Provisioning routes need the bearer \
+            start); AMD SEV-SNP reports against --amd-chain (AMD's ASK, ARK and ASVK of a product line), with the \
+            VCEK from the evidence (an extended report) or --vcek. Provisioning routes need the bearer \
             token in --admin-token-file (without it they always answer 401). Several replicas share sessions, \
             policies and the audit log through one PostgreSQL database and one --signing-key. Stops gracefully on \
             SIGTERM or SIGINT. Routes and curl examples: README; the OpenAPI document is served at /openapi.json.
@@ -55,6 +56,16 @@ public struct ServeCommand: AsyncParsableCommand {
         name: .customLong("dcap-collateral"),
         help: "DCAP collateral (QuoteCollateralV3 JSON), or a directory of such .json files; repeatable.")
     var dcapCollateral: [String] = []
+
+    @Option(
+        name: .customLong("amd-chain"),
+        help: "AMD's certificate chain for an SEV-SNP product line (ASK, ARK, ASVK; PEM); repeatable.")
+    var amdChains: [String] = []
+
+    @Option(
+        name: .customLong("vcek"),
+        help: "An AMD VCEK or VLEK (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
+    var endorsementKeys: [String] = []
 
     @Option(help: "Seconds a challenge-response nonce stays usable.")
     var sessionLifetime = AttestationService.defaultSessionLifetime
@@ -158,6 +169,15 @@ public struct ServeCommand: AsyncParsableCommand {
             logger.info("DCAP quotes: \(dcap.collateral.count) collateral items")
         } else if !dcapCollateral.isEmpty {
             throw ValidationError("--dcap-collateral needs --intel-root, the root its chains end at")
+        }
+        let amd = try amdChains.flatMap { try CommandInput.certificates($0, "--amd-chain") }
+        if !amd.isEmpty {
+            let keys = try endorsementKeys.flatMap { try CommandInput.certificatesDERorPEM($0, "--vcek") }
+            trust[.snp] = TrustStore.FormatTrust(
+                roots: amd.filter(\.isSelfSigned),
+                collateral: (amd.filter { !$0.isSelfSigned } + keys).map(\.derRepresentation))
+        } else if !endorsementKeys.isEmpty {
+            throw ValidationError("--vcek needs --amd-chain, the product line's chain it ends at")
         }
         return trust
     }

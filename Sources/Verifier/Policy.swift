@@ -230,7 +230,7 @@ public struct Policy: Sendable, Hashable, Encodable {
         try validate()
     }
 
-    /// `[minimum_tcb]`: bootloader, tee, snp and microcode, each 0 to 255, absent ones 0.
+    /// `[minimum_tcb]`: bootloader, tee, snp, microcode and fmc (Turin), each 0 to 255, absent ones 0.
     private static func minimumTCB(_ root: PolicyTable) throws(PolicyError) -> SEVSNPMinimumTCB {
         guard let table = try root.table(CodingKeys.minimumTCB.rawValue) else { return SEVSNPMinimumTCB() }
         let keys = SEVSNPMinimumTCB.CodingKeys.allCases.map(\.rawValue)
@@ -239,8 +239,9 @@ public struct Policy: Sendable, Hashable, Encodable {
             try checked.integer(key.rawValue, as: UInt8.self) ?? 0
         }
         return SEVSNPMinimumTCB(
-            bootloader: try part(.bootloader), tee: try part(.tee), snp: try part(.snp), microcode: try part(.microcode)
-        )
+            bootloader: try part(.bootloader), tee: try part(.tee), snp: try part(.snp),
+            microcode: try part(.microcode),
+            fmc: try part(.fmc))
     }
 
     /// `max_age_seconds`: absent for the default, a number of seconds, or `"unlimited"` for no limit.

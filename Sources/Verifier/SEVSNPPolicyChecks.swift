@@ -12,31 +12,34 @@ extension CheckName {
     public static let migrationAgent = CheckName("migration-agent", aspect: .configuration)
 }
 
-/// A TCB_VERSION's components as an SEV-SNP policy names them (Milan and Genoa's layout: bootloader in byte 0, TEE
-/// in byte 1, SNP in byte 6, microcode in byte 7).
+/// A TCB_VERSION's components as an SEV-SNP policy names them: bootloader, TEE, SNP, microcode and (Turin) FMC.
 public struct SEVSNPMinimumTCB: Sendable, Hashable, Encodable {
     public var bootloader: UInt8
     public var tee: UInt8
     public var snp: UInt8
     public var microcode: UInt8
+    public var fmc: UInt8
 
-    public init(bootloader: UInt8 = 0, tee: UInt8 = 0, snp: UInt8 = 0, microcode: UInt8 = 0) {
+    public init(bootloader: UInt8 = 0, tee: UInt8 = 0, snp: UInt8 = 0, microcode: UInt8 = 0, fmc: UInt8 = 0) {
         self.bootloader = bootloader
         self.tee = tee
         self.snp = snp
         self.microcode = microcode
+        self.fmc = fmc
     }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case bootloader, tee, snp, microcode
+        case bootloader, tee, snp, microcode, fmc
     }
 
-    /// The components of `tcb`, in this order.
-    static func components(_ tcb: UInt64) -> [UInt8] {
-        [0, 8, 48, 56].map { UInt8(truncatingIfNeeded: tcb >> $0) }
+    /// The components of `tcb`, in the order of `CodingKeys`, as `productLine` packs them: Turin FMC in byte 0,
+    /// bootloader 1, TEE 2, SNP 3, microcode 7; Milan and Genoa bootloader 0, TEE 1, SNP 6, microcode 7 (no FMC).
+    static func components(_ tcb: UInt64, productLine: String?) -> [UInt8] {
+        let shifts: [UInt64] = productLine == "Turin" ? [8, 16, 24, 56, 0] : [0, 8, 48, 56]
+        return shifts.map { UInt8(truncatingIfNeeded: tcb >> $0) } + (productLine == "Turin" ? [] : [0])
     }
 
-    var components: [UInt8] { [bootloader, tee, snp, microcode] }
+    var components: [UInt8] { [bootloader, tee, snp, microcode, fmc] }
 }
 
 extension Policy {
@@ -74,8 +77,8 @@ struct MinimumTCBCheck: NamedPolicyCheck {
         guard let claims = subject.claims.details(as: SEVSNPReportClaims.self) else {
             return .notRequired("\(subject.claims.format.rawValue) evidence has no SEV-SNP TCB")
         }
-        let reported = SEVSNPMinimumTCB.components(claims.reportedTCB)
-        let current = SEVSNPMinimumTCB.components(claims.currentTCB)
+        let reported = SEVSNPMinimumTCB.components(claims.reportedTCB, productLine: claims.productLine)
+        let current = SEVSNPMinimumTCB.components(claims.currentTCB, productLine: claims.productLine)
         let names = SEVSNPMinimumTCB.CodingKeys.allCases.map(\.rawValue)
         let low = zip(names, zip(reported, minimum.components)).filter { $1.0 < $1.1 }.map { "\($0) \($1.0) < \($1.1)" }
         let above = zip(names, zip(reported, current)).filter { $1.0 > $1.1 }.map(\.0)

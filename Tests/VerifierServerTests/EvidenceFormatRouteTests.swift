@@ -85,6 +85,38 @@ struct EvidenceFormatRouteTests {
         }
     }
 
+    @Test(
+        "SEV-SNP reports are appraised under their media type with AMD's chain and the VCEK: every evidence check passes"
+    )
+    func snpReports() async throws {
+        var trust = fixture.trust
+        let chain = try X509Certificate.certificates(
+            fromPEM: String(decoding: try vector("snp/milan_ask_ark_asvk.pem"), as: UTF8.self))
+        trust[.snp] = TrustStore.FormatTrust(
+            roots: chain.filter(\.isSelfSigned),
+            collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation)
+                + [try vector("snp/trustee-milan-vcek.der")])
+        let service = AttestationService(store: try fixture.sqliteStore(), trust: trust, signer: fixture.signer)
+        try await fixture.application(service).test(.router) { client in
+            try await client.execute(
+                uri: "/v1/verify", method: .post, headers: [.contentType: EvidenceFormat.snp.mediaType],
+                body: ByteBuffer(bytes: try vector("snp/trustee-milan-report.bin"))
+            ) { response in
+                #expect(response.status == .ok)
+                let checks = response.body.json["checks"] as? [[String: Any]] ?? []
+                let passed = Dictionary(
+                    checks.compactMap { check in (check["name"] as? String).map { ($0, check["passed"] as? Bool) } }
+                ) { first, _ in first }
+                for name in [
+                    "decode", "endorsement-key", "signature", "certificate-chain", "product-line", "tcb-binding",
+                ] {
+                    #expect(passed[name] == true, "\(name): \(checks)")
+                }
+                #expect(response.body.json["format"] as? String == "snp")
+            }
+        }
+    }
+
     @Test("a session refuses a malformed SEV-SNP report before spending its nonce, and then appraises the quote")
     func sessionKeepsNonce() async throws {
         try await fixture.application(fixture.service(store: fixture.sqliteStore())).test(.router) { client in

@@ -159,7 +159,7 @@ struct SEVSNPAppraisalTests {
         #expect(try failing(base + "[minimum_tcb]\nbootloader = 3\nsnp = 8\nmicrocode = 115\n").isEmpty)
         #expect(try failing(base + "[minimum_tcb]\nmicrocode = 116\n") == ["minimum-tcb"])
         #expect(throws: PolicyError.self) { try Policy(text: base + "required_vmpl = 4\n") }
-        #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nfmc = 1\n") }
+        #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nspl4 = 1\n") }
         #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nsnp = 256\n") }
         let checks = appraiser.evaluate(bytes, policy: try Policy(text: base), at: vector.time).checks
         #expect(checks.first { $0.name == "migration-agent" }?.detail == "no migration agent")

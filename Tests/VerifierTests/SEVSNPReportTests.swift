@@ -169,12 +169,53 @@ struct SEVSNPReportTests {
         #expect(throws: AttestationError.self) { try SEVSNPReport(Array(original.dropLast())) }
     }
 
-    @Test("a VCEK's extensions: each missing or malformed one is refused, named")
+    @Test("a VCEK's extensions: Turin's TCB layout, and each missing or malformed extension refused, named")
     func extensionRefusals() throws {
         let vcek = try certificate(snpVectors[1].vcek)
         let extensions = try AMDEndorsementKeyExtensions(of: vcek)
         #expect(extensions.structVersion == 0 && extensions.cloudServiceProviderID == nil)
+        #expect(extensions.productLine == "Milan")
         let ask = try vendorCertificates("milan").ask
         #expect(throws: AttestationError.self) { try AMDEndorsementKeyExtensions(of: ask) }
+        /// A certificate carrying `extensions` (arc under 1.3.6.1.4.1.3704.1, DER value).
+        func endorsementKey(_ extensions: [(String, [UInt8])]) throws -> X509Certificate {
+            let profile = CertificateProfile(
+                subject: DistinguishedName(["CN": "SEV-VCEK"]), notValidBefore: Date(timeIntervalSince1970: 0),
+                notValidAfter: Date(timeIntervalSince1970: 4_000_000_000), isCertificateAuthority: true,
+                keyUsage: [.keyCertSign],
+                customExtensions: extensions.map {
+                    CertificateExtension(oid: "\(AMDEndorsementKeyExtensions.oidPrefix).\($0.0)", value: $0.1)
+                })
+            return try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256)).certificate
+        }
+        func integer(_ value: UInt8) -> [UInt8] { value < 0x80 ? [0x02, 0x01, value] : [0x02, 0x02, 0x00, value] }
+        func text(_ value: String) -> [UInt8] { [0x16, UInt8(value.utf8.count)] + Array(value.utf8) }
+        // The real VCEKs carry the hwID's 64 bytes untagged, as AMD writes them; these tag them (the other way read).
+        let hwID = [UInt8](repeating: 0xAB, count: 64)
+        let taggedHWID = [0x04, 0x40] + hwID
+        let turin: [(String, [UInt8])] = [
+            ("1", integer(0)), ("2", text("Turin-C0")), ("3.9", integer(1)), ("3.1", integer(2)), ("3.2", integer(3)),
+            ("3.3", integer(4)), ("3.8", integer(200)), ("4", taggedHWID),
+        ]
+        let read = try AMDEndorsementKeyExtensions(of: endorsementKey(turin))
+        #expect(read.tcb == 0xC800_0000_0403_0201 && read.productLine == "Turin" && read.hardwareID == hwID)
+        let milan: [(String, [UInt8])] =
+            [("1", integer(0)), ("2", text("Milan-B0"))]
+            + ["3.1", "3.2", "3.4", "3.5", "3.6", "3.7", "3.3", "3.8"].map { ($0, integer(1)) } + [("4", taggedHWID)]
+        #expect(try AMDEndorsementKeyExtensions(of: endorsementKey(milan)).tcb == 0x0101_0101_0101_0101)
+        func refusal(_ extensions: [(String, [UInt8])]) throws -> String? {
+            do {
+                _ = try AMDEndorsementKeyExtensions(of: endorsementKey(extensions))
+                return nil
+            } catch let error as AttestationError {
+                return error.reason
+            }
+        }
+        #expect(try refusal(milan.filter { $0.0 != "3.4" })?.contains("no SPL 4 extension") == true)
+        #expect(try refusal(turin.filter { $0.0 != "3.9" })?.contains("no FMC SPL extension") == true)
+        #expect(try refusal(milan.map { $0.0 == "3.1" ? ($0.0, integer(128)) : $0 })?.contains("above 127") == true)
+        #expect(try refusal(milan + [("5", text("a cloud"))])?.contains("both a hwID") == true)
+        #expect(try refusal(milan.map { $0.0 == "4" ? ($0.0, [0x04, 0x02, 1, 2]) : $0 })?.contains("hwID") == true)
+        #expect(try refusal(milan.map { $0.0 == "2" ? ($0.0, integer(1)) : $0 })?.contains("product name") == true)
     }
 }

@@ -11,7 +11,10 @@ public struct AMDEndorsementKeyExtensions: Sendable, Hashable {
 
     public let structVersion: Int
     public let productName: String
-    /// The TCB as a report's TCB_VERSION packs it: bootloader in byte 0, TEE 1, SPL4–7 in 2–5, SNP 6, microcode 7.
+    /// The product line: the product name up to its stepping ("Milan" of "Milan-B0").
+    public var productLine: String { String(productName.prefix { $0 != "-" }) }
+    /// The TCB as a report's TCB_VERSION packs it for the product: Milan and Genoa bootloader in byte 0, TEE 1,
+    /// SPL4–7 in 2–5, SNP 6, microcode 7; Turin FMC in byte 0, bootloader 1, TEE 2, SNP 3, microcode 7.
     public let tcb: UInt64
     /// A VCEK's chip id (the report's CHIP_ID), or nil.
     public let hardwareID: [UInt8]?
@@ -49,10 +52,18 @@ public struct AMDEndorsementKeyExtensions: Sendable, Hashable {
             throw AttestationError(.malformedEvidence, "\(subject) has no product name extension (\(Self.oidPrefix).2)")
         }
         productName = product
-        let parts: [(arc: String, name: String, shift: UInt64)] = [
-            ("3.1", "bootloader SPL", 0), ("3.2", "TEE SPL", 8), ("3.4", "SPL 4", 16), ("3.5", "SPL 5", 24),
-            ("3.6", "SPL 6", 32), ("3.7", "SPL 7", 40), ("3.3", "SNP SPL", 48), ("3.8", "microcode SPL", 56),
-        ]
+        // Milan and Genoa pack TCB_VERSION as bootloader, TEE, SPL 4-7, SNP, microcode (bytes 0 to 7); Turin as FMC,
+        // bootloader, TEE, SNP (bytes 0 to 3) and microcode (byte 7), its VCEKs adding the FMC SPL (.3.9).
+        let parts: [(arc: String, name: String, shift: UInt64)] =
+            product.hasPrefix("Turin")
+            ? [
+                ("3.9", "FMC SPL", 0), ("3.1", "bootloader SPL", 8), ("3.2", "TEE SPL", 16), ("3.3", "SNP SPL", 24),
+                ("3.8", "microcode SPL", 56),
+            ]
+            : [
+                ("3.1", "bootloader SPL", 0), ("3.2", "TEE SPL", 8), ("3.4", "SPL 4", 16), ("3.5", "SPL 5", 24),
+                ("3.6", "SPL 6", 32), ("3.7", "SPL 7", 40), ("3.3", "SNP SPL", 48), ("3.8", "microcode SPL", 56),
+            ]
         var tcb: UInt64 = 0
         for part in parts {
             let number = try integer(part.arc, part.name)

@@ -67,7 +67,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             checks.append(
                 EvidenceCheck(
                     .signature, passed: false, "no \(report.signingKey) certificate to verify the report with"))
-            return FormatVerification(checks: checks, claims: claims(report, simulated: false))
+            return FormatVerification(checks: checks, claims: claims(report, productLine: nil, simulated: false))
         }
         checks.append(report.signatureCheck(endorsementKey: certificate))
         let intermediates = given.filter { $0 != certificate && $0.isCertificateAuthority && !$0.isSelfIssued }
@@ -75,7 +75,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             roots: anchors.roots, revocationLists: anchors.revocationLists, requiresRevocationCheck: false,
             enforcesStrictProfile: false, missingRoot: trustAnchorAdvice
         ).run(leaf: certificate, intermediates: intermediates, at: time, cache: cache, into: &checks)
-        let line = extensions.productName.prefix { $0 != "-" }
+        let line = extensions.productLine
         var warnings: [String] = []
         if let anchor = path?.last {
             let fingerprint = hexEncoded(anchor.sha256Fingerprint)
@@ -93,7 +93,8 @@ public struct SEVSNPReportVerifier: FormatVerifier {
         }
         checks.append(tcbBinding(report, extensions))
         let simulated = trust.isCloisterRooted([certificate] + (path ?? []))
-        return FormatVerification(checks: checks, claims: claims(report, simulated: simulated), warnings: warnings)
+        return FormatVerification(
+            checks: checks, claims: claims(report, productLine: line, simulated: simulated), warnings: warnings)
     }
 
     /// The endorsement key of the kind the report names: the evidence's own, else a configured certificate of that
@@ -165,12 +166,12 @@ public struct SEVSNPReportVerifier: FormatVerifier {
         }
     }
 
-    private func claims(_ report: SEVSNPReport, simulated: Bool) -> VerifiedClaims {
+    private func claims(_ report: SEVSNPReport, productLine: String?, simulated: Bool) -> VerifiedClaims {
         VerifiedClaims(
             format: .snp, timestamp: nil, pcrs: [:], measurement: hexEncoded(report.measurement), signer: nil,
             nonce: nil, userData: nil, publicKey: nil, reportData: hexEncoded(report.reportData),
             debug: report.allowsDebug, simulated: simulated, productID: nil, svn: nil, tcbStatus: nil,
-            details: SEVSNPReportClaims(report))
+            details: SEVSNPReportClaims(report, productLine: productLine))
     }
 }
 
@@ -195,8 +196,11 @@ public struct SEVSNPReportClaims: FormatClaims {
     /// The TCB the report's key was made for, and the platform's current TCB (TCB_VERSION values).
     public let reportedTCB: UInt64
     public let currentTCB: UInt64
+    /// The product line of the endorsement key ("Milan", "Genoa", "Turin"), which decides how a TCB_VERSION packs
+    /// its components; nil when no endorsement key was found.
+    public let productLine: String?
 
-    init(_ report: SEVSNPReport) {
+    init(_ report: SEVSNPReport, productLine: String?) {
         values = [
             "host_data": report.hostData, "id_key_digest": report.idKeyDigest,
             "author_key_digest": report.authorKeyDigest, "family_id": report.familyID, "image_id": report.imageID,
@@ -219,6 +223,7 @@ public struct SEVSNPReportClaims: FormatClaims {
         allowsSMT = report.allowsSMT
         reportedTCB = report.reportedTCB
         currentTCB = report.currentTCB
+        self.productLine = productLine
     }
 
     public var referenceValues: [String: String] { values }
@@ -228,6 +233,7 @@ public struct SEVSNPReportClaims: FormatClaims {
             try container.encode(value, forKey: ClaimKey(stringValue: name))
         }
         try container.encode(guestSVN, forKey: "guest_svn")
+        try container.encodeIfPresent(productLine, forKey: "product_line")
         try container.encode(allowsMigrationAgent, forKey: "migration_agent_allowed")
         try container.encode(platformInfo, forKey: "platform_info")
         try container.encode(policy, forKey: "guest_policy")
