@@ -41,6 +41,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Linked from Debian's static libcrypto.a (module.modulemap: link ":libcrypto.a"), so no executable loads
@@ -174,10 +175,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // Intel's Provisioning Certification Service (PCS v4) and PCCS caches of it, as a relying party's client:
+        // DCAP collateral for a quote's TEE, FMSPC and PCK CA fetched as dcap-qvl fetches it and cached on disk until
+        // its earliest next update. The only module that reaches the network for collateral; the verifier never does.
+        .target(
+            name: "IntelPCS",
+            dependencies: [
+                "Attestation",
+                "CloisterCrypto",
+                "CloisterErrors",
+                "EnclaveProtocol",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "VerifierServer",
             dependencies: [
                 "HTTPService",
+                "IntelPCS",
                 "Attestation",
                 "CloisterErrors",
                 "CloisterCrypto",
@@ -226,6 +244,7 @@ let package = Package(
                 "RelyingParty",
                 "HTTPService",
                 "FederationServer",
+                "IntelPCS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -340,6 +359,14 @@ let package = Package(
                 "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "IntelPCSTests",
+            dependencies: [
+                "IntelPCS", "VerifierServer", "HTTPService", "Verifier", "Attestation", "CloisterCrypto",
+                "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
         ),

@@ -4,6 +4,7 @@ import CloisterCrypto
 import EnclavePlatform
 import Foundation
 import Hummingbird
+import IntelPCS
 import Logging
 import Verifier
 import VerifierServer
@@ -18,8 +19,11 @@ public struct ServeCommand: AsyncParsableCommand {
             Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister) when \
             one is there; AWS Nitro documents against --trust-anchor roots; Intel SGX and TDX DCAP quotes against \
             --intel-root with the collateral in --dcap-collateral (files, or directories of .json files, read at \
-            start); AMD SEV-SNP reports against --amd-chain (AMD's ASK, ARK and ASVK of a product line), with the \
-            VCEK from the evidence (an extended report) or --vcek. Provisioning routes need the bearer \
+            start), and with --pccs, collateral fetched from that PCS or PCCS for a quote whose TEE and FMSPC no \
+            --dcap-collateral covers at the appraisal time (cached in --pccs-cache until its next update; a PCCS \
+            failure answers 502 collateral-unavailable); AMD SEV-SNP reports against --amd-chain (AMD's ASK, ARK \
+            and ASVK of a product line), with the VCEK from the evidence (an extended report) or --vcek. \
+            Provisioning routes need the bearer \
             token in --admin-token-file (without it they always answer 401). Several replicas share sessions, \
             policies and the audit log through one PostgreSQL database and one --signing-key. Stops gracefully on \
             SIGTERM or SIGINT. Routes and curl examples: README; the OpenAPI document is served at /openapi.json.
@@ -67,6 +71,22 @@ public struct ServeCommand: AsyncParsableCommand {
         help: "An AMD VCEK or VLEK (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
     var endorsementKeys: [String] = []
 
+    @Option(
+        name: .customLong("pccs"),
+        help: """
+            An Intel PCS or PCCS base URL (e.g. \(PCSClient.intelPCSURL)) to fetch DCAP collateral from when \
+            --dcap-collateral has none current for a quote.
+            """)
+    var pccs: String?
+
+    @Option(
+        name: .customLong("pccs-cache"),
+        help: """
+            The directory where --pccs collateral is cached (default $XDG_CACHE_HOME/cloister/pccs, else \
+            ~/.cache/cloister/pccs).
+            """)
+    var pccsCache: String?
+
     @Option(help: "Seconds a challenge-response nonce stays usable.")
     var sessionLifetime = AttestationService.defaultSessionLifetime
 
@@ -101,6 +121,18 @@ public struct ServeCommand: AsyncParsableCommand {
         ] where !range.contains(value) {
             throw ValidationError("\(option) must be \(range.lowerBound) to \(range.upperBound), got \(value)")
         }
+        if let pccs {
+            guard intelRoot != nil else {
+                throw ValidationError("--pccs needs --intel-root, the root its chains end at")
+            }
+            do {
+                _ = try PCSClient(baseURL: pccs)
+            } catch {
+                throw ValidationError("--pccs: \(error.reason)")
+            }
+        } else if pccsCache != nil {
+            throw ValidationError("--pccs-cache needs --pccs")
+        }
     }
 
     public func run() async throws {
@@ -121,11 +153,13 @@ public struct ServeCommand: AsyncParsableCommand {
             logger.warning("results are signed with an ephemeral key; pass --signing-key for a stable JWK set")
         }
         let trust = try trustStore(logger: logger)
+        let collateralCache = try collateralCache(logger: logger)
         let store = try await reportingErrors { () async throws -> any VerifierStore in
             try await VerifierServerMain.openStore(db, logger: logger)
         }
         let service = AttestationService(
-            store: store, trust: trust, signer: signer, sessionLifetime: TimeInterval(sessionLifetime),
+            store: store, trust: trust, collateralCache: collateralCache, signer: signer,
+            sessionLifetime: TimeInterval(sessionLifetime),
             maximumOutstandingSessions: maxOutstandingSessions)
         logger.info(
             "cloister verifier starting",
@@ -147,6 +181,23 @@ public struct ServeCommand: AsyncParsableCommand {
             printToStandardError("error: \(error.reason)")
             throw ExitCode(78)
         }
+    }
+
+    /// With --pccs, the cache that DCAP collateral is fetched into, its directory created now so that a directory
+    /// that cannot be written stops the service at start (exit 73), not at its first quote.
+    private func collateralCache(logger: Logger) throws -> PCSCollateralCache? {
+        guard let pccs else { return nil }
+        guard
+            let directory = pccsCache
+                ?? PCSCollateralCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
+        else {
+            throw ValidationError("neither XDG_CACHE_HOME nor HOME is set: give the cache directory with --pccs-cache")
+        }
+        let cache = try reportingErrors {
+            try PCSCollateralCache(client: PCSClient(baseURL: pccs), directory: directory)
+        }
+        logger.info("DCAP collateral not configured is fetched from \(cache.client.baseURL), cached in \(directory)")
+        return cache
     }
 
     private func trustStore(logger: Logger) throws -> TrustStore {

@@ -3,6 +3,7 @@ import Attestation
 import CloisterCrypto
 import EnclavePlatform
 import Foundation
+import IntelPCS
 import Verifier
 
 /// `cloister verify EVIDENCE`: appraise a Cloister quote, an AWS Nitro attestation document, an Intel SGX or TDX DCAP
@@ -20,7 +21,9 @@ public struct VerifyCommand: AsyncParsableCommand {
             whose SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) the result is at best a warning. \
             Intel SGX and TDX DCAP quotes (versions 3 to 5) need Intel's SGX Root CA with --trust-anchor \
             (\(TrustStore.intelSGXRootCAURL), SHA-256 \(TrustStore.intelSGXRootCAFingerprint)) and their collateral \
-            with --collateral (a JSON file with the QuoteCollateralV3 fields dcap-qvl and Intel's PCCS use); a DCAP \
+            with --collateral (a JSON file with the QuoteCollateralV3 fields dcap-qvl and Intel's PCCS use) or from \
+            --pccs (Intel's PCS, https://api.trustedservices.intel.com, or a PCCS: fetched as dcap-qvl fetches it, \
+            cached in --pccs-cache and fetched again once the appraisal time reaches an item's next update); a DCAP \
             quote states no time, so bind a nonce into its report data (policy report_data_binding). AMD SEV-SNP \
             reports need their product line's AMD certificate chain (ASK, ARK, ASVK) with --trust-anchor \
             (\(TrustStore.amdKDSURL)/vcek/v1/Milan/cert_chain, likewise Genoa and Turin) and the VCEK with --vcek \
@@ -30,8 +33,10 @@ public struct VerifyCommand: AsyncParsableCommand {
             max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
             (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
             affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
-            65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried), 78 no \
-            Cloister platform in the home (and no --trust-anchor), 1 internal error.
+            65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried, or a DCAP \
+            quote that does not say which collateral to fetch), 69 the PCCS unreachable or answering with an error or \
+            with something that is not the collateral, 73 the --pccs-cache directory not writable, 78 no Cloister \
+            platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
 
@@ -59,6 +64,22 @@ public struct VerifyCommand: AsyncParsableCommand {
         name: .customLong("vcek"),
         help: "An AMD VCEK or VLEK certificate (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
     var endorsementKeys: [String] = []
+
+    @Option(
+        name: .customLong("pccs"),
+        help: """
+            Fetch the DCAP quote's collateral from this Intel PCS or PCCS base URL (e.g. \
+            \(PCSClient.intelPCSURL)) instead of --collateral.
+            """)
+    var pccs: String?
+
+    @Option(
+        name: .customLong("pccs-cache"),
+        help: """
+            The directory where --pccs collateral is cached (default $XDG_CACHE_HOME/cloister/pccs, else \
+            ~/.cache/cloister/pccs).
+            """)
+    var pccsCache: String?
 
     @Option(help: "The Cloister platform home whose published trust material to use.")
     var home: String?
@@ -108,6 +129,18 @@ public struct VerifyCommand: AsyncParsableCommand {
         if let at, Self.date(at) == nil {
             throw ValidationError("--at must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z")
         }
+        if let pccs {
+            guard collateral.isEmpty else {
+                throw ValidationError("--pccs and --collateral exclude each other: collateral given is never fetched")
+            }
+            do {
+                _ = try PCSClient(baseURL: pccs)
+            } catch {
+                throw ValidationError("--pccs: \(error.reason)")
+            }
+        } else if pccsCache != nil {
+            throw ValidationError("--pccs-cache needs --pccs")
+        }
     }
 
     public func run() async throws {
@@ -117,12 +150,15 @@ public struct VerifyCommand: AsyncParsableCommand {
             try policy.map { path in
                 do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
             } ?? Policy(id: "default")
-        let trust = try trustStore(for: format)
+        let time = at.flatMap(Self.date) ?? Date()
+        var trust = try trustStore(for: format)
+        if let format, let fetched = try await fetchedCollateral(bytes, format: format, at: time) {
+            trust[format].collateral = [fetched]
+        }
         let signer = try resultSigner()
         let result = try reportingErrors {
             try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
-                bytes, format: self.format.format, policy: policy,
-                expectedNonce: nonce.flatMap(hexDecoded), at: at.flatMap(Self.date) ?? Date())
+                bytes, format: self.format.format, policy: policy, expectedNonce: nonce.flatMap(hexDecoded), at: time)
         }
         if json {
             let encoder = JSONEncoder()
@@ -158,6 +194,28 @@ public struct VerifyCommand: AsyncParsableCommand {
         } catch {
             printToStandardError("error: \(evidence): \(error.code): \(error.reason)")
             throw ExitCode(65)
+        }
+    }
+
+    /// With --pccs, the collateral of the DCAP quote `bytes` (read as `format`) for an appraisal at `time`, from the
+    /// cache or fetched; nil without --pccs, or when the quote does not decode (the appraisal says why). Other formats
+    /// take no collateral from a PCCS: a usage error.
+    private func fetchedCollateral(_ bytes: [UInt8], format: EvidenceFormat, at time: Date) async throws -> [UInt8]? {
+        guard let pccs else { return nil }
+        guard format == .sgx || format == .tdx else {
+            throw ValidationError(
+                "--pccs fetches collateral for Intel SGX and TDX DCAP quotes; \(evidence) is \(format.name)")
+        }
+        guard let quote = try? IntelDCAPQuote(bytes) else { return nil }
+        guard
+            let directory = pccsCache
+                ?? PCSCollateralCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
+        else {
+            throw ValidationError("neither XDG_CACHE_HOME nor HOME is set: give the cache directory with --pccs-cache")
+        }
+        return try await reportingErrors { () async throws -> [UInt8] in
+            let cache = try PCSCollateralCache(client: PCSClient(baseURL: pccs), directory: directory)
+            return try await cache.collateral(for: PCSCollateralKey(quote: quote), at: time).json
         }
     }
 

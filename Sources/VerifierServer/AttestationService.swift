@@ -2,6 +2,7 @@ public import Attestation
 import CloisterCrypto
 public import FoundationEssentials
 import HTTPService
+public import IntelPCS
 import Prometheus
 import Synchronization
 public import Verifier
@@ -11,6 +12,8 @@ public import Verifier
 public final class AttestationService: Sendable {
     public let store: any VerifierStore
     public let trust: TrustStore
+    /// Where DCAP collateral the configured trust lacks is fetched from, if anywhere (`cloister serve --pccs`).
+    public let collateralCache: PCSCollateralCache?
     public let signer: ResultSigner
     /// How long a session's nonce stays usable.
     public let sessionLifetime: TimeInterval
@@ -20,6 +23,9 @@ public final class AttestationService: Sendable {
     /// The policy applied when a request names none and the store holds no policy "default".
     public let fallbackPolicy: Policy
     public let metrics: ServiceMetrics
+    /// The configured DCAP collateral as read, for telling which quotes it covers; items that do not read cover none
+    /// (their appraisal says why).
+    private let configuredDCAPCollateral: [PCSCollateral]
     /// Parsed certificates, verified chains and TCB-status lists shared by every appraisal.
     private let cache = EvidenceCache()
     /// Effective policies by id, each kept for `policyCacheLifetime`: provisioning changes reach every replica
@@ -34,13 +40,17 @@ public final class AttestationService: Sendable {
     public static let defaultMaximumOutstandingSessions = 10_000
 
     public init(
-        store: any VerifierStore, trust: TrustStore, signer: ResultSigner,
+        store: any VerifierStore, trust: TrustStore, collateralCache: PCSCollateralCache? = nil, signer: ResultSigner,
         sessionLifetime: TimeInterval = TimeInterval(defaultSessionLifetime),
         maximumOutstandingSessions: Int = defaultMaximumOutstandingSessions,
         fallbackPolicy: Policy = Policy(id: "default"), metrics: ServiceMetrics = ServiceMetrics()
     ) {
         self.store = store
         self.trust = trust
+        self.collateralCache = collateralCache
+        configuredDCAPCollateral = (trust[.sgx].collateral + trust[.tdx].collateral).enumerated().compactMap {
+            try? PCSCollateral(json: $0.element, source: "item \($0.offset + 1)")
+        }
         self.signer = signer
         self.sessionLifetime = sessionLifetime
         self.maximumOutstandingSessions = maximumOutstandingSessions
@@ -65,19 +75,20 @@ public final class AttestationService: Sendable {
     }
 
     /// Consumes session `id`'s nonce and appraises `evidence` bound to it. Everything that can be refused without
-    /// the nonce (evidence that does not read as a format the service verifies, an unknown policy) is refused first,
-    /// leaving the session waiting.
+    /// the nonce (evidence that does not read as a format the service verifies, an unknown policy, collateral the
+    /// PCCS does not give) is refused first, leaving the session waiting.
     public func completeSession(
         id: String, evidence: [UInt8], format: EvidenceFormat?, policyID: String?, at time: Date = Date()
     ) async throws -> Result<(ChallengeSession, AttestationResult), SessionRefusal> {
         try checkReadable(evidence, format: format)
         let policy = try await effectivePolicy(policyID)
+        let trust = try await appraisalTrust(for: evidence, format: format, at: time)
         switch try await store.consumeSession(id: id, at: time) {
         case .failure(let refusal):
             return .failure(refusal)
         case .success(var session):
             let result = try await appraise(
-                evidence, format: format, policy: policy, expectedNonce: session.nonce, at: time)
+                evidence, format: format, policy: policy, trust: trust, expectedNonce: session.nonce, at: time)
             try await store.completeSession(id: id, result: result.token ?? "")
             session.state = .complete
             session.result = result.token
@@ -97,17 +108,47 @@ public final class AttestationService: Sendable {
 
     /// Appraises `evidence` under the policy `policyID` (or the default), records it in the audit log and metrics.
     /// Evidence that does not read as a format the service verifies is refused (422 `malformed-evidence`,
-    /// `unknown-evidence-format` or `unsupported-evidence-format`) and not logged.
+    /// `unknown-evidence-format` or `unsupported-evidence-format`) and not logged; so is a DCAP quote whose
+    /// collateral the PCCS does not give (502 `collateral-unavailable`).
     public func appraise(
         _ evidence: [UInt8], format: EvidenceFormat?, policyID: String?, expectedNonce: [UInt8]?,
         at time: Date = Date()
     ) async throws -> AttestationResult {
-        try await appraise(
-            evidence, format: format, policy: effectivePolicy(policyID), expectedNonce: expectedNonce, at: time)
+        let policy = try await effectivePolicy(policyID)
+        return try await appraise(
+            evidence, format: format, policy: policy, trust: appraisalTrust(for: evidence, format: format, at: time),
+            expectedNonce: expectedNonce, at: time)
+    }
+
+    /// The trust to appraise `evidence` at `time` with: the configured trust, and for an Intel DCAP quote whose TEE
+    /// and FMSPC no configured collateral covers at `time`, the collateral from the PCCS first (cached until its next
+    /// update). The appraisal itself is synchronous and never reaches the network: any fetch happens here, before
+    /// it. Evidence that is no DCAP quote, or whose PCK certificate does not say which collateral it needs, takes the
+    /// configured trust, and its appraisal says what is wrong.
+    private func appraisalTrust(for evidence: [UInt8], format: EvidenceFormat?, at time: Date) async throws
+        -> TrustStore
+    {
+        guard let collateralCache, format == nil || format == .sgx || format == .tdx,
+            let quote = try? IntelDCAPQuote(evidence), let key = try? PCSCollateralKey(quote: quote)
+        else { return trust }
+        let covered = configuredDCAPCollateral.contains {
+            $0.key.tee == key.tee && $0.key.fmspc == key.fmspc && $0.isCurrent(at: time)
+        }
+        guard !covered else { return trust }
+        let fetched: PCSCollateral
+        do {
+            fetched = try await collateralCache.collateral(for: key, at: time)
+        } catch {
+            throw ServiceError.collateralUnavailable(error)
+        }
+        var extended = trust
+        extended[key.tee == .sgx ? .sgx : .tdx].collateral.insert(fetched.json, at: 0)
+        return extended
     }
 
     private func appraise(
-        _ evidence: [UInt8], format: EvidenceFormat?, policy: Policy, expectedNonce: [UInt8]?, at time: Date
+        _ evidence: [UInt8], format: EvidenceFormat?, policy: Policy, trust: TrustStore, expectedNonce: [UInt8]?,
+        at time: Date
     ) async throws -> AttestationResult {
         let started = ContinuousClock.now
         let appraiser = Appraiser(evidence: EvidenceVerifier(trust: trust, cache: cache), signer: signer)

@@ -4,6 +4,7 @@ import CloisterErrors
 import Foundation
 public import HTTPService
 import Hummingbird
+import IntelPCS
 
 extension ServiceError {
     static func unknownPolicy(_ id: String) -> ServiceError {
@@ -19,6 +20,12 @@ extension ServiceError {
             "\(limit) sessions are outstanding (issued, neither used nor expired), the most this service allows; "
                 + "retry in \(seconds) s, or use or let expire the sessions already issued",
             headers: [.retryAfter: "\(seconds)"])
+    }
+
+    /// The PCCS could not give a DCAP quote's collateral (502): unreachable, an error status, or an answer that is
+    /// not the collateral; the reason names the URL and what was wrong.
+    static func collateralUnavailable(_ error: PCSError) -> ServiceError {
+        ServiceError(.badGateway, "collateral-unavailable", error.reason)
     }
 
     /// Evidence that does not read as a format the service verifies (422), with the refusal's code

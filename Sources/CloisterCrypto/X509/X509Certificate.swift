@@ -200,6 +200,30 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         }
     }
 
+    /// The URIs of the CRL distribution points' full names (RFC 5280 §4.2.1.13), in encoding order; empty without
+    /// that extension. Where the issuer publishes the CRL that covers this certificate.
+    public var crlDistributionPoints: [String] {
+        guard let decoded = X509_get_ext_d2i(pointer, NID_crl_distribution_points, nil, nil) else {
+            ERR_clear_error()
+            return []
+        }
+        let points = OpaquePointer(decoded)
+        defer { CRL_DIST_POINTS_free(points) }
+        var uris: [String] = []
+        for index in 0..<OPENSSL_sk_num(points) {
+            let point = OPENSSL_sk_value(points, index).assumingMemoryBound(to: DIST_POINT.self).pointee
+            guard let name = point.distpoint?.pointee, name.type == 0, let fullName = name.name.fullname else {
+                continue
+            }
+            for nameIndex in 0..<OPENSSL_sk_num(fullName) {
+                let general = OPENSSL_sk_value(fullName, nameIndex).assumingMemoryBound(to: GENERAL_NAME.self).pointee
+                guard general.type == GEN_URI else { continue }
+                uris.append(String(decoding: ASN1Conversions.bytes(general.d.uniformResourceIdentifier), as: UTF8.self))
+            }
+        }
+        return uris
+    }
+
     /// Subject key identifier, if present.
     public var subjectKeyIdentifier: [UInt8]? {
         X509_get0_subject_key_id(pointer).map { ASN1Conversions.bytes($0) }
