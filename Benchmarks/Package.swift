@@ -56,6 +56,17 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Measures Intel DCAP appraisal for `scripts/bench-dcap` (SGX and TDX quotes appraised per second).
+        .executableTarget(
+            name: "DCAPProbe",
+            dependencies: [
+                .product(name: "Attestation", package: "Cloister"),
+                .product(name: "Verifier", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+                "ProbeSupport",
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",

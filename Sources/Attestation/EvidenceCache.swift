@@ -5,9 +5,10 @@ import Synchronization
 
 /// What an appraiser may remember between appraisals, so that evidence from a known platform costs one signature
 /// check: parsed certificates by DER (and certificate chains by PEM), verified chains with the window in which the
-/// verification holds, verified TCB-status lists, and formats' verified collateral with its window. Only successes are
-/// kept; a chain or an item is reused only at a time inside its window (every certificate valid, every CRL current),
-/// so the cache never changes a verdict. Bounded: when full it starts over.
+/// verification holds, verified TCB-status lists, formats' verified collateral with its window, and formats' readings
+/// of bytes that decide them alone (an Intel quote's attestation key, a PCK certificate's SGX extensions). Only
+/// successes are kept; a chain or an item is reused only at a time inside its window (every certificate valid, every
+/// CRL current), so the cache never changes a verdict. Bounded: when full it starts over.
 public final class EvidenceCache: Sendable {
     struct VerifiedChain {
         let path: [X509Certificate]
@@ -48,6 +49,7 @@ public final class EvidenceCache: Sendable {
         var chains: [Key: VerifiedChain] = [:]
         var statusLists: [Key: TCBStatusList] = [:]
         var items: [Key: VerifiedItem] = [:]
+        var readings: [Key: any Sendable] = [:]
     }
 
     public let capacity: Int
@@ -79,6 +81,21 @@ public final class EvidenceCache: Sendable {
             state.certificateChains[key] = certificates
         }
         return certificates
+    }
+
+    /// What `read` makes of the bytes `key` names, made once: for a reading that depends on those bytes alone. A
+    /// value of another type kept under the same bytes is read again (and replaced).
+    func reading<Value: Sendable, Failure: Error>(
+        _ key: [UInt8], _ read: () throws(Failure) -> Value
+    ) throws(Failure) -> Value {
+        let key = Key(bytes: key)
+        if let known = state.withLock({ $0.readings[key] }) as? Value { return known }
+        let value = try read()
+        state.withLock { state in
+            if state.readings.count >= capacity { state.readings.removeAll() }
+            state.readings[key] = value
+        }
+        return value
     }
 
     /// The item a format verified earlier under `key`, if it is a `Value` and `time` lies inside its window.

@@ -1,6 +1,7 @@
 """Builds the cases of the differential test of Intel DCAP quote verification: Cloister's verifier against dcap-qvl.
 
   dcap_differential.py VECTOR_DIR SEED COUNT
+  dcap_differential.py --rebuild-at SECONDS VECTOR_DIR OUT_DIR
 
 VECTOR_DIR holds the real vectors sgx_quote (SGX, quote version 3) and tdx_quote (TDX, version 4), each with its
 collateral NAME_collateral.json (dcap-qvl's QuoteCollateralV3 JSON). Both verify with dcap-qvl at NOW (2025-07-01)
@@ -37,6 +38,12 @@ signatures are fresh each run. A summary line goes to standard error.
 Cloister's Swift test runs this tool in the interop venv, verifies every case with Cloister's DCAP verifier (the
 same quote, collateral, pinned root and time) and compares acceptance, status and advisory IDs with dcap-qvl's;
 where the two differ by design (a check Intel's QVL makes and dcap-qvl does not), the test names the case.
+
+With --rebuild-at, writes only the two rebuilt vectors, every date they carry (certificate validity, CRL updates,
+the TCB info's and QE identity's issueDate and nextUpdate) moved by SECONDS - NOW so that they verify at SECONDS as
+the real ones do at NOW (checked with dcap-qvl): OUT_DIR/sgx and OUT_DIR/tdx, each with quote.bin, collateral.json
+(Cloister's --dcap-collateral) and root.pem (the test root, for --intel-root). For measuring a service that
+appraises at the current time, which the real vectors' collateral no longer covers.
 """
 import copy
 import dataclasses
@@ -491,6 +498,17 @@ def without_next_update(crl: bytes, key: ec.EllipticCurvePrivateKey) -> bytes:
     return der_encode([[0x30, [tbs, algorithm, [0x03, b"\x00" + signature]]]])
 
 
+def dates_moved(document: str, shift: int) -> str:
+    """A TCB info or QE identity (JSON text, as signed) with its issueDate and nextUpdate moved by shift seconds,
+    every other byte as it was."""
+    fields = json.loads(document)
+    for name in ("issueDate", "nextUpdate"):
+        old = f'"{name}":"{fields[name]}"'
+        assert document.count(old) == 1, f"{name} is not written as Intel writes it"
+        document = document.replace(old, f'"{name}":"{iso(epoch(fields[name]) + shift)}"')
+    return document
+
+
 def pem(*certificates: x509.Certificate) -> str:
     return "".join(cert.public_bytes(serialization.Encoding.PEM).decode() for cert in certificates)
 
@@ -535,8 +553,11 @@ def dcap_verdict(quote: bytes, collateral: dict, root: bytes, now: int) -> dict:
 class Fixture:
     """A real vector (quote and collateral) and the same vector rebuilt under a fresh test PKI."""
 
-    def __init__(self, base: str, vector_dir: Path):
+    def __init__(self, base: str, vector_dir: Path, shift: int = 0):
+        """shift: seconds by which every date of the rebuilt vector moves (it verifies at NOW + shift); the cases
+        assume 0."""
         self.base = base
+        self.now = NOW + shift
         self.tdx = base == "tdx"
         self.real_raw = (vector_dir / f"{base}_quote").read_bytes()
         self.real_collateral = json.loads((vector_dir / f"{base}_quote_collateral.json").read_text())
@@ -553,10 +574,14 @@ class Fixture:
             raise SystemExit(f"{base}: the vector's chain does not end at Intel's SGX Root CA")
 
         self.attestation_key, self.other_key = new_key(), new_key()
-        self.root = issue(self.real_root, new_key(), None)
-        self.pck_ca = issue(self.real_pck_ca, new_key(), self.root)
-        self.pck = issue(self.real_leaf, new_key(), self.pck_ca)
-        self.tcb_signer = issue(self.real_tcb_signer, new_key(), self.root)
+        def moved(template: x509.Certificate) -> dict:
+            return {"not_before": seconds(template.not_valid_before_utc) + shift,
+                    "not_after": seconds(template.not_valid_after_utc) + shift}
+
+        self.root = issue(self.real_root, new_key(), None, **moved(self.real_root))
+        self.pck_ca = issue(self.real_pck_ca, new_key(), self.root, **moved(self.real_pck_ca))
+        self.pck = issue(self.real_leaf, new_key(), self.pck_ca, **moved(self.real_leaf))
+        self.tcb_signer = issue(self.real_tcb_signer, new_key(), self.root, **moved(self.real_tcb_signer))
         self.root_der = der(self.root.cert)
         if hashlib.sha256(self.root_der).hexdigest() == INTEL_ROOT_SHA256:
             raise SystemExit("the test root is Intel's")
@@ -566,17 +591,22 @@ class Fixture:
         self.quote = dataclasses.replace(
             real_quote, certification_data=quote_chain(self.pck.cert, self.pck_ca.cert, self.root.cert)).sealed(
             self.attestation_key, self.pck.key)
+        def crl_moved(template: x509.CertificateRevocationList) -> dict:
+            return {"this_update": seconds(template.last_update_utc) + shift,
+                    "next_update": seconds(template.next_update_utc) + shift}
+
+        tcb_info = dates_moved(self.real_collateral["tcb_info"], shift)
+        qe_identity = dates_moved(self.real_collateral["qe_identity"], shift)
         self.collateral = {
             "pck_crl_issuer_chain": pem(self.pck_ca.cert, self.root.cert),
-            "root_ca_crl": issue_crl(self.real_root_crl, self.root).hex(),
-            "pck_crl": issue_crl(self.real_pck_crl, self.pck_ca).hex(),
+            "root_ca_crl": issue_crl(self.real_root_crl, self.root, **crl_moved(self.real_root_crl)).hex(),
+            "pck_crl": issue_crl(self.real_pck_crl, self.pck_ca, **crl_moved(self.real_pck_crl)).hex(),
             "tcb_info_issuer_chain": pem(self.tcb_signer.cert, self.root.cert),
-            "tcb_info": self.real_collateral["tcb_info"],
-            "tcb_info_signature": raw_signature(self.tcb_signer.key, self.real_collateral["tcb_info"].encode()).hex(),
+            "tcb_info": tcb_info,
+            "tcb_info_signature": raw_signature(self.tcb_signer.key, tcb_info.encode()).hex(),
             "qe_identity_issuer_chain": pem(self.tcb_signer.cert, self.root.cert),
-            "qe_identity": self.real_collateral["qe_identity"],
-            "qe_identity_signature": raw_signature(
-                self.tcb_signer.key, self.real_collateral["qe_identity"].encode()).hex(),
+            "qe_identity": qe_identity,
+            "qe_identity_signature": raw_signature(self.tcb_signer.key, qe_identity.encode()).hex(),
         }
         assert list(self.collateral) == list(self.real_collateral)
         self.tcb_info = json.loads(self.collateral["tcb_info"])
@@ -584,10 +614,11 @@ class Fixture:
         self.platform = platform_tcb(self.sgx_extension)
 
     def check_rebuilt(self) -> None:
-        """dcap-qvl's verdict on the rebuilt vector under the test root, which must be the real one's under Intel's."""
+        """dcap-qvl's verdict on the rebuilt vector under the test root at its time, which must be the real one's
+        under Intel's at NOW."""
         real = dcap_qvl.verify(self.real_raw, dcap_qvl.QuoteCollateralV3.from_json(json.dumps(self.real_collateral)),
                                NOW)
-        rebuilt = dcap_verdict(self.quote.raw, self.collateral, self.root_der, NOW)
+        rebuilt = dcap_verdict(self.quote.raw, self.collateral, self.root_der, self.now)
         expected = {"accepted": True, "status": real.status, "advisory_ids": list(real.advisory_ids)}
         if rebuilt != expected:
             raise SystemExit(f"{self.base}: the rebuilt vector verifies as {rebuilt}, the real one as {expected}")
@@ -1327,9 +1358,24 @@ def cases_for(f: Fixture, seed: str, count: int) -> list:
     return [f.case("base", "rebuilt vector, unchanged"), *designed, *byte_flips(f, rng, flips)]
 
 
+def rebuild_at(moment: int, vector_dir: Path, out_dir: Path) -> int:
+    """Writes the rebuilt vectors, moved to verify at moment, for --rebuild-at."""
+    for base in ("sgx", "tdx"):
+        fixture = Fixture(base, vector_dir, shift=moment - NOW)
+        fixture.check_rebuilt()
+        directory = out_dir / base
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "quote.bin").write_bytes(fixture.quote.raw)
+        (directory / "collateral.json").write_text(json.dumps(fixture.collateral))
+        (directory / "root.pem").write_text(pem(fixture.root.cert))
+    return 0
+
+
 def main() -> int:
+    if len(sys.argv) == 5 and sys.argv[1] == "--rebuild-at":
+        return rebuild_at(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4]))
     if len(sys.argv) != 4:
-        print(__doc__.splitlines()[2].strip(), file=sys.stderr)
+        print("\n".join(line.strip() for line in __doc__.splitlines()[2:4]), file=sys.stderr)
         return 2
     vector_dir, seed, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     started = time.monotonic()

@@ -142,4 +142,40 @@ struct DCAPDifferentialTests {
         #expect(agreed + designed.count + disagreements.count == cases.count)
         print("DCAP differential: \(agreed) of \(cases.count) cases agree, \(designed.count) differ by design")
     }
+
+    @Test("the vectors rebuilt to verify at another time (--rebuild-at, for scripts/bench-service-dcap) verify then")
+    func rebuiltAt() throws {
+        guard let python = TestEnvironment.python else {
+            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
+            return
+        }
+        let directory = try TestEnvironment.temporaryDirectory("dcap-rebuilt")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let moment = Date(timeIntervalSince1970: 1_900_000_000)  // 2030-03-17, years after the real collateral
+        let output = try runTool(
+            python,
+            [
+                TestEnvironment.interopScript("dcap_differential.py"), "--rebuild-at", "1900000000",
+                TestEnvironment.vector("testvectors/sgx").path, directory.path,
+            ])
+        try #require(output.status == 0, "\(output.standardError)")
+        for (base, format, status) in [
+            ("sgx", EvidenceFormat.sgx, TCBStatus.configurationAndSWHardeningNeeded), ("tdx", .tdx, .upToDate),
+        ] {
+            func file(_ name: String) throws -> [UInt8] {
+                Array(try Data(contentsOf: directory.appendingPathComponent(base).appendingPathComponent(name)))
+            }
+            let roots = try X509Certificate.certificates(fromPEM: String(decoding: try file("root.pem"), as: UTF8.self))
+            let verifier = EvidenceVerifier(
+                trust: TrustStore([
+                    format: TrustStore.FormatTrust(roots: roots, collateral: [try file("collateral.json")])
+                ]))
+            let rebuilt = verifier.verify(try file("quote.bin"), at: moment)
+            #expect(rebuilt.passed, "\(base): \(rebuilt.checks.filter { !$0.passed })")
+            #expect(rebuilt.claims?.tcbStatus == status)
+            #expect(rebuilt.warnings.count == 1, "\(base): the test root is not Intel's")
+            let real = verifier.verify(try file("quote.bin"), at: Date(timeIntervalSince1970: 1_751_328_000))
+            #expect(real.checks.filter { !$0.passed }.map(\.name).contains("collateral-current"))
+        }
+    }
 }

@@ -127,7 +127,7 @@ struct IntelDCAPAppraisalTests {
         #expect(failed(try outcome(quote, .sgx, collateral: [collateral], at: late)).contains("collateral-current"))
     }
 
-    @Test("a second appraisal from the cache decides the same, and a late one is not served from it")
+    @Test("a second appraisal from the cache decides the same; a changed quote and a late one are not served from it")
     func cache() throws {
         let cache = EvidenceCache()
         let quote = try vectorBytes("sgx/tdx_quote")
@@ -136,6 +136,14 @@ struct IntelDCAPAppraisalTests {
         let second = try outcome(quote, .tdx, collateral: [collateral], cache: cache)
         #expect(first.checks.map(\.name) == second.checks.map(\.name) && first.claims == second.claims)
         #expect(second.passed)
+        var reportData = quote
+        reportData[48 + 520] ^= 1  // the TD report's data: only the quote's signature covers it
+        #expect(failed(try outcome(reportData, .tdx, collateral: [collateral], cache: cache)) == ["signature"])
+        var attestationKey = quote
+        attestationKey[48 + 584 + 4 + 64] ^= 1  // the attestation key, read once per key with a cache
+        #expect(
+            failed(try outcome(attestationKey, .tdx, collateral: [collateral], cache: cache))
+                == ["signature", "attestation-key-binding"])
         let late = try outcome(quote, .tdx, collateral: [collateral], at: verifyAt + 60 * 86_400, cache: cache)
         #expect(!late.passed)
     }

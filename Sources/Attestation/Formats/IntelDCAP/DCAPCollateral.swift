@@ -64,7 +64,10 @@ public struct DCAPCollateral: Sendable {
         tcbInfoIssuerChain = try chain(fields.tcb_info_issuer_chain, "tcb_info_issuer_chain")
         tcbInfo = Array(fields.tcb_info.utf8)
         tcbInfoSignature = try signature(fields.tcb_info_signature, "tcb_info_signature")
-        qeIdentityIssuerChain = try chain(fields.qe_identity_issuer_chain, "qe_identity_issuer_chain")
+        // Intel signs both items with its TCB signing certificate: one chain, read once.
+        qeIdentityIssuerChain =
+            fields.qe_identity_issuer_chain == fields.tcb_info_issuer_chain
+            ? tcbInfoIssuerChain : try chain(fields.qe_identity_issuer_chain, "qe_identity_issuer_chain")
         qeIdentity = Array(fields.qe_identity.utf8)
         qeIdentitySignature = try signature(fields.qe_identity_signature, "qe_identity_signature")
     }

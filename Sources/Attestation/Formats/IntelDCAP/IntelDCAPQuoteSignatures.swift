@@ -15,11 +15,14 @@ extension IntelDCAPQuote {
     /// quote signed by its attestation key (`signature`, over the header, version 5's body descriptor and the body),
     /// the QE report signed by `pckCertificate`'s key (`qe-report-signature`), and the QE report's data binding the
     /// attestation key and the QE authentication data (`attestation-key-binding`). Whether `pckCertificate` chains to
-    /// Intel's root, and what the PCK and QE identities mean, are the collateral's checks.
-    public func signatureChecks(pckCertificate: X509Certificate) -> [EvidenceCheck] {
+    /// Intel's root, and what the PCK and QE identities mean, are the collateral's checks. With `cache`, the
+    /// attestation key is read once per key (reading it checks that it is a point of P-256's group, which costs
+    /// about as much as the signature): a platform's quotes share their quoting enclave's key.
+    public func signatureChecks(pckCertificate: X509Certificate, cache: EvidenceCache? = nil) -> [EvidenceCheck] {
         [
             EvidenceCheck.run(.signature, "the quote's ECDSA P-256 signature verifies with its attestation key") {
-                let key = try ECPublicKey(x963Representation: [0x04] + attestationKey, curve: .p256)
+                let read = { try ECPublicKey(x963Representation: [0x04] + attestationKey, curve: .p256) }
+                let key = try cache?.reading(attestationKey, read) ?? read()
                 let signature = try ECDSASignature(rawRepresentation: self.signature, curve: .p256)
                 guard key.isValidSignature(signature, for: signedBytes) else {
                     throw AttestationError(

@@ -62,7 +62,7 @@ public struct IntelDCAPQuoteVerifier: FormatVerifier {
             ?? []
         var checks: [EvidenceCheck]
         if let pck = chain.first {
-            checks = quote.signatureChecks(pckCertificate: pck)
+            checks = quote.signatureChecks(pckCertificate: pck, cache: cache)
         } else {
             checks = [
                 EvidenceCheck(
@@ -74,7 +74,10 @@ public struct IntelDCAPQuoteVerifier: FormatVerifier {
                 if let problem = intelProfileProblem(chain, leaf: "PCK certificate") {
                     throw AttestationError(.badCertificate, problem)
                 }
-                return try PCKCertificateExtensions(of: pck)
+                guard let cache else { return try PCKCertificateExtensions(of: pck) }
+                return try cache.reading(pck.sha256Fingerprint) { () throws(AttestationError) in
+                    try PCKCertificateExtensions(of: pck)
+                }
             }
         }
         if let extensions {
