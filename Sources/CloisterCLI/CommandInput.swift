@@ -57,14 +57,15 @@ enum CommandInput {
         return try certificates(path, option)
     }
 
-    /// The CRLs in the PEM file at `path`.
+    /// The CRL in the DER file at `path` (as AMD's KDS serves them), or the CRLs of the PEM file.
     static func revocationLists(_ path: String, _ option: String) throws -> [CertificateRevocationList] {
+        if let list = try? CertificateRevocationList(derRepresentation: bytes(path, option)) { return [list] }
         do {
             return try CertificateRevocationList.lists(fromPEM: text(path, option))
         } catch let error as ValidationError {
             throw error
         } catch {
-            throw ValidationError("\(option) \(path) is not a PEM CRL: \(error)")
+            throw ValidationError("\(option) \(path) is not a DER or PEM CRL: \(error)")
         }
     }
 
