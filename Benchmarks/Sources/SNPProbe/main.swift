@@ -31,7 +31,7 @@ func vector(_ name: String) throws -> [UInt8] {
     return [UInt8](data)
 }
 
-let report = try vector("trustee-milan-report.bin")
+let milanReport = try vector("trustee-milan-report.bin")
 let chain = try X509Certificate.certificates(
     fromPEM: String(decoding: try vector("milan_ask_ark_asvk.pem"), as: UTF8.self))
 let trust = TrustStore([
@@ -40,14 +40,14 @@ let trust = TrustStore([
         collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation) + [try vector("trustee-milan-vcek.der")])
 ])
 let evidence = EvidenceVerifier(trust: trust, cache: EvidenceCache())
-guard let claims = evidence.verify(report, at: verifyAt).claims, evidence.verify(report, at: verifyAt).passed else {
+guard let claims = evidence.verify(milanReport, at: verifyAt).claims, evidence.verify(milanReport, at: verifyAt).passed else {
     fatalError("the trustee Milan report does not verify")
 }
 let appraiser = Appraiser(
     evidence: evidence, signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "bench"))
 let policy = Policy(id: "bench", measurements: [claims.measurement])
-guard appraiser.evaluate(report, policy: policy, at: verifyAt).status == .affirming else {
+guard appraiser.evaluate(milanReport, policy: policy, at: verifyAt).status == .affirming else {
     fatalError("the trustee Milan report is not affirmed")
 }
-measure("snp-verify-cached") { _ = evidence.verify(report, at: verifyAt) }
-measure("snp-appraise-cached") { _ = appraiser.evaluate(report, policy: policy, at: verifyAt) }
+measure("snp-verify-cached") { _ = evidence.verify(milanReport, at: verifyAt) }
+measure("snp-appraise-cached") { _ = appraiser.evaluate(milanReport, policy: policy, at: verifyAt) }
