@@ -67,6 +67,17 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Measures AMD SEV-SNP verification for `scripts/bench-snp` (reports verified per second).
+        .executableTarget(
+            name: "SNPProbe",
+            dependencies: [
+                .product(name: "Attestation", package: "Cloister"),
+                .product(name: "Verifier", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"),
+                "ProbeSupport",
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",

@@ -62,7 +62,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             (try? cache?.certificate(der)) ?? (try? X509Certificate(derRepresentation: der))
         }
         var checks: [EvidenceCheck] = []
-        let endorsement = endorsementKey(evidence, among: given, into: &checks)
+        let endorsement = endorsementKey(evidence, among: given, cache: cache, into: &checks)
         guard let (certificate, extensions) = endorsement else {
             checks.append(
                 EvidenceCheck(
@@ -100,8 +100,16 @@ public struct SEVSNPReportVerifier: FormatVerifier {
     /// The endorsement key of the kind the report names: the evidence's own, else a configured certificate of that
     /// kind made for this chip (VCEK) at this TCB; appends `endorsement-key`.
     private func endorsementKey(
-        _ evidence: SEVSNPEvidence, among certificates: [X509Certificate], into checks: inout [EvidenceCheck]
+        _ evidence: SEVSNPEvidence, among certificates: [X509Certificate], cache: EvidenceCache?,
+        into checks: inout [EvidenceCheck]
     ) -> (X509Certificate, AMDEndorsementKeyExtensions)? {
+        /// A certificate's AMD extensions, read once per certificate with `cache`.
+        func extensions(of certificate: X509Certificate) throws(AttestationError) -> AMDEndorsementKeyExtensions {
+            guard let cache else { return try AMDEndorsementKeyExtensions(of: certificate) }
+            return try cache.reading(certificate.sha256Fingerprint) { () throws(AttestationError) in
+                try AMDEndorsementKeyExtensions(of: certificate)
+            }
+        }
         let report = evidence.report
         let kind = report.signingKey
         guard kind != .none else {
@@ -113,7 +121,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
         let candidates =
             carried.map { [$0] }
             ?? certificates.filter { certificate in
-                guard let extensions = try? AMDEndorsementKeyExtensions(of: certificate) else { return false }
+                guard let extensions = try? extensions(of: certificate) else { return false }
                 return extensions.tcb == report.reportedTCB
                     && (kind == .vlek
                         ? extensions.cloudServiceProviderID != nil
@@ -128,7 +136,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             return nil
         }
         do throws(AttestationError) {
-            let extensions = try AMDEndorsementKeyExtensions(of: certificate)
+            let extensions = try extensions(of: certificate)
             let expectedName = "SEV-\(kind)"
             guard certificate.signatureAlgorithm == "rsassaPss", certificate.publicKeyAlgorithm == "id-ecPublicKey",
                 (try? certificate.publicKey().curve) == .p384,
