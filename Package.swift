@@ -175,11 +175,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // Intel's Provisioning Certification Service (PCS v4) and PCCS caches of it, as a relying party's client:
-        // DCAP collateral for a quote's TEE, FMSPC and PCK CA fetched as dcap-qvl fetches it and cached on disk until
-        // its earliest next update. The only module that reaches the network for collateral; the verifier never does.
+        // Vendors' collateral services, as a relying party's client: Intel's PCS v4 and PCCS caches of it (DCAP
+        // collateral fetched as dcap-qvl fetches it, cached until its earliest next update) and AMD's KDS (VCEKs,
+        // ASK/ARK chains and CRLs fetched as go-sev-guest fetches them, cached on disk), over one bounded HTTP GET.
+        // The only module that reaches the network for collateral; the verifier never does.
         .target(
-            name: "IntelPCS",
+            name: "VendorCollateral",
             dependencies: [
                 "Attestation",
                 "CloisterCrypto",
@@ -195,7 +196,7 @@ let package = Package(
             name: "VerifierServer",
             dependencies: [
                 "HTTPService",
-                "IntelPCS",
+                "VendorCollateral",
                 "Attestation",
                 "CloisterErrors",
                 "CloisterCrypto",
@@ -244,7 +245,7 @@ let package = Package(
                 "RelyingParty",
                 "HTTPService",
                 "FederationServer",
-                "IntelPCS",
+                "VendorCollateral",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -363,9 +364,9 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "IntelPCSTests",
+            name: "VendorCollateralTests",
             dependencies: [
-                "IntelPCS", "VerifierServer", "HTTPService", "Verifier", "Attestation", "CloisterCrypto",
+                "VendorCollateral", "VerifierServer", "HTTPService", "Verifier", "Attestation", "CloisterCrypto",
                 "CloisterTestSupport",
             ],
             swiftSettings: strictSettings

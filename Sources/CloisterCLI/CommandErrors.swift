@@ -3,14 +3,15 @@ import ConfidentialProtocol
 import EnclaveProtocol
 import Federated
 import Foundation
-import IntelPCS
 import Learning
 import Privacy
+import VendorCollateral
 import VerifierServer
 
 /// Runs a command's work, printing a failure to standard error and exiting with the documented status: 65
-/// (EX_DATAERR) for an invalid manifest, signature or input; 69 (EX_UNAVAILABLE) for a PCS or PCCS that cannot be
-/// reached or does not answer with the collateral; 73 (EX_CANTCREAT) for a collateral cache that cannot be written; 78
+/// (EX_DATAERR) for an invalid manifest, signature or input; 69 (EX_UNAVAILABLE) for a PCS, PCCS or AMD KDS that
+/// cannot be reached or does not answer with the collateral; 73 (EX_CANTCREAT) for a collateral cache that cannot be
+/// written; 78
 /// (EX_CONFIG) for a missing, already existing or insecure platform, or a store that cannot be opened; 1 for anything
 /// else. Usage errors and exit codes pass through.
 func reportingErrors<T>(_ body: () throws -> T) throws -> T {
@@ -65,6 +66,13 @@ private func exitError(for error: any Error) -> any Error {
         printToStandardError("error: \(error.code): \(error.reason)")
         switch error.code {
         case .unsupportedQuote: return ExitCode(65)
+        case .cacheUnwritable: return ExitCode(73)
+        default: return ExitCode(69)
+        }
+    case let error as KDSError:
+        printToStandardError("error: \(error.code): \(error.reason)")
+        switch error.code {
+        case .unsupportedReport: return ExitCode(65)
         case .cacheUnwritable: return ExitCode(73)
         default: return ExitCode(69)
         }

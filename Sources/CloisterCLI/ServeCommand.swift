@@ -4,8 +4,8 @@ import CloisterCrypto
 import EnclavePlatform
 import Foundation
 import Hummingbird
-import IntelPCS
 import Logging
+import VendorCollateral
 import Verifier
 import VerifierServer
 
@@ -22,8 +22,10 @@ public struct ServeCommand: AsyncParsableCommand {
             start), and with --pccs, collateral fetched from that PCS or PCCS for a quote whose TEE and FMSPC no \
             --dcap-collateral covers at the appraisal time (cached in --pccs-cache until its next update; a PCCS \
             failure answers 502 collateral-unavailable); AMD SEV-SNP reports against --amd-chain (AMD's ASK, ARK \
-            and ASVK of a product line), with the VCEK from the evidence (an extended report) or --vcek. \
-            Provisioning routes need the bearer \
+            and ASVK of a product line), with the VCEK from the evidence (an extended report) or --vcek, and with \
+            --kds, the VCEK neither gives and the product line's CRL fetched from AMD's KDS (cached in --kds-cache; a \
+            version 2 report takes the line of the one AMD ARK configured; a KDS failure answers 502 \
+            collateral-unavailable). Provisioning routes need the bearer \
             token in --admin-token-file (without it they always answer 401). Several replicas share sessions, \
             policies and the audit log through one PostgreSQL database and one --signing-key. Stops gracefully on \
             SIGTERM or SIGINT. Routes and curl examples: README; the OpenAPI document is served at /openapi.json.
@@ -87,6 +89,8 @@ public struct ServeCommand: AsyncParsableCommand {
             """)
     var pccsCache: String?
 
+    @OptionGroup var kdsOptions: KDSOptions
+
     @Option(help: "Seconds a challenge-response nonce stays usable.")
     var sessionLifetime = AttestationService.defaultSessionLifetime
 
@@ -133,6 +137,9 @@ public struct ServeCommand: AsyncParsableCommand {
         } else if pccsCache != nil {
             throw ValidationError("--pccs-cache needs --pccs")
         }
+        if kdsOptions.kds != nil, amdChains.isEmpty {
+            throw ValidationError("--kds needs --amd-chain, the chain whose ARK the fetched VCEKs must end at")
+        }
     }
 
     public func run() async throws {
@@ -154,11 +161,20 @@ public struct ServeCommand: AsyncParsableCommand {
         }
         let trust = try trustStore(logger: logger)
         let collateralCache = try collateralCache(logger: logger)
+        let endorsementCache = try kdsOptions.cache()
+        if let endorsementCache {
+            logger.info(
+                """
+                SEV-SNP VCEKs not configured are fetched from \(endorsementCache.client.baseURL), cached in \
+                \(endorsementCache.directory)
+                """)
+        }
         let store = try await reportingErrors { () async throws -> any VerifierStore in
             try await VerifierServerMain.openStore(db, logger: logger)
         }
         let service = AttestationService(
-            store: store, trust: trust, collateralCache: collateralCache, signer: signer,
+            store: store, trust: trust, collateralCache: collateralCache, endorsementCache: endorsementCache,
+            signer: signer,
             sessionLifetime: TimeInterval(sessionLifetime),
             maximumOutstandingSessions: maxOutstandingSessions)
         logger.info(

@@ -3,7 +3,7 @@ import Attestation
 import CloisterCrypto
 import EnclavePlatform
 import Foundation
-import IntelPCS
+import VendorCollateral
 import Verifier
 
 /// `cloister verify EVIDENCE`: appraise a Cloister quote, an AWS Nitro attestation document, an Intel SGX or TDX DCAP
@@ -27,15 +27,20 @@ public struct VerifyCommand: AsyncParsableCommand {
             quote states no time, so bind a nonce into its report data (policy report_data_binding). AMD SEV-SNP \
             reports need their product line's AMD certificate chain (ASK, ARK, ASVK) with --trust-anchor \
             (\(TrustStore.amdKDSURL)/vcek/v1/Milan/cert_chain, likewise Genoa and Turin) and the VCEK with --vcek \
-            unless the evidence is an extended report carrying it. Evidence that \
+            unless the evidence is an extended report carrying it, or from --kds (AMD's KDS, \
+            \(TrustStore.amdKDSURL): the VCEK of a Milan or Genoa report, and its product line's CRL, fetched as \
+            go-sev-guest fetches them and cached in --kds-cache; the KDS answers about one request per 10 s, so \
+            nothing cached is asked for again, and HTTP 429 is retried twice at most; the fetched ARK is never \
+            trusted, --trust-anchor still pins it). Evidence that \
             reaches a Cloister platform is simulated whatever it claims. Without --policy the default \
             policy trusts no measurement, so evidence is contraindicated: write a policy (README); a policy without \
             max_age_seconds accepts evidence at most \(Policy.defaultMaximumAgeSeconds) s old. The result is an EAR \
             (JWT, ES256) signed with --signing-key, or with a fresh key whose JWK set --json prints. Exit status: 0 \
             affirming or warning, 2 contraindicated, 64 usage error (a bad option, or a policy that does not parse), \
             65 evidence in no format Cloister verifies (unknown-evidence-format, naming every format tried, or a DCAP \
-            quote that does not say which collateral to fetch), 69 the PCCS unreachable or answering with an error or \
-            with something that is not the collateral, 73 the --pccs-cache directory not writable, 78 no Cloister \
+            quote or SEV-SNP report that does not say which collateral to fetch), 69 the PCCS or KDS unreachable or \
+            answering with an error or with something that is not the collateral, 73 the --pccs-cache or \
+            --kds-cache directory not writable, 78 no Cloister \
             platform in the home (and no --trust-anchor), 1 internal error.
             """
     )
@@ -80,6 +85,13 @@ public struct VerifyCommand: AsyncParsableCommand {
             ~/.cache/cloister/pccs).
             """)
     var pccsCache: String?
+
+    @OptionGroup var kdsOptions: KDSOptions
+
+    @Option(
+        name: .customLong("product"),
+        help: "The SEV-SNP report's product line for --kds (Milan or Genoa); version 3 reports state it themselves.")
+    var product: String?
 
     @Option(help: "The Cloister platform home whose published trust material to use.")
     var home: String?
@@ -141,6 +153,12 @@ public struct VerifyCommand: AsyncParsableCommand {
         } else if pccsCache != nil {
             throw ValidationError("--pccs-cache needs --pccs")
         }
+        if let product {
+            guard kdsOptions.kds != nil else { throw ValidationError("--product needs --kds") }
+            guard AMDProductLine(rawValue: product) != nil else {
+                throw ValidationError("--product must be Milan or Genoa, the product lines whose VCEKs are fetched")
+            }
+        }
     }
 
     public func run() async throws {
@@ -155,6 +173,7 @@ public struct VerifyCommand: AsyncParsableCommand {
         if let format, let fetched = try await fetchedCollateral(bytes, format: format, at: time) {
             trust[format].collateral = [fetched]
         }
+        if let format { try await addFetchedEndorsement(bytes, format: format, at: time, to: &trust) }
         let signer = try resultSigner()
         let result = try reportingErrors {
             try Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer).appraise(
@@ -217,6 +236,35 @@ public struct VerifyCommand: AsyncParsableCommand {
             let cache = try PCSCollateralCache(client: PCSClient(baseURL: pccs), directory: directory)
             return try await cache.collateral(for: PCSCollateralKey(quote: quote), at: time).json
         }
+    }
+
+    /// With --kds, adds to `trust` what AMD's KDS publishes for the SEV-SNP report `bytes` (read as `format`) at
+    /// `time`, from the cache or fetched (`AMDKDSCache.endorsement`): the VCEK unless the evidence or --vcek gives
+    /// it, the ASK when --trust-anchor gives only the ARK, the product line's CRL (a KDS without one is said on
+    /// standard error). The fetched ARK is never trusted: --trust-anchor stays the only root. Nothing is added
+    /// without --kds, or when the report does not decode (the appraisal says why); other formats are a usage error.
+    private func addFetchedEndorsement(
+        _ bytes: [UInt8], format: EvidenceFormat, at time: Date, to trust: inout TrustStore
+    ) async throws {
+        guard let kds = kdsOptions.kds else { return }
+        guard format == .snp else {
+            throw ValidationError("--kds fetches VCEKs for AMD SEV-SNP reports; \(evidence) is \(format.name)")
+        }
+        guard case .read(let snp, _) = SEVSNPReportVerifier().read(bytes, cache: nil),
+            let cache = try kdsOptions.cache()
+        else { return }
+        let anchors = trust[.snp]
+        let (fetched, crlPublished) = try await reportingErrors {
+            () async throws -> (TrustStore.FormatTrust, Bool) in
+            try await cache.endorsement(
+                for: snp, product: product.flatMap(AMDProductLine.init(rawValue:)), adding: anchors, at: time)
+        }
+        if !crlPublished {
+            printToStandardError(
+                "warning: the KDS \(kds) publishes no CRL for this product line (404): the ASK's revocation is not "
+                    + "checked")
+        }
+        trust[.snp] = fetched
     }
 
     /// The roots and CRLs given, for `format`; without them a Cloister quote (or evidence that does not decode)

@@ -2,9 +2,9 @@ public import Attestation
 import CloisterCrypto
 public import FoundationEssentials
 import HTTPService
-public import IntelPCS
 import Prometheus
 import Synchronization
+public import VendorCollateral
 public import Verifier
 
 /// The service's core, independent of HTTP: sessions with single-use nonces, appraisal under stored policies and
@@ -14,6 +14,9 @@ public final class AttestationService: Sendable {
     public let trust: TrustStore
     /// Where DCAP collateral the configured trust lacks is fetched from, if anywhere (`cloister serve --pccs`).
     public let collateralCache: PCSCollateralCache?
+    /// Where an AMD SEV-SNP report's VCEK, ASK and CRL the configured trust lacks are fetched from, if anywhere
+    /// (`cloister serve --kds`).
+    public let endorsementCache: AMDKDSCache?
     public let signer: ResultSigner
     /// How long a session's nonce stays usable.
     public let sessionLifetime: TimeInterval
@@ -40,7 +43,8 @@ public final class AttestationService: Sendable {
     public static let defaultMaximumOutstandingSessions = 10_000
 
     public init(
-        store: any VerifierStore, trust: TrustStore, collateralCache: PCSCollateralCache? = nil, signer: ResultSigner,
+        store: any VerifierStore, trust: TrustStore, collateralCache: PCSCollateralCache? = nil,
+        endorsementCache: AMDKDSCache? = nil, signer: ResultSigner,
         sessionLifetime: TimeInterval = TimeInterval(defaultSessionLifetime),
         maximumOutstandingSessions: Int = defaultMaximumOutstandingSessions,
         fallbackPolicy: Policy = Policy(id: "default"), metrics: ServiceMetrics = ServiceMetrics()
@@ -48,6 +52,7 @@ public final class AttestationService: Sendable {
         self.store = store
         self.trust = trust
         self.collateralCache = collateralCache
+        self.endorsementCache = endorsementCache
         configuredDCAPCollateral = (trust[.sgx].collateral + trust[.tdx].collateral).enumerated().compactMap {
             try? PCSCollateral(json: $0.element, source: "item \($0.offset + 1)")
         }
@@ -122,12 +127,18 @@ public final class AttestationService: Sendable {
 
     /// The trust to appraise `evidence` at `time` with: the configured trust, and for an Intel DCAP quote whose TEE
     /// and FMSPC no configured collateral covers at `time`, the collateral from the PCCS first (cached until its next
-    /// update). The appraisal itself is synchronous and never reaches the network: any fetch happens here, before
-    /// it. Evidence that is no DCAP quote, or whose PCK certificate does not say which collateral it needs, takes the
+    /// update); for an AMD SEV-SNP report, what the KDS publishes that the configured trust lacks
+    /// (`AMDKDSCache.endorsement`). The appraisal itself is synchronous and never reaches the network: any fetch
+    /// happens here, before it. Evidence that is neither, or that does not say which collateral it needs, takes the
     /// configured trust, and its appraisal says what is wrong.
     private func appraisalTrust(for evidence: [UInt8], format: EvidenceFormat?, at time: Date) async throws
         -> TrustStore
     {
+        if let endorsementCache, format == nil || format == .snp,
+            case .read(let snp, _) = SEVSNPReportVerifier().read(evidence, cache: cache)
+        {
+            return try await endorsedTrust(snp, from: endorsementCache, at: time)
+        }
         guard let collateralCache, format == nil || format == .sgx || format == .tdx,
             let quote = try? IntelDCAPQuote(evidence), let key = try? PCSCollateralKey(quote: quote)
         else { return trust }
@@ -143,6 +154,31 @@ public final class AttestationService: Sendable {
         }
         var extended = trust
         extended[key.tee == .sgx ? .sgx : .tdx].collateral.insert(fetched.json, at: 0)
+        return extended
+    }
+
+    /// The configured trust with what the KDS publishes for `evidence` added. A version 2 report states no product
+    /// line: it is the line of the configured ARK when exactly one of AMD's is configured. A report whose VCEK
+    /// cannot be named (masked chip ID, a VLEK, an unknown line) takes the configured trust.
+    private func endorsedTrust(_ evidence: SEVSNPEvidence, from cache: AMDKDSCache, at time: Date) async throws
+        -> TrustStore
+    {
+        let pinned = Set(
+            trust[.snp].roots.compactMap { root in
+                TrustStore.amdARKFingerprints.first { $0.value == hexEncoded(root.sha256Fingerprint) }?.key
+            })
+        let product =
+            evidence.report.cpuid == nil && pinned.count == 1 ? pinned.first.flatMap(AMDProductLine.init) : nil
+        var extended = trust
+        do {
+            extended[.snp] = try await cache.endorsement(
+                for: evidence, product: product, adding: trust[.snp], at: time
+            ).trust
+        } catch  where error.code == .unsupportedReport {
+            return trust
+        } catch {
+            throw ServiceError.collateralUnavailable(error)
+        }
         return extended
     }
 

@@ -4,7 +4,7 @@ import CloisterErrors
 import Foundation
 public import HTTPService
 import Hummingbird
-import IntelPCS
+import VendorCollateral
 
 extension ServiceError {
     static func unknownPolicy(_ id: String) -> ServiceError {
@@ -25,6 +25,11 @@ extension ServiceError {
     /// The PCCS could not give a DCAP quote's collateral (502): unreachable, an error status, or an answer that is
     /// not the collateral; the reason names the URL and what was wrong.
     static func collateralUnavailable(_ error: PCSError) -> ServiceError {
+        ServiceError(.badGateway, "collateral-unavailable", error.reason)
+    }
+
+    /// AMD's KDS could not give an SEV-SNP report's VCEK, ASK or CRL (502), likewise.
+    static func collateralUnavailable(_ error: KDSError) -> ServiceError {
         ServiceError(.badGateway, "collateral-unavailable", error.reason)
     }
 

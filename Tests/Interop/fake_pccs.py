@@ -1,18 +1,21 @@
 #!/usr/bin/env python3
-"""A PCCS on 127.0.0.1 for the IntelPCS tests, run as its own process so that it answers however busy the tests are.
+"""A PCCS and an AMD KDS on 127.0.0.1 for the VendorCollateral tests, run as its own process so that it answers
+however busy the tests are.
 
-    fake_pccs.py SGX_COLLATERAL.json TDX_COLLATERAL.json
+    fake_pccs.py SGX_COLLATERAL.json TDX_COLLATERAL.json [VCEK_PATH VCEK.der AMD_CHAIN.pem]
 
 Serves the DCAP vectors' collateral (dcap-qvl's QuoteCollateralV3 JSON) split back into Intel PCS v4 answers: the PCK
 CRL (DER) of the SGX vector's Processor CA and the TDX vector's Platform CA, each TEE's TCB info and QE identity
 wrapped with their signatures, the root CA CRL in hex as a PCCS serves it, and every issuer chain URL-encoded in its
-header. Any other path is 404. Prints its port, then takes one JSON command a line on standard input and answers
+header. With the last three arguments it is also AMD's KDS for one chip: the VCEK (DER) at VCEK_PATH (path and
+query), and at /vcek/v1/Milan/cert_chain the ASK and ARK, the first two certificates of AMD_CHAIN.pem; it has no CRL
+(AMD's signature is not faked), so /vcek/v1/Milan/crl is 404. Any other path is 404. Prints its port, then takes one JSON command a line on standard input and answers
 each with one JSON line:
 
     {"op": "requests"}                          -> the paths (with queries) asked for so far
     {"op": "fault", "path": P, "fault": F}      -> answer paths containing P as F says (null: rightly again)
 
-F is {"status": N}, {"without_issuer_chain": true}, {"oversized": BYTES, "streamed": BOOL} (with a Content-Length,
+F is {"status": N} (with "retry_after": SECONDS, a Retry-After header), {"without_issuer_chain": true}, {"oversized": BYTES, "streamed": BOOL} (with a Content-Length,
 or chunked), {"body": TEXT} (with the right headers) or {"stall": SECONDS} (the head and one byte, then a pause).
 Exits when standard input closes. Standard library only.
 """
@@ -50,7 +53,18 @@ def answers(sgx_path, tdx_path):
     return table
 
 
+def kds_answers(vcek_path, vcek_file, chain_file):
+    with open(vcek_file, "rb") as file:
+        vcek = file.read()
+    with open(chain_file, encoding="ascii") as file:
+        end = "-----END CERTIFICATE-----\n"
+        ask_ark = end.join(file.read().split(end)[:2]) + end
+    return {vcek_path: ({}, vcek), "/vcek/v1/Milan/cert_chain": ({}, ask_ark.encode())}
+
+
 ANSWERS = answers(sys.argv[1], sys.argv[2])
+if len(sys.argv) == 6:
+    ANSWERS.update(kds_answers(*sys.argv[3:6]))
 LOCK = threading.Lock()
 REQUESTED = []
 FAULTS = {}
@@ -64,8 +78,11 @@ class Handler(BaseHTTPRequestHandler):
             REQUESTED.append(self.path)
             fault = next((f for p, f in FAULTS.items() if p in self.path), None)
         answer = ANSWERS.get(self.path)
+        if answer is None and fault and "body" in fault:
+            answer = ({}, b"")  # a body in place of one this server does not have (the KDS's CRL)
         if answer is None or (fault and "status" in fault):
-            self.head(fault["status"] if fault and "status" in fault else 404, {}, 0)
+            retry_after = {"Retry-After": str(fault["retry_after"])} if fault and "retry_after" in fault else {}
+            self.head(fault["status"] if fault and "status" in fault else 404, retry_after, 0)
             return
         headers, body = answer
         try:

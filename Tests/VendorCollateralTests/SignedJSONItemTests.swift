@@ -1,6 +1,6 @@
 import Testing
 
-@testable import IntelPCS
+@testable import VendorCollateral
 
 /// The signed item cut out of a PCS answer: exactly the bytes served, from strictly checked JSON.
 @Suite("signed items cut out of PCS answers byte for byte")

@@ -4,8 +4,8 @@ import CloisterTestSupport
 import Foundation
 import HTTPService
 import HTTPTypes
-import IntelPCS
 import Testing
+import VendorCollateral
 import Verifier
 import VerifierServer
 

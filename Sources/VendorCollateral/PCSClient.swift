@@ -2,7 +2,6 @@ import AsyncHTTPClient
 import Attestation
 import CloisterCrypto
 import FoundationEssentials
-import NIOCore
 import NIOHTTP1
 
 /// Fetches a DCAP quote's collateral from Intel's PCS (API v4) or a PCCS, as dcap-qvl 0.7.0's `CollateralClient`
@@ -28,9 +27,19 @@ public struct PCSClient: Sendable {
 
     /// The base URL, without trailing slashes or a `/sgx|tdx/certification/v4` suffix (either is accepted).
     public let baseURL: String
-    public var maximumResponseSize: Int
-    public var connectTimeout: Duration
-    public var requestTimeout: Duration
+    public var maximumResponseSize: Int {
+        get { http.maximumResponseSize }
+        set { http.maximumResponseSize = newValue }
+    }
+    public var connectTimeout: Duration {
+        get { http.connectTimeout }
+        set { http.connectTimeout = newValue }
+    }
+    public var requestTimeout: Duration {
+        get { http.requestTimeout }
+        set { http.requestTimeout = newValue }
+    }
+    private var http: CollateralHTTP
 
     /// A client of the PCS or PCCS at `baseURL`: an absolute http or https URL with a host, no query or fragment.
     public init(
@@ -38,30 +47,22 @@ public struct PCSClient: Sendable {
         requestTimeout: Duration = .seconds(60)
     ) throws(PCSError) {
         try Self.checkHTTP(baseURL, "the PCCS URL")
-        guard !baseURL.contains("?"), !baseURL.contains("#") else {
+        guard var base = CollateralHTTP.baseURL(baseURL) else {
             throw PCSError(.badURL, "the PCCS URL \(baseURL) has a query or fragment; give the service's base URL")
         }
-        var base = Substring(baseURL)
-        while base.hasSuffix("/") { base = base.dropLast() }
         for suffix in ["/sgx/certification/v4", "/tdx/certification/v4"] {
             while base.hasSuffix(suffix) { base = base.dropLast(suffix.count) }
         }
         self.baseURL = String(base)
-        self.maximumResponseSize = maximumResponseSize
-        self.connectTimeout = connectTimeout
-        self.requestTimeout = requestTimeout
+        http = CollateralHTTP(
+            maximumResponseSize: maximumResponseSize, connectTimeout: connectTimeout, requestTimeout: requestTimeout)
     }
 
     /// Fetches the collateral `key` names, in dcap-qvl's order (PCK CRL, TCB info, QE identity, root CA CRL), and
     /// assembles it as `QuoteCollateralV3` JSON. Throws, naming the URL, when an answer is not what was asked for.
     public func collateral(for key: PCSCollateralKey) async throws(PCSError) -> PCSCollateral {
-        let configuration = HTTPClient.Configuration(
-            redirectConfiguration: .follow(max: 3, allowCycles: false),
-            timeout: .init(connect: .nanoseconds(Int64(connectTimeout / .nanoseconds(1)))))
         do {
-            return try await HTTPClient.withHTTPClient(configuration: configuration) { client in
-                try await assemble(key, client: client)
-            }
+            return try await http.withClient { client in try await assemble(key, client: client) }
         } catch let error as PCSError {
             throw error
         } catch {
@@ -157,52 +158,16 @@ public struct PCSClient: Sendable {
 
     /// A 2xx answer to `GET url`, whole, within the size and time bounds.
     private func get(_ url: String, _ client: HTTPClient) async throws(PCSError) -> Answer {
-        let limit = maximumResponseSize
-        let timeout = requestTimeout
         do {
-            return try await withThrowingTaskGroup(of: Answer.self) { group in
-                group.addTask {
-                    let response = try await client.execute(
-                        HTTPClientRequest(url: url), timeout: .seconds(Int64(timeout / .seconds(1))))
-                    guard (200..<300).contains(response.status.code) else {
-                        throw PCSError(
-                            .unavailable,
-                            "GET \(url) answered HTTP \(response.status.code) \(response.status.reasonPhrase)")
-                    }
-                    if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > limit {
-                        throw PCSError(
-                            .badResponse, "GET \(url): the body of \(length) bytes is over the \(limit)-byte limit")
-                    }
-                    do {
-                        let body = try await response.body.collect(upTo: limit)
-                        return Answer(url: url, headers: response.headers, body: Array(buffer: body))
-                    } catch is NIOTooManyBytesError {
-                        throw PCSError(.badResponse, "GET \(url): the body is over the \(limit)-byte limit")
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw PCSError(.unavailable, "GET \(url) did not complete within \(timeout)")
-                }
-                defer { group.cancelAll() }
-                guard let first = try await group.next() else {
-                    throw PCSError(.unavailable, "GET \(url) was cancelled")
-                }
-                return first
-            }
-        } catch let error as PCSError {
-            throw error
+            return Answer(try await http.get(url, client))
         } catch {
-            throw PCSError(.unavailable, "GET \(url): \(error)")
+            throw PCSError(error.kind == .unavailable ? .unavailable : .badResponse, error.message)
         }
     }
 
     /// Refuses `url` unless it is an absolute http or https URL with a host (`what` names it).
     static func checkHTTP(_ url: String, _ what: String) throws(PCSError) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            scheme == "http" || scheme == "https",
-            let host = parsed.host, !host.isEmpty
-        else {
+        guard CollateralHTTP.isHTTP(url) else {
             throw PCSError(.badURL, "\(what) \(url) is not an absolute http or https URL")
         }
     }
@@ -219,6 +184,12 @@ private struct Answer: Sendable {
     let url: String
     let headers: HTTPHeaders
     let body: [UInt8]
+
+    init(_ answer: CollateralHTTP.Answer) {
+        url = answer.url
+        headers = answer.headers
+        body = answer.body
+    }
 
     /// The certificate chain in header `name` (else `fallback`), URL-encoded PEM as the PCS sends it.
     func issuerChain(_ name: String, or fallback: String? = nil) throws(PCSError) -> IssuerChain {

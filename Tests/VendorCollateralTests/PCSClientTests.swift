@@ -2,8 +2,8 @@ import Attestation
 import CloisterCrypto
 import CloisterTestSupport
 import Foundation
-import IntelPCS
 import Testing
+import VendorCollateral
 
 /// The verdict of an appraisal of `vector`'s quote with `collateral` at `verifyAt`: each check's name and outcome,
 /// and the TCB status.

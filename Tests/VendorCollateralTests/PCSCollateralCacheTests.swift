@@ -1,7 +1,7 @@
 import CloisterTestSupport
 import Foundation
-import IntelPCS
 import Testing
+import VendorCollateral
 
 @Suite("collateral cached on disk until its earliest next update")
 struct PCSCollateralCacheTests {

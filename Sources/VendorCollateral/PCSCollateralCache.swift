@@ -18,8 +18,7 @@ public actor PCSCollateralCache {
     /// A cache in `directory`, created (with its parents, mode 0700) when missing.
     public init(client: PCSClient, directory: String) throws(PCSError) {
         do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try CollateralCacheDirectory.create(directory)
         } catch {
             throw PCSError(.cacheUnwritable, "the PCCS cache directory \(directory) cannot be created: \(error)")
         }
@@ -30,9 +29,7 @@ public actor PCSCollateralCache {
     /// Where collateral is cached when no directory is given: `$XDG_CACHE_HOME/cloister/pccs`, else
     /// `$HOME/.cache/cloister/pccs` (the XDG base directory default); nil when neither variable is set.
     public static func defaultDirectory(environment: [String: String]) -> String? {
-        if let cache = environment["XDG_CACHE_HOME"], cache.hasPrefix("/") { return cache + "/cloister/pccs" }
-        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/cloister/pccs" }
-        return nil
+        CollateralCacheDirectory.defaultPath("pccs", environment: environment)
     }
 
     /// The collateral `key` names for an appraisal at `time`: from memory or the directory while current at `time`,
