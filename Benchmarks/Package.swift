@@ -57,27 +57,9 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
         // Measures Intel DCAP appraisal for `scripts/bench-dcap` (SGX and TDX quotes appraised per second).
-        .executableTarget(
-            name: "DCAPProbe",
-            dependencies: [
-                .product(name: "Attestation", package: "Cloister"),
-                .product(name: "Verifier", package: "Cloister"),
-                .product(name: "CloisterCrypto", package: "Cloister"),
-                "ProbeSupport",
-            ],
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
+        attestationProbe("DCAPProbe"),
         // Measures AMD SEV-SNP verification for `scripts/bench-snp` (reports verified per second).
-        .executableTarget(
-            name: "SNPProbe",
-            dependencies: [
-                .product(name: "Attestation", package: "Cloister"),
-                .product(name: "Verifier", package: "Cloister"),
-                .product(name: "CloisterCrypto", package: "Cloister"),
-                "ProbeSupport",
-            ],
-            swiftSettings: [.swiftLanguageMode(.v6)]
-        ),
+        attestationProbe("SNPProbe"),
         // Measures our rates for the operations `scripts/bench-floor` compares with `openssl speed`.
         .executableTarget(
             name: "FloorProbe",
@@ -129,3 +111,17 @@ let package = Package(
         ),
     ]
 )
+
+/// A probe of the attestation libraries, run by a bench script: evidence appraised per second.
+func attestationProbe(_ name: String) -> Target {
+    .executableTarget(
+        name: name,
+        dependencies: [
+            .product(name: "Attestation", package: "Cloister"),
+            .product(name: "Verifier", package: "Cloister"),
+            .product(name: "CloisterCrypto", package: "Cloister"),
+            "ProbeSupport",
+        ],
+        swiftSettings: [.swiftLanguageMode(.v6)]
+    )
+}

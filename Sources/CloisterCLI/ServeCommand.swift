@@ -73,21 +73,7 @@ public struct ServeCommand: AsyncParsableCommand {
         help: "An AMD VCEK or VLEK (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
     var endorsementKeys: [String] = []
 
-    @Option(
-        name: .customLong("pccs"),
-        help: """
-            An Intel PCS or PCCS base URL (e.g. \(PCSClient.intelPCSURL)) to fetch DCAP collateral from when \
-            --dcap-collateral has none current for a quote.
-            """)
-    var pccs: String?
-
-    @Option(
-        name: .customLong("pccs-cache"),
-        help: """
-            The directory where --pccs collateral is cached (default $XDG_CACHE_HOME/cloister/pccs, else \
-            ~/.cache/cloister/pccs).
-            """)
-    var pccsCache: String?
+    @OptionGroup var pccsOptions: PCCSOptions
 
     @OptionGroup var kdsOptions: KDSOptions
 
@@ -125,17 +111,8 @@ public struct ServeCommand: AsyncParsableCommand {
         ] where !range.contains(value) {
             throw ValidationError("\(option) must be \(range.lowerBound) to \(range.upperBound), got \(value)")
         }
-        if let pccs {
-            guard intelRoot != nil else {
-                throw ValidationError("--pccs needs --intel-root, the root its chains end at")
-            }
-            do {
-                _ = try PCSClient(baseURL: pccs)
-            } catch {
-                throw ValidationError("--pccs: \(error.reason)")
-            }
-        } else if pccsCache != nil {
-            throw ValidationError("--pccs-cache needs --pccs")
+        if pccsOptions.pccs != nil, intelRoot == nil {
+            throw ValidationError("--pccs needs --intel-root, the root its chains end at")
         }
         if kdsOptions.kds != nil, amdChains.isEmpty {
             throw ValidationError("--kds needs --amd-chain, the chain whose ARK the fetched VCEKs must end at")
@@ -202,17 +179,9 @@ public struct ServeCommand: AsyncParsableCommand {
     /// With --pccs, the cache that DCAP collateral is fetched into, its directory created now so that a directory
     /// that cannot be written stops the service at start (exit 73), not at its first quote.
     private func collateralCache(logger: Logger) throws -> PCSCollateralCache? {
-        guard let pccs else { return nil }
-        guard
-            let directory = pccsCache
-                ?? PCSCollateralCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
-        else {
-            throw ValidationError("neither XDG_CACHE_HOME nor HOME is set: give the cache directory with --pccs-cache")
-        }
-        let cache = try reportingErrors {
-            try PCSCollateralCache(client: PCSClient(baseURL: pccs), directory: directory)
-        }
-        logger.info("DCAP collateral not configured is fetched from \(cache.client.baseURL), cached in \(directory)")
+        guard let cache = try pccsOptions.cache() else { return nil }
+        logger.info(
+            "DCAP collateral not configured is fetched from \(cache.client.baseURL), cached in \(cache.directory)")
         return cache
     }
 

@@ -70,21 +70,7 @@ public struct VerifyCommand: AsyncParsableCommand {
         help: "An AMD VCEK or VLEK certificate (DER or PEM) for SEV-SNP reports that do not carry theirs; repeatable.")
     var endorsementKeys: [String] = []
 
-    @Option(
-        name: .customLong("pccs"),
-        help: """
-            Fetch the DCAP quote's collateral from this Intel PCS or PCCS base URL (e.g. \
-            \(PCSClient.intelPCSURL)) instead of --collateral.
-            """)
-    var pccs: String?
-
-    @Option(
-        name: .customLong("pccs-cache"),
-        help: """
-            The directory where --pccs collateral is cached (default $XDG_CACHE_HOME/cloister/pccs, else \
-            ~/.cache/cloister/pccs).
-            """)
-    var pccsCache: String?
+    @OptionGroup var pccsOptions: PCCSOptions
 
     @OptionGroup var kdsOptions: KDSOptions
 
@@ -141,17 +127,8 @@ public struct VerifyCommand: AsyncParsableCommand {
         if let at, Self.date(at) == nil {
             throw ValidationError("--at must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z")
         }
-        if let pccs {
-            guard collateral.isEmpty else {
-                throw ValidationError("--pccs and --collateral exclude each other: collateral given is never fetched")
-            }
-            do {
-                _ = try PCSClient(baseURL: pccs)
-            } catch {
-                throw ValidationError("--pccs: \(error.reason)")
-            }
-        } else if pccsCache != nil {
-            throw ValidationError("--pccs-cache needs --pccs")
+        if pccsOptions.pccs != nil, !collateral.isEmpty {
+            throw ValidationError("--pccs and --collateral exclude each other: collateral given is never fetched")
         }
         if let product {
             guard kdsOptions.kds != nil else { throw ValidationError("--product needs --kds") }
@@ -220,21 +197,14 @@ public struct VerifyCommand: AsyncParsableCommand {
     /// cache or fetched; nil without --pccs, or when the quote does not decode (the appraisal says why). Other formats
     /// take no collateral from a PCCS: a usage error.
     private func fetchedCollateral(_ bytes: [UInt8], format: EvidenceFormat, at time: Date) async throws -> [UInt8]? {
-        guard let pccs else { return nil }
+        guard pccsOptions.pccs != nil else { return nil }
         guard format == .sgx || format == .tdx else {
             throw ValidationError(
                 "--pccs fetches collateral for Intel SGX and TDX DCAP quotes; \(evidence) is \(format.name)")
         }
-        guard let quote = try? IntelDCAPQuote(bytes) else { return nil }
-        guard
-            let directory = pccsCache
-                ?? PCSCollateralCache.defaultDirectory(environment: ProcessInfo.processInfo.environment)
-        else {
-            throw ValidationError("neither XDG_CACHE_HOME nor HOME is set: give the cache directory with --pccs-cache")
-        }
+        guard let quote = try? IntelDCAPQuote(bytes), let cache = try pccsOptions.cache() else { return nil }
         return try await reportingErrors { () async throws -> [UInt8] in
-            let cache = try PCSCollateralCache(client: PCSClient(baseURL: pccs), directory: directory)
-            return try await cache.collateral(for: PCSCollateralKey(quote: quote), at: time).json
+            try await cache.collateral(for: PCSCollateralKey(quote: quote), at: time).json
         }
     }
 

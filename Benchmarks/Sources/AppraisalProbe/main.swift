@@ -12,14 +12,7 @@ import Foundation
 import ProbeSupport
 import Verifier
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
-let only = CommandLine.arguments.dropFirst(2).first
-
-/// Reports the rate of `operation` as figure `name`, unless another figure was asked for.
-func measure(_ name: String, _ operation: () throws -> Void) rethrows {
-    guard only == nil || only == name else { return }
-    report(name, try rate(seconds: seconds, operation), "op/s")
-}
+let probe = ProbeArguments()
 
 for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cloister-appraisal-\(UUID())")
@@ -45,11 +38,13 @@ for (name, curve) in [("es256", ECCurve.p256), ("es384", .p384)] {
     guard appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now).status == .affirming else {
         fatalError("the benchmark quote is not affirmed")
     }
-    measure("appraise-\(name)-cached") { _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now) }
-    try measure("appraise-\(name)-cached-with-ear") {
+    probe.measure("appraise-\(name)-cached") {
+        _ = appraiser.evaluate(quote, policy: policy, expectedNonce: nonce, at: now)
+    }
+    try probe.measure("appraise-\(name)-cached-with-ear") {
         _ = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now)
     }
     // The service's reply: the signed result as JSON, sorted keys (what `POST /v1/verify` answers).
     let result = try appraiser.appraise(quote, policy: policy, expectedNonce: nonce, at: now)
-    try measure("result-json-\(name)") { _ = try CompactJSONEncoder(sortedKeys: true).encode(result) }
+    try probe.measure("result-json-\(name)") { _ = try CompactJSONEncoder(sortedKeys: true).encode(result) }
 }

@@ -14,27 +14,13 @@ import Foundation
 import ProbeSupport
 import Verifier
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
-let only = CommandLine.arguments.dropFirst(2).first
-let vectors = URL(fileURLWithPath: "Tests/Vectors/testvectors/sgx")
+let probe = ProbeArguments()
 let verifyAt = Date(timeIntervalSince1970: 1_751_328_000)  // 2025-07-01T00:00:00Z
 
-/// Reports the rate of `operation` as figure `name`, unless another figure was asked for.
-func measure(_ name: String, _ operation: () throws -> Void) rethrows {
-    guard only == nil || only == name else { return }
-    report(name, try rate(seconds: seconds, operation), "op/s")
-}
-
-func vector(_ name: String) throws -> [UInt8] {
-    let path = vectors.appendingPathComponent(name).path
-    guard let data = FileManager.default.contents(atPath: path) else {
-        fatalError("DCAPProbe reads \(path): run it from the repository root")
-    }
-    return [UInt8](data)
-}
+func vector(_ name: String) -> [UInt8] { vectorBytes("Tests/Vectors/testvectors/sgx", name) }
 
 let intelRoot = try X509Certificate.certificates(
-    fromPEM: String(decoding: try vector("intel-sgx-root-ca.pem"), as: UTF8.self))
+    fromPEM: String(decoding: vector("intel-sgx-root-ca.pem"), as: UTF8.self))
 let signer = try ResultSigner(key: ECPrivateKey(generating: .p256), build: "bench")
 let cases: [(name: String, format: EvidenceFormat, expected: AppraisalStatus, policy: String)] = [
     (
@@ -48,10 +34,10 @@ let cases: [(name: String, format: EvidenceFormat, expected: AppraisalStatus, po
 ]
 
 for vectorCase in cases {
-    let quote = try vector("\(vectorCase.name)_quote")
+    let quote = vector("\(vectorCase.name)_quote")
     let trust = TrustStore([
         vectorCase.format: TrustStore.FormatTrust(
-            roots: intelRoot, collateral: [try vector("\(vectorCase.name)_quote_collateral.json")])
+            roots: intelRoot, collateral: [vector("\(vectorCase.name)_quote_collateral.json")])
     ])
     let cached = Appraiser(evidence: EvidenceVerifier(trust: trust, cache: EvidenceCache()), signer: signer)
     let uncached = Appraiser(evidence: EvidenceVerifier(trust: trust), signer: signer)
@@ -68,11 +54,11 @@ for vectorCase in cases {
                     + "\(result.checks.filter { !$0.passed })")
         }
     }
-    measure("dcap-\(vectorCase.name)-appraise-cached") {
+    probe.measure("dcap-\(vectorCase.name)-appraise-cached") {
         _ = cached.evaluate(quote, policy: policy, expectedNonce: nil, at: verifyAt)
     }
     if vectorCase.format == .tdx {
-        measure("dcap-tdx-appraise-uncached") {
+        probe.measure("dcap-tdx-appraise-uncached") {
             _ = uncached.evaluate(quote, policy: policy, expectedNonce: nil, at: verifyAt)
         }
     }

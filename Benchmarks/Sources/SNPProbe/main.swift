@@ -12,35 +12,22 @@ import Foundation
 import ProbeSupport
 import Verifier
 
-let seconds = CommandLine.arguments.dropFirst().first.flatMap(Double.init) ?? 2
-let only = CommandLine.arguments.dropFirst(2).first
-let vectors = URL(fileURLWithPath: "Tests/Vectors/testvectors/snp")
+let probe = ProbeArguments()
 let verifyAt = Date(timeIntervalSince1970: 1_748_736_000)  // 2025-06-01T00:00:00Z
 
-/// Reports the rate of `operation` as figure `name`, unless another figure was asked for.
-func measure(_ name: String, _ operation: () throws -> Void) rethrows {
-    guard only == nil || only == name else { return }
-    report(name, try rate(seconds: seconds, operation), "op/s")
-}
+func vector(_ name: String) -> [UInt8] { vectorBytes("Tests/Vectors/testvectors/snp", name) }
 
-func vector(_ name: String) throws -> [UInt8] {
-    let path = vectors.appendingPathComponent(name).path
-    guard let data = FileManager.default.contents(atPath: path) else {
-        fatalError("SNPProbe reads \(path): run it from the repository root")
-    }
-    return [UInt8](data)
-}
-
-let milanReport = try vector("trustee-milan-report.bin")
+let milanReport = vector("trustee-milan-report.bin")
 let chain = try X509Certificate.certificates(
-    fromPEM: String(decoding: try vector("milan_ask_ark_asvk.pem"), as: UTF8.self))
+    fromPEM: String(decoding: vector("milan_ask_ark_asvk.pem"), as: UTF8.self))
 let trust = TrustStore([
     .snp: TrustStore.FormatTrust(
         roots: chain.filter(\.isSelfSigned),
-        collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation) + [try vector("trustee-milan-vcek.der")])
+        collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation) + [vector("trustee-milan-vcek.der")])
 ])
 let evidence = EvidenceVerifier(trust: trust, cache: EvidenceCache())
-guard let claims = evidence.verify(milanReport, at: verifyAt).claims, evidence.verify(milanReport, at: verifyAt).passed else {
+guard let claims = evidence.verify(milanReport, at: verifyAt).claims, evidence.verify(milanReport, at: verifyAt).passed
+else {
     fatalError("the trustee Milan report does not verify")
 }
 let appraiser = Appraiser(
@@ -49,5 +36,5 @@ let policy = Policy(id: "bench", measurements: [claims.measurement])
 guard appraiser.evaluate(milanReport, policy: policy, at: verifyAt).status == .affirming else {
     fatalError("the trustee Milan report is not affirmed")
 }
-measure("snp-verify-cached") { _ = evidence.verify(milanReport, at: verifyAt) }
-measure("snp-appraise-cached") { _ = appraiser.evaluate(milanReport, policy: policy, at: verifyAt) }
+probe.measure("snp-verify-cached") { _ = evidence.verify(milanReport, at: verifyAt) }
+probe.measure("snp-appraise-cached") { _ = appraiser.evaluate(milanReport, policy: policy, at: verifyAt) }
