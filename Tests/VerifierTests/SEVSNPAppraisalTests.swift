@@ -1,9 +1,10 @@
-import Attestation
 import CloisterCrypto
 import CloisterTestSupport
 import Foundation
 import Testing
 import Verifier
+
+@testable import Attestation
 
 /// The two reports, the VCEK that signed each, and a time inside the VCEK's validity (the vectors' README).
 private let reports: [(report: String, vcek: String, time: Date)] = [
@@ -134,6 +135,27 @@ struct SEVSNPAppraisalTests {
         #expect(failed(noRoot) == ["trust-anchor"])
     }
 
+    @Test("product-line: the Milan VCEK fails under Genoa's or Turin's pinned ARK, passes under an unpinned ARK-Milan")
+    func productLine() throws {
+        let extensions = try AMDEndorsementKeyExtensions(
+            of: X509Certificate(derRepresentation: vectorBytes(reports[1].vcek)))
+        for (product, passes) in [("milan", true), ("genoa", false), ("turin", false)] {
+            let ark = try #require(try vendorChain(product).first { $0.isSelfSigned })
+            let (check, warning) = SEVSNPReportVerifier.productLineCheck(anchor: ark, endorsementKey: extensions)
+            #expect(check.passed == passes && warning == nil, "\(product): \(check.detail)")
+        }
+        for (name, passes) in [("ARK-Milan", true), ("ARK-Genoa", false)] {
+            let profile = CertificateProfile(
+                subject: DistinguishedName(["CN": name]), notValidBefore: Date(timeIntervalSince1970: 0),
+                notValidAfter: Date(timeIntervalSince1970: 4_000_000_000), isCertificateAuthority: true,
+                keyUsage: [.keyCertSign])
+            let root = try CertificateAuthority.selfSigned(profile, privateKey: ECPrivateKey(generating: .p256))
+            let (check, warning) = SEVSNPReportVerifier.productLineCheck(
+                anchor: root.certificate, endorsementKey: extensions)
+            #expect(check.passed == passes && warning?.contains("not one of AMD's published ARKs") == true, "\(name)")
+        }
+    }
+
     @Test("policy: debug refused by default, the [claims] table, and the report-data binding")
     func policy() throws {
         let vector = reports[1]
@@ -163,5 +185,29 @@ struct SEVSNPAppraisalTests {
         #expect(throws: PolicyError.self) { try Policy(text: base + "[minimum_tcb]\nsnp = 256\n") }
         let checks = appraiser.evaluate(bytes, policy: try Policy(text: base), at: vector.time).checks
         #expect(checks.first { $0.name == "migration-agent" }?.detail == "no migration agent")
+        // The policy stage reads the claims even when the evidence fails: a report whose guest policy allows a
+        // migration agent (bit 18; its signature then fails too) fails migration-agent unless the policy allows one.
+        var withAgent = bytes
+        withAgent[0x0A] |= 0x04
+        let refused = appraiser.evaluate(withAgent, policy: try Policy(text: base), at: vector.time).failures.map(
+            \.name)
+        #expect(refused == ["signature", "migration-agent"], "\(refused)")
+        let allowed = appraiser.evaluate(
+            withAgent, policy: try Policy(text: base + "allow_migration_agent = true\n"), at: vector.time)
+        #expect(allowed.failures.map(\.name) == ["signature"])
+        // The go-sev-guest report's guest policy allows debugging (bit 19): refused unless the policy allows debug.
+        let debugReport = try vectorBytes(reports[0].report)
+        let debugAppraiser = Appraiser(
+            evidence: EvidenceVerifier(trust: try trust(vceks: [reports[0].vcek])),
+            signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "test"))
+        let measurement = hexEncoded(try SEVSNPReport(debugReport).measurement)
+        let debugPolicy = #"id = "snp"\#nmeasurements = ["\#(measurement)"]\#n"#
+        #expect(
+            debugAppraiser.evaluate(debugReport, policy: try Policy(text: debugPolicy), at: reports[0].time)
+                .failures.map(\.name) == ["debug"])
+        #expect(
+            debugAppraiser.evaluate(
+                debugReport, policy: try Policy(text: debugPolicy + "allow_debug = true\n"), at: reports[0].time
+            ).failures.isEmpty)
     }
 }

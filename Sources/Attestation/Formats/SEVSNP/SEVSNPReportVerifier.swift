@@ -78,23 +78,31 @@ public struct SEVSNPReportVerifier: FormatVerifier {
         let line = extensions.productLine
         var warnings: [String] = []
         if let anchor = path?.last {
-            let fingerprint = hexEncoded(anchor.sha256Fingerprint)
-            let pinnedLine = TrustStore.amdARKFingerprints.first { $0.value == fingerprint }?.key
-            checks.append(
-                EvidenceCheck(
-                    .productLine,
-                    passed: (pinnedLine.map { $0 == line } ?? anchor.description.contains("CN=ARK-\(line)")),
-                    "the \(report.signingKey) is \(extensions.productName)'s; the chain ends at \(anchor.subject)"))
-            if pinnedLine == nil {
-                warnings.append(
-                    "the AMD trust anchor \(anchor.subject) (SHA-256 \(fingerprint)) is not one of AMD's published ARKs"
-                )
-            }
+            let (check, warning) = Self.productLineCheck(anchor: anchor, endorsementKey: extensions)
+            checks.append(check)
+            warnings += warning.map { [$0] } ?? []
         }
         checks.append(tcbBinding(report, extensions))
         let simulated = trust.isCloisterRooted([certificate] + (path ?? []))
         return FormatVerification(
             checks: checks, claims: claims(report, productLine: line, simulated: simulated), warnings: warnings)
+    }
+
+    /// `product-line`: the chain's root is the ARK of the endorsement key's product line: by its pinned fingerprint, or
+    /// for a root that is not one of AMD's published ARKs (then also a warning) by its name, `ARK-<line>`.
+    static func productLineCheck(
+        anchor: X509Certificate, endorsementKey extensions: AMDEndorsementKeyExtensions
+    ) -> (EvidenceCheck, warning: String?) {
+        let fingerprint = hexEncoded(anchor.sha256Fingerprint)
+        let pinnedLine = TrustStore.amdARKFingerprints.first { $0.value == fingerprint }?.key
+        let line = extensions.productLine
+        let check = EvidenceCheck(
+            .productLine, passed: pinnedLine.map { $0 == line } ?? anchor.description.contains("CN=ARK-\(line)"),
+            "the endorsement key is \(extensions.productName)'s; the chain ends at \(anchor.subject)")
+        let warning =
+            pinnedLine == nil
+            ? "the AMD trust anchor \(anchor.subject) (SHA-256 \(fingerprint)) is not one of AMD's published ARKs" : nil
+        return (check, warning)
     }
 
     /// The endorsement key of the kind the report names: the evidence's own, else a configured certificate of that
