@@ -1,3 +1,4 @@
+import Attestation
 import TOMLKit
 
 /// A policy document as written, TOML or JSON, read into one tree of values before any key is interpreted: both
@@ -207,222 +208,116 @@ struct PolicyTable {
     func value(_ key: String) -> PolicyValue? { entries[key] }
 }
 
-/// A strict JSON (RFC 8259) reader for policy documents. Unlike Foundation's, it refuses an object with a duplicate
-/// member name (naming it) instead of keeping one of the values, keeps every number as written so that range
-/// checks see it exactly, and bounds nesting. Errors name the line and column.
+/// A strict JSON (RFC 8259) reader for policy documents, on `JSONLexer`'s tokens. Unlike Foundation's, it refuses an
+/// object with a duplicate member name (naming it) instead of keeping one of the values, keeps every number as written
+/// so that range checks see it exactly, and bounds nesting. Errors name the line and column.
 struct PolicyJSONReader {
     /// The deepest nesting of arrays and objects read (a policy needs three).
     static let maximumDepth = 16
 
-    private let bytes: [UInt8]
-    private var index = 0
+    private var lexer: JSONLexer
 
     private init(_ text: String) {
-        bytes = Array(text.utf8)
+        lexer = JSONLexer(Array(text.utf8))
     }
 
     /// The value `text` holds, refusing anything after it but blanks.
     static func read(_ text: String) throws(PolicyError) -> PolicyValue {
         var reader = PolicyJSONReader(text)
-        let value = try reader.value(path: "", depth: 0)
-        reader.skipBlanks()
-        guard reader.index == reader.bytes.count else { throw reader.error("unexpected text after the document") }
-        return value
+        do throws(JSONLexer.Failure) {
+            let value = try reader.value(path: "", depth: 0)
+            reader.lexer.skipWhitespace()
+            guard reader.lexer.isAtEnd else { throw reader.lexer.failure("unexpected text after the document") }
+            return value
+        } catch {
+            throw reader.error(error)
+        }
     }
 
-    private func error(_ problem: String) -> PolicyError {
-        let before = bytes[..<min(index, bytes.count)]
+    /// `failure` as a policy error naming its line and column.
+    private func error(_ failure: JSONLexer.Failure) -> PolicyError {
+        let bytes = lexer.bytes
+        let before = bytes[..<min(failure.offset, bytes.count)]
         let line = before.count { $0 == UInt8(ascii: "\n") } + 1
         let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
-        let column = String(decoding: bytes[lineStart..<min(index, bytes.count)], as: UTF8.self).count + 1
-        return PolicyError("not valid JSON: line \(line), column \(column): \(problem)")
+        let column = String(decoding: bytes[lineStart..<min(failure.offset, bytes.count)], as: UTF8.self).count + 1
+        return PolicyError("not valid JSON: line \(line), column \(column): \(failure.problem)")
     }
 
-    private var current: UInt8? { index < bytes.count ? bytes[index] : nil }
-
-    private mutating func skipBlanks() {
-        while let byte = current, byte == 0x20 || byte == 0x09 || byte == 0x0a || byte == 0x0d { index += 1 }
-    }
-
-    private mutating func expect(_ byte: UInt8) throws(PolicyError) {
-        guard current == byte else { throw error("expected '\(Character(Unicode.Scalar(byte)))'") }
-        index += 1
-    }
-
-    private mutating func value(path: String, depth: Int) throws(PolicyError) -> PolicyValue {
-        skipBlanks()
-        guard let byte = current else { throw error("expected a value, found the end of the text") }
+    private mutating func value(path: String, depth: Int) throws(JSONLexer.Failure) -> PolicyValue {
+        lexer.skipWhitespace()
+        guard let byte = lexer.peek else { throw lexer.failure("expected a value, found the end of the text") }
         switch byte {
         case UInt8(ascii: "{"):
             return .table(try object(path: path, depth: depth + 1))
         case UInt8(ascii: "["):
             return .array(try array(path: path, depth: depth + 1))
         case UInt8(ascii: "\""):
-            return .string(try string())
+            return .string(try lexer.string())
         case UInt8(ascii: "t"):
-            try literal("true")
+            try lexer.literal("true")
             return .bool(true)
         case UInt8(ascii: "f"):
-            try literal("false")
+            try lexer.literal("false")
             return .bool(false)
         case UInt8(ascii: "n"):
-            try literal("null")
+            try lexer.literal("null")
             return .other("null")
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return try number()
+            let number = try lexer.number()
+            if number.isInteger, let integer = Int(number.text) { return .integer(integer) }
+            return .number(number.text)
         default:
-            throw error("expected a value")
+            throw lexer.failure("expected a value")
         }
     }
 
-    private mutating func object(path: String, depth: Int) throws(PolicyError) -> [String: PolicyValue] {
-        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
-        index += 1
+    private mutating func object(path: String, depth: Int) throws(JSONLexer.Failure) -> [String: PolicyValue] {
+        guard depth <= Self.maximumDepth else { throw lexer.failure("nested deeper than \(Self.maximumDepth) levels") }
+        lexer.offset += 1
         var entries: [String: PolicyValue] = [:]
-        skipBlanks()
-        if current == UInt8(ascii: "}") {
-            index += 1
+        lexer.skipWhitespace()
+        if lexer.peek == UInt8(ascii: "}") {
+            lexer.offset += 1
             return entries
         }
         while true {
-            skipBlanks()
-            guard current == UInt8(ascii: "\"") else { throw error("expected a member name in quotes") }
-            let key = try string()
+            lexer.skipWhitespace()
+            guard lexer.peek == UInt8(ascii: "\"") else { throw lexer.failure("expected a member name in quotes") }
+            let key = try lexer.string()
             let keyPath = PolicyTable.path(path, key)
-            guard entries[key] == nil else { throw error("duplicate key \"\(keyPath)\"") }
-            skipBlanks()
-            try expect(UInt8(ascii: ":"))
+            guard entries[key] == nil else { throw lexer.failure("duplicate key \"\(keyPath)\"") }
+            lexer.skipWhitespace()
+            try lexer.expect(UInt8(ascii: ":"))
             entries[key] = try value(path: keyPath, depth: depth)
-            skipBlanks()
-            if current == UInt8(ascii: ",") {
-                index += 1
+            lexer.skipWhitespace()
+            if lexer.peek == UInt8(ascii: ",") {
+                lexer.offset += 1
                 continue
             }
-            try expect(UInt8(ascii: "}"))
+            try lexer.expect(UInt8(ascii: "}"))
             return entries
         }
     }
 
-    private mutating func array(path: String, depth: Int) throws(PolicyError) -> [PolicyValue] {
-        guard depth <= Self.maximumDepth else { throw error("nested deeper than \(Self.maximumDepth) levels") }
-        index += 1
+    private mutating func array(path: String, depth: Int) throws(JSONLexer.Failure) -> [PolicyValue] {
+        guard depth <= Self.maximumDepth else { throw lexer.failure("nested deeper than \(Self.maximumDepth) levels") }
+        lexer.offset += 1
         var elements: [PolicyValue] = []
-        skipBlanks()
-        if current == UInt8(ascii: "]") {
-            index += 1
+        lexer.skipWhitespace()
+        if lexer.peek == UInt8(ascii: "]") {
+            lexer.offset += 1
             return elements
         }
         while true {
             elements.append(try value(path: "\(path)[\(elements.count)]", depth: depth))
-            skipBlanks()
-            if current == UInt8(ascii: ",") {
-                index += 1
+            lexer.skipWhitespace()
+            if lexer.peek == UInt8(ascii: ",") {
+                lexer.offset += 1
                 continue
             }
-            try expect(UInt8(ascii: "]"))
+            try lexer.expect(UInt8(ascii: "]"))
             return elements
         }
-    }
-
-    private mutating func literal(_ word: String) throws(PolicyError) {
-        guard bytes[index...].starts(with: word.utf8) else { throw error("expected a value") }
-        index += word.utf8.count
-    }
-
-    /// A number as RFC 8259 §6 writes it: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    private mutating func number() throws(PolicyError) -> PolicyValue {
-        let start = index
-        func digits(_ reader: inout PolicyJSONReader) -> Int {
-            let first = reader.index
-            while let byte = reader.current, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) {
-                reader.index += 1
-            }
-            return reader.index - first
-        }
-        if current == UInt8(ascii: "-") { index += 1 }
-        if current == UInt8(ascii: "0") {
-            index += 1
-        } else if digits(&self) == 0 {
-            throw error("expected digits in a number")
-        }
-        var isInteger = true
-        if current == UInt8(ascii: ".") {
-            index += 1
-            isInteger = false
-            guard digits(&self) > 0 else { throw error("expected digits after the decimal point") }
-        }
-        if current == UInt8(ascii: "e") || current == UInt8(ascii: "E") {
-            index += 1
-            isInteger = false
-            if current == UInt8(ascii: "+") || current == UInt8(ascii: "-") { index += 1 }
-            guard digits(&self) > 0 else { throw error("expected digits in the exponent") }
-        }
-        let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        if isInteger, let integer = Int(text) { return .integer(integer) }
-        return .number(text)
-    }
-
-    private mutating func string() throws(PolicyError) -> String {
-        index += 1
-        var utf8: [UInt8] = []
-        while let byte = current {
-            switch byte {
-            case UInt8(ascii: "\""):
-                index += 1
-                // The text came in as a String, so its bytes are valid UTF-8.
-                return String(decoding: utf8, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                index += 1
-                utf8.append(contentsOf: String(Character(try escape())).utf8)
-            case 0..<0x20:
-                throw error("a control character in a string must be escaped")
-            default:
-                index += 1
-                utf8.append(byte)
-            }
-        }
-        throw error("unterminated string")
-    }
-
-    /// The character of an escape sequence, after its backslash.
-    private mutating func escape() throws(PolicyError) -> Unicode.Scalar {
-        guard let byte = current else { throw error("unterminated string") }
-        index += 1
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): return Unicode.Scalar(byte)
-        case UInt8(ascii: "b"): return "\u{08}"
-        case UInt8(ascii: "f"): return "\u{0C}"
-        case UInt8(ascii: "n"): return "\n"
-        case UInt8(ascii: "r"): return "\r"
-        case UInt8(ascii: "t"): return "\t"
-        case UInt8(ascii: "u"):
-            let unit = try hexUnit()
-            if (0xD800..<0xDC00).contains(unit) {
-                guard bytes[index...].starts(with: "\\u".utf8) else { throw error("a lone UTF-16 surrogate") }
-                index += 2
-                let low = try hexUnit()
-                guard (0xDC00..<0xE000).contains(low) else { throw error("a lone UTF-16 surrogate") }
-                let value = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                guard let scalar = Unicode.Scalar(value) else { throw error("an invalid \\u escape") }
-                return scalar
-            }
-            guard let scalar = Unicode.Scalar(UInt32(unit)) else { throw error("a lone UTF-16 surrogate") }
-            return scalar
-        default:
-            throw error("an invalid escape sequence")
-        }
-    }
-
-    /// Four hex digits of a `\u` escape.
-    private mutating func hexUnit() throws(PolicyError) -> UInt16 {
-        var unit: UInt16 = 0
-        for _ in 0..<4 {
-            guard let byte = current, byte < 0x80, let digit = Character(Unicode.Scalar(byte)).hexDigitValue else {
-                throw error("expected four hex digits after \\u")
-            }
-            unit = unit << 4 | UInt16(digit)
-            index += 1
-        }
-        return unit
     }
 }
