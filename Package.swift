@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "EnclavePlatform", targets: ["EnclavePlatform"]),
         .library(name: "EnclaveSDK", targets: ["EnclaveSDK"]),
         .library(name: "Verifier", targets: ["Verifier"]),
+        .library(name: "SimulatedHardware", targets: ["SimulatedHardware"]),
         .library(name: "Privacy", targets: ["Privacy"]),
         .library(name: "Learning", targets: ["Learning"]),
         .library(name: "Federated", targets: ["Federated"]),
@@ -97,7 +98,8 @@ let package = Package(
         .target(
             name: "EnclavePlatform",
             dependencies: [
-                "EnclaveProtocol", "Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox",
+                "EnclaveProtocol", "Attestation", "SimulatedHardware", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "CEnclaveSandbox",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -117,6 +119,15 @@ let package = Package(
                 "CloisterCBOR",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
+            swiftSettings: strictSettings
+        ),
+        // The simulated vendors: Intel-, AMD- and AWS-shaped PKIs (every certificate saying it is simulated), their signed
+        // collateral (TCB info, QE identity, CRLs), and evidence in the real formats (SGX and TDX DCAP quotes, SEV-SNP
+        // reports, Nitro documents), written from an enclave's identity by the rules of docs/ARCHITECTURE.md. The
+        // platform links it; the verifier library never does.
+        .target(
+            name: "SimulatedHardware",
+            dependencies: ["Attestation", "CloisterErrors", "CloisterCrypto", "CloisterCBOR"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -368,6 +379,13 @@ let package = Package(
             dependencies: [
                 "VendorCollateral", "VerifierServer", "HTTPService", "Verifier", "Attestation", "CloisterCrypto",
                 "CloisterTestSupport",
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "SimulatedHardwareTests",
+            dependencies: [
+                "SimulatedHardware", "Verifier", "Attestation", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
             swiftSettings: strictSettings
         ),
