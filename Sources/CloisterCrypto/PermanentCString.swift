@@ -18,6 +18,7 @@ enum OpenSSLName {
     static let publicKey = PermanentCString("pub")  // OSSL_PKEY_PARAM_PUB_KEY
     static let privateKey = PermanentCString("priv")  // OSSL_PKEY_PARAM_PRIV_KEY
     static let ecKeyType = PermanentCString("EC")
+    static let rsaKeyType = PermanentCString("RSA")
     static let der = PermanentCString("DER")
     static let pem = PermanentCString("PEM")
     static let privateKeyInfo = PermanentCString("PrivateKeyInfo")

@@ -67,17 +67,20 @@ final class EVPKey: @unchecked Sendable {
         return curve
     }
 
-    /// Decodes a key from DER or PEM (`inputType`), for `selection` (public key or key pair).
+    /// Decodes a key of `keyType` (EC unless told) from DER or PEM (`inputType`), for `selection` (public key or key
+    /// pair).
     static func decode(
         _ bytes: some ContiguousBytesView,
         inputType: PermanentCString,
         selection: Int32,
-        what: String
+        what: String,
+        keyType: PermanentCString = OpenSSLName.ecKeyType,
+        keyName: String = "EC"
     ) throws -> EVPKey {
         var key: OpaquePointer?
         guard
             let decoder = OSSL_DECODER_CTX_new_for_pkey(
-                &key, inputType.pointer, nil, OpenSSLName.ecKeyType.pointer, selection, nil, nil)
+                &key, inputType.pointer, nil, keyType.pointer, selection, nil, nil)
         else {
             throw CryptoError.openSSL("OSSL_DECODER_CTX_new_for_pkey")
         }
@@ -88,7 +91,7 @@ final class EVPKey: @unchecked Sendable {
             return OSSL_DECODER_from_data(decoder, &cursor, &remaining)
         }
         guard status == 1, let key else {
-            throw CryptoError(.malformedInput, "\(what) is not a valid EC key: \(drainOpenSSLErrors())")
+            throw CryptoError(.malformedInput, "\(what) is not a valid \(keyName) key: \(drainOpenSSLErrors())")
         }
         return EVPKey(taking: key)
     }

@@ -1,38 +1,134 @@
 internal import COpenSSL
 public import FoundationEssentials
 
+/// The key a certificate authority signs with, and how: ECDSA (SHA-256 for a P-256 key, SHA-384 for a P-384 key) or
+/// RSASSA-PSS with AMD's parameters (SHA-384, MGF1 with SHA-384, a 48-byte salt), as AMD's ARK, ASK and ASVK sign.
+public enum CertificateSigningKey: Sendable {
+    case ecdsa(ECPrivateKey)
+    /// RSASSA-PSS: SHA-384, MGF1-SHA-384, salt length 48 (RFC 4055 parameters in the signature algorithm).
+    case rsaPSS(RSAPrivateKey)
+
+    /// The public key's `SubjectPublicKeyInfo`, DER.
+    public var publicKeyDER: [UInt8] {
+        switch self {
+        case .ecdsa(let key): key.publicKey.derRepresentation
+        case .rsaPSS(let key): key.publicKey.derRepresentation
+        }
+    }
+
+    /// The salt length of RSA-PSS signatures, SHA-384's output length (as AMD's certificates state).
+    public static let pssSaltLength = 48
+
+    var evpKey: EVPKey {
+        switch self {
+        case .ecdsa(let key): key.key
+        case .rsaPSS(let key): key.key
+        }
+    }
+
+    /// Runs `body` with a digest-signing context set up for this key (`X509_sign_ctx`, `X509_CRL_sign_ctx`).
+    func withSigningContext(_ body: (OpaquePointer) throws -> Void) throws {
+        guard let context = EVP_MD_CTX_new() else { throw CryptoError.openSSL("EVP_MD_CTX_new") }
+        defer { EVP_MD_CTX_free(context) }
+        var keyContext: OpaquePointer?
+        switch self {
+        case .ecdsa(let key):
+            try requireOne(
+                EVP_DigestSignInit(context, &keyContext, key.curve.defaultDigest.method, nil, key.key.pointer),
+                "EVP_DigestSignInit(ECDSA)")
+        case .rsaPSS(let key):
+            let digest = DigestAlgorithm.sha384.method
+            try requireOne(
+                EVP_DigestSignInit(context, &keyContext, digest, nil, key.key.pointer), "EVP_DigestSignInit(RSA-PSS)")
+            guard EVP_PKEY_CTX_set_rsa_padding(keyContext, RSA_PKCS1_PSS_PADDING) > 0 else {
+                throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_padding(PSS)")
+            }
+            guard EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, Int32(Self.pssSaltLength)) > 0 else {
+                throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_pss_saltlen")
+            }
+            guard EVP_PKEY_CTX_set_rsa_mgf1_md(keyContext, digest) > 0 else {
+                throw CryptoError.openSSL("EVP_PKEY_CTX_set_rsa_mgf1_md(SHA-384)")
+            }
+        }
+        try body(context)
+    }
+}
+
 /// A certificate authority: a signing key and its certificate, issuing X.509 v3 certificates and v2 CRLs.
 ///
-/// Signatures are ECDSA with SHA-256 for a P-256 key and SHA-384 for a P-384 key. The authority signs whatever
-/// profile it is given (the simulator also needs to make deliberately bad chains); verifiers judge the result.
+/// Signatures are ECDSA with SHA-256 for a P-256 key and SHA-384 for a P-384 key, or RSASSA-PSS (SHA-384, MGF1-SHA-384,
+/// salt 48) for an RSA key. The authority signs whatever profile it is given (the simulator also needs to make
+/// deliberately bad chains); verifiers judge the result.
 public struct CertificateAuthority: Sendable {
     public let certificate: X509Certificate
-    public let privateKey: ECPrivateKey
+    /// The key the authority signs with.
+    public let signingKey: CertificateSigningKey
 
-    /// An authority from its certificate and the matching private key.
+    /// An ECDSA authority from its certificate and the matching private key.
     public init(certificate: X509Certificate, privateKey: ECPrivateKey) throws {
-        guard try certificate.publicKey() == privateKey.publicKey else {
+        try self.init(certificate: certificate, signingKey: .ecdsa(privateKey))
+    }
+
+    /// An RSA-PSS authority from its certificate and the matching private key.
+    public init(certificate: X509Certificate, privateKey: RSAPrivateKey) throws {
+        try self.init(certificate: certificate, signingKey: .rsaPSS(privateKey))
+    }
+
+    /// An authority from its certificate and the matching signing key.
+    public init(certificate: X509Certificate, signingKey: CertificateSigningKey) throws {
+        guard let certified = X509_get0_pubkey(certificate.pointer),
+            EVP_PKEY_eq(certified, signingKey.evpKey.pointer) == 1
+        else {
+            ERR_clear_error()
             throw CryptoError(.invalidKey, "private key does not match the certificate of \(certificate.subject)")
         }
         self.certificate = certificate
-        self.privateKey = privateKey
+        self.signingKey = signingKey
+    }
+
+    /// The EC private key of an ECDSA authority. An RSA-PSS authority has none: asking for it is a programming
+    /// error (read `signingKey`).
+    public var privateKey: ECPrivateKey {
+        guard case .ecdsa(let key) = signingKey else {
+            preconditionFailure("the authority \(certificate.subject) signs with RSA-PSS; it has no EC private key")
+        }
+        return key
     }
 
     /// A self-signed root CA for `profile` (which must be a CA profile), signed by `privateKey`.
     public static func selfSigned(_ profile: CertificateProfile, privateKey: ECPrivateKey) throws
         -> CertificateAuthority
     {
+        try selfSigned(profile, signingKey: .ecdsa(privateKey))
+    }
+
+    /// A self-signed root CA for `profile` (which must be a CA profile), signed RSA-PSS by `privateKey`.
+    public static func selfSigned(_ profile: CertificateProfile, privateKey: RSAPrivateKey) throws
+        -> CertificateAuthority
+    {
+        try selfSigned(profile, signingKey: .rsaPSS(privateKey))
+    }
+
+    /// A self-signed root CA for `profile` (which must be a CA profile), signed by `signingKey`.
+    public static func selfSigned(_ profile: CertificateProfile, signingKey: CertificateSigningKey) throws
+        -> CertificateAuthority
+    {
         guard profile.isCertificateAuthority else {
             throw CryptoError(.invalidParameter, "a self-signed root must be a CA (isCertificateAuthority)")
         }
         let certificate = try CertificateWriter.write(
-            profile, subjectKey: privateKey.publicKey, issuer: nil, signingKey: privateKey)
-        return try CertificateAuthority(certificate: certificate, privateKey: privateKey)
+            profile, subjectKey: signingKey.evpKey, issuer: nil, signingKey: signingKey)
+        return try CertificateAuthority(certificate: certificate, signingKey: signingKey)
     }
 
     /// Issues a certificate for `subjectKey` described by `profile`, signed by this authority.
     public func issue(_ profile: CertificateProfile, for subjectKey: ECPublicKey) throws -> X509Certificate {
-        try CertificateWriter.write(profile, subjectKey: subjectKey, issuer: certificate, signingKey: privateKey)
+        try CertificateWriter.write(profile, subjectKey: subjectKey.key, issuer: certificate, signingKey: signingKey)
+    }
+
+    /// Issues a certificate for the RSA key `subjectKey` described by `profile`, signed by this authority.
+    public func issue(_ profile: CertificateProfile, for subjectKey: RSAPublicKey) throws -> X509Certificate {
+        try CertificateWriter.write(profile, subjectKey: subjectKey.key, issuer: certificate, signingKey: signingKey)
     }
 
     /// Issues a CRL numbered `number`, valid from `thisUpdate` until `nextUpdate`, listing `revoked`.
@@ -43,7 +139,7 @@ public struct CertificateAuthority: Sendable {
         revoked: [RevokedCertificate]
     ) throws -> CertificateRevocationList {
         try CRLWriter.write(
-            issuer: certificate, signingKey: privateKey, number: number, thisUpdate: thisUpdate,
+            issuer: certificate, signingKey: signingKey, number: number, thisUpdate: thisUpdate,
             nextUpdate: nextUpdate, revoked: revoked)
     }
 }
@@ -52,9 +148,9 @@ public struct CertificateAuthority: Sendable {
 private enum CertificateWriter {
     static func write(
         _ profile: CertificateProfile,
-        subjectKey: ECPublicKey,
+        subjectKey: EVPKey,
         issuer: X509Certificate?,
-        signingKey: ECPrivateKey
+        signingKey: CertificateSigningKey
     ) throws -> X509Certificate {
         try profile.validate()
         guard let certificate = X509_new() else { throw CryptoError.openSSL("X509_new") }
@@ -72,7 +168,7 @@ private enum CertificateWriter {
             "X509_set_issuer_name")
         try ASN1Conversions.setTime(X509_getm_notBefore(certificate), to: profile.notValidBefore)
         try ASN1Conversions.setTime(X509_getm_notAfter(certificate), to: profile.notValidAfter)
-        try requireOne(X509_set_pubkey(certificate, subjectKey.key.pointer), "X509_set_pubkey")
+        try requireOne(X509_set_pubkey(certificate, subjectKey.pointer), "X509_set_pubkey")
 
         var context = X509V3_CTX()
         X509V3_set_ctx(&context, issuer?.pointer ?? certificate, certificate, nil, nil, 0)
@@ -91,8 +187,8 @@ private enum CertificateWriter {
         for custom in profile.customExtensions {
             try addCustomExtension(certificate, custom)
         }
-        guard X509_sign(certificate, signingKey.key.pointer, signingKey.curve.defaultDigest.method) > 0 else {
-            throw CryptoError.openSSL("X509_sign")
+        try signingKey.withSigningContext { context in
+            guard X509_sign_ctx(certificate, context) > 0 else { throw CryptoError.openSSL("X509_sign_ctx") }
         }
         owned = false
         return try X509Certificate(adopting: certificate)
@@ -138,7 +234,7 @@ private enum CertificateWriter {
 private enum CRLWriter {
     static func write(
         issuer: X509Certificate,
-        signingKey: ECPrivateKey,
+        signingKey: CertificateSigningKey,
         number: UInt64,
         thisUpdate: Date,
         nextUpdate: Date,
@@ -170,8 +266,8 @@ private enum CRLWriter {
             "X509V3_EXT_nconf_nid(authorityKeyIdentifier)")
         defer { X509_EXTENSION_free(authorityKeyID) }
         try requireOne(X509_CRL_add_ext(crl, authorityKeyID, -1), "X509_CRL_add_ext")
-        guard X509_CRL_sign(crl, signingKey.key.pointer, signingKey.curve.defaultDigest.method) > 0 else {
-            throw CryptoError.openSSL("X509_CRL_sign")
+        try signingKey.withSigningContext { context in
+            guard X509_CRL_sign_ctx(crl, context) > 0 else { throw CryptoError.openSSL("X509_CRL_sign_ctx") }
         }
         owned = false
         return try CertificateRevocationList(adopting: crl)
