@@ -89,20 +89,32 @@ public struct SEVSNPReportVerifier: FormatVerifier {
     }
 
     /// `product-line`: the chain's root is the ARK of the endorsement key's product line: by its pinned fingerprint, or
-    /// for a root that is not one of AMD's published ARKs (then also a warning) by its name, `ARK-<line>`.
+    /// for a root that is not one of AMD's published ARKs (then also a warning) by its name, `ARK-<line>`, or for a
+    /// simulated ARK (one carrying Cloister's platform-id extension) `Cloister Simulated ARK-<line>`, which the check
+    /// names as simulated.
     static func productLineCheck(
         anchor: X509Certificate, endorsementKey extensions: AMDEndorsementKeyExtensions
     ) -> (EvidenceCheck, warning: String?) {
         let fingerprint = hexEncoded(anchor.sha256Fingerprint)
         let pinnedLine = TrustStore.amdARKFingerprints.first { $0.value == fingerprint }?.key
         let line = extensions.productLine
+        let simulated = isSimulated(anchor, named: "ARK-\(line)")
         let check = EvidenceCheck(
-            .productLine, passed: pinnedLine.map { $0 == line } ?? anchor.description.contains("CN=ARK-\(line)"),
-            "the endorsement key is \(extensions.productName)'s; the chain ends at \(anchor.subject)")
+            .productLine,
+            passed: pinnedLine.map { $0 == line } ?? (anchor.description.contains("CN=ARK-\(line)") || simulated),
+            "the endorsement key is \(extensions.productName)'s; the chain ends at \(anchor.subject)"
+                + (pinnedLine == nil && simulated ? ", a simulated ARK of \(line) (no AMD ARK is pinned)" : ""))
         let warning =
             pinnedLine == nil
             ? "the AMD trust anchor \(anchor.subject) (SHA-256 \(fingerprint)) is not one of AMD's published ARKs" : nil
         return (check, warning)
+    }
+
+    /// Whether `certificate` is a simulated AMD certificate named `name`: it carries Cloister's platform-id extension
+    /// and its common name is `Cloister Simulated <name>` (simulated hardware never takes AMD's exact names).
+    static func isSimulated(_ certificate: X509Certificate, named name: String) -> Bool {
+        certificate.extension(oid: PlatformCertificateExtensions.platformIDOID) != nil
+            && certificate.subject.commonName == "Cloister Simulated \(name)"
     }
 
     /// The endorsement key of the kind the report names: the evidence's own, else a configured certificate of that
@@ -148,7 +160,8 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             let expectedName = "SEV-\(kind)"
             guard certificate.signatureAlgorithm == "rsassaPss", certificate.publicKeyAlgorithm == "id-ecPublicKey",
                 (try? certificate.publicKey().curve) == .p384,
-                certificate.description.contains("CN=\(expectedName)"),
+                certificate.description.contains("CN=\(expectedName)")
+                    || Self.isSimulated(certificate, named: expectedName),
                 (kind == .vcek) == (extensions.hardwareID != nil)
             else {
                 throw AttestationError(
