@@ -41,7 +41,8 @@ struct SimulatedIntelInteropTests {
                 try Data(try collateral.quoteCollateralJSON(tee: kind.tee)).write(to: collateralPath)
                 pairs.append("\(quotePath.path):\(collateralPath.path)")
                 expected.append(
-                    (name, kind, try cloisterVerdict(quote, kind, root: vendor.rootCertificate, collateral: collateral)))
+                    (name, kind, try cloisterVerdict(quote, kind, root: vendor.rootCertificate, collateral: collateral))
+                )
             }
         }
         let output = try runTool(

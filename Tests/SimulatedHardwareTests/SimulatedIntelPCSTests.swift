@@ -25,7 +25,10 @@ struct SimulatedIntelPCSTests {
         let der = pcs.respond(path: "/sgx/certification/v4/pckcrl", query: ["ca": "platform", "encoding": "der"])
         #expect(der.status == 200)
         #expect(der.body == collateral.pckCRL.derRepresentation)
-        #expect(try Self.chain(der, "SGX-PCK-CRL-Issuer-Chain") == [collateral.pckCACertificate, collateral.rootCertificate])
+        #expect(
+            try Self.chain(der, "SGX-PCK-CRL-Issuer-Chain") == [
+                collateral.pckCACertificate, collateral.rootCertificate,
+            ])
         let listed = try CertificateRevocationList(derRepresentation: der.body)
         #expect(listed.entry(for: collateral.pckCertificate) != nil)
         let pem = pcs.respond(path: "/sgx/certification/v4/pckcrl", query: ["ca": "platform"])
@@ -103,7 +106,8 @@ struct SimulatedIntelPCSTests {
     @Test("any other route is 404 with a JSON error naming it")
     func unknownRoute() throws {
         let (_, pcs) = try Self.fixture()
-        for path in ["/", "/sgx/certification/v3/tcb", "/tdx/certification/v4/pckcrl", "/sgx/certification/v4/pckcert"] {
+        for path in ["/", "/sgx/certification/v3/tcb", "/tdx/certification/v4/pckcrl", "/sgx/certification/v4/pckcert"]
+        {
             let response = pcs.respond(path: path, query: [:])
             #expect(response.status == 404, "\(path)")
             let object = try #require(try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])

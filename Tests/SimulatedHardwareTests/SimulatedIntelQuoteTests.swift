@@ -6,7 +6,9 @@ import Testing
 
 @Suite("Simulated Intel vendor: fresh SGX and TDX DCAP quotes that Cloister's DCAP verifier accepts, by the mapping")
 struct SimulatedIntelQuoteTests {
-    @Test("every kind (SGX v3, v4; TDX v4, v5 TD 1.0, v5 TD 1.5) verifies up to date, simulated, with the mapped identity")
+    @Test(
+        "every kind (SGX v3, v4; TDX v4, v5 TD 1.0, v5 TD 1.5) verifies up to date, simulated, with the mapped identity"
+    )
     func everyKindUpToDate() throws {
         let vendor = try SimulatedIntelVendor.create(platformID: intelPlatformID(1), at: intelCreated)
         let tcb = SimulatedTCB(level: 3, latestLevel: 3)
@@ -45,7 +47,8 @@ struct SimulatedIntelQuoteTests {
             #expect(quote.userData == intelPlatformID(2) + [0, 0, 0, 0])
             #expect(quote.qeSVN == 2 && quote.pceSVN == 2)
             #expect(quote.qeAuthenticationData == Array(0..<32))
-            #expect(quote.qeReport.mrSigner == DigestAlgorithm.sha256.hash(Array("cloister-simulated-qe-signer-v1".utf8)))
+            #expect(
+                quote.qeReport.mrSigner == DigestAlgorithm.sha256.hash(Array("cloister-simulated-qe-signer-v1".utf8)))
             #expect(quote.qeReport.isvProdID == (kind.format == .sgx ? 1 : 2))
             switch quote.body {
             case .sgx(let body):
@@ -155,7 +158,9 @@ struct SimulatedIntelQuoteTests {
         #expect(outcome.claims?.simulated == true)
     }
 
-    @Test("the PKI says it is simulated: names, the platform-id extension, Intel's key usages, the SGX extension")
+    @Test(
+        "the PKI says it is simulated: names, the platform-id extension below the root, Intel's key usages, SGX extension"
+    )
     func pkiFollowsTheRules() throws {
         let platformID = intelPlatformID(9)
         let vendor = try SimulatedIntelVendor.create(platformID: platformID, at: intelCreated)
@@ -172,11 +177,17 @@ struct SimulatedIntelQuoteTests {
         for certificate in certificates {
             #expect(certificate.subject.organization == "Cloister Simulated Hardware")
             #expect(!certificate.subject.description.contains("Intel"))
-            #expect(PlatformCertificateExtensions.platformID(of: certificate) == platformID)
-            #expect(certificate.extension(oid: PlatformCertificateExtensions.platformIDOID)?.isCritical == false)
             #expect(certificate.signatureAlgorithm == "ecdsa-with-SHA256")
             #expect(try certificate.publicKey().curve == .p256)
         }
+        // The CAs below the root carry the platform-id extension; the root and the PCK certificate cannot (dcap-qvl).
+        #expect(
+            certificates.map { PlatformCertificateExtensions.platformID(of: $0) } == [
+                nil, platformID, platformID, nil,
+            ])
+        #expect(
+            certificates.compactMap { $0.extension(oid: PlatformCertificateExtensions.platformIDOID)?.isCritical }
+                == [false, false])
         #expect(certificates.map(\.isCertificateAuthority) == [true, true, false, false])
         #expect(certificates.map(\.pathLengthConstraint) == [1, 0, nil, nil])
         #expect(
@@ -208,7 +219,10 @@ struct SimulatedIntelQuoteTests {
             #expect(tcbInfo.tcbEvaluationDataNumber == 19)
             #expect(tcbInfo.levels.map(\.svn) == [3, 2, 1])
             #expect(tcbInfo.levels.map(\.status) == [.upToDate, .outOfDate, .outOfDate])
-            #expect(tcbInfo.levels.map(\.advisoryIDs) == [[], ["CLOISTER-SA-00003"], ["CLOISTER-SA-00002", "CLOISTER-SA-00003"]])
+            #expect(
+                tcbInfo.levels.map(\.advisoryIDs) == [
+                    [], ["CLOISTER-SA-00003"], ["CLOISTER-SA-00002", "CLOISTER-SA-00003"],
+                ])
             let qe = try DCAPQEIdentity(json: collateral.qeIdentity(tee).json)
             #expect(qe.id == (tee == .sgx ? "QE" : "TD_QE"))
             #expect(qe.levels.map(\.svn) == [3, 2, 1])

@@ -1,6 +1,6 @@
 public import Attestation
-public import CloisterCrypto
 import CloisterCBOR
+public import CloisterCrypto
 import FoundationEssentials
 
 /// What the simulated Intel vendor published for one platform at one TCB (`SimulatedIntelVendor.publish`): the PCK

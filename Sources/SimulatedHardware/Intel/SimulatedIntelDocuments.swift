@@ -91,7 +91,9 @@ struct SimulatedIntelDocuments {
         let levels = platformLevels().map { level in
             "{\"tcb\":{\"sgxtcbcomponents\":" + Self.components(SimulatedIntelPlatform.sgxComponents(level.level))
                 + ",\"pcesvn\":\(SimulatedIntelPlatform.svn16(level.level))"
-                + (tdx ? ",\"tdxtcbcomponents\":" + Self.components(SimulatedIntelPlatform.tdxComponents(level.level)) : "")
+                + (tdx
+                    ? ",\"tdxtcbcomponents\":" + Self.components(SimulatedIntelPlatform.tdxComponents(level.level))
+                    : "")
                 + "}," + Self.levelTail(level, date: tcbDate(level.level)) + "}"
         }
         json += "\"tcbLevels\":[" + levels.joined(separator: ",") + "]}"

@@ -41,7 +41,9 @@ struct SimulatedIntelPlatform: Sendable {
     static func svn16(_ level: UInt32) -> UInt16 { UInt16(min(level, 65535)) }
 
     /// The 16 SGX TCB component SVNs at `level`: components 1 and 2 the level, the others 0 (also the CPUSVN).
-    static func sgxComponents(_ level: UInt32) -> [UInt8] { [svn8(level), svn8(level)] + [UInt8](repeating: 0, count: 14) }
+    static func sgxComponents(_ level: UInt32) -> [UInt8] {
+        [svn8(level), svn8(level)] + [UInt8](repeating: 0, count: 14)
+    }
     /// The 16 TDX TCB component SVNs (`tee_tcb_svn`) at `level`: the TDX module's minor version (the level), its major
     /// version (1), the TDX late microcode update (the level), the others 0.
     static func tdxComponents(_ level: UInt32) -> [UInt8] {

@@ -55,7 +55,8 @@ extension SimulatedIntelVendor {
         guard collateral.tcb.level == tcb.level else {
             throw SimulatedHardwareError(
                 .invalidRequest,
-                "the collateral was published for TCB level \(collateral.tcb.level), the quote is asked at \(tcb.level)")
+                "the collateral was published for TCB level \(collateral.tcb.level), the quote is asked at \(tcb.level)"
+            )
         }
     }
 
@@ -74,7 +75,8 @@ extension SimulatedIntelVendor {
         let chain = Array(collateral.pckChainPEM.utf8) + [0]
         let certification =
             qeReport + (try pckKey.signature(for: qeReport).rawRepresentation)
-            + le(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count)) + SimulatedIntelPlatform.qeAuthenticationData
+            + le(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count))
+            + SimulatedIntelPlatform.qeAuthenticationData
             + le(IntelDCAPQuote.pckCertificateChainType) + le(UInt32(chain.count)) + chain
         var signatureData = try attestationKey.signature(for: signed).rawRepresentation + attestationPublicKey
         if version == 3 {
@@ -93,7 +95,9 @@ extension SimulatedIntelVendor {
         productID: UInt16, svn: UInt16, reportData: [UInt8]
     ) -> [UInt8] {
         var body = [UInt8](repeating: 0, count: SGXReportBody.byteCount)
-        func put(_ bytes: [UInt8], at offset: Int) { body.replaceSubrange(offset..<(offset + bytes.count), with: bytes) }
+        func put(_ bytes: [UInt8], at offset: Int) {
+            body.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
+        }
         put(SimulatedIntelPlatform.sgxComponents(level), at: 0)
         put(attributes, at: 48)
         put(mrEnclave, at: 64)

@@ -1,6 +1,6 @@
 import Attestation
-public import CloisterCrypto
 import CloisterCBOR
+public import CloisterCrypto
 public import FoundationEssentials
 
 /// Intel's side of one simulated platform: root CA, PCK Platform CA, TCB signing certificate, the platform's PCK key
@@ -10,8 +10,12 @@ public import FoundationEssentials
 ///
 /// - PKI. Every certificate's subject says it is simulated and never carries an Intel name: O = "Cloister Simulated
 ///   Hardware", CN = "Cloister Simulated SGX Root CA", "… SGX PCK Platform CA", "… SGX TCB Signing", "… SGX PCK
-///   Certificate". Every certificate, the root's included, carries Cloister's platform-id extension (non-critical),
-///   so `TrustStore.isCloisterRooted` classes the evidence as simulated whatever root it is checked against. Keys are
+///   Certificate". The PCK Platform CA and the TCB signing certificate carry Cloister's platform-id extension
+///   (non-critical); one of them is in every chain (the quote's PCK chain, the collateral's signing chains), so
+///   `TrustStore.isCloisterRooted` classes the evidence as simulated whatever root it is checked against. The root
+///   and the PCK certificate do not carry it: dcap-qvl decodes those two with RustCrypto's x509-cert, whose OIDs
+///   have 32-bit arcs, and refuses the platform-id OID's 128-bit UUID arc (it checks the CAs below the root with
+///   webpki, which skips an unknown non-critical extension). Keys are
 ///   ECDSA P-256 and signatures ECDSA with SHA-256, as Intel's. As Intel's certificates: the root CA:TRUE with path
 ///   length 1, the PCK Platform CA CA:TRUE with path length 0 (both certificate and CRL signing), the TCB signing and
 ///   PCK certificates end entities for digital signature and non-repudiation, all critical; no extended key usage. Each
@@ -83,8 +87,7 @@ public struct SimulatedIntelVendor: Sendable {
         let root = try CertificateAuthority.selfSigned(
             CertificateProfile(
                 subject: name("SGX Root CA"), notValidBefore: start, notValidAfter: now + 25 * year,
-                isCertificateAuthority: true, pathLengthConstraint: 1, keyUsage: [.keyCertSign, .cRLSign],
-                customExtensions: [marker]),
+                isCertificateAuthority: true, pathLengthConstraint: 1, keyUsage: [.keyCertSign, .cRLSign]),
             privateKey: rootKey)
         let pckCAKey = try ECPrivateKey(generating: .p256)
         let pckCA = try CertificateAuthority(
@@ -149,7 +152,8 @@ public struct SimulatedIntelVendor: Sendable {
         func authority(_ key: String, _ certificate: String) throws -> CertificateAuthority {
             let privateKey = try fields.privateKey(key)
             do {
-                return try CertificateAuthority(certificate: try fields.certificate(certificate), privateKey: privateKey)
+                return try CertificateAuthority(
+                    certificate: try fields.certificate(certificate), privateKey: privateKey)
             } catch let error as SimulatedHardwareError {
                 throw error
             } catch {
@@ -178,9 +182,8 @@ public struct SimulatedIntelVendor: Sendable {
                 notValidBefore: now - Self.skew, notValidAfter: now + 7 * Self.year, isCertificateAuthority: false,
                 keyUsage: [.digitalSignature, .nonRepudiation],
                 customExtensions: [
-                    PlatformCertificateExtensions.platformID(platformID),
                     CertificateExtension(
-                        oid: PCKCertificateExtensions.oid, value: platform.sgxExtension(level: tcb.level)),
+                        oid: PCKCertificateExtensions.oid, value: platform.sgxExtension(level: tcb.level))
                 ]),
             for: pckKey.publicKey)
         let number = UInt64(max(0, now.timeIntervalSince1970))
@@ -198,7 +201,8 @@ public struct SimulatedIntelVendor: Sendable {
             platformID: platformID, tcb: tcb, rootCertificate: root.certificate,
             pckCACertificate: pckCA.certificate, tcbSigningCertificate: tcbSigningCertificate, pckCertificate: pck,
             rootCACRL: rootCACRL, pckCRL: pckCRL, sgxTCBInfo: try signed(documents.tcbInfo(tdx: false)),
-            tdxTCBInfo: try signed(documents.tcbInfo(tdx: true)), sgxQEIdentity: try signed(documents.qeIdentity(tdx: false)),
+            tdxTCBInfo: try signed(documents.tcbInfo(tdx: true)),
+            sgxQEIdentity: try signed(documents.qeIdentity(tdx: false)),
             tdxQEIdentity: try signed(documents.qeIdentity(tdx: true)))
     }
 }

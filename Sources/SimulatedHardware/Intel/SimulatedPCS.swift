@@ -64,7 +64,8 @@ public struct SimulatedPCS: Sendable {
                 body: body)
         case "processor":
             return error(
-                404, "NotFound", "the simulated vendor has no PCK Processor CA: its PCK certificates are the Platform CA's")
+                404, "NotFound",
+                "the simulated vendor has no PCK Processor CA: its PCK certificates are the Platform CA's")
         case let other:
             return error(400, "InvalidRequestSyntax", "ca \(other ?? "(none)") is not processor or platform")
         }
