@@ -35,7 +35,9 @@ extension SimulatedIntelVendor {
         }
         try check(enclave, tcb: tcb, collateral: collateral)
         let body = tdReportBody(enclave, level: tcb.level, tdBody: tdBody)
-        let descriptor = version == 5 ? le(UInt16(tdBody == .td10 ? 2 : 3)) + le(UInt32(body.count)) : []
+        let descriptor =
+            version == 5
+            ? littleEndianBytes(UInt16(tdBody == .td10 ? 2 : 3)) + littleEndianBytes(UInt32(body.count)) : []
         return try quote(
             version: version, tee: .tdx, descriptor: descriptor, body: body, level: tcb.level, collateral: collateral)
     }
@@ -67,25 +69,28 @@ extension SimulatedIntelVendor {
     ) throws -> [UInt8] {
         let qeSVN = SimulatedIntelPlatform.svn16(level)
         let header =
-            le(version) + le(IntelDCAPQuoteHeader.ecdsaP256KeyType) + le(tee.rawValue) + le(qeSVN)
-            + le(SimulatedIntelPlatform.svn16(level)) + IntelDCAPQuoteHeader.intelQEVendorID + platform.quoteUserData
+            littleEndianBytes(version) + littleEndianBytes(IntelDCAPQuoteHeader.ecdsaP256KeyType)
+            + littleEndianBytes(tee.rawValue) + littleEndianBytes(qeSVN)
+            + littleEndianBytes(SimulatedIntelPlatform.svn16(level)) + IntelDCAPQuoteHeader.intelQEVendorID
+            + platform.quoteUserData
         let signed = header + descriptor + body
         let attestationPublicKey = Array(attestationKey.publicKey.x963Representation.dropFirst())
         let qeReport = qeReportBody(tee: tee, level: level, attestationPublicKey: attestationPublicKey)
         let chain = Array(collateral.pckChainPEM.utf8) + [0]
         let certification =
             qeReport + (try pckKey.signature(for: qeReport).rawRepresentation)
-            + le(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count))
+            + littleEndianBytes(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count))
             + SimulatedIntelPlatform.qeAuthenticationData
-            + le(IntelDCAPQuote.pckCertificateChainType) + le(UInt32(chain.count)) + chain
+            + littleEndianBytes(IntelDCAPQuote.pckCertificateChainType) + littleEndianBytes(UInt32(chain.count)) + chain
         var signatureData = try attestationKey.signature(for: signed).rawRepresentation + attestationPublicKey
         if version == 3 {
             signatureData += certification
         } else {
             signatureData +=
-                le(IntelDCAPQuote.qeReportCertificationDataType) + le(UInt32(certification.count)) + certification
+                littleEndianBytes(IntelDCAPQuote.qeReportCertificationDataType)
+                + littleEndianBytes(UInt32(certification.count)) + certification
         }
-        return signed + le(UInt32(signatureData.count)) + signatureData
+        return signed + littleEndianBytes(UInt32(signatureData.count)) + signatureData
     }
 
     /// An SGX report body (384 bytes) of the platform at `level`: CPUSVN, MISCSELECT, ATTRIBUTES, MRENCLAVE, MRSIGNER,
@@ -103,8 +108,8 @@ extension SimulatedIntelVendor {
         put(mrEnclave, at: 64)
         put(mrSigner, at: 128)
         put(configID, at: 192)
-        put(le(productID), at: 256)
-        put(le(svn), at: 258)
+        put(littleEndianBytes(productID), at: 256)
+        put(littleEndianBytes(svn), at: 258)
         put(reportData, at: 320)
         return body
     }
@@ -113,7 +118,7 @@ extension SimulatedIntelVendor {
         // INIT | MODE64BIT, DEBUG when debug; XFRM 0x03 (x87, SSE).
         let flags: UInt64 = 0x01 | 0x04 | (enclave.debug ? 0x02 : 0)
         return reportBody(
-            level: level, attributes: le(flags) + le(UInt64(0x03)),
+            level: level, attributes: littleEndianBytes(flags) + littleEndianBytes(UInt64(0x03)),
             mrEnclave: DigestAlgorithm.sha256.hash(enclave.measurement),
             mrSigner: DigestAlgorithm.sha256.hash(enclave.signer),
             configID: enclave.manifestHash + [UInt8](repeating: 0, count: 16), productID: enclave.productID,
@@ -126,7 +131,7 @@ extension SimulatedIntelVendor {
         let flags: UInt64 = 0x01 | 0x04 | 0x10
         let binding = DigestAlgorithm.sha256.hash(attestationPublicKey + SimulatedIntelPlatform.qeAuthenticationData)
         return reportBody(
-            level: level, attributes: le(flags) + le(UInt64(0xe7)),
+            level: level, attributes: littleEndianBytes(flags) + littleEndianBytes(UInt64(0xe7)),
             mrEnclave: tee == .sgx ? SimulatedIntelPlatform.sgxQEMREnclave : SimulatedIntelPlatform.tdxQEMREnclave,
             mrSigner: SimulatedIntelPlatform.qeMRSigner, configID: [],
             productID: tee == .sgx ? SimulatedIntelPlatform.sgxQEProductID : SimulatedIntelPlatform.tdxQEProductID,
@@ -140,8 +145,9 @@ extension SimulatedIntelVendor {
         // SEPT_VE_DISABLE (bit 28), DEBUG (bit 0) when debug.
         let tdAttributes: UInt64 = (1 << 28) | (enclave.debug ? 1 : 0)
         var body =
-            teeTCBSVN + SimulatedIntelPlatform.mrSeam + [UInt8](repeating: 0, count: 48 + 8) + le(tdAttributes)
-            + le(UInt64(0x61ae7)) + enclave.measurement + enclave.manifestHash + enclave.signer
+            teeTCBSVN + SimulatedIntelPlatform.mrSeam + [UInt8](repeating: 0, count: 48 + 8)
+            + littleEndianBytes(tdAttributes)
+            + littleEndianBytes(UInt64(0x61ae7)) + enclave.measurement + enclave.manifestHash + enclave.signer
             + [UInt8](repeating: 0, count: 48 + 4 * 48) + enclave.reportData
         if tdBody == .td15 {
             body += teeTCBSVN + [UInt8](repeating: 0, count: 48)
@@ -151,6 +157,6 @@ extension SimulatedIntelVendor {
 }
 
 /// `value`'s bytes, least significant first.
-func le<Value: FixedWidthInteger>(_ value: Value) -> [UInt8] {
+func littleEndianBytes<Value: FixedWidthInteger>(_ value: Value) -> [UInt8] {
     withUnsafeBytes(of: value.littleEndian, Array.init)
 }

@@ -15,12 +15,13 @@ public import FoundationEssentials
 ///   `TrustStore.isCloisterRooted` classes the evidence as simulated whatever root it is checked against. The root
 ///   and the PCK certificate do not carry it: dcap-qvl decodes those two with RustCrypto's x509-cert, whose OIDs
 ///   have 32-bit arcs, and refuses the platform-id OID's 128-bit UUID arc (it checks the CAs below the root with
-///   webpki, which skips an unknown non-critical extension). Keys are
-///   ECDSA P-256 and signatures ECDSA with SHA-256, as Intel's. As Intel's certificates: the root CA:TRUE with path
-///   length 1, the PCK Platform CA CA:TRUE with path length 0 (both certificate and CRL signing), the TCB signing and
-///   PCK certificates end entities for digital signature and non-repudiation, all critical; no extended key usage. Each
+///   webpki, which skips an unknown non-critical extension). Keys are ECDSA P-256 and signatures ECDSA with SHA-256,
+///   as Intel's. As Intel's certificates: the root CA:TRUE with path length 1, the PCK Platform CA CA:TRUE with path
+///   length 0 (both certificate and CRL signing), the TCB signing and PCK certificates end entities for digital
+///   signature and non-repudiation, all critical; no extended key usage and no CRL distribution points. Each
 ///   certificate is valid from an hour before it is issued (clock skew), the root for 25 years, the PCK Platform CA
-///   for 15, the TCB signing and PCK certificates for 7.
+///   for 15, the TCB signing and PCK certificates for 7; the PCK certificate is issued anew at each publication, for
+///   the platform's level.
 /// - Platform. FMSPC = the first 6 bytes of SHA-256("cloister-fmspc-v1" ‖ platform id); PCE-ID 0x0000; PPID = the
 ///   platform id; platform instance id = the first 16 bytes of SHA-256("cloister-platform-instance-v1" ‖ platform id);
 ///   SGX type 1 (scalable); configuration flags all true, as Intel's PCK Platform CA writes them.
