@@ -144,6 +144,19 @@ struct SimulatedIntelQuoteTests {
         }
     }
 
+    @Test("the collateral holds for its 30 days: after its next update the TCB info, QE identity and CRLs are stale")
+    func collateralExpires() throws {
+        let vendor = try SimulatedIntelVendor.create(platformID: intelPlatformID(16), at: intelCreated)
+        let tcb = SimulatedTCB(level: 1, latestLevel: 1)
+        let collateral = try vendor.publish(tcb, at: intelNow)
+        let kind = IntelQuoteKind.all[3]
+        let quote = try kind.make(vendor, intelEnclave(12), tcb, collateral)
+        let root = vendor.rootCertificate
+        #expect(try cloisterVerdict(quote, kind, root: root, collateral: collateral, at: intelNow + 29 * 86_400).passed)
+        let stale = try cloisterVerdict(quote, kind, root: root, collateral: collateral, at: intelNow + 31 * 86_400)
+        #expect(Set(failedChecks(stale)).isSuperset(of: ["collateral-current", "revocation-lists"]))
+    }
+
     @Test("another vendor's root does not anchor the quotes; the quotes are still known as simulated")
     func otherRootRefused() throws {
         let vendor = try SimulatedIntelVendor.create(platformID: intelPlatformID(7), at: intelCreated)
