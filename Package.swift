@@ -98,7 +98,8 @@ let package = Package(
         .target(
             name: "EnclavePlatform",
             dependencies: [
-                "EnclaveProtocol", "Attestation", "SimulatedHardware", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "EnclaveProtocol", "Attestation", "SimulatedHardware", "CloisterErrors", "CloisterCrypto",
+                "CloisterCBOR",
                 "CEnclaveSandbox",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
@@ -150,7 +151,8 @@ let package = Package(
         .target(
             name: "ConfidentialProtocol",
             dependencies: [
-                "EnclaveProtocol", "Federated", "Learning", "Privacy", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                "EnclaveProtocol", "Federated", "Learning", "Privacy", "CloisterErrors", "CloisterCrypto",
+                "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),
@@ -247,6 +249,7 @@ let package = Package(
                 "EnclaveProtocol",
                 "EnclavePlatform",
                 "EnclaveSDK",
+                "SimulatedHardware",
                 "Verifier",
                 "VerifierServer",
                 "Privacy",
@@ -301,7 +304,9 @@ let package = Package(
         .testTarget(
             name: "EnclaveRuntimeTests",
             dependencies: [
-                "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Attestation", "CloisterErrors", "CloisterTestSupport",
+                "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Attestation", "CloisterErrors",
+                "CloisterTestSupport",
+                "SimulatedHardware", "Verifier",
             ],
             swiftSettings: strictSettings
         ),
@@ -323,7 +328,8 @@ let package = Package(
         .testTarget(
             name: "FederationServerTests",
             dependencies: [
-                "FederationServer", "ConfidentialProtocol", "RelyingParty", "HTTPService", "Federated", "EnclaveProtocol",
+                "FederationServer", "ConfidentialProtocol", "RelyingParty", "HTTPService", "Federated",
+                "EnclaveProtocol",
                 "Verifier", "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
                 "Learning",
                 "CloisterTestSupport",
@@ -356,7 +362,8 @@ let package = Package(
         .testTarget(
             name: "VerifierTests",
             dependencies: [
-                "Verifier", "RelyingParty", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "CloisterErrors",
+                "Verifier", "RelyingParty", "Attestation", "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK",
+                "CloisterErrors",
                 "Learning",
                 "CloisterCrypto", "CloisterCBOR",
                 "CloisterTestSupport",

@@ -44,8 +44,42 @@ public struct EvidenceVerifier: Sendable {
         public var passed: Bool { !checks.isEmpty && checks.allSatisfy(\.passed) }
     }
 
-    /// Verifies `evidence` at `time`; `format` nil detects it.
+    /// Verifies `evidence` at `time`; `format` nil detects it. Bound evidence (`BoundEvidence`) is unwrapped: its
+    /// evidence is verified, then `report-data` checks that the report data binds the values sent beside it, which
+    /// the claims then state.
     public func verify(_ evidence: [UInt8], format requested: EvidenceFormat? = nil, at time: Date) -> Outcome {
+        let bound: BoundEvidence?
+        do {
+            bound = try BoundEvidence.read(evidence)
+        } catch {
+            return Outcome(
+                format: requested, claims: nil, checks: [EvidenceCheck(.decode, passed: false, error.reason)],
+                warnings: [], refusal: error)
+        }
+        guard let bound else { return verifyUnbound(evidence, format: requested, at: time) }
+        let outcome = verifyUnbound(bound.evidence, format: requested, at: time)
+        guard let claims = outcome.claims else { return outcome }
+        let check: EvidenceCheck
+        if claims.nonce != nil || claims.userData != nil || claims.publicKey != nil || claims.reportData == nil {
+            check = EvidenceCheck(
+                .reportData, passed: false,
+                "\(claims.format.rawValue) evidence states its own nonce, user data and public key; only evidence "
+                    + "with report data comes bound")
+        } else {
+            let expected = hexEncoded(bound.reportData)
+            check = EvidenceCheck(
+                .reportData, passed: claims.reportData == expected,
+                claims.reportData == expected
+                    ? "the report data binds the nonce, user data and public key sent with the evidence"
+                    : "the report data does not bind the nonce, user data and public key sent with the evidence "
+                        + "(Cloister's binding would be \(expected))")
+        }
+        return Outcome(
+            format: outcome.format, claims: check.passed ? claims.binding(bound) : claims,
+            checks: outcome.checks + [check], warnings: outcome.warnings, refusal: nil)
+    }
+
+    private func verifyUnbound(_ evidence: [UInt8], format requested: EvidenceFormat?, at time: Date) -> Outcome {
         switch read(evidence, requested: requested) {
         case .failure(let error):
             return Outcome(
@@ -74,7 +108,7 @@ public struct EvidenceVerifier: Sendable {
     public func format(of evidence: [UInt8], requested: EvidenceFormat? = nil) throws(AttestationError)
         -> EvidenceFormat
     {
-        try read(evidence, requested: requested).get().format
+        try read(BoundEvidence.read(evidence)?.evidence ?? evidence, requested: requested).get().format
     }
 
     /// Evidence read by a format: its format, what was read, and the format's verification of it at a time.

@@ -1,3 +1,5 @@
+import CloisterCrypto
+
 /// What verified evidence states: a core every format maps its fields onto by written rules, so that one policy
 /// serves every format, and the claims only its format makes (`details`). Byte values are lower-case hex.
 ///
@@ -58,6 +60,15 @@ public struct VerifiedClaims: Sendable, Hashable, Encodable {
         self.tcbStatus = tcbStatus
         self.advisoryIDs = advisoryIDs
         self.details = details
+    }
+
+    /// The same claims stating `nonce`, `userData` and `publicKey`, which bound evidence proved its report data binds.
+    func binding(_ bound: BoundEvidence) -> VerifiedClaims {
+        VerifiedClaims(
+            format: format, timestamp: timestamp, pcrs: pcrs, measurement: measurement, signer: signer,
+            nonce: bound.nonce.map(hexEncoded), userData: bound.userData.map(hexEncoded),
+            publicKey: bound.publicKey.map(hexEncoded), reportData: reportData, debug: debug, simulated: simulated,
+            productID: productID, svn: svn, tcbStatus: tcbStatus, advisoryIDs: advisoryIDs, details: details)
     }
 
     /// The format's own claims, if they are of type `type`.

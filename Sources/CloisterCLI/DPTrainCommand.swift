@@ -120,6 +120,10 @@ struct TrainCommand: AsyncParsableCommand {
     var home: String?
 
     @Option(
+        help: "With --enclave: the evidence its quotes take: \(EvidenceKind.names) (default: the manifest's).")
+    var evidence: EvidenceKind?
+
+    @Option(
         help: """
             With --enclave: the sealed checkpoint file (default: $XDG_STATE_HOME, else ~/.local/state, then \
             /cloister/checkpoints/dpsgd-ID.sealed, ID a digest of the manifest, data path and options).
@@ -162,8 +166,11 @@ struct TrainCommand: AsyncParsableCommand {
         guard testFraction > 0, testFraction < 1 else {
             throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)")
         }
-        if enclave == nil && (home != nil || checkpoint != nil || policy != nil || allowDevelopmentKeys) {
-            throw ValidationError("--home, --checkpoint, --policy and --allow-development-keys go with --enclave")
+        if enclave == nil
+            && (home != nil || checkpoint != nil || policy != nil || allowDevelopmentKeys || evidence != nil)
+        {
+            throw ValidationError(
+                "--home, --evidence, --checkpoint, --policy and --allow-development-keys go with --enclave")
         }
         if policy != nil && allowDevelopmentKeys {
             throw ValidationError("--allow-development-keys shapes the default policy; with --policy, say it there")
@@ -275,7 +282,7 @@ struct TrainCommand: AsyncParsableCommand {
         let policy = try RelyingParty.policy(
             file: policy, id: "dp-train-enclave", measurement: measurement, allowDevelopmentKeys: allowDevelopmentKeys)
         let checkpointFile = try AtomicFile(path: checkpoint ?? defaultCheckpoint(measurement))
-        let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home)
+        let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home, evidence: evidence)
         defer {
             channel.shutdown()
             _ = try? platform.waitForEnclave()

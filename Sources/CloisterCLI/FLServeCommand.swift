@@ -32,6 +32,9 @@ struct FLServeCommand: AsyncParsableCommand {
     @Option(help: "The platform home (default: $CLOISTER_HOME, else ~/.cloister).")
     var home: String?
 
+    @Option(help: "The evidence the enclave's quotes take: \(EvidenceKind.names) (default: the manifest's).")
+    var evidence: EvidenceKind?
+
     @Option(help: "The address to listen on (loopback by default).")
     var host = "127.0.0.1"
 
@@ -60,7 +63,7 @@ struct FLServeCommand: AsyncParsableCommand {
         let (ids, keys) = try ClientRegistryFile.load(clients)
         let config = FederationConfig(plan: try federation.plan(clients: ids), clientKeys: keys, model: model.spec)
         try await reportingErrors {
-            let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home)
+            let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home, evidence: evidence)
             defer {
                 channel.shutdown()
                 _ = try? platform.waitForEnclave()

@@ -57,6 +57,9 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(help: "The platform home (default: $CLOISTER_HOME, else ~/.cloister).")
     var home: String?
 
+    @Option(help: "The evidence the enclave's quotes take: \(EvidenceKind.names) (default: the manifest's).")
+    var evidence: EvidenceKind?
+
     @Option(help: "Have every client attest the aggregator through this verifier service (challenge-response).")
     var verifier: String?
 
@@ -116,7 +119,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
                 model: spec)
             let training = try local.training(for: config.plan.strategy)
 
-            let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home)
+            let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home, evidence: evidence)
             defer {
                 channel.shutdown()
                 _ = try? platform.waitForEnclave()

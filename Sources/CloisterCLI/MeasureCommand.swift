@@ -18,7 +18,11 @@ public struct MeasureCommand: AsyncParsableCommand {
     @Argument(help: "The manifest: NAME.toml, or a signed NAME.manifest.cose.")
     var manifest: String
 
-    @Flag(help: "Print {\"measurement\", \"signer\", \"libraries\", \"trusted_files\"} as JSON.")
+    @Flag(
+        help: """
+            Print {"measurement", "signer", "reference_measurements", "reference_signers", "libraries", \
+            "trusted_files"} as JSON (the reference values: every evidence kind's form, for a policy).
+            """)
     var json = false
 
     public init() {}

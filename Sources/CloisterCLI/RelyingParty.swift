@@ -18,8 +18,9 @@ enum RelyingParty {
             signer: try ResultSigner(key: ECPrivateKey(generating: .p256), build: "cloister \(CloisterVersion.string)"))
     }
 
-    /// The policy in the file `path` if given, else one requiring `measurement` on a simulated platform, a quote no
-    /// older than the default maximum age, and the development key only when `allowDevelopmentKeys`.
+    /// The policy in the file `path` if given, else one requiring `measurement` (in every evidence kind's form:
+    /// `SimulatedIdentity`) on a simulated platform, a quote no older than the default maximum age, and the
+    /// development key only when `allowDevelopmentKeys`.
     static func policy(
         file path: String?, id: String, measurement: String, allowDevelopmentKeys: Bool
     ) throws -> Policy {
@@ -27,6 +28,8 @@ enum RelyingParty {
             do { return try Policy(contentsOfFile: path) } catch { throw ValidationError("\(error)") }
         }
         return Policy(
-            id: id, measurements: [measurement], allowSimulated: true, allowDevelopmentKeys: allowDevelopmentKeys)
+            id: id, measurements: hexDecoded(measurement).map(SimulatedIdentity.measurements) ?? [measurement],
+            allowSimulated: true,
+            allowDevelopmentKeys: allowDevelopmentKeys)
     }
 }

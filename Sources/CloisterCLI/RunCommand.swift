@@ -1,13 +1,14 @@
 public import ArgumentParser
+import Attestation
 import CloisterCBOR
 import CloisterCrypto
 import CloisterErrors
 import EnclavePlatform
-import EnclaveProtocol
+public import EnclaveProtocol
 import Foundation
 
-/// `cloister run MANIFEST [--home DIR] [--quote-out FILE] [--nonce HEX] [--user-data HEX] [-- ARGS]`: the host side
-/// of a launch.
+/// `cloister run MANIFEST [--home DIR] [--evidence KIND] [--quote-out FILE] [--nonce HEX] [--user-data HEX]
+/// [-- ARGS]`: the host side of a launch.
 public struct RunCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "run",
@@ -16,7 +17,12 @@ public struct RunCommand: AsyncParsableCommand {
             The host (this process) starts the platform process, which verifies the signed manifest, measures the \
             executable through the descriptor it runs, confines the enclave and hands the host its ECALL channel. \
             The host then calls the workload's 'main' with the manifest's loader.argv followed by ARGS. With \
-            --quote-out it first obtains a quote bound to --nonce and --user-data and to the enclave's own key. \
+            --quote-out it first obtains a quote bound to --nonce and --user-data and to the enclave's own key, in \
+            the evidence kind --evidence names (else the manifest's enclave.evidence, else Cloister's quote): a \
+            Cloister quote or Nitro document (COSE_Sign1), an SGX or TDX DCAP quote, or an SEV-SNP extended report \
+            (report and certificate table); for the last three the file holds the evidence as the hardware makes \
+            it, whose report data binds the nonce, user data and key by Cloister's binding (verify it with a \
+            policy saying report_data_binding = "cloister"). \
             Launch details go to standard error; the workload's output to standard output. Exit status: the \
             workload's, 64 bad arguments, 65 manifest refused (invalid, or an input changed since signing), 78 \
             missing or insecure platform, 1 launch failure, 128+N when the enclave died of signal N.
@@ -29,7 +35,10 @@ public struct RunCommand: AsyncParsableCommand {
     @Option(help: "The platform home (default: $CLOISTER_HOME, else ~/.cloister).")
     var home: String?
 
-    @Option(help: "Write a quote (COSE_Sign1) for the enclave to this file.")
+    @Option(help: "The evidence the enclave's quotes take: \(EvidenceKind.names) (default: the manifest's).")
+    var evidence: EvidenceKind?
+
+    @Option(help: "Write a quote for the enclave to this file (in the --evidence kind).")
     var quoteOut: String?
 
     @Option(help: "Hex nonce the quote binds (up to 512 bytes); needs --quote-out.")
@@ -57,7 +66,7 @@ public struct RunCommand: AsyncParsableCommand {
 
     public func run() async throws {
         try reportingErrors {
-            let (platform, record, channel) = try Self.launch(manifest: manifest, home: home)
+            let (platform, record, channel) = try Self.launch(manifest: manifest, home: home, evidence: evidence)
             let caller = EnclaveCaller(channel: channel)
             var status: Int32 = 0
             do {
@@ -92,7 +101,9 @@ public struct RunCommand: AsyncParsableCommand {
 
     /// Starts the platform process and launches the enclave the signed manifest at `manifest` describes, reporting
     /// the launch on standard error; returns the platform, the enclave's record and the host's ECALL channel.
-    static func launch(manifest: String, home: String?) throws -> (PlatformProcess, EnclaveRecord, Channel) {
+    static func launch(
+        manifest: String, home: String?, evidence: EvidenceKind? = nil
+    ) throws -> (PlatformProcess, EnclaveRecord, Channel) {
         let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
         let executable = try runningExecutable()
         let locator = EnclaveExecutableLocator.current
@@ -102,9 +113,9 @@ public struct RunCommand: AsyncParsableCommand {
         let manifestPath = URL(fileURLWithPath: manifest).standardizedFileURL.path
         let platform = try PlatformProcess.start(executable: executable, home: platformHome)
         let (record, channel) = try reportingRemote {
-            try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable)
+            try platform.launch(manifestPath: manifestPath, enclaveExecutable: enclaveExecutable, evidence: evidence)
         }
-        printToStandardError("cloister: enclave \(record.enclaveID) launched")
+        printToStandardError("cloister: enclave \(record.enclaveID) launched (evidence \(record.evidence))")
         printToStandardError("cloister: measurement \(hexEncoded(record.identity.measurement))")
         printToStandardError("cloister: isolation \(record.mechanismNames.joined(separator: ", "))")
         if let warning = try isolationWarning(record) { printToStandardError("cloister: warning: \(warning)") }
@@ -116,9 +127,14 @@ public struct RunCommand: AsyncParsableCommand {
             "nonce": try bytes(nonce, "--nonce").map(CBORValue.bytes) ?? .null,
             "user_data": try bytes(userData, "--user-data").map(CBORValue.bytes) ?? .null,
         ]
-        let quote = try caller.call(EnclaveMain.quoteFunction, request.encoded())
+        let reply = try caller.call(EnclaveMain.quoteFunction, request.encoded())
+        let bound = try BoundEvidence.read(reply)
+        let quote = bound?.evidence ?? reply
         try AtomicFile(path: path, mode: 0o644).write(quote)
         printToStandardError("cloister: wrote quote \(path) (\(quote.count) bytes)")
+        if let key = bound?.publicKey {
+            printToStandardError("cloister: its report data binds the enclave key \(hexEncoded(key))")
+        }
     }
 
     private func bytes(_ hex: String?, _ option: String) throws -> [UInt8]? {
@@ -167,4 +183,8 @@ public struct RunCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+extension EvidenceKind: ExpressibleByArgument {
+    public init?(argument: String) { self.init(rawValue: argument) }
 }

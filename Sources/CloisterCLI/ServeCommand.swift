@@ -5,6 +5,7 @@ import EnclavePlatform
 import Foundation
 import Hummingbird
 import Logging
+import SimulatedHardware
 import VendorCollateral
 import Verifier
 import VerifierServer
@@ -97,6 +98,13 @@ public struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds between passes that delete sessions past their retention.")
     var sessionCollectionInterval = SessionCollector.defaultInterval
 
+    @Flag(
+        help: """
+            Also serve the simulated platform's collateral (--home): Intel PCS v4 routes (/sgx/certification/v4/..., \
+            /tdx/certification/v4/...) and AMD KDS routes (/vcek/v1/..., /vlek/v1/...), for PCCS and KDS clients.
+            """)
+    var collateral = false
+
     @OptionGroup var timeouts: HTTPTimeoutOptions
 
     public init() {}
@@ -137,6 +145,7 @@ public struct ServeCommand: AsyncParsableCommand {
             logger.warning("results are signed with an ephemeral key; pass --signing-key for a stable JWK set")
         }
         let trust = try trustStore(logger: logger)
+        let collateralRoutes = try collateral ? simulatedCollateralRoutes(logger: logger) : nil
         let collateralCache = try collateralCache(logger: logger)
         let endorsementCache = try kdsOptions.cache()
         if let endorsementCache {
@@ -160,7 +169,7 @@ public struct ServeCommand: AsyncParsableCommand {
         try await VerifierServerMain.application(
             service: service, adminToken: token, host: host, port: port, timeouts: timeouts.timeouts,
             sessionRetention: TimeInterval(sessionRetention), collectionInterval: .seconds(sessionCollectionInterval),
-            logger: logger
+            collateral: collateralRoutes, logger: logger
         ).runService()
     }
 
@@ -185,6 +194,22 @@ public struct ServeCommand: AsyncParsableCommand {
         return cache
     }
 
+    /// The simulated platform's PCS and KDS routes (`--collateral`), answered from what its vendors published when
+    /// the service started.
+    private func simulatedCollateralRoutes(logger: Logger) throws -> CollateralRoutes {
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        let published = try reportingErrors { try platformHome.publishedTrust() }
+        let pcs = SimulatedPCS(collateral: published.intelCollateral)
+        let kds = SimulatedKDS(collateral: published.amdCollateral)
+        logger.info("serving the simulated platform's PCS and KDS routes from \(platformHome.path)")
+        return CollateralRoutes(prefixes: SimulatedPCS.prefixes + SimulatedKDS.prefixes) { path, query in
+            let answer =
+                SimulatedPCS.prefixes.contains(where: { path.hasPrefix($0) })
+                ? pcs.respond(path: path, query: query) : kds.respond(path: path, query: query)
+            return CollateralRoutes.Answer(status: answer.status, headers: answer.headers, body: answer.body)
+        }
+    }
+
     private func trustStore(logger: Logger) throws -> TrustStore {
         let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
         var trust = TrustStore()
@@ -193,7 +218,7 @@ public struct ServeCommand: AsyncParsableCommand {
         } else if home != nil {
             throw ValidationError("no Cloister platform in \(platformHome.path)")
         }
-        trust.nitroRoots = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
+        trust.nitroRoots += try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
         for warning in trust.nitroRootWarnings { logger.warning("\(warning)") }
         if let intelRoot {
             let dcap = TrustStore.FormatTrust(

@@ -15,8 +15,10 @@ public struct VerifyCommand: AsyncParsableCommand {
             "Appraise a Cloister quote, AWS Nitro document, Intel SGX/TDX DCAP quote or AMD SEV-SNP report under a "
             + "policy; print every check and the EAR.",
         discussion: """
-            Cloister quotes are checked against the platform in --home (else $CLOISTER_HOME, else ~/.cloister): its \
-            published root, CRLs and TCB-status list (no secret is read), or against --trust-anchor with --crl. AWS \
+            Without --trust-anchor, evidence is checked against the simulated platform in --home (else \
+            $CLOISTER_HOME, else ~/.cloister): its published root, CRLs and TCB-status list for Cloister quotes, its \
+            simulated vendors' roots and collateral for the SGX, TDX, SEV-SNP and Nitro evidence it makes (no \
+            secret is read; the evidence is simulated and a policy must allow it). Otherwise AWS \
             Nitro documents need AWS's root G1 with --trust-anchor (\(TrustStore.awsNitroRootURL)); under a root \
             whose SHA-256 differs from \(TrustStore.awsNitroRootG1Fingerprint) the result is at best a warning. \
             Intel SGX and TDX DCAP quotes (versions 3 to 5) need Intel's SGX Root CA with --trust-anchor \
@@ -237,8 +239,9 @@ public struct VerifyCommand: AsyncParsableCommand {
         trust[.snp] = fetched
     }
 
-    /// The roots and CRLs given, for `format`; without them a Cloister quote (or evidence that does not decode)
-    /// takes the published trust of the platform in the home, and any other format needs its roots.
+    /// The roots and CRLs given, for `format`; without them the published trust of the platform in the home (its
+    /// root, CRLs and TCB-status list, and its simulated vendors' roots and collateral: evidence of every kind it
+    /// makes), or, with no platform there, the advice naming the format's roots.
     private func trustStore(for format: EvidenceFormat?) throws -> TrustStore {
         let anchors = try trustAnchors.flatMap { try CommandInput.certificates($0, "--trust-anchor") }
         let format = format ?? .cloister
@@ -259,7 +262,8 @@ public struct VerifyCommand: AsyncParsableCommand {
                     collateral: (anchors.filter { !$0.isSelfSigned } + keys).map(\.derRepresentation))
             ])
         }
-        guard format == .cloister else {
+        let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)
+        guard format == .cloister || platformHome.isInitialized else {
             throw ValidationError(
                 EvidenceFormatRegistry.standard.verifier(for: format)?.trustAnchorAdvice
                     ?? "\(format.name) evidence needs --trust-anchor")

@@ -43,7 +43,8 @@ public struct AttestationRefusal: Error, Sendable, CustomStringConvertible {
 
 extension Appraiser {
     /// Asks `call` (the untrusted host's relay to the enclave's `cloister.quote` ECALL) for a quote on a fresh
-    /// 32-byte nonce and appraises it under `policy`, with the nonce required, at `time`. Throws
+    /// 32-byte nonce and appraises it under `policy`, with the nonce required, at `time`; the quote may take any
+    /// evidence kind the registry reads (bound evidence states its nonce and key once its report data binds them). Throws
     /// `AttestationRefusal` naming every failing check, or when the quote binds no P-256 key.
     public func attestEnclave(
         policy: Policy, at time: Date = Date(), call: (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
@@ -54,7 +55,7 @@ extension Appraiser {
         let quote = try call(
             EnclaveMain.quoteFunction,
             CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)]).encoded())
-        let appraisal = evaluate(quote, format: .cloister, policy: policy, expectedNonce: nonce, at: time)
+        let appraisal = evaluate(quote, policy: policy, expectedNonce: nonce, at: time)
         guard appraisal.status != .contraindicated else {
             let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
             throw AttestationRefusal(reason: "the enclave's quote is refused under policy '\(policy.id)': \(failures)")

@@ -211,17 +211,17 @@ struct SimulatedCheck: NamedPolicyCheck {
     }
 }
 
-/// `development-key`: a Cloister manifest signed with the development key only when the policy allows it.
+/// `development-key`: a manifest signed with the development key only when the policy allows it, known in a Cloister
+/// quote's PCR8 and in simulated evidence of every kind (`VerifiedClaims.namesDevelopmentSigner`).
 struct DevelopmentKeyCheck: NamedPolicyCheck {
     let allowDevelopmentKeys: Bool
     var name: CheckName { .developmentKey }
 
     func evaluate(_ subject: AppraisalSubject) -> PolicyCheckResult {
         let claims = subject.claims
-        guard claims.format == .cloister else {
-            return .notRequired("\(claims.format.rawValue) evidence has no manifest signer")
+        guard let development = claims.namesDevelopmentSigner else {
+            return .notRequired("\(claims.format.rawValue) hardware evidence has no manifest signer")
         }
-        let development = claims.signer == SignerIdentity.development.hex
         return .meetsPolicy(
             if: !development || allowDevelopmentKeys,
             development ? "signed with the development key, allowed by policy" : "not the development key",

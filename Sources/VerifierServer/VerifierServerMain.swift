@@ -34,10 +34,13 @@ public enum VerifierServerMain {
         service: AttestationService, adminToken: [UInt8], host: String, port: Int,
         timeouts: HTTPTimeouts = HTTPTimeouts(),
         sessionRetention: TimeInterval = TimeInterval(SessionCollector.defaultRetention),
-        collectionInterval: Duration = .seconds(SessionCollector.defaultInterval), logger: Logger
+        collectionInterval: Duration = .seconds(SessionCollector.defaultInterval),
+        collateral: CollateralRoutes? = nil, logger: Logger
     ) -> some ApplicationProtocol {
-        Application(
-            router: VerifierRoutes.router(service: service, adminToken: adminToken),
+        let router = VerifierRoutes.router(service: service, adminToken: adminToken)
+        collateral?.add(to: router)
+        return Application(
+            router: router,
             server: .http1(timeouts: timeouts),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port), serverName: "cloister"),
             services: [

@@ -22,7 +22,7 @@ public struct EnclaveFixture: Sendable {
             at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/data"),
             to: directory.appendingPathComponent("data"))
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        platform = try Platform.initialize(home: home, curve: .p256)
+        platform = try Platform.initialize(home: home, curve: .p256, amdKeyBits: 2048)
         let manifest = directory.appendingPathComponent("\(name).toml")
         let text = try String(
             contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Manifests/\(name).toml"), encoding: .utf8)

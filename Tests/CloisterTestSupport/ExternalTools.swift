@@ -130,7 +130,9 @@ public func signedManifestThroughCLI(_ name: String) throws -> (
     try FileManager.default.copyItem(
         at: TestEnvironment.packageRoot.appendingPathComponent("Manifests/\(name).toml"), to: toml)
     let key = TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path
-    for arguments in [["platform", "init", "--home", home], ["sign", toml.path, "--key", key]] {
+    for arguments in [
+        ["platform", "init", "--amd-key-bits", "2048", "--home", home], ["sign", toml.path, "--key", key],
+    ] {
         let output = try runTool(cloisterExecutable, arguments)
         guard output.status == 0 else {
             throw CocoaError(

@@ -23,7 +23,7 @@ struct CommandLineTests {
         let manifests = directory.appendingPathComponent("manifests")
         try FileManager.default.copyItem(
             at: TestEnvironment.packageRoot.appendingPathComponent("Manifests"), to: manifests)
-        let initialised = try run(["platform", "init"], home: home)
+        let initialised = try run(["platform", "init", "--amd-key-bits", "2048"], home: home)
         try #require(initialised.status == 0, "\(initialised.standardError)")
         let signed = try runTool(
             cloister,

@@ -14,7 +14,7 @@ struct PlatformFixture {
     init(curve: ECCurve = .p256) throws {
         directory = try TestEnvironment.temporaryDirectory("platform")
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        platform = try Platform.initialize(home: home, curve: curve)
+        platform = try Platform.initialize(home: home, curve: curve, amdKeyBits: 2048)
     }
 
     /// Reopens the platform from its home (after a vendor operation changed it).

@@ -70,7 +70,7 @@ struct PlatformGenerationTests {
     func tcb() throws {
         let outcomes = try Self.killEverywhere(
             { ["platform", "tcb", "--level", "2", "--home", $0] },
-            prepare: { try Platform.initialize(home: $0) },
+            prepare: { try Platform.initialize(home: $0, amdKeyBits: 2048) },
             check: { home in
                 let platform = try Platform(opening: home)
                 try #require([1, 2].contains(platform.tcbLevel))
@@ -86,7 +86,7 @@ struct PlatformGenerationTests {
     func revoke() throws {
         let outcomes = try Self.killEverywhere(
             { ["platform", "revoke", "--home", $0] },
-            prepare: { try Platform.initialize(home: $0) },
+            prepare: { try Platform.initialize(home: $0, amdKeyBits: 2048) },
             check: { try Platform(opening: $0).isRevoked ? .new : .old })
         #expect(outcomes.count >= 11, "kill points tried: \(outcomes.count)")
         #expect(Set(outcomes) == [.old, .new], "states found: \(outcomes)")
@@ -102,14 +102,16 @@ struct PlatformGenerationTests {
             let home = PlatformHome(path: directory.appendingPathComponent("home").path)
             guard
                 try Self.run(
-                    ["platform", "init", "--home", home.path], killingAt: index, of: "rename,renameat,renameat2")
+                    ["platform", "init", "--amd-key-bits", "2048", "--home", home.path], killingAt: index,
+                    of: "rename,renameat,renameat2")
             else { break }
             if home.isInitialized {
                 outcomes.append(.new)
                 _ = try Platform(opening: home)
             } else {
                 outcomes.append(.old)
-                let again = try runTool(Self.cloister, ["platform", "init", "--home", home.path])
+                let again = try runTool(
+                    Self.cloister, ["platform", "init", "--amd-key-bits", "2048", "--home", home.path])
                 #expect(again.status == 0, "after a kill at rename #\(index): \(again.standardError)")
                 _ = try Platform(opening: home)
             }
@@ -125,7 +127,7 @@ struct PlatformGenerationTests {
     func staleGenerationRemoved() throws {
         let directory = try TestEnvironment.temporaryDirectory("generations")
         let home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        try Platform.initialize(home: home)
+        try Platform.initialize(home: home, amdKeyBits: 2048)
         let stale = home.path + "/generation-2"
         #expect(mkdir(stale, 0o700) == 0)
         #expect(
@@ -145,7 +147,7 @@ struct PlatformGenerationTests {
         let home = PlatformHome(path: directory.appendingPathComponent("home").path)
         #expect(mkdir(home.path, 0o700) == 0)
         #expect(FileManager.default.createFile(atPath: home.path + "/platform.cbor", contents: Data([0xa0])))
-        let error = try #require(throws: PlatformError.self) { try Platform.initialize(home: home) }
+        let error = try #require(throws: PlatformError.self) { try Platform.initialize(home: home, amdKeyBits: 2048) }
         #expect(error.reason.contains("earlier Cloister") && error.reason.contains("platform init"))
     }
 }

@@ -23,7 +23,9 @@ struct PlatformTests {
         }
         #expect(fixture.platform.tcbLevel == 1)
         #expect(fixture.platform.platformID.count == 16)
-        let error = #expect(throws: PlatformError.self) { try Platform.initialize(home: fixture.home) }
+        let error = #expect(throws: PlatformError.self) {
+            try Platform.initialize(home: fixture.home, amdKeyBits: 2048)
+        }
         #expect(error?.code == .alreadyInitialized)
     }
 

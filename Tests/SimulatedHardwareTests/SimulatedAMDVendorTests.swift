@@ -75,7 +75,7 @@ struct SimulatedAMDVendorTests {
             do {
                 _ = try SimulatedAMDVendor(encoded: try CBORValue.map(entries).encoded())
                 return nil
-            } catch let error as SimulatedAMDError {
+            } catch let error as SimulatedHardwareError {
                 return error.reason
             }
         }
@@ -93,11 +93,11 @@ struct SimulatedAMDVendorTests {
             try refusal { entries in
                 entries = entries.map { $0.key == "version" ? CBORMapEntry("version", 2) : $0 }
             }?.contains("version 2") == true)
-        #expect(throws: SimulatedAMDError.self) { try SimulatedAMDCollateral(encoded: [0xA0]) }
-        #expect(throws: SimulatedAMDError.self) {
+        #expect(throws: SimulatedHardwareError.self) { try SimulatedAMDCollateral(encoded: [0xA0]) }
+        #expect(throws: SimulatedHardwareError.self) {
             try SimulatedAMDVendor.create(platformID: [1, 2], productLine: "Milan", rsaBits: 2048, at: Fixture.now)
         }
-        #expect(throws: SimulatedAMDError.self) {
+        #expect(throws: SimulatedHardwareError.self) {
             try SimulatedAMDVendor.create(
                 platformID: Fixture.platformID, productLine: "Turin", rsaBits: 2048, at: Fixture.now)
         }

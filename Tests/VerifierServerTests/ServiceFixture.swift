@@ -24,7 +24,7 @@ struct ServiceFixture {
     init() throws {
         let directory = try TestEnvironment.temporaryDirectory("service")
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        platform = try Platform.initialize(home: home)
+        platform = try Platform.initialize(home: home, amdKeyBits: 2048)
         record = try EnclaveRecord(
             enclaveID: "00000000000000bb",
             identity: EnclaveIdentity(

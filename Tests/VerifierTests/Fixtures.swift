@@ -17,7 +17,7 @@ struct CloisterEvidence {
     init(debug: Bool = false, signer: [UInt8] = SignerIdentity.development.bytes, svn: UInt16 = 3) throws {
         let directory = try TestEnvironment.temporaryDirectory("verifier")
         home = PlatformHome(path: directory.appendingPathComponent("home").path)
-        platform = try Platform.initialize(home: home)
+        platform = try Platform.initialize(home: home, amdKeyBits: 2048)
         record = try Self.record(on: platform, debug: debug, signer: signer, svn: svn)
     }
 

@@ -42,7 +42,7 @@ extension EnclaveManifest {
     private init(root: TableReader) throws(ManifestError) {
         let loader = try root.requiredTable("loader", keys: ["entrypoint", "argv", "env"])
         let enclave = try root.requiredTable(
-            "enclave", keys: ["name", "size", "product_id", "svn", "debug", "regions"])
+            "enclave", keys: ["name", "size", "product_id", "svn", "debug", "regions", "evidence"])
         let regionsTable = try enclave.requiredTable("regions", keys: nil)
         var regions: [SealedRegion] = []
         for key in regionsTable.table.keys {
@@ -64,9 +64,19 @@ extension EnclaveManifest {
             regions: regions,
             trustedFiles: try Self.trustedFiles(root),
             allowedPaths: try Self.allowedPaths(root),
-            syscallAllowList: try root.table("seccomp", keys: ["allow"])?.requiredStrings("allow")
+            syscallAllowList: try root.table("seccomp", keys: ["allow"])?.requiredStrings("allow"),
+            evidence: try Self.evidence(enclave)
         )
         try validate()
+    }
+
+    private static func evidence(_ enclave: TableReader) throws(ManifestError) -> EvidenceKind? {
+        guard let name = try enclave.string("evidence") else { return nil }
+        guard let kind = EvidenceKind(rawValue: name) else {
+            throw ManifestError(
+                .invalidValue, "'\(name)' is not an evidence kind (\(EvidenceKind.names))", keyPath: "enclave.evidence")
+        }
+        return kind
     }
 
     private static func entrypoint(_ text: String) throws(ManifestError) -> Entrypoint {

@@ -6,8 +6,10 @@ public import EnclaveProtocol
 /// executable loads and the trusted files.
 ///
 /// Encodes (with any `Encoder`) as `{"measurement": hex, "signer": hex, "development_signer": bool,
-/// "libraries": [{"path": ..., "sha384": hex}], "trusted_files": [{"uri": ..., "sha384": hex}]}`; the signer keys
-/// are absent for an unsigned manifest.
+/// "reference_measurements": [hex], "reference_signers": [hex], "libraries": [{"path": ..., "sha384": hex}],
+/// "trusted_files": [{"uri": ..., "sha384": hex}]}`; the signer keys are absent for an unsigned manifest. The
+/// reference values are what a policy lists to accept the enclave in every evidence kind (`SimulatedIdentity`: the
+/// measurement and SGX's MRENCLAVE, the signer and SGX's MRSIGNER).
 public struct ManifestMeasurementReport: Sendable, Hashable, Encodable {
     /// A library the loader maps and its hash.
     public struct LibraryHash: Sendable, Hashable, Encodable {
@@ -31,6 +33,10 @@ public struct ManifestMeasurementReport: Sendable, Hashable, Encodable {
     public let signer: String?
     /// Whether the published development key signed it, for a signed manifest.
     public let developmentSigner: Bool?
+    /// The measurement in every evidence kind's form, hexadecimal.
+    public let referenceMeasurements: [String]
+    /// The signer in every evidence kind's form that states one, hexadecimal, for a signed manifest.
+    public let referenceSigners: [String]?
     /// The executable's library closure in the loader's order (empty when it is statically linked).
     public let libraries: [LibraryHash]
     /// The trusted files in URI order.
@@ -39,6 +45,7 @@ public struct ManifestMeasurementReport: Sendable, Hashable, Encodable {
     enum CodingKeys: String, CodingKey {
         case measurement, signer, libraries
         case developmentSigner = "development_signer"
+        case referenceMeasurements = "reference_measurements", referenceSigners = "reference_signers"
         case trustedFiles = "trusted_files"
     }
 
@@ -68,6 +75,8 @@ public struct ManifestMeasurementReport: Sendable, Hashable, Encodable {
         self.measurement = measurement.hex
         self.signer = signer?.hex
         self.developmentSigner = signer?.isDevelopment
+        self.referenceMeasurements = SimulatedIdentity.measurements(measurement.bytes)
+        self.referenceSigners = signer.map { SimulatedIdentity.signers($0.bytes) }
         self.libraries = libraries.map { LibraryHash(path: $0.path, sha384: hexEncoded($0.sha384)) }
         self.trustedFiles = manifest.trustedFiles
             .sorted { EnclaveManifest.precedes($0.uri, $1.uri) }

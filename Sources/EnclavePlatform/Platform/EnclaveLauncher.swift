@@ -21,9 +21,10 @@ public struct EnclaveLauncher: Sendable {
         self.locator = locator
     }
 
-    /// Launches the enclave `signed` describes; `standardStreams` are its fds 0-2.
+    /// Launches the enclave `signed` describes, its quotes taking `evidence` (nil: the manifest's `enclave.evidence`,
+    /// else Cloister's quote); `standardStreams` are its fds 0-2.
     public func launch(
-        _ signed: SignedManifest, standardStreams: StandardStreams = StandardStreams()
+        _ signed: SignedManifest, evidence: EvidenceKind? = nil, standardStreams: StandardStreams = StandardStreams()
     ) throws -> LaunchedEnclave {
         let manifest = signed.manifest
         guard let baseDirectory = signed.baseDirectory else {
@@ -62,7 +63,8 @@ public struct EnclaveLauncher: Sendable {
                 measurement: signed.measurement.bytes, signer: signed.signer.bytes, productID: manifest.productID,
                 svn: manifest.svn, debug: manifest.debug),
             canonicalManifest: signed.canonicalManifest, mechanisms: process.mechanisms,
-            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore.path)
+            platformID: platform.platformID, tcbLevel: platform.tcbLevel, backingStoreDirectory: backingStore.path,
+            evidence: evidence ?? manifest.evidence ?? .cloister)
         let service = PlatformEnclaveService(platform: platform, record: record)
         let launched = LaunchedEnclave(
             process: process, host: channels.host, platform: channels.platform, service: service,

@@ -3,6 +3,7 @@ import CloisterCBOR
 import CloisterCrypto
 public import EnclaveProtocol
 public import FoundationEssentials
+import SimulatedHardware
 
 extension Platform {
     /// The PCR holding the enclave measurement, and the one holding the signer identity.
@@ -20,9 +21,12 @@ extension Platform {
         try keys.reportKey(forTarget: record.identity.measurement)
     }
 
-    /// Turns a report targeted at the quoting function into a quote: checks the report's MAC and that its report
-    /// data commits to `binding`, then signs an attestation document with the attestation key.
-    public func quote(report encodedReport: [UInt8], binding: QuoteBinding, at now: Date = Date()) throws -> [UInt8] {
+    /// Turns a report targeted at the quoting function into a quote of kind `evidence`: checks the report's MAC and
+    /// that its report data commits to `binding`, then has the kind's signer make it (`evidence(_:...)`).
+    public func quote(
+        report encodedReport: [UInt8], binding: QuoteBinding, evidence kind: EvidenceKind = .cloister,
+        at now: Date = Date()
+    ) throws -> [UInt8] {
         let report = try EnclaveReport(
             encoded: encodedReport, reportKey: keys.reportKey(forTarget: EnclaveReport.quotingTarget))
         guard report.target == EnclaveReport.quotingTarget else {
@@ -32,17 +36,58 @@ extension Platform {
             throw PlatformError(
                 .reportRejected, "report data does not commit to the requested nonce, user data and public key")
         }
-        return try signQuote(
-            identity: report.identity, tcbLevel: report.tcbLevel, manifestHash: report.manifestHash,
+        return try evidence(
+            kind, identity: report.identity, tcbLevel: report.tcbLevel, manifestHash: report.manifestHash,
             isolation: report.isolation, binding: binding, at: now)
     }
 
-    /// A quote for `record`'s enclave, signed straight from the platform's own record (no report round trip: the
-    /// platform trusts what it measured itself).
+    /// A quote of the record's evidence kind for `record`'s enclave, signed straight from the platform's own record
+    /// (no report round trip: the platform trusts what it measured itself).
     public func quote(for record: EnclaveRecord, binding: QuoteBinding, at now: Date = Date()) throws -> [UInt8] {
-        try signQuote(
-            identity: record.identity, tcbLevel: record.tcbLevel, manifestHash: record.manifestHash,
+        try evidence(
+            record.evidence, identity: record.identity, tcbLevel: record.tcbLevel, manifestHash: record.manifestHash,
             isolation: record.mechanismNames, binding: binding, at: now)
+    }
+
+    /// Evidence of kind `kind` for an enclave: Cloister's quote, a Nitro-shaped document (both state the binding in
+    /// their own fields), or a DCAP quote or SEV-SNP report from the simulated vendor of that shape, whose report data
+    /// is Cloister's binding of nonce, user data and public key, answered as `BoundEvidence` with those values.
+    private func evidence(
+        _ kind: EvidenceKind, identity: EnclaveIdentity, tcbLevel: UInt32, manifestHash: [UInt8], isolation: [String],
+        binding: QuoteBinding, at now: Date
+    ) throws -> [UInt8] {
+        let bound = BoundEvidence(
+            evidence: [], nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey)
+        let enclave = SimulatedEnclave(
+            measurement: identity.measurement, signer: identity.signer, productID: identity.productID,
+            svn: identity.svn, debug: identity.debug, manifestHash: manifestHash, reportData: bound.reportData)
+        let tcb = simulatedTCB
+        let raw: [UInt8]
+        switch kind {
+        case .cloister:
+            return try signQuote(
+                identity: identity, tcbLevel: tcbLevel, manifestHash: manifestHash, isolation: isolation,
+                binding: binding, at: now)
+        case .nitro:
+            return try vendors.nitro.document(
+                enclave: enclave, nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey,
+                at: now)
+        case .sgx, .sgxV4:
+            raw = try vendors.intel.sgxQuote(
+                version: kind == .sgx ? 3 : 4, enclave: enclave, tcb: tcb, collateral: vendors.intelCollateral)
+        case .tdx, .tdxV5, .tdxV5TD15:
+            raw = try vendors.intel.tdxQuote(
+                version: kind == .tdx ? 4 : 5, tdBody: kind == .tdxV5TD15 ? .td15 : .td10, enclave: enclave, tcb: tcb,
+                collateral: vendors.intelCollateral)
+        case .snp, .snpV2, .snpV5, .snpVLEK:
+            let report = try vendors.amd.report(
+                version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave, tcb: tcb,
+                collateral: vendors.amdCollateral, signingKey: kind == .snpVLEK ? .vlek : .vcek)
+            raw = try vendors.amd.evidenceBundle(report: report, collateral: vendors.amdCollateral)
+        }
+        return BoundEvidence(
+            evidence: raw, nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey
+        ).encoded()
     }
 
     private func signQuote(

@@ -3,6 +3,7 @@ internal import CEnclaveSandbox
 public import CloisterCrypto
 import EnclaveProtocol
 public import FoundationEssentials
+public import SimulatedHardware
 
 /// A simulated TEE platform loaded from its home: the vendor PKI (root CA -> platform certificate carrying the
 /// platform id and TCB level -> attestation-key certificate), the device root secret behind the key deriver, the
@@ -19,8 +20,16 @@ public final class Platform: Sendable {
     public let tcbLevel: UInt32
     /// The curve of every platform key; quotes are ES256 on P-256, ES384 on P-384.
     public let curve: ECCurve
-    /// Whether the vendor revoked this platform's certificate.
+    /// Whether the vendor revoked this platform's certificate (and with it the simulated vendors' PCK, VCEK and
+    /// Nitro leaf).
     public let isRevoked: Bool
+    /// What the simulated vendors publish about the platform's TCB, which every kind of evidence follows.
+    public let simulatedTCB: SimulatedTCB
+    /// The simulated hardware vendors and their publications.
+    let vendors: PlatformVendors
+
+    /// The simulated vendors' roots (what verifiers of the platform's SGX, TDX, SEV-SNP and Nitro evidence pin).
+    public var vendorRoots: VendorRoots { vendors.roots }
     /// The root verifiers pin.
     public let rootCertificate: X509Certificate
     public let platformCertificate: X509Certificate
@@ -62,6 +71,8 @@ public final class Platform: Sendable {
         self.tcbLevel = state.tcbLevel
         self.curve = state.curve
         self.isRevoked = state.isRevoked
+        self.simulatedTCB = state.simulatedTCB
+        vendors = try PlatformVendors(generation)
         rootCertificate = try Self.certificate(generation, .rootCertificate)
         platformCertificate = try Self.certificate(generation, .platformCertificate)
         attestationCertificate = try Self.certificate(generation, .attestationCertificate)
@@ -97,13 +108,23 @@ public final class Platform: Sendable {
 
     // MARK: Vendor operations
 
+    /// The sizes the AMD-shaped vendor's RSA keys may take (AMD's own are 4096 bits).
+    public static let amdKeySizes = [2048, 3072, 4096]
+
     /// Creates a platform in `home`: a root CA, a platform CA certificate carrying a fresh random platform id and
     /// TCB level 1, an attestation key certificate, the device root secret, empty CRLs, a TCB-status list and the
-    /// counter directory; every key on `curve`. The files become the home's first generation in one rename, so an
-    /// interrupted `initialize` leaves no platform and can simply be run again.
+    /// counter directory, every key on `curve`; and the simulated vendors (`PlatformVendors`), the AMD-shaped one's
+    /// RSA keys of `amdKeyBits` (4096 as AMD's; 2048 makes `initialize` about ten times faster). The files become
+    /// the home's first generation in one rename, so an interrupted `initialize` leaves no platform and can simply be
+    /// run again.
     @discardableResult
-    public static func initialize(home: PlatformHome, curve: ECCurve = .p256, at now: Date = Date()) throws -> Platform
-    {
+    public static func initialize(
+        home: PlatformHome, curve: ECCurve = .p256, amdKeyBits: Int = 4096, at now: Date = Date()
+    ) throws -> Platform {
+        guard amdKeySizes.contains(amdKeyBits) else {
+            throw PlatformError(
+                .invalidRequest, "the simulated AMD keys are 2048, 3072 or 4096 bits, not \(amdKeyBits)")
+        }
         try home.create()
         try home.withLock(.exclusive) {
             guard !home.isInitialized else {
@@ -142,7 +163,10 @@ public final class Platform: Sendable {
                 .platformCertificate: Array(platformCA.certificate.pemRepresentation.utf8),
                 .attestationCertificate: Array(attestation.pemRepresentation.utf8),
             ]
-            try files.merge(publication(state, root: root, platformCA: platformCA, at: now)) { $1 }
+            try files.merge(PlatformVendors.create(platformID: platformID, amdKeyBits: amdKeyBits, at: now)) { $1 }
+            try files.merge(
+                publication(state, root: root, platformCA: platformCA, vendorFiles: files, generation: nil, at: now)
+            ) { $1 }
             try home.removeGenerations(except: nil)
             try home.commitGeneration(files, after: nil)
         }
@@ -165,10 +189,44 @@ public final class Platform: Sendable {
             let root = try current.vendor()
             let platformCA = try issuePlatformCertificate(
                 root: root, key: privateKey(current.generation, .platformKey), state: state, at: now)
-            var files = try publication(state, root: root, platformCA: platformCA, at: now)
+            var files = try publication(
+                state, root: root, platformCA: platformCA, generation: current.generation, at: now)
             files[.platformCertificate] = Array(platformCA.certificate.pemRepresentation.utf8)
             return files
         }
+    }
+
+    /// Publishes a TCB recovery (as a vendor does after a security advisory): the latest level rises by one while the
+    /// platform stays where it is, so its level is out of date in every vendor's collateral, with the recovery's
+    /// advisory (`SimulatedTCB.advisoryID(recoveryTo:)`), until `setTCBLevel` moves it up.
+    @discardableResult
+    public static func publishTCBRecovery(home: PlatformHome, at now: Date = Date()) throws -> Platform {
+        try changing(home) { current in
+            var state = try current.state
+            state.latestTCBLevel += 1
+            return try current.republish(state, at: now)
+        }
+    }
+
+    /// Says (or, with `false`, stops saying) that the platform's configuration needs attention at its level:
+    /// Intel's collateral then states ConfigurationNeeded for it.
+    @discardableResult
+    public static func setConfigurationNeeded(_ needed: Bool, home: PlatformHome, at now: Date = Date()) throws
+        -> Platform
+    {
+        try changing(home) { current in
+            var state = try current.state
+            guard state.configurationNeeded != needed else { return nil }
+            state.configurationNeeded = needed
+            return try current.republish(state, at: now)
+        }
+    }
+
+    /// The files publishing `state` with the current platform certificate.
+    private func republish(_ state: PlatformState, at now: Date) throws -> [PlatformHome.File: [UInt8]] {
+        let platformCA = try CertificateAuthority(
+            certificate: platformCertificate, privateKey: Self.privateKey(generation, .platformKey))
+        return try Self.publication(state, root: vendor(), platformCA: platformCA, generation: generation, at: now)
     }
 
     /// Revokes the platform certificate in the root's CRL (as a vendor revokes a compromised part).
@@ -180,9 +238,7 @@ public final class Platform: Sendable {
             state.revoked.append(
                 RevokedCertificate(serialNumber: current.platformCertificate.serialNumber, revocationDate: now))
             state.isRevoked = true
-            let platformCA = try CertificateAuthority(
-                certificate: current.platformCertificate, privateKey: privateKey(current.generation, .platformKey))
-            return try publication(state, root: current.vendor(), platformCA: platformCA, at: now)
+            return try current.republish(state, at: now)
         }
     }
 
@@ -201,9 +257,11 @@ public final class Platform: Sendable {
         return try Platform(opening: home)
     }
 
-    /// The files a change of state publishes: new CRLs (the next CRL number), a TCB-status list and the state.
+    /// The files a change of state publishes: new CRLs (the next CRL number), a TCB-status list, the state, and each
+    /// simulated vendor's collateral for the new TCB (the vendors read from `vendorFiles`, else from `generation`).
     private static func publication(
-        _ state: PlatformState, root: CertificateAuthority, platformCA: CertificateAuthority, at now: Date
+        _ state: PlatformState, root: CertificateAuthority, platformCA: CertificateAuthority,
+        vendorFiles: [PlatformHome.File: [UInt8]] = [:], generation: PlatformGeneration?, at now: Date
     ) throws -> [PlatformHome.File: [UInt8]] {
         var state = state
         state.crlNumber += 1
@@ -212,11 +270,17 @@ public final class Platform: Sendable {
         let platformCRL = try platformCA.issueCRL(
             number: state.crlNumber, thisUpdate: now - clockSkew, nextUpdate: now + crlLifetime, revoked: [])
         let list = TCBStatusList(platformID: state.platformID, latestLevel: state.latestTCBLevel, issued: now)
-        return [
+        var files: [PlatformHome.File: [UInt8]] = [
             .revocationLists: Array((rootCRL.pemRepresentation + platformCRL.pemRepresentation).utf8),
             .tcbStatus: try list.signed(with: root.privateKey),
             .state: try state.encoded(),
         ]
+        try files.merge(
+            PlatformVendors.publication(
+                state.simulatedTCB, crlNumber: state.crlNumber, vendorFiles: vendorFiles, generation: generation,
+                at: now)
+        ) { $1 }
+        return files
     }
 
     private static func issuePlatformCertificate(

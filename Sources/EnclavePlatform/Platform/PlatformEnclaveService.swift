@@ -74,7 +74,7 @@ public final class PlatformEnclaveService: Sendable {
             guard let report = value["report"]?.bytesValue else {
                 throw PlatformError(.invalidRequest, "quote request needs the \"report\" bytes")
             }
-            return try platform.quote(report: report, binding: QuoteBinding(value))
+            return try platform.quote(report: report, binding: QuoteBinding(value), evidence: record.evidence)
         case .counterCreate:
             return try Self.counterReply(platform.counters.create(owner: record.identity))
         case .counterRead:

@@ -3,6 +3,7 @@ public import CloisterCrypto
 import CloisterErrors
 import EnclaveProtocol
 import Glibc
+public import SimulatedHardware
 
 /// The directory holding one simulated platform's state (`$CLOISTER_HOME`, default `~/.cloister`).
 ///
@@ -50,6 +51,14 @@ public struct PlatformHome: Sendable, Hashable {
         case deviceSecret = "device-secret"
         case revocationLists = "crls.pem"
         case tcbStatus = "tcb-status.cose"
+        /// The simulated vendors' keys and certificates (secret) and what they publish (`PlatformVendors`).
+        case intelVendor = "intel.cbor"
+        case intelCollateral = "intel-collateral.cbor"
+        case amdVendor = "amd.cbor"
+        case amdCollateral = "amd-collateral.cbor"
+        case nitroVendor = "nitro.cbor"
+        case nitroRevocationLists = "nitro-crls.pem"
+        case vendorRoots = "vendor-roots.cbor"
     }
 
     /// The monotonic-counter directory.
@@ -279,16 +288,38 @@ public struct PlatformGeneration: Sendable, Hashable {
     }
 }
 
-/// What a platform publishes for verifiers: its root, its CRLs and its signed TCB-status list (no secrets).
+/// What a platform publishes for verifiers (no secrets): its root, its CRLs and its signed TCB-status list, and its
+/// simulated vendors' roots and collateral.
 public struct PublishedPlatformTrust: Sendable {
     public let rootCertificate: X509Certificate
     public let revocationLists: [CertificateRevocationList]
     public let tcbStatusList: [UInt8]
+    public let vendorRoots: VendorRoots
+    /// What the Intel- and AMD-shaped vendors publish (their PCS and KDS serve it: `SimulatedPCS`, `SimulatedKDS`).
+    public let intelCollateral: SimulatedIntelCollateral
+    public let amdCollateral: SimulatedAMDCollateral
+    /// The Intel-shaped vendor's QuoteCollateralV3 JSON for SGX and for TDX quotes.
+    public let sgxCollateral: [UInt8]
+    public let tdxCollateral: [UInt8]
+    /// The AMD-shaped vendor's CRLs and the certificates its chains use (ASK, ASVK, the platform's VCEK and VLEK).
+    public let amdRevocationLists: [CertificateRevocationList]
+    public let amdCertificates: [X509Certificate]
+    /// The Nitro-shaped vendor's CRLs.
+    public let nitroRevocationLists: [CertificateRevocationList]
 
-    /// A trust store for this platform's quotes: its root pinned, its CRLs and TCB-status list consulted.
+    /// A trust store for this platform's evidence of every kind: each format's simulated root pinned, its CRLs and
+    /// collateral consulted.
     public var trustStore: TrustStore {
-        TrustStore(
-            cloisterRoots: [rootCertificate], cloisterRevocationLists: revocationLists, tcbStatusLists: [tcbStatusList])
+        TrustStore([
+            .cloister: TrustStore.FormatTrust(
+                roots: [rootCertificate], revocationLists: revocationLists, collateral: [tcbStatusList]),
+            .nitro: TrustStore.FormatTrust(roots: [vendorRoots.nitro], revocationLists: nitroRevocationLists),
+            .sgx: TrustStore.FormatTrust(roots: [vendorRoots.intel], collateral: [sgxCollateral]),
+            .tdx: TrustStore.FormatTrust(roots: [vendorRoots.intel], collateral: [tdxCollateral]),
+            .snp: TrustStore.FormatTrust(
+                roots: [vendorRoots.amd], revocationLists: amdRevocationLists,
+                collateral: amdCertificates.map(\.derRepresentation)),
+        ])
     }
 }
 
@@ -301,16 +332,28 @@ extension PlatformHome {
         return try withLock(.shared) {
             let generation = try currentGeneration()
             do {
+                let intel = try SimulatedIntelCollateral(encoded: generation.read(.intelCollateral))
+                let amd = try SimulatedAMDCollateral(encoded: generation.read(.amdCollateral))
                 return PublishedPlatformTrust(
                     rootCertificate: try X509Certificate(pemRepresentation: generation.readText(.rootCertificate)),
                     revocationLists: try CertificateRevocationList.lists(
                         fromPEM: generation.readText(.revocationLists)),
-                    tcbStatusList: try generation.read(.tcbStatus))
+                    tcbStatusList: try generation.read(.tcbStatus),
+                    vendorRoots: try VendorRoots(
+                        encoded: generation.read(.vendorRoots), path: generation.path(of: .vendorRoots)),
+                    intelCollateral: intel, amdCollateral: amd,
+                    sgxCollateral: try intel.quoteCollateralJSON(tee: .sgx),
+                    tdxCollateral: try intel.quoteCollateralJSON(tee: .tdx),
+                    amdRevocationLists: [amd.crl],
+                    amdCertificates: [amd.ask, amd.asvk, amd.vcek] + (amd.vlek.map { [$0] } ?? []),
+                    nitroRevocationLists: try CertificateRevocationList.lists(
+                        fromPEM: generation.readText(.nitroRevocationLists)))
             } catch let error as PlatformError {
                 throw error
             } catch {
                 throw PlatformError(
-                    .corruptState, "\(generation.directory) holds an unreadable root certificate or CRL: \(error)")
+                    .corruptState,
+                    "\(generation.directory) holds an unreadable root certificate, CRL or vendor collateral: \(error)")
             }
         }
     }

@@ -58,13 +58,15 @@ public final class PlatformProcess: Sendable {
     }
 
     /// Asks the platform to launch the signed manifest at `manifestPath` (running built-in workloads from
-    /// `enclaveExecutable`); returns the record and the host's end of the enclave's ECALL channel.
-    public func launch(manifestPath: String, enclaveExecutable: String?) throws -> (
+    /// `enclaveExecutable`), its quotes taking `evidence` (nil: the manifest's kind); returns the record and the
+    /// host's end of the enclave's ECALL channel.
+    public func launch(manifestPath: String, enclaveExecutable: String?, evidence: EvidenceKind? = nil) throws -> (
         record: EnclaveRecord, ecall: Channel
     ) {
         let request: CBORValue = [
             "manifest": .text(manifestPath),
             "enclave_executable": enclaveExecutable.map(CBORValue.text) ?? .null,
+            "evidence": evidence.map { CBORValue.text($0.rawValue) } ?? .null,
         ]
         try control.send(request.encoded())
         let reply: [UInt8]
@@ -122,7 +124,15 @@ public enum PlatformProcessMain {
                 platform: platform,
                 locator: EnclaveExecutableLocator(
                     enclaveExecutable: request["enclave_executable"]?.textValue, runningExecutableDirectory: nil))
-            let enclave = try launcher.launch(signed)
+            var evidence: EvidenceKind?
+            if let name = request["evidence"]?.textValue {
+                guard let kind = EvidenceKind(rawValue: name) else {
+                    throw PlatformError(
+                        .invalidRequest, "'\(name)' is not an evidence kind (\(EvidenceKind.names))")
+                }
+                evidence = kind
+            }
+            let enclave = try launcher.launch(signed, evidence: evidence)
             let reply: CBORValue = ["record": .bytes(try enclave.record.encoded())]
             try control.send(reply.encoded(), passing: enclave.host.descriptor)
             // The host alone holds the ECALL channel now: when it dies the enclave sees the channel close and ends.

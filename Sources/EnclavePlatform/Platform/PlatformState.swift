@@ -3,11 +3,12 @@ import CloisterCBOR
 import CloisterCrypto
 import EnclaveProtocol
 import FoundationEssentials
+import SimulatedHardware
 
 /// The platform's non-secret bookkeeping (`platform.cbor`): its id and signing algorithm, its TCB level and the
-/// latest one published, and what its root CRL lists.
+/// latest one published, whether its configuration needs attention, and what its root CRL lists.
 struct PlatformState: Sendable, Hashable {
-    static let version: UInt64 = 1
+    static let version: UInt64 = 2
 
     var platformID: [UInt8]
     var curve: ECCurve
@@ -21,6 +22,15 @@ struct PlatformState: Sendable, Hashable {
     var revoked: [RevokedCertificate]
     /// Whether the current platform certificate is revoked.
     var isRevoked: Bool
+    /// Whether the vendors say the platform's configuration needs attention at its level.
+    var configurationNeeded = false
+
+    /// The TCB the simulated vendors publish for this state.
+    var simulatedTCB: SimulatedTCB {
+        SimulatedTCB(
+            level: tcbLevel, latestLevel: latestTCBLevel, configurationNeeded: configurationNeeded,
+            isRevoked: isRevoked)
+    }
 
     func encoded() throws -> [UInt8] {
         try CBORValue.map([
@@ -40,6 +50,7 @@ struct PlatformState: Sendable, Hashable {
                         ]
                     })),
             CBORMapEntry("is_revoked", .bool(isRevoked)),
+            CBORMapEntry("configuration_needed", .bool(configurationNeeded)),
         ]).encoded()
     }
 
@@ -58,13 +69,20 @@ struct PlatformState: Sendable, Hashable {
 
     init(encoded bytes: [UInt8], path: String) throws {
         let corrupt = PlatformError(.corruptState, "\(path) is not a version-\(Self.version) platform state map")
+        if let value = try? CBORDecoder().decode(bytes), let version = value["v"]?.uint64Value, version < Self.version {
+            throw PlatformError(
+                .corruptState,
+                "\(path) is a platform of an earlier Cloister (state version \(version), without simulated vendors): "
+                    + "remove its home and run `cloister platform init` again")
+        }
         guard let value = try? CBORDecoder().decode(bytes), value["v"]?.uint64Value == Self.version,
             let platformID = value["platform_id"]?.bytesValue, platformID.count == 16,
             let curveName = value["curve"]?.textValue, let curve = ECCurve(rawValue: curveName),
             let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
             let latest = value["latest_tcb_level"]?.uint64Value, latest <= UInt64(UInt32.max),
             let crlNumber = value["crl_number"]?.uint64Value, let revokedItems = value["revoked"]?.arrayValue,
-            let isRevoked = value["is_revoked"]?.boolValue
+            let isRevoked = value["is_revoked"]?.boolValue,
+            let configurationNeeded = value["configuration_needed"]?.boolValue
         else { throw corrupt }
         let revoked = try revokedItems.map { item in
             guard let serial = item["serial"]?.bytesValue, let date = item["date"]?.uint64Value else { throw corrupt }
@@ -73,5 +91,6 @@ struct PlatformState: Sendable, Hashable {
         self.init(
             platformID: platformID, curve: curve, tcbLevel: UInt32(tcbLevel), latestTCBLevel: UInt32(latest),
             crlNumber: crlNumber, revoked: revoked, isRevoked: isRevoked)
+        self.configurationNeeded = configurationNeeded
     }
 }

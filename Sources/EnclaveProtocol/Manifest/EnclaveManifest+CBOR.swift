@@ -6,7 +6,8 @@ import CloisterCBOR
 /// `version` (1), `name`, `entrypoint` (as written), `argv`, `env` (map), `size`, `product_id`, `svn`, `debug`,
 /// `regions` (map name -> bytes), `trusted_files` (array of {`uri`, `sha384`} sorted by URI), `fs_allowed` (array of
 /// {`path`, `access`} sorted by path), `seccomp_allow` (sorted array of names, or null for no filter). Sizes are
-/// byte counts, so `"64M"` and `67108864` measure the same; paths and URIs stay as written.
+/// byte counts, so `"64M"` and `67108864` measure the same; paths and URIs stay as written. `evidence` (the evidence
+/// kind's name) is present only when the manifest sets one, so a manifest without it measures as before.
 extension EnclaveManifest {
     /// The version of the canonical form this code writes and reads.
     public static let canonicalFormVersion: UInt64 = 1
@@ -29,7 +30,7 @@ extension EnclaveManifest {
         let allowed = allowedPaths.sorted { Self.precedes($0.path, $1.path) }.map { path -> CBORValue in
             .map([.init("path", .text(path.path)), .init("access", .text(path.access.rawValue))])
         }
-        let value: CBORValue = .map([
+        var entries: [CBORMapEntry] = [
             .init("version", .unsigned(Self.canonicalFormVersion)),
             .init("name", .text(name)),
             .init("entrypoint", .text(entrypoint.description)),
@@ -45,9 +46,10 @@ extension EnclaveManifest {
             .init(
                 "seccomp_allow",
                 syscallAllowList.map { .array($0.sorted(by: Self.precedes).map(CBORValue.text)) } ?? .null),
-        ])
+        ]
+        if let evidence { entries.append(.init("evidence", .text(evidence.rawValue))) }
         do {
-            return try value.encoded()
+            return try CBORValue.map(entries).encoded()
         } catch {
             throw ManifestError(.invalidValue, "cannot encode the canonical form: \(error)")
         }
@@ -66,7 +68,14 @@ extension EnclaveManifest {
             keys: [
                 "version", "name", "entrypoint", "argv", "env", "size", "product_id", "svn", "debug", "regions",
                 "trusted_files", "fs_allowed", "seccomp_allow",
-            ])
+            ], optional: ["evidence"])
+        var evidence: EvidenceKind?
+        if let name = fields.entries["evidence"] {
+            guard let kind = name.textValue.flatMap(EvidenceKind.init(rawValue:)) else {
+                throw ManifestError(.malformedSignedManifest, "canonical manifest evidence is not an evidence kind")
+            }
+            evidence = kind
+        }
         guard try fields.unsigned("version") == Self.canonicalFormVersion else {
             throw ManifestError(
                 .malformedSignedManifest, "canonical manifest version is not \(Self.canonicalFormVersion)")
@@ -128,7 +137,7 @@ extension EnclaveManifest {
             },
             environment: environment, size: try fields.unsigned("size"), productID: productID, svn: svn,
             debug: debug, regions: regions, trustedFiles: trustedFiles, allowedPaths: allowedPaths,
-            syscallAllowList: syscallAllowList)
+            syscallAllowList: syscallAllowList, evidence: evidence)
         guard try canonicalEncoding() == bytes else {
             throw ManifestError(.malformedSignedManifest, "manifest encoding is not canonical")
         }
@@ -145,18 +154,18 @@ private struct CanonicalMap {
     let entries: [String: CBORValue]
     let what: String
 
-    init(_ value: CBORValue, _ what: String, keys: [String]) throws(ManifestError) {
+    init(_ value: CBORValue, _ what: String, keys: [String], optional: [String] = []) throws(ManifestError) {
         guard let map = value.mapValue else {
             throw ManifestError(.malformedSignedManifest, "canonical \(what) is not a map")
         }
         var entries: [String: CBORValue] = [:]
         for entry in map {
-            guard let key = entry.key.textValue, keys.contains(key) else {
+            guard let key = entry.key.textValue, keys.contains(key) || optional.contains(key) else {
                 throw ManifestError(.malformedSignedManifest, "canonical \(what) has an unexpected key \(entry.key)")
             }
             entries[key] = entry.value
         }
-        guard entries.count == keys.count else {
+        guard keys.allSatisfy({ entries[$0] != nil }) else {
             let missing = keys.filter { entries[$0] == nil }.joined(separator: ", ")
             throw ManifestError(.malformedSignedManifest, "canonical \(what) lacks \(missing)")
         }

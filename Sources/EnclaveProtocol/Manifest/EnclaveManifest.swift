@@ -98,6 +98,9 @@ public struct EnclaveManifest: Sendable, Hashable {
     public var allowedPaths: [AllowedPath]
     /// The seccomp allow-list (`seccomp.allow`), or nil for no syscall filter.
     public var syscallAllowList: [String]?
+    /// The evidence the enclave's quotes take (`enclave.evidence`), or nil for the default (Cloister's quote);
+    /// `cloister run --evidence` chooses another for one launch.
+    public var evidence: EvidenceKind?
 
     /// A manifest from its parts; `validate()` checks them.
     public init(
@@ -112,7 +115,8 @@ public struct EnclaveManifest: Sendable, Hashable {
         regions: [SealedRegion],
         trustedFiles: [TrustedFile] = [],
         allowedPaths: [AllowedPath] = [],
-        syscallAllowList: [String]? = nil
+        syscallAllowList: [String]? = nil,
+        evidence: EvidenceKind? = nil
     ) {
         self.name = name
         self.entrypoint = entrypoint
@@ -126,6 +130,7 @@ public struct EnclaveManifest: Sendable, Hashable {
         self.trustedFiles = trustedFiles
         self.allowedPaths = allowedPaths
         self.syscallAllowList = syscallAllowList
+        self.evidence = evidence
     }
 
     /// The page size sizes are counted in.

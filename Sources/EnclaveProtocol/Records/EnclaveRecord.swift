@@ -16,10 +16,12 @@ public struct EnclaveRecord: Sendable, Hashable {
     public let tcbLevel: UInt32
     /// The host-visible directory where evicted sealed-memory pages go.
     public let backingStoreDirectory: String
+    /// The evidence the enclave's quotes take.
+    public let evidence: EvidenceKind
 
     public init(
         enclaveID: String, identity: EnclaveIdentity, canonicalManifest: [UInt8], mechanisms: Set<IsolationMechanism>,
-        platformID: [UInt8], tcbLevel: UInt32, backingStoreDirectory: String
+        platformID: [UInt8], tcbLevel: UInt32, backingStoreDirectory: String, evidence: EvidenceKind = .cloister
     ) {
         self.enclaveID = enclaveID
         self.identity = identity
@@ -29,6 +31,7 @@ public struct EnclaveRecord: Sendable, Hashable {
         self.platformID = platformID
         self.tcbLevel = tcbLevel
         self.backingStoreDirectory = backingStoreDirectory
+        self.evidence = evidence
     }
 
     /// The manifest, decoded from its canonical form.
@@ -55,6 +58,7 @@ public struct EnclaveRecord: Sendable, Hashable {
             "platform_id": .bytes(platformID),
             "tcb_level": .unsigned(UInt64(tcbLevel)),
             "backing_store": .text(backingStoreDirectory),
+            "evidence": .text(evidence.rawValue),
         ]
     }
 
@@ -71,7 +75,8 @@ public struct EnclaveRecord: Sendable, Hashable {
             let debug = value["debug"]?.boolValue, let manifest = value["manifest"]?.bytesValue,
             let isolation = value["isolation"]?.arrayValue, let platformID = value["platform_id"]?.bytesValue,
             let tcbLevel = value["tcb_level"]?.uint64Value, tcbLevel <= UInt64(UInt32.max),
-            let backingStore = value["backing_store"]?.textValue
+            let backingStore = value["backing_store"]?.textValue,
+            let evidence = value["evidence"]?.textValue.flatMap(EvidenceKind.init(rawValue:))
         else { throw malformed }
         let mechanisms = try isolation.map { item in
             guard let name = item.textValue, let mechanism = IsolationMechanism(rawValue: name) else { throw malformed }
@@ -83,6 +88,6 @@ public struct EnclaveRecord: Sendable, Hashable {
                 measurement: measurement, signer: signer, productID: UInt16(productID), svn: UInt16(svn),
                 debug: debug),
             canonicalManifest: manifest, mechanisms: Set(mechanisms), platformID: platformID,
-            tcbLevel: UInt32(tcbLevel), backingStoreDirectory: backingStore)
+            tcbLevel: UInt32(tcbLevel), backingStoreDirectory: backingStore, evidence: evidence)
     }
 }

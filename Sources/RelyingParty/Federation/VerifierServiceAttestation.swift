@@ -44,7 +44,7 @@ public struct VerifierServiceAttestation: Sendable {
             "/challenge-response/v1/session/\(session.id)"
             + (policyID.map { "?policy=\($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0)" } ?? "")
         let completed: Completed = try exchange(
-            "POST", path, body: quote, contentType: EvidenceFormat.cloister.mediaType, expect: 200)
+            "POST", path, body: quote, contentType: "application/octet-stream", expect: 200)
         guard completed.status == "complete", let token = completed.result else {
             throw AttestationRefusal(reason: "the verifier service did not complete session \(session.id)")
         }

@@ -47,11 +47,11 @@ public struct SimulatedAMDCollateral: Sendable, Hashable {
     private static let version: UInt64 = 1
 
     /// Reads collateral `encoded()` wrote; refusals name the field at fault.
-    public init(encoded bytes: [UInt8]) throws(SimulatedAMDError) {
+    public init(encoded bytes: [UInt8]) throws(SimulatedHardwareError) {
         let record = try SimulatedAMDRecord(decoding: bytes, subject: Self.subject, version: Self.version)
         productLine = try record.text("product-line")
         guard SimulatedAMDVendor.productLines[productLine] != nil else {
-            throw SimulatedAMDError(
+            throw SimulatedHardwareError(
                 .malformedState, "\(Self.subject): field \"product-line\" is \(productLine), not Milan or Genoa")
         }
         hwID = try record.bytes("hwid", count: 64)
@@ -65,7 +65,7 @@ public struct SimulatedAMDCollateral: Sendable, Hashable {
     }
 
     /// Deterministic CBOR: a map of the product line, hwID, reported TCB, the certificates (DER) and the CRL (DER).
-    public func encoded() throws(SimulatedAMDError) -> [UInt8] {
+    public func encoded() throws(SimulatedHardwareError) -> [UInt8] {
         var record = SimulatedAMDRecord(subject: Self.subject)
         record["version"] = .unsigned(Self.version)
         record["product-line"] = .text(productLine)

@@ -14,26 +14,29 @@ struct SimulatedAMDRecord {
     }
 
     /// Reads `bytes` as one CBOR map with text keys whose `version` field is `version`.
-    init(decoding bytes: [UInt8], subject: String, version: UInt64) throws(SimulatedAMDError) {
+    init(decoding bytes: [UInt8], subject: String, version: UInt64) throws(SimulatedHardwareError) {
         self.subject = subject
         let value: CBORValue
         do {
             value = try CBORDecoder().decode(bytes)
         } catch {
-            throw SimulatedAMDError(.malformedState, "\(subject) is not one CBOR item: \(error.reason)")
+            throw SimulatedHardwareError(.malformedState, "\(subject) is not one CBOR item: \(error.reason)")
         }
-        guard let entries = value.mapValue else { throw SimulatedAMDError(.malformedState, "\(subject) is not a map") }
+        guard let entries = value.mapValue else {
+            throw SimulatedHardwareError(.malformedState, "\(subject) is not a map")
+        }
         var fields: [String: CBORValue] = [:]
         for entry in entries {
             guard let key = entry.key.textValue else {
-                throw SimulatedAMDError(.malformedState, "\(subject) has a key that is not text")
+                throw SimulatedHardwareError(.malformedState, "\(subject) has a key that is not text")
             }
             fields[key] = entry.value
         }
         self.fields = fields
         let stated = try unsigned("version")
         guard stated == version else {
-            throw SimulatedAMDError(.malformedState, "\(subject) is version \(stated); this build reads \(version)")
+            throw SimulatedHardwareError(
+                .malformedState, "\(subject) is version \(stated); this build reads \(version)")
         }
     }
 
@@ -43,71 +46,73 @@ struct SimulatedAMDRecord {
     }
 
     /// The deterministic encoding of the fields.
-    func encoded() throws(SimulatedAMDError) -> [UInt8] {
+    func encoded() throws(SimulatedHardwareError) -> [UInt8] {
         do {
             return try CBORValue.map(fields.map { CBORMapEntry(.text($0.key), $0.value) }).encoded()
         } catch {
-            throw SimulatedAMDError(.malformedState, "\(subject) cannot be encoded: \(error.reason)")
+            throw SimulatedHardwareError(.malformedState, "\(subject) cannot be encoded: \(error.reason)")
         }
     }
 
-    private func missing(_ key: String, _ kind: String) -> SimulatedAMDError {
-        SimulatedAMDError(.malformedState, "\(subject): field \"\(key)\" is missing or not \(kind)")
+    private func missing(_ key: String, _ kind: String) -> SimulatedHardwareError {
+        SimulatedHardwareError(.malformedState, "\(subject): field \"\(key)\" is missing or not \(kind)")
     }
 
-    func bytes(_ key: String, count: Int? = nil) throws(SimulatedAMDError) -> [UInt8] {
+    func bytes(_ key: String, count: Int? = nil) throws(SimulatedHardwareError) -> [UInt8] {
         guard let value = fields[key]?.bytesValue, count.map({ value.count == $0 }) ?? true else {
             throw missing(key, count.map { "a byte string of \($0) bytes" } ?? "a byte string")
         }
         return value
     }
 
-    func optionalBytes(_ key: String) throws(SimulatedAMDError) -> [UInt8]? {
+    func optionalBytes(_ key: String) throws(SimulatedHardwareError) -> [UInt8]? {
         fields[key] == nil ? nil : try bytes(key)
     }
 
-    func text(_ key: String) throws(SimulatedAMDError) -> String {
+    func text(_ key: String) throws(SimulatedHardwareError) -> String {
         guard let value = fields[key]?.textValue else { throw missing(key, "a text string") }
         return value
     }
 
-    func optionalText(_ key: String) throws(SimulatedAMDError) -> String? {
+    func optionalText(_ key: String) throws(SimulatedHardwareError) -> String? {
         fields[key] == nil ? nil : try text(key)
     }
 
-    func unsigned(_ key: String) throws(SimulatedAMDError) -> UInt64 {
+    func unsigned(_ key: String) throws(SimulatedHardwareError) -> UInt64 {
         guard let value = fields[key]?.uint64Value else { throw missing(key, "an unsigned integer") }
         return value
     }
 
-    func certificate(_ key: String) throws(SimulatedAMDError) -> X509Certificate {
+    func certificate(_ key: String) throws(SimulatedHardwareError) -> X509Certificate {
         let der = try bytes(key)
         do {
             return try X509Certificate(derRepresentation: der)
         } catch {
-            throw SimulatedAMDError(.malformedState, "\(subject): field \"\(key)\" is not a DER certificate: \(error)")
+            throw SimulatedHardwareError(
+                .malformedState, "\(subject): field \"\(key)\" is not a DER certificate: \(error)")
         }
     }
 
-    func optionalCertificate(_ key: String) throws(SimulatedAMDError) -> X509Certificate? {
+    func optionalCertificate(_ key: String) throws(SimulatedHardwareError) -> X509Certificate? {
         fields[key] == nil ? nil : try certificate(key)
     }
 
-    func rsaKey(_ key: String) throws(SimulatedAMDError) -> RSAPrivateKey {
+    func rsaKey(_ key: String) throws(SimulatedHardwareError) -> RSAPrivateKey {
         let der = try bytes(key)
         do {
             return try RSAPrivateKey(derRepresentation: der)
         } catch {
-            throw SimulatedAMDError(.malformedState, "\(subject): field \"\(key)\" is not a PKCS#8 RSA key: \(error)")
+            throw SimulatedHardwareError(
+                .malformedState, "\(subject): field \"\(key)\" is not a PKCS#8 RSA key: \(error)")
         }
     }
 
-    func revocationList(_ key: String) throws(SimulatedAMDError) -> CertificateRevocationList {
+    func revocationList(_ key: String) throws(SimulatedHardwareError) -> CertificateRevocationList {
         let der = try bytes(key)
         do {
             return try CertificateRevocationList(derRepresentation: der)
         } catch {
-            throw SimulatedAMDError(.malformedState, "\(subject): field \"\(key)\" is not a DER CRL: \(error)")
+            throw SimulatedHardwareError(.malformedState, "\(subject): field \"\(key)\" is not a DER CRL: \(error)")
         }
     }
 }

@@ -106,15 +106,15 @@ public struct SimulatedAMDVendor: Sendable {
         cloudServiceProviderID: String? = nil
     ) throws -> SimulatedAMDVendor {
         guard platformID.count == PlatformCertificateExtensions.platformIDByteCount else {
-            throw SimulatedAMDError(
-                .invalidParameter,
+            throw SimulatedHardwareError(
+                .invalidRequest,
                 "a platform id is \(PlatformCertificateExtensions.platformIDByteCount) bytes, not \(platformID.count)")
         }
         guard productLines[productLine] != nil else {
-            throw SimulatedAMDError(.invalidParameter, "the product line \(productLine) is not Milan or Genoa")
+            throw SimulatedHardwareError(.invalidRequest, "the product line \(productLine) is not Milan or Genoa")
         }
         if let id = cloudServiceProviderID, id.isEmpty || !id.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
-            throw SimulatedAMDError(.invalidParameter, "a cloud provider id is printable ASCII, not \"\(id)\"")
+            throw SimulatedHardwareError(.invalidRequest, "a cloud provider id is printable ASCII, not \"\(id)\"")
         }
         let notBefore = now - 86_400
         let notAfter = now + 25 * 365 * 86_400
@@ -157,7 +157,7 @@ public struct SimulatedAMDVendor: Sendable {
         let platformID = try record.bytes("platform-id", count: PlatformCertificateExtensions.platformIDByteCount)
         let productLine = try record.text("product-line")
         guard Self.productLines[productLine] != nil else {
-            throw SimulatedAMDError(
+            throw SimulatedHardwareError(
                 .malformedState, "\(Self.subject): field \"product-line\" is \(productLine), not Milan or Genoa")
         }
         func authority(_ name: String) throws -> CertificateAuthority {
@@ -166,14 +166,14 @@ public struct SimulatedAMDVendor: Sendable {
             do {
                 return try CertificateAuthority(certificate: certificate, privateKey: key)
             } catch {
-                throw SimulatedAMDError(
+                throw SimulatedHardwareError(
                     .malformedState, "\(Self.subject): field \"\(name)-key\" is not the key of field \"\(name)\"")
             }
         }
         let provider = try record.optionalText("csp-id")
         let seed = try record.optionalBytes("vlek-seed")
         guard (provider == nil) == (seed == nil) else {
-            throw SimulatedAMDError(
+            throw SimulatedHardwareError(
                 .malformedState, "\(Self.subject): fields \"csp-id\" and \"vlek-seed\" come together or not at all")
         }
         self.init(
@@ -191,7 +191,7 @@ public struct SimulatedAMDVendor: Sendable {
         record["product-line"] = .text(productLine)
         for (name, authority) in [("ark", ark), ("ask", ask), ("asvk", asvk)] {
             guard case .rsaPSS(let key) = authority.signingKey else {
-                throw SimulatedAMDError(.malformedState, "\(Self.subject): the \(name) does not sign RSA-PSS")
+                throw SimulatedHardwareError(.malformedState, "\(Self.subject): the \(name) does not sign RSA-PSS")
             }
             record[name] = .bytes(authority.certificate.derRepresentation)
             record["\(name)-key"] = .bytes(key.pkcs8DERRepresentation)
@@ -260,7 +260,7 @@ public struct SimulatedAMDVendor: Sendable {
                 return try ECPrivateKey(rawRepresentation: scalar, curve: .p384)
             }
         }
-        throw SimulatedAMDError(.invalidParameter, "no P-384 key derives from the secret at TCB \(tcbVersion)")
+        throw SimulatedHardwareError(.invalidRequest, "no P-384 key derives from the secret at TCB \(tcbVersion)")
     }
 
     // MARK: Publishing
@@ -320,19 +320,19 @@ public struct SimulatedAMDVendor: Sendable {
         signingKey: SimulatedSNPSigningKey = .vcek
     ) throws -> [UInt8] {
         guard Self.reportVersions.contains(version) else {
-            throw SimulatedAMDError(.invalidParameter, "an SEV-SNP report is version 2, 3 or 5, not \(version)")
+            throw SimulatedHardwareError(.invalidRequest, "an SEV-SNP report is version 2, 3 or 5, not \(version)")
         }
         guard enclave.measurement.count == 48, enclave.signer.count == 48, enclave.reportData.count == 64,
             enclave.manifestHash.count >= 32
         else {
-            throw SimulatedAMDError(
-                .invalidParameter,
+            throw SimulatedHardwareError(
+                .invalidRequest,
                 "the enclave's measurement and signer are 48 bytes, its report data 64 and its manifest hash 48")
         }
         let tcbVersion = Self.tcbVersion(tcb)
         guard collateral.hwID == hwID, collateral.reportedTCB == tcbVersion else {
-            throw SimulatedAMDError(
-                .collateralMismatch,
+            throw SimulatedHardwareError(
+                .invalidRequest,
                 "the collateral was published for chip \(hexEncoded(Array(collateral.hwID.prefix(8))))… at TCB 0x"
                     + "\(String(collateral.reportedTCB, radix: 16)), not this chip at TCB 0x"
                     + "\(String(tcbVersion, radix: 16))")
@@ -345,14 +345,14 @@ public struct SimulatedAMDVendor: Sendable {
             certificate = collateral.vcek
         case .vlek:
             guard let vlekKey = try vlekKey(tcbVersion: tcbVersion), let vlek = collateral.vlek else {
-                throw SimulatedAMDError(
-                    .collateralMismatch, "a VLEK report needs a vendor with a cloud provider and its published VLEK")
+                throw SimulatedHardwareError(
+                    .invalidRequest, "a VLEK report needs a vendor with a cloud provider and its published VLEK")
             }
             key = vlekKey
             certificate = vlek
         }
         guard try certificate.publicKey() == key.publicKey else {
-            throw SimulatedAMDError(.collateralMismatch, "the collateral's \(signingKey) is not this vendor's key")
+            throw SimulatedHardwareError(.invalidRequest, "the collateral's \(signingKey) is not this vendor's key")
         }
         let fields = SimulatedSNPReport.Fields(
             version: version, enclave: enclave, tcb: tcbVersion, level: tcb.level, chipID: hwID,
@@ -366,7 +366,7 @@ public struct SimulatedAMDVendor: Sendable {
     /// VLEK, ASVK (under the ASK's GUID) and ARK for a VLEK-signed one.
     public func evidenceBundle(report: [UInt8], collateral: SimulatedAMDCollateral) throws -> [UInt8] {
         guard report.count == SEVSNPReportHeader.byteCount else {
-            throw SimulatedAMDError(.invalidParameter, "a report is 1184 bytes, not \(report.count)")
+            throw SimulatedHardwareError(.invalidRequest, "a report is 1184 bytes, not \(report.count)")
         }
         let signer = (report[0x48] >> 2) & 7
         let certificates: [(SEVSNPEvidence.CertificateRole, X509Certificate)]
@@ -375,11 +375,12 @@ public struct SimulatedAMDVendor: Sendable {
             certificates = [(.vcek, collateral.vcek), (.ask, collateral.ask), (.ark, collateral.ark)]
         case 1:
             guard let vlek = collateral.vlek else {
-                throw SimulatedAMDError(.collateralMismatch, "the report is VLEK-signed; the collateral has no VLEK")
+                throw SimulatedHardwareError(.invalidRequest, "the report is VLEK-signed; the collateral has no VLEK")
             }
             certificates = [(.vlek, vlek), (.ask, collateral.asvk), (.ark, collateral.ark)]
         default:
-            throw SimulatedAMDError(.invalidParameter, "the report names signing key \(signer), neither VCEK nor VLEK")
+            throw SimulatedHardwareError(
+                .invalidRequest, "the report names signing key \(signer), neither VCEK nor VLEK")
         }
         return report + Self.certificateTable(certificates.map { ($0.0, $0.1.derRepresentation) })
     }

@@ -11,6 +11,9 @@ import CloisterCrypto
 ///
 /// Anything else is a 404 naming the route. The hwID is matched whatever the case of its hex digits.
 public struct SimulatedKDS: Sendable {
+    /// The path prefixes the KDS answers beneath.
+    public static let prefixes = ["/vcek/v1", "/vlek/v1"]
+
     /// What the vendor has published, oldest first: the VCEKs it serves, and (from the newest) the chains and CRL.
     public let published: [SimulatedAMDCollateral]
 

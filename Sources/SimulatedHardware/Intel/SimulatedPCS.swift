@@ -19,6 +19,9 @@ import CloisterCrypto
 /// Anything else is 404 with a JSON error naming the route. Errors also carry Intel's `Error-Code` and
 /// `Error-Message` headers.
 public struct SimulatedPCS: Sendable {
+    /// The path prefixes the PCS answers beneath.
+    public static let prefixes = ["/sgx/certification/v4", "/tdx/certification/v4"]
+
     public let collateral: SimulatedIntelCollateral
 
     public init(collateral: SimulatedIntelCollateral) {

@@ -71,13 +71,14 @@ public final class EnclaveWorkbench: Sendable {
         EchoEnclave(try launchEnclave())
     }
 
-    /// The record the platform would hold for an enclave of this manifest, for quoting without a launch.
-    public func record() throws -> EnclaveRecord {
+    /// The record the platform would hold for an enclave of this manifest quoting in `evidence`, for quoting
+    /// without a launch.
+    public func record(evidence: EvidenceKind = .cloister) throws -> EnclaveRecord {
         EnclaveRecord(
             enclaveID: "bench",
             identity: try identity(),
             canonicalManifest: manifest.canonicalManifest, mechanisms: [.landlock], platformID: platform.platformID,
-            tcbLevel: platform.tcbLevel, backingStoreDirectory: directory)
+            tcbLevel: platform.tcbLevel, backingStoreDirectory: directory, evidence: evidence)
     }
 
     /// The identity an enclave of this manifest runs as.

@@ -170,13 +170,24 @@ extension TrustStore {
 
     /// Whether `certificates` (a document's leaf and CA bundle, and the path verified from them) reach a Cloister
     /// platform: one of them is a configured Cloister root, or carries the platform-id extension that only a Cloister
-    /// platform certificate has. Evidence that does is simulated, whatever it claims and whichever list of roots
-    /// its chain was verified against.
+    /// platform's certificates have (its own PKI's and every simulated vendor's, Intel-, AMD- or AWS-shaped).
+    /// Evidence that does is simulated, whatever it claims and whichever list of roots its chain was verified against.
     public func isCloisterRooted(_ certificates: [X509Certificate]) -> Bool {
         let roots = cloisterRoots
         return certificates.contains { certificate in
             roots.contains(certificate)
                 || certificate.extension(oid: PlatformCertificateExtensions.platformIDOID) != nil
+        }
+    }
+
+    /// Whether `certificates` reach the PKI of Cloister's own quotes: a configured Cloister root, or the platform
+    /// certificate, which alone states a TCB level. A document signed there is a Cloister quote and must carry the
+    /// `cloister` claims; a simulated vendor's (a Nitro-shaped document) is simulated but not a Cloister quote.
+    public func reachesCloisterQuotePKI(_ certificates: [X509Certificate]) -> Bool {
+        let roots = cloisterRoots
+        return certificates.contains { certificate in
+            roots.contains(certificate)
+                || certificate.extension(oid: PlatformCertificateExtensions.tcbLevelOID) != nil
         }
     }
 }

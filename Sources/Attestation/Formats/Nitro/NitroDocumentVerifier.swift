@@ -11,7 +11,7 @@ extension EvidenceFormat {
 extension CheckName {
     /// The document's PCRs are SHA-384, as Nitro makes them.
     public static let digest = CheckName("digest", aspect: .instanceIdentity)
-    /// A document that reaches a Cloister platform carries the `cloister` claims every Cloister quote carries.
+    /// A document signed under Cloister's own quote PKI carries the `cloister` claims every Cloister quote carries.
     public static let cloisterClaims = CheckName("cloister-claims", aspect: .hardware)
 }
 
@@ -20,8 +20,9 @@ extension CheckName {
 /// given) and `digest`; a document whose chain ends at a root that is not AWS's draws a warning.
 ///
 /// Whether evidence is simulated comes from its trust anchor, never from its claims: a document whose certificates
-/// reach a Cloister platform (`TrustStore.isCloisterRooted`) is simulated, and fails `cloister-claims` rather than
-/// passing for Nitro evidence.
+/// reach a Cloister platform (`TrustStore.isCloisterRooted`) is simulated: a simulated Nitro-shaped document (the
+/// platform's Nitro vendor) is read as one, and a document signed under Cloister's own quote PKI without the
+/// `cloister` claims fails `cloister-claims` rather than passing for Nitro evidence.
 public struct NitroDocumentVerifier: FormatVerifier {
     public init() {}
 
@@ -56,12 +57,14 @@ public struct NitroDocumentVerifier: FormatVerifier {
         ).run(leaf: signed.certificate, intermediates: signed.caBundle, at: time, cache: cache, into: &checks)
         var warnings: [String] = []
         let simulated = trust.isCloisterRooted([signed.certificate] + signed.caBundle + (path ?? []))
-        if simulated {
+        if trust.reachesCloisterQuotePKI([signed.certificate] + signed.caBundle + (path ?? [])) {
             checks.append(
                 EvidenceCheck(
                     .cloisterClaims, passed: false,
                     "the evidence chains to a Cloister platform (simulated), but lacks the \"cloister\" claims "
                         + "every Cloister quote carries; it is refused, not read as AWS Nitro evidence"))
+        } else if simulated {
+            warnings = []
         } else if let anchor = path?.last {
             warnings = TrustStore.nitroRootWarning(for: anchor).map { [$0] } ?? []
         } else {

@@ -91,7 +91,8 @@ public struct SEVSNPReportVerifier: FormatVerifier {
     /// `product-line`: the chain's root is the ARK of the endorsement key's product line: by its pinned fingerprint, or
     /// for a root that is not one of AMD's published ARKs (then also a warning) by its name, `ARK-<line>`, or for a
     /// simulated ARK (one carrying Cloister's platform-id extension) `Cloister Simulated ARK-<line>`, which the check
-    /// names as simulated.
+    /// names as simulated (without a warning: the policy's `simulated` check speaks for simulated evidence, as for
+    /// every other format).
     static func productLineCheck(
         anchor: X509Certificate, endorsementKey extensions: AMDEndorsementKeyExtensions
     ) -> (EvidenceCheck, warning: String?) {
@@ -105,7 +106,7 @@ public struct SEVSNPReportVerifier: FormatVerifier {
             "the endorsement key is \(extensions.productName)'s; the chain ends at \(anchor.subject)"
                 + (pinnedLine == nil && simulated ? ", a simulated ARK of \(line) (no AMD ARK is pinned)" : ""))
         let warning =
-            pinnedLine == nil
+            pinnedLine == nil && !simulated
             ? "the AMD trust anchor \(anchor.subject) (SHA-256 \(fingerprint)) is not one of AMD's published ARKs" : nil
         return (check, warning)
     }

@@ -1,0 +1,125 @@
+import CloisterTestSupport
+import Foundation
+import Testing
+
+/// `cloister run --evidence KIND` end to end: an echo enclave quotes in each kind, `cloister verify` appraises the file
+/// against the platform's published trust with a policy written from `cloister measure --json`.
+@Suite("cloister run --evidence: every kind of simulated evidence verified from the command line")
+struct SimulatedEvidenceCommandTests {
+    let cloister = TestEnvironment.productsDirectory + "/cloister"
+
+    private func run(_ arguments: [String], home: String) throws -> ToolOutput {
+        let split = arguments.firstIndex(of: "--") ?? arguments.endIndex
+        return try runTool(cloister, arguments[..<split] + ["--home", home] + arguments[split...])
+    }
+
+    /// A platform, the echo manifest signed, and a policy listing its reference values in every kind's form.
+    private func prepare() throws -> (home: String, manifest: String, directory: URL) {
+        let directory = try TestEnvironment.temporaryDirectory("evidence-cli")
+        let home = directory.appendingPathComponent("home").path
+        let manifests = directory.appendingPathComponent("manifests")
+        try FileManager.default.copyItem(
+            at: TestEnvironment.packageRoot.appendingPathComponent("Manifests"), to: manifests)
+        try #require(try run(["platform", "init", "--amd-key-bits", "2048"], home: home).status == 0)
+        let toml = manifests.appendingPathComponent("echo.toml").path
+        let signed = try runTool(
+            cloister,
+            ["sign", toml, "--key", TestEnvironment.packageRoot.appendingPathComponent("Keys/dev-signer.pem").path])
+        try #require(signed.status == 0, "\(signed.standardError)")
+        let manifest = manifests.appendingPathComponent("echo.manifest.cose").path
+        let measured = try runTool(cloister, ["measure", manifest, "--json"])
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: Data(measured.standardOutput.utf8)) as? [String: Any])
+        let measurements = try #require(report["reference_measurements"] as? [String])
+        #expect(measurements.count == 2)
+        let policy = """
+            id = "every-kind"
+            measurements = [\(measurements.map { "\"\($0)\"" }.joined(separator: ", "))]
+            allow_simulated = true
+            allow_development_keys = true
+            require_nonce = true
+            report_data_binding = "cloister"
+            """
+        try Data(policy.utf8).write(to: directory.appendingPathComponent("policy.toml"))
+        return (home, manifest, directory)
+    }
+
+    @Test("each kind's quote file verifies with its nonce, and fails with another")
+    func everyKind() throws {
+        let (home, manifest, directory) = try prepare()
+        let policy = directory.appendingPathComponent("policy.toml").path
+        for kind in [
+            "cloister", "nitro", "sgx", "sgx-v4", "tdx", "tdx-v5", "tdx-v5-td15", "snp", "snp-v2", "snp-v5", "snp-vlek",
+        ] {
+            let quote = directory.appendingPathComponent("quote-\(kind)").path
+            let launched = try run(
+                ["run", manifest, "--evidence", kind, "--quote-out", quote, "--nonce", "c0ffee", "--", "x"], home: home)
+            #expect(launched.status == 0, "\(kind): \(launched.standardError)")
+            #expect(launched.standardError.contains("(evidence \(kind))"))
+            let verified = try run(["verify", quote, "--nonce", "c0ffee", "--policy", policy, "--json"], home: home)
+            #expect(verified.status == 0, "\(kind): \(verified.standardOutput)")
+            let result = try JSONSerialization.jsonObject(with: Data(verified.standardOutput.utf8)) as? [String: Any]
+            let claims = result?["claims"] as? [String: Any]
+            #expect(claims?["simulated"] as? Bool == true, "\(kind)")
+            let wrong = try run(["verify", quote, "--nonce", "c0ffef", "--policy", policy], home: home)
+            #expect(wrong.status == 2, "\(kind)")
+            #expect(wrong.standardOutput.contains("FAIL  nonce"), "\(kind)")
+        }
+        let unknown = try run(["run", manifest, "--evidence", "sgx-v9"], home: home)
+        #expect(unknown.status == 64)
+    }
+
+    @Test("vendor-roots writes the simulated roots and collateral that verify pins with --trust-anchor")
+    func vendorRoots() throws {
+        let (home, manifest, directory) = try prepare()
+        let roots = directory.appendingPathComponent("roots").path
+        let written = try run(["platform", "vendor-roots", "--out", roots, "--json"], home: home)
+        #expect(written.status == 0, "\(written.standardError)")
+        for name in [
+            "intel-sgx-root.pem", "amd-ark-milan.pem", "aws-nitro-root.pem", "intel-sgx-collateral.json",
+            "intel-tdx-collateral.json", "amd-milan-certificates.pem", "amd-milan-crl.pem",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: roots + "/" + name), "\(name)")
+        }
+        let quote = directory.appendingPathComponent("quote.dcap").path
+        #expect(
+            try run(["run", manifest, "--evidence", "sgx", "--quote-out", quote, "--nonce", "aa"], home: home).status
+                == 0)
+        let policy = directory.appendingPathComponent("policy.toml").path
+        let pinned = try runTool(
+            cloister,
+            [
+                "verify", quote, "--nonce", "aa", "--policy", policy, "--trust-anchor", roots + "/intel-sgx-root.pem",
+                "--collateral", roots + "/intel-sgx-collateral.json", "--home",
+                directory.appendingPathComponent("none").path,
+            ])
+        #expect(pinned.status == 0, "\(pinned.standardOutput)\(pinned.standardError)")
+        #expect(pinned.standardOutput.contains("note: simulated evidence"))
+        let blocked = try directory.appendingPathComponent("roots-file").path
+        try Data().write(to: URL(fileURLWithPath: blocked))
+        let refused = try run(["platform", "vendor-roots", "--out", blocked], home: home)
+        #expect(refused.status == 73)
+        #expect(refused.standardError.contains(blocked))
+    }
+
+    @Test("a TCB recovery makes fresh SGX quotes out of date with the advisory; tcb --level brings them back")
+    func tcbRecoveryFromTheCommandLine() throws {
+        let (home, manifest, directory) = try prepare()
+        let policy = directory.appendingPathComponent("policy.toml").path
+        let recovered = try run(["platform", "tcb-recovery", "--json"], home: home)
+        #expect(recovered.status == 0, "\(recovered.standardError)")
+        #expect(recovered.standardOutput.contains(#""latest_tcb_level":2"#))
+        let quote = directory.appendingPathComponent("quote.dcap").path
+        #expect(
+            try run(["run", manifest, "--evidence", "tdx", "--quote-out", quote, "--nonce", "aa"], home: home).status
+                == 0)
+        let outdated = try run(["verify", quote, "--nonce", "aa", "--policy", policy, "--json"], home: home)
+        #expect(outdated.status == 2)
+        #expect(outdated.standardOutput.contains("CLOISTER-SA-00002"))
+        #expect(try run(["platform", "tcb", "--level", "2"], home: home).status == 0)
+        #expect(
+            try run(["run", manifest, "--evidence", "tdx", "--quote-out", quote, "--nonce", "aa"], home: home).status
+                == 0)
+        #expect(try run(["verify", quote, "--nonce", "aa", "--policy", policy], home: home).status == 0)
+    }
+}
