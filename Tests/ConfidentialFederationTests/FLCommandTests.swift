@@ -242,6 +242,14 @@ struct FLCommandTests {
         }
         let accepted = try simulate("fedavg")
         #expect(accepted.status == 0, "\(accepted.standardError)")
+        // A TDX-shaped aggregator: the service reads the bound evidence through its registry; MRTD is the measurement.
+        let tdx = try run(
+            [
+                "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--clients", "2",
+                "--rounds", "1", "--manifest", manifest, "--verifier", "http://127.0.0.1:\(port)",
+                "--verifier-policy", "fedavg", "--evidence", "tdx", "--json",
+            ], environment)
+        #expect(tdx.status == 0, "\(tdx.standardError)")
         let refused = try simulate("other")
         #expect(refused.status == 2)
         #expect(refused.standardError.contains("contraindicated"), "\(refused.standardError)")

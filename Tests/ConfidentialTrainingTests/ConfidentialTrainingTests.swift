@@ -429,6 +429,28 @@ struct EnclaveTrainCommandTests {
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
     }
 
+    @Test(
+        "trains with every kind of simulated hardware evidence: the data owner's attestation takes each through the registry"
+    )
+    func everyEvidenceKind() throws {
+        let (directory, environment, manifest) = try prepare()
+        for kind in ["sgx", "tdx-v5-td15", "snp-vlek", "nitro"] {
+            let checkpoint = directory.appendingPathComponent("job-\(kind).sealed").path
+            // The development signer is known in every kind's form (SGX's MRSIGNER is the signer id's SHA-256).
+            let refused = try run(
+                arguments(manifest, checkpoint: checkpoint, epochs: 1) + ["--evidence", kind], environment)
+            #expect(refused.status == 2, "\(kind): \(refused.standardError)")
+            #expect(refused.standardError.contains("development-key"), "\(kind): \(refused.standardError)")
+            let trained = try run(
+                arguments(manifest, checkpoint: checkpoint, epochs: 1) + [
+                    "--evidence", kind, "--allow-development-keys",
+                ],
+                environment)
+            #expect(trained.status == 0, "\(kind): \(trained.standardError)")
+            #expect(trained.standardError.contains("(evidence \(kind))"), "\(kind)")
+        }
+    }
+
     @Test("a CSV past the enclave's request limit exits 65 naming the file and the limit, before any launch")
     func csvPastRequestLimit() throws {
         let (directory, environment, manifest) = try prepare()

@@ -217,7 +217,14 @@ struct ManifestMeasurementTests {
         #expect(report.measurement == (try fixture.measured().measurement.hex))
         #expect(report.signer == nil)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(report)) as? [String: Any]
-        #expect(Set(json?.keys.map { $0 } ?? []) == ["measurement", "libraries", "trusted_files"])
+        #expect(
+            Set(json?.keys.map { $0 } ?? []) == ["measurement", "reference_measurements", "libraries", "trusted_files"])
+        #expect(
+            json?["reference_measurements"] as? [String]
+                == [
+                    report.measurement,
+                    hexString(DigestAlgorithm.sha256.hash(try fixture.measured().measurement.bytes)),
+                ])
         #expect((json?["libraries"] as? [Any])?.isEmpty == true)
         let files = json?["trusted_files"] as? [[String: String]]
         #expect(files?.first?["uri"] == "file:data/greeting.txt")

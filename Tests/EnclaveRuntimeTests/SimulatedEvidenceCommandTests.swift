@@ -122,4 +122,99 @@ struct SimulatedEvidenceCommandTests {
                 == 0)
         #expect(try run(["verify", quote, "--nonce", "aa", "--policy", policy], home: home).status == 0)
     }
+
+    /// Starts `cloister serve --collateral` for `home` on a free loopback port; returns the process and its URL once
+    /// it answers.
+    private func serveCollateral(home: String, directory: URL) throws -> (Process, String) {
+        for _ in 0..<5 {
+            let port = 20_000 + Int.random(in: 0..<20_000)
+            let service = Process()
+            service.executableURL = URL(fileURLWithPath: cloister)
+            service.arguments = [
+                "serve", "--collateral", "--home", home, "--port", "\(port)", "--db",
+                "sqlite:" + directory.appendingPathComponent("verifier-\(port).sqlite").path,
+            ]
+            service.standardOutput = FileHandle.nullDevice
+            service.standardError = FileHandle.nullDevice
+            try service.run()
+            let url = "http://127.0.0.1:\(port)"
+            for _ in 0..<100 where service.isRunning {
+                if try runTool("/usr/bin/curl", ["-sf", "-o", "/dev/null", url + "/healthz"]).status == 0 {
+                    return (service, url)
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            service.terminate()
+        }
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "cloister serve did not start"])
+    }
+
+    @Test(
+        "serve --collateral: dcap-qvl's get_collateral and verify --pccs and --kds fetch from the simulated PCS and KDS"
+    )
+    func collateralServices() throws {
+        let (home, manifest, directory) = try prepare()
+        let roots = directory.appendingPathComponent("roots").path
+        #expect(try run(["platform", "vendor-roots", "--out", roots], home: home).status == 0)
+        #expect(try run(["platform", "tcb-recovery"], home: home).status == 0)
+        var quotes: [String] = []
+        for kind in ["sgx", "tdx", "tdx-v5-td15", "snp"] {
+            let quote = directory.appendingPathComponent("quote-\(kind)").path
+            let launched = try run(
+                ["run", manifest, "--evidence", kind, "--quote-out", quote, "--nonce", "aa"], home: home)
+            try #require(launched.status == 0, "\(launched.standardError)")
+            quotes.append(quote)
+        }
+        let (service, url) = try serveCollateral(home: home, directory: directory)
+        defer { service.terminate() }
+        let routes = try runTool(
+            "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/sgx/certification/v4/nowhere"])
+        #expect(routes.standardOutput == "404")
+        // dcap-qvl fetches from the service as from a PCCS, and verifies with the simulated root: OutOfDate after the
+        // recovery, with its advisory.
+        let root = directory.appendingPathComponent("intel-root.der").path
+        let der = try runTool(
+            "/usr/bin/openssl", ["x509", "-in", roots + "/intel-sgx-root.pem", "-outform", "DER", "-out", root])
+        try #require(der.status == 0)
+        let python = try #require(TestEnvironment.python, "make test creates the interop venv (CLOISTER_PYTHON)")
+        let fetched = try runTool(
+            python,
+            [
+                TestEnvironment.interopScript("dcap_fetch_simulated.py"), url, root,
+                String(Int(Date().timeIntervalSince1970)),
+            ]
+                + quotes.prefix(3))
+        try #require(fetched.status == 0, "\(fetched.standardError)")
+        let result = try JSONSerialization.jsonObject(with: Data(fetched.standardOutput.utf8)) as? [String: Any]
+        let verdicts = try #require(result?["verdicts"] as? [[String: Any]])
+        #expect(verdicts.count == 3)
+        for verdict in verdicts {
+            #expect(verdict["accepted"] as? Bool == true, "\(verdict)")
+            #expect(verdict["status"] as? String == "OutOfDate", "\(verdict)")
+            #expect(verdict["advisory_ids"] as? [String] == ["CLOISTER-SA-00002"], "\(verdict)")
+        }
+        // Cloister's own PCCS and KDS clients fetch from it too.
+        let policy = directory.appendingPathComponent("policy.toml").path
+        let elsewhere = directory.appendingPathComponent("no-platform").path
+        let pccs = try runTool(
+            cloister,
+            [
+                "verify", quotes[0], "--nonce", "aa", "--policy", policy, "--trust-anchor",
+                roots + "/intel-sgx-root.pem",
+                "--pccs", url, "--pccs-cache", directory.appendingPathComponent("pccs-cache").path, "--home", elsewhere,
+                "--json",
+            ])
+        #expect(pccs.status == 2, "\(pccs.standardError)")
+        #expect(pccs.standardOutput.contains("CLOISTER-SA-00002"), "\(pccs.standardOutput)")
+        #expect(pccs.standardOutput.contains("tcb-status-accepted"))
+        let kds = try runTool(
+            cloister,
+            [
+                "verify", quotes[3], "--nonce", "aa", "--policy", policy, "--trust-anchor",
+                roots + "/amd-ark-milan.pem",
+                "--kds", url, "--kds-cache", directory.appendingPathComponent("kds-cache").path, "--home", elsewhere,
+            ])
+        #expect(kds.status == 0, "\(kds.standardOutput)\(kds.standardError)")
+        #expect(!kds.standardError.contains("publishes no CRL"))
+    }
 }
