@@ -99,11 +99,11 @@ struct SimulatedNitroTests {
 
     @Test("the vendor reads back what it wrote, and names the file when it cannot")
     func persistence() throws {
-        let copy = try SimulatedNitroVendor(encoded: vendor.encoded(), path: "nitro.cbor")
+        let copy = try SimulatedNitroVendor(encoded: vendor.encoded())
         #expect(copy.rootCertificate == vendor.rootCertificate)
         #expect(try copy.encoded() == vendor.encoded())
         #expect(throws: SimulatedHardwareError.self) {
-            try SimulatedNitroVendor(encoded: Array(vendor.encoded().dropLast(5)), path: "nitro.cbor")
+            try SimulatedNitroVendor(encoded: Array(vendor.encoded().dropLast(5)))
         }
     }
 }

@@ -74,16 +74,16 @@ extension Platform {
                 at: now)
         case .sgx, .sgxV4:
             raw = try vendors.intel.sgxQuote(
-                version: kind == .sgx ? 3 : 4, enclave: enclave, tcb: tcb, collateral: vendors.intelCollateral)
+                version: kind == .sgx ? 3 : 4, enclave: enclave, tcb: tcb, collateral: published.intel)
         case .tdx, .tdxV5, .tdxV5TD15:
             raw = try vendors.intel.tdxQuote(
                 version: kind == .tdx ? 4 : 5, tdBody: kind == .tdxV5TD15 ? .td15 : .td10, enclave: enclave, tcb: tcb,
-                collateral: vendors.intelCollateral)
+                collateral: published.intel)
         case .snp, .snpV2, .snpV5, .snpVLEK:
             let report = try vendors.amd.report(
                 version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave, tcb: tcb,
-                collateral: vendors.amdCollateral, signingKey: kind == .snpVLEK ? .vlek : .vcek)
-            raw = try vendors.amd.evidenceBundle(report: report, collateral: vendors.amdCollateral)
+                collateral: published.amd, signingKey: kind == .snpVLEK ? .vlek : .vcek)
+            raw = try vendors.amd.evidenceBundle(report: report, collateral: published.amd)
         }
         return BoundEvidence(
             evidence: raw, nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey

@@ -25,8 +25,9 @@ public final class Platform: Sendable {
     public let isRevoked: Bool
     /// What the simulated vendors publish about the platform's TCB, which every kind of evidence follows.
     public let simulatedTCB: SimulatedTCB
-    /// The simulated hardware vendors and their publications.
+    /// The simulated hardware vendors, and what they have published.
     let vendors: PlatformVendors
+    let published: VendorPublication
 
     /// The simulated vendors' roots (what verifiers of the platform's SGX, TDX, SEV-SNP and Nitro evidence pin).
     public var vendorRoots: VendorRoots { vendors.roots }
@@ -73,6 +74,7 @@ public final class Platform: Sendable {
         self.isRevoked = state.isRevoked
         self.simulatedTCB = state.simulatedTCB
         vendors = try PlatformVendors(generation)
+        published = try VendorPublication(generation)
         rootCertificate = try Self.certificate(generation, .rootCertificate)
         platformCertificate = try Self.certificate(generation, .platformCertificate)
         attestationCertificate = try Self.certificate(generation, .attestationCertificate)
@@ -163,10 +165,9 @@ public final class Platform: Sendable {
                 .platformCertificate: Array(platformCA.certificate.pemRepresentation.utf8),
                 .attestationCertificate: Array(attestation.pemRepresentation.utf8),
             ]
-            try files.merge(PlatformVendors.create(platformID: platformID, amdKeyBits: amdKeyBits, at: now)) { $1 }
-            try files.merge(
-                publication(state, root: root, platformCA: platformCA, vendorFiles: files, generation: nil, at: now)
-            ) { $1 }
+            let vendors = try PlatformVendors.create(platformID: platformID, amdKeyBits: amdKeyBits, at: now)
+            try files.merge(vendors.files) { $1 }
+            try files.merge(publication(state, root: root, platformCA: platformCA, vendors: vendors, at: now)) { $1 }
             try home.removeGenerations(except: nil)
             try home.commitGeneration(files, after: nil)
         }
@@ -189,8 +190,7 @@ public final class Platform: Sendable {
             let root = try current.vendor()
             let platformCA = try issuePlatformCertificate(
                 root: root, key: privateKey(current.generation, .platformKey), state: state, at: now)
-            var files = try publication(
-                state, root: root, platformCA: platformCA, generation: current.generation, at: now)
+            var files = try publication(state, root: root, platformCA: platformCA, vendors: current.vendors, at: now)
             files[.platformCertificate] = Array(platformCA.certificate.pemRepresentation.utf8)
             return files
         }
@@ -226,7 +226,7 @@ public final class Platform: Sendable {
     private func republish(_ state: PlatformState, at now: Date) throws -> [PlatformHome.File: [UInt8]] {
         let platformCA = try CertificateAuthority(
             certificate: platformCertificate, privateKey: Self.privateKey(generation, .platformKey))
-        return try Self.publication(state, root: vendor(), platformCA: platformCA, generation: generation, at: now)
+        return try Self.publication(state, root: vendor(), platformCA: platformCA, vendors: vendors, at: now)
     }
 
     /// Revokes the platform certificate in the root's CRL (as a vendor revokes a compromised part).
@@ -258,10 +258,10 @@ public final class Platform: Sendable {
     }
 
     /// The files a change of state publishes: new CRLs (the next CRL number), a TCB-status list, the state, and each
-    /// simulated vendor's collateral for the new TCB (the vendors read from `vendorFiles`, else from `generation`).
+    /// simulated vendor's collateral for the new TCB.
     private static func publication(
-        _ state: PlatformState, root: CertificateAuthority, platformCA: CertificateAuthority,
-        vendorFiles: [PlatformHome.File: [UInt8]] = [:], generation: PlatformGeneration?, at now: Date
+        _ state: PlatformState, root: CertificateAuthority, platformCA: CertificateAuthority, vendors: PlatformVendors,
+        at now: Date
     ) throws -> [PlatformHome.File: [UInt8]] {
         var state = state
         state.crlNumber += 1
@@ -276,9 +276,7 @@ public final class Platform: Sendable {
             .state: try state.encoded(),
         ]
         try files.merge(
-            PlatformVendors.publication(
-                state.simulatedTCB, crlNumber: state.crlNumber, vendorFiles: vendorFiles, generation: generation,
-                at: now)
+            vendors.publication(state.simulatedTCB, crlNumber: state.crlNumber, at: now)
         ) { $1 }
         return files
     }

@@ -332,8 +332,8 @@ extension PlatformHome {
         return try withLock(.shared) {
             let generation = try currentGeneration()
             do {
-                let intel = try SimulatedIntelCollateral(encoded: generation.read(.intelCollateral))
-                let amd = try SimulatedAMDCollateral(encoded: generation.read(.amdCollateral))
+                let published = try VendorPublication(generation)
+                let (intel, amd) = (published.intel, published.amd)
                 return PublishedPlatformTrust(
                     rootCertificate: try X509Certificate(pemRepresentation: generation.readText(.rootCertificate)),
                     revocationLists: try CertificateRevocationList.lists(
@@ -346,8 +346,7 @@ extension PlatformHome {
                     tdxCollateral: try intel.quoteCollateralJSON(tee: .tdx),
                     amdRevocationLists: [amd.crl],
                     amdCertificates: [amd.ask, amd.asvk, amd.vcek] + (amd.vlek.map { [$0] } ?? []),
-                    nitroRevocationLists: try CertificateRevocationList.lists(
-                        fromPEM: generation.readText(.nitroRevocationLists)))
+                    nitroRevocationLists: published.nitroRevocationLists)
             } catch let error as PlatformError {
                 throw error
             } catch {

@@ -4,60 +4,59 @@ import EnclaveProtocol
 import FoundationEssentials
 import SimulatedHardware
 
-/// The platform's simulated hardware vendors, one per shape (Intel's SGX and TDX, AMD's SEV-SNP, AWS's Nitro), each
-/// with what it has published for the platform's TCB. Their keys are secret files of the home's generation; what
-/// they publish is rewritten with every change of the platform (`publication`), so every kind of evidence follows the
-/// same TCB life cycle as Cloister's own quotes.
+/// The platform's simulated hardware vendors, one per shape (Intel's SGX and TDX, AMD's SEV-SNP, AWS's Nitro), with
+/// what each has published for the platform's TCB. Their keys are secret files of the home's generation; what they
+/// publish is rewritten with every change of the platform (`publication`), so every kind of evidence follows the same
+/// TCB life cycle as Cloister's own quotes.
 struct PlatformVendors: Sendable {
     let intel: SimulatedIntelVendor
-    let intelCollateral: SimulatedIntelCollateral
     let amd: SimulatedAMDVendor
-    let amdCollateral: SimulatedAMDCollateral
     let nitro: SimulatedNitroVendor
-    let nitroRevocationLists: [CertificateRevocationList]
 
     /// The product line of the AMD-shaped vendor.
     static let amdProductLine = "Milan"
     /// The cloud service provider the AMD-shaped vendor issues the platform's VLEK to.
     static let cloudServiceProvider = "Cloister Simulated Cloud"
 
-    /// New vendors for the platform `platformID`, the AMD-shaped one with RSA keys of `amdKeyBits`: their secret
-    /// files, and their roots (public).
-    static func create(platformID: [UInt8], amdKeyBits: Int, at now: Date) throws -> [PlatformHome.File: [UInt8]] {
-        let intel = try SimulatedIntelVendor.create(platformID: platformID, at: now)
-        let amd = try SimulatedAMDVendor.create(
-            platformID: platformID, productLine: amdProductLine, rsaBits: amdKeyBits, at: now,
-            cloudServiceProviderID: cloudServiceProvider)
-        let nitro = try SimulatedNitroVendor.create(platformID: platformID, at: now)
-        return [
-            .intelVendor: try intel.encoded(),
-            .amdVendor: try amd.encoded(),
-            .nitroVendor: try nitro.encoded(),
-            .vendorRoots: try VendorRoots(
-                intel: intel.rootCertificate, amd: amd.arkCertificate, nitro: nitro.rootCertificate
-            ).encoded(),
-        ]
+    /// New vendors for the platform `platformID`, the AMD-shaped one with RSA keys of `amdKeyBits`.
+    static func create(platformID: [UInt8], amdKeyBits: Int, at now: Date) throws -> PlatformVendors {
+        PlatformVendors(
+            intel: try SimulatedIntelVendor.create(platformID: platformID, at: now),
+            amd: try SimulatedAMDVendor.create(
+                platformID: platformID, productLine: amdProductLine, rsaBits: amdKeyBits, at: now,
+                cloudServiceProviderID: cloudServiceProvider),
+            nitro: try SimulatedNitroVendor.create(platformID: platformID, at: now))
     }
 
-    /// What the vendors in `files` (falling back on `generation`'s) publish for `tcb`: their collateral files.
-    static func publication(
-        _ tcb: SimulatedTCB, crlNumber: UInt64, vendorFiles files: [PlatformHome.File: [UInt8]],
-        generation: PlatformGeneration?, at now: Date
-    ) throws -> [PlatformHome.File: [UInt8]] {
-        func read(_ file: PlatformHome.File) throws -> [UInt8] {
-            if let bytes = files[file] { return bytes }
-            guard let generation else {
-                throw PlatformError(.corruptState, "the first generation lacks \(file.rawValue)")
-            }
-            return try generation.read(file)
+    private init(intel: SimulatedIntelVendor, amd: SimulatedAMDVendor, nitro: SimulatedNitroVendor) {
+        self.intel = intel
+        self.amd = amd
+        self.nitro = nitro
+    }
+
+    /// Loads the vendors from `generation`.
+    init(_ generation: PlatformGeneration) throws {
+        intel = try Self.load(.intelVendor, generation, SimulatedIntelVendor.init(encoded:))
+        amd = try Self.load(.amdVendor, generation, SimulatedAMDVendor.init(encoded:))
+        nitro = try Self.load(.nitroVendor, generation, SimulatedNitroVendor.init(encoded:))
+    }
+
+    /// The vendors' secret files and their roots (public), as `init` writes them.
+    var files: [PlatformHome.File: [UInt8]] {
+        get throws {
+            [
+                .intelVendor: try intel.encoded(),
+                .amdVendor: try amd.encoded(),
+                .nitroVendor: try nitro.encoded(),
+                .vendorRoots: try roots.encoded(),
+            ]
         }
-        let path = { (file: PlatformHome.File) in generation?.path(of: file) ?? file.rawValue }
-        let intel = try vendor(path(.intelVendor)) { try SimulatedIntelVendor(encoded: read(.intelVendor)) }
-        let amd = try vendor(path(.amdVendor)) { try SimulatedAMDVendor(encoded: read(.amdVendor)) }
-        let nitro = try vendor(path(.nitroVendor)) {
-            try SimulatedNitroVendor(encoded: read(.nitroVendor), path: path(.nitroVendor))
-        }
-        return [
+    }
+
+    /// What the vendors publish for `tcb`, their CRLs numbered `crlNumber` where the number is the platform's: their
+    /// collateral files.
+    func publication(_ tcb: SimulatedTCB, crlNumber: UInt64, at now: Date) throws -> [PlatformHome.File: [UInt8]] {
+        [
             .intelCollateral: try intel.publish(tcb, at: now).encoded(),
             .amdCollateral: try amd.publish(tcb, at: now).encoded(),
             .nitroRevocationLists: Array(
@@ -70,36 +69,32 @@ struct PlatformVendors: Sendable {
         VendorRoots(intel: intel.rootCertificate, amd: amd.arkCertificate, nitro: nitro.rootCertificate)
     }
 
-    /// Loads the vendors and their publications from `generation`.
-    init(_ generation: PlatformGeneration) throws {
-        intel = try Self.vendor(generation.path(of: .intelVendor)) {
-            try SimulatedIntelVendor(encoded: generation.read(.intelVendor))
-        }
-        intelCollateral = try Self.vendor(generation.path(of: .intelCollateral)) {
-            try SimulatedIntelCollateral(encoded: generation.read(.intelCollateral))
-        }
-        amd = try Self.vendor(generation.path(of: .amdVendor)) {
-            try SimulatedAMDVendor(encoded: generation.read(.amdVendor))
-        }
-        amdCollateral = try Self.vendor(generation.path(of: .amdCollateral)) {
-            try SimulatedAMDCollateral(encoded: generation.read(.amdCollateral))
-        }
-        nitro = try Self.vendor(generation.path(of: .nitroVendor)) {
-            try SimulatedNitroVendor(encoded: generation.read(.nitroVendor), path: generation.path(of: .nitroVendor))
-        }
-        nitroRevocationLists = try Self.vendor(generation.path(of: .nitroRevocationLists)) {
-            try CertificateRevocationList.lists(fromPEM: generation.readText(.nitroRevocationLists))
+    /// Reads `file` of `generation` with `decode`, a failure but the platform's own becoming `corrupt-state` naming
+    /// the file.
+    static func load<T>(
+        _ file: PlatformHome.File, _ generation: PlatformGeneration, _ decode: ([UInt8]) throws -> T
+    ) throws -> T {
+        let bytes = try generation.read(file)
+        do {
+            return try decode(bytes)
+        } catch {
+            throw PlatformError(.corruptState, "\(generation.path(of: file)) is unreadable: \(error)")
         }
     }
+}
 
-    /// Runs `load`, turning any failure but the platform's own into `corrupt-state` naming `path`.
-    private static func vendor<T>(_ path: String, _ load: () throws -> T) throws -> T {
-        do {
-            return try load()
-        } catch let error as PlatformError {
-            throw error
-        } catch {
-            throw PlatformError(.corruptState, "\(path) holds an unreadable simulated vendor: \(error)")
+/// What the platform's simulated vendors have published (public files of the generation): the Intel-shaped vendor's
+/// collateral, the AMD-shaped vendor's, and the Nitro-shaped CAs' CRLs.
+struct VendorPublication: Sendable {
+    let intel: SimulatedIntelCollateral
+    let amd: SimulatedAMDCollateral
+    let nitroRevocationLists: [CertificateRevocationList]
+
+    init(_ generation: PlatformGeneration) throws {
+        intel = try PlatformVendors.load(.intelCollateral, generation, SimulatedIntelCollateral.init(encoded:))
+        amd = try PlatformVendors.load(.amdCollateral, generation, SimulatedAMDCollateral.init(encoded:))
+        nitroRevocationLists = try PlatformVendors.load(.nitroRevocationLists, generation) {
+            try CertificateRevocationList.lists(fromPEM: String(decoding: $0, as: UTF8.self))
         }
     }
 }

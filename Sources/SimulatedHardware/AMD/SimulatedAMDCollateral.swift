@@ -48,7 +48,7 @@ public struct SimulatedAMDCollateral: Sendable, Hashable {
 
     /// Reads collateral `encoded()` wrote; refusals name the field at fault.
     public init(encoded bytes: [UInt8]) throws(SimulatedHardwareError) {
-        let record = try SimulatedAMDRecord(decoding: bytes, subject: Self.subject, version: Self.version)
+        let record = try VendorRecord(decoding: bytes, subject: Self.subject, version: Self.version)
         productLine = try record.text("product-line")
         guard SimulatedAMDVendor.productLines[productLine] != nil else {
             throw SimulatedHardwareError(
@@ -66,7 +66,7 @@ public struct SimulatedAMDCollateral: Sendable, Hashable {
 
     /// Deterministic CBOR: a map of the product line, hwID, reported TCB, the certificates (DER) and the CRL (DER).
     public func encoded() throws(SimulatedHardwareError) -> [UInt8] {
-        var record = SimulatedAMDRecord(subject: Self.subject)
+        var record = VendorRecord(subject: Self.subject)
         record["version"] = .unsigned(Self.version)
         record["product-line"] = .text(productLine)
         record["hwid"] = .bytes(hwID)

@@ -153,7 +153,7 @@ public struct SimulatedAMDVendor: Sendable {
 
     /// Reads a vendor `encoded()` wrote; refusals name the field at fault.
     public init(encoded bytes: [UInt8]) throws {
-        let record = try SimulatedAMDRecord(decoding: bytes, subject: Self.subject, version: Self.version)
+        let record = try VendorRecord(decoding: bytes, subject: Self.subject, version: Self.version)
         let platformID = try record.bytes("platform-id", count: PlatformCertificateExtensions.platformIDByteCount)
         let productLine = try record.text("product-line")
         guard Self.productLines[productLine] != nil else {
@@ -185,7 +185,7 @@ public struct SimulatedAMDVendor: Sendable {
     /// Deterministic CBOR: a map of the platform id, product line, the ARK, ASK and ASVK certificates (DER) and keys
     /// (PKCS#8 DER), the chip secret and, with a VLEK, the provider's id and seed.
     public func encoded() throws -> [UInt8] {
-        var record = SimulatedAMDRecord(subject: Self.subject)
+        var record = VendorRecord(subject: Self.subject)
         record["version"] = .unsigned(Self.version)
         record["platform-id"] = .bytes(platformID)
         record["product-line"] = .text(productLine)

@@ -129,16 +129,16 @@ public struct SimulatedIntelCollateral: Sendable {
 
     /// Reads collateral from `encoded()`'s CBOR; a refusal names the field at fault.
     public init(encoded: [UInt8]) throws {
-        let what = "simulated Intel collateral"
-        let fields = try StoredFields(encoded, what: what)
-        try fields.requireVersion(1)
+        let what = "the simulated Intel collateral"
+        let fields = try VendorRecord(decoding: encoded, subject: what, version: 1)
         func storedLevel(_ field: String) throws -> UInt32 {
             let value = try fields.unsigned(field)
             guard (1...UInt64(UInt32.max)).contains(value) else { throw fields.refusal(field, "is not 1 to 2^32-1") }
             return UInt32(value)
         }
         func document(_ field: String) throws -> SignedDocument {
-            let item = try StoredFields(try fields.value(field).encoded(), what: "\(what)'s \(field)")
+            let item = try VendorRecord(
+                decoding: try fields.value(field).encoded(), subject: "\(what)'s \(field)", version: nil)
             let signature = try item.bytes("signature")
             guard signature.count == 64 else { throw item.refusal("signature", "is not 64 bytes (r ‖ s)") }
             return SignedDocument(json: try item.bytes("json"), signature: signature)

@@ -119,8 +119,8 @@ extension SimulatedIntelVendor {
         let flags: UInt64 = 0x01 | 0x04 | (enclave.debug ? 0x02 : 0)
         return reportBody(
             level: level, attributes: littleEndianBytes(flags) + littleEndianBytes(UInt64(0x03)),
-            mrEnclave: DigestAlgorithm.sha256.hash(enclave.measurement),
-            mrSigner: DigestAlgorithm.sha256.hash(enclave.signer),
+            mrEnclave: SimulatedIdentity.sgxMREnclave(measurement: enclave.measurement),
+            mrSigner: SimulatedIdentity.sgxMRSigner(signer: enclave.signer),
             configID: enclave.manifestHash + [UInt8](repeating: 0, count: 16), productID: enclave.productID,
             svn: enclave.svn, reportData: enclave.reportData)
     }

@@ -144,14 +144,13 @@ public struct SimulatedIntelVendor: Sendable {
 
     /// Reads a vendor from `encoded()`'s CBOR; a refusal names the field at fault.
     public init(encoded: [UInt8]) throws {
-        let fields = try StoredFields(encoded, what: "simulated Intel vendor")
-        try fields.requireVersion(1)
+        let fields = try VendorRecord(decoding: encoded, subject: "the simulated Intel vendor", version: 1)
         let platformID = try fields.bytes("platform_id")
         guard platformID.count == PlatformCertificateExtensions.platformIDByteCount else {
             throw fields.refusal("platform_id", "is \(platformID.count) bytes, not 16")
         }
         func authority(_ key: String, _ certificate: String) throws -> CertificateAuthority {
-            let privateKey = try fields.privateKey(key)
+            let privateKey = try fields.ecKey(key, curve: .p256)
             do {
                 return try CertificateAuthority(
                     certificate: try fields.certificate(certificate), privateKey: privateKey)
@@ -165,8 +164,8 @@ public struct SimulatedIntelVendor: Sendable {
         self.init(
             platformID: platformID, root: try authority("root_key", "root_certificate"),
             pckCA: try authority("pck_ca_key", "pck_ca_certificate"), tcbSigningCertificate: tcbSigning.certificate,
-            tcbSigningKey: tcbSigning.privateKey, pckKey: try fields.privateKey("pck_key"),
-            attestationKey: try fields.privateKey("attestation_key"))
+            tcbSigningKey: tcbSigning.privateKey, pckKey: try fields.ecKey("pck_key", curve: .p256),
+            attestationKey: try fields.ecKey("attestation_key", curve: .p256))
     }
 
     /// Everything the vendor publishes for the platform at `tcb`, signed at `now`: the PCK certificate for the
@@ -205,93 +204,5 @@ public struct SimulatedIntelVendor: Sendable {
             tdxTCBInfo: try signed(documents.tcbInfo(tdx: true)),
             sgxQEIdentity: try signed(documents.qeIdentity(tdx: false)),
             tdxQEIdentity: try signed(documents.qeIdentity(tdx: true)))
-    }
-}
-
-/// The fields of a stored CBOR map (a vendor, its collateral), each refusal naming the field.
-struct StoredFields {
-    private let entries: [String: CBORValue]
-    private let what: String
-
-    init(_ encoded: [UInt8], what: String) throws {
-        self.what = what
-        let value: CBORValue
-        do {
-            value = try CBORDecoder().decode(encoded)
-        } catch {
-            throw SimulatedHardwareError(.malformedState, "the \(what) is not CBOR: \(error.reason)")
-        }
-        guard let map = value.mapValue else {
-            throw SimulatedHardwareError(.malformedState, "the \(what) is not a CBOR map")
-        }
-        var entries: [String: CBORValue] = [:]
-        for entry in map {
-            guard let key = entry.key.textValue else {
-                throw SimulatedHardwareError(.malformedState, "the \(what) has a key that is not text")
-            }
-            entries[key] = entry.value
-        }
-        self.entries = entries
-    }
-
-    func refusal(_ field: String, _ problem: String) -> SimulatedHardwareError {
-        SimulatedHardwareError(.malformedState, "the \(what)'s field \(field) \(problem)")
-    }
-
-    func value(_ field: String) throws -> CBORValue {
-        guard let value = entries[field] else { throw refusal(field, "is missing") }
-        return value
-    }
-
-    func requireVersion(_ version: UInt64) throws {
-        guard try value("version").uint64Value == version else { throw refusal("version", "is not \(version)") }
-    }
-
-    func bytes(_ field: String) throws -> [UInt8] {
-        guard let bytes = try value(field).bytesValue else { throw refusal(field, "is not a byte string") }
-        return bytes
-    }
-
-    func unsigned(_ field: String) throws -> UInt64 {
-        guard let number = try value(field).uint64Value else { throw refusal(field, "is not an unsigned integer") }
-        return number
-    }
-
-    func bool(_ field: String) throws -> Bool {
-        guard let flag = try value(field).boolValue else { throw refusal(field, "is not a boolean") }
-        return flag
-    }
-
-    func privateKey(_ field: String) throws -> ECPrivateKey {
-        let key: ECPrivateKey
-        do {
-            key = try ECPrivateKey(derRepresentation: try bytes(field))
-        } catch let error as SimulatedHardwareError {
-            throw error
-        } catch {
-            throw refusal(field, "is not a PKCS#8 private key: \(error)")
-        }
-        guard key.curve == .p256 else { throw refusal(field, "is not a P-256 key") }
-        return key
-    }
-
-    func certificate(_ field: String) throws -> X509Certificate {
-        do {
-            return try X509Certificate(derRepresentation: try bytes(field))
-        } catch let error as SimulatedHardwareError {
-            throw error
-        } catch {
-            throw refusal(field, "is not a DER certificate: \(error)")
-        }
-    }
-
-    func revocationList(_ field: String) throws -> CertificateRevocationList {
-        do {
-            return try CertificateRevocationList(derRepresentation: try bytes(field))
-        } catch let error as SimulatedHardwareError {
-            throw error
-        } catch {
-            throw refusal(field, "is not a DER CRL: \(error)")
-        }
     }
 }

@@ -101,49 +101,39 @@ public struct SimulatedNitroVendor: Sendable {
 
     // MARK: Persistence
 
-    /// The deterministic CBOR map {"v", "platform_id", "keys", "certificates"}: the CAs' keys (PKCS#8 DER) then the
-    /// leaf's, and their certificates (DER) in the same order.
+    private static let subject = "the simulated Nitro vendor"
+    private static let names = ["root", "regional", "zonal", "instance", "leaf"]
+
+    /// The deterministic CBOR map {"version": 1, "platform_id", and for each of root, regional, zonal, instance and
+    /// leaf its key (`NAME_key`, PKCS#8 DER) and certificate (`NAME_certificate`, DER)}.
     public func encoded() throws -> [UInt8] {
-        try CBORValue.map([
-            CBORMapEntry("v", .unsigned(1)),
-            CBORMapEntry("platform_id", .bytes(platformID)),
-            CBORMapEntry(
-                "keys", .array((authorities.map(\.privateKey) + [leafKey]).map { .bytes($0.pkcs8DERRepresentation) })),
-            CBORMapEntry(
-                "certificates",
-                .array((authorities.map(\.certificate) + [leaf]).map { .bytes($0.derRepresentation) })),
-        ]).encoded()
+        var record = VendorRecord(subject: Self.subject)
+        record["version"] = .unsigned(1)
+        record["platform_id"] = .bytes(platformID)
+        let pairs = authorities.map { ($0.privateKey, $0.certificate) } + [(leafKey, leaf)]
+        for (name, (key, certificate)) in zip(Self.names, pairs) {
+            record["\(name)_key"] = .bytes(key.pkcs8DERRepresentation)
+            record["\(name)_certificate"] = .bytes(certificate.derRepresentation)
+        }
+        return try record.encoded()
     }
 
-    /// Reads what `encoded()` wrote; `path` names the file in errors.
-    public init(encoded bytes: [UInt8], path: String) throws {
-        func corrupt(_ what: String) -> SimulatedHardwareError {
-            SimulatedHardwareError(
-                .malformedState, "\(path): the simulated Nitro vendor's \(what) is missing or unreadable")
+    /// Reads what `encoded()` wrote; a refusal names the field at fault.
+    public init(encoded bytes: [UInt8]) throws {
+        let record = try VendorRecord(decoding: bytes, subject: Self.subject, version: 1)
+        let platformID = try record.bytes("platform_id", count: PlatformCertificateExtensions.platformIDByteCount)
+        var pairs: [(ECPrivateKey, X509Certificate)] = []
+        for name in Self.names {
+            let key = try record.ecKey("\(name)_key", curve: .p384)
+            let certificate = try record.certificate("\(name)_certificate")
+            guard try certificate.publicKey() == key.publicKey else {
+                throw record.refusal("\(name)_certificate", "does not certify \(name)_key")
+            }
+            pairs.append((key, certificate))
         }
-        guard let value = try? CBORDecoder().decode(bytes), value["v"]?.uint64Value == 1 else {
-            throw corrupt("version-1 map")
-        }
-        guard let platformID = value["platform_id"]?.bytesValue else { throw corrupt("platform_id") }
-        guard let keys = value["keys"]?.arrayValue, keys.count == 5,
-            let privateKeys = try? keys.map({ item in
-                guard let der = item.bytesValue else { throw corrupt("keys") }
-                return try ECPrivateKey(derRepresentation: der)
-            })
-        else { throw corrupt("keys") }
-        guard let items = value["certificates"]?.arrayValue, items.count == 5,
-            let certificates = try? items.map({ item in
-                guard let der = item.bytesValue else { throw corrupt("certificates") }
-                return try X509Certificate(derRepresentation: der)
-            })
-        else { throw corrupt("certificates") }
-        guard
-            let authorities = try? (0..<4).map({
-                try CertificateAuthority(certificate: certificates[$0], privateKey: privateKeys[$0])
-            }),
-            try certificates[4].publicKey() == privateKeys[4].publicKey
-        else { throw corrupt("certificates (they do not match the keys)") }
-        self.init(authorities: authorities, leaf: certificates[4], leafKey: privateKeys[4], platformID: platformID)
+        self.init(
+            authorities: try pairs.dropLast().map { try CertificateAuthority(certificate: $0.1, privateKey: $0.0) },
+            leaf: pairs[4].1, leafKey: pairs[4].0, platformID: platformID)
     }
 
     private init(

@@ -1,9 +1,10 @@
 import CloisterCBOR
 import CloisterCrypto
 
-/// A CBOR map with text keys as the simulated AMD vendor stores its state and collateral: written deterministically
-/// (RFC 8949 §4.2.1), read field by field with refusals naming the field and what it should have been.
-struct SimulatedAMDRecord {
+/// A CBOR map with text keys as every simulated vendor stores its keys, certificates and collateral in the platform
+/// home: written deterministically (RFC 8949 §4.2.1), read field by field with refusals naming the record, the field
+/// and what it should have been.
+struct VendorRecord {
     private var fields: [String: CBORValue]
     /// What the record is, as refusals name it ("the simulated AMD vendor").
     private let subject: String
@@ -13,8 +14,9 @@ struct SimulatedAMDRecord {
         fields = [:]
     }
 
-    /// Reads `bytes` as one CBOR map with text keys whose `version` field is `version`.
-    init(decoding bytes: [UInt8], subject: String, version: UInt64) throws(SimulatedHardwareError) {
+    /// Reads `bytes` as one CBOR map with text keys whose `version` field is `version` (nil: a nested record without
+    /// one).
+    init(decoding bytes: [UInt8], subject: String, version: UInt64?) throws(SimulatedHardwareError) {
         self.subject = subject
         let value: CBORValue
         do {
@@ -33,6 +35,7 @@ struct SimulatedAMDRecord {
             fields[key] = entry.value
         }
         self.fields = fields
+        guard let version else { return }
         let stated = try unsigned("version")
         guard stated == version else {
             throw SimulatedHardwareError(
@@ -55,7 +58,35 @@ struct SimulatedAMDRecord {
     }
 
     private func missing(_ key: String, _ kind: String) -> SimulatedHardwareError {
-        SimulatedHardwareError(.malformedState, "\(subject): field \"\(key)\" is missing or not \(kind)")
+        refusal(key, "is missing or not \(kind)")
+    }
+
+    /// A refusal of field `key`: what is wrong with it.
+    func refusal(_ key: String, _ problem: String) -> SimulatedHardwareError {
+        SimulatedHardwareError(.malformedState, "\(subject): field \"\(key)\" \(problem)")
+    }
+
+    /// Field `key` as it is.
+    func value(_ key: String) throws(SimulatedHardwareError) -> CBORValue {
+        guard let value = fields[key] else { throw refusal(key, "is missing") }
+        return value
+    }
+
+    func bool(_ key: String) throws(SimulatedHardwareError) -> Bool {
+        guard let value = fields[key]?.boolValue else { throw missing(key, "a boolean") }
+        return value
+    }
+
+    func ecKey(_ key: String, curve: ECCurve) throws(SimulatedHardwareError) -> ECPrivateKey {
+        let der = try bytes(key)
+        let privateKey: ECPrivateKey
+        do {
+            privateKey = try ECPrivateKey(derRepresentation: der)
+        } catch {
+            throw refusal(key, "is not a PKCS#8 EC key: \(error)")
+        }
+        guard privateKey.curve == curve else { throw refusal(key, "is not a \(curve.rawValue) key") }
+        return privateKey
     }
 
     func bytes(_ key: String, count: Int? = nil) throws(SimulatedHardwareError) -> [UInt8] {
