@@ -55,9 +55,20 @@ public struct PlatformCommand: AsyncParsableCommand {
                 """)
         var amdKeyBits = 4096
 
+        @Option(
+            help: """
+                The collateral service the simulated certificates' CRL distribution points name (where \
+                `cloister serve --collateral` will listen).
+                """)
+        var collateralURL = SimulatedCollateralService.defaultURL
+
         func validate() throws {
             guard Platform.amdKeySizes.contains(amdKeyBits) else {
                 throw ValidationError("--amd-key-bits must be 2048, 3072 or 4096")
+            }
+            guard SimulatedCollateralService.isValid(collateralURL) else {
+                throw ValidationError(
+                    "--collateral-url must be http(s)://HOST[:PORT][/PATH], without a trailing slash or query")
             }
         }
 
@@ -67,7 +78,7 @@ public struct PlatformCommand: AsyncParsableCommand {
         func run() async throws {
             try reportingErrors {
                 let platform = try Platform.initialize(
-                    home: home.platformHome, curve: alg.curve, amdKeyBits: amdKeyBits)
+                    home: home.platformHome, curve: alg.curve, amdKeyBits: amdKeyBits, collateralURL: collateralURL)
                 try PlatformDescription(platform).print(
                     json: json, header: "initialised platform in \(platform.home.path)")
             }

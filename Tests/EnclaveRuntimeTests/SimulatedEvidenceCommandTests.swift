@@ -1,3 +1,4 @@
+import CloisterCrypto
 import CloisterTestSupport
 import Foundation
 import Testing
@@ -14,13 +15,13 @@ struct SimulatedEvidenceCommandTests {
     }
 
     /// A platform, the echo manifest signed, and a policy listing its reference values in every kind's form.
-    private func prepare() throws -> (home: String, manifest: String, directory: URL) {
+    private func prepare(initOptions: [String] = []) throws -> (home: String, manifest: String, directory: URL) {
         let directory = try TestEnvironment.temporaryDirectory("evidence-cli")
         let home = directory.appendingPathComponent("home").path
         let manifests = directory.appendingPathComponent("manifests")
         try FileManager.default.copyItem(
             at: TestEnvironment.packageRoot.appendingPathComponent("Manifests"), to: manifests)
-        try #require(try run(["platform", "init", "--amd-key-bits", "2048"], home: home).status == 0)
+        try #require(try run(["platform", "init", "--amd-key-bits", "2048"] + initOptions, home: home).status == 0)
         let toml = manifests.appendingPathComponent("echo.toml").path
         let signed = try runTool(
             cloister,
@@ -123,37 +124,36 @@ struct SimulatedEvidenceCommandTests {
         #expect(try run(["verify", quote, "--nonce", "aa", "--policy", policy], home: home).status == 0)
     }
 
-    /// Starts `cloister serve --collateral` for `home` on a free loopback port; returns the process and its URL once
+    /// Starts `cloister serve --collateral` for `home` on `port` of loopback; returns the process and its URL once
     /// it answers.
-    private func serveCollateral(home: String, directory: URL) throws -> (Process, String) {
-        for _ in 0..<5 {
-            let port = 20_000 + Int.random(in: 0..<20_000)
-            let service = Process()
-            service.executableURL = URL(fileURLWithPath: cloister)
-            service.arguments = [
-                "serve", "--collateral", "--home", home, "--port", "\(port)", "--db",
-                "sqlite:" + directory.appendingPathComponent("verifier-\(port).sqlite").path,
-            ]
-            service.standardOutput = FileHandle.nullDevice
-            service.standardError = FileHandle.nullDevice
-            try service.run()
-            let url = "http://127.0.0.1:\(port)"
-            for _ in 0..<100 where service.isRunning {
-                if try runTool("/usr/bin/curl", ["-sf", "-o", "/dev/null", url + "/healthz"]).status == 0 {
-                    return (service, url)
-                }
-                Thread.sleep(forTimeInterval: 0.1)
+    private func serveCollateral(home: String, port: Int, directory: URL) throws -> (Process, String) {
+        let service = Process()
+        service.executableURL = URL(fileURLWithPath: cloister)
+        service.arguments = [
+            "serve", "--collateral", "--home", home, "--port", "\(port)", "--db",
+            "sqlite:" + directory.appendingPathComponent("verifier.sqlite").path,
+        ]
+        service.standardOutput = FileHandle.nullDevice
+        service.standardError = FileHandle.nullDevice
+        try service.run()
+        let url = "http://127.0.0.1:\(port)"
+        for _ in 0..<100 where service.isRunning {
+            if try runTool("/usr/bin/curl", ["-sf", "-o", "/dev/null", url + "/healthz"]).status == 0 {
+                return (service, url)
             }
-            service.terminate()
+            Thread.sleep(forTimeInterval: 0.1)
         }
-        throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "cloister serve did not start"])
+        service.terminate()
+        throw CocoaError(
+            .fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "cloister serve did not start on port \(port)"])
     }
 
     @Test(
         "serve --collateral: dcap-qvl's get_collateral and verify --pccs and --kds fetch from the simulated PCS and KDS"
     )
     func collateralServices() throws {
-        let (home, manifest, directory) = try prepare()
+        let port = 20_000 + Int.random(in: 0..<20_000)
+        let (home, manifest, directory) = try prepare(initOptions: ["--collateral-url", "http://127.0.0.1:\(port)"])
         let roots = directory.appendingPathComponent("roots").path
         #expect(try run(["platform", "vendor-roots", "--out", roots], home: home).status == 0)
         #expect(try run(["platform", "tcb-recovery"], home: home).status == 0)
@@ -165,8 +165,22 @@ struct SimulatedEvidenceCommandTests {
             try #require(launched.status == 0, "\(launched.standardError)")
             quotes.append(quote)
         }
-        let (service, url) = try serveCollateral(home: home, directory: directory)
+        let (service, url) = try serveCollateral(home: home, port: port, directory: directory)
         defer { service.terminate() }
+        // The certificates' CRL distribution points name the service, and it answers them with the CRLs.
+        let intelRoot = try X509Certificate(
+            pemRepresentation: String(contentsOfFile: roots + "/intel-sgx-root.pem", encoding: .utf8))
+        let ask = try #require(
+            try X509Certificate.certificates(
+                fromPEM: String(contentsOfFile: roots + "/amd-milan-certificates.pem", encoding: .utf8)
+            ).first { $0.subject.commonName == "Cloister Simulated SEV-Milan" })
+        #expect(intelRoot.crlDistributionPoints == [url + "/sgx/certification/v4/rootcacrl?encoding=der"])
+        #expect(ask.crlDistributionPoints == [url + "/vcek/v1/Milan/crl"])
+        for point in intelRoot.crlDistributionPoints + ask.crlDistributionPoints {
+            let crl = directory.appendingPathComponent("fetched.crl").path
+            #expect(try runTool("/usr/bin/curl", ["-sf", "-o", crl, point]).status == 0, "\(point)")
+            #expect(try runTool("/usr/bin/openssl", ["crl", "-inform", "DER", "-in", crl, "-noout"]).status == 0)
+        }
         let routes = try runTool(
             "/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", url + "/sgx/certification/v4/nowhere"])
         #expect(routes.standardOutput == "404")

@@ -13,8 +13,8 @@ looked up by its path and its parameters sorted the same way; one not in ANSWERS
 dcap_qvl.get_collateral("http://127.0.0.1:PORT", quote) fetches the collateral, then
 dcap_qvl.verify_with_root_ca(quote, collateral, ROOT.der, NOW) verifies it. Prints one JSON object:
 {"verdicts": [{"quote": path, "accepted": true, "status", "advisory_ids"} or {"quote", "accepted": false, "error"}],
-"requests": [every path and query asked for, in order], "unanswered": [those not in ANSWERS]}. Standard library and
-dcap_qvl only.
+"requests": [every path and query asked for, in order], "unanswered": [those not in ANSWERS]}. Standard library,
+dcap_qvl and dcap_verify_simulated.judge only.
 """
 import asyncio
 import json
@@ -25,6 +25,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dcap_qvl
+from dcap_verify_simulated import judge
 
 LOCK = threading.Lock()
 REQUESTS = []
@@ -64,21 +65,14 @@ def handler(answers: dict):
 
 
 def verdict(url: str, quote_path: str, root: bytes, now: int) -> dict:
-    with open(quote_path, "rb") as file:
-        quote = file.read()
-    async def fetch():
-        # dcap-qvl's future needs the running loop of the call that makes it.
-        return await dcap_qvl.get_collateral(url, quote)
+    def collateral_of(quote: bytes):
+        async def fetch():
+            # dcap-qvl's future needs the running loop of the call that makes it.
+            return await dcap_qvl.get_collateral(url, quote)
 
-    try:
-        collateral = asyncio.run(fetch())
-        verified = dcap_qvl.verify_with_root_ca(quote, collateral, root, now)
-        return {"quote": quote_path, "accepted": True, "status": verified.status,
-                "advisory_ids": list(verified.advisory_ids)}
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as error:  # noqa: BLE001 - a Rust panic in dcap-qvl arrives as pyo3's PanicException
-        return {"quote": quote_path, "accepted": False, "error": str(error)}
+        return asyncio.run(fetch())
+
+    return judge(quote_path, collateral_of, root, now)
 
 
 def main() -> int:

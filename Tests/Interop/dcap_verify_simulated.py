@@ -15,19 +15,27 @@ import sys
 import dcap_qvl
 
 
-def verdict(quote_path: str, collateral_path: str, root: bytes, now: int) -> dict:
+def judge(quote_path: str, collateral_of, root: bytes, now: int) -> dict:
+    """dcap-qvl's verdict on the quote at `quote_path` with the collateral `collateral_of(quote)` gives: accepted with
+    its status and advisories, or refused with the error (also when getting the collateral fails)."""
     with open(quote_path, "rb") as file:
         quote = file.read()
-    with open(collateral_path, encoding="utf-8") as file:
-        collateral = dcap_qvl.QuoteCollateralV3.from_json(file.read())
     try:
-        verified = dcap_qvl.verify_with_root_ca(quote, collateral, root, now)
+        verified = dcap_qvl.verify_with_root_ca(quote, collateral_of(quote), root, now)
         return {"quote": quote_path, "accepted": True, "status": verified.status,
                 "advisory_ids": list(verified.advisory_ids)}
     except (KeyboardInterrupt, SystemExit):
         raise
     except BaseException as error:  # noqa: BLE001 - a Rust panic in dcap-qvl arrives as pyo3's PanicException
         return {"quote": quote_path, "accepted": False, "error": str(error)}
+
+
+def verdict(quote_path: str, collateral_path: str, root: bytes, now: int) -> dict:
+    def collateral_of(_quote: bytes):
+        with open(collateral_path, encoding="utf-8") as file:
+            return dcap_qvl.QuoteCollateralV3.from_json(file.read())
+
+    return judge(quote_path, collateral_of, root, now)
 
 
 def main() -> int:

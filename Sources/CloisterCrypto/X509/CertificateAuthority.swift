@@ -184,6 +184,11 @@ private enum CertificateWriter {
         }
         try addStandardExtension(certificate, &context, NID_subject_key_identifier, "hash")
         try addStandardExtension(certificate, &context, NID_authority_key_identifier, "keyid:always")
+        if !profile.crlDistributionPoints.isEmpty {
+            try addStandardExtension(
+                certificate, &context, NID_crl_distribution_points,
+                profile.crlDistributionPoints.map { "URI:\($0)" }.joined(separator: ","))
+        }
         for custom in profile.customExtensions {
             try addCustomExtension(certificate, custom)
         }

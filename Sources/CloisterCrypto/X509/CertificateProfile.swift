@@ -17,6 +17,8 @@ public struct CertificateProfile: Sendable {
     public var extendedKeyUsage: [String]
     /// Extra extensions by OID with raw DER values (platform id, TCB level, …).
     public var customExtensions: [CertificateExtension]
+    /// The URIs of the CRL distribution points (one full name each, not critical); none written when empty.
+    public var crlDistributionPoints: [String]
 
     public init(
         subject: DistinguishedName,
@@ -27,7 +29,8 @@ public struct CertificateProfile: Sendable {
         pathLengthConstraint: Int? = nil,
         keyUsage: KeyUsage,
         extendedKeyUsage: [String] = [],
-        customExtensions: [CertificateExtension] = []
+        customExtensions: [CertificateExtension] = [],
+        crlDistributionPoints: [String] = []
     ) {
         self.subject = subject
         self.notValidBefore = notValidBefore
@@ -38,10 +41,13 @@ public struct CertificateProfile: Sendable {
         self.keyUsage = keyUsage
         self.extendedKeyUsage = extendedKeyUsage
         self.customExtensions = customExtensions
+        self.crlDistributionPoints = crlDistributionPoints
     }
 
     /// OIDs of the extensions every Cloister certificate carries (basic constraints, key usage, key identifiers).
-    static let standardExtensionOIDs: Set<String> = ["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35", "2.5.29.37"]
+    static let standardExtensionOIDs: Set<String> = [
+        "2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35", "2.5.29.37", "2.5.29.31",
+    ]
 
     /// Throws for a profile no well-formed certificate can carry.
     func validate() throws {
@@ -68,6 +74,13 @@ public struct CertificateProfile: Sendable {
         }
         guard !keyUsage.isEmpty else {
             throw CryptoError(.invalidParameter, "certificate \(subject) must have at least one key usage")
+        }
+        for uri in crlDistributionPoints
+        where !(uri.hasPrefix("http://") || uri.hasPrefix("https://"))
+            || uri.contains(where: { $0 == "," || $0.isWhitespace })
+        {
+            throw CryptoError(
+                .invalidParameter, "CRL distribution point \(uri) is not an http(s) URI without commas or spaces")
         }
         var seen: Set<String> = []
         for custom in customExtensions {

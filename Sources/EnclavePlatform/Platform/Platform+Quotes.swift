@@ -80,9 +80,8 @@ extension Platform {
                 version: kind == .tdx ? 4 : 5, tdBody: kind == .tdxV5TD15 ? .td15 : .td10, enclave: enclave, tcb: tcb,
                 collateral: published.intel)
         case .snp, .snpV2, .snpV5, .snpVLEK:
-            let report = try vendors.amd.report(
-                version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave, tcb: tcb,
-                collateral: published.amd, signingKey: kind == .snpVLEK ? .vlek : .vcek)
+            let report = try (kind == .snpVLEK ? vlekSigner : vcekSigner).report(
+                version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave)
             raw = try vendors.amd.evidenceBundle(report: report, collateral: published.amd)
         }
         return BoundEvidence(

@@ -28,6 +28,9 @@ public final class Platform: Sendable {
     /// The simulated hardware vendors, and what they have published.
     let vendors: PlatformVendors
     let published: VendorPublication
+    /// The AMD-shaped chip's report signers at the platform's TCB (VCEK and VLEK), their keys derived once.
+    let vcekSigner: SimulatedSNPSigner
+    let vlekSigner: SimulatedSNPSigner
 
     /// The simulated vendors' roots (what verifiers of the platform's SGX, TDX, SEV-SNP and Nitro evidence pin).
     public var vendorRoots: VendorRoots { vendors.roots }
@@ -75,6 +78,14 @@ public final class Platform: Sendable {
         self.simulatedTCB = state.simulatedTCB
         vendors = try PlatformVendors(generation)
         published = try VendorPublication(generation)
+        do {
+            vcekSigner = try vendors.amd.signer(.vcek, tcb: state.simulatedTCB, collateral: published.amd)
+            vlekSigner = try vendors.amd.signer(.vlek, tcb: state.simulatedTCB, collateral: published.amd)
+        } catch {
+            throw PlatformError(
+                .corruptState,
+                "\(generation.path(of: .amdCollateral)) does not certify the AMD-shaped chip's keys: \(error)")
+        }
         rootCertificate = try Self.certificate(generation, .rootCertificate)
         platformCertificate = try Self.certificate(generation, .platformCertificate)
         attestationCertificate = try Self.certificate(generation, .attestationCertificate)
@@ -116,13 +127,21 @@ public final class Platform: Sendable {
     /// Creates a platform in `home`: a root CA, a platform CA certificate carrying a fresh random platform id and
     /// TCB level 1, an attestation key certificate, the device root secret, empty CRLs, a TCB-status list and the
     /// counter directory, every key on `curve`; and the simulated vendors (`PlatformVendors`), the AMD-shaped one's
-    /// RSA keys of `amdKeyBits` (4096 as AMD's; 2048 makes `initialize` about ten times faster). The files become
+    /// RSA keys of `amdKeyBits` (4096 as AMD's; 2048 makes `initialize` about ten times faster), their certificates'
+    /// CRL distribution points naming the collateral service at `collateralURL`. The files become
     /// the home's first generation in one rename, so an interrupted `initialize` leaves no platform and can simply be
     /// run again.
     @discardableResult
     public static func initialize(
-        home: PlatformHome, curve: ECCurve = .p256, amdKeyBits: Int = 4096, at now: Date = Date()
+        home: PlatformHome, curve: ECCurve = .p256, amdKeyBits: Int = 4096,
+        collateralURL: String = SimulatedCollateralService.defaultURL, at now: Date = Date()
     ) throws -> Platform {
+        guard SimulatedCollateralService.isValid(collateralURL) else {
+            throw PlatformError(
+                .invalidRequest,
+                "the collateral URL \(collateralURL) is not http(s)://HOST[:PORT][/PATH] without a trailing slash or query"
+            )
+        }
         guard amdKeySizes.contains(amdKeyBits) else {
             throw PlatformError(
                 .invalidRequest, "the simulated AMD keys are 2048, 3072 or 4096 bits, not \(amdKeyBits)")
@@ -165,7 +184,8 @@ public final class Platform: Sendable {
                 .platformCertificate: Array(platformCA.certificate.pemRepresentation.utf8),
                 .attestationCertificate: Array(attestation.pemRepresentation.utf8),
             ]
-            let vendors = try PlatformVendors.create(platformID: platformID, amdKeyBits: amdKeyBits, at: now)
+            let vendors = try PlatformVendors.create(
+                platformID: platformID, amdKeyBits: amdKeyBits, collateralURL: collateralURL, at: now)
             try files.merge(vendors.files) { $1 }
             try files.merge(publication(state, root: root, platformCA: platformCA, vendors: vendors, at: now)) { $1 }
             try home.removeGenerations(except: nil)

@@ -18,13 +18,16 @@ struct PlatformVendors: Sendable {
     /// The cloud service provider the AMD-shaped vendor issues the platform's VLEK to.
     static let cloudServiceProvider = "Cloister Simulated Cloud"
 
-    /// New vendors for the platform `platformID`, the AMD-shaped one with RSA keys of `amdKeyBits`.
-    static func create(platformID: [UInt8], amdKeyBits: Int, at now: Date) throws -> PlatformVendors {
+    /// New vendors for the platform `platformID`, the AMD-shaped one with RSA keys of `amdKeyBits`, their
+    /// certificates naming the collateral service at `collateralURL`.
+    static func create(
+        platformID: [UInt8], amdKeyBits: Int, collateralURL: String, at now: Date
+    ) throws -> PlatformVendors {
         PlatformVendors(
-            intel: try SimulatedIntelVendor.create(platformID: platformID, at: now),
+            intel: try SimulatedIntelVendor.create(platformID: platformID, collateralURL: collateralURL, at: now),
             amd: try SimulatedAMDVendor.create(
                 platformID: platformID, productLine: amdProductLine, rsaBits: amdKeyBits, at: now,
-                cloudServiceProviderID: cloudServiceProvider),
+                cloudServiceProviderID: cloudServiceProvider, collateralURL: collateralURL),
             nitro: try SimulatedNitroVendor.create(platformID: platformID, at: now))
     }
 

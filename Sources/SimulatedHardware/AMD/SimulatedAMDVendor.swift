@@ -100,10 +100,12 @@ public struct SimulatedAMDVendor: Sendable {
 
     /// A new vendor for the platform `platformID` (16 bytes) of `productLine` ("Milan" or "Genoa"): fresh RSA keys of
     /// `rsaBits` bits for the ARK, ASK and ASVK (valid from a day before `now` for 25 years, as AMD's are), a fresh
-    /// chip secret, and, when `cloudServiceProviderID` is given, a provider's VLEK seed.
+    /// chip secret, and, when `cloudServiceProviderID` is given, a provider's VLEK seed. The ASK and ASVK name the
+    /// product line's CRL at the simulated KDS (`collateralURL`) in their CRL distribution points, as AMD's name
+    /// theirs.
     public static func create(
         platformID: [UInt8], productLine: String, rsaBits: Int, at now: Date,
-        cloudServiceProviderID: String? = nil
+        cloudServiceProviderID: String? = nil, collateralURL: String = SimulatedCollateralService.defaultURL
     ) throws -> SimulatedAMDVendor {
         guard platformID.count == PlatformCertificateExtensions.platformIDByteCount else {
             throw SimulatedHardwareError(
@@ -123,7 +125,8 @@ public struct SimulatedAMDVendor: Sendable {
             CertificateProfile(
                 subject: Self.name(name), notValidBefore: notBefore, notValidAfter: notAfter, serialNumber: serial,
                 isCertificateAuthority: true, pathLengthConstraint: root ? nil : 0,
-                keyUsage: root ? [.keyCertSign, .cRLSign] : [.keyCertSign], customExtensions: [platform])
+                keyUsage: root ? [.keyCertSign, .cRLSign] : [.keyCertSign], customExtensions: [platform],
+                crlDistributionPoints: root ? [] : ["\(collateralURL)/vcek/v1/\(productLine)/crl"])
         }
         let ark = try CertificateAuthority.selfSigned(
             profile("ARK-\(productLine)", serial: [0x01, 0x00, 0x00], root: true),
@@ -314,21 +317,19 @@ public struct SimulatedAMDVendor: Sendable {
 
     /// A fresh SEV-SNP report (version 2, 3 or 5) for `enclave` on this chip at `tcb`, signed by the VCEK (or the
     /// VLEK) `collateral` certifies; refused when the collateral is another chip's, was published for another TCB,
-    /// or holds no VLEK when one is asked for.
+    /// or holds no VLEK when one is asked for. A platform that makes many reports takes `signer` once instead.
     public func report(
         version: UInt32, enclave: SimulatedEnclave, tcb: SimulatedTCB, collateral: SimulatedAMDCollateral,
         signingKey: SimulatedSNPSigningKey = .vcek
     ) throws -> [UInt8] {
-        guard Self.reportVersions.contains(version) else {
-            throw SimulatedHardwareError(.invalidRequest, "an SEV-SNP report is version 2, 3 or 5, not \(version)")
-        }
-        guard enclave.measurement.count == 48, enclave.signer.count == 48, enclave.reportData.count == 64,
-            enclave.manifestHash.count >= 32
-        else {
-            throw SimulatedHardwareError(
-                .invalidRequest,
-                "the enclave's measurement and signer are 48 bytes, its report data 64 and its manifest hash 48")
-        }
+        try signer(signingKey, tcb: tcb, collateral: collateral).report(version: version, enclave: enclave)
+    }
+
+    /// The chip's signer of reports at `tcb` with `signingKey`: its private key derived once (a P-384 scalar
+    /// multiplication, as much as a signature) and checked against the certificate `collateral` publishes for it.
+    public func signer(
+        _ signingKey: SimulatedSNPSigningKey, tcb: SimulatedTCB, collateral: SimulatedAMDCollateral
+    ) throws -> SimulatedSNPSigner {
         let tcbVersion = Self.tcbVersion(tcb)
         guard collateral.hwID == hwID, collateral.reportedTCB == tcbVersion else {
             throw SimulatedHardwareError(
@@ -354,10 +355,9 @@ public struct SimulatedAMDVendor: Sendable {
         guard try certificate.publicKey() == key.publicKey else {
             throw SimulatedHardwareError(.invalidRequest, "the collateral's \(signingKey) is not this vendor's key")
         }
-        let fields = SimulatedSNPReport.Fields(
-            version: version, enclave: enclave, tcb: tcbVersion, level: tcb.level, chipID: hwID,
-            signingKey: signingKey, cpuid: Self.productLines[productLine]?.cpuid ?? (0, 0, 0))
-        return try SimulatedSNPReport.signed(fields, key: key)
+        return SimulatedSNPSigner(
+            key: key, signingKey: signingKey, tcb: tcbVersion, level: tcb.level, chipID: hwID,
+            cpuid: Self.productLines[productLine]?.cpuid ?? (0, 0, 0))
     }
 
     /// The extended-report bundle of `report` (as SNP_GET_EXT_REPORT returns it and `SEVSNPEvidence` reads it): the

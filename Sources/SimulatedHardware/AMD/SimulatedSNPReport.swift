@@ -112,3 +112,33 @@ enum SimulatedSNPReport {
             .prefix(32))
     }
 }
+
+/// A chip's signer of SEV-SNP reports at one TCB with one endorsement key (VCEK or VLEK), its private key derived
+/// once (`SimulatedAMDVendor.signer`): each report then costs its one P-384 signature.
+public struct SimulatedSNPSigner: Sendable {
+    let key: ECPrivateKey
+    let signingKey: SimulatedSNPSigningKey
+    let tcb: UInt64
+    let level: UInt32
+    let chipID: [UInt8]
+    let cpuid: (family: UInt8, model: UInt8, stepping: UInt8)
+
+    /// A fresh report (version 2, 3 or 5) for `enclave`.
+    public func report(version: UInt32, enclave: SimulatedEnclave) throws -> [UInt8] {
+        guard SimulatedAMDVendor.reportVersions.contains(version) else {
+            throw SimulatedHardwareError(.invalidRequest, "an SEV-SNP report is version 2, 3 or 5, not \(version)")
+        }
+        guard enclave.measurement.count == 48, enclave.signer.count == 48, enclave.reportData.count == 64,
+            enclave.manifestHash.count >= 32
+        else {
+            throw SimulatedHardwareError(
+                .invalidRequest,
+                "the enclave's measurement and signer are 48 bytes, its report data 64 and its manifest hash 48")
+        }
+        return try SimulatedSNPReport.signed(
+            SimulatedSNPReport.Fields(
+                version: version, enclave: enclave, tcb: tcb, level: level, chipID: chipID, signingKey: signingKey,
+                cpuid: cpuid),
+            key: key)
+    }
+}

@@ -27,12 +27,20 @@ public struct SimulatedIntelCollateral: Sendable {
     public let tdxTCBInfo: SignedDocument
     public let sgxQEIdentity: SignedDocument
     public let tdxQEIdentity: SignedDocument
+    /// The quoting enclaves' attestation public key (x ‖ y, 64 bytes), and the certification every quote of the SGX
+    /// or TDX QE carries after it: the QE report binding that key, its PCK signature, the QE authentication data and
+    /// the PCK chain (certification data type 5). As Intel's QE certifies its attestation key once, not per quote,
+    /// these are made at publication.
+    public let attestationPublicKey: [UInt8]
+    public let sgxQECertification: [UInt8]
+    public let tdxQECertification: [UInt8]
 
     init(
         platformID: [UInt8], tcb: SimulatedTCB, rootCertificate: X509Certificate, pckCACertificate: X509Certificate,
         tcbSigningCertificate: X509Certificate, pckCertificate: X509Certificate, rootCACRL: CertificateRevocationList,
         pckCRL: CertificateRevocationList, sgxTCBInfo: SignedDocument, tdxTCBInfo: SignedDocument,
-        sgxQEIdentity: SignedDocument, tdxQEIdentity: SignedDocument
+        sgxQEIdentity: SignedDocument, tdxQEIdentity: SignedDocument, attestationPublicKey: [UInt8],
+        sgxQECertification: [UInt8], tdxQECertification: [UInt8]
     ) {
         self.platformID = platformID
         self.tcb = tcb
@@ -46,15 +54,18 @@ public struct SimulatedIntelCollateral: Sendable {
         self.tdxTCBInfo = tdxTCBInfo
         self.sgxQEIdentity = sgxQEIdentity
         self.tdxQEIdentity = tdxQEIdentity
+        self.attestationPublicKey = attestationPublicKey
+        self.sgxQECertification = sgxQECertification
+        self.tdxQECertification = tdxQECertification
+    }
+
+    /// The certification data a quote of `tee`'s QE carries.
+    func qeCertification(_ tee: IntelDCAPQuoteHeader.TEE) -> [UInt8] {
+        tee == .sgx ? sgxQECertification : tdxQECertification
     }
 
     /// The platform's FMSPC (6 bytes).
     public var fmspc: [UInt8] { SimulatedIntelPlatform(platformID: platformID).fmspc }
-
-    /// The PCK chain a quote embeds and PCS's PCK CRL issuer chain starts from: PCK certificate, PCK Platform CA, root.
-    var pckChainPEM: String {
-        [pckCertificate, pckCACertificate, rootCertificate].map(\.pemRepresentation).joined()
-    }
 
     /// The chain that signs the PCK CRL: the PCK Platform CA, then the root (PEM).
     public var pckCRLIssuerChainPEM: String { [pckCACertificate, rootCertificate].map(\.pemRepresentation).joined() }
@@ -124,6 +135,9 @@ public struct SimulatedIntelCollateral: Sendable {
             CBORMapEntry("tdx_tcb_info", document(tdxTCBInfo)),
             CBORMapEntry("sgx_qe_identity", document(sgxQEIdentity)),
             CBORMapEntry("tdx_qe_identity", document(tdxQEIdentity)),
+            CBORMapEntry("attestation_public_key", .bytes(attestationPublicKey)),
+            CBORMapEntry("sgx_qe_certification", .bytes(sgxQECertification)),
+            CBORMapEntry("tdx_qe_certification", .bytes(tdxQECertification)),
         ]).encoded()
     }
 
@@ -157,6 +171,9 @@ public struct SimulatedIntelCollateral: Sendable {
             pckCertificate: try fields.certificate("pck_certificate"),
             rootCACRL: try fields.revocationList("root_ca_crl"), pckCRL: try fields.revocationList("pck_crl"),
             sgxTCBInfo: try document("sgx_tcb_info"), tdxTCBInfo: try document("tdx_tcb_info"),
-            sgxQEIdentity: try document("sgx_qe_identity"), tdxQEIdentity: try document("tdx_qe_identity"))
+            sgxQEIdentity: try document("sgx_qe_identity"), tdxQEIdentity: try document("tdx_qe_identity"),
+            attestationPublicKey: try fields.bytes("attestation_public_key", count: 64),
+            sgxQECertification: try fields.bytes("sgx_qe_certification"),
+            tdxQECertification: try fields.bytes("tdx_qe_certification"))
     }
 }

@@ -51,7 +51,7 @@ extension SimulatedIntelVendor {
             throw SimulatedHardwareError(
                 .invalidRequest, "the enclave's \(name) is \(value.count) bytes, not \(count)")
         }
-        guard collateral.platformID == platformID, try collateral.pckCertificate.publicKey() == pckKey.publicKey else {
+        guard collateral.platformID == platformID, collateral.attestationPublicKey == attestationPublicKey else {
             throw SimulatedHardwareError(.invalidRequest, "the collateral was published for another platform")
         }
         guard collateral.tcb.level == tcb.level else {
@@ -74,15 +74,9 @@ extension SimulatedIntelVendor {
             + littleEndianBytes(SimulatedIntelPlatform.svn16(level)) + IntelDCAPQuoteHeader.intelQEVendorID
             + platform.quoteUserData
         let signed = header + descriptor + body
-        let attestationPublicKey = Array(attestationKey.publicKey.x963Representation.dropFirst())
-        let qeReport = qeReportBody(tee: tee, level: level, attestationPublicKey: attestationPublicKey)
-        let chain = Array(collateral.pckChainPEM.utf8) + [0]
-        let certification =
-            qeReport + (try pckKey.signature(for: qeReport).rawRepresentation)
-            + littleEndianBytes(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count))
-            + SimulatedIntelPlatform.qeAuthenticationData
-            + littleEndianBytes(IntelDCAPQuote.pckCertificateChainType) + littleEndianBytes(UInt32(chain.count)) + chain
-        var signatureData = try attestationKey.signature(for: signed).rawRepresentation + attestationPublicKey
+        let certification = collateral.qeCertification(tee)
+        var signatureData =
+            try attestationKey.signature(for: signed).rawRepresentation + collateral.attestationPublicKey
         if version == 3 {
             signatureData += certification
         } else {
@@ -123,6 +117,20 @@ extension SimulatedIntelVendor {
             mrSigner: SimulatedIdentity.sgxMRSigner(signer: enclave.signer),
             configID: enclave.manifestHash + [UInt8](repeating: 0, count: 16), productID: enclave.productID,
             svn: enclave.svn, reportData: enclave.reportData)
+    }
+
+    /// The attestation public key as quotes carry it: x ‖ y (64 bytes).
+    var attestationPublicKey: [UInt8] { Array(attestationKey.publicKey.x963Representation.dropFirst()) }
+
+    /// The certification of the attestation key by `tee`'s QE at `level` that every quote carries: the QE report
+    /// binding the key, its PCK signature, the QE authentication data and the PCK chain `pckChainPEM` (type 5).
+    func qeCertification(tee: IntelDCAPQuoteHeader.TEE, level: UInt32, pckChainPEM: String) throws -> [UInt8] {
+        let qeReport = qeReportBody(tee: tee, level: level, attestationPublicKey: attestationPublicKey)
+        let chain = Array(pckChainPEM.utf8) + [0]
+        return qeReport + (try pckKey.signature(for: qeReport).rawRepresentation)
+            + littleEndianBytes(UInt16(SimulatedIntelPlatform.qeAuthenticationData.count))
+            + SimulatedIntelPlatform.qeAuthenticationData
+            + littleEndianBytes(IntelDCAPQuote.pckCertificateChainType) + littleEndianBytes(UInt32(chain.count)) + chain
     }
 
     /// The quoting enclave's report: the SGX or TDX QE at `level`, its data binding the attestation key.

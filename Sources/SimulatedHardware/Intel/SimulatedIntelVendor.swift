@@ -18,7 +18,9 @@ public import FoundationEssentials
 ///   webpki, which skips an unknown non-critical extension). Keys are ECDSA P-256 and signatures ECDSA with SHA-256,
 ///   as Intel's. As Intel's certificates: the root CA:TRUE with path length 1, the PCK Platform CA CA:TRUE with path
 ///   length 0 (both certificate and CRL signing), the TCB signing and PCK certificates end entities for digital
-///   signature and non-repudiation, all critical; no extended key usage and no CRL distribution points. Each
+///   signature and non-repudiation, all critical; no extended key usage. The CRL distribution points name the
+///   simulated PCS (`collateralURL`, `cloister serve --collateral`) as Intel's name its PCS: the root CA CRL on the
+///   root and the PCK Platform CA, the platform PCK CRL on the PCK certificate. Each
 ///   certificate is valid from an hour before it is issued (clock skew), the root for 25 years, the PCK Platform CA
 ///   for 15, the TCB signing and PCK certificates for 7; the PCK certificate is issued anew at each publication, for
 ///   the platform's level.
@@ -53,6 +55,8 @@ public import FoundationEssentials
 public struct SimulatedIntelVendor: Sendable {
     /// The 16-byte platform id the vendor's certificates state.
     public let platformID: [UInt8]
+    /// The simulated PCS its certificates name in their CRL distribution points (`cloister serve --collateral`).
+    public let collateralURL: String
     let root: CertificateAuthority
     let pckCA: CertificateAuthority
     let tcbSigningCertificate: X509Certificate
@@ -73,7 +77,9 @@ public struct SimulatedIntelVendor: Sendable {
 
     /// A fresh vendor for platform `platformID` (16 bytes): fresh keys, its root, PCK Platform CA and TCB signing
     /// certificates issued at `now`.
-    public static func create(platformID: [UInt8], at now: Date) throws -> SimulatedIntelVendor {
+    public static func create(
+        platformID: [UInt8], collateralURL: String = SimulatedCollateralService.defaultURL, at now: Date
+    ) throws -> SimulatedIntelVendor {
         guard platformID.count == PlatformCertificateExtensions.platformIDByteCount else {
             throw SimulatedHardwareError(
                 .invalidRequest,
@@ -84,11 +90,13 @@ public struct SimulatedIntelVendor: Sendable {
         func name(_ commonName: String) -> DistinguishedName {
             DistinguishedName(["CN": "Cloister Simulated " + commonName, "O": organization])
         }
+        let rootCRL = [collateralURL + SimulatedPCS.rootCACRLPath]
         let rootKey = try ECPrivateKey(generating: .p256)
         let root = try CertificateAuthority.selfSigned(
             CertificateProfile(
                 subject: name("SGX Root CA"), notValidBefore: start, notValidAfter: now + 25 * year,
-                isCertificateAuthority: true, pathLengthConstraint: 1, keyUsage: [.keyCertSign, .cRLSign]),
+                isCertificateAuthority: true, pathLengthConstraint: 1, keyUsage: [.keyCertSign, .cRLSign],
+                crlDistributionPoints: rootCRL),
             privateKey: rootKey)
         let pckCAKey = try ECPrivateKey(generating: .p256)
         let pckCA = try CertificateAuthority(
@@ -96,7 +104,7 @@ public struct SimulatedIntelVendor: Sendable {
                 CertificateProfile(
                     subject: name("SGX PCK Platform CA"), notValidBefore: start, notValidAfter: now + 15 * year,
                     isCertificateAuthority: true, pathLengthConstraint: 0, keyUsage: [.keyCertSign, .cRLSign],
-                    customExtensions: [marker]),
+                    customExtensions: [marker], crlDistributionPoints: rootCRL),
                 for: pckCAKey.publicKey),
             privateKey: pckCAKey)
         let tcbSigningKey = try ECPrivateKey(generating: .p256)
@@ -107,17 +115,19 @@ public struct SimulatedIntelVendor: Sendable {
                 customExtensions: [marker]),
             for: tcbSigningKey.publicKey)
         return SimulatedIntelVendor(
-            platformID: platformID, root: root, pckCA: pckCA, tcbSigningCertificate: tcbSigning,
-            tcbSigningKey: tcbSigningKey, pckKey: try ECPrivateKey(generating: .p256),
+            platformID: platformID, collateralURL: collateralURL, root: root, pckCA: pckCA,
+            tcbSigningCertificate: tcbSigning, tcbSigningKey: tcbSigningKey,
+            pckKey: try ECPrivateKey(generating: .p256),
             attestationKey: try ECPrivateKey(generating: .p256))
     }
 
     private init(
-        platformID: [UInt8], root: CertificateAuthority, pckCA: CertificateAuthority,
+        platformID: [UInt8], collateralURL: String, root: CertificateAuthority, pckCA: CertificateAuthority,
         tcbSigningCertificate: X509Certificate, tcbSigningKey: ECPrivateKey, pckKey: ECPrivateKey,
         attestationKey: ECPrivateKey
     ) {
         self.platformID = platformID
+        self.collateralURL = collateralURL
         self.root = root
         self.pckCA = pckCA
         self.tcbSigningCertificate = tcbSigningCertificate
@@ -131,6 +141,7 @@ public struct SimulatedIntelVendor: Sendable {
         try CBORValue.map([
             CBORMapEntry("version", .unsigned(1)),
             CBORMapEntry("platform_id", .bytes(platformID)),
+            CBORMapEntry("collateral_url", .text(collateralURL)),
             CBORMapEntry("root_key", .bytes(root.privateKey.pkcs8DERRepresentation)),
             CBORMapEntry("root_certificate", .bytes(root.certificate.derRepresentation)),
             CBORMapEntry("pck_ca_key", .bytes(pckCA.privateKey.pkcs8DERRepresentation)),
@@ -162,7 +173,8 @@ public struct SimulatedIntelVendor: Sendable {
         }
         let tcbSigning = try authority("tcb_signing_key", "tcb_signing_certificate")
         self.init(
-            platformID: platformID, root: try authority("root_key", "root_certificate"),
+            platformID: platformID, collateralURL: try fields.text("collateral_url"),
+            root: try authority("root_key", "root_certificate"),
             pckCA: try authority("pck_ca_key", "pck_ca_certificate"), tcbSigningCertificate: tcbSigning.certificate,
             tcbSigningKey: tcbSigning.privateKey, pckKey: try fields.ecKey("pck_key", curve: .p256),
             attestationKey: try fields.ecKey("attestation_key", curve: .p256))
@@ -184,7 +196,7 @@ public struct SimulatedIntelVendor: Sendable {
                 customExtensions: [
                     CertificateExtension(
                         oid: PCKCertificateExtensions.oid, value: platform.sgxExtension(level: tcb.level))
-                ]),
+                ], crlDistributionPoints: [collateralURL + SimulatedPCS.pckCRLPath]),
             for: pckKey.publicKey)
         let number = UInt64(max(0, now.timeIntervalSince1970))
         let nextUpdate = now + SimulatedIntelDocuments.validity
@@ -197,12 +209,15 @@ public struct SimulatedIntelVendor: Sendable {
             SimulatedIntelCollateral.SignedDocument(
                 json: document, signature: try tcbSigningKey.signature(for: document).rawRepresentation)
         }
+        let chain = [pck, pckCA.certificate, root.certificate].map(\.pemRepresentation).joined()
         return SimulatedIntelCollateral(
             platformID: platformID, tcb: tcb, rootCertificate: root.certificate,
             pckCACertificate: pckCA.certificate, tcbSigningCertificate: tcbSigningCertificate, pckCertificate: pck,
             rootCACRL: rootCACRL, pckCRL: pckCRL, sgxTCBInfo: try signed(documents.tcbInfo(tdx: false)),
             tdxTCBInfo: try signed(documents.tcbInfo(tdx: true)),
             sgxQEIdentity: try signed(documents.qeIdentity(tdx: false)),
-            tdxQEIdentity: try signed(documents.qeIdentity(tdx: true)))
+            tdxQEIdentity: try signed(documents.qeIdentity(tdx: true)), attestationPublicKey: attestationPublicKey,
+            sgxQECertification: try qeCertification(tee: .sgx, level: tcb.level, pckChainPEM: chain),
+            tdxQECertification: try qeCertification(tee: .tdx, level: tcb.level, pckChainPEM: chain))
     }
 }

@@ -21,6 +21,9 @@ import CloisterCrypto
 public struct SimulatedPCS: Sendable {
     /// The path prefixes the PCS answers beneath.
     public static let prefixes = ["/sgx/certification/v4", "/tdx/certification/v4"]
+    /// The root CA CRL (DER) and the platform PCK CRL (DER), as certificates' CRL distribution points name them.
+    public static let rootCACRLPath = "/sgx/certification/v4/rootcacrl?encoding=der"
+    public static let pckCRLPath = "/sgx/certification/v4/pckcrl?ca=platform&encoding=der"
 
     public let collateral: SimulatedIntelCollateral
 
