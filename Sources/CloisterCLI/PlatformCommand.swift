@@ -300,7 +300,7 @@ struct PlatformDescription: Encodable {
         latestTCBLevel = platform.simulatedTCB.latestLevel
         tcbStatus = list.status(of: platform.tcbLevel).rawValue
         configurationNeeded = platform.simulatedTCB.configurationNeeded
-        let roots = platform.vendorRoots
+        let roots = try platform.vendorRoots
         vendorRootFingerprints = [
             "intel": hexEncoded(roots.intel.sha256Fingerprint), "amd": hexEncoded(roots.amd.sha256Fingerprint),
             "nitro": hexEncoded(roots.nitro.sha256Fingerprint),

@@ -56,12 +56,14 @@ extension Platform {
         _ kind: EvidenceKind, identity: EnclaveIdentity, tcbLevel: UInt32, manifestHash: [UInt8], isolation: [String],
         binding: QuoteBinding, at now: Date
     ) throws -> [UInt8] {
-        let bound = BoundEvidence(
-            evidence: [], nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey)
-        let enclave = SimulatedEnclave(
-            measurement: identity.measurement, signer: identity.signer, productID: identity.productID,
-            svn: identity.svn, debug: identity.debug, manifestHash: manifestHash, reportData: bound.reportData)
-        let tcb = simulatedTCB
+        /// The enclave as the simulated vendors state it, its report data Cloister's binding of the three values.
+        func enclave() -> SimulatedEnclave {
+            let bound = BoundEvidence(
+                evidence: [], nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey)
+            return SimulatedEnclave(
+                measurement: identity.measurement, signer: identity.signer, productID: identity.productID,
+                svn: identity.svn, debug: identity.debug, manifestHash: manifestHash, reportData: bound.reportData)
+        }
         let raw: [UInt8]
         switch kind {
         case .cloister:
@@ -69,20 +71,24 @@ extension Platform {
                 identity: identity, tcbLevel: tcbLevel, manifestHash: manifestHash, isolation: isolation,
                 binding: binding, at: now)
         case .nitro:
-            return try vendors.nitro.document(
-                enclave: enclave, nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey,
+            return try hardware().vendors.nitro.document(
+                enclave: enclave(), nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey,
                 at: now)
         case .sgx, .sgxV4:
-            raw = try vendors.intel.sgxQuote(
-                version: kind == .sgx ? 3 : 4, enclave: enclave, tcb: tcb, collateral: published.intel)
+            let hardware = try hardware()
+            raw = try hardware.vendors.intel.sgxQuote(
+                version: kind == .sgx ? 3 : 4, enclave: enclave(), tcb: simulatedTCB,
+                collateral: hardware.published.intel)
         case .tdx, .tdxV5, .tdxV5TD15:
-            raw = try vendors.intel.tdxQuote(
-                version: kind == .tdx ? 4 : 5, tdBody: kind == .tdxV5TD15 ? .td15 : .td10, enclave: enclave, tcb: tcb,
-                collateral: published.intel)
+            let hardware = try hardware()
+            raw = try hardware.vendors.intel.tdxQuote(
+                version: kind == .tdx ? 4 : 5, tdBody: kind == .tdxV5TD15 ? .td15 : .td10, enclave: enclave(),
+                tcb: simulatedTCB, collateral: hardware.published.intel)
         case .snp, .snpV2, .snpV5, .snpVLEK:
-            let report = try (kind == .snpVLEK ? vlekSigner : vcekSigner).report(
-                version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave)
-            raw = try vendors.amd.evidenceBundle(report: report, collateral: published.amd)
+            let hardware = try hardware()
+            let report = try (kind == .snpVLEK ? hardware.vlekSigner : hardware.vcekSigner).report(
+                version: kind == .snpV2 ? 2 : kind == .snpV5 ? 5 : 3, enclave: enclave())
+            raw = try hardware.vendors.amd.evidenceBundle(report: report, collateral: hardware.published.amd)
         }
         return BoundEvidence(
             evidence: raw, nonce: binding.nonce, userData: binding.userData, publicKey: binding.publicKey

@@ -25,15 +25,17 @@ public final class Platform: Sendable {
     public let isRevoked: Bool
     /// What the simulated vendors publish about the platform's TCB, which every kind of evidence follows.
     public let simulatedTCB: SimulatedTCB
-    /// The simulated hardware vendors, and what they have published.
-    let vendors: PlatformVendors
-    let published: VendorPublication
-    /// The AMD-shaped chip's report signers at the platform's TCB (VCEK and VLEK), their keys derived once.
-    let vcekSigner: SimulatedSNPSigner
-    let vlekSigner: SimulatedSNPSigner
+    /// The simulated hardware vendors, what they have published and the SNP signers, loaded at first use.
+    private let simulatedHardware: LazySimulatedHardware
 
-    /// The simulated vendors' roots (what verifiers of the platform's SGX, TDX, SEV-SNP and Nitro evidence pin).
-    public var vendorRoots: VendorRoots { vendors.roots }
+    /// The simulated vendors, their publications and signers (loaded from the home at the first call).
+    func hardware() throws -> SimulatedHardwareState { try simulatedHardware.get() }
+
+    /// The simulated vendors' roots (what verifiers of the platform's SGX, TDX, SEV-SNP and Nitro evidence pin), as
+    /// the home publishes them.
+    public var vendorRoots: VendorRoots {
+        get throws { try VendorRoots(encoded: generation.read(.vendorRoots), path: generation.path(of: .vendorRoots)) }
+    }
     /// The root verifiers pin.
     public let rootCertificate: X509Certificate
     public let platformCertificate: X509Certificate
@@ -76,16 +78,7 @@ public final class Platform: Sendable {
         self.curve = state.curve
         self.isRevoked = state.isRevoked
         self.simulatedTCB = state.simulatedTCB
-        vendors = try PlatformVendors(generation)
-        published = try VendorPublication(generation)
-        do {
-            vcekSigner = try vendors.amd.signer(.vcek, tcb: state.simulatedTCB, collateral: published.amd)
-            vlekSigner = try vendors.amd.signer(.vlek, tcb: state.simulatedTCB, collateral: published.amd)
-        } catch {
-            throw PlatformError(
-                .corruptState,
-                "\(generation.path(of: .amdCollateral)) does not certify the AMD-shaped chip's keys: \(error)")
-        }
+        simulatedHardware = LazySimulatedHardware(generation, tcb: state.simulatedTCB)
         rootCertificate = try Self.certificate(generation, .rootCertificate)
         platformCertificate = try Self.certificate(generation, .platformCertificate)
         attestationCertificate = try Self.certificate(generation, .attestationCertificate)
@@ -210,7 +203,8 @@ public final class Platform: Sendable {
             let root = try current.vendor()
             let platformCA = try issuePlatformCertificate(
                 root: root, key: privateKey(current.generation, .platformKey), state: state, at: now)
-            var files = try publication(state, root: root, platformCA: platformCA, vendors: current.vendors, at: now)
+            var files = try publication(
+                state, root: root, platformCA: platformCA, vendors: current.hardware().vendors, at: now)
             files[.platformCertificate] = Array(platformCA.certificate.pemRepresentation.utf8)
             return files
         }
@@ -246,7 +240,7 @@ public final class Platform: Sendable {
     private func republish(_ state: PlatformState, at now: Date) throws -> [PlatformHome.File: [UInt8]] {
         let platformCA = try CertificateAuthority(
             certificate: platformCertificate, privateKey: Self.privateKey(generation, .platformKey))
-        return try Self.publication(state, root: vendor(), platformCA: platformCA, vendors: vendors, at: now)
+        return try Self.publication(state, root: vendor(), platformCA: platformCA, vendors: hardware().vendors, at: now)
     }
 
     /// Revokes the platform certificate in the root's CRL (as a vendor revokes a compromised part).

@@ -3,6 +3,7 @@ public import CloisterCrypto
 import EnclaveProtocol
 import FoundationEssentials
 import SimulatedHardware
+import Synchronization
 
 /// The platform's simulated hardware vendors, one per shape (Intel's SGX and TDX, AMD's SEV-SNP, AWS's Nitro), with
 /// what each has published for the platform's TCB. Their keys are secret files of the home's generation; what they
@@ -98,6 +99,51 @@ struct VendorPublication: Sendable {
         amd = try PlatformVendors.load(.amdCollateral, generation, SimulatedAMDCollateral.init(encoded:))
         nitroRevocationLists = try PlatformVendors.load(.nitroRevocationLists, generation) {
             try CertificateRevocationList.lists(fromPEM: String(decoding: $0, as: UTF8.self))
+        }
+    }
+}
+
+/// What the platform needs to make simulated hardware evidence and republish its collateral: the vendors, what they
+/// published, and the AMD-shaped chip's report signers at the platform's TCB (keys derived once).
+struct SimulatedHardwareState: Sendable {
+    let vendors: PlatformVendors
+    let published: VendorPublication
+    let vcekSigner: SimulatedSNPSigner
+    let vlekSigner: SimulatedSNPSigner
+
+    init(_ generation: PlatformGeneration, tcb: SimulatedTCB) throws {
+        vendors = try PlatformVendors(generation)
+        published = try VendorPublication(generation)
+        do {
+            vcekSigner = try vendors.amd.signer(.vcek, tcb: tcb, collateral: published.amd)
+            vlekSigner = try vendors.amd.signer(.vlek, tcb: tcb, collateral: published.amd)
+        } catch {
+            throw PlatformError(
+                .corruptState,
+                "\(generation.path(of: .amdCollateral)) does not certify the AMD-shaped chip's keys: \(error)")
+        }
+    }
+}
+
+/// The platform's `SimulatedHardwareState`, loaded from its generation at the first use: a launch that quotes in
+/// Cloister's own format (or not at all) reads none of the vendors' keys.
+final class LazySimulatedHardware: Sendable {
+    private let generation: PlatformGeneration
+    private let tcb: SimulatedTCB
+    private let state = Mutex<SimulatedHardwareState?>(nil)
+
+    init(_ generation: PlatformGeneration, tcb: SimulatedTCB) {
+        self.generation = generation
+        self.tcb = tcb
+    }
+
+    /// The state, loaded now if no caller has yet.
+    func get() throws -> SimulatedHardwareState {
+        try state.withLock { loaded in
+            if let loaded { return loaded }
+            let state = try SimulatedHardwareState(generation, tcb: tcb)
+            loaded = state
+            return state
         }
     }
 }
