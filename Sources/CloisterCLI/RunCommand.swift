@@ -159,7 +159,7 @@ public struct RunCommand: AsyncParsableCommand {
             problems.append(LockedRegion.lockRefusal(byteCount: manifest.lockedByteCount))
         }
         guard !problems.isEmpty else { return nil }
-        return problems.joined(separator: "; ") + "; the quote records what was applied"
+        return problems.joined(separator: "; ") + "; a Cloister quote records what was applied"
     }
 
     /// The path of the running `cloister` executable, which the platform process runs.

@@ -37,11 +37,14 @@ private let key = Array(repeating: UInt8(0x42), count: 91)
 
 @Suite("Simulated hardware evidence: every kind from one platform, verified through the format registry")
 struct SimulatedEvidenceTests {
+    /// One platform for the tests that do not change it (each platform's vendors cost three RSA keys).
+    static let shared = Result { try PlatformFixture() }
+
     @Test(
         "each kind's evidence is affirmed under one policy, states the bound key, and is simulated",
         arguments: EvidenceKind.allCases)
     func everyKindAffirmed(kind: EvidenceKind) throws {
-        let fixture = try PlatformFixture()
+        let fixture = try Self.shared.get()
         let nonce = try SecureRandom.bytes(count: 32)
         let evidence = try fixture.platform.quote(
             for: record(on: fixture.platform, kind: kind), binding: QuoteBinding(nonce: nonce, publicKey: key))
@@ -59,7 +62,7 @@ struct SimulatedEvidenceTests {
         "another nonce, another enclave, or a key swapped beside the evidence is refused",
         arguments: EvidenceKind.allCases)
     func bindingsHold(kind: EvidenceKind) throws {
-        let fixture = try PlatformFixture()
+        let fixture = try Self.shared.get()
         let appraiser = try appraiser(fixture.platform)
         let nonce = try SecureRandom.bytes(count: 32)
         let other = try fixture.platform.quote(
@@ -83,7 +86,7 @@ struct SimulatedEvidenceTests {
 
     @Test("without allow_simulated every kind is refused as simulated", arguments: EvidenceKind.allCases)
     func simulationRefused(kind: EvidenceKind) throws {
-        let fixture = try PlatformFixture()
+        let fixture = try Self.shared.get()
         let evidence = try fixture.platform.quote(
             for: record(on: fixture.platform, kind: kind), binding: QuoteBinding(nonce: [1], publicKey: key))
         var strict = policy()

@@ -13,10 +13,8 @@ private let dcapQVLRefuses: [String: String] = ["SGX v4": "sgx tee quote must ha
 struct SimulatedIntelInteropTests {
     @Test("fresh quotes of every kind, up to date, after a recovery, configuration needed and revoked")
     func dcapQVLAgrees() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
+        let python = try #require(
+            TestEnvironment.python, "CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
         let directory = try TestEnvironment.temporaryDirectory("simulated-intel")
         defer { try? FileManager.default.removeItem(at: directory) }
         let vendor = try SimulatedIntelVendor.create(platformID: intelPlatformID(30), at: intelCreated)
@@ -78,10 +76,8 @@ struct SimulatedIntelInteropTests {
 
     @Test("dcap-qvl fetches the collateral from the simulated PCS over HTTP, then verifies the quotes with it")
     func dcapQVLFetchesFromThePCS() throws {
-        guard let python = TestEnvironment.python else {
-            Issue.record("CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
-            return
-        }
+        let python = try #require(
+            TestEnvironment.python, "CLOISTER_PYTHON is not set: run `make test`, which installs dcap-qvl in .venv")
         let directory = try TestEnvironment.temporaryDirectory("simulated-pcs")
         defer { try? FileManager.default.removeItem(at: directory) }
         let vendor = try SimulatedIntelVendor.create(platformID: intelPlatformID(31), at: intelCreated)

@@ -59,19 +59,10 @@ public struct ECPublicKey: Sendable, Equatable {
     }
 
     /// The DER `SubjectPublicKeyInfo`.
-    public var derRepresentation: [UInt8] {
-        // Encoding a key OpenSSL already holds fails only on allocation failure.
-        try! key.encode(
-            outputType: OpenSSLName.der, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey)
-    }
+    public var derRepresentation: [UInt8] { key.subjectPublicKeyInfoDER }
 
     /// The PEM `PUBLIC KEY` block.
-    public var pemRepresentation: String {
-        String(
-            decoding: try! key.encode(
-                outputType: OpenSSLName.pem, structure: OpenSSLName.subjectPublicKeyInfo,
-                selection: KeySelection.publicKey), as: UTF8.self)
-    }
+    public var pemRepresentation: String { key.subjectPublicKeyInfoPEM }
 
     public static func == (lhs: ECPublicKey, rhs: ECPublicKey) -> Bool {
         lhs.curve == rhs.curve && lhs.x963Representation == rhs.x963Representation

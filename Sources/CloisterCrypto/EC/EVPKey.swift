@@ -110,6 +110,21 @@ final class EVPKey: @unchecked Sendable {
         defer { cloister_OPENSSL_free(data) }
         return Array(UnsafeBufferPointer(start: data, count: length))
     }
+
+    /// The public key's DER `SubjectPublicKeyInfo` (EC and RSA keys alike).
+    var subjectPublicKeyInfoDER: [UInt8] {
+        // Encoding a key OpenSSL already holds fails only on allocation failure.
+        try! encode(
+            outputType: OpenSSLName.der, structure: OpenSSLName.subjectPublicKeyInfo, selection: KeySelection.publicKey)
+    }
+
+    /// The public key's PEM `PUBLIC KEY` block.
+    var subjectPublicKeyInfoPEM: String {
+        String(
+            decoding: try! encode(
+                outputType: OpenSSLName.pem, structure: OpenSSLName.subjectPublicKeyInfo,
+                selection: KeySelection.publicKey), as: UTF8.self)
+    }
 }
 
 /// Selections for `OSSL_ENCODER` / `OSSL_DECODER` (macros in OpenSSL's headers).
