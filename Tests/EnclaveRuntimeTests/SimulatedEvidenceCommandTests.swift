@@ -70,6 +70,21 @@ struct SimulatedEvidenceCommandTests {
         #expect(unknown.status == 64)
     }
 
+    @Test("platform init refuses AMD key sizes and collateral URLs it cannot use (64), naming the option")
+    func initRefusals() throws {
+        let directory = try TestEnvironment.temporaryDirectory("evidence-init")
+        let home = directory.appendingPathComponent("home").path
+        for (option, value) in [
+            ("--amd-key-bits", "1024"), ("--collateral-url", "ftp://127.0.0.1"),
+            ("--collateral-url", "http://127.0.0.1:8080/"), ("--collateral-url", "http://127.0.0.1/a,b"),
+        ] {
+            let refused = try run(["platform", "init", option, value], home: home)
+            #expect(refused.status == 64, "\(option) \(value)")
+            #expect(refused.standardError.contains(option), "\(refused.standardError)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: home), "nothing was created")
+    }
+
     @Test("vendor-roots writes the simulated roots and collateral that verify pins with --trust-anchor")
     func vendorRoots() throws {
         let (home, manifest, directory) = try prepare()
