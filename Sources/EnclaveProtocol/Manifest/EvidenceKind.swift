@@ -22,21 +22,6 @@ public enum EvidenceKind: String, Sendable, Hashable, CaseIterable, CustomString
     case snpV5 = "snp-v5"
     case snpVLEK = "snp-vlek"
 
-    /// The vendor shape: `cloister`, `nitro`, `sgx`, `tdx` or `snp` (the verifier's format name).
-    public var family: String {
-        switch self {
-        case .cloister: "cloister"
-        case .nitro: "nitro"
-        case .sgx, .sgxV4: "sgx"
-        case .tdx, .tdxV5, .tdxV5TD15: "tdx"
-        case .snp, .snpV2, .snpV5, .snpVLEK: "snp"
-        }
-    }
-
-    /// Whether the evidence carries the nonce, user data and public key itself (Cloister's and Nitro's documents);
-    /// otherwise it carries 64 bytes of report data that bind them, and the quoting call answers a `BoundEvidence`.
-    public var carriesBinding: Bool { self == .cloister || self == .nitro }
-
     public var description: String { rawValue }
 
     /// Every kind, as a manifest or command line writes them.
