@@ -8,14 +8,6 @@ public enum CertificateSigningKey: Sendable {
     /// RSASSA-PSS: SHA-384, MGF1-SHA-384, salt length 48 (RFC 4055 parameters in the signature algorithm).
     case rsaPSS(RSAPrivateKey)
 
-    /// The public key's `SubjectPublicKeyInfo`, DER.
-    public var publicKeyDER: [UInt8] {
-        switch self {
-        case .ecdsa(let key): key.publicKey.derRepresentation
-        case .rsaPSS(let key): key.publicKey.derRepresentation
-        }
-    }
-
     /// The salt length of RSA-PSS signatures, SHA-384's output length (as AMD's certificates state).
     public static let pssSaltLength = 48
 
