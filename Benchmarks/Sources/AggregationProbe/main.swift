@@ -59,7 +59,7 @@ var sealed: [[UInt8]] = []
 for (name, key) in zip(names, keys) {
     let client = FederationClient(
         transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy, clientID: name, signingKey: key)
-    let session = try client.join()
+    let session = try await client.join()
     let parameters = (0..<width).map { _ in Float.random(in: -1...1, using: &generator) }
     sealed.append(try client.sealedUpdate(parameters, exampleCount: 10, round: 1, in: session).message)
 }
