@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialProtocol
@@ -246,6 +247,50 @@ extension ConfidentialFederationTests {
             }
             _ = try caller.call(FederationCall.close)
             #expect(try await clients[0].state(in: sessions[0]).header.completedRounds == 1)
+        }
+    }
+
+    @Test("a batch is opened on every core and admitted in order; each bad update is refused alone, naming its check")
+    func batch() async throws {
+        try await Self.withFederation { _, caller, clients, _, _ in
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
+            let good = try await clients[0].state(in: sessions[0]).parameters
+            let sealed = try clients.indices.map { index in
+                try clients[index].sealedUpdate(
+                    good.map { $0 + Float(index) }, exampleCount: 1, round: 1, in: sessions[index]
+                ).message
+            }
+            let poisoned = try clients[1].sealedUpdate(
+                [.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[1]
+            ).message
+            let batch = [sealed[0], poisoned, [0xff, 0x00], sealed[1], sealed[0], sealed[2]]
+            let reply = try caller.call(
+                FederationCall.submitBatch, try CBORValue.array(batch.map { .bytes($0) }).encoded())
+            let outcomes = try BatchOutcome.decoded(reply, count: batch.count)
+            func refusal(_ outcome: BatchOutcome) -> FederationError.Code? {
+                if case .refused(let error) = outcome { return error.code }
+                return nil
+            }
+            #expect(refusal(outcomes[1]) == .nonFinite && refusal(outcomes[2]) == .protocolViolation)
+            #expect(refusal(outcomes[4]) == .duplicateSubmission)
+            let receipts = [outcomes[0], outcomes[3], outcomes[5]].compactMap { outcome -> Receipt? in
+                guard case .receipt(let bytes) = outcome else { return nil }
+                return try? SignedStatement<Receipt>(signed: bytes, what: "receipt") { _ in sessions[0].enclave.key }
+                    .header
+            }
+            #expect(receipts.map(\.accepted) == [1, 2, 3] && receipts.map(\.client) == sessions.map(\.clientID))
+            _ = try caller.call(FederationCall.close)
+            let state = try await clients[0].state(in: sessions[0])
+            // The mean of +0, +1 and +2: every parameter moves by 1.
+            #expect(zip(state.parameters, good).allSatisfy { abs($0 - $1 - 1) < 1e-5 })
+            // Not a batch: a CBOR array of something else, and garbage.
+            for argument in [try CBORValue.array([.text("x")]).encoded(), [0xff]] {
+                let error = #expect(throws: EnclaveCallError.self) {
+                    try caller.call(FederationCall.submitBatch, argument)
+                }
+                #expect(error.flatMap(FederationError.init)?.code == .protocolViolation)
+            }
         }
     }
 

@@ -202,6 +202,52 @@ struct FederationRoutesTests {
     }
 }
 
+@Suite("fl serve's HTTP host: back-pressure")
+struct FederationHostBackPressureTests {
+    @Test(
+        "past its queue or its waiting requests the host answers 429 with Retry-After; clients retry, then give up naming it"
+    )
+    func busy() async throws {
+        let fixture = try EnclaveFixture(manifest: "fedavg")
+        let key = try ECPrivateKey(generating: .p256)
+        let config = FederationConfig(
+            plan: try FederationPlan(
+                clients: ["a"], rounds: 1, minClients: 1, roundTimeout: 60, strategy: .fedAvg, privacy: nil),
+            clientKeys: ["a": hexEncoded(key.publicKey.derRepresentation)],
+            model: ModelSpec(kind: .logistic, featureCount: 4, classCount: 2))
+        try await fixture.withEnclave { _, caller in
+            // No room at all: every client call is refused, the host's own are not.
+            let relay = AggregatorRelay(caller: caller, maximumQueuedCalls: 0)
+            let started = try await FederationBoard.begin(config, relay: relay)
+            let board = try FederationBoard(
+                signedDescriptor: started.signedDescriptor, initialState: started.snapshot.signedState,
+                maximumWaiters: 0)
+            let app = FederationRoutes.application(
+                relay: relay, board: board, host: "127.0.0.1", port: 0, logger: Logger(label: "test"))
+            try await app.test(.live) { client in
+                for (uri, method) in [("/fl/v1/quote", HTTPRequest.Method.post), ("/fl/v1/model?after=0", .get)] {
+                    try await client.execute(uri: uri, method: method, body: ByteBuffer(bytes: [0xa0])) { response in
+                        #expect(response.status == .tooManyRequests, "\(uri)")
+                        #expect(response.headers[.retryAfter] == "1", "\(uri)")
+                        #expect(String(buffer: response.body).contains(#""code":"busy""#), "\(uri)")
+                    }
+                }
+                // Served from the board, not the queue: the descriptor and the current model.
+                try await client.execute(uri: "/fl/v1/model", method: .get) { #expect($0.status == .ok) }
+                let transport = FederationHTTPTransport(
+                    server: URL(string: "http://127.0.0.1:\(try #require(client.port))")!, busyLimit: .seconds(2))
+                let clock = ContinuousClock()
+                let start = clock.now
+                let error = await #expect(throws: FederationError.self) {
+                    try await transport.call(EnclaveMain.quoteFunction, [0xa0])
+                }
+                #expect(error?.reason.contains("HTTP 429") == true, "\(error?.reason ?? "")")
+                #expect(start.duration(to: clock.now) >= .seconds(1), "the transport did not honour Retry-After")
+            }
+        }
+    }
+}
+
 @Suite("fl serve's HTTP host: slow clients")
 struct FederationHostTimeoutTests {
     @Test("slow heads are cut off after the header timeout, idle and silent connections after the idle timeout")
