@@ -27,10 +27,13 @@ struct FLSimulateCommand: AsyncParsableCommand {
         discussion: """
             Splits the data 80/20 (--seed), deals the training part to --clients clients (--partition), launches \
             the aggregator from --manifest on the platform in --home, and runs every client as `fl client` does: \
-            attest, train locally, sign, seal, submit, verify. The first --malicious clients send the global model \
-            minus 20 times their honest update. Prints test accuracy and client-level epsilon per round, writes \
-            them to --metrics (CSV) and --plot (SVG). Exit 0, 2 when the aggregator or a signed model is refused, 64 for \
-            bad options, 65 for bad data, 1 otherwise.
+            attest, train locally, sign, seal, submit, verify. Clients are tasks sharing pooled connections: one \
+            held request per round learns of the next model, the sampled clients run --parallel at a time, each \
+            attesting the aggregator on its own nonce when first sampled. The first --malicious clients send the \
+            global model minus 20 times their honest update. Prints test accuracy and client-level epsilon per \
+            round, writes them to --metrics (CSV) and --plot (SVG). Exit 0, 2 when the aggregator or a signed model \
+            is refused, 64 for bad options, 65 for bad data, 143 (130) when stopped by SIGTERM (SIGINT), 1 \
+            otherwise.
             """
     )
 
@@ -46,7 +49,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Number of clients.")
     var clients = 5
 
-    @Option(help: "How the training data is dealt: iid or dirichlet:ALPHA.")
+    @Option(help: "How the training data is dealt: iid, dirichlet:ALPHA, or sample:K (K examples per client).")
     var partition = "iid"
 
     @Option(parsing: .unconditional, help: "How many of the clients send scaled, sign-flipped updates.")

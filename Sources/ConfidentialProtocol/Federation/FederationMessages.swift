@@ -171,16 +171,23 @@ public struct Receipt: Sendable, Codable, Equatable {
     public let federationID: String
     public let round: Int
     public let client: String
-    /// SHA-256 (hex) of the sealed update's ciphertext.
-    public let ciphertextDigest: String
+    /// Names the sealed update accepted (`Receipt.digest(encapsulatedKey:ciphertext:)`).
+    public let updateDigest: String
     public let accepted: Int
 
-    package init(federationID: String, round: Int, client: String, ciphertextDigest: String, accepted: Int) {
+    package init(federationID: String, round: Int, client: String, updateDigest: String, accepted: Int) {
         self.federationID = federationID
         self.round = round
         self.client = client
-        self.ciphertextDigest = ciphertextDigest
+        self.updateDigest = updateDigest
         self.accepted = accepted
+    }
+
+    /// SHA-256 (hex) of a sealed update's encapsulated key and its ciphertext's AEAD tag (the last 16 bytes). The
+    /// encapsulated key is fresh for every update and the tag authenticates the whole ciphertext under the key it
+    /// derives, so the pair names one sealed update without hashing its megabytes a second time.
+    public static func digest(encapsulatedKey: [UInt8], ciphertext: [UInt8]) -> String {
+        hexEncoded(DigestAlgorithm.sha256.hash(encapsulatedKey + ciphertext.suffix(16)))
     }
 }
 

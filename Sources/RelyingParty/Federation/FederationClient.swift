@@ -111,13 +111,13 @@ public struct FederationClient: Sendable {
     public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) async throws
         -> Receipt
     {
-        let (message, ciphertext) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
+        let (message, digest) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
         let receipt = try SignedStatement<Receipt>(
             signed: await transport(FederationCall.submit, message), what: "the aggregator's receipt"
         ) { _ in session.enclave.key }.header
         guard receipt.federationID == session.descriptor.federationID, receipt.round == round,
             receipt.client == session.clientID,
-            receipt.ciphertextDigest == hexEncoded(DigestAlgorithm.sha256.hash(ciphertext))
+            receipt.updateDigest == digest
         else {
             throw FederationError(.statementRejected, "the receipt acknowledges another update")
         }
@@ -125,10 +125,10 @@ public struct FederationClient: Sendable {
     }
 
     /// The `fedavg.submit` argument for `parameters`: signed with this client's key, sealed with HPKE to the
-    /// attested key; and its ciphertext (which the receipt names by digest).
+    /// attested key; and the digest its receipt names it by (`Receipt.digest(encapsulatedKey:ciphertext:)`).
     public func sealedUpdate(
         _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
-    ) throws -> (message: [UInt8], ciphertext: [UInt8]) {
+    ) throws -> (message: [UInt8], updateDigest: String) {
         let header = UpdateHeader(
             federationID: session.descriptor.federationID, round: round, client: session.clientID,
             exampleCount: exampleCount)
@@ -138,6 +138,6 @@ public struct FederationClient: Sendable {
         let message = try CBORValue.map([
             CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
         ]).encoded()
-        return (message, ciphertext)
+        return (message, Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
     }
 }

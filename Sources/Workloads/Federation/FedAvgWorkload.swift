@@ -148,7 +148,7 @@ public final class EnclaveAggregator: Sendable {
     /// An update opened and authenticated, not yet admitted.
     struct OpenedUpdate: Sendable {
         let update: SignedStatement<UpdateHeader>
-        let ciphertextDigest: String
+        let updateDigest: String
     }
 
     /// What opening an update needs of the running federation (fixed once it has begun).
@@ -190,7 +190,8 @@ public final class EnclaveAggregator: Sendable {
         guard update.header.federationID == registry.federationID else {
             throw FederationError(.staleRound, "the update is for another federation")
         }
-        return OpenedUpdate(update: update, ciphertextDigest: hexEncoded(DigestAlgorithm.sha256.hash(ciphertext)))
+        return OpenedUpdate(
+            update: update, updateDigest: Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
     }
 
     /// Admits an opened update into the open round; returns the signed receipt.
@@ -203,7 +204,7 @@ public final class EnclaveAggregator: Sendable {
             from: update.header.client, round: update.header.round)
         let receipt = Receipt(
             federationID: running!.descriptor.federationID, round: update.header.round, client: update.header.client,
-            ciphertextDigest: opened.ciphertextDigest, accepted: running!.federation.round?.participants.count ?? 0)
+            updateDigest: opened.updateDigest, accepted: running!.federation.round?.participants.count ?? 0)
         return try SignedStatement(header: receipt).signed(with: key)
     }
 
