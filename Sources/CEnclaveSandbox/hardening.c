@@ -3,6 +3,7 @@
 #include "cloister_sandbox.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <sched.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
@@ -148,4 +149,8 @@ int cloister_available_cpus(void) {
     if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
     int count = CPU_COUNT(&set);
     return count > 0 ? count : 1;
+}
+
+int cloister_keep_freed_memory(size_t largest, size_t kept) {
+    return mallopt(M_MMAP_THRESHOLD, (int)largest) == 1 && mallopt(M_TRIM_THRESHOLD, (int)kept) == 1;
 }

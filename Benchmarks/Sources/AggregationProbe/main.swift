@@ -80,10 +80,10 @@ for message in sealed {
     batches[batches.count - 1].append(message)
     batchBytes += message.count + 16
 }
-let arguments = try batches.map { try CBORValue.array($0.map { .bytes($0) }).encoded() }
+let batchArguments = try batches.map { try CBORValue.array($0.map { .bytes($0) }).encoded() }
 let clock = ContinuousClock()
 let start = clock.now
-for (batch, argument) in zip(batches, arguments) {
+for (batch, argument) in zip(batches, batchArguments) {
     let outcomes = try BatchOutcome.decoded(caller.call(FederationCall.submitBatch, argument), count: batch.count)
     for outcome in outcomes {
         guard case .receipt = outcome else { fatalError("an update was refused: \(outcome)") }

@@ -112,6 +112,11 @@ uint64_t cloister_memory_lock_limit(void);
  * closes to an enclave. */
 int cloister_available_cpus(void);
 
+/* Has malloc serve blocks up to `largest` bytes from its heaps and keep up to `kept` bytes freed at their top
+ * (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), instead of mapping and unmapping fresh zeroed pages per block;
+ * 0 when malloc refused either. */
+int cloister_keep_freed_memory(size_t largest, size_t kept);
+
 /* The x86_64 number of a syscall name, or -1 when unknown or the architecture has no table (syscall_table.c). */
 int cloister_syscall_number(const char *name);
 

@@ -53,20 +53,31 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         COSESign1, Header, [Float]
     ) {
         let message: COSESign1
-        let payload: CBORValue
         do {
             message = try COSESign1(encoded: bytes)
-            payload = try CBORDecoder().decode(message.payload)
         } catch {
             throw FederationError(.protocolViolation, "\(what) is not a COSE_Sign1 message: \(error)")
         }
-        guard let headerBytes = payload[.text("header")]?.bytesValue,
-            let vector = payload[.text("parameters")]?.bytesValue, vector.count % 4 == 0
+        // The payload, deterministic CBOR {"header", "parameters"} as `signed(with:)` writes it, read in place:
+        // the parameters are megabytes.
+        let payload = message.payload
+        var fields: [String: Range<Int>] = [:]
+        var cursor = CBORCursor(payload)
+        if let count = try? cursor.readMapCount(), count == 2 {
+            for _ in 0..<count {
+                guard let name = try? cursor.readText(), let range = try? cursor.readByteStringRange() else { break }
+                fields[name] = range
+            }
+        }
+        guard cursor.isAtEnd, let header = fields["header"], let vector = fields["parameters"], vector.count % 4 == 0
         else {
             throw FederationError(.protocolViolation, "\(what) lacks its header or float32 parameters")
         }
         do {
-            return (message, try JSONDecoder().decode(Header.self, from: Data(headerBytes)), floats(of: vector))
+            return (
+                message, try JSONDecoder().decode(Header.self, from: Data(payload[header])),
+                floats(of: payload[vector])
+            )
         } catch {
             throw FederationError(.protocolViolation, "\(what) has no valid header: \(error)")
         }
@@ -82,11 +93,24 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         return bytes
     }
 
-    package static func floats(of bytes: [UInt8]) -> [Float] {
-        bytes.withUnsafeBytes { raw in
-            (0..<(bytes.count / 4)).map { index in
-                Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+    private static func floats(of bytes: ArraySlice<UInt8>) -> [Float] {
+        let count = bytes.count / 4
+        #if _endian(little)
+            // The wire order is the machine's: one copy.
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                bytes.withUnsafeBytes { raw in
+                    UnsafeMutableRawBufferPointer(buffer).copyMemory(
+                        from: UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]))
+                }
+                initialized = count
             }
-        }
+        #else
+            return bytes.withUnsafeBytes { raw in
+                (0..<count).map { index in
+                    Float(
+                        bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: index * 4, as: UInt32.self)))
+                }
+            }
+        #endif
     }
 }

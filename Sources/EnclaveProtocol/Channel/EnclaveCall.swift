@@ -13,7 +13,7 @@ public enum EnclaveCallMessage: Sendable, Hashable {
     case ocall(id: UInt64, function: String, argument: [UInt8])
     case ocallResult(id: UInt64, outcome: EnclaveCallOutcome)
 
-    private enum Kind: UInt64 {
+    fileprivate enum Kind: UInt64 {
         case ecall = 1, ecallResult, ocall, ocallResult
     }
 
@@ -37,6 +37,10 @@ public enum EnclaveCallMessage: Sendable, Hashable {
     /// frame, whose size the channel already bounds, so it is decoded whole whatever its size (up to the frame
     /// maximum, not the CBOR decoder's default); the depth and item limits still apply.
     public init(decoding bytes: [UInt8]) throws {
+        if let call = Self.call(inPlace: bytes) {
+            self = call
+            return
+        }
         let value = try CBORDecoder(limits: CBORLimits(maximumInputSize: bytes.count)).decode(bytes)
         guard let fields = value.arrayValue, fields.count == 4, let kindNumber = fields[0].uint64Value,
             let kind = Kind(rawValue: kindNumber), let id = fields[1].uint64Value
@@ -57,6 +61,25 @@ public enum EnclaveCallMessage: Sendable, Hashable {
             self =
                 kind == .ecallResult ? .ecallResult(id: id, outcome: outcome) : .ocallResult(id: id, outcome: outcome)
         }
+    }
+}
+
+extension EnclaveCallMessage {
+    /// A call read in place, its argument copied once: the shape every `encoded()` call has. Arguments run to tens
+    /// of megabytes (a batch of federation updates), and the general decoder copies them twice before the callee
+    /// starts. Nil for anything else (results, or bytes not in that exact shape), which the general decoder reads or
+    /// refuses.
+    fileprivate static func call(inPlace bytes: [UInt8]) -> EnclaveCallMessage? {
+        var cursor = CBORCursor(bytes)
+        guard (try? cursor.readHead(major: 4)) == 4, let kind = (try? cursor.readUnsigned()).flatMap(Kind.init),
+            kind == .ecall || kind == .ocall, let id = try? cursor.readUnsigned(),
+            let function = try? cursor.readText(),
+            let argument = try? cursor.readByteStringRange(), cursor.isAtEnd
+        else { return nil }
+        let copied = Array(bytes[argument])
+        return kind == .ecall
+            ? .ecall(id: id, function: function, argument: copied)
+            : .ocall(id: id, function: function, argument: copied)
     }
 }
 

@@ -18,6 +18,9 @@ extension BuiltinWorkload {
         name: "fedavg",
         summary: "federated aggregation of HPKE-sealed, client-signed updates; DP-FedAvg; signed global models",
         ecalls: { enclave in
+            // Every update copies through several buffers of its size: kept by the allocator, their pages are not
+            // faulted in and zeroed afresh for each update (which cost twice the decryption and hashing).
+            HeapPolicy.keepFreedBuffers(upTo: FederationCall.maximumUpdateSize * 2)
             let aggregator = EnclaveAggregator(key: enclave.key)
             var table = EnclaveCallTable()
             table.register(FederationCall.begin) { try aggregator.begin($0) }
@@ -119,19 +122,28 @@ public final class EnclaveAggregator: Sendable {
                 "the batch takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumBatchSize)"
             )
         }
-        let limits = CBORLimits(
-            maximumDepth: 2, maximumItemCount: FederationCall.maximumBatchCount + 1,
-            maximumInputSize: FederationCall.maximumBatchSize)
-        guard let items = (try? CBORDecoder(limits: limits).decode(argument))?.arrayValue,
-            let arguments = Optional(items.compactMap(\.bytesValue)), arguments.count == items.count
-        else {
+        // The array is read in place and each update copied out by the thread that opens it: the batch is tens of
+        // megabytes, and a decoder's copies of it would be serial work before any core could start.
+        let ranges: [Range<Int>]
+        do {
+            var cursor = CBORCursor(argument)
+            let count = try cursor.readHead(major: 4)
+            guard count <= UInt64(FederationCall.maximumBatchCount) else {
+                throw CBORError(.malformed, "\(count) updates")
+            }
+            ranges = try (0..<Int(count)).map { _ throws(CBORError) in try cursor.readByteStringRange() }
+            guard cursor.isAtEnd else { throw CBORError(.malformed, "bytes after the array") }
+        } catch {
             throw FederationError(
                 .protocolViolation,
-                "a batch is a CBOR array of at most \(FederationCall.maximumBatchCount) sealed updates (byte strings)")
+                "a batch is a CBOR array of at most \(FederationCall.maximumBatchCount) sealed updates (byte strings): \(error)"
+            )
         }
         let registry = try running { $0.registry }
-        let opened = ParallelWork.map(arguments) { argument in
-            Result { () throws(FederationError) -> OpenedUpdate in try self.open(argument, registry: registry) }
+        let opened = ParallelWork.map(ranges) { range in
+            Result { () throws(FederationError) -> OpenedUpdate in
+                try self.open(Array(argument[range]), registry: registry)
+            }
         }
         let outcomes = try state.withLock { running throws -> [BatchOutcome] in
             try opened.map { result throws -> BatchOutcome in
@@ -166,13 +178,22 @@ public final class EnclaveAggregator: Sendable {
                 "the update takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumUpdateSize)"
             )
         }
-        let message = try? CBORDecoder(limits: CBORLimits(maximumInputSize: FederationCall.maximumUpdateSize))
-            .decode(argument)
-        guard let encapsulatedKey = message?[.text("encapsulated_key")]?.bytesValue,
-            let ciphertext = message?[.text("ciphertext")]?.bytesValue
-        else {
-            throw FederationError(.protocolViolation, "an update is the CBOR map {encapsulated_key, ciphertext}")
+        // Read in place (the ciphertext is megabytes): deterministic CBOR, as clients encode it.
+        var fields: [String: Range<Int>] = [:]
+        var cursor = CBORCursor(argument)
+        if let count = try? cursor.readMapCount(), count == 2 {
+            for _ in 0..<count {
+                guard let name = try? cursor.readText(), let range = try? cursor.readByteStringRange() else { break }
+                fields[name] = range
+            }
         }
+        guard cursor.isAtEnd, let keyRange = fields["encapsulated_key"], let ciphertextRange = fields["ciphertext"]
+        else {
+            throw FederationError(
+                .protocolViolation, "an update is the deterministic CBOR map {encapsulated_key, ciphertext}")
+        }
+        let encapsulatedKey = Array(argument[keyRange])
+        let ciphertext = Array(argument[ciphertextRange])
         let signed: [UInt8]
         do {
             signed = try HPKE.open(
