@@ -172,6 +172,9 @@ let package = Package(
             dependencies: [
                 "ConfidentialProtocol", "Verifier", "Attestation", "EnclaveProtocol", "Federated", "Learning",
                 "CloisterErrors", "CloisterCrypto", "CloisterCBOR",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -261,6 +264,7 @@ let package = Package(
                 "FederationServer",
                 "VendorCollateral",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -83,6 +83,7 @@ let package = Package(
             name: "AggregationProbe",
             dependencies: [
                 "EnclaveWorkbench",
+                .product(name: "CloisterCBOR", package: "Cloister"),
                 .product(name: "EnclaveProtocol", package: "Cloister"),
                 .product(name: "CloisterCrypto", package: "Cloister"),
                 .product(name: "Attestation", package: "Cloister"),

@@ -3,6 +3,7 @@
 #include "cloister_sandbox.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -139,4 +140,12 @@ void cloister_secret_unmap(void *address, size_t length, int locked) {
         munlock(address, length);
     }
     munmap(address, length);
+}
+
+int cloister_available_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    int count = CPU_COUNT(&set);
+    return count > 0 ? count : 1;
 }

@@ -5,6 +5,7 @@ import Federated
 import Foundation
 import Learning
 import Privacy
+import RelyingParty
 import VendorCollateral
 import VerifierServer
 
@@ -76,6 +77,9 @@ private func exitError(for error: any Error) -> any Error {
         case .cacheUnwritable: return ExitCode(73)
         default: return ExitCode(69)
         }
+    case let error as AggregatorUnreachable:
+        printToStandardError("error: \(error.description)")
+        return ExitCode(69)
     case let error as StoreError:
         printToStandardError("error: \(error.reason)")
         return ExitCode(78)

@@ -13,7 +13,7 @@ import RelyingParty
 import Verifier
 
 /// `cloister fl client`: one data owner taking part in a federation.
-struct FLClientCommand: ParsableCommand {
+struct FLClientCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "client",
         abstract: "Take part in a federation: verify the aggregator, train locally, send sealed signed updates.",
@@ -25,7 +25,8 @@ struct FLClientCommand: ParsableCommand {
             Then, each round this client is sampled into: trains locally from the signed global model, signs the \
             update with --key, seals it with HPKE to the attested key and submits it. Every global model is \
             accepted only if the attested key signed it. Exit: 0 when the federation finished, 2 when the \
-            aggregator or a signed model is refused, 64 for bad options, 65 for bad data, 1 otherwise.
+            aggregator or a signed model is refused, 64 for bad options, 65 for bad data, 69 when the aggregator \
+            host cannot be reached, 1 otherwise.
             """
     )
 
@@ -81,8 +82,8 @@ struct FLClientCommand: ParsableCommand {
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be positive, got \(timeout)") }
     }
 
-    func run() throws {
-        try reportingErrors {
+    func run() async throws {
+        try await reportingErrors {
             let policy = try aggregatorPolicy()
             let appraiser = try RelyingParty.appraiser(home: home)
             guard let url = URL(string: server), url.scheme == "http" || url.scheme == "https" else {
@@ -90,14 +91,15 @@ struct FLClientCommand: ParsableCommand {
             }
             let transport = FederationHTTPTransport(server: url)
             let client = FederationClient(
-                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: policy,
+                transport: { try await transport.call($0, $1) }, appraiser: appraiser, policy: policy,
                 clientID: id, signingKey: try CommandInput.privateKey(key, "--key"))
             let (train, test) = try localData()
-            let session = try client.join(attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy))
+            let session = try await client.join(
+                attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy))
             printToStandardError(
                 "cloister: aggregator attested (\(session.enclave.status.rawValue)), federation \(session.descriptor.federationID)"
             )
-            let final = try FederatedParticipation(
+            let final = try await FederatedParticipation(
                 client: client, session: session,
                 local: local.training(for: session.descriptor.config.plan.strategy)
             ).run(on: train, deadline: Date().addingTimeInterval(timeout)) { round in

@@ -1,4 +1,5 @@
 public import ArgumentParser
+import AsyncHTTPClient
 import CloisterCrypto
 import ConfidentialProtocol
 import Federated
@@ -216,15 +217,15 @@ struct LocalTrainingOptions: ParsableArguments {
 /// `--verifier URL`: attestation by a verifier service instead of a local appraiser.
 enum VerifierURL {
     /// The attestation `FederationClient.join` takes for `url` (nil: appraise locally).
-    static func attestation(_ url: String?, policy: String?) throws -> (
-        @Sendable (FederationClient.Transport) throws -> AttestedEnclave
+    static func attestation(_ url: String?, policy: String?, http: HTTPClient = .shared) throws -> (
+        @Sendable (FederationClient.Transport) async throws -> AttestedEnclave
     )? {
         guard let url else { return nil }
         guard let parsed = URL(string: url), parsed.scheme == "http" || parsed.scheme == "https" else {
             throw ValidationError("--verifier must be an http(s) URL, not \(url)")
         }
-        let service = VerifierServiceAttestation(verifier: parsed, policyID: policy)
-        return { call in try service.attest(call: call) }
+        let service = VerifierServiceAttestation(verifier: parsed, policyID: policy, http: http)
+        return { call in try await service.attest(call: call) }
     }
 }
 

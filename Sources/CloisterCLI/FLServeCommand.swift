@@ -69,11 +69,9 @@ struct FLServeCommand: AsyncParsableCommand {
                 _ = try? platform.waitForEnclave()
             }
             let relay = AggregatorRelay(caller: EnclaveCaller(channel: channel))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            _ = try await relay.call(FederationCall.begin, Array(encoder.encode(config)))
+            let board = try await FederationBoard.begin(config, relay: relay)
             let app = FederationRoutes.application(
-                relay: relay, host: host, port: port, timeouts: timeouts.timeouts, logger: logger)
+                relay: relay, board: board, host: host, port: port, timeouts: timeouts.timeouts, logger: logger)
             logger.info(
                 "aggregator host listening", metadata: ["address": "\(host):\(port)", "clients": "\(ids.count)"])
             let lastRound = Date().addingTimeInterval(
@@ -89,7 +87,7 @@ struct FLServeCommand: AsyncParsableCommand {
                     return true
                 }
                 group.addTask {
-                    let final = try await RoundCloser(relay: relay).run(
+                    let final = try await RoundCloser(relay: relay, board: board, plan: config.plan).run(
                         until: lastRound, published: { state in logger.info("\(state.header.summary)") })
                     logger.info("federation finished: \(final.header.finishReason ?? "")")
                     if exitWhenFinished {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Attestation
 import CloisterCrypto
 import ConfidentialProtocol
@@ -26,10 +27,13 @@ struct FLSimulateCommand: AsyncParsableCommand {
         discussion: """
             Splits the data 80/20 (--seed), deals the training part to --clients clients (--partition), launches \
             the aggregator from --manifest on the platform in --home, and runs every client as `fl client` does: \
-            attest, train locally, sign, seal, submit, verify. The first --malicious clients send the global model \
-            minus 20 times their honest update. Prints test accuracy and client-level epsilon per round, writes \
-            them to --metrics (CSV) and --plot (SVG). Exit 0, 2 when the aggregator or a signed model is refused, 64 for \
-            bad options, 65 for bad data, 1 otherwise.
+            attest, train locally, sign, seal, submit, verify. Clients are tasks sharing pooled connections: one \
+            held request per round learns of the next model, the sampled clients run --parallel at a time, each \
+            attesting the aggregator on its own nonce when first sampled. The first --malicious clients send the \
+            global model minus 20 times their honest update. Prints test accuracy and client-level epsilon per \
+            round, writes them to --metrics (CSV) and --plot (SVG). Exit 0, 2 when the aggregator or a signed model \
+            is refused, 64 for bad options, 65 for bad data, 143 (130) when stopped by SIGTERM (SIGINT), 1 \
+            otherwise.
             """
     )
 
@@ -45,11 +49,14 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Number of clients.")
     var clients = 5
 
-    @Option(help: "How the training data is dealt: iid or dirichlet:ALPHA.")
+    @Option(help: "How the training data is dealt: iid, dirichlet:ALPHA, or sample:K (K examples per client).")
     var partition = "iid"
 
     @Option(parsing: .unconditional, help: "How many of the clients send scaled, sign-flipped updates.")
     var malicious = 0
+
+    @Option(parsing: .unconditional, help: "How many sampled clients train and submit at once.")
+    var parallel = 64
 
     @Option(help: "The signed aggregator manifest.")
     var manifest = "Manifests/fedavg.manifest.cose"
@@ -88,6 +95,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
+        guard parallel > 0 else { throw ValidationError("--parallel must be positive") }
         guard (0..<clients).contains(malicious) else {
             throw ValidationError("--malicious must be in 0..<\(clients) (at least one honest client)")
         }
@@ -128,61 +136,76 @@ struct FLSimulateCommand: AsyncParsableCommand {
             let policy = try RelyingParty.policy(
                 file: nil, id: "fl-simulate", measurement: measurement, allowDevelopmentKeys: true)
             let relay = AggregatorRelay(caller: EnclaveCaller(channel: channel))
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            _ = try await relay.call(FederationCall.begin, Array(encoder.encode(config)))
-
-            let port = ListeningPort()
+            let board = try await FederationBoard.begin(config, relay: relay)
+            let port = SharedValue<Int?>(nil)
             let app = FederationRoutes.application(
-                relay: relay, host: "127.0.0.1", port: 0, logger: logger,
+                relay: relay, board: board, host: "127.0.0.1", port: 0, logger: logger,
                 onServerRunning: { channel in port.value.withLock { $0 = channel.localAddress?.port } })
-            let server = ServiceGroup(services: [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             let deadline = Date().addingTimeInterval(
                 Double(config.plan.rounds) * (config.plan.roundTimeout + 5) + 60)
+            let http = HTTPClient(
+                eventLoopGroup: HTTPClient.defaultEventLoopGroup,
+                configuration: HTTPClient.Configuration(
+                    connectionPool: .init(
+                        idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: parallel + 2)))
             let start = Date()
-            var metricsRows: [RoundMetrics] = []
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await server.run() }
-                let url = try await Self.address(of: port)
-                let participants = names.indices.map { index in
-                    FederationClient(
-                        transport: { try FederationHTTPTransport(server: url).call($0, $1) }, appraiser: appraiser,
-                        policy: policy, clientID: names[index], signingKey: keys[index])
-                }
-                let failed = ClientFailure()
-                let clientRuns = Self.runClients(
-                    participants, shares: shares, local: training, malicious: malicious, deadline: deadline,
-                    attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy), failed: failed)
-                let bar = ProgressBar(label: "federated rounds", total: config.plan.rounds)
-                var global = try spec.makeModel()
-                do {
-                    _ = try await RoundCloser(relay: relay).run(until: deadline, while: { !failed.happened }) { state in
-                        global.parameters = state.parameters.map(Double.init)
-                        let row = RoundMetrics(
-                            round: state.header.completedRounds, participants: state.header.participants.count,
-                            accuracy: global.accuracy(on: test), privacy: state.header.privacy,
-                            seconds: Date().timeIntervalSince(start))
-                        metricsRows.append(row)
-                        bar.update(row.round)
-                        if !json { printToStandardError(" " + row.line) }
+            let metricsRows = SharedValue<[RoundMetrics]>([])
+            let outcome: Result<Void, any Error>
+            do {
+                // Signals stop the whole run (`stoppingOnSignal`), not only the server.
+                let server = ServiceGroup(services: [app], gracefulShutdownSignals: [], logger: logger)
+                try await Self.stoppingOnSignal {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await server.run() }
+                        let url = try await Self.address(of: port)
+                        let transport = FederationHTTPTransport(server: url, http: http)
+                        let simulated = SimulatedClients(
+                            clients: names.indices.map { index in
+                                FederationClient(
+                                    transport: { try await transport.call($0, $1) }, appraiser: appraiser,
+                                    policy: policy, clientID: names[index], signingKey: keys[index])
+                            },
+                            shares: shares, local: training, malicious: malicious, parallel: parallel,
+                            attestation: try VerifierURL.attestation(verifier, policy: verifierPolicy, http: http))
+                        let closer = RoundCloser(relay: relay, board: board, plan: config.plan)
+                        // The rounds end when the closer publishes the last model and the clients have seen it; the
+                        // first failure of either stops the other.
+                        try await withThrowingTaskGroup(of: Void.self) { rounds in
+                            rounds.addTask { _ = try await simulated.run(until: deadline) }
+                            rounds.addTask {
+                                let bar = ProgressBar(label: "federated rounds", total: config.plan.rounds)
+                                var global = try spec.makeModel()
+                                _ = try await closer.run(until: deadline) { state in
+                                    global.parameters = state.parameters.map(Double.init)
+                                    let row = RoundMetrics(
+                                        round: state.header.completedRounds,
+                                        participants: state.header.participants.count,
+                                        accuracy: global.accuracy(on: test), privacy: state.header.privacy,
+                                        seconds: Date().timeIntervalSince(start))
+                                    metricsRows.value.withLock { $0.append(row) }
+                                    bar.update(row.round)
+                                    if !json { printToStandardError(" " + row.line) }
+                                }
+                                bar.finish()
+                            }
+                            while try await rounds.next() != nil {}
+                        }
+                        await server.triggerGracefulShutdown()
+                        try await group.waitForAll()
                     }
-                    try await clientRuns.value
-                } catch {
-                    await server.triggerGracefulShutdown()
-                    // A client's failure stopped the rounds: report the client's error, not the stop.
-                    try await clientRuns.value
-                    throw error
                 }
-                bar.finish()
-                await server.triggerGracefulShutdown()
-                try await group.waitForAll()
+                outcome = .success(())
+            } catch {
+                outcome = .failure(error)
             }
-            try report(metricsRows, testExamples: test.count)
+            try? await http.shutdown()
+            try outcome.get()
+            try report(metricsRows.value.withLock { $0 }, testExamples: test.count)
         }
     }
 
     /// The server's loopback URL once it listens (at most 10 s).
-    private static func address(of port: ListeningPort) async throws -> URL {
+    private static func address(of port: SharedValue<Int?>) async throws -> URL {
         for _ in 0..<200 {
             if let bound = port.value.withLock({ $0 }), let url = URL(string: "http://127.0.0.1:\(bound)") {
                 return url
@@ -192,38 +215,26 @@ struct FLSimulateCommand: AsyncParsableCommand {
         throw ValidationError("the aggregator host did not start listening within 10 s")
     }
 
-    /// Runs every client on its own thread (their HTTP calls block); the task ends when all have finished, with the
-    /// first client's failure if any failed.
-    private static func runClients(
-        _ clients: [FederationClient], shares: [Dataset], local: LocalTraining, malicious: Int, deadline: Date,
-        attestation: (@Sendable (FederationClient.Transport) throws -> AttestedEnclave)?, failed: ClientFailure
-    ) -> Task<Void, any Error> {
-        Task {
+    /// Runs `body`, cancelling it at SIGTERM or SIGINT; a stop by signal ends the command with 128 + the signal.
+    private static func stoppingOnSignal(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let stopped = SharedValue<UnixSignal?>(nil)
+        do {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, client) in clients.enumerated() {
-                    group.addTask {
-                        try await withCheckedThrowingContinuation {
-                            (continuation: CheckedContinuation<Void, any Error>) in
-                            DispatchQueue.global().async {
-                                do {
-                                    let session = try client.join(attestation: attestation)
-                                    _ = try FederatedParticipation(client: client, session: session, local: local).run(
-                                        on: shares[index], deadline: deadline,
-                                        update: { global, trained in
-                                            guard index < malicious else { return trained }
-                                            return zip(global, trained).map { g, t in g - 20 * (t - g) }
-                                        })
-                                    continuation.resume()
-                                } catch {
-                                    failed.record()
-                                    continuation.resume(throwing: error)
-                                }
-                            }
-                        }
+                group.addTask { try await body() }
+                group.addTask {
+                    for await signal in signals {
+                        stopped.value.withLock { $0 = signal }
+                        throw CancellationError()
                     }
                 }
-                try await group.waitForAll()
+                try await group.next()
+                group.cancelAll()
             }
+        } catch {
+            guard let signal = stopped.value.withLock({ $0 }) else { throw error }
+            printToStandardError("cloister: stopped by \(signal)")
+            throw ExitCode(signal == .sigint ? 130 : 143)
         }
     }
 
@@ -279,17 +290,14 @@ struct FLSimulateCommand: AsyncParsableCommand {
     }
 }
 
-/// The port the in-process server bound (it listens on port 0: any free loopback port).
-final class ListeningPort: Sendable {
-    let value = Mutex<Int?>(nil)
-}
+/// A value the simulation's tasks share: the port the in-process server bound (it listens on port 0, any free
+/// loopback port), the rounds measured so far, the signal that stopped the run.
+final class SharedValue<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
 
-/// Set when a simulated client fails, so the rounds stop instead of waiting for it until the deadline.
-final class ClientFailure: Sendable {
-    private let value = Mutex(false)
-
-    var happened: Bool { value.withLock { $0 } }
-    func record() { value.withLock { $0 = true } }
+    init(_ initial: Value) {
+        value = Mutex(initial)
+    }
 }
 
 /// One published round as the simulation measured it.

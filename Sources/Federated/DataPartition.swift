@@ -4,21 +4,29 @@ public import Learning
 
 /// How `fl simulate` deals a dataset out to its clients: `iid` shuffles and deals near-equal shares; `dirichlet(α)`
 /// gives each class to the clients in proportions drawn from Dirichlet(α, …, α), the usual label-skewed split of
-/// federated benchmarks (small α: each client sees few classes).
+/// federated benchmarks (small α: each client sees few classes); `sample(k)` gives each client k distinct examples
+/// drawn uniformly, independently of the other clients (shares overlap), for federations of more clients than
+/// examples.
 public enum DataPartition: Sendable, Hashable {
     case iid
     case dirichlet(alpha: Double)
+    case sample(examplesPerClient: Int)
 
-    /// Parses `iid` or `dirichlet:A`.
+    /// Parses `iid`, `dirichlet:A` or `sample:K`.
     public init(parsing text: String) throws(FederationError) {
         if text == "iid" {
             self = .iid
+        } else if text.hasPrefix("sample:"), let count = Int(text.dropFirst("sample:".count)), count > 0 {
+            self = .sample(examplesPerClient: count)
         } else if text.hasPrefix("dirichlet:"), let alpha = Double(text.dropFirst("dirichlet:".count)), alpha > 0,
             alpha.isFinite
         {
             self = .dirichlet(alpha: alpha)
         } else {
-            throw FederationError(.invalidParameter, "unknown partition \"\(text)\" (iid or dirichlet:A with A > 0)")
+            throw FederationError(
+                .invalidParameter,
+                "unknown partition \"\(text)\" (iid, dirichlet:A with A > 0, or sample:K with K > 0 examples per client)"
+            )
         }
     }
 
@@ -26,23 +34,43 @@ public enum DataPartition: Sendable, Hashable {
         switch self {
         case .iid: "iid"
         case .dirichlet(let alpha): "dirichlet:\(alpha)"
+        case .sample(let count): "sample:\(count)"
         }
     }
 
     /// `data` split among `clients`, every share non-empty; seeded. A Dirichlet draw that leaves a client empty is
     /// redrawn (at most 100 times).
     public func split(_ data: Dataset, clients: Int, seed: UInt64) throws(FederationError) -> [Dataset] {
-        guard clients > 0, clients <= data.count else {
-            throw FederationError(
-                .invalidParameter, "cannot split \(data.count) examples among \(clients) clients")
-        }
         var generator = SplitMix64(seed: seed)
         var order = Array(0..<data.count)
-        order.shuffle(using: &generator)
+        if case .sample(let count) = self {
+            guard clients > 0, count <= data.count else {
+                throw FederationError(
+                    .invalidParameter,
+                    "cannot give \(count) distinct examples of \(data.count) to each of \(clients) clients")
+            }
+        } else {
+            guard clients > 0, clients <= data.count else {
+                throw FederationError(
+                    .invalidParameter,
+                    "cannot split \(data.count) examples among \(clients) clients (sample:K gives each client K examples)"
+                )
+            }
+            order.shuffle(using: &generator)
+        }
         switch self {
         case .iid:
             return (0..<clients).map { client in
                 data.subset(stride(from: client, to: order.count, by: clients).map { order[$0] })
+            }
+        case .sample(let count):
+            // A partial Fisher–Yates shuffle per client: its first `count` positions are a uniform draw without
+            // replacement whatever order the previous client left.
+            return (0..<clients).map { _ in
+                for position in 0..<count {
+                    order.swapAt(position, Int.random(in: position..<order.count, using: &generator))
+                }
+                return data.subset(Array(order[0..<count]))
             }
         case .dirichlet(let alpha):
             var gaussian = GaussianSampler(source: generator)

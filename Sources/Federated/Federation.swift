@@ -14,6 +14,9 @@ public struct FederatedRound: Sendable, Equatable {
     /// The L2 bound each update's difference from the global model is clipped to (nil without DP).
     public let clip: Double?
     public fileprivate(set) var participants: [String] = []
+    /// The cohort and the participants as sets: a round of thousands of clients checks each submission in O(1).
+    fileprivate let sampled: Set<String>
+    fileprivate var contributed: Set<String> = []
     fileprivate var updates: [ClientUpdate] = []
     fileprivate var sum: [Double] = []
     fileprivate var weight = 0.0
@@ -36,6 +39,8 @@ public struct RoundOutcome: Sendable, Equatable {
 /// wraps this with authentication and signing.
 public struct Federation: Sendable {
     public let plan: FederationPlan
+    /// `plan.clients` as a set.
+    private let registered: Set<String>
     public private(set) var globalModel: [Float]
     /// The open round; nil once the federation has finished.
     public private(set) var round: FederatedRound?
@@ -56,6 +61,7 @@ public struct Federation: Sendable {
         }
         try plan.privacy?.checkBudget(rounds: 1)
         self.plan = plan
+        registered = Set(plan.clients)
         globalModel = initialModel
         clip = plan.privacy?.clip
         optimizer = plan.serverOptimizer.map(ServerOptimizerState.init)
@@ -73,20 +79,23 @@ public struct Federation: Sendable {
     /// A refused update leaves the round as it was.
     public mutating func submit(_ update: ClientUpdate, from client: String, round number: Int) throws(FederationError)
     {
-        guard var open = round else {
+        // Taken out of `round` while it changes, so the running sum has one owner and folds in place (a copy left
+        // in `round` would make the first write copy every parameter).
+        guard var open = round.take() else {
             throw FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
         }
-        guard plan.clients.contains(client) else {
+        defer { round = open }
+        guard registered.contains(client) else {
             throw FederationError(.unknownClient, "client \"\(client)\" is not registered")
         }
         guard number == open.number else {
             throw FederationError(
                 .staleRound, "client \"\(client)\" submitted for round \(number), the open round is \(open.number)")
         }
-        guard open.cohort.contains(client) else {
+        guard open.sampled.contains(client) else {
             throw FederationError(.notInCohort, "client \"\(client)\" was not sampled into round \(open.number)")
         }
-        guard !open.participants.contains(client) else {
+        guard !open.contributed.contains(client) else {
             throw FederationError(
                 .duplicateSubmission, "client \"\(client)\" already submitted an update for round \(open.number)")
         }
@@ -104,6 +113,7 @@ public struct Federation: Sendable {
                 .invalidUpdate, "client \"\(client)\" claims \(update.exampleCount) examples; at least 1 is needed")
         }
         open.participants.append(client)
+        open.contributed.insert(client)
         if let bound = open.clip {
             if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
             var delta = zip(update.parameters, globalModel).map { Double($0) - Double($1) }
@@ -121,7 +131,6 @@ public struct Federation: Sendable {
         } else {
             open.updates.append(update)
         }
-        round = open
     }
 
     /// True when the open round may close at `now`: enough of its cohort has submitted (at once for an empty cohort),
@@ -203,6 +212,6 @@ public struct Federation: Sendable {
     ) -> FederatedRound {
         let rate = plan.samplingRate
         let cohort = rate >= 1 ? plan.clients : plan.clients.filter { _ in random.uniform() < rate }
-        return FederatedRound(number: number, cohort: cohort, openedAt: now, clip: clip)
+        return FederatedRound(number: number, cohort: cohort, openedAt: now, clip: clip, sampled: Set(cohort))
     }
 }

@@ -49,19 +49,45 @@ extension Appraiser {
     public func attestEnclave(
         policy: Policy, at time: Date = Date(), call: (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
     ) throws -> AttestedEnclave {
+        let challenge = try QuoteChallenge()
+        return try appraise(
+            call(EnclaveMain.quoteFunction, challenge.argument), of: challenge, policy: policy, at: time)
+    }
+
+    /// `attestEnclave(policy:at:call:)` over an asynchronous relay (the federation clients' HTTP transport).
+    public func attestEnclave(
+        policy: Policy, at time: Date = Date(),
+        call: (_ function: String, _ argument: [UInt8]) async throws -> [UInt8]
+    ) async throws -> AttestedEnclave {
+        let challenge = try QuoteChallenge()
+        return try appraise(
+            await call(EnclaveMain.quoteFunction, challenge.argument), of: challenge, policy: policy, at: time)
+    }
+
+    private func appraise(
+        _ quote: [UInt8], of challenge: QuoteChallenge, policy: Policy, at time: Date
+    ) throws -> AttestedEnclave {
         var policy = policy
         policy.requireNonce = true
-        let nonce = try SecureRandom.bytes(count: 32)
-        let quote = try call(
-            EnclaveMain.quoteFunction,
-            CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)]).encoded())
-        let appraisal = evaluate(quote, policy: policy, expectedNonce: nonce, at: time)
+        let appraisal = evaluate(quote, policy: policy, expectedNonce: challenge.nonce, at: time)
         guard appraisal.status != .contraindicated else {
             let failures = appraisal.failures.map { "\($0.name): \($0.detail)" }.joined(separator: "; ")
             throw AttestationRefusal(reason: "the enclave's quote is refused under policy '\(policy.id)': \(failures)")
         }
         return AttestedEnclave(
-            key: try AttestedEnclave.key(claim: appraisal.claims?.publicKey), nonce: nonce, status: appraisal.status,
-            measurement: appraisal.claims?.measurement)
+            key: try AttestedEnclave.key(claim: appraisal.claims?.publicKey), nonce: challenge.nonce,
+            status: appraisal.status, measurement: appraisal.claims?.measurement)
+    }
+}
+
+/// A fresh 32-byte nonce and the `cloister.quote` argument that asks for a quote on it.
+private struct QuoteChallenge {
+    let nonce: [UInt8]
+    let argument: [UInt8]
+
+    init() throws {
+        nonce = try SecureRandom.bytes(count: 32)
+        argument = try CBORValue.map([CBORMapEntry("nonce", .bytes(nonce)), CBORMapEntry("user_data", .null)])
+            .encoded()
     }
 }

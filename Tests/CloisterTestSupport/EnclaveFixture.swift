@@ -64,4 +64,14 @@ public struct EnclaveFixture: Sendable {
         }
         return try body(enclave, EnclaveCaller(channel: enclave.host))
     }
+
+    /// `withEnclave(_:)` for a test whose calls are asynchronous.
+    public func withEnclave<T>(_ body: (LaunchedEnclave, EnclaveCaller) async throws -> T) async throws -> T {
+        let enclave = try launcher.launch(signed)
+        defer {
+            enclave.host.shutdown()
+            _ = try? enclave.wait()
+        }
+        return try await body(enclave, EnclaveCaller(channel: enclave.host))
+    }
 }

@@ -1,3 +1,4 @@
+import CloisterCBOR
 import CloisterCrypto
 import CloisterTestSupport
 import ConfidentialProtocol
@@ -43,8 +44,8 @@ struct ConfidentialFederationTests {
     static func withFederation<T>(
         rounds: Int = 2, privacy: ClientLevelPrivacy? = nil, serverOptimizer: ServerOptimizer? = nil,
         measurement: String? = nil,
-        _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay, Channel) throws -> T
-    ) throws -> T {
+        _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay, Channel) async throws -> T
+    ) async throws -> T {
         let fixture = try EnclaveFixture(manifest: "fedavg")
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
@@ -56,7 +57,7 @@ struct ConfidentialFederationTests {
             clientKeys: Dictionary(
                 uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
             model: spec)
-        return try fixture.withEnclave { enclave, caller in
+        return try await fixture.withEnclave { enclave, caller in
             let encoder = JSONEncoder()
             _ = try caller.call(FederationCall.begin, Array(encoder.encode(config)))
             let relay = Relay()
@@ -66,30 +67,31 @@ struct ConfidentialFederationTests {
                     transport: relay.transport(caller), appraiser: appraiser,
                     policy: fixture.policy(measurement: measurement), clientID: name, signingKey: key)
             }
-            return try body(fixture, caller, clients, relay, enclave.host)
+            return try await body(fixture, caller, clients, relay, enclave.host)
         }
     }
 
     @Test("three clients attest, submit signed sealed updates, and verify each signed global model")
-    func rounds() throws {
-        try Self.withFederation { _, caller, clients, relay, _ in
-            let sessions = try clients.map { try $0.join() }
+    func rounds() async throws {
+        try await Self.withFederation { _, caller, clients, relay, _ in
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
             for round in 1...2 {
                 for (index, client) in clients.enumerated() {
-                    let state = try client.state(in: sessions[index])
+                    let state = try await client.state(in: sessions[index])
                     #expect(state.header.openRound == round && state.header.cohort.count == 3)
                     let parameters = state.parameters.map { $0 + Float(index + 1) }
-                    let receipt = try client.submit(
+                    let receipt = try await client.submit(
                         parameters, exampleCount: 10 * (index + 1), round: round, in: sessions[index])
                     #expect(receipt.accepted == index + 1)
                 }
                 _ = try caller.call(FederationCall.close)
-                let published = try clients[0].state(in: sessions[0])
+                let published = try await clients[0].state(in: sessions[0])
                 #expect(published.header.completedRounds == round)
                 #expect(Set(published.header.participants) == Set(sessions.map(\.clientID)))
             }
             // Weighted by 10, 20, 30 examples: each round moves every parameter by (1·10 + 2·20 + 3·30)/60 = 7/3.
-            let final = try clients[1].state(in: sessions[1])
+            let final = try await clients[1].state(in: sessions[1])
             #expect(final.header.openRound == nil && final.header.finishReason == "all 2 rounds ran")
             #expect(final.parameters.allSatisfy { abs($0 - 14.0 / 3) < 1e-5 }, "\(final.parameters)")
             #expect(relay.functions.isSuperset(of: [FederationCall.submit, FederationCall.state]))
@@ -97,25 +99,26 @@ struct ConfidentialFederationTests {
     }
 
     @Test("each signed model carries the clip in force for the next round and the server optimizer's steps")
-    func clipAndOptimizer() throws {
+    func clipAndOptimizer() async throws {
         let privacy = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 0.5, delta: 1e-3, clientsPerRound: 3, registeredClients: 3,
             adaptiveClipping: AdaptiveClipping(countNoise: 1))
-        try Self.withFederation(privacy: privacy, serverOptimizer: .fedAvgM(learningRate: 1, momentum: 0.5)) {
+        try await Self.withFederation(privacy: privacy, serverOptimizer: .fedAvgM(learningRate: 1, momentum: 0.5)) {
             _, caller, clients, _, _ in
-            let sessions = try clients.map { try $0.join() }
-            let initial = try clients[0].state(in: sessions[0]).header
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
+            let initial = try await clients[0].state(in: sessions[0]).header
             #expect(initial.clipNorm == 0.5 && initial.serverOptimizer?.name == "fedavgm:1.0:0.5")
             #expect(initial.serverOptimizer?.steps == 0)
             var clip = 0.5
             for round in 1...2 {
                 for (index, client) in clients.enumerated() {
-                    let state = try client.state(in: sessions[index])
-                    _ = try client.submit(
+                    let state = try await client.state(in: sessions[index])
+                    _ = try await client.submit(
                         state.parameters.map { $0 + 1 }, exampleCount: 1, round: round, in: sessions[index])
                 }
                 _ = try caller.call(FederationCall.close)
-                let published = try clients[1].state(in: sessions[1]).header
+                let published = try await clients[1].state(in: sessions[1]).header
                 #expect(published.serverOptimizer == ServerOptimizerSummary(name: "fedavgm:1.0:0.5", steps: round))
                 // The enclave's count noise (σ_b/m = 1/3) is not seeded: the clip moves, by how much is random.
                 let next = try #require(published.clipNorm)
@@ -126,14 +129,14 @@ struct ConfidentialFederationTests {
     }
 
     @Test("a canary value in a client's update never appears in any byte the host relays")
-    func canary() throws {
+    func canary() async throws {
         let canary: Float = 8_675.309
-        try Self.withFederation { _, _, clients, relay, _ in
-            let session = try clients[0].join()
-            let state = try clients[0].state(in: session)
+        try await Self.withFederation { _, _, clients, relay, _ in
+            let session = try await clients[0].join()
+            let state = try await clients[0].state(in: session)
             var parameters = state.parameters
             parameters[2] = canary
-            _ = try clients[0].submit(parameters, exampleCount: 5, round: 1, in: session)
+            _ = try await clients[0].submit(parameters, exampleCount: 5, round: 1, in: session)
             let littleEndian = withUnsafeBytes(of: canary.bitPattern.littleEndian, Array.init)
             #expect(!relay.bytes.containsBytes(littleEndian))
             #expect(!relay.bytes.containsBytes(Array("8675.309".utf8)))
@@ -148,18 +151,18 @@ struct ConfidentialFederationTests {
     }
 
     @Test("a client refuses an aggregator of another measurement, sending nothing but the quote request")
-    func otherMeasurement() throws {
-        try Self.withFederation(measurement: String(repeating: "ab", count: 32)) { _, _, clients, relay, _ in
-            let error = #expect(throws: FederationError.self) { try clients[0].join() }
+    func otherMeasurement() async throws {
+        try await Self.withFederation(measurement: String(repeating: "ab", count: 32)) { _, _, clients, relay, _ in
+            let error = await #expect(throws: FederationError.self) { try await clients[0].join() }
             #expect(error?.code == .attestationRefused)
             #expect(relay.functions == [EnclaveMain.quoteFunction])
         }
     }
 
     @Test("a replayed quote and a global model whose signature does not verify are refused")
-    func replayAndTamper() throws {
-        try Self.withFederation { _, _, clients, relay, _ in
-            let session = try clients[0].join()
+    func replayAndTamper() async throws {
+        try await Self.withFederation { _, _, clients, relay, _ in
+            let session = try await clients[0].join()
             let old = Mutex<[UInt8]?>(nil)
             relay.rewrite.withLock {
                 $0[EnclaveMain.quoteFunction] = { reply in
@@ -169,8 +172,8 @@ struct ConfidentialFederationTests {
                     }
                 }
             }
-            _ = try clients[1].join()
-            let replayed = #expect(throws: FederationError.self) { try clients[2].join() }
+            _ = try await clients[1].join()
+            let replayed = await #expect(throws: FederationError.self) { try await clients[2].join() }
             #expect(replayed?.code == .attestationRefused && replayed?.reason.contains("nonce") == true)
             relay.rewrite.withLock {
                 $0[FederationCall.state] = { reply in
@@ -179,51 +182,59 @@ struct ConfidentialFederationTests {
                     return changed
                 }
             }
-            let tampered = #expect(throws: FederationError.self) { try clients[0].state(in: session) }
+            let tampered = await #expect(throws: FederationError.self) { try await clients[0].state(in: session) }
             #expect(tampered?.code == .statementRejected)
         }
     }
 
     @Test("the enclave refuses unknown keys, stale rounds, duplicates, wrong shapes and NaN, and keeps the round")
-    func refusals() throws {
-        try Self.withFederation { fixture, caller, clients, relay, _ in
-            let sessions = try clients.map { try $0.join() }
-            let good = try clients[0].state(in: sessions[0]).parameters
-            func refused(_ code: FederationError.Code, _ body: () throws -> Void) {
-                let error = #expect(throws: FederationError.self) { try body() }
+    func refusals() async throws {
+        try await Self.withFederation { fixture, caller, clients, relay, _ in
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
+            let good = try await clients[0].state(in: sessions[0]).parameters
+            func refused(_ code: FederationError.Code, _ body: () async throws -> Void) async {
+                let error = await #expect(throws: FederationError.self) { try await body() }
                 #expect(error?.code == code, "\(error?.reason ?? "")")
             }
             let impostor = FederationClient(
                 transport: relay.transport(caller), appraiser: try fixture.appraiser(), policy: fixture.policy(),
                 clientID: "hospital-b", signingKey: try ECPrivateKey(generating: .p256))
-            refused(.statementRejected) { _ = try impostor.join() }
-            refused(.unknownClient) { _ = try impostor.submit(good, exampleCount: 1, round: 1, in: sessions[1]) }
-            refused(.staleRound) { _ = try clients[0].submit(good, exampleCount: 1, round: 2, in: sessions[0]) }
-            refused(.wrongShape) { _ = try clients[0].submit(good + [0], exampleCount: 1, round: 1, in: sessions[0]) }
-            refused(.nonFinite) {
-                _ = try clients[0].submit([.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[0])
+            await refused(.statementRejected) { _ = try await impostor.join() }
+            await refused(.unknownClient) {
+                _ = try await impostor.submit(good, exampleCount: 1, round: 1, in: sessions[1])
             }
-            refused(.nonFinite) {
-                _ = try clients[0].submit(good.dropLast() + [-.infinity], exampleCount: 1, round: 1, in: sessions[0])
+            await refused(.staleRound) {
+                _ = try await clients[0].submit(good, exampleCount: 1, round: 2, in: sessions[0])
             }
-            _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
-            refused(.duplicateSubmission) {
-                _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
+            await refused(.wrongShape) {
+                _ = try await clients[0].submit(good + [0], exampleCount: 1, round: 1, in: sessions[0])
             }
-            refused(.roundNotReady) { _ = try FederationClient.closing(caller) }
+            await refused(.nonFinite) {
+                _ = try await clients[0].submit([.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[0])
+            }
+            await refused(.nonFinite) {
+                _ = try await clients[0].submit(
+                    good.dropLast() + [-.infinity], exampleCount: 1, round: 1, in: sessions[0])
+            }
+            _ = try await clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
+            await refused(.duplicateSubmission) {
+                _ = try await clients[0].submit(good, exampleCount: 1, round: 1, in: sessions[0])
+            }
+            await refused(.roundNotReady) { _ = try FederationClient.closing(caller) }
             // The round is intact: the other two complete it.
-            _ = try clients[1].submit(good, exampleCount: 1, round: 1, in: sessions[1])
-            _ = try clients[2].submit(good, exampleCount: 1, round: 1, in: sessions[2])
+            _ = try await clients[1].submit(good, exampleCount: 1, round: 1, in: sessions[1])
+            _ = try await clients[2].submit(good, exampleCount: 1, round: 1, in: sessions[2])
             _ = try caller.call(FederationCall.close)
-            #expect(try clients[0].state(in: sessions[0]).header.completedRounds == 1)
+            #expect(try await clients[0].state(in: sessions[0]).header.completedRounds == 1)
         }
     }
 }
 
 extension ConfidentialFederationTests {
     @Test("oversized and garbage input from the host gets an error reply; the enclave then runs the round")
-    func hostileHostInput() throws {
-        try Self.withFederation(rounds: 1) { _, caller, clients, _, host in
+    func hostileHostInput() async throws {
+        try await Self.withFederation(rounds: 1) { _, caller, clients, _, host in
             func refusal(_ function: String, _ argument: [UInt8]) -> EnclaveCallError? {
                 #expect(throws: EnclaveCallError.self) { try caller.call(function, argument) }
             }
@@ -260,19 +271,64 @@ extension ConfidentialFederationTests {
                 return
             }
             // The enclave is still up and the round still open: all three clients complete it.
-            let sessions = try clients.map { try $0.join() }
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
             for (index, client) in clients.enumerated() {
-                let state = try client.state(in: sessions[index])
-                _ = try client.submit(state.parameters, exampleCount: 1, round: 1, in: sessions[index])
+                let state = try await client.state(in: sessions[index])
+                _ = try await client.submit(state.parameters, exampleCount: 1, round: 1, in: sessions[index])
             }
             _ = try caller.call(FederationCall.close)
-            #expect(try clients[0].state(in: sessions[0]).header.completedRounds == 1)
+            #expect(try await clients[0].state(in: sessions[0]).header.completedRounds == 1)
+        }
+    }
+
+    @Test("a batch is opened on every core and admitted in order; each bad update is refused alone, naming its check")
+    func batch() async throws {
+        try await Self.withFederation { _, caller, clients, _, _ in
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
+            let good = try await clients[0].state(in: sessions[0]).parameters
+            let sealed = try clients.indices.map { index in
+                try clients[index].sealedUpdate(
+                    good.map { $0 + Float(index) }, exampleCount: 1, round: 1, in: sessions[index]
+                ).message
+            }
+            let poisoned = try clients[1].sealedUpdate(
+                [.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[1]
+            ).message
+            let batch = [sealed[0], poisoned, [0xff, 0x00], sealed[1], sealed[0], sealed[2]]
+            let reply = try caller.call(
+                FederationCall.submitBatch, try CBORValue.array(batch.map { .bytes($0) }).encoded())
+            let outcomes = try BatchOutcome.decoded(reply, count: batch.count)
+            func refusal(_ outcome: BatchOutcome) -> FederationError.Code? {
+                if case .refused(let error) = outcome { return error.code }
+                return nil
+            }
+            #expect(refusal(outcomes[1]) == .nonFinite && refusal(outcomes[2]) == .protocolViolation)
+            #expect(refusal(outcomes[4]) == .duplicateSubmission)
+            let receipts = [outcomes[0], outcomes[3], outcomes[5]].compactMap { outcome -> Receipt? in
+                guard case .receipt(let bytes) = outcome else { return nil }
+                return try? SignedStatement<Receipt>(signed: bytes, what: "receipt") { _ in sessions[0].enclave.key }
+                    .header
+            }
+            #expect(receipts.map(\.accepted) == [1, 2, 3] && receipts.map(\.client) == sessions.map(\.clientID))
+            _ = try caller.call(FederationCall.close)
+            let state = try await clients[0].state(in: sessions[0])
+            // The mean of +0, +1 and +2: every parameter moves by 1.
+            #expect(zip(state.parameters, good).allSatisfy { abs($0 - $1 - 1) < 1e-5 })
+            // Not a batch: a CBOR array of something else, and garbage.
+            for argument in [try CBORValue.array([.text("x")]).encoded(), [0xff]] {
+                let error = #expect(throws: EnclaveCallError.self) {
+                    try caller.call(FederationCall.submitBatch, argument)
+                }
+                #expect(error.flatMap(FederationError.init)?.code == .protocolViolation)
+            }
         }
     }
 
     @Test("a model whose updates would not fit the update limit is refused when the federation begins")
-    func modelPastUpdateLimit() throws {
-        try Self.withFederation { _, caller, _, _, _ in
+    func modelPastUpdateLimit() async throws {
+        try await Self.withFederation { _, caller, _, _, _ in
             let features = FederationCall.maximumParameterCount / 10
             let plan = try FederationPlan(
                 clients: ["a"], rounds: 1, minClients: 1, roundTimeout: 60, strategy: .fedAvg, privacy: nil)
@@ -303,7 +359,7 @@ extension FederationClient {
 @Suite("Signed global models")
 struct SignedModelStateTests {
     @Test("a model's client-level privacy by any accountant crosses the signature unchanged")
-    func privacyByAnyAccountant() throws {
+    func privacyByAnyAccountant() async throws {
         let json =
             #"{"cohort":["a"],"completedRounds":3,"federationID":"f","participants":["a"],"privacy":{"delta":0.001,"#
             + #""epsilonPRV":4.79,"noiseMultiplier":1,"samplingRate":0.1,"steps":3}}"#

@@ -75,6 +75,63 @@ struct FLCommandTests {
         #expect(result["epsilon_pld"] as? Double == report["epsilonPLD"] as? Double)
     }
 
+    @Test("simulate: 1,000 clients × 5 rounds on mnist_5k, every sampled client's update in every round")
+    func thousandClients() throws {
+        let (directory, environment, manifest) = try prepare()
+        let metrics = directory.appendingPathComponent("rounds.csv").path
+        let output = try run(
+            [
+                "fl", "simulate", "--data", "\(datasets)/mnist_5k.csv", "--label", "label", "--schema",
+                "\(datasets)/mnist_5k.schema.json", "--clients", "1000", "--rounds", "5", "--lr", "0.1",
+                "--manifest", manifest, "--metrics", metrics,
+            ], environment)
+        #expect(output.status == 0, "\(output.standardError.suffix(2000))")
+        let rows = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").dropFirst()
+        #expect(rows.count == 5, "\(rows)")
+        for row in rows {
+            let columns = row.split(separator: ",", omittingEmptySubsequences: false)
+            #expect(columns.count == 7 && columns[1] == "1000", "every client's update is in every round: \(row)")
+        }
+        let accuracy = rows.last.flatMap { Double($0.split(separator: ",")[2]) } ?? 0
+        #expect(accuracy > 0.6, "softmax on 4 examples a client, 5 rounds: \(accuracy)")
+    }
+
+    @Test("simulate stops promptly at SIGTERM, whatever its size, with exit 143")
+    func stopsAtSignal() throws {
+        let (_, environment, manifest) = try prepare()
+        let simulation = Process()
+        simulation.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        simulation.arguments =
+            environment.map { "\($0.key)=\($0.value)" } + [
+                cloister, "fl", "simulate", "--data", "\(datasets)/mnist_5k.csv", "--label", "label", "--schema",
+                "\(datasets)/mnist_5k.schema.json", "--clients", "2000", "--partition", "sample:8", "--rounds", "1000",
+                "--manifest", manifest,
+            ]
+        let errors = Pipe()
+        simulation.standardOutput = FileHandle.nullDevice
+        simulation.standardError = errors
+        try simulation.run()
+        defer { if simulation.isRunning { simulation.interrupt() } }
+        // Bounded: the first round's progress line, or 60 s (the pipe read without blocking).
+        let descriptor = errors.fileHandleForReading.fileDescriptor
+        _ = fcntl(descriptor, F_SETFL, fcntl(descriptor, F_GETFL) | O_NONBLOCK)
+        let started = Date()
+        var seen = ""
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date().timeIntervalSince(started) < 60, !seen.contains("round 1:") {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count > 0 { seen += String(decoding: buffer[0..<count], as: UTF8.self) } else { usleep(50_000) }
+        }
+        #expect(seen.contains("round 1:"), "\(seen.suffix(1000))")
+        kill(simulation.processIdentifier, SIGTERM)
+        let signalled = Date()
+        while simulation.isRunning, Date().timeIntervalSince(signalled) < 20 { usleep(50_000) }
+        #expect(!simulation.isRunning, "still running 20 s after SIGTERM")
+        #expect(Date().timeIntervalSince(signalled) < 10, "stopping took \(Date().timeIntervalSince(signalled)) s")
+        simulation.waitUntilExit()
+        #expect(simulation.terminationStatus == 143)
+    }
+
     @Test("before signing, simulate, client and dp train name the manifest, the directory and the command to run")
     func unsignedManifest() throws {
         let directory = try TestEnvironment.temporaryDirectory("unsigned")

@@ -26,7 +26,7 @@ struct FederationRoutesTests {
     /// A running aggregator enclave begun for three clients, its HTTP application, and the clients' keys.
     static func withHost(
         rounds: Int = 1, timeouts: HTTPTimeouts = HTTPTimeouts(), logger: Logger = Logger(label: "test"),
-        _ body: (Application<RouterResponder<BasicRequestContext>>, AggregatorRelay, EnclaveFixture, [ECPrivateKey])
+        _ body: (Application<RouterResponder<BasicRequestContext>>, RoundCloser, EnclaveFixture, [ECPrivateKey])
             async throws -> Void
     ) async throws {
         let fixture = try EnclaveFixture(manifest: "fedavg")
@@ -43,10 +43,10 @@ struct FederationRoutesTests {
             _ = try? enclave.wait()
         }
         let relay = AggregatorRelay(caller: EnclaveCaller(channel: enclave.host))
-        _ = try await relay.call(FederationCall.begin, Array(JSONEncoder().encode(config)))
+        let board = try await FederationBoard.begin(config, relay: relay)
         let app = FederationRoutes.application(
-            relay: relay, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: logger)
-        try await body(app, relay, fixture, keys)
+            relay: relay, board: board, host: "127.0.0.1", port: 0, timeouts: timeouts, logger: logger)
+        try await body(app, RoundCloser(relay: relay, board: board, plan: config.plan), fixture, keys)
     }
 
     static func clients(_ fixture: EnclaveFixture, _ keys: [ECPrivateKey], port: Int) throws -> [FederationClient] {
@@ -54,27 +54,29 @@ struct FederationRoutesTests {
         let appraiser = try fixture.appraiser()
         return zip(names, keys).map { name, key in
             FederationClient(
-                transport: { try transport.call($0, $1) }, appraiser: appraiser, policy: fixture.policy(),
+                transport: { try await transport.call($0, $1) }, appraiser: appraiser, policy: fixture.policy(),
                 clientID: name, signingKey: key)
         }
     }
 
     @Test("three clients over HTTP: attested, updates accepted, the round closes, the signed model verifies")
     func round() async throws {
-        try await Self.withHost { app, relay, fixture, keys in
+        try await Self.withHost { app, closer, fixture, keys in
             try await app.test(.live) { client in
                 let clients = try Self.clients(fixture, keys, port: try #require(client.port))
-                let sessions = try await offPool { try clients.map { try $0.join() } }
+                var sessions: [FederationClient.Session] = []
+                for participant in clients { sessions.append(try await participant.join()) }
+                // A long-poll for the next model, answered only once the round has closed.
+                let watching = (clients[1], sessions[1])
+                async let next = watching.0.state(in: watching.1, waitingFor: StateQuery(after: 0, client: nil))
                 for (index, participant) in clients.enumerated() {
                     let parameters = [Float](repeating: Float(index), count: 5)
-                    _ = try await offPool {
-                        try participant.submit(parameters, exampleCount: 1, round: 1, in: sessions[index])
-                    }
+                    _ = try await participant.submit(parameters, exampleCount: 1, round: 1, in: sessions[index])
                 }
-                let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
+                let final = try await closer.run(until: Date().addingTimeInterval(30))
                 #expect(final.header.completedRounds == 1 && final.parameters == [Float](repeating: 1, count: 5))
-                let verified = try await offPool { try clients[0].state(in: sessions[0]) }
-                #expect(verified == final)
+                #expect(try await clients[0].state(in: sessions[0]) == final)
+                #expect(try await next == final)
             }
         }
     }
@@ -84,23 +86,21 @@ struct FederationRoutesTests {
         let lines = LogLines()
         var logger = Logger(label: "host") { _ in lines }
         logger.logLevel = .trace
-        try await Self.withHost(logger: logger) { app, relay, fixture, keys in
+        try await Self.withHost(logger: logger) { app, _, fixture, keys in
             try await app.test(.live) { client in
                 let port = try #require(client.port)
                 let seen = Mutex<[UInt8]>([])
                 let http = FederationHTTPTransport(server: URL(string: "http://127.0.0.1:\(port)")!)
                 let participant = FederationClient(
                     transport: { function, argument in
-                        let reply = try http.call(function, argument)
+                        let reply = try await http.call(function, argument)
                         seen.withLock { $0 += argument + reply }
                         return reply
                     }, appraiser: try fixture.appraiser(), policy: fixture.policy(), clientID: Self.names[0],
                     signingKey: keys[0])
                 let canary: Float = 8_675.309
-                _ = try await offPool {
-                    let session = try participant.join()
-                    return try participant.submit([1, 2, canary, 4, 5], exampleCount: 3, round: 1, in: session)
-                }
+                let session = try await participant.join()
+                _ = try await participant.submit([1, 2, canary, 4, 5], exampleCount: 3, round: 1, in: session)
                 let littleEndian = withUnsafeBytes(of: canary.bitPattern.littleEndian, Array.init)
                 #expect(!seen.withLock { $0 }.containsBytes(littleEndian))
                 #expect(!seen.withLock { $0 }.containsBytes(Array("8675.3".utf8)))
@@ -112,49 +112,52 @@ struct FederationRoutesTests {
 
     @Test("every refusal is a 4xx with the federation's code, and the round stays intact")
     func refusals() async throws {
-        try await Self.withHost { app, relay, fixture, keys in
+        try await Self.withHost { app, closer, fixture, keys in
             try await app.test(.live) { client in
                 let clients = try Self.clients(fixture, keys, port: try #require(client.port))
-                let session = try await offPool { try clients[0].join() }
+                let session = try await clients[0].join()
                 let good = [Float](repeating: 0.5, count: 5)
                 let impostor = FederationClient(
                     transport: clients[1].transport, appraiser: clients[1].appraiser, policy: clients[1].policy,
                     clientID: "hospital-b", signingKey: try ECPrivateKey(generating: .p256))
-                let cases: [(String, Int, FederationError.Code, @Sendable () throws -> Void)] = [
+                let cases: [(String, Int, FederationError.Code, @Sendable () async throws -> Void)] = [
                     (
                         "unknown key", 403, .unknownClient,
-                        { _ = try impostor.submit(good, exampleCount: 1, round: 1, in: session) }
+                        { _ = try await impostor.submit(good, exampleCount: 1, round: 1, in: session) }
                     ),
                     (
                         "stale round", 409, .staleRound,
-                        { _ = try clients[0].submit(good, exampleCount: 1, round: 2, in: session) }
+                        { _ = try await clients[0].submit(good, exampleCount: 1, round: 2, in: session) }
                     ),
                     (
                         "wrong shape", 422, .wrongShape,
-                        { _ = try clients[0].submit([1], exampleCount: 1, round: 1, in: session) }
+                        { _ = try await clients[0].submit([1], exampleCount: 1, round: 1, in: session) }
                     ),
                     (
                         "NaN", 422, .nonFinite,
-                        { _ = try clients[0].submit([.nan, 0, 0, 0, 0], exampleCount: 1, round: 1, in: session) }
+                        { _ = try await clients[0].submit([.nan, 0, 0, 0, 0], exampleCount: 1, round: 1, in: session) }
                     ),
                     (
                         "infinity", 422, .nonFinite,
-                        { _ = try clients[0].submit([0, 0, .infinity, 0, 0], exampleCount: 1, round: 1, in: session) }
+                        {
+                            _ = try await clients[0].submit(
+                                [0, 0, .infinity, 0, 0], exampleCount: 1, round: 1, in: session)
+                        }
                     ),
                     (
                         "no examples", 422, .invalidUpdate,
-                        { _ = try clients[0].submit(good, exampleCount: 0, round: 1, in: session) }
+                        { _ = try await clients[0].submit(good, exampleCount: 0, round: 1, in: session) }
                     ),
                 ]
                 for (name, status, code, attempt) in cases {
-                    let error = await #expect(throws: FederationError.self, "\(name)") { try await offPool(attempt) }
+                    let error = await #expect(throws: FederationError.self, "\(name)") { try await attempt() }
                     #expect(
                         error?.code == code && error?.reason.contains("HTTP \(status)") == true,
                         "\(name): \(error?.reason ?? "")")
                 }
-                _ = try await offPool { try clients[0].submit(good, exampleCount: 1, round: 1, in: session) }
+                _ = try await clients[0].submit(good, exampleCount: 1, round: 1, in: session)
                 let duplicate = await #expect(throws: FederationError.self) {
-                    try await offPool { _ = try clients[0].submit(good, exampleCount: 1, round: 1, in: session) }
+                    _ = try await clients[0].submit(good, exampleCount: 1, round: 1, in: session)
                 }
                 #expect(duplicate?.code == .duplicateSubmission && duplicate?.reason.contains("HTTP 409") == true)
                 // Malformed and oversized bodies: 400 and 413, never 5xx.
@@ -186,16 +189,60 @@ struct FederationRoutesTests {
                     #expect($0.status.code >= 400 && $0.status.code < 500)
                 }
                 // Intact: one update held, the round still open; the other two close it.
-                let state = try await offPool { try clients[0].state(in: session) }
+                let state = try await clients[0].state(in: session)
                 #expect(state.header.openRound == 1 && state.header.completedRounds == 0)
                 for index in 1...2 {
-                    _ = try await offPool {
-                        let own = try clients[index].join()
-                        return try clients[index].submit(good, exampleCount: 1, round: 1, in: own)
+                    let own = try await clients[index].join()
+                    _ = try await clients[index].submit(good, exampleCount: 1, round: 1, in: own)
+                }
+                let final = try await closer.run(until: Date().addingTimeInterval(30))
+                #expect(final.header.participants.count == 3)
+            }
+        }
+    }
+}
+
+@Suite("fl serve's HTTP host: back-pressure")
+struct FederationHostBackPressureTests {
+    @Test(
+        "past its queue or its waiting requests the host answers 429 with Retry-After; clients retry, then give up naming it"
+    )
+    func busy() async throws {
+        let fixture = try EnclaveFixture(manifest: "fedavg")
+        let key = try ECPrivateKey(generating: .p256)
+        let config = FederationConfig(
+            plan: try FederationPlan(
+                clients: ["a"], rounds: 1, minClients: 1, roundTimeout: 60, strategy: .fedAvg, privacy: nil),
+            clientKeys: ["a": hexEncoded(key.publicKey.derRepresentation)],
+            model: ModelSpec(kind: .logistic, featureCount: 4, classCount: 2))
+        try await fixture.withEnclave { _, caller in
+            // No room at all: every client call is refused, the host's own are not.
+            let relay = AggregatorRelay(caller: caller, maximumQueuedCalls: 0)
+            let started = try await FederationBoard.begin(config, relay: relay)
+            let board = try FederationBoard(
+                signedDescriptor: started.signedDescriptor, initialState: started.snapshot.signedState,
+                maximumWaiters: 0)
+            let app = FederationRoutes.application(
+                relay: relay, board: board, host: "127.0.0.1", port: 0, logger: Logger(label: "test"))
+            try await app.test(.live) { client in
+                for (uri, method) in [("/fl/v1/quote", HTTPRequest.Method.post), ("/fl/v1/model?after=0", .get)] {
+                    try await client.execute(uri: uri, method: method, body: ByteBuffer(bytes: [0xa0])) { response in
+                        #expect(response.status == .tooManyRequests, "\(uri)")
+                        #expect(response.headers[.retryAfter] == "1", "\(uri)")
+                        #expect(String(buffer: response.body).contains(#""code":"busy""#), "\(uri)")
                     }
                 }
-                let final = try await RoundCloser(relay: relay).run(until: Date().addingTimeInterval(30))
-                #expect(final.header.participants.count == 3)
+                // Served from the board, not the queue: the descriptor and the current model.
+                try await client.execute(uri: "/fl/v1/model", method: .get) { #expect($0.status == .ok) }
+                let transport = FederationHTTPTransport(
+                    server: URL(string: "http://127.0.0.1:\(try #require(client.port))")!, busyLimit: .seconds(2))
+                let clock = ContinuousClock()
+                let start = clock.now
+                let error = await #expect(throws: FederationError.self) {
+                    try await transport.call(EnclaveMain.quoteFunction, [0xa0])
+                }
+                #expect(error?.reason.contains("HTTP 429") == true, "\(error?.reason ?? "")")
+                #expect(start.duration(to: clock.now) >= .seconds(1), "the transport did not honour Retry-After")
             }
         }
     }

@@ -130,7 +130,7 @@ struct DatasetTests {
 
     @Test("the shipped schemas declare every feature of their datasets")
     func shippedSchemas() throws {
-        for name in ["breast_cancer", "digits"] {
+        for name in ["breast_cancer", "digits", "mnist_5k"] {
             let root = TestEnvironment.packageRoot.appendingPathComponent("Datasets")
             let data = try Dataset(csvAt: root.appendingPathComponent("\(name).csv").path, label: "label")
             let schema = try FeatureSchema(contentsOf: root.appendingPathComponent("\(name).schema.json").path)

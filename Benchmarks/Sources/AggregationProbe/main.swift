@@ -1,10 +1,12 @@
 // Measures the fedavg aggregator enclave for scripts/bench-aggregation: COUNT client updates of WIDTH float32
 // parameters, each signed by its client and sealed with HPKE beforehand (not timed), then submitted through the ECALL
-// channel (HPKE open, signature check, validation) and aggregated (FedAvg) inside the enclave: the timed part. Prints
+// channel in batches as the host relays them (HPKE open, signature check, validation on every core) and aggregated
+// (FedAvg) inside the enclave: the timed part. Prints
 // `name value` lines: updates, parameters, seconds, bytes_per_second (plaintext parameter bytes), the enclave's peak
 // resident memory (VmHWM, KiB).
 // Usage: AggregationProbe [COUNT] [WIDTH]   (defaults 100, 1000000)
 import Attestation
+import CloisterCBOR
 import CloisterCrypto
 import ConfidentialProtocol
 import EnclaveProtocol
@@ -59,14 +61,34 @@ var sealed: [[UInt8]] = []
 for (name, key) in zip(names, keys) {
     let client = FederationClient(
         transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy, clientID: name, signingKey: key)
-    let session = try client.join()
+    let session = try await client.join()
     let parameters = (0..<width).map { _ in Float.random(in: -1...1, using: &generator) }
     sealed.append(try client.sealedUpdate(parameters, exampleCount: 10, round: 1, in: session).message)
 }
 
+// As the host relays updates that queue while the enclave is busy: in batches up to the batch bounds, each opened
+// on every core inside the enclave.
+var batches: [[[UInt8]]] = [[]]
+var batchBytes = 64
+for message in sealed {
+    if batchBytes + message.count + 16 > FederationCall.maximumBatchSize
+        || batches[batches.count - 1].count == FederationCall.maximumBatchCount
+    {
+        batches.append([])
+        batchBytes = 64
+    }
+    batches[batches.count - 1].append(message)
+    batchBytes += message.count + 16
+}
+let arguments = try batches.map { try CBORValue.array($0.map { .bytes($0) }).encoded() }
 let clock = ContinuousClock()
 let start = clock.now
-for message in sealed { _ = try caller.call(FederationCall.submit, message) }
+for (batch, argument) in zip(batches, arguments) {
+    let outcomes = try BatchOutcome.decoded(caller.call(FederationCall.submitBatch, argument), count: batch.count)
+    for outcome in outcomes {
+        guard case .receipt = outcome else { fatalError("an update was refused: \(outcome)") }
+    }
+}
 _ = try caller.call(FederationCall.close)
 let elapsed = start.duration(to: clock.now)
 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18

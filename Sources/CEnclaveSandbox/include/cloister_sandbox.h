@@ -108,6 +108,10 @@ int cloister_capabilities_empty(void);
 /* The soft RLIMIT_MEMLOCK in bytes, UINT64_MAX when unlimited. */
 uint64_t cloister_memory_lock_limit(void);
 
+/* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
+ * closes to an enclave. */
+int cloister_available_cpus(void);
+
 /* The x86_64 number of a syscall name, or -1 when unknown or the architecture has no table (syscall_table.c). */
 int cloister_syscall_number(const char *name);
 

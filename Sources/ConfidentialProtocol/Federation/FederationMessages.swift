@@ -17,6 +17,10 @@ public enum FederationCall {
     /// A client's update: CBOR {"encapsulated_key", "ciphertext"}, HPKE-sealed `SignedStatement<UpdateHeader>`.
     /// Returns the signed `Receipt`.
     public static let submit = "fedavg.submit"
+    /// Several `submit` arguments at once (a CBOR array of byte strings, at most `maximumBatchCount` of them and
+    /// `maximumBatchSize` bytes in all), opened and checked in parallel on every core and admitted in order; returns
+    /// one `BatchOutcome` per update, in order. The host batches the updates that queue while the enclave is busy.
+    public static let submitBatch = "fedavg.submitBatch"
     /// Closes the open round if it may close now; returns the signed new `ModelState`.
     public static let close = "fedavg.close"
     /// HPKE `info` of an update sealed to the aggregator.
@@ -28,6 +32,48 @@ public enum FederationCall {
     /// The most parameters a federated model may have, so that an update of it (4 bytes each, plus 64 KiB for the
     /// keys, signature and header around them) fits `maximumUpdateSize`; `begin` refuses a larger model.
     public static let maximumParameterCount = (maximumUpdateSize - (64 << 10)) / 4
+    /// The most updates one `submitBatch` carries.
+    public static let maximumBatchCount = 4_096
+    /// The largest `submitBatch` argument: three of the largest updates, within the channel's 64 MiB frame.
+    public static let maximumBatchSize = 3 * maximumUpdateSize + (64 << 10)
+}
+
+/// What became of one update of a `submitBatch`: the enclave's signed receipt, or its refusal.
+public enum BatchOutcome: Sendable, Equatable {
+    case receipt([UInt8])
+    case refused(FederationError)
+
+    /// The batch's answer: a CBOR array of `{"receipt": bytes}` or `{"code": text, "reason": text}`.
+    public static func encoded(_ outcomes: [BatchOutcome]) throws -> [UInt8] {
+        try CBORValue.array(
+            outcomes.map { outcome in
+                switch outcome {
+                case .receipt(let bytes): .map([CBORMapEntry("receipt", .bytes(bytes))])
+                case .refused(let error):
+                    .map([
+                        CBORMapEntry("code", .text(error.code.rawValue)), CBORMapEntry("reason", .text(error.reason)),
+                    ])
+                }
+            }
+        ).encoded()
+    }
+
+    /// The outcomes of a batch of `count` updates, or a protocol violation naming what is wrong with the answer.
+    public static func decoded(_ bytes: [UInt8], count: Int) throws(FederationError) -> [BatchOutcome] {
+        guard let items = (try? CBORDecoder().decode(bytes))?.arrayValue, items.count == count else {
+            throw FederationError(
+                .protocolViolation, "the enclave's answer to a batch of \(count) updates is not \(count) outcomes")
+        }
+        return try items.map { item throws(FederationError) in
+            if let receipt = item[.text("receipt")]?.bytesValue { return .receipt(receipt) }
+            guard let code = item[.text("code")]?.textValue, let reason = item[.text("reason")]?.textValue else {
+                throw FederationError(
+                    .protocolViolation, "an outcome in the enclave's batch answer has no receipt or code")
+            }
+            return .refused(
+                FederationError(FederationError.Code.all.first { $0.rawValue == code } ?? .protocolViolation, reason))
+        }
+    }
 }
 
 /// The shape of the federated model: which `Learning.Model` clients train (the enclave builds the initial one).
@@ -133,16 +179,23 @@ public struct Receipt: Sendable, Codable, Equatable {
     public let federationID: String
     public let round: Int
     public let client: String
-    /// SHA-256 (hex) of the sealed update's ciphertext.
-    public let ciphertextDigest: String
+    /// Names the sealed update accepted (`Receipt.digest(encapsulatedKey:ciphertext:)`).
+    public let updateDigest: String
     public let accepted: Int
 
-    package init(federationID: String, round: Int, client: String, ciphertextDigest: String, accepted: Int) {
+    package init(federationID: String, round: Int, client: String, updateDigest: String, accepted: Int) {
         self.federationID = federationID
         self.round = round
         self.client = client
-        self.ciphertextDigest = ciphertextDigest
+        self.updateDigest = updateDigest
         self.accepted = accepted
+    }
+
+    /// SHA-256 (hex) of a sealed update's encapsulated key and its ciphertext's AEAD tag (the last 16 bytes). The
+    /// encapsulated key is fresh for every update and the tag authenticates the whole ciphertext under the key it
+    /// derives, so the pair names one sealed update without hashing its megabytes a second time.
+    public static func digest(encapsulatedKey: [UInt8], ciphertext: [UInt8]) -> String {
+        hexEncoded(DigestAlgorithm.sha256.hash(encapsulatedKey + ciphertext.suffix(16)))
     }
 }
 

@@ -3,18 +3,19 @@ public import Federated
 public import Foundation
 public import Learning
 
-/// A client's part in a whole federation: poll the signed global model; in each round whose cohort holds this
-/// client, train locally from that model and submit; stop when the federation finishes.
+/// A client's part in a whole federation: wait for the signed global model of a round whose cohort holds this
+/// client, train locally from it and submit; stop when the federation finishes.
 public struct FederatedParticipation: Sendable {
     public let client: FederationClient
     public let session: FederationClient.Session
     public let local: LocalTraining
-    /// How often to poll for the next global model.
-    public let pollInterval: TimeInterval
+    /// How long to pause before asking again when the host answered without waiting for a newer state (a transport
+    /// that does not hold requests, such as a direct ECALL relay).
+    public let pollInterval: Duration
 
     public init(
         client: FederationClient, session: FederationClient.Session, local: LocalTraining,
-        pollInterval: TimeInterval = 0.1
+        pollInterval: Duration = .milliseconds(100)
     ) {
         self.client = client
         self.session = session
@@ -28,23 +29,37 @@ public struct FederatedParticipation: Sendable {
     public func run(
         on data: Dataset, deadline: Date, submitted: (Int) -> Void = { _ in },
         update: ([Float], [Float]) -> [Float] = { _, trained in trained }
-    ) throws -> SignedStatement<ModelState> {
-        var model = try session.descriptor.config.model.makeModel()
+    ) async throws -> SignedStatement<ModelState> {
+        var query: StateQuery?
         var done: Set<Int> = []
         while Date() < deadline {
-            let state = try client.state(in: session)
+            let state = try await client.state(in: session, waitingFor: query)
             guard let round = state.header.openRound else { return state }
             if state.header.cohort.contains(session.clientID), !done.contains(round) {
-                model.parameters = state.parameters.map(Double.init)
-                let trained = local.train(model, on: data, seed: UInt64(round)).parameters.map(Float.init)
-                _ = try client.submit(
-                    update(state.parameters, trained), exampleCount: data.count, round: round, in: session)
+                _ = try await contribute(to: state, on: data, update: update)
                 done.insert(round)
                 submitted(round)
-            } else {
-                Thread.sleep(forTimeInterval: pollInterval)
+            } else if let query, state.header.completedRounds <= query.after {
+                try await Task.sleep(for: pollInterval)
             }
+            query = StateQuery(after: state.header.completedRounds, client: session.clientID)
         }
         throw FederationError(.roundNotReady, "the federation did not finish before the deadline")
+    }
+
+    /// Trains on `data` from `state` (a global model verified with this session's attested key, whose open round
+    /// samples this client), signs and seals the update and submits it; returns the verified receipt.
+    public func contribute(
+        to state: SignedStatement<ModelState>, on data: Dataset,
+        update: ([Float], [Float]) -> [Float] = { _, trained in trained }
+    ) async throws -> Receipt {
+        guard let round = state.header.openRound else {
+            throw FederationError(.roundNotReady, "the federation has finished")
+        }
+        var model = try session.descriptor.config.model.makeModel()
+        model.parameters = state.parameters.map(Double.init)
+        let trained = local.train(model, on: data, seed: UInt64(round)).parameters.map(Float.init)
+        return try await client.submit(
+            update(state.parameters, trained), exampleCount: data.count, round: round, in: session)
     }
 }

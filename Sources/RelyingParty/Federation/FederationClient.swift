@@ -12,7 +12,7 @@ public import Verifier
 /// and HPKE-sealed to the attested key.
 public struct FederationClient: Sendable {
     /// Calls one of the aggregator's functions (`FederationCall`, `EnclaveMain.quoteFunction`) and returns its reply.
-    public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) throws -> [UInt8]
+    public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) async throws -> [UInt8]
 
     public let transport: Transport
     public let appraiser: Appraiser
@@ -28,7 +28,7 @@ public struct FederationClient: Sendable {
         // The enclave's refusals (a stale round, a duplicate) come back as the federation errors they are.
         self.transport = { function, argument in
             do {
-                return try transport(function, argument)
+                return try await transport(function, argument)
             } catch let error as EnclaveCallError {
                 throw FederationError(error) ?? error
             }
@@ -48,22 +48,43 @@ public struct FederationClient: Sendable {
 
     /// Attests the aggregator (by default with `appraiser` under `policy`; `attestation` may instead have a verifier
     /// service appraise it) and fetches its signed federation; refuses a federation that does not register this
-    /// client under this client's key.
+    /// client under this client's key. Given the session of another client of the same federation (`alongside`, as
+    /// a simulation's clients share one), the client still attests on its own nonce, and takes that session's
+    /// verified descriptor only when its own attested key is the one that verified it.
     public func join(
-        at time: Date = Date(), attestation: ((_ call: Transport) throws -> AttestedEnclave)? = nil
-    ) throws -> Session {
+        at time: Date = Date(), attestation: (@Sendable (_ call: Transport) async throws -> AttestedEnclave)? = nil,
+        alongside member: Session? = nil
+    ) async throws -> Session {
         let enclave: AttestedEnclave
         do {
-            enclave = try attestation?(transport) ?? appraiser.attestEnclave(policy: policy, at: time, call: transport)
+            if let attestation {
+                enclave = try await attestation(transport)
+            } else {
+                enclave = try await appraiser.attestEnclave(policy: policy, at: time, call: transport)
+            }
         } catch let refusal as AttestationRefusal {
             throw FederationError(.attestationRefused, refusal.reason)
         }
-        let descriptor = try SignedStatement<FederationDescriptor>(
-            signed: transport(FederationCall.descriptor, []), what: "the federation descriptor"
-        ) { _ in enclave.key }.header
+        let descriptor: FederationDescriptor
+        if let member {
+            guard enclave.key.derRepresentation == member.enclave.key.derRepresentation else {
+                throw FederationError(
+                    .statementRejected, "the aggregator attested another key than the one that signed the federation")
+            }
+            descriptor = member.descriptor
+        } else {
+            descriptor = try SignedStatement<FederationDescriptor>(
+                signed: await transport(FederationCall.descriptor, []), what: "the federation descriptor"
+            ) { _ in enclave.key }.header
+        }
         let ownKey = hexEncoded(signingKey.publicKey.derRepresentation)
-        let registered = descriptor.config.clientKeys.filter { $0.value == ownKey }.map(\.key).sorted()
-        guard let id = clientID ?? registered.first, registered.contains(id) else {
+        let keys = descriptor.config.clientKeys
+        let id: String
+        if let clientID, keys[clientID] == ownKey {
+            id = clientID
+        } else if clientID == nil, let registered = keys.filter({ $0.value == ownKey }).map(\.key).min() {
+            id = registered
+        } else {
             throw FederationError(
                 .statementRejected,
                 "the federation does not register \(clientID.map { "client \"\($0)\"" } ?? "any client") with this client's key"
@@ -72,10 +93,13 @@ public struct FederationClient: Sendable {
         return Session(enclave: enclave, descriptor: descriptor, clientID: id)
     }
 
-    /// The current global model, verified: signed by the attested key, for this federation.
-    public func state(in session: Session) throws -> SignedStatement<ModelState> {
+    /// The current global model, verified: signed by the attested key, for this federation. With `query`, a host
+    /// that supports it holds the request until a state answers the query (`StateQuery`) or its wait ends.
+    public func state(in session: Session, waitingFor query: StateQuery? = nil) async throws -> SignedStatement<
+        ModelState
+    > {
         let state = try SignedStatement<ModelState>(
-            signed: transport(FederationCall.state, []), what: "the global model"
+            signed: await transport(FederationCall.state, query?.argument ?? []), what: "the global model"
         ) { _ in session.enclave.key }
         guard state.header.federationID == session.descriptor.federationID else {
             throw FederationError(.statementRejected, "the global model belongs to another federation")
@@ -84,14 +108,16 @@ public struct FederationClient: Sendable {
     }
 
     /// Signs and seals `parameters` for `round` and submits them; returns the aggregator's verified receipt.
-    public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) throws -> Receipt {
-        let (message, ciphertext) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
+    public func submit(_ parameters: [Float], exampleCount: Int, round: Int, in session: Session) async throws
+        -> Receipt
+    {
+        let (message, digest) = try sealedUpdate(parameters, exampleCount: exampleCount, round: round, in: session)
         let receipt = try SignedStatement<Receipt>(
-            signed: transport(FederationCall.submit, message), what: "the aggregator's receipt"
+            signed: await transport(FederationCall.submit, message), what: "the aggregator's receipt"
         ) { _ in session.enclave.key }.header
         guard receipt.federationID == session.descriptor.federationID, receipt.round == round,
             receipt.client == session.clientID,
-            receipt.ciphertextDigest == hexEncoded(DigestAlgorithm.sha256.hash(ciphertext))
+            receipt.updateDigest == digest
         else {
             throw FederationError(.statementRejected, "the receipt acknowledges another update")
         }
@@ -99,10 +125,10 @@ public struct FederationClient: Sendable {
     }
 
     /// The `fedavg.submit` argument for `parameters`: signed with this client's key, sealed with HPKE to the
-    /// attested key; and its ciphertext (which the receipt names by digest).
+    /// attested key; and the digest its receipt names it by (`Receipt.digest(encapsulatedKey:ciphertext:)`).
     public func sealedUpdate(
         _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
-    ) throws -> (message: [UInt8], ciphertext: [UInt8]) {
+    ) throws -> (message: [UInt8], updateDigest: String) {
         let header = UpdateHeader(
             federationID: session.descriptor.federationID, round: round, client: session.clientID,
             exampleCount: exampleCount)
@@ -112,6 +138,6 @@ public struct FederationClient: Sendable {
         let message = try CBORValue.map([
             CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
         ]).encoded()
-        return (message, ciphertext)
+        return (message, Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
     }
 }

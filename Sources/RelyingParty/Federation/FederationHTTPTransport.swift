@@ -1,69 +1,99 @@
-import CloisterCrypto
+public import AsyncHTTPClient
 import CloisterErrors
-import ConfidentialProtocol
-import Dispatch
-import Federated
+public import ConfidentialProtocol
+public import Federated
 public import Foundation
+import NIOCore
+import NIOHTTP1
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
-/// A client's transport to an aggregator host over HTTP (`FederationHTTPAPI`): each function is one request; a
-/// JSON error reply comes back as the `FederationError` it names.
+/// A client's transport to an aggregator host over HTTP (`FederationHTTPAPI`): each function is one request on
+/// `http`'s pooled connections, so thousands of clients share a few sockets and no thread waits for an answer. A
+/// JSON error reply comes back as the `FederationError` it names; a 429 (the host's queue is full) is retried after
+/// its `Retry-After`, for at most `busyLimit` in all.
 public struct FederationHTTPTransport: Sendable {
     public let server: URL
-    public let timeout: TimeInterval
+    public let http: HTTPClient
+    /// The longest one request may take (a long-poll of the model waits up to `FederationHTTPAPI.maximumWait`).
+    public let timeout: Duration
+    /// How long a call keeps honouring 429 answers before it gives up.
+    public let busyLimit: Duration
 
-    public init(server: URL, timeout: TimeInterval = 60) {
+    public init(
+        server: URL, http: HTTPClient = .shared, timeout: Duration = .seconds(120), busyLimit: Duration = .seconds(600)
+    ) {
         self.server = server
+        self.http = http
         self.timeout = timeout
+        self.busyLimit = busyLimit
     }
 
-    public func call(_ function: String, _ argument: [UInt8]) throws -> [UInt8] {
+    /// The largest answer a client reads: a signed model of `FederationCall.maximumParameterCount` parameters, its
+    /// header and cohort.
+    public static let maximumAnswerSize = 32 << 20
+
+    public func call(_ function: String, _ argument: [UInt8]) async throws -> [UInt8] {
         guard let route = FederationHTTPAPI.routes[function] else {
             throw FederationError(.protocolViolation, "the aggregator host has no route for '\(function)'")
         }
-        var request = URLRequest(url: server.appendingPathComponent(route.path), timeoutInterval: timeout)
-        request.httpMethod = route.method
+        var target = server.appendingPathComponent(route.path).absoluteString
+        if !route.carriesArgument, let query = StateQuery(argument: argument) {
+            target += "?" + query.queryString
+        }
+        let endpoint = "\(route.method) \(route.path)"
+        var request = HTTPClientRequest(url: target)
+        request.method = HTTPMethod(rawValue: route.method)
         if route.carriesArgument {
-            request.httpBody = Data(argument)
-            request.setValue("application/cbor", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(bytes: argument))
+            request.headers.add(name: "Content-Type", value: "application/cbor")
         }
-        let (data, status) = try HTTPExchange.send(request)
-        guard (200..<300).contains(status) else {
-            struct Reply: Decodable {
-                struct Detail: Decodable {
-                    let code: String
-                    let message: String
+        let clock = ContinuousClock()
+        let giveUp = clock.now.advanced(by: busyLimit)
+        while true {
+            let response: HTTPClientResponse
+            let body: ByteBuffer
+            do {
+                response = try await http.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
+                body = try await response.body.collect(upTo: Self.maximumAnswerSize)
+            } catch let error as CancellationError {
+                throw error
+            } catch {
+                throw AggregatorUnreachable(endpoint: endpoint, server: server, underlying: error)
+            }
+            let status = Int(response.status.code)
+            if (200..<300).contains(status) { return Array(buffer: body) }
+            if status == 429 {
+                let pause = Duration.seconds(response.headers.first(name: "Retry-After").flatMap(Int.init) ?? 1)
+                if clock.now.advanced(by: pause) < giveUp {
+                    try await Task.sleep(for: pause)
+                    continue
                 }
-                let error: Detail
             }
-            let endpoint = "\(route.method) \(route.path)"
-            guard let reply = try? JSONDecoder().decode(Reply.self, from: data) else {
-                throw FederationError(.protocolViolation, "\(endpoint) answered HTTP \(status)")
-            }
-            let code = FederationError.Code.all.first { $0.rawValue == reply.error.code } ?? .protocolViolation
-            throw FederationError(code, "\(endpoint) answered HTTP \(status): \(reply.error.message)")
+            throw Self.refusal(endpoint: endpoint, status: status, body: Array(buffer: body))
         }
-        return Array(data)
+    }
+
+    /// The federation error a JSON error reply names (`{"error": {"code", "message"}}`).
+    private static func refusal(endpoint: String, status: Int, body: [UInt8]) -> FederationError {
+        struct Reply: Decodable {
+            struct Detail: Decodable {
+                let code: String
+                let message: String
+            }
+            let error: Detail
+        }
+        guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(body)) else {
+            return FederationError(.protocolViolation, "\(endpoint) answered HTTP \(status)")
+        }
+        let code = FederationError.Code.all.first { $0.rawValue == reply.error.code } ?? .protocolViolation
+        return FederationError(code, "\(endpoint) answered HTTP \(status): \(reply.error.message)")
     }
 }
 
-/// One HTTP request, waited for (the clients' protocols are sequential; they run off the concurrency pool).
-enum HTTPExchange {
-    static func send(_ request: URLRequest) throws -> (Data, Int) {
-        let semaphore = DispatchSemaphore(value: 0)
-        nonisolated(unsafe) var outcome: Result<(Data, Int), any Error> = .failure(URLError(.unknown))
-        URLSession.shared.dataTask(with: request) { data, response, error in
-            if let error {
-                outcome = .failure(error)
-            } else {
-                outcome = .success((data ?? Data(), (response as? HTTPURLResponse)?.statusCode ?? 0))
-            }
-            semaphore.signal()
-        }.resume()
-        semaphore.wait()
-        return try outcome.get()
-    }
+/// The aggregator host could not be reached or did not answer in time.
+public struct AggregatorUnreachable: Error, CustomStringConvertible {
+    public let endpoint: String
+    public let server: URL
+    public let underlying: any Error
+
+    public var description: String { "\(endpoint) on \(server.absoluteString) failed: \(underlying)" }
 }

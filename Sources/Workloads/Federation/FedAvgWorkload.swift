@@ -24,6 +24,7 @@ extension BuiltinWorkload {
             table.register(FederationCall.descriptor) { _ in try aggregator.running { $0.signedDescriptor } }
             table.register(FederationCall.state) { _ in try aggregator.running { $0.signedState } }
             table.register(FederationCall.submit) { try aggregator.submit($0) }
+            table.register(FederationCall.submitBatch) { try aggregator.submitBatch($0) }
             table.register(FederationCall.close) { _ in try aggregator.close() }
             table.registerHostDrivenMain(
                 "fedavg: this workload aggregates updates relayed by `cloister fl serve`")
@@ -39,6 +40,8 @@ public final class EnclaveAggregator: Sendable {
         let signedDescriptor: [UInt8]
         let clientKeys: [String: ECPublicKey]
         var federation: Federation
+
+        var registry: Registry { Registry(federationID: descriptor.federationID, clientKeys: clientKeys) }
         var random: GaussianSampler<BufferedSecureRandom>
         var signedState: [UInt8]
     }
@@ -103,6 +106,60 @@ public final class EnclaveAggregator: Sendable {
 
     /// Opens, authenticates and admits one client update; returns the signed receipt.
     public func submit(_ argument: [UInt8]) throws -> [UInt8] {
+        let update = try open(argument, registry: try running { $0.registry })
+        return try state.withLock { running throws -> [UInt8] in try admit(update, into: &running) }
+    }
+
+    /// Opens and authenticates a batch of updates in parallel, one per core, then admits them in order (a refused
+    /// update leaves the round as it was and refuses only itself); returns the batch's `BatchOutcome`s.
+    public func submitBatch(_ argument: [UInt8]) throws -> [UInt8] {
+        guard argument.count <= FederationCall.maximumBatchSize else {
+            throw FederationError(
+                .updateTooLarge,
+                "the batch takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumBatchSize)"
+            )
+        }
+        let limits = CBORLimits(
+            maximumDepth: 2, maximumItemCount: FederationCall.maximumBatchCount + 1,
+            maximumInputSize: FederationCall.maximumBatchSize)
+        guard let items = (try? CBORDecoder(limits: limits).decode(argument))?.arrayValue,
+            let arguments = Optional(items.compactMap(\.bytesValue)), arguments.count == items.count
+        else {
+            throw FederationError(
+                .protocolViolation,
+                "a batch is a CBOR array of at most \(FederationCall.maximumBatchCount) sealed updates (byte strings)")
+        }
+        let registry = try running { $0.registry }
+        let opened = ParallelWork.map(arguments) { argument in
+            Result { () throws(FederationError) -> OpenedUpdate in try self.open(argument, registry: registry) }
+        }
+        let outcomes = try state.withLock { running throws -> [BatchOutcome] in
+            try opened.map { result throws -> BatchOutcome in
+                do {
+                    return .receipt(try admit(result.get(), into: &running))
+                } catch let refusal as FederationError {
+                    return .refused(refusal)
+                }
+            }
+        }
+        return try BatchOutcome.encoded(outcomes)
+    }
+
+    /// An update opened and authenticated, not yet admitted.
+    struct OpenedUpdate: Sendable {
+        let update: SignedStatement<UpdateHeader>
+        let updateDigest: String
+    }
+
+    /// What opening an update needs of the running federation (fixed once it has begun).
+    struct Registry: Sendable {
+        let federationID: String
+        let clientKeys: [String: ECPublicKey]
+    }
+
+    /// Opens `argument` (CBOR {encapsulated_key, ciphertext}) with the attested key and checks the update's signature
+    /// with its client's registered key and its federation; the work that needs no lock.
+    private func open(_ argument: [UInt8], registry: Registry) throws(FederationError) -> OpenedUpdate {
         guard argument.count <= FederationCall.maximumUpdateSize else {
             throw FederationError(
                 .updateTooLarge,
@@ -123,30 +180,32 @@ public final class EnclaveAggregator: Sendable {
         } catch {
             throw FederationError(.protocolViolation, "the update does not open with the aggregator's key: \(error)")
         }
-        return try state.withLock { running throws -> [UInt8] in
-            guard var current = running else { throw FederationError(.roundNotReady, "the federation has not begun") }
-            let update = try SignedStatement<UpdateHeader>(
-                signed: signed, what: "the update", rejection: .unknownClient
-            ) {
-                header throws(FederationError) in
-                guard let key = current.clientKeys[header.client] else {
-                    throw FederationError(.unknownClient, "client \"\(header.client)\" is not registered")
-                }
-                return key
+        let update = try SignedStatement<UpdateHeader>(signed: signed, what: "the update", rejection: .unknownClient) {
+            header throws(FederationError) in
+            guard let key = registry.clientKeys[header.client] else {
+                throw FederationError(.unknownClient, "client \"\(header.client)\" is not registered")
             }
-            guard update.header.federationID == current.descriptor.federationID else {
-                throw FederationError(.staleRound, "the update is for another federation")
-            }
-            try current.federation.submit(
-                ClientUpdate(parameters: update.parameters, exampleCount: update.header.exampleCount),
-                from: update.header.client, round: update.header.round)
-            running = current
-            let receipt = Receipt(
-                federationID: current.descriptor.federationID, round: update.header.round, client: update.header.client,
-                ciphertextDigest: hexEncoded(DigestAlgorithm.sha256.hash(ciphertext)),
-                accepted: current.federation.round?.participants.count ?? 0)
-            return try SignedStatement(header: receipt).signed(with: key)
+            return key
         }
+        guard update.header.federationID == registry.federationID else {
+            throw FederationError(.staleRound, "the update is for another federation")
+        }
+        return OpenedUpdate(
+            update: update, updateDigest: Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
+    }
+
+    /// Admits an opened update into the open round; returns the signed receipt.
+    private func admit(_ opened: OpenedUpdate, into running: inout Running?) throws -> [UInt8] {
+        guard running != nil else { throw FederationError(.roundNotReady, "the federation has not begun") }
+        let update = opened.update
+        // In place: a copy of the running state would copy the round's running sum (8 bytes a parameter).
+        try running!.federation.submit(
+            ClientUpdate(parameters: update.parameters, exampleCount: update.header.exampleCount),
+            from: update.header.client, round: update.header.round)
+        let receipt = Receipt(
+            federationID: running!.descriptor.federationID, round: update.header.round, client: update.header.client,
+            updateDigest: opened.updateDigest, accepted: running!.federation.round?.participants.count ?? 0)
+        return try SignedStatement(header: receipt).signed(with: key)
     }
 
     /// Closes the open round if the plan lets it close now; returns the signed new global model.
