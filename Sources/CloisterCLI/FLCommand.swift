@@ -61,7 +61,8 @@ struct ClientRegistryFile: Codable {
     }
 }
 
-/// The federation options `fl serve` and `fl simulate` share: rounds, closing, strategy, DP-FedAvg.
+/// The federation options `fl serve` and `fl simulate` share: rounds, cohorts, closing, strategy, server optimizer,
+/// DP-FedAvg and its adaptive clipping.
 struct FederationOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Rounds to run.")
     var rounds = 5
@@ -79,7 +80,21 @@ struct FederationOptions: ParsableArguments {
 
     @Option(
         parsing: .unconditional,
-        help: "DP-FedAvg noise multiplier z: noise std z*C/m on the averaged update (client-level DP).")
+        help:
+            "Server optimizer on each round's aggregate (Flower's defaults): fedavgm[:LR[:MOMENTUM]], fedadam[:ETA[:BETA1[:BETA2[:TAU]]]], fedyogi[:ETA[:BETA1[:BETA2[:TAU]]]] or fedadagrad[:ETA[:TAU]] (default: none, the aggregate is the model)."
+    )
+    var serverOptimizer: String?
+
+    @Option(
+        parsing: .unconditional,
+        help: "Expected clients per round M: each round samples each client with probability M/N (default: all N).")
+    var clientsPerRound: Int?
+
+    @Option(
+        parsing: .unconditional,
+        help:
+            "DP-FedAvg noise multiplier z: noise std z*C/m on the averaged update (client-level DP; with --adaptive-clip, z is split between the update and the count that moves the clip)."
+    )
     var dpNoiseMultiplier: Double?
 
     @Option(
@@ -95,30 +110,59 @@ struct FederationOptions: ParsableArguments {
         parsing: .unconditional, help: "With --dp-noise-multiplier: stop before a round would take epsilon past this.")
     var epsilonBudget: Double?
 
+    @Flag(
+        help:
+            "With --dp-noise-multiplier: adapt the clip each round towards a quantile of the update norms, --clip being round 1's (Andrew et al. 2021)."
+    )
+    var adaptiveClip = false
+
     @Option(
         parsing: .unconditional,
-        help: "With --dp-noise-multiplier: expected clients per round m; each client is sampled with q = m/N.")
-    var clientsPerRound: Int?
+        help: "With --adaptive-clip: the fraction of updates meant to be at most the clip (default 0.5).")
+    var targetQuantile: Double?
+
+    @Option(parsing: .unconditional, help: "With --adaptive-clip: the clip's geometric learning rate (default 0.2).")
+    var clipLearningRate: Double?
+
+    @Option(
+        parsing: .unconditional,
+        help:
+            "With --adaptive-clip: std of the noise on the count of unclipped updates, above Z/2 (default M/20).")
+    var countNoise: Double?
 
     /// The checked plan for `clients`.
     func plan(clients: [String]) throws -> FederationPlan {
         do {
             let strategy = try AggregationStrategy(parsing: strategy)
+            let optimizer = try serverOptimizer.map(ServerOptimizer.init(parsing:))
+            let cohort = clientsPerRound ?? clients.count
             var privacy: ClientLevelPrivacy?
             if let dpNoiseMultiplier {
                 guard let clip, let delta else {
                     throw ValidationError("--dp-noise-multiplier needs --clip and --delta")
                 }
+                var adaptive: AdaptiveClipping?
+                if adaptiveClip {
+                    adaptive = try AdaptiveClipping(
+                        targetQuantile: targetQuantile ?? 0.5, learningRate: clipLearningRate ?? 0.2,
+                        countNoise: countNoise ?? AdaptiveClipping.defaultCountNoise(clientsPerRound: cohort))
+                } else if targetQuantile != nil || clipLearningRate != nil || countNoise != nil {
+                    throw ValidationError(
+                        "--target-quantile, --clip-learning-rate and --count-noise go with --adaptive-clip")
+                }
                 privacy = try ClientLevelPrivacy(
                     noiseMultiplier: dpNoiseMultiplier, clip: clip, delta: delta, epsilonBudget: epsilonBudget,
-                    clientsPerRound: clientsPerRound ?? clients.count, registeredClients: clients.count)
-            } else if clip != nil || delta != nil || epsilonBudget != nil || clientsPerRound != nil {
+                    clientsPerRound: cohort, registeredClients: clients.count, adaptiveClipping: adaptive)
+            } else if clip != nil || delta != nil || epsilonBudget != nil || adaptiveClip || targetQuantile != nil
+                || clipLearningRate != nil || countNoise != nil
+            {
                 throw ValidationError(
-                    "--clip, --delta, --epsilon-budget and --clients-per-round go with --dp-noise-multiplier")
+                    "--clip, --delta, --epsilon-budget, --adaptive-clip, --target-quantile, --clip-learning-rate and --count-noise go with --dp-noise-multiplier"
+                )
             }
             return try FederationPlan(
                 clients: clients, rounds: rounds, minClients: minClients ?? clients.count, roundTimeout: roundTimeout,
-                strategy: strategy, privacy: privacy)
+                strategy: strategy, privacy: privacy, clientsPerRound: cohort, serverOptimizer: optimizer)
         } catch let error as FederationError {
             throw ValidationError(error.reason)
         }

@@ -1,23 +1,32 @@
+import Glibc
 public import Learning
 public import Privacy
 
-/// DP-FedAvg with fixed clipping (McMahan et al. 2018; Flower's server-side fixed clipping): each client's update
-/// Δᵢ = θᵢ − θ is clipped to L2 norm C, the clipped updates are summed, the sum divided by the expected cohort m, and
-/// Gaussian noise of standard deviation z·C/m added to every coordinate. One client changes the sum by at most C, so
-/// a round is the Gaussian mechanism with noise multiplier z on a cohort the enclave samples at rate q = m/N from the
-/// N registered clients; `rounds` rounds compose as `rounds` steps of the subsampled Gaussian mechanism.
+/// DP-FedAvg (McMahan et al. 2018; Flower's server-side fixed clipping): each client's update Δᵢ = θᵢ − θ is clipped
+/// to L2 norm C, the clipped updates are summed, the sum divided by the expected cohort m, and Gaussian noise of
+/// standard deviation z·C/m added to every coordinate. One client changes the sum by at most C, so a round is the
+/// Gaussian mechanism with noise multiplier z on a cohort the enclave samples at rate q = m/N from the N registered
+/// clients; `rounds` rounds compose as `rounds` steps of the subsampled Gaussian mechanism.
+///
+/// With `adaptiveClipping`, C follows a quantile of the update norms instead (`AdaptiveClipping`), and the noise
+/// multiplier z is split between the update and the count of unclipped updates so that a round is still the
+/// Gaussian mechanism with multiplier z: the accounting is the same, exactly.
 public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
+    /// z, the noise multiplier of a whole round (the accountant's).
     public let noiseMultiplier: Double
+    /// The clipping norm C; with adaptive clipping, round 1's.
     public let clip: Double
     public let delta: Double
     /// The most ε (by the tight accountant, `Accountant.tight`) the published models may spend; nil for no limit.
     public let epsilonBudget: Double?
     public let clientsPerRound: Int
     public let registeredClients: Int
+    /// How C adapts from round to round; nil for a fixed C.
+    public let adaptiveClipping: AdaptiveClipping?
 
     public init(
         noiseMultiplier: Double, clip: Double, delta: Double, epsilonBudget: Double? = nil, clientsPerRound: Int,
-        registeredClients: Int
+        registeredClients: Int, adaptiveClipping: AdaptiveClipping? = nil
     ) throws(FederationError) {
         do {
             _ = try SubsampledGaussian(samplingRate: 1, noiseMultiplier: noiseMultiplier)
@@ -44,19 +53,40 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         if let epsilonBudget, !(epsilonBudget > 0 && epsilonBudget.isFinite) {
             throw FederationError(.invalidParameter, "the epsilon budget must be positive, got \(epsilonBudget)")
         }
+        if let adaptiveClipping {
+            try adaptiveClipping.validate()
+            // z_Δ exists when z⁻² > (2σ_b)⁻², that is σ_b > z/2.
+            guard 2 * adaptiveClipping.countNoise > noiseMultiplier else {
+                throw FederationError(
+                    .invalidParameter,
+                    "the count noise of adaptive clipping must exceed z/2 = \(noiseMultiplier / 2) to leave the update any of the noise multiplier \(noiseMultiplier), got \(adaptiveClipping.countNoise)"
+                )
+            }
+        }
         self.noiseMultiplier = noiseMultiplier
         self.clip = clip
         self.delta = delta
         self.epsilonBudget = epsilonBudget
         self.clientsPerRound = clientsPerRound
         self.registeredClients = registeredClients
+        self.adaptiveClipping = adaptiveClipping
     }
 
     /// q = m/N, the rate at which each client is sampled into a round's cohort.
     public var samplingRate: Double { Double(clientsPerRound) / Double(registeredClients) }
 
-    /// z·C/m, the noise added to each coordinate of the averaged update.
-    public var noiseStandardDeviation: Double { noiseMultiplier * clip / Double(clientsPerRound) }
+    /// z_Δ, the noise multiplier of the update sum: z with a fixed clip; with adaptive clipping
+    /// (z⁻² − (2σ_b)⁻²)^(−1/2), so that the update (sensitivity C, noise z_Δ·C) and the centred count (sensitivity 1/2,
+    /// noise σ_b) together are one Gaussian mechanism of multiplier z (Andrew et al. 2021, section 3.1): scaled by their
+    /// noise, one client moves the pair by at most √(z_Δ⁻² + (2σ_b)⁻²) = 1/z.
+    public var updateNoiseMultiplier: Double {
+        guard let adaptiveClipping else { return noiseMultiplier }
+        let countTerm = 2 * adaptiveClipping.countNoise
+        return 1 / (1 / (noiseMultiplier * noiseMultiplier) - 1 / (countTerm * countTerm)).squareRoot()
+    }
+
+    /// z_Δ·C/m, the noise added to each coordinate of the averaged update at round 1's clip.
+    public var noiseStandardDeviation: Double { updateNoiseMultiplier * clip / Double(clientsPerRound) }
 
     /// Scales `update` in place by min(1, C/‖update‖₂) and returns its norm before clipping. A vector that is not
     /// finite is refused before it gets here.
@@ -112,6 +142,77 @@ extension ClientLevelPrivacy {
             clip: container.decode(Double.self, forKey: .clip), delta: container.decode(Double.self, forKey: .delta),
             epsilonBudget: container.decodeIfPresent(Double.self, forKey: .epsilonBudget),
             clientsPerRound: container.decode(Int.self, forKey: .clientsPerRound),
-            registeredClients: container.decode(Int.self, forKey: .registeredClients))
+            registeredClients: container.decode(Int.self, forKey: .registeredClients),
+            adaptiveClipping: container.decodeIfPresent(AdaptiveClipping.self, forKey: .adaptiveClipping))
+    }
+}
+
+/// Adaptive clipping for DP-FedAvg (Andrew, Thakkar, McMahan and Ramaswamy 2021, "Differentially Private Learning
+/// with Adaptive Clipping"; TF Privacy's quantile estimator): each round the enclave counts the participating updates
+/// whose norm is at most the round's clip C, releases the count privately as b̃ = (Σᵢ(bᵢ − ½) + N(0, σ_b²))/m + ½
+/// (bits centred so that one client moves the sum by at most ½), and moves C geometrically towards the γ-quantile of
+/// the norms: C ← C·exp(−η_C(b̃ − γ)). The updates of a round are clipped and noised with the C in force when it
+/// opened; the next round uses the new one.
+///
+/// Flower's `DifferentialPrivacyServerSideAdaptiveClipping` splits z the same way and defaults σ_b to m/20 as here,
+/// but counts clipped updates without centring and noises a round with the clip it has just updated; this follows
+/// the paper, whose accounting holds.
+public struct AdaptiveClipping: Sendable, Hashable, Codable {
+    /// γ, the fraction of updates meant to be at most C.
+    public let targetQuantile: Double
+    /// η_C, the clip's geometric learning rate.
+    public let learningRate: Double
+    /// σ_b, the standard deviation of the noise on the count of unclipped updates.
+    public let countNoise: Double
+
+    /// Adaptive clipping with the paper's (and Flower's) defaults γ = 0.5 and η_C = 0.2; σ_b is usually
+    /// `defaultCountNoise(clientsPerRound:)`.
+    public init(targetQuantile: Double = 0.5, learningRate: Double = 0.2, countNoise: Double) throws(FederationError) {
+        self.targetQuantile = targetQuantile
+        self.learningRate = learningRate
+        self.countNoise = countNoise
+        try validate()
+    }
+
+    /// m/20, the count noise the paper recommends for an expected cohort of m.
+    public static func defaultCountNoise(clientsPerRound: Int) -> Double { Double(clientsPerRound) / 20 }
+
+    /// Refuses a quantile outside [0, 1], a learning rate or count noise that is not positive, naming the parameter.
+    public func validate() throws(FederationError) {
+        guard targetQuantile >= 0, targetQuantile <= 1 else {
+            throw FederationError(
+                .invalidParameter, "the target quantile of adaptive clipping must be in [0, 1], got \(targetQuantile)")
+        }
+        guard learningRate > 0, learningRate.isFinite else {
+            throw FederationError(
+                .invalidParameter,
+                "the clip learning rate of adaptive clipping must be positive and finite, got \(learningRate)")
+        }
+        guard countNoise > 0, countNoise.isFinite else {
+            throw FederationError(
+                .invalidParameter, "the count noise of adaptive clipping must be positive and finite, got \(countNoise)"
+            )
+        }
+    }
+
+    /// The clip after a round clipped with `clip` in which `unclipped` of the `participants` updates had norm at most
+    /// `clip`; `clientsPerRound` is the expected cohort m and `standardNormal` a draw of N(0, 1).
+    public func nextClip(
+        after clip: Double, unclipped: Int, participants: Int, clientsPerRound: Int, standardNormal: Double
+    ) -> Double {
+        let centred = Double(unclipped) - Double(participants) / 2
+        let fraction = (centred + countNoise * standardNormal) / Double(clientsPerRound) + 0.5
+        return clip * exp(-learningRate * (fraction - targetQuantile))
+    }
+}
+
+extension AdaptiveClipping {
+    /// Decodes the parameters and checks them as `init(targetQuantile:…)` does.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            targetQuantile: container.decode(Double.self, forKey: .targetQuantile),
+            learningRate: container.decode(Double.self, forKey: .learningRate),
+            countNoise: container.decode(Double.self, forKey: .countNoise))
     }
 }

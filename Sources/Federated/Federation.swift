@@ -1,8 +1,9 @@
 public import FoundationEssentials
 public import Learning
 
-/// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, who has
-/// contributed (one update per client, in arrival order) and what their updates add up to so far.
+/// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, the clip its
+/// updates get with DP, who has contributed (one update per client, in arrival order) and what their updates add up to
+/// so far.
 ///
 /// Mean strategies fold each update in as it arrives, so a round holds one vector whatever its size: FedAvg keeps
 /// Σ nᵢθᵢ and Σ nᵢ, DP-FedAvg Σ clip(θᵢ − θ, C). Median, trimmed mean and Krum need every update at once and keep them.
@@ -10,6 +11,8 @@ public struct FederatedRound: Sendable, Equatable {
     public let number: Int
     public let cohort: [String]
     public let openedAt: Date
+    /// The L2 bound each update's difference from the global model is clipped to (nil without DP).
+    public let clip: Double?
     public fileprivate(set) var participants: [String] = []
     /// The cohort and the participants as sets: a round of thousands of clients checks each submission in O(1).
     fileprivate let sampled: Set<String>
@@ -17,6 +20,8 @@ public struct FederatedRound: Sendable, Equatable {
     fileprivate var updates: [ClientUpdate] = []
     fileprivate var sum: [Double] = []
     fileprivate var weight = 0.0
+    /// How many updates had norm at most `clip` (what adaptive clipping counts).
+    fileprivate var unclipped = 0
 }
 
 /// What closing a round published: the new global model, who contributed to it, and the client-level privacy spent
@@ -28,9 +33,10 @@ public struct RoundOutcome: Sendable, Equatable {
     public let privacy: PrivacyReport?
 }
 
-/// The aggregator's state across rounds, as a pure value: it accepts authenticated clients' updates for the open
-/// round, refuses everything else with a reason, and closes rounds by the plan's strategy or DP-FedAvg. Time and
-/// randomness come in as arguments; the enclave workload wraps this with authentication and signing.
+/// The aggregator's state across rounds, as a pure value: it samples each round's cohort, accepts authenticated
+/// clients' updates for the open round, refuses everything else with a reason, and closes rounds by the plan's
+/// strategy or DP-FedAvg, then its server optimizer. Time and randomness come in as arguments; the enclave workload
+/// wraps this with authentication and signing.
 public struct Federation: Sendable {
     public let plan: FederationPlan
     /// `plan.clients` as a set.
@@ -41,6 +47,10 @@ public struct Federation: Sendable {
     public private(set) var completedRounds = 0
     /// Why the federation finished (all rounds run, or the privacy budget).
     public private(set) var finishReason: String?
+    /// With DP, the clip the next round opens with: the plan's, or where adaptive clipping has moved it.
+    public private(set) var clip: Double?
+    /// The server optimizer's moments and steps (nil without one).
+    public private(set) var optimizer: ServerOptimizerState?
 
     /// Starts round 1 at `now` from `initialModel`; refuses a plan whose first round is already past the budget.
     public init<Source>(
@@ -53,7 +63,9 @@ public struct Federation: Sendable {
         self.plan = plan
         registered = Set(plan.clients)
         globalModel = initialModel
-        round = Self.open(1, plan: plan, at: now, random: &random)
+        clip = plan.privacy?.clip
+        optimizer = plan.serverOptimizer.map(ServerOptimizerState.init)
+        round = Self.open(1, plan: plan, clip: clip, at: now, random: &random)
     }
 
     /// The privacy spent by the rounds published so far (nil without DP).
@@ -102,10 +114,10 @@ public struct Federation: Sendable {
         }
         open.participants.append(client)
         open.contributed.insert(client)
-        if let privacy = plan.privacy {
+        if let bound = open.clip {
             if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
             var delta = zip(update.parameters, globalModel).map { Double($0) - Double($1) }
-            ClientLevelPrivacy.clip(&delta, to: privacy.clip)
+            if ClientLevelPrivacy.clip(&delta, to: bound) <= bound { open.unclipped += 1 }
             for index in delta.indices { open.sum[index] += delta[index] }
         } else if plan.strategy.isMean {
             if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
@@ -121,8 +133,8 @@ public struct Federation: Sendable {
         }
     }
 
-    /// True when the open round may close at `now`: enough of its cohort has submitted, or it has timed out holding
-    /// an update (with DP, a round whose cohort sent nothing still publishes its noise).
+    /// True when the open round may close at `now`: enough of its cohort has submitted (at once for an empty cohort),
+    /// or it has timed out holding an update (with DP, a round whose cohort sent nothing still publishes its noise).
     public func canClose(at now: Date) -> Bool {
         guard let open = round else { return false }
         if open.participants.count >= min(plan.minClients, open.cohort.count) { return true }
@@ -130,8 +142,10 @@ public struct Federation: Sendable {
         return timedOut && (!open.participants.isEmpty || plan.privacy != nil)
     }
 
-    /// Closes the open round: aggregates its updates into the new global model, opens the next round (or finishes
-    /// when the rounds or the privacy budget are used up), and returns what was published.
+    /// Closes the open round: aggregates its updates (with DP, clips, sums and noises them, and moves an adaptive
+    /// clip), lets the server optimizer step towards the aggregate to give the new global model, opens the next round
+    /// (or finishes when the rounds or the privacy budget are used up), and returns what was published. Without DP, a
+    /// round whose sampled cohort is empty publishes the model unchanged and leaves the optimizer as it was.
     public mutating func close<Source>(
         at now: Date, random: inout GaussianSampler<Source>
     ) throws(FederationError) -> RoundOutcome {
@@ -144,18 +158,36 @@ public struct Federation: Sendable {
                 "round \(open.number) holds \(open.participants.count) of the \(min(plan.minClients, open.cohort.count)) updates it waits for and has not timed out"
             )
         }
-        if let privacy = plan.privacy {
-            // θ + (Σ clip(θᵢ − θ, C) + N(0, (zC)²)) / m, coordinate by coordinate.
-            let deviation = privacy.noiseMultiplier * privacy.clip
+        let aggregate: [Double]?
+        if let privacy = plan.privacy, let bound = open.clip {
+            // θ + (Σ clip(θᵢ − θ, C) + N(0, (z_Δ·C)²)) / m, coordinate by coordinate.
+            let deviation = privacy.updateNoiseMultiplier * bound
             let cohort = Double(privacy.clientsPerRound)
             let sum = open.sum.isEmpty ? Array(repeating: 0, count: globalModel.count) : open.sum
-            globalModel = globalModel.indices.map { index in
-                Float(Double(globalModel[index]) + (sum[index] + deviation * random.next()) / cohort)
+            aggregate = globalModel.indices.map { index in
+                Double(globalModel[index]) + (sum[index] + deviation * random.next()) / cohort
             }
+            if let adaptive = privacy.adaptiveClipping {
+                clip = adaptive.nextClip(
+                    after: bound, unclipped: open.unclipped, participants: open.participants.count,
+                    clientsPerRound: privacy.clientsPerRound, standardNormal: random.next())
+            }
+        } else if open.participants.isEmpty {
+            aggregate = nil
         } else if plan.strategy.isMean {
-            globalModel = open.sum.map { Float($0 / open.weight) }
+            aggregate = open.sum.map { $0 / open.weight }
         } else {
-            globalModel = try plan.strategy.aggregate(open.updates).map(Float.init)
+            aggregate = try plan.strategy.aggregate(open.updates)
+        }
+        if let aggregate {
+            if var optimizer {
+                globalModel = optimizer.step(
+                    aggregate: aggregate, global: globalModel.map(Double.init), round: open.number
+                ).map(Float.init)
+                self.optimizer = optimizer
+            } else {
+                globalModel = aggregate.map(Float.init)
+            }
         }
         completedRounds += 1
         round = nil
@@ -164,7 +196,7 @@ public struct Federation: Sendable {
         } else {
             do {
                 try plan.privacy?.checkBudget(rounds: completedRounds + 1)
-                round = Self.open(completedRounds + 1, plan: plan, at: now, random: &random)
+                round = Self.open(completedRounds + 1, plan: plan, clip: clip, at: now, random: &random)
             } catch {
                 finishReason = error.reason
             }
@@ -173,13 +205,13 @@ public struct Federation: Sendable {
             round: open.number, participants: open.participants, model: globalModel, privacy: try privacySpent)
     }
 
-    /// Opens round `number`: every client without DP; with DP, each client independently with probability q (the
-    /// Poisson sampling the accountant assumes).
+    /// Opens round `number` clipping at `clip`: each client independently with probability M/N (the Poisson sampling
+    /// the accountant assumes with DP), every client when M = N.
     private static func open<Source>(
-        _ number: Int, plan: FederationPlan, at now: Date, random: inout GaussianSampler<Source>
+        _ number: Int, plan: FederationPlan, clip: Double?, at now: Date, random: inout GaussianSampler<Source>
     ) -> FederatedRound {
-        let rate = plan.privacy?.samplingRate ?? 1
+        let rate = plan.samplingRate
         let cohort = rate >= 1 ? plan.clients : plan.clients.filter { _ in random.uniform() < rate }
-        return FederatedRound(number: number, cohort: cohort, openedAt: now, sampled: Set(cohort))
+        return FederatedRound(number: number, cohort: cohort, openedAt: now, clip: clip, sampled: Set(cohort))
     }
 }

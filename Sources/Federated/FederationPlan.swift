@@ -1,5 +1,6 @@
-/// What a federation runs, fixed when the aggregator starts: who may take part, for how many rounds, how a round
-/// closes, how updates are combined, and (optionally) the client-level differential privacy of what it publishes.
+/// What a federation runs, fixed when the aggregator starts: who may take part, how many of them a round samples, for
+/// how many rounds, how a round closes, how updates are combined, (optionally) how the server moves the model towards
+/// each round's aggregate, and (optionally) the client-level differential privacy of what it publishes.
 public struct FederationPlan: Sendable, Hashable, Codable {
     /// The registered clients' identifiers, in registry order.
     public let clients: [String]
@@ -10,10 +11,16 @@ public struct FederationPlan: Sendable, Hashable, Codable {
     public let roundTimeout: Double
     public let strategy: AggregationStrategy
     public let privacy: ClientLevelPrivacy?
+    /// M, the expected cohort: each round samples every registered client independently with probability M/N (all
+    /// of them when M = N). With DP it is the privacy's `clientsPerRound`, the m of the accounting.
+    public let clientsPerRound: Int
+    /// The server optimizer applied to each round's aggregate; nil publishes the aggregate itself.
+    public let serverOptimizer: ServerOptimizer?
 
+    /// A checked plan; `clientsPerRound` defaults to the privacy's m with DP and to every client without.
     public init(
         clients: [String], rounds: Int, minClients: Int, roundTimeout: Double, strategy: AggregationStrategy,
-        privacy: ClientLevelPrivacy?
+        privacy: ClientLevelPrivacy?, clientsPerRound: Int? = nil, serverOptimizer: ServerOptimizer? = nil
     ) throws(FederationError) {
         guard !clients.isEmpty else { throw FederationError(.invalidParameter, "a federation needs clients") }
         guard Set(clients).count == clients.count else {
@@ -29,6 +36,13 @@ public struct FederationPlan: Sendable, Hashable, Codable {
             throw FederationError(.invalidParameter, "the round timeout must be positive, got \(roundTimeout)")
         }
         try strategy.validate()
+        try serverOptimizer?.validate()
+        let cohort = clientsPerRound ?? privacy?.clientsPerRound ?? clients.count
+        guard cohort > 0, cohort <= clients.count else {
+            throw FederationError(
+                .invalidParameter,
+                "clients per round must be in 1...\(clients.count) (the registered clients), got \(cohort)")
+        }
         if let privacy {
             guard strategy.isMean else {
                 throw FederationError(
@@ -41,6 +55,11 @@ public struct FederationPlan: Sendable, Hashable, Codable {
                     .invalidParameter,
                     "the privacy accounting counts \(privacy.registeredClients) clients, the registry \(clients.count)")
             }
+            guard privacy.clientsPerRound == cohort else {
+                throw FederationError(
+                    .invalidParameter,
+                    "the privacy accounting samples \(privacy.clientsPerRound) clients per round, the plan \(cohort)")
+            }
         }
         self.clients = clients
         self.rounds = rounds
@@ -48,7 +67,12 @@ public struct FederationPlan: Sendable, Hashable, Codable {
         self.roundTimeout = roundTimeout
         self.strategy = strategy
         self.privacy = privacy
+        self.clientsPerRound = cohort
+        self.serverOptimizer = serverOptimizer
     }
+
+    /// M/N, the probability with which each registered client is sampled into a round's cohort.
+    public var samplingRate: Double { Double(clientsPerRound) / Double(clients.count) }
 }
 
 extension FederationPlan {
@@ -62,6 +86,8 @@ extension FederationPlan {
             minClients: container.decode(Int.self, forKey: .minClients),
             roundTimeout: container.decode(Double.self, forKey: .roundTimeout),
             strategy: container.decode(AggregationStrategy.self, forKey: .strategy),
-            privacy: container.decodeIfPresent(ClientLevelPrivacy.self, forKey: .privacy))
+            privacy: container.decodeIfPresent(ClientLevelPrivacy.self, forKey: .privacy),
+            clientsPerRound: container.decode(Int.self, forKey: .clientsPerRound),
+            serverOptimizer: container.decodeIfPresent(ServerOptimizer.self, forKey: .serverOptimizer))
     }
 }

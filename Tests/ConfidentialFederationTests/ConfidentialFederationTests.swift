@@ -42,14 +42,16 @@ struct ConfidentialFederationTests {
     /// Three registered clients, their keys, and a running aggregator enclave begun with `plan` (its host channel
     /// last, for what only a misbehaving host sends).
     static func withFederation<T>(
-        rounds: Int = 2, privacy: ClientLevelPrivacy? = nil, measurement: String? = nil,
+        rounds: Int = 2, privacy: ClientLevelPrivacy? = nil, serverOptimizer: ServerOptimizer? = nil,
+        measurement: String? = nil,
         _ body: (EnclaveFixture, EnclaveCaller, [FederationClient], Relay, Channel) async throws -> T
     ) async throws -> T {
         let fixture = try EnclaveFixture(manifest: "fedavg")
         let names = ["hospital-a", "hospital-b", "hospital-c"]
         let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
         let plan = try FederationPlan(
-            clients: names, rounds: rounds, minClients: 3, roundTimeout: 60, strategy: .fedAvg, privacy: privacy)
+            clients: names, rounds: rounds, minClients: 3, roundTimeout: 60, strategy: .fedAvg, privacy: privacy,
+            serverOptimizer: serverOptimizer)
         let config = FederationConfig(
             plan: plan,
             clientKeys: Dictionary(
@@ -93,6 +95,36 @@ struct ConfidentialFederationTests {
             #expect(final.header.openRound == nil && final.header.finishReason == "all 2 rounds ran")
             #expect(final.parameters.allSatisfy { abs($0 - 14.0 / 3) < 1e-5 }, "\(final.parameters)")
             #expect(relay.functions.isSuperset(of: [FederationCall.submit, FederationCall.state]))
+        }
+    }
+
+    @Test("each signed model carries the clip in force for the next round and the server optimizer's steps")
+    func clipAndOptimizer() async throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 0.5, delta: 1e-3, clientsPerRound: 3, registeredClients: 3,
+            adaptiveClipping: AdaptiveClipping(countNoise: 1))
+        try await Self.withFederation(privacy: privacy, serverOptimizer: .fedAvgM(learningRate: 1, momentum: 0.5)) {
+            _, caller, clients, _, _ in
+            var sessions: [FederationClient.Session] = []
+            for client in clients { sessions.append(try await client.join()) }
+            let initial = try await clients[0].state(in: sessions[0]).header
+            #expect(initial.clipNorm == 0.5 && initial.serverOptimizer?.name == "fedavgm:1.0:0.5")
+            #expect(initial.serverOptimizer?.steps == 0)
+            var clip = 0.5
+            for round in 1...2 {
+                for (index, client) in clients.enumerated() {
+                    let state = try await client.state(in: sessions[index])
+                    _ = try await client.submit(
+                        state.parameters.map { $0 + 1 }, exampleCount: 1, round: round, in: sessions[index])
+                }
+                _ = try caller.call(FederationCall.close)
+                let published = try await clients[1].state(in: sessions[1]).header
+                #expect(published.serverOptimizer == ServerOptimizerSummary(name: "fedavgm:1.0:0.5", steps: round))
+                // The enclave's count noise (σ_b/m = 1/3) is not seeded: the clip moves, by how much is random.
+                let next = try #require(published.clipNorm)
+                #expect(next > 0 && next != clip, "round \(round): \(clip) -> \(next)")
+                clip = next
+            }
         }
     }
 
@@ -339,5 +371,21 @@ struct SignedModelStateTests {
         let privacy = try #require(
             try JSONSerialization.jsonObject(with: JSONEncoder().encode(opened.header.privacy)) as? [String: Any])
         #expect(privacy["epsilonPRV"] as? Double == 4.79 && privacy["epsilonPLD"] == nil)
+        // A statement from before clips and server optimizers were published has neither.
+        #expect(state.clipNorm == nil && state.serverOptimizer == nil)
+    }
+
+    @Test("the clip norm and the server optimizer's summary cross the signature unchanged")
+    func clipAndOptimizer() throws {
+        let json =
+            #"{"clipNorm":0.75,"cohort":[],"completedRounds":1,"federationID":"f","participants":[],"#
+            + #""serverOptimizer":{"name":"fedadam:0.1:0.9:0.99:1e-09","steps":1}}"#
+        let state = try JSONDecoder().decode(ModelState.self, from: Data(json.utf8))
+        #expect(state.clipNorm == 0.75)
+        #expect(state.serverOptimizer == ServerOptimizerSummary(name: "fedadam:0.1:0.9:0.99:1e-09", steps: 1))
+        let key = try ECPrivateKey(generating: .p256)
+        let signed = try SignedStatement(header: state, parameters: [1]).signed(with: key)
+        let opened = try SignedStatement<ModelState>(signed: signed, what: "the global model") { _ in key.publicKey }
+        #expect(opened.header == state)
     }
 }

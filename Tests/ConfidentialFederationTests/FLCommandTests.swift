@@ -53,6 +53,28 @@ struct FLCommandTests {
         #expect(svg.hasPrefix("<svg") && svg.components(separatedBy: "<polyline").count == 3)
     }
 
+    @Test("simulate: sampled cohorts, a server optimizer and adaptive clipping; epsilon is the plain z mechanism's")
+    func simulateCohortsOptimizerAdaptiveClip() throws {
+        let (_, environment, manifest) = try prepare()
+        let output = try run(
+            [
+                "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--schema",
+                "\(datasets)/breast_cancer.schema.json", "--clients", "5", "--rounds", "3", "--clients-per-round", "4",
+                "--server-optimizer", "fedadam", "--dp-noise-multiplier", "0.8", "--clip", "1", "--delta", "1e-3",
+                "--adaptive-clip", "--count-noise", "1", "--manifest", manifest, "--json",
+            ], environment)
+        #expect(output.status == 0, "\(output.standardError)")
+        let result = try #require(
+            try JSONSerialization.jsonObject(with: Data(output.standardOutput.utf8)) as? [String: Any])
+        #expect(result["rounds"] as? Int == 3)
+        let expected = try ClientLevelPrivacy(
+            noiseMultiplier: 0.8, clip: 1, delta: 1e-3, clientsPerRound: 4, registeredClients: 5
+        ).report(afterRounds: 3)
+        let report = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(expected)) as? [String: Any])
+        #expect(result["epsilon_pld"] as? Double == report["epsilonPLD"] as? Double)
+    }
+
     @Test("simulate: 1,000 clients × 5 rounds on mnist_5k, every sampled client's update in every round")
     func thousandClients() throws {
         let (directory, environment, manifest) = try prepare()
@@ -158,6 +180,24 @@ struct FLCommandTests {
             (["--dp-noise-multiplier", "-1", "--clip", "1", "--delta", "1e-3"], "noise multiplier must be in"),
             (["--dp-noise-multiplier", "1", "--clip", "-1", "--delta", "1e-3"], "clipping norm must be positive"),
             (["--dp-noise-multiplier", "1", "--clip", "1", "--delta", "-1e-3"], "delta must be in (0, 1/N]"),
+            (["--clients-per-round", "6"], "clients per round must be in 1...5 (the registered clients), got 6"),
+            (["--server-optimizer", "fedadam:0.1:1.5"], "beta1 of FedAdam must be in [0, 1), got 1.5"),
+            (["--server-optimizer", "fedavgm:1:0:2"], "fedavgm takes LR:MOMENTUM"),
+            (["--adaptive-clip"], "--adaptive-clip, --target-quantile, --clip-learning-rate and --count-noise go with"),
+            (
+                ["--dp-noise-multiplier", "1", "--clip", "1", "--delta", "1e-3", "--count-noise", "1"],
+                "--target-quantile, --clip-learning-rate and --count-noise go with --adaptive-clip"
+            ),
+            (
+                ["--dp-noise-multiplier", "1", "--clip", "1", "--delta", "1e-3", "--adaptive-clip"],
+                "the count noise of adaptive clipping must exceed z/2 = 0.5 to leave the update any of the noise multiplier 1.0, got 0.25"
+            ),
+            (
+                [
+                    "--dp-noise-multiplier", "1", "--clip", "1", "--delta", "1e-3", "--adaptive-clip", "--count-noise",
+                    "1", "--target-quantile", "1.5",
+                ], "the target quantile of adaptive clipping must be in [0, 1], got 1.5"
+            ),
         ] {
             let output = try run(simulate + extra, environment)
             #expect(output.status == 64, "\(extra): \(output.standardError)")

@@ -225,3 +225,98 @@ struct FederationTests {
         }
     }
 }
+
+@Suite("Cohorts: M of N clients a round, with or without DP")
+struct CohortTests {
+    static let clients = (0..<40).map { "c\($0)" }
+
+    static func federation(
+        seed: UInt64, clientsPerRound: Int?, minClients: Int = 40, privacy: ClientLevelPrivacy? = nil
+    ) throws -> Federation {
+        var random = GaussianSampler(source: SplitMix64(seed: seed))
+        let plan = try FederationPlan(
+            clients: clients, rounds: 3, minClients: minClients, roundTimeout: 30, strategy: .fedAvg,
+            privacy: privacy, clientsPerRound: clientsPerRound)
+        return try Federation(plan: plan, initialModel: [0], at: FederationTests.start, random: &random)
+    }
+
+    @Test("without DP each client is sampled with probability M/N; M = N (the default) is every client")
+    func sampling() throws {
+        let sizes = try (1...400).map { try Self.federation(seed: $0, clientsPerRound: 10).round?.cohort.count ?? -1 }
+        let mean = Double(sizes.reduce(0, +)) / Double(sizes.count)
+        // Binomial(40, 1/4): mean 10, standard error of the mean of 400 draws 0.14.
+        #expect(abs(mean - 10) < 0.6, "mean cohort \(mean)")
+        #expect(Set(sizes).count > 5)
+        let everyone = try Self.federation(seed: 1, clientsPerRound: nil)
+        #expect(everyone.plan.clientsPerRound == 40 && everyone.round?.cohort == Self.clients)
+        #expect(try Self.federation(seed: 1, clientsPerRound: 40).round?.cohort == Self.clients)
+    }
+
+    @Test("a sampled round closes at min(K, cohort) updates, refuses clients outside the cohort, keeps the timeout")
+    func closing() throws {
+        var federation = try Self.federation(seed: 5, clientsPerRound: 4, minClients: 2)
+        var random = GaussianSampler(source: SplitMix64(seed: 6))
+        var round = try #require(federation.round)
+        while round.cohort.count < 2 {
+            _ = try federation.close(at: FederationTests.start, random: &random)
+            round = try #require(federation.round)
+        }
+        let outsider = try #require(Self.clients.first { !round.cohort.contains($0) })
+        let refusal = #expect(throws: FederationError.self) {
+            try federation.submit(ClientUpdate(parameters: [1], exampleCount: 1), from: outsider, round: round.number)
+        }
+        #expect(refusal?.code == .notInCohort)
+        try federation.submit(
+            ClientUpdate(parameters: [2], exampleCount: 1), from: round.cohort[0], round: round.number)
+        #expect(!federation.canClose(at: FederationTests.start.addingTimeInterval(29)))
+        #expect(federation.canClose(at: FederationTests.start.addingTimeInterval(30)))
+        try federation.submit(
+            ClientUpdate(parameters: [4], exampleCount: 3), from: round.cohort[1], round: round.number)
+        #expect(federation.canClose(at: FederationTests.start))
+        let outcome = try federation.close(at: FederationTests.start, random: &random)
+        #expect(outcome.model == [3.5] && outcome.participants == Array(round.cohort.prefix(2)))
+    }
+
+    @Test("an empty cohort closes at once: without DP the model is unchanged, with DP its noise is published")
+    func emptyCohort() throws {
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 1, registeredClients: 40)
+        for dp in [nil, privacy] {
+            let seed = try #require(
+                (UInt64(1)...200).first {
+                    (try? Self.federation(seed: $0, clientsPerRound: 1, privacy: dp))?.round?.cohort.isEmpty == true
+                })
+            var federation = try Self.federation(seed: seed, clientsPerRound: 1, privacy: dp)
+            var random = GaussianSampler(source: SplitMix64(seed: 7))
+            #expect(federation.canClose(at: FederationTests.start))
+            let outcome = try federation.close(at: FederationTests.start, random: &random)
+            #expect(outcome.participants.isEmpty && federation.completedRounds == 1)
+            #expect(dp == nil ? outcome.model == [0] : outcome.model != [0], "\(outcome.model)")
+            #expect(dp == nil ? outcome.privacy == nil : outcome.privacy?.steps == 1)
+        }
+    }
+
+    @Test("M outside 1...N, or other than the privacy's m, is refused, constructed or decoded")
+    func refusals() throws {
+        for m in [0, 41] {
+            let error = #expect(throws: FederationError.self) { try Self.federation(seed: 1, clientsPerRound: m) }
+            #expect(error?.reason == "clients per round must be in 1...40 (the registered clients), got \(m)")
+        }
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 10, registeredClients: 40)
+        #expect(try Self.federation(seed: 1, clientsPerRound: nil, privacy: privacy).plan.clientsPerRound == 10)
+        let mismatch = #expect(throws: FederationError.self) {
+            try Self.federation(seed: 1, clientsPerRound: 20, privacy: privacy)
+        }
+        #expect(mismatch?.reason == "the privacy accounting samples 10 clients per round, the plan 20")
+        let plan = try Self.federation(seed: 1, clientsPerRound: 10).plan
+        var object = try #require(
+            try JSONSerialization.jsonObject(with: JSONEncoder().encode(plan)) as? [String: Any])
+        #expect(object["clientsPerRound"] as? Int == 10)
+        object["clientsPerRound"] = 41
+        let error = #expect(throws: FederationError.self) {
+            try JSONDecoder().decode(FederationPlan.self, from: JSONSerialization.data(withJSONObject: object))
+        }
+        #expect(error?.reason == "clients per round must be in 1...40 (the registered clients), got 41")
+    }
+}

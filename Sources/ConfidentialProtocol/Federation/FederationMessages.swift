@@ -136,10 +136,16 @@ public struct ModelState: Sendable, Codable, Equatable {
     /// Client-level privacy of everything published so far (nil without DP).
     public let privacy: PrivacyReport?
     public let finishReason: String?
+    /// With DP, the L2 bound the open round clips updates to (it moves with adaptive clipping); nil without DP, and in
+    /// statements from before it was published.
+    public let clipNorm: Double?
+    /// The server optimizer's spelling and the steps it has taken (nil without one, and in statements from before it
+    /// was published).
+    public let serverOptimizer: ServerOptimizerSummary?
 
     package init(
         federationID: String, completedRounds: Int, openRound: Int?, cohort: [String], participants: [String],
-        privacy: PrivacyReport?, finishReason: String?
+        privacy: PrivacyReport?, finishReason: String?, clipNorm: Double?, serverOptimizer: ServerOptimizerSummary?
     ) {
         self.federationID = federationID
         self.completedRounds = completedRounds
@@ -148,6 +154,8 @@ public struct ModelState: Sendable, Codable, Equatable {
         self.participants = participants
         self.privacy = privacy
         self.finishReason = finishReason
+        self.clipNorm = clipNorm
+        self.serverOptimizer = serverOptimizer
     }
 }
 

@@ -246,7 +246,8 @@ public final class EnclaveAggregator: Sendable {
         let header = ModelState(
             federationID: running.descriptor.federationID, completedRounds: federation.completedRounds,
             openRound: federation.round?.number, cohort: federation.round?.cohort ?? [], participants: participants,
-            privacy: privacy, finishReason: federation.finishReason)
+            privacy: privacy, finishReason: federation.finishReason, clipNorm: federation.clip,
+            serverOptimizer: federation.optimizer?.summary)
         return try SignedStatement(header: header, parameters: federation.globalModel).signed(with: key)
     }
 }
