@@ -19,6 +19,7 @@ public final class Channel: Sendable {
     private static let headerSize = 4
     private static let descriptorFlag: UInt32 = 1 << 31
     private static let readAheadSize = 64 << 10
+    private static let socketBufferSize = 4 << 20
     private static let maximumDescriptorsPerRead: Int32 = 8
 
     /// The socket; pass it to another process with `send(_:passing:)` to hand over this end.
@@ -43,6 +44,15 @@ public final class Channel: Sendable {
         var ends: [Int32] = [-1, -1]
         let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         guard socketpair(AF_UNIX, type, 0, &ends) == 0 else { throw ChannelError.systemCall("socketpair") }
+        // Frames run to tens of megabytes (a batch of federation updates); with the default ~200 KiB buffer the
+        // sender copies a few pages, wakes the reader and sleeps, thousands of times a frame. The kernel caps the
+        // request at net.core.wmem_max / rmem_max, and a refusal only leaves the default.
+        var size = Int32(Channel.socketBufferSize)
+        for end in ends {
+            for option in [SO_SNDBUF, SO_RCVBUF] {
+                _ = setsockopt(end, SOL_SOCKET, option, &size, socklen_t(MemoryLayout<Int32>.size))
+            }
+        }
         return (
             Channel(descriptor: FileDescriptor(adopting: ends[0]), maximumFrameSize: maximumFrameSize),
             Channel(descriptor: FileDescriptor(adopting: ends[1]), maximumFrameSize: maximumFrameSize)
