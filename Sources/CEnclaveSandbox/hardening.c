@@ -152,5 +152,7 @@ int cloister_available_cpus(void) {
 }
 
 int cloister_keep_freed_memory(size_t largest, size_t kept) {
-    return mallopt(M_MMAP_THRESHOLD, (int)largest) == 1 && mallopt(M_TRIM_THRESHOLD, (int)kept) == 1;
+    /* One arena: a thread's own arena would map and trim its heaps apart from these thresholds. */
+    return mallopt(M_ARENA_MAX, 1) == 1 && mallopt(M_MMAP_THRESHOLD, (int)largest) == 1
+        && mallopt(M_TRIM_THRESHOLD, (int)kept) == 1;
 }

@@ -34,8 +34,10 @@ public enum FederationCall {
     public static let maximumParameterCount = (maximumUpdateSize - (64 << 10)) / 4
     /// The most updates one `submitBatch` carries.
     public static let maximumBatchCount = 4_096
-    /// The largest `submitBatch` argument: three of the largest updates, within the channel's 64 MiB frame.
-    public static let maximumBatchSize = 3 * maximumUpdateSize + (64 << 10)
+    /// The largest `submitBatch` argument: one of the largest updates or several smaller ones, 24 MiB in all. A
+    /// batch and its copies stay under the 32 MiB that glibc's allocator will serve from memory it keeps
+    /// (`HeapPolicy`); larger blocks are mapped and faulted in afresh for every batch.
+    public static let maximumBatchSize = maximumUpdateSize + (8 << 20)
 }
 
 /// What became of one update of a `submitBatch`: the enclave's signed receipt, or its refusal.
