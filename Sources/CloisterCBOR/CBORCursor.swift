@@ -116,4 +116,22 @@ public struct CBORCursor {
         }
         return Int(count)
     }
+
+    /// Reads a map of `count` entries from text keys to byte strings, in any key order, and returns where each value
+    /// lies in `bytes` (nothing is copied): for messages whose fields are megabytes. Refuses another count, a
+    /// repeated key, or a key or value of another type.
+    public mutating func readByteStringFields(count expected: Int) throws(CBORError) -> [String: Range<Int>] {
+        let count = try readMapCount()
+        guard count == expected else {
+            throw CBORError(.malformed, "expected a map of \(expected) entries, found \(count)")
+        }
+        var fields: [String: Range<Int>] = [:]
+        for _ in 0..<count {
+            let name = try readText()
+            guard fields.updateValue(try readByteStringRange(), forKey: name) == nil else {
+                throw CBORError(.malformed, "the key \"\(name)\" appears twice")
+            }
+        }
+        return fields
+    }
 }

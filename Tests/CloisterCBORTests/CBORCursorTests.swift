@@ -44,4 +44,24 @@ struct CBORCursorTests {
             }
         }
     }
+
+    @Test("a map of byte strings is read in place, in any key order; another count, a repeated key or a type is refused")
+    func byteStringFields() throws {
+        let encoded = try CBORValue.map([
+            CBORMapEntry("parameters", .bytes([1, 2, 3, 4])), CBORMapEntry("header", .bytes([9])),
+        ]).encoded()
+        var cursor = CBORCursor(encoded)
+        let fields = try cursor.readByteStringFields(count: 2)
+        #expect(cursor.isAtEnd)
+        #expect(try encoded[#require(fields["parameters"])] == [1, 2, 3, 4])
+        #expect(try encoded[#require(fields["header"])] == [9])
+        for (name, bytes) in [
+            ("one entry, two expected", try CBORValue.map([CBORMapEntry("a", .bytes([1]))]).encoded()),
+            ("a repeated key", [0xa2, 0x61, 0x61, 0x41, 0x01, 0x61, 0x61, 0x41, 0x02]),
+            ("a text value", try CBORValue.map([CBORMapEntry("a", .text("x")), CBORMapEntry("b", .bytes([]))]).encoded()),
+        ] as [(String, [UInt8])] {
+            var other = CBORCursor(bytes)
+            #expect(throws: CBORError.self, "\(name)") { _ = try other.readByteStringFields(count: 2) }
+        }
+    }
 }

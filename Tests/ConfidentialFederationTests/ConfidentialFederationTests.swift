@@ -326,6 +326,39 @@ extension ConfidentialFederationTests {
         }
     }
 
+    @Test("a client whose aggregator was replaced mid-round stops and says which round to redo")
+    func aggregatorReplaced() async throws {
+        try await Self.withFederation { _, _, clients, relay, _ in
+            let session = try await clients[0].join()
+            let data = Dataset(
+                featureNames: ["a", "b", "c"], labelName: "y", features: [0.1, 0.2, 0.3, 0.9, 0.8, 0.7],
+                labels: [0, 1], classCount: 2)
+            let participation = FederatedParticipation(
+                client: clients[0], session: session, local: try LocalTraining(epochs: 1, batchSize: 2, learningRate: 1),
+                pollInterval: .milliseconds(20))
+            // Once the update is in, every model comes signed by another key (a restarted enclave's).
+            let impostor = try ECPrivateKey(generating: .p256)
+            let error = await #expect(throws: FederationError.self) {
+                _ = try await participation.run(
+                    on: data, deadline: Date().addingTimeInterval(60),
+                    submitted: { _ in
+                        relay.rewrite.withLock {
+                            $0[FederationCall.state] = { reply in
+                                guard let state = try? SignedStatement<ModelState>(unverified: reply, what: "model"),
+                                    let resigned = try? state.signed(with: impostor)
+                                else { return reply }
+                                return resigned
+                            }
+                        }
+                    })
+            }
+            #expect(error?.code == .statementRejected)
+            let reason = error?.reason ?? ""
+            #expect(reason.contains("closed round 0") && reason.contains("redo round 1"), "\(reason)")
+            #expect(reason.contains("update for round 1 was accepted"), "\(reason)")
+        }
+    }
+
     @Test("a model whose updates would not fit the update limit is refused when the federation begins")
     func modelPastUpdateLimit() async throws {
         try await Self.withFederation { _, caller, _, _, _ in

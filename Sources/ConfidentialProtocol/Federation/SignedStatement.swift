@@ -61,15 +61,9 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         // The payload, deterministic CBOR {"header", "parameters"} as `signed(with:)` writes it, read in place:
         // the parameters are megabytes.
         let payload = message.payload
-        var fields: [String: Range<Int>] = [:]
         var cursor = CBORCursor(payload)
-        if let count = try? cursor.readMapCount(), count == 2 {
-            for _ in 0..<count {
-                guard let name = try? cursor.readText(), let range = try? cursor.readByteStringRange() else { break }
-                fields[name] = range
-            }
-        }
-        guard cursor.isAtEnd, let header = fields["header"], let vector = fields["parameters"], vector.count % 4 == 0
+        let fields = try? cursor.readByteStringFields(count: 2)
+        guard cursor.isAtEnd, let header = fields?["header"], let vector = fields?["parameters"], vector.count % 4 == 0
         else {
             throw FederationError(.protocolViolation, "\(what) lacks its header or float32 parameters")
         }

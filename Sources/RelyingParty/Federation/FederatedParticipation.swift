@@ -25,7 +25,9 @@ public struct FederatedParticipation: Sendable {
 
     /// Runs until the federation finishes (returns the verified final model) or `deadline` passes (throws).
     /// `submitted(round)` follows each accepted update; `update` may rewrite the trained parameters (simulations use
-    /// it to play a malicious client).
+    /// it to play a malicious client). When the aggregator stops answering or answers with models its attested key
+    /// did not sign (its host restarted it, or replaced it), the error says which round the federation last
+    /// published to this client and which round to redo with a new aggregator.
     public func run(
         on data: Dataset, deadline: Date, submitted: (Int) -> Void = { _ in },
         update: ([Float], [Float]) -> [Float] = { _, trained in trained }
@@ -33,7 +35,14 @@ public struct FederatedParticipation: Sendable {
         var query: StateQuery?
         var done: Set<Int> = []
         while Date() < deadline {
-            let state = try await client.state(in: session, waitingFor: query)
+            let state: SignedStatement<ModelState>
+            do {
+                state = try await client.state(in: session, waitingFor: query)
+            } catch let error as FederationError where error.code == .statementRejected {
+                throw lost(afterRound: query?.after ?? 0, submitted: done, because: error.reason)
+            } catch let error as AggregatorUnreachable {
+                throw lost(afterRound: query?.after ?? 0, submitted: done, because: error.description)
+            }
             guard let round = state.header.openRound else { return state }
             if state.header.cohort.contains(session.clientID), !done.contains(round) {
                 _ = try await contribute(to: state, on: data, update: update)
@@ -45,6 +54,19 @@ public struct FederatedParticipation: Sendable {
             query = StateQuery(after: state.header.completedRounds, client: session.clientID)
         }
         throw FederationError(.roundNotReady, "the federation did not finish before the deadline")
+    }
+
+    /// Why the federation is lost to this client, and the round to redo: the one after the last it saw published.
+    private func lost(afterRound completed: Int, submitted: Set<Int>, because reason: String) -> FederationError {
+        let redo = completed + 1
+        let held =
+            submitted.contains(redo)
+            ? "its update for round \(redo) was accepted (it holds the receipt) but never published"
+            : "it had sent no update for round \(redo)"
+        return FederationError(
+            .statementRejected,
+            "federation \(session.descriptor.federationID) is gone (its host restarted or replaced the aggregator: \(reason)); the last model it published to this client closed round \(completed), and \(held): redo round \(redo) after attesting the new aggregator"
+        )
     }
 
     /// Trains on `data` from `state` (a global model verified with this session's attested key, whose open round

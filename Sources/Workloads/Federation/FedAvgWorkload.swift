@@ -179,15 +179,9 @@ public final class EnclaveAggregator: Sendable {
             )
         }
         // Read in place (the ciphertext is megabytes): deterministic CBOR, as clients encode it.
-        var fields: [String: Range<Int>] = [:]
         var cursor = CBORCursor(argument)
-        if let count = try? cursor.readMapCount(), count == 2 {
-            for _ in 0..<count {
-                guard let name = try? cursor.readText(), let range = try? cursor.readByteStringRange() else { break }
-                fields[name] = range
-            }
-        }
-        guard cursor.isAtEnd, let keyRange = fields["encapsulated_key"], let ciphertextRange = fields["ciphertext"]
+        let fields = try? cursor.readByteStringFields(count: 2)
+        guard cursor.isAtEnd, let keyRange = fields?["encapsulated_key"], let ciphertextRange = fields?["ciphertext"]
         else {
             throw FederationError(
                 .protocolViolation, "an update is the deterministic CBOR map {encapsulated_key, ciphertext}")
