@@ -45,7 +45,8 @@ struct CBORCursorTests {
         }
     }
 
-    @Test("a map of byte strings is read in place, in any key order; another count, a repeated key or a type is refused")
+    @Test(
+        "a map of byte strings is read in place, in any key order; another count, a repeated key or a type is refused")
     func byteStringFields() throws {
         let encoded = try CBORValue.map([
             CBORMapEntry("parameters", .bytes([1, 2, 3, 4])), CBORMapEntry("header", .bytes([9])),
@@ -58,7 +59,10 @@ struct CBORCursorTests {
         for (name, bytes) in [
             ("one entry, two expected", try CBORValue.map([CBORMapEntry("a", .bytes([1]))]).encoded()),
             ("a repeated key", [0xa2, 0x61, 0x61, 0x41, 0x01, 0x61, 0x61, 0x41, 0x02]),
-            ("a text value", try CBORValue.map([CBORMapEntry("a", .text("x")), CBORMapEntry("b", .bytes([]))]).encoded()),
+            (
+                "a text value",
+                try CBORValue.map([CBORMapEntry("a", .text("x")), CBORMapEntry("b", .bytes([]))]).encoded()
+            ),
         ] as [(String, [UInt8])] {
             var other = CBORCursor(bytes)
             #expect(throws: CBORError.self, "\(name)") { _ = try other.readByteStringFields(count: 2) }

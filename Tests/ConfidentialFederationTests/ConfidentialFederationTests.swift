@@ -334,7 +334,8 @@ extension ConfidentialFederationTests {
                 featureNames: ["a", "b", "c"], labelName: "y", features: [0.1, 0.2, 0.3, 0.9, 0.8, 0.7],
                 labels: [0, 1], classCount: 2)
             let participation = FederatedParticipation(
-                client: clients[0], session: session, local: try LocalTraining(epochs: 1, batchSize: 2, learningRate: 1),
+                client: clients[0], session: session,
+                local: try LocalTraining(epochs: 1, batchSize: 2, learningRate: 1),
                 pollInterval: .milliseconds(20))
             // Once the update is in, every model comes signed by another key (a restarted enclave's).
             let impostor = try ECPrivateKey(generating: .p256)
