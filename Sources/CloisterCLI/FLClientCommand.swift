@@ -25,8 +25,9 @@ struct FLClientCommand: AsyncParsableCommand {
             Then, each round this client is sampled into: trains locally from the signed global model, signs the \
             update with --key, seals it with HPKE to the attested key and submits it. Every global model is \
             accepted only if the attested key signed it. Exit: 0 when the federation finished, 2 when the \
-            aggregator or a signed model is refused, 64 for bad options, 65 for bad data, 69 when the aggregator \
-            host cannot be reached, 1 otherwise.
+            aggregator or a signed model is refused (also an aggregator lost after joining: the message names the \
+            round to redo), 64 for bad options, 65 for bad data, 69 when the aggregator host cannot be reached to \
+            join, 1 otherwise.
             """
     )
 

@@ -21,11 +21,6 @@ struct SimulatedClients: Sendable {
     let parallel: Int
     let attestation: (@Sendable (FederationClient.Transport) async throws -> AttestedEnclave)?
 
-    /// Every client's session, made the first time it is sampled.
-    private final class Sessions: Sendable {
-        let value = Mutex<[Int: FederationClient.Session]>([:])
-    }
-
     /// Runs until the federation finishes (returns the final model, verified) or `deadline` passes (throws).
     func run(until deadline: Date) async throws -> SignedStatement<ModelState> {
         let index = Dictionary(
@@ -33,8 +28,8 @@ struct SimulatedClients: Sendable {
                 client.clientID.map { ($0, offset) }
             })
         let watcher = try await clients[0].join(attestation: attestation)
-        let sessions = Sessions()
-        sessions.value.withLock { $0[0] = watcher }
+        // Every client's session, made the first time it is sampled.
+        let sessions = SharedValue<[Int: FederationClient.Session]>([0: watcher])
         var query: StateQuery?
         while Date() < deadline {
             try Task.checkCancellation()
@@ -51,7 +46,7 @@ struct SimulatedClients: Sendable {
 
     /// Runs the `members`' contributions to `state`'s round, at most `parallel` at once.
     private func contribute(
-        _ members: [Int], to state: SignedStatement<ModelState>, sessions: Sessions,
+        _ members: [Int], to state: SignedStatement<ModelState>, sessions: SharedValue<[Int: FederationClient.Session]>,
         watcher: FederationClient.Session
     ) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -316,12 +316,37 @@ extension ConfidentialFederationTests {
             let state = try await clients[0].state(in: sessions[0])
             // The mean of +0, +1 and +2: every parameter moves by 1.
             #expect(zip(state.parameters, good).allSatisfy { abs($0 - $1 - 1) < 1e-5 })
-            // Not a batch: a CBOR array of something else, and garbage.
-            for argument in [try CBORValue.array([.text("x")]).encoded(), [0xff]] {
+            // Not a batch: a CBOR array of something else, garbage, more updates than a batch holds (the count is
+            // refused before anything is read), and bytes after the array.
+            let tooMany: [UInt8] = [0x99, UInt8((FederationCall.maximumBatchCount + 1) >> 8), 0x01]
+            let trailing = try CBORValue.array([.bytes(sealed[0])]).encoded() + [0x00]
+            for argument in [try CBORValue.array([.text("x")]).encoded(), [0xff], tooMany, trailing] {
                 let error = #expect(throws: EnclaveCallError.self) {
                     try caller.call(FederationCall.submitBatch, argument)
                 }
-                #expect(error.flatMap(FederationError.init)?.code == .protocolViolation)
+                #expect(error.flatMap(FederationError.init)?.code == .protocolViolation, "\(argument.prefix(4))")
+            }
+            let oversized = #expect(throws: EnclaveCallError.self) {
+                try caller.call(
+                    FederationCall.submitBatch, [UInt8](repeating: 0, count: FederationCall.maximumBatchSize + 1))
+            }
+            #expect(oversized.flatMap(FederationError.init)?.code == .updateTooLarge)
+        }
+    }
+
+    @Test("a client joining alongside another's session refuses it when its own attested key differs")
+    func joinAlongsideAnotherAggregator() async throws {
+        try await Self.withFederation { _, _, clients, _, _ in
+            let own = try await clients[0].join()
+            try await Self.withFederation { _, _, others, _, _ in
+                let foreign = try await others[0].join()
+                let error = await #expect(throws: FederationError.self) {
+                    _ = try await clients[1].join(alongside: foreign)
+                }
+                #expect(error?.code == .statementRejected && error?.reason.contains("another key") == true)
+                // Alongside its own aggregator's session it takes the verified descriptor.
+                let session = try await clients[1].join(alongside: own)
+                #expect(session.descriptor == own.descriptor && session.clientID == "hospital-b")
             }
         }
     }

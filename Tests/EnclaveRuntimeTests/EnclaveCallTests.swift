@@ -28,6 +28,10 @@ struct EnclaveCallTests {
         for message in messages {
             #expect(try EnclaveCallMessage(decoding: message.encoded()) == message)
         }
+        // Not in the shortest form `encoded()` writes (id 5 in two bytes, the argument's length in two): the
+        // in-place reader declines it and the general decoder reads the same call.
+        let longhand: [UInt8] = [0x84, 0x01, 0x18, 0x05, 0x61, 0x66, 0x58, 0x01, 0x2a]
+        #expect(try EnclaveCallMessage(decoding: longhand) == .ecall(id: 5, function: "f", argument: [0x2a]))
     }
 
     @Test("malformed messages are refused with a reason")

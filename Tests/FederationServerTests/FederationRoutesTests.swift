@@ -68,7 +68,12 @@ struct FederationRoutesTests {
                 for participant in clients { sessions.append(try await participant.join()) }
                 // A long-poll for the next model, answered only once the round has closed.
                 let watching = (clients[1], sessions[1])
-                async let next = watching.0.state(in: watching.1, waitingFor: StateQuery(after: 0, client: nil))
+                async let next = watching.0.state(
+                    in: watching.1, waitingFor: StateQuery(after: 0, client: watching.1.clientID))
+                // A round count the host cannot read is the client's 400.
+                try await client.execute(uri: "/fl/v1/model?after=x", method: .get) {
+                    #expect($0.status == .badRequest)
+                }
                 for (index, participant) in clients.enumerated() {
                     let parameters = [Float](repeating: Float(index), count: 5)
                     _ = try await participant.submit(parameters, exampleCount: 1, round: 1, in: sessions[index])

@@ -50,7 +50,7 @@ public struct StateQuery: Sendable, Hashable {
     }
 
     /// The argument of `FederationCall.state` that carries the query (the enclave answers at once and ignores it;
-    /// the HTTP transport sends it as the route's query string).
+    /// the HTTP transport sends it as the route's query string, `after=N&client=ID`).
     public var argument: [UInt8] {
         var entries = [CBORMapEntry("after", .unsigned(UInt64(max(after, 0))))]
         if let client { entries.append(CBORMapEntry("client", .text(client))) }
@@ -65,31 +65,11 @@ public struct StateQuery: Sendable, Hashable {
         self.init(after: Int(after), client: value[.text("client")]?.textValue)
     }
 
-    /// `after=N` and, with a client, `&client=ID` (percent-encoded).
-    public var queryString: String {
-        var text = "after=\(after)"
-        if let client {
-            let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~".utf8)
-            let encoded = client.utf8.map { byte in
-                unreserved.contains(byte)
-                    ? String(UnicodeScalar(byte)) : "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
-            }
-            text += "&client=" + encoded.joined()
-        }
-        return text
-    }
-
     /// True when a state with `completedRounds` completed, finished or not, whose open round samples the clients
     /// `sampled` says, answers this query.
     public func isAnswered(completedRounds: Int, finished: Bool, sampled: (String) -> Bool) -> Bool {
         if finished { return true }
         guard completedRounds > after else { return false }
         return client.map(sampled) ?? true
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to width: Int) -> String {
-        String(repeating: "0", count: max(0, width - count)) + self
     }
 }

@@ -72,8 +72,7 @@ public enum BatchOutcome: Sendable, Equatable {
                 throw FederationError(
                     .protocolViolation, "an outcome in the enclave's batch answer has no receipt or code")
             }
-            return .refused(
-                FederationError(FederationError.Code.all.first { $0.rawValue == code } ?? .protocolViolation, reason))
+            return .refused(FederationError(named: code, reason))
         }
     }
 }
@@ -205,9 +204,20 @@ extension FederationError {
     /// The federation error the enclave's handler threw, recovered from the ECALL failure that carried it; nil for
     /// any other failure.
     public init?(_ error: EnclaveCallError) {
-        guard let remote = error.remoteCode, let code = Code.all.first(where: { $0.rawValue == remote }) else {
-            return nil
-        }
+        guard let remote = error.remoteCode, let code = Code.named(remote) else { return nil }
         self.init(code, error.reason)
+    }
+
+    /// The refusal a peer reported by its code's name (an enclave's batch answer, a host's JSON error); a name no
+    /// federation code has is a protocol violation.
+    public init(named name: String, _ reason: String) {
+        self.init(Code.named(name) ?? .protocolViolation, reason)
+    }
+}
+
+extension ErrorCode where Domain == FederationError {
+    /// The code whose name is `name`, if any.
+    static func named(_ name: String) -> Self? {
+        all.first { $0.rawValue == name }
     }
 }

@@ -37,7 +37,10 @@ public struct FederationHTTPTransport: Sendable {
         }
         var target = server.appendingPathComponent(route.path).absoluteString
         if !route.carriesArgument, let query = StateQuery(argument: argument) {
-            target += "?" + query.queryString
+            target += "?after=\(query.after)"
+            if let client = query.client {
+                target += "&client=" + (client.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? client)
+            }
         }
         let endpoint = "\(route.method) \(route.path)"
         var request = HTTPClientRequest(url: target)
@@ -84,8 +87,7 @@ public struct FederationHTTPTransport: Sendable {
         guard let reply = try? JSONDecoder().decode(Reply.self, from: Data(body)) else {
             return FederationError(.protocolViolation, "\(endpoint) answered HTTP \(status)")
         }
-        let code = FederationError.Code.all.first { $0.rawValue == reply.error.code } ?? .protocolViolation
-        return FederationError(code, "\(endpoint) answered HTTP \(status): \(reply.error.message)")
+        return FederationError(named: reply.error.code, "\(endpoint) answered HTTP \(status): \(reply.error.message)")
     }
 }
 

@@ -43,10 +43,10 @@ public final class EnclaveAggregator: Sendable {
         let signedDescriptor: [UInt8]
         let clientKeys: [String: ECPublicKey]
         var federation: Federation
-
-        var registry: Registry { Registry(federationID: descriptor.federationID, clientKeys: clientKeys) }
         var random: GaussianSampler<BufferedSecureRandom>
         var signedState: [UInt8]
+
+        var registry: Registry { Registry(federationID: descriptor.federationID, clientKeys: clientKeys) }
     }
 
     private let key: ECPrivateKey
