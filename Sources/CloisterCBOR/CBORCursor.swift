@@ -7,18 +7,26 @@ import Glibc
 public struct CBORCursor {
     public let bytes: [UInt8]
     /// The offset of the next item.
-    public private(set) var offset = 0
+    public private(set) var offset: Int
+    /// Where the items to read end.
+    private let end: Int
 
-    public init(_ bytes: [UInt8]) {
+    /// A cursor over every byte of `bytes`, or over `range` of them (an item inside a larger message, read without
+    /// copying it out); the ranges it returns index `bytes`.
+    public init(_ bytes: [UInt8], range: Range<Int>? = nil) {
         self.bytes = bytes
+        let range = range ?? bytes.indices
+        precondition(range.lowerBound >= 0 && range.upperBound <= bytes.count, "the range lies outside the bytes")
+        offset = range.lowerBound
+        end = range.upperBound
     }
 
     /// Whether every byte was read.
-    public var isAtEnd: Bool { offset == bytes.count }
+    public var isAtEnd: Bool { offset == end }
 
     /// Reads a head of major type `major` and returns its argument.
     public mutating func readHead(major: UInt8) throws(CBORError) -> UInt64 {
-        guard offset < bytes.count else { throw CBORError(.truncated, "expected an item at byte \(offset)") }
+        guard offset < end else { throw CBORError(.truncated, "expected an item at byte \(offset)") }
         let initial = bytes[offset]
         guard initial >> 5 == major else {
             throw CBORError(.malformed, "expected major type \(major) at byte \(offset), found \(initial >> 5)")
@@ -33,7 +41,7 @@ public struct CBORCursor {
         case 27: width = 8
         default: throw CBORError(.malformed, "indefinite or reserved length at byte \(offset)")
         }
-        guard bytes.count - offset - 1 >= width else {
+        guard end - offset - 1 >= width else {
             throw CBORError(.truncated, "head at byte \(offset) is cut off")
         }
         let argument =
@@ -62,9 +70,9 @@ public struct CBORCursor {
     /// Reads a byte string and returns where its contents lie in `bytes` (nothing is copied).
     public mutating func readByteStringRange() throws(CBORError) -> Range<Int> {
         let length = try readHead(major: 2)
-        guard length <= UInt64(bytes.count - offset) else {
+        guard length <= UInt64(end - offset) else {
             throw CBORError(
-                .truncated, "byte string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+                .truncated, "byte string at byte \(offset) claims \(length) bytes; \(end - offset) remain")
         }
         defer { offset += Int(length) }
         return offset..<(offset + Int(length))
@@ -78,9 +86,9 @@ public struct CBORCursor {
     /// Reads a text string, which must be valid UTF-8.
     public mutating func readText() throws(CBORError) -> String {
         let length = try readHead(major: 3)
-        guard length <= UInt64(bytes.count - offset) else {
+        guard length <= UInt64(end - offset) else {
             throw CBORError(
-                .truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+                .truncated, "text string at byte \(offset) claims \(length) bytes; \(end - offset) remain")
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)
@@ -93,9 +101,9 @@ public struct CBORCursor {
     /// Reads a text string and tells whether it is exactly `expected` (compared as UTF-8, without building a String).
     public mutating func readText(equals expected: String) throws(CBORError) -> Bool {
         let length = try readHead(major: 3)
-        guard length <= UInt64(bytes.count - offset) else {
+        guard length <= UInt64(end - offset) else {
             throw CBORError(
-                .truncated, "text string at byte \(offset) claims \(length) bytes; \(bytes.count - offset) remain")
+                .truncated, "text string at byte \(offset) claims \(length) bytes; \(end - offset) remain")
         }
         let range = offset..<(offset + Int(length))
         offset += Int(length)
@@ -111,7 +119,7 @@ public struct CBORCursor {
     /// Reads a map head and returns its number of entries.
     public mutating func readMapCount() throws(CBORError) -> Int {
         let count = try readHead(major: 5)
-        guard count <= UInt64(bytes.count - offset) else {
+        guard count <= UInt64(end - offset) else {
             throw CBORError(.truncated, "map at byte \(offset) claims \(count) entries")
         }
         return Int(count)

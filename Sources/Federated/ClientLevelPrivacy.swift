@@ -88,14 +88,23 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
     /// z_Δ·C/m, the noise added to each coordinate of the averaged update at round 1's clip.
     public var noiseStandardDeviation: Double { updateNoiseMultiplier * clip / Double(clientsPerRound) }
 
-    /// Scales `update` in place by min(1, C/‖update‖₂) and returns its norm before clipping. A vector that is not
-    /// finite is refused before it gets here.
-    @discardableResult
-    public static func clip(_ update: inout [Double], to bound: Double) -> Double {
-        let norm = update.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        let factor = PerExampleClipping.factor(norm: norm, bound: bound)
-        if factor < 1 { for index in update.indices { update[index] *= factor } }
-        return norm
+    /// How an update is clipped around `global`: the L2 norm of its difference (in double precision, coordinate by
+    /// coordinate) and min(1, C/norm), the factor the difference is scaled by. A vector that is not finite is refused
+    /// before it gets here.
+    public static func clipping(_ update: [Float], around global: [Float], to bound: Double) -> (
+        norm: Double, factor: Double
+    ) {
+        var squares = 0.0
+        update.withUnsafeBufferPointer { values in
+            global.withUnsafeBufferPointer { origin in
+                for index in 0..<values.count {
+                    let difference = Double(values[index]) - Double(origin[index])
+                    squares += difference * difference
+                }
+            }
+        }
+        let norm = squares.squareRoot()
+        return (norm, PerExampleClipping.factor(norm: norm, bound: bound))
     }
 
     /// The client-level privacy of `rounds` published rounds, by each of `accountants`.

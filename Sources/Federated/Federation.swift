@@ -79,58 +79,171 @@ public struct Federation: Sendable {
     /// A refused update leaves the round as it was.
     public mutating func submit(_ update: ClientUpdate, from client: String, round number: Int) throws(FederationError)
     {
+        if let refusal = submit([Submission(update, from: client, round: number)], concurrently: Self.serially)[0] {
+            throw refusal
+        }
+    }
+
+    /// One update to admit: what the authenticated `client` sent for round `round`.
+    public struct Submission: Sendable {
+        public let update: ClientUpdate
+        public let client: String
+        public let round: Int
+
+        public init(_ update: ClientUpdate, from client: String, round: Int) {
+            self.update = update
+            self.client = client
+            self.round = round
+        }
+    }
+
+    /// Runs `body` once for every index below `count`, possibly on several threads at once, and returns when every
+    /// call has.
+    public typealias ConcurrentLoop = @Sendable (_ count: Int, _ body: @escaping @Sendable (Int) -> Void) -> Void
+
+    /// One index after another on the calling thread.
+    public static let serially: ConcurrentLoop = { count, body in
+        for index in 0..<count { body(index) }
+    }
+
+    /// Admits `batch` in order exactly as one `submit` after another would (the same refusals, each refused update
+    /// leaving the round as it was, the same sums to the last bit), with the work that grows with the model spread
+    /// over `loop`: each update's own checks and clip norm, then the fold, coordinate range by coordinate range.
+    /// Returns each submission's refusal, nil for those admitted.
+    public mutating func submit(_ batch: [Submission], concurrently loop: ConcurrentLoop) -> [FederationError?] {
         // Taken out of `round` while it changes, so the running sum has one owner and folds in place (a copy left
         // in `round` would make the first write copy every parameter).
         guard var open = round.take() else {
-            throw FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
+            let finished = FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
+            return batch.map { _ in finished }
         }
         defer { round = open }
-        guard registered.contains(client) else {
-            throw FederationError(.unknownClient, "client \"\(client)\" is not registered")
+        let own = Self.concurrentMap(batch.count, loop) { [globalModel, clip = open.clip] index in
+            Self.ownChecks(batch[index], global: globalModel, clip: clip)
         }
-        guard number == open.number else {
-            throw FederationError(
-                .staleRound, "client \"\(client)\" submitted for round \(number), the open round is \(open.number)")
+        var refusals: [FederationError?] = []
+        var admitted: [(submission: Submission, clipFactor: Double)] = []
+        for (submission, checked) in zip(batch, own) {
+            let client = submission.client
+            let refusal: FederationError? =
+                if !registered.contains(client) {
+                    FederationError(.unknownClient, "client \"\(client)\" is not registered")
+                } else if submission.round != open.number {
+                    FederationError(
+                        .staleRound,
+                        "client \"\(client)\" submitted for round \(submission.round), the open round is \(open.number)"
+                    )
+                } else if !open.sampled.contains(client) {
+                    FederationError(.notInCohort, "client \"\(client)\" was not sampled into round \(open.number)")
+                } else if open.contributed.contains(client) {
+                    FederationError(
+                        .duplicateSubmission,
+                        "client \"\(client)\" already submitted an update for round \(open.number)")
+                } else {
+                    checked.refusal
+                }
+            refusals.append(refusal)
+            guard refusal == nil else { continue }
+            open.participants.append(client)
+            open.contributed.insert(client)
+            if checked.withinClip { open.unclipped += 1 }
+            if open.clip == nil && !plan.strategy.isMean { open.updates.append(submission.update) }
+            if open.clip == nil && plan.strategy.isMean { open.weight += Double(submission.update.exampleCount) }
+            admitted.append((submission, checked.clipFactor))
         }
-        guard open.sampled.contains(client) else {
-            throw FederationError(.notInCohort, "client \"\(client)\" was not sampled into round \(open.number)")
-        }
-        guard !open.contributed.contains(client) else {
-            throw FederationError(
-                .duplicateSubmission, "client \"\(client)\" already submitted an update for round \(open.number)")
-        }
-        guard update.parameters.count == globalModel.count else {
-            throw FederationError(
-                .wrongShape,
-                "client \"\(client)\" sent \(update.parameters.count) parameters, the model has \(globalModel.count)")
-        }
-        if let index = update.parameters.firstIndex(where: { !$0.isFinite }) {
-            throw FederationError(
-                .nonFinite, "client \"\(client)\" sent \(update.parameters[index]) at parameter \(index)")
-        }
-        guard update.exampleCount > 0 else {
-            throw FederationError(
-                .invalidUpdate, "client \"\(client)\" claims \(update.exampleCount) examples; at least 1 is needed")
-        }
-        open.participants.append(client)
-        open.contributed.insert(client)
-        if let bound = open.clip {
+        if !admitted.isEmpty && (open.clip != nil || plan.strategy.isMean) {
             if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
-            var delta = zip(update.parameters, globalModel).map { Double($0) - Double($1) }
-            if ClientLevelPrivacy.clip(&delta, to: bound) <= bound { open.unclipped += 1 }
-            for index in delta.indices { open.sum[index] += delta[index] }
-        } else if plan.strategy.isMean {
-            if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
-            let weight = Double(update.exampleCount)
-            open.sum.withUnsafeMutableBufferPointer { sum in
-                update.parameters.withUnsafeBufferPointer { values in
-                    for index in 0..<sum.count { sum[index] += weight * Double(values[index]) }
+            Self.fold(admitted, into: &open.sum, around: open.clip == nil ? nil : globalModel, loop)
+        }
+        return refusals
+    }
+
+    /// What can be checked of one update without the round's state, and its clip.
+    private struct OwnChecks: Sendable {
+        var refusal: FederationError?
+        var clipFactor = 1.0
+        var withinClip = false
+    }
+
+    private static func ownChecks(_ submission: Submission, global: [Float], clip: Double?) -> OwnChecks {
+        let (client, parameters) = (submission.client, submission.update.parameters)
+        guard parameters.count == global.count else {
+            return OwnChecks(
+                refusal: FederationError(
+                    .wrongShape,
+                    "client \"\(client)\" sent \(parameters.count) parameters, the model has \(global.count)"))
+        }
+        if !Self.allFinite(parameters), let index = parameters.firstIndex(where: { !$0.isFinite }) {
+            return OwnChecks(
+                refusal: FederationError(
+                    .nonFinite, "client \"\(client)\" sent \(parameters[index]) at parameter \(index)"))
+        }
+        guard submission.update.exampleCount > 0 else {
+            return OwnChecks(
+                refusal: FederationError(
+                    .invalidUpdate,
+                    "client \"\(client)\" claims \(submission.update.exampleCount) examples; at least 1 is needed"))
+        }
+        guard let clip else { return OwnChecks() }
+        let (norm, factor) = ClientLevelPrivacy.clipping(parameters, around: global, to: clip)
+        return OwnChecks(clipFactor: factor, withinClip: norm <= clip)
+    }
+
+    /// Whether every value is finite, with no branch per value so that the loop vectorises: the exponent field plus
+    /// one carries into the sign bit only when it is all ones (an infinity or a NaN).
+    static func allFinite(_ values: [Float]) -> Bool {
+        values.withUnsafeBufferPointer { buffer in
+            var carries: UInt32 = 0
+            for value in buffer { carries |= (value.bitPattern & 0x7f80_0000) &+ 0x0080_0000 }
+            return carries & 0x8000_0000 == 0
+        }
+    }
+
+    /// Adds the admitted updates to `sum` in their order, coordinate range by coordinate range: with DP (`global`
+    /// given) their clipped differences from the global model, otherwise nᵢθᵢ.
+    private static func fold(
+        _ admitted: [(submission: Submission, clipFactor: Double)], into sum: inout [Double], around global: [Float]?,
+        _ loop: ConcurrentLoop
+    ) {
+        // A range's running sum (512 KiB) stays in the core's cache while every update of the batch adds to it.
+        let rangeLength = 1 << 16
+        let count = sum.count
+        sum.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let sum = buffer
+            loop((count + rangeLength - 1) / rangeLength) { part in
+                let range = (part * rangeLength)..<min(count, (part + 1) * rangeLength)
+                for (submission, factor) in admitted {
+                    submission.update.parameters.withUnsafeBufferPointer { values in
+                        if let global {
+                            global.withUnsafeBufferPointer { origin in
+                                for index in range {
+                                    sum[index] += (Double(values[index]) - Double(origin[index])) * factor
+                                }
+                            }
+                        } else {
+                            let weight = Double(submission.update.exampleCount)
+                            for index in range { sum[index] += weight * Double(values[index]) }
+                        }
+                    }
                 }
             }
-            open.weight += weight
-        } else {
-            open.updates.append(update)
         }
+    }
+
+    /// `transform` of every index below `count`, computed by `loop`, in order.
+    private static func concurrentMap<Result: Sendable>(
+        _ count: Int, _ loop: ConcurrentLoop, _ transform: @escaping @Sendable (Int) -> Result
+    ) -> [Result] {
+        let results = UnsafeMutableBufferPointer<Result?>.allocate(capacity: count)
+        results.initialize(repeating: nil)
+        defer {
+            _ = results.deinitialize()
+            results.deallocate()
+        }
+        nonisolated(unsafe) let slots = results
+        // Each index is computed once, so each slot is written by one call.
+        loop(count) { index in slots[index] = transform(index) }
+        return results.map { $0! }
     }
 
     /// True when the open round may close at `now`: enough of its cohort has submitted (at once for an empty cohort),

@@ -68,4 +68,17 @@ struct CBORCursorTests {
             #expect(throws: CBORError.self, "\(name)") { _ = try other.readByteStringFields(count: 2) }
         }
     }
+
+    @Test("a cursor over a range reads the item there, returns ranges of the whole, and stops at the range's end")
+    func range() throws {
+        let item = try CBORValue.map([CBORMapEntry("k", .bytes([7, 8]))]).encoded()
+        let whole = [0xaa, 0xbb] + item + [0x41, 0x09]
+        var cursor = CBORCursor(whole, range: 2..<(2 + item.count))
+        let fields = try cursor.readByteStringFields(count: 1)
+        #expect(cursor.isAtEnd && cursor.offset == 2 + item.count)
+        #expect(try whole[#require(fields["k"])] == [7, 8])
+        // The byte string's length is within the array but past the range: truncated, not read.
+        var short = CBORCursor(whole, range: 2..<(2 + item.count - 1))
+        #expect(throws: CBORError.self) { _ = try short.readByteStringFields(count: 1) }
+    }
 }

@@ -16,6 +16,26 @@ import Testing
         #expect(try reply.join() == message)
     }
 
+    @Test("a head and a payload sent apart arrive as one frame; their sum is what the maximum bounds")
+    func headAndPayload() throws {
+        let (left, right) = try Channel.makePair()
+        let payload = (0..<(5 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let sender = BackgroundWork {
+            try left.send([1, 2, 3], followedBy: payload)
+            try left.send([], followedBy: [9])
+            try left.send([8], followedBy: [])
+        }
+        #expect(try right.receive() == [1, 2, 3] + payload)
+        #expect(try right.receive() == [9])
+        #expect(try right.receive() == [8])
+        try sender.join()
+        let (small, _) = try Channel.makePair(maximumFrameSize: 16)
+        let tooLarge = #expect(throws: ChannelError.self) {
+            try small.send([UInt8](repeating: 0, count: 8), followedBy: [UInt8](repeating: 0, count: 9))
+        }
+        #expect(tooLarge?.code == .frameTooLarge)
+    }
+
     @Test("frames that arrive in one read are split correctly")
     func backToBackFrames() throws {
         let (left, right) = try Channel.makePair()

@@ -34,6 +34,21 @@ struct EnclaveCallTests {
         #expect(try EnclaveCallMessage(decoding: longhand) == .ecall(id: 5, function: "f", argument: [0x2a]))
     }
 
+    @Test(
+        "a caller sends the call's head and its argument as one frame, byte for byte the call's encoding",
+        arguments: [0, 23, 24, 255, 256, 65_535, 65_536, 3 << 20])
+    func callFrame(size: Int) throws {
+        let (hostEnd, enclaveEnd) = try Channel.makePair()
+        let argument = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 13) }
+        let caller = BackgroundWork { try EnclaveCaller(channel: hostEnd).call("fedavg.submitBatch", argument) }
+        let frame = try enclaveEnd.receive()
+        #expect(
+            frame == (try EnclaveCallMessage.ecall(id: 1, function: "fedavg.submitBatch", argument: argument).encoded())
+        )
+        try enclaveEnd.send(try EnclaveCallMessage.ecallResult(id: 1, outcome: .returned([4])).encoded())
+        #expect(try caller.join() == [4])
+    }
+
     @Test("malformed messages are refused with a reason")
     func malformed() throws {
         let bad: [CBORValue] = [

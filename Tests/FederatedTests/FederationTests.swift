@@ -102,12 +102,10 @@ struct FederationTests {
         let privacy = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 0.5, delta: 1e-5, clientsPerRound: 5, registeredClients: 5)
         #expect(abs(privacy.noiseStandardDeviation - 0.1) < 1e-15)
-        var update: [Double] = [3, 4, 12]
-        #expect(ClientLevelPrivacy.clip(&update, to: 1.3) == 13)
-        for (got, want) in zip(update, [0.3, 0.4, 1.2]) { #expect(abs(got - want) < 1e-12) }
-        var small: [Double] = [0.1, 0.2]
-        ClientLevelPrivacy.clip(&small, to: 1)
-        #expect(small == [0.1, 0.2])
+        let (norm, factor) = ClientLevelPrivacy.clipping([4, 5, 13], around: [1, 1, 1], to: 1.3)
+        #expect(norm == 13)
+        for (got, want) in zip([3, 4, 12].map { $0 * factor }, [0.3, 0.4, 1.2]) { #expect(abs(got - want) < 1e-12) }
+        #expect(ClientLevelPrivacy.clipping([0.1, 0.2], around: [0, 0], to: 1).factor == 1)
     }
 
     @Test("the published model moves by the clipped mean plus Gaussian noise of std z·C/m")

@@ -53,7 +53,9 @@ extension HPKE {
         }
 
         /// Decrypts the next message; throws `.authenticationFailure` if it or `associatedData` was altered.
-        public mutating func open(_ ciphertext: [UInt8], associatedData: [UInt8] = []) throws -> [UInt8] {
+        public mutating func open(_ ciphertext: some ContiguousBytesView, associatedData: [UInt8] = []) throws
+            -> [UInt8]
+        {
             try context.open(ciphertext, associatedData: associatedData)
         }
 
@@ -77,7 +79,7 @@ extension HPKE {
 
     /// Single-shot decryption (RFC 9180 §6.1).
     public static func open(
-        _ ciphertext: [UInt8],
+        _ ciphertext: some ContiguousBytesView,
         encapsulatedKey: [UInt8],
         privateKey: ECPrivateKey,
         info: [UInt8],
@@ -136,7 +138,7 @@ struct KeySchedule: Sendable {
     }
 
     /// Opens the next message; the sequence number moves on only when the message authenticates.
-    mutating func open(_ ciphertext: [UInt8], associatedData: [UInt8]) throws -> [UInt8] {
+    mutating func open(_ ciphertext: some ContiguousBytesView, associatedData: [UInt8]) throws -> [UInt8] {
         let plaintext = try key.open(ciphertext, nonce: currentNonce(), associatedData: associatedData)
         sequenceNumber += 1
         return plaintext

@@ -14,8 +14,8 @@ public enum FederationCall {
     public static let descriptor = "fedavg.descriptor"
     /// Returns the signed current global model (`ModelState` header).
     public static let state = "fedavg.state"
-    /// A client's update: CBOR {"encapsulated_key", "ciphertext"}, HPKE-sealed `SignedStatement<UpdateHeader>`.
-    /// Returns the signed `Receipt`.
+    /// A client's update (`SealedUpdate`): CBOR {"encapsulated_key", "ciphertext"}, HPKE-sealed parameters and
+    /// signed `UpdateHeader`. Returns the signed `Receipt`.
     public static let submit = "fedavg.submit"
     /// Several `submit` arguments at once (a CBOR array of byte strings, at most `maximumBatchCount` of them and
     /// `maximumBatchSize` bytes in all), opened and checked in parallel on every core and admitted in order; returns
@@ -24,7 +24,7 @@ public enum FederationCall {
     /// Closes the open round if it may close now; returns the signed new `ModelState`.
     public static let close = "fedavg.close"
     /// HPKE `info` of an update sealed to the aggregator.
-    public static let hpkeInfo = Array("cloister fedavg update v1".utf8)
+    public static let hpkeInfo = Array("cloister fedavg update v2".utf8)
     /// The largest `submit` argument (a sealed update) the enclave accepts: 16 MiB, what the CBOR decoders on its
     /// path take. A larger one is refused with `update-too-large` (the enclave stays up); the host refuses it
     /// before relaying it (HTTP 413).
@@ -160,18 +160,22 @@ public struct ModelState: Sendable, Codable, Equatable {
     }
 }
 
-/// What a client signs with its registered key and seals to the enclave with its parameters.
+/// What a client signs with its registered key and seals to the enclave with its parameters (`SealedUpdate`).
 public struct UpdateHeader: Sendable, Codable, Equatable {
     public let federationID: String
     public let round: Int
     public let client: String
     public let exampleCount: Int
+    /// The HPKE encapsulated key (hex) of the sealed update this header travels in: the signature binds the client
+    /// to that one ciphertext, whose AEAD tag authenticates the parameters.
+    public let encapsulatedKey: String
 
-    public init(federationID: String, round: Int, client: String, exampleCount: Int) {
+    public init(federationID: String, round: Int, client: String, exampleCount: Int, encapsulatedKey: String) {
         self.federationID = federationID
         self.round = round
         self.client = client
         self.exampleCount = exampleCount
+        self.encapsulatedKey = encapsulatedKey
     }
 }
 
@@ -195,8 +199,10 @@ public struct Receipt: Sendable, Codable, Equatable {
     /// SHA-256 (hex) of a sealed update's encapsulated key and its ciphertext's AEAD tag (the last 16 bytes). The
     /// encapsulated key is fresh for every update and the tag authenticates the whole ciphertext under the key it
     /// derives, so the pair names one sealed update without hashing its megabytes a second time.
-    public static func digest(encapsulatedKey: [UInt8], ciphertext: [UInt8]) -> String {
-        hexEncoded(DigestAlgorithm.sha256.hash(encapsulatedKey + ciphertext.suffix(16)))
+    public static func digest(encapsulatedKey: [UInt8], ciphertext: ArraySlice<UInt8>) -> String {
+        // Indexed, not `suffix`: on a generic sequence that walks all the megabytes.
+        let tag = ciphertext[max(ciphertext.startIndex, ciphertext.endIndex - AESGCMKey.tagByteCount)...]
+        return hexEncoded(DigestAlgorithm.sha256.hash(encapsulatedKey + tag))
     }
 }
 

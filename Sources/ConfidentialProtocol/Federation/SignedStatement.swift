@@ -5,7 +5,8 @@ import FoundationEssentials
 
 /// A statement signed with COSE_Sign1 (ES256): a JSON header (what it says) and a float32 vector (little-endian
 /// bytes, so a million-parameter model is 4 MB with no text to parse). The enclave signs the federation and each
-/// global model with the key its quote binds; a client signs its update with its registered key.
+/// global model with the key its quote binds; a client signs its update's header with its registered key
+/// (`SealedUpdate`).
 public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable, Equatable {
     public let header: Header
     public let parameters: [Float]
@@ -87,7 +88,7 @@ public struct SignedStatement<Header: Codable & Sendable & Equatable>: Sendable,
         return bytes
     }
 
-    private static func floats(of bytes: ArraySlice<UInt8>) -> [Float] {
+    package static func floats(of bytes: ArraySlice<UInt8>) -> [Float] {
         let count = bytes.count / 4
         #if _endian(little)
             // The wire order is the machine's: one copy.

@@ -61,12 +61,18 @@ public final class Channel: Sendable {
 
     /// Sends one frame.
     public func send(_ message: [UInt8]) throws {
-        try sendFrame(message, passing: -1)
+        try sendFrame([], message, passing: -1)
+    }
+
+    /// Sends one frame holding `head` followed by `payload`, without joining them first: a message that wraps
+    /// megabytes (an ECALL's argument) goes out with no copy of them.
+    public func send(_ head: [UInt8], followedBy payload: [UInt8]) throws {
+        try sendFrame(head, payload, passing: -1)
     }
 
     /// Sends one frame carrying a duplicate of `passed`; the receiver gets it from `receiveWithDescriptor()`.
     public func send(_ message: [UInt8], passing passed: FileDescriptor) throws {
-        try withExtendedLifetime(passed) { try sendFrame(message, passing: passed.rawValue) }
+        try withExtendedLifetime(passed) { try sendFrame([], message, passing: passed.rawValue) }
     }
 
     /// Receives one frame; a frame that carries a descriptor is an error (the descriptor is closed).
@@ -100,22 +106,26 @@ public final class Channel: Sendable {
 
     // MARK: - Sending
 
-    private func sendFrame(_ message: [UInt8], passing passed: Int32) throws {
-        guard message.count <= maximumFrameSize else {
+    /// Sends the frame `head + payload`: the frame header and `head` in one small buffer, `payload` where it is.
+    private func sendFrame(_ head: [UInt8], _ payload: [UInt8], passing passed: Int32) throws {
+        let length = head.count + payload.count
+        guard length <= maximumFrameSize else {
             throw ChannelError(
-                .frameTooLarge, "cannot send \(message.count) bytes: the maximum frame is \(maximumFrameSize) bytes")
+                .frameTooLarge, "cannot send \(length) bytes: the maximum frame is \(maximumFrameSize) bytes")
         }
-        let header = (UInt32(message.count) | (passed >= 0 ? Channel.descriptorFlag : 0)).bigEndian
+        let header = (UInt32(length) | (passed >= 0 ? Channel.descriptorFlag : 0)).bigEndian
+        let first = withUnsafeBytes(of: header, Array.init) + head
         try sendLock.withLock { _ in
-            try withUnsafeBytes(of: header) { header in
-                try message.withUnsafeBytes { payload in
-                    try sendAll(header: header, payload: payload, passing: passed)
+            try first.withUnsafeBytes { first in
+                try payload.withUnsafeBytes { payload in
+                    try sendAll(header: first, payload: payload, passing: passed)
                 }
             }
         }
     }
 
-    /// Writes header and payload, continuing after a partial write; the descriptor goes with the first byte.
+    /// Writes `header` (the frame header and any head of the message) and `payload`, continuing after a partial
+    /// write; the descriptor goes with the first byte.
     private func sendAll(header: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, passing: Int32) throws {
         var passed = passing
         var offset = 0  // bytes of header + payload already sent

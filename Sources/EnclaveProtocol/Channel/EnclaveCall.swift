@@ -65,6 +65,18 @@ public enum EnclaveCallMessage: Sendable, Hashable {
 }
 
 extension EnclaveCallMessage {
+    /// The encoding of `.ecall(id, function, argument)` up to the argument's bytes: followed by them it is
+    /// `encoded()`, so a caller sends the two without copying a large argument into one message.
+    static func callHead(id: UInt64, function: String, argumentCount: Int) -> [UInt8] {
+        var writer = CBORWriter()
+        writer.writeHead(major: 4, argument: 4)
+        writer.writeHead(major: 0, argument: Kind.ecall.rawValue)
+        writer.writeHead(major: 0, argument: id)
+        writer.writeText(function)
+        writer.writeHead(major: 2, argument: UInt64(argumentCount))
+        return writer.bytes
+    }
+
     /// A call read in place, its argument copied once: the shape every `encoded()` call has. Arguments run to tens
     /// of megabytes (a batch of federation updates), and the general decoder copies them twice before the callee
     /// starts. Nil for anything else (results, or bytes not in that exact shape), which the general decoder reads or
@@ -186,7 +198,9 @@ public final class EnclaveCaller: Sendable {
             defer { value += 1 }
             return value
         }
-        try channel.send(EnclaveCallMessage.ecall(id: id, function: function, argument: argument).encoded())
+        try channel.send(
+            EnclaveCallMessage.callHead(id: id, function: function, argumentCount: argument.count), followedBy: argument
+        )
         while true {
             switch try EnclaveCallMessage(decoding: channel.receive()) {
             case .ecallResult(id, .returned(let bytes)):

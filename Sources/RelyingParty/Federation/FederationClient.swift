@@ -8,8 +8,8 @@ public import Verifier
 
 /// A data owner's side of a federation. It reaches the aggregator only through `transport` (the untrusted host's
 /// relay), sends nothing before the aggregator's quote passes appraisal on a fresh nonce, accepts a federation and
-/// global models only when the attested key signed them, and sends its update only signed with its registered key
-/// and HPKE-sealed to the attested key.
+/// global models only when the attested key signed them, and sends its update only HPKE-sealed to the attested key
+/// with its header signed by its registered key (`SealedUpdate`).
 public struct FederationClient: Sendable {
     /// Calls one of the aggregator's functions (`FederationCall`, `EnclaveMain.quoteFunction`) and returns its reply.
     public typealias Transport = @Sendable (_ function: String, _ argument: [UInt8]) async throws -> [UInt8]
@@ -124,20 +124,13 @@ public struct FederationClient: Sendable {
         return receipt
     }
 
-    /// The `fedavg.submit` argument for `parameters`: signed with this client's key, sealed with HPKE to the
-    /// attested key; and the digest its receipt names it by (`Receipt.digest(encapsulatedKey:ciphertext:)`).
+    /// The `fedavg.submit` argument for `parameters` (`SealedUpdate`): sealed with HPKE to the attested key, its
+    /// header signed with this client's key; and the digest its receipt names it by.
     public func sealedUpdate(
         _ parameters: [Float], exampleCount: Int, round: Int, in session: Session
     ) throws -> (message: [UInt8], updateDigest: String) {
-        let header = UpdateHeader(
-            federationID: session.descriptor.federationID, round: round, client: session.clientID,
-            exampleCount: exampleCount)
-        let signed = try SignedStatement(header: header, parameters: parameters).signed(with: signingKey)
-        let (encapsulatedKey, ciphertext) = try HPKE.seal(
-            signed, to: session.enclave.key, info: FederationCall.hpkeInfo)
-        let message = try CBORValue.map([
-            CBORMapEntry("encapsulated_key", .bytes(encapsulatedKey)), CBORMapEntry("ciphertext", .bytes(ciphertext)),
-        ]).encoded()
-        return (message, Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
+        try SealedUpdate.seal(
+            parameters, exampleCount: exampleCount, round: round, client: session.clientID,
+            federationID: session.descriptor.federationID, signingKey: signingKey, to: session.enclave.key)
     }
 }

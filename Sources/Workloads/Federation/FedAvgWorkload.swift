@@ -9,17 +9,17 @@ import Learning
 import Synchronization
 
 extension BuiltinWorkload {
-    /// The federated aggregator (`Manifests/fedavg.toml`): clients verify its quote, sign their updates with their
-    /// registered keys and seal them with HPKE to the key the quote binds; the enclave authenticates, validates,
-    /// clips, aggregates, adds DP-FedAvg noise, accounts client-level privacy, and signs every global model with that
-    /// key. The host (`cloister fl serve`) only relays ciphertext and publishes what the enclave signs. See
-    /// `FederationCall` for the ECALLs.
+    /// The federated aggregator (`Manifests/fedavg.toml`): clients verify its quote and seal their updates with HPKE to
+    /// the key the quote binds, each update's header signed with the client's registered key (`SealedUpdate`); the
+    /// enclave authenticates, validates, clips, aggregates, adds DP-FedAvg noise, accounts client-level privacy, and
+    /// signs every global model with that key. The host (`cloister fl serve`) only relays ciphertext and publishes
+    /// what the enclave signs. See `FederationCall` for the ECALLs.
     public static let fedavg = BuiltinWorkload(
         name: "fedavg",
         summary: "federated aggregation of HPKE-sealed, client-signed updates; DP-FedAvg; signed global models",
         ecalls: { enclave in
             // Every update copies through several buffers of its size: kept by the allocator, their pages are not
-            // faulted in and zeroed afresh for each update (which cost twice the decryption and hashing).
+            // faulted in and zeroed afresh for each update (which cost twice the decryption).
             HeapPolicy.keepFreedBuffers(upTo: FederationCall.maximumUpdateSize * 2)
             let aggregator = EnclaveAggregator(key: enclave.key)
             var table = EnclaveCallTable()
@@ -109,12 +109,18 @@ public final class EnclaveAggregator: Sendable {
 
     /// Opens, authenticates and admits one client update; returns the signed receipt.
     public func submit(_ argument: [UInt8]) throws -> [UInt8] {
-        let update = try open(argument, registry: try running { $0.registry })
-        return try state.withLock { running throws -> [UInt8] in try admit(update, into: &running) }
+        let registry = try running { $0.registry }
+        let opened = try SealedUpdate.open(
+            argument, with: key, federationID: registry.federationID, clientKeys: registry.clientKeys)
+        switch try admit([.success(opened)], concurrently: Federation.serially)[0] {
+        case .receipt(let receipt): return receipt
+        case .refused(let refusal): throw refusal
+        }
     }
 
     /// Opens and authenticates a batch of updates in parallel, one per core, then admits them in order (a refused
-    /// update leaves the round as it was and refuses only itself); returns the batch's `BatchOutcome`s.
+    /// update leaves the round as it was and refuses only itself) with their checks and folding on every core;
+    /// returns the batch's `BatchOutcome`s.
     public func submitBatch(_ argument: [UInt8]) throws -> [UInt8] {
         guard argument.count <= FederationCall.maximumBatchSize else {
             throw FederationError(
@@ -122,8 +128,8 @@ public final class EnclaveAggregator: Sendable {
                 "the batch takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumBatchSize)"
             )
         }
-        // The array is read in place and each update copied out by the thread that opens it: the batch is tens of
-        // megabytes, and a decoder's copies of it would be serial work before any core could start.
+        // The array is read in place, each update by the thread that opens it: the batch is tens of megabytes, and
+        // a decoder's copies of it would be serial work before any core could start.
         let ranges: [Range<Int>]
         do {
             var cursor = CBORCursor(argument)
@@ -140,27 +146,15 @@ public final class EnclaveAggregator: Sendable {
             )
         }
         let registry = try running { $0.registry }
-        let opened = ParallelWork.map(ranges) { range in
-            Result { () throws(FederationError) -> OpenedUpdate in
-                try self.open(Array(argument[range]), registry: registry)
+        let opened = ParallelWork.map(ranges) { [key] range in
+            Result { () throws(FederationError) -> SealedUpdate.Opened in
+                try SealedUpdate.open(
+                    argument, at: range, with: key, federationID: registry.federationID,
+                    clientKeys: registry.clientKeys)
             }
         }
-        let outcomes = try state.withLock { running throws -> [BatchOutcome] in
-            try opened.map { result throws -> BatchOutcome in
-                do {
-                    return .receipt(try admit(result.get(), into: &running))
-                } catch let refusal as FederationError {
-                    return .refused(refusal)
-                }
-            }
-        }
+        let outcomes = try admit(opened, concurrently: { count, body in _ = ParallelWork.map(Array(0..<count), body) })
         return try BatchOutcome.encoded(outcomes)
-    }
-
-    /// An update opened and authenticated, not yet admitted.
-    struct OpenedUpdate: Sendable {
-        let update: SignedStatement<UpdateHeader>
-        let updateDigest: String
     }
 
     /// What opening an update needs of the running federation (fixed once it has begun).
@@ -169,58 +163,37 @@ public final class EnclaveAggregator: Sendable {
         let clientKeys: [String: ECPublicKey]
     }
 
-    /// Opens `argument` (CBOR {encapsulated_key, ciphertext}) with the attested key and checks the update's signature
-    /// with its client's registered key and its federation; the work that needs no lock.
-    private func open(_ argument: [UInt8], registry: Registry) throws(FederationError) -> OpenedUpdate {
-        guard argument.count <= FederationCall.maximumUpdateSize else {
-            throw FederationError(
-                .updateTooLarge,
-                "the update takes \(argument.count) bytes; the aggregator accepts at most \(FederationCall.maximumUpdateSize)"
-            )
-        }
-        // Read in place (the ciphertext is megabytes): deterministic CBOR, as clients encode it.
-        var cursor = CBORCursor(argument)
-        let fields = try? cursor.readByteStringFields(count: 2)
-        guard cursor.isAtEnd, let keyRange = fields?["encapsulated_key"], let ciphertextRange = fields?["ciphertext"]
-        else {
-            throw FederationError(
-                .protocolViolation, "an update is the deterministic CBOR map {encapsulated_key, ciphertext}")
-        }
-        let encapsulatedKey = Array(argument[keyRange])
-        let ciphertext = Array(argument[ciphertextRange])
-        let signed: [UInt8]
-        do {
-            signed = try HPKE.open(
-                ciphertext, encapsulatedKey: encapsulatedKey, privateKey: key, info: FederationCall.hpkeInfo)
-        } catch {
-            throw FederationError(.protocolViolation, "the update does not open with the aggregator's key: \(error)")
-        }
-        let update = try SignedStatement<UpdateHeader>(signed: signed, what: "the update", rejection: .unknownClient) {
-            header throws(FederationError) in
-            guard let key = registry.clientKeys[header.client] else {
-                throw FederationError(.unknownClient, "client \"\(header.client)\" is not registered")
+    /// Admits the opened updates into the open round in order, spreading their checks and folding over `loop`;
+    /// returns a signed receipt for each one admitted and the refusal of each other.
+    private func admit(
+        _ opened: [Result<SealedUpdate.Opened, FederationError>], concurrently loop: Federation.ConcurrentLoop
+    ) throws -> [BatchOutcome] {
+        try state.withLock { running throws -> [BatchOutcome] in
+            guard running != nil else { throw FederationError(.roundNotReady, "the federation has not begun") }
+            let submissions = opened.compactMap { result in
+                try? result.map { update in
+                    Federation.Submission(
+                        ClientUpdate(parameters: update.parameters, exampleCount: update.header.exampleCount),
+                        from: update.header.client, round: update.header.round)
+                }.get()
             }
-            return key
+            // In place: a copy of the running state would copy the round's running sum (8 bytes a parameter).
+            var refusals = running!.federation.submit(submissions, concurrently: loop)[...]
+            var accepted = running!.federation.round?.participants.count ?? 0
+            accepted -= refusals.count { $0 == nil }
+            return try opened.map { result throws -> BatchOutcome in
+                switch result {
+                case .failure(let refusal): return .refused(refusal)
+                case .success(let update):
+                    if let refusal = refusals.removeFirst() { return .refused(refusal) }
+                    accepted += 1
+                    let receipt = Receipt(
+                        federationID: running!.descriptor.federationID, round: update.header.round,
+                        client: update.header.client, updateDigest: update.updateDigest, accepted: accepted)
+                    return .receipt(try SignedStatement(header: receipt).signed(with: key))
+                }
+            }
         }
-        guard update.header.federationID == registry.federationID else {
-            throw FederationError(.staleRound, "the update is for another federation")
-        }
-        return OpenedUpdate(
-            update: update, updateDigest: Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: ciphertext))
-    }
-
-    /// Admits an opened update into the open round; returns the signed receipt.
-    private func admit(_ opened: OpenedUpdate, into running: inout Running?) throws -> [UInt8] {
-        guard running != nil else { throw FederationError(.roundNotReady, "the federation has not begun") }
-        let update = opened.update
-        // In place: a copy of the running state would copy the round's running sum (8 bytes a parameter).
-        try running!.federation.submit(
-            ClientUpdate(parameters: update.parameters, exampleCount: update.header.exampleCount),
-            from: update.header.client, round: update.header.round)
-        let receipt = Receipt(
-            federationID: running!.descriptor.federationID, round: update.header.round, client: update.header.client,
-            updateDigest: opened.updateDigest, accepted: running!.federation.round?.participants.count ?? 0)
-        return try SignedStatement(header: receipt).signed(with: key)
     }
 
     /// Closes the open round if the plan lets it close now; returns the signed new global model.
