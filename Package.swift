@@ -316,7 +316,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PrivacyTests",
-            dependencies: ["Privacy", "CloisterTestSupport"],
+            dependencies: ["Privacy", "CloisterCrypto", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,170 @@
+/// Exact samples of the discrete Gaussian N_ℤ(0, σ²), P[X = x] ∝ exp(−x²/2σ²) on the integers, for a rational variance
+/// σ² = a/b, by the algorithms of Canonne, Kamath and Steinke, "The Discrete Gaussian for Differential Privacy"
+/// (NeurIPS 2020), section 5: Bernoulli(exp(−γ)) for rational γ from Bernoulli trials of rational probability
+/// (Algorithm 1), the discrete Laplace by rejection (Algorithm 2), and the discrete Gaussian by rejection from the
+/// discrete Laplace of scale t = ⌊σ⌋ + 1 (Algorithm 3).
+///
+/// Every step is integer arithmetic on 64- and 128-bit words: a Bernoulli(n/d) trial is a uniform integer below d,
+/// drawn by rejection from the source's 64-bit words, compared with n. Nothing on the sampling path touches a
+/// floating-point value, so the output has the distribution the accountants analyse exactly, with no holes and no
+/// cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure is an event too rare
+/// to happen: a draw whose arithmetic would leave 128 bits (a candidate more than 2⁶³ from 0, or an exponent above 2²⁸,
+/// each of probability below exp(−2²⁸)) is handled as if its exponent were infinite.
+///
+/// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives
+/// the same samples every time (the known-answer test replays them against a Python implementation on the same words).
+public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
+    public private(set) var source: Source
+    /// σ² = varianceNumerator / varianceDenominator.
+    public let varianceNumerator: UInt64
+    public let varianceDenominator: UInt64
+    /// The discrete Laplace scale t = ⌊σ⌋ + 1 the candidates are drawn with.
+    private let scale: UInt64
+    /// 2·a·b·t², the denominator of the acceptance exponent (|y|·b·t − a)² / (2·a·b·t²).
+    private let exponentDenominator: UInt128
+
+    /// The largest 2·a·b·t² accepted: exponents of candidates within 2⁶³ of 0 stay exact in 128 bits (σ up to about
+    /// 2²⁴ for an integer variance).
+    public static var maximumExponentDenominator: UInt128 { 1 << 100 }
+
+    /// A sampler of N_ℤ(0, a/b); refuses a zero numerator or denominator, a denominator above 2³², and variances whose
+    /// arithmetic would not stay within 128 bits (`maximumExponentDenominator`).
+    public init(varianceNumerator a: UInt64, varianceDenominator b: UInt64, source: Source) throws(PrivacyError) {
+        guard a > 0, b > 0, b <= 1 << 32 else {
+            throw PrivacyError(
+                .invalidParameter,
+                "the discrete Gaussian's variance \(a)/\(b) needs a positive numerator and a denominator in 1...2^32")
+        }
+        let scale = Self.floorSquareRoot(numerator: a, denominator: b) + 1
+        let (squared, overflow) = UInt128(scale).multipliedReportingOverflow(by: UInt128(scale))
+        let denominator = overflow ? nil : Self.product([2, UInt128(a), UInt128(b), squared])
+        guard let denominator, denominator <= Self.maximumExponentDenominator else {
+            throw PrivacyError(
+                .invalidParameter,
+                "the discrete Gaussian's variance \(a)/\(b) is too large for exact 128-bit sampling (2ab(⌊σ⌋+1)² must be at most 2^100)"
+            )
+        }
+        self.source = source
+        varianceNumerator = a
+        varianceDenominator = b
+        self.scale = scale
+        exponentDenominator = denominator
+    }
+
+    /// One sample of N_ℤ(0, σ²) (Algorithm 3).
+    public mutating func next() -> Int64 {
+        while true {
+            let candidate = discreteLaplace()
+            if acceptsGaussian(candidate) { return candidate }
+        }
+    }
+
+    /// Bernoulli(exp(−(|y| − σ²/t)² / 2σ²)) = Bernoulli(exp(−u² / (2abt²))) with u = |y|·b·t − a.
+    private mutating func acceptsGaussian(_ candidate: Int64) -> Bool {
+        let a = UInt128(varianceNumerator)
+        let product = Self.product([
+            UInt128(candidate.magnitude), UInt128(varianceDenominator), UInt128(scale),
+        ])
+        let difference = product.map { $0 >= a ? $0 - a : a - $0 }
+        guard let difference, difference <= UInt128(UInt64.max) else {
+            // u² ≥ 2¹²⁸ over a denominator of at most 2¹⁰⁰: an exponent above 2²⁸.
+            return bernoulliExpMinusInfinite()
+        }
+        return bernoulliExp(numerator: difference * difference, denominator: exponentDenominator)
+    }
+
+    /// One sample of the discrete Laplace of scale t, P[Y = y] ∝ exp(−|y|/t) (Algorithm 2 with s = 1).
+    private mutating func discreteLaplace() -> Int64 {
+        while true {
+            let u = uniform(below: UInt128(scale))
+            guard bernoulliExp(numerator: u, denominator: UInt128(scale)) else { continue }
+            var v: UInt64 = 0
+            while bernoulliExp(numerator: 1, denominator: 1) { v &+= 1 }
+            let (tv, overflow) = scale.multipliedReportingOverflow(by: v)
+            // x = u + t·v; beyond Int64 needs 2⁶³/t consecutive successes of probability 1/e: restart.
+            guard !overflow, tv <= UInt64(Int64.max) - UInt64(u) else { continue }
+            let x = Int64(tv + UInt64(u))
+            let negative = bernoulli(numerator: 1, denominator: 2)
+            if negative && x == 0 { continue }
+            return negative ? -x : x
+        }
+    }
+
+    /// Bernoulli(exp(−n/d)) for n ≥ 0, d > 0 (Algorithm 1): exp(−1) ⌊n/d⌋ times, then exp(−(n mod d)/d).
+    private mutating func bernoulliExp(numerator n: UInt128, denominator d: UInt128) -> Bool {
+        let whole = n / d
+        var count: UInt128 = 0
+        while count < whole {
+            guard bernoulliExpFraction(numerator: 1, denominator: 1) else { return false }
+            count += 1
+        }
+        return bernoulliExpFraction(numerator: n % d, denominator: d)
+    }
+
+    /// Bernoulli(exp(−∞)) as an exact limit of Algorithm 1: trials of exp(−1) until one fails (its success for ever
+    /// has probability 0; past 2²⁸ successes the remainder is below exp(−2²⁸)).
+    private mutating func bernoulliExpMinusInfinite() -> Bool {
+        while bernoulliExpFraction(numerator: 1, denominator: 1) {}
+        return false
+    }
+
+    /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K counts trials of Bernoulli(γ/K) until one fails; the answer is
+    /// whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
+    private mutating func bernoulliExpFraction(numerator n: UInt128, denominator d: UInt128) -> Bool {
+        var k: UInt128 = 1
+        while bernoulli(numerator: n, denominator: d) && bernoulli(numerator: 1, denominator: k) { k += 1 }
+        return k % 2 == 1
+    }
+
+    /// Bernoulli(n/d): a uniform integer below d is below n (no draw when n is 0 or at least d).
+    private mutating func bernoulli(numerator n: UInt128, denominator d: UInt128) -> Bool {
+        if n == 0 { return false }
+        if n >= d { return true }
+        return uniform(below: d) < n
+    }
+
+    /// A uniform integer in [0, m), m ≥ 1, by rejection: one 64-bit word per try when m fits in 64 bits, else two
+    /// (the first the high half); a word at or past the largest multiple of m is drawn again.
+    private mutating func uniform(below m: UInt128) -> UInt128 {
+        if m <= UInt128(UInt64.max) {
+            let modulus = UInt64(m)
+            // 2⁶⁴ mod m, computed in 64 bits as (2⁶⁴ − m) mod m.
+            let excess = (0 &- modulus) % modulus
+            while true {
+                let word = source.next()
+                if excess == 0 || word < 0 &- excess { return UInt128(word % modulus) }
+            }
+        }
+        let excess = (0 &- m) % m
+        while true {
+            let word = UInt128(source.next()) << 64 | UInt128(source.next())
+            if excess == 0 || word < 0 &- excess { return word % m }
+        }
+    }
+
+    /// ⌊√(a/b)⌋: the largest n with n²·b ≤ a.
+    static func floorSquareRoot(numerator a: UInt64, denominator b: UInt64) -> UInt64 {
+        var low: UInt64 = 0
+        var high: UInt64 = 1 << 32
+        while low < high {
+            let middle = low + (high - low + 1) / 2
+            let (square, overflow) = UInt128(middle).multipliedReportingOverflow(by: UInt128(middle))
+            let fits = !overflow && square * UInt128(b) <= UInt128(a)
+            if fits { low = middle } else { high = middle - 1 }
+        }
+        return low
+    }
+
+    /// The product of `factors`, nil when it leaves 128 bits.
+    private static func product(_ factors: [UInt128]) -> UInt128? {
+        var result: UInt128 = 1
+        for factor in factors {
+            let (next, overflow) = result.multipliedReportingOverflow(by: factor)
+            if overflow { return nil }
+            result = next
+        }
+        return result
+    }
+}
+
+extension DiscreteGaussianSampler: Sendable where Source: Sendable {}
