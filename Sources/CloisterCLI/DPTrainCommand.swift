@@ -22,7 +22,8 @@ struct TrainCommand: AsyncParsableCommand {
             deviation sigma x clip from OpenSSL's DRBG, SGD with momentum; epochs x floor(n / batch-size) steps. With \
             --epsilon, sigma is the smallest that keeps the tight (PLD) epsilon within it. The split (--test-fraction, \
             --seed) and the MLP's initial weights are seeded; sampling and noise never are. Features are clipped and \
-            scaled by the public bounds of --schema (Datasets/README.md); without one they are used as they are. \
+            scaled by the public bounds of --schema (Datasets/README.md; `cloister dp schema` drafts one); --unscaled \
+            uses them as they are; with neither the command refuses. \
             Before the first step the features' mean is released with Gaussian noise (rows clipped to norm \
             sqrt(d)/2, noise multiplier --centring-noise) and every step trains on the features minus it; the \
             accountant composes that release once with the steps, and the published model folds it into its biases. \
@@ -56,8 +57,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "The name of the label column.")
     var label: String
 
-    @Option(help: "A JSON file of public feature bounds (see Datasets/README.md).")
+    @Option(help: "A JSON file of public feature bounds (see Datasets/README.md; `cloister dp schema` drafts one).")
     var schema: String?
+
+    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
+    var unscaled = false
 
     @Option(help: "The model: logistic (labels 0/1), softmax, or mlp (one tanh hidden layer).")
     var model: ModelKind = .logistic
@@ -148,6 +152,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard (epsilon == nil) != (noiseMultiplier == nil) else {
             throw ValidationError("give exactly one of --epsilon and --noise-multiplier")
         }

@@ -46,8 +46,11 @@ struct FLClientCommand: AsyncParsableCommand {
     @Option(help: "The label column.")
     var label: String
 
-    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md).")
+    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md; `cloister dp schema` drafts one).")
     var schema: String?
+
+    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
+    var unscaled = false
 
     @Option(help: "Appraise the aggregator under this policy (TOML or JSON).")
     var policy: String?
@@ -80,6 +83,7 @@ struct FLClientCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be positive, got \(timeout)") }
     }
 

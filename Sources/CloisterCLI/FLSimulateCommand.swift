@@ -43,8 +43,11 @@ struct FLSimulateCommand: AsyncParsableCommand {
     @Option(help: "The label column.")
     var label: String
 
-    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md).")
+    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md; `cloister dp schema` drafts one).")
     var schema: String?
+
+    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
+    var unscaled = false
 
     @Option(parsing: .unconditional, help: "Number of clients.")
     var clients = 5
@@ -94,6 +97,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
+        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
         guard parallel > 0 else { throw ValidationError("--parallel must be positive") }
         guard (0..<clients).contains(malicious) else {

@@ -47,6 +47,19 @@ public struct Dataset: Sendable {
     }
 
     /// Parses CSV text (see `init(csvAt:label:schema:)`); `source` names it in errors.
+    /// The column names of a CSV header row, which must name `label` once and repeat no name.
+    static func columns(ofHeader header: Substring, label: String, source: String) throws(LearningError) -> [String] {
+        let columns = header.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingBlanks() }
+        guard columns.contains(label) else {
+            throw LearningError(
+                .malformedData, "\(source): no column named \"\(label)\" (columns: \(columns.joined(separator: ", ")))")
+        }
+        guard Set(columns).count == columns.count else {
+            throw LearningError(.malformedData, "\(source): the header repeats a column name")
+        }
+        return columns
+    }
+
     public init(csv text: String, label: String, source: String = "CSV", schema: FeatureSchema? = nil)
         throws(LearningError)
     {
@@ -57,16 +70,8 @@ public struct Dataset: Sendable {
         var lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
         while let last = lines.last, last.allSatisfy(\.isWhitespace) { lines.removeLast() }
         guard let header = lines.first else { throw LearningError(.malformedData, "\(source): empty file") }
-        let columns = header.split(separator: ",", omittingEmptySubsequences: false).map {
-            $0.trimmingBlanks()
-        }
-        guard let labelColumn = columns.firstIndex(of: label) else {
-            throw LearningError(
-                .malformedData, "\(source): no column named \"\(label)\" (columns: \(columns.joined(separator: ", ")))")
-        }
-        guard Set(columns).count == columns.count else {
-            throw LearningError(.malformedData, "\(source): the header repeats a column name")
-        }
+        let columns = try Self.columns(ofHeader: header, label: label, source: source)
+        let labelColumn = columns.firstIndex(of: label)!
         guard lines.count > 1 else { throw LearningError(.malformedData, "\(source): no data rows") }
         var features: [Double] = []
         features.reserveCapacity((lines.count - 1) * (columns.count - 1))

@@ -55,6 +55,21 @@ public struct FeatureSchema: Sendable, Equatable {
         try self.init(json: bytes, source: path)
     }
 
+    /// A schema to fill in for the CSV whose header row is the first line of `csv`: every feature column, in the
+    /// header's order, with bounds `[null, null]` (which no schema accepts: the data owner writes the public bounds,
+    /// which are never read off the data).
+    public static func draft(csv: String, label: String, source: String) throws(LearningError) -> String {
+        guard let header = csv.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).first,
+            !header.allSatisfy(\.isWhitespace)
+        else { throw LearningError(.malformedData, "\(source): no header row") }
+        let features = try Dataset.columns(ofHeader: header, label: label, source: source).filter { $0 != label }
+        let encoder = JSONEncoder()
+        let entries = features.map { name in
+            "    \(String(decoding: (try? encoder.encode(name)) ?? Data("\"\"".utf8), as: UTF8.self)): [null, null]"
+        }
+        return "{\n  \"features\": {\n" + entries.joined(separator: ",\n") + "\n  }\n}\n"
+    }
+
     /// Parses a schema's JSON text; `source` names it in errors.
     public init(json bytes: [UInt8], source: String) throws(LearningError) {
         let path = source

@@ -135,7 +135,10 @@ struct FLCommandTests {
     @Test("before signing, simulate, client and dp train name the manifest, the directory and the command to run")
     func unsignedManifest() throws {
         let directory = try TestEnvironment.temporaryDirectory("unsigned")
-        let data = ["--data", "\(datasets)/breast_cancer.csv", "--label", "label"]
+        let data = [
+            "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--schema",
+            "\(datasets)/breast_cancer.schema.json",
+        ]
         for (arguments, manifest, option) in [
             (["fl", "simulate"] + data, "Manifests/fedavg.manifest.cose", "--manifest"),
             (
@@ -169,6 +172,7 @@ struct FLCommandTests {
         let (_, environment, manifest) = try prepare()
         let simulate = [
             "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--manifest", manifest,
+            "--schema", "\(datasets)/breast_cancer.schema.json",
         ]
         for (extra, message) in [
             (["--clients", "-2"], "--clients must be positive"),
@@ -207,7 +211,7 @@ struct FLCommandTests {
         let client = try run(
             [
                 "fl", "client", "--server", "http://127.0.0.1:9", "--key", "k.pem", "--data", "d.csv", "--label", "l",
-                "--timeout", "-1",
+                "--unscaled", "--timeout", "-1",
             ], environment)
         #expect(client.status == 64 && client.standardError.contains("--timeout must be positive, got -1.0"))
     }
@@ -333,6 +337,7 @@ struct FLCommandTests {
             try run(
                 [
                     "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--clients", "2",
+                    "--schema", "\(datasets)/breast_cancer.schema.json",
                     "--rounds", "1", "--manifest", manifest, "--verifier", "http://127.0.0.1:\(port)",
                     "--verifier-policy", policy, "--json",
                 ], environment)
@@ -343,6 +348,7 @@ struct FLCommandTests {
         let tdx = try run(
             [
                 "fl", "simulate", "--data", "\(datasets)/breast_cancer.csv", "--label", "label", "--clients", "2",
+                "--schema", "\(datasets)/breast_cancer.schema.json",
                 "--rounds", "1", "--manifest", manifest, "--verifier", "http://127.0.0.1:\(port)",
                 "--verifier-policy", "fedavg", "--evidence", "tdx", "--json",
             ], environment)

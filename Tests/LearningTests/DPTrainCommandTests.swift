@@ -114,11 +114,71 @@ struct DPTrainCommandTests {
                 "HUGELABEL": hugeLabel,
             ][$0] ?? $0
         }
-        let result = try runTool(cloister, Self.common + substituted + ["--model-out", output])
+        // Without a schema the features are declared comparable (`--unscaled`), so each case reaches its own check.
+        let bounds = arguments.contains("--schema") ? [] : ["--unscaled"]
+        let result = try runTool(cloister, Self.common + substituted + bounds + ["--model-out", output])
         #expect(result.status == status, "\(result.standardError)")
         #expect(result.standardError.contains(message), "\(result.standardError)")
         #expect(!FileManager.default.fileExists(atPath: output))
         #expect(
             try FileManager.default.contentsOfDirectory(atPath: directory.path).allSatisfy { !$0.hasPrefix(".tmp") })
+    }
+}
+
+extension DPTrainCommandTests {
+    /// Three classes told apart by two features in [0, 1]; a third spans [0, 10⁶] and says nothing of the class.
+    static func mixedMagnitudes(in directory: URL) throws -> String {
+        var generator = SystemRandomNumberGenerator()
+        var lines = ["small_a,small_b,huge_noise,label"]
+        for row in 0..<900 {
+            let label = row % 3
+            let a = (Double(label == 1 ? 1 : 0) * 0.6 + Double.random(in: 0...0.4, using: &generator))
+            let b = (Double(label == 2 ? 1 : 0) * 0.6 + Double.random(in: 0...0.4, using: &generator))
+            lines.append("\(a),\(b),\(Double.random(in: 0...1_000_000, using: &generator)),\(label)")
+        }
+        let path = directory.appendingPathComponent("mixed.csv").path
+        try (lines.joined(separator: "\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test(
+        "without --schema or --unscaled training refuses (64), naming both and the dp schema command; its draft, filled in, trains"
+    )
+    func schemaRequired() throws {
+        let directory = try TestEnvironment.temporaryDirectory("dp-schema")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let data = try Self.mixedMagnitudes(in: directory)
+        let plan = Self.common + ["--data", data, "--model", "softmax", "--epsilon", "2", "--json"]
+        let refused = try runTool(cloister, plan)
+        #expect(refused.status == 64)
+        for phrase in ["has no --schema", "--unscaled", "cloister dp schema --data \(data) --label label"] {
+            #expect(refused.standardError.contains(phrase), "\(phrase): \(refused.standardError)")
+        }
+        let both = try runTool(cloister, plan + ["--schema", "x.json", "--unscaled"])
+        #expect(both.status == 64 && both.standardError.contains("not both"), "\(both.standardError)")
+
+        let drafted = try runTool(cloister, ["dp", "schema", "--data", data, "--label", "label"])
+        #expect(drafted.status == 0, "\(drafted.standardError)")
+        #expect(
+            drafted.standardOutput
+                == "{\n  \"features\": {\n    \"small_a\": [null, null],\n    \"small_b\": [null, null],\n    \"huge_noise\": [null, null]\n  }\n}\n"
+        )
+        let draft = directory.appendingPathComponent("draft.json").path
+        try drafted.standardOutput.write(toFile: draft, atomically: true, encoding: .utf8)
+        let unfilled = try runTool(cloister, plan + ["--schema", draft])
+        #expect(unfilled.status == 65 && unfilled.standardError.contains("needs [LOW, HIGH]"), "\(unfilled.standardError)")
+        let filled = directory.appendingPathComponent("schema.json").path
+        try drafted.standardOutput.replacingOccurrences(
+            of: "\"huge_noise\": [null, null]", with: "\"huge_noise\": [0, 1000000]"
+        )
+        .replacingOccurrences(of: "[null, null]", with: "[0, 1]").write(
+            toFile: filled, atomically: true, encoding: .utf8)
+        let trained = try runTool(cloister, plan + ["--schema", filled])
+        #expect(trained.status == 0, "\(trained.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(trained.standardOutput.utf8)) as? [String: Any])
+        #expect(try #require(fields["accuracy"] as? Double) > 0.85)
+        let noLabel = try runTool(cloister, ["dp", "schema", "--data", data, "--label", "class"])
+        #expect(noLabel.status == 65 && noLabel.standardError.contains("no column named \"class\""))
     }
 }
