@@ -161,12 +161,21 @@ extension DPTrainCommandTests {
         #expect(drafted.status == 0, "\(drafted.standardError)")
         #expect(
             drafted.standardOutput
-                == "{\n  \"features\": {\n    \"small_a\": [null, null],\n    \"small_b\": [null, null],\n    \"huge_noise\": [null, null]\n  }\n}\n"
-        )
+                == """
+                {
+                  "features": {
+                    "small_a": [null, null],
+                    "small_b": [null, null],
+                    "huge_noise": [null, null]
+                  }
+                }
+
+                """)
         let draft = directory.appendingPathComponent("draft.json").path
         try drafted.standardOutput.write(toFile: draft, atomically: true, encoding: .utf8)
         let unfilled = try runTool(cloister, plan + ["--schema", draft])
-        #expect(unfilled.status == 65 && unfilled.standardError.contains("needs [LOW, HIGH]"), "\(unfilled.standardError)")
+        #expect(
+            unfilled.status == 65 && unfilled.standardError.contains("needs [LOW, HIGH]"), "\(unfilled.standardError)")
         let filled = directory.appendingPathComponent("schema.json").path
         try drafted.standardOutput.replacingOccurrences(
             of: "\"huge_noise\": [null, null]", with: "\"huge_noise\": [0, 1000000]"
