@@ -36,12 +36,26 @@ public struct DPSGD: Sendable, Codable, Equatable {
     public mutating func step<Rows: ExampleRows, Source>(
         on data: Rows, random: inout GaussianSampler<Source>
     ) throws(Rows.Failure) -> Int {
+        var none: GradientCanaries?
+        return try step(on: data, random: &random, canaries: &none)
+    }
+
+    /// One step over `data` with the audit's `canaries` (`GradientCanaries`) as further records of the training set:
+    /// each included canary is sampled like every example, its gradient (norm C, on a coordinate of its own after
+    /// the model's) clipped like theirs, and the step's noise drawn for every coordinate of the sum by the same loop,
+    /// the canaries' released coordinates recorded as their scores. The model's step is the one `step(on:random:)`
+    /// takes; the canaries change no plan and no accounting.
+    @discardableResult
+    public mutating func step<Rows: ExampleRows, Source>(
+        on data: Rows, random: inout GaussianSampler<Source>, canaries: inout GradientCanaries?
+    ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
         if let sigma = plan.centringNoise, centre == nil {
             centre = try PrivateCentre.estimate(data, noiseMultiplier: sigma, random: &random)
         }
         let count = trainingModel.parameters.count
-        let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: count)
+        let total = count + (canaries?.count ?? 0)
+        let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: total)
         let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: trainingModel.scratchCount)
         let centred = UnsafeMutableBufferPointer<Double>.allocate(capacity: data.featureCount)
         defer {
@@ -52,19 +66,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
         sum.initialize(repeating: 0)
         scratch.initialize(repeating: 0)
         centred.initialize(repeating: 0)
-        // Poisson sampling by geometric gaps: the gap to the next sampled example is ⌊ln U / ln(1 − q)⌋ for U
-        // uniform in (0, 1], the same law as one Bernoulli(q) draw per example, with one draw per sampled example
-        // instead of one per example.
-        var batch: [Int] = []
-        batch.reserveCapacity(2 * plan.batchSize)
-        let logSkip = log1p(-plan.samplingRate)
-        var index = -1
-        while true {
-            let gap = 1 - random.uniform()
-            index += logSkip == -.infinity ? 1 : 1 + Int(min(log(gap) / logSkip, Double(data.count)))
-            guard index < data.count else { break }
-            batch.append(index)
-        }
+        let batch = Self.poissonSample(count: data.count, rate: plan.samplingRate, random: &random)
         try data.forEachExample(at: batch) { row, label in
             guard let centre else {
                 return trainingModel.addGradient(
@@ -74,15 +76,41 @@ public struct DPSGD: Sendable, Codable, Equatable {
             trainingModel.addGradient(
                 row: UnsafeBufferPointer(centred), label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
         }
+        if let members = canaries?.members {
+            let contribution = plan.clip * PerExampleClipping.factor(norm: plan.clip, bound: plan.clip)
+            for member in Self.poissonSample(count: members.count, rate: plan.samplingRate, random: &random) {
+                sum[count + members[member]] += contribution
+            }
+        }
         let deviation = plan.noiseMultiplier * plan.clip
         let expectedBatch = Double(plan.batchSize)
-        for p in 0..<count {
-            let noisy = (sum[p] + deviation * random.next()) / expectedBatch
-            velocity[p] = plan.momentum * velocity[p] + noisy
+        for p in 0..<total {
+            let released = sum[p] + deviation * random.next()
+            guard p < count else {
+                canaries?.record(released / plan.clip, at: p - count)
+                continue
+            }
+            velocity[p] = plan.momentum * velocity[p] + released / expectedBatch
             trainingModel.parameters[p] -= plan.learningRate * velocity[p]
         }
         stepsTaken += 1
         return batch.count
+    }
+
+    /// Poisson sampling of `count` records at `rate` by geometric gaps: the gap to the next sampled record is
+    /// ⌊ln U / ln(1 − q)⌋ for U uniform in (0, 1], the same law as one Bernoulli(q) draw per record, with one draw per
+    /// sampled record instead of one per record. The indices sampled, in order.
+    static func poissonSample<Source>(count: Int, rate: Double, random: inout GaussianSampler<Source>) -> [Int] {
+        var sampled: [Int] = []
+        sampled.reserveCapacity(Int(2 * rate * Double(count)) + 1)
+        let logSkip = log1p(-rate)
+        var index = -1
+        while true {
+            let gap = 1 - random.uniform()
+            index += logSkip == -.infinity ? 1 : 1 + Int(min(log(gap) / logSkip, Double(count)))
+            guard index < count else { return sampled }
+            sampled.append(index)
+        }
     }
 
     /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each. Returns the number of

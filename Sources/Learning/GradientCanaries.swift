@@ -1,0 +1,69 @@
+public import Privacy
+
+/// White-box gradient canaries for the one-run audit (Steinke, Nasr, Jagielski 2023; `OneRunAudit`): m extra records
+/// of the training set, each a member with probability ½ (a secret of the auditor), whose gradient is the clip norm C
+/// on a coordinate of its own after the model's ("Dirac" canaries that neither touch the model nor each other).
+/// `DPSGD.step(on:random:canaries:)` samples the members like every example and releases their coordinates with the
+/// step's noise, by the same loop as the model's; a canary's score is the sum of its released coordinate over the
+/// steps, divided by C. Each canary then has exactly the privacy the accountant computes for the plan's steps, so a
+/// guesser that names members from the scores more often than that ε allows shows the trainer spends more than it
+/// claims (a wrong sampling rate, noise, clip, step count or accountant). It does not test the clipping of real
+/// examples' gradients.
+public struct GradientCanaries: Sendable {
+    /// Whether each canary is a member of the training set.
+    public let included: [Bool]
+    /// The indices of the members.
+    let members: [Int]
+    /// Each canary's released coordinate summed over the steps, divided by C.
+    public private(set) var scores: [Double]
+
+    public var count: Int { included.count }
+
+    /// `count` canaries, each a member with probability ½ by `random` (a secret source: the guesser must not know it).
+    public init(count: Int, random: inout some RandomNumberGenerator) throws(LearningError) {
+        guard count >= 1, count <= Self.maximumCount else {
+            throw LearningError(
+                .invalidParameter, "an audit takes 1 to \(Self.maximumCount) canaries, got \(count)")
+        }
+        let included = (0..<count).map { _ in Bool.random(using: &random) }
+        self.included = included
+        members = included.indices.filter { included[$0] }
+        scores = Array(repeating: 0, count: count)
+    }
+
+    /// The most canaries an audit takes: each costs a noise draw per step.
+    public static let maximumCount = 100_000
+
+    mutating func record(_ released: Double, at index: Int) {
+        scores[index] += released
+    }
+
+    /// What the guesser found: the number of guesses it made, how many were right, and the lower bound on ε.
+    public struct Finding: Sendable, Equatable {
+        public let guesses: Int
+        public let correct: Int
+        public let epsilonLowerBound: Double
+    }
+
+    /// The guesses and the lower bound at `confidence`: for each k of a grid fixed in advance (1 %, 2 %, 5 %, 10 %,
+    /// 20 % and 40 % of the canaries), the k highest scores guessed members and the k lowest not, each k's bound taken
+    /// at the confidence split evenly over the grid (Bonferroni); the largest bound, with its guesses.
+    public func finding(delta: Double, confidence: Double) throws(PrivacyError) -> Finding {
+        let order = scores.indices.sorted { scores[$0] > scores[$1] }
+        let grid = Array(Set([100, 50, 20, 10, 5].map { max(1, count / $0) } + [max(1, 2 * count / 5)]))
+            .filter { 2 * $0 <= count }.sorted()
+        guard !grid.isEmpty else { return Finding(guesses: 0, correct: 0, epsilonLowerBound: 0) }
+        let level = 1 - (1 - confidence) / Double(grid.count)
+        var best = Finding(guesses: 0, correct: 0, epsilonLowerBound: 0)
+        for k in grid {
+            let correct =
+                order.prefix(k).count { included[$0] } + order.suffix(k).count { !included[$0] }
+            let bound = try OneRunAudit.epsilonLowerBound(
+                canaries: count, guesses: 2 * k, correct: correct, delta: delta, confidence: level)
+            if bound > best.epsilonLowerBound || best.guesses == 0 {
+                best = Finding(guesses: 2 * k, correct: correct, epsilonLowerBound: bound)
+            }
+        }
+        return best
+    }
+}

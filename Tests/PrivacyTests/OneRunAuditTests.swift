@@ -1,0 +1,71 @@
+import Privacy
+import Testing
+
+@Suite("One-run audit statistics (Steinke, Nasr, Jagielski 2023) against jax_privacy's answers")
+struct OneRunAuditTests {
+    /// (canaries, guesses, correct, δ, ε lower bound at 95 %) from `jax_privacy.auditing._epsilon_one_run`
+    /// (jax-privacy 2.0.0, brentq to 1e−6).
+    static let knownAnswers: [(Int, Int, Int, Double, Double)] = [
+        (1000, 1000, 1000, 0, 5.809068), (1000, 1000, 1000, 1e-5, 5.782283), (1000, 500, 500, 1e-5, 5.087549),
+        (1000, 100, 100, 1e-5, 3.465376), (1000, 100, 90, 1e-5, 1.626143), (1000, 200, 150, 1e-5, 0.819973),
+        (10000, 10000, 10000, 1e-5, 7.834303), (31, 31, 31, 1e-5, 2.287177), (1000, 1000, 900, 1e-6, 2.021175),
+        (1000, 10, 10, 1e-5, 1.014986),
+    ]
+
+    @Test("the lower bound matches jax_privacy's on ten known answers, to 2e−6")
+    func knownAnswerBounds() throws {
+        for (m, r, v, delta, expected) in Self.knownAnswers {
+            let bound = try OneRunAudit.epsilonLowerBound(
+                canaries: m, guesses: r, correct: v, delta: delta, confidence: 0.95)
+            #expect(
+                abs(bound - expected) < 2e-6, "m \(m), r \(r), v \(v), δ \(delta): \(bound), jax_privacy \(expected)")
+        }
+    }
+
+    @Test("p-values at ε = 1 match jax_privacy's")
+    func knownAnswerPValues() throws {
+        let dominated = try OneRunAudit.pValue(canaries: 1000, guesses: 1000, correct: 1000, epsilon: 1, delta: 1e-5)
+        #expect(abs(dominated / 6.58862e-5 - 1) < 1e-5)
+        let tail = try OneRunAudit.pValue(canaries: 1000, guesses: 200, correct: 150, epsilon: 1, delta: 1e-5)
+        #expect(abs(tail - 0.304423) < 1e-6)
+    }
+
+    @Test("no better than chance gives 0; δ > 0 never raises the bound; more correct guesses never lower it")
+    func monotone() throws {
+        #expect(
+            try OneRunAudit.epsilonLowerBound(canaries: 100, guesses: 0, correct: 0, delta: 0, confidence: 0.95) == 0)
+        #expect(
+            try OneRunAudit.epsilonLowerBound(canaries: 1000, guesses: 200, correct: 100, delta: 1e-5, confidence: 0.95)
+                == 0)
+        var previous = 0.0
+        for correct in stride(from: 100, through: 200, by: 10) {
+            let pure = try OneRunAudit.epsilonLowerBound(
+                canaries: 1000, guesses: 200, correct: correct, delta: 0, confidence: 0.95)
+            let approximate = try OneRunAudit.epsilonLowerBound(
+                canaries: 1000, guesses: 200, correct: correct, delta: 1e-4, confidence: 0.95)
+            #expect(approximate <= pure && pure >= previous, "\(correct) correct")
+            previous = pure
+        }
+    }
+
+    @Test("impossible counts, δ outside [0, 1], a negative ε and confidences outside (0, 1) are refused")
+    func refusals() {
+        for (m, r, v) in [(0, 0, 0), (10, 11, 5), (10, 5, 6), (10, -1, 0)] {
+            #expect(throws: PrivacyError.self) {
+                _ = try OneRunAudit.epsilonLowerBound(canaries: m, guesses: r, correct: v, delta: 0, confidence: 0.95)
+            }
+        }
+        #expect(throws: PrivacyError.self) {
+            _ = try OneRunAudit.epsilonLowerBound(canaries: 10, guesses: 5, correct: 5, delta: 1.5, confidence: 0.95)
+        }
+        for confidence in [0.0, 1.0, -0.5, .nan] {
+            #expect(throws: PrivacyError.self) {
+                _ = try OneRunAudit.epsilonLowerBound(
+                    canaries: 10, guesses: 5, correct: 5, delta: 0, confidence: confidence)
+            }
+        }
+        #expect(throws: PrivacyError.self) {
+            _ = try OneRunAudit.pValue(canaries: 10, guesses: 5, correct: 5, epsilon: -1, delta: 0)
+        }
+    }
+}
