@@ -310,7 +310,7 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     /// The bytes of the file at `path`; an unreadable file is a `code` error naming it.
-    private static func read(_ path: String, _ code: LearningError.Code) throws(LearningError) -> [UInt8] {
+    static func read(_ path: String, _ code: LearningError.Code) throws(LearningError) -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw LearningError(code, "\(path): cannot be read")
         }

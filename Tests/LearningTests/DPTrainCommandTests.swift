@@ -191,3 +191,34 @@ extension DPTrainCommandTests {
         #expect(noLabel.status == 65 && noLabel.standardError.contains("no column named \"class\""))
     }
 }
+
+extension DPTrainCommandTests {
+    @Test("dp audit --json: the accountant's epsilon beside a lower bound under it; bad canaries or confidence exit 64")
+    func audit() throws {
+        let base = [
+            "dp", "audit", "--data", "\(Self.datasets)/breast_cancer.csv", "--label", "label", "--schema",
+            "\(Self.datasets)/breast_cancer.schema.json", "--epsilon", "2", "--delta", "1e-5",
+        ]
+        let result = try runTool(cloister, base + ["--canaries", "500", "--json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(
+            Set(fields.keys) == [
+                "epsilon", "epsilon_lower", "accountant", "delta", "confidence", "canaries", "guesses", "correct",
+                "noise_multiplier", "sampling_rate", "steps", "accuracy",
+            ])
+        let epsilon = try #require(fields["epsilon"] as? Double)
+        let lower = try #require(fields["epsilon_lower"] as? Double)
+        #expect(epsilon <= 2 && epsilon > 1.98 && lower >= 0 && lower < epsilon, "\(fields)")
+        #expect(fields["canaries"] as? Int == 500 && fields["steps"] as? Int == 280)
+        #expect(try #require(fields["correct"] as? Int) <= #require(fields["guesses"] as? Int))
+        for (extra, message) in [
+            (["--canaries", "0"], "--canaries must be in 1...100000"),
+            (["--confidence", "1"], "--confidence must be in (0, 1)"),
+        ] {
+            let refused = try runTool(cloister, base + extra)
+            #expect(refused.status == 64 && refused.standardError.contains(message), "\(refused.standardError)")
+        }
+    }
+}

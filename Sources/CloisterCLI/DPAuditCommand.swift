@@ -1,0 +1,156 @@
+import ArgumentParser
+import CloisterCrypto
+import Foundation
+import Learning
+import Privacy
+
+/// `cloister dp audit`: an empirical lower bound on the ε a DP-SGD configuration spends, beside the accountant's.
+struct AuditCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Audit a DP-SGD configuration: an empirical lower bound on epsilon beside the accountant's.",
+        discussion: """
+            The one-run audit of Steinke, Nasr and Jagielski (NeurIPS 2023) with white-box gradient canaries: \
+            --canaries extra records, each a member of the training set with probability 1/2 (a secret drawn from \
+            OpenSSL's DRBG), with gradient C on a coordinate of its own, are sampled and noised by the trainer's own \
+            step exactly like the examples, in one training run of the plan `dp train` would run with the same \
+            options. A guesser then names the canaries with the highest released scores members and the lowest not \
+            (at 1, 2, 5, 10, 20 and 40 % of the canaries, the confidence split evenly over them), and the number it \
+            gets right bounds epsilon from below at --confidence. The bound is far below the claim for a correct \
+            trainer (the canaries cap it near ln(m / ln(1/(1-confidence))): 5.8 for 1,000 canaries at 95 %); a bound \
+            above the accountant's epsilon means the trainer spends more than it claims. The canaries test the \
+            sampling rate, noise, clip, step count and accounting, not the clipping of real examples. \
+            Exit status: 0 audited and the bound is within the claim, 2 the bound exceeds the accountant's epsilon, \
+            64 bad arguments, 65 malformed data or schema. JSON: {"epsilon", "epsilon_lower", "accountant", \
+            "delta", "confidence", "canaries", "guesses", "correct", "noise_multiplier", "sampling_rate", "steps", \
+            "accuracy"}.
+            """
+    )
+
+    @Option(help: "The CSV file: a header row, numeric features, a class label column.")
+    var data: String
+
+    @Option(help: "The name of the label column.")
+    var label: String
+
+    @Option(help: "A JSON file of public feature bounds (see Datasets/README.md; `cloister dp schema` drafts one).")
+    var schema: String?
+
+    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
+    var unscaled = false
+
+    @Option(help: "The model: logistic (labels 0/1), softmax, or mlp (one tanh hidden layer).")
+    var model: ModelKind = .logistic
+
+    @Option(parsing: .unconditional, help: "Hidden units of the mlp.")
+    var hiddenUnits = 32
+
+    @Option(parsing: .unconditional, help: "Target epsilon the plan is calibrated to (tight accountant).")
+    var epsilon: Double?
+
+    @Option(parsing: .unconditional, help: "Noise multiplier sigma, instead of --epsilon.")
+    var noiseMultiplier: Double?
+
+    @Option(parsing: .unconditional, help: "Target delta, in (0, 1/n).")
+    var delta: Double
+
+    @Option(parsing: .unconditional, help: "Passes over the training set.")
+    var epochs = 20
+
+    @Option(parsing: .unconditional, help: "Expected batch size (Poisson sampling).")
+    var batchSize = 32
+
+    @Option(parsing: .unconditional, help: "Learning rate.")
+    var lr = 0.3
+
+    @Option(parsing: .unconditional, help: "Momentum, in [0, 1).")
+    var momentum = 0.0
+
+    @Option(parsing: .unconditional, help: "Per-example clipping norm C.")
+    var clip = 1.0
+
+    @Option(
+        parsing: .unconditional, help: "Noise multiplier of the private feature centre released before the first step.")
+    var centringNoise = DPSGDPlan.defaultCentringNoise
+
+    @Flag(help: "Train on the features uncentred (no centre released, nothing spent on one).")
+    var noCentring = false
+
+    @Option(parsing: .unconditional, help: "Fraction of the examples held out for testing.")
+    var testFraction = 0.2
+
+    @Option(parsing: .unconditional, help: "Seed of the train/test split and the initial weights.")
+    var seed: UInt64 = 0
+
+    @Option(parsing: .unconditional, help: "Number of gradient canaries, 1 to 100,000.")
+    var canaries = 1_000
+
+    @Option(parsing: .unconditional, help: "Confidence of the lower bound, in (0, 1).")
+    var confidence = 0.95
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func validate() throws {
+        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
+        guard (1...GradientCanaries.maximumCount).contains(canaries) else {
+            throw ValidationError("--canaries must be in 1...\(GradientCanaries.maximumCount), got \(canaries)")
+        }
+        guard confidence > 0, confidence < 1 else {
+            throw ValidationError("--confidence must be in (0, 1), got \(confidence)")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let spec = TrainingSpec(
+                label: label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon,
+                noiseMultiplier: noiseMultiplier, delta: delta, epochs: epochs, batchSize: batchSize,
+                learningRate: lr, momentum: momentum, clip: clip, centringNoise: noCentring ? nil : centringNoise,
+                testFraction: testFraction, seed: seed)
+            try spec.validate()
+            let setup = try TrainingSetup(
+                csv: TrainCommand.read(data, .malformedData), source: data,
+                schema: try schema.map { try TrainCommand.read($0, .malformedSchema) }, schemaSource: schema ?? "",
+                spec: spec)
+            var secret = BufferedSecureRandom()
+            var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
+            var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
+            var random = GaussianSampler(source: BufferedSecureRandom())
+            let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
+            while !trainer.isFinished {
+                trainer.step(on: setup.train, random: &random, canaries: &audited)
+                bar.update(trainer.stepsTaken)
+            }
+            bar.finish()
+            let report = try setup.plan.privacy()
+            guard let claim = report.tightestFirst.first else { throw ExitCode.failure }
+            let finding = try audited!.finding(delta: setup.plan.delta, confidence: confidence)
+            let accuracy = setup.accuracy(of: trainer.model)
+            if json {
+                try printJSONFields([
+                    "epsilon": .number(claim.epsilon), "epsilon_lower": .number(finding.epsilonLowerBound),
+                    "accountant": .text(claim.accountant.rawValue), "delta": .number(setup.plan.delta),
+                    "confidence": .number(confidence), "canaries": .number(Double(canaries)),
+                    "guesses": .number(Double(finding.guesses)), "correct": .number(Double(finding.correct)),
+                    "noise_multiplier": .number(setup.plan.noiseMultiplier),
+                    "sampling_rate": .number(setup.plan.samplingRate), "steps": .number(Double(setup.plan.steps)),
+                    "accuracy": .number(accuracy),
+                ])
+            } else {
+                print(
+                    "epsilon \(claim.epsilon) (\(claim.accountant.rawValue)) at delta \(setup.plan.delta); audited lower bound \(finding.epsilonLowerBound) at confidence \(confidence)"
+                )
+                print(
+                    "\(finding.correct) of \(finding.guesses) guesses right about \(canaries) canaries; noise multiplier \(setup.plan.noiseMultiplier), sampling rate \(setup.plan.samplingRate), \(setup.plan.steps) steps; test accuracy \(accuracy)"
+                )
+            }
+            guard finding.epsilonLowerBound <= claim.epsilon else {
+                printToStandardError(
+                    "error: the audit's lower bound \(finding.epsilonLowerBound) exceeds the accountant's epsilon \(claim.epsilon): this configuration spends more privacy than it claims"
+                )
+                throw ExitCode(2)
+            }
+        }
+    }
+}
