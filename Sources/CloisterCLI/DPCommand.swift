@@ -8,7 +8,9 @@ public struct DPCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "dp",
         abstract: "Differential privacy: DP-SGD training, its privacy loss and the noise a target loss needs.",
-        subcommands: [EpsilonCommand.self, CalibrateCommand.self, TrainCommand.self, AuditCommand.self, SchemaCommand.self]
+        subcommands: [
+            EpsilonCommand.self, CalibrateCommand.self, TrainCommand.self, AuditCommand.self, SchemaCommand.self,
+        ]
     )
 
     public init() {}
