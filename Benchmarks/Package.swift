@@ -78,6 +78,15 @@ let package = Package(
             path: "Sources/EnclaveProbe/EnclaveWorkbench",
             swiftSettings: [.swiftLanguageMode(.v6)]
         ),
+        // Measures the noise samplers for `scripts/bench-noise` (discrete Gaussian and Box–Muller samples per second).
+        .executableTarget(
+            name: "NoiseProbe",
+            dependencies: [
+                .product(name: "Privacy", package: "Cloister"), .product(name: "Learning", package: "Cloister"),
+                .product(name: "CloisterCrypto", package: "Cloister"), "ProbeSupport",
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
         // Measures the fedavg aggregator enclave for `scripts/bench-aggregation`.
         .executableTarget(
             name: "AggregationProbe",
