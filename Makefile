@@ -31,6 +31,7 @@ venv: $(STAMP)
 $(STAMP): Tests/Interop/requirements.txt | deps
 	@test -x $(PYTHON) || python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-deps jax-privacy==2.0.0
 	@mkdir -p .build && touch $@
 
 build: deps

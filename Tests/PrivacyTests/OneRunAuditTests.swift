@@ -1,3 +1,5 @@
+import CloisterTestSupport
+import Foundation
 import Privacy
 import Testing
 
@@ -66,6 +68,32 @@ struct OneRunAuditTests {
         }
         #expect(throws: PrivacyError.self) {
             _ = try OneRunAudit.pValue(canaries: 10, guesses: 5, correct: 5, epsilon: -1, delta: 0)
+        }
+    }
+
+    @Test("300 random audits: the same lower bound as jax_privacy's, to 2e−6 (its root finder's tolerance)")
+    func differential() throws {
+        let python = try #require(TestEnvironment.python, "set CLOISTER_PYTHON (make test does)")
+        var generator = SystemRandomNumberGenerator()
+        let cases: [(Int, Int, Int, Double, Double)] = (0..<300).map { _ in
+            let m = Int.random(in: 10...5_000, using: &generator)
+            let r = Int.random(in: 1...m, using: &generator)
+            let v = Int.random(in: (r / 2)...r, using: &generator)
+            let delta = [0, 1e-6, 1e-5, 1e-3].randomElement(using: &generator)!
+            return (m, r, v, delta, [0.9, 0.95, 0.99].randomElement(using: &generator)!)
+        }
+        let input = try JSONSerialization.data(withJSONObject: cases.map { [$0.0, $0.1, $0.2, $0.3, $0.4] })
+        let output = try runTool(
+            python, [TestEnvironment.interopScript("one_run_audit.py"), "bounds"], input: Array(input))
+        try #require(output.status == 0, "one_run_audit.py failed: \(output.standardError)")
+        let theirs = output.standardOutput.split(separator: "\n").compactMap { Double($0) }
+        try #require(theirs.count == cases.count)
+        for ((m, r, v, delta, confidence), reference) in zip(cases, theirs) {
+            let ours = try OneRunAudit.epsilonLowerBound(
+                canaries: m, guesses: r, correct: v, delta: delta, confidence: confidence)
+            #expect(
+                abs(ours - reference) < 2e-6,
+                "m \(m) r \(r) v \(v) δ \(delta) at \(confidence): \(ours) vs \(reference)")
         }
     }
 }
