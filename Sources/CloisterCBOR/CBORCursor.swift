@@ -125,20 +125,29 @@ public struct CBORCursor {
         return Int(count)
     }
 
-    /// Reads a map of `count` entries from text keys to byte strings, in any key order, and returns where each value
-    /// lies in `bytes` (nothing is copied): for messages whose fields are megabytes. Refuses another count, a
-    /// repeated key, or a key or value of another type.
+    /// Reads a map of `count` entries from text keys to byte strings, its keys in deterministic order (bytewise by
+    /// their encodings, RFC 8949 §4.2.1, as `CBORValue.encoded()` writes them), and returns where each value lies in
+    /// `bytes` (nothing is copied): for messages whose fields are megabytes. Refuses another count, keys out of order
+    /// or repeated, or a key or value of another type.
     public mutating func readByteStringFields(count expected: Int) throws(CBORError) -> [String: Range<Int>] {
         let count = try readMapCount()
         guard count == expected else {
             throw CBORError(.malformed, "expected a map of \(expected) entries, found \(count)")
         }
         var fields: [String: Range<Int>] = [:]
+        var previous: Range<Int>?
         for _ in 0..<count {
+            let keyStart = offset
             let name = try readText()
-            guard fields.updateValue(try readByteStringRange(), forKey: name) == nil else {
-                throw CBORError(.malformed, "the key \"\(name)\" appears twice")
+            let key = keyStart..<offset
+            if let previous, !bytes[previous].lexicographicallyPrecedes(bytes[key]) {
+                throw CBORError(
+                    .malformed,
+                    fields[name] == nil
+                        ? "the key \"\(name)\" is out of deterministic order" : "the key \"\(name)\" appears twice")
             }
+            previous = key
+            fields[name] = try readByteStringRange()
         }
         return fields
     }

@@ -17,13 +17,15 @@ struct AuditCommand: ParsableCommand {
             options. A guesser then names the canaries with the highest released scores members and the lowest not \
             (at 1, 2, 5, 10, 20 and 40 % of the canaries, the confidence split evenly over them), and the number it \
             gets right bounds epsilon from below at --confidence. The bound is far below the claim for a correct \
-            trainer (the canaries cap it near ln(m / ln(1/(1-confidence))): 5.8 for 1,000 canaries at 95 %); a bound \
-            above the accountant's epsilon means the trainer spends more than it claims. The canaries test the \
+            trainer; a bound above the accountant's epsilon means the trainer spends more than it claims. The \
+            canaries cap the bound (every guess right: 5.04 for 1,000 canaries at delta 1e-5 and 95 %, 6.17 for \
+            10,000; the delta term 2 x canaries x delta lowers it), so a claim at or above the cap is refused before \
+            training (exit 64): no result of that audit could refute it. The canaries test the \
             sampling rate, noise, clip, step count and accounting, not the clipping of real examples. \
             Exit status: 0 audited and the bound is within the claim, 2 the bound exceeds the accountant's epsilon, \
-            64 bad arguments, 65 malformed data or schema. JSON: {"epsilon", "epsilon_lower", "accountant", \
+            64 bad arguments or a claim the canaries cannot test, 65 malformed data or schema. JSON: {"epsilon", "epsilon_lower", "accountant", \
             "delta", "confidence", "canaries", "guesses", "correct", "noise_multiplier", "sampling_rate", "steps", \
-            "accuracy"}.
+            "accuracy", "epsilon_lower_max"}.
             """
     )
 
@@ -113,6 +115,15 @@ struct AuditCommand: ParsableCommand {
                 csv: TrainCommand.read(data, .malformedData), source: data,
                 schema: try schema.map { try TrainCommand.read($0, .malformedSchema) }, schemaSource: schema ?? "",
                 spec: spec)
+            let report = try setup.plan.privacy()
+            guard let claim = report.tightestFirst.first else { throw ExitCode.failure }
+            let ceiling = try GradientCanaries.ceiling(
+                count: canaries, delta: setup.plan.delta, confidence: confidence)
+            guard claim.epsilon < ceiling else {
+                throw ValidationError(
+                    "the plan's epsilon \(claim.epsilon) is not below \(ceiling), the most \(canaries) canaries can show at delta \(setup.plan.delta) and confidence \(confidence): the audit could not catch a trainer that spends more. Audit a smaller epsilon, or change --canaries (the ceiling grows with them while 2 x canaries x delta stays well below 1) or --delta"
+                )
+            }
             var secret = BufferedSecureRandom()
             var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
             var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
@@ -123,8 +134,6 @@ struct AuditCommand: ParsableCommand {
                 bar.update(trainer.stepsTaken)
             }
             bar.finish()
-            let report = try setup.plan.privacy()
-            guard let claim = report.tightestFirst.first else { throw ExitCode.failure }
             let finding = try audited!.finding(delta: setup.plan.delta, confidence: confidence)
             let accuracy = setup.accuracy(of: trainer.model)
             if json {
@@ -135,11 +144,11 @@ struct AuditCommand: ParsableCommand {
                     "guesses": .number(Double(finding.guesses)), "correct": .number(Double(finding.correct)),
                     "noise_multiplier": .number(setup.plan.noiseMultiplier),
                     "sampling_rate": .number(setup.plan.samplingRate), "steps": .number(Double(setup.plan.steps)),
-                    "accuracy": .number(accuracy),
+                    "accuracy": .number(accuracy), "epsilon_lower_max": .number(ceiling),
                 ])
             } else {
                 print(
-                    "epsilon \(claim.epsilon) (\(claim.accountant.rawValue)) at delta \(setup.plan.delta); audited lower bound \(finding.epsilonLowerBound) at confidence \(confidence)"
+                    "epsilon \(claim.epsilon) (\(claim.accountant.rawValue)) at delta \(setup.plan.delta); audited lower bound \(finding.epsilonLowerBound) at confidence \(confidence) (at most \(ceiling) with \(canaries) canaries)"
                 )
                 print(
                     "\(finding.correct) of \(finding.guesses) guesses right about \(canaries) canaries; noise multiplier \(setup.plan.noiseMultiplier), sampling rate \(setup.plan.samplingRate), \(setup.plan.steps) steps; test accuracy \(accuracy)"

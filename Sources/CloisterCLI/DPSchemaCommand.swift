@@ -24,7 +24,10 @@ struct SchemaCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let text = try CommandInput.text(data, "--data")
+            // Validated as training validates it: a header that is not UTF-8 would draft names no CSV can match.
+            guard let text = String(validating: try CommandInput.bytes(data, "--data"), as: UTF8.self) else {
+                throw LearningError(.malformedData, "\(data): not UTF-8 text")
+            }
             print(try FeatureSchema.draft(csv: text, label: label, source: data), terminator: "")
         }
     }

@@ -50,8 +50,7 @@ public struct GradientCanaries: Sendable {
     /// at the confidence split evenly over the grid (Bonferroni); the largest bound, with its guesses.
     public func finding(delta: Double, confidence: Double) throws(PrivacyError) -> Finding {
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        let grid = Array(Set([100, 50, 20, 10, 5].map { max(1, count / $0) } + [max(1, 2 * count / 5)]))
-            .filter { 2 * $0 <= count }.sorted()
+        let grid = Self.grid(count)
         guard !grid.isEmpty else { return Finding(guesses: 0, correct: 0, epsilonLowerBound: 0) }
         let level = 1 - (1 - confidence) / Double(grid.count)
         var best = Finding(guesses: 0, correct: 0, epsilonLowerBound: 0)
@@ -65,5 +64,27 @@ public struct GradientCanaries: Sendable {
             }
         }
         return best
+    }
+
+    /// The largest bound `count` canaries can show at `delta` and `confidence`: every guess of the grid right. A claim
+    /// at or above it cannot be refuted by this audit, however the trainer errs (δ's term 2mδ grows with the
+    /// canaries, so past about 1/(2δ) more canaries lower it).
+    public static func ceiling(count: Int, delta: Double, confidence: Double) throws(PrivacyError) -> Double {
+        let grid = grid(count)
+        let level = 1 - (1 - confidence) / Double(max(grid.count, 1))
+        var best = 0.0
+        for k in grid {
+            best = max(
+                best,
+                try OneRunAudit.epsilonLowerBound(
+                    canaries: count, guesses: 2 * k, correct: 2 * k, delta: delta, confidence: level))
+        }
+        return best
+    }
+
+    /// The numbers k of guesses each way, fixed before any score is seen: 1, 2, 5, 10, 20 and 40 % of the canaries.
+    private static func grid(_ count: Int) -> [Int] {
+        Array(Set([100, 50, 20, 10, 5].map { max(1, count / $0) } + [max(1, 2 * count / 5)]))
+            .filter { 2 * $0 <= count }.sorted()
     }
 }

@@ -46,7 +46,8 @@ struct CBORCursorTests {
     }
 
     @Test(
-        "a map of byte strings is read in place, in any key order; another count, a repeated key or a type is refused")
+        "a map of byte strings is read in place; another count, keys out of deterministic order or repeated, or a type is refused"
+    )
     func byteStringFields() throws {
         let encoded = try CBORValue.map([
             CBORMapEntry("parameters", .bytes([1, 2, 3, 4])), CBORMapEntry("header", .bytes([9])),
@@ -59,6 +60,9 @@ struct CBORCursorTests {
         for (name, bytes) in [
             ("one entry, two expected", try CBORValue.map([CBORMapEntry("a", .bytes([1]))]).encoded()),
             ("a repeated key", [0xa2, 0x61, 0x61, 0x41, 0x01, 0x61, 0x61, 0x41, 0x02]),
+            // "b" before "a", and the longer "aa" before the shorter "b": both out of bytewise order of encodings.
+            ("keys out of order", [0xa2, 0x61, 0x62, 0x41, 0x01, 0x61, 0x61, 0x41, 0x02]),
+            ("a longer key first", [0xa2, 0x62, 0x61, 0x61, 0x41, 0x01, 0x61, 0x62, 0x41, 0x02]),
             (
                 "a text value",
                 try CBORValue.map([CBORMapEntry("a", .text("x")), CBORMapEntry("b", .bytes([]))]).encoded()

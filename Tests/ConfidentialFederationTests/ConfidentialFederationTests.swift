@@ -291,7 +291,10 @@ extension ConfidentialFederationTests {
             let poisoned = try clients[1].sealedUpdate(
                 [.nan] + good.dropFirst(), exampleCount: 1, round: 1, in: sessions[1]
             ).message
-            let batch = [sealed[0], poisoned, [0xff, 0x00], sealed[1], sealed[0], sealed[2]]
+            // A second update from client 0, freshly sealed: a duplicate. The first one replayed: an encapsulation
+            // used before.
+            let again = try clients[0].sealedUpdate(good, exampleCount: 1, round: 1, in: sessions[0]).message
+            let batch = [sealed[0], poisoned, [0xff, 0x00], sealed[1], again, sealed[2], sealed[0]]
             let reply = try caller.call(
                 FederationCall.submitBatch, try CBORValue.array(batch.map { .bytes($0) }).encoded())
             let outcomes = try BatchOutcome.decoded(reply, count: batch.count)
@@ -301,6 +304,11 @@ extension ConfidentialFederationTests {
             }
             #expect(refusal(outcomes[1]) == .nonFinite && refusal(outcomes[2]) == .protocolViolation)
             #expect(refusal(outcomes[4]) == .duplicateSubmission)
+            guard case .refused(let replayed) = outcomes[6] else {
+                Issue.record("a replayed update was accepted")
+                return
+            }
+            #expect(replayed.code == .protocolViolation && replayed.reason.contains("used before"), "\(replayed)")
             let receipts = [outcomes[0], outcomes[3], outcomes[5]].compactMap { outcome -> Receipt? in
                 guard case .receipt(let bytes) = outcome else { return nil }
                 return try? SignedStatement<Receipt>(signed: bytes, what: "receipt") { _ in sessions[0].enclave.key }

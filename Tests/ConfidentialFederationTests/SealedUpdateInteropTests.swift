@@ -74,6 +74,16 @@ struct SealedUpdateInteropTests {
                             exampleCount: 1, encapsulatedKey: hexEncoded(key.reversed()))
                     }, key: fixture.clientKey)
             ))
+        messages.append(
+            (
+                "parameters inside the signed statement",
+                try fixture.handSealed(
+                    header: {
+                        UpdateHeader(
+                            federationID: SealedUpdateTests.federationID, round: 3, client: "hospital-a",
+                            exampleCount: 1, encapsulatedKey: hexEncoded($0))
+                    }, key: fixture.clientKey, signedParameters: [5])
+            ))
         // Hundreds of mutations of an honest update: one byte changed, truncations, a byte appended.
         let honest = try fixture.seal((0..<64).map { Float($0) }).message
         var generator = SplitMix64(seed: 11)

@@ -39,13 +39,16 @@ struct SealedUpdateTests {
         }
     }
 
-    /// A sealed update built by hand: `header` signed with `key`, sealed under a fresh encapsulation.
-    func handSealed(header: (_ encapsulatedKey: [UInt8]) -> UpdateHeader, key: ECPrivateKey) throws -> [UInt8] {
+    /// A sealed update built by hand: `header` signed with `key` (and `signedParameters` inside the statement),
+    /// sealed under a fresh encapsulation.
+    func handSealed(
+        header: (_ encapsulatedKey: [UInt8]) -> UpdateHeader, key: ECPrivateKey, signedParameters: [Float] = []
+    ) throws -> [UInt8] {
         var sender = try HPKE.Sender(recipientKey: enclaveKey.publicKey, info: FederationCall.hpkeInfo)
+        let statement = try SignedStatement(header: header(sender.encapsulatedKey), parameters: signedParameters)
+            .signed(with: key)
         let plaintext = try CBORValue.map([
-            CBORMapEntry("parameters", .bytes([0, 0, 128, 63])),
-            CBORMapEntry(
-                "statement", .bytes(SignedStatement(header: header(sender.encapsulatedKey)).signed(with: key))),
+            CBORMapEntry("parameters", .bytes([0, 0, 128, 63])), CBORMapEntry("statement", .bytes(statement)),
         ]).encoded()
         return try CBORValue.map([
             CBORMapEntry("encapsulated_key", .bytes(sender.encapsulatedKey)),
@@ -98,6 +101,25 @@ struct SealedUpdateTests {
                     encapsulatedKey: hexEncoded($0))
             }, key: clientKey)
         #expect(try open(honest).parameters == [1])
+        // Parameters inside the signed statement (a v1-shaped client) are refused, not silently replaced.
+        let inside = try handSealed(
+            header: {
+                UpdateHeader(
+                    federationID: Self.federationID, round: 3, client: "hospital-a", exampleCount: 1,
+                    encapsulatedKey: hexEncoded($0))
+            }, key: clientKey, signedParameters: [2])
+        #expect(refusal(inside)?.reason.contains("carries parameters") == true)
+        // The outer map's keys out of deterministic order (the host reordering them) are refused.
+        let (reordered, _) = try seal([1, 2])
+        var cursor = CBORCursor(reordered)
+        let fields = try cursor.readByteStringFields(count: 2)
+        var swapped = CBORWriter()
+        swapped.writeHead(major: 5, argument: 2)
+        for name in ["encapsulated_key", "ciphertext"] {
+            swapped.writeText(name)
+            swapped.writeByteString(reordered[try #require(fields[name])])
+        }
+        #expect(refusal(swapped.bytes)?.code == .protocolViolation)
     }
 
     @Test("every byte of a sealed update, flipped, is refused: never opened, never a crash")

@@ -80,6 +80,8 @@ def open_update(data: bytes, enclave_key, client: str, client_key: EC2Key, feder
         raise
     except Exception as error:
         raise Refused(f"the statement is not a signed header: {error!r}")
+    if payload["parameters"]:
+        raise Refused("the signed header carries parameters")
     if not isinstance(header, dict) or set(header) != HEADER_FIELDS:
         raise Refused(f"the header has fields {sorted(header) if isinstance(header, dict) else header}")
     if header["client"] != client:

@@ -206,7 +206,7 @@ extension DPTrainCommandTests {
         #expect(
             Set(fields.keys) == [
                 "epsilon", "epsilon_lower", "accountant", "delta", "confidence", "canaries", "guesses", "correct",
-                "noise_multiplier", "sampling_rate", "steps", "accuracy",
+                "noise_multiplier", "sampling_rate", "steps", "accuracy", "epsilon_lower_max",
             ])
         let epsilon = try #require(fields["epsilon"] as? Double)
         let lower = try #require(fields["epsilon_lower"] as? Double)
@@ -216,6 +216,7 @@ extension DPTrainCommandTests {
         for (extra, message) in [
             (["--canaries", "0"], "--canaries must be in 1...100000"),
             (["--confidence", "1"], "--confidence must be in (0, 1)"),
+            (["--epsilon", "8"], "the audit could not catch a trainer that spends more"),
         ] {
             let refused = try runTool(cloister, base + extra)
             #expect(refused.status == 64 && refused.standardError.contains(message), "\(refused.standardError)")

@@ -8,12 +8,19 @@ import FoundationEssentials
 /// {"parameters": float32 little-endian, "statement": `SignedStatement<UpdateHeader>` without parameters}.
 ///
 /// The client signs its header (federation, round, client, example count) together with the message's encapsulated
-/// key, not the parameters: the AEAD authenticates the parameters under a key that only the holder of that
-/// encapsulation's ephemeral private key (the client) or of the aggregator's key can derive, so a signature on the
-/// encapsulated key binds the client to this one ciphertext. Neither the host nor another client can make a different
-/// ciphertext open under it, or move the signed header to an encapsulation of their own. The aggregator checks a
+/// key, not the parameters. The AEAD authenticates the parameters under a key that only the holder of that
+/// encapsulation's ephemeral private key (the client) or the aggregator's key can derive, so a signature on the
+/// encapsulated key binds the client to that encapsulation: neither the host nor another client can make a ciphertext
+/// open under it, or move the signed header to an encapsulation of their own. The aggregator checks a
 /// million-parameter update with one ECDSA verification of a few hundred bytes and the AES-GCM pass it needs anyway,
 /// instead of hashing the 4 MB a second time.
+///
+/// What it does not give: the signature does not commit the client to one set of parameters. The client knows the
+/// AEAD key, and GCM is not key-committing, so it could make two ciphertexts with the same tag; a receipt names the
+/// update it acknowledges only for parties without that key, and is no evidence against its client of what it sent.
+/// And the host's inability to alter an update rests on the ephemeral key being fresh for every update, as RFC 9180
+/// requires (every message is sealed at sequence number 0): the aggregator refuses an encapsulated key it has seen
+/// before in the federation, so a client that reuses one fails closed.
 public enum SealedUpdate {
     /// `parameters` for `round`, signed with `signingKey` (the client's registered key) and sealed to `enclaveKey`;
     /// and the digest the aggregator's receipt names it by (`Receipt.digest(encapsulatedKey:ciphertext:)`).
@@ -37,11 +44,15 @@ public enum SealedUpdate {
         return (message, Receipt.digest(encapsulatedKey: sender.encapsulatedKey, ciphertext: ciphertext[...]))
     }
 
-    /// An update opened and authenticated: its signed header, its parameters, and the digest its receipt names.
+    /// An update opened and authenticated: its signed header, its parameters, the digest its receipt names, and
+    /// the encapsulation it came in.
     public struct Opened: Sendable {
         public let header: UpdateHeader
         public let parameters: [Float]
         public let updateDigest: String
+        /// The first 128 bits of the encapsulated key's x-coordinate: it names the encapsulation (two fresh keys share
+        /// it with probability 2⁻¹²⁸), so the aggregator can refuse one used twice.
+        public let encapsulation: UInt128
     }
 
     /// Opens `message` (or the `range` of it that holds the update, one of a batch) with the aggregator's `key` and
@@ -82,14 +93,19 @@ public enum SealedUpdate {
             throw FederationError(
                 .protocolViolation, "a sealed update holds the CBOR map {parameters (float32), statement}")
         }
-        let header = try SignedStatement<UpdateHeader>(
+        let signed = try SignedStatement<UpdateHeader>(
             signed: Array(plaintext[statement]), what: "the update's header", rejection: .unknownClient
         ) { header throws(FederationError) in
             guard let key = clientKeys[header.client] else {
                 throw FederationError(.unknownClient, "client \"\(header.client)\" is not registered")
             }
             return key
-        }.header
+        }
+        guard signed.parameters.isEmpty else {
+            throw FederationError(
+                .protocolViolation, "the update's signed header carries parameters: they travel beside it, not in it")
+        }
+        let header = signed.header
         guard header.encapsulatedKey == hexEncoded(encapsulatedKey) else {
             throw FederationError(
                 .unknownClient,
@@ -98,8 +114,11 @@ public enum SealedUpdate {
         guard header.federationID == federationID else {
             throw FederationError(.staleRound, "the update is for another federation")
         }
+        // A P-256 point that opened is 0x04 ‖ x ‖ y: 65 bytes.
+        let encapsulation = encapsulatedKey[1...16].reduce(UInt128(0)) { $0 << 8 | UInt128($1) }
         return Opened(
             header: header, parameters: SignedStatement<UpdateHeader>.floats(of: plaintext[vector]),
-            updateDigest: Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: message[ciphertext]))
+            updateDigest: Receipt.digest(encapsulatedKey: encapsulatedKey, ciphertext: message[ciphertext]),
+            encapsulation: encapsulation)
     }
 }

@@ -45,6 +45,9 @@ public final class EnclaveAggregator: Sendable {
         var federation: Federation
         var random: GaussianSampler<BufferedSecureRandom>
         var signedState: [UInt8]
+        /// Every encapsulation an authenticated update has come in (`SealedUpdate.Opened.encapsulation`): one seen
+        /// again is refused, since a reused ephemeral key reuses the AEAD key and nonce.
+        var encapsulations: Set<UInt128> = []
 
         var registry: Registry { Registry(federationID: descriptor.federationID, clientKeys: clientKeys) }
     }
@@ -170,6 +173,19 @@ public final class EnclaveAggregator: Sendable {
     ) throws -> [BatchOutcome] {
         try state.withLock { running throws -> [BatchOutcome] in
             guard running != nil else { throw FederationError(.roundNotReady, "the federation has not begun") }
+            // An encapsulation seen before is refused before anything else (within the batch too).
+            let opened = opened.map { result in
+                result.flatMap { update -> Result<SealedUpdate.Opened, FederationError> in
+                    guard running!.encapsulations.insert(update.encapsulation).inserted else {
+                        return .failure(
+                            FederationError(
+                                .protocolViolation,
+                                "client \"\(update.header.client)\" sealed this update with an encapsulated key used before in the federation: every update needs a fresh ephemeral key (RFC 9180)"
+                            ))
+                    }
+                    return .success(update)
+                }
+            }
             let submissions = opened.compactMap { result in
                 try? result.map { update in
                     Federation.Submission(
