@@ -29,17 +29,7 @@ struct AuditCommand: ParsableCommand {
             """
     )
 
-    @Option(help: "The CSV file: a header row, numeric features, a class label column.")
-    var data: String
-
-    @Option(help: "The name of the label column.")
-    var label: String
-
-    @Option(help: "A JSON file of public feature bounds (see Datasets/README.md; `cloister dp schema` drafts one).")
-    var schema: String?
-
-    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
-    var unscaled = false
+    @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "The model: logistic (labels 0/1), softmax, or mlp (one tanh hidden layer).")
     var model: ModelKind = .logistic
@@ -71,18 +61,7 @@ struct AuditCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Per-example clipping norm C.")
     var clip = 1.0
 
-    @Option(
-        parsing: .unconditional, help: "Noise multiplier of the private feature centre released before the first step.")
-    var centringNoise = DPSGDPlan.defaultCentringNoise
-
-    @Flag(help: "Train on the features uncentred (no centre released, nothing spent on one).")
-    var noCentring = false
-
-    @Option(parsing: .unconditional, help: "Fraction of the examples held out for testing.")
-    var testFraction = 0.2
-
-    @Option(parsing: .unconditional, help: "Seed of the train/test split and the initial weights.")
-    var seed: UInt64 = 0
+    @OptionGroup var preparation: PreparationOptions
 
     @Option(parsing: .unconditional, help: "Number of gradient canaries, 1 to 100,000.")
     var canaries = 1_000
@@ -94,7 +73,6 @@ struct AuditCommand: ParsableCommand {
     var json = false
 
     func validate() throws {
-        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard (1...GradientCanaries.maximumCount).contains(canaries) else {
             throw ValidationError("--canaries must be in 1...\(GradientCanaries.maximumCount), got \(canaries)")
         }
@@ -106,14 +84,15 @@ struct AuditCommand: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let spec = TrainingSpec(
-                label: label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon,
+                label: dataset.label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon,
                 noiseMultiplier: noiseMultiplier, delta: delta, epochs: epochs, batchSize: batchSize,
-                learningRate: lr, momentum: momentum, clip: clip, centringNoise: noCentring ? nil : centringNoise,
-                testFraction: testFraction, seed: seed)
+                learningRate: lr, momentum: momentum, clip: clip, centringNoise: preparation.centring,
+                testFraction: preparation.testFraction, seed: preparation.seed)
             try spec.validate()
             let setup = try TrainingSetup(
-                csv: TrainCommand.read(data, .malformedData), source: data,
-                schema: try schema.map { try TrainCommand.read($0, .malformedSchema) }, schemaSource: schema ?? "",
+                csv: TrainCommand.read(dataset.data, .malformedData), source: dataset.data,
+                schema: try dataset.schema.map { try TrainCommand.read($0, .malformedSchema) },
+                schemaSource: dataset.schema ?? "",
                 spec: spec)
             let report = try setup.plan.privacy()
             guard let claim = report.tightestFirst.first else { throw ExitCode.failure }

@@ -48,20 +48,7 @@ struct TrainCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        help:
-            "The CSV file: a header row, numeric features, a class label column (0 to 999, or below the schema's classes)."
-    )
-    var data: String
-
-    @Option(help: "The name of the label column.")
-    var label: String
-
-    @Option(help: "A JSON file of public feature bounds (see Datasets/README.md; `cloister dp schema` drafts one).")
-    var schema: String?
-
-    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
-    var unscaled = false
+    @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "The model: logistic (labels 0/1), softmax, or mlp (one tanh hidden layer).")
     var model: ModelKind = .logistic
@@ -99,20 +86,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "Per-example clipping norm C.")
     var clip: Double
 
-    @Option(
-        parsing: .unconditional, help: "Noise multiplier of the private feature centre released before the first step.")
-    var centringNoise = DPSGDPlan.defaultCentringNoise
-
-    @Flag(help: "Train on the features uncentred (no centre released, nothing spent on one).")
-    var noCentring = false
-
-    @Option(parsing: .unconditional, help: "Fraction of the examples held out for testing.")
-    var testFraction = 0.2
-
-    @Option(
-        parsing: .unconditional,
-        help: "Seed of the train/test split and the initial weights (not of the privacy noise).")
-    var seed: UInt64 = 0
+    @OptionGroup var preparation: PreparationOptions
 
     @Option(help: "Write the trained model and its privacy report here (JSON, replaced atomically).")
     var modelOut: String?
@@ -145,14 +119,14 @@ struct TrainCommand: AsyncParsableCommand {
 
     private var spec: TrainingSpec {
         TrainingSpec(
-            label: label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon, noiseMultiplier: noiseMultiplier,
+            label: dataset.label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon,
+            noiseMultiplier: noiseMultiplier,
             maxEpsilon: maxEpsilon, delta: delta, epochs: epochs, batchSize: batchSize, learningRate: lr,
-            momentum: momentum, clip: clip, centringNoise: noCentring ? nil : centringNoise,
-            testFraction: testFraction, seed: seed)
+            momentum: momentum, clip: clip, centringNoise: preparation.centring,
+            testFraction: preparation.testFraction, seed: preparation.seed)
     }
 
     func validate() throws {
-        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard (epsilon == nil) != (noiseMultiplier == nil) else {
             throw ValidationError("give exactly one of --epsilon and --noise-multiplier")
         }
@@ -164,12 +138,6 @@ struct TrainCommand: AsyncParsableCommand {
         }
         if let maxEpsilon, !(maxEpsilon > 0) {
             throw ValidationError("--max-epsilon must be positive, got \(maxEpsilon)")
-        }
-        guard centringNoise > 0, centringNoise.isFinite else {
-            throw ValidationError("--centring-noise must be positive, got \(centringNoise)")
-        }
-        guard testFraction > 0, testFraction < 1 else {
-            throw ValidationError("--test-fraction must be in (0, 1), got \(testFraction)")
         }
         if enclave == nil
             && (home != nil || checkpoint != nil || policy != nil || allowDevelopmentKeys || evidence != nil)
@@ -206,16 +174,16 @@ struct TrainCommand: AsyncParsableCommand {
             let signed = try enclave.map { path throws(ManifestError) in
                 try CommandInput.signedManifest(path, "--enclave")
             }
-            let csv = try Self.read(data, .malformedData)
-            let schemaBytes = try schema.map { try Self.read($0, .malformedSchema) }
+            let csv = try Self.read(dataset.data, .malformedData)
+            let schemaBytes = try dataset.schema.map { try Self.read($0, .malformedSchema) }
             if signed != nil {
                 // Refused here, before the data is parsed or an enclave launched, as the enclave would refuse it.
                 try TrainingCall.checkRequestSize(
                     csv.count + (schemaBytes?.count ?? 0),
-                    of: schema.map { "--data \(data) with --schema \($0)" } ?? "--data \(data)")
+                    of: dataset.schema.map { "--data \(dataset.data) with --schema \($0)" } ?? "--data \(dataset.data)")
             }
             let setup = try TrainingSetup(
-                csv: csv, source: data, schema: schemaBytes, schemaSource: schema ?? "", spec: spec)
+                csv: csv, source: dataset.data, schema: schemaBytes, schemaSource: dataset.schema ?? "", spec: spec)
             let outcome =
                 if let enclave, let signed {
                     try trainInEnclave(enclave, signed: signed, setup: setup, csv: csv, schema: schemaBytes)
@@ -335,7 +303,7 @@ struct TrainCommand: AsyncParsableCommand {
         let options = try JSONEncoder().encode(spec)
         let key =
             [
-                measurement, URL(fileURLWithPath: data).standardizedFileURL.path, schema ?? "",
+                measurement, URL(fileURLWithPath: dataset.data).standardizedFileURL.path, dataset.schema ?? "",
                 String(decoding: options, as: UTF8.self),
             ]
             .joined(separator: "\n")

@@ -40,17 +40,7 @@ struct FLClientCommand: AsyncParsableCommand {
     @Option(help: "This client's P-256 private key (PEM); its public key is in the server's --clients file.")
     var key: String
 
-    @Option(help: "This client's CSV data (header row, numeric features, integer label column).")
-    var data: String
-
-    @Option(help: "The label column.")
-    var label: String
-
-    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md; `cloister dp schema` drafts one).")
-    var schema: String?
-
-    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
-    var unscaled = false
+    @OptionGroup var dataset: DatasetOptions
 
     @Option(help: "Appraise the aggregator under this policy (TOML or JSON).")
     var policy: String?
@@ -83,7 +73,6 @@ struct FLClientCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be positive, got \(timeout)") }
     }
 
@@ -139,8 +128,8 @@ struct FLClientCommand: AsyncParsableCommand {
     /// This client's data through the schema, split 80/20: it trains on the first, reports accuracy on the second.
     private func localData() throws -> (Dataset, Dataset) {
         let dataset = try Dataset(
-            csvAt: data, label: label,
-            schema: schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
+            csvAt: dataset.data, label: dataset.label,
+            schema: dataset.schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
         return dataset.split(testFraction: 0.2, seed: 0)
     }
 

@@ -37,17 +37,7 @@ struct FLSimulateCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The CSV data (header row, numeric features, integer label column).")
-    var data: String
-
-    @Option(help: "The label column.")
-    var label: String
-
-    @Option(help: "Public feature bounds (JSON schema, see Datasets/README.md; `cloister dp schema` drafts one).")
-    var schema: String?
-
-    @Flag(help: "Use the features as they are, without a schema (they are already on comparable scales).")
-    var unscaled = false
+    @OptionGroup var dataset: DatasetOptions
 
     @Option(parsing: .unconditional, help: "Number of clients.")
     var clients = 5
@@ -97,7 +87,6 @@ struct FLSimulateCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        try FeatureBounds.require(schema: schema, unscaled: unscaled, data: data, label: label)
         guard clients > 0 else { throw ValidationError("--clients must be positive") }
         guard parallel > 0 else { throw ValidationError("--parallel must be positive") }
         guard (0..<clients).contains(malicious) else {
@@ -110,8 +99,8 @@ struct FLSimulateCommand: AsyncParsableCommand {
         try await reportingErrors {
             let measurement = hexEncoded(try CommandInput.signedManifest(manifest, "--manifest").measurement.bytes)
             let dataset = try Dataset(
-                csvAt: data, label: label,
-                schema: schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
+                csvAt: dataset.data, label: dataset.label,
+                schema: dataset.schema.map { path throws(LearningError) in try FeatureSchema(contentsOf: path) })
             let (train, test) = dataset.split(testFraction: 0.2, seed: seed)
             let shares: [Dataset]
             do {
