@@ -198,7 +198,9 @@ public struct Receipt: Sendable, Codable, Equatable {
 
     /// SHA-256 (hex) of a sealed update's encapsulated key and its ciphertext's AEAD tag (the last 16 bytes). The
     /// encapsulated key is fresh for every update and the tag authenticates the whole ciphertext under the key it
-    /// derives, so the pair names one sealed update without hashing its megabytes a second time.
+    /// derives, so for anyone without that key (the host, other clients) the pair names one sealed update, without
+    /// hashing its megabytes a second time. Its own client, which holds the key, could make another ciphertext with
+    /// the same tag: a receipt is no evidence against it of what it sent (`SealedUpdate`).
     public static func digest(encapsulatedKey: [UInt8], ciphertext: ArraySlice<UInt8>) -> String {
         // Indexed, not `suffix`: on a generic sequence that walks all the megabytes.
         let tag = ciphertext[max(ciphertext.startIndex, ciphertext.endIndex - AESGCMKey.tagByteCount)...]
