@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Learning
 
 /// The training data of every command that trains on a CSV (`dp train`, `dp audit`, `fl simulate`, `fl client`): the
@@ -28,11 +29,21 @@ struct DatasetOptions: ParsableArguments {
             --data \(data) has no --schema. DP training clips every contribution to a fixed norm, so it needs each \
             feature's public bounds (known without looking at the data, e.g. pixels in [0, 255]) to put the features \
             on one scale; without them a dataset whose features differ in magnitude trains a poor model with no \
-            warning, and bounds measured on the data would leak it. `cloister dp schema --data \(data) --label \
-            \(label) > schema.json` drafts a schema from the header: fill in every feature's bounds, then pass \
+            warning, and bounds measured on the data would leak it. `cloister dp schema --data \(Self.quoted(data)) \
+            --label \(Self.quoted(label)) > schema.json` drafts a schema from the header: fill in every feature's \
+            bounds, then pass \
             --schema schema.json. If the features are already on comparable scales, pass --unscaled to use them as \
             they are.
             """)
+    }
+
+    /// `text` as one shell word: as it is when it holds only safe characters, else in single quotes.
+    static func quoted(_ text: String) -> String {
+        let safe = text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || "._/-+:,=@".unicodeScalars.contains($0)
+        }
+        return safe && !text.isEmpty ? text : "'" + text.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
     }
 }
 

@@ -154,6 +154,11 @@ extension DPTrainCommandTests {
         for phrase in ["has no --schema", "--unscaled", "cloister dp schema --data \(data) --label label"] {
             #expect(refused.standardError.contains(phrase), "\(phrase): \(refused.standardError)")
         }
+        // A path with a space is quoted, so the suggested command runs as printed.
+        let spaced = directory.appendingPathComponent("mixed data.csv").path
+        try FileManager.default.copyItem(atPath: data, toPath: spaced)
+        let quoted = try runTool(cloister, Self.common + ["--data", spaced, "--epsilon", "2"])
+        #expect(quoted.standardError.contains("cloister dp schema --data '\(spaced)' --label label"))
         let both = try runTool(cloister, plan + ["--schema", "x.json", "--unscaled"])
         #expect(both.status == 64 && both.standardError.contains("not both"), "\(both.standardError)")
 
