@@ -50,34 +50,33 @@ public struct GradientCanaries: Sendable {
     /// at the confidence split evenly over the grid (Bonferroni); the largest bound, with its guesses.
     public func finding(delta: Double, confidence: Double) throws(PrivacyError) -> Finding {
         let order = scores.indices.sorted { scores[$0] > scores[$1] }
-        let grid = Self.grid(count)
-        guard !grid.isEmpty else { return Finding(guesses: 0, correct: 0, epsilonLowerBound: 0) }
-        let level = 1 - (1 - confidence) / Double(grid.count)
-        var best = Finding(guesses: 0, correct: 0, epsilonLowerBound: 0)
-        for k in grid {
-            let correct =
-                order.prefix(k).count { included[$0] } + order.suffix(k).count { !included[$0] }
-            let bound = try OneRunAudit.epsilonLowerBound(
-                canaries: count, guesses: 2 * k, correct: correct, delta: delta, confidence: level)
-            if bound > best.epsilonLowerBound || best.guesses == 0 {
-                best = Finding(guesses: 2 * k, correct: correct, epsilonLowerBound: bound)
-            }
+        return try Self.best(count: count, delta: delta, confidence: confidence) { k in
+            order.prefix(k).count { included[$0] } + order.suffix(k).count { !included[$0] }
         }
-        return best
     }
 
     /// The largest bound `count` canaries can show at `delta` and `confidence`: every guess of the grid right. A claim
     /// at or above it cannot be refuted by this audit, however the trainer errs (δ's term 2mδ grows with the
     /// canaries, so past about 1/(2δ) more canaries lower it).
     public static func ceiling(count: Int, delta: Double, confidence: Double) throws(PrivacyError) -> Double {
+        try best(count: count, delta: delta, confidence: confidence) { 2 * $0 }.epsilonLowerBound
+    }
+
+    /// Over the grid, with `correct(k)` right of the 2k guesses at k: the largest bound, each k's taken at the
+    /// confidence split evenly over the grid (Bonferroni); no guesses and a bound of 0 when the grid is empty.
+    private static func best(
+        count: Int, delta: Double, confidence: Double, correct: (Int) -> Int
+    ) throws(PrivacyError) -> Finding {
         let grid = grid(count)
         let level = 1 - (1 - confidence) / Double(max(grid.count, 1))
-        var best = 0.0
+        var best = Finding(guesses: 0, correct: 0, epsilonLowerBound: 0)
         for k in grid {
-            best = max(
-                best,
-                try OneRunAudit.epsilonLowerBound(
-                    canaries: count, guesses: 2 * k, correct: 2 * k, delta: delta, confidence: level))
+            let right = correct(k)
+            let bound = try OneRunAudit.epsilonLowerBound(
+                canaries: count, guesses: 2 * k, correct: right, delta: delta, confidence: level)
+            if bound > best.epsilonLowerBound || best.guesses == 0 {
+                best = Finding(guesses: 2 * k, correct: right, epsilonLowerBound: bound)
+            }
         }
         return best
     }

@@ -72,6 +72,19 @@ struct BatchAdmissionTests {
             }
             #expect(refusals.contains { $0 == nil } && refusals.contains { $0 != nil }, "trial \(trial)")
             #expect(together.round == oneByOne.round, "trial \(trial): the rounds differ")
+            // Both sides share the fold, so FedAvg is also checked against a mean written here: Σ nᵢθᵢ / Σ nᵢ over
+            // the admitted updates in order, in double precision.
+            guard strategy == .fedAvg, !`private` else { continue }
+            let admitted = zip(batch, refusals).filter { $0.1 == nil }.map(\.0.update)
+            var sum = [Double](repeating: 0, count: width)
+            var weight = 0.0
+            for update in admitted {
+                for index in 0..<width { sum[index] += Double(update.exampleCount) * Double(update.parameters[index]) }
+                weight += Double(update.exampleCount)
+            }
+            var random = GaussianSampler(source: SplitMix64(seed: 1))
+            let model = try together.close(at: Self.start.addingTimeInterval(60), random: &random).model
+            #expect(model == sum.map { Float($0 / weight) }, "trial \(trial): the mean differs")
         }
     }
 
