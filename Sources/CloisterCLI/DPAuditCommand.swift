@@ -106,7 +106,7 @@ struct AuditCommand: ParsableCommand {
             var secret = BufferedSecureRandom()
             var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
             var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
-            var random = GaussianSampler(source: BufferedSecureRandom())
+            var random = BufferedSecureRandom()
             let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
             while !trainer.isFinished {
                 trainer.step(on: setup.train, random: &random, canaries: &audited)

@@ -229,7 +229,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     private func trainHere(_ setup: TrainingSetup) throws -> Outcome {
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
-        var random = GaussianSampler(source: BufferedSecureRandom())
+        var random = BufferedSecureRandom()
         let bar = ProgressBar(label: "DP-SGD", total: setup.plan.steps)
         let clock = ContinuousClock()
         let start = clock.now

@@ -3,8 +3,9 @@ public import Learning
 public import Privacy
 
 /// DP-FedAvg (McMahan et al. 2018; Flower's server-side fixed clipping): each client's update Δᵢ = θᵢ − θ is clipped
-/// to L2 norm C, the clipped updates are summed, the sum divided by the expected cohort m, and Gaussian noise of
-/// standard deviation z·C/m added to every coordinate. One client changes the sum by at most C, so a round is the
+/// to L2 norm C, the clipped updates are summed exactly on a grid and released by the discrete Gaussian mechanism of
+/// noise multiplier z (`DiscreteGaussianMechanism`: noise of standard deviation z·C, which the continuous accountants
+/// bound), and the sum divided by the expected cohort m. One client changes the sum by at most C, so a round is the
 /// Gaussian mechanism with noise multiplier z on a cohort the enclave samples at rate q = m/N from the N registered
 /// clients; `rounds` rounds compose as `rounds` steps of the subsampled Gaussian mechanism.
 ///
@@ -158,9 +159,10 @@ extension ClientLevelPrivacy {
 
 /// Adaptive clipping for DP-FedAvg (Andrew, Thakkar, McMahan and Ramaswamy 2021, "Differentially Private Learning
 /// with Adaptive Clipping"; TF Privacy's quantile estimator): each round the enclave counts the participating updates
-/// whose norm is at most the round's clip C, releases the count privately as b̃ = (Σᵢ(bᵢ − ½) + N(0, σ_b²))/m + ½
-/// (bits centred so that one client moves the sum by at most ½), and moves C geometrically towards the γ-quantile of
-/// the norms: C ← C·exp(−η_C(b̃ − γ)). The updates of a round are clipped and noised with the C in force when it
+/// whose norm is at most the round's clip C, releases the count privately as b̃ = (Σᵢ(bᵢ − ½) + noise of standard
+/// deviation σ_b)/m + ½ (bits centred so that one client moves the sum by at most ½), and moves C geometrically towards
+/// the γ-quantile of the norms: C ← C·exp(−η_C(b̃ − γ)). The count is released exactly as Σᵢ(2bᵢ − 1) (one client
+/// moves it by 1) by the discrete Gaussian mechanism of noise multiplier 2σ_b (`countMechanism`), then halved. The updates of a round are clipped and noised with the C in force when it
 /// opened; the next round uses the new one.
 ///
 /// Flower's `DifferentialPrivacyServerSideAdaptiveClipping` splits z the same way and defaults σ_b to m/20 as here,
@@ -202,15 +204,38 @@ public struct AdaptiveClipping: Sendable, Hashable, Codable {
                 .invalidParameter, "the count noise of adaptive clipping must be positive and finite, got \(countNoise)"
             )
         }
+        do {
+            _ = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 2 * countNoise)
+        } catch {
+            throw FederationError(.invalidParameter, "the count noise of adaptive clipping: \(error.reason)")
+        }
     }
 
-    /// The clip after a round clipped with `clip` in which `unclipped` of the `participants` updates had norm at most
-    /// `clip`; `clientsPerRound` is the expected cohort m and `standardNormal` a draw of N(0, 1).
-    public func nextClip(
-        after clip: Double, unclipped: Int, participants: Int, clientsPerRound: Int, standardNormal: Double
+    /// What releases Σᵢ(2bᵢ − 1): records of norm 1 at noise multiplier 2σ_b (checked by `validate()`).
+    var countMechanism: DiscreteGaussianMechanism {
+        do throws(PrivacyError) {
+            return try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 2 * countNoise)
+        } catch {
+            preconditionFailure("adaptive clipping checked its count noise: \(error.reason)")
+        }
+    }
+
+    /// Σᵢ(bᵢ − ½) released with noise of standard deviation σ_b, for a round in which `unclipped` of the
+    /// `participants` updates had norm at most its clip; the noise draws from `random`.
+    public func releasedCount<Source: RandomNumberGenerator>(
+        unclipped: Int, participants: Int, random: inout Source
     ) -> Double {
-        let centred = Double(unclipped) - Double(participants) / 2
-        let fraction = (centred + countNoise * standardNormal) / Double(clientsPerRound) + 0.5
+        let mechanism = countMechanism
+        let noise = mechanism.noise.sample(using: &random)
+        // Σᵢ(2bᵢ − 1) in grid units: each client adds ±Δ.
+        let units = (2 * Int64(unclipped) - Int64(participants)) * mechanism.sensitivity
+        return mechanism.release(sum: units, noise: noise) / 2
+    }
+
+    /// The clip after a round clipped with `clip` whose centred count was released as `releasedCount`
+    /// (`releasedCount(unclipped:participants:random:)`); `clientsPerRound` is the expected cohort m.
+    public func nextClip(after clip: Double, releasedCount: Double, clientsPerRound: Int) -> Double {
+        let fraction = releasedCount / Double(clientsPerRound) + 0.5
         return clip * exp(-learningRate * (fraction - targetQuantile))
     }
 }

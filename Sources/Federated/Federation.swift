@@ -1,24 +1,30 @@
 public import FoundationEssentials
 public import Learning
+public import Privacy
 
 /// The open round of a federation: its number, the cohort the aggregator sampled for it, when it opened, the clip its
 /// updates get with DP, who has contributed (one update per client, in arrival order) and what their updates add up to
 /// so far.
 ///
 /// Mean strategies fold each update in as it arrives, so a round holds one vector whatever its size: FedAvg keeps
-/// Σ nᵢθᵢ and Σ nᵢ, DP-FedAvg Σ clip(θᵢ − θ, C). Median, trimmed mean and Krum need every update at once and keep them.
+/// Σ nᵢθᵢ and Σ nᵢ, DP-FedAvg Σ clip(θᵢ − θ, C) in the grid units of the round's discrete Gaussian mechanism, exactly.
+/// Median, trimmed mean and Krum need every update at once and keep them.
 public struct FederatedRound: Sendable, Equatable {
     public let number: Int
     public let cohort: [String]
     public let openedAt: Date
     /// The L2 bound each update's difference from the global model is clipped to (nil without DP).
-    public let clip: Double?
+    public var clip: Double? { mechanism?.clip }
+    /// With DP, what the round's clipped update sum is released by.
+    public let mechanism: DiscreteGaussianMechanism?
     public fileprivate(set) var participants: [String] = []
     /// The cohort and the participants as sets: a round of thousands of clients checks each submission in O(1).
     fileprivate let sampled: Set<String>
     fileprivate var contributed: Set<String> = []
     fileprivate var updates: [ClientUpdate] = []
     fileprivate var sum: [Double] = []
+    /// With DP, Σ clip(θᵢ − θ, C) in the mechanism's grid units.
+    fileprivate var units: [Int64] = []
     fileprivate var weight = 0.0
     /// How many updates had norm at most `clip` (what adaptive clipping counts).
     fileprivate var unclipped = 0
@@ -53,8 +59,8 @@ public struct Federation: Sendable {
     public private(set) var optimizer: ServerOptimizerState?
 
     /// Starts round 1 at `now` from `initialModel`; refuses a plan whose first round is already past the budget.
-    public init<Source>(
-        plan: FederationPlan, initialModel: [Float], at now: Date, random: inout GaussianSampler<Source>
+    public init<Source: RandomNumberGenerator>(
+        plan: FederationPlan, initialModel: [Float], at now: Date, random: inout Source
     ) throws(FederationError) {
         guard !initialModel.isEmpty, initialModel.allSatisfy(\.isFinite) else {
             throw FederationError(.invalidParameter, "the initial model must be a non-empty finite vector")
@@ -65,7 +71,7 @@ public struct Federation: Sendable {
         globalModel = initialModel
         clip = plan.privacy?.clip
         optimizer = plan.serverOptimizer.map(ServerOptimizerState.init)
-        round = Self.open(1, plan: plan, clip: clip, at: now, random: &random)
+        round = try Self.open(1, plan: plan, clip: clip, at: now, random: &random)
     }
 
     /// The privacy spent by the rounds published so far (nil without DP).
@@ -118,8 +124,8 @@ public struct Federation: Sendable {
             return batch.map { _ in finished }
         }
         defer { round = open }
-        let own = Self.concurrentMap(batch.count, loop) { [globalModel, clip = open.clip] index in
-            Self.ownChecks(batch[index], global: globalModel, clip: clip)
+        let own = Self.concurrentMap(batch.count, loop) { [globalModel, mechanism = open.mechanism] index in
+            Self.ownChecks(batch[index], global: globalModel, mechanism: mechanism)
         }
         var refusals: [FederationError?] = []
         var admitted: [(submission: Submission, clipFactor: Double)] = []
@@ -147,13 +153,18 @@ public struct Federation: Sendable {
             open.participants.append(client)
             open.contributed.insert(client)
             if checked.withinClip { open.unclipped += 1 }
-            if open.clip == nil && !plan.strategy.isMean { open.updates.append(submission.update) }
-            if open.clip == nil && plan.strategy.isMean { open.weight += Double(submission.update.exampleCount) }
-            admitted.append((submission, checked.clipFactor))
+            if open.mechanism == nil && !plan.strategy.isMean { open.updates.append(submission.update) }
+            if open.mechanism == nil && plan.strategy.isMean { open.weight += Double(submission.update.exampleCount) }
+            // With DP, an update whose grid units are past the sensitivity (floating-point rounding at the clip; never
+            // seen) takes part and adds nothing, as in DP-SGD: the decision depends on that update alone.
+            if open.mechanism == nil || checked.withinSensitivity { admitted.append((submission, checked.clipFactor)) }
         }
-        if !admitted.isEmpty && (open.clip != nil || plan.strategy.isMean) {
+        if let mechanism = open.mechanism, !admitted.isEmpty {
+            if open.units.isEmpty { open.units = Array(repeating: 0, count: globalModel.count) }
+            Self.fold(admitted, into: &open.units, around: globalModel, onto: mechanism, loop)
+        } else if plan.strategy.isMean && !admitted.isEmpty {
             if open.sum.isEmpty { open.sum = Array(repeating: 0, count: globalModel.count) }
-            Self.fold(admitted, into: &open.sum, around: open.clip == nil ? nil : globalModel, loop)
+            Self.fold(admitted, into: &open.sum, loop)
         }
         return refusals
     }
@@ -163,9 +174,13 @@ public struct Federation: Sendable {
         var refusal: FederationError?
         var clipFactor = 1.0
         var withinClip = false
+        /// With DP, whether the clipped update's grid units are within the mechanism's sensitivity, exactly.
+        var withinSensitivity = false
     }
 
-    private static func ownChecks(_ submission: Submission, global: [Float], clip: Double?) -> OwnChecks {
+    private static func ownChecks(
+        _ submission: Submission, global: [Float], mechanism: DiscreteGaussianMechanism?
+    ) -> OwnChecks {
         let (client, parameters) = (submission.client, submission.update.parameters)
         guard parameters.count == global.count else {
             return OwnChecks(
@@ -184,9 +199,25 @@ public struct Federation: Sendable {
                     .invalidUpdate,
                     "client \"\(client)\" claims \(submission.update.exampleCount) examples; at least 1 is needed"))
         }
-        guard let clip else { return OwnChecks() }
-        let (norm, factor) = ClientLevelPrivacy.clipping(parameters, around: global, to: clip)
-        return OwnChecks(clipFactor: factor, withinClip: norm <= clip)
+        guard let mechanism else { return OwnChecks() }
+        let (norm, factor) = ClientLevelPrivacy.clipping(parameters, around: global, to: mechanism.clip)
+        var exact = RecordNorm()
+        parameters.withUnsafeBufferPointer { values in
+            global.withUnsafeBufferPointer { origin in
+                for index in 0..<values.count {
+                    exact.add(mechanism.units(Self.clipped(values[index], around: origin[index], by: factor)))
+                }
+            }
+        }
+        return OwnChecks(
+            clipFactor: factor, withinClip: norm <= mechanism.clip, withinSensitivity: mechanism.admits(exact))
+    }
+
+    /// A coordinate of a clipped update's difference from the global model: the one expression both the exact norm
+    /// check and the fold put on the grid, so they see the same units.
+    @inline(__always)
+    private static func clipped(_ value: Float, around origin: Float, by factor: Double) -> Double {
+        (Double(value) - Double(origin)) * factor
     }
 
     /// Whether every value is finite, with no branch per value so that the loop vectorises: the exponent field plus
@@ -199,33 +230,53 @@ public struct Federation: Sendable {
         }
     }
 
-    /// Adds the admitted updates to `sum` in their order, coordinate range by coordinate range: with DP (`global`
-    /// given) their clipped differences from the global model, otherwise nᵢθᵢ.
+    /// Adds nᵢθᵢ of the admitted updates to `sum` in their order, coordinate range by coordinate range.
     private static func fold(
-        _ admitted: [(submission: Submission, clipFactor: Double)], into sum: inout [Double], around global: [Float]?,
-        _ loop: ConcurrentLoop
+        _ admitted: [(submission: Submission, clipFactor: Double)], into sum: inout [Double], _ loop: ConcurrentLoop
     ) {
-        // A range's running sum (512 KiB) stays in the core's cache while every update of the batch adds to it.
-        let rangeLength = 1 << 16
-        let count = sum.count
-        sum.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let sum = buffer
-            loop((count + rangeLength - 1) / rangeLength) { part in
-                let range = (part * rangeLength)..<min(count, (part + 1) * rangeLength)
+        inRanges(of: &sum, loop) { sum, range in
+            for (submission, _) in admitted {
+                submission.update.parameters.withUnsafeBufferPointer { values in
+                    let weight = Double(submission.update.exampleCount)
+                    for index in range { sum[index] += weight * Double(values[index]) }
+                }
+            }
+        }
+    }
+
+    /// Adds the admitted updates' clipped differences from `global`, in `mechanism`'s grid units, to `units`,
+    /// coordinate range by coordinate range. Integer sums do not depend on the order.
+    private static func fold(
+        _ admitted: [(submission: Submission, clipFactor: Double)], into units: inout [Int64], around global: [Float],
+        onto mechanism: DiscreteGaussianMechanism, _ loop: ConcurrentLoop
+    ) {
+        global.withUnsafeBufferPointer { origin in
+            nonisolated(unsafe) let origin = origin
+            inRanges(of: &units, loop) { units, range in
                 for (submission, factor) in admitted {
                     submission.update.parameters.withUnsafeBufferPointer { values in
-                        if let global {
-                            global.withUnsafeBufferPointer { origin in
-                                for index in range {
-                                    sum[index] += (Double(values[index]) - Double(origin[index])) * factor
-                                }
-                            }
-                        } else {
-                            let weight = Double(submission.update.exampleCount)
-                            for index in range { sum[index] += weight * Double(values[index]) }
+                        for index in range {
+                            units[index] &+= mechanism.units(
+                                Self.clipped(values[index], around: origin[index], by: factor))
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// Runs `body` over `vector` one coordinate range at a time, the ranges spread over `loop`: a range's running sum
+    /// (512 KiB) stays in the core's cache while every update of a batch adds to it.
+    private static func inRanges<Element>(
+        of vector: inout [Element], _ loop: ConcurrentLoop,
+        _ body: @escaping @Sendable (UnsafeMutableBufferPointer<Element>, Range<Int>) -> Void
+    ) {
+        let rangeLength = 1 << 16
+        let count = vector.count
+        vector.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let vector = buffer
+            loop((count + rangeLength - 1) / rangeLength) { part in
+                body(vector, (part * rangeLength)..<min(count, (part + 1) * rangeLength))
             }
         }
     }
@@ -259,8 +310,8 @@ public struct Federation: Sendable {
     /// clip), lets the server optimizer step towards the aggregate to give the new global model, opens the next round
     /// (or finishes when the rounds or the privacy budget are used up), and returns what was published. Without DP, a
     /// round whose sampled cohort is empty publishes the model unchanged and leaves the optimizer as it was.
-    public mutating func close<Source>(
-        at now: Date, random: inout GaussianSampler<Source>
+    public mutating func close<Source: RandomNumberGenerator>(
+        at now: Date, random: inout Source
     ) throws(FederationError) -> RoundOutcome {
         guard let open = round else {
             throw FederationError(.roundNotReady, "the federation has finished: \(finishReason ?? "")")
@@ -272,18 +323,19 @@ public struct Federation: Sendable {
             )
         }
         let aggregate: [Double]?
-        if let privacy = plan.privacy, let bound = open.clip {
-            // θ + (Σ clip(θᵢ − θ, C) + N(0, (z_Δ·C)²)) / m, coordinate by coordinate.
-            let deviation = privacy.updateNoiseMultiplier * bound
+        if let privacy = plan.privacy, let mechanism = open.mechanism {
+            // θ + (Σ clip(θᵢ − θ, C) released with noise multiplier z_Δ) / m, coordinate by coordinate.
+            let noise = mechanism.drawNoise(count: globalModel.count, using: &random)
             let cohort = Double(privacy.clientsPerRound)
-            let sum = open.sum.isEmpty ? Array(repeating: 0, count: globalModel.count) : open.sum
+            let units = open.units.isEmpty ? Array(repeating: 0, count: globalModel.count) : open.units
             aggregate = globalModel.indices.map { index in
-                Double(globalModel[index]) + (sum[index] + deviation * random.next()) / cohort
+                Double(globalModel[index]) + mechanism.release(sum: units[index], noise: noise[index]) / cohort
             }
             if let adaptive = privacy.adaptiveClipping {
+                let count = adaptive.releasedCount(
+                    unclipped: open.unclipped, participants: open.participants.count, random: &random)
                 clip = adaptive.nextClip(
-                    after: bound, unclipped: open.unclipped, participants: open.participants.count,
-                    clientsPerRound: privacy.clientsPerRound, standardNormal: random.next())
+                    after: mechanism.clip, releasedCount: count, clientsPerRound: privacy.clientsPerRound)
             }
         } else if open.participants.isEmpty {
             aggregate = nil
@@ -309,7 +361,7 @@ public struct Federation: Sendable {
         } else {
             do {
                 try plan.privacy?.checkBudget(rounds: completedRounds + 1)
-                round = Self.open(completedRounds + 1, plan: plan, clip: clip, at: now, random: &random)
+                round = try Self.open(completedRounds + 1, plan: plan, clip: clip, at: now, random: &random)
             } catch {
                 finishReason = error.reason
             }
@@ -318,13 +370,25 @@ public struct Federation: Sendable {
             round: open.number, participants: open.participants, model: globalModel, privacy: try privacySpent)
     }
 
-    /// Opens round `number` clipping at `clip`: each client independently with probability M/N (the Poisson sampling
-    /// the accountant assumes with DP), every client when M = N.
-    private static func open<Source>(
-        _ number: Int, plan: FederationPlan, clip: Double?, at now: Date, random: inout GaussianSampler<Source>
-    ) -> FederatedRound {
-        let rate = plan.samplingRate
-        let cohort = rate >= 1 ? plan.clients : plan.clients.filter { _ in random.uniform() < rate }
-        return FederatedRound(number: number, cohort: cohort, openedAt: now, clip: clip, sampled: Set(cohort))
+    /// Opens round `number` clipping at `clip`: each client independently with probability exactly M/N
+    /// (`PoissonSampling`, as the accountant assumes with DP), every client when M = N. Refuses a clip the round's
+    /// mechanism cannot take (an adaptive clip driven out of the positive finite numbers).
+    private static func open<Source: RandomNumberGenerator>(
+        _ number: Int, plan: FederationPlan, clip: Double?, at now: Date, random: inout Source
+    ) throws(FederationError) -> FederatedRound {
+        let (sampled, registered) = (plan.clientsPerRound, plan.clients.count)
+        let cohort =
+            sampled >= registered
+            ? plan.clients
+            : plan.clients.filter { _ in PoissonSampling.includes(sampled, outOf: registered, using: &random) }
+        var mechanism: DiscreteGaussianMechanism?
+        if let clip, let privacy = plan.privacy {
+            do {
+                mechanism = try DiscreteGaussianMechanism(clip: clip, noiseMultiplier: privacy.updateNoiseMultiplier)
+            } catch {
+                throw FederationError(.invalidParameter, "round \(number) cannot clip at \(clip): \(error.reason)")
+            }
+        }
+        return FederatedRound(number: number, cohort: cohort, openedAt: now, mechanism: mechanism, sampled: Set(cohort))
     }
 }

@@ -1,10 +1,12 @@
 import FoundationEssentials
 import Glibc
+public import Privacy
 
-/// Differentially private SGD (Abadi et al. 2016) as Opacus runs it: each step samples every example independently
-/// with probability q (Poisson sampling), clips each sampled example's gradient to L2 norm C, adds Gaussian noise of
-/// standard deviation σC to every coordinate of the sum, divides by the expected batch size qn, and takes an SGD step
-/// with momentum. When the plan centres the features, the first step releases their private centre
+/// Differentially private SGD (Abadi et al. 2016) as Opacus runs it, with exact noise: each step samples every example
+/// independently with probability q = B/n (`PoissonSampling`), clips each sampled example's gradient to L2 norm C,
+/// releases the sum with discrete Gaussian noise of noise multiplier σ on a grid far finer than the noise
+/// (`DiscreteGaussianMechanism`, which the continuous accountants bound), divides by the expected batch size B, and
+/// takes an SGD step with momentum. When the plan centres the features, the first step releases their private centre
 /// (`PrivateCentre`) and every step trains on features minus that centre. The model, the velocity, the centre and the
 /// steps taken are the whole training state (what a checkpoint holds).
 public struct DPSGD: Sendable, Codable, Equatable {
@@ -33,8 +35,8 @@ public struct DPSGD: Sendable, Codable, Equatable {
     /// One step over `data` (the plan's training set); sampling and noise draw from `random`. Returns the number of
     /// examples sampled.
     @discardableResult
-    public mutating func step<Rows: ExampleRows, Source>(
-        on data: Rows, random: inout GaussianSampler<Source>
+    public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
+        on data: Rows, random: inout Source
     ) throws(Rows.Failure) -> Int {
         var none: GradientCanaries?
         return try step(on: data, random: &random, canaries: &none)
@@ -46,16 +48,19 @@ public struct DPSGD: Sendable, Codable, Equatable {
     /// the canaries' released coordinates recorded as their scores. The model's step is the one `step(on:random:)`
     /// takes; the canaries change no plan and no accounting.
     @discardableResult
-    public mutating func step<Rows: ExampleRows, Source>(
-        on data: Rows, random: inout GaussianSampler<Source>, canaries: inout GradientCanaries?
+    public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
+        on data: Rows, random: inout Source, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
-        if let sigma = plan.centringNoise, centre == nil {
-            centre = try PrivateCentre.estimate(data, noiseMultiplier: sigma, random: &random)
+        if let centring = plan.centringMechanism(featureCount: data.featureCount), centre == nil {
+            centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
         }
+        let mechanism = plan.stepMechanism
         let count = trainingModel.parameters.count
         let total = count + (canaries?.count ?? 0)
-        let sum = UnsafeMutableBufferPointer<Double>.allocate(capacity: total)
+        // The noise first, before the data is touched (`DiscreteGaussianMechanism.drawNoise`).
+        let noise = mechanism.drawNoise(count: total, using: &random)
+        let sum = UnsafeMutableBufferPointer<Int64>.allocate(capacity: total)
         let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: trainingModel.scratchCount)
         let centred = UnsafeMutableBufferPointer<Double>.allocate(capacity: data.featureCount)
         defer {
@@ -66,26 +71,24 @@ public struct DPSGD: Sendable, Codable, Equatable {
         sum.initialize(repeating: 0)
         scratch.initialize(repeating: 0)
         centred.initialize(repeating: 0)
-        let batch = Self.poissonSample(count: data.count, rate: plan.samplingRate, random: &random)
+        let batch = PoissonSampling.sample(data.count, rate: plan.batchSize, outOf: data.count, using: &random)
         try data.forEachExample(at: batch) { row, label in
             guard let centre else {
-                return trainingModel.addGradient(
-                    row: row, label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
+                trainingModel.addGradient(row: row, label: label, onto: mechanism, into: sum, scratch: scratch)
+                return
             }
             for i in centred.indices { centred[i] = row[i] - centre[i] }
             trainingModel.addGradient(
-                row: UnsafeBufferPointer(centred), label: label, clippedTo: plan.clip, into: sum, scratch: scratch)
+                row: UnsafeBufferPointer(centred), label: label, onto: mechanism, into: sum, scratch: scratch)
         }
         if let members = canaries?.members {
-            let contribution = plan.clip * PerExampleClipping.factor(norm: plan.clip, bound: plan.clip)
-            for member in Self.poissonSample(count: members.count, rate: plan.samplingRate, random: &random) {
-                sum[count + members[member]] += contribution
-            }
+            // A canary's gradient is C on its own coordinate: Δ grid units exactly.
+            let sampled = PoissonSampling.sample(members.count, rate: plan.batchSize, outOf: data.count, using: &random)
+            for member in sampled { sum[count + members[member]] += mechanism.sensitivity }
         }
-        let deviation = plan.noiseMultiplier * plan.clip
         let expectedBatch = Double(plan.batchSize)
         for p in 0..<total {
-            let released = sum[p] + deviation * random.next()
+            let released = mechanism.release(sum: sum[p], noise: noise[p])
             guard p < count else {
                 canaries?.record(released / plan.clip, at: p - count)
                 continue
@@ -97,27 +100,11 @@ public struct DPSGD: Sendable, Codable, Equatable {
         return batch.count
     }
 
-    /// Poisson sampling of `count` records at `rate` by geometric gaps: the gap to the next sampled record is
-    /// ⌊ln U / ln(1 − q)⌋ for U uniform in (0, 1], the same law as one Bernoulli(q) draw per record, with one draw per
-    /// sampled record instead of one per record. The indices sampled, in order.
-    static func poissonSample<Source>(count: Int, rate: Double, random: inout GaussianSampler<Source>) -> [Int] {
-        var sampled: [Int] = []
-        sampled.reserveCapacity(Int(2 * rate * Double(count)) + 1)
-        let logSkip = log1p(-rate)
-        var index = -1
-        while true {
-            let gap = 1 - random.uniform()
-            index += logSkip == -.infinity ? 1 : 1 + Int(min(log(gap) / logSkip, Double(count)))
-            guard index < count else { return sampled }
-            sampled.append(index)
-        }
-    }
-
     /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each. Returns the number of
     /// examples sampled.
     @discardableResult
-    public mutating func train<Rows: ExampleRows, Source>(
-        on data: Rows, random: inout GaussianSampler<Source>, progress: (Int, Int) -> Void = { _, _ in }
+    public mutating func train<Rows: ExampleRows, Source: RandomNumberGenerator>(
+        on data: Rows, random: inout Source, progress: (Int, Int) -> Void = { _, _ in }
     ) throws(Rows.Failure) -> Int {
         var sampled = 0
         while !isFinished {

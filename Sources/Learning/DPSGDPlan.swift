@@ -2,7 +2,8 @@ public import Privacy
 
 /// The hyperparameters of a DP-SGD run over `exampleCount` examples, checked: Poisson sampling at rate
 /// q = batchSize / exampleCount, `epochs` × ⌊exampleCount / batchSize⌋ steps (as Opacus counts them), per-example
-/// clipping to `clip`, Gaussian noise of standard deviation `noiseMultiplier` × `clip`, SGD with momentum. With a
+/// clipping to `clip`, discrete Gaussian noise of noise multiplier `noiseMultiplier` (`stepMechanism`), SGD with
+/// momentum. With a
 /// `centringNoise`, the first step is preceded by one release of the features' mean at that noise multiplier
 /// (`PrivateCentre`), and the privacy composes it once with the steps.
 public struct DPSGDPlan: Sendable, Codable, Equatable {
@@ -20,6 +21,12 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     public let delta: Double
     /// The noise multiplier of the private feature centre's release; nil when the features are not centred.
     public let centringNoise: Double?
+    /// What each step releases the clipped gradient sum by.
+    public let stepMechanism: DiscreteGaussianMechanism
+
+    private enum CodingKeys: String, CodingKey {
+        case exampleCount, batchSize, epochs, learningRate, momentum, clip, noiseMultiplier, delta, centringNoise
+    }
 
     public var samplingRate: Double { Double(batchSize) / Double(exampleCount) }
     public var steps: Int { epochs * max(exampleCount / batchSize, 1) }
@@ -29,6 +36,12 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         noiseMultiplier: Double, delta: Double, centringNoise: Double? = nil
     ) throws(LearningError) {
         guard exampleCount > 0 else { throw LearningError(.invalidParameter, "the training set is empty") }
+        guard exampleCount <= DiscreteGaussianMechanism.maximumRecords else {
+            throw LearningError(
+                .invalidParameter,
+                "the training set has \(exampleCount) examples, more than the \(DiscreteGaussianMechanism.maximumRecords) a step's exact sum takes"
+            )
+        }
         guard batchSize > 0, batchSize <= exampleCount else {
             throw LearningError(
                 .invalidParameter, "batch size must be in 1...\(exampleCount) (the training set), got \(batchSize)")
@@ -70,6 +83,39 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         self.noiseMultiplier = noiseMultiplier
         self.delta = delta
         self.centringNoise = centringNoise
+        do {
+            stepMechanism = try DiscreteGaussianMechanism(clip: clip, noiseMultiplier: noiseMultiplier)
+        } catch {
+            throw LearningError(.invalidParameter, "DP-SGD: \(error.reason)")
+        }
+    }
+
+    /// Decodes the hyperparameters and checks them as `init(exampleCount:…)` does.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        try self.init(
+            exampleCount: container.decode(Int.self, forKey: .exampleCount),
+            batchSize: container.decode(Int.self, forKey: .batchSize),
+            epochs: container.decode(Int.self, forKey: .epochs),
+            learningRate: container.decode(Double.self, forKey: .learningRate),
+            momentum: container.decode(Double.self, forKey: .momentum),
+            clip: container.decode(Double.self, forKey: .clip),
+            noiseMultiplier: container.decode(Double.self, forKey: .noiseMultiplier),
+            delta: container.decode(Double.self, forKey: .delta),
+            centringNoise: container.decodeIfPresent(Double.self, forKey: .centringNoise))
+    }
+
+    /// What the private centre of rows of `featureCount` features is released by; nil when the plan centres nothing.
+    /// The plan checked its noise multiplier, and every feature count gives a valid clip.
+    public func centringMechanism(featureCount: Int) -> DiscreteGaussianMechanism? {
+        centringNoise.map { sigma in
+            do throws(PrivacyError) {
+                return try DiscreteGaussianMechanism(
+                    clip: PrivateCentre.clip(featureCount: featureCount), noiseMultiplier: sigma)
+            } catch {
+                preconditionFailure("the plan checked its centring noise: \(error.reason)")
+            }
+        }
     }
 
     /// Refuses a release the accountants cannot analyse, naming it.

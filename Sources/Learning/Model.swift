@@ -1,5 +1,6 @@
 import FoundationEssentials
 import Glibc
+public import Privacy
 
 /// A model's shape and parameters, with the per-example loss gradient DP-SGD clips and the prediction it is scored
 /// by. Parameters are one flat vector:
@@ -99,11 +100,43 @@ public struct Model: Sendable, Codable, Equatable {
         row x: UnsafeBufferPointer<Double>, label: Int, clippedTo bound: Double?,
         into sum: UnsafeMutableBufferPointer<Double>, scratch: UnsafeMutableBufferPointer<Double>
     ) {
+        withClippedLayers(row: x, label: label, clippedTo: bound, scratch: scratch) { layers, factor in
+            layers.0.add(scaledBy: factor, to: sum)
+            layers.1?.add(scaledBy: factor, to: sum)
+        }
+    }
+
+    /// Adds the gradient of the example's loss, clipped to `mechanism.clip`, to `sum` in the mechanism's grid units
+    /// (`DiscreteGaussianMechanism`), directly as `addGradient(row:label:clippedTo:into:scratch:)` does. Returns
+    /// whether the example was added: a gradient that is not finite, or whose units are past the mechanism's exact
+    /// sensitivity, adds nothing (the units it had added are taken back).
+    @discardableResult
+    public func addGradient(
+        row x: UnsafeBufferPointer<Double>, label: Int, onto mechanism: DiscreteGaussianMechanism,
+        into sum: UnsafeMutableBufferPointer<Int64>, scratch: UnsafeMutableBufferPointer<Double>
+    ) -> Bool {
+        withClippedLayers(row: x, label: label, clippedTo: mechanism.clip, scratch: scratch) { layers, factor in
+            var norm = RecordNorm()
+            layers.0.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm)
+            layers.1?.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm)
+            guard !mechanism.admits(norm) else { return true }
+            layers.0.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm, negated: true)
+            layers.1?.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm, negated: true)
+            return false
+        } ?? false
+    }
+
+    /// The example's layers (the outer products δ ⊗ [input, 1] of its gradient: one for the linear models, two for
+    /// the MLP) and the factor clipping to `bound` scales them by, passed to `body`; nil without calling it when the
+    /// gradient is not finite.
+    private func withClippedLayers<Result>(
+        row x: UnsafeBufferPointer<Double>, label: Int, clippedTo bound: Double?,
+        scratch: UnsafeMutableBufferPointer<Double>, _ body: ((Layer, Layer?), Double) -> Result
+    ) -> Result? {
         parameters.withUnsafeBufferPointer { theta in
             let d = featureCount
             let h = hiddenUnits
             let output = UnsafeMutableBufferPointer(rebasing: scratch[h..<(h + classCount)])
-            // The outer products δ ⊗ [input, 1] of the example's gradient: one for the linear models, two for the MLP.
             let layers: (Layer, Layer?)
             switch kind {
             case .logistic:
@@ -133,9 +166,8 @@ public struct Model: Sendable, Codable, Equatable {
             }
             let squares = layers.0.squaredNorm + (layers.1?.squaredNorm ?? 0)
             let factor = bound.map { PerExampleClipping.factor(norm: squares.squareRoot(), bound: $0) } ?? 1
-            guard factor > 0 else { return }
-            layers.0.add(scaledBy: factor, to: sum)
-            layers.1?.add(scaledBy: factor, to: sum)
+            guard factor > 0 else { return nil }
+            return body(layers, factor)
         }
     }
 
@@ -256,6 +288,27 @@ private struct Layer {
             let base = offset + row * (width + 1)
             for i in 0..<width { sum[base + i] += scaled * input[i] }
             sum[base + width] += scaled
+        }
+    }
+
+    /// Adds (or, `negated`, takes back) the layer scaled by `factor` in `mechanism`'s grid units, counting their
+    /// squares into `norm`.
+    func add(
+        scaledBy factor: Double, onto mechanism: DiscreteGaussianMechanism, to sum: UnsafeMutableBufferPointer<Int64>,
+        norm: inout RecordNorm, negated: Bool = false
+    ) {
+        let width = input.count
+        for row in error.indices {
+            let scaled = factor * error[row]
+            let base = offset + row * (width + 1)
+            for i in 0..<width {
+                let units = mechanism.units(scaled * input[i])
+                sum[base + i] &+= negated ? -units : units
+                norm.add(units)
+            }
+            let units = mechanism.units(scaled)
+            sum[base + width] &+= negated ? -units : units
+            norm.add(units)
         }
     }
 }

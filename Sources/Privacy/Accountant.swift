@@ -81,10 +81,19 @@ public enum Accountant: String, Sendable, CaseIterable {
         try epsilon([RDPAccountant.Composition(mechanism: mechanism, steps: steps)], delta: delta, coarse: coarse)
     }
 
-    /// The ε spent by `compositions` (heterogeneous steps, in order) at `delta`, by a new accountant of this kind.
+    /// The ε spent by `compositions` (heterogeneous steps, in order) at `delta`, by a new accountant of this kind, for
+    /// Cloister's releases: the continuous accountant's ε at the next δ down, rounded up one unit in the last place.
+    /// The releases draw discrete Gaussian noise, whose (ε, δ) is the continuous mechanism's up to
+    /// (ε + 2·10⁻¹⁰⁰, (1 + 10⁻¹⁰⁰)·δ) (`DiscreteGaussianMechanism`); those two roundings cover it. With no step
+    /// composed, nothing is released and ε is the accountant's.
     public func epsilon(
         _ compositions: [RDPAccountant.Composition], delta: Double, coarse: Bool = false
     ) throws(PrivacyError) -> AccountedEpsilon {
-        try makeAccountant(coarse: coarse).composing(compositions).accounted(delta: delta)
+        try PrivacyError.checkDelta(delta)
+        let continuous = try makeAccountant(coarse: coarse).composing(compositions).accounted(delta: delta.nextDown)
+        // Nothing released, nothing spent.
+        guard compositions.contains(where: { $0.steps > 0 }) else { return continuous }
+        return AccountedEpsilon(
+            accountant: continuous.accountant, epsilon: continuous.epsilon.nextUp, order: continuous.order)
     }
 }

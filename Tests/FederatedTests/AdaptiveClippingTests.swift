@@ -24,7 +24,7 @@ struct AdaptiveClippingTests {
     @Test("z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2); σ_b at or below z/2 is refused naming the count noise")
     func noiseSplit() throws {
         #expect(abs(try Self.privacy(z: 1, countNoise: 1).updateNoiseMultiplier - 1 / 0.75.squareRoot()) < 1e-15)
-        #expect(abs(try Self.privacy(z: 0.5, countNoise: 1e6).updateNoiseMultiplier - 0.5) < 1e-12)
+        #expect(abs(try Self.privacy(z: 0.5, countNoise: 4e5).updateNoiseMultiplier - 0.5) < 1e-12)
         // Flower's default σ_b = m/20 is 5 for 100 clients a round: z_Δ = (1 − 10⁻²)^(−1/2).
         let hundred = try Self.privacy(z: 1, clients: 1000, perRound: 100)
         #expect(hundred.adaptiveClipping?.countNoise == 5)
@@ -81,17 +81,29 @@ struct AdaptiveClippingTests {
         let adaptive = try AdaptiveClipping(targetQuantile: 0.5, learningRate: 0.2, countNoise: 1)
         // Half of a full cohort unclipped: C stays.
         #expect(
-            adaptive.nextClip(after: 2, unclipped: 5, participants: 10, clientsPerRound: 10, standardNormal: 0) == 2)
+            adaptive.nextClip(after: 2, releasedCount: 5 - 10 / 2, clientsPerRound: 10) == 2)
         // All unclipped: b̃ = 1, C shrinks by e^(−0.1).
         #expect(
             abs(
-                adaptive.nextClip(after: 2, unclipped: 10, participants: 10, clientsPerRound: 10, standardNormal: 0)
+                adaptive.nextClip(after: 2, releasedCount: 10 - 10 / 2, clientsPerRound: 10)
                     - 2 * exp(-0.1)) < 1e-15)
         // 8 of an expected 10 took part, all unclipped: b̃ = (8 − 4)/10 + ½ = 0.9; one unit of noise adds σ_b/m.
         #expect(
             abs(
-                adaptive.nextClip(after: 1, unclipped: 8, participants: 8, clientsPerRound: 10, standardNormal: 1)
+                adaptive.nextClip(after: 1, releasedCount: 8 - 8 / 2 + 1, clientsPerRound: 10)
                     - exp(-0.2 * (0.9 + 0.1 - 0.5))) < 1e-15)
+    }
+
+    @Test("the released count is Σ(bᵢ − ½) plus discrete Gaussian noise of standard deviation σ_b")
+    func releasedCount() throws {
+        let adaptive = try AdaptiveClipping(countNoise: 3)
+        var random = SplitMix64(seed: 5)
+        let draws = (0..<20_000).map { _ in adaptive.releasedCount(unclipped: 7, participants: 10, random: &random) }
+        let mean = draws.reduce(0, +) / Double(draws.count)
+        let deviation = (draws.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(draws.count)).squareRoot()
+        // Σ(bᵢ − ½) = 7 − 5 = 2; the mean of 20,000 draws is within 5 standard errors of it.
+        #expect(abs(mean - 2) < 5 * 3 / Double(draws.count).squareRoot(), "mean \(mean)")
+        #expect(abs(deviation - 3) < 0.1, "deviation \(deviation)")
     }
 
     @Test("the clip converges to the target quantile of the update norms, from below and from above")
@@ -100,14 +112,16 @@ struct AdaptiveClippingTests {
         let norms = (1...20).map(Double.init)
         for (quantile, initial, range) in [(0.5, 1.0, 9.0...12.5), (0.2, 1.0, 3.0...5.5), (0.8, 100.0, 14.5...17.5)] {
             let adaptive = try AdaptiveClipping(targetQuantile: quantile, learningRate: 0.2, countNoise: 1)
-            var random = GaussianSampler(source: SplitMix64(seed: 11))
+            var random = SplitMix64(seed: 11)
             var clips = [initial]
             for _ in 0..<150 {
                 let clip = clips[clips.count - 1]
                 clips.append(
                     adaptive.nextClip(
-                        after: clip, unclipped: norms.filter { $0 <= clip }.count, participants: 20,
-                        clientsPerRound: 20, standardNormal: random.next()))
+                        after: clip,
+                        releasedCount: adaptive.releasedCount(
+                            unclipped: norms.filter { $0 <= clip }.count, participants: 20, random: &random),
+                        clientsPerRound: 20))
             }
             let settled = clips.suffix(50).reduce(0, +) / 50
             #expect(range.contains(settled), "quantile \(quantile) from \(initial): settled at \(settled), \(clips)")
@@ -120,7 +134,7 @@ struct AdaptiveClippingTests {
         let plan = try FederationPlan(
             clients: clients, rounds: 5, minClients: 20, roundTimeout: 60, strategy: .fedAvg,
             privacy: Self.privacy(z: 0.5, clip: 1))
-        var random = GaussianSampler(source: SplitMix64(seed: 11))
+        var random = SplitMix64(seed: 11)
         var federation = try Federation(plan: plan, initialModel: [0, 0], at: Self.start, random: &random)
         #expect(federation.clip == 1)
         while let round = federation.round {
@@ -149,7 +163,7 @@ struct AdaptiveClippingTests {
             noiseMultiplier: 0.8, clip: 1, delta: 0.01, clientsPerRound: 20, registeredClients: 100)
         #expect(try adaptive.report(afterRounds: 7) == plain.report(afterRounds: 7))
         let clients = (0..<100).map { "c\($0)" }
-        var random = GaussianSampler(source: SplitMix64(seed: 3))
+        var random = SplitMix64(seed: 3)
         var federation = try Federation(
             plan: FederationPlan(
                 clients: clients, rounds: 3, minClients: 100, roundTimeout: 1, strategy: .fedAvg, privacy: adaptive),

@@ -17,7 +17,7 @@ struct BatchAdmissionTests {
     static func federation(
         strategy: AggregationStrategy, privacy: ClientLevelPrivacy?, width: Int, rounds: Int = 3
     ) throws -> Federation {
-        var random = GaussianSampler(source: SplitMix64(seed: 7))
+        var random = SplitMix64(seed: 7)
         let plan = try FederationPlan(
             clients: (0..<12).map { "c\($0)" }, rounds: rounds, minClients: 12, roundTimeout: 30, strategy: strategy,
             privacy: privacy)
@@ -82,7 +82,7 @@ struct BatchAdmissionTests {
                 for index in 0..<width { sum[index] += Double(update.exampleCount) * Double(update.parameters[index]) }
                 weight += Double(update.exampleCount)
             }
-            var random = GaussianSampler(source: SplitMix64(seed: 1))
+            var random = SplitMix64(seed: 1)
             let model = try together.close(at: Self.start.addingTimeInterval(60), random: &random).model
             #expect(model == sum.map { Float($0 / weight) }, "trial \(trial): the mean differs")
         }
@@ -100,7 +100,7 @@ struct BatchAdmissionTests {
             },
             concurrently: Self.everyCore)
         #expect(first.count == 1 && first.allSatisfy { $0 == nil } && second.allSatisfy { $0 == nil })
-        var random = GaussianSampler(source: SplitMix64(seed: 1))
+        var random = SplitMix64(seed: 1)
         let outcome = try federation.close(at: Self.start, random: &random)
         // (1·[1,2,3] + 33·[3,2,1]) / 34
         #expect(outcome.model == [Float(100.0 / 34), 2, Float(36.0 / 34)])

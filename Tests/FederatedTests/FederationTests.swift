@@ -13,7 +13,7 @@ struct FederationTests {
         minClients: Int = 3, strategy: AggregationStrategy = .fedAvg, privacy: ClientLevelPrivacy? = nil,
         rounds: Int = 5, model: [Float] = [0, 0]
     ) throws -> Federation {
-        var random = GaussianSampler(source: SplitMix64(seed: 1))
+        var random = SplitMix64(seed: 1)
         let plan = try FederationPlan(
             clients: privacy.map { p in (0..<p.registeredClients).map { "c\($0)" } } ?? clients, rounds: rounds,
             minClients: minClients, roundTimeout: 30, strategy: strategy, privacy: privacy)
@@ -49,7 +49,7 @@ struct FederationTests {
     @Test("a round closes at K updates, or at the timeout with fewer, keeping what was submitted")
     func closing() throws {
         var federation = try Self.federation(minClients: 2)
-        var random = GaussianSampler(source: SplitMix64(seed: 2))
+        var random = SplitMix64(seed: 2)
         try federation.submit(ClientUpdate(parameters: [1, 2], exampleCount: 1), from: "a", round: 1)
         #expect(!federation.canClose(at: Self.start.addingTimeInterval(29)))
         #expect(throws: FederationError.self) { try federation.close(at: Self.start, random: &random) }
@@ -75,7 +75,7 @@ struct FederationTests {
         }
         for strategy in [AggregationStrategy.fedAvg, .median, .krum(byzantine: 0, keep: 2)] {
             var federation = try Self.federation(strategy: strategy, model: [Float](repeating: 0, count: 50))
-            var random = GaussianSampler(source: SplitMix64(seed: 10))
+            var random = SplitMix64(seed: 10)
             for (client, update) in zip(Self.clients, updates) {
                 try federation.submit(update, from: client, round: 1)
             }
@@ -88,7 +88,7 @@ struct FederationTests {
     @Test("the federation finishes after its rounds and refuses later submissions")
     func finishes() throws {
         var federation = try Self.federation(minClients: 1, rounds: 1)
-        var random = GaussianSampler(source: SplitMix64(seed: 3))
+        var random = SplitMix64(seed: 3)
         try federation.submit(ClientUpdate(parameters: [1, 1], exampleCount: 1), from: "a", round: 1)
         _ = try federation.close(at: Self.start, random: &random)
         #expect(federation.round == nil && federation.finishReason == "all 1 rounds ran")
@@ -115,7 +115,7 @@ struct FederationTests {
             noiseMultiplier: 2, clip: 0.5, delta: 1e-3, clientsPerRound: 4, registeredClients: 4)
         var federation = try Self.federation(
             minClients: 4, privacy: privacy, model: [Float](repeating: 1, count: width))
-        var random = GaussianSampler(source: SplitMix64(seed: 4))
+        var random = SplitMix64(seed: 4)
         for client in 0..<4 {
             // Every client moves one coordinate by 100: clipped to 0.5 each.
             var parameters = [Float](repeating: 1, count: width)
@@ -156,7 +156,7 @@ struct FederationTests {
             noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: threeRounds * 1.001, clientsPerRound: 3,
             registeredClients: 3)
         var federation = try Self.federation(minClients: 3, privacy: privacy, rounds: 10)
-        var random = GaussianSampler(source: SplitMix64(seed: 5))
+        var random = SplitMix64(seed: 5)
         var published = 0
         while let round = federation.round, published < 10 {
             for client in round.cohort {
@@ -231,7 +231,7 @@ struct CohortTests {
     static func federation(
         seed: UInt64, clientsPerRound: Int?, minClients: Int = 40, privacy: ClientLevelPrivacy? = nil
     ) throws -> Federation {
-        var random = GaussianSampler(source: SplitMix64(seed: seed))
+        var random = SplitMix64(seed: seed)
         let plan = try FederationPlan(
             clients: clients, rounds: 3, minClients: minClients, roundTimeout: 30, strategy: .fedAvg,
             privacy: privacy, clientsPerRound: clientsPerRound)
@@ -253,7 +253,7 @@ struct CohortTests {
     @Test("a sampled round closes at min(K, cohort) updates, refuses clients outside the cohort, keeps the timeout")
     func closing() throws {
         var federation = try Self.federation(seed: 5, clientsPerRound: 4, minClients: 2)
-        var random = GaussianSampler(source: SplitMix64(seed: 6))
+        var random = SplitMix64(seed: 6)
         var round = try #require(federation.round)
         while round.cohort.count < 2 {
             _ = try federation.close(at: FederationTests.start, random: &random)
@@ -285,7 +285,7 @@ struct CohortTests {
                     (try? Self.federation(seed: $0, clientsPerRound: 1, privacy: dp))?.round?.cohort.isEmpty == true
                 })
             var federation = try Self.federation(seed: seed, clientsPerRound: 1, privacy: dp)
-            var random = GaussianSampler(source: SplitMix64(seed: 7))
+            var random = SplitMix64(seed: 7)
             #expect(federation.canClose(at: FederationTests.start))
             let outcome = try federation.close(at: FederationTests.start, random: &random)
             #expect(outcome.participants.isEmpty && federation.completedRounds == 1)

@@ -24,7 +24,7 @@ struct RobustnessTests {
         let (train, test) = try data()
         let shares = try partition.split(train, clients: count, seed: 7)
         let names = (0..<count).map { "client-\($0)" }
-        var random = GaussianSampler(source: SplitMix64(seed: 8))
+        var random = SplitMix64(seed: 8)
         var global = try Model(kind: .logistic, featureCount: train.featureCount, classCount: 2)
         var federation = try Federation(
             plan: FederationPlan(

@@ -92,7 +92,7 @@ struct ServerOptimizerTests {
     func federation(_ reference: OptimizerVectors.Case) throws {
         let vectors = try #require(OptimizerVectors.loaded)
         let clients = ["a", "b", "c"]
-        var random = GaussianSampler(source: SplitMix64(seed: 1))
+        var random = SplitMix64(seed: 1)
         let plan = try FederationPlan(
             clients: clients, rounds: reference.expected.count, minClients: 3, roundTimeout: 60, strategy: .fedAvg,
             privacy: nil, serverOptimizer: ServerOptimizer(parsing: reference.spec))
@@ -186,14 +186,14 @@ struct ServerOptimizerTests {
         // The first seed whose round-1 cohort (each client with probability 1/40) is empty.
         let seed = try #require(
             (UInt64(1)...200).first { seed in
-                var random = GaussianSampler(source: SplitMix64(seed: seed))
+                var random = SplitMix64(seed: seed)
                 let plan = try? FederationPlan(
                     clients: clients, rounds: 3, minClients: 1, roundTimeout: 60, strategy: .median, privacy: nil,
                     clientsPerRound: 1, serverOptimizer: .fedAvgM(learningRate: 0.5, momentum: 0))
                 return plan.flatMap { try? Federation(plan: $0, initialModel: [1, 1], at: Date(), random: &random) }?
                     .round?.cohort.isEmpty == true
             })
-        var random = GaussianSampler(source: SplitMix64(seed: seed))
+        var random = SplitMix64(seed: seed)
         let plan = try FederationPlan(
             clients: clients, rounds: 3, minClients: 1, roundTimeout: 60, strategy: .median, privacy: nil,
             clientsPerRound: 1, serverOptimizer: .fedAvgM(learningRate: 0.5, momentum: 0))

@@ -3,7 +3,7 @@ Algorithms 1-3) in Python's unbounded integers, drawing the same random words as
 AES-256-CTR keystream of AES-256-GCM over zero blocks, nonce = stream (8 bytes, big-endian) || block (4 bytes), 4 KiB a
 block, read as little-endian 64-bit words) and consuming them by the same rules (a uniform integer below m by
 rejection, one word when m < 2^64, else two, high first; no draw for a Bernoulli of probability 0 or 1). The
-known-answer test of `DiscreteGaussianSampler` compares the two sample for sample.
+known-answer test of `DiscreteGaussian` compares the two sample for sample.
 
   sample --key HEX --stream N --numerator A --denominator B --count K
       prints K samples of N_Z(0, A/B), one a line.

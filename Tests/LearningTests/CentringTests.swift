@@ -40,10 +40,12 @@ struct CentringTests {
             let rows = (0..<20).map { _ in (0..<4).map { _ in Double.random(in: -1...1, using: &generator) } }
             let scale = Double.random(in: 0...1000, using: &generator)
             let extra = (0..<4).map { _ in scale * Double.random(in: -1...1, using: &generator) }
-            let without = PrivateCentre.clippedSum(try Self.dataset(rows))
-            let with = PrivateCentre.clippedSum(try Self.dataset(rows + [extra]))
-            let moved = zip(with, without).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }.squareRoot()
-            #expect(moved <= bound * (1 + 1e-12), "moved \(moved)")
+            let mechanism = try DiscreteGaussianMechanism(clip: bound, noiseMultiplier: 2)
+            let without = PrivateCentre.clippedSum(try Self.dataset(rows), mechanism: mechanism)
+            let with = PrivateCentre.clippedSum(try Self.dataset(rows + [extra]), mechanism: mechanism)
+            // Exactly: the sums are integers, and one row moves them by at most Δ grid units.
+            let moved = zip(with, without).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+            #expect(moved <= mechanism.sensitivity * mechanism.sensitivity, "moved \(moved) units²")
         }
     }
 
@@ -53,11 +55,12 @@ struct CentringTests {
             [0.2, 0.1 * Double(index % 3) - 0.1, 0.05, -0.3]
         }
         let data = try Self.dataset(rows)
-        let mean = PrivateCentre.clippedSum(data).map { $0 / 50 }
-        var random = GaussianSampler(source: BufferedSecureRandom())
+        let mechanism = try DiscreteGaussianMechanism(clip: PrivateCentre.clip(featureCount: 4), noiseMultiplier: 2)
+        let mean = PrivateCentre.clippedSum(data, mechanism: mechanism).map { Double($0) * mechanism.step / 50 }
+        var random = BufferedSecureRandom()
         var errors: [Double] = []
         for _ in 0..<2000 {
-            let centre = PrivateCentre.estimate(data, noiseMultiplier: 2, random: &random)
+            let centre = PrivateCentre.estimate(data, mechanism: mechanism, random: &random)
             errors += zip(centre, mean).map { ($0 - $1) / (2 * PrivateCentre.clip(featureCount: 4) / 50) }
         }
         let average = errors.reduce(0, +) / Double(errors.count)
@@ -73,7 +76,7 @@ struct CentringTests {
         }
         let data = try Self.dataset(rows)
         let model = try Model(kind: .logistic, featureCount: 3, classCount: 2)
-        var random = GaussianSampler(source: BufferedSecureRandom())
+        var random = BufferedSecureRandom()
         var trainer = DPSGD(plan: try Self.plan(exampleCount: 100, centring: 1000), model: model)
         #expect(trainer.centre == nil)
         trainer.step(on: data, random: &random)

@@ -71,17 +71,17 @@ struct DPSGDTests {
             csv: "x,label\n" + (0..<100).map { "\(Double($0) / 100),\($0 % 2)" }.joined(separator: "\n"),
             label: "label")
         let plan = try DPSGDPlan(
-            exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5, noiseMultiplier: 3, delta: 1e-3)
+            exampleCount: 100, batchSize: 100, epochs: 1, learningRate: 1, clip: 0.5, noiseMultiplier: 3, delta: 1e-3)
         let model = try Model(kind: .logistic, featureCount: 1, classCount: 2)
         var updates: [Double] = []
         for seed in 0..<400 {
-            // The same seeded source twice: identical sampling; only the noise differs from a σ → 0 run.
-            var noisy = GaussianSampler(source: SplitMix64(seed: UInt64(seed)))
-            var quiet = GaussianSampler(source: SplitMix64(seed: UInt64(seed)))
+            // Every example in the batch (q = 1), so only the noise differs from a σ → 0 run.
+            var noisy = SplitMix64(seed: UInt64(seed))
+            var quiet = SplitMix64(seed: UInt64(seed))
             var trainer = DPSGD(plan: plan, model: model)
             var reference = DPSGD(
                 plan: try DPSGDPlan(
-                    exampleCount: 100, batchSize: 10, epochs: 1, learningRate: 1, clip: 0.5,
+                    exampleCount: 100, batchSize: 100, epochs: 1, learningRate: 1, clip: 0.5,
                     noiseMultiplier: SubsampledGaussian.noiseMultiplierRange.lowerBound,
                     delta: 1e-3), model: model)
             trainer.step(on: data, random: &noisy)
@@ -89,8 +89,8 @@ struct DPSGDTests {
             updates += zip(trainer.model.parameters, reference.model.parameters).map { $0 - $1 }
         }
         let deviation = (updates.reduce(0) { $0 + $1 * $1 } / Double(updates.count)).squareRoot()
-        #expect(abs(deviation / (3 * 0.5 / 10) - 1) < 0.1)
-        #expect(kolmogorovSmirnov(updates.map { $0 / (3 * 0.5 / 10) }) < 0.1)
+        #expect(abs(deviation / (3 * 0.5 / 100) - 1) < 0.1)
+        #expect(kolmogorovSmirnov(updates.map { $0 / (3 * 0.5 / 100) }) < 0.1)
     }
 
     @Test("Poisson sampling: the batch size has mean qn and variance nq(1 − q); q = 1 takes every example")
@@ -103,7 +103,7 @@ struct DPSGDTests {
             let plan = try DPSGDPlan(
                 exampleCount: 200, batchSize: batch, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1,
                 delta: 1e-3)
-            var random = GaussianSampler(source: BufferedSecureRandom())
+            var random = BufferedSecureRandom()
             var trainer = DPSGD(plan: plan, model: model)
             let sizes = (0..<2000).map { _ in Double(trainer.step(on: data, random: &random)) }
             let mean = sizes.reduce(0, +) / Double(sizes.count)

@@ -39,7 +39,7 @@ struct UtilityTests {
             for _ in 0..<draws {
                 let model = try Model(kind: kind, featureCount: data.featureCount, classCount: data.classCount)
                 var trainer = DPSGD(plan: try #require(plan), model: model)
-                var random = GaussianSampler(source: BufferedSecureRandom())
+                var random = BufferedSecureRandom()
                 trainer.train(on: train, random: &random)
                 accuracies.append(trainer.model.accuracy(on: test))
             }

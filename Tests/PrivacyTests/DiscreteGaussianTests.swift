@@ -8,11 +8,18 @@ import Testing
 struct DiscreteGaussianTests {
     static let key = [UInt8](repeating: 1, count: 32)
 
-    static func sampler(_ a: UInt64, _ b: UInt64, stream: UInt64 = 7) throws -> DiscreteGaussianSampler<
-        KeyedRandomStream
-    > {
-        try DiscreteGaussianSampler(
-            varianceNumerator: a, varianceDenominator: b, source: KeyedRandomStream(key: key, stream: stream))
+    /// N_Z(0, a/b) drawing from a keyed stream.
+    struct Sampler {
+        let distribution: DiscreteGaussian
+        var source: KeyedRandomStream
+
+        mutating func next() -> Int64 { distribution.sample(using: &source) }
+    }
+
+    static func sampler(_ a: UInt64, _ b: UInt64, stream: UInt64 = 7) throws -> Sampler {
+        Sampler(
+            distribution: try DiscreteGaussian(varianceNumerator: a, varianceDenominator: b),
+            source: try KeyedRandomStream(key: key, stream: stream))
     }
 
     /// P[X = x] ∝ exp(−x²/2σ²) over |x| ≤ 40σ + 40 (beyond, the mass is below 1e−300).
@@ -105,7 +112,7 @@ struct DiscreteGaussianTests {
     func integerOnly() throws {
         let source = try String(
             contentsOf: TestEnvironment.packageRoot.appendingPathComponent(
-                "Sources/Privacy/DiscreteGaussianSampler.swift"),
+                "Sources/Privacy/DiscreteGaussian.swift"),
             encoding: .utf8)
         let code = source.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
         for token in ["Double", "Float", "exp(", "log(", "sqrt(", "squareRoot", "pow(", ".pi"] {

@@ -43,7 +43,7 @@ public final class EnclaveAggregator: Sendable {
         let signedDescriptor: [UInt8]
         let clientKeys: [String: ECPublicKey]
         var federation: Federation
-        var random: GaussianSampler<BufferedSecureRandom>
+        var random: BufferedSecureRandom
         var signedState: [UInt8]
         /// Every encapsulation an authenticated update has come in (`SealedUpdate.Opened.encapsulation`): one seen
         /// again is refused, since a reused ephemeral key reuses the AEAD key and nonce.
@@ -94,7 +94,7 @@ public final class EnclaveAggregator: Sendable {
                 "the model has \(initial.count) parameters; an update of more than \(FederationCall.maximumParameterCount) would not fit the \(FederationCall.maximumUpdateSize) bytes the aggregator accepts"
             )
         }
-        var random = GaussianSampler(source: BufferedSecureRandom())
+        var random = BufferedSecureRandom()
         let federation = try Federation(plan: config.plan, initialModel: initial, at: Date(), random: &random)
         let descriptor = FederationDescriptor(
             federationID: hexEncoded(try SecureRandom.bytes(count: 16)), config: config)

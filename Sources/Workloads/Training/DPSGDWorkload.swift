@@ -137,8 +137,7 @@ final class EnclaveTrainer: Sendable {
             try commit(&job)
             var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
-                var random = GaussianSampler(
-                    source: try KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken)))
+                var random = try KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken))
                 try job.trainer.step(on: job.train, random: &random)
                 remaining -= 1
             }

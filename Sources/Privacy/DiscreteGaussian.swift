@@ -13,8 +13,7 @@
 ///
 /// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives
 /// the same samples every time (the known-answer test replays them against a Python implementation on the same words).
-public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
-    public private(set) var source: Source
+public struct DiscreteGaussian: Sendable, Hashable {
     /// σ² = varianceNumerator / varianceDenominator.
     public let varianceNumerator: UInt64
     public let varianceDenominator: UInt64
@@ -27,9 +26,9 @@ public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
     /// 2²⁴ for an integer variance).
     public static var maximumExponentDenominator: UInt128 { 1 << 100 }
 
-    /// A sampler of N_ℤ(0, a/b); refuses a zero numerator or denominator, a denominator above 2³², and variances whose
+    /// N_ℤ(0, a/b); refuses a zero numerator or denominator, a denominator above 2³², and variances whose
     /// arithmetic would not stay within 128 bits (`maximumExponentDenominator`).
-    public init(varianceNumerator a: UInt64, varianceDenominator b: UInt64, source: Source) throws(PrivacyError) {
+    public init(varianceNumerator a: UInt64, varianceDenominator b: UInt64) throws(PrivacyError) {
         guard a > 0, b > 0, b <= 1 << 32 else {
             throw PrivacyError(
                 .invalidParameter,
@@ -44,23 +43,22 @@ public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
                 "the discrete Gaussian's variance \(a)/\(b) is too large for exact 128-bit sampling (2ab(⌊σ⌋+1)² must be at most 2^100)"
             )
         }
-        self.source = source
         varianceNumerator = a
         varianceDenominator = b
         self.scale = scale
         exponentDenominator = denominator
     }
 
-    /// One sample of N_ℤ(0, σ²) (Algorithm 3).
-    public mutating func next() -> Int64 {
+    /// One sample of N_ℤ(0, σ²) (Algorithm 3) from `source`'s words.
+    public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
         while true {
-            let candidate = discreteLaplace()
-            if acceptsGaussian(candidate) { return candidate }
+            let candidate = discreteLaplace(&source)
+            if acceptsGaussian(candidate, &source) { return candidate }
         }
     }
 
     /// Bernoulli(exp(−(|y| − σ²/t)² / 2σ²)) = Bernoulli(exp(−u² / (2abt²))) with u = |y|·b·t − a.
-    private mutating func acceptsGaussian(_ candidate: Int64) -> Bool {
+    private func acceptsGaussian<Source: RandomNumberGenerator>(_ candidate: Int64, _ source: inout Source) -> Bool {
         let a = UInt128(varianceNumerator)
         let product = Self.product([
             UInt128(candidate.magnitude), UInt128(varianceDenominator), UInt128(scale),
@@ -68,64 +66,72 @@ public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
         let difference = product.map { $0 >= a ? $0 - a : a - $0 }
         guard let difference, difference <= UInt128(UInt64.max) else {
             // u² ≥ 2¹²⁸ over a denominator of at most 2¹⁰⁰: an exponent above 2²⁸.
-            return bernoulliExpMinusInfinite()
+            return bernoulliExpMinusInfinite(&source)
         }
-        return bernoulliExp(numerator: difference * difference, denominator: exponentDenominator)
+        return bernoulliExp(numerator: difference * difference, denominator: exponentDenominator, &source)
     }
 
     /// One sample of the discrete Laplace of scale t, P[Y = y] ∝ exp(−|y|/t) (Algorithm 2 with s = 1).
-    private mutating func discreteLaplace() -> Int64 {
+    private func discreteLaplace<Source: RandomNumberGenerator>(_ source: inout Source) -> Int64 {
         while true {
-            let u = uniform(below: UInt128(scale))
-            guard bernoulliExp(numerator: u, denominator: UInt128(scale)) else { continue }
+            let u = uniform(below: UInt128(scale), &source)
+            guard bernoulliExp(numerator: u, denominator: UInt128(scale), &source) else { continue }
             var v: UInt64 = 0
-            while bernoulliExp(numerator: 1, denominator: 1) { v &+= 1 }
+            while bernoulliExp(numerator: 1, denominator: 1, &source) { v &+= 1 }
             let (tv, overflow) = scale.multipliedReportingOverflow(by: v)
             // x = u + t·v; beyond Int64 needs 2⁶³/t consecutive successes of probability 1/e: restart.
             guard !overflow, tv <= UInt64(Int64.max) - UInt64(u) else { continue }
             let x = Int64(tv + UInt64(u))
-            let negative = bernoulli(numerator: 1, denominator: 2)
+            let negative = bernoulli(numerator: 1, denominator: 2, &source)
             if negative && x == 0 { continue }
             return negative ? -x : x
         }
     }
 
     /// Bernoulli(exp(−n/d)) for n ≥ 0, d > 0 (Algorithm 1): exp(−1) ⌊n/d⌋ times, then exp(−(n mod d)/d).
-    private mutating func bernoulliExp(numerator n: UInt128, denominator d: UInt128) -> Bool {
+    private func bernoulliExp<Source: RandomNumberGenerator>(
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+    ) -> Bool {
         let whole = n / d
         var count: UInt128 = 0
         while count < whole {
-            guard bernoulliExpFraction(numerator: 1, denominator: 1) else { return false }
+            guard bernoulliExpFraction(numerator: 1, denominator: 1, &source) else { return false }
             count += 1
         }
-        return bernoulliExpFraction(numerator: n % d, denominator: d)
+        return bernoulliExpFraction(numerator: n % d, denominator: d, &source)
     }
 
     /// Bernoulli(exp(−∞)) as an exact limit of Algorithm 1: trials of exp(−1) until one fails (its success for ever
     /// has probability 0; past 2²⁸ successes the remainder is below exp(−2²⁸)).
-    private mutating func bernoulliExpMinusInfinite() -> Bool {
-        while bernoulliExpFraction(numerator: 1, denominator: 1) {}
+    private func bernoulliExpMinusInfinite<Source: RandomNumberGenerator>(_ source: inout Source) -> Bool {
+        while bernoulliExpFraction(numerator: 1, denominator: 1, &source) {}
         return false
     }
 
     /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K counts trials of Bernoulli(γ/K) until one fails; the answer is
     /// whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
-    private mutating func bernoulliExpFraction(numerator n: UInt128, denominator d: UInt128) -> Bool {
+    private func bernoulliExpFraction<Source: RandomNumberGenerator>(
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+    ) -> Bool {
         var k: UInt128 = 1
-        while bernoulli(numerator: n, denominator: d) && bernoulli(numerator: 1, denominator: k) { k += 1 }
+        while bernoulli(numerator: n, denominator: d, &source) && bernoulli(numerator: 1, denominator: k, &source) {
+            k += 1
+        }
         return k % 2 == 1
     }
 
     /// Bernoulli(n/d): a uniform integer below d is below n (no draw when n is 0 or at least d).
-    private mutating func bernoulli(numerator n: UInt128, denominator d: UInt128) -> Bool {
+    private func bernoulli<Source: RandomNumberGenerator>(
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+    ) -> Bool {
         if n == 0 { return false }
         if n >= d { return true }
-        return uniform(below: d) < n
+        return uniform(below: d, &source) < n
     }
 
     /// A uniform integer in [0, m), m ≥ 1, by rejection: one 64-bit word per try when m fits in 64 bits, else two
     /// (the first the high half); a word at or past the largest multiple of m is drawn again.
-    private mutating func uniform(below m: UInt128) -> UInt128 {
+    private func uniform<Source: RandomNumberGenerator>(below m: UInt128, _ source: inout Source) -> UInt128 {
         if m <= UInt128(UInt64.max) {
             let modulus = UInt64(m)
             // 2⁶⁴ mod m, computed in 64 bits as (2⁶⁴ − m) mod m.
@@ -166,5 +172,3 @@ public struct DiscreteGaussianSampler<Source: RandomNumberGenerator> {
         return result
     }
 }
-
-extension DiscreteGaussianSampler: Sendable where Source: Sendable {}

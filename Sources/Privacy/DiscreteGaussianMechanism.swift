@@ -1,0 +1,145 @@
+import FoundationEssentials
+import Glibc
+
+/// The mechanism every private release of Cloister runs: DP-SGD's steps, the private feature centre, DP-FedAvg's rounds
+/// and adaptive clipping's count. Each record, clipped to L2 norm C, is put on the grid of step γ = C/2^k by
+/// truncating every coordinate toward zero; the records' grid units are summed exactly in integers; and each
+/// coordinate S of the sum is released as γ·(S + N) with N drawn exactly from the discrete Gaussian N_ℤ(0, σ²)
+/// (`DiscreteGaussian`). Everything after the integer S + N (scaling by γ, dividing by a batch size, a model step) is
+/// post-processing.
+///
+/// **Sensitivity.** Truncation never lengthens a coordinate, so a record's units have L2 norm at most C/γ = Δ = 2^k,
+/// exactly: no √d·γ of rounding is added, as nearest or randomised rounding would. The floating-point arithmetic
+/// before truncation is not trusted for this: the norm of the integer units is checked exactly (`RecordNorm`), and a
+/// record past Δ contributes nothing, as a record that is not finite contributes nothing (the decision depends on
+/// that record alone).
+///
+/// **Accounting.** k is chosen so the noise spans at least 2²⁰ grid steps (σ ≥ z·Δ ≥ 2²⁰ for noise multipliers up
+/// to 2²⁰, the most the accountants take being 10⁶), and σ² is the integer just above (z·Δ)² + 16. The release is then
+/// a post-processing of the continuous Gaussian mechanism of noise multiplier z on the same integer sum, up to a
+/// likelihood ratio within e^(±η), η < 10⁻¹³⁶, per coordinate: given a continuous release c = S + N(0, σ² − 16), draw
+/// N_ℤ(c, 16) — a step that needs no data. By Poisson summation, Σ_y∈ℤ exp(−(y − c)²/2s²) = √(2π)·s·(1 ± ε_s) with
+/// ε_s = 2Σ_m≥1 exp(−2π²s²m²) for every real c, so that step's output has probability
+/// ∫ φ_√(σ²−16)(c − S)·φ_4(y − c) dc / (1 ± ε_4) = φ_σ(y − S) / (1 ± ε_4) at each integer y, while N_ℤ(S, σ²) has
+/// φ_σ(y − S) / (1 ± ε_σ); ε_4 ≈ 2·10⁻¹³⁷ (the smoothing argument of Peikert 2010, "An efficient and parallel Gaussian
+/// sampler for lattices", Theorem 3.1, in one dimension). Every accountant of the continuous subsampled Gaussian
+/// (RDP, PLD, PRV) therefore bounds these releases: a run of T steps over d coordinates has a transcript whose
+/// probability is within e^(±Tdη) of the continuous mechanism's post-processing, which turns (ε, δ) into
+/// (ε + 2Tdη, e^(Tdη)·δ) — below 10⁻¹⁰⁰ for every run the accountants take (T ≤ 2³⁰, d ≤ 2⁴⁰), and covered by
+/// `Accountant.epsilon`, which answers the ε at the next δ down, rounded up one unit in the last place. This holds in
+/// every dimension, where an exact privacy-loss distribution of the d-dimensional discrete Gaussian is not known
+/// (unlike the continuous one, it is not rotation invariant). The noise variance paid for it is 16 grid units² out of
+/// at least 2⁴⁰.
+public struct DiscreteGaussianMechanism: Sendable, Hashable {
+    /// C, the L2 norm records are clipped to.
+    public let clip: Double
+    /// z, the noise multiplier the accountants compose.
+    public let noiseMultiplier: Double
+    /// k: the grid's step is C/2^k.
+    public let gridExponent: Int
+    /// The noise each coordinate gets: N_ℤ(0, σ²) with σ² ≥ (z·2^k)² + 16.
+    public let noise: DiscreteGaussian
+    /// 2^k / C, grid units per unit of value.
+    @usableFromInline let unitsPerValue: Double
+
+    /// The variance, in grid units², of the discrete Gaussian whose convolution with the continuous release gives
+    /// this one (the smoothing term above).
+    public static let smoothingVariance: UInt64 = 16
+    /// The grid is at least this many steps per unit of noise standard deviation: σ ≥ 2²⁰ grid steps.
+    public static let noiseResolution = 20
+    /// The largest k: a record's units stay within 2³¹ per coordinate and their squares within 64 bits, and a sum over
+    /// at most `maximumRecords` records within 2⁶².
+    public static let maximumGridExponent = 31
+    /// The most records a sum may take without its 64-bit integers overflowing.
+    public static let maximumRecords = 1 << 31
+
+    /// The mechanism for records clipped to `clip` at noise multiplier `noiseMultiplier` (in the accountants' range).
+    public init(clip: Double, noiseMultiplier: Double) throws(PrivacyError) {
+        guard clip > 0, clip.isFinite else {
+            throw PrivacyError(.invalidParameter, "the clipping norm must be positive and finite, got \(clip)")
+        }
+        let range = SubsampledGaussian.noiseMultiplierRange
+        guard range.contains(noiseMultiplier) else {
+            throw PrivacyError(
+                .invalidParameter,
+                "noise multiplier must be in [\(range.lowerBound), \(range.upperBound)], got \(noiseMultiplier)")
+        }
+        // The smallest k with z·2^k ≥ 2²⁰ (none for z ≥ 2²⁰), within the integers' range.
+        let wanted = Int((Double(Self.noiseResolution) - log2(noiseMultiplier)).rounded(.up))
+        let k = min(max(wanted, 0), Self.maximumGridExponent)
+        // (z·2^k)² in double precision is below 2⁴⁴ with a relative error of 2⁻⁵², so within 2⁻⁸ of the truth: one
+        // more unit covers it.
+        let scaled = noiseMultiplier * Double(1 << k)
+        let variance = UInt64((scaled * scaled).rounded(.up)) + 1 + Self.smoothingVariance
+        self.clip = clip
+        self.noiseMultiplier = noiseMultiplier
+        gridExponent = k
+        noise = try DiscreteGaussian(varianceNumerator: variance, varianceDenominator: 1)
+        unitsPerValue = Double(1 << k) / clip
+    }
+
+    /// The noise multiplier of the continuous Gaussian mechanism this one is a post-processing of (up to the likelihood
+    /// ratio above): √(σ² − 16)/Δ, at least `noiseMultiplier`.
+    public var continuousNoiseMultiplier: Double {
+        Self.continuousNoiseMultiplier(variance: noise.varianceNumerator, sensitivity: sensitivity)
+    }
+
+    /// √(σ² − 16)/Δ for noise N_ℤ(0, `variance`) on an integer query of L2 sensitivity `sensitivity`, σ² > 16.
+    public static func continuousNoiseMultiplier(variance: UInt64, sensitivity: Int64) -> Double {
+        precondition(variance > smoothingVariance && sensitivity > 0, "the smoothing needs σ² above 16")
+        return Double(variance - smoothingVariance).squareRoot() / Double(sensitivity)
+    }
+
+    /// Δ = 2^k, a record's largest L2 norm in grid units.
+    public var sensitivity: Int64 { 1 << gridExponent }
+
+    /// γ = C/2^k, the value of one grid unit.
+    public var step: Double { clip / Double(sensitivity) }
+
+    /// The grid units of one coordinate of a clipped record: its value over γ, truncated toward zero. The value must
+    /// be finite and at most about C in magnitude (a coordinate of a record clipped to C).
+    @inlinable
+    public func units(_ value: Double) -> Int64 {
+        Int64((value * unitsPerValue).rounded(.towardZero))
+    }
+
+    /// Whether a record whose units have `norm` is within Δ, so it may join a sum.
+    public func admits(_ norm: RecordNorm) -> Bool {
+        !norm.overflowed && norm.squares <= UInt64(sensitivity) * UInt64(sensitivity)
+    }
+
+    /// Noise for `count` coordinates, drawn before the release's data is touched: the sampler's running time depends
+    /// on its output (Jin et al. 2022), and drawn ahead of the data it can time only the noise, as a whole.
+    public func drawNoise<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
+        (0..<count).map { _ in noise.sample(using: &source) }
+    }
+
+    /// The released value of a coordinate whose exact sum is `sum` and whose noise is `noise`: γ·(S + N), the integer
+    /// formed first (in 128 bits, so it cannot overflow) and only then scaled.
+    @inlinable
+    public func release(sum: Int64, noise: Int64) -> Double {
+        Double(Int128(sum) + Int128(noise)) * step
+    }
+}
+
+/// The exact squared L2 norm of one record's grid units, accumulated as they are added to a sum; it saturates into
+/// `overflowed` (a record past 2⁶⁴ units² is past every Δ).
+public struct RecordNorm: Sendable {
+    @usableFromInline var squareSum: UInt64 = 0
+    @usableFromInline var overflow = false
+
+    public init() {}
+
+    /// Σ units², exact unless `overflowed`.
+    public var squares: UInt64 { squareSum }
+    public var overflowed: Bool { overflow }
+
+    @inlinable
+    public mutating func add(_ units: Int64) {
+        let magnitude = units.magnitude
+        let (square, productOverflow) = magnitude.multipliedReportingOverflow(by: magnitude)
+        let (total, sumOverflow) = squareSum.addingReportingOverflow(square)
+        squareSum = total
+        overflow = overflow || productOverflow || sumOverflow
+    }
+}

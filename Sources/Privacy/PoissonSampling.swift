@@ -1,0 +1,20 @@
+/// Poisson sampling at a rational rate m/n, exactly as the accountants assume it: each record joins independently, with
+/// probability exactly m/n, when a uniform integer below n (drawn by rejection, unbiased) is below m. A floating-point
+/// comparison u < q would sample at the nearest multiple of 2⁻⁵³ instead; the rates Cloister samples at are ratios
+/// of counts (a batch size over a training set, a cohort over the registered clients), so no rounding is needed.
+public enum PoissonSampling {
+    /// Whether one record joins, with probability `m`/`n` (0 ≤ m ≤ n, n > 0).
+    public static func includes<Source: RandomNumberGenerator>(
+        _ m: Int, outOf n: Int, using source: inout Source
+    ) -> Bool {
+        precondition(n > 0 && m >= 0 && m <= n, "a sampling rate is a count over a positive count")
+        return source.next(upperBound: UInt64(n)) < UInt64(m)
+    }
+
+    /// The indices in 0..<`records` that join, in order, each with probability `m`/`n`.
+    public static func sample<Source: RandomNumberGenerator>(
+        _ records: Int, rate m: Int, outOf n: Int, using source: inout Source
+    ) -> [Int] {
+        (0..<records).filter { _ in includes(m, outOf: n, using: &source) }
+    }
+}
