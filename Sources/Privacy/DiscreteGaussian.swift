@@ -4,8 +4,9 @@
 /// (Algorithm 1), the discrete Laplace by rejection (Algorithm 2), and the discrete Gaussian by rejection from the
 /// discrete Laplace of scale t = ⌊σ⌋ + 1 (Algorithm 3).
 ///
-/// Every step is integer arithmetic on 64- and 128-bit words: a Bernoulli(n/d) trial is a uniform integer below d,
-/// drawn by rejection from the source's 64-bit words, compared with n. Nothing on the sampling path touches a
+/// Every step is integer arithmetic on 64- and 128-bit words: a Bernoulli(n/d) trial compares random bits with the
+/// binary digits of n/d (`bernoulli`), and the Laplace's uniform integer is Lemire's multiply-and-shift with
+/// rejection (`uniform(below:)`); both are exact, and neither divides in the common case. Nothing on the sampling path touches a
 /// floating-point value, so the output has the distribution the accountants analyse exactly, with no holes and no
 /// cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure is an event too rare
 /// to happen: a draw whose arithmetic would leave 128 bits (a candidate more than 2⁶³ from 0, or an exponent above 2²⁸,
@@ -51,14 +52,17 @@ public struct DiscreteGaussian: Sendable, Hashable {
 
     /// One sample of N_ℤ(0, σ²) (Algorithm 3) from `source`'s words.
     public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
+        var bits = RandomBits()
         while true {
-            let candidate = discreteLaplace(&source)
-            if acceptsGaussian(candidate, &source) { return candidate }
+            let candidate = discreteLaplace(&source, &bits)
+            if acceptsGaussian(candidate, &source, &bits) { return candidate }
         }
     }
 
     /// Bernoulli(exp(−(|y| − σ²/t)² / 2σ²)) = Bernoulli(exp(−u² / (2abt²))) with u = |y|·b·t − a.
-    private func acceptsGaussian<Source: RandomNumberGenerator>(_ candidate: Int64, _ source: inout Source) -> Bool {
+    private func acceptsGaussian<Source: RandomNumberGenerator>(
+        _ candidate: Int64, _ source: inout Source, _ bits: inout RandomBits
+    ) -> Bool {
         let a = UInt128(varianceNumerator)
         let product = Self.product([
             UInt128(candidate.magnitude), UInt128(varianceDenominator), UInt128(scale),
@@ -66,86 +70,104 @@ public struct DiscreteGaussian: Sendable, Hashable {
         let difference = product.map { $0 >= a ? $0 - a : a - $0 }
         guard let difference, difference <= UInt128(UInt64.max) else {
             // u² ≥ 2¹²⁸ over a denominator of at most 2¹⁰⁰: an exponent above 2²⁸.
-            return bernoulliExpMinusInfinite(&source)
+            return bernoulliExpMinusInfinite(&source, &bits)
         }
-        return bernoulliExp(numerator: difference * difference, denominator: exponentDenominator, &source)
+        return bernoulliExp(numerator: difference * difference, denominator: exponentDenominator, &source, &bits)
     }
 
     /// One sample of the discrete Laplace of scale t, P[Y = y] ∝ exp(−|y|/t) (Algorithm 2 with s = 1).
-    private func discreteLaplace<Source: RandomNumberGenerator>(_ source: inout Source) -> Int64 {
+    private func discreteLaplace<Source: RandomNumberGenerator>(
+        _ source: inout Source, _ bits: inout RandomBits
+    ) -> Int64 {
         while true {
-            let u = uniform(below: UInt128(scale), &source)
-            guard bernoulliExp(numerator: u, denominator: UInt128(scale), &source) else { continue }
+            let u = Self.uniform(below: scale, &source)
+            guard bernoulliExp(numerator: UInt128(u), denominator: UInt128(scale), &source, &bits) else { continue }
             var v: UInt64 = 0
-            while bernoulliExp(numerator: 1, denominator: 1, &source) { v &+= 1 }
+            while bernoulliExp(numerator: 1, denominator: 1, &source, &bits) { v &+= 1 }
             let (tv, overflow) = scale.multipliedReportingOverflow(by: v)
             // x = u + t·v; beyond Int64 needs 2⁶³/t consecutive successes of probability 1/e: restart.
-            guard !overflow, tv <= UInt64(Int64.max) - UInt64(u) else { continue }
-            let x = Int64(tv + UInt64(u))
-            let negative = bernoulli(numerator: 1, denominator: 2, &source)
+            guard !overflow, tv <= UInt64(Int64.max) - u else { continue }
+            let x = Int64(tv + u)
+            let negative = bits.next(&source)
             if negative && x == 0 { continue }
             return negative ? -x : x
         }
     }
 
-    /// Bernoulli(exp(−n/d)) for n ≥ 0, d > 0 (Algorithm 1): exp(−1) ⌊n/d⌋ times, then exp(−(n mod d)/d).
+    /// Bernoulli(exp(−n/d)) for n ≥ 0, d > 0 (Algorithm 1): exp(−1) ⌊n/d⌋ times, then exp(−(n mod d)/d). ⌊n/d⌋ is
+    /// found by subtraction while it is small (a 128-bit division costs more than the trials it counts).
     private func bernoulliExp<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        let whole = n / d
+        var remainder = n
+        var whole: UInt128 = 0
+        while remainder >= d && whole < 8 {
+            remainder -= d
+            whole += 1
+        }
+        if remainder >= d {
+            whole += remainder / d
+            remainder %= d
+        }
         var count: UInt128 = 0
         while count < whole {
-            guard bernoulliExpFraction(numerator: 1, denominator: 1, &source) else { return false }
+            guard bernoulliExpFraction(numerator: 1, denominator: 1, &source, &bits) else { return false }
             count += 1
         }
-        return bernoulliExpFraction(numerator: n % d, denominator: d, &source)
+        return bernoulliExpFraction(numerator: remainder, denominator: d, &source, &bits)
     }
 
     /// Bernoulli(exp(−∞)) as an exact limit of Algorithm 1: trials of exp(−1) until one fails (its success for ever
     /// has probability 0; past 2²⁸ successes the remainder is below exp(−2²⁸)).
-    private func bernoulliExpMinusInfinite<Source: RandomNumberGenerator>(_ source: inout Source) -> Bool {
-        while bernoulliExpFraction(numerator: 1, denominator: 1, &source) {}
+    private func bernoulliExpMinusInfinite<Source: RandomNumberGenerator>(
+        _ source: inout Source, _ bits: inout RandomBits
+    ) -> Bool {
+        while bernoulliExpFraction(numerator: 1, denominator: 1, &source, &bits) {}
         return false
     }
 
     /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K counts trials of Bernoulli(γ/K) until one fails; the answer is
     /// whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
     private func bernoulliExpFraction<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
         var k: UInt128 = 1
-        while bernoulli(numerator: n, denominator: d, &source) && bernoulli(numerator: 1, denominator: k, &source) {
+        while Self.bernoulli(numerator: n, denominator: d, &source, &bits)
+            && Self.bernoulli(numerator: 1, denominator: k, &source, &bits)
+        {
             k += 1
         }
         return k % 2 == 1
     }
 
-    /// Bernoulli(n/d): a uniform integer below d is below n (no draw when n is 0 or at least d).
-    private func bernoulli<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source
+    /// Bernoulli(n/d) for d ≤ 2¹²⁶, without a division: a uniform U in [0, 1) is below n/d exactly when, at the first
+    /// binary digit where the two differ, U has the 0. U's digits are fresh random bits, n/d's come one at a time by
+    /// long division (double the remainder, subtract d when it fits); two bits are needed on average. No draw when n is
+    /// 0 or at least d.
+    private static func bernoulli<Source: RandomNumberGenerator>(
+        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
         if n == 0 { return false }
         if n >= d { return true }
-        return uniform(below: d, &source) < n
+        var remainder = n
+        while true {
+            remainder <<= 1
+            let digit = remainder >= d
+            if digit { remainder -= d }
+            if bits.next(&source) != digit { return digit }
+        }
     }
 
-    /// A uniform integer in [0, m), m ≥ 1, by rejection: one 64-bit word per try when m fits in 64 bits, else two
-    /// (the first the high half); a word at or past the largest multiple of m is drawn again.
-    private func uniform<Source: RandomNumberGenerator>(below m: UInt128, _ source: inout Source) -> UInt128 {
-        if m <= UInt128(UInt64.max) {
-            let modulus = UInt64(m)
-            // 2⁶⁴ mod m, computed in 64 bits as (2⁶⁴ − m) mod m.
-            let excess = (0 &- modulus) % modulus
-            while true {
-                let word = source.next()
-                if excess == 0 || word < 0 &- excess { return UInt128(word % modulus) }
-            }
+    /// A uniform integer in [0, m), 0 < m < 2⁶⁴, by Lemire's multiply-and-shift: the high word of m times a random
+    /// word, the word drawn again while the low word falls below 2⁶⁴ mod m (the one division is computed only when the
+    /// low word is below m, which happens with probability m/2⁶⁴).
+    private static func uniform<Source: RandomNumberGenerator>(below m: UInt64, _ source: inout Source) -> UInt64 {
+        var (high, low) = source.next().multipliedFullWidth(by: m)
+        if low < m {
+            let threshold = (0 &- m) % m
+            while low < threshold { (high, low) = source.next().multipliedFullWidth(by: m) }
         }
-        let excess = (0 &- m) % m
-        while true {
-            let word = UInt128(source.next()) << 64 | UInt128(source.next())
-            if excess == 0 || word < 0 &- excess { return word % m }
-        }
+        return high
     }
 
     /// ⌊√(a/b)⌋: the largest n with n²·b ≤ a.
@@ -170,5 +192,23 @@ public struct DiscreteGaussian: Sendable, Hashable {
             result = next
         }
         return result
+    }
+}
+
+/// The source's words as bits, lowest first, for the Bernoulli trials of one sample; bits left over when it ends are
+/// dropped (each is drawn afresh, so dropping them biases nothing).
+private struct RandomBits {
+    private var word: UInt64 = 0
+    private var remaining = 0
+
+    mutating func next<Source: RandomNumberGenerator>(_ source: inout Source) -> Bool {
+        if remaining == 0 {
+            word = source.next()
+            remaining = 64
+        }
+        let bit = word & 1 == 1
+        word >>= 1
+        remaining -= 1
+        return bit
     }
 }

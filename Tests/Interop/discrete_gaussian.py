@@ -1,8 +1,9 @@
 """Canonne, Kamath and Steinke's exact samplers ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020,
 Algorithms 1-3) in Python's unbounded integers, drawing the same random words as Cloister's `KeyedRandomStream` (the
 AES-256-CTR keystream of AES-256-GCM over zero blocks, nonce = stream (8 bytes, big-endian) || block (4 bytes), 4 KiB a
-block, read as little-endian 64-bit words) and consuming them by the same rules (a uniform integer below m by
-rejection, one word when m < 2^64, else two, high first; no draw for a Bernoulli of probability 0 or 1). The
+block, read as little-endian 64-bit words) and consuming them by the same rules (the Laplace's uniform integer by
+Lemire's multiply-and-shift with rejection; a Bernoulli(n/d) trial by comparing the words' bits, lowest first, with
+n/d's binary digits, a sample starting on a fresh word; no draw for a Bernoulli of probability 0 or 1). The
 known-answer test of `DiscreteGaussian` compares the two sample for sample.
 
   sample --key HEX --stream N --numerator A --denominator B --count K
@@ -34,27 +35,39 @@ class Sampler:
         while (root + 1) ** 2 * b <= a:
             root += 1
         self.t = root + 1
+        self.word, self.remaining = 0, 0
+
+    def bit(self) -> int:
+        """The words' bits, lowest first; a sample starts on a fresh word."""
+        if self.remaining == 0:
+            self.word, self.remaining = self.words.next(), 64
+        bit = self.word & 1
+        self.word >>= 1
+        self.remaining -= 1
+        return bit
 
     def uniform(self, m: int) -> int:
-        if m < 2**64:
-            limit = 2**64 - 2**64 % m
-            while True:
-                word = self.words.next()
-                if word < limit:
-                    return word % m
-        limit = 2**128 - 2**128 % m
-        while True:
-            word = self.words.next() << 64
-            word |= self.words.next()
-            if word < limit:
-                return word % m
+        """Lemire's multiply-and-shift with rejection, 0 < m < 2^64."""
+        product = self.words.next() * m
+        if product % 2**64 < m:
+            threshold = (2**64 - m) % m
+            while product % 2**64 < threshold:
+                product = self.words.next() * m
+        return product >> 64
 
     def bernoulli(self, n: int, d: int) -> bool:
+        """U < n/d for U uniform in [0, 1): compare U's random bits with n/d's binary digits."""
         if n == 0:
             return False
         if n >= d:
             return True
-        return self.uniform(d) < n
+        remainder = n
+        while True:
+            remainder *= 2
+            digit = 1 if remainder >= d else 0
+            remainder -= digit * d
+            if self.bit() != digit:
+                return digit == 1
 
     def bernoulli_exp_fraction(self, n: int, d: int) -> bool:
         """Algorithm 1 for gamma = n/d in [0, 1]."""
@@ -81,7 +94,7 @@ class Sampler:
             while self.bernoulli_exp(1, 1):
                 v += 1
             x = u + t * v
-            negative = self.bernoulli(1, 2)
+            negative = self.bit() == 1
             if negative and x == 0:
                 continue
             return -x if negative else x
@@ -89,6 +102,7 @@ class Sampler:
     def next(self) -> int:
         """Algorithm 3: accept a discrete Laplace candidate y with probability exp(-(|y| - sigma^2/t)^2 / 2 sigma^2)."""
         a, b, t = self.a, self.b, self.t
+        self.word, self.remaining = 0, 0
         while True:
             y = self.discrete_laplace()
             u = abs(y) * b * t - a
