@@ -131,13 +131,11 @@ public struct DiscreteGaussian: Sendable, Hashable {
     private func bernoulliExpFraction<Source: RandomNumberGenerator>(
         numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        var k: UInt128 = 1
-        while Self.bernoulli(numerator: n, denominator: d, &source, &bits)
-            && Self.bernoulli(numerator: 1, denominator: k, &source, &bits)
-        {
+        var k: UInt64 = 1
+        while Self.bernoulli(numerator: n, denominator: d, &source, &bits) && Self.bernoulli(oneIn: k, &source, &bits) {
             k += 1
         }
-        return k % 2 == 1
+        return k & 1 == 1
     }
 
     /// Bernoulli(n/d) for d ≤ 2¹²⁶, without a division: a uniform U in [0, 1) is below n/d exactly when, at the first
@@ -154,6 +152,20 @@ public struct DiscreteGaussian: Sendable, Hashable {
             remainder <<= 1
             let digit = remainder >= d
             if digit { remainder -= d }
+            if bits.next(&source) != digit { return digit }
+        }
+    }
+
+    /// Bernoulli(1/k), `bernoulli(numerator:denominator:)` in 64 bits (k < 2⁶³).
+    private static func bernoulli<Source: RandomNumberGenerator>(
+        oneIn k: UInt64, _ source: inout Source, _ bits: inout RandomBits
+    ) -> Bool {
+        if k <= 1 { return true }
+        var remainder: UInt64 = 1
+        while true {
+            remainder <<= 1
+            let digit = remainder >= k
+            if digit { remainder -= k }
             if bits.next(&source) != digit { return digit }
         }
     }
