@@ -5,8 +5,10 @@
 // `name value` lines: updates, parameters, seconds (the median round), seconds_each, bytes_per_second (plaintext
 // parameter bytes in the median round), the enclave's peak resident memory (VmHWM, KiB), and channel_seconds: the
 // median time the same batches take only to cross into the enclave (each the argument of `fedavg.descriptor`, which
-// ignores it), the floor that the process boundary sets.
-// Usage: AggregationProbe [COUNT] [WIDTH] [ROUNDS]   (defaults 100, 1000000, 5)
+// ignores it), the floor that the process boundary sets. With `dp`, the rounds are DP-FedAvg's (every client each round,
+// z = 1, C = 1, δ = 1/COUNT): each update clipped and put on the grid, the sum released with exact discrete Gaussian
+// noise, and the client-level ε of the rounds so far computed for the signed model.
+// Usage: AggregationProbe [COUNT] [WIDTH] [ROUNDS] [dp]   (defaults 100, 1000000, 5, FedAvg without DP)
 import Attestation
 import CloisterCBOR
 import CloisterCrypto
@@ -23,6 +25,11 @@ let arguments = CommandLine.arguments
 let count = arguments.count > 1 ? Int(arguments[1]) ?? 100 : 100
 let width = arguments.count > 2 ? Int(arguments[2]) ?? 1_000_000 : 1_000_000
 let rounds = arguments.count > 3 ? Int(arguments[3]) ?? 5 : 5
+let privacy =
+    arguments.count > 4 && arguments[4] == "dp"
+    ? try ClientLevelPrivacy(
+        noiseMultiplier: 1, clip: 1, delta: 1 / Double(count), clientsPerRound: count, registeredClients: count)
+    : nil
 precondition(
     count > 0 && width >= 20 && width % 10 == 0 && rounds > 0, "COUNT > 0, WIDTH a multiple of 10, ROUNDS > 0")
 
@@ -48,7 +55,7 @@ let names = (0..<count).map { "client-\($0)" }
 let keys = try names.map { _ in try ECPrivateKey(generating: .p256) }
 let config = FederationConfig(
     plan: try FederationPlan(
-        clients: names, rounds: rounds, minClients: count, roundTimeout: 3600, strategy: .fedAvg, privacy: nil),
+        clients: names, rounds: rounds, minClients: count, roundTimeout: 3600, strategy: .fedAvg, privacy: privacy),
     clientKeys: Dictionary(uniqueKeysWithValues: zip(names, keys.map { hexEncoded($0.publicKey.derRepresentation) })),
     // Softmax over WIDTH/10 − 1 features and 10 classes: exactly WIDTH parameters.
     model: ModelSpec(kind: .softmax, featureCount: width / 10 - 1, classCount: 10))
