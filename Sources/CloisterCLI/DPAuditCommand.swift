@@ -1,5 +1,8 @@
 import ArgumentParser
 import CloisterCrypto
+import ConfidentialProtocol
+import EnclavePlatform
+import EnclaveProtocol
 import Foundation
 import Learning
 import Privacy
@@ -22,10 +25,14 @@ struct AuditCommand: ParsableCommand {
             10,000; the delta term 2 x canaries x delta lowers it), so a claim at or above the cap is refused before \
             training (exit 64): no result of that audit could refute it. The canaries test the \
             sampling rate, noise, clip, step count and accounting, not the clipping of real examples. \
+            With --enclave (and the attestation options of `dp train`), the audit runs inside the dpsgd enclave: the \
+            canaries' membership is the enclave's secret, their scores travel in its sealed checkpoints, and the \
+            audit's result is part of the training result the attested key signs. \
             Exit status: 0 audited and the bound is within the claim, 2 the bound exceeds the accountant's epsilon, \
-            64 bad arguments or a claim the canaries cannot test, 65 malformed data or schema. JSON: {"epsilon", "epsilon_lower", "accountant", \
+            64 bad arguments or a claim the canaries cannot test, 65 malformed data or schema; with --enclave also \
+            those of `dp train --enclave`. JSON: {"epsilon", "epsilon_lower", "accountant", \
             "delta", "confidence", "canaries", "guesses", "correct", "noise_multiplier", "sampling_rate", "steps", \
-            "accuracy", "epsilon_lower_max"}.
+            "accuracy", "epsilon_lower_max"}, and "enclave_measurement" with --enclave.
             """
     )
 
@@ -69,6 +76,8 @@ struct AuditCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Confidence of the lower bound, in (0, 1).")
     var confidence = 0.95
 
+    @OptionGroup var inEnclave: EnclaveTrainingOptions
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -87,13 +96,15 @@ struct AuditCommand: ParsableCommand {
                 label: dataset.label, model: model, hiddenUnits: hiddenUnits, epsilon: epsilon,
                 noiseMultiplier: noiseMultiplier, delta: delta, epochs: epochs, batchSize: batchSize,
                 learningRate: lr, momentum: momentum, clip: clip, centringNoise: preparation.centring,
-                testFraction: preparation.testFraction, seed: preparation.seed)
+                testFraction: preparation.testFraction, seed: preparation.seed,
+                audit: AuditSpec(canaries: canaries, confidence: confidence))
             try spec.validate()
+            let signed = try inEnclave.signedManifest()
+            let csv = try TrainCommand.read(dataset.data, .malformedData)
+            let schemaBytes = try dataset.schema.map { try TrainCommand.read($0, .malformedSchema) }
+            if signed != nil { try EnclaveTrainingOptions.checkRequestSize(csv: csv, schema: schemaBytes, dataset) }
             let setup = try TrainingSetup(
-                csv: TrainCommand.read(dataset.data, .malformedData), source: dataset.data,
-                schema: try dataset.schema.map { try TrainCommand.read($0, .malformedSchema) },
-                schemaSource: dataset.schema ?? "",
-                spec: spec)
+                csv: csv, source: dataset.data, schema: schemaBytes, schemaSource: dataset.schema ?? "", spec: spec)
             let report = try setup.plan.privacy()
             guard let claim = report.tightestFirst.first else { throw ExitCode.failure }
             let ceiling = try GradientCanaries.ceiling(
@@ -103,42 +114,68 @@ struct AuditCommand: ParsableCommand {
                     "the plan's epsilon \(claim.epsilon) is not below \(ceiling), the most \(canaries) canaries can show at delta \(setup.plan.delta) and confidence \(confidence): the audit could not catch a trainer that spends more. Audit a smaller epsilon, or change --canaries (the ceiling grows with them while 2 x canaries x delta stays well below 1) or --delta"
                 )
             }
-            var secret = BufferedSecureRandom()
-            var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
-            var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
-            var random = BufferedSecureRandom()
-            let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
-            while !trainer.isFinished {
-                trainer.step(on: setup.train, random: &random, canaries: &audited)
-                bar.update(trainer.stepsTaken)
-            }
-            bar.finish()
-            let finding = try audited!.finding(delta: setup.plan.delta, confidence: confidence)
-            let accuracy = setup.accuracy(of: trainer.model)
+            let (audit, accuracy, measurement) =
+                if let signed {
+                    try auditInEnclave(signed, setup: setup, csv: csv, schema: schemaBytes)
+                } else {
+                    try auditHere(setup)
+                }
             if json {
-                try printJSONFields([
-                    "epsilon": .number(claim.epsilon), "epsilon_lower": .number(finding.epsilonLowerBound),
+                var fields: [String: JSONScalar] = [
+                    "epsilon": .number(claim.epsilon), "epsilon_lower": .number(audit.epsilonLower),
                     "accountant": .text(claim.accountant.rawValue), "delta": .number(setup.plan.delta),
-                    "confidence": .number(confidence), "canaries": .number(Double(canaries)),
-                    "guesses": .number(Double(finding.guesses)), "correct": .number(Double(finding.correct)),
+                    "confidence": .number(audit.confidence), "canaries": .number(Double(audit.canaries)),
+                    "guesses": .number(Double(audit.guesses)), "correct": .number(Double(audit.correct)),
                     "noise_multiplier": .number(setup.plan.noiseMultiplier),
                     "sampling_rate": .number(setup.plan.samplingRate), "steps": .number(Double(setup.plan.steps)),
-                    "accuracy": .number(accuracy), "epsilon_lower_max": .number(ceiling),
-                ])
+                    "accuracy": .number(accuracy), "epsilon_lower_max": .number(audit.epsilonLowerMax),
+                ]
+                if let measurement { fields["enclave_measurement"] = .text(measurement) }
+                try printJSONFields(fields)
             } else {
+                if let measurement { print("audited in enclave \(measurement); its key signed the result") }
                 print(
-                    "epsilon \(claim.epsilon) (\(claim.accountant.rawValue)) at delta \(setup.plan.delta); audited lower bound \(finding.epsilonLowerBound) at confidence \(confidence) (at most \(ceiling) with \(canaries) canaries)"
+                    "epsilon \(claim.epsilon) (\(claim.accountant.rawValue)) at delta \(setup.plan.delta); audited lower bound \(audit.epsilonLower) at confidence \(audit.confidence) (at most \(audit.epsilonLowerMax) with \(audit.canaries) canaries)"
                 )
                 print(
-                    "\(finding.correct) of \(finding.guesses) guesses right about \(canaries) canaries; noise multiplier \(setup.plan.noiseMultiplier), sampling rate \(setup.plan.samplingRate), \(setup.plan.steps) steps; test accuracy \(accuracy)"
+                    "\(audit.correct) of \(audit.guesses) guesses right about \(audit.canaries) canaries; noise multiplier \(setup.plan.noiseMultiplier), sampling rate \(setup.plan.samplingRate), \(setup.plan.steps) steps; test accuracy \(accuracy)"
                 )
             }
-            guard finding.epsilonLowerBound <= claim.epsilon else {
+            guard audit.epsilonLower <= claim.epsilon else {
                 printToStandardError(
-                    "error: the audit's lower bound \(finding.epsilonLowerBound) exceeds the accountant's epsilon \(claim.epsilon): this configuration spends more privacy than it claims"
+                    "error: the audit's lower bound \(audit.epsilonLower) exceeds the accountant's epsilon \(claim.epsilon): this configuration spends more privacy than it claims"
                 )
                 throw ExitCode(2)
             }
         }
+    }
+
+    /// Trains with the canaries here, their membership drawn from OpenSSL's DRBG: the report and the test accuracy.
+    private func auditHere(_ setup: TrainingSetup) throws -> (AuditReport, Double, String?) {
+        var secret = BufferedSecureRandom()
+        var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
+        var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
+        var random = BufferedSecureRandom()
+        let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
+        while !trainer.isFinished {
+            trainer.step(on: setup.train, random: &random, canaries: &audited)
+            bar.update(trainer.stepsTaken)
+        }
+        bar.finish()
+        let report = try audited!.report(delta: setup.plan.delta, confidence: confidence)
+        return (report, setup.accuracy(of: trainer.model), nil)
+    }
+
+    /// Trains with the canaries in the enclave `--enclave` launches: the report and accuracy its attested key signed,
+    /// and its measurement.
+    private func auditInEnclave(
+        _ manifest: (path: String, manifest: SignedManifest), setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?
+    ) throws -> (AuditReport, Double, String?) {
+        let (result, measurement) = try inEnclave.train(
+            manifest, setup: setup, csv: csv, schema: schema, dataset: dataset, policyID: "dp-audit-enclave",
+            progress: "DP-SGD with \(canaries) canaries in the enclave")
+        // `TrainingResult.check` refused a result without the audit the spec asks for.
+        guard let audit = result.audit else { throw ExitCode.failure }
+        return (audit, result.accuracy, measurement)
     }
 }

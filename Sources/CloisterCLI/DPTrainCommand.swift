@@ -18,13 +18,14 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a model with DP-SGD and print its test accuracy and the privacy it spent.",
         discussion: """
-            Poisson sampling at rate q = batch-size / n, per-example clipping to --clip, Gaussian noise of standard \
-            deviation sigma x clip from OpenSSL's DRBG, SGD with momentum; epochs x floor(n / batch-size) steps. With \
+            Poisson sampling at rate q = batch-size / n, per-example clipping to --clip, noise of standard deviation \
+            sigma x clip drawn exactly from the discrete Gaussian on a grid 2^20 times finer than it (OpenSSL's \
+            DRBG), SGD with momentum; epochs x floor(n / batch-size) steps. With \
             --epsilon, sigma is the smallest that keeps the tight (PLD) epsilon within it. The split (--test-fraction, \
             --seed) and the MLP's initial weights are seeded; sampling and noise never are. Features are clipped and \
             scaled by the public bounds of --schema (Datasets/README.md; `cloister dp schema` drafts one); --unscaled \
             uses them as they are; with neither the command refuses. \
-            Before the first step the features' mean is released with Gaussian noise (rows clipped to norm \
+            Before the first step the features' mean is released with the same exact noise (rows clipped to norm \
             sqrt(d)/2, noise multiplier --centring-noise) and every step trains on the features minus it; the \
             accountant composes that release once with the steps, and the published model folds it into its biases. \
             --no-centring skips it.
@@ -91,28 +92,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Write the trained model and its privacy report here (JSON, replaced atomically).")
     var modelOut: String?
 
-    @Option(help: "Train inside the enclave this signed manifest launches (e.g. Manifests/dpsgd.manifest.cose).")
-    var enclave: String?
-
-    @Option(help: "With --enclave: the platform home (default: $CLOISTER_HOME, else ~/.cloister).")
-    var home: String?
-
-    @Option(
-        help: "With --enclave: the evidence its quotes take: \(EvidenceKind.names) (default: the manifest's).")
-    var evidence: EvidenceKind?
-
-    @Option(
-        help: """
-            With --enclave: the sealed checkpoint file (default: $XDG_STATE_HOME, else ~/.local/state, then \
-            /cloister/checkpoints/dpsgd-ID.sealed, ID a digest of the manifest, data path and options).
-            """)
-    var checkpoint: String?
-
-    @Option(help: "With --enclave: appraise the quote under this policy (TOML or JSON) instead of the default.")
-    var policy: String?
-
-    @Flag(help: "With --enclave: accept an enclave signed with the public development key (Keys/dev-signer.pem).")
-    var allowDevelopmentKeys = false
+    @OptionGroup var inEnclave: EnclaveTrainingOptions
 
     @Flag(help: "Print the result as JSON.")
     var json = false
@@ -139,15 +119,6 @@ struct TrainCommand: AsyncParsableCommand {
         if let maxEpsilon, !(maxEpsilon > 0) {
             throw ValidationError("--max-epsilon must be positive, got \(maxEpsilon)")
         }
-        if enclave == nil
-            && (home != nil || checkpoint != nil || policy != nil || allowDevelopmentKeys || evidence != nil)
-        {
-            throw ValidationError(
-                "--home, --evidence, --checkpoint, --policy and --allow-development-keys go with --enclave")
-        }
-        if policy != nil && allowDevelopmentKeys {
-            throw ValidationError("--allow-development-keys shapes the default policy; with --policy, say it there")
-        }
     }
 
     /// What a run produced, wherever it ran.
@@ -171,22 +142,15 @@ struct TrainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try reportingErrors {
-            let signed = try enclave.map { path throws(ManifestError) in
-                try CommandInput.signedManifest(path, "--enclave")
-            }
+            let signed = try inEnclave.signedManifest()
             let csv = try Self.read(dataset.data, .malformedData)
             let schemaBytes = try dataset.schema.map { try Self.read($0, .malformedSchema) }
-            if signed != nil {
-                // Refused here, before the data is parsed or an enclave launched, as the enclave would refuse it.
-                try TrainingCall.checkRequestSize(
-                    csv.count + (schemaBytes?.count ?? 0),
-                    of: dataset.schema.map { "--data \(dataset.data) with --schema \($0)" } ?? "--data \(dataset.data)")
-            }
+            if signed != nil { try EnclaveTrainingOptions.checkRequestSize(csv: csv, schema: schemaBytes, dataset) }
             let setup = try TrainingSetup(
                 csv: csv, source: dataset.data, schema: schemaBytes, schemaSource: dataset.schema ?? "", spec: spec)
             let outcome =
-                if let enclave, let signed {
-                    try trainInEnclave(enclave, signed: signed, setup: setup, csv: csv, schema: schemaBytes)
+                if let signed {
+                    try trainInEnclave(signed, setup: setup, csv: csv, schema: schemaBytes)
                 } else {
                     try trainHere(setup)
                 }
@@ -248,32 +212,14 @@ struct TrainCommand: AsyncParsableCommand {
     }
 
     private func trainInEnclave(
-        _ manifest: String, signed: SignedManifest, setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?
+        _ manifest: (path: String, manifest: SignedManifest), setup: TrainingSetup, csv: [UInt8], schema: [UInt8]?
     ) throws -> Outcome {
-        let measurement = hexEncoded(signed.measurement.bytes)
-        let appraiser = try RelyingParty.appraiser(home: home)
-        let policy = try RelyingParty.policy(
-            file: policy, id: "dp-train-enclave", measurement: measurement, allowDevelopmentKeys: allowDevelopmentKeys)
-        let checkpointFile = try AtomicFile(path: checkpoint ?? defaultCheckpoint(measurement))
-        let (platform, _, channel) = try RunCommand.launch(manifest: manifest, home: home, evidence: evidence)
-        defer {
-            channel.shutdown()
-            _ = try? platform.waitForEnclave()
-        }
-        let caller = EnclaveCaller(channel: channel)
-        let client = TrainingClient(
-            transport: { try caller.call($0, $1) }, appraiser: appraiser, policy: policy)
-        let attested = try client.attest()
-        printToStandardError("cloister: quote \(attested.status.rawValue) under policy '\(policy.id)'")
-        let bar = ProgressBar(label: "DP-SGD in the enclave", total: setup.plan.steps)
-        let result = try client.train(
-            csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpointFile
-        ) { done, _ in bar.update(done) }
-        bar.finish()
+        let (result, measurement) = try inEnclave.train(
+            manifest, setup: setup, csv: csv, schema: schema, dataset: dataset, policyID: "dp-train-enclave",
+            progress: "DP-SGD in the enclave")
         return Outcome(
             trained: result.trained, accuracy: result.accuracy, trainExamples: result.trainExamples,
-            testExamples: result.testExamples,
-            enclaveMeasurement: attested.measurement ?? measurement,
+            testExamples: result.testExamples, enclaveMeasurement: measurement,
             resumedFromStep: result.resumedFromStep)
     }
 
@@ -285,31 +231,6 @@ struct TrainCommand: AsyncParsableCommand {
         return Array(data)
     }
 
-    /// STATE/cloister/checkpoints/dpsgd-ID.sealed (STATE: $XDG_STATE_HOME, else ~/.local/state), ID a digest of
-    /// what the host already knows (manifest measurement, data path, options), never of the data, so the same
-    /// command finds its checkpoint again.
-    private func defaultCheckpoint(_ measurement: String) throws -> String {
-        let environment = ProcessInfo.processInfo.environment
-        let state =
-            environment["XDG_STATE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? FileManager.default.homeDirectoryForCurrentUser.path + "/.local/state"
-        let directory = state + "/cloister/checkpoints"
-        do {
-            try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw ValidationError("cannot create the checkpoint directory \(directory) (choose one with --checkpoint)")
-        }
-        let options = try JSONEncoder().encode(spec)
-        let key =
-            [
-                measurement, URL(fileURLWithPath: dataset.data).standardizedFileURL.path, dataset.schema ?? "",
-                String(decoding: options, as: UTF8.self),
-            ]
-            .joined(separator: "\n")
-        return directory + "/dpsgd-" + hexEncoded(Array(DigestAlgorithm.sha256.hash(Array(key.utf8)).prefix(16)))
-            + ".sealed"
-    }
 }
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal, at most 50 times a run.

@@ -71,10 +71,15 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         self.clientsPerRound = clientsPerRound
         self.registeredClients = registeredClients
         self.adaptiveClipping = adaptiveClipping
+        do {
+            _ = try DiscreteGaussianMechanism(clip: clip, noiseMultiplier: updateNoiseMultiplier)
+        } catch {
+            throw FederationError(.invalidParameter, "the update's release: \(error.reason)")
+        }
     }
 
     /// q = m/N, the rate at which each client is sampled into a round's cohort.
-    public var samplingRate: Double { Double(clientsPerRound) / Double(registeredClients) }
+    public var samplingRate: Double { PoissonSampling.rate(clientsPerRound, outOf: registeredClients) }
 
     /// z_Δ, the noise multiplier of the update sum: z with a fixed clip; with adaptive clipping
     /// (z⁻² − (2σ_b)⁻²)^(−1/2), so that the update (sensitivity C, noise z_Δ·C) and the centred count (sensitivity 1/2,

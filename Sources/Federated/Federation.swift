@@ -358,6 +358,9 @@ public struct Federation: Sendable {
         round = nil
         if completedRounds == plan.rounds {
             finishReason = "all \(plan.rounds) rounds ran"
+        } else if !Self.allFinite(globalModel) {
+            // No later update could be clipped around it, or averaged into it.
+            finishReason = "round \(open.number)'s global model is not finite (a parameter overflowed Float)"
         } else {
             do {
                 try plan.privacy?.checkBudget(rounds: completedRounds + 1)

@@ -1,3 +1,5 @@
+import Privacy
+
 /// What a federation runs, fixed when the aggregator starts: who may take part, how many of them a round samples, for
 /// how many rounds, how a round closes, how updates are combined, (optionally) how the server moves the model towards
 /// each round's aggregate, and (optionally) the client-level differential privacy of what it publishes.
@@ -72,7 +74,7 @@ public struct FederationPlan: Sendable, Hashable, Codable {
     }
 
     /// M/N, the probability with which each registered client is sampled into a round's cohort.
-    public var samplingRate: Double { Double(clientsPerRound) / Double(clients.count) }
+    public var samplingRate: Double { PoissonSampling.rate(clientsPerRound, outOf: clients.count) }
 }
 
 extension FederationPlan {

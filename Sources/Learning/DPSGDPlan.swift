@@ -28,7 +28,7 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
         case exampleCount, batchSize, epochs, learningRate, momentum, clip, noiseMultiplier, delta, centringNoise
     }
 
-    public var samplingRate: Double { Double(batchSize) / Double(exampleCount) }
+    public var samplingRate: Double { PoissonSampling.rate(batchSize, outOf: exampleCount) }
     public var steps: Int { epochs * max(exampleCount / batchSize, 1) }
 
     public init(
@@ -65,7 +65,8 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
             throw LearningError(.invalidParameter, "clipping norm must be positive, got \(clip)")
         }
         // The accountants must be able to analyse every release of the plan: checked before anything trains.
-        try Self.checkMechanism("DP-SGD", samplingRate: Double(batchSize) / Double(exampleCount), noiseMultiplier)
+        try Self.checkMechanism(
+            "DP-SGD", samplingRate: PoissonSampling.rate(batchSize, outOf: exampleCount), noiseMultiplier)
         if let centringNoise { try Self.checkMechanism("the centring release", samplingRate: 1, centringNoise) }
         // δ must be well below the weight of one record: δ ≥ 1/n admits mechanisms that publish a record outright.
         guard delta > 0, delta < 1 / Double(exampleCount) else {

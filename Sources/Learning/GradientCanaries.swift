@@ -9,7 +9,7 @@ public import Privacy
 /// guesser that names members from the scores more often than that ε allows shows the trainer spends more than it
 /// claims (a wrong sampling rate, noise, clip, step count or accountant). It does not test the clipping of real
 /// examples' gradients.
-public struct GradientCanaries: Sendable {
+public struct GradientCanaries: Sendable, Equatable {
     /// Whether each canary is a member of the training set.
     public let included: [Bool]
     /// The indices of the members.
@@ -36,6 +36,15 @@ public struct GradientCanaries: Sendable {
 
     mutating func record(_ released: Double, at index: Int) {
         scores[index] += released
+    }
+
+    /// The audit's report at `delta` and `confidence`: what the guesser found and the most it could have found.
+    public func report(delta: Double, confidence: Double) throws(PrivacyError) -> AuditReport {
+        let found = try finding(delta: delta, confidence: confidence)
+        return AuditReport(
+            canaries: count, confidence: confidence, guesses: found.guesses, correct: found.correct,
+            epsilonLower: found.epsilonLowerBound,
+            epsilonLowerMax: try Self.ceiling(count: count, delta: delta, confidence: confidence))
     }
 
     /// What the guesser found: the number of guesses it made, how many were right, and the lower bound on ε.
@@ -85,5 +94,77 @@ public struct GradientCanaries: Sendable {
     private static func grid(_ count: Int) -> [Int] {
         Array(Set([100, 50, 20, 10, 5].map { max(1, count / $0) } + [max(1, 2 * count / 5)]))
             .filter { 2 * $0 <= count }.sorted()
+    }
+}
+
+extension GradientCanaries: Codable {
+    private enum CodingKeys: String, CodingKey { case included, scores }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(included, forKey: .included)
+        try container.encode(scores, forKey: .scores)
+    }
+
+    /// Decodes canaries (a sealed checkpoint's), refusing a count outside 1...`maximumCount` or scores that do not
+    /// match the canaries one for one.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let included = try container.decode([Bool].self, forKey: .included)
+        let scores = try container.decode([Double].self, forKey: .scores)
+        guard (1...Self.maximumCount).contains(included.count), scores.count == included.count else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .scores, in: container,
+                debugDescription: "\(included.count) canaries with \(scores.count) scores")
+        }
+        self.included = included
+        members = included.indices.filter { included[$0] }
+        self.scores = scores
+    }
+}
+
+/// An audit to run with a training job (`cloister dp audit`): how many gradient canaries, and the confidence of the
+/// lower bound.
+public struct AuditSpec: Sendable, Codable, Equatable {
+    public let canaries: Int
+    public let confidence: Double
+
+    public init(canaries: Int, confidence: Double) {
+        self.canaries = canaries
+        self.confidence = confidence
+    }
+
+    /// Refuses a count outside 1...`GradientCanaries.maximumCount` or a confidence outside (0, 1), naming it.
+    public func validate() throws(LearningError) {
+        guard (1...GradientCanaries.maximumCount).contains(canaries) else {
+            throw LearningError(
+                .invalidParameter, "an audit takes 1 to \(GradientCanaries.maximumCount) canaries, got \(canaries)")
+        }
+        guard confidence > 0, confidence < 1 else {
+            throw LearningError(.invalidParameter, "an audit's confidence must be in (0, 1), got \(confidence)")
+        }
+    }
+}
+
+/// What a one-run audit found: the canaries and confidence, the guesses made and how many were right, the lower
+/// bound on ε they give, and the most any guesses could give (`GradientCanaries.ceiling`). Inside the enclave it is
+/// part of the signed training result.
+public struct AuditReport: Sendable, Codable, Equatable {
+    public let canaries: Int
+    public let confidence: Double
+    public let guesses: Int
+    public let correct: Int
+    public let epsilonLower: Double
+    public let epsilonLowerMax: Double
+
+    public init(
+        canaries: Int, confidence: Double, guesses: Int, correct: Int, epsilonLower: Double, epsilonLowerMax: Double
+    ) {
+        self.canaries = canaries
+        self.confidence = confidence
+        self.guesses = guesses
+        self.correct = correct
+        self.epsilonLower = epsilonLower
+        self.epsilonLowerMax = epsilonLowerMax
     }
 }

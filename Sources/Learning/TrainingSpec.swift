@@ -23,12 +23,14 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
     public var testFraction: Double
     /// Seeds the split and the initial weights, never the privacy noise.
     public var seed: UInt64
+    /// The one-run audit to run with the training (gradient canaries); nil trains without one.
+    public var audit: AuditSpec?
 
     public init(
         label: String, model: ModelKind = .logistic, hiddenUnits: Int = 32, epsilon: Double? = nil,
         noiseMultiplier: Double? = nil, maxEpsilon: Double? = nil, delta: Double, epochs: Int, batchSize: Int,
         learningRate: Double, momentum: Double = 0, clip: Double, centringNoise: Double? = nil,
-        testFraction: Double = 0.2, seed: UInt64 = 0
+        testFraction: Double = 0.2, seed: UInt64 = 0, audit: AuditSpec? = nil
     ) {
         self.label = label
         self.model = model
@@ -45,6 +47,7 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
         self.centringNoise = centringNoise
         self.testFraction = testFraction
         self.seed = seed
+        self.audit = audit
     }
 
     /// Refuses a spec no run could satisfy, naming the parameter (the plan checks the rest against the data).
@@ -61,6 +64,7 @@ public struct TrainingSpec: Sendable, Codable, Equatable {
         guard testFraction > 0, testFraction < 1 else {
             throw LearningError(.invalidParameter, "test fraction must be in (0, 1), got \(testFraction)")
         }
+        try audit?.validate()
     }
 }
 

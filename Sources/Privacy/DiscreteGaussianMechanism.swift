@@ -14,19 +14,23 @@ import Glibc
 /// record past Δ contributes nothing, as a record that is not finite contributes nothing (the decision depends on
 /// that record alone).
 ///
-/// **Accounting.** k is chosen so the noise spans at least 2²⁰ grid steps (σ ≥ z·Δ ≥ 2²⁰ for noise multipliers up
-/// to 2²⁰, the most the accountants take being 10⁶), and σ² is the integer just above (z·Δ)² + 16. The release is then
+/// **Accounting.** k is chosen so the noise spans at least 2²⁰ grid steps (σ ≥ z·Δ ≥ 2²⁰ for noise multipliers from
+/// 2⁻¹¹ to 10⁶, the most the accountants take; below 2⁻¹¹, k stops at 31 and σ ≥ 2^17.7), and σ² is the integer just
+/// above (z·Δ)² + 16. The release is then
 /// a post-processing of the continuous Gaussian mechanism of noise multiplier z on the same integer sum, up to a
 /// likelihood ratio within e^(±η), η < 10⁻¹³⁶, per coordinate: given a continuous release c = S + N(0, σ² − 16), draw
 /// N_ℤ(c, 16) — a step that needs no data. By Poisson summation, Σ_y∈ℤ exp(−(y − c)²/2s²) = √(2π)·s·(1 ± ε_s) with
 /// ε_s = 2Σ_m≥1 exp(−2π²s²m²) for every real c, so that step's output has probability
 /// ∫ φ_√(σ²−16)(c − S)·φ_4(y − c) dc / (1 ± ε_4) = φ_σ(y − S) / (1 ± ε_4) at each integer y, while N_ℤ(S, σ²) has
-/// φ_σ(y − S) / (1 ± ε_σ); ε_4 ≈ 2·10⁻¹³⁷ (the smoothing argument of Peikert 2010, "An efficient and parallel Gaussian
+/// φ_σ(y − S) / (1 ± ε_σ); ε_4 ≈ 1.4·10⁻¹³⁷ (the smoothing argument of Peikert 2010, "An efficient and parallel Gaussian
 /// sampler for lattices", Theorem 3.1, in one dimension). Every accountant of the continuous subsampled Gaussian
 /// (RDP, PLD, PRV) therefore bounds these releases: a run of T steps over d coordinates has a transcript whose
 /// probability is within e^(±Tdη) of the continuous mechanism's post-processing, which turns (ε, δ) into
-/// (ε + 2Tdη, e^(Tdη)·δ) — below 10⁻¹⁰⁰ for every run the accountants take (T ≤ 2³⁰, d ≤ 2⁴⁰), and covered by
-/// `Accountant.epsilon`, which answers the ε at the next δ down, rounded up one unit in the last place. This holds in
+/// (ε + 2Tdη, e^(Tdη)·δ) — 2Tdη < 10⁻¹¹⁵ for every run the accountants take (T ≤ 2³⁰, d ≤ 2⁴⁰), and covered by
+/// `Accountant.epsilon`, which answers the ε at the next δ down, rounded up one unit in the last place (the δ
+/// rounding, a relative 2⁻⁵³, absorbs the slack even where an ε below 10⁻¹⁰⁰ would not). The sampler's one departure
+/// from N_ℤ(0, σ²) (`DiscreteGaussian`: a candidate past 2⁶³, probability below e^(−2²⁸)) adds at most Td·e^(−2²⁸)
+/// to δ, absorbed the same way. This holds in
 /// every dimension, where an exact privacy-loss distribution of the d-dimensional discrete Gaussian is not known
 /// (unlike the continuous one, it is not rotation invariant). The noise variance paid for it is 16 grid units² out of
 /// at least 2⁴⁰.
@@ -71,6 +75,10 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         // more unit covers it.
         let scaled = noiseMultiplier * Double(1 << k)
         let variance = UInt64((scaled * scaled).rounded(.up)) + 1 + Self.smoothingVariance
+        guard (Double(1 << k) / clip).isFinite, (clip / Double(1 << k)).isNormal else {
+            throw PrivacyError(
+                .invalidParameter, "the clipping norm \(clip) is too small for a grid of 2^\(k) steps in it")
+        }
         self.clip = clip
         self.noiseMultiplier = noiseMultiplier
         gridExponent = k
@@ -96,11 +104,14 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// γ = C/2^k, the value of one grid unit.
     public var step: Double { clip / Double(sensitivity) }
 
-    /// The grid units of one coordinate of a clipped record: its value over γ, truncated toward zero. The value must
-    /// be finite and at most about C in magnitude (a coordinate of a record clipped to C).
+    /// The grid units of one coordinate of a clipped record: its value over γ, truncated toward zero. A value no
+    /// clipped record has (not finite, or 2⁶² units or more) gets 2⁶² units, whose square no `RecordNorm` admits: the
+    /// record is refused, never a trap.
     @inlinable
     public func units(_ value: Double) -> Int64 {
-        Int64((value * unitsPerValue).rounded(.towardZero))
+        let scaled = (value * unitsPerValue).rounded(.towardZero)
+        guard abs(scaled) < 0x1p62 else { return 1 << 62 }
+        return Int64(scaled)
     }
 
     /// Whether a record whose units have `norm` is within Δ, so it may join a sum.
@@ -108,17 +119,20 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         !norm.overflowed && norm.squares <= UInt64(sensitivity) * UInt64(sensitivity)
     }
 
-    /// Noise for `count` coordinates, drawn before the release's data is touched: the sampler's running time depends
-    /// on its output (Jin et al. 2022), and drawn ahead of the data it can time only the noise, as a whole.
+    /// Noise for `count` coordinates, drawn in one pass: the sampler's running time depends on its output (Jin et al.
+    /// 2022 time such samplers), and a whole vector's draw shows a timer only the sum of the draws' costs. That sum still
+    /// carries a little of each |N| (most for a release of one coordinate, adaptive clipping's count): the README's
+    /// "Exact noise" says how much, and that it is not closed.
     public func drawNoise<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
         (0..<count).map { _ in noise.sample(using: &source) }
     }
 
     /// The released value of a coordinate whose exact sum is `sum` and whose noise is `noise`: γ·(S + N), the integer
-    /// formed first (in 128 bits, so it cannot overflow) and only then scaled.
+    /// formed first (in 128 bits when 64 would overflow) and only then scaled.
     @inlinable
     public func release(sum: Int64, noise: Int64) -> Double {
-        Double(Int128(sum) + Int128(noise)) * step
+        let (total, overflow) = sum.addingReportingOverflow(noise)
+        return (overflow ? Double(Int128(sum) + Int128(noise)) : Double(total)) * step
     }
 }
 

@@ -3,7 +3,9 @@
 /// comparison u < q would sample at the nearest multiple of 2⁻⁵³ instead; the rates Cloister samples at are ratios
 /// of counts (a batch size over a training set, a cohort over the registered clients), so no rounding is needed.
 public enum PoissonSampling {
-    /// Whether one record joins, with probability `m`/`n` (0 ≤ m ≤ n, n > 0).
+    /// Whether one record joins, with probability `m`/`n` (0 ≤ m ≤ n, n > 0). Inlinable, so that the uniform draw
+    /// (the standard library's, Lemire's multiply-and-shift with rejection) is specialised where it is called.
+    @inlinable
     public static func includes<Source: RandomNumberGenerator>(
         _ m: Int, outOf n: Int, using source: inout Source
     ) -> Bool {
@@ -11,7 +13,16 @@ public enum PoissonSampling {
         return source.next(upperBound: UInt64(n)) < UInt64(m)
     }
 
+    /// The rate the accountants take for sampling at `m`/`n`: the smallest double at or above m/n (the nearest double
+    /// is below m/n about half the time, and privacy loss grows with the rate).
+    public static func rate(_ m: Int, outOf n: Int) -> Double {
+        let nearest = Double(m) / Double(n)
+        // m and n are exact doubles (below 2⁵³), so the fused q·n − m has the sign of the exact one.
+        return (-Double(m)).addingProduct(nearest, Double(n)) < 0 ? nearest.nextUp : nearest
+    }
+
     /// The indices in 0..<`records` that join, in order, each with probability `m`/`n`.
+    @inlinable
     public static func sample<Source: RandomNumberGenerator>(
         _ records: Int, rate m: Int, outOf n: Int, using source: inout Source
     ) -> [Int] {

@@ -79,6 +79,47 @@ struct ConfidentialTrainingTests {
         }
     }
 
+    @Test("an audit inside the enclave: its canaries survive a kill in the checkpoints; the report is signed")
+    func auditInsideEnclave() throws {
+        let fixture = try TrainingFixture()
+        let audit = AuditSpec(canaries: 200, confidence: 0.95)
+        let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 4, audit: audit)
+        let checkpoint = AtomicFile(path: fixture.directory.appendingPathComponent("audit.sealed").path)
+        let steps = Mutex(0)
+        // The first run is cut at the third step call and its enclave killed; the rerun resumes the canaries.
+        try fixture.withEnclave(
+            relay: { function, argument, forward in
+                if function == TrainingCall.step,
+                    steps.withLock({
+                        $0 += 1; return $0
+                    }) == 3
+                {
+                    throw CancellationError()
+                }
+                return try forward(function, argument)
+            }
+        ) { enclave, client in
+            let attested = try client.attest()
+            #expect(throws: CancellationError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            try enclave.process.signal(SIGKILL)
+            _ = try enclave.wait()
+        }
+        let result = try fixture.withEnclave { _, client in
+            try client.train(csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
+        }
+        #expect(result.resumedFromStep > 0)
+        let report = try #require(result.audit)
+        #expect(report.canaries == 200 && report.confidence == 0.95)
+        #expect(
+            report.epsilonLowerMax
+                == (try GradientCanaries.ceiling(count: 200, delta: setup.plan.delta, confidence: 0.95)))
+        #expect(report.guesses > 0 && report.correct <= report.guesses)
+        let claim = try #require(try setup.plan.privacy().tightestFirst.first).epsilon
+        #expect(report.epsilonLower <= claim, "\(report) against ε \(claim)")
+    }
+
     @Test("a quote for another measurement is refused before anything is sent")
     func refusesAnotherMeasurement() throws {
         let fixture = try TrainingFixture()
@@ -412,6 +453,26 @@ struct EnclaveTrainCommandTests {
         try runCloister(arguments, environment)
     }
 
+    @Test("dp audit --enclave: the audit's report comes from the enclave's signed result")
+    func auditCommand() throws {
+        let (directory, environment, manifest) = try prepare()
+        let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets").path
+        let audited = try run(
+            [
+                "dp", "audit", "--enclave", manifest, "--allow-development-keys", "--data",
+                "\(datasets)/breast_cancer.csv", "--label", "label", "--schema",
+                "\(datasets)/breast_cancer.schema.json", "--epsilon", "1", "--delta", "1e-5", "--epochs", "3",
+                "--canaries", "100", "--checkpoint", directory.appendingPathComponent("audit.sealed").path, "--json",
+            ], environment)
+        #expect(audited.status == 0, "\(audited.standardError)")
+        let fields = try #require(
+            try JSONSerialization.jsonObject(with: Data(audited.standardOutput.utf8)) as? [String: Any])
+        #expect((fields["enclave_measurement"] as? String)?.count == 96)
+        #expect(fields["canaries"] as? Int == 100 && (fields["guesses"] as? Int ?? 0) > 0)
+        let lower = try #require(fields["epsilon_lower"] as? Double)
+        #expect(lower >= 0 && lower <= 1, "\(fields)")
+    }
+
     @Test("refuses a development-signed enclave unless told (exit 2, nothing sent); trains when allowed")
     func developmentKeys() throws {
         let (directory, environment, manifest) = try prepare()
@@ -545,6 +606,53 @@ struct TrainingResultCheckTests {
             accuracy: 0.9, trainExamples: trainExamples ?? setup.train.count,
             testExamples: testExamples ?? setup.test.count,
             resumedFromStep: 0, requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: nonce)
+    }
+
+    @Test("an audit's report is refused unless it is exactly the audit the job asked for")
+    func auditReportChecked() throws {
+        let asked = AuditSpec(canaries: 100, confidence: 0.95)
+        let (_, _, setup) = try TrainingFixture.breastCancer(epochs: 1, audit: asked)
+        let (_, _, plain) = try TrainingFixture.breastCancer(epochs: 1)
+        let ceiling = try GradientCanaries.ceiling(count: 100, delta: setup.plan.delta, confidence: 0.95)
+        func result(_ audit: AuditReport?) throws -> TrainingResult {
+            let honest = try TrainingResultCheckTests.honest(setup, ciphertext: [1], nonce: [2])
+            return TrainingResult(
+                trained: honest.trained, accuracy: honest.accuracy, trainExamples: honest.trainExamples,
+                testExamples: honest.testExamples, resumedFromStep: 0, requestDigest: honest.requestDigest,
+                nonce: [2], audit: audit)
+        }
+        let good = AuditReport(
+            canaries: 100, confidence: 0.95, guesses: 10, correct: 7, epsilonLower: 0.1, epsilonLowerMax: ceiling)
+        try result(good).check(answers: [1], nonce: [2], setup: setup)
+        let key = try ECPrivateKey(generating: .p256)
+        #expect(try TrainingResult(signed: result(good).signed(with: key), publicKey: key.publicKey).audit == good)
+        for (label, audit, against) in [
+            ("missing", nil, setup), ("not asked for", good, plain),
+            (
+                "other canaries",
+                AuditReport(
+                    canaries: 50, confidence: 0.95, guesses: 10, correct: 7, epsilonLower: 0.1, epsilonLowerMax: ceiling
+                ),
+                setup
+            ),
+            (
+                "another ceiling",
+                AuditReport(
+                    canaries: 100, confidence: 0.95, guesses: 10, correct: 7, epsilonLower: 0.1, epsilonLowerMax: 9),
+                setup
+            ),
+            (
+                "more right than guessed",
+                AuditReport(
+                    canaries: 100, confidence: 0.95, guesses: 10, correct: 11, epsilonLower: 0.1,
+                    epsilonLowerMax: ceiling), setup
+            ),
+        ] as [(String, AuditReport?, TrainingSetup)] {
+            let error = #expect(throws: ConfidentialTrainingError.self, "\(label)") {
+                try result(audit).check(answers: [1], nonce: [2], setup: against)
+            }
+            #expect(error?.reason.contains("audit") == true || label == "not asked for", "\(label): \(error!)")
+        }
     }
 
     @Test("a report by any accountant crosses the signature unchanged")

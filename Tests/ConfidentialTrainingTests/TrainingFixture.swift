@@ -38,7 +38,7 @@ struct TrainingFixture {
     }
 
     /// breast_cancer with its schema, prepared as the client prepares it.
-    static func breastCancer(csv: [UInt8]? = nil, epochs: Int = 4) throws -> (
+    static func breastCancer(csv: [UInt8]? = nil, epochs: Int = 4, audit: AuditSpec? = nil) throws -> (
         csv: [UInt8], schema: [UInt8], setup: TrainingSetup
     ) {
         let datasets = TestEnvironment.packageRoot.appendingPathComponent("Datasets")
@@ -46,7 +46,7 @@ struct TrainingFixture {
         let schema = Array(try Data(contentsOf: datasets.appendingPathComponent("breast_cancer.schema.json")))
         let spec = TrainingSpec(
             label: "label", noiseMultiplier: 1.1, delta: 1e-5, epochs: epochs, batchSize: 32, learningRate: 0.3,
-            clip: 1, centringNoise: DPSGDPlan.defaultCentringNoise, seed: 3)
+            clip: 1, centringNoise: DPSGDPlan.defaultCentringNoise, seed: 3, audit: audit)
         return (
             csv, schema,
             try TrainingSetup(

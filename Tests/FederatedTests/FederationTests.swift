@@ -174,6 +174,28 @@ struct FederationTests {
         #expect(throws: FederationError.self) { try Self.federation(privacy: tooSmall) }
     }
 
+    @Test("a DP global model that overflows Float finishes the federation; no later update can crash it")
+    func overflowingModel() throws {
+        // A clip past Float's largest value: the noise alone (std z·C/m) carries coordinates past it.
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1e40, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
+        var federation = try Self.federation(minClients: 3, privacy: privacy, rounds: 5)
+        var random = SplitMix64(seed: 12)
+        let round = try #require(federation.round)
+        for client in round.cohort {
+            try federation.submit(
+                ClientUpdate(parameters: [3e38, -3e38], exampleCount: 1), from: client, round: round.number)
+        }
+        let outcome = try federation.close(at: Self.start, random: &random)
+        #expect(outcome.model.contains { !$0.isFinite })
+        #expect(federation.round == nil)
+        #expect(federation.finishReason?.contains("not finite") == true, "\(federation.finishReason ?? "")")
+        let error = #expect(throws: FederationError.self) {
+            try federation.submit(ClientUpdate(parameters: [1, 1], exampleCount: 1), from: "c0", round: 2)
+        }
+        #expect(error?.code == .roundNotReady)
+    }
+
     @Test("bad plans are refused: DP with a robust strategy, K above the registry, delta above 1/N")
     func plans() throws {
         let privacy = try ClientLevelPrivacy(

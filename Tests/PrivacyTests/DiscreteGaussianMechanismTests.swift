@@ -30,7 +30,7 @@ struct DiscreteGaussianMechanismTests {
     func refusals() {
         for (clip, z, named) in [
             (0.0, 1.0, "clipping norm"), (.infinity, 1, "clipping norm"), (1, 0.00001, "noise multiplier"),
-            (1, 2e6, "noise multiplier"), (1, .nan, "noise multiplier"),
+            (1, 2e6, "noise multiplier"), (1, .nan, "noise multiplier"), (1e-305, 1, "too small"),
         ] {
             let error = #expect(throws: PrivacyError.self) {
                 try DiscreteGaussianMechanism(clip: clip, noiseMultiplier: z)
@@ -75,6 +75,12 @@ struct DiscreteGaussianMechanismTests {
         #expect(mechanism.admits(onAxis))
         onAxis.add(1)
         #expect(!mechanism.admits(onAxis))
+        // A value no clipped record has (not finite, or past 2⁶² units) is refused through its units, never a trap.
+        for value in [Double.nan, .infinity, -.infinity, 1e300, -1e300] {
+            var norm = RecordNorm()
+            norm.add(mechanism.units(value))
+            #expect(!mechanism.admits(norm), "\(value)")
+        }
         // Squares past 64 bits saturate into a refusal, never wrap into an admission.
         var huge = RecordNorm()
         huge.add(Int64.max)

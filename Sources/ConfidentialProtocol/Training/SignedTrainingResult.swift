@@ -3,8 +3,8 @@ public import CloisterCrypto
 public import Learning
 
 /// What the enclave publishes at the end of a run, signed (COSE_Sign1, ES256) by the key its quote binds: the
-/// trained model with its plan and privacy report, the test accuracy, and what ties it to one request — the digest
-/// of the request ciphertext and the client's nonce.
+/// trained model with its plan and privacy report, the test accuracy, the one-run audit's report when the job ran one,
+/// and what ties it to one request — the digest of the request ciphertext and the client's nonce.
 public struct TrainingResult: Sendable, Equatable {
     public let trained: TrainedModel
     public let accuracy: Double
@@ -15,10 +15,12 @@ public struct TrainingResult: Sendable, Equatable {
     /// SHA-256 of the HPKE ciphertext of the request this answers.
     public let requestDigest: [UInt8]
     public let nonce: [UInt8]
+    /// What the job's audit found (`AuditReport`); nil when it ran none.
+    public let audit: AuditReport?
 
     public init(
         trained: TrainedModel, accuracy: Double, trainExamples: Int, testExamples: Int, resumedFromStep: Int,
-        requestDigest: [UInt8], nonce: [UInt8]
+        requestDigest: [UInt8], nonce: [UInt8], audit: AuditReport? = nil
     ) {
         self.trained = trained
         self.accuracy = accuracy
@@ -27,17 +29,20 @@ public struct TrainingResult: Sendable, Equatable {
         self.resumedFromStep = resumedFromStep
         self.requestDigest = requestDigest
         self.nonce = nonce
+        self.audit = audit
     }
 
     /// The COSE_Sign1 message signed with `key`.
     public func signed(with key: ECPrivateKey) throws -> [UInt8] {
-        let payload = try CBORValue.map([
-            CBORMapEntry("model", .bytes(trained.encoded())), CBORMapEntry("accuracy", .float(accuracy)),
-            CBORMapEntry("train_examples", .unsigned(UInt64(trainExamples))),
-            CBORMapEntry("test_examples", .unsigned(UInt64(testExamples))),
-            CBORMapEntry("resumed_from_step", .unsigned(UInt64(resumedFromStep))),
-            CBORMapEntry("request_digest", .bytes(requestDigest)), CBORMapEntry("nonce", .bytes(nonce)),
-        ]).encoded()
+        let payload = try CBORValue.map(
+            [
+                CBORMapEntry("model", .bytes(trained.encoded())), CBORMapEntry("accuracy", .float(accuracy)),
+                CBORMapEntry("train_examples", .unsigned(UInt64(trainExamples))),
+                CBORMapEntry("test_examples", .unsigned(UInt64(testExamples))),
+                CBORMapEntry("resumed_from_step", .unsigned(UInt64(resumedFromStep))),
+                CBORMapEntry("request_digest", .bytes(requestDigest)), CBORMapEntry("nonce", .bytes(nonce)),
+            ] + (try audit.map { [CBORMapEntry("audit", .bytes(try TrainingMessage.json($0)))] } ?? [])
+        ).encoded()
         return try COSESign1(signing: payload, with: key).encoded()
     }
 
@@ -67,6 +72,11 @@ public struct TrainingResult: Sendable, Equatable {
         resumedFromStep = try TrainingMessage.unsigned(payload, "resumed_from_step", in: what)
         requestDigest = try TrainingMessage.bytes(payload, "request_digest", in: what)
         nonce = try TrainingMessage.bytes(payload, "nonce", in: what)
+        audit =
+            payload["audit"] == nil
+            ? nil
+            : try TrainingMessage.decodeJSON(
+                AuditReport.self, TrainingMessage.bytes(payload, "audit", in: what), "\(what)'s audit")
     }
 }
 
@@ -84,6 +94,24 @@ extension TrainingResult {
         guard trained.privacy == (try plan.privacy(afterSteps: plan.steps)) else {
             throw ConfidentialTrainingError(
                 .resultRejected, "the signed privacy report is not what the accountant gives for its plan")
+        }
+        try check(audit: setup.spec.audit, delta: plan.delta)
+    }
+
+    /// Refuses an audit report that is not the one `asked` (the job's) calls for: present exactly when asked, with its
+    /// canaries, confidence and ceiling, and no more right guesses than guesses or guesses than canaries.
+    private func check(audit asked: AuditSpec?, delta: Double) throws {
+        let refused = ConfidentialTrainingError(
+            .resultRejected, "the signed result's audit is not the one this job asked for")
+        switch (audit, asked) {
+        case (nil, nil): return
+        case (let report?, let asked?):
+            let ceiling = try GradientCanaries.ceiling(
+                count: asked.canaries, delta: delta, confidence: asked.confidence)
+            guard report.canaries == asked.canaries, report.confidence == asked.confidence,
+                report.epsilonLowerMax == ceiling, report.guesses <= report.canaries, report.correct <= report.guesses
+            else { throw refused }
+        default: throw refused
         }
     }
 }

@@ -39,6 +39,11 @@ extension BuiltinWorkload {
 /// spec and the sealed key: re-running steps from any checkpoint reproduces them exactly, and no restart can release
 /// a second, differently-noised view of the data. The privacy report counts every step of the final model once.
 ///
+/// Audits. A job whose spec asks for an audit (`cloister dp audit --enclave`) trains with its gradient canaries: their
+/// membership is drawn from the job's own keyed stream (number 2⁶⁴ − 1, after every step's), so neither the host nor
+/// the data owner knows it, and a restart draws the same; their scores travel in the sealed checkpoints; and the
+/// audit's report (`AuditReport`) is part of the signed result.
+///
 /// Rollback. Checkpoints are sealed to the measurement and stamped with a platform monotonic counter in two phases:
 /// `step` stamps its checkpoint with the next counter value without advancing the counter, and the next `step` or
 /// `finish` (which the host sends only after storing that checkpoint) advances it. `begin` accepts only a checkpoint
@@ -60,6 +65,9 @@ final class EnclaveTrainer: Sendable {
         /// `secret` as the AES-256 key of those streams, set up once per job.
         let streamKey: AESGCMKey
         var trainer: DPSGD
+        /// The audit's canaries, when the spec asks for an audit.
+        var canaries: GradientCanaries?
+        let audit: AuditSpec?
         /// The counter value the stored checkpoints have reached (nil before the first checkpoint).
         var counter: MonotonicCounter?
         /// The stamp of the checkpoint handed to the host but not yet confirmed stored.
@@ -111,16 +119,22 @@ final class EnclaveTrainer: Sendable {
         // collect differently noised runs by replaying it. Neither the host nor the sender can compute the key.
         var secret = try HMAC.authenticationCode(for: exported, key: instanceKey, digest: .sha256)
         var counter: MonotonicCounter?
+        var canaries: GradientCanaries?
         if let sealed = message["checkpoint"]?.bytesValue {
-            (trainer, secret, counter) = try resume(sealed, jobID: jobID, plan: setup.plan)
+            (trainer, secret, counter, canaries) = try resume(
+                sealed, jobID: jobID, plan: setup.plan, audit: setup.spec.audit)
         }
         let streamKey = try AESGCMKey(secret)
+        if let audit = setup.spec.audit, canaries == nil {
+            var membership = try KeyedRandomStream(key: streamKey, stream: .max)
+            canaries = try GradientCanaries(count: audit.canaries, random: &membership)
+        }
         job.withLock {
             $0 = Job(
                 plan: setup.plan, train: train, test: test, featureNames: setup.featureNames, jobID: jobID,
                 requestDigest: DigestAlgorithm.sha256.hash(ciphertext), nonce: request.nonce,
                 resumedFromStep: trainer.stepsTaken, secret: secret, streamKey: streamKey, trainer: trainer,
-                counter: counter)
+                canaries: canaries, audit: setup.spec.audit, counter: counter)
         }
         return try CBORValue.map([
             CBORMapEntry("steps", .unsigned(UInt64(setup.plan.steps))),
@@ -138,7 +152,7 @@ final class EnclaveTrainer: Sendable {
             var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
                 var random = try KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken))
-                try job.trainer.step(on: job.train, random: &random)
+                try job.trainer.step(on: job.train, random: &random, canaries: &job.canaries)
                 remaining -= 1
             }
             let checkpoint = try seal(&job)
@@ -166,7 +180,10 @@ final class EnclaveTrainer: Sendable {
                     privacy: try plan.privacy(afterSteps: job.trainer.stepsTaken)),
                 accuracy: try job.trainer.model.accuracy(on: job.test), trainExamples: job.train.count,
                 testExamples: job.test.count, resumedFromStep: job.resumedFromStep,
-                requestDigest: job.requestDigest, nonce: job.nonce)
+                requestDigest: job.requestDigest, nonce: job.nonce,
+                audit: try job.audit.flatMap { audit in
+                    try job.canaries?.report(delta: plan.delta, confidence: audit.confidence)
+                })
             return try result.signed(with: enclave.key)
         }
     }
@@ -224,10 +241,14 @@ final class EnclaveTrainer: Sendable {
         let stamp = MonotonicCounter(id: counter.id, value: counter.value + 1)
         job.counter = counter
         job.pending = stamp
-        let state = try CBORValue.map([
-            CBORMapEntry("job", .bytes(job.jobID)), CBORMapEntry("trainer", .bytes(TrainingMessage.json(job.trainer))),
-            CBORMapEntry("secret", .bytes(job.secret)),
-        ]).encoded()
+        let state = try CBORValue.map(
+            [
+                CBORMapEntry("job", .bytes(job.jobID)),
+                CBORMapEntry("trainer", .bytes(TrainingMessage.json(job.trainer))),
+                CBORMapEntry("secret", .bytes(job.secret)),
+            ] + (try job.canaries.map { [CBORMapEntry("canaries", .bytes(try TrainingMessage.json($0)))] } ?? [])
+        )
+        .encoded()
         return try enclave.seal(state, policy: .measurement, counter: stamp)
     }
 
@@ -243,10 +264,11 @@ final class EnclaveTrainer: Sendable {
         }
     }
 
-    /// The trainer and secret a checkpoint holds, after checking that it opens for this enclave, is stamped at or
-    /// above its counter and belongs to this job; the counter is advanced to its stamp.
-    private func resume(_ sealed: [UInt8], jobID: [UInt8], plan: DPSGDPlan) throws -> (
-        DPSGD, [UInt8], MonotonicCounter
+    /// The trainer, secret and audit canaries a checkpoint holds, after checking that it opens for this enclave, is
+    /// stamped at or above its counter and belongs to this job (its plan, and canaries exactly when its `audit` asks
+    /// for them); the counter is advanced to its stamp.
+    private func resume(_ sealed: [UInt8], jobID: [UInt8], plan: DPSGDPlan, audit: AuditSpec?) throws -> (
+        DPSGD, [UInt8], MonotonicCounter, GradientCanaries?
     ) {
         let state: CBORValue
         let counter: MonotonicCounter
@@ -286,6 +308,13 @@ final class EnclaveTrainer: Sendable {
         else {
             throw ConfidentialTrainingError(.checkpointRejected, "the checkpoint's plan differs from this job's")
         }
+        let canaries = try state["canaries"].map { _ in
+            try TrainingMessage.decodeJSON(
+                GradientCanaries.self, TrainingMessage.bytes(state, "canaries", in: what), "the checkpoint's canaries")
+        }
+        guard canaries?.count == audit?.canaries else {
+            throw ConfidentialTrainingError(.checkpointRejected, "the checkpoint's audit differs from this job's")
+        }
         let secret = try TrainingMessage.bytes(state, "secret", in: what)
         // A stamp one above the counter is the pending checkpoint the host stored before it was stopped.
         let current = try enclave.counterValue(counter.id)
@@ -295,6 +324,6 @@ final class EnclaveTrainer: Sendable {
                     .checkpointRejected, "the checkpoint's stamp \(counter.value) is out of step with its counter")
             }
         }
-        return (trainer, secret, counter)
+        return (trainer, secret, counter, canaries)
     }
 }
