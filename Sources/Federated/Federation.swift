@@ -234,11 +234,16 @@ public struct Federation: Sendable {
     private static func fold(
         _ admitted: [(submission: Submission, clipFactor: Double)], into sum: inout [Double], _ loop: ConcurrentLoop
     ) {
-        inRanges(of: &sum, loop) { sum, range in
-            for (submission, _) in admitted {
-                submission.update.parameters.withUnsafeBufferPointer { values in
-                    let weight = Double(submission.update.exampleCount)
-                    for index in range { sum[index] += weight * Double(values[index]) }
+        let count = sum.count
+        sum.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let sum = buffer
+            loop(rangeCount(count)) { part in
+                let range = Self.range(part, of: count)
+                for (submission, _) in admitted {
+                    submission.update.parameters.withUnsafeBufferPointer { values in
+                        let weight = Double(submission.update.exampleCount)
+                        for index in range { sum[index] += weight * Double(values[index]) }
+                    }
                 }
             }
         }
@@ -250,14 +255,18 @@ public struct Federation: Sendable {
         _ admitted: [(submission: Submission, clipFactor: Double)], into units: inout [Int64], around global: [Float],
         onto mechanism: DiscreteGaussianMechanism, _ loop: ConcurrentLoop
     ) {
-        global.withUnsafeBufferPointer { origin in
-            nonisolated(unsafe) let origin = origin
-            inRanges(of: &units, loop) { units, range in
-                for (submission, factor) in admitted {
-                    submission.update.parameters.withUnsafeBufferPointer { values in
-                        for index in range {
-                            units[index] &+= mechanism.units(
-                                Self.clipped(values[index], around: origin[index], by: factor))
+        let count = units.count
+        units.withUnsafeMutableBufferPointer { buffer in
+            global.withUnsafeBufferPointer { origin in
+                nonisolated(unsafe) let (units, origin) = (buffer, origin)
+                loop(rangeCount(count)) { part in
+                    let range = Self.range(part, of: count)
+                    for (submission, factor) in admitted {
+                        submission.update.parameters.withUnsafeBufferPointer { values in
+                            for index in range {
+                                units[index] &+= mechanism.units(
+                                    Self.clipped(values[index], around: origin[index], by: factor))
+                            }
                         }
                     }
                 }
@@ -265,20 +274,14 @@ public struct Federation: Sendable {
         }
     }
 
-    /// Runs `body` over `vector` one coordinate range at a time, the ranges spread over `loop`: a range's running sum
+    /// The folds work one coordinate range at a time, the ranges spread over the loop: a range's running sum
     /// (512 KiB) stays in the core's cache while every update of a batch adds to it.
-    private static func inRanges<Element>(
-        of vector: inout [Element], _ loop: ConcurrentLoop,
-        _ body: @escaping @Sendable (UnsafeMutableBufferPointer<Element>, Range<Int>) -> Void
-    ) {
-        let rangeLength = 1 << 16
-        let count = vector.count
-        vector.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let vector = buffer
-            loop((count + rangeLength - 1) / rangeLength) { part in
-                body(vector, (part * rangeLength)..<min(count, (part + 1) * rangeLength))
-            }
-        }
+    private static let rangeLength = 1 << 16
+
+    private static func rangeCount(_ count: Int) -> Int { (count + rangeLength - 1) / rangeLength }
+
+    private static func range(_ part: Int, of count: Int) -> Range<Int> {
+        (part * rangeLength)..<min(count, (part + 1) * rangeLength)
     }
 
     /// `transform` of every index below `count`, computed by `loop`, in order.

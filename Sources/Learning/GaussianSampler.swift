@@ -4,8 +4,9 @@ import Glibc
 /// Standard normal samples by the Box–Muller transform (Box and Muller 1958) from a uniform generator: from two
 /// uniforms u₁ ∈ (0, 1] and u₂ ∈ [0, 1), each built from the top 53 bits of a 64-bit draw,
 /// z₀ = √(−2 ln u₁) cos 2πu₂ and z₁ = √(−2 ln u₁) sin 2πu₂ are independent N(0, 1). u₁ never reaches 0, so the
-/// logarithm is finite (the largest |z| is √(2·53 ln 2) ≈ 8.57). Privacy noise draws from `BufferedSecureRandom`
-/// (OpenSSL's DRBG); tests may pass a seeded generator. Checked with a Kolmogorov–Smirnov test.
+/// logarithm is finite (the largest |z| is √(2·53 ln 2) ≈ 8.57). For what is not private (data partitions,
+/// initial weights): its holes and cut-off make it unfit for privacy noise, which `DiscreteGaussianMechanism` draws
+/// exactly. Checked with a Kolmogorov–Smirnov test.
 public struct GaussianSampler<Source: RandomNumberGenerator> {
     public private(set) var source: Source
     private var spare: Double?

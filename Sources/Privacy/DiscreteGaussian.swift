@@ -6,7 +6,7 @@
 ///
 /// Every step is integer arithmetic on 64- and 128-bit words: a Bernoulli(n/d) trial compares random bits with the
 /// binary digits of n/d (`bernoulli`), and the Laplace's uniform integer is Lemire's multiply-and-shift with
-/// rejection (`uniform(below:)`); both are exact, and neither divides in the common case. Nothing on the sampling path touches a
+/// rejection (`uniformInteger(below:)`); both are exact, and neither divides in the common case. Nothing on the sampling path touches a
 /// floating-point value, so the output has the distribution the accountants analyse exactly, with no holes and no
 /// cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure is an event too rare
 /// to happen: a draw whose arithmetic would leave 128 bits (a candidate more than 2⁶³ from 0, or an exponent above 2²⁸,
@@ -80,7 +80,7 @@ public struct DiscreteGaussian: Sendable, Hashable {
         _ source: inout Source, _ bits: inout RandomBits
     ) -> Int64 {
         while true {
-            let u = Self.uniform(below: scale, &source)
+            let u = source.uniformInteger(below: scale)
             guard bernoulliExp(numerator: UInt128(u), denominator: UInt128(scale), &source, &bits) else { continue }
             var v: UInt64 = 0
             while bernoulliExp(numerator: 1, denominator: 1, &source, &bits) { v &+= 1 }
@@ -168,18 +168,6 @@ public struct DiscreteGaussian: Sendable, Hashable {
             if digit { remainder -= k }
             if bits.next(&source) != digit { return digit }
         }
-    }
-
-    /// A uniform integer in [0, m), 0 < m < 2⁶⁴, by Lemire's multiply-and-shift: the high word of m times a random
-    /// word, the word drawn again while the low word falls below 2⁶⁴ mod m (the one division is computed only when the
-    /// low word is below m, which happens with probability m/2⁶⁴).
-    private static func uniform<Source: RandomNumberGenerator>(below m: UInt64, _ source: inout Source) -> UInt64 {
-        var (high, low) = source.next().multipliedFullWidth(by: m)
-        if low < m {
-            let threshold = (0 &- m) % m
-            while low < threshold { (high, low) = source.next().multipliedFullWidth(by: m) }
-        }
-        return high
     }
 
     /// ⌊√(a/b)⌋: the largest n with n²·b ≤ a.

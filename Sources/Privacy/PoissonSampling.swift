@@ -3,14 +3,13 @@
 /// comparison u < q would sample at the nearest multiple of 2⁻⁵³ instead; the rates Cloister samples at are ratios
 /// of counts (a batch size over a training set, a cohort over the registered clients), so no rounding is needed.
 public enum PoissonSampling {
-    /// Whether one record joins, with probability `m`/`n` (0 ≤ m ≤ n, n > 0). Inlinable, so that the uniform draw
-    /// (the standard library's, Lemire's multiply-and-shift with rejection) is specialised where it is called.
+    /// Whether one record joins, with probability `m`/`n` (0 ≤ m ≤ n, n > 0).
     @inlinable
     public static func includes<Source: RandomNumberGenerator>(
         _ m: Int, outOf n: Int, using source: inout Source
     ) -> Bool {
         precondition(n > 0 && m >= 0 && m <= n, "a sampling rate is a count over a positive count")
-        return source.next(upperBound: UInt64(n)) < UInt64(m)
+        return source.uniformInteger(below: UInt64(n)) < UInt64(m)
     }
 
     /// The rate the accountants take for sampling at `m`/`n`: the smallest double at or above m/n (the nearest double
@@ -27,5 +26,21 @@ public enum PoissonSampling {
         _ records: Int, rate m: Int, outOf n: Int, using source: inout Source
     ) -> [Int] {
         (0..<records).filter { _ in includes(m, outOf: n, using: &source) }
+    }
+}
+
+extension RandomNumberGenerator {
+    /// A uniform integer in [0, m), 0 < m < 2⁶⁴, by Lemire's multiply-and-shift: the high word of m times a random
+    /// word, the word drawn again while the low word falls below 2⁶⁴ mod m (the one division is computed only when the
+    /// low word is below m, which happens with probability m/2⁶⁴). Exact. Inlinable, so that it is specialised where it
+    /// is called (the standard library's `next(upperBound:)` ran unspecialised in generic callers, through its metadata).
+    @inlinable
+    public mutating func uniformInteger(below m: UInt64) -> UInt64 {
+        var (high, low) = next().multipliedFullWidth(by: m)
+        if low < m {
+            let threshold = (0 &- m) % m
+            while low < threshold { (high, low) = next().multipliedFullWidth(by: m) }
+        }
+        return high
     }
 }
