@@ -62,12 +62,8 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         guard clip > 0, clip.isFinite else {
             throw PrivacyError(.invalidParameter, "the clipping norm must be positive and finite, got \(clip)")
         }
-        let range = SubsampledGaussian.noiseMultiplierRange
-        guard range.contains(noiseMultiplier) else {
-            throw PrivacyError(
-                .invalidParameter,
-                "noise multiplier must be in [\(range.lowerBound), \(range.upperBound)], got \(noiseMultiplier)")
-        }
+        // The noise multipliers the accountants take.
+        _ = try SubsampledGaussian(samplingRate: 1, noiseMultiplier: noiseMultiplier)
         // The smallest k with z·2^k ≥ 2²⁰ (none for z ≥ 2²⁰), within the integers' range.
         let wanted = Int((Double(Self.noiseResolution) - log2(noiseMultiplier)).rounded(.up))
         let k = min(max(wanted, 0), Self.maximumGridExponent)

@@ -580,7 +580,8 @@ struct EnclaveTrainCommandTests {
                     mechanism: SubsampledGaussian(samplingRate: 1, noiseMultiplier: DPSGDPlan.defaultCentringNoise),
                     steps: 1),
                 RDPAccountant.Composition(
-                    mechanism: SubsampledGaussian(samplingRate: 32.0 / 455, noiseMultiplier: 1), steps: 21_000),
+                    mechanism: SubsampledGaussian(
+                        samplingRate: PoissonSampling.rate(32, outOf: 455), noiseMultiplier: 1), steps: 21_000),
             ], delta: 1e-5
         ).epsilon
         let epsilon = try #require(fields["epsilon_pld"] as? Double)
