@@ -85,27 +85,8 @@ struct ConfidentialTrainingTests {
         let audit = AuditSpec(canaries: 200, confidence: 0.95)
         let (csv, schema, setup) = try TrainingFixture.breastCancer(epochs: 4, audit: audit)
         let checkpoint = AtomicFile(path: fixture.directory.appendingPathComponent("audit.sealed").path)
-        let steps = Mutex(0)
         // The first run is cut at the third step call and its enclave killed; the rerun resumes the canaries.
-        try fixture.withEnclave(
-            relay: { function, argument, forward in
-                if function == TrainingCall.step,
-                    steps.withLock({
-                        $0 += 1; return $0
-                    }) == 3
-                {
-                    throw CancellationError()
-                }
-                return try forward(function, argument)
-            }
-        ) { enclave, client in
-            let attested = try client.attest()
-            #expect(throws: CancellationError.self) {
-                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
-            }
-            try enclave.process.signal(SIGKILL)
-            _ = try enclave.wait()
-        }
+        try fixture.trainAndKill(csv: csv, schema: schema, setup: setup, checkpoint: checkpoint, cutAt: 3)
         let result = try fixture.withEnclave { _, client in
             try client.train(csv: csv, schema: schema, setup: setup, in: try client.attest(), checkpoint: checkpoint)
         }
@@ -195,27 +176,10 @@ struct ConfidentialTrainingTests {
         let path = fixture.directory.appendingPathComponent("job.sealed").path
         let checkpoint = AtomicFile(path: path)
         let early = fixture.directory.appendingPathComponent("early.sealed").path
-        let steps = Mutex(0)
         // First run: the host copies the first checkpoint aside, and the enclave is killed at the third step call
         // (after the client stored the second checkpoint, before the enclave counted it as stored).
-        try fixture.withEnclave(
-            relay: { function, argument, forward in
-                if function == TrainingCall.step {
-                    let count = steps.withLock {
-                        $0 += 1; return $0
-                    }
-                    if count == 2 { try FileManager.default.copyItem(atPath: path, toPath: early) }
-                    if count == 3 { throw CancellationError() }
-                }
-                return try forward(function, argument)
-            }
-        ) { enclave, client in
-            let attested = try client.attest()
-            #expect(throws: CancellationError.self) {
-                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
-            }
-            try enclave.process.signal(SIGKILL)
-            #expect(try enclave.wait() == .signaled(SIGKILL))
+        try fixture.trainAndKill(csv: csv, schema: schema, setup: setup, checkpoint: checkpoint, cutAt: 3) { count in
+            if count == 2 { try FileManager.default.copyItem(atPath: path, toPath: early) }
         }
         #expect(checkpoint.exists)
         let chunk = max(1, setup.plan.steps / 50)

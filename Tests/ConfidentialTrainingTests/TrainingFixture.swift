@@ -1,12 +1,14 @@
 import Attestation
 import CloisterCrypto
 import CloisterTestSupport
+import ConfidentialProtocol
 import EnclavePlatform
 import EnclaveProtocol
 import Foundation
 import Learning
 import RelyingParty
 import Synchronization
+import Testing
 import Verifier
 
 /// The dpsgd enclave (`Manifests/dpsgd.toml`) on a test platform, and data owners' clients of it.
@@ -34,6 +36,35 @@ struct TrainingFixture {
                 transport: { try relay($0, $1, direct) }, appraiser: try enclaves.appraiser(),
                 policy: enclaves.policy(measurement: measurement))
             return try body(enclave, client)
+        }
+    }
+
+    /// Trains `setup` with a host that stops relaying at the `cut`-th step call (the client sees a `CancellationError`)
+    /// and then kills the enclave (SIGKILL); `atStep` sees each step call's number before it is relayed.
+    func trainAndKill(
+        csv: [UInt8], schema: [UInt8], setup: TrainingSetup, checkpoint: AtomicFile, cutAt cut: Int,
+        atStep: @escaping @Sendable (Int) throws -> Void = { _ in }
+    ) throws {
+        let steps = Mutex(0)
+        try withEnclave(
+            relay: { function, argument, forward in
+                if function == TrainingCall.step {
+                    let count = steps.withLock {
+                        $0 += 1
+                        return $0
+                    }
+                    try atStep(count)
+                    if count == cut { throw CancellationError() }
+                }
+                return try forward(function, argument)
+            }
+        ) { enclave, client in
+            let attested = try client.attest()
+            #expect(throws: CancellationError.self) {
+                try client.train(csv: csv, schema: schema, setup: setup, in: attested, checkpoint: checkpoint)
+            }
+            try enclave.process.signal(SIGKILL)
+            #expect(try enclave.wait() == .signaled(SIGKILL))
         }
     }
 
