@@ -51,6 +51,23 @@ private func failed(_ outcome: EvidenceVerifier.Outcome) -> [String] {
 
 @Suite("AMD SEV-SNP reports appraised: the VCEK chain to a pinned ARK, the TCB binding, the claims and the policy")
 struct SEVSNPAppraisalTests {
+    @Test(
+        "tamper matrix: every byte of each report, flipped one bit at a time, is refused with the failing checks named")
+    func tamperMatrix() throws {
+        for vector in reports {
+            let report = try vectorBytes(vector.report)
+            let verifier = EvidenceVerifier(trust: try trust(vceks: [vector.vcek]))
+            var accepted: [Int] = []
+            for position in report.indices {
+                var flipped = report
+                flipped[position] ^= 1
+                if failed(verifier.verify(flipped, at: vector.time)).isEmpty { accepted.append(position) }
+            }
+            print("\(vector.report): \(report.count) flips tried, \(report.count - accepted.count) refused")
+            #expect(accepted.isEmpty, "\(vector.report): flips at \(accepted.prefix(40)) were accepted")
+        }
+    }
+
     @Test("the ARKs in the vectors are the ones pinned")
     func pinnedARKs() throws {
         for (product, line) in [("milan", "Milan"), ("genoa", "Genoa"), ("turin", "Turin")] {
