@@ -1,5 +1,4 @@
 import ArgumentParser
-import Attestation
 import CloisterCrypto
 import ConfidentialProtocol
 import EnclavePlatform
@@ -8,8 +7,6 @@ import Foundation
 import Glibc
 import Learning
 import Privacy
-import RelyingParty
-import Verifier
 
 /// `cloister dp train`: DP-SGD on a CSV dataset, here or inside an attested enclave, reporting test accuracy and the
 /// privacy spent.

@@ -52,7 +52,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
-        if let centring = plan.centringMechanism(featureCount: data.featureCount), centre == nil {
+        if centre == nil, let centring = plan.centringMechanism(featureCount: data.featureCount) {
             centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
         }
         let mechanism = plan.stepMechanism
