@@ -71,11 +71,12 @@ public final class EvidenceCache: Sendable {
         return certificate
     }
 
-    /// The certificates of the PEM text `pem`, parsed once.
+    /// The certificates of the PEM chain `pem` carried in evidence, read strictly
+    /// (`X509Certificate.certificates(fromChainPEM:)`) once.
     func certificates(pem: [UInt8]) throws -> [X509Certificate] {
         let key = Key(bytes: pem)
         if let known = state.withLock({ $0.certificateChains[key] }) { return known }
-        let certificates = try X509Certificate.certificates(fromPEM: String(decoding: pem, as: UTF8.self))
+        let certificates = try X509Certificate.certificates(fromChainPEM: pem)
         state.withLock { state in
             if state.certificateChains.count >= capacity { state.certificateChains.removeAll() }
             state.certificateChains[key] = certificates

@@ -340,6 +340,55 @@ struct X509IssuanceTests {
         }
     }
 
+    @Test("a chain carried in evidence reads strictly: PEM blocks and nothing else, canonical base64, exact DER")
+    func chainPEM() throws {
+        let pki = try TestPKI()
+        let blocks = [pki.leaf, pki.platform.certificate, pki.root.certificate].map(\.pemRepresentation)
+        let text = blocks.joined()
+        #expect(
+            try X509Certificate.certificates(fromChainPEM: Array(text.utf8)).map(\.derRepresentation)
+                == [pki.leaf, pki.platform.certificate, pki.root.certificate].map(\.derRepresentation))
+        let crlf = text.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(try X509Certificate.certificates(fromChainPEM: Array(crlf.utf8)).count == 3)
+        #expect(try X509Certificate.certificates(fromChainPEM: Array(text.dropLast().utf8)).count == 3)
+        func refusal(_ text: String) -> String {
+            do {
+                _ = try X509Certificate.certificates(fromChainPEM: Array(text.utf8))
+                return "accepted"
+            } catch let error as CryptoError {
+                return error.reason
+            } catch {
+                return "\(error)"
+            }
+        }
+        let lines = blocks[0].split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(refusal("") == "the PEM certificate chain holds no certificate")
+        #expect(refusal("chain\n" + text).hasPrefix("line 1 of the PEM certificate chain is not -----BEGIN"))
+        #expect(refusal(blocks[0] + "\n" + blocks[1]).hasPrefix("line \(lines.count) of the PEM certificate chain"))
+        #expect(refusal(text + "\u{1}").contains("is not -----BEGIN CERTIFICATE-----"))
+        #expect(refusal(text + "\n").contains("is not -----BEGIN CERTIFICATE-----"))
+        #expect(refusal(String(blocks[0].dropLast(27))).contains("begins a block that has no -----END"))
+        let spaced = blocks[0].replacingOccurrences(of: "\n-----END", with: " \n-----END")
+        #expect(refusal(spaced).contains("is neither base64 nor -----END CERTIFICATE-----"))
+        // The last base64 digit before "=" carries bits the DER does not have: set, they read as the same bytes. A
+        // certificate's length varies with its signature's, so take the first of a few whose length leaves bits over.
+        let candidates =
+            try [pki.leaf, pki.platform.certificate, pki.root.certificate].map(\.derRepresentation)
+            + (0..<40).map { _ in try TestPKI().leaf.derRepresentation }
+        let der = try #require(candidates.first { $0.count % 3 != 0 })
+        let digits = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
+        var padded = Array(Data(der).base64EncodedString())
+        let last = try #require(padded.lastIndex { $0 != "=" })
+        padded[last] = digits[try #require(digits.firstIndex(of: padded[last])) + 1]
+        let lax = "-----BEGIN CERTIFICATE-----\n\(String(padded))\n-----END CERTIFICATE-----\n"
+        #expect(Data(base64Encoded: String(padded)).map(Array.init) == der)
+        #expect(refusal(lax) == "block 1 of the PEM certificate chain is not canonical base64")
+        let extra =
+            "-----BEGIN CERTIFICATE-----\n" + Data(der + [0]).base64EncodedString() + "\n-----END CERTIFICATE-----\n"
+        #expect(
+            refusal(extra).hasPrefix("block 1 of the PEM certificate chain: \(der.count + 1) bytes are not exactly"))
+    }
+
     @Test(
         "the pinned AWS Nitro root G1 has its published fingerprint and is a self-signed P-384 CA"
     )

@@ -58,6 +58,10 @@ private struct DifferentialCase {
     }
 }
 
+private let carriedPath =
+    "a chain carried in evidence is exactly the path it verifies, ending with the pinned root itself (Intel's QVL "
+    + "compares the carried root with the trusted one; dcap-qvl builds a path from the pinned key and ignores it)"
+
 /// Cases where Cloister decides otherwise than dcap-qvl on purpose, by name, each with the rule Cloister follows.
 /// Every other disagreement fails the test.
 private let designedDifferences: [(pattern: String, reason: String)] = [
@@ -87,6 +91,23 @@ private let designedDifferences: [(pattern: String, reason: String)] = [
     (
         "flipped (PCK",
         "Cloister reads the quote's PCK chain whole, its root included; dcap-qvl ignores the chain's root"
+    ),
+    ("PCK chain with text before", "a chain carried in evidence is PEM blocks and nothing else, every byte read"),
+    ("PCK chain with trailing garbage", "a chain carried in evidence is PEM blocks and nothing else, every byte read"),
+    ("PCK chain leaf, root, PCK CA", carriedPath),
+    ("PCK chain without the root", carriedPath),
+    ("PCK chain with the TCB signing certificate appended", carriedPath),
+    ("PCK chain with the leaf twice", carriedPath),
+    ("issuer_chain TCB signing certificate alone", carriedPath),
+    ("issuer_chain with the PCK CA appended", carriedPath),
+    ("pinned root issued again for the same key", carriedPath),
+    ("ends at another root", carriedPath),
+    ("ends at Intel's SGX Root CA", carriedPath),
+    ("issuer chains end at another root", carriedPath),
+    ("(trailing padding)", "only zeros may follow a quote's signature data (Intel's QVL: nothing; dcap-qvl: anything)"),
+    (
+        "appended to the quote",
+        "only zeros may follow a quote's signature data (Intel's QVL: nothing; dcap-qvl: anything)"
     ),
     (
         "flipped (QE certification data header)",

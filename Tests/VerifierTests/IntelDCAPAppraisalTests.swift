@@ -127,6 +127,95 @@ struct IntelDCAPAppraisalTests {
         #expect(failed(try outcome(quote, .sgx, collateral: [collateral], at: late)).contains("collateral-current"))
     }
 
+    @Test("tamper matrix: every byte of the SGX v3 and TDX v4 quotes, flipped one bit at a time, is refused, named")
+    func tamperMatrix() throws {
+        for vector in dcapCases {
+            let quote = try vectorBytes(vector.quote)
+            let verifier = EvidenceVerifier(
+                trust: try trust(vector.format, collateral: [vectorBytes(vector.collateral)]))
+            var accepted: [Int] = []
+            var unnamed: [Int] = []
+            for position in quote.indices {
+                var flipped = quote
+                flipped[position] ^= 1
+                let outcome = verifier.verify(flipped, format: vector.format, at: verifyAt)
+                let failures = outcome.checks.filter { !$0.passed }
+                if failures.isEmpty { accepted.append(position) }
+                if failures.contains(where: { $0.detail.isEmpty }) { unnamed.append(position) }
+            }
+            print("\(vector.quote): \(quote.count) flips tried, \(quote.count - accepted.count) refused")
+            #expect(accepted.isEmpty, "\(vector.quote): flips at \(accepted.prefix(40)) were accepted")
+            #expect(unnamed.isEmpty, "\(vector.quote): flips at \(unnamed.prefix(40)) failed a check without a reason")
+        }
+    }
+
+    @Test(
+        "tamper matrix, TDX v5 (no collateral published): every flip fails decoding, a signature or the PCK chain")
+    func tamperMatrixVersionFive() throws {
+        let quote = try vectorBytes("sgx/trustee-tdx-quote-v5.dat")
+        let root = try intelRoot()
+        let time = try pckChain(of: IntelDCAPQuote(quote))[0].notValidBefore + 86_400
+        func holds(_ bytes: [UInt8]) -> Bool {
+            guard let parsed = try? IntelDCAPQuote(bytes), let chain = try? pckChain(of: parsed),
+                parsed.signatureChecks(pckCertificate: chain[0]).allSatisfy(\.passed),
+                let path = try? CertificateChainVerifier(trustAnchors: [root])
+                    .verify(leaf: chain[0], intermediates: Array(chain.dropFirst()), at: time)
+            else { return false }
+            return chain.last == path.last
+        }
+        #expect(holds(quote))
+        let accepted = quote.indices.filter { position in
+            var flipped = quote
+            flipped[position] ^= 1
+            return holds(flipped)
+        }
+        print("trustee-tdx-quote-v5.dat: \(quote.count) flips tried, \(quote.count - accepted.count) refused")
+        #expect(accepted.isEmpty, "flips at \(accepted.prefix(40)) held")
+    }
+
+    @Test("the PCK chain must carry Intel's root itself, as Intel's QVL requires, and be PEM blocks and nothing else")
+    func carriedRoot() throws {
+        let quote = try vectorBytes("sgx/sgx_quote")
+        let collateral = try vectorBytes(dcapCases[0].collateral)
+        let chain = try pckChain(of: IntelDCAPQuote(quote))
+        func pem(_ certificates: [X509Certificate]) -> [UInt8] {
+            Array(
+                certificates.map {
+                    "-----BEGIN CERTIFICATE-----\n"
+                        + Data($0.derRepresentation).base64EncodedString(
+                            options: [.lineLength64Characters, .endLineWithLineFeed])
+                        + "\n-----END CERTIFICATE-----\n"
+                }.joined().utf8)
+        }
+        let withoutRoot = try outcome(
+            replacingChain(of: quote, with: pem(Array(chain.dropLast()))), .sgx, collateral: [collateral])
+        #expect(failed(withoutRoot) == ["certificate-chain"])
+        #expect(withoutRoot.checks.contains { $0.detail.contains("not with the pinned root") })
+        let reordered = try outcome(
+            replacingChain(of: quote, with: pem([chain[0], chain[2], chain[1]])), .sgx, collateral: [collateral])
+        #expect(failed(reordered) == ["certificate-chain"])
+        let commented = try outcome(
+            replacingChain(of: quote, with: Array("Intel SGX PCK chain\n".utf8) + pem(chain)), .sgx,
+            collateral: [collateral])
+        #expect(failed(commented) == ["certificate-chain"])
+        #expect(commented.checks.contains { $0.detail.contains("line 1 of the PEM certificate chain") })
+        #expect(try outcome(replacingChain(of: quote, with: pem(chain)), .sgx, collateral: [collateral]).passed)
+    }
+
+    @Test("after the signature data only zeros may follow, and each structure fills what holds it")
+    func padding() throws {
+        let quote = try vectorBytes("sgx/tdx_quote")
+        let collateral = try vectorBytes(dcapCases[1].collateral)
+        #expect(try outcome(quote + [0, 0], .tdx, collateral: [collateral]).passed)
+        let stray = try outcome(quote + [0, 7], .tdx, collateral: [collateral])
+        #expect(failed(stray) == ["decode"])
+        #expect(stray.checks[0].detail.contains("byte \(quote.count + 1), after the signature data, is 7"))
+        var longer = quote
+        longer[48 + 584] &+= 1  // the signature data's length: one byte past the structure it holds
+        let refused = try outcome(longer, .tdx, collateral: [collateral])
+        #expect(failed(refused) == ["decode"] && refused.checks[0].detail.contains("before its stated length"))
+    }
+
     @Test("a second appraisal from the cache decides the same; a changed quote and a late one are not served from it")
     func cache() throws {
         let cache = EvidenceCache()
@@ -201,4 +290,18 @@ struct IntelDCAPAppraisalTests {
         #expect(!ReportDataBinding.cloister.binds(nonce: nonce + [0], in: cloister))
         #expect(cloister != ReportDataBinding.cloisterReportData(nonce: nonce, userData: [7, 9], publicKey: [9]))
     }
+}
+
+/// The SGX v3 quote `quote` with its PCK certificate chain replaced by `chain` (which no signature covers), every
+/// length that holds it adjusted.
+private func replacingChain(of quote: [UInt8], with chain: [UInt8]) throws -> [UInt8] {
+    let signatureDataStart = 48 + 384 + 4
+    let authenticationDataAt = signatureDataStart + 128 + 384 + 64
+    let chainLengthAt =
+        authenticationDataAt + 2 + Int(quote[authenticationDataAt]) + Int(quote[authenticationDataAt + 1]) << 8 + 2
+    let old = try IntelDCAPQuote(quote).pckCertificateChain
+    try #require(quote.count - chainLengthAt - 4 >= old.count)
+    func littleEndian(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
+    let body = Array(quote[signatureDataStart..<chainLengthAt]) + littleEndian(chain.count) + chain
+    return Array(quote[..<(signatureDataStart - 4)]) + littleEndian(body.count) + body
 }

@@ -41,10 +41,13 @@ public struct DCAPCollateral: Sendable {
             throw refusal("not a JSON object of the nine collateral fields, each a string")
         }
         func chain(_ pem: String, _ field: String) throws(AttestationError) -> [X509Certificate] {
-            guard let certificates = try? X509Certificate.certificates(fromPEM: pem), !certificates.isEmpty else {
-                throw refusal("field \(field) is not a PEM chain (the signing certificate, then its issuers)")
+            do {
+                return try X509Certificate.certificates(fromChainPEM: Array(pem.utf8))
+            } catch {
+                throw refusal(
+                    "field \(field) is not a PEM chain (the signing certificate, then its issuers): "
+                        + ((error as? CryptoError)?.reason ?? "\(error)"))
             }
-            return certificates
         }
         func crl(_ hex: String, _ field: String) throws(AttestationError) -> CertificateRevocationList {
             guard let der = hexDecoded(hex), let list = try? CertificateRevocationList(derRepresentation: der) else {
@@ -99,8 +102,7 @@ extension DCAPCollateral {
                 if let problem = intelProfileProblem(chain, leaf: "\(what) signing certificate") {
                     throw AttestationError(.badCertificate, problem)
                 }
-                _ = try verifier.verify(
-                    leaf: chain[0], intermediates: Array(chain.dropFirst()), crls: [rootCACRL], at: time)
+                try verifyCarryingRoot(verifier, chain, at: time)
                 let key = try chain[0].publicKey()
                 guard key.curve == .p256,
                     key.isValidSignature(try ECDSASignature(rawRepresentation: signature, curve: .p256), for: item)
@@ -140,11 +142,21 @@ extension DCAPCollateral {
                 // signing CRLs.
                 var issuers = verifier
                 issuers.requiredLeafKeyUsage = .cRLSign
-                _ = try issuers.verify(
-                    leaf: pckCRLIssuerChain[0], intermediates: Array(pckCRLIssuerChain.dropFirst()),
-                    crls: [rootCACRL], at: time)
+                try verifyCarryingRoot(issuers, pckCRLIssuerChain, at: time)
             },
         ]
+    }
+
+    /// Verifies `chain` (a certificate, then its issuers) to a pinned root with the root CA's CRL, and that it is
+    /// exactly that path, ending with the root itself (`carriedChainProblem`).
+    private func verifyCarryingRoot(
+        _ verifier: CertificateChainVerifier, _ chain: [X509Certificate], at time: Date
+    ) throws {
+        let path = try verifier.verify(
+            leaf: chain[0], intermediates: Array(chain.dropFirst()), crls: [rootCACRL], at: time)
+        if let problem = carriedChainProblem(chain, path) {
+            throw AttestationError(.badCertificate, problem)
+        }
     }
 }
 

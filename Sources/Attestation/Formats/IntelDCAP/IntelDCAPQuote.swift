@@ -6,8 +6,9 @@
 /// signature, the QE authentication data (u16 length) and the certification data (u16 type, u32 length), and for
 /// versions 4 and 5 the same QE report, signature, authentication data and certification data nested inside
 /// certification data of type 6 ("QE report certification data"). The innermost certification data must be type 5,
-/// the PCK certificate chain in PEM. Every length is checked against what holds it; bytes after the signature data
-/// are ignored, as real TDX quotes come padded.
+/// the PCK certificate chain in PEM. Every length is checked against what holds it, and every structure must fill
+/// what holds it exactly (as Intel's QVL reads); after the signature data only zeros may follow, as real TDX quotes
+/// come padded (Intel's QVL refuses any byte there; dcap-qvl ignores whatever is there).
 public struct IntelDCAPQuote: Sendable, Hashable {
     /// The report body the quote carries.
     public enum Body: Sendable, Hashable {
@@ -75,6 +76,7 @@ public struct IntelDCAPQuote: Sendable, Hashable {
         if header.version == 3 {
             (qeReportBytes, qeReportSignature, qeAuthenticationData, pckCertificateChain) =
                 try Self.qeReportCertificationData(&signatureData)
+            try signatureData.finish("signature data")
         } else {
             let type = try signatureData.u16("certification data type")
             guard type == Self.qeReportCertificationDataType else {
@@ -86,7 +88,10 @@ public struct IntelDCAPQuote: Sendable, Hashable {
             var nested = try signatureData.nested(size, "QE report certification data")
             (qeReportBytes, qeReportSignature, qeAuthenticationData, pckCertificateChain) =
                 try Self.qeReportCertificationData(&nested)
+            try nested.finish("QE report certification data")
+            try signatureData.finish("signature data")
         }
+        try reader.padding(after: "the signature data")
         qeReport = SGXReportBody(qeReportBytes[...])
     }
 
@@ -148,6 +153,22 @@ struct QuoteReader {
     mutating func u32(_ field: String) throws(AttestationError) -> UInt32 {
         let slice = try take(4, field)
         return slice.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    /// Refuses bytes left over in `field`, the structure this reader holds, once its last field is read.
+    func finish(_ field: String) throws(AttestationError) {
+        guard offset == end else {
+            throw refusal("its \(field) ends at byte \(offset), \(end - offset) bytes before its stated length")
+        }
+    }
+
+    /// Steps over the padding left: zeros only, else the refusal names the first byte that is not.
+    mutating func padding(after field: String) throws(AttestationError) {
+        if let stray = bytes[offset..<end].firstIndex(where: { $0 != 0 }) {
+            throw refusal(
+                "byte \(stray), after \(field), is \(bytes[stray]) where only padding (zeros) may follow")
+        }
+        offset = end
     }
 
     /// A reader of the next `count` bytes alone (a length-prefixed structure), which this reader steps over.

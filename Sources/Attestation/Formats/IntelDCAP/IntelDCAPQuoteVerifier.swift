@@ -56,17 +56,19 @@ public struct IntelDCAPQuoteVerifier: FormatVerifier {
         _ quote: IntelDCAPQuote, trust: TrustStore, cache: EvidenceCache?, at time: Date
     ) -> FormatVerification {
         let anchors = trust[format]
-        let chain =
-            (try? cache?.certificates(pem: quote.pckCertificateChain))
-            ?? (try? X509Certificate.certificates(fromPEM: String(decoding: quote.pckCertificateChain, as: UTF8.self)))
-            ?? []
         var checks: [EvidenceCheck]
-        if let pck = chain.first {
-            checks = quote.signatureChecks(pckCertificate: pck, cache: cache)
-        } else {
+        let chain: [X509Certificate]
+        do {
+            chain =
+                try cache?.certificates(pem: quote.pckCertificateChain)
+                ?? X509Certificate.certificates(fromChainPEM: quote.pckCertificateChain)
+            checks = quote.signatureChecks(pckCertificate: chain[0], cache: cache)
+        } catch {
+            chain = []
             checks = [
                 EvidenceCheck(
-                    .certificateChain, passed: false, "the quote's PCK certificate chain is not PEM certificates")
+                    .certificateChain, passed: false,
+                    "the quote's PCK certificate chain does not read: \((error as? CryptoError)?.reason ?? "\(error)")")
             ]
         }
         let extensions = chain.first.map { pck in
@@ -102,7 +104,8 @@ public struct IntelDCAPQuoteVerifier: FormatVerifier {
                 roots: anchors.roots,
                 revocationLists: (collateral.map { [$0.collateral.rootCACRL, $0.collateral.pckCRL] } ?? [])
                     + anchors.revocationLists,
-                requiresRevocationCheck: true, enforcesStrictProfile: false, missingRoot: trustAnchorAdvice
+                requiresRevocationCheck: true, enforcesStrictProfile: false, missingRoot: trustAnchorAdvice,
+                requiresCarriedPath: true
             ).run(leaf: leaf, intermediates: Array(chain.dropFirst()), at: time, cache: cache, into: &checks)
         }
         var evaluation: DCAPTCBEvaluation?
