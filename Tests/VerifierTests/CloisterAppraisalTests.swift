@@ -35,6 +35,27 @@ struct CloisterAppraisalTests {
         #expect(result.token?.split(separator: ".").count == 3)
     }
 
+    @Test("tamper matrix: every byte of a quote, flipped one bit at a time, is refused with the failing checks named")
+    func tamperMatrix() throws {
+        let evidence = try CloisterEvidence()
+        let time = Date()
+        let quote = try evidence.quote(at: time)
+        let verifier = EvidenceVerifier(trust: try evidence.trust())
+        try #require(verifier.verify(quote, format: .cloister, at: time).passed)
+        var accepted: [Int] = []
+        var unnamed: [Int] = []
+        for position in quote.indices {
+            var flipped = quote
+            flipped[position] ^= 1
+            let failures = verifier.verify(flipped, format: .cloister, at: time).checks.filter { !$0.passed }
+            if failures.isEmpty { accepted.append(position) }
+            if failures.contains(where: { $0.detail.isEmpty }) { unnamed.append(position) }
+        }
+        print("Cloister quote: \(quote.count) flips tried, \(quote.count - accepted.count) refused")
+        #expect(accepted.isEmpty, "flips at \(accepted.prefix(40)) were accepted")
+        #expect(unnamed.isEmpty, "flips at \(unnamed.prefix(40)) failed a check without a reason")
+    }
+
     /// One way to make exactly one check fail, and the check that must fail.
     struct Failure: Sendable, CustomStringConvertible {
         let check: String

@@ -88,6 +88,27 @@ struct NitroAppraisalTests {
     }
 
     @Test(
+        "tamper matrix: every byte of the document, flipped one bit at a time, is refused with the failing checks named",
+        arguments: NitroVector.all)
+    func tamperMatrix(vector: NitroVector) throws {
+        let bytes = try vector.bytes()
+        let verifier = EvidenceVerifier(trust: TrustStore(nitroRoots: [try NitroVector.awsRoot()]))
+        try #require(verifier.verify(bytes, format: .nitro, at: vector.time).passed)
+        var accepted: [Int] = []
+        var unnamed: [Int] = []
+        for position in bytes.indices {
+            var flipped = bytes
+            flipped[position] ^= 1
+            let failures = verifier.verify(flipped, format: .nitro, at: vector.time).checks.filter { !$0.passed }
+            if failures.isEmpty { accepted.append(position) }
+            if failures.contains(where: { $0.detail.isEmpty }) { unnamed.append(position) }
+        }
+        print("\(vector.name): \(bytes.count) flips tried, \(bytes.count - accepted.count) refused")
+        #expect(accepted.isEmpty, "flips at \(accepted.prefix(40)) were accepted")
+        #expect(unnamed.isEmpty, "flips at \(unnamed.prefix(40)) failed a check without a reason")
+    }
+
+    @Test(
         "the debug documents are contraindicated under a policy that forbids debug",
         arguments: NitroVector.all.filter(\.isDebug))
     func debugForbidden(vector: NitroVector) throws {
