@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "ConfidentialProtocol", targets: ["ConfidentialProtocol"]),
         .library(name: "Workloads", targets: ["Workloads"]),
         .library(name: "RelyingParty", targets: ["RelyingParty"]),
+        .library(name: "FuzzTargets", targets: ["FuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -95,12 +96,18 @@ let package = Package(
         // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
         // counters, the launcher and the platform process; and what only the platform and the tools do with a
         // manifest: read its TOML, measure an executable (sealed images, ELF headers, library closures), sign it.
+        // The one way Cloister parses TOML (manifests, policies): TOMLKit behind the checks toml++ needs on hostile text.
+        .target(
+            name: "TOMLDocument",
+            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "EnclavePlatform",
             dependencies: [
                 "EnclaveProtocol", "Attestation", "SimulatedHardware", "CloisterErrors", "CloisterCrypto",
                 "CloisterCBOR",
-                "CEnclaveSandbox",
+                "CEnclaveSandbox", "TOMLDocument",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -118,6 +125,7 @@ let package = Package(
                 "Attestation",
                 "CloisterCrypto",
                 "CloisterCBOR",
+                "TOMLDocument",
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
@@ -277,6 +285,16 @@ let package = Package(
             dependencies: ["CloisterCLI"],
             swiftSettings: strictSettings
         ),
+        // Every parser of untrusted bytes driven with arbitrary input, with the properties each must keep: run over
+        // the committed corpora by FuzzRegressionTests, and under libFuzzer by the package in Fuzz/ (`make fuzz`).
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "Attestation", "Verifier", "EnclavePlatform", "EnclaveProtocol", "EnclaveSDK", "Learning",
+                "ConfidentialProtocol", "CloisterCrypto", "CloisterCBOR",
+            ],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "CloisterTestSupport",
             dependencies: ["EnclaveProtocol", "EnclavePlatform", "Verifier", "Attestation", "CloisterCrypto"],
@@ -398,6 +416,11 @@ let package = Package(
             dependencies: [
                 "SimulatedHardware", "Verifier", "Attestation", "CloisterCrypto", "CloisterCBOR", "CloisterTestSupport",
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: ["FuzzTargets", "CloisterTestSupport"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,4 +1,5 @@
 import Attestation
+import TOMLDocument
 import TOMLKit
 
 /// A policy document as written, TOML or JSON, read into one tree of values before any key is interpreted: both
@@ -48,16 +49,9 @@ enum PolicyValue: Sendable {
             }
             return entries
         }
-        // TOMLKit hands the text to C, which would end it at a NUL; a NUL escape would cut a key or string short.
-        if text.contains("\0") || text.contains("\\u0000") || text.contains("\\U00000000") {
-            throw PolicyError("not valid TOML: NUL characters are not allowed in a policy")
-        }
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            let position = error.source.begin
-            throw PolicyError("not valid TOML: line \(position.line), column \(position.column): \(error.description)")
+            table = try TOMLDocument.parse(text)
         } catch {
             throw PolicyError("not valid TOML: \(error)")
         }

@@ -101,6 +101,27 @@ struct PolicyTests {
         #expect(error?.reason.contains(mention) == true, "\(error?.reason ?? "")")
     }
 
+    @Test("non-ASCII text is read in strings and comments, and refused elsewhere before toml++ can abort on it")
+    func nonASCII() throws {
+        let text = #"""
+            # politique de confiance: ça va
+            id = "x" # é
+            allowed_advisory_ids = ["crème \" «", '''
+            multi
+            « ligne »''', """« \""" »"""]
+            """#
+        let policy = try Policy(text: text)
+        #expect(policy.allowedAdvisoryIDs == ["crème \" «", "multi\n« ligne »", "« \"\"\" »"])
+        // A table header with U+FFFD made toml++ 3 assert and abort the process (Fuzz/Regressions/policy).
+        for text in ["id = \"x\"\n[\u{FFFD}claims]\n", "clé = 1\n", "id = \"x\"\nmeasurements = [\"ab\", é]\n"] {
+            let error = #expect(throws: PolicyError.self) { try Policy(text: text) }
+            #expect(error?.reason.contains("a non-ASCII character outside a string or comment") == true)
+            #expect(error?.reason.contains("line ") == true, "\(error?.reason ?? "")")
+        }
+        let error = #expect(throws: PolicyError.self) { try Policy(text: "id = \"a\\u0000b\"") }
+        #expect(error?.reason == "not valid TOML: NUL characters are not allowed")
+    }
+
     @Test(
         "a value of the wrong type names the key and what is wrong, never \"missing key\"",
         arguments: [#"id = 5"#, #"{"id": 5}"#, #"{"id": ["x"]}"#, #"{"id": null}"#])

@@ -80,7 +80,9 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         )
     }
 
-    /// Takes ownership of `pointer`; on failure before every field is read it is freed here, after that by deinit.
+    /// Takes ownership of `pointer`, which every failure frees here: the initializer throws before every stored
+    /// property is set, so deinit never runs for a refused certificate (a leak a fuzzer found, kept in
+    /// `Fuzz/Regressions/dcap-quote`).
     private init(taking pointer: OpaquePointer, der: [UInt8]) throws {
         self.pointer = pointer
         self.derRepresentation = der
@@ -96,6 +98,7 @@ public final class X509Certificate: @unchecked Sendable, Hashable, CustomStringC
         }
         // Decodes and caches the standard extensions; any that does not decode marks the certificate invalid.
         guard X509_get_extension_flags(pointer) & UInt32(EXFLAG_INVALID) == 0 else {
+            X509_free(pointer)
             throw CryptoError(
                 .malformedInput, "certificate \(subject) has malformed or duplicate extensions: \(drainOpenSSLErrors())"
             )

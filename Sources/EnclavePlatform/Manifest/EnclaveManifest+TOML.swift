@@ -1,6 +1,7 @@
 import CloisterCrypto
 public import EnclaveProtocol
 import Glibc
+import TOMLDocument
 import TOMLKit
 
 extension EnclaveManifest {
@@ -9,18 +10,11 @@ extension EnclaveManifest {
     /// Strict: an unknown key anywhere, a missing required key, a value of the wrong type or out of range is an error
     /// naming the key path.
     public init(toml text: String) throws(ManifestError) {
-        if text.contains("\0") || text.contains("\\u0000") || text.contains("\\U00000000") {
-            throw ManifestError(.syntax, "NUL characters are not allowed in a manifest")
-        }
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            let position = error.source.begin
-            throw ManifestError(
-                .syntax, "line \(position.line), column \(position.column): \(error.description)")
+            table = try TOMLDocument.parse(text)
         } catch {
-            throw ManifestError(.syntax, "not TOML: \(error)")
+            throw ManifestError(.syntax, error.line == nil ? "not TOML: \(error)" : error.description)
         }
         try self.init(
             root: TableReader(table, keyPath: "", keys: ["loader", "enclave", "trusted_files", "fs", "seccomp"]))

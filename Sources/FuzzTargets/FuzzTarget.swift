@@ -1,0 +1,60 @@
+public import FoundationEssentials
+
+/// The parsers of untrusted bytes, each driven with arbitrary input as a fuzzer drives it: `run` must return for
+/// every input, refusing what does not decode with an error, and it traps (a finding) only when a property that must
+/// hold does not: a decoded value that does not encode and decode back to itself, an evidence check that passes on
+/// bytes that do not decode, a second verification that decides otherwise than the first.
+///
+/// The same targets run in `swift test` over the committed corpora and every input a campaign kept
+/// (`Tests/FuzzRegressionTests`), and under libFuzzer with coverage and AddressSanitizer (`Fuzz/`, `make fuzz`).
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    case cbor
+    case coseSign1 = "cose-sign1"
+    case attestationDocument = "attestation-document"
+    case evidence
+    case dcapQuote = "dcap-quote"
+    case dcapCollateral = "dcap-collateral"
+    case snpReport = "snp-report"
+    case x509
+    case manifestTOML = "manifest-toml"
+    case signedManifest = "signed-manifest"
+    case policy
+    case csvDataset = "csv-dataset"
+    case trainingSpec = "training-spec"
+    case sealedBlob = "sealed-blob"
+    case sealedPage = "sealed-page"
+    case channelFrames = "channel-frames"
+    case enclaveCall = "enclave-call"
+    case federationUpdate = "federation-update"
+    case signedStatement = "signed-statement"
+
+    /// Feeds `input` to the target's parser and checks its properties; traps with the property's name on a finding.
+    public func run(_ input: [UInt8], context: FuzzContext) {
+        switch self {
+        case .cbor: CBORTargets.cbor(input)
+        case .coseSign1: CBORTargets.coseSign1(input)
+        case .attestationDocument: EvidenceTargets.attestationDocument(input)
+        case .evidence: EvidenceTargets.evidence(input, context: context)
+        case .dcapQuote: EvidenceTargets.dcapQuote(input, context: context)
+        case .dcapCollateral: EvidenceTargets.dcapCollateral(input, context: context)
+        case .snpReport: EvidenceTargets.snpReport(input, context: context)
+        case .x509: EvidenceTargets.x509(input)
+        case .manifestTOML: PlatformTargets.manifestTOML(input)
+        case .signedManifest: PlatformTargets.signedManifest(input)
+        case .policy: PlatformTargets.policy(input)
+        case .csvDataset: LearningTargets.csvDataset(input)
+        case .trainingSpec: LearningTargets.trainingSpec(input)
+        case .sealedBlob: PlatformTargets.sealedBlob(input)
+        case .sealedPage: PlatformTargets.sealedPage(input, context: context)
+        case .channelFrames: PlatformTargets.channelFrames(input)
+        case .enclaveCall: PlatformTargets.enclaveCall(input)
+        case .federationUpdate: FederationTargets.update(input, context: context)
+        case .signedStatement: FederationTargets.statement(input, context: context)
+        }
+    }
+}
+
+/// A property every input must keep; a violation is a finding, so it traps with the property named.
+func require(_ holds: Bool, _ property: @autoclosure () -> String) {
+    if !holds { fatalError("fuzz property violated: \(property())") }
+}
