@@ -11,7 +11,7 @@ VENV := .venv
 PYTHON := $(CURDIR)/$(VENV)/bin/python
 STAMP := .build/.venv-requirements
 
-.PHONY: all build release test demo deps venv layers bench bench-floor format lint clean
+.PHONY: all build release test demo deps venv layers bench bench-floor fuzz format lint clean
 
 all: build
 
@@ -48,9 +48,17 @@ layers: deps
 	scripts/check-layers --self-test
 
 ## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
-## on loopback
+## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed (the build included, a few
+## minutes)
+FUZZ_SECONDS ?= 10
 test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
+	CLOISTER_FUZZ_SEED=1 scripts/fuzz $(FUZZ_SECONDS)
+
+## fuzz: every fuzz target for SECONDS_PER_TARGET (default 60) under libFuzzer and AddressSanitizer (scripts/fuzz)
+SECONDS_PER_TARGET ?= 60
+fuzz: deps
+	scripts/fuzz $(SECONDS_PER_TARGET)
 
 ## demo: the main job: platform, signed manifest, enclave launch, quote, verification (scripts/demo)
 demo: deps
@@ -73,4 +81,4 @@ lint: layers
 	$(SWIFT) format lint --strict --recursive Sources Tests
 
 clean:
-	rm -rf .build $(VENV) Benchmarks/.build
+	rm -rf .build $(VENV) Benchmarks/.build Fuzz/.build
