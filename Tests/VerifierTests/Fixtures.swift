@@ -6,6 +6,7 @@ import EnclavePlatform
 import EnclaveProtocol
 import EnclaveSDK
 import Foundation
+import Testing
 import Verifier
 
 /// A simulated platform in a temporary home, quoting for a made-up enclave record.
@@ -130,4 +131,23 @@ struct NitroLikePKI {
             certificate: leaf.derRepresentation, caBundle: [root.certificate.derRepresentation])
         return try COSESign1(signing: document.encoded(), with: leafKey).encoded()
     }
+}
+
+/// The tamper matrix of `evidence`: each byte flipped one bit at a time and verified by `verify`. Expects every flip
+/// refused, each with a failing check that states its reason, and prints how many were tried and refused as `name`.
+func expectTamperMatrixRefused(
+    _ name: String, _ evidence: [UInt8], verify: ([UInt8]) -> EvidenceVerifier.Outcome
+) {
+    var accepted: [Int] = []
+    var unnamed: [Int] = []
+    for position in evidence.indices {
+        var flipped = evidence
+        flipped[position] ^= 1
+        let failures = verify(flipped).checks.filter { !$0.passed }
+        if failures.isEmpty { accepted.append(position) }
+        if failures.contains(where: { $0.detail.isEmpty }) { unnamed.append(position) }
+    }
+    print("\(name): \(evidence.count) flips tried, \(evidence.count - accepted.count) refused")
+    #expect(accepted.isEmpty, "\(name): flips at \(accepted.prefix(40)) were accepted")
+    #expect(unnamed.isEmpty, "\(name): flips at \(unnamed.prefix(40)) failed a check without a reason")
 }

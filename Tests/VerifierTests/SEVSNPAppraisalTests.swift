@@ -57,14 +57,7 @@ struct SEVSNPAppraisalTests {
         for vector in reports {
             let report = try vectorBytes(vector.report)
             let verifier = EvidenceVerifier(trust: try trust(vceks: [vector.vcek]))
-            var accepted: [Int] = []
-            for position in report.indices {
-                var flipped = report
-                flipped[position] ^= 1
-                if failed(verifier.verify(flipped, at: vector.time)).isEmpty { accepted.append(position) }
-            }
-            print("\(vector.report): \(report.count) flips tried, \(report.count - accepted.count) refused")
-            #expect(accepted.isEmpty, "\(vector.report): flips at \(accepted.prefix(40)) were accepted")
+            expectTamperMatrixRefused(vector.report, report) { verifier.verify($0, at: vector.time) }
         }
     }
 
