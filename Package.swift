@@ -291,7 +291,7 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Attestation", "Verifier", "EnclavePlatform", "EnclaveProtocol", "EnclaveSDK", "Learning",
-                "ConfidentialProtocol", "CloisterCrypto", "CloisterCBOR",
+                "ConfidentialProtocol", "SimulatedHardware", "CloisterCrypto", "CloisterCBOR",
             ],
             swiftSettings: strictSettings
         ),

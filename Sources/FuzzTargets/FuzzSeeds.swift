@@ -6,6 +6,7 @@ import EnclavePlatform
 import EnclaveProtocol
 public import FoundationEssentials
 import Glibc
+import SimulatedHardware
 import Verifier
 
 extension FuzzTarget {
@@ -17,7 +18,17 @@ extension FuzzTarget {
             (path, Array(try Data(contentsOf: context.vectors.appendingPathComponent(path))))
         }
         let quotes = try ["sgx/sgx_quote", "sgx/tdx_quote", "sgx/trustee-tdx-quote-v5.dat"].map(vector)
-        let snp = try ["snp/attestation.bin", "snp/trustee-milan-report.bin"].map(vector)
+        let milan = try X509Certificate.certificates(
+            fromPEM: String(decoding: vector("snp/milan_ask_ark_asvk.pem").1, as: UTF8.self))
+        let extended =
+            try vector("snp/trustee-milan-report.bin").1
+            + SimulatedAMDVendor.certificateTable(
+                [(.vcek, try vector("snp/trustee-milan-vcek.der").1)]
+                    + milan.filter { $0.description.contains("CN=SEV-Milan") }.map { (.ask, $0.derRepresentation) }
+                    + milan.filter(\.isSelfSigned).map { (.ark, $0.derRepresentation) })
+        let snp =
+            try ["snp/attestation.bin", "snp/trustee-milan-report.bin"].map(vector)
+            + [("trustee-milan-report.bin extended with its VCEK, ASK and ARK", extended)]
         let nitro = try ["nitro/evervault-prod-2022-10-13.cbor", "nitro/evervault-debug-2022-10-12.cbor"].map(vector)
         let collateral = try ["sgx/sgx_quote_collateral.json", "sgx/tdx_quote_collateral.json"].map(vector)
         switch self {

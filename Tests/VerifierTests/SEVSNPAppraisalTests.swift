@@ -1,6 +1,7 @@
 import CloisterCrypto
 import CloisterTestSupport
 import Foundation
+import SimulatedHardware
 import Testing
 import Verifier
 
@@ -32,17 +33,7 @@ private func trust(_ product: String = "milan", vceks: [String]) throws -> Trust
 
 /// An extended report: `report` followed by a certificate table holding `certificates` (GUID, DER).
 private func extendedReport(_ report: [UInt8], _ certificates: [(SEVSNPEvidence.CertificateRole, [UInt8])]) -> [UInt8] {
-    let header = 24 * (certificates.count + 1)
-    var table: [UInt8] = []
-    var body: [UInt8] = []
-    for (role, der) in certificates {
-        let hex = role.rawValue.replacingOccurrences(of: "-", with: "")
-        let guid = stride(from: 0, to: 32, by: 2).map { UInt8(hex.dropFirst($0).prefix(2), radix: 16)! }
-        func u32(_ value: Int) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) } }
-        table += guid + u32(header + body.count) + u32(der.count)
-        body += der
-    }
-    return report + table + [UInt8](repeating: 0, count: 24) + body
+    report + SimulatedAMDVendor.certificateTable(certificates)
 }
 
 private func failed(_ outcome: EvidenceVerifier.Outcome) -> [String] {

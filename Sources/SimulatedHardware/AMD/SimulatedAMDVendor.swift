@@ -385,8 +385,9 @@ public struct SimulatedAMDVendor: Sendable {
         return report + Self.certificateTable(certificates.map { ($0.0, $0.1.derRepresentation) })
     }
 
-    /// A certificate table holding `certificates` (role, DER) in order.
-    static func certificateTable(_ certificates: [(SEVSNPEvidence.CertificateRole, [UInt8])]) -> [UInt8] {
+    /// A certificate table holding `certificates` (role, DER) in order, as an extended report carries it after the
+    /// report (GUID, offset and length per entry, an all-zero entry, then the certificates).
+    public static func certificateTable(_ certificates: [(SEVSNPEvidence.CertificateRole, [UInt8])]) -> [UInt8] {
         let header = 24 * (certificates.count + 1)
         var entries: [UInt8] = []
         var body: [UInt8] = []
