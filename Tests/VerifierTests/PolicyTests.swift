@@ -112,12 +112,21 @@ struct PolicyTests {
             """#
         let policy = try Policy(text: text)
         #expect(policy.allowedAdvisoryIDs == ["crème \" «", "multi\n« ligne »", "« \"\"\" »"])
-        // A table header with U+FFFD made toml++ 3 assert and abort the process (Fuzz/Regressions/policy).
-        for text in ["id = \"x\"\n[\u{FFFD}claims]\n", "clé = 1\n", "id = \"x\"\nmeasurements = [\"ab\", é]\n"] {
+        // A table header with U+FFFD made toml++ 3 assert and abort the process (Fuzz/Regressions/policy); it is
+        // refused below as a header, and non-ASCII text elsewhere outside strings here.
+        for text in ["clé = 1\n", "id = \"x\"\nmeasurements = [\"ab\", é]\n"] {
             let error = #expect(throws: PolicyError.self) { try Policy(text: text) }
             #expect(error?.reason.contains("a non-ASCII character outside a string or comment") == true)
             #expect(error?.reason.contains("line ") == true, "\(error?.reason ?? "")")
         }
+        // A table header whose key begins with a newline or '=' made toml++ assert too (Fuzz/Regressions/manifest-toml).
+        for text in ["id = \"x\"\n[\nclaims]\n", "id = \"x\"\n[[ =products]]\n", "id = \"x\"\n[\u{FFFD}claims]\n"] {
+            let error = #expect(throws: PolicyError.self) { try Policy(text: text) }
+            #expect(error?.reason.contains("a table header whose key does not begin with a key character") == true)
+        }
+        let nested = try Policy(
+            text: "id = \"x\"\nmeasurements = [\n  \"ab\", # [\n  \"cd\",\n]\n[claims]\nrtmr0 = [\n\"00\"]\n")
+        #expect(nested.measurements == ["ab", "cd"] && nested.claims == ["rtmr0": ["00"]])
         let error = #expect(throws: PolicyError.self) { try Policy(text: "id = \"a\\u0000b\"") }
         #expect(error?.reason == "not valid TOML: NUL characters are not allowed")
     }
