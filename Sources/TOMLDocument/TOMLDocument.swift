@@ -120,7 +120,10 @@ private struct TOMLScanner {
         while index < bytes.count {
             let byte = bytes[index]
             if quote == UInt8(ascii: "\"") && byte == UInt8(ascii: "\\") {
-                index += 2
+                // An escape, or in a multi-line string a line-ending backslash: the next byte is the string's.
+                index += 1
+                if index < bytes.count && bytes[index] == UInt8(ascii: "\n") { newline() }
+                index += 1
                 continue
             }
             if byte == quote

@@ -127,6 +127,11 @@ struct PolicyTests {
         let nested = try Policy(
             text: "id = \"x\"\nmeasurements = [\n  \"ab\", # [\n  \"cd\",\n]\n[claims]\nrtmr0 = [\n\"00\"]\n")
         #expect(nested.measurements == ["ab", "cd"] && nested.claims == ["rtmr0": ["00"]])
+        // Lines are counted through multi-line strings, a line-ending backslash included.
+        let counted = #expect(throws: PolicyError.self) {
+            try Policy(text: "id = \"x\"\nallowed_advisory_ids = [\"\"\"a \\\n b\"\"\"]\nclé = 1\n")
+        }
+        #expect(counted?.reason.contains("line 4, column 3") == true, "\(counted?.reason ?? "")")
         let error = #expect(throws: PolicyError.self) { try Policy(text: "id = \"a\\u0000b\"") }
         #expect(error?.reason == "not valid TOML: NUL characters are not allowed")
     }
