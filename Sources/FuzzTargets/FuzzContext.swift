@@ -1,5 +1,5 @@
 public import Attestation
-public import CloisterCrypto
+import CloisterCrypto
 public import FoundationEssentials
 
 /// What the targets verify against, built once per process: the trust of the real vectors (Intel's SGX root with the

@@ -4,7 +4,7 @@ import CloisterCrypto
 import ConfidentialProtocol
 import EnclavePlatform
 import EnclaveProtocol
-public import FoundationEssentials
+import FoundationEssentials
 import Glibc
 import SimulatedHardware
 import Verifier

@@ -1,5 +1,3 @@
-public import FoundationEssentials
-
 /// The parsers of untrusted bytes, each driven with arbitrary input as a fuzzer drives it: `run` must return for
 /// every input, refusing what does not decode with an error, and it traps (a finding) only when a property that must
 /// hold does not: a decoded value that does not encode and decode back to itself, an evidence check that passes on
@@ -45,7 +43,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .csvDataset: LearningTargets.csvDataset(input)
         case .trainingSpec: LearningTargets.trainingSpec(input)
         case .sealedBlob: PlatformTargets.sealedBlob(input)
-        case .sealedPage: PlatformTargets.sealedPage(input, context: context)
+        case .sealedPage: PlatformTargets.sealedPage(input)
         case .channelFrames: PlatformTargets.channelFrames(input)
         case .enclaveCall: PlatformTargets.enclaveCall(input)
         case .federationUpdate: FederationTargets.update(input, context: context)

@@ -53,7 +53,7 @@ enum PlatformTargets {
 
     /// A page of a sealed region coming back from a hostile backing store as the input's bytes: it is refused
     /// (`IntegrityFault`) unless it is the page that was sealed, and the region stays refused after a fault.
-    static func sealedPage(_ input: [UInt8], context: FuzzContext) {
+    static func sealedPage(_ input: [UInt8]) {
         let store = HostileStore(record: input)
         guard let memory = try? EnclaveMemory(budget: EnclaveMemory.pageSize, store: store),
             let region = try? memory.makeRegion(named: "fuzz", byteCount: 2 * EnclaveMemory.pageSize)

@@ -1,4 +1,4 @@
-public import FoundationEssentials
+import FoundationEssentials
 
 extension X509Certificate {
     /// The certificates of a PEM chain carried inside signed evidence, read so that no byte of the text goes
