@@ -234,9 +234,7 @@ public struct ServeCommand: AsyncParsableCommand {
         let amd = try amdChains.flatMap { try CommandInput.certificates($0, "--amd-chain") }
         if !amd.isEmpty {
             let keys = try endorsementKeys.flatMap { try CommandInput.certificatesDERorPEM($0, "--vcek") }
-            trust[.snp] = TrustStore.FormatTrust(
-                roots: amd.filter(\.isSelfSigned),
-                collateral: (amd.filter { !$0.isSelfSigned } + keys).map(\.derRepresentation))
+            trust[.snp] = .sevSNP(vendorChain: amd, endorsementKeys: keys.map(\.derRepresentation))
         } else if !endorsementKeys.isEmpty {
             throw ValidationError("--vcek needs --amd-chain, the product line's chain it ends at")
         }

@@ -257,9 +257,8 @@ public struct VerifyCommand: AsyncParsableCommand {
             // others (and the VCEKs given) are certificates the chain may use.
             let keys = try endorsementKeys.flatMap { try CommandInput.certificatesDERorPEM($0, "--vcek") }
             return TrustStore([
-                .snp: TrustStore.FormatTrust(
-                    roots: anchors.filter(\.isSelfSigned), revocationLists: lists,
-                    collateral: (anchors.filter { !$0.isSelfSigned } + keys).map(\.derRepresentation))
+                .snp: .sevSNP(
+                    vendorChain: anchors, endorsementKeys: keys.map(\.derRepresentation), revocationLists: lists)
             ])
         }
         let platformHome = PlatformHome.resolve(home, environment: ProcessInfo.processInfo.environment)

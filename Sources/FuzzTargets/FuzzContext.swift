@@ -40,9 +40,7 @@ public struct FuzzContext: Sendable {
         trust = TrustStore([
             .sgx: TrustStore.FormatTrust(roots: [intelRoot], collateral: [try file("sgx/sgx_quote_collateral.json")]),
             .tdx: TrustStore.FormatTrust(roots: [intelRoot], collateral: [try file("sgx/tdx_quote_collateral.json")]),
-            .snp: TrustStore.FormatTrust(
-                roots: milan.filter(\.isSelfSigned),
-                collateral: milan.filter { !$0.isSelfSigned }.map(\.derRepresentation) + vceks),
+            .snp: .sevSNP(vendorChain: milan, endorsementKeys: vceks),
             .nitro: TrustStore.FormatTrust(roots: [nitroRoot]),
         ])
         aggregatorKey = try ECPrivateKey(rawRepresentation: [UInt8](repeating: 0x11, count: 32), curve: .p256)

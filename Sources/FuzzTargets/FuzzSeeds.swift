@@ -6,6 +6,7 @@ import EnclavePlatform
 import EnclaveProtocol
 import FoundationEssentials
 import Glibc
+import Learning
 import SimulatedHardware
 import Verifier
 
@@ -82,7 +83,16 @@ extension FuzzTarget {
                 #"{"class_count": 3, "features": {"a": {"bounds": [-10, 10]}, "b": {"bounds": [1, 1e4], "scale": "log"}, "c": {"bounds": [0, 9]}}}"#
             return [("csv", Array(csv.utf8)), ("csv with schema", Array(csv.utf8) + [0] + Array(schema.utf8))]
         case .trainingSpec:
-            return []
+            let specs = [
+                TrainingSpec(
+                    label: "label", model: .softmax, epsilon: 1, delta: 1e-5, epochs: 2, batchSize: 8,
+                    learningRate: 0.5, clip: 1),
+                TrainingSpec(
+                    label: "label", model: .mlp, hiddenUnits: 4, noiseMultiplier: 1.1, maxEpsilon: 8, delta: 1e-5,
+                    epochs: 1, batchSize: 4, learningRate: 0.1, momentum: 0.9, clip: 0.5, centringNoise: 2,
+                    testFraction: 0.25, seed: 3, audit: AuditSpec(canaries: 10, confidence: 0.95)),
+            ]
+            return try specs.enumerated().map { ("spec \($0.offset)", Array(try JSONEncoder().encode($0.element))) }
         case .sealedBlob:
             let request = try KeyRequest(
                 policy: .signer, productID: 7, svn: 3, tcbLevel: 2,

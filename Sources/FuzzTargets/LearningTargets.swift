@@ -23,16 +23,24 @@ enum LearningTargets {
         }
     }
 
-    /// A training spec and a trained model as JSON; what decodes encodes and decodes back to itself.
+    /// A training spec and a trained model as JSON; what decodes encodes and decodes back to itself, and a spec that
+    /// decodes is made ready on a small dataset as the enclave makes it ready (validated, planned, calibrated, the
+    /// model allocated), which must refuse what it cannot run rather than trap or run out of memory.
     static func trainingSpec(_ input: [UInt8]) {
         if let spec = try? JSONDecoder().decode(TrainingSpec.self, from: Data(input)) {
             let encoded = try? JSONEncoder().encode(spec)
             require(
                 encoded.flatMap { try? JSONDecoder().decode(TrainingSpec.self, from: $0) } == spec,
                 "a training spec round-trips")
+            _ = try? TrainingSetup(dataset: examples, spec: spec)
         }
         if let model = try? TrainedModel(json: input) {
             require((try? model.encoded()).flatMap { try? TrainedModel(json: $0) } == model, "a model round-trips")
         }
     }
+
+    /// Forty examples of two features in three classes.
+    static let examples = Dataset(
+        featureNames: ["a", "b"], labelName: "label", features: (0..<80).map { Double($0 % 7) / 7 },
+        labels: (0..<40).map { $0 % 3 }, classCount: 3)
 }

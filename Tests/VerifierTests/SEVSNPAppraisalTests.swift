@@ -22,13 +22,7 @@ private func vendorChain(_ product: String) throws -> [X509Certificate] {
 /// Trust as `cloister verify --trust-anchor PRODUCT.pem --vcek VCEK...` builds it: the ARK as the root, the ASK, ASVK
 /// and the VCEKs as certificates the chain may use.
 private func trust(_ product: String = "milan", vceks: [String]) throws -> TrustStore {
-    let chain = try vendorChain(product)
-    let keys = try vceks.map { try vectorBytes($0) }
-    return TrustStore([
-        .snp: TrustStore.FormatTrust(
-            roots: chain.filter(\.isSelfSigned),
-            collateral: chain.filter { !$0.isSelfSigned }.map(\.derRepresentation) + keys)
-    ])
+    TrustStore([.snp: .sevSNP(vendorChain: try vendorChain(product), endorsementKeys: try vceks.map(vectorBytes))])
 }
 
 /// An extended report: `report` followed by a certificate table holding `certificates` (GUID, DER).
