@@ -252,7 +252,13 @@ final class CBORStreamParser {
     private func checkDuplicateKeys(_ entries: [CBORMapEntry], mapOffset: Int) throws(CBORError) {
         guard !allowsDuplicateMapKeys, entries.count > 1 else { return }
         var duplicate: CBORValue?
-        if entries.count <= 16 {
+        if entries.contains(where: { Self.holdsMap($0.key) }) {
+            // The data model's maps are unordered, so {1: 0, 0: 0} and {0: 0, 1: 0} are one key (RFC 8949 §5.6),
+            // which `==` (entry by entry, in order) tells apart: such keys compare by their deterministic encoding,
+            // which is equal exactly when the values are. Every key here decoded, so every key encodes.
+            var seen = Set<[UInt8]>(minimumCapacity: entries.count)
+            duplicate = entries.first { !seen.insert((try? $0.key.encoded()) ?? []).inserted }?.key
+        } else if entries.count <= 16 {
             // Pairs are told apart by a fingerprint of each key first; only keys whose fingerprints agree are
             // compared in full.
             let fingerprints = entries.map { Self.fingerprint($0.key) }
@@ -269,6 +275,16 @@ final class CBORStreamParser {
         }
         if let duplicate {
             throw CBORError(.duplicateMapKey, "map holds the key \(duplicate) more than once", offset: mapOffset)
+        }
+    }
+
+    /// True when `key` is a map or holds one (in an array or a tag).
+    private static func holdsMap(_ key: CBORValue) -> Bool {
+        switch key {
+        case .map: true
+        case .array(let items): items.contains(where: holdsMap)
+        case .tagged(_, let value): holdsMap(value)
+        default: false
         }
     }
 
