@@ -291,7 +291,12 @@ let package = Package(
             name: "FuzzTargets",
             dependencies: [
                 "Attestation", "Verifier", "EnclavePlatform", "EnclaveProtocol", "EnclaveSDK", "Learning",
-                "ConfidentialProtocol", "SimulatedHardware", "CloisterCrypto", "CloisterCBOR",
+                "ConfidentialProtocol", "SimulatedHardware", "CloisterCrypto", "CloisterCBOR", "Federated",
+                "Workloads", "HTTPService", "VerifierServer", "FederationServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),
@@ -400,6 +405,10 @@ let package = Package(
                 "CloisterTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -116,6 +116,50 @@ extension FuzzTarget {
                 federationID: FuzzContext.federationID, signingKey: context.clientKey,
                 to: context.aggregatorKey.publicKey)
             return [("sealed update", sealed.message)]
+        case .verifierHTTP:
+            let generic = "application/octet-stream"
+            let policy = #"{"id": "p1", "measurements": ["ab"], "allow_simulated": true, "require_nonce": false}"#
+            return [
+                ("verify a DCAP quote", FuzzRequest.spelling(route: 0, contentType: generic, body: quotes[0].1)),
+                (
+                    "verify a Nitro document with a nonce",
+                    FuzzRequest.spelling(
+                        route: 0, contentType: EvidenceFormat.nitro.mediaType, head: "?nonce=00ff",
+                        body: nitro[0].1)
+                ),
+                ("a session's SNP report", FuzzRequest.spelling(route: 1, contentType: nil, body: snp[2].1)),
+                (
+                    "a JSON policy",
+                    FuzzRequest.spelling(route: 2, contentType: nil, head: "p1", body: Array(policy.utf8))
+                ),
+                (
+                    "a TOML policy",
+                    FuzzRequest.spelling(
+                        route: 2, contentType: nil, head: "p2", body: Array("id = \"p2\"\nrequire_nonce = true\n".utf8))
+                ),
+                (
+                    "reference values",
+                    FuzzRequest.spelling(
+                        route: 3, contentType: nil, head: "rv",
+                        body: Array(#"{"measurements": ["ab"], "signers": ["cd"]}"#.utf8))
+                ),
+            ]
+        case .federationHTTP:
+            let binding = CBORValue.map([
+                CBORMapEntry("nonce", .bytes([UInt8](repeating: 5, count: 32))), CBORMapEntry("user_data", .null),
+            ])
+            return [
+                (
+                    "a quote request",
+                    FuzzRequest.spelling(route: 0, contentType: "application/cbor", body: try binding.encoded())
+                ),
+                (
+                    "an update sealed for another federation",
+                    FuzzRequest.spelling(
+                        route: 1, contentType: "application/cbor",
+                        body: try FuzzTarget.federationUpdate.seeds(context: context)[0].bytes)
+                ),
+            ]
         case .signedStatement:
             let header = UpdateHeader(
                 federationID: FuzzContext.federationID, round: 1, client: FuzzContext.client, exampleCount: 10,

@@ -25,6 +25,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case enclaveCall = "enclave-call"
     case federationUpdate = "federation-update"
     case signedStatement = "signed-statement"
+    case verifierHTTP = "verifier-http"
+    case federationHTTP = "federation-http"
 
     /// Feeds `input` to the target's parser and checks its properties; traps with the property's name on a finding.
     public func run(_ input: [UInt8], context: FuzzContext) {
@@ -48,6 +50,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .enclaveCall: PlatformTargets.enclaveCall(input)
         case .federationUpdate: FederationTargets.update(input, context: context)
         case .signedStatement: FederationTargets.statement(input, context: context)
+        case .verifierHTTP: ServiceTargets.verifier(input, context: context)
+        case .federationHTTP: ServiceTargets.federation(input, context: context)
         }
     }
 }

@@ -11,7 +11,7 @@ struct FuzzRegressionTests {
     static let context = Result { try FuzzContext(root: TestEnvironment.packageRoot) }
 
     @Test("each target takes its seeds, its committed corpus and its regression inputs", arguments: FuzzTarget.allCases)
-    func replay(target: FuzzTarget) throws {
+    func replay(target: FuzzTarget) async throws {
         let context = try Self.context.get()
         var inputs = try target.seeds(context: context).map(\.bytes)
         for folder in ["Fuzz/Corpus", "Fuzz/Regressions"] {
@@ -21,9 +21,14 @@ struct FuzzRegressionTests {
                 inputs.append(Array(try Data(contentsOf: directory.appendingPathComponent(name))))
             }
         }
-        for input in inputs {
-            target.run(input, context: context)
+        // libFuzzer calls a target on a thread of its own, never on the concurrency pool (the service targets wait
+        // there for their handlers), and so does this test.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread.detachNewThread { [inputs] in
+                for input in inputs { target.run(input, context: context) }
+                done.resume()
+            }
         }
-        if target != .trainingSpec { #expect(!inputs.isEmpty) }
+        #expect(!inputs.isEmpty)
     }
 }

@@ -1,7 +1,7 @@
 import CloisterCBOR
 public import CloisterCrypto
 import ConfidentialProtocol
-import EnclaveProtocol
+public import EnclaveProtocol
 public import EnclaveSDK
 import Federated
 import FoundationEssentials
@@ -21,14 +21,7 @@ extension BuiltinWorkload {
             // Every update copies through several buffers of its size: kept by the allocator, their pages are not
             // faulted in and zeroed afresh for each update (which cost twice the decryption).
             HeapPolicy.keepFreedBuffers(upTo: FederationCall.maximumUpdateSize * 2)
-            let aggregator = EnclaveAggregator(key: enclave.key)
-            var table = EnclaveCallTable()
-            table.register(FederationCall.begin) { try aggregator.begin($0) }
-            table.register(FederationCall.descriptor) { _ in try aggregator.running { $0.signedDescriptor } }
-            table.register(FederationCall.state) { _ in try aggregator.running { $0.signedState } }
-            table.register(FederationCall.submit) { try aggregator.submit($0) }
-            table.register(FederationCall.submitBatch) { try aggregator.submitBatch($0) }
-            table.register(FederationCall.close) { _ in try aggregator.close() }
+            var table = EnclaveAggregator(key: enclave.key).ecalls
             table.registerHostDrivenMain(
                 "fedavg: this workload aggregates updates relayed by `cloister fl serve`")
             return table
@@ -57,6 +50,18 @@ public final class EnclaveAggregator: Sendable {
 
     public init(key: ECPrivateKey) {
         self.key = key
+    }
+
+    /// The aggregator's ECALLs (`FederationCall`), each answered by this aggregator.
+    public var ecalls: EnclaveCallTable {
+        var table = EnclaveCallTable()
+        table.register(FederationCall.begin) { try self.begin($0) }
+        table.register(FederationCall.descriptor) { _ in try self.running { $0.signedDescriptor } }
+        table.register(FederationCall.state) { _ in try self.running { $0.signedState } }
+        table.register(FederationCall.submit) { try self.submit($0) }
+        table.register(FederationCall.submitBatch) { try self.submitBatch($0) }
+        table.register(FederationCall.close) { _ in try self.close() }
+        return table
     }
 
     func running<T>(_ body: (Running) throws -> T) throws -> T {
