@@ -22,7 +22,9 @@ struct HTTPTimeoutTests {
         #expect(timings.violations(header: header, idle: idle) == [], "\(timings)")
     }
 
-    @Test("a head past 80 KB is refused (400, as SwiftNIO answers it) and the service goes on answering; a body past its limit gets 413")
+    @Test(
+        "a head past 80 KB is refused (400, as SwiftNIO answers it) and the service goes on answering; a body past its limit gets 413"
+    )
     func oversizedHeads() async throws {
         let fixture = try ServiceFixture()
         let application = fixture.application(fixture.service(store: try fixture.sqliteStore()))
@@ -32,7 +34,8 @@ struct HTTPTimeoutTests {
                 let large = try LoopbackConnection(port: port)
                 // SwiftNIO's HTTP/1 decoder (through Hummingbird) bounds a head's fields at 80 KB in all.
                 try? large.send(
-                    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 100_000))\r\n\r\n")
+                    "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 100_000))\r\n\r\n"
+                )
                 let refusedHead = String(decoding: large.waitForClose(timeout: .seconds(10)).received, as: UTF8.self)
                 let upload = try LoopbackConnection(port: port)
                 let refusedBody = try upload.postRefusedUpload(
