@@ -64,11 +64,13 @@ struct KillTally: CustomStringConvertible {
     var sessions = (old: 0, new: 0)
     var policy = (old: 0, new: 0)
     var answeredAppraisals = 0
+    var answeredSessions = 0
     var broken: [String] = []
 
     var description: String {
         "\(kills) kills; sessions in flight old \(sessions.old) / new \(sessions.new); policy old \(policy.old) / new "
-            + "\(policy.new); \(answeredAppraisals) answered appraisals, each with its audit row; broken \(broken.count)"
+            + "\(policy.new); \(answeredAppraisals) answered appraisals, each with its audit row; \(answeredSessions) "
+            + "answered sessions, each complete and its nonce refused again; broken \(broken.count)"
     }
 }
 
@@ -133,6 +135,7 @@ private struct VerifierKillHarness: Sendable {
                 tally.broken.append("an answered appraisal (evidence \(hash.prefix(16))) has no audit row")
             }
             tally.answeredAppraisals += loaded.appraisals.count
+            tally.answeredSessions += loaded.completedSessions.count
             server = try await start(token: token)
             for (id, quote) in loaded.completedSessions {
                 let (status, state) = try await server.session(id)

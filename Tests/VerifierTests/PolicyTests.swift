@@ -136,6 +136,18 @@ struct PolicyTests {
         #expect(error?.reason == "not valid TOML: NUL characters are not allowed")
     }
 
+    @Test("a policy nested 200,000 deep (TOML arrays, inline tables, JSON arrays) is refused, not a stack overflow")
+    func deepNesting() {
+        let depth = 200_000
+        for text in [
+            "id = \"x\"\nmeasurements = " + String(repeating: "[", count: depth) + "\n",
+            "id = \"x\"\nclaims = " + String(repeating: "{a = ", count: depth) + "\n",
+            #"{"id": "x", "measurements": "# + String(repeating: "[", count: depth),
+        ] {
+            #expect(throws: PolicyError.self) { try Policy(text: text) }
+        }
+    }
+
     @Test(
         "a value of the wrong type names the key and what is wrong, never \"missing key\"",
         arguments: [#"id = 5"#, #"{"id": 5}"#, #"{"id": ["x"]}"#, #"{"id": null}"#])
