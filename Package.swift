@@ -34,7 +34,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
@@ -96,10 +95,10 @@ let package = Package(
         // The platform party: home and generations, vendor PKI, key derivation, reports and quotes, monotonic
         // counters, the launcher and the platform process; and what only the platform and the tools do with a
         // manifest: read its TOML, measure an executable (sealed images, ELF headers, library closures), sign it.
-        // The one way Cloister parses TOML (manifests, policies): TOMLKit behind the checks toml++ needs on hostile text.
+        // The one way Cloister parses TOML (manifests, policies): a TOML 1.0 reader in Swift, checked against tomllib.
         .target(
             name: "TOMLDocument",
-            dependencies: [.product(name: "TOMLKit", package: "TOMLKit")],
+            dependencies: [],
             swiftSettings: strictSettings
         ),
         .target(
@@ -108,7 +107,6 @@ let package = Package(
                 "EnclaveProtocol", "Attestation", "SimulatedHardware", "CloisterErrors", "CloisterCrypto",
                 "CloisterCBOR",
                 "CEnclaveSandbox", "TOMLDocument",
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),
@@ -126,7 +124,6 @@ let package = Package(
                 "CloisterCrypto",
                 "CloisterCBOR",
                 "TOMLDocument",
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ],
             swiftSettings: strictSettings
         ),
@@ -410,6 +407,12 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "TOMLDocumentTests",
+            dependencies: ["TOMLDocument", "CloisterTestSupport"],
+            resources: [.copy("Documents")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,10 +1,8 @@
 import Attestation
 import TOMLDocument
-import TOMLKit
 
 /// A policy document as written, TOML or JSON, read into one tree of values before any key is interpreted: both
-/// formats then go through the same checked accessors (`PolicyTable`), and no library narrows a number on the way
-/// (TOMLKit's `Decoder` traps on an integer outside the type it decodes to).
+/// formats then go through the same checked accessors (`PolicyTable`), and no library narrows a number on the way.
 enum PolicyValue: Sendable {
     case string(String)
     /// An integer that fits in 64 bits.
@@ -60,33 +58,32 @@ enum PolicyValue: Sendable {
 
     private static func entries(of table: TOMLTable, path: String) throws(PolicyError) -> [String: PolicyValue] {
         var entries: [String: PolicyValue] = [:]
-        for (key, value) in table {
+        for key in table.keys {
             let keyPath = PolicyTable.path(path, key)
-            guard entries.updateValue(try Self(toml: value, path: keyPath), forKey: key) == nil else {
-                throw PolicyError("duplicate key \"\(keyPath)\"")
-            }
+            entries[key] = try Self(toml: table[key]!, path: keyPath)
         }
         return entries
     }
 
-    private init(toml value: any TOMLValueConvertible, path: String) throws(PolicyError) {
-        if let table = value.table {
+    private init(toml value: TOMLValue, path: String) throws(PolicyError) {
+        switch value {
+        case .table(let table):
             self = .table(try Self.entries(of: table, path: path))
-        } else if let array = value.array {
+        case .array(let array):
             var elements: [PolicyValue] = []
             for (index, element) in array.enumerated() {
                 elements.append(try Self(toml: element, path: "\(path)[\(index)]"))
             }
             self = .array(elements)
-        } else if let text = value.string {
+        case .string(let text):
             self = .string(text)
-        } else if let integer = value.int {
+        case .integer(let integer):
             self = .integer(integer)
-        } else if let number = value.double {
+        case .float(let number):
             self = .number("\(number)")
-        } else if let flag = value.bool {
+        case .bool(let flag):
             self = .bool(flag)
-        } else {
+        case .dateTime:
             self = .other("a date or time")
         }
     }

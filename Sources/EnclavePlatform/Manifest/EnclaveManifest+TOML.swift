@@ -2,7 +2,6 @@ import CloisterCrypto
 public import EnclaveProtocol
 import Glibc
 import TOMLDocument
-import TOMLKit
 
 extension EnclaveManifest {
     /// Parses and validates a manifest from Gramine-style TOML (format in `Manifests/README.md`).
@@ -154,27 +153,15 @@ private struct TableReader {
         return keyPath.isEmpty ? quoted : "\(keyPath).\(quoted)"
     }
 
-    private func value(_ key: String) -> (any TOMLValueConvertible)? { table[key] }
+    private func value(_ key: String) -> (TOMLValue)? { table[key] }
 
     private func required<T>(_ value: T?, _ key: String) throws(ManifestError) -> T {
         guard let value else { throw ManifestError(.missingKey, "required key is missing", keyPath: path(key)) }
         return value
     }
 
-    private func typeError(_ key: String, expected: String, found value: any TOMLValueConvertible) -> ManifestError {
-        ManifestError(.wrongType, "expected \(expected), found \(Self.describe(value.type))", keyPath: path(key))
-    }
-
-    static func describe(_ type: TOMLType) -> String {
-        switch type {
-        case .table: "a table"
-        case .array: "an array"
-        case .string: "a string"
-        case .int: "an integer"
-        case .double: "a floating-point number"
-        case .bool: "a boolean"
-        case .date, .time, .dateTime: "a date or time"
-        }
+    private func typeError(_ key: String, expected: String, found value: TOMLValue) -> ManifestError {
+        ManifestError(.wrongType, "expected \(expected), found \(value.kind)", keyPath: path(key))
     }
 
     func string(_ key: String) throws(ManifestError) -> String? {
@@ -230,10 +217,10 @@ private struct TableReader {
         try required(try table(key, keys: keys), key)
     }
 
-    private func array(_ key: String) throws(ManifestError) -> [any TOMLValueConvertible]? {
+    private func array(_ key: String) throws(ManifestError) -> [TOMLValue]? {
         guard let value = value(key) else { return nil }
         guard let array = value.array else { throw typeError(key, expected: "an array", found: value) }
-        return Array(array)
+        return array
     }
 
     func strings(_ key: String) throws(ManifestError) -> [String]? {
@@ -242,7 +229,7 @@ private struct TableReader {
         for (index, element) in elements.enumerated() {
             guard let text = element.string else {
                 throw ManifestError(
-                    .wrongType, "expected a string, found \(Self.describe(element.type))",
+                    .wrongType, "expected a string, found \(element.kind)",
                     keyPath: "\(path(key))[\(index)]")
             }
             strings.append(text)
@@ -260,7 +247,7 @@ private struct TableReader {
             let elementPath = "\(path(key))[\(index)]"
             guard let table = element.table else {
                 throw ManifestError(
-                    .wrongType, "expected a table, found \(Self.describe(element.type))", keyPath: elementPath)
+                    .wrongType, "expected a table, found \(element.kind)", keyPath: elementPath)
             }
             tables.append(try TableReader(table, keyPath: elementPath, keys: keys))
         }
