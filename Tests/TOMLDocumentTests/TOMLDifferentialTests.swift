@@ -26,6 +26,7 @@ struct TOMLDifferentialTests {
             [
                 TestEnvironment.interopScript("toml_differential.py"), "10000", "\(seed)",
                 Self.documents.appendingPathComponent("every-construct.toml").path,
+                Self.documents.appendingPathComponent("policy.toml").path,
             ] + manifests)
         try #require(output.status == 0, "\(output.standardError)")
         let cases = try #require(
