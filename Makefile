@@ -48,12 +48,12 @@ layers: deps
 	scripts/check-layers --self-test
 
 ## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
-## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed (the build included, a few
-## minutes)
+## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed, built unoptimised (the
+## build included, under 10 minutes)
 FUZZ_SECONDS ?= 10
 test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
-	CLOISTER_FUZZ_SEED=1 scripts/fuzz $(FUZZ_SECONDS)
+	CLOISTER_FUZZ_SEED=1 CLOISTER_FUZZ_OPTIMIZE=no scripts/fuzz $(FUZZ_SECONDS)
 
 ## fuzz: every fuzz target for SECONDS_PER_TARGET (default 60) under libFuzzer and AddressSanitizer (scripts/fuzz)
 SECONDS_PER_TARGET ?= 60

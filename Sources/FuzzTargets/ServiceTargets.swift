@@ -141,17 +141,20 @@ private func status(
     of request: Request, from responder: some HTTPResponder<BasicRequestContext>
 ) -> HTTPResponse.Status {
     waiting {
-        // The channel a server's context names; closed after the request, which breaks its pipeline's cycles.
-        let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
+        // The channel a server's context names (one safe to use from any thread, as a task may resume on another);
+        // finished after the request, which breaks its pipeline's cycles.
+        let channel = NIOAsyncTestingChannel()
         let context = BasicRequestContext(source: ApplicationRequestContextSource(channel: channel, logger: quiet))
+        let status: HTTPResponse.Status
         do {
-            return try await responder.respond(to: request, context: context).status
+            status = try await responder.respond(to: request, context: context).status
         } catch let error as any HTTPResponseError {
-            return error.status
+            status = error.status
         } catch {
-            return .internalServerError
+            status = .internalServerError
         }
+        _ = try? await channel.finish()
+        return status
     }
 }
 
