@@ -20,40 +20,42 @@ import VerifierServer
 /// has its audit row, every session answered is complete and its nonce refused again, a session in flight is either
 /// untouched or its nonce stays used, and the policy is the version last answered or one that was in flight: old or
 /// new, never anything else.
-@Suite("Kill anywhere: the verifier service SIGKILLed under load", .serialized)
-struct VerifierKillTests {
-    @Test("SQLite: 100 kills, each state old or new")
-    func sqlite() async throws {
-        let directory = try TestEnvironment.temporaryDirectory("kill-sqlite")
-        let path = directory.appendingPathComponent("verifier.sqlite").path
-        let tally = try await VerifierKillHarness(database: "sqlite:" + path, directory: directory).run(
-            kills: 100,
-            audit: { try await SQLiteVerifierStore(path: path).auditEntries(limit: 1 << 30) },
-            afterKill: {
-                let check = try DatabaseQueue(path: path).read {
-                    try String.fetchAll($0, sql: "PRAGMA integrity_check")
-                }
-                #expect(check == ["ok"], "SQLite's integrity check after a kill")
-            })
-        print("verifier kill harness, SQLite: \(tally)")
-        #expect(tally.broken.isEmpty, "\(tally.broken.prefix(5))")
-        #expect(tally.answeredAppraisals > 0 && tally.sessions.new > 0 && tally.policy.new > 0, "\(tally)")
-    }
+extension LiveServiceSuites {
+    @Suite("Kill anywhere: the verifier service SIGKILLed under load", .serialized)
+    struct VerifierKillTests {
+        @Test("SQLite: 100 kills, each state old or new")
+        func sqlite() async throws {
+            let directory = try TestEnvironment.temporaryDirectory("kill-sqlite")
+            let path = directory.appendingPathComponent("verifier.sqlite").path
+            let tally = try await VerifierKillHarness(database: "sqlite:" + path, directory: directory).run(
+                kills: 100,
+                audit: { try await SQLiteVerifierStore(path: path).auditEntries(limit: 1 << 30) },
+                afterKill: {
+                    let check = try DatabaseQueue(path: path).read {
+                        try String.fetchAll($0, sql: "PRAGMA integrity_check")
+                    }
+                    #expect(check == ["ok"], "SQLite's integrity check after a kill")
+                })
+            print("verifier kill harness, SQLite: \(tally)")
+            #expect(tally.broken.isEmpty, "\(tally.broken.prefix(5))")
+            #expect(tally.answeredAppraisals > 0 && tally.sessions.new > 0 && tally.policy.new > 0, "\(tally)")
+        }
 
-    @Test(
-        "PostgreSQL: 50 kills, each state old or new",
-        .enabled(
-            if: ProcessInfo.processInfo.environment["CLOISTER_TEST_POSTGRES_URL"] != nil,
-            "no PostgreSQL: run through scripts/with-postgres (make test does)"))
-    func postgres() async throws {
-        let url = ProcessInfo.processInfo.environment["CLOISTER_TEST_POSTGRES_URL"] ?? ""
-        let directory = try TestEnvironment.temporaryDirectory("kill-postgres")
-        let store = try await PostgresVerifierStore(url: url, logger: Logger(label: "kill-test"))
-        let tally = try await VerifierKillHarness(database: url, directory: directory).run(
-            kills: 50, audit: { try await store.auditEntries(limit: 1 << 30) }, afterKill: {})
-        print("verifier kill harness, PostgreSQL: \(tally)")
-        #expect(tally.broken.isEmpty, "\(tally.broken.prefix(5))")
-        #expect(tally.answeredAppraisals > 0 && tally.sessions.new > 0 && tally.policy.new > 0, "\(tally)")
+        @Test(
+            "PostgreSQL: 50 kills, each state old or new",
+            .enabled(
+                if: ProcessInfo.processInfo.environment["CLOISTER_TEST_POSTGRES_URL"] != nil,
+                "no PostgreSQL: run through scripts/with-postgres (make test does)"))
+        func postgres() async throws {
+            let url = ProcessInfo.processInfo.environment["CLOISTER_TEST_POSTGRES_URL"] ?? ""
+            let directory = try TestEnvironment.temporaryDirectory("kill-postgres")
+            let store = try await PostgresVerifierStore(url: url, logger: Logger(label: "kill-test"))
+            let tally = try await VerifierKillHarness(database: url, directory: directory).run(
+                kills: 50, audit: { try await store.auditEntries(limit: 1 << 30) }, afterKill: {})
+            print("verifier kill harness, PostgreSQL: \(tally)")
+            #expect(tally.broken.isEmpty, "\(tally.broken.prefix(5))")
+            #expect(tally.answeredAppraisals > 0 && tally.sessions.new > 0 && tally.policy.new > 0, "\(tally)")
+        }
     }
 }
 
@@ -185,6 +187,7 @@ private struct VerifierKillHarness: Sendable {
     /// Opens sessions and completes each with a quote on its nonce, until the server stops answering.
     private func sessions(_ server: RunningServer, into load: Load) async {
         while let (id, nonce) = try? await server.newSession() {
+            await Self.pace()
             guard let quote = try? fixture.quote(nonce: nonce) else { return }
             load.state.withLock { $0.unsettledSessions[id] = quote }
             guard
@@ -202,7 +205,7 @@ private struct VerifierKillHarness: Sendable {
 
     /// One-shot appraisals of fresh quotes, until the server stops answering.
     private func appraisals(_ server: RunningServer, into load: Load) async {
-        while let quote = try? fixture.quote(nonce: SecureRandom.bytes(count: 32)),
+        while await Self.pace(), let quote = try? fixture.quote(nonce: SecureRandom.bytes(count: 32)),
             let status = try? await server.request(.POST, "/v1/verify", body: quote, quote: true), status == 200
         {
             load.state.withLock { $0.appraisals.append(hexString(DigestAlgorithm.sha256.hash(quote))) }
@@ -212,6 +215,7 @@ private struct VerifierKillHarness: Sendable {
     /// New versions of one policy (its `max_age_seconds` is the version), until the server stops answering.
     private func policies(_ server: RunningServer, from first: Int, into load: Load) async {
         for version in first + 1..<first + 1_000 {
+            await Self.pace()
             load.state.withLock { _ = $0.policyAttempted.insert(version) }
             let body = "id = \"\(policyID)\"\nallow_simulated = true\nmax_age_seconds = \(version)\n"
             guard
@@ -220,6 +224,13 @@ private struct VerifierKillHarness: Sendable {
             else { return }
             load.state.withLock { $0.policyAnswered = version }
         }
+    }
+
+    /// A short pause between a client's requests, so the load leaves the machine's other tests their share.
+    @discardableResult
+    private static func pace() async -> Bool {
+        try? await Task.sleep(for: .milliseconds(3))
+        return true
     }
 
     /// Starts `cloister serve` on a free loopback port and waits until it answers `/healthz` (at most 20 s).
