@@ -89,11 +89,14 @@ struct FuzzRequest {
 
     let route: UInt8
     let contentType: String?
-    /// The id of a path (`/v1/policies/{id}`): what precedes any `?`, percent-encoded.
-    let id: String
+    /// What precedes any `?` in the head: the id of a path (`/v1/policies/{id}`), for the routes that take one.
+    private let idBytes: ArraySlice<UInt8>
     /// The query string, percent-encoded.
     let query: String
     let body: [UInt8]
+
+    /// The path's id, percent-encoded.
+    var id: String { Self.percentEncoded(idBytes) }
 
     init(_ input: [UInt8]) {
         route = input.first ?? 0
@@ -103,7 +106,7 @@ struct FuzzRequest {
         let head = rest.prefix { $0 != 0 }.prefix(512)
         body = Array(rest.dropFirst(head.count + 1))
         let parts = head.split(separator: UInt8(ascii: "?"), maxSplits: 1, omittingEmptySubsequences: false)
-        id = Self.percentEncoded(parts.first ?? [])
+        idBytes = parts.first ?? []
         query = parts.count > 1 ? Self.percentEncoded(parts[1], keeping: "=&") : ""
     }
 

@@ -1,11 +1,14 @@
 import FoundationEssentials
+import Glibc
 
 /// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
-/// `accountant`, found by bisection on σ (ε falls as σ grows), to a relative precision of 1e-6 in σ. The σ returned
-/// never exceeds the target: it is the upper end of the final bracket. PLD bisects on a 2^16 grid: its ε is an upper
-/// bound like the default grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV bisects
-/// on its upper bound with a mesh for ε_err = 0.02. Releases that `precede` the steps at a fixed noise (DP-SGD's
-/// private feature centre) are composed with them, so σ pays for what is left of the target.
+/// `accountant`, found in a bracket on σ (ε falls as σ grows) closed to a relative width of 1e-6. The σ returned
+/// never exceeds the target: it is the upper end of the final bracket, where ε was computed. A tight accountant's
+/// bracket starts from the RDP accountant's σ (microseconds to find) and closes by the Illinois method, about 8 of
+/// its evaluations where bisection took 23. PLD searches on a 2^16 grid: its ε is an upper bound like the default
+/// grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV searches on its upper bound with
+/// a mesh for ε_err = 0.02. Releases that `precede` the steps at a fixed noise (DP-SGD's private feature centre) are
+/// composed with them, so σ pays for what is left of the target.
 public enum NoiseCalibration {
     public static func noiseMultiplier(
         epsilon target: Double, delta: Double, samplingRate: Double, steps: Int, accountant: Accountant = .rdp,
@@ -28,20 +31,54 @@ public enum NoiseCalibration {
                     "what is released before the steps already spends epsilon \(spent), the whole target \(target)")
             }
         }
-        var low = 0.01
-        var high = 1.0
-        // Bracket: grow σ until the target is met, within the noise multipliers the accountants take.
-        while try epsilon(high) > target {
+        // Bracket σ: ε(low) > target ≥ ε(high). The RDP accountant's σ (cheap, and never below a tight
+        // accountant's in practice) is the first guess for a tight accountant; each guess is checked.
+        var (low, high) = (0.01, 1.0)
+        if accountant != .rdp,
+            let guess = try? noiseMultiplier(
+                epsilon: target, delta: delta, samplingRate: samplingRate, steps: steps, after: preceding)
+        {
+            (low, high) = (max(guess * 0.7, 0.01), guess)
+        }
+        var highEpsilon = try epsilon(high)
+        var grownFrom: Double?  // ε at the σ the bracket last grew from, past the target
+        // Grow σ until the target is met, within the noise multipliers the accountants take.
+        while highEpsilon > target {
             guard high * 2 <= SubsampledGaussian.noiseMultiplierRange.upperBound else {
                 throw PrivacyError(.unreachableTarget, "no noise multiplier up to \(high) reaches epsilon \(target)")
             }
-            low = high
-            high *= 2
+            (low, high, grownFrom) = (high, high * 2, highEpsilon)
+            highEpsilon = try epsilon(high)
         }
-        if try epsilon(low) <= target { return low }
+        var lowEpsilon: Double
+        if let grownFrom { lowEpsilon = grownFrom } else { lowEpsilon = try epsilon(low) }
+        // Shrink σ until the target is missed, down to the smallest σ searched.
+        while lowEpsilon <= target {
+            guard low > 0.01 else { return low }
+            (high, highEpsilon) = (low, lowEpsilon)
+            low = max(low * 0.7, 0.01)
+            lowEpsilon = try epsilon(low)
+        }
+        // Illinois (regula falsi that halves the value at an end kept twice) on log ε against log σ, nearly a line:
+        // the bracket is kept, and closes from both sides far faster than by bisection.
+        func gap(_ spent: Double) -> Double { spent == 0 ? -.greatestFiniteMagnitude : log(spent / target) }
+        var (above, below) = (gap(lowEpsilon), gap(highEpsilon))
+        enum End { case low, high }
+        var kept: End?  // the end the last step kept
         for _ in 0..<100 where (high - low) / high > 1e-6 {
-            let middle = (low + high) / 2
-            if try epsilon(middle) > target { low = middle } else { high = middle }
+            let (logLow, logHigh) = (log(low), log(high))
+            var middle = exp(logHigh - below * (logHigh - logLow) / (below - above))
+            if !(middle > low && middle < high) { middle = (low + high) / 2 }
+            let value = try epsilon(middle)
+            if value > target {
+                (low, above) = (middle, gap(value))
+                if kept == .high { below /= 2 }
+                kept = .high
+            } else {
+                (high, below) = (middle, gap(value))
+                if kept == .low { above /= 2 }
+                kept = .low
+            }
         }
         return high
     }

@@ -107,6 +107,7 @@ enum PrivacyLoss {
                 "the composition is too long for the tight accountants' grid (use the RDP accountant)")
             var real = [Double](repeating: 1, count: gridSize)
             var imaginary = [Double](repeating: 0, count: gridSize)
+            let fft = FFT(count: gridSize)
             var offset = 0
             var shift = 0.0
             var logFiniteMass = 0.0  // log P(no step's loss is infinite), kept in log space so 1e-19 is not lost
@@ -123,7 +124,7 @@ enum PrivacyLoss {
                 var stepReal = [Double](repeating: 0, count: gridSize)
                 var stepImaginary = [Double](repeating: 0, count: gridSize)
                 for (index, mass) in distribution.masses.enumerated() { stepReal[index] = mass }
-                FFT.transform(&stepReal, &stepImaginary, inverse: false)
+                fft.transform(&stepReal, &stepImaginary, inverse: false)
                 for k in 0..<gridSize {
                     let modulus = (stepReal[k] * stepReal[k] + stepImaginary[k] * stepImaginary[k]).squareRoot()
                     let angle = atan2(stepImaginary[k], stepReal[k])
@@ -133,7 +134,7 @@ enum PrivacyLoss {
                     (real[k], imaginary[k]) = (real[k] * r - imaginary[k] * i, real[k] * i + imaginary[k] * r)
                 }
             }
-            FFT.transform(&real, &imaginary, inverse: true)
+            fft.transform(&real, &imaginary, inverse: true)
             // Index k holds the mass of every composed loss (offset + k + m·N)·h; the one inside the window around
             // the mean (in grid units) is the real one.
             guard let low = Int(exactly: (Double(offset) + meanIndex - Double(gridSize) / 2).rounded(.down)) else {

@@ -114,7 +114,7 @@ public struct TOMLReader {
         index += 1
         while let byte = peek(), byte != UInt8(ascii: "\n") {
             if isControl(byte) { throw problem("a control character (\(describe(byte))) in a comment") }
-            try skipCharacter()
+            skipCharacter()
         }
     }
 
@@ -360,7 +360,7 @@ public struct TOMLReader {
             default:
                 if isControl(byte) { throw problem("a control character (\(describe(byte))) in a string") }
                 let start = index
-                try skipCharacter()
+                skipCharacter()
                 text += bytes[start..<index]
             }
         }
@@ -389,7 +389,7 @@ public struct TOMLReader {
                 newline()
             } else {
                 if isControl(byte) { throw problem("a control character (\(describe(byte))) in a string") }
-                try skipCharacter()
+                skipCharacter()
             }
         }
     }
@@ -455,12 +455,11 @@ public struct TOMLReader {
                 guard let last = list.tables.last else { fatalError("an array of tables holds a table") }
                 table = last
             case .value(let value):
-                guard case .table(let inline) = value else {
+                // The flags refuse writing into an inline table before this walk; refused here too, never copied.
+                guard case .table = value else {
                     throw problem("\(name(Array(path.prefix(position + 1)))) is not a table")
                 }
-                // An inline table is closed (the flags refuse writing into it); it is read through, never written.
-                let copy = TableNode(inline)
-                table = copy
+                throw problem("\(name(Array(path.prefix(position + 1)))) cannot be extended: it was written whole")
             }
         }
         return table
@@ -525,7 +524,7 @@ public struct TOMLReader {
     }
 
     /// Past one UTF-8 character (the text came from a `String`, so it is valid).
-    private mutating func skipCharacter() throws(TOMLSyntaxError) {
+    private mutating func skipCharacter() {
         let byte = bytes[index]
         index += byte < 0x80 ? 1 : byte < 0xE0 ? 2 : byte < 0xF0 ? 3 : 4
     }
@@ -589,11 +588,6 @@ private final class TableNode {
     private var children: [String: Node] = [:]
 
     init() {}
-
-    /// A node holding a copy of an inline table (read through, never written: the flags refuse it).
-    init(_ table: TOMLTable) {
-        for key in table.keys { insert(.value(table[key]!), at: key) }
-    }
 
     func child(_ key: String) -> Node? { children[key] }
     func contains(_ key: String) -> Bool { children[key] != nil }

@@ -166,6 +166,21 @@ struct CalibrationTests {
         #expect(try epsilon(sigma * 0.999) > target)
     }
 
+    @Test(
+        "a tight accountant's calibrated σ reaches the target ε on its search grid, and 0.1 % less noise would not; a target RDP cannot reach is still found",
+        arguments: [(Accountant.pld, 1.0, 0.25, 8), (.prv, 1.0, 0.03125, 96), (.pld, 0.1, 1, 1)])
+    func tightRoundTrip(accountant: Accountant, target: Double, q: Double, steps: Int) throws {
+        let sigma = try NoiseCalibration.noiseMultiplier(
+            epsilon: target, delta: 1e-5, samplingRate: q, steps: steps, accountant: accountant)
+        func epsilon(_ sigma: Double) throws -> Double {
+            try accountant.epsilon(
+                SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma), steps: steps, delta: 1e-5, coarse: true
+            ).epsilon
+        }
+        #expect(try epsilon(sigma) <= target)
+        #expect(try epsilon(sigma * 0.999) > target)
+    }
+
     @Test("a target no noise multiplier in range reaches is refused as unreachable, not searched without end")
     func unreachableTarget() {
         let error = #expect(throws: PrivacyError.self) {

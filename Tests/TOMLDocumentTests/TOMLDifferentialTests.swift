@@ -94,6 +94,19 @@ struct TOMLDifferentialTests {
         let deep = String(repeating: "[", count: TOMLReader.maximumDepth + 1)
         let nested = #expect(throws: TOMLDocument.Refusal.self) { try TOMLDocument.parse("a = \(deep)") }
         #expect(nested?.problem == "values nest deeper than \(TOMLReader.maximumDepth)")
+        // Inline tables count as arrays do: `levels` tables around a value put it `levels` deep.
+        func inline(_ levels: Int) -> String {
+            "a = " + String(repeating: "{b = [", count: levels / 2) + String(repeating: "{b = ", count: levels % 2)
+                + "1"
+                + String(repeating: "}", count: levels % 2) + String(repeating: "]}", count: levels / 2)
+        }
+        #expect(throws: Never.self) { try TOMLDocument.parse(inline(TOMLReader.maximumDepth - 1)) }
+        let tables = #expect(throws: TOMLDocument.Refusal.self) {
+            try TOMLDocument.parse(inline(TOMLReader.maximumDepth))
+        }
+        #expect(tables?.problem == "values nest deeper than \(TOMLReader.maximumDepth)")
+        let onlyTables = "a = " + String(repeating: "{b = ", count: 200) + "1" + String(repeating: "}", count: 200)
+        #expect(throws: TOMLDocument.Refusal.self) { try TOMLDocument.parse(onlyTables) }
     }
 
     /// The value tagged as toml_differential.py tags tomllib's, dates in Python's isoformat.
