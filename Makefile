@@ -48,8 +48,8 @@ layers: deps
 	scripts/check-layers --self-test
 
 ## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
-## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed, built unoptimised (the
-## build included, under 10 minutes)
+## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed, built unoptimised, a target
+## a core at a time (the build included, about 7 minutes)
 FUZZ_SECONDS ?= 10
 test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
