@@ -42,12 +42,14 @@ public enum NoiseCalibration {
         }
         var highEpsilon = try epsilon(high)
         var grownFrom: Double?  // ε at the σ the bracket last grew from, past the target
-        // Grow σ until the target is met, within the noise multipliers the accountants take.
-        while highEpsilon > target {
-            guard high * 2 <= SubsampledGaussian.noiseMultiplierRange.upperBound else {
+        // Grow σ until the target is met, up to the largest noise multiplier the accountants take. (A NaN ε, which
+        // no accountant should give, counts as past the target throughout.)
+        while !(highEpsilon <= target) {
+            let largest = SubsampledGaussian.noiseMultiplierRange.upperBound
+            guard high < largest else {
                 throw PrivacyError(.unreachableTarget, "no noise multiplier up to \(high) reaches epsilon \(target)")
             }
-            (low, high, grownFrom) = (high, high * 2, highEpsilon)
+            (low, high, grownFrom) = (high, min(high * 2, largest), highEpsilon)
             highEpsilon = try epsilon(high)
         }
         var lowEpsilon: Double
@@ -61,7 +63,7 @@ public enum NoiseCalibration {
         }
         // Illinois (regula falsi that halves the value at an end kept twice) on log ε against log σ, nearly a line:
         // the bracket is kept, and closes from both sides far faster than by bisection.
-        func gap(_ spent: Double) -> Double { spent == 0 ? -.greatestFiniteMagnitude : log(spent / target) }
+        func gap(_ spent: Double) -> Double { log(spent / target) }  // ε > 0: `Accountant.epsilon` rounds up
         var (above, below) = (gap(lowEpsilon), gap(highEpsilon))
         enum End { case low, high }
         var kept: End?  // the end the last step kept
@@ -70,7 +72,7 @@ public enum NoiseCalibration {
             var middle = exp(logHigh - below * (logHigh - logLow) / (below - above))
             if !(middle > low && middle < high) { middle = (low + high) / 2 }
             let value = try epsilon(middle)
-            if value > target {
+            if !(value <= target) {
                 (low, above) = (middle, gap(value))
                 if kept == .high { below /= 2 }
                 kept = .high

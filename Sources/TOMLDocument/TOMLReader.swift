@@ -66,7 +66,8 @@ public struct TOMLReader {
     private var root = Node.table(TableNode())
     private var flags = FlagNode()
     private var pending: [[String]] = []
-    /// Deepest nesting of arrays and inline tables allowed.
+    /// How many arrays and inline tables a value may be inside, at most, less one: a value inside 128 of them is
+    /// refused (128 nested empty arrays are read, the innermost being a value inside 127).
     public static let maximumDepth = 128
 
     /// Reads `text`; throws naming the first problem and where it is.

@@ -187,7 +187,7 @@ struct CalibrationTests {
             try NoiseCalibration.noiseMultiplier(
                 epsilon: 1e-9, delta: 1e-5, samplingRate: 1, steps: RDPAccountant.Composition.maximumSteps)
         }
-        #expect(error?.code == .unreachableTarget && error?.reason.contains("up to 524288") == true)
+        #expect(error?.code == .unreachableTarget && error?.reason.contains("up to 1000000.0") == true)
     }
 
     @Test("a non-positive target is refused")
