@@ -4,7 +4,7 @@ import Glibc
 /// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
 /// `accountant`, found in a bracket on σ (ε falls as σ grows) closed to a relative width of 1e-6. The σ returned
 /// never exceeds the target: it is the upper end of the final bracket, where ε was computed. A tight accountant's
-/// bracket starts from the RDP accountant's σ (microseconds to find) and closes by the Illinois method, about 8 of
+/// bracket starts from the RDP accountant's σ (milliseconds to find) and closes by the Illinois method, about 8 of
 /// its evaluations where bisection took 23. PLD searches on a 2^16 grid: its ε is an upper bound like the default
 /// grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV searches on its upper bound with
 /// a mesh for ε_err = 0.02. Releases that `precede` the steps at a fixed noise (DP-SGD's private feature centre) are
