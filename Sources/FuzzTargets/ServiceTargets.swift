@@ -47,22 +47,22 @@ enum ServiceTargets {
                 require(replay == .conflict, "a used nonce stays used (a replay answered \(replay))")
             }
         case 2:
-            let status = service.respond(
-                .put, "/v1/policies/\(request.id)", "application/json", request.body, admin: true)
+            let id = request.id
+            let status = service.respond(.put, "/v1/policies/\(id)", "application/json", request.body, admin: true)
             require(status.code < 500, "a policy is answered below 500, not \(status)")
             if status == .ok {
                 require(
-                    service.storedPolicy(request.id)
-                        == (try? Policy(text: String(decoding: request.body, as: UTF8.self))),
+                    service.storedPolicy(id) == (try? Policy(text: String(decoding: request.body, as: UTF8.self))),
                     "a stored policy reads back as it was accepted")
-                _ = service.respond(.delete, "/v1/policies/\(request.id)", nil, [], admin: true)
+                _ = service.respond(.delete, "/v1/policies/\(id)", nil, [], admin: true)
             }
         default:
-            let path = "/v1/reference-values/\(request.id)"
+            let id = request.id
+            let path = "/v1/reference-values/\(id)"
             let status = service.respond(.put, path, "application/json", request.body, admin: true)
             require(status.code < 500, "reference values are answered below 500, not \(status)")
             if status == .ok {
-                require(service.storesReferenceValues(request.id), "stored reference values read back")
+                require(service.storesReferenceValues(id), "stored reference values read back")
                 _ = service.respond(.delete, path, nil, [], admin: true)
             }
         }

@@ -33,12 +33,13 @@ public enum NoiseCalibration {
         }
         // Bracket σ: ε(low) > target ≥ ε(high). The RDP accountant's σ (cheap, and never below a tight
         // accountant's in practice) is the first guess for a tight accountant; each guess is checked.
-        var (low, high) = (0.01, 1.0)
+        let smallest = 0.01  // the smallest σ searched
+        var (low, high) = (smallest, 1.0)
         if accountant != .rdp,
             let guess = try? noiseMultiplier(
                 epsilon: target, delta: delta, samplingRate: samplingRate, steps: steps, after: preceding)
         {
-            (low, high) = (max(guess * 0.7, 0.01), guess)
+            (low, high) = (max(guess * 0.7, smallest), guess)
         }
         var highEpsilon = try epsilon(high)
         var grownFrom: Double?  // ε at the σ the bracket last grew from, past the target
@@ -56,9 +57,9 @@ public enum NoiseCalibration {
         if let grownFrom { lowEpsilon = grownFrom } else { lowEpsilon = try epsilon(low) }
         // Shrink σ until the target is missed, down to the smallest σ searched.
         while lowEpsilon <= target {
-            guard low > 0.01 else { return low }
+            guard low > smallest else { return low }
             (high, highEpsilon) = (low, lowEpsilon)
-            low = max(low * 0.7, 0.01)
+            low = max(low * 0.7, smallest)
             lowEpsilon = try epsilon(low)
         }
         // Illinois (regula falsi that halves the value at an end kept twice) on log ε against log σ, nearly a line:

@@ -66,8 +66,7 @@ public struct TOMLReader {
     private var root = Node.table(TableNode())
     private var flags = FlagNode()
     private var pending: [[String]] = []
-    /// How many arrays and inline tables a value may be inside, at most, less one: a value inside 128 of them is
-    /// refused (128 nested empty arrays are read, the innermost being a value inside 127).
+    /// A value inside this many arrays and inline tables is refused; inside one fewer, it is read.
     public static let maximumDepth = 128
 
     /// Reads `text`; throws naming the first problem and where it is.
