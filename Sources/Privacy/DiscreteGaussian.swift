@@ -64,11 +64,11 @@ public struct DiscreteGaussian: Sendable, Hashable {
         _ candidate: Int64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
         let a = UInt128(varianceNumerator)
-        let product = Self.product([
-            UInt128(candidate.magnitude), UInt128(varianceDenominator), UInt128(scale),
-        ])
-        let difference = product.map { $0 >= a ? $0 - a : a - $0 }
-        guard let difference, difference <= UInt128(UInt64.max) else {
+        // |y|·b·t: |y| < 2⁶³ and b·t < 2⁶⁵, so only the second product can leave 128 bits.
+        let (product, overflow) = (UInt128(candidate.magnitude) * UInt128(varianceDenominator))
+            .multipliedReportingOverflow(by: UInt128(scale))
+        let difference = product >= a ? product - a : a - product
+        guard !overflow, difference <= UInt128(UInt64.max) else {
             // u² ≥ 2¹²⁸ over a denominator of at most 2¹⁰⁰: an exponent above 2²⁸.
             return bernoulliExpMinusInfinite(&source, &bits)
         }

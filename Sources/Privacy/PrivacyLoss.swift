@@ -105,8 +105,9 @@ enum PrivacyLoss {
             let tooLong = PrivacyError(
                 .invalidParameter,
                 "the composition is too long for the tight accountants' grid (use the RDP accountant)")
-            var real = [Double](repeating: 1, count: gridSize)
-            var imaginary = [Double](repeating: 0, count: gridSize)
+            // The composed spectrum's frequencies 0 through N/2 (a real sequence's spectrum is conjugate-symmetric).
+            var real = [Double](repeating: 1, count: gridSize / 2 + 1)
+            var imaginary = [Double](repeating: 0, count: gridSize / 2 + 1)
             let fft = FFT(count: gridSize)
             var offset = 0
             var shift = 0.0
@@ -121,11 +122,10 @@ enum PrivacyLoss {
                 shift += Double(step.steps) * distribution.shift
                 logFiniteMass += Double(step.steps) * log1p(-distribution.infinite)
                 meanIndex += Double(step.steps) * distribution.meanIndex
-                var stepReal = [Double](repeating: 0, count: gridSize)
-                var stepImaginary = [Double](repeating: 0, count: gridSize)
-                for (index, mass) in distribution.masses.enumerated() { stepReal[index] = mass }
-                fft.transform(&stepReal, &stepImaginary, inverse: false)
-                for k in 0..<gridSize {
+                var masses = [Double](repeating: 0, count: gridSize)
+                for (index, mass) in distribution.masses.enumerated() { masses[index] = mass }
+                let (stepReal, stepImaginary) = fft.forward(masses)
+                for k in real.indices {
                     let modulus = (stepReal[k] * stepReal[k] + stepImaginary[k] * stepImaginary[k]).squareRoot()
                     let angle = atan2(stepImaginary[k], stepReal[k])
                     let power = pow(modulus, Double(step.steps))
@@ -134,7 +134,7 @@ enum PrivacyLoss {
                     (real[k], imaginary[k]) = (real[k] * r - imaginary[k] * i, real[k] * i + imaginary[k] * r)
                 }
             }
-            fft.transform(&real, &imaginary, inverse: true)
+            let values = fft.inverse(real: real, imaginary: imaginary)
             // Index k holds the mass of every composed loss (offset + k + m·N)·h; the one inside the window around
             // the mean (in grid units) is the real one.
             guard let low = Int(exactly: (Double(offset) + meanIndex - Double(gridSize) / 2).rounded(.down)) else {
@@ -144,7 +144,7 @@ enum PrivacyLoss {
             guard !startOverflow else { throw tooLong }
             var composed = [Double](repeating: 0, count: gridSize)
             for k in 0..<gridSize {
-                let mass = max(real[k] / Double(gridSize), 0)
+                let mass = max(values[k] / Double(gridSize), 0)
                 composed[((k - start) % gridSize + gridSize) % gridSize] += mass
             }
             return Composed(

@@ -24,6 +24,22 @@ struct OneRunAuditTests {
         }
     }
 
+    @Test("the bound never exceeds the exact one: 10⁵ canaries all guessed right, against a 40-digit computation")
+    func neverOverstated() throws {
+        // The largest ε rejected at 95 % for m = r = v = 10⁵, δ = 10⁻⁵: bisection in mpmath at 40 digits on the exact
+        // p-value (binomial masses by recurrence), 8.12769026218790.
+        let exact = 8.12769026218790
+        let bound = try OneRunAudit.epsilonLowerBound(
+            canaries: 100_000, guesses: 100_000, correct: 100_000, delta: 1e-5, confidence: 0.95)
+        #expect(bound <= exact && bound > exact - 1e-6, "\(bound) against \(exact)")
+        for (m, r, v, delta, _) in Self.knownAnswers {
+            let bound = try OneRunAudit.epsilonLowerBound(
+                canaries: m, guesses: r, correct: v, delta: delta, confidence: 0.95)
+            let p = try OneRunAudit.pValue(canaries: m, guesses: r, correct: v, epsilon: bound, delta: delta)
+            #expect(p * (1 + OneRunAudit.pValueMargin) <= 1 - 0.95, "m \(m), r \(r), v \(v): p \(p) at \(bound)")
+        }
+    }
+
     @Test("p-values at ε = 1 match jax_privacy's")
     func knownAnswerPValues() throws {
         let dominated = try OneRunAudit.pValue(canaries: 1000, guesses: 1000, correct: 1000, epsilon: 1, delta: 1e-5)
