@@ -298,16 +298,17 @@ private struct Layer {
         norm: inout RecordNorm, negated: Bool = false
     ) {
         let width = input.count
+        let sign: Int64 = negated ? -1 : 1
         for row in error.indices {
             let scaled = factor * error[row]
             let base = offset + row * (width + 1)
             for i in 0..<width {
                 let units = mechanism.units(scaled * input[i])
-                sum[base + i] &+= negated ? -units : units
+                sum[base + i] &+= sign &* units
                 norm.add(units)
             }
             let units = mechanism.units(scaled)
-            sum[base + width] &+= negated ? -units : units
+            sum[base + width] &+= sign &* units
             norm.add(units)
         }
     }

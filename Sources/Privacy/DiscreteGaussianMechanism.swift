@@ -105,9 +105,9 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// record is refused, never a trap.
     @inlinable
     public func units(_ value: Double) -> Int64 {
-        let scaled = (value * unitsPerValue).rounded(.towardZero)
+        let scaled = value * unitsPerValue
         guard abs(scaled) < 0x1p62 else { return 1 << 62 }
-        return Int64(scaled)
+        return Int64(scaled)  // truncates toward zero, in one instruction
     }
 
     /// Whether a record whose units have `norm` is within Δ, so it may join a sum.
