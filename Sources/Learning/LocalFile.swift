@@ -34,7 +34,9 @@ extension Substring {
     /// Foundation's set holds too).
     func trimmingBlanks() -> String {
         func isBlank(_ scalar: Unicode.Scalar) -> Bool {
-            scalar == "\t" || scalar == "\u{200B}" || scalar.properties.generalCategory == .spaceSeparator
+            // In ASCII, Zs holds the space alone; the property lookup is for the rest.
+            if scalar.isASCII { return scalar == " " || scalar == "\t" }
+            return scalar == "\u{200B}" || scalar.properties.generalCategory == .spaceSeparator
         }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !isBlank($0) }),
