@@ -107,7 +107,10 @@ struct FederationOptions: ParsableArguments {
     var delta: Double?
 
     @Option(
-        parsing: .unconditional, help: "With --dp-noise-multiplier: stop before a round would take epsilon past this.")
+        parsing: .unconditional,
+        help:
+            "With --dp-noise-multiplier: sample no client into more rounds than keep its epsilon within this (cohorts are published, so rounds are not amplified by sampling); finish when none is left."
+    )
     var epsilonBudget: Double?
 
     @Flag(

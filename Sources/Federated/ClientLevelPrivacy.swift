@@ -6,8 +6,17 @@ public import Privacy
 /// to L2 norm C, the clipped updates are summed exactly on a grid and released by the discrete Gaussian mechanism of
 /// noise multiplier z (`DiscreteGaussianMechanism`: noise of standard deviation z·C, which the continuous accountants
 /// bound), and the sum divided by the expected cohort m. One client changes the sum by at most C, so a round is the
-/// Gaussian mechanism with noise multiplier z on a cohort the enclave samples at rate q = m/N from the N registered
-/// clients; `rounds` rounds compose as `rounds` steps of the subsampled Gaussian mechanism.
+/// Gaussian mechanism with noise multiplier z for each client of its cohort, which the enclave samples at rate
+/// q = m/N from the N registered clients.
+///
+/// **No amplification by sampling.** Subsampling amplifies privacy only while the sample stays secret, and a
+/// federation's does not: every signed model names its round's cohort and participants (so that clients learn when
+/// they are sampled), and the host sees which clients submit. Given the cohorts, a round in which a client was not
+/// sampled says nothing about it, and a round in which it was is the Gaussian mechanism, unamplified. A client sampled
+/// into K rounds has therefore spent K compositions of the Gaussian mechanism of multiplier z (q = 1), and the report
+/// a model carries is that of the most-sampled client so far (`report(participations:)`). The cohorts are drawn by
+/// the enclave alone, independently of every client's data, so conditioning on them is sound. With a budget, a client
+/// that has been in `participationLimit` rounds is sampled no more.
 ///
 /// With `adaptiveClipping`, C follows a quantile of the update norms instead (`AdaptiveClipping`), and the noise
 /// multiplier z is split between the update and the count of unclipped updates so that a round is still the
@@ -18,7 +27,8 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
     /// The clipping norm C; with adaptive clipping, round 1's.
     public let clip: Double
     public let delta: Double
-    /// The most ε (by the tight accountant, `Accountant.tight`) the published models may spend; nil for no limit.
+    /// The most ε (by the tight accountant, `Accountant.tight`) the published models may spend on any one client; nil
+    /// for no limit.
     public let epsilonBudget: Double?
     public let clientsPerRound: Int
     public let registeredClients: Int
@@ -113,37 +123,65 @@ public struct ClientLevelPrivacy: Sendable, Hashable, Codable {
         return (norm, PerExampleClipping.factor(norm: norm, bound: bound))
     }
 
-    /// The client-level privacy of `rounds` published rounds, by each of `accountants`.
+    /// The client-level privacy of a client sampled into `participations` published rounds, by each of
+    /// `accountants`: the Gaussian mechanism of multiplier z composed that many times (no amplification: the cohorts
+    /// are public).
     public func report(
-        afterRounds rounds: Int, by accountants: [Accountant] = PrivacyReport.defaultAccountants
+        participations: Int, by accountants: [Accountant] = PrivacyReport.defaultAccountants
     ) throws(FederationError) -> PrivacyReport {
         do {
-            return try PrivacyReport(
-                SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier), steps: rounds,
-                delta: delta, by: accountants)
+            return try PrivacyReport(round, steps: participations, delta: delta, by: accountants)
         } catch {
             throw FederationError(.invalidParameter, error.reason)
         }
     }
 
-    /// Refuses `rounds` rounds when they would spend more than the budget by `accountant`.
-    public func checkBudget(rounds: Int, by accountant: Accountant = .tight) throws(FederationError) {
+    /// Refuses to let a client join `participations` rounds when they would spend more than the budget by
+    /// `accountant`.
+    public func checkBudget(participations: Int, by accountant: Accountant = .tight) throws(FederationError) {
         guard let epsilonBudget else { return }
-        let spent: Double
-        do {
-            // The coarse setting is pessimistic: a plan it admits spends at most the budget by the exact report too.
-            spent = try accountant.epsilon(
-                SubsampledGaussian(samplingRate: samplingRate, noiseMultiplier: noiseMultiplier), steps: rounds,
-                delta: delta, coarse: true
-            ).epsilon
-        } catch {
-            throw FederationError(.invalidParameter, error.reason)
-        }
+        let spent = try spending(participations, by: accountant)
         guard spent <= epsilonBudget else {
             throw FederationError(
                 .budgetExhausted,
-                "\(rounds) round(s) at noise multiplier \(noiseMultiplier) and sampling rate \(samplingRate) spend epsilon \(spent) (\(accountant.rawValue)), past the budget of \(epsilonBudget) at delta \(delta)"
+                "a client sampled into \(participations) round(s) at noise multiplier \(noiseMultiplier) spends epsilon \(spent) (\(accountant.rawValue); the cohorts are published, so sampling does not amplify), past the budget of \(epsilonBudget) at delta \(delta)"
             )
+        }
+    }
+
+    /// The most rounds one client may be sampled into within the budget (nil without one; 0 when even one round is
+    /// past it): the largest K whose ε by `accountant` is at most the budget, found by doubling and bisection (ε grows
+    /// with K).
+    public func participationLimit(by accountant: Accountant = .tight) throws(FederationError) -> Int? {
+        guard let epsilonBudget else { return nil }
+        guard try spending(1, by: accountant) <= epsilonBudget else { return 0 }
+        // Past one round, a count the accountant cannot compute (a composition too long for its grid) counts as past
+        // the budget: the limit is then lower than it might be, never higher.
+        func within(_ k: Int) -> Bool { ((try? spending(k, by: accountant)) ?? .infinity) <= epsilonBudget }
+        let most = RDPAccountant.Composition.maximumSteps
+        // within(low) holds; within(high) fails, or high is the most steps the accountants take and holds.
+        var (low, high) = (1, 2)
+        while high < most, within(high) { (low, high) = (high, min(2 * high, most)) }
+        if high == most, within(high) { return high }
+        while high - low > 1 {
+            let middle = low + (high - low) / 2
+            if within(middle) { low = middle } else { high = middle }
+        }
+        return low
+    }
+
+    /// One round of one sampled client: the Gaussian mechanism of multiplier z.
+    private var round: SubsampledGaussian {
+        get throws(PrivacyError) { try SubsampledGaussian(samplingRate: 1, noiseMultiplier: noiseMultiplier) }
+    }
+
+    /// The ε of `participations` rounds by `accountant`, coarse (pessimistic: what it admits spends at most the budget
+    /// by the exact report too).
+    private func spending(_ participations: Int, by accountant: Accountant) throws(FederationError) -> Double {
+        do {
+            return try accountant.epsilon(round, steps: participations, delta: delta, coarse: true).epsilon
+        } catch {
+            throw FederationError(.invalidParameter, error.reason)
         }
     }
 }

@@ -57,6 +57,11 @@ public struct Federation: Sendable {
     public private(set) var clip: Double?
     /// The server optimizer's moments and steps (nil without one).
     public private(set) var optimizer: ServerOptimizerState?
+    /// With DP, how many closed rounds each client was sampled into (clients never sampled are absent): what each has
+    /// spent, since the published cohorts leave no amplification (`ClientLevelPrivacy`).
+    public private(set) var participations: [String: Int] = [:]
+    /// With DP and a budget, the most rounds one client may be sampled into (`ClientLevelPrivacy.participationLimit`).
+    private let participationLimit: Int?
 
     /// Starts round 1 at `now` from `initialModel`; refuses a plan whose first round is already past the budget.
     public init<Source: RandomNumberGenerator>(
@@ -65,19 +70,20 @@ public struct Federation: Sendable {
         guard !initialModel.isEmpty, initialModel.allSatisfy(\.isFinite) else {
             throw FederationError(.invalidParameter, "the initial model must be a non-empty finite vector")
         }
-        try plan.privacy?.checkBudget(rounds: 1)
+        try plan.privacy?.checkBudget(participations: 1)
         self.plan = plan
         registered = Set(plan.clients)
         globalModel = initialModel
         clip = plan.privacy?.clip
         optimizer = plan.serverOptimizer.map(ServerOptimizerState.init)
-        round = try Self.open(1, plan: plan, clip: clip, at: now, random: &random)
+        participationLimit = try plan.privacy?.participationLimit()
+        round = try Self.open(1, plan: plan, eligible: plan.clients, clip: clip, at: now, random: &random)
     }
 
-    /// The privacy spent by the rounds published so far (nil without DP).
+    /// The client-level privacy the published models have spent on the most-sampled client (nil without DP).
     public var privacySpent: PrivacyReport? {
         get throws(FederationError) {
-            try plan.privacy?.report(afterRounds: completedRounds)
+            try plan.privacy?.report(participations: participations.values.max() ?? 0)
         }
     }
 
@@ -359,15 +365,25 @@ public struct Federation: Sendable {
         }
         completedRounds += 1
         round = nil
+        if plan.privacy != nil {
+            for client in open.cohort { participations[client, default: 0] += 1 }
+        }
+        // With a budget, clients sampled into as many rounds as it allows are sampled no more.
+        let eligible = participationLimit.map { limit in plan.clients.filter { participations[$0, default: 0] < limit }
+        }
         if completedRounds == plan.rounds {
             finishReason = "all \(plan.rounds) rounds ran"
         } else if !Self.allFinite(globalModel) {
             // No later update could be clipped around it, or averaged into it.
             finishReason = "round \(open.number)'s global model is not finite (a parameter overflowed Float)"
+        } else if let eligible, eligible.isEmpty, let limit = participationLimit, let privacy = plan.privacy {
+            finishReason =
+                "every client has been sampled into \(limit) round(s), the most the budget of epsilon \(privacy.epsilonBudget ?? 0) at delta \(privacy.delta) allows"
         } else {
             do {
-                try plan.privacy?.checkBudget(rounds: completedRounds + 1)
-                round = try Self.open(completedRounds + 1, plan: plan, clip: clip, at: now, random: &random)
+                round = try Self.open(
+                    completedRounds + 1, plan: plan, eligible: eligible ?? plan.clients, clip: clip, at: now,
+                    random: &random)
             } catch {
                 finishReason = error.reason
             }
@@ -376,17 +392,17 @@ public struct Federation: Sendable {
             round: open.number, participants: open.participants, model: globalModel, privacy: try privacySpent)
     }
 
-    /// Opens round `number` clipping at `clip`: each client independently with probability exactly M/N
-    /// (`PoissonSampling`, as the accountant assumes with DP), every client when M = N. Refuses a clip the round's
-    /// mechanism cannot take (an adaptive clip driven out of the positive finite numbers).
+    /// Opens round `number` clipping at `clip`: each of the `eligible` clients independently with probability exactly
+    /// M/N (`PoissonSampling`), every one when M = N. Refuses a clip the round's mechanism cannot take (an adaptive
+    /// clip driven out of the positive finite numbers).
     private static func open<Source: RandomNumberGenerator>(
-        _ number: Int, plan: FederationPlan, clip: Double?, at now: Date, random: inout Source
+        _ number: Int, plan: FederationPlan, eligible: [String], clip: Double?, at now: Date, random: inout Source
     ) throws(FederationError) -> FederatedRound {
         let (sampled, registered) = (plan.clientsPerRound, plan.clients.count)
         let cohort =
             sampled >= registered
-            ? plan.clients
-            : plan.clients.filter { _ in PoissonSampling.includes(sampled, outOf: registered, using: &random) }
+            ? eligible
+            : eligible.filter { _ in PoissonSampling.includes(sampled, outOf: registered, using: &random) }
         var mechanism: DiscreteGaussianMechanism?
         if let clip, let privacy = plan.privacy {
             do {

@@ -151,7 +151,7 @@ struct FederationTests {
     func budget() throws {
         let unlimited = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
-        let threeRounds = try #require(unlimited.report(afterRounds: 3).epsilon(by: .pld))
+        let threeRounds = try #require(unlimited.report(participations: 3).epsilon(by: .pld))
         let privacy = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: threeRounds * 1.001, clientsPerRound: 3,
             registeredClients: 3)
@@ -168,10 +168,51 @@ struct FederationTests {
             published += 1
         }
         #expect(published == 3)
-        #expect(federation.finishReason?.contains("past the budget") == true)
+        #expect(
+            federation.finishReason?.hasPrefix("every client has been sampled into 3 round(s), the most the budget")
+                == true)
         let tooSmall = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: 0.01, clientsPerRound: 3, registeredClients: 3)
         #expect(throws: FederationError.self) { try Self.federation(privacy: tooSmall) }
+    }
+
+    @Test(
+        "with q < 1 no round is amplified: a model reports its most-sampled client, and a budget caps each client's rounds"
+    )
+    func publicCohorts() throws {
+        let unlimited = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 10, registeredClients: 20)
+        let twoRounds = try #require(unlimited.report(participations: 2).epsilon(by: .pld))
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: twoRounds * 1.001, clientsPerRound: 10,
+            registeredClients: 20)
+        #expect(try privacy.participationLimit() == 2)
+        #expect(try unlimited.participationLimit() == nil)
+        var federation = try Self.federation(minClients: 20, privacy: privacy, rounds: 50)
+        var random = SplitMix64(seed: 9)
+        var closed = 0
+        while let round = federation.round, closed < 50 {
+            #expect(round.cohort.allSatisfy { federation.participations[$0, default: 0] < 2 }, "round \(round.number)")
+            for client in round.cohort {
+                try federation.submit(
+                    ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
+            }
+            let outcome = try federation.close(at: Self.start, random: &random)
+            closed += 1
+            let most = federation.participations.values.max() ?? 0
+            #expect(outcome.privacy == (try privacy.report(participations: most)) && most <= 2)
+            #expect(outcome.privacy?.samplingRate == 1)
+        }
+        #expect(federation.participations.count == 20 && federation.participations.values.allSatisfy { $0 == 2 })
+        #expect(
+            federation.finishReason?.hasPrefix("every client has been sampled into 2 round(s)") == true,
+            "\(federation.finishReason ?? "")")
+        #expect(closed < 50)
+        // One round is past a budget below it: the plan is refused.
+        let tight = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: 0.1, clientsPerRound: 10, registeredClients: 20)
+        #expect(try tight.participationLimit() == 0)
+        #expect(throws: FederationError.self) { try Self.federation(minClients: 20, privacy: tight) }
     }
 
     @Test("a DP global model that overflows Float finishes the federation; no later update can crash it")
@@ -312,7 +353,8 @@ struct CohortTests {
             let outcome = try federation.close(at: FederationTests.start, random: &random)
             #expect(outcome.participants.isEmpty && federation.completedRounds == 1)
             #expect(dp == nil ? outcome.model == [0] : outcome.model != [0], "\(outcome.model)")
-            #expect(dp == nil ? outcome.privacy == nil : outcome.privacy?.steps == 1)
+            // No client was sampled, so none has spent anything.
+            #expect(dp == nil ? outcome.privacy == nil : outcome.privacy?.steps == 0)
         }
     }
 
