@@ -1,11 +1,13 @@
 import FoundationEssentials
 import Glibc
 
-/// The smallest noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under
-/// `accountant`, found in a bracket on σ (ε falls as σ grows) closed to a relative width of 1e-6. The σ returned
-/// never exceeds the target: it is the upper end of the final bracket, where ε was computed. A tight accountant's
-/// bracket starts from the RDP accountant's σ (milliseconds to find) and closes by the Illinois method, about 8 of
-/// its evaluations where bisection took 23. PLD searches on a 2^16 grid: its ε is an upper bound like the default
+/// A noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under `accountant`, and
+/// the smallest one to within the bracket it is found in (σ from 0.01 up; the bracket closes to a relative width of
+/// 1e-6 in at most 100 steps, 3 to 9 for the accountants' smooth curves). The σ returned never spends more than the
+/// target: it is the upper end of the final bracket, where ε was computed. Where ε does not fall steadily as σ grows
+/// (PRV's upper bound steps up by about 0.01 where its mesh coarsens), a smaller σ may also meet the target. A tight
+/// accountant's bracket starts from the RDP accountant's σ (milliseconds to find) and closes by the Illinois method,
+/// about 8 of its evaluations where bisection took 23. PLD searches on a 2^16 grid: its ε is an upper bound like the default
 /// grid's, a little looser (σ larger by ≈ 1e-3 relative), and 16 times faster; PRV searches on its upper bound with
 /// a mesh for ε_err = 0.02. Releases that `precede` the steps at a fixed noise (DP-SGD's private feature centre) are
 /// composed with them, so σ pays for what is left of the target.
@@ -28,7 +30,8 @@ public enum NoiseCalibration {
             guard spent < target else {
                 throw PrivacyError(
                     .unreachableTarget,
-                    "what is released before the steps already spends epsilon \(spent), the whole target \(target)")
+                    "what is released before the steps already spends epsilon \(spent) at delta \(delta) (\(accountant.rawValue)), leaving nothing of the target \(target)"
+                )
             }
         }
         // Bracket σ: ε(low) > target ≥ ε(high). The RDP accountant's σ (cheap, and never below a tight
@@ -48,7 +51,10 @@ public enum NoiseCalibration {
         while !(highEpsilon <= target) {
             let largest = SubsampledGaussian.noiseMultiplierRange.upperBound
             guard high < largest else {
-                throw PrivacyError(.unreachableTarget, "no noise multiplier up to \(high) reaches epsilon \(target)")
+                throw PrivacyError(
+                    .unreachableTarget,
+                    "no noise multiplier up to \(high) keeps \(steps) steps at sampling rate \(samplingRate) within epsilon \(target) at delta \(delta) (\(accountant.rawValue))"
+                )
             }
             (low, high, grownFrom) = (high, min(high * 2, largest), highEpsilon)
             highEpsilon = try epsilon(high)
