@@ -52,6 +52,13 @@ public struct FederationPlan: Sendable, Hashable, Codable {
                     "DP-FedAvg bounds the sensitivity of a mean of clipped updates; use fedavg or fedprox with --dp-noise-multiplier, not \(strategy.name)"
                 )
             }
+            // A round's exact sum adds at most one update of at most 2³¹ grid units a coordinate per client.
+            guard clients.count <= DiscreteGaussianMechanism.maximumRecords else {
+                throw FederationError(
+                    .invalidParameter,
+                    "DP-FedAvg sums at most \(DiscreteGaussianMechanism.maximumRecords) clients' updates exactly, the registry has \(clients.count)"
+                )
+            }
             guard privacy.registeredClients == clients.count else {
                 throw FederationError(
                     .invalidParameter,
