@@ -237,7 +237,10 @@ extension ModelState {
     var summary: String {
         var line = "round \(completedRounds): \(participants.count) update(s)"
         if let privacy, let tightest = privacy.tightestFirst.first {
-            line += String(format: ", client-level epsilon %.4g (delta %g)", tightest.epsilon, privacy.delta)
+            line += String(
+                format: ", client-level epsilon %.4g (delta %g; the most-sampled client, %d round(s))",
+                tightest.epsilon,
+                privacy.delta, privacy.steps)
         }
         return line
     }

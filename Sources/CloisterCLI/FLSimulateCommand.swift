@@ -272,7 +272,9 @@ struct FLSimulateCommand: AsyncParsableCommand {
                 }
                 print(
                     "client-level epsilon \(epsilons.joined(separator: ", "))"
-                        + String(format: " at delta %g", privacy.delta))
+                        + String(format: " at delta %g", privacy.delta)
+                        + " (the most-sampled client: \(privacy.steps) round(s), unamplified, as cohorts are published)"
+                )
             } else {
                 print("no client-level DP (give --dp-noise-multiplier, --clip and --delta)")
             }
