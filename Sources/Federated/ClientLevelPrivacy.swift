@@ -5,9 +5,12 @@ public import Privacy
 /// DP-FedAvg (McMahan et al. 2018; Flower's server-side fixed clipping): each client's update Δᵢ = θᵢ − θ is clipped
 /// to L2 norm C, the clipped updates are summed exactly on a grid and released by the discrete Gaussian mechanism of
 /// noise multiplier z (`DiscreteGaussianMechanism`: noise of standard deviation z·C, which the continuous accountants
-/// bound), and the sum divided by the expected cohort m. One client changes the sum by at most C, so a round is the
-/// Gaussian mechanism with noise multiplier z for each client of its cohort, which the enclave samples at rate
-/// q = m/N from the N registered clients.
+/// bound), and the sum divided by the expected cohort (m, or m·E/N once a budget leaves E clients eligible). A client's
+/// clipped update replaced by none changes the sum by at most C, so a round is the Gaussian mechanism with noise
+/// multiplier z for each client of its cohort, which the enclave samples at rate q = m/N from the N registered
+/// clients. The neighbours are therefore one client's update against none from it, its participation being public
+/// (zero-out, as Kairouz et al. 2021 account federations); one client's update swapped for another moves the sum by up
+/// to 2C, which is the mechanism at z/2.
 ///
 /// **No amplification by sampling.** Subsampling amplifies privacy only while the sample stays secret, and a
 /// federation's does not: every signed model names its round's cohort and participants (so that clients learn when

@@ -13,6 +13,9 @@ public struct FederatedRound: Sendable, Equatable {
     public let number: Int
     public let cohort: [String]
     public let openedAt: Date
+    /// The cohort's expected size, what DP-FedAvg divides the round's noisy sum by: m·E/N for the E clients eligible
+    /// when it opened (all N without a budget, so m).
+    public let expectedCohort: Double
     /// The L2 bound each update's difference from the global model is clipped to (nil without DP).
     public var clip: Double? { mechanism?.clip }
     /// With DP, what the round's clipped update sum is released by.
@@ -31,7 +34,7 @@ public struct FederatedRound: Sendable, Equatable {
 }
 
 /// What closing a round published: the new global model, who contributed to it, and the client-level privacy spent
-/// by all rounds so far (nil without DP).
+/// so far on the most-sampled client (nil without DP).
 public struct RoundOutcome: Sendable, Equatable {
     public let round: Int
     public let participants: [String]
@@ -333,9 +336,9 @@ public struct Federation: Sendable {
         }
         let aggregate: [Double]?
         if let privacy = plan.privacy, let mechanism = open.mechanism {
-            // θ + (Σ clip(θᵢ − θ, C) released with noise multiplier z_Δ) / m, coordinate by coordinate.
+            // θ + (Σ clip(θᵢ − θ, C) released with noise multiplier z_Δ) / E[cohort], coordinate by coordinate.
             let noise = mechanism.drawNoise(count: globalModel.count, using: &random)
-            let cohort = Double(privacy.clientsPerRound)
+            let cohort = open.expectedCohort
             let units = open.units.isEmpty ? Array(repeating: 0, count: globalModel.count) : open.units
             aggregate = globalModel.indices.map { index in
                 Double(globalModel[index]) + mechanism.release(sum: units[index], noise: noise[index]) / cohort
@@ -411,6 +414,10 @@ public struct Federation: Sendable {
                 throw FederationError(.invalidParameter, "round \(number) cannot clip at \(clip): \(error.reason)")
             }
         }
-        return FederatedRound(number: number, cohort: cohort, openedAt: now, mechanism: mechanism, sampled: Set(cohort))
+        let expected =
+            sampled >= registered ? Double(eligible.count) : Double(sampled * eligible.count) / Double(registered)
+        return FederatedRound(
+            number: number, cohort: cohort, openedAt: now, expectedCohort: expected, mechanism: mechanism,
+            sampled: Set(cohort))
     }
 }

@@ -3,7 +3,7 @@ import Glibc
 
 /// A noise multiplier that keeps `steps` steps at `samplingRate` within `epsilon` at `delta` under `accountant`, and
 /// the smallest one to within the bracket it is found in (σ from 0.01 up; the bracket closes to a relative width of
-/// 1e-6 in at most 100 steps, 3 to 9 for the accountants' smooth curves). The σ returned never spends more than the
+/// 1e-6 in 3 to 9 steps on the accountants' smooth curves, and the search stops after 100 whether or not it has). The σ returned never spends more than the
 /// target: it is the upper end of the final bracket, where ε was computed. Where ε does not fall steadily as σ grows
 /// (PRV's upper bound steps up by about 0.01 where its mesh coarsens), a smaller σ may also meet the target. A tight
 /// accountant's bracket starts from the RDP accountant's σ (milliseconds to find) and closes by the Illinois method,

@@ -50,7 +50,8 @@ public enum OneRunAudit {
         return low
     }
 
-    /// The relative error allowed for in a computed p-value: a hundred times its largest for a million guesses.
+    /// The relative error allowed for in a computed p-value: a hundred times its largest for a million guesses (the
+    /// audit makes at most 2·10⁵, `GradientCanaries`); it grows with the guesses, about as lgamma's error at r + 1.
     public static let pValueMargin = 1e-7
 
     private static func check(canaries m: Int, guesses r: Int, correct v: Int, delta: Double) throws(PrivacyError) {

@@ -193,6 +193,9 @@ struct FederationTests {
         var closed = 0
         while let round = federation.round, closed < 50 {
             #expect(round.cohort.allSatisfy { federation.participations[$0, default: 0] < 2 }, "round \(round.number)")
+            // The sum is divided by the expected cohort of the clients still eligible: m·E/N.
+            let eligible = (0..<20).filter { federation.participations["c\($0)", default: 0] < 2 }.count
+            #expect(round.expectedCohort == Double(10 * eligible) / 20)
             for client in round.cohort {
                 try federation.submit(
                     ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
