@@ -56,32 +56,16 @@ struct ClientPrivacyAccountingTests {
 }
 
 /// What a signed global model reports: the most-sampled client's rounds as the Gaussian mechanism composed that many
-/// times, unamplified, against the Gaussian mechanism's exact ε.
+/// times, unamplified, against the Gaussian mechanism's exact ε (`exactGaussianEpsilon`).
 @Suite("Client-level privacy reports: the unamplified Gaussian mechanism")
 struct ClientPrivacyReportTests {
-    /// The exact ε of K compositions of the Gaussian mechanism of multiplier z at δ (Balle and Wang 2018, Theorem 8:
-    /// δ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2) with μ = √K/z), by bisection.
-    static func gaussianEpsilon(rounds: Int, noiseMultiplier z: Double, delta: Double) -> Double {
-        let mu = Double(rounds).squareRoot() / z
-        func phi(_ x: Double) -> Double { 0.5 * erfc(-x / 2.squareRoot()) }
-        func deltaAt(_ epsilon: Double) -> Double {
-            phi(-epsilon / mu + mu / 2) - exp(epsilon) * phi(-epsilon / mu - mu / 2)
-        }
-        var (low, high) = (0.0, 100.0)
-        for _ in 0..<200 {
-            let middle = (low + high) / 2
-            if deltaAt(middle) > delta { low = middle } else { high = middle }
-        }
-        return high
-    }
-
     @Test("K rounds of one client, whatever q: the PLD's ε within 1e-3 of the exact Gaussian ε, RDP above it")
     func unamplified() throws {
         for (z, rounds) in [(0.8, 1), (1.0, 5), (1.0, 20), (2.0, 50)] {
             let privacy = try ClientLevelPrivacy(
                 noiseMultiplier: z, clip: 1, delta: 1e-3, clientsPerRound: 100, registeredClients: 1000)
             let report = try privacy.report(participations: rounds)
-            let exact = Self.gaussianEpsilon(rounds: rounds, noiseMultiplier: z, delta: 1e-3)
+            let exact = exactGaussianEpsilon(noiseMultiplier: z, compositions: rounds, delta: 1e-3)
             let pld = try #require(report.epsilon(by: .pld))
             let rdp = try #require(report.epsilon(by: .rdp))
             #expect(pld >= exact && (pld - exact) / exact < 1e-3, "z \(z), \(rounds) rounds: \(pld), exact \(exact)")
@@ -102,7 +86,7 @@ struct ClientPrivacyReportTests {
         #expect(report.epsilons.count == 1 && report.steps == 10)
         // z = 2, 10 rounds: the exact ε is 5.587 (SciPy, the same formula), within the budget of 6 by PLD; RDP's
         // looser 6.24 is past it.
-        #expect(abs(Self.gaussianEpsilon(rounds: 10, noiseMultiplier: 2, delta: 1e-3) - 5.587133) < 1e-5)
+        #expect(abs(exactGaussianEpsilon(noiseMultiplier: 2, compositions: 10, delta: 1e-3) - 5.587133) < 1e-5)
         try privacy.checkBudget(participations: 10)
         let error = #expect(throws: FederationError.self) { try privacy.checkBudget(participations: 10, by: .rdp) }
         #expect(error?.code == .budgetExhausted)

@@ -147,24 +147,37 @@ struct FederationTests {
         }
     }
 
+    /// DP at z = 1, C = 1, δ = 10⁻³ whose budget is just over what `rounds` rounds spend on one client (by PLD).
+    static func privacy(budgetFor rounds: Int, perRound: Int, registered: Int) throws -> (
+        budget: Double, privacy: ClientLevelPrivacy
+    ) {
+        let unlimited = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: perRound, registeredClients: registered)
+        let budget = try #require(unlimited.report(participations: rounds).epsilon(by: .pld)) * 1.001
+        let privacy = try ClientLevelPrivacy(
+            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: budget, clientsPerRound: perRound,
+            registeredClients: registered)
+        return (budget, privacy)
+    }
+
+    /// Every client of the open round sends a zero update, and the round closes.
+    static func closeWithCohort(_ federation: inout Federation, _ random: inout SplitMix64) throws -> RoundOutcome {
+        let round = try #require(federation.round)
+        for client in round.cohort {
+            try federation.submit(ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
+        }
+        return try federation.close(at: start, random: &random)
+    }
+
     @Test("rounds past the epsilon budget are refused: the federation stops before spending more")
     func budget() throws {
-        let unlimited = try ClientLevelPrivacy(
-            noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 3, registeredClients: 3)
-        let threeRounds = try #require(unlimited.report(participations: 3).epsilon(by: .pld))
-        let privacy = try ClientLevelPrivacy(
-            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: threeRounds * 1.001, clientsPerRound: 3,
-            registeredClients: 3)
+        let (budget, privacy) = try Self.privacy(budgetFor: 3, perRound: 3, registered: 3)
         var federation = try Self.federation(minClients: 3, privacy: privacy, rounds: 10)
         var random = SplitMix64(seed: 5)
         var published = 0
-        while let round = federation.round, published < 10 {
-            for client in round.cohort {
-                try federation.submit(
-                    ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
-            }
-            let outcome = try federation.close(at: Self.start, random: &random)
-            #expect(try #require(outcome.privacy?.epsilon(by: .pld)) <= threeRounds * 1.001)
+        while federation.round != nil, published < 10 {
+            let outcome = try Self.closeWithCohort(&federation, &random)
+            #expect(try #require(outcome.privacy?.epsilon(by: .pld)) <= budget)
             published += 1
         }
         #expect(published == 3)
@@ -180,13 +193,10 @@ struct FederationTests {
         "with q < 1 no round is amplified: a model reports its most-sampled client, and a budget caps each client's rounds"
     )
     func publicCohorts() throws {
+        let (_, privacy) = try Self.privacy(budgetFor: 2, perRound: 10, registered: 20)
+        #expect(try privacy.participationLimit() == 2)
         let unlimited = try ClientLevelPrivacy(
             noiseMultiplier: 1, clip: 1, delta: 1e-3, clientsPerRound: 10, registeredClients: 20)
-        let twoRounds = try #require(unlimited.report(participations: 2).epsilon(by: .pld))
-        let privacy = try ClientLevelPrivacy(
-            noiseMultiplier: 1, clip: 1, delta: 1e-3, epsilonBudget: twoRounds * 1.001, clientsPerRound: 10,
-            registeredClients: 20)
-        #expect(try privacy.participationLimit() == 2)
         #expect(try unlimited.participationLimit() == nil)
         var federation = try Self.federation(minClients: 20, privacy: privacy, rounds: 50)
         var random = SplitMix64(seed: 9)
@@ -196,11 +206,7 @@ struct FederationTests {
             // The sum is divided by the expected cohort of the clients still eligible: m·E/N.
             let eligible = (0..<20).filter { federation.participations["c\($0)", default: 0] < 2 }.count
             #expect(round.expectedCohort == Double(10 * eligible) / 20)
-            for client in round.cohort {
-                try federation.submit(
-                    ClientUpdate(parameters: [0, 0], exampleCount: 1), from: client, round: round.number)
-            }
-            let outcome = try federation.close(at: Self.start, random: &random)
+            let outcome = try Self.closeWithCohort(&federation, &random)
             closed += 1
             let most = federation.participations.values.max() ?? 0
             #expect(outcome.privacy == (try privacy.report(participations: most)) && most <= 2)

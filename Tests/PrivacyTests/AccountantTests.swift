@@ -306,27 +306,11 @@ struct PRVAccountantTests {
         #expect(bounds.epsilonError <= PRVAccountant.defaultEpsilonError)
     }
 
-    /// The exact ε of T Gaussian mechanisms without subsampling (Balle and Wang 2018): a Gaussian of μ = √T/σ,
-    /// δ(ε) = Φ(−ε/μ + μ/2) − e^ε Φ(−ε/μ − μ/2), solved for ε by bisection.
-    func exactGaussianEpsilon(sigma: Double, steps: Int, delta: Double) -> Double {
-        let mu = Double(steps).squareRoot() / sigma
-        func phi(_ z: Double) -> Double { 0.5 * erfc(-z / 2.squareRoot()) }
-        func deltaAt(_ epsilon: Double) -> Double {
-            phi(-epsilon / mu + mu / 2) - exp(epsilon) * phi(-epsilon / mu - mu / 2)
-        }
-        var (low, high) = (0.0, 100.0)
-        for _ in 0..<200 {
-            let middle = (low + high) / 2
-            if deltaAt(middle) > delta { low = middle } else { high = middle }
-        }
-        return high
-    }
-
     @Test(
         "without subsampling the exact Gaussian ε lies between the bounds, and the estimate within 0.5 %",
         arguments: [(0.8, 10, 1e-5), (2.0, 100, 1e-6), (5.0, 1000, 1e-3)])
     func exactGaussian(sigma: Double, steps: Int, delta: Double) throws {
-        let exact = exactGaussianEpsilon(sigma: sigma, steps: steps, delta: delta)
+        let exact = exactGaussianEpsilon(noiseMultiplier: sigma, compositions: steps, delta: delta)
         let bounds = try PRVAccountant().composing(
             SubsampledGaussian(samplingRate: 1, noiseMultiplier: sigma), steps: steps
         ).bounds(delta: delta)
