@@ -49,7 +49,7 @@ layers: deps
 
 ## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
 ## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed, built unoptimised, a target
-## a core at a time (the build included, about 9 minutes)
+## a core at a time (the build included, about 7 to 8 minutes)
 FUZZ_SECONDS ?= 10
 test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
