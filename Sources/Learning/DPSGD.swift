@@ -4,7 +4,7 @@ public import Privacy
 
 /// Differentially private SGD (Abadi et al. 2016) as Opacus runs it, with exact noise: each step samples every example
 /// independently with probability q = B/n (`PoissonSampling`), clips each sampled example's gradient to L2 norm C,
-/// releases the sum with discrete Gaussian noise of noise multiplier σ on a grid far finer than the noise
+/// sums the clipped gradients exactly in integers (`FactoredGradientSum`), releases the sum with discrete Gaussian noise of noise multiplier σ on a grid far finer than the noise
 /// (`DiscreteGaussianMechanism`, which the continuous accountants bound), divides by the expected batch size B, and
 /// takes an SGD step with momentum. When the plan centres the features, the first step releases their private centre
 /// (`PrivateCentre`) and every step trains on features minus that centre. The model, the velocity, the centre and the
@@ -55,32 +55,31 @@ public struct DPSGD: Sendable, Codable, Equatable {
         if centre == nil, let centring = plan.centringMechanism(featureCount: data.featureCount) {
             centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
         }
-        let mechanism = plan.stepMechanism
         let count = trainingModel.parameters.count
+        let mechanism = plan.stepMechanism(coordinates: count)
         let total = count + (canaries?.count ?? 0)
         // The noise first, before the data is touched (`DiscreteGaussianMechanism.drawNoise`).
         let noise = mechanism.drawNoise(count: total, using: &random)
-        let sum = UnsafeMutableBufferPointer<Int64>.allocate(capacity: total)
+        let records = FactoredGradientSum(
+            mechanism: mechanism, coordinates: count, factorCount: trainingModel.factorCount)
         let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: trainingModel.scratchCount)
         let centred = UnsafeMutableBufferPointer<Double>.allocate(capacity: data.featureCount)
         defer {
-            sum.deallocate()
             scratch.deallocate()
             centred.deallocate()
         }
-        sum.initialize(repeating: 0)
         scratch.initialize(repeating: 0)
         centred.initialize(repeating: 0)
         let batch = PoissonSampling.sample(data.count, rate: plan.batchSize, outOf: data.count, using: &random)
         try data.forEachExample(at: batch) { row, label in
             guard let centre else {
-                trainingModel.addGradient(row: row, label: label, onto: mechanism, into: sum, scratch: scratch)
+                trainingModel.addGradient(row: row, label: label, into: records, scratch: scratch)
                 return
             }
             for i in centred.indices { centred[i] = row[i] - centre[i] }
-            trainingModel.addGradient(
-                row: UnsafeBufferPointer(centred), label: label, onto: mechanism, into: sum, scratch: scratch)
+            trainingModel.addGradient(row: UnsafeBufferPointer(centred), label: label, into: records, scratch: scratch)
         }
+        var sum = records.units() + Array(repeating: 0, count: total - count)
         if let members = canaries?.members {
             // A canary's gradient is C on its own coordinate: Δ grid units exactly.
             let sampled = PoissonSampling.sample(members.count, rate: plan.batchSize, outOf: data.count, using: &random)

@@ -21,7 +21,7 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     public let delta: Double
     /// The noise multiplier of the private feature centre's release; nil when the features are not centred.
     public let centringNoise: Double?
-    /// What each step releases the clipped gradient sum by.
+    /// What each step releases the clipped gradient sum by, before the rounding `stepMechanism(coordinates:)` adds.
     public let stepMechanism: DiscreteGaussianMechanism
 
     private enum CodingKeys: String, CodingKey {
@@ -104,6 +104,14 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
             noiseMultiplier: container.decode(Double.self, forKey: .noiseMultiplier),
             delta: container.decode(Double.self, forKey: .delta),
             centringNoise: container.decodeIfPresent(Double.self, forKey: .centringNoise))
+    }
+
+    /// What a step over a model of `coordinates` parameters releases its sum by: `stepMechanism` made for a sum rounded
+    /// from the finer grid DP-SGD sums records on (`FactoredGradientSum`), or `stepMechanism` itself when the
+    /// rounding's slack would take the noise past the exact sampler's range (z·⌈√d⌉ above about 2·10⁷).
+    public func stepMechanism(coordinates: Int) -> DiscreteGaussianMechanism {
+        (try? DiscreteGaussianMechanism(clip: clip, noiseMultiplier: noiseMultiplier, roundedCoordinates: coordinates))
+            ?? stepMechanism
     }
 
     /// What the private centre of rows of `featureCount` features is released by; nil when the plan centres nothing.

@@ -106,24 +106,27 @@ public struct Model: Sendable, Codable, Equatable {
         }
     }
 
-    /// Adds the gradient of the example's loss, clipped to `mechanism.clip`, to `sum` in the mechanism's grid units
-    /// (`DiscreteGaussianMechanism`), directly as `addGradient(row:label:clippedTo:into:scratch:)` does. Returns
-    /// whether the example was added: a gradient that is not finite, or whose units are past the mechanism's exact
-    /// sensitivity, adds nothing (the units it had added are taken back).
+    /// Adds the gradient of the example's loss, clipped to the sum's `mechanism.clip`, to `sum` in its exact integers
+    /// (`FactoredGradientSum`). Returns whether the example was added: a gradient that is not finite, or whose
+    /// integers are past the mechanism's exact sensitivity, adds nothing.
     @discardableResult
     public func addGradient(
-        row x: UnsafeBufferPointer<Double>, label: Int, onto mechanism: DiscreteGaussianMechanism,
-        into sum: UnsafeMutableBufferPointer<Int64>, scratch: UnsafeMutableBufferPointer<Double>
+        row x: UnsafeBufferPointer<Double>, label: Int, into sum: FactoredGradientSum,
+        scratch: UnsafeMutableBufferPointer<Double>
     ) -> Bool {
-        withClippedLayers(row: x, label: label, clippedTo: mechanism.clip, scratch: scratch) { layers, factor in
-            var norm = RecordNorm()
-            layers.0.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm)
-            layers.1?.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm)
-            guard !mechanism.admits(norm) else { return true }
-            layers.0.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm, negated: true)
-            layers.1?.add(scaledBy: factor, onto: mechanism, to: sum, norm: &norm, negated: true)
-            return false
+        withClippedLayers(row: x, label: label, clippedTo: sum.mechanism.clip, scratch: scratch) { layers, factor in
+            sum.add(layers, scaledBy: factor)
         } ?? false
+    }
+
+    /// How many numbers a `FactoredGradientSum` holds for one record's factors: every layer's error and its input
+    /// with the trailing 1.
+    public var factorCount: Int {
+        switch kind {
+        case .logistic: 1 + featureCount + 1
+        case .softmax: classCount + featureCount + 1
+        case .mlp: hiddenUnits + featureCount + 1 + classCount + hiddenUnits + 1
+        }
     }
 
     /// The example's layers (the outer products δ ⊗ [input, 1] of its gradient: one for the linear models, two for
@@ -131,22 +134,22 @@ public struct Model: Sendable, Codable, Equatable {
     /// gradient is not finite.
     private func withClippedLayers<Result>(
         row x: UnsafeBufferPointer<Double>, label: Int, clippedTo bound: Double?,
-        scratch: UnsafeMutableBufferPointer<Double>, _ body: ((Layer, Layer?), Double) -> Result
+        scratch: UnsafeMutableBufferPointer<Double>, _ body: ((GradientLayer, GradientLayer?), Double) -> Result
     ) -> Result? {
         parameters.withUnsafeBufferPointer { theta in
             let d = featureCount
             let h = hiddenUnits
             let output = UnsafeMutableBufferPointer(rebasing: scratch[h..<(h + classCount)])
-            let layers: (Layer, Layer?)
+            let layers: (GradientLayer, GradientLayer?)
             switch kind {
             case .logistic:
                 output[0] = sigmoid(affine(theta, row: 0, width: d, input: x)) - Double(label)
-                layers = (Layer(error: UnsafeBufferPointer(rebasing: output[0..<1]), input: x, offset: 0), nil)
+                layers = (GradientLayer(error: UnsafeBufferPointer(rebasing: output[0..<1]), input: x, offset: 0), nil)
             case .softmax:
                 logits(theta, offset: 0, width: d, input: x, into: output)
                 softmax(output)
                 output[label] -= 1
-                layers = (Layer(error: UnsafeBufferPointer(output), input: x, offset: 0), nil)
+                layers = (GradientLayer(error: UnsafeBufferPointer(output), input: x, offset: 0), nil)
             case .mlp:
                 let hidden = UnsafeMutableBufferPointer(rebasing: scratch[0..<h])
                 let back = UnsafeMutableBufferPointer(rebasing: scratch[(h + classCount)..<(2 * h + classCount)])
@@ -160,8 +163,8 @@ public struct Model: Sendable, Codable, Equatable {
                 }
                 for j in 0..<h { back[j] *= 1 - hidden[j] * hidden[j] }
                 layers = (
-                    Layer(error: UnsafeBufferPointer(back), input: x, offset: 0),
-                    Layer(error: UnsafeBufferPointer(output), input: UnsafeBufferPointer(hidden), offset: outer)
+                    GradientLayer(error: UnsafeBufferPointer(back), input: x, offset: 0),
+                    GradientLayer(error: UnsafeBufferPointer(output), input: UnsafeBufferPointer(hidden), offset: outer)
                 )
             }
             let squares = layers.0.squaredNorm + (layers.1?.squaredNorm ?? 0)
@@ -271,15 +274,25 @@ public struct Model: Sendable, Codable, Equatable {
 
 /// One layer's share of an example's gradient: the outer product of its error δ and its input with a trailing 1
 /// (for the biases), laid out as rows `[weights, bias]` from `offset` in the parameter vector.
-private struct Layer {
+struct GradientLayer {
     let error: UnsafeBufferPointer<Double>
     let input: UnsafeBufferPointer<Double>
     let offset: Int
+    /// ‖δ‖².
+    let errorSquares: Double
+    /// ‖[input, 1]‖².
+    let inputSquares: Double
+
+    init(error: UnsafeBufferPointer<Double>, input: UnsafeBufferPointer<Double>, offset: Int) {
+        self.error = error
+        self.input = input
+        self.offset = offset
+        errorSquares = dot(error, error)
+        inputSquares = 1 + dot(input, input)
+    }
 
     /// ‖δ ⊗ [input, 1]‖² = ‖δ‖² (‖input‖² + 1).
-    var squaredNorm: Double {
-        dot(error, error) * (1 + dot(input, input))
-    }
+    var squaredNorm: Double { errorSquares * inputSquares }
 
     func add(scaledBy factor: Double, to sum: UnsafeMutableBufferPointer<Double>) {
         let width = input.count
@@ -288,28 +301,6 @@ private struct Layer {
             let base = offset + row * (width + 1)
             for i in 0..<width { sum[base + i] += scaled * input[i] }
             sum[base + width] += scaled
-        }
-    }
-
-    /// Adds (or, `negated`, takes back) the layer scaled by `factor` in `mechanism`'s grid units, counting their
-    /// squares into `norm`.
-    func add(
-        scaledBy factor: Double, onto mechanism: DiscreteGaussianMechanism, to sum: UnsafeMutableBufferPointer<Int64>,
-        norm: inout RecordNorm, negated: Bool = false
-    ) {
-        let width = input.count
-        let sign: Int64 = negated ? -1 : 1
-        for row in error.indices {
-            let scaled = factor * error[row]
-            let base = offset + row * (width + 1)
-            for i in 0..<width {
-                let units = mechanism.units(scaled * input[i])
-                sum[base + i] &+= sign &* units
-                norm.add(units)
-            }
-            let units = mechanism.units(scaled)
-            sum[base + width] &+= sign &* units
-            norm.add(units)
         }
     }
 }

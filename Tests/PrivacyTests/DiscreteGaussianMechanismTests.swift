@@ -88,6 +88,42 @@ struct DiscreteGaussianMechanismTests {
         #expect(huge.overflowed && !mechanism.admits(huge))
     }
 
+    @Test("a rounded release pays ⌈√d⌉ on top of Δ, and the accountants' z still holds of what is drawn")
+    func roundedRelease() throws {
+        for (d, slack) in [(1, 1), (2, 2), (4, 2), (5, 3), (785, 29), (7_850, 89), (50_890, 226)] {
+            for z in [0.3, 1, 1.6, 4.54, 1000] {
+                let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: z, roundedCoordinates: d)
+                #expect(mechanism.roundingSlack == Int64(slack), "d \(d)")
+                #expect(mechanism.releaseSensitivity == mechanism.sensitivity + Int64(slack))
+                let sigma = Double(mechanism.noise.varianceNumerator).squareRoot()
+                #expect(sigma >= z * Double(mechanism.releaseSensitivity), "d \(d), z \(z)")
+                #expect(mechanism.continuousNoiseMultiplier >= z)
+                #expect(mechanism.continuousNoiseMultiplier <= z * (1 + 1e-9), "d \(d), z \(z)")
+            }
+        }
+        // Without rounding, the mechanism is the one it always was.
+        let plain = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1.1)
+        #expect(try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1.1, roundedCoordinates: 0) == plain)
+        #expect(plain.roundingSlack == 0 && plain.releaseSensitivity == plain.sensitivity)
+        // Noise past the exact sampler's range is refused, naming it.
+        let error = #expect(throws: PrivacyError.self) {
+            try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1e6, roundedCoordinates: 50_890)
+        }
+        #expect(error?.reason.contains("sampler") == true, "\(error?.reason ?? "")")
+        // Rounding to the nearest unit, half away from zero, exactly in 128 bits.
+        for (fine, bits, coarse) in [
+            (5, 1, 3), (-5, 1, -3), (4, 1, 2), (3, 2, 1), (-2, 2, -1), (1, 2, 0), (-1, 2, 0), (0, 13, 0),
+            (7, 0, 7), (-7, 0, -7), (8191, 13, 1), (4095, 13, 0), (4096, 13, 1), (-4096, 13, -1),
+        ] {
+            #expect(
+                DiscreteGaussianMechanism.coarseUnits(fineSum: Int128(fine), fineBits: bits) == Int64(coarse),
+                "\(fine) >> \(bits)")
+        }
+        let large = Int128(1) << 75 + (Int128(1) << 12)
+        #expect(DiscreteGaussianMechanism.coarseUnits(fineSum: large, fineBits: 13) == (1 << 62) + 1)
+        #expect(DiscreteGaussianMechanism.coarseUnits(fineSum: -large, fineBits: 13) == -(1 << 62) - 1)
+    }
+
     @Test("the release is γ(S + N) formed in integers first: no overflow at the extremes, the grid's values only")
     func release() throws {
         let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1)

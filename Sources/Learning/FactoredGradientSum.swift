@@ -1,0 +1,172 @@
+public import Privacy
+
+/// DP-SGD's clipped-gradient sum for a step, in the integers the step's `DiscreteGaussianMechanism` releases, formed
+/// without quantising a record coordinate by coordinate.
+///
+/// Each layer of a record's clipped gradient is an outer product e ⊗ ã of its error (scaled by the clipping factor)
+/// and its input with a trailing 1. The record is put on a grid of step C/2^f, 2^s times finer than the mechanism's
+/// (f = k + s), as an outer product of integers P ⊗ Q: P = ⌊λe⌉ and Q = ⌊μã⌉, truncated toward zero, with λμ = 2^f/C and
+/// λ‖e‖ = μ‖ã‖ (so both factors carry about f/2 bits). Truncation never lengthens a factor, and the record's exact
+/// squared norm Σ ‖P‖²‖Q‖² over its layers is checked in integers against (2^f)²: a record past it contributes
+/// nothing, as a gradient that is not finite contributes nothing. Each record's integers are a function of that record
+/// and the model alone.
+///
+/// The admitted records' products are summed exactly: every |P_j·Q_k| is at most 2^f, an integer, so up to 2⁵³⁻ᶠ
+/// records add up in doubles with every partial sum an integer below 2⁵³ (no rounding, in any order, vectorised);
+/// each block of that many is then moved into 128-bit integers. The released integers round the fine sum to the
+/// mechanism's grid (`DiscreteGaussianMechanism.coarseUnits`), which the mechanism's `roundingSlack` pays for: ⌈√d⌉
+/// on top of Δ. This is where the time goes in a step: one multiply and add per coordinate of a record, where
+/// quantising each coordinate took a conversion, a square and two checked additions.
+///
+/// When the mechanism has no rounding slack (a noise multiplier so large that the slack would take the noise past
+/// the exact sampler's range), the records are put on the mechanism's own grid (s = 0) and nothing is rounded.
+public final class FactoredGradientSum {
+    /// The mechanism the sum is released by.
+    public let mechanism: DiscreteGaussianMechanism
+    /// s: the records' grid has 2^s steps per step of the mechanism's.
+    public let fineBits: Int
+    /// The fine grid's exponent f = k + s used when the mechanism rounds: products of at most 2⁴⁴ leave 2⁹ records a
+    /// block, and factors of about 2²² bits resolve a record far below the noise.
+    public static let fineGridExponent = 44
+
+    private let unitsPerValue: Double
+    private let bound: UInt128
+    private let blockCapacity: Int
+    private var blockRecords = 0
+    private let block: UnsafeMutableBufferPointer<Double>
+    private let total: UnsafeMutableBufferPointer<Int128>
+    /// A record's factors: P and Q of the first layer, then of the second.
+    private let factors: UnsafeMutableBufferPointer<Double>
+
+    /// A zero sum over `coordinates` parameters, for records of layers at most `factorCount` numbers long in all
+    /// (the layers' errors and inputs, each input with its trailing 1).
+    public init(mechanism: DiscreteGaussianMechanism, coordinates: Int, factorCount: Int) {
+        self.mechanism = mechanism
+        fineBits = mechanism.roundingSlack > 0 ? Self.fineGridExponent - mechanism.gridExponent : 0
+        let exponent = mechanism.gridExponent + fineBits
+        unitsPerValue = Double(sign: .plus, exponent: exponent, significand: 1) / mechanism.clip
+        bound = UInt128(1) << (2 * exponent)
+        blockCapacity = 1 << (53 - exponent)
+        block = .allocate(capacity: coordinates)
+        block.initialize(repeating: 0)
+        total = .allocate(capacity: coordinates)
+        total.initialize(repeating: 0)
+        factors = .allocate(capacity: factorCount)
+        factors.initialize(repeating: 0)
+    }
+
+    deinit {
+        block.deallocate()
+        total.deallocate()
+        factors.deallocate()
+    }
+
+    /// Adds a record whose clipped gradient is `layers` scaled by `factor`; returns whether it was admitted.
+    func add(_ layers: (GradientLayer, GradientLayer?), scaledBy factor: Double) -> Bool {
+        let first = quantise(layers.0, factor: factor, at: 0)
+        guard let first else { return false }
+        var squares = first.squares
+        var second: (squares: UInt128, end: Int)?
+        if let layer = layers.1 {
+            second = quantise(layer, factor: factor, at: first.end)
+            guard let second else { return false }
+            let (sum, overflow) = squares.addingReportingOverflow(second.squares)
+            guard !overflow else { return false }
+            squares = sum
+        }
+        guard squares <= bound else { return false }
+        accumulate(layers.0, factorsAt: 0)
+        if let layer = layers.1 { accumulate(layer, factorsAt: first.end) }
+        blockRecords += 1
+        if blockRecords == blockCapacity { flush() }
+        return true
+    }
+
+    /// The released integers: the fine sum rounded to the mechanism's grid, one per coordinate.
+    public func units() -> [Int64] {
+        flush()
+        return total.map { DiscreteGaussianMechanism.coarseUnits(fineSum: $0, fineBits: fineBits) }
+    }
+
+    /// Puts the layer's P (its rows) and then Q (its input and the 1) into `factors` from `start`; returns ‖P‖²‖Q‖²
+    /// and where the next layer's factors go, or nil when a factor is not finite or the product leaves 128 bits.
+    private func quantise(_ layer: GradientLayer, factor: Double, at start: Int) -> (squares: UInt128, end: Int)? {
+        let rows = layer.error.count
+        let width = layer.input.count
+        let errorNorm = factor * layer.errorSquares.squareRoot()
+        let inputNorm = layer.inputSquares.squareRoot()
+        let end = start + rows + width + 1
+        guard errorNorm > 0 else {
+            // A zero error: the layer adds nothing, and its factors say so.
+            for i in start..<end { factors[i] = 0 }
+            return (0, end)
+        }
+        let lambda = (unitsPerValue * inputNorm / errorNorm).squareRoot()
+        let mu = unitsPerValue / lambda
+        guard lambda.isFinite, mu.isFinite else { return nil }
+        let scaledError = factor * lambda
+        // Each factor's square and their running sum are exact in doubles while the sum stays below 2⁵³ (the sums only
+        // grow, so a final sum below it had no rounding on the way); past it, they are counted again in integers.
+        var errorSquares = 0.0
+        for j in 0..<rows {
+            guard let value = Self.truncated(scaledError * layer.error[j]) else { return nil }
+            factors[start + j] = value
+            errorSquares += value * value
+        }
+        var inputSquares = 0.0
+        for i in 0..<width {
+            guard let value = Self.truncated(mu * layer.input[i]) else { return nil }
+            factors[start + rows + i] = value
+            inputSquares += value * value
+        }
+        guard let one = Self.truncated(mu) else { return nil }
+        factors[start + rows + width] = one
+        inputSquares += one * one
+        let (squares, overflow) = exactSquares(errorSquares, factorsFrom: start, count: rows)
+            .multipliedReportingOverflow(
+                by: exactSquares(inputSquares, factorsFrom: start + rows, count: width + 1))
+        return overflow ? nil : (squares, end)
+    }
+
+    /// Σ of the squares of `count` factors from `start`, exactly: `sum` when it is below 2⁵³ (then exact), else
+    /// counted again in 128-bit integers.
+    private func exactSquares(_ sum: Double, factorsFrom start: Int, count: Int) -> UInt128 {
+        if sum < 0x1p53 { return UInt128(UInt64(sum)) }
+        var exact: UInt128 = 0
+        for i in start..<(start + count) {
+            let magnitude = UInt128(Int64(factors[i]).magnitude)
+            exact += magnitude * magnitude
+        }
+        return exact
+    }
+
+    /// x truncated toward zero (the conversion truncates, in one instruction), when it is finite and within 2⁴⁸: past
+    /// it no admitted record has it, and with factors up to 2⁴⁸ no sum of squares leaves 128 bits, so one such factor
+    /// is enough to refuse a record.
+    private static func truncated(_ x: Double) -> Double? {
+        abs(x) <= 0x1p48 ? Double(Int64(x)) : nil
+    }
+
+    /// Adds the admitted layer's P ⊗ Q to the block: exact, every product and partial sum an integer below 2⁵³.
+    private func accumulate(_ layer: GradientLayer, factorsAt start: Int) {
+        let rows = layer.error.count
+        let width = layer.input.count + 1
+        let q = UnsafeBufferPointer(rebasing: factors[(start + rows)..<(start + rows + width)])
+        for j in 0..<rows {
+            let p = factors[start + j]
+            if p == 0 { continue }
+            let row = UnsafeMutableBufferPointer(rebasing: block[(layer.offset + j * width)...])
+            for i in 0..<width { row[i] += p * q[i] }
+        }
+    }
+
+    /// Moves the block's exact integers into the 128-bit totals.
+    private func flush() {
+        guard blockRecords > 0 else { return }
+        for i in block.indices where block[i] != 0 {
+            total[i] += Int128(Int64(block[i]))
+            block[i] = 0
+        }
+        blockRecords = 0
+    }
+}

@@ -1,0 +1,146 @@
+import CloisterCrypto
+import Foundation
+import Learning
+import Privacy
+import Testing
+
+@Suite("DP-SGD's exact factored sum: records as integer outer products on a finer grid, rounded once")
+struct FactoredGradientSumTests {
+    static let kinds: [(ModelKind, Int)] = [(.logistic, 2), (.softmax, 4), (.mlp, 3)]
+
+    /// A model with random parameters and rows of 6 features: some ordinary, some huge, some all zero, some one-hot.
+    static func model(_ kind: ModelKind, classes: Int, seed: UInt64) throws -> Model {
+        var model = try Model(kind: kind, featureCount: 6, classCount: classes, hiddenUnits: 5, seed: seed)
+        var generator = SplitMix64(seed: seed)
+        model.parameters = model.parameters.map { _ in Double.random(in: -2...2, using: &generator) }
+        return model
+    }
+
+    static func row(_ trial: Int, _ generator: inout KeyedRandomStream) -> [Double] {
+        switch trial % 5 {
+        case 0: (0..<6).map { _ in Double.random(in: -1e6...1e6, using: &generator) }
+        case 1: Array(repeating: 0, count: 6)
+        case 2: (0..<6).map { $0 == trial % 6 ? 1 : 0 }
+        case 3: (0..<6).map { _ in Double.random(in: -1e-6...1e-6, using: &generator) }
+        default: (0..<6).map { _ in Double.random(in: -3...3, using: &generator) }
+        }
+    }
+
+    /// The released integers of `records` (rows and labels) added in order.
+    static func units(_ model: Model, _ mechanism: DiscreteGaussianMechanism, _ records: [([Double], Int)]) -> [Int64] {
+        let sum = FactoredGradientSum(
+            mechanism: mechanism, coordinates: model.parameters.count, factorCount: model.factorCount)
+        var scratch = [Double](repeating: 0, count: model.scratchCount)
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            for (row, label) in records {
+                row.withUnsafeBufferPointer { model.addGradient(row: $0, label: label, into: sum, scratch: scratch) }
+            }
+        }
+        return sum.units()
+    }
+
+    @Test("one record more or less moves the released integers by at most Δ + ⌈√d⌉ in L2, exactly", arguments: kinds)
+    func sensitivity(kind: ModelKind, classes: Int) throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 7, count: 32), stream: 1)
+        for (clip, z) in [(1.0, 1.1), (0.05, 0.5), (40, 3)] {
+            let model = try Self.model(kind, classes: classes, seed: UInt64(clip * 100))
+            let mechanism = try DiscreteGaussianMechanism(
+                clip: clip, noiseMultiplier: z, roundedCoordinates: model.parameters.count)
+            #expect(mechanism.roundingSlack > 0)
+            let bound = UInt128(mechanism.releaseSensitivity) * UInt128(mechanism.releaseSensitivity)
+            for trial in 0..<150 {
+                let batch = (0..<Int.random(in: 0...12, using: &generator)).map { index in
+                    (Self.row(trial + index, &generator), Int.random(in: 0..<classes, using: &generator))
+                }
+                let extra = (Self.row(trial, &generator), Int.random(in: 0..<classes, using: &generator))
+                let without = Self.units(model, mechanism, batch)
+                let with = Self.units(model, mechanism, batch + [extra])
+                let squares = zip(with, without).reduce(UInt128(0)) { total, pair in
+                    let difference = (Int128(pair.0) - Int128(pair.1)).magnitude
+                    return total + UInt128(difference) * UInt128(difference)
+                }
+                #expect(squares <= bound, "C \(clip), trial \(trial): \(squares) > \(bound)")
+            }
+        }
+    }
+
+    @Test("the released sum is the clipped gradients' sum on the grid, to far below the noise", arguments: kinds)
+    func accuracy(kind: ModelKind, classes: Int) throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 8, count: 32), stream: 1)
+        let model = try Self.model(kind, classes: classes, seed: 3)
+        let mechanism = try DiscreteGaussianMechanism(
+            clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
+        let records = (0..<200).map { trial in
+            (Self.row(trial, &generator), Int.random(in: 0..<classes, using: &generator))
+        }
+        let released = Self.units(model, mechanism, records).map { Double($0) * mechanism.step }
+        var expected = [Double](repeating: 0, count: model.parameters.count)
+        for (row, label) in records {
+            for (index, value) in model.gradient(row: row, label: label, clippedTo: 1).enumerated() {
+                expected[index] += value
+            }
+        }
+        // Each record's factors carry about 22 bits, so each of its coordinates is within about 2⁻²⁰·C; the rounding
+        // adds half a step. The noise's deviation is a step times 2²⁰.
+        for (got, want) in zip(released, expected) {
+            #expect(abs(got - want) <= 200 * 0x1p-19 + mechanism.step, "\(got) vs \(want)")
+        }
+    }
+
+    @Test("the sum is exact: any order of the records, across the double-precision blocks, gives the same integers")
+    func exactInAnyOrder() throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 9, count: 32), stream: 1)
+        let model = try Self.model(.mlp, classes: 3, seed: 5)
+        let mechanism = try DiscreteGaussianMechanism(
+            clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
+        // 1,300 records: more than two blocks of 2⁵³⁻⁴⁴ = 512.
+        let records = (0..<1_300).map { trial in
+            (Self.row(trial, &generator), Int.random(in: 0..<3, using: &generator))
+        }
+        let forward = Self.units(model, mechanism, records)
+        #expect(forward == Self.units(model, mechanism, records.reversed()))
+        #expect(forward == Self.units(model, mechanism, records.shuffled(using: &generator)))
+        #expect(forward.contains { $0 != 0 })
+    }
+
+    @Test("records that are not finite are refused; a zero gradient adds nothing")
+    func refusals() throws {
+        let model = try Self.model(.softmax, classes: 3, seed: 2)
+        let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1, roundedCoordinates: 21)
+        let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 21, factorCount: model.factorCount)
+        var scratch = [Double](repeating: 0, count: model.scratchCount)
+        scratch.withUnsafeMutableBufferPointer { scratch in
+            for bad in [Double.nan, .infinity, -.infinity] {
+                let row = [1, bad, 0, 0, 0, 0]
+                #expect(
+                    !row.withUnsafeBufferPointer { model.addGradient(row: $0, label: 0, into: sum, scratch: scratch) })
+            }
+        }
+        #expect(sum.units().allSatisfy { $0 == 0 })
+    }
+
+    @Test("the plan rounds when the noise allows it, and sums on the mechanism's own grid when it does not")
+    func planFallsBack() throws {
+        let plan = try DPSGDPlan(
+            exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1.6,
+            delta: 1e-5)
+        #expect(plan.stepMechanism(coordinates: 50_890).roundingSlack == 226)
+        let loud = try DPSGDPlan(
+            exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1e6,
+            delta: 1e-5)
+        let mechanism = loud.stepMechanism(coordinates: 50_890)
+        #expect(mechanism == loud.stepMechanism && mechanism.roundingSlack == 0)
+        // On the mechanism's own grid (here Δ = 1: the noise is a million times C) a record stays within Δ.
+        let model = try Self.model(.softmax, classes: 4, seed: 4)
+        let one = Self.units(model, mechanism, [([3, -1, 0.5, 2, 0, 1], 1)])
+        let squares = one.reduce(UInt128(0)) { $0 + UInt128($1.magnitude) * UInt128($1.magnitude) }
+        #expect(squares <= UInt128(mechanism.sensitivity * mechanism.sensitivity))
+        // At a noise multiplier that still rounds, the sum of a record is on the fine grid and rounded once.
+        let rounding = plan.stepMechanism(coordinates: model.parameters.count)
+        let released = Self.units(model, rounding, [([3, -1, 0.5, 2, 0, 1], 1)])
+        let norm = released.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let clipped = model.gradient(row: [3, -1, 0.5, 2, 0, 1], label: 1, clippedTo: 1)
+        let expected = clipped.reduce(0.0) { $0 + $1 * $1 }.squareRoot() * Double(rounding.sensitivity)
+        #expect(expected > 1000 && abs(norm - expected) <= Double(rounding.roundingSlack), "\(norm) vs \(expected)")
+    }
+}
