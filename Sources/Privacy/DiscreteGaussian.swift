@@ -83,7 +83,8 @@ public struct DiscreteGaussian: Sendable, Hashable {
             let u = source.uniformInteger(below: scale)
             guard bernoulliExp(numerator: UInt128(u), denominator: UInt128(scale), &source, &bits) else { continue }
             var v: UInt64 = 0
-            while bernoulliExp(numerator: 1, denominator: 1, &source, &bits) { v &+= 1 }
+            // Bernoulli(exp(−1)): Algorithm 1's one whole trial (its trial of exp(−0) draws nothing).
+            while bernoulliExpFraction(numerator: 1, denominator: 1, &source, &bits) { v &+= 1 }
             let (tv, overflow) = scale.multipliedReportingOverflow(by: v)
             // x = u + t·v; beyond Int64 needs 2⁶³/t consecutive successes of probability 1/e: restart.
             guard !overflow, tv <= UInt64(Int64.max) - u else { continue }
@@ -128,6 +129,7 @@ public struct DiscreteGaussian: Sendable, Hashable {
 
     /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K counts trials of Bernoulli(γ/K) until one fails; the answer is
     /// whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
+    @inline(__always)
     private func bernoulliExpFraction<Source: RandomNumberGenerator>(
         numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
@@ -142,11 +144,13 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// binary digit where the two differ, U has the 0. U's digits are fresh random bits, n/d's come one at a time by
     /// long division (double the remainder, subtract d when it fits); two bits are needed on average. No draw when n is
     /// 0 or at least d.
+    @inline(__always)
     private static func bernoulli<Source: RandomNumberGenerator>(
         numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
         if n == 0 { return false }
         if n >= d { return true }
+        if d < 1 << 63 { return bernoulli(UInt64(n), over: UInt64(d), &source, &bits) }
         var remainder = n
         while true {
             remainder <<= 1
@@ -156,18 +160,26 @@ public struct DiscreteGaussian: Sendable, Hashable {
         }
     }
 
-    /// Bernoulli(1/k), `bernoulli(numerator:denominator:)` in 64 bits (k < 2⁶³).
+    /// Bernoulli(n/d) for 0 < n < d < 2⁶³, `bernoulli(numerator:denominator:)` in 64 bits.
+    @inline(__always)
+    private static func bernoulli<Source: RandomNumberGenerator>(
+        _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
+    ) -> Bool {
+        var remainder = n
+        while true {
+            remainder <<= 1
+            let digit = remainder >= d
+            if digit { remainder -= d }
+            if bits.next(&source) != digit { return digit }
+        }
+    }
+
+    /// Bernoulli(1/k) (k < 2⁶³).
+    @inline(__always)
     private static func bernoulli<Source: RandomNumberGenerator>(
         oneIn k: UInt64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        if k <= 1 { return true }
-        var remainder: UInt64 = 1
-        while true {
-            remainder <<= 1
-            let digit = remainder >= k
-            if digit { remainder -= k }
-            if bits.next(&source) != digit { return digit }
-        }
+        k <= 1 || bernoulli(1, over: k, &source, &bits)
     }
 
     /// ⌊√(a/b)⌋: the largest n with n²·b ≤ a.
@@ -201,6 +213,7 @@ private struct RandomBits {
     private var word: UInt64 = 0
     private var remaining = 0
 
+    @inline(__always)
     mutating func next<Source: RandomNumberGenerator>(_ source: inout Source) -> Bool {
         if remaining == 0 {
             word = source.next()
