@@ -329,7 +329,7 @@ let package = Package(
             name: "EnclaveRuntimeTests",
             dependencies: [
                 "EnclaveProtocol", "EnclavePlatform", "EnclaveSDK", "Attestation", "CloisterErrors",
-                "CloisterTestSupport",
+                "CloisterTestSupport", "CEnclaveSandbox",
                 "SimulatedHardware", "Verifier",
             ],
             swiftSettings: strictSettings

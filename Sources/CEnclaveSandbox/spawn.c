@@ -21,6 +21,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifndef MFD_EXEC
@@ -39,14 +40,17 @@ int cloister_memfd_create_data(const char *name) {
     return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 }
 
-/* F_SEAL_WRITE fails with EBUSY while the kernel still holds references to pages of the memfd (it waits about
-   400 ms itself first); seen once on a freshly written copy in a CI run under load. A few more attempts, then the
-   error stands. */
+/* F_SEAL_WRITE fails with EBUSY while the memfd has a writable shared mapping, or while the kernel still holds
+ * references to its pages after waiting for them itself (seen once on a freshly written copy in a CI run under load).
+ * Retries with a pause of 1 ms doubling to 64 ms, 127 ms in all, then fails with EBUSY. */
 int cloister_memfd_seal(int fd) {
-    for (int attempt = 1;; attempt++) {
+    for (int attempt = 0;; attempt++) {
         int result = fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
-        if (result == 0 || errno != EBUSY || attempt == 5) {
+        if (result == 0 || errno != EBUSY || attempt == 7) {
             return result;
+        }
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 1000000L << attempt};
+        while (nanosleep(&pause, &pause) != 0 && errno == EINTR) {
         }
     }
 }

@@ -39,7 +39,8 @@ int cloister_memfd_create_executable(const char *name);
 /* memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING): a memfd for data (a trusted file's sealed copy). */
 int cloister_memfd_create_data(const char *name);
 
-/* Seals a memfd against writes, shrinking, growing and further sealing. */
+/* Seals a memfd against writes, shrinking, growing and further sealing; retries for 127 ms while the kernel answers
+ * EBUSY (pages still referenced), then fails with it. */
 int cloister_memfd_seal(int fd);
 
 /* pipe2(O_CLOEXEC). */
