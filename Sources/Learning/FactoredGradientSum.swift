@@ -29,14 +29,23 @@ public final class FactoredGradientSum {
     /// block, and factors of about 2²² bits resolve a record far below the noise.
     public static let fineGridExponent = 44
 
+    /// Admitted records wait in groups of this many, so that each row of the block is loaded and stored once for all
+    /// of them.
+    private static let groupSize = 4
+
     private let unitsPerValue: Double
     private let bound: UInt128
     private let blockCapacity: Int
     private var blockRecords = 0
     private let block: UnsafeMutableBufferPointer<Double>
     private let total: UnsafeMutableBufferPointer<Int128>
-    /// A record's factors: P and Q of the first layer, then of the second.
+    /// The group's records' factors, `factorCount` numbers each: P and Q of the first layer, then of the second.
     private let factors: UnsafeMutableBufferPointer<Double>
+    private let factorCount: Int
+    /// Admitted records waiting in `factors`.
+    private var waiting = 0
+    /// The layers' rows, widths (with the 1) and offsets, the same for every record of the model.
+    private var shapes: [(rows: Int, width: Int, offset: Int)] = []
 
     /// A zero sum over `coordinates` parameters, for records of layers at most `factorCount` numbers long in all
     /// (the layers' errors and inputs, each input with its trailing 1).
@@ -51,7 +60,8 @@ public final class FactoredGradientSum {
         block.initialize(repeating: 0)
         total = .allocate(capacity: coordinates)
         total.initialize(repeating: 0)
-        factors = .allocate(capacity: factorCount)
+        self.factorCount = factorCount
+        factors = .allocate(capacity: factorCount * Self.groupSize)
         factors.initialize(repeating: 0)
     }
 
@@ -63,27 +73,29 @@ public final class FactoredGradientSum {
 
     /// Adds a record whose clipped gradient is `layers` scaled by `factor`; returns whether it was admitted.
     func add(_ layers: (GradientLayer, GradientLayer?), scaledBy factor: Double) -> Bool {
-        let first = quantise(layers.0, factor: factor, at: 0)
+        let slot = waiting * factorCount
+        let first = quantise(layers.0, factor: factor, at: slot)
         guard let first else { return false }
         var squares = first.squares
-        var second: (squares: UInt128, end: Int)?
         if let layer = layers.1 {
-            second = quantise(layer, factor: factor, at: first.end)
+            let second = quantise(layer, factor: factor, at: first.end)
             guard let second else { return false }
             let (sum, overflow) = squares.addingReportingOverflow(second.squares)
             guard !overflow else { return false }
             squares = sum
         }
         guard squares <= bound else { return false }
-        accumulate(layers.0, factorsAt: 0)
-        if let layer = layers.1 { accumulate(layer, factorsAt: first.end) }
-        blockRecords += 1
-        if blockRecords == blockCapacity { flush() }
+        if shapes.isEmpty {
+            shapes = [layers.0, layers.1].compactMap { $0 }.map { ($0.error.count, $0.input.count + 1, $0.offset) }
+        }
+        waiting += 1
+        if waiting == Self.groupSize { accumulate() }
         return true
     }
 
     /// The released integers: the fine sum rounded to the mechanism's grid, one per coordinate.
     public func units() -> [Int64] {
+        accumulate()
         flush()
         return total.map { DiscreteGaussianMechanism.coarseUnits(fineSum: $0, fineBits: fineBits) }
     }
@@ -147,17 +159,31 @@ public final class FactoredGradientSum {
         abs(x) <= 0x1p48 ? Double(Int64(x)) : nil
     }
 
-    /// Adds the admitted layer's P ⊗ Q to the block: exact, every product and partial sum an integer below 2⁵³.
-    private func accumulate(_ layer: GradientLayer, factorsAt start: Int) {
-        let rows = layer.error.count
-        let width = layer.input.count + 1
-        let q = UnsafeBufferPointer(rebasing: factors[(start + rows)..<(start + rows + width)])
-        for j in 0..<rows {
-            let p = factors[start + j]
-            if p == 0 { continue }
-            let row = UnsafeMutableBufferPointer(rebasing: block[(layer.offset + j * width)...])
-            for i in 0..<width { row[i] += p * q[i] }
+    /// Adds the waiting records' P ⊗ Q to the block: exact, every product and partial sum an integer below 2⁵³
+    /// (the order of the additions does not matter).
+    private func accumulate() {
+        guard waiting > 0 else { return }
+        let stride = factorCount
+        let first = factors.baseAddress!
+        var start = 0
+        for shape in shapes {
+            let q0 = UnsafePointer(first + start + shape.rows)
+            let (q1, q2, q3) = (q0 + stride, q0 + 2 * stride, q0 + 3 * stride)
+            for j in 0..<shape.rows {
+                // Unused slots have p = 0 and whatever factors were last there: finite integers, so 0·q adds 0.
+                let p0 = first[start + j]
+                let p1 = waiting > 1 ? first[stride + start + j] : 0
+                let p2 = waiting > 2 ? first[2 * stride + start + j] : 0
+                let p3 = waiting > 3 ? first[3 * stride + start + j] : 0
+                if p0 == 0 && p1 == 0 && p2 == 0 && p3 == 0 { continue }
+                let row = block.baseAddress! + shape.offset + j * shape.width
+                for i in 0..<shape.width { row[i] += p0 * q0[i] + p1 * q1[i] + p2 * q2[i] + p3 * q3[i] }
+            }
+            start += shape.rows + shape.width
         }
+        blockRecords += waiting
+        waiting = 0
+        if blockRecords >= blockCapacity - Self.groupSize { flush() }
     }
 
     /// Moves the block's exact integers into the 128-bit totals.
