@@ -56,7 +56,9 @@ public struct DPSGD: Sendable, Codable, Equatable {
             centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
         }
         let count = trainingModel.parameters.count
-        let mechanism = plan.stepMechanism(coordinates: count)
+        guard let mechanism = try? plan.stepMechanism(coordinates: count) else {
+            preconditionFailure("DP-SGD's plan must take the model (`TrainingSetup` checks it)")
+        }
         let total = count + (canaries?.count ?? 0)
         // The noise first, before the data is touched (`DiscreteGaussianMechanism.drawNoise`).
         let noise = mechanism.drawNoise(count: total, using: &random)
@@ -79,11 +81,12 @@ public struct DPSGD: Sendable, Codable, Equatable {
             for i in centred.indices { centred[i] = row[i] - centre[i] }
             trainingModel.addGradient(row: UnsafeBufferPointer(centred), label: label, into: records, scratch: scratch)
         }
-        var sum = records.units() + Array(repeating: 0, count: total - count)
+        var sum = records.units(extraCoordinates: total - count)
         if let members = canaries?.members {
-            // A canary's gradient is C on its own coordinate: Δ grid units exactly.
+            // A canary moves its own coordinate, which is not rounded, by the release's whole sensitivity: exactly the
+            // worst case the accountant assumes of a record.
             let sampled = PoissonSampling.sample(members.count, rate: plan.batchSize, outOf: data.count, using: &random)
-            for member in sampled { sum[count + members[member]] += mechanism.sensitivity }
+            for member in sampled { sum[count + members[member]] += mechanism.releaseSensitivity }
         }
         let expectedBatch = Double(plan.batchSize)
         for p in 0..<total {

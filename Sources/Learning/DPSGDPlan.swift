@@ -21,7 +21,8 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     public let delta: Double
     /// The noise multiplier of the private feature centre's release; nil when the features are not centred.
     public let centringNoise: Double?
-    /// What each step releases the clipped gradient sum by, before the rounding `stepMechanism(coordinates:)` adds.
+    /// The mechanism of the plan's clip and noise multiplier without rounding (checked when the plan is made); a step
+    /// releases its sum by `stepMechanism(coordinates:)`.
     public let stepMechanism: DiscreteGaussianMechanism
 
     private enum CodingKeys: String, CodingKey {
@@ -106,12 +107,17 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
             centringNoise: container.decodeIfPresent(Double.self, forKey: .centringNoise))
     }
 
-    /// What a step over a model of `coordinates` parameters releases its sum by: `stepMechanism` made for a sum rounded
-    /// from the finer grid DP-SGD sums records on (`FactoredGradientSum`), or `stepMechanism` itself when the
-    /// rounding's slack would take the noise past the exact sampler's range (z·⌈√d⌉ above about 2·10⁷).
-    public func stepMechanism(coordinates: Int) -> DiscreteGaussianMechanism {
-        (try? DiscreteGaussianMechanism(clip: clip, noiseMultiplier: noiseMultiplier, roundedCoordinates: coordinates))
-            ?? stepMechanism
+    /// What a step over a model of `coordinates` parameters releases its sum by: `stepMechanism`'s clip and noise
+    /// multiplier, made for the sum's rounding from the finer grid DP-SGD sums records on (`FactoredGradientSum`).
+    /// Refuses a noise multiplier so large for the model that the rounding would add more than 1/64 of the noise
+    /// (z·⌈√d⌉ above about 2.6·10⁵, where the noise is thousands of times the clip).
+    public func stepMechanism(coordinates: Int) throws(LearningError) -> DiscreteGaussianMechanism {
+        do {
+            return try DiscreteGaussianMechanism(
+                clip: clip, noiseMultiplier: noiseMultiplier, roundedCoordinates: coordinates)
+        } catch {
+            throw LearningError(.invalidParameter, "DP-SGD's steps: \(error.reason)")
+        }
     }
 
     /// What the private centre of rows of `featureCount` features is released by; nil when the plan centres nothing.

@@ -4,41 +4,39 @@ public import Privacy
 /// without quantising a record coordinate by coordinate.
 ///
 /// Each layer of a record's clipped gradient is an outer product e ⊗ ã of its error (scaled by the clipping factor)
-/// and its input with a trailing 1. The record is put on a grid of step C/2^f, 2^s times finer than the mechanism's
-/// (f = k + s), as an outer product of integers P ⊗ Q: P = ⌊λe⌉ and Q = ⌊μã⌉, truncated toward zero, with λμ = 2^f/C and
-/// λ‖e‖ = μ‖ã‖ (so both factors carry about f/2 bits). Truncation never lengthens a factor, and the record's exact
-/// squared norm Σ ‖P‖²‖Q‖² over its layers is checked in integers against (2^f)²: a record past it contributes
-/// nothing, as a gradient that is not finite contributes nothing. Each record's integers are a function of that record
-/// and the model alone.
+/// and its input with a trailing 1. The record is put on the grid of step C/2^f (f =
+/// `DiscreteGaussianMechanism.roundedGridExponent`, 2^s times finer than the mechanism's, f = k + s), as an outer
+/// product of integers P ⊗ Q: P = λe and Q = μã, each truncated toward zero, with λμ = 2^f/C and λ‖e‖ = μ‖ã‖ (so both
+/// factors carry about f/2 bits). Truncation never lengthens a factor, and the record's exact squared norm
+/// Σ ‖P‖²‖Q‖² over its layers is checked in integers against (2^f)²: a record past it contributes nothing, as a
+/// gradient that is not finite contributes nothing. Each record's integers are a function of that record and the model
+/// alone.
 ///
 /// The admitted records' products are summed exactly: every |P_j·Q_k| is at most 2^f, an integer, so up to 2⁵³⁻ᶠ
 /// records add up in doubles with every partial sum an integer below 2⁵³ (no rounding, in any order, vectorised);
-/// each block of that many is then moved into 128-bit integers. The released integers round the fine sum to the
-/// mechanism's grid (`DiscreteGaussianMechanism.coarseUnits`), which the mechanism's `roundingSlack` pays for: ⌈√d⌉
-/// on top of Δ. This is where the time goes in a step: one multiply and add per coordinate of a record, where
+/// a step with more records moves each such block into 128-bit integers. The released integers round the fine sum to
+/// the mechanism's grid (`DiscreteGaussianMechanism.coarseUnits`), which the mechanism's `roundingSlack` pays for:
+/// ⌈√d⌉ on top of Δ. This is where the time goes in a step: one multiply and add per coordinate of a record, where
 /// quantising each coordinate took a conversion, a square and two checked additions.
-///
-/// When the mechanism has no rounding slack (a noise multiplier so large that the slack would take the noise past
-/// the exact sampler's range), the records are put on the mechanism's own grid (s = 0) and nothing is rounded.
 public final class FactoredGradientSum {
-    /// The mechanism the sum is released by.
+    /// The mechanism the sum is released by: made for at least this sum's coordinates rounded.
     public let mechanism: DiscreteGaussianMechanism
     /// s: the records' grid has 2^s steps per step of the mechanism's.
     public let fineBits: Int
-    /// The fine grid's exponent f = k + s used when the mechanism rounds: products of at most 2⁴⁴ leave 2⁹ records a
-    /// block, and factors of about 2²² bits resolve a record far below the noise.
-    public static let fineGridExponent = 44
 
     /// Admitted records wait in groups of this many, so that each row of the block is loaded and stored once for all
     /// of them.
     private static let groupSize = 4
 
+    private let coordinates: Int
     private let unitsPerValue: Double
     private let bound: UInt128
     private let blockCapacity: Int
     private var blockRecords = 0
+    private var records = 0
     private let block: UnsafeMutableBufferPointer<Double>
-    private let total: UnsafeMutableBufferPointer<Int128>
+    /// The exact sums of the blocks moved out of `block`; allocated when a step has more than one block of records.
+    private var total: UnsafeMutableBufferPointer<Int128>?
     /// The group's records' factors, `factorCount` numbers each: P and Q of the first layer, then of the second.
     private let factors: UnsafeMutableBufferPointer<Double>
     private let factorCount: Int
@@ -48,18 +46,22 @@ public final class FactoredGradientSum {
     private var shapes: [(rows: Int, width: Int, offset: Int)] = []
 
     /// A zero sum over `coordinates` parameters, for records of layers at most `factorCount` numbers long in all
-    /// (the layers' errors and inputs, each input with its trailing 1).
+    /// (the layers' errors and inputs, each input with its trailing 1), released by `mechanism`, which must be made
+    /// for at least `coordinates` rounded coordinates.
     public init(mechanism: DiscreteGaussianMechanism, coordinates: Int, factorCount: Int) {
+        let slack = Int(mechanism.roundingSlack)
+        precondition(
+            slack > 0 && slack.multipliedReportingOverflow(by: slack).partialValue >= coordinates,
+            "the mechanism must pay for rounding \(coordinates) coordinates")
         self.mechanism = mechanism
-        fineBits = mechanism.roundingSlack > 0 ? Self.fineGridExponent - mechanism.gridExponent : 0
-        let exponent = mechanism.gridExponent + fineBits
+        self.coordinates = coordinates
+        let exponent = DiscreteGaussianMechanism.roundedGridExponent
+        fineBits = exponent - mechanism.gridExponent
         unitsPerValue = Double(sign: .plus, exponent: exponent, significand: 1) / mechanism.clip
         bound = UInt128(1) << (2 * exponent)
         blockCapacity = 1 << (53 - exponent)
         block = .allocate(capacity: coordinates)
         block.initialize(repeating: 0)
-        total = .allocate(capacity: coordinates)
-        total.initialize(repeating: 0)
         self.factorCount = factorCount
         factors = .allocate(capacity: factorCount * Self.groupSize)
         factors.initialize(repeating: 0)
@@ -67,7 +69,7 @@ public final class FactoredGradientSum {
 
     deinit {
         block.deallocate()
-        total.deallocate()
+        total?.deallocate()
         factors.deallocate()
     }
 
@@ -85,6 +87,8 @@ public final class FactoredGradientSum {
             squares = sum
         }
         guard squares <= bound else { return false }
+        records += 1
+        precondition(records <= DiscreteGaussianMechanism.maximumRecords, "a step's sum takes at most 2^31 records")
         if shapes.isEmpty {
             shapes = [layers.0, layers.1].compactMap { $0 }.map { ($0.error.count, $0.input.count + 1, $0.offset) }
         }
@@ -93,11 +97,22 @@ public final class FactoredGradientSum {
         return true
     }
 
-    /// The released integers: the fine sum rounded to the mechanism's grid, one per coordinate.
-    public func units() -> [Int64] {
+    /// The released integers, the fine sum rounded to the mechanism's grid, one per coordinate, followed by
+    /// `extraCoordinates` zeros (for coordinates of the release outside this sum).
+    public func units(extraCoordinates: Int = 0) -> [Int64] {
         accumulate()
-        flush()
-        return total.map { DiscreteGaussianMechanism.coarseUnits(fineSum: $0, fineBits: fineBits) }
+        var units = [Int64](repeating: 0, count: coordinates + extraCoordinates)
+        if let total {
+            flush(into: total)
+            for i in 0..<coordinates {
+                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: total[i], fineBits: fineBits)
+            }
+        } else {
+            for i in 0..<coordinates {
+                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int128(Int64(block[i])), fineBits: fineBits)
+            }
+        }
+        return units
     }
 
     /// Puts the layer's P (its rows) and then Q (its input and the 1) into `factors` from `start`; returns ‖P‖²‖Q‖²
@@ -113,7 +128,8 @@ public final class FactoredGradientSum {
             for i in start..<end { factors[i] = 0 }
             return (0, end)
         }
-        let lambda = (unitsPerValue * inputNorm / errorNorm).squareRoot()
+        // λ = √(2^f/C · ‖ã‖/‖e‖), each factor's root taken apart so that no quotient overflows.
+        let lambda = unitsPerValue.squareRoot() * inputNorm.squareRoot() / errorNorm.squareRoot()
         let mu = unitsPerValue / lambda
         guard lambda.isFinite, mu.isFinite else { return nil }
         let scaledError = factor * lambda
@@ -152,9 +168,9 @@ public final class FactoredGradientSum {
         return exact
     }
 
-    /// x truncated toward zero (the conversion truncates, in one instruction), when it is finite and within 2⁴⁸: past
-    /// it no admitted record has it, and with factors up to 2⁴⁸ no sum of squares leaves 128 bits, so one such factor
-    /// is enough to refuse a record.
+    /// x truncated toward zero (the conversion truncates, in one instruction), when it is finite and within 2⁴⁸: with
+    /// factors up to 2⁴⁸ no sum of squares leaves 128 bits. Past it, no admitted record has it unless its partner
+    /// factors are all zero (the layer adds nothing then), so one such factor is enough to refuse a record.
     private static func truncated(_ x: Double) -> Double? {
         abs(x) <= 0x1p48 ? Double(Int64(x)) : nil
     }
@@ -183,11 +199,21 @@ public final class FactoredGradientSum {
         }
         blockRecords += waiting
         waiting = 0
-        if blockRecords >= blockCapacity - Self.groupSize { flush() }
+        if blockRecords >= blockCapacity - Self.groupSize {
+            let total = total ?? Self.zeros(coordinates)
+            self.total = total
+            flush(into: total)
+        }
+    }
+
+    private static func zeros(_ count: Int) -> UnsafeMutableBufferPointer<Int128> {
+        let buffer = UnsafeMutableBufferPointer<Int128>.allocate(capacity: count)
+        buffer.initialize(repeating: 0)
+        return buffer
     }
 
     /// Moves the block's exact integers into the 128-bit totals.
-    private func flush() {
+    private func flush(into total: UnsafeMutableBufferPointer<Int128>) {
         guard blockRecords > 0 else { return }
         for i in block.indices where block[i] != 0 {
             total[i] += Int128(Int64(block[i]))

@@ -1,8 +1,9 @@
 public import Privacy
 
 /// White-box gradient canaries for the one-run audit (Steinke, Nasr, Jagielski 2023; `OneRunAudit`): m extra records
-/// of the training set, each a member with probability ½ (a secret of the auditor), whose gradient is the clip norm C
-/// on a coordinate of its own after the model's ("Dirac" canaries that neither touch the model nor each other).
+/// of the training set, each a member with probability ½ (a secret of the auditor), whose gradient is on a coordinate
+/// of its own after the model's ("Dirac" canaries that neither touch the model nor each other) and moves it by the
+/// step's whole L2 sensitivity: C plus the ⌈√d⌉ grid steps the rounding of the model's sum pays for.
 /// `DPSGD.step(on:random:canaries:)` samples the members like every example and releases their coordinates with the
 /// step's noise, by the same loop as the model's; a canary's score is the sum of its released coordinate over the
 /// steps, divided by C. Each canary then has exactly the privacy the accountant computes for the plan's steps, so a

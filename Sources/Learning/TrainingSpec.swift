@@ -92,6 +92,7 @@ public struct TrainingSetup: Sendable {
         initialModel = try Model(
             kind: spec.model, featureCount: dataset.featureCount, classCount: dataset.classCount,
             hiddenUnits: spec.hiddenUnits, seed: spec.seed)
+        _ = try plan.stepMechanism(coordinates: initialModel.parameters.count)
     }
 
     /// Parses the CSV `csv` (named `source` in errors) within the schema when there is one (JSON, named

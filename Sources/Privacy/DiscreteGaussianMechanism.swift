@@ -40,8 +40,12 @@ import Glibc
 /// then rounded to the nearest integer multiple of 2^s (half away from zero, `coarseUnits`). A record moves the fine
 /// sum by at most 2^s·Δ, and each of the two roundings moves the result by at most ½ per coordinate, so the released
 /// integers have L2 sensitivity at most Δ + √d; the noise is calibrated to Δ + ⌈√d⌉ (`releaseSensitivity`) instead of
-/// Δ, and everything above holds with that sensitivity. With σ ≥ 2²⁰ it costs a relative ⌈√d⌉/Δ of noise: 10⁻⁴ for
-/// mnist_5k's softmax at z = 1.
+/// Δ, and everything above holds with that sensitivity. (Through the rounding, what one record changes depends on the
+/// rest of the batch; the subsampled Gaussian's bounds still hold, by joint convexity of the hockey-stick and Rényi
+/// divergences over the batch's other records and the Gaussian's invariance under rotation, for every shift of norm
+/// at most Δ + ⌈√d⌉.) The extra noise is ⌈√d⌉/Δ of it, so a rounded release takes the finest grid (k up to 31) whose
+/// noise stays within 2²⁴ steps: about z·⌈√d⌉/2²⁴, 10⁻⁵ for mnist_5k's softmax at z = 1. Where it would be more than
+/// 1/64 (z·⌈√d⌉ above about 2.6·10⁵), the mechanism is refused.
 public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// C, the L2 norm records are clipped to.
     public let clip: Double
@@ -66,10 +70,18 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     public static let maximumGridExponent = 31
     /// The most records a sum may take without its 64-bit integers overflowing.
     public static let maximumRecords = 1 << 31
+    /// The grid a rounded release's sum is formed on: 2⁴⁴ steps in C (`FactoredGradientSum`).
+    public static let roundedGridExponent = 44
+    /// A rounded release's noise, in grid steps, at most: 2²⁴, well within the exact sampler's range (about 2^24.7).
+    static let roundedNoiseSteps = 0x1p24
+    /// The most of the noise a rounded release's slack may add: ⌈√d⌉ ≤ Δ/64.
+    public static let maximumRoundingCost = 1.0 / 64
 
     /// The mechanism for records clipped to `clip` at noise multiplier `noiseMultiplier` (in the accountants' range),
-    /// for a release that rounds `roundedCoordinates` coordinates from a finer grid (0: none). Refuses a rounded release
-    /// whose noise would be past the sampler's exact range (z·⌈√d⌉ above about 2·10⁷).
+    /// for a release that rounds `roundedCoordinates` coordinates from the grid of `roundedGridExponent` (0: none).
+    /// A rounded release takes the finest grid whose noise stays within 2²⁴ steps (k up to 31), so its slack ⌈√d⌉
+    /// costs as little of the noise as the exact sampler allows; it is refused where that is more than 1/64
+    /// (`maximumRoundingCost`: z·⌈√d⌉ above about 2.6·10⁵).
     public init(clip: Double, noiseMultiplier: Double, roundedCoordinates: Int = 0) throws(PrivacyError) {
         guard clip > 0, clip.isFinite else {
             throw PrivacyError(.invalidParameter, "the clipping norm must be positive and finite, got \(clip)")
@@ -78,20 +90,30 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         _ = try SubsampledGaussian(samplingRate: 1, noiseMultiplier: noiseMultiplier)
         // The smallest k with z·2^k ≥ 2²⁰ (none for z ≥ 2²⁰), within the integers' range.
         let wanted = Int((Double(Self.noiseResolution) - log2(noiseMultiplier)).rounded(.up))
-        let k = min(max(wanted, 0), Self.maximumGridExponent)
+        var k = min(max(wanted, 0), Self.maximumGridExponent)
         guard roundedCoordinates >= 0, roundedCoordinates <= 1 << 48 else {
             throw PrivacyError(.invalidParameter, "a release rounds 0...2^48 coordinates, not \(roundedCoordinates)")
         }
         let slack = Int64(Self.ceilingSquareRoot(UInt64(roundedCoordinates)))
-        // (z·(2^k + slack))² in double precision is below 2⁵¹ with a relative error of 2⁻⁵², so within ½ of the
-        // truth: one more unit covers it. (Past 2⁵¹, σ is past the exact sampler's range as well.)
-        let scaled = noiseMultiplier * Double((1 << k) + slack)
-        guard scaled * scaled < 0x1p51 else {
-            throw PrivacyError(
-                .invalidParameter,
-                "noise multiplier \(noiseMultiplier) over \(roundedCoordinates) rounded coordinates needs noise past the exact sampler's range"
-            )
+        if slack > 0 {
+            let noiseSteps = { (exponent: Int) in noiseMultiplier * Double((1 << exponent) + slack) }
+            while k < Self.maximumGridExponent && noiseSteps(k + 1) <= Self.roundedNoiseSteps { k += 1 }
+            guard noiseSteps(k) <= Self.roundedNoiseSteps, Double(slack) <= Self.maximumRoundingCost * Double(1 << k)
+            else {
+                throw PrivacyError(
+                    .invalidParameter,
+                    "noise multiplier \(noiseMultiplier) over \(roundedCoordinates) coordinates: rounding the sum would add more than 1/64 of the noise within the exact sampler's range (z·⌈√d⌉ must be at most about 2.6e5; use a smaller noise multiplier or model)"
+                )
+            }
+            guard (Double(sign: .plus, exponent: Self.roundedGridExponent, significand: 1) / clip).isFinite else {
+                throw PrivacyError(
+                    .invalidParameter,
+                    "the clipping norm \(clip) is too small for a grid of 2^\(Self.roundedGridExponent) steps in it")
+            }
         }
+        // (z·(2^k + slack))² in double precision is at most 2⁴⁸ (2⁴² without rounding) with a relative error of
+        // 3·2⁻⁵³, so within 0.1 of the truth: one more unit covers it.
+        let scaled = noiseMultiplier * Double((1 << k) + slack)
         let variance = UInt64((scaled * scaled).rounded(.up)) + 1 + Self.smoothingVariance
         guard (Double(1 << k) / clip).isFinite, (clip / Double(1 << k)).isNormal else {
             throw PrivacyError(

@@ -119,28 +119,30 @@ struct FactoredGradientSumTests {
         #expect(sum.units().allSatisfy { $0 == 0 })
     }
 
-    @Test("the plan rounds when the noise allows it, and sums on the mechanism's own grid when it does not")
-    func planFallsBack() throws {
+    @Test("the plan's step mechanism pays for the rounding; a noise multiplier too large for the model is refused")
+    func planRefusesTooMuchRounding() throws {
         let plan = try DPSGDPlan(
             exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1.6,
             delta: 1e-5)
-        #expect(plan.stepMechanism(coordinates: 50_890).roundingSlack == 226)
+        let mechanism = try plan.stepMechanism(coordinates: 50_890)
+        #expect(mechanism.roundingSlack == 226 && mechanism.continuousNoiseMultiplier >= 1.6)
+        // The finest grid the sampler allows: 2²² steps in C at z = 1.6, so the slack is 5·10⁻⁵ of the noise.
+        #expect(mechanism.gridExponent == 23)
         let loud = try DPSGDPlan(
-            exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 1e6,
+            exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 2_000,
             delta: 1e-5)
-        let mechanism = loud.stepMechanism(coordinates: 50_890)
-        #expect(mechanism == loud.stepMechanism && mechanism.roundingSlack == 0)
-        // On the mechanism's own grid (here Δ = 1: the noise is a million times C) a record stays within Δ.
-        let model = try Self.model(.softmax, classes: 4, seed: 4)
-        let one = Self.units(model, mechanism, [([3, -1, 0.5, 2, 0, 1], 1)])
-        let squares = one.reduce(UInt128(0)) { $0 + UInt128($1.magnitude) * UInt128($1.magnitude) }
-        #expect(squares <= UInt128(mechanism.sensitivity * mechanism.sensitivity))
-        // At a noise multiplier that still rounds, the sum of a record is on the fine grid and rounded once.
-        let rounding = plan.stepMechanism(coordinates: model.parameters.count)
-        let released = Self.units(model, rounding, [([3, -1, 0.5, 2, 0, 1], 1)])
-        let norm = released.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-        let clipped = model.gradient(row: [3, -1, 0.5, 2, 0, 1], label: 1, clippedTo: 1)
-        let expected = clipped.reduce(0.0) { $0 + $1 * $1 }.squareRoot() * Double(rounding.sensitivity)
-        #expect(expected > 1000 && abs(norm - expected) <= Double(rounding.roundingSlack), "\(norm) vs \(expected)")
+        let error = #expect(throws: LearningError.self) { try loud.stepMechanism(coordinates: 50_890) }
+        #expect(error?.reason.contains("50890 coordinates") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("1/64 of the noise") == true, "\(error?.reason ?? "")")
+        #expect(try loud.stepMechanism(coordinates: 650).roundingSlack == 26)
+        // The setup a training run starts from refuses it before anything trains.
+        let csv = "a,b,label\n" + (0..<40).map { "\($0 % 7),\($0 % 3),\($0 % 2)" }.joined(separator: "\n")
+        let spec = TrainingSpec(
+            label: "label", model: .mlp, hiddenUnits: 40_000, noiseMultiplier: 2_000, delta: 1e-3, epochs: 1,
+            batchSize: 8, learningRate: 0.1, clip: 1)
+        let refusal = #expect(throws: LearningError.self) {
+            try TrainingSetup(csv: Array(csv.utf8), source: "t.csv", schema: nil, schemaSource: "", spec: spec)
+        }
+        #expect(refusal?.reason.contains("1/64 of the noise") == true, "\(refusal?.reason ?? "")")
     }
 }

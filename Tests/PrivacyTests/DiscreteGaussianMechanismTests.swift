@@ -88,15 +88,28 @@ struct DiscreteGaussianMechanismTests {
         #expect(huge.overflowed && !mechanism.admits(huge))
     }
 
-    @Test("a rounded release pays ⌈√d⌉ on top of Δ, and the accountants' z still holds of what is drawn")
+    @Test("a rounded release pays ⌈√d⌉ on top of Δ on the finest grid the sampler allows, at most 1/64 of the noise")
     func roundedRelease() throws {
         for (d, slack) in [(1, 1), (2, 2), (4, 2), (5, 3), (785, 29), (7_850, 89), (50_890, 226)] {
-            for z in [0.3, 1, 1.6, 4.54, 1000] {
-                let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: z, roundedCoordinates: d)
+            for z in [0.0001, 0.3, 1, 1.6, 4.54, 20, 1000] {
+                let made = try? DiscreteGaussianMechanism(clip: 1, noiseMultiplier: z, roundedCoordinates: d)
+                let plain = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: z)
+                // Refused exactly where no grid from the plain one's to 2³¹ keeps the noise within 2²⁴ steps with the
+                // slack at most 1/64 of Δ.
+                let possible = (plain.gridExponent...31).contains { k in
+                    z * Double((1 << k) + slack) <= 0x1p24 && 64 * slack <= 1 << k
+                }
+                #expect((made != nil) == possible, "d \(d), z \(z)")
+                guard let mechanism = made else { continue }
                 #expect(mechanism.roundingSlack == Int64(slack), "d \(d)")
                 #expect(mechanism.releaseSensitivity == mechanism.sensitivity + Int64(slack))
+                #expect(mechanism.gridExponent >= plain.gridExponent && mechanism.gridExponent <= 31)
+                #expect(Double(slack) <= Double(mechanism.sensitivity) / 64, "d \(d), z \(z)")
                 let sigma = Double(mechanism.noise.varianceNumerator).squareRoot()
-                #expect(sigma >= z * Double(mechanism.releaseSensitivity), "d \(d), z \(z)")
+                #expect(sigma >= z * Double(mechanism.releaseSensitivity) && sigma <= 0x1p24 + 5, "d \(d), z \(z)")
+                // The finest such grid: one step finer would pass 2²⁴ (or k is at its cap).
+                let finer = z * Double((2 << mechanism.gridExponent) + Int64(slack))
+                #expect(finer > 0x1p24 || mechanism.gridExponent == 31, "d \(d), z \(z)")
                 #expect(mechanism.continuousNoiseMultiplier >= z)
                 #expect(mechanism.continuousNoiseMultiplier <= z * (1 + 1e-9), "d \(d), z \(z)")
             }
@@ -105,11 +118,11 @@ struct DiscreteGaussianMechanismTests {
         let plain = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1.1)
         #expect(try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1.1, roundedCoordinates: 0) == plain)
         #expect(plain.roundingSlack == 0 && plain.releaseSensitivity == plain.sensitivity)
-        // Noise past the exact sampler's range is refused, naming it.
+        // A rounding too costly within the exact sampler's range is refused, naming it.
         let error = #expect(throws: PrivacyError.self) {
             try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1e6, roundedCoordinates: 50_890)
         }
-        #expect(error?.reason.contains("sampler") == true, "\(error?.reason ?? "")")
+        #expect(error?.reason.contains("exact sampler's range") == true, "\(error?.reason ?? "")")
         // Rounding to the nearest unit, half away from zero, exactly in 128 bits.
         for (fine, bits, coarse) in [
             (5, 1, 3), (-5, 1, -3), (4, 1, 2), (3, 2, 1), (-2, 2, -1), (1, 2, 0), (-1, 2, 0), (0, 13, 0),
