@@ -4,9 +4,9 @@ public import Privacy
 
 /// Differentially private SGD (Abadi et al. 2016) as Opacus runs it, with exact noise: each step samples every example
 /// independently with probability q = B/n (`PoissonSampling`), clips each sampled example's gradient to L2 norm C,
-/// sums the clipped gradients exactly in integers (`FactoredGradientSum`), releases the sum with discrete Gaussian noise of noise multiplier σ on a grid far finer than the noise
-/// (`DiscreteGaussianMechanism`, which the continuous accountants bound), divides by the expected batch size B, and
-/// takes an SGD step with momentum. When the plan centres the features, the first step releases their private centre
+/// sums the clipped gradients exactly in integers (`FactoredGradientSum`), releases the sum with discrete Gaussian
+/// noise of noise multiplier σ on a grid far finer than the noise (`DiscreteGaussianMechanism`, which the continuous
+/// accountants bound), divides by the expected batch size B, and takes an SGD step with momentum. When the plan centres the features, the first step releases their private centre
 /// (`PrivateCentre`) and every step trains on features minus that centre. The model, the velocity, the centre and the
 /// steps taken are the whole training state (what a checkpoint holds).
 public struct DPSGD: Sendable, Codable, Equatable {
