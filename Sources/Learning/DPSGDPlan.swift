@@ -110,7 +110,7 @@ public struct DPSGDPlan: Sendable, Codable, Equatable {
     /// What a step over a model of `coordinates` parameters releases its sum by: `stepMechanism`'s clip and noise
     /// multiplier, made for the sum's rounding from the finer grid DP-SGD sums records on (`FactoredGradientSum`).
     /// Refuses a noise multiplier so large for the model that the rounding would add more than 1/64 of the noise
-    /// (z·⌈√d⌉ above about 2.6·10⁵, where the noise is thousands of times the clip).
+    /// (z·⌈√d⌉ above 1.3·10⁵ to 2.6·10⁵, by d, where the noise is thousands of times the clip).
     public func stepMechanism(coordinates: Int) throws(LearningError) -> DiscreteGaussianMechanism {
         do {
             return try DiscreteGaussianMechanism(

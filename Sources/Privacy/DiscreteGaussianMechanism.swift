@@ -45,7 +45,7 @@ import Glibc
 /// divergences over the batch's other records and the Gaussian's invariance under rotation, for every shift of norm
 /// at most Δ + ⌈√d⌉.) The extra noise is ⌈√d⌉/Δ of it, so a rounded release takes the finest grid (k up to 31) whose
 /// noise stays within 2²⁴ steps: about z·⌈√d⌉/2²⁴, 10⁻⁵ for mnist_5k's softmax at z = 1. Where it would be more than
-/// 1/64 (z·⌈√d⌉ above about 2.6·10⁵), the mechanism is refused.
+/// 1/64 (z·⌈√d⌉ above 1.3·10⁵ to 2.6·10⁵, by d: z above 1,010 for 50,890 coordinates), the mechanism is refused.
 public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// C, the L2 norm records are clipped to.
     public let clip: Double
@@ -81,7 +81,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// for a release that rounds `roundedCoordinates` coordinates from the grid of `roundedGridExponent` (0: none).
     /// A rounded release takes the finest grid whose noise stays within 2²⁴ steps (k up to 31), so its slack ⌈√d⌉
     /// costs as little of the noise as the exact sampler allows; it is refused where that is more than 1/64
-    /// (`maximumRoundingCost`: z·⌈√d⌉ above about 2.6·10⁵).
+    /// (`maximumRoundingCost`: z·⌈√d⌉ above 1.3·10⁵ to 2.6·10⁵, by d).
     public init(clip: Double, noiseMultiplier: Double, roundedCoordinates: Int = 0) throws(PrivacyError) {
         guard clip > 0, clip.isFinite else {
             throw PrivacyError(.invalidParameter, "the clipping norm must be positive and finite, got \(clip)")
@@ -102,7 +102,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
             else {
                 throw PrivacyError(
                     .invalidParameter,
-                    "noise multiplier \(noiseMultiplier) over \(roundedCoordinates) coordinates: rounding the sum would add more than 1/64 of the noise within the exact sampler's range (z·⌈√d⌉ must be at most about 2.6e5; use a smaller noise multiplier or model)"
+                    "noise multiplier \(noiseMultiplier) over \(roundedCoordinates) coordinates: rounding the sum would add more than 1/64 of the noise within the exact sampler's range (z·⌈√d⌉ must be at most 1.3e5 to 2.6e5, by d; use a smaller noise multiplier or model)"
                 )
             }
             guard (Double(sign: .plus, exponent: Self.roundedGridExponent, significand: 1) / clip).isFinite else {

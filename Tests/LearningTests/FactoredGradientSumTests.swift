@@ -1,8 +1,9 @@
 import CloisterCrypto
 import Foundation
-import Learning
 import Privacy
 import Testing
+
+@testable import Learning
 
 @Suite("DP-SGD's exact factored sum: records as integer outer products on a finer grid, rounded once")
 struct FactoredGradientSumTests {
@@ -101,6 +102,29 @@ struct FactoredGradientSumTests {
         #expect(forward == Self.units(model, mechanism, records.reversed()))
         #expect(forward == Self.units(model, mechanism, records.shuffled(using: &generator)))
         #expect(forward.contains { $0 != 0 })
+    }
+
+    @Test("the exact norm check: a record scaled past C is refused and adds nothing; at C it is admitted")
+    func normCheck() throws {
+        let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1, roundedCoordinates: 6)
+        let error = [1.0, 0]
+        let input = [0.6, 0.8]  // with the bias's 1, ‖ã‖ = √2, so the record's norm is √2 times the factor
+        error.withUnsafeBufferPointer { e in
+            input.withUnsafeBufferPointer { x in
+                let layer = GradientLayer(error: e, input: x, offset: 0)
+                for (factor, admitted) in [(1 / 2.squareRoot(), true), (1.0001 / 2.squareRoot(), false), (1, false)] {
+                    let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 6, factorCount: 5)
+                    #expect(sum.add((layer, nil), scaledBy: factor) == admitted, "factor \(factor)")
+                    let units = sum.units()
+                    let squares = units.reduce(0.0) { $0 + Double($1) * Double($1) }
+                    if admitted {
+                        #expect(squares > 0 && squares <= pow(Double(mechanism.releaseSensitivity), 2))
+                    } else {
+                        #expect(units.allSatisfy { $0 == 0 })
+                    }
+                }
+            }
+        }
     }
 
     @Test("records that are not finite are refused; a zero gradient adds nothing")
