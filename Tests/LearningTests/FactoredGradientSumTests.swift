@@ -150,7 +150,7 @@ struct FactoredGradientSumTests {
             delta: 1e-5)
         let mechanism = try plan.stepMechanism(coordinates: 50_890)
         #expect(mechanism.roundingSlack == 226 && mechanism.continuousNoiseMultiplier >= 1.6)
-        // The finest grid the sampler allows: 2²² steps in C at z = 1.6, so the slack is 5·10⁻⁵ of the noise.
+        // The finest grid the sampler allows: 2²³ steps in C at z = 1.6, so the slack is 3·10⁻⁵ of the noise.
         #expect(mechanism.gridExponent == 23)
         let loud = try DPSGDPlan(
             exampleCount: 1_000, batchSize: 100, epochs: 1, learningRate: 0.1, clip: 1, noiseMultiplier: 2_000,
