@@ -29,7 +29,7 @@ import Glibc
 /// (ε + 2Tdη, e^(Tdη)·δ) — 2Tdη < 10⁻¹¹⁵ for every run the accountants take (T ≤ 2³⁰, d ≤ 2⁴⁰), and covered by
 /// `Accountant.epsilon`, which answers the ε at the next δ down, rounded up one unit in the last place (the δ
 /// rounding, a relative 2⁻⁵³, absorbs the slack even where an ε below 10⁻¹⁰⁰ would not). The sampler's one departure
-/// from N_ℤ(0, σ²) (`DiscreteGaussian`: a candidate past 2⁶³, probability below e^(−2²⁸)) adds at most Td·e^(−2²⁸)
+/// from N_ℤ(0, σ²) (`DiscreteGaussian`: a magnitude past 2⁴⁶, probability below e^(−2³¹)) adds at most Td·e^(−2³¹)
 /// to δ, absorbed the same way. This holds in
 /// every dimension, where an exact privacy-loss distribution of the d-dimensional discrete Gaussian is not known
 /// (unlike the continuous one, it is not rotation invariant). The noise variance paid for it is 16 grid units² out of
@@ -72,7 +72,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     public static let maximumRecords = 1 << 31
     /// The grid a rounded release's sum is formed on: 2⁴⁴ steps in C (`FactoredGradientSum`).
     public static let roundedGridExponent = 44
-    /// A rounded release's noise, in grid steps, at most: 2²⁴, well within the exact sampler's range (about 2^24.7).
+    /// A rounded release's noise, in grid steps, at most: 2²⁴, well within the exact sampler's range (σ up to 2³⁰).
     static let roundedNoiseSteps = 0x1p24
     /// The most of the noise a rounded release's slack may add: ⌈√d⌉ ≤ Δ/64.
     public static let maximumRoundingCost = 1.0 / 64
@@ -182,6 +182,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// 2022 time such samplers), and a whole vector's draw shows a timer only the sum of the draws' costs. That sum still
     /// carries a little of each |N| (most for a release of one coordinate, adaptive clipping's count): the README's
     /// "Exact noise" says how much, and that it is not closed.
+    @inlinable
     public func drawNoise<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
         (0..<count).map { _ in noise.sample(using: &source) }
     }

@@ -1,15 +1,25 @@
-"""Canonne, Kamath and Steinke's exact samplers ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020,
-Algorithms 1-3) in Python's unbounded integers, drawing the same random words as Cloister's `KeyedRandomStream` (the
-AES-256-CTR keystream of AES-256-GCM over zero blocks, nonce = stream (8 bytes, big-endian) || block (4 bytes), 4 KiB a
-block, read as little-endian 64-bit words) and consuming them by the same rules (the Laplace's uniform integer by
-Lemire's multiply-and-shift with rejection; a Bernoulli(n/d) trial by comparing the words' bits, lowest first, with
-n/d's binary digits, a sample starting on a fresh word; no draw for a Bernoulli of probability 0 or 1). The
-known-answer test of `DiscreteGaussian` compares the two sample for sample.
+"""The discrete Gaussian N_Z(0, A/B) sampled from blocks, as Cloister's `DiscreteGaussian` samples it, written
+independently in Python's unbounded integers and its `decimal` module, drawing the same random words as Cloister's
+`KeyedRandomStream` (the AES-256-CTR keystream of AES-256-GCM over zero blocks, nonce = stream (8 bytes, big-endian) ||
+block (4 bytes), 4 KiB a block, read as little-endian 64-bit words) and consuming them by the same rules:
+
+- the magnitudes are cut into blocks of w = 2^s integers, s the largest with (16 * 2^s)^2 * B <= A;
+- per try, a word U picks block j, the first with U / 2^64 < F_j, where F_j is the blocks' cumulative mass
+  sum_{i <= j} exp(-(i w)^2 B / 2A) over its total, here computed in 120-digit decimal arithmetic (a word within
+  10^-90 of a threshold, which the 2,000 known answers never meet, is refused rather than guessed);
+- a second word gives the offset J (its low s bits) and the sign (its top bit); a negative zero is drawn again;
+- the magnitude jw + J is kept by Canonne, Kamath and Steinke's Bernoulli(exp(-g)) for g = (2 jw J + J^2) B / 2A
+  ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1), each Bernoulli(n/d) comparing random
+  bits, lowest first, of further words with n/d's binary digits; a sample starts on a fresh word for these bits, and
+  its tries share them; no draw for a Bernoulli of probability 0 or 1.
+
+The known-answer test of `DiscreteGaussian` compares the two sample for sample.
 
   sample --key HEX --stream N --numerator A --denominator B --count K
       prints K samples of N_Z(0, A/B), one a line.
 """
 import argparse
+import decimal
 import sys
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -31,10 +41,23 @@ class Words:
 class Sampler:
     def __init__(self, words: Words, a: int, b: int):
         self.words, self.a, self.b = words, a, b
-        root = 0
-        while (root + 1) ** 2 * b <= a:
-            root += 1
-        self.t = root + 1
+        self.shift = 0
+        while (16 << (self.shift + 1)) ** 2 * b <= a:
+            self.shift += 1
+        w = 1 << self.shift
+        context = decimal.Context(prec=120)
+        masses, j = [], 0
+        while True:
+            mass = context.exp(context.divide(decimal.Decimal(-((j * w) ** 2) * b), decimal.Decimal(2 * a)))
+            masses.append(mass)
+            if mass < decimal.Decimal(10) ** -110:
+                break
+            j += 1
+        total = context.add(sum(masses[:-1], decimal.Decimal(0)), masses[-1])
+        self.thresholds, running = [], decimal.Decimal(0)
+        for mass in masses:
+            running = context.add(running, mass)
+            self.thresholds.append(context.multiply(context.divide(running, total), decimal.Decimal(2**64)))
         self.word, self.remaining = 0, 0
 
     def bit(self) -> int:
@@ -45,15 +68,6 @@ class Sampler:
         self.word >>= 1
         self.remaining -= 1
         return bit
-
-    def uniform(self, m: int) -> int:
-        """Lemire's multiply-and-shift with rejection, 0 < m < 2^64."""
-        product = self.words.next() * m
-        if product % 2**64 < m:
-            threshold = (2**64 - m) % m
-            while product % 2**64 < threshold:
-                product = self.words.next() * m
-        return product >> 64
 
     def bernoulli(self, n: int, d: int) -> bool:
         """U < n/d for U uniform in [0, 1): compare U's random bits with n/d's binary digits."""
@@ -83,31 +97,30 @@ class Sampler:
                 return False
         return self.bernoulli_exp_fraction(n % d, d)
 
-    def discrete_laplace(self) -> int:
-        """Algorithm 2 with s = 1: P[Y = y] proportional to exp(-|y|/t)."""
-        t = self.t
-        while True:
-            u = self.uniform(t)
-            if not self.bernoulli_exp(u, t):
-                continue
-            v = 0
-            while self.bernoulli_exp(1, 1):
-                v += 1
-            x = u + t * v
-            negative = self.bit() == 1
-            if negative and x == 0:
-                continue
-            return -x if negative else x
+    def block(self, u: int) -> int:
+        """The first block j with u / 2^64 < F_j, for a word u decided by its 64 bits."""
+        margin = decimal.Decimal(10) ** -90 * 2**64
+        for j, threshold in enumerate(self.thresholds):
+            if u + 1 <= threshold - margin:
+                return j
+            if u < threshold + margin:
+                raise SystemExit(f"word {u} is within 1e-90 of block {j}'s threshold: not decided at 64 bits")
+        raise SystemExit(f"word {u} is past every block computed")
 
     def next(self) -> int:
-        """Algorithm 3: accept a discrete Laplace candidate y with probability exp(-(|y| - sigma^2/t)^2 / 2 sigma^2)."""
-        a, b, t = self.a, self.b, self.t
+        a, b, shift = self.a, self.b, self.shift
         self.word, self.remaining = 0, 0
         while True:
-            y = self.discrete_laplace()
-            u = abs(y) * b * t - a
-            if self.bernoulli_exp(u * u, 2 * a * b * t * t):
-                return y
+            j = self.block(self.words.next())
+            placement = self.words.next()
+            offset = placement & ((1 << shift) - 1)
+            negative = placement >> 63 == 1
+            start = j << shift
+            magnitude = start + offset
+            if negative and magnitude == 0:
+                continue
+            if self.bernoulli_exp((2 * start * offset + offset * offset) * b, 2 * a):
+                return -magnitude if negative else magnitude
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
 import CloisterCrypto
 import CloisterTestSupport
 import Foundation
-import Privacy
 import Testing
 
-@Suite("Discrete Gaussian: exact samples of N_Z(0, σ²) in integer arithmetic (Canonne, Kamath, Steinke 2020)")
+@testable import Privacy
+
+@Suite("Discrete Gaussian: exact samples of N_Z(0, σ²) in integer arithmetic, from blocks")
 struct DiscreteGaussianTests {
     static let key = [UInt8](repeating: 1, count: 32)
 
@@ -16,10 +17,13 @@ struct DiscreteGaussianTests {
         mutating func next() -> Int64 { distribution.sample(using: &source) }
     }
 
-    static func sampler(_ a: UInt64, _ b: UInt64, stream: UInt64 = 7) throws -> Sampler {
-        Sampler(
-            distribution: try DiscreteGaussian(varianceNumerator: a, varianceDenominator: b),
-            source: try KeyedRandomStream(key: key, stream: stream))
+    /// N_ℤ(0, a/b) from the keyed stream `stream`; with `tablePrecision`, its table's bounds that coarse.
+    static func sampler(_ a: UInt64, _ b: UInt64, stream: UInt64 = 7, tablePrecision: Int? = nil) throws -> Sampler {
+        let distribution =
+            try tablePrecision.map {
+                try DiscreteGaussian(varianceNumerator: a, varianceDenominator: b, tablePrecision: $0)
+            } ?? DiscreteGaussian(varianceNumerator: a, varianceDenominator: b)
+        return Sampler(distribution: distribution, source: try KeyedRandomStream(key: key, stream: stream))
     }
 
     /// P[X = x] ∝ exp(−x²/2σ²) over |x| ≤ 40σ + 40 (beyond, the mass is below 1e−300).
@@ -42,10 +46,26 @@ struct DiscreteGaussianTests {
         "a million draws fit the exact mass (χ², p = 1e−6) and are symmetric, for σ from 0.5 to 1,000",
         arguments: [(UInt64(1), UInt64(4)), (2, 1), (9, 1), (1_000_000, 1)])
     func chiSquare(_ a: UInt64, _ b: UInt64) throws {
-        var sampler = try Self.sampler(a, b, stream: a &* 31 &+ b)
-        let variance = Double(a) / Double(b)
+        try Self.fitsExactMass(try Self.sampler(a, b, stream: a &* 31 &+ b), draws: 1_000_000)
+    }
+
+    @Test(
+        "with the table's bounds at 8 bits, so most blocks are settled by refining them, the draws still fit the exact mass",
+        arguments: [(UInt64(9), UInt64(1), 40_000), (1_000_000, 1, 1_000)])
+    func chiSquareRefined(_ a: UInt64, _ b: UInt64, draws: Int) throws {
+        let sampler = try Self.sampler(a, b, stream: a &+ 99, tablePrecision: 8)
+        let table = sampler.distribution.table
+        // The share of words the coarse table leaves undecided, each sent to `exactBlock`.
+        let undecided = zip(table.lower, table.upper).reduce(0.0) { $0 + (Double($1.1) - Double($1.0) + 1) / 0x1p64 }
+        #expect(undecided > 0.5, "\(undecided) of the words reach the exact comparison")
+        try Self.fitsExactMass(sampler, draws: draws)
+    }
+
+    /// χ² (p = 1e−6) of `draws` samples against N_ℤ(0, σ²)'s mass, and the split of signs.
+    static func fitsExactMass(_ start: Sampler, draws: Int) throws {
+        var sampler = start
+        let variance = Double(sampler.distribution.varianceNumerator) / Double(sampler.distribution.varianceDenominator)
         let (range, probability) = Self.mass(variance: variance)
-        let draws = 1_000_000
         var counts = [Int](repeating: 0, count: range.count)
         for _ in 0..<draws {
             let value = Int(sampler.next())
@@ -80,8 +100,8 @@ struct DiscreteGaussianTests {
     }
 
     @Test(
-        "known answers: the same words give the same samples as a Python implementation of CKS's algorithms",
-        arguments: [(UInt64(1), UInt64(4)), (9, 1), (7, 3), (1_000_000, 1), (1 << 40, 1)])
+        "known answers: the same words give the same samples as an independent Python implementation (decimal thresholds)",
+        arguments: [(UInt64(1), UInt64(4)), (9, 1), (7, 3), (1_000, 1), (1_000_000, 1), (1 << 40, 1), (1 << 60, 3)])
     func knownAnswers(_ a: UInt64, _ b: UInt64) throws {
         let python = try #require(TestEnvironment.python, "set CLOISTER_PYTHON (make test does)")
         let count = 2_000
@@ -100,25 +120,90 @@ struct DiscreteGaussianTests {
 
     @Test("parameters whose arithmetic would leave 128 bits, and zero variances, are refused")
     func refusals() throws {
-        for (a, b) in [(UInt64(0), UInt64(1)), (1, 0), (1, (1 << 32) + 1), (UInt64.max, 1), (1 << 52, 1)] {
+        for (a, b) in [(UInt64(0), UInt64(1)), (1, 0), (1, (1 << 32) + 1), (UInt64.max, 1), ((1 << 60) + 1, 1)] {
             #expect(throws: PrivacyError.self, "\(a)/\(b)") { _ = try Self.sampler(a, b) }
         }
-        // σ = 2²⁴ still fits: 2·σ²·(σ + 1)² < 2¹⁰⁰.
-        var large = try Self.sampler(1 << 48, 1)
-        #expect(abs(large.next()) < 1 << 30)
+        // σ = 2³⁰ still fits, and σ = 2⁻¹⁶.
+        var large = try Self.sampler(1 << 60, 1)
+        #expect((0..<100).map { _ in abs(large.next()) }.max()! < 1 << 34)
+        var small = try Self.sampler(1, 1 << 32)
+        #expect((0..<100).allSatisfy { _ in small.next() == 0 })
+    }
+
+    /// A source of words that counts them.
+    struct CountingSource: RandomNumberGenerator {
+        var inner: KeyedRandomStream
+        var drawn = 0
+
+        mutating func next() -> UInt64 {
+            drawn += 1
+            return inner.next()
+        }
+    }
+
+    @Test(
+        "the exact comparison agrees with the 128-bit table on every word both decide, over many rounds of refinement",
+        arguments: [(UInt64(9), UInt64(1)), (1_000_000, 1), (1 << 40, 1)])
+    func refinementAgrees(_ a: UInt64, _ b: UInt64) throws {
+        let fine = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: 128)
+        let coarse = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: 4)
+        var words = try KeyedRandomStream(key: Self.key, stream: 41)
+        var further = CountingSource(inner: try KeyedRandomStream(key: Self.key, stream: 42))
+        var rounds = [Int: Int]()
+        for _ in 0..<1_000 {
+            let word = words.next()
+            var block = Int(fine.guide[Int(word >> 56)])
+            while word > fine.upper[block] { block += 1 }
+            try #require(word < fine.lower[block], "the 128-bit table decides word \(word)")
+            let before = further.drawn
+            let exact = try #require(coarse.exactBlock(word: word, from: 0, using: &further))
+            #expect(exact == block, "word \(word): block \(exact), the fine table's \(block)")
+            rounds[further.drawn - before, default: 0] += 1
+        }
+        // At 4 bits a round, words need several rounds, and not all the same number.
+        #expect(rounds.keys.contains { $0 >= 3 } && rounds.count >= 2, "refinement rounds: \(rounds)")
+    }
+
+    @Test("the bounds on e^(−p/q) hold it and close in as the precision grows, from x = 0 to past the precision")
+    func exponentialBounds() throws {
+        let cases: [(UInt128, UInt64)] = [(0, 1), (1, 1), (1, 3), (7, 2), (1_000, 999), (123_456_789, 1_000), (200, 1)]
+        for (p, q) in cases {
+            let x = Double(p) / Double(q)
+            for precision in [16, 52, 64, 200] {
+                let bounds = ExponentialBounds(precision: precision).of(numerator: p, denominator: q)
+                try #require(bounds.lower <= bounds.upper)
+                if precision == 52 && x < 30 {
+                    // Double's exp is within a few units of 2⁻⁵³ relative: the bounds hold it to 2⁻⁴⁰.
+                    let truth = exp(-x) * 0x1p52
+                    let low = Self.double(bounds.lower), high = Self.double(bounds.upper)
+                    #expect(low <= truth * (1 + 0x1p-40) && truth * (1 - 0x1p-40) <= high, "e^(−\(x)) at \(precision)")
+                    #expect(high - low <= 64, "e^(−\(x)): width \(high - low) units at \(precision)")
+                }
+                if x >= Double(precision) {
+                    #expect(bounds.lower.isZero && bounds.upper == Natural(1))
+                }
+            }
+        }
+    }
+
+    static func double(_ value: Natural) -> Double {
+        value.words.reversed().reduce(0.0) { $0 * 0x1p64 + Double($1) }
     }
 
     @Test("the sampling code holds no floating point: a Double, a Float or a libm call put back fails this test")
     func integerOnly() throws {
-        let source = try String(
-            contentsOf: TestEnvironment.packageRoot.appendingPathComponent(
-                "Sources/Privacy/DiscreteGaussian.swift"),
-            encoding: .utf8)
-        let code = source.split(separator: "\n").filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//") }
-        for token in ["Double", "Float", "exp(", "log(", "sqrt(", "squareRoot", "pow(", ".pi"] {
-            let lines = code.filter { $0.contains(token) }
-            #expect(lines.isEmpty, "\(token) on the sampling path: \(lines)")
+        for file in ["DiscreteGaussian", "BlockTable", "ExponentialBounds", "Natural"] {
+            let source = try String(
+                contentsOf: TestEnvironment.packageRoot.appendingPathComponent("Sources/Privacy/\(file).swift"),
+                encoding: .utf8)
+            let code = source.split(separator: "\n").filter {
+                !$0.trimmingCharacters(in: .whitespaces).hasPrefix("//")
+            }
+            for token in ["Double", "Float", "exp(", "log(", "sqrt(", "squareRoot", "pow(", ".pi"] {
+                let lines = code.filter { $0.contains(token) }
+                #expect(lines.isEmpty, "\(token) on the sampling path in \(file).swift: \(lines)")
+            }
+            #expect(code.count > 40, "\(file).swift was read")
         }
-        #expect(code.count > 100, "the file was read")
     }
 }

@@ -1,6 +1,8 @@
 // Measures noise samplers for scripts/bench-noise: exact discrete Gaussian samples (DiscreteGaussian) per second
 // at σ = 1, 1,000 and 2²⁰ (the grid scale of a release at γ = σC·2⁻²⁰), and Box–Muller normals (GaussianSampler) per
-// second, each drawing from OpenSSL's DRBG through BufferedSecureRandom. Prints `name rate op/s` lines.
+// second, each drawing from OpenSSL's DRBG through BufferedSecureRandom; then σ = 2²⁰ from the keyed AES-CTR stream
+// DP-SGD's steps draw from (KeyedRandomStream), and the two sources' own 64-bit words per second, the floor under
+// every sampler. Prints `name rate op/s` lines.
 // Usage: NoiseProbe [SECONDS_PER_FIGURE [FIGURE]]
 import CloisterCrypto
 import Learning
@@ -28,3 +30,24 @@ if arguments.only == nil || arguments.only == "box-muller" {
     report("box-muller", rate * Double(batch), "op/s")
 }
 precondition(total.isFinite)
+let streamKey = [UInt8](repeating: 1, count: 32)
+if arguments.only == nil || arguments.only == "discrete-gaussian-sigma-2^20-keyed-stream" {
+    let noise = try DiscreteGaussian(varianceNumerator: 1 << 40, varianceDenominator: 1)
+    var source = try KeyedRandomStream(key: streamKey, stream: 1)
+    var sink: Int64 = 0
+    let rate = rate(seconds: arguments.seconds) { for _ in 0..<batch { sink &+= noise.sample(using: &source) } }
+    report("discrete-gaussian-sigma-2^20-keyed-stream", rate * Double(batch), "op/s")
+    precondition(sink != .min)
+}
+var words: UInt64 = 0
+if arguments.only == nil || arguments.only == "drbg-words" {
+    var source = BufferedSecureRandom()
+    let rate = rate(seconds: arguments.seconds) { for _ in 0..<batch { words ^= source.next() } }
+    report("drbg-words", rate * Double(batch), "op/s")
+}
+if arguments.only == nil || arguments.only == "keyed-stream-words" {
+    var source = try KeyedRandomStream(key: streamKey, stream: 2)
+    let rate = rate(seconds: arguments.seconds) { for _ in 0..<batch { words ^= source.next() } }
+    report("keyed-stream-words", rate * Double(batch), "op/s")
+}
+precondition(words != 1)
