@@ -89,16 +89,18 @@ final class BlockTable: Sendable {
         }
     }
 
-    /// min(⌊x/y⌋, 2⁶⁴ − 1) for y > 0, by bisection (the table is built once).
+    /// min(⌊x/y⌋, 2⁶⁴ − 1) for y > 0: an upper bound from y's top 64 bits, (⌊x/2^t⌋ + 1)/⌊y/2^t⌋ with
+    /// t = max(bits(y) − 64, 0), lowered while it is too large. With ⌊y/2^t⌋ ≥ 2⁶³ (or t = 0) the bound exceeds the
+    /// quotient by at most 4, so the loop runs at most four times.
     private static func floorQuotient(_ x: Natural, _ y: Natural) -> UInt64 {
-        if Natural(UInt64.max) * y <= x { return .max }
-        var low: UInt64 = 0
-        var high = UInt64.max - 1
-        while low < high {
-            let middle = low + (high - low) / 2 + 1
-            if Natural(middle) * y <= x { low = middle } else { high = middle - 1 }
-        }
-        return low
+        let shift = max(y.bitWidth - 64, 0)
+        let top = UInt128(y.shiftedRight(shift, roundingUp: false).words[0])
+        let head = x.shiftedRight(shift, roundingUp: false).words
+        guard head.count <= 2 else { return .max }
+        let headValue = UInt128(head.first ?? 0) | UInt128(head.count == 2 ? head[1] : 0) << 64
+        var quotient = min(headValue / top + 1, UInt128(UInt64.max))
+        while Natural(UInt64(quotient)) * y > x { quotient -= 1 }
+        return UInt64(quotient)
     }
 }
 

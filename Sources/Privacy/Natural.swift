@@ -20,6 +20,9 @@ struct Natural: Comparable, Sendable {
 
     var isZero: Bool { words.isEmpty }
 
+    /// The number of bits up to the highest set one (0 for zero).
+    var bitWidth: Int { words.last.map { words.count * 64 - $0.leadingZeroBitCount } ?? 0 }
+
     private func word(_ index: Int) -> UInt64 { index < words.count ? words[index] : 0 }
 
     static func + (left: Natural, right: Natural) -> Natural {

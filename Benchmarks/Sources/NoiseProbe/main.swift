@@ -1,8 +1,9 @@
 // Measures noise samplers for scripts/bench-noise: exact discrete Gaussian samples (DiscreteGaussian) per second
 // at σ = 1, 1,000 and 2²⁰ (the grid scale of a release at γ = σC·2⁻²⁰), and Box–Muller normals (GaussianSampler) per
 // second, each drawing from OpenSSL's DRBG through BufferedSecureRandom; then σ = 2²⁰ from the keyed AES-CTR stream
-// DP-SGD's steps draw from (KeyedRandomStream), and the two sources' own 64-bit words per second, the floor under
-// every sampler. Prints `name rate op/s` lines.
+// DP-SGD's steps draw from (KeyedRandomStream), the two sources' own 64-bit words per second, the floor under
+// every sampler, and the sampler's tables built per second (its start-up for a new variance). Prints `name rate op/s`
+// lines.
 // Usage: NoiseProbe [SECONDS_PER_FIGURE [FIGURE]]
 import CloisterCrypto
 import Learning
@@ -51,3 +52,12 @@ if arguments.only == nil || arguments.only == "keyed-stream-words" {
     report("keyed-stream-words", rate * Double(batch), "op/s")
 }
 precondition(words != 1)
+// A sampler's start-up: its block table, for a variance not seen before (each is built once per process).
+var fresh: UInt64 = 1 << 40
+if arguments.only == nil || arguments.only == "discrete-gaussian-table" {
+    let rate = rate(seconds: arguments.seconds) {
+        fresh += 1
+        precondition((try? DiscreteGaussian(varianceNumerator: fresh, varianceDenominator: 1)) != nil)
+    }
+    report("discrete-gaussian-table", rate, "op/s")
+}
