@@ -8,10 +8,10 @@ import Synchronization
 /// The comparison is exact. F_j is transcendental, so it is known only between rigorous bounds (`ExponentialBounds`,
 /// `CumulativeBounds`), and U only to the random bits drawn so far: a table of 64-bit thresholds decides U's first 64
 /// bits against the bounds of every F_j (`lower`, `upper`), and where a word falls between a threshold's two bounds —
-/// about once in 2⁶⁰ draws — `exactBlock` draws U's next 64 bits and recomputes the bounds finer by the table's precision
-/// (128 bits), until the comparison is decided. Every decision is one the exact U and F_j make, so the block has exactly the probability
-/// e^(−x_j)/Z. The one departure is a block past 2⁴⁶ (`maximumMagnitude`), whose probability is below e^(−2³¹) and which
-/// is drawn again.
+/// about once in 2⁶⁰ draws — `exactBlock` draws U's next 64 bits and recomputes the bounds finer by the table's
+/// precision (128 bits), until the comparison is decided. Every decision is one the exact U and F_j make, so the block
+/// has exactly the probability e^(−x_j)/Z. The one departure is a block past 2⁴⁶ (`maximumMagnitude`), whose
+/// probability is below e^(−2³¹) and which is drawn again.
 @usableFromInline
 final class BlockTable: Sendable {
     @usableFromInline let geometry: BlockGeometry
