@@ -8,7 +8,7 @@ import Synchronization
 /// The comparison is exact. F_j is transcendental, so it is known only between rigorous bounds (`ExponentialBounds`,
 /// `CumulativeBounds`), and U only to the random bits drawn so far: a table of 64-bit thresholds decides U's first 64
 /// bits against the bounds of every F_j (`lower`, `upper`), and where a word falls between a threshold's two bounds —
-/// about once in 2⁶⁰ draws — `exactBlock` draws U's next 64 bits and recomputes the bounds finer by the table's
+/// about once in 2⁵⁵ draws — `exactBlock` draws U's next 64 bits and recomputes the bounds finer by the table's
 /// precision (128 bits), until the comparison is decided. Every decision is one the exact U and F_j make, so the block
 /// has exactly the probability e^(−x_j)/Z. The one departure is a block past 2⁴⁶ (`maximumMagnitude`), whose
 /// probability is below e^(−2³¹) and which is drawn again.
@@ -34,7 +34,7 @@ final class BlockTable: Sendable {
         var lower: [UInt64] = []
         var upper: [UInt64] = []
         let scale = Natural.power(of2: 64)
-        for block in 0...geometry.lastBlock {
+        for block in 0...bounds.lastBlock {
             let cumulative = bounds.cumulative(upTo: block)
             // U < C/Z for every U in [v, v + 1)·2⁻⁶⁴ when (v + 1)·Z_high ≤ C_low·2⁶⁴; U ≥ C/Z when v·Z_low ≥ C_high·2⁶⁴.
             lower.append(Self.floorQuotient(cumulative.lower * scale, normaliser.upper))
@@ -104,8 +104,7 @@ final class BlockTable: Sendable {
     }
 }
 
-/// The blocks of N_ℤ(0, a/b): their width 2^`shift` and the table's last block K, where x_K ≥ 61 (the mass past it is
-/// below 2⁻⁸⁷ of the whole).
+/// The blocks of N_ℤ(0, a/b): their width 2^`shift`, and the last block K(P) that bounds at P bits sum over.
 @usableFromInline
 struct BlockGeometry: Sendable {
     struct Key: Hashable, Sendable {
@@ -116,7 +115,6 @@ struct BlockGeometry: Sendable {
     let varianceNumerator: UInt64
     let varianceDenominator: UInt64
     @usableFromInline let shift: Int
-    let lastBlock: Int
 
     /// A magnitude past 2⁴⁶ is drawn again: its probability is below e^(−2⁹²/2⁶¹) = e^(−2³¹) for every variance
     /// accepted (σ² ≤ 2⁶⁰), and x_j's numerator, below 2⁹²·b ≤ 2¹²⁴, stays within 128 bits.
@@ -129,12 +127,20 @@ struct BlockGeometry: Sendable {
         var shift = 0
         while UInt128(1) << (2 * (shift + 1) + 8) * UInt128(b) <= UInt128(a) { shift += 1 }
         self.shift = shift
-        // The first block with (jw)²·b ≥ 122·a, that is x_j ≥ 61.
+    }
+
+    /// K(P): the first block with 10·(jw)²·b ≥ 14·a·(P + 8), that is x_j ≥ 0.7·(P + 8), so that e^(−x_j) ≤ 2^(−P−8)
+    /// (ln 2 < 0.7). Bounds at P bits sum the masses up to it and bound the rest, so that Z's bounds close in as P grows:
+    /// at 128 bits x_K ≥ 95.2, and the table's thresholds reach F_K > 1 − 2⁻¹³⁰.
+    func lastBlock(precision: Int) -> Int {
         var last = 1
-        while UInt128(UInt64(last) << shift) * UInt128(UInt64(last) << shift) * UInt128(b) < 122 * UInt128(a) {
+        let target = 14 * UInt128(varianceNumerator) * UInt128(precision + 8)
+        while 10 * UInt128(UInt64(last) << shift) * UInt128(UInt64(last) << shift) * UInt128(varianceDenominator)
+            < target
+        {
             last += 1
         }
-        lastBlock = last
+        return last
     }
 
     /// The first block past `maximumMagnitude`.
@@ -146,10 +152,14 @@ struct BlockGeometry: Sendable {
 /// come by recurrence, two products a block: e^(−x_{j+1}) = e^(−x_j)·r·ρ^j with r = e^(−w²b/2a) and ρ = r², since
 /// x_{j+1} − x_j = (2j + 1)w²b/2a. Z is at least C_K and at most C_K plus a bound on the rest,
 /// Σ_{j > K} e^(−x_j) ≤ e^(−x_{K+1})·(1 + 1/δ), since past K each x_j exceeds the last by at least
-/// δ = (2K + 3)w²b/2a and 1/(1 − e^(−δ)) ≤ 1 + 1/δ.
+/// δ = (2K + 3)w²b/2a and 1/(1 − e^(−δ)) ≤ 1 + 1/δ. K grows with the precision (`BlockGeometry.lastBlock`), so the rest
+/// is below 2^(−P) and Z's bounds, like every C_j's, close in as P grows: each comparison of U with F_j = C_j/Z is
+/// eventually decided, for every block.
 struct CumulativeBounds: Sendable {
     let geometry: BlockGeometry
     let precision: Int
+    /// K: the bounds' masses are summed up to it, and bounded past it.
+    let lastBlock: Int
     let normaliser: Enclosure
     private var cumulative: [Enclosure] = []
     /// The next block's mass, its ratio to the one after (r·ρ^j), and ρ.
@@ -166,7 +176,8 @@ struct CumulativeBounds: Sendable {
         let one = Natural.power(of2: precision)
         var (mass, ratio) = (Enclosure(lower: one, upper: one), unit)
         let ratioStep = unit.times(unit, precision: precision)
-        let last = geometry.lastBlock
+        let last = geometry.lastBlock(precision: precision)
+        lastBlock = last
         var running = Enclosure(lower: Natural(0), upper: Natural(0))
         for _ in 0...last {
             running = running + Self.advance(&mass, &ratio, ratioStep, precision)

@@ -1,8 +1,8 @@
 /// Exact samples of the discrete Gaussian N_ℤ(0, σ²), P[X = x] ∝ exp(−x²/2σ²) on the integers, for a rational variance
 /// σ² = a/b, by rejection from blocks. The magnitudes are cut into blocks of w = 2^s integers, σ/w in [16, 32)
-/// (`BlockGeometry`). A sample picks block j with probability ∝ e^(−(jw)²/2σ²) from a table (`BlockTable`), an offset
-/// J uniform in 0..<w and a sign, and keeps m = jw + J with probability e^(−(m² − (jw)²)/2σ²), at least e^(−11/16)
-/// and 0.98 on average; a negative zero is drawn again. Each magnitude m is then kept with probability
+/// (w = 1 below σ = 32; `BlockGeometry`). A sample picks block j with probability ∝ e^(−(jw)²/2σ²) from a table (`BlockTable`), an offset
+/// J uniform in 0..<w and a sign, and keeps m = jw + J with probability e^(−(m² − (jw)²)/2σ²), 0.98 on
+/// average; a negative zero is drawn again. Each magnitude m is then kept with probability
 /// ∝ e^(−(jw)²/2σ²)·e^(−(m² − (jw)²)/2σ²) = e^(−m²/2σ²), as N_ℤ(0, σ²) asks.
 ///
 /// Every step is exact and integer: the block's choice compares a uniform's bits with rigorous bounds on the blocks'
@@ -13,7 +13,7 @@
 /// with no holes and no cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure
 /// is a magnitude past 2⁴⁶, of probability below e^(−2³¹), which is drawn again (`BlockGeometry.maximumMagnitude`).
 ///
-/// A sample takes two 64-bit words and a few bits of a third in the common case, with no division: about six times
+/// A sample takes two 64-bit words and a few bits of a third in the common case, with no division: about four times
 /// faster than CKS's rejection from the discrete Laplace, which this type ran before (README, "Exact noise").
 ///
 /// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives
@@ -34,7 +34,7 @@ public struct DiscreteGaussian: Sendable, Hashable {
     }
 
     /// N_ℤ(0, a/b) with its table's bounds at `precision` bits: coarse bounds make the exact comparisons that settle
-    /// close calls run often, which the tests need (at 128 bits they run about once in 2⁶⁰ draws).
+    /// close calls run often, which the tests need (at 128 bits they run about once in 2⁵⁵ draws).
     init(varianceNumerator a: UInt64, varianceDenominator b: UInt64, tablePrecision precision: Int)
         throws(PrivacyError)
     {

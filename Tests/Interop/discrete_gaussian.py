@@ -53,7 +53,9 @@ class Sampler:
             if mass < decimal.Decimal(10) ** -110:
                 break
             j += 1
-        total = context.add(sum(masses[:-1], decimal.Decimal(0)), masses[-1])
+        total = decimal.Decimal(0)
+        for mass in masses:
+            total = context.add(total, mass)
         self.thresholds, running = [], decimal.Decimal(0)
         for mass in masses:
             running = context.add(running, mass)

@@ -164,6 +164,43 @@ struct DiscreteGaussianTests {
         #expect(rounds.keys.contains { $0 >= 3 } && rounds.count >= 2, "refinement rounds: \(rounds)")
     }
 
+    /// A source whose words are all ones for `ones` words, then zeros: U = 1 − 2^(−64·ones) exactly.
+    struct NearOne: RandomNumberGenerator {
+        var ones: Int
+
+        mutating func next() -> UInt64 {
+            ones -= 1
+            return ones >= 0 ? .max : 0
+        }
+    }
+
+    @Test(
+        "words of U close to 1 are decided, past the table's last block, into the block 1,024-bit bounds confirm",
+        arguments: [(UInt64(9), UInt64(1)), (1_000_000, 1)])
+    func nearOne(_ a: UInt64, _ b: UInt64) throws {
+        let table = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: 128)
+        var exact = CumulativeBounds(geometry: table.geometry, precision: 1_024)
+        let z = exact.normaliser
+        // Where the fast path hands the word 2⁶⁴ − 1 over.
+        var start = Int(table.guide[255])
+        while UInt64.max > table.upper[start] { start += 1 }
+        var previous = 0
+        for ones in 1...4 {
+            var source = NearOne(ones: ones - 1)
+            let block = try #require(table.exactBlock(word: .max, from: start, using: &source))
+            // U = 1 − 2^(−64·ones): U < F_j ⇔ (2^(64·ones) − 1)·Z < C_j·2^(64·ones).
+            let bits = 64 * ones
+            let u = Natural.power(of2: bits) - Natural(1)
+            let below = exact.cumulative(upTo: block)
+            let above = exact.cumulative(upTo: block - 1)
+            #expect(u * z.upper < below.lower.shiftedLeft(bits), "U below F_\(block), ones \(ones)")
+            #expect(u * z.lower >= above.upper.shiftedLeft(bits), "U at or above F_\(block - 1), ones \(ones)")
+            #expect(block > previous, "U closer to 1 lands further out")
+            previous = block
+        }
+        #expect(previous > table.lower.count - 2, "the last block is past the table's end")
+    }
+
     @Test("the bounds on e^(−p/q) hold it and close in as the precision grows, from x = 0 to past the precision")
     func exponentialBounds() throws {
         let cases: [(UInt128, UInt64)] = [(0, 1), (1, 1), (1, 3), (7, 2), (1_000, 999), (123_456_789, 1_000), (200, 1)]
