@@ -175,7 +175,7 @@ struct DiscreteGaussianTests {
     }
 
     @Test(
-        "words of U close to 1 are decided, past the table's last block, into the block 1,024-bit bounds confirm",
+        "words of U close to 1 are decided into the blocks 1,024-bit bounds confirm, out past the table's last",
         arguments: [(UInt64(9), UInt64(1)), (1_000_000, 1)])
     func nearOne(_ a: UInt64, _ b: UInt64) throws {
         let table = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: 128)
