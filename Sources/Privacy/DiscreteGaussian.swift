@@ -1,8 +1,8 @@
 /// Exact samples of the discrete Gaussian N_ℤ(0, σ²), P[X = x] ∝ exp(−x²/2σ²) on the integers, for a rational variance
 /// σ² = a/b, by rejection from blocks. The magnitudes are cut into blocks of w = 2^s integers, σ/w in [16, 32)
-/// (w = 1 below σ = 32; `BlockGeometry`). A sample picks block j with probability ∝ e^(−(jw)²/2σ²) from a table (`BlockTable`), an offset
-/// J uniform in 0..<w and a sign, and keeps m = jw + J with probability e^(−(m² − (jw)²)/2σ²), 0.98 on
-/// average; a negative zero is drawn again. Each magnitude m is then kept with probability
+/// (w = 1 below σ = 32; `BlockGeometry`). A sample picks block j with probability ∝ e^(−(jw)²/2σ²) from a table
+/// (`BlockTable`), an offset J uniform in 0..<w and a sign, and keeps m = jw + J with probability
+/// e^(−(m² − (jw)²)/2σ²), 0.98 on average; a negative zero is drawn again. Each magnitude m is then kept with probability
 /// ∝ e^(−(jw)²/2σ²)·e^(−(m² − (jw)²)/2σ²) = e^(−m²/2σ²), as N_ℤ(0, σ²) asks.
 ///
 /// Every step is exact and integer: the block's choice compares a uniform's bits with rigorous bounds on the blocks'
