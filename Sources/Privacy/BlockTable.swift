@@ -48,12 +48,13 @@ final class BlockTable: Sendable {
         self.bounds = bounds
     }
 
-    /// The table for N_ℤ(0, a/b) at 128 bits, built once per process for each variance (a mechanism is made for every
-    /// round and every check; its noise has a handful of variances). At most 64 are kept.
-    static func shared(varianceNumerator a: UInt64, varianceDenominator b: UInt64) -> BlockTable {
-        let key = BlockGeometry.Key(numerator: a, denominator: b)
+    /// The table for N_ℤ(0, a/b) at `precision` bits, built once per process for each (the noise of a run has a
+    /// handful of variances, and a mechanism is made for every round). At most 64 are kept.
+    @usableFromInline
+    static func shared(varianceNumerator a: UInt64, varianceDenominator b: UInt64, precision: Int) -> BlockTable {
+        let key = Key(numerator: a, denominator: b, precision: precision)
         if let table = cache.withLock({ $0[key] }) { return table }
-        let table = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: 128)
+        let table = BlockTable(varianceNumerator: a, varianceDenominator: b, precision: precision)
         cache.withLock { tables in
             if tables.count >= 64 { tables.removeAll() }
             tables[key] = table
@@ -61,7 +62,13 @@ final class BlockTable: Sendable {
         return table
     }
 
-    private static let cache = Mutex<[BlockGeometry.Key: BlockTable]>([:])
+    private struct Key: Hashable {
+        let numerator: UInt64
+        let denominator: UInt64
+        let precision: Int
+    }
+
+    private static let cache = Mutex<[Key: BlockTable]>([:])
 
     /// The block of U whose first 64 bits are `word`, every block before `start` passed for certain: U's further bits
     /// are drawn from `source` and the bounds refined until each comparison is decided. Nil for a block past
@@ -107,13 +114,8 @@ final class BlockTable: Sendable {
 /// The blocks of N_ℤ(0, a/b): their width 2^`shift`, and the last block K(P) that bounds at P bits sum over.
 @usableFromInline
 struct BlockGeometry: Sendable {
-    struct Key: Hashable, Sendable {
-        let numerator: UInt64
-        let denominator: UInt64
-    }
-
-    let varianceNumerator: UInt64
-    let varianceDenominator: UInt64
+    @usableFromInline let varianceNumerator: UInt64
+    @usableFromInline let varianceDenominator: UInt64
     @usableFromInline let shift: Int
 
     /// A magnitude past 2⁴⁶ is drawn again: its probability is below e^(−2⁹²/2⁶¹) = e^(−2³¹) for every variance

@@ -22,15 +22,17 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// σ² = varianceNumerator / varianceDenominator.
     public let varianceNumerator: UInt64
     public let varianceDenominator: UInt64
-    @usableFromInline let table: BlockTable
+    /// The precision of its table's bounds: 128 bits (the tests coarsen it). The samples do not depend on it, since
+    /// every decision is exact; only how often the exact comparison runs does.
+    @usableFromInline let tablePrecision: Int
 
     /// The largest variance numerator accepted: σ² ≤ 2⁶⁰ keeps every product of the sampler within 128 bits.
     public static let maximumVarianceNumerator: UInt64 = 1 << 60
 
-    /// N_ℤ(0, a/b); refuses a zero numerator or denominator, a numerator above 2⁶⁰ and a denominator above 2³².
+    /// N_ℤ(0, a/b); refuses a zero numerator or denominator, a numerator above 2⁶⁰ and a denominator above 2³². Its
+    /// table is built at the first draw, not here: a distribution made only to check a configuration costs nothing.
     public init(varianceNumerator a: UInt64, varianceDenominator b: UInt64) throws(PrivacyError) {
-        try Self.check(a, b)
-        self.init(checked: a, b, table: BlockTable.shared(varianceNumerator: a, varianceDenominator: b))
+        try self.init(varianceNumerator: a, varianceDenominator: b, tablePrecision: 128)
     }
 
     /// N_ℤ(0, a/b) with its table's bounds at `precision` bits: coarse bounds make the exact comparisons that settle
@@ -38,23 +40,15 @@ public struct DiscreteGaussian: Sendable, Hashable {
     init(varianceNumerator a: UInt64, varianceDenominator b: UInt64, tablePrecision precision: Int)
         throws(PrivacyError)
     {
-        try Self.check(a, b)
-        self.init(checked: a, b, table: BlockTable(varianceNumerator: a, varianceDenominator: b, precision: precision))
-    }
-
-    private init(checked a: UInt64, _ b: UInt64, table: BlockTable) {
-        varianceNumerator = a
-        varianceDenominator = b
-        self.table = table
-    }
-
-    private static func check(_ a: UInt64, _ b: UInt64) throws(PrivacyError) {
-        guard a > 0, a <= maximumVarianceNumerator, b > 0, b <= 1 << 32 else {
+        guard a > 0, a <= Self.maximumVarianceNumerator, b > 0, b <= 1 << 32 else {
             throw PrivacyError(
                 .invalidParameter,
                 "the discrete Gaussian's variance \(a)/\(b) needs a numerator in 1...2^60 and a denominator in 1...2^32"
             )
         }
+        varianceNumerator = a
+        varianceDenominator = b
+        tablePrecision = precision
     }
 
     public static func == (left: DiscreteGaussian, right: DiscreteGaussian) -> Bool {
@@ -66,16 +60,39 @@ public struct DiscreteGaussian: Sendable, Hashable {
         hasher.combine(varianceDenominator)
     }
 
-    /// One sample of N_ℤ(0, σ²) from `source`'s words: per try, a word for the block, a word for the offset (its low
-    /// s bits) and the sign (its top bit), then the keep's Bernoulli trials on bits of further words (`RandomBits`,
-    /// which a sample starts afresh and its tries share).
+    /// Its block table, built once per process for each variance (`BlockTable.shared`).
+    @usableFromInline var table: BlockTable {
+        BlockTable.shared(
+            varianceNumerator: varianceNumerator, varianceDenominator: varianceDenominator,
+            precision: tablePrecision)
+    }
+
+    /// One sample of N_ℤ(0, σ²) from `source`'s words (`samples(count:using:)` for many: it finds the table once).
     @inlinable
     public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
+        let table = table
+        return Self.sample(table, table.guide, table.upper, table.lower, using: &source)
+    }
+
+    /// `count` independent samples of N_ℤ(0, σ²) from `source`'s words.
+    @inlinable
+    public func samples<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
+        let table = table
+        let (guide, upper, lower) = (table.guide, table.upper, table.lower)
+        return (0..<count).map { _ in Self.sample(table, guide, upper, lower, using: &source) }
+    }
+
+    /// One sample from `table` (whose arrays are passed in, so that a run of samples reads them in place): per try, a
+    /// word for the block, a word for the offset (its low s bits) and the sign (its top bit), then the keep's Bernoulli
+    /// trials on bits of further words (`RandomBits`, which a sample starts afresh and its tries share).
+    @inlinable @inline(__always)
+    static func sample<Source: RandomNumberGenerator>(
+        _ table: BlockTable, _ guide: [UInt16], _ upper: [UInt64], _ lower: [UInt64], using source: inout Source
+    ) -> Int64 {
         var bits = RandomBits()
         let shift = UInt64(table.geometry.shift)
-        let b = UInt128(varianceDenominator)
-        let denominator = 2 * UInt128(varianceNumerator)
-        let (guide, upper, lower) = (table.guide, table.upper, table.lower)
+        let b = UInt128(table.geometry.varianceDenominator)
+        let denominator = 2 * table.geometry.varianceNumerator
         while true {
             let word = source.next()
             var block = Int(guide[Int(word >> 56)])
@@ -90,85 +107,47 @@ public struct DiscreteGaussian: Sendable, Hashable {
             let start = UInt64(block) << shift
             let magnitude = start | offset
             if negative && magnitude == 0 { continue }
-            // Keep with probability e^(−((jw + J)² − (jw)²)/2σ²) = e^(−(2·jw·J + J²)·b/2a): within the table an
-            // exponent below 1 over a 64-bit denominator, in 64 bits.
+            // Keep with probability e^(−((jw + J)² − (jw)²)/2σ²) = e^(−(2·jw·J + J²)·b/2a); 2a ≤ 2⁶¹. Within the table
+            // the exponent is below 1.
             let numerator = (2 * UInt128(start) * UInt128(offset) + UInt128(offset) * UInt128(offset)) * b
             let kept =
-                numerator < denominator && denominator < 1 << 63
-                ? Self.bernoulliExpFraction(UInt64(numerator), over: UInt64(denominator), &source, &bits)
+                numerator < denominator
+                ? bernoulliExpFraction(UInt64(numerator), over: denominator, &source, &bits)
                 : bernoulliExp(numerator: numerator, denominator: denominator, &source, &bits)
             if kept { return negative ? -Int64(magnitude) : Int64(magnitude) }
         }
     }
 
-    /// Bernoulli(exp(−n/d)) for n ≥ 0, d > 0 (CKS's Algorithm 1): exp(−1) ⌊n/d⌋ times, then exp(−(n mod d)/d). ⌊n/d⌋ is
-    /// found by subtraction while it is small (a 128-bit division costs more than the trials it counts).
-    @inlinable
-    func bernoulliExp<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
+    /// Bernoulli(exp(−n/d)) for n ≥ 0, 0 < d ≤ 2⁶² (CKS's Algorithm 1): exp(−1) ⌊n/d⌋ times, each as exp(−½) twice,
+    /// then exp(−(n mod d)/d). Only past the table's end is the exponent 1 or more.
+    @usableFromInline
+    static func bernoulliExp<Source: RandomNumberGenerator>(
+        numerator n: UInt128, denominator d: UInt64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        var remainder = n
-        var whole: UInt128 = 0
-        while remainder >= d && whole < 8 {
-            remainder -= d
-            whole += 1
+        let (whole, remainder) = n.quotientAndRemainder(dividingBy: UInt128(d))
+        for _ in 0..<whole {
+            guard bernoulliExpFraction(1, over: 2, &source, &bits), bernoulliExpFraction(1, over: 2, &source, &bits)
+            else { return false }
         }
-        if remainder >= d {
-            whole += remainder / d
-            remainder %= d
-        }
-        var count: UInt128 = 0
-        while count < whole {
-            guard bernoulliExpFraction(numerator: 1, denominator: 1, &source, &bits) else { return false }
-            count += 1
-        }
-        return bernoulliExpFraction(numerator: remainder, denominator: d, &source, &bits)
+        return bernoulliExpFraction(UInt64(remainder), over: d, &source, &bits)
     }
 
-    /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1]: K counts trials of Bernoulli(γ/K) until one fails; the answer is
-    /// whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
-    @inlinable @inline(__always)
-    func bernoulliExpFraction<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
-    ) -> Bool {
-        var k: UInt64 = 1
-        while Self.bernoulli(numerator: n, denominator: d, &source, &bits) && Self.bernoulli(oneIn: k, &source, &bits) {
-            k += 1
-        }
-        return k & 1 == 1
-    }
-
-    /// `bernoulliExpFraction(numerator:denominator:)` for n < d < 2⁶³, in 64 bits.
+    /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1), d ≤ 2⁶²: K counts trials of Bernoulli(γ/K) until one fails; the answer
+    /// is whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
     @inlinable @inline(__always)
     static func bernoulliExpFraction<Source: RandomNumberGenerator>(
         _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
         var k: UInt64 = 1
-        while n > 0 && bernoulli(n, over: d, &source, &bits) && bernoulli(oneIn: k, &source, &bits) { k += 1 }
+        while n > 0 && bernoulli(n, over: d, &source, &bits) && (k == 1 || bernoulli(1, over: k, &source, &bits)) {
+            k += 1
+        }
         return k & 1 == 1
     }
 
-    /// Bernoulli(n/d) for d ≤ 2¹²⁶, without a division: a uniform U in [0, 1) is below n/d exactly when, at the first
-    /// binary digit where the two differ, U has the 0. U's digits are fresh random bits, n/d's come one at a time by
-    /// long division (double the remainder, subtract d when it fits); two bits are needed on average. No draw when n is
-    /// 0 or at least d.
-    @inlinable @inline(__always)
-    static func bernoulli<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt128, _ source: inout Source, _ bits: inout RandomBits
-    ) -> Bool {
-        if n == 0 { return false }
-        if n >= d { return true }
-        if d < 1 << 63 { return bernoulli(UInt64(n), over: UInt64(d), &source, &bits) }
-        var remainder = n
-        while true {
-            remainder <<= 1
-            let digit = remainder >= d
-            if digit { remainder -= d }
-            if bits.next(&source) != digit { return digit }
-        }
-    }
-
-    /// Bernoulli(n/d) for 0 < n < d < 2⁶³, `bernoulli(numerator:denominator:)` in 64 bits.
+    /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶², without a division: a uniform U in [0, 1) is below n/d exactly when, at the
+    /// first binary digit where the two differ, U has the 0. U's digits are fresh random bits, n/d's come one at a time
+    /// by long division (double the remainder, subtract d when it fits); two bits are needed on average.
     @inlinable @inline(__always)
     static func bernoulli<Source: RandomNumberGenerator>(
         _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
@@ -180,27 +159,6 @@ public struct DiscreteGaussian: Sendable, Hashable {
             if digit { remainder -= d }
             if bits.next(&source) != digit { return digit }
         }
-    }
-
-    /// Bernoulli(1/k) (k < 2⁶³).
-    @inlinable @inline(__always)
-    static func bernoulli<Source: RandomNumberGenerator>(
-        oneIn k: UInt64, _ source: inout Source, _ bits: inout RandomBits
-    ) -> Bool {
-        k <= 1 || bernoulli(1, over: k, &source, &bits)
-    }
-
-    /// ⌊√(a/b)⌋: the largest n with n²·b ≤ a.
-    static func floorSquareRoot(numerator a: UInt64, denominator b: UInt64) -> UInt64 {
-        var low: UInt64 = 0
-        var high: UInt64 = 1 << 32
-        while low < high {
-            let middle = low + (high - low + 1) / 2
-            let (square, overflow) = UInt128(middle).multipliedReportingOverflow(by: UInt128(middle))
-            let fits = !overflow && square * UInt128(b) <= UInt128(a)
-            if fits { low = middle } else { high = middle - 1 }
-        }
-        return low
     }
 }
 

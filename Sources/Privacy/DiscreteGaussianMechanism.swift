@@ -127,10 +127,14 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         unitsPerValue = Double(1 << k) / clip
     }
 
-    /// ⌈√n⌉.
+    /// ⌈√n⌉: the least r with r² ≥ n, by bisection over 0...2³².
     static func ceilingSquareRoot(_ n: UInt64) -> UInt64 {
-        let floor = DiscreteGaussian.floorSquareRoot(numerator: n, denominator: 1)
-        return floor * floor == n ? floor : floor + 1
+        var (low, high): (UInt64, UInt64) = (0, 1 << 32)
+        while low < high {
+            let middle = low + (high - low) / 2
+            if middle * middle >= n { high = middle } else { low = middle + 1 }
+        }
+        return low
     }
 
     /// The noise multiplier of the continuous Gaussian mechanism this one is a post-processing of (up to the likelihood
@@ -184,7 +188,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// "Exact noise" says how much, and that it is not closed.
     @inlinable
     public func drawNoise<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
-        (0..<count).map { _ in noise.sample(using: &source) }
+        noise.samples(count: count, using: &source)
     }
 
     /// The released value of a coordinate whose exact sum is `sum` and whose noise is `noise`: γ·(S + N), the integer

@@ -93,9 +93,9 @@ class Sampler:
         return k % 2 == 1
 
     def bernoulli_exp(self, n: int, d: int) -> bool:
-        """Algorithm 1 for gamma = n/d >= 0."""
+        """Algorithm 1 for gamma = n/d >= 0, each Bernoulli(exp(-1)) as two of exp(-1/2)."""
         for _ in range(n // d):
-            if not self.bernoulli_exp_fraction(1, 1):
+            if not (self.bernoulli_exp_fraction(1, 2) and self.bernoulli_exp_fraction(1, 2)):
                 return False
         return self.bernoulli_exp_fraction(n % d, d)
 

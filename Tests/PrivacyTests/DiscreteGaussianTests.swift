@@ -201,6 +201,22 @@ struct DiscreteGaussianTests {
         #expect(previous > table.lower.count - 2, "the last block is past the table's end")
     }
 
+    @Test(
+        "Bernoulli(exp(−n/d)) keeps with probability e^(−n/d), for exponents below 1 and past it (the tail's keep)",
+        arguments: [(UInt128(0), UInt64(1)), (1, 2), (1, 1), (5, 2), (7, 3)])
+    func bernoulliExp(_ n: UInt128, _ d: UInt64) throws {
+        var source = try KeyedRandomStream(key: Self.key, stream: 50 + UInt64(n) * 10 + d)
+        var bits = RandomBits()
+        let draws = 200_000
+        var kept = 0
+        for _ in 0..<draws where DiscreteGaussian.bernoulliExp(numerator: n, denominator: d, &source, &bits) {
+            kept += 1
+        }
+        let p = exp(-Double(n) / Double(d))
+        let deviation = (p * (1 - p) / Double(draws)).squareRoot()
+        #expect(abs(Double(kept) / Double(draws) - p) <= 5 * deviation + 1e-12, "e^(−\(n)/\(d)): kept \(kept)")
+    }
+
     @Test("the bounds on e^(−p/q) hold it and close in as the precision grows, from x = 0 to past the precision")
     func exponentialBounds() throws {
         let cases: [(UInt128, UInt64)] = [(0, 1), (1, 1), (1, 3), (7, 2), (1_000, 999), (123_456_789, 1_000), (200, 1)]
