@@ -35,4 +35,5 @@ enum OpenSSLName {
     static let hkdf = PermanentCString("HKDF")
     static let aes128GCM = PermanentCString("AES-128-GCM")
     static let aes256GCM = PermanentCString("AES-256-GCM")
+    static let aes256CTR = PermanentCString("AES-256-CTR")
 }

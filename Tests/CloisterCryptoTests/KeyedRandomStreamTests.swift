@@ -14,18 +14,22 @@ struct KeyedRandomStreamTests {
 
     @Test("is the AES-256-CTR keystream from counter block stream || block || 2, as openssl enc computes it")
     func matchesOpenSSL() throws {
-        // GCM encrypts with the counter block nonce || 0x00000002 onward (NIST SP 800-38D §7.1); stream 5, block 0.
-        let iv = "0000000000000005" + "00000000" + "00000002"
-        let result = try runTool(
-            "/bin/sh",
-            [
-                "-c",
-                "head -c 4096 /dev/zero | openssl enc -aes-256-ctr -nosalt -K \(hexEncoded(Self.key)) -iv \(iv) "
-                    + "| od -An -v -tx1",
-            ])
-        #expect(result.status == 0, "\(result.standardError)")
-        let expected = hexDecoded(result.standardOutput.filter(\.isHexDigit))
-        let words = try Self.draw(512, stream: 5)
+        // GCM encrypts with the counter block nonce || 0x00000002 onward (NIST SP 800-38D §7.1); stream 5, blocks 0
+        // and 1 (4 KiB each).
+        var expected: [UInt8] = []
+        for block in ["00000000", "00000001"] {
+            let iv = "0000000000000005" + block + "00000002"
+            let result = try runTool(
+                "/bin/sh",
+                [
+                    "-c",
+                    "head -c 4096 /dev/zero | openssl enc -aes-256-ctr -nosalt -K \(hexEncoded(Self.key)) -iv \(iv) "
+                        + "| od -An -v -tx1",
+                ])
+            #expect(result.status == 0, "\(result.standardError)")
+            expected += try #require(hexDecoded(result.standardOutput.filter(\.isHexDigit)))
+        }
+        let words = try Self.draw(1_024, stream: 5)
         #expect(expected == words.flatMap { withUnsafeBytes(of: $0.littleEndian, Array.init) })
     }
 
@@ -34,5 +38,21 @@ struct KeyedRandomStreamTests {
         #expect(try Self.draw(600, stream: 9) == Self.draw(600, stream: 9))
         #expect(try Self.draw(600, stream: 9) != Self.draw(600, stream: 10))
         #expect(throws: CryptoError.self) { try KeyedRandomStream(key: [1, 2, 3], stream: 0) }
+    }
+
+    @Test("its AES-CTR key refuses a key or counter block of the wrong length, naming it")
+    func refusals() throws {
+        for length in [0, 16, 31, 33] {
+            let error = try #require(throws: CryptoError.self) {
+                try AESCTRKey([UInt8](repeating: 1, count: length))
+            }
+            #expect("\(error)".contains("must be 32 bytes, got \(length)"))
+        }
+        let key = try AESCTRKey(Self.key)
+        var buffer = [UInt8](repeating: 0, count: 64)
+        let error = try #require(throws: CryptoError.self) {
+            try buffer.withUnsafeMutableBytes { try key.keystream(from: [UInt8](repeating: 0, count: 12), into: $0) }
+        }
+        #expect("\(error)".contains("counter block must be 16 bytes, got 12"))
     }
 }

@@ -32,17 +32,19 @@ public final class AESGCMKey: @unchecked Sendable {
             throw CryptoError(.invalidKey, "AES-GCM key must be 16 or 32 bytes, got \(bytes.count)")
         }
         byteCount = bytes.count
-        encryptTemplate = try Self.keyedContext(cipher, bytes, encrypt: true)
+        encryptTemplate = try keyedCipherContext(cipher, bytes, encrypt: true, "AES-GCM key")
         do {
-            decryptTemplate = try Self.keyedContext(cipher, bytes, encrypt: false)
+            decryptTemplate = try keyedCipherContext(cipher, bytes, encrypt: false, "AES-GCM key")
         } catch {
             EVP_CIPHER_CTX_free(encryptTemplate)
             throw error
         }
         encryptContexts = ContextPool(
-            make: { [encryptTemplate] in try Self.copy(encryptTemplate) }, release: { EVP_CIPHER_CTX_free($0) })
+            make: { [encryptTemplate] in try copiedCipherContext(encryptTemplate) },
+            release: { EVP_CIPHER_CTX_free($0) })
         decryptContexts = ContextPool(
-            make: { [decryptTemplate] in try Self.copy(decryptTemplate) }, release: { EVP_CIPHER_CTX_free($0) })
+            make: { [decryptTemplate] in try copiedCipherContext(decryptTemplate) },
+            release: { EVP_CIPHER_CTX_free($0) })
     }
 
     /// A fresh random key of `byteCount` bytes (16 or 32).
@@ -53,19 +55,6 @@ public final class AESGCMKey: @unchecked Sendable {
     deinit {
         EVP_CIPHER_CTX_free(encryptTemplate)
         EVP_CIPHER_CTX_free(decryptTemplate)
-    }
-
-    private static func keyedContext(_ cipher: OpaquePointer, _ key: [UInt8], encrypt: Bool) throws -> OpaquePointer {
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
-        let status =
-            encrypt
-            ? EVP_EncryptInit_ex2(context, cipher, key, nil, nil)
-            : EVP_DecryptInit_ex2(context, cipher, key, nil, nil)
-        guard status == 1 else {
-            EVP_CIPHER_CTX_free(context)
-            throw CryptoError.openSSL("EVP_CipherInit_ex2(AES-GCM key)")
-        }
-        return context
     }
 
     /// Encrypts `plaintext` and authenticates it with `associatedData`; returns `ciphertext || tag`.
@@ -171,15 +160,6 @@ public final class AESGCMKey: @unchecked Sendable {
                 "AES-GCM tag check failed: wrong key, nonce or associated data, or altered ciphertext")
         }
         return plaintext
-    }
-
-    private static func copy(_ template: OpaquePointer) throws -> OpaquePointer {
-        guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
-        guard EVP_CIPHER_CTX_copy(context, template) == 1 else {
-            EVP_CIPHER_CTX_free(context)
-            throw CryptoError.openSSL("EVP_CIPHER_CTX_copy")
-        }
-        return context
     }
 
     /// Starts an operation on a keyed context with `nonce` (the key schedule stays).
@@ -311,7 +291,32 @@ public enum AESGCM {
     }
 }
 
-/// AES-GCM implementations, fetched once per process.
+/// A cipher context keyed with `key` for `cipher`, to copy for each operation; `what` names it in an error.
+func keyedCipherContext(_ cipher: OpaquePointer, _ key: [UInt8], encrypt: Bool, _ what: String) throws
+    -> OpaquePointer
+{
+    guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
+    let status =
+        encrypt
+        ? EVP_EncryptInit_ex2(context, cipher, key, nil, nil) : EVP_DecryptInit_ex2(context, cipher, key, nil, nil)
+    guard status == 1 else {
+        EVP_CIPHER_CTX_free(context)
+        throw CryptoError.openSSL("EVP_CipherInit_ex2(\(what))")
+    }
+    return context
+}
+
+/// A copy of the keyed context `template`, key schedule included.
+func copiedCipherContext(_ template: OpaquePointer) throws -> OpaquePointer {
+    guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.openSSL("EVP_CIPHER_CTX_new") }
+    guard EVP_CIPHER_CTX_copy(context, template) == 1 else {
+        EVP_CIPHER_CTX_free(context)
+        throw CryptoError.openSSL("EVP_CIPHER_CTX_copy")
+    }
+    return context
+}
+
+/// AES implementations, fetched once per process.
 final class FetchedCipher: @unchecked Sendable {
     let pointer: OpaquePointer
 
@@ -324,4 +329,5 @@ final class FetchedCipher: @unchecked Sendable {
 
     static let aes128GCM = FetchedCipher(OpenSSLName.aes128GCM)
     static let aes256GCM = FetchedCipher(OpenSSLName.aes256GCM)
+    static let aes256CTR = FetchedCipher(OpenSSLName.aes256CTR)
 }

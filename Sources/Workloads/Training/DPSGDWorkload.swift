@@ -63,7 +63,7 @@ final class EnclaveTrainer: Sendable {
         /// Keys the random streams of the steps; generated at the job's start, then carried in its checkpoints.
         let secret: [UInt8]
         /// `secret` as the AES-256 key of those streams, set up once per job.
-        let streamKey: AESGCMKey
+        let streamKey: AESCTRKey
         var trainer: DPSGD
         /// The audit's canaries, when the spec asks for an audit.
         var canaries: GradientCanaries?
@@ -124,9 +124,9 @@ final class EnclaveTrainer: Sendable {
             (trainer, secret, counter, canaries) = try resume(
                 sealed, jobID: jobID, plan: setup.plan, audit: setup.spec.audit)
         }
-        let streamKey = try AESGCMKey(secret)
+        let streamKey = try AESCTRKey(secret)
         if let audit = setup.spec.audit, canaries == nil {
-            var membership = try KeyedRandomStream(key: streamKey, stream: .max)
+            var membership = KeyedRandomStream(key: streamKey, stream: .max)
             canaries = try GradientCanaries(count: audit.canaries, random: &membership)
         }
         job.withLock {
@@ -151,7 +151,7 @@ final class EnclaveTrainer: Sendable {
             try commit(&job)
             var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
-                var random = try KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken))
+                var random = KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken))
                 try job.trainer.step(on: job.train, random: &random, canaries: &job.canaries)
                 remaining -= 1
             }
