@@ -8,14 +8,15 @@
 /// §7.1), which this stream was first drawn from, so its numbers are the same. (s, b) pairs never repeat under a key,
 /// so no keystream byte is used twice. Each block is written by OpenSSL's AES-CTR straight into the stream's buffer,
 /// 64-bit words read little-endian. Owned by one caller; each value is zeroed in the buffer once drawn.
+///
+/// `next()` is inlined into its callers (the samplers draw a few words a sample); only the refill is a call.
 public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
-    private static let wordsPerBlock = 512
-
     private let key: AESCTRKey
     private let stream: UInt64
     private var block: UInt32 = 0
-    private var buffer = [UInt64](repeating: 0, count: wordsPerBlock)
-    private var position = wordsPerBlock
+    /// One block of keystream, 512 words.
+    @usableFromInline var buffer = [UInt64](repeating: 0, count: 512)
+    @usableFromInline var position = 512
 
     /// A stream under `key` (32 secret bytes); `stream` numbers the independent streams the key yields.
     public init(key: [UInt8], stream: UInt64) throws {
@@ -28,15 +29,17 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
         self.stream = stream
     }
 
+    @inlinable
     public mutating func next() -> UInt64 {
-        if position == Self.wordsPerBlock { refill() }
+        if position == buffer.count { refill() }
         let value = buffer[position]
         buffer[position] = 0
         position += 1
         return UInt64(littleEndian: value)
     }
 
-    private mutating func refill() {
+    @usableFromInline
+    mutating func refill() {
         precondition(block < UInt32.max, "keyed random stream \(stream) is exhausted")
         let counter =
             withUnsafeBytes(of: stream.bigEndian, Array.init) + withUnsafeBytes(of: block.bigEndian, Array.init)
