@@ -121,7 +121,8 @@ struct CalibrateCommand: AsyncParsableCommand {
         commandName: "calibrate",
         abstract: "Print the smallest noise multiplier that keeps STEPS steps at sampling rate Q within EPSILON.",
         discussion: """
-            Bisection on sigma to a relative precision of 1e-6; the sigma printed never spends more than the target. \
+            A search on sigma (regula falsi, from the RDP accountant's sigma for the tight ones) to a relative \
+            precision of 1e-6; the sigma printed never spends more than the target. \
             Exit status: 0 computed, 64 bad arguments, 65 target unreachable, 1 internal error. \
             JSON: {"noise_multiplier", "epsilon", "delta", "accountant"} (epsilon: what that sigma spends).
             """

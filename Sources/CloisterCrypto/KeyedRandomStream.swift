@@ -14,9 +14,11 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
     private let key: AESCTRKey
     private let stream: UInt64
     private var block: UInt32 = 0
-    /// One block of keystream, 512 words.
-    @usableFromInline var buffer = [UInt64](repeating: 0, count: 512)
-    @usableFromInline var position = 512
+    /// One block of keystream: 4 KiB, 512 words.
+    private static let blockWords = 512
+    @usableFromInline var buffer = [UInt64](repeating: 0, count: blockWords)
+    /// The next word's index in `buffer`; at its end, the first draw refills it.
+    @usableFromInline var position = blockWords
 
     /// A stream under `key` (32 secret bytes); `stream` numbers the independent streams the key yields.
     public init(key: [UInt8], stream: UInt64) throws {

@@ -70,34 +70,30 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// One sample of N_ℤ(0, σ²) from `source`'s words (`samples(count:using:)` for many: it finds the table once).
     @inlinable
     public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
-        let table = table
-        return Self.sample(table, table.guide, table.upper, table.lower, using: &source)
+        Self.sample(from: table, using: &source)
     }
 
     /// `count` independent samples of N_ℤ(0, σ²) from `source`'s words.
     @inlinable
     public func samples<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
         let table = table
-        let (guide, upper, lower) = (table.guide, table.upper, table.lower)
-        return (0..<count).map { _ in Self.sample(table, guide, upper, lower, using: &source) }
+        return (0..<count).map { _ in Self.sample(from: table, using: &source) }
     }
 
-    /// One sample from `table` (whose arrays are passed in, so that a run of samples reads them in place): per try, a
-    /// word for the block, a word for the offset (its low s bits) and the sign (its top bit), then the keep's Bernoulli
-    /// trials on bits of further words (`RandomBits`, which a sample starts afresh and its tries share).
+    /// One sample from `table`: per try, a word for the block, a word for the offset (its low s bits) and the sign
+    /// (its top bit), then the keep's Bernoulli trials on bits of further words (`RandomBits`, which a sample starts
+    /// afresh and its tries share).
     @inlinable @inline(__always)
-    static func sample<Source: RandomNumberGenerator>(
-        _ table: BlockTable, _ guide: [UInt16], _ upper: [UInt64], _ lower: [UInt64], using source: inout Source
-    ) -> Int64 {
+    static func sample<Source: RandomNumberGenerator>(from table: BlockTable, using source: inout Source) -> Int64 {
         var bits = RandomBits()
         let shift = UInt64(table.geometry.shift)
         let b = UInt128(table.geometry.varianceDenominator)
         let denominator = 2 * table.geometry.varianceNumerator
         while true {
             let word = source.next()
-            var block = Int(guide[Int(word >> 56)])
-            while word > upper[block] { block += 1 }
-            if word >= lower[block] {
+            var block = Int(table.guide[Int(word >> 56)])
+            while word > table.upper[block] { block += 1 }
+            if word >= table.lower[block] {
                 guard let exact = table.exactBlock(word: word, from: block, using: &source) else { continue }
                 block = exact
             }

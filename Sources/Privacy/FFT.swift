@@ -20,17 +20,25 @@ struct FFT {
     init(count: Int) {
         precondition(count >= 4 && count & (count - 1) == 0, "FFT length is a power of 2, at least 4")
         self.count = count
-        let angles = (0..<count / 2).map { 2 * Double.pi * Double($0) / Double(count) }
-        cosines = angles.map(cos)
-        sines = angles.map(sin)
+        cosines = Self.table(count / 2) { cos(2 * Double.pi * Double($0) / Double(count)) }
+        sines = Self.table(count / 2) { sin(2 * Double.pi * Double($0) / Double(count)) }
+    }
+
+    /// `value(k)` for k < `length`, written in place: the FFT's loops run on buffers, not through `Collection`'s
+    /// generic paths, which an unoptimised build (the fuzzers' and the tests') calls element by element.
+    private static func table(_ length: Int, _ value: (Int) -> Double) -> [Double] {
+        [Double](unsafeUninitializedCapacity: length) { buffer, initialised in
+            for k in 0..<length { buffer[k] = value(k) }
+            initialised = length
+        }
     }
 
     /// The frequencies 0 through N/2 of the real sequence `values` (count N): X_k = Σ_n x_n e^(−2πikn/N).
     func forward(_ values: [Double]) -> (real: [Double], imaginary: [Double]) {
         precondition(values.count == count, "FFT input of the planned length")
         let half = count / 2
-        var re = (0..<half).map { values[2 * $0] }
-        var im = (0..<half).map { values[2 * $0 + 1] }
+        var re = values.withUnsafeBufferPointer { values in Self.table(half) { values[2 * $0] } }
+        var im = values.withUnsafeBufferPointer { values in Self.table(half) { values[2 * $0 + 1] } }
         complexTransform(&re, &im, inverse: false)
         var real = [Double](repeating: 0, count: half + 1)
         var imaginary = [Double](repeating: 0, count: half + 1)
@@ -66,12 +74,9 @@ struct FFT {
             im[k] = sumIm + oddRe
         }
         complexTransform(&re, &im, inverse: true)
-        var values = [Double](repeating: 0, count: count)
-        for n in 0..<half {
-            values[2 * n] = re[n]
-            values[2 * n + 1] = im[n]
+        return re.withUnsafeBufferPointer { re in
+            im.withUnsafeBufferPointer { im in Self.table(count) { $0 & 1 == 0 ? re[$0 >> 1] : im[$0 >> 1] } }
         }
-        return values
     }
 
     /// e^(sign·2πik/N) for 0 ≤ k ≤ N/2.
@@ -83,32 +88,35 @@ struct FFT {
     /// even indices.
     private func complexTransform(_ real: inout [Double], _ imaginary: inout [Double], inverse: Bool) {
         let size = count / 2
-        // Bit-reversal permutation.
-        var j = 0
-        for i in 1..<size {
-            var bit = size >> 1
-            while j & bit != 0 {
-                j ^= bit
-                bit >>= 1
-            }
-            j |= bit
-            if i < j {
-                real.swapAt(i, j)
-                imaginary.swapAt(i, j)
-            }
-        }
         let sign = inverse ? 1.0 : -1.0
         cosines.withUnsafeBufferPointer { cosines in
             sines.withUnsafeBufferPointer { sines in
                 real.withUnsafeMutableBufferPointer { re in
                     imaginary.withUnsafeMutableBufferPointer { im in
+                        // Bit-reversal permutation.
+                        var j = 0
+                        for i in 1..<size {
+                            var bit = size >> 1
+                            while j & bit != 0 {
+                                j ^= bit
+                                bit >>= 1
+                            }
+                            j |= bit
+                            if i < j {
+                                (re[i], re[j]) = (re[j], re[i])
+                                (im[i], im[j]) = (im[j], im[i])
+                            }
+                        }
                         var length = 2
                         while length <= size {
                             let half = length / 2
                             let stride = count / length
                             var start = 0
                             while start < size {
-                                for k in 0..<half {
+                                // A `while`, not `for … in`: an unoptimised build (the fuzzers', the tests') calls the
+                                // range's iterator at every butterfly.
+                                var k = 0
+                                while k < half {
                                     let (wr, wi) = (cosines[k * stride], sign * sines[k * stride])
                                     let a = start + k
                                     let b = a + half
@@ -118,6 +126,7 @@ struct FFT {
                                     im[b] = im[a] - ti
                                     re[a] += tr
                                     im[a] += ti
+                                    k += 1
                                 }
                                 start += length
                             }

@@ -37,14 +37,18 @@ enum PrivacyLoss {
         let spacing: Double
         let shift: Double
         let infinite: Double
+        /// The FFT's round-off: twice the negative mass its inverse left, clamped to 0 (as much again may have moved
+        /// the other way unseen). About 1e-14 of a composition's mass; a δ not above it would be read off noise.
+        let roundOff: Double
 
         /// The smallest ε with δ(ε) = P(∞) + Σ_{L > ε} p_L (1 − e^(ε − L)) ≤ δ.
-        /// A δ at or below the mass of infinite loss (the tails past 8.5σ the grid leaves out) has no finite ε here.
+        /// A δ at or below the mass of infinite loss (the tails past 8.5σ the grid leaves out) and the FFT's
+        /// round-off has no ε here: below the round-off, δ(ε) is the transform's noise, and ε would be read off it.
         func epsilon(delta: Double) throws(PrivacyError) -> Double {
-            guard infinite < delta else {
+            guard infinite + roundOff < delta else {
                 throw PrivacyError(
                     .invalidParameter,
-                    "delta \(delta) is below what the tight accountants resolve: \(infinite) of the privacy loss lies in the Gaussian tails they leave out (use the RDP accountant)"
+                    "delta \(delta) is below what the tight accountants resolve: \(infinite) of the privacy loss lies in the Gaussian tails they leave out and \(roundOff) is the FFT's round-off (a larger delta, or the RDP accountant)"
                 )
             }
             let h = spacing
@@ -143,12 +147,15 @@ enum PrivacyLoss {
             let (start, startOverflow) = low.subtractingReportingOverflow(offset)
             guard !startOverflow else { throw tooLong }
             var composed = [Double](repeating: 0, count: gridSize)
+            var negative = 0.0
             for k in 0..<gridSize {
-                let mass = max(values[k] / Double(gridSize), 0)
-                composed[((k - start) % gridSize + gridSize) % gridSize] += mass
+                let mass = values[k] / Double(gridSize)
+                negative -= min(mass, 0)
+                composed[((k - start) % gridSize + gridSize) % gridSize] += max(mass, 0)
             }
             return Composed(
-                masses: composed, firstIndex: low, spacing: spacing, shift: shift, infinite: -expm1(logFiniteMass))
+                masses: composed, firstIndex: low, spacing: spacing, shift: shift, infinite: -expm1(logFiniteMass),
+                roundOff: 2 * negative)
         }
     }
 

@@ -55,4 +55,19 @@ struct KeyedRandomStreamTests {
         }
         #expect("\(error)".contains("counter block must be 16 bytes, got 12"))
     }
+
+    @Test("its AES-CTR key refuses a keystream past one OpenSSL update (2³¹ − 1 bytes) before writing a byte")
+    func refusesOversizedKeystream() throws {
+        let key = try AESCTRKey(Self.key)
+        // The length is checked before the memory is touched, so one real byte can stand for 2³¹ of them.
+        let byte = UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 1)
+        defer { byte.deallocate() }
+        byte.storeBytes(of: 0xA5, as: UInt8.self)
+        let oversized = UnsafeMutableRawBufferPointer(start: byte, count: Int(Int32.max) + 1)
+        let error = try #require(throws: CryptoError.self) {
+            try key.keystream(from: [UInt8](repeating: 0, count: 16), into: oversized)
+        }
+        #expect("\(error)".contains("a keystream of 2147483648 bytes is past one update's length"))
+        #expect(byte.load(as: UInt8.self) == 0xA5)
+    }
 }
