@@ -49,8 +49,8 @@ layers: deps
 
 ## test: the layering, then every test, with the interop venv, the vectors in Tests/Vectors and a throwaway PostgreSQL
 ## on loopback; then every fuzz target for FUZZ_SECONDS under libFuzzer from a fixed seed, built unoptimised, a target
-## a core at a time (the build included, about 7 to 8 minutes)
-FUZZ_SECONDS ?= 10
+## a core at a time (the build included, under 10 minutes; the driver's clean build is 6 to 7 of them on 2 slow cores)
+FUZZ_SECONDS ?= 5
 test: deps venv layers
 	scripts/with-postgres env CLOISTER_PYTHON=$(PYTHON) $(SWIFT) test
 	CLOISTER_FUZZ_SEED=1 CLOISTER_FUZZ_OPTIMIZE=no scripts/fuzz $(FUZZ_SECONDS)
