@@ -38,7 +38,8 @@ enum PrivacyLoss {
         let shift: Double
         let infinite: Double
         /// The FFT's round-off: twice the negative mass its inverse left, clamped to 0 (as much again may have moved
-        /// the other way unseen). About 1e-14 of a composition's mass; a δ not above it would be read off noise.
+        /// the other way unseen): about 1e-14 of a typical composition's mass, far more over 2^30 steps (each
+        /// spectrum is raised to the step count). A δ not above it would be read off noise.
         let roundOff: Double
 
         /// The smallest ε with δ(ε) = P(∞) + Σ_{L > ε} p_L (1 − e^(ε − L)) ≤ δ.
