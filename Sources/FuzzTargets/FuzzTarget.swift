@@ -28,6 +28,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case verifierHTTP = "verifier-http"
     case federationHTTP = "federation-http"
 
+    /// Whether the target's harness keeps state across inputs (the services' sessions, consumed nonces, audit rows
+    /// and rounds), so that nearly every input leaves the heap larger: a leak check after each input would scan all
+    /// of it, and `scripts/fuzz` looks for such a target's leaks once, at exit.
+    public var keepsState: Bool {
+        switch self {
+        case .verifierHTTP, .federationHTTP: true
+        case .cbor, .coseSign1, .attestationDocument, .evidence, .dcapQuote, .dcapCollateral, .snpReport, .x509,
+            .manifestTOML, .signedManifest, .policy, .csvDataset, .trainingSpec, .sealedBlob, .sealedPage,
+            .channelFrames, .enclaveCall, .federationUpdate, .signedStatement:
+            false
+        }
+    }
+
     /// Feeds `input` to the target's parser and checks its properties; traps with the property's name on a finding.
     public func run(_ input: [UInt8], context: FuzzContext) {
         switch self {

@@ -245,11 +245,14 @@ struct PLDAccountantTests {
     }
 
     /// At the corners of the accountants' domain (σ at its ends, q from the least positive double to 1, up to 2^30
-    /// steps) every accountant gives a finite ε ≥ 0, or a tight one says δ is within its FFT's round-off (2^30 powers
-    /// of a spectrum carry its rounding far): PLD's grid offset once overflowed at σ = 0.01 and 2^40 steps, the hockey
-    /// stick's index conversion trapped at σ = 1e-300 and 1e300, and at σ = 10^12 PLD answered −1e-5.
+    /// steps) every accountant gives a finite ε ≥ 0 at δ = 10⁻⁵, but for one corner: at σ = 10⁻⁴, q = 1 and 2^30 steps
+    /// PLD's composition carries 1.2·10⁻⁵ of FFT round-off (measured; 72 steps at σ = 1.3 carry about 5·10⁻¹⁴), and
+    /// it refuses a δ within it, naming the round-off, where it once answered off the noise. There it is asked at
+    /// δ = 10⁻⁶, well inside the round-off; at 10⁻⁵ the round-off is too close to δ for the outcome to be the same on
+    /// every maths library. PLD's grid offset once overflowed at σ = 0.01 and 2^40 steps, the hockey stick's index
+    /// conversion trapped at σ = 1e-300 and 1e300, and at σ = 10^12 PLD answered −1e-5.
     @Test(
-        "at the corners of the domain every accountant answers a finite ε ≥ 0 or names its round-off",
+        "at the corners of the domain every accountant answers a finite ε ≥ 0, or PLD names its round-off at one",
         arguments: [
             SubsampledGaussian.noiseMultiplierRange.lowerBound, SubsampledGaussian.noiseMultiplierRange.upperBound,
         ])
@@ -258,11 +261,21 @@ struct PLDAccountantTests {
             let mechanism = try SubsampledGaussian(samplingRate: q, noiseMultiplier: sigma)
             for steps in [1, RDPAccountant.Composition.maximumSteps] {
                 for accountant in Accountant.allCases {
+                    let corner = "\(accountant) σ=\(sigma) q=\(q) T=\(steps)"
+                    if accountant == .pld && sigma == SubsampledGaussian.noiseMultiplierRange.lowerBound && q == 1
+                        && steps == RDPAccountant.Composition.maximumSteps
+                    {
+                        let error = #expect(throws: PrivacyError.self, "\(corner)") {
+                            try accountant.epsilon(mechanism, steps: steps, delta: 1e-6, coarse: true)
+                        }
+                        #expect(error?.reason.contains("is the FFT's round-off") == true, "\(corner)")
+                        continue
+                    }
                     do {
                         let epsilon = try accountant.epsilon(mechanism, steps: steps, delta: 1e-5, coarse: true).epsilon
-                        #expect(epsilon.isFinite && epsilon >= 0, "\(accountant) q=\(q) T=\(steps): \(epsilon)")
+                        #expect(epsilon.isFinite && epsilon >= 0, "\(corner): \(epsilon)")
                     } catch {
-                        #expect(accountant != .rdp && error.reason.contains("is the FFT's round-off"), "\(error)")
+                        Issue.record("\(corner): \(error)")
                     }
                 }
             }
@@ -297,19 +310,23 @@ struct PLDAccountantTests {
         #expect(fine.isFinite && fine > coarser)
     }
 
-    @Test("a δ within the FFT's round-off is refused, naming it, not answered off the transform's noise")
+    @Test("a δ within the FFT's round-off is refused by both tight accountants, naming it, not answered off noise")
     func deltaWithinRoundOff() throws {
         // q = 1/36, σ = 1.3, 72 steps. dp-accounting's PLD (interval 1e-4) gives ε 2.4448 at δ 1e-12, 2.8988 at 1e-14
-        // and none at 1e-15; without this check the grid read 3.19 at 1e-14 and 7.99 at 1e-15 off its round-off
-        // (≈ 5e-14 of the mass in the "add" direction).
+        // and none at 1e-15; without this check PLD's grid read 3.19 at 1e-14 and 7.99 at 1e-15 off its round-off
+        // (about 5e-14 of the mass in the "add" direction; PRV's about 3.6e-14). At 1e-12 PLD reads 2.4455 and PRV's
+        // estimate 2.4511.
         let mechanism = try SubsampledGaussian(samplingRate: 1.0 / 36, noiseMultiplier: 1.3)
-        let accountant = try PLDAccountant().composing(mechanism, steps: 72)
-        for delta in [1e-14, 1e-15] {
-            let error = #expect(throws: PrivacyError.self) { try accountant.epsilon(delta: delta) }
-            #expect(error?.reason.contains("is the FFT's round-off") == true)
+        let pld = try PLDAccountant().composing(mechanism, steps: 72)
+        let prv = try PRVAccountant().composing(mechanism, steps: 72)
+        for (name, epsilon, ceiling) in [("pld", pld.epsilon(delta:), 2.45), ("prv", prv.epsilon(delta:), 2.46)] {
+            for delta in [1e-14, 1e-15] {
+                let error = #expect(throws: PrivacyError.self, "\(name) at δ \(delta)") { try epsilon(delta) }
+                #expect(error?.reason.contains("is the FFT's round-off") == true, "\(name): \(error?.reason ?? "")")
+            }
+            let resolved = try epsilon(1e-12)
+            #expect(resolved >= 2.4448 && resolved < ceiling, "\(name) at δ 1e-12: \(resolved)")
         }
-        let resolved = try accountant.epsilon(delta: 1e-12)
-        #expect(resolved >= 2.4448 && resolved < 2.45)
     }
 }
 
