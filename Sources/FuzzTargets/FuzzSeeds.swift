@@ -76,12 +76,28 @@ extension FuzzTarget {
                 [claims]
                 mr_signer = ["cd"]
                 """
+            // Out-of-range integers, which a hand review found trapping the reader: kept as seeds.
+            let outOfRange = [
+                """
+                id = "x"
+                max_age_seconds = 9223372036854775807
+                [[products]]
+                product_id = 70000
+                min_svn = -1
+                """,
+                #"{"id": "x", "max_age_seconds": -9223372036854775808, "products": [{"min_svn": 65536}]}"#,
+            ]
             return [("policy.json", Array(try JSONEncoder().encode(policy))), ("policy.toml", Array(toml.utf8))]
+                + outOfRange.enumerated().map { ("out-of-range integers \($0.offset)", Array($0.element.utf8)) }
         case .csvDataset:
             let csv = "label,a,b,c\n0,1.5,2,3\n1,-4,5e3,6\n2,7,8,9\n"
             let schema =
                 #"{"class_count": 3, "features": {"a": {"bounds": [-10, 10]}, "b": {"bounds": [1, 1e4], "scale": "log"}, "c": {"bounds": [0, 9]}}}"#
-            return [("csv", Array(csv.utf8)), ("csv with schema", Array(csv.utf8) + [0] + Array(schema.utf8))]
+            return [
+                ("csv", Array(csv.utf8)), ("csv with schema", Array(csv.utf8) + [0] + Array(schema.utf8)),
+                // A label a hand review found making the class count trap (kept as a seed).
+                ("a label of 2,000,000,000", Array("label,a\n2000000000,1\n".utf8)),
+            ]
         case .trainingSpec:
             let specs = [
                 TrainingSpec(

@@ -144,15 +144,4 @@ struct RSAPSSCertificateTests {
         let leaf = try root.issue(profile("EC Leaf", ca: false), for: ECPrivateKey(generating: .p256).publicKey)
         #expect(leaf.isSignatureValid(issuer: root.certificate))
     }
-
-    @Test(
-        "RSA key generation time at 2048, 3072 and 4096 bits (CLOISTER_RSA_TIMINGS=1)",
-        .enabled(if: ProcessInfo.processInfo.environment["CLOISTER_RSA_TIMINGS"] != nil))
-    func keyGenerationTimes() throws {
-        for bits in [2048, 3072, 4096] {
-            let clock = ContinuousClock()
-            let elapsed = try clock.measure { _ = try RSAPrivateKey(generatingBits: bits) }
-            print("RSA-\(bits) key generation: \(elapsed)")
-        }
-    }
 }

@@ -510,34 +510,81 @@ struct EnclaveTrainCommandTests {
         #expect(FileManager.default.fileExists(atPath: checkpoint))
     }
 
-    @Test("SIGKILL of the command mid-training, then the same command resumes and counts every step once")
-    func killAndRerun() throws {
+    /// Kill anywhere: run 0 is killed as its first checkpoint appears (T₀ after it started); runs 1 to 8 of the same
+    /// command at a delay drawn uniformly from zero to 2·T₀, over the enclave's launch, the resumption and the
+    /// checkpoints written every 1/50 of the steps. After each kill the checkpoint is none yet, the one before the
+    /// run (old), or a whole sealed checkpoint the run wrote (new); never a partial file, and at most the one
+    /// temporary file the kill interrupted. (A run that ends before its kill, which 21,000 steps make unlikely, must
+    /// end well and remove its checkpoint: the next run begins again.) Then the command runs to its end, resuming
+    /// from the last checkpoint, and counts every step once.
+    @Test(
+        "SIGKILL of the command at random points: the checkpoint is none, the old or a whole new one; the rerun resumes and counts every step once"
+    )
+    func killAnywhereAndRerun() throws {
         let (directory, environment, manifest) = try prepare()
         let checkpoint = directory.appendingPathComponent("job.sealed").path
-        let arguments = arguments(manifest, checkpoint: checkpoint, epochs: 1500) + ["--allow-development-keys"]
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: cloister)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(120)
-        while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
-            usleep(5_000)
+        let epochs = 1500
+        let steps = epochs * 14  // ⌊455 / 32⌋ steps an epoch
+        let arguments = arguments(manifest, checkpoint: checkpoint, epochs: epochs) + ["--allow-development-keys"]
+        var random = SystemRandomNumberGenerator()
+        var counts: [String: Int] = [:]
+        var before: Data?
+        var firstCheckpoint = 0.0
+        for run in 0...8 {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: cloister)
+            process.arguments = arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let started = Date()
+            try process.run()
+            if run == 0 {
+                let deadline = started.addingTimeInterval(120)
+                while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
+                    usleep(5_000)
+                }
+                firstCheckpoint = Date().timeIntervalSince(started)
+            } else {
+                usleep(useconds_t(Double.random(in: 0...(2 * firstCheckpoint), using: &random) * 1_000_000))
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if process.terminationReason == .exit {
+                #expect(process.terminationStatus == 0, "run \(run) failed before its kill")
+                #expect(!FileManager.default.fileExists(atPath: checkpoint), "run \(run) ended and kept its checkpoint")
+                counts["finished", default: 0] += 1
+                before = nil
+                continue
+            }
+            let temporaries = try AtomicFile.entries(of: directory.path)
+                .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+            #expect(temporaries.count <= 1, "run \(run): \(temporaries)")
+            let after = FileManager.default.contents(atPath: checkpoint)
+            let state: String
+            if after == nil {
+                state = "none"
+            } else if after == before {
+                state = "old"
+            } else {
+                state = (try? SealedBlob(encoded: Array(after ?? Data()))) != nil ? "new" : "broken"
+            }
+            counts[state, default: 0] += 1
+            before = after
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal)
-        #expect(FileManager.default.fileExists(atPath: checkpoint))
+        print(
+            "dp train --enclave killed 9 times (T₀ \(Int(firstCheckpoint * 1000)) ms): \(counts.sorted { $0.key < $1.key })"
+        )
+        #expect(counts["broken"] == nil, "\(counts)")
+        let resumable = FileManager.default.fileExists(atPath: checkpoint)
         let rerun = try run(arguments, environment)
         #expect(rerun.status == 0, "\(rerun.standardError)")
         let fields = try #require(
             try JSONSerialization.jsonObject(with: Data(rerun.standardOutput.utf8)) as? [String: Any])
         let resumed = try #require(fields["resumed_from_step"] as? Int)
-        #expect(resumed > 0 && resumed < 21_000)
-        #expect(fields["steps"] as? Int == 21_000)
-        // The feature centre (released with the first step, before the kill) and all 21,000 steps, each once.
+        #expect(resumable ? resumed > 0 && resumed <= steps : resumed == 0, "resumed from step \(resumed)")
+        #expect(fields["steps"] as? Int == steps)
+        // The feature centre (released with the job's first step) and every step, each once.
         let expected = try Accountant.pld.epsilon(
             [
                 RDPAccountant.Composition(
@@ -545,7 +592,7 @@ struct EnclaveTrainCommandTests {
                     steps: 1),
                 RDPAccountant.Composition(
                     mechanism: SubsampledGaussian(
-                        samplingRate: PoissonSampling.rate(32, outOf: 455), noiseMultiplier: 1), steps: 21_000),
+                        samplingRate: PoissonSampling.rate(32, outOf: 455), noiseMultiplier: 1), steps: steps),
             ], delta: 1e-5
         ).epsilon
         let epsilon = try #require(fields["epsilon_pld"] as? Double)

@@ -63,6 +63,9 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var lastValue: UInt64 = 0
         var killsWithTemporaryLeft = 0
+        // After each kill: the state sealed at the counter's value, or one ahead (written, the counter not yet moved).
+        var stateAtCounter = 0
+        var stateAhead = 0
 
         for round in 0..<20 {
             unlink(directory + "/ready")
@@ -107,8 +110,11 @@ import Testing
             let blob = try SealedBlob(encoded: AtomicFile(path: directory + "/data/state.sealed").read())
             let stamp = try #require(blob.counter).value
             #expect(stamp == value || stamp == value + 1, "round \(round): state at \(stamp), counter at \(value)")
+            if stamp == value { stateAtCounter += 1 } else if stamp == value + 1 { stateAhead += 1 }
             #expect(try sealer.unseal(blob) == PersistenceCrashProbe.payload(for: stamp))
         }
-        print("crash test: counter reached \(lastValue); \(killsWithTemporaryLeft) of 20 kills interrupted a write")
+        print(
+            "crash test: counter reached \(lastValue); \(killsWithTemporaryLeft) of 20 kills interrupted a write; "
+                + "the state at the counter's value after \(stateAtCounter), one ahead after \(stateAhead)")
     }
 }

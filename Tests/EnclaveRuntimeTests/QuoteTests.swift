@@ -226,6 +226,20 @@ struct QuoteTests {
         for (name, bytes) in wire {
             #expect(throws: AttestationError.self, "\(name)") { try AttestationDocument(payload: bytes) }
         }
+        // AWS's size limits, one byte past each, on the wire: the refusal names the field.
+        func bytes(_ count: Int) -> CBORValue { .bytes([UInt8](repeating: 1, count: count)) }
+        let certificate = AttestationDocument.maximumCertificateSize + 1
+        let oversized: [(field: String, bytes: [UInt8])] = [
+            ("\"certificate\"", try replacing("certificate", with: bytes(certificate))),
+            ("cabundle[1]", try replacing("cabundle", with: .array([bytes(10), bytes(certificate)]))),
+            ("public_key", try replacing("public_key", with: bytes(AttestationDocument.maximumPublicKeySize + 1))),
+            ("user_data", try replacing("user_data", with: bytes(AttestationDocument.maximumUserDataSize + 1))),
+            ("nonce", try replacing("nonce", with: bytes(AttestationDocument.maximumNonceSize + 1))),
+        ]
+        for (field, bytes) in oversized {
+            let error = #expect(throws: AttestationError.self, "\(field)") { try AttestationDocument(payload: bytes) }
+            #expect(error?.reason.contains(field) == true, "\(field): \(error?.reason ?? "")")
+        }
         #expect(throws: AttestationError.self) { try SignedAttestationDocument(encoded: [0x84, 0x40]) }
     }
 

@@ -271,6 +271,24 @@ struct FederationHostTimeoutTests {
             #expect(timings.violations(header: header, idle: idle) == [], "\(timings)")
         }
     }
+
+    @Test("a head past 80 KB is refused (400, as SwiftNIO answers it) and the host goes on answering")
+    func oversizedHead() async throws {
+        try await FederationRoutesTests.withHost { app, _, _, _ in
+            try await app.test(.live) { client in
+                let port = try #require(client.port)
+                let answer = try await offPool {
+                    let large = try LoopbackConnection(port: port)
+                    try? large.send(
+                        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 100_000))\r\n\r\n"
+                    )
+                    return String(decoding: large.waitForClose(timeout: .seconds(10)).received, as: UTF8.self)
+                }
+                #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer.prefix(200))")
+                try await client.execute(uri: "/healthz", method: .get) { #expect($0.status == .ok) }
+            }
+        }
+    }
 }
 
 /// Every log line, as text (a LogHandler that keeps what it is given).

@@ -138,27 +138,51 @@ struct IntelDCAPAppraisalTests {
     }
 
     @Test(
-        "tamper matrix, TDX v5 (no collateral published): every flip fails decoding, a signature or the PCK chain")
+        "tamper matrix, TDX v5 (no collateral published): every flip fails decoding, a signature or the PCK chain, named"
+    )
     func tamperMatrixVersionFive() throws {
         let quote = try vectorBytes("sgx/trustee-tdx-quote-v5.dat")
         let root = try intelRoot()
         let time = try pckChain(of: IntelDCAPQuote(quote))[0].notValidBefore + 86_400
-        func holds(_ bytes: [UInt8]) -> Bool {
-            guard let parsed = try? IntelDCAPQuote(bytes), let chain = try? pckChain(of: parsed),
-                parsed.signatureChecks(pckCertificate: chain[0]).allSatisfy(\.passed),
-                let path = try? CertificateChainVerifier(trustAnchors: [root])
+        /// The first step that refuses `bytes`, with its reason; nil when every step holds.
+        func refusal(_ bytes: [UInt8]) -> (step: String, reason: String)? {
+            let parsed: IntelDCAPQuote
+            do { parsed = try IntelDCAPQuote(bytes) } catch { return ("decoding", error.reason) }
+            let chain: [X509Certificate]
+            do { chain = try pckChain(of: parsed) } catch { return ("pck-chain", "\(error)") }
+            if let failed = parsed.signatureChecks(pckCertificate: chain[0]).first(where: { !$0.passed }) {
+                return ("\(failed.name)", failed.detail)
+            }
+            do {
+                let path = try CertificateChainVerifier(trustAnchors: [root])
                     .verify(leaf: chain[0], intermediates: Array(chain.dropFirst()), at: time)
-            else { return false }
-            return chain.last == path.last
+                guard chain.last == path.last else {
+                    return ("certificate-chain", "the chain does not end at its root")
+                }
+            } catch {
+                return ("certificate-chain", "\(error)")
+            }
+            return nil
         }
-        #expect(holds(quote))
-        let accepted = quote.indices.filter { position in
+        #expect(refusal(quote) == nil)
+        var steps: [String: Int] = [:]
+        var accepted: [Int] = []
+        var unnamed: [Int] = []
+        for position in quote.indices {
             var flipped = quote
             flipped[position] ^= 1
-            return holds(flipped)
+            guard let refused = refusal(flipped) else {
+                accepted.append(position)
+                continue
+            }
+            steps[refused.step, default: 0] += 1
+            if refused.reason.isEmpty { unnamed.append(position) }
         }
-        print("trustee-tdx-quote-v5.dat: \(quote.count) flips tried, \(quote.count - accepted.count) refused")
+        let tally = steps.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        print(
+            "trustee-tdx-quote-v5.dat: \(quote.count) flips tried, \(quote.count - accepted.count) refused (\(tally))")
         #expect(accepted.isEmpty, "flips at \(accepted.prefix(40)) held")
+        #expect(unnamed.isEmpty, "flips at \(unnamed.prefix(40)) were refused without a reason")
     }
 
     @Test("the PCK chain must carry Intel's root itself, as Intel's QVL requires, and be PEM blocks and nothing else")

@@ -99,6 +99,34 @@ struct SEVSNPAppraisalTests {
             malformed.refusal?.reason.contains("entry 1 points at bytes") == true, "\(malformed.refusal?.reason ?? "")")
     }
 
+    @Test("a certificate table of more than 64 entries, cut short, or listing a role twice is refused, named")
+    func certificateTableRefusals() throws {
+        let vector = reports[1]
+        let report = try vectorBytes(vector.report)
+        let vcek = try vectorBytes(vector.vcek)
+        let verifier = EvidenceVerifier(trust: try trust(vceks: [vector.vcek]))
+        /// An entry of an unknown GUID (every byte `guid`) at offset 0 and length 0.
+        func entry(_ guid: Int) -> [UInt8] {
+            [UInt8](repeating: UInt8(guid), count: 16) + [UInt8](repeating: 0, count: 8)
+        }
+        let end = [UInt8](repeating: 0, count: 24)
+        let cases: [(reason: String, bytes: [UInt8])] = [
+            ("its table has more than 64 entries", report + (1...65).flatMap(entry) + end),
+            // Sixty-four are read (the first then points inside its own header).
+            ("entry 1 points at bytes 0..<0", report + (1...64).flatMap(entry) + end),
+            (
+                "its table ends at byte 30 inside entry 2, before the zero entry",
+                report + entry(1) + [0, 0, 0, 0, 0, 0]
+            ),
+            ("its table lists the vcek twice", extendedReport(report, [(.vcek, vcek), (.vcek, vcek)])),
+        ]
+        for (reason, bytes) in cases {
+            let outcome = verifier.verify(bytes, at: vector.time)
+            #expect(outcome.refusal?.code == .malformedEvidence, "\(reason)")
+            #expect(outcome.refusal?.reason.contains(reason) == true, "\(reason): \(outcome.refusal?.reason ?? "")")
+        }
+    }
+
     @Test("each check fails alone: the signed bytes, a VCEK that does not verify, another product line, a late time")
     func negatives() throws {
         let vector = reports[1]
