@@ -80,6 +80,14 @@ public final class LoopbackConnection {
         return String(decoding: waitForClose(timeout: timeout).received, as: UTF8.self)
     }
 
+    /// Sends a GET of `path` whose head carries 100,000 bytes of one field, past the 80 KB SwiftNIO's HTTP/1 decoder
+    /// (through Hummingbird) allows a head's fields in all, and returns what the server answered before it closed.
+    public func getWithOversizedHead(_ path: String, timeout: Duration) -> String {
+        let padding = String(repeating: "a", count: 100_000)
+        try? send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(padding)\r\n\r\n")
+        return String(decoding: waitForClose(timeout: timeout).received, as: UTF8.self)
+    }
+
     /// Reads what the server sends until it closes the connection or `timeout` passes: the instant the close was
     /// seen (nil if the connection is still open) and the bytes received.
     public func waitForClose(timeout: Duration) -> (closed: ContinuousClock.Instant?, received: [UInt8]) {

@@ -510,72 +510,67 @@ struct EnclaveTrainCommandTests {
         #expect(FileManager.default.fileExists(atPath: checkpoint))
     }
 
-    /// Kill anywhere: run 0 is killed as its first checkpoint appears (T₀ after it started); runs 1 to 8 of the same
-    /// command at a delay drawn uniformly from zero to 2·T₀, over the enclave's launch, the resumption and the
-    /// checkpoints written every 1/50 of the steps. After each kill the checkpoint is none yet, the one before the
-    /// run (old), or a whole sealed checkpoint the run wrote (new); never a partial file, and at most the one
-    /// temporary file the kill interrupted. (A run that ends before its kill, which 21,000 steps make unlikely, must
-    /// end well and remove its checkpoint: the next run begins again.) Then the command runs to its end, resuming
-    /// from the last checkpoint, and counts every step once.
-    @Test(
-        "SIGKILL of the command at random points: the checkpoint is none, the old or a whole new one; the rerun resumes and counts every step once"
-    )
+    /// Kill anywhere: an uninterrupted run of the command is timed (D), then 12 runs of it are SIGKILLed at delays
+    /// drawn uniformly from zero to 1.2·D: over the enclave's launch, the attestation, the resumption, the 50
+    /// checkpoints (one every 1/50 of the steps), the result, the checkpoint's removal and the job's retirement. After
+    /// each kill the checkpoint is none, the one before the run (old) or a whole sealed checkpoint the run wrote (new),
+    /// never a partial file, with at most the one temporary file the kill interrupted; a run that ended before its
+    /// kill ended well and removed its checkpoint (the next run begins the job again). Then the command runs to its
+    /// end, resuming from the last checkpoint, and counts every step once.
+    @Test("SIGKILL at random points: the checkpoint is none, old or whole new; the rerun counts every step once")
     func killAnywhereAndRerun() throws {
         let (directory, environment, manifest) = try prepare()
         let checkpoint = directory.appendingPathComponent("job.sealed").path
-        let epochs = 1500
+        let epochs = 300
         let steps = epochs * 14  // ⌊455 / 32⌋ steps an epoch
         let arguments = arguments(manifest, checkpoint: checkpoint, epochs: epochs) + ["--allow-development-keys"]
+        let started = Date()
+        let whole = try run(arguments, environment)
+        let duration = Date().timeIntervalSince(started)
+        try #require(whole.status == 0, "\(whole.standardError)")
+        #expect(!FileManager.default.fileExists(atPath: checkpoint))
         var random = SystemRandomNumberGenerator()
         var counts: [String: Int] = [:]
+        var kills: [String] = []  // each kill's delay and state, to replay a failure
         var before: Data?
-        var firstCheckpoint = 0.0
-        for run in 0...8 {
+        for run in 1...12 {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: cloister)
             process.arguments = arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            let started = Date()
+            let delay = Double.random(in: 0...(1.2 * duration), using: &random)
             try process.run()
-            if run == 0 {
-                let deadline = started.addingTimeInterval(120)
-                while !FileManager.default.fileExists(atPath: checkpoint) && process.isRunning && Date() < deadline {
-                    usleep(5_000)
-                }
-                firstCheckpoint = Date().timeIntervalSince(started)
-            } else {
-                usleep(useconds_t(Double.random(in: 0...(2 * firstCheckpoint), using: &random) * 1_000_000))
-            }
+            usleep(useconds_t(delay * 1_000_000))
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
+            let state: String
             if process.terminationReason == .exit {
                 #expect(process.terminationStatus == 0, "run \(run) failed before its kill")
+                state = "finished"
                 #expect(!FileManager.default.fileExists(atPath: checkpoint), "run \(run) ended and kept its checkpoint")
-                counts["finished", default: 0] += 1
-                before = nil
-                continue
-            }
-            let temporaries = try AtomicFile.entries(of: directory.path)
-                .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
-            #expect(temporaries.count <= 1, "run \(run): \(temporaries)")
-            let after = FileManager.default.contents(atPath: checkpoint)
-            let state: String
-            if after == nil {
-                state = "none"
-            } else if after == before {
-                state = "old"
             } else {
-                state = (try? SealedBlob(encoded: Array(after ?? Data()))) != nil ? "new" : "broken"
+                let temporaries = try AtomicFile.entries(of: directory.path)
+                    .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+                #expect(temporaries.count <= 1, "run \(run): \(temporaries)")
+                let after = FileManager.default.contents(atPath: checkpoint)
+                if after == nil {
+                    state = "none"
+                } else if after == before {
+                    state = "old"
+                } else {
+                    state = (try? SealedBlob(encoded: Array(after ?? Data()))) != nil ? "new" : "broken"
+                }
             }
+            before = FileManager.default.contents(atPath: checkpoint)
             counts[state, default: 0] += 1
-            before = after
+            kills.append("\(Int(delay * 1000)) ms \(state)")
         }
         print(
-            "dp train --enclave killed 9 times (T₀ \(Int(firstCheckpoint * 1000)) ms): \(counts.sorted { $0.key < $1.key })"
-        )
-        #expect(counts["broken"] == nil, "\(counts)")
+            "dp train --enclave (D \(Int(duration * 1000)) ms) killed 12 times: \(counts.sorted { $0.key < $1.key }); "
+                + kills.joined(separator: ", "))
+        #expect(counts["broken"] == nil, "\(kills)")
         let resumable = FileManager.default.fileExists(atPath: checkpoint)
         let rerun = try run(arguments, environment)
         #expect(rerun.status == 0, "\(rerun.standardError)")

@@ -33,13 +33,8 @@ extension LiveServiceSuites {
             try await application.test(.live) { client in
                 let port = try #require(client.port)
                 let (head, body) = try await offPool {
-                    let large = try LoopbackConnection(port: port)
-                    // SwiftNIO's HTTP/1 decoder (through Hummingbird) bounds a head's fields at 80 KB in all.
-                    try? large.send(
-                        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: \(String(repeating: "a", count: 100_000))\r\n\r\n"
-                    )
-                    let refusedHead = String(
-                        decoding: large.waitForClose(timeout: .seconds(10)).received, as: UTF8.self)
+                    let refusedHead = try LoopbackConnection(port: port)
+                        .getWithOversizedHead("/healthz", timeout: .seconds(10))
                     let upload = try LoopbackConnection(port: port)
                     let refusedBody = try upload.postRefusedUpload(
                         "/v1/verify", size: VerifierRoutes.maximumEvidenceSize + 1, timeout: .seconds(30))

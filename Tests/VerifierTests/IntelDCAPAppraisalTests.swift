@@ -138,7 +138,7 @@ struct IntelDCAPAppraisalTests {
     }
 
     @Test(
-        "tamper matrix, TDX v5 (no collateral published): every flip fails decoding, a signature or the PCK chain, named"
+        "tamper matrix, TDX v5 (no collateral): every flip fails decoding, a signature or the PCK chain, named"
     )
     func tamperMatrixVersionFive() throws {
         let quote = try vectorBytes("sgx/trustee-tdx-quote-v5.dat")
