@@ -7,7 +7,7 @@
 /// (32 bits) ‖ 2 (32 bits): the keystream AES-256-GCM encrypts with under the 96-bit nonce s ‖ b (NIST SP 800-38D
 /// §7.1), which this stream was first drawn from, so its numbers are the same. (s, b) pairs never repeat under a key,
 /// so no keystream byte is used twice. Each block is written by OpenSSL's AES-CTR straight into the stream's buffer,
-/// 64-bit words read little-endian. Owned by one caller; each value is zeroed in the buffer once drawn.
+/// 64-bit words read little-endian. Owned by one caller; each word is zeroed in the buffer once drawn (`RandomWords`).
 ///
 /// `next()` is inlined into its callers (the samplers draw a few words a sample); only the refill is a call.
 public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
@@ -15,10 +15,7 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
     private let stream: UInt64
     private var block: UInt32 = 0
     /// One block of keystream: 4 KiB, 512 words.
-    private static let blockWords = 512
-    @usableFromInline var buffer = [UInt64](repeating: 0, count: blockWords)
-    /// The next word's index in `buffer`; at its end, the first draw refills it.
-    @usableFromInline var position = blockWords
+    @usableFromInline var words = RandomWords()
 
     /// A stream under `key` (32 secret bytes); `stream` numbers the independent streams the key yields.
     public init(key: [UInt8], stream: UInt64) throws {
@@ -33,11 +30,8 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
 
     @inlinable
     public mutating func next() -> UInt64 {
-        if position == buffer.count { refill() }
-        let value = buffer[position]
-        buffer[position] = 0
-        position += 1
-        return UInt64(littleEndian: value)
+        if words.isEmpty { refill() }
+        return UInt64(littleEndian: words.take())
     }
 
     @usableFromInline
@@ -47,11 +41,11 @@ public struct KeyedRandomStream: RandomNumberGenerator, Sendable {
             withUnsafeBytes(of: stream.bigEndian, Array.init) + withUnsafeBytes(of: block.bigEndian, Array.init)
             + [0, 0, 0, 2]
         block += 1
+        let key = key  // captured alone: the closure runs while `words` is being modified
         do {
-            try buffer.withUnsafeMutableBytes { try key.keystream(from: counter, into: $0) }
+            try words.refill { try key.keystream(from: counter, into: $0) }
         } catch {
             preconditionFailure("AES-CTR keystream failed: \(error)")
         }
-        position = 0
     }
 }

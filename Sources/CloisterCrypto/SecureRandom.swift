@@ -18,33 +18,25 @@ public enum SecureRandom {
 
 /// A `RandomNumberGenerator` backed by OpenSSL's DRBG, read 4 KiB at a time: for code that draws many values (privacy
 /// noise, Poisson sampling), where one `RAND_bytes` call per value would cost more than the values' use. Owned by one
-/// caller; the buffer is wiped as it is consumed.
+/// caller; each word is wiped from the buffer once drawn (`RandomWords`).
 ///
 /// `next()` is inlined into its callers, as `KeyedRandomStream`'s is; only the refill is a call.
 public struct BufferedSecureRandom: RandomNumberGenerator, Sendable {
-    /// One refill: 4 KiB, 512 words.
-    private static let blockWords = 512
-    @usableFromInline var buffer = [UInt64](repeating: 0, count: blockWords)
-    /// The next word's index in `buffer`; at its end, the first draw refills it.
-    @usableFromInline var position = blockWords
+    @usableFromInline var words = RandomWords()
 
     public init() {}
 
     @inlinable
     public mutating func next() -> UInt64 {
-        if position == buffer.count { refill() }
-        let value = buffer[position]
-        buffer[position] = 0
-        position += 1
-        return value
+        if words.isEmpty { refill() }
+        return words.take()
     }
 
     @usableFromInline
     mutating func refill() {
-        let status = buffer.withUnsafeMutableBytes { bytes in
-            RAND_bytes(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(bytes.count))
+        words.refill { bytes in
+            let status = RAND_bytes(bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(bytes.count))
+            precondition(status == 1, "OpenSSL RAND_bytes failed: \(drainOpenSSLErrors())")
         }
-        precondition(status == 1, "OpenSSL RAND_bytes failed: \(drainOpenSSLErrors())")
-        position = 0
     }
 }

@@ -41,6 +41,24 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
+    /// Whether replaying the target's committed corpus takes long: training-spec's specs calibrate noise (minutes in
+    /// the unoptimised driver), and the services' harnesses run each input through a session.
+    public var replaysSlowly: Bool {
+        switch self {
+        case .trainingSpec, .verifierHTTP, .federationHTTP: true
+        case .cbor, .coseSign1, .attestationDocument, .evidence, .dcapQuote, .dcapCollateral, .snpReport, .x509,
+            .manifestTOML, .signedManifest, .policy, .csvDataset, .sealedBlob, .sealedPage, .channelFrames,
+            .enclaveCall, .federationUpdate, .signedStatement:
+            false
+        }
+    }
+
+    /// Every target in the order a campaign runs them: those slow to replay first, so that the cores running them
+    /// finish together rather than one waiting on the last of them.
+    public static var campaignOrder: [FuzzTarget] {
+        allCases.filter(\.replaysSlowly) + allCases.filter { !$0.replaysSlowly }
+    }
+
     /// Feeds `input` to the target's parser and checks its properties; traps with the property's name on a finding.
     public func run(_ input: [UInt8], context: FuzzContext) {
         switch self {

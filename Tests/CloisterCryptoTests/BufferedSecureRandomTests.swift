@@ -13,9 +13,9 @@ struct BufferedSecureRandomTests {
         let count = 3 * 512 + 5
         for _ in 0..<count {
             words.insert(random.next())
-            try #require(random.buffer[random.position - 1] == 0)
+            try #require(random.words.words[random.words.position - 1] == 0)
         }
         #expect(words.count == count)
-        #expect(random.buffer[..<random.position].allSatisfy { $0 == 0 })
+        #expect(random.words.words[..<random.words.position].allSatisfy { $0 == 0 })
     }
 }

@@ -6,7 +6,6 @@ import EnclavePlatform
 import EnclaveProtocol
 import EnclaveSDK
 import Foundation
-import Glibc
 import Learning
 import Privacy
 import RelyingParty
@@ -396,8 +395,6 @@ extension ConfidentialTrainingTests {
 
 @Suite("cloister dp train --enclave")
 struct EnclaveTrainCommandTests {
-    let cloister = cloisterExecutable
-
     /// A platform home and the dpsgd manifest signed into a temporary directory, through the CLI.
     func prepare() throws -> (directory: URL, environment: [String: String], manifest: String) {
         try signedManifestThroughCLI("dpsgd")
@@ -529,48 +526,23 @@ struct EnclaveTrainCommandTests {
         let duration = Date().timeIntervalSince(started)
         try #require(whole.status == 0, "\(whole.standardError)")
         #expect(!FileManager.default.fileExists(atPath: checkpoint))
-        var random = SystemRandomNumberGenerator()
-        var counts: [String: Int] = [:]
-        var kills: [String] = []  // each kill's delay and state, to replay a failure
         var before: Data?
-        for run in 1...12 {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: cloister)
-            process.arguments = arguments
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            let delay = Double.random(in: 0...(1.2 * duration), using: &random)
-            try process.run()
-            usleep(useconds_t(delay * 1_000_000))
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            let state: String
-            if process.terminationReason == .exit {
-                #expect(process.terminationStatus == 0, "run \(run) failed before its kill")
-                state = "finished"
-                #expect(!FileManager.default.fileExists(atPath: checkpoint), "run \(run) ended and kept its checkpoint")
-            } else {
-                let temporaries = try AtomicFile.entries(of: directory.path)
-                    .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
-                #expect(temporaries.count <= 1, "run \(run): \(temporaries)")
-                let after = FileManager.default.contents(atPath: checkpoint)
-                if after == nil {
-                    state = "none"
-                } else if after == before {
-                    state = "old"
-                } else {
-                    state = (try? SealedBlob(encoded: Array(after ?? Data()))) != nil ? "new" : "broken"
-                }
+        let kills = try killAnywhere(runs: 12, duration: { duration }, environment: environment, { arguments }) {
+            exitStatus in
+            defer { before = FileManager.default.contents(atPath: checkpoint) }
+            if let exitStatus {
+                // Ended before its kill: it must have ended well and removed its checkpoint.
+                return exitStatus == 0 && !FileManager.default.fileExists(atPath: checkpoint) ? "finished" : "broken"
             }
-            before = FileManager.default.contents(atPath: checkpoint)
-            counts[state, default: 0] += 1
-            kills.append("\(Int(delay * 1000)) ms \(state)")
+            let temporaries = try AtomicFile.entries(of: directory.path)
+                .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
+            guard temporaries.count <= 1 else { return "broken" }
+            guard let after = FileManager.default.contents(atPath: checkpoint) else { return "none" }
+            if after == before { return "old" }
+            return (try? SealedBlob(encoded: Array(after))) != nil ? "new" : "broken"
         }
-        print(
-            "dp train --enclave (D \(Int(duration * 1000)) ms) killed 12 times: \(counts.sorted { $0.key < $1.key }); "
-                + kills.joined(separator: ", "))
-        #expect(counts["broken"] == nil, "\(kills)")
+        print("dp train --enclave (D \(Int(duration * 1000)) ms) killed 12 times: \(kills.summary)")
+        #expect(kills.runs(in: "broken").isEmpty, "\(kills.summary)")
         let resumable = FileManager.default.fileExists(atPath: checkpoint)
         let rerun = try run(arguments, environment)
         #expect(rerun.status == 0, "\(rerun.standardError)")

@@ -31,4 +31,13 @@ struct FuzzRegressionTests {
         }
         #expect(!inputs.isEmpty)
     }
+
+    @Test("a campaign runs every target once, those slow to replay first")
+    func campaignOrder() {
+        let order = FuzzTarget.campaignOrder
+        #expect(Set(order) == Set(FuzzTarget.allCases) && order.count == FuzzTarget.allCases.count)
+        let firstFast = order.firstIndex { !$0.replaysSlowly } ?? order.count
+        #expect(order[firstFast...].allSatisfy { !$0.replaysSlowly }, "\(order)")
+        #expect(order.first == .trainingSpec)
+    }
 }

@@ -5,9 +5,9 @@ import FuzzTargets
 // libFuzzer's driver over one Cloister fuzz target: `CLOISTER_FUZZ_TARGET` names it (`FuzzTarget`'s raw values),
 // `CLOISTER_FUZZ_ROOT` the checkout whose vectors and manifests the targets read (default: the working directory).
 // With `CLOISTER_FUZZ_WRITE_SEEDS=DIR` it writes the target's seeds to DIR and exits, so that `scripts/fuzz` starts
-// each campaign from them. `CLOISTER_FUZZ_TARGET=list` prints the targets, one a line, each followed by ` stateful`
-// when its harness keeps state across inputs (`FuzzTarget.keepsState`), and exits. Every other argument is
-// libFuzzer's.
+// each campaign from them. `CLOISTER_FUZZ_TARGET=list` prints the targets in the order a campaign runs them
+// (`FuzzTarget.campaignOrder`), one a line, each followed by ` stateful` when its harness keeps state across inputs
+// (`FuzzTarget.keepsState`), and exits. Every other argument is libFuzzer's.
 
 private func fail(_ message: String) -> Never {
     FileHandle.standardError.write(Data("cloister-fuzz: \(message)\n".utf8))
@@ -17,7 +17,9 @@ private func fail(_ message: String) -> Never {
 let environment = ProcessInfo.processInfo.environment
 let targetNames = FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")
 if environment["CLOISTER_FUZZ_TARGET"] == "list" {
-    for target in FuzzTarget.allCases { print(target.keepsState ? "\(target.rawValue) stateful" : target.rawValue) }
+    for target in FuzzTarget.campaignOrder {
+        print(target.keepsState ? "\(target.rawValue) stateful" : target.rawValue)
+    }
     exit(0)
 }
 guard let name = environment["CLOISTER_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
