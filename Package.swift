@@ -78,6 +78,9 @@ let package = Package(
         ),
         // Raw Linux isolation syscalls (Landlock, seccomp, prctl, fd passing) for the enclave launcher.
         .target(name: "CEnclaveSandbox"),
+        // The dense products of a DP-SGD step, each compiled for AVX-512, AVX2 with FMA and the baseline, the best this
+        // CPU runs picked when the image loads.
+        .target(name: "CMatrixKernels"),
         // What the simulator's parties share: the manifest (as values and canonical CBOR) and the measurement formula,
         // the framed channel and the ECALL/platform-call messages, the records, reports and quote bindings the platform
         // issues, sealing formats, crash-safe files, and the isolation primitives both the launcher and the enclave
@@ -142,7 +145,7 @@ let package = Package(
         ),
         .target(
             name: "Learning",
-            dependencies: ["Privacy", "CloisterErrors"],
+            dependencies: ["Privacy", "CloisterErrors", "CMatrixKernels"],
             swiftSettings: strictSettings
         ),
         // Federated learning's pure core: strategies, DP-FedAvg, rounds, local training.

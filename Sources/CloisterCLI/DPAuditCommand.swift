@@ -158,7 +158,7 @@ struct AuditCommand: ParsableCommand {
         var random = BufferedSecureRandom()
         let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
         while !trainer.isFinished {
-            trainer.step(on: setup.train, random: &random, canaries: &audited)
+            trainer.step(on: setup.train, random: &random, noiseStreams: SecureRandomStreams(), canaries: &audited)
             bar.update(trainer.stepsTaken)
         }
         bar.finish()

@@ -194,7 +194,9 @@ struct TrainCommand: AsyncParsableCommand {
         let bar = ProgressBar(label: "DP-SGD", total: setup.plan.steps)
         let clock = ContinuousClock()
         let start = clock.now
-        let sampled = trainer.train(on: setup.train, random: &random) { done, _ in bar.update(done) }
+        let sampled = trainer.train(on: setup.train, random: &random, noiseStreams: SecureRandomStreams()) { done, _ in
+            bar.update(done)
+        }
         let elapsed = start.duration(to: clock.now)
         bar.finish()
         let rate =

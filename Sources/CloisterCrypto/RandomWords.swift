@@ -5,7 +5,8 @@
 struct RandomWords: Sendable {
     /// One refill: 4 KiB, 512 words.
     static let count = 512
-    @usableFromInline var words = [UInt64](repeating: 0, count: count)
+    /// Kept inline (not an array), so that zeroing a drawn word is a store, with no copy-on-write check of a buffer.
+    @usableFromInline var words = InlineArray<512, UInt64>(repeating: 0)
     /// The next word's index in `words`; at its end the buffer is empty.
     @usableFromInline var position = count
 
@@ -23,7 +24,8 @@ struct RandomWords: Sendable {
 
     /// Overwrites every word with the bytes `fill` writes, and starts again at the first.
     mutating func refill(_ fill: (UnsafeMutableRawBufferPointer) throws -> Void) rethrows {
-        try words.withUnsafeMutableBytes(fill)
+        var span = words.mutableSpan
+        try span.withUnsafeMutableBytes(fill)
         position = 0
     }
 }

@@ -51,6 +51,26 @@ public struct DPSGD: Sendable, Codable, Equatable {
     public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
+        try step(on: data, random: &random, canaries: &canaries) { mechanism, count, random in
+            StepNoise(mechanism: mechanism, count: count, using: &random)
+        }
+    }
+
+    /// One step whose noise, when the release is large, is drawn from `noiseStreams` on a second thread while the
+    /// step forms its gradients (`StepNoise`); otherwise the step `step(on:random:canaries:)` takes.
+    @discardableResult
+    public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator, Streams: RandomStreams>(
+        on data: Rows, random: inout Source, noiseStreams: Streams, canaries: inout GradientCanaries?
+    ) throws(Rows.Failure) -> Int {
+        try step(on: data, random: &random, canaries: &canaries) { mechanism, count, random in
+            StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
+        }
+    }
+
+    private mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
+        on data: Rows, random: inout Source, canaries: inout GradientCanaries?,
+        noise: (DiscreteGaussianMechanism, Int, inout Source) -> StepNoise
+    ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
         if centre == nil, let centring = plan.centringMechanism(featureCount: data.featureCount) {
             centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
@@ -60,28 +80,22 @@ public struct DPSGD: Sendable, Codable, Equatable {
             preconditionFailure("DP-SGD's plan must take the model (`TrainingSetup` checks it)")
         }
         let total = count + (canaries?.count ?? 0)
-        // The noise first, before the data is touched (`DiscreteGaussianMechanism.drawNoise`).
-        let noise = mechanism.drawNoise(count: total, using: &random)
-        let records = FactoredGradientSum(
-            mechanism: mechanism, coordinates: count, factorCount: trainingModel.factorCount)
-        let scratch = UnsafeMutableBufferPointer<Double>.allocate(capacity: trainingModel.scratchCount)
-        let centred = UnsafeMutableBufferPointer<Double>.allocate(capacity: data.featureCount)
-        defer {
-            scratch.deallocate()
-            centred.deallocate()
-        }
-        scratch.initialize(repeating: 0)
-        centred.initialize(repeating: 0)
+        // The noise first, before the data is touched, drawn while the gradients are formed (`StepNoise`).
+        let drawing = noise(mechanism, total, &random)
+        let records = FactoredGradientSum(mechanism: mechanism, coordinates: count)
+        let examples = ExampleBatch(for: trainingModel)
         let batch = PoissonSampling.sample(data.count, rate: plan.batchSize, outOf: data.count, using: &random)
-        try data.forEachExample(at: batch) { row, label in
-            guard let centre else {
-                trainingModel.addGradient(row: row, label: label, into: records, scratch: scratch)
-                return
+        let centring = centre ?? []
+        try centring.withUnsafeBufferPointer { values throws(Rows.Failure) in
+            let centre = centre == nil ? nil : values
+            try data.forEachExample(at: batch) { row, label in
+                examples.append(row, label: label, centre: centre)
+                if examples.isFull { trainingModel.addGradients(examples, into: records) }
             }
-            for i in centred.indices { centred[i] = row[i] - centre[i] }
-            trainingModel.addGradient(row: UnsafeBufferPointer(centred), label: label, into: records, scratch: scratch)
         }
+        trainingModel.addGradients(examples, into: records)
         var sum = records.units(extraCoordinates: total - count)
+        let noise = drawing.values()
         if let members = canaries?.members {
             // A canary moves its own coordinate, which is not rounded, by the release's whole sensitivity: exactly the
             // worst case the accountant assumes of a record.
@@ -102,15 +116,17 @@ public struct DPSGD: Sendable, Codable, Equatable {
         return batch.count
     }
 
-    /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each. Returns the number of
-    /// examples sampled.
+    /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each; a large release's noise is
+    /// drawn from `noiseStreams` beside each step's gradients (`step(on:random:noiseStreams:canaries:)`). Returns the
+    /// number of examples sampled.
     @discardableResult
-    public mutating func train<Rows: ExampleRows, Source: RandomNumberGenerator>(
-        on data: Rows, random: inout Source, progress: (Int, Int) -> Void = { _, _ in }
+    public mutating func train<Rows: ExampleRows, Source: RandomNumberGenerator, Streams: RandomStreams>(
+        on data: Rows, random: inout Source, noiseStreams: Streams, progress: (Int, Int) -> Void = { _, _ in }
     ) throws(Rows.Failure) -> Int {
         var sampled = 0
+        var none: GradientCanaries?
         while !isFinished {
-            sampled += try step(on: data, random: &random)
+            sampled += try step(on: data, random: &random, noiseStreams: noiseStreams, canaries: &none)
             progress(stepsTaken, plan.steps)
         }
         return sampled

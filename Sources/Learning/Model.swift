@@ -106,50 +106,27 @@ public struct Model: Sendable, Codable, Equatable {
         }
     }
 
-    /// Adds the gradient of the example's loss, clipped to the sum's `mechanism.clip`, to `sum` in its exact integers
-    /// (`FactoredGradientSum`). Returns whether the example was added: a gradient that is not finite, or whose
-    /// integers are past the mechanism's exact sensitivity, adds nothing.
-    @discardableResult
-    public func addGradient(
-        row x: UnsafeBufferPointer<Double>, label: Int, into sum: FactoredGradientSum,
-        scratch: UnsafeMutableBufferPointer<Double>
-    ) -> Bool {
-        withClippedLayers(row: x, label: label, clippedTo: sum.mechanism.clip, scratch: scratch) { layers, factor in
-            sum.add(layers, scaledBy: factor)
-        } ?? false
-    }
-
-    /// How many numbers a `FactoredGradientSum` holds for one record's factors: every layer's error and its input
-    /// with the trailing 1.
-    public var factorCount: Int {
-        switch kind {
-        case .logistic: 1 + featureCount + 1
-        case .softmax: classCount + featureCount + 1
-        case .mlp: hiddenUnits + featureCount + 1 + classCount + hiddenUnits + 1
-        }
-    }
-
     /// The example's layers (the outer products δ ⊗ [input, 1] of its gradient: one for the linear models, two for
     /// the MLP) and the factor clipping to `bound` scales them by, passed to `body`; nil without calling it when the
     /// gradient is not finite.
     private func withClippedLayers<Result>(
         row x: UnsafeBufferPointer<Double>, label: Int, clippedTo bound: Double?,
-        scratch: UnsafeMutableBufferPointer<Double>, _ body: ((GradientLayer, GradientLayer?), Double) -> Result
+        scratch: UnsafeMutableBufferPointer<Double>, _ body: ((ExampleLayer, ExampleLayer?), Double) -> Result
     ) -> Result? {
         parameters.withUnsafeBufferPointer { theta in
             let d = featureCount
             let h = hiddenUnits
             let output = UnsafeMutableBufferPointer(rebasing: scratch[h..<(h + classCount)])
-            let layers: (GradientLayer, GradientLayer?)
+            let layers: (ExampleLayer, ExampleLayer?)
             switch kind {
             case .logistic:
                 output[0] = sigmoid(affine(theta, row: 0, width: d, input: x)) - Double(label)
-                layers = (GradientLayer(error: UnsafeBufferPointer(rebasing: output[0..<1]), input: x, offset: 0), nil)
+                layers = (ExampleLayer(error: UnsafeBufferPointer(rebasing: output[0..<1]), input: x, offset: 0), nil)
             case .softmax:
                 logits(theta, offset: 0, width: d, input: x, into: output)
                 softmax(output)
                 output[label] -= 1
-                layers = (GradientLayer(error: UnsafeBufferPointer(output), input: x, offset: 0), nil)
+                layers = (ExampleLayer(error: UnsafeBufferPointer(output), input: x, offset: 0), nil)
             case .mlp:
                 let hidden = UnsafeMutableBufferPointer(rebasing: scratch[0..<h])
                 let back = UnsafeMutableBufferPointer(rebasing: scratch[(h + classCount)..<(2 * h + classCount)])
@@ -163,8 +140,8 @@ public struct Model: Sendable, Codable, Equatable {
                 }
                 for j in 0..<h { back[j] *= 1 - hidden[j] * hidden[j] }
                 layers = (
-                    GradientLayer(error: UnsafeBufferPointer(back), input: x, offset: 0),
-                    GradientLayer(error: UnsafeBufferPointer(output), input: UnsafeBufferPointer(hidden), offset: outer)
+                    ExampleLayer(error: UnsafeBufferPointer(back), input: x, offset: 0),
+                    ExampleLayer(error: UnsafeBufferPointer(output), input: UnsafeBufferPointer(hidden), offset: outer)
                 )
             }
             let squares = layers.0.squaredNorm + (layers.1?.squaredNorm ?? 0)
@@ -274,7 +251,7 @@ public struct Model: Sendable, Codable, Equatable {
 
 /// One layer's share of an example's gradient: the outer product of its error δ and its input with a trailing 1
 /// (for the biases), laid out as rows `[weights, bias]` from `offset` in the parameter vector.
-struct GradientLayer {
+struct ExampleLayer {
     let error: UnsafeBufferPointer<Double>
     let input: UnsafeBufferPointer<Double>
     let offset: Int
@@ -341,12 +318,12 @@ private func logits(
     for k in output.indices { output[k] = affine(rows, row: k, width: width, input: x) }
 }
 
-private func sigmoid(_ z: Double) -> Double {
+func sigmoid(_ z: Double) -> Double {
     z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))
 }
 
 /// Softmax in place, shifted by the maximum so no exponential overflows.
-private func softmax(_ values: UnsafeMutableBufferPointer<Double>) {
+func softmax(_ values: UnsafeMutableBufferPointer<Double>) {
     let largest = values.max() ?? 0
     var total = 0.0
     for k in values.indices {

@@ -1,3 +1,4 @@
+internal import CMatrixKernels
 import FoundationEssentials
 public import Privacy
 
@@ -35,19 +36,32 @@ public enum PrivateCentre {
     ) throws(Rows.Failure) -> [Int64] {
         let d = data.featureCount
         var sum = [Int64](repeating: 0, count: d)
-        var units = [Int64](repeating: 0, count: d)
+        let units = UnsafeMutablePointer<Double>.allocate(capacity: max(d, 1))
+        defer { units.deallocate() }
+        let largest = Double(mechanism.sensitivity)
         try data.forEachExample(at: 0..<data.count) { row, _ in
-            let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            let norm = cloister_squared_norm(row.baseAddress!, d).squareRoot()
             let factor = PerExampleClipping.factor(norm: norm, bound: mechanism.clip)
             guard factor > 0 else { return }  // a row that is not finite contributes nothing
-            var exact = RecordNorm()
-            for i in 0..<d {
-                units[i] = mechanism.units(factor * row[i])
-                exact.add(units[i])
-            }
-            guard mechanism.admits(exact) else { return }
-            for i in 0..<d { sum[i] += units[i] }
+            // Units truncated toward zero, at most Δ each (a record with one past it is past Δ in norm).
+            units.update(from: row.baseAddress!, count: d)
+            var squares = 0.0
+            guard cloister_truncate_scaled(units, d, factor * mechanism.unitsPerValue, largest, &squares) != 0,
+                admits(squares, units, d, mechanism)
+            else { return }
+            for i in 0..<d { sum[i] += Int64(units[i]) }
         }
         return sum
+    }
+
+    /// Whether units whose squares summed to `squares` (exact below 2⁵³, and at least 2⁵³ when the exact sum is) are
+    /// within the mechanism's Δ; past 2⁵³ the squares are counted again in integers.
+    private static func admits(
+        _ squares: Double, _ units: UnsafeMutablePointer<Double>, _ count: Int, _ mechanism: DiscreteGaussianMechanism
+    ) -> Bool {
+        guard squares >= 0x1p53 else { return mechanism.admits(squares: UInt64(squares)) }
+        var exact = RecordNorm()
+        for i in 0..<count { exact.add(Int64(units[i])) }
+        return mechanism.admits(exact)
     }
 }

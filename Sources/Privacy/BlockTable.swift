@@ -19,9 +19,10 @@ final class BlockTable: Sendable {
     /// certain, and a word above `upper[j]` has U ≥ F_j for certain.
     @usableFromInline let lower: [UInt64]
     @usableFromInline let upper: [UInt64]
-    /// For each top byte g of a word: the first block whose `upper` is at least g·2⁵⁶ (every block before it is passed
-    /// for certain).
+    /// For each value g of a word's top `guideBits` bits: the first block whose `upper` is at least g·2^(64 − bits)
+    /// (every block before it is passed for certain). (4,096 entries instead of 256 measured no faster.)
     @usableFromInline let guide: [UInt16]
+    @usableFromInline static let guideBits = 8
     /// The bounds the thresholds came from, where `exactBlock` starts.
     let bounds: CumulativeBounds
 
@@ -44,7 +45,9 @@ final class BlockTable: Sendable {
         upper.append(.max)
         self.lower = lower
         self.upper = upper
-        guide = (0..<256).map { top in UInt16(upper.firstIndex { $0 >= UInt64(top) << 56 }!) }
+        guide = (0..<(1 << Self.guideBits)).map { top in
+            UInt16(upper.firstIndex { $0 >= UInt64(top) << (64 - Self.guideBits) }!)
+        }
         self.bounds = bounds
     }
 
@@ -69,6 +72,12 @@ final class BlockTable: Sendable {
     }
 
     private static let cache = Mutex<[Key: BlockTable]>([:])
+
+    /// The first block U whose first 64 bits are `word` may fall in: every block before it is passed for certain.
+    @inlinable
+    func firstCandidate(for word: UInt64) -> Int {
+        Int(guide[Int(word >> (64 - Self.guideBits))])
+    }
 
     /// The block of U whose first 64 bits are `word`, every block before `start` passed for certain: U's further bits
     /// are drawn from `source` and the bounds refined until each comparison is decided. Nil for a block past

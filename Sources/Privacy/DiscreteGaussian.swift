@@ -91,7 +91,7 @@ public struct DiscreteGaussian: Sendable, Hashable {
         let denominator = 2 * table.geometry.varianceNumerator
         while true {
             let word = source.next()
-            var block = Int(table.guide[Int(word >> 56)])
+            var block = table.firstCandidate(for: word)
             while word > table.upper[block] { block += 1 }
             if word >= table.lower[block] {
                 guard let exact = table.exactBlock(word: word, from: block, using: &source) else { continue }

@@ -58,7 +58,7 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
     /// The noise each coordinate gets: N_ℤ(0, σ²) with σ² ≥ (z·(2^k + roundingSlack))² + 16.
     public let noise: DiscreteGaussian
     /// 2^k / C, grid units per unit of value.
-    @usableFromInline let unitsPerValue: Double
+    public let unitsPerValue: Double
 
     /// The variance, in grid units², of the discrete Gaussian whose convolution with the continuous release gives
     /// this one (the smoothing term above).
@@ -179,7 +179,12 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
 
     /// Whether a record whose units have `norm` is within Δ, so it may join a sum.
     public func admits(_ norm: RecordNorm) -> Bool {
-        !norm.overflowed && norm.squares <= UInt64(sensitivity) * UInt64(sensitivity)
+        !norm.overflowed && admits(squares: norm.squares)
+    }
+
+    /// Whether a record whose units' squares sum to `squares` exactly is within Δ.
+    public func admits(squares: UInt64) -> Bool {
+        squares <= UInt64(sensitivity) * UInt64(sensitivity)
     }
 
     /// Noise for `count` coordinates, drawn in one pass: the sampler's running time depends on its output (Jin et al.

@@ -16,6 +16,6 @@ struct BufferedSecureRandomTests {
             try #require(random.words.words[random.words.position - 1] == 0)
         }
         #expect(words.count == count)
-        #expect(random.words.words[..<random.words.position].allSatisfy { $0 == 0 })
+        #expect((0..<random.words.position).allSatisfy { random.words.words[$0] == 0 })
     }
 }

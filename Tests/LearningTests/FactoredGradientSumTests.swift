@@ -27,17 +27,22 @@ struct FactoredGradientSumTests {
         }
     }
 
-    /// The released integers of `records` (rows and labels) added in order.
+    /// The released integers of `records` (rows and labels) added in order, a batch at a time.
     static func units(_ model: Model, _ mechanism: DiscreteGaussianMechanism, _ records: [([Double], Int)]) -> [Int64] {
-        let sum = FactoredGradientSum(
-            mechanism: mechanism, coordinates: model.parameters.count, factorCount: model.factorCount)
-        var scratch = [Double](repeating: 0, count: model.scratchCount)
-        scratch.withUnsafeMutableBufferPointer { scratch in
-            for (row, label) in records {
-                row.withUnsafeBufferPointer { model.addGradient(row: $0, label: label, into: sum, scratch: scratch) }
-            }
-        }
+        let sum = FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
+        _ = add(records, model, sum)
         return sum.units()
+    }
+
+    /// Adds `records` to `sum` a batch at a time; how many were admitted.
+    static func add(_ records: [([Double], Int)], _ model: Model, _ sum: FactoredGradientSum) -> Int {
+        let batch = ExampleBatch(for: model)
+        var admitted = 0
+        for (row, label) in records {
+            row.withUnsafeBufferPointer { batch.append($0, label: label, centre: nil) }
+            if batch.isFull { admitted += model.addGradients(batch, into: sum) }
+        }
+        return admitted + model.addGradients(batch, into: sum)
     }
 
     @Test("one record more or less moves the released integers by at most Δ + ⌈√d⌉ in L2, exactly", arguments: kinds)
@@ -104,42 +109,38 @@ struct FactoredGradientSumTests {
         #expect(forward.contains { $0 != 0 })
     }
 
-    @Test("the exact norm check: a record scaled past C is refused and adds nothing; at C it is admitted")
+    @Test("the exact norm check: a record scaled past C is refused; at C it is admitted, within Δ")
     func normCheck() throws {
         let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1, roundedCoordinates: 6)
-        let error = [1.0, 0]
-        let input = [0.6, 0.8]  // with the bias's 1, ‖ã‖ = √2, so the record's norm is √2 times the factor
-        error.withUnsafeBufferPointer { e in
-            input.withUnsafeBufferPointer { x in
-                let layer = GradientLayer(error: e, input: x, offset: 0)
-                for (factor, admitted) in [(1 / 2.squareRoot(), true), (1.0001 / 2.squareRoot(), false), (1, false)] {
-                    let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 6, factorCount: 5)
-                    #expect(sum.add((layer, nil), scaledBy: factor) == admitted, "factor \(factor)")
-                    let units = sum.units()
-                    let squares = units.reduce(0.0) { $0 + Double($1) * Double($1) }
-                    if admitted {
-                        #expect(squares > 0 && squares <= pow(Double(mechanism.releaseSensitivity), 2))
-                    } else {
-                        #expect(units.allSatisfy { $0 == 0 })
-                    }
+        // With the bias's 1, ‖ã‖ = √2, so the record's norm is √2 times the factor.
+        for (factor, admitted) in [(1 / 2.squareRoot(), true), (1.0001 / 2.squareRoot(), false), (1, false)] {
+            var errors = [1.0, 0]
+            var inputs = [0.6, 0.8, 1]
+            let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 6)
+            errors.withUnsafeMutableBufferPointer { e in
+                inputs.withUnsafeMutableBufferPointer { x in
+                    let layer = GradientLayer(
+                        errors: e.baseAddress!, rows: 2, inputs: x.baseAddress!, width: 3, offset: 0)
+                    let squares = sum.quantise(layer, 0, layer.squares(of: 0), factor: factor)
+                    #expect(squares.map { $0 <= sum.bound } == admitted, "factor \(factor)")
                 }
             }
         }
+        // A record added as it is clipped (norm C exactly) is admitted, and its integers are within Δ.
+        let model = try Model(kind: .logistic, featureCount: 2, classCount: 2)
+        let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 3)
+        #expect(Self.add([([60, 80], 0)], model, sum) == 1)
+        let squares = sum.units().reduce(0.0) { $0 + Double($1) * Double($1) }
+        #expect(squares > 0 && squares <= pow(Double(mechanism.releaseSensitivity), 2))
     }
 
     @Test("records that are not finite are refused; a zero gradient adds nothing")
     func refusals() throws {
         let model = try Self.model(.softmax, classes: 3, seed: 2)
         let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1, roundedCoordinates: 21)
-        let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 21, factorCount: model.factorCount)
-        var scratch = [Double](repeating: 0, count: model.scratchCount)
-        scratch.withUnsafeMutableBufferPointer { scratch in
-            for bad in [Double.nan, .infinity, -.infinity] {
-                let row = [1, bad, 0, 0, 0, 0]
-                #expect(
-                    !row.withUnsafeBufferPointer { model.addGradient(row: $0, label: 0, into: sum, scratch: scratch) })
-            }
-        }
+        let sum = FactoredGradientSum(mechanism: mechanism, coordinates: 21)
+        let bad = [Double.nan, .infinity, -.infinity].map { ([1, $0, 0, 0, 0, 0], 0) }
+        #expect(Self.add(bad, model, sum) == 0)
         #expect(sum.units().allSatisfy { $0 == 0 })
     }
 

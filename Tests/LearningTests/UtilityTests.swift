@@ -40,7 +40,7 @@ struct UtilityTests {
                 let model = try Model(kind: kind, featureCount: data.featureCount, classCount: data.classCount)
                 var trainer = DPSGD(plan: try #require(plan), model: model)
                 var random = BufferedSecureRandom()
-                trainer.train(on: train, random: &random)
+                while !trainer.isFinished { trainer.step(on: train, random: &random) }
                 accuracies.append(trainer.model.accuracy(on: test))
             }
         }

@@ -152,7 +152,7 @@ struct DiscreteGaussianTests {
         var rounds = [Int: Int]()
         for _ in 0..<1_000 {
             let word = words.next()
-            var block = Int(fine.guide[Int(word >> 56)])
+            var block = fine.firstCandidate(for: word)
             while word > fine.upper[block] { block += 1 }
             try #require(word < fine.lower[block], "the 128-bit table decides word \(word)")
             let before = further.drawn
@@ -182,7 +182,7 @@ struct DiscreteGaussianTests {
         var exact = CumulativeBounds(geometry: table.geometry, precision: 1_024)
         let z = exact.normaliser
         // Where the fast path hands the word 2⁶⁴ − 1 over.
-        var start = Int(table.guide[255])
+        var start = table.firstCandidate(for: .max)
         while UInt64.max > table.upper[start] { start += 1 }
         var previous = 0
         for ones in 1...4 {

@@ -35,7 +35,8 @@ extension BuiltinWorkload {
 /// Restarts. A checkpoint holds the trainer (model, velocity, steps taken: the accountant's state, since every step
 /// runs the plan's mechanism) and the job's secret randomness key (HMAC of the request's HPKE exporter secret under
 /// a key of this enclave instance, so a replayed request gets the same key). Step t samples its batch and draws its noise from
-/// the keyed stream t (`KeyedRandomStream`, AES-256-CTR under that key), so the run is a function of the data, the
+/// the keyed stream t (`KeyedRandomStream`, AES-256-CTR under that key), a large release's noise from the streams
+/// `JobNoiseStreams` numbers for step t, so the run is a function of the data, the
 /// spec and the sealed key: re-running steps from any checkpoint reproduces them exactly, and no restart can release
 /// a second, differently-noised view of the data. The privacy report counts every step of the final model once.
 ///
@@ -152,7 +153,8 @@ final class EnclaveTrainer: Sendable {
             var remaining = min(Int(clamping: count), job.plan.steps - job.trainer.stepsTaken)
             while remaining > 0 {
                 var random = KeyedRandomStream(key: job.streamKey, stream: UInt64(job.trainer.stepsTaken))
-                try job.trainer.step(on: job.train, random: &random, canaries: &job.canaries)
+                let noise = JobNoiseStreams(key: job.streamKey, step: job.trainer.stepsTaken)
+                try job.trainer.step(on: job.train, random: &random, noiseStreams: noise, canaries: &job.canaries)
                 remaining -= 1
             }
             let checkpoint = try seal(&job)
