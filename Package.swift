@@ -117,7 +117,7 @@ let package = Package(
         // files, sealed memory and the enclave's sealer.
         .target(
             name: "EnclaveSDK",
-            dependencies: ["EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CEnclaveSandbox"],
+            dependencies: ["EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CMatrixKernels"],
             swiftSettings: strictSettings
         ),
         .target(

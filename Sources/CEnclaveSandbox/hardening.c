@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <malloc.h>
-#include <sched.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -141,14 +140,6 @@ void cloister_secret_unmap(void *address, size_t length, int locked) {
         munlock(address, length);
     }
     munmap(address, length);
-}
-
-int cloister_available_cpus(void) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
-    int count = CPU_COUNT(&set);
-    return count > 0 ? count : 1;
 }
 
 int cloister_keep_freed_memory(size_t largest, size_t kept) {

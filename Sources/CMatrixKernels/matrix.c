@@ -1,6 +1,8 @@
+#define _GNU_SOURCE
 #include "cloister_matrix.h"
 
 #include <math.h>
+#include <sched.h>
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
@@ -132,3 +134,11 @@ CLONES int cloister_truncate_scaled(double *restrict x, size_t count, double sca
     return within;
 }
 
+
+int cloister_available_cpus(void) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+    int count = CPU_COUNT(&set);
+    return count > 0 ? count : 1;
+}

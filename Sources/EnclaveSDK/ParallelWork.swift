@@ -1,4 +1,4 @@
-import CEnclaveSandbox
+import CMatrixKernels
 import Glibc
 import Synchronization
 

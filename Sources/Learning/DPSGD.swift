@@ -51,24 +51,26 @@ public struct DPSGD: Sendable, Codable, Equatable {
     public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
-        try step(on: data, random: &random, canaries: &canaries) { mechanism, count, random in
+        try step(on: data, random: &random, canaries: &canaries, helper: nil) { mechanism, count, random in
             StepNoise(mechanism: mechanism, count: count, using: &random)
         }
     }
 
-    /// One step whose noise, when the release is large, is drawn from `noiseStreams` on a second thread while the
-    /// step forms its gradients (`StepNoise`); otherwise the step `step(on:random:canaries:)` takes.
+    /// One step on two cores, when the machine has them: its noise, when the release is large, drawn from
+    /// `noiseStreams` by the process's step thread while the step reads its examples (`StepNoise`), and its batches'
+    /// gradients shared with that thread (`StepGradients`); otherwise the step `step(on:random:canaries:)` takes.
     @discardableResult
     public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator, Streams: RandomStreams>(
         on data: Rows, random: inout Source, noiseStreams: Streams, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
-        try step(on: data, random: &random, canaries: &canaries) { mechanism, count, random in
+        try step(on: data, random: &random, canaries: &canaries, helper: StepThread.shared) {
+            mechanism, count, random in
             StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
         }
     }
 
     private mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
-        on data: Rows, random: inout Source, canaries: inout GradientCanaries?,
+        on data: Rows, random: inout Source, canaries: inout GradientCanaries?, helper: StepThread?,
         noise: (DiscreteGaussianMechanism, Int, inout Source) -> StepNoise
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
@@ -82,18 +84,14 @@ public struct DPSGD: Sendable, Codable, Equatable {
         let total = count + (canaries?.count ?? 0)
         // The noise first, before the data is touched, drawn while the gradients are formed (`StepNoise`).
         let drawing = noise(mechanism, total, &random)
-        let records = FactoredGradientSum(mechanism: mechanism, coordinates: count)
-        let examples = ExampleBatch(for: trainingModel)
+        let gradients = StepGradients(model: trainingModel, mechanism: mechanism, helper: helper)
         let batch = PoissonSampling.sample(data.count, rate: plan.batchSize, outOf: data.count, using: &random)
         let centring = centre ?? []
         try centring.withUnsafeBufferPointer { values throws(Rows.Failure) in
             let centre = centre == nil ? nil : values
-            try data.forEachExample(at: batch) { row, label in
-                examples.append(row, label: label, centre: centre)
-                if examples.isFull { trainingModel.addGradients(examples, into: records) }
-            }
+            try data.forEachExample(at: batch) { row, label in gradients.append(row, label: label, centre: centre) }
         }
-        trainingModel.addGradients(examples, into: records)
+        let records = gradients.finish()
         var sum = records.units(extraCoordinates: total - count)
         let noise = drawing.values()
         if let members = canaries?.members {
@@ -103,14 +101,18 @@ public struct DPSGD: Sendable, Codable, Equatable {
             for member in sampled { sum[count + members[member]] += mechanism.releaseSensitivity }
         }
         let expectedBatch = Double(plan.batchSize)
-        for p in 0..<total {
-            let released = mechanism.release(sum: sum[p], noise: noise[p])
-            guard p < count else {
-                canaries?.record(released / plan.clip, at: p - count)
-                continue
+        let (momentum, learningRate) = (plan.momentum, plan.learningRate)
+        velocity.withUnsafeMutableBufferPointer { velocity in
+            trainingModel.parameters.withUnsafeMutableBufferPointer { parameters in
+                for p in 0..<count {
+                    velocity[p] =
+                        momentum * velocity[p] + mechanism.release(sum: sum[p], noise: noise[p]) / expectedBatch
+                    parameters[p] -= learningRate * velocity[p]
+                }
             }
-            velocity[p] = plan.momentum * velocity[p] + released / expectedBatch
-            trainingModel.parameters[p] -= plan.learningRate * velocity[p]
+        }
+        for p in count..<total {
+            canaries?.record(mechanism.release(sum: sum[p], noise: noise[p]) / plan.clip, at: p - count)
         }
         stepsTaken += 1
         return batch.count

@@ -5,7 +5,8 @@ import Glibc
 /// their trailing 1 (one row per example), and for the MLP its hidden activations and back-propagated errors, with
 /// the outputs' errors. A batch holds at most `capacity` examples, few enough that its matrices stay in the core's
 /// cache while the forward pass, the clipping and the sum run over them; it is reused from batch to batch.
-final class ExampleBatch {
+final class ExampleBatch: @unchecked Sendable {
+    // Owned by one thread at a time: a step hands a batch over whole (`StepGradients`).
     /// The most examples a batch holds: 64 rows of mnist_5k's 785 inputs are 400 KB.
     static let capacity = 64
 

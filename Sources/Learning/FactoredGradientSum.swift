@@ -20,7 +20,7 @@ public import Privacy
 /// integers round the fine sum to the mechanism's grid (`DiscreteGaussianMechanism.coarseUnits`), which the
 /// mechanism's `roundingSlack` pays for: ⌈√d⌉ on top of Δ. A record costs one multiply and add per coordinate, where
 /// quantising each coordinate took a conversion, a square and two checked additions.
-public final class FactoredGradientSum {
+public final class FactoredGradientSum: @unchecked Sendable {
     /// The mechanism the sum is released by: made for at least this sum's coordinates rounded.
     public let mechanism: DiscreteGaussianMechanism
     /// s: the records' grid has 2^s steps per step of the mechanism's.
@@ -93,6 +93,28 @@ public final class FactoredGradientSum {
         return admitted
     }
 
+    /// Adds `other`, a sum of further records of the same release (exactly: in doubles while both blocks' records fit
+    /// one block, else in the 128-bit totals).
+    func add(_ other: FactoredGradientSum) {
+        precondition(other.coordinates == coordinates, "sums of one release have its coordinates")
+        if blockRecords + other.blockRecords <= blockCapacity {
+            for i in 0..<coordinates { block[i] += other.block[i] }
+            blockRecords += other.blockRecords
+        } else {
+            let total = total ?? Self.zeros(coordinates)
+            self.total = total
+            flush(into: total)
+            for i in 0..<coordinates where other.block[i] != 0 { total[i] += Int128(Int64(other.block[i])) }
+        }
+        if let theirs = other.total {
+            let total = total ?? Self.zeros(coordinates)
+            self.total = total
+            for i in 0..<coordinates { total[i] += theirs[i] }
+        }
+        records += other.records
+        precondition(records <= DiscreteGaussianMechanism.maximumRecords, "a step's sum takes at most 2^31 records")
+    }
+
     /// The released integers, the fine sum rounded to the mechanism's grid, one per coordinate, followed by
     /// `extraCoordinates` zeros (for coordinates of the release outside this sum).
     public func units(extraCoordinates: Int = 0) -> [Int64] {
@@ -103,8 +125,9 @@ public final class FactoredGradientSum {
                 units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: total[i], fineBits: fineBits)
             }
         } else {
+            // The block alone: every sum is below 2⁵³, so it is rounded in 64 bits.
             for i in 0..<coordinates {
-                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int128(Int64(block[i])), fineBits: fineBits)
+                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int64(block[i]), fineBits: fineBits)
             }
         }
         return units

@@ -1,3 +1,4 @@
+internal import CMatrixKernels
 import Glibc
 public import Privacy
 import Synchronization
@@ -27,8 +28,8 @@ extension RandomStreams {
 ///
 /// A release of fewer than `chunk` / 4 coordinates, or a step given no streams, draws its noise at once from the
 /// step's source, before the data is touched. A larger one draws chunk c from stream c of its `RandomStreams`: the
-/// process's noise thread (`NoiseThread`) takes chunks from the start while the step's gradients are formed, and the
-/// step's thread takes what is left when it is done, then waits for any chunk the noise thread is still drawing. The
+/// process's step thread (`StepThread`) takes chunks from the start while the step's gradients are formed, and the
+/// step's thread takes what is left when it is done, then waits for any chunk the step thread is still drawing. The
 /// noise is the same whichever thread draws which chunk.
 final class StepNoise {
     /// Coordinates per chunk: 16 KiB of samples, about 70 µs to draw.
@@ -59,10 +60,11 @@ final class StepNoise {
             streams.noise(mechanism, count: count, stream: index)
         }
         self.chunks = chunks
-        NoiseThread.shared?.submit(chunks)
+        // A job a chunk, so that a batch a step offers meanwhile is taken between two of them.
+        for _ in 0..<chunks.chunkCount { StepThread.shared?.submit { chunks.drawOne() } }
     }
 
-    /// The noise, once every chunk is drawn: the step's thread draws the chunks the noise thread has not taken.
+    /// The noise, once every chunk is drawn: the step's thread draws the chunks the step thread has not taken.
     func values() -> [Int64] {
         if let drawn { return drawn }
         let values = chunks!.finish()
@@ -71,29 +73,31 @@ final class StepNoise {
     }
 }
 
-/// The thread that draws steps' noise beside them: one per process, started at the first large release when the
-/// machine has a second core, and asleep on a semaphore between steps (starting a thread for each step cost more than
-/// it saved on small models). It takes the chunks of each submitted step in turn.
-final class NoiseThread: @unchecked Sendable {
-    // `pending` is only touched under its lock; `signal` is a POSIX semaphore, safe from any thread.
-    private let pending = Mutex<[NoiseChunks]>([])
+/// The thread that works beside DP-SGD steps: it draws their noise (`StepNoise`) and computes the batches of their
+/// gradients they offer it (`StepGradients`). One per process, started at the first step that asks for it when the
+/// machine has a second core, asleep on a semaphore between jobs (starting a thread for each step cost more than it
+/// saved on small models). It runs the jobs in the order they come; every job is work a step's own thread would
+/// otherwise do, and can take back, so no step ever waits for a job the thread has not started. A batch on offer goes
+/// before the noise's chunks, which are a job each.
+final class StepThread: @unchecked Sendable {
+    // `jobs` is only touched under its lock; `signal` is a POSIX semaphore, safe from any thread.
+    private let jobs = Mutex<[@Sendable () -> Void]>([])
     private let signal: UnsafeMutablePointer<sem_t>
 
-    /// The process's noise thread; nil on one core, or when no thread can be started (each step then draws its own).
-    static let shared: NoiseThread? = {
-        guard sysconf(Int32(_SC_NPROCESSORS_ONLN)) > 1 else { return nil }
-        let thread = NoiseThread()
+    /// The process's step thread; nil on one core, or when no thread can be started (each step then works alone).
+    static let shared: StepThread? = {
+        guard cloister_available_cpus() > 1 else { return nil }
+        let thread = StepThread()
         var handle = pthread_t()
         let context = Unmanaged.passRetained(thread).toOpaque()
         guard
             pthread_create(
                 &handle, nil,
                 { context in
-                    Unmanaged<NoiseThread>.fromOpaque(context!).takeUnretainedValue().run()
-                    return nil
+                    Unmanaged<StepThread>.fromOpaque(context!).takeUnretainedValue().run()
                 }, context) == 0
         else {
-            Unmanaged<NoiseThread>.fromOpaque(context).release()
+            Unmanaged<StepThread>.fromOpaque(context).release()
             return nil
         }
         pthread_detach(handle)
@@ -105,16 +109,18 @@ final class NoiseThread: @unchecked Sendable {
         sem_init(signal, 0, 0)
     }
 
-    func submit(_ chunks: NoiseChunks) {
-        pending.withLock { $0.append(chunks) }
+    /// Queues `job`, at the front when it is `urgent` (a step's batch on offer: the step waits for it, where it draws
+    /// the noise left over itself).
+    func submit(urgent: Bool = false, _ job: @escaping @Sendable () -> Void) {
+        jobs.withLock { urgent ? $0.insert(job, at: 0) : $0.append(job) }
         sem_post(signal)
     }
 
     private func run() -> Never {
         while true {
             while sem_wait(signal) != 0 {}  // EINTR: wait again
-            let next = pending.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-            next?.drain()
+            let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            job?()
         }
     }
 }
@@ -125,7 +131,7 @@ final class NoiseChunks: @unchecked Sendable {
     // after `finished` counts every chunk (each count released after its chunk's writes, and acquired before reading).
     private let count: Int
     private let chunk: Int
-    private let chunkCount: Int
+    let chunkCount: Int
     private let draw: @Sendable (_ index: Int, _ count: Int) -> [Int64]
     private let next = Atomic<Int>(0)
     private let finished = Atomic<Int>(0)
@@ -142,21 +148,21 @@ final class NoiseChunks: @unchecked Sendable {
 
     deinit { buffer.deallocate() }
 
-    /// Draws chunks until none is left to take.
-    func drain() {
-        while true {
-            let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-            guard index < chunkCount else { return }
-            let start = index * chunk
-            let samples = draw(index, min(chunk, count - start))
-            _ = UnsafeMutableBufferPointer(rebasing: buffer[start...]).update(fromContentsOf: samples)
-            finished.wrappingAdd(1, ordering: .releasing)
-        }
+    /// Draws the next chunk no thread has taken; whether there was one.
+    @discardableResult
+    func drawOne() -> Bool {
+        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        guard index < chunkCount else { return false }
+        let start = index * chunk
+        let samples = draw(index, min(chunk, count - start))
+        _ = UnsafeMutableBufferPointer(rebasing: buffer[start...]).update(fromContentsOf: samples)
+        finished.wrappingAdd(1, ordering: .releasing)
+        return true
     }
 
     /// Draws what is left, waits for the chunks another thread is drawing (each under 100 µs), and returns the noise.
     func finish() -> [Int64] {
-        drain()
+        while drawOne() {}
         while finished.load(ordering: .acquiring) < chunkCount { sched_yield() }
         return Array(buffer)
     }

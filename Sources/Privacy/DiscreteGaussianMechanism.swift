@@ -157,8 +157,9 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
 
     /// A coordinate of a sum formed on the grid 2^`fineBits` times finer, rounded to this grid (to the nearest unit,
     /// half away from zero): the rounding `roundedCoordinates` pays for. The sum must be within 2⁶² units here.
+    /// Generic so that a sum known to fit 64 bits is rounded in 64.
     @inlinable
-    public static func coarseUnits(fineSum: Int128, fineBits: Int) -> Int64 {
+    public static func coarseUnits<Fine: FixedWidthInteger & SignedInteger>(fineSum: Fine, fineBits: Int) -> Int64 {
         guard fineBits > 0 else { return Int64(fineSum) }
         let magnitude = (fineSum.magnitude + (1 << (fineBits - 1))) >> fineBits
         return fineSum < 0 ? -Int64(magnitude) : Int64(magnitude)

@@ -109,10 +109,6 @@ int cloister_capabilities_empty(void);
 /* The soft RLIMIT_MEMLOCK in bytes, UINT64_MAX when unlimited. */
 uint64_t cloister_memory_lock_limit(void);
 
-/* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
- * closes to an enclave. */
-int cloister_available_cpus(void);
-
 /* Has malloc serve blocks up to `largest` bytes from its heaps and keep up to `kept` bytes freed at their top
  * (mallopt M_MMAP_THRESHOLD and M_TRIM_THRESHOLD), instead of mapping and unmapping fresh zeroed pages per block;
  * 0 when malloc refused either. */

@@ -1,4 +1,4 @@
-/* The dense products of a DP-SGD step over a batch of examples, on row-major doubles (each matrix a pointer and
+/* The dense products of a DP-SGD step over a batch of examples, and the cores there are to spread it over, on row-major doubles (each matrix a pointer and
  * its row stride, in elements). Each is compiled for x86-64-v4 (AVX-512), x86-64-v3 (AVX2 and FMA) and the baseline,
  * and the loader picks the best this CPU runs (an ifunc, target_clones). */
 #ifndef CLOISTER_MATRIX_H
@@ -29,5 +29,9 @@ double cloister_squared_norm(const double *x, size_t count);
  * is exact while it is below 2⁵³ and at least 2⁵³ when the exact sum is: every partial sum of non-negative integers
  * below 2⁵³ is exact, in any order, and rounding never takes a sum at or past 2⁵³ back below it. */
 int cloister_truncate_scaled(double *x, size_t count, double scale, double bound, double *squares);
+
+/* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
+ * closes to an enclave. */
+int cloister_available_cpus(void);
 
 #endif

@@ -1,0 +1,90 @@
+import Glibc
+import Privacy
+import Synchronization
+
+/// A DP-SGD step's clipped-gradient sum formed on two cores: the step's thread reads the sampled examples into
+/// batches (`ExampleBatch`) and offers each full one to the process's step thread (`StepThread`); a batch the step
+/// thread has not taken by the time the next one is full, the step's thread computes itself. Each thread adds into a
+/// sum of its own (`FactoredGradientSum`), and the two are added at the end: the sums are exact, so the result is the
+/// same whichever thread computed which batch, and the batches are the same (64 examples in sampling order) however the
+/// threads share them.
+///
+/// Only the step's thread reads the data (a sealed region's reads are its own), and a batch is handed over whole: the
+/// step thread touches only the batch it took, its own sum and the model's parameters, which no one writes until the
+/// step has collected every batch it took.
+final class StepGradients: @unchecked Sendable {
+    // `offered` and `spare` are only touched under their locks; a batch belongs to one thread at a time (the one that
+    // took it from `offered` or `spare`); `helperSum` is written only by the step thread, and read by the step's thread
+    // after `computed` has counted every batch the step thread took (each count released after its batch's additions).
+    private let model: Model
+    private let own: FactoredGradientSum
+    private let helperSum: FactoredGradientSum
+    private let helper: StepThread?
+    private var current: ExampleBatch
+    private let offered = Mutex<ExampleBatch?>(nil)
+    private let spare: Mutex<[ExampleBatch]>
+    private let taken = Atomic<Int>(0)
+    private let computed = Atomic<Int>(0)
+
+    /// A zero sum for `model`'s gradients, released by `mechanism`; batches are shared with the step thread when
+    /// `helper` is given.
+    init(model: Model, mechanism: DiscreteGaussianMechanism, helper: StepThread?) {
+        self.model = model
+        let coordinates = model.parameters.count
+        own = FactoredGradientSum(mechanism: mechanism, coordinates: coordinates)
+        helperSum = FactoredGradientSum(mechanism: mechanism, coordinates: coordinates)
+        self.helper = helper
+        current = ExampleBatch(for: model)
+        spare = Mutex(helper == nil ? [] : [ExampleBatch(for: model), ExampleBatch(for: model)])
+    }
+
+    /// Adds an example: its features less `centre` (when there is one) and its label.
+    func append(_ row: UnsafeBufferPointer<Double>, label: Int, centre: UnsafeBufferPointer<Double>?) {
+        current.append(row, label: label, centre: centre)
+        if current.isFull { hand(current) }
+    }
+
+    /// The sum of every example's clipped gradient, once every batch is added.
+    func finish() -> FactoredGradientSum {
+        model.addGradients(current, into: own)
+        // A batch still on offer is computed here; one the step thread took is waited for (under a batch's time).
+        if let batch = offered.withLock({ $0.take() }) { model.addGradients(batch, into: own) }
+        while computed.load(ordering: .acquiring) < taken.load(ordering: .acquiring) { sched_yield() }
+        own.add(helperSum)
+        return own
+    }
+
+    /// Offers a full batch to the step thread and carries on with a spare one; without a spare (both out), or with
+    /// a batch still on offer, computes it here.
+    private func hand(_ batch: ExampleBatch) {
+        guard let helper, let next = spare.withLock({ $0.popLast() }) else {
+            model.addGradients(batch, into: own)
+            return
+        }
+        let previous = offered.withLock { slot in
+            defer { slot = batch }
+            return slot.take()
+        }
+        if let previous {
+            // The step thread has not taken the last one: it is computed here, and its buffer is spare again.
+            model.addGradients(previous, into: own)
+            spare.withLock { $0.append(previous) }
+        } else {
+            helper.submit(urgent: true) { [self] in takeOffered() }
+        }
+        current = next
+    }
+
+    /// The step thread's job: the batch on offer, if the step's thread has not taken it back.
+    private func takeOffered() {
+        let batch = offered.withLock { slot -> ExampleBatch? in
+            guard let batch = slot.take() else { return nil }
+            taken.wrappingAdd(1, ordering: .relaxed)
+            return batch
+        }
+        guard let batch else { return }
+        model.addGradients(batch, into: helperSum)
+        spare.withLock { $0.append(batch) }
+        computed.wrappingAdd(1, ordering: .releasing)
+    }
+}

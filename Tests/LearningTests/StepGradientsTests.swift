@@ -1,0 +1,34 @@
+import CloisterCrypto
+import Privacy
+import Testing
+
+@testable import Learning
+
+@Suite("A step's gradients on two cores: batches shared with the step thread, the same exact sum")
+struct StepGradientsTests {
+    @Test(
+        "the sum with the step thread is the sum without it, whoever computes which batch",
+        arguments: [0, 1, 63, 64, 1_000, 1_300])
+    func sameSum(examples: Int) throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 3, count: 32), stream: UInt64(examples))
+        var model = try Model(kind: .mlp, featureCount: 6, classCount: 3, hiddenUnits: 5, seed: 1)
+        model.parameters = model.parameters.map { _ in Double.random(in: -2...2, using: &generator) }
+        let mechanism = try DiscreteGaussianMechanism(
+            clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
+        let rows = (0..<examples).map { _ in (0..<6).map { _ in Double.random(in: -3...3, using: &generator) } }
+        let labels = (0..<examples).map { _ in Int.random(in: 0..<3, using: &generator) }
+        func units(helper: StepThread?) -> [Int64] {
+            let gradients = StepGradients(model: model, mechanism: mechanism, helper: helper)
+            for (row, label) in zip(rows, labels) {
+                row.withUnsafeBufferPointer { gradients.append($0, label: label, centre: nil) }
+            }
+            return gradients.finish().units()
+        }
+        let alone = units(helper: nil)
+        #expect(examples == 0 || alone.contains { $0 != 0 })
+        for _ in 0..<10 {
+            let shared = units(helper: StepThread.shared)
+            #expect(shared == alone)
+        }
+    }
+}
