@@ -6,54 +6,52 @@
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 
-/* Tiles of four rows of A against two of B: eight sums, each row of A loaded once for two of B. */
+/* Each dot product is formed the same way whatever the rows around it: eight partial sums, lane l taking the terms
+ * t ≡ l (mod 8) in order, added in a fixed tree, then the last width mod 8 terms in order. No reassociation is allowed,
+ * so the compiler vectorises across the eight lanes and cannot regroup them, and a tile of four rows by two shares its
+ * loads without changing any sum: a row's result depends on that row, the other operand and the CPU's clone alone,
+ * never on its place in a batch. (A batch's records are clipped and put on the grid from these values, and a record's
+ * integers must not move when another record joins or leaves the batch.) */
+static inline double finish_lanes(const double lane[8], const double *restrict a, const double *restrict b, size_t t,
+                                  size_t width) {
+    double sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+    for (; t < width; t++) sum += a[t] * b[t];
+    return sum;
+}
+
+static inline double dot_in_lanes(const double *restrict a, const double *restrict b, size_t width) {
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t t = 0;
+    for (; t + 8 <= width; t += 8)
+        for (int l = 0; l < 8; l++) lane[l] += a[t + l] * b[t + l];
+    return finish_lanes(lane, a, b, t, width);
+}
+
 CLONES void cloister_products_with_rows(size_t n, size_t m, size_t width, const double *restrict a, size_t a_stride,
                                         const double *restrict b, size_t b_stride, double *restrict out,
                                         size_t out_stride) {
-#pragma clang fp reassociate(on)
+    const size_t full = width - width % 8;
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        const double *a0 = a + i * a_stride, *a1 = a0 + a_stride, *a2 = a1 + a_stride, *a3 = a2 + a_stride;
-        double *o0 = out + i * out_stride, *o1 = o0 + out_stride, *o2 = o1 + out_stride, *o3 = o2 + out_stride;
         size_t j = 0;
         for (; j + 2 <= m; j += 2) {
-            const double *b0 = b + j * b_stride, *b1 = b0 + b_stride;
-            double s00 = 0, s01 = 0, s10 = 0, s11 = 0, s20 = 0, s21 = 0, s30 = 0, s31 = 0;
-            for (size_t t = 0; t < width; t++) {
-                double x0 = b0[t], x1 = b1[t];
-                s00 += a0[t] * x0;
-                s01 += a0[t] * x1;
-                s10 += a1[t] * x0;
-                s11 += a1[t] * x1;
-                s20 += a2[t] * x0;
-                s21 += a2[t] * x1;
-                s30 += a3[t] * x0;
-                s31 += a3[t] * x1;
-            }
-            o0[j] = s00, o0[j + 1] = s01, o1[j] = s10, o1[j + 1] = s11;
-            o2[j] = s20, o2[j + 1] = s21, o3[j] = s30, o3[j + 1] = s31;
+            double lane[4][2][8] = {{{0}}};
+            for (size_t t = 0; t < full; t += 8)
+                for (int r = 0; r < 4; r++)
+                    for (int c = 0; c < 2; c++)
+                        for (int l = 0; l < 8; l++)
+                            lane[r][c][l] += a[(i + r) * a_stride + t + l] * b[(j + c) * b_stride + t + l];
+            for (int r = 0; r < 4; r++)
+                for (int c = 0; c < 2; c++)
+                    out[(i + r) * out_stride + j + c] =
+                        finish_lanes(lane[r][c], a + (i + r) * a_stride, b + (j + c) * b_stride, full, width);
         }
-        for (; j < m; j++) {
-            const double *b0 = b + j * b_stride;
-            double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-            for (size_t t = 0; t < width; t++) {
-                s0 += a0[t] * b0[t];
-                s1 += a1[t] * b0[t];
-                s2 += a2[t] * b0[t];
-                s3 += a3[t] * b0[t];
-            }
-            o0[j] = s0, o1[j] = s1, o2[j] = s2, o3[j] = s3;
-        }
+        for (; j < m; j++)
+            for (size_t r = 0; r < 4; r++)
+                out[(i + r) * out_stride + j] = dot_in_lanes(a + (i + r) * a_stride, b + j * b_stride, width);
     }
-    for (; i < n; i++) {
-        const double *a0 = a + i * a_stride;
-        for (size_t j = 0; j < m; j++) {
-            const double *b0 = b + j * b_stride;
-            double s = 0;
-            for (size_t t = 0; t < width; t++) s += a0[t] * b0[t];
-            out[i * out_stride + j] = s;
-        }
-    }
+    for (; i < n; i++)
+        for (size_t j = 0; j < m; j++) out[i * out_stride + j] = dot_in_lanes(a + i * a_stride, b + j * b_stride, width);
 }
 
 CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width, const double *restrict a,
@@ -113,12 +111,7 @@ CLONES void cloister_add_outer_products(size_t n, size_t rows, size_t width, con
     }
 }
 
-CLONES double cloister_squared_norm(const double *restrict x, size_t count) {
-#pragma clang fp reassociate(on)
-    double sum = 0;
-    for (size_t i = 0; i < count; i++) sum += x[i] * x[i];
-    return sum;
-}
+CLONES double cloister_squared_norm(const double *restrict x, size_t count) { return dot_in_lanes(x, x, count); }
 
 CLONES int cloister_truncate_scaled(double *restrict x, size_t count, double scale, double bound, double *squares) {
 #pragma clang fp reassociate(on)

@@ -64,6 +64,9 @@ final class StepNoise {
         for _ in 0..<chunks.chunkCount { StepThread.shared?.submit { chunks.drawOne() } }
     }
 
+    /// A step that ends early (its data failed to read) leaves no chunk for the step thread to draw.
+    deinit { chunks?.cancel() }
+
     /// The noise, once every chunk is drawn: the step's thread draws the chunks the step thread has not taken.
     func values() -> [Int64] {
         if let drawn { return drawn }
@@ -159,6 +162,9 @@ final class NoiseChunks: @unchecked Sendable {
         finished.wrappingAdd(1, ordering: .releasing)
         return true
     }
+
+    /// Leaves no chunk to take (those being drawn finish).
+    func cancel() { next.store(chunkCount, ordering: .relaxed) }
 
     /// Draws what is left, waits for the chunks another thread is drawing (each under 100 µs), and returns the noise.
     func finish() -> [Int64] {

@@ -109,6 +109,30 @@ struct FactoredGradientSumTests {
         #expect(forward.contains { $0 != 0 })
     }
 
+    @Test("a record's integers do not depend on its place in a batch: every rotation of a batch gives the same sum")
+    func placeInTheBatch() throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 10, count: 32), stream: 1)
+        for kind in [ModelKind.softmax, .mlp] {
+            var model = try Model(kind: kind, featureCount: 37, classCount: 3, hiddenUnits: 9, seed: 2)
+            model.parameters = model.parameters.map { _ in Double.random(in: -1...1, using: &generator) }
+            let mechanism = try DiscreteGaussianMechanism(
+                clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
+            // 62 records: in a batch, each rotation moves every record between the kernels' full tiles of four rows
+            // and the two rows left over.
+            let records = (0..<62).map { _ in
+                (
+                    (0..<37).map { _ in Double.random(in: -3...3, using: &generator) },
+                    Int.random(in: 0..<3, using: &generator)
+                )
+            }
+            let first = Self.units(model, mechanism, records)
+            for shift in 1..<8 {
+                let rotated = Array(records[shift...] + records[..<shift])
+                #expect(Self.units(model, mechanism, rotated) == first, "\(kind), rotated by \(shift)")
+            }
+        }
+    }
+
     @Test("the exact norm check: a record scaled past C is refused; at C it is admitted, within Δ")
     func normCheck() throws {
         let mechanism = try DiscreteGaussianMechanism(clip: 1, noiseMultiplier: 1, roundedCoordinates: 6)

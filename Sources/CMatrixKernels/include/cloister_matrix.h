@@ -6,8 +6,9 @@
 
 #include <stddef.h>
 
-/* out[i][j] = Σ_t a[i][t] · b[j][t] for i < n, j < m, t < width: each row of A against each row of B (A·Bᵀ). The
- * additions are reassociated (partial sums in vector lanes), so the last bits depend on the CPU's clone. */
+/* out[i][j] = Σ_t a[i][t] · b[j][t] for i < n, j < m, t < width: each row of A against each row of B (A·Bᵀ). Each
+ * sum is formed the same way for every row (eight lanes, a fixed tree), so it depends on its two rows and the CPU's
+ * clone alone, never on the rows beside it. */
 void cloister_products_with_rows(size_t n, size_t m, size_t width, const double *a, size_t a_stride,
                                  const double *b, size_t b_stride, double *out, size_t out_stride);
 
@@ -21,7 +22,7 @@ void cloister_products_with_columns(size_t n, size_t inner, size_t width, const 
 void cloister_add_outer_products(size_t n, size_t rows, size_t width, const double *p, size_t p_stride,
                                  const double *q, size_t q_stride, double *sum, size_t sum_stride);
 
-/* Σ_i x[i]², reassociated (partial sums in vector lanes). */
+/* Σ_i x[i]², formed as `cloister_products_with_rows` forms each sum (the same for a row wherever it is). */
 double cloister_squared_norm(const double *x, size_t count);
 
 /* x[i] = trunc(scale · x[i]) in place, each product truncated toward zero, and *squares = Σ_i x[i]² of the results.
