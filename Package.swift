@@ -81,6 +81,9 @@ let package = Package(
         // The dense products of a DP-SGD step, each compiled for AVX-512, AVX2 with FMA and the baseline, the best this
         // CPU runs picked when the image loads.
         .target(name: "CMatrixKernels"),
+        // Threads started from closures and the semaphore their work is waited on with: what DP-SGD's step thread and
+        // the enclave's parallel work share.
+        .target(name: "Threads", swiftSettings: strictSettings),
         // What the simulator's parties share: the manifest (as values and canonical CBOR) and the measurement formula,
         // the framed channel and the ECALL/platform-call messages, the records, reports and quote bindings the platform
         // issues, sealing formats, crash-safe files, and the isolation primitives both the launcher and the enclave
@@ -117,7 +120,9 @@ let package = Package(
         // files, sealed memory and the enclave's sealer.
         .target(
             name: "EnclaveSDK",
-            dependencies: ["EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CMatrixKernels"],
+            dependencies: [
+                "EnclaveProtocol", "CloisterErrors", "CloisterCrypto", "CloisterCBOR", "CMatrixKernels", "Threads",
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -145,7 +150,7 @@ let package = Package(
         ),
         .target(
             name: "Learning",
-            dependencies: ["Privacy", "CloisterErrors", "CMatrixKernels"],
+            dependencies: ["Privacy", "CloisterErrors", "CMatrixKernels", "Threads"],
             swiftSettings: strictSettings
         ),
         // Federated learning's pure core: strategies, DP-FedAvg, rounds, local training.
@@ -343,8 +348,13 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "ThreadsTests",
+            dependencies: ["Threads"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "LearningTests",
-            dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport"],
+            dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport", "Threads"],
             swiftSettings: strictSettings
         ),
         .testTarget(

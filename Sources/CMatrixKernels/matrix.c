@@ -4,7 +4,10 @@
 #include <math.h>
 #include <sched.h>
 
+/* A test builds each clone alone by defining CLONES empty and naming the instruction set (MatrixKernelTests). */
+#ifndef CLONES
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
 
 /* Each dot product is formed the same way whatever the rows around it: eight partial sums, lane l taking the terms
  * t ≡ l (mod 8) in order, added in a fixed tree, then the last width mod 8 terms in order. No reassociation is allowed,

@@ -1,12 +1,10 @@
 import CMatrixKernels
-import Glibc
 import Synchronization
+import Threads
 
 /// Independent work spread over every core the enclave may use (the `fedavg` aggregator opens a batch of updates this
 /// way).
-/// Plain POSIX threads, joined before it returns: libdispatch's pool would need an epoll event loop, which the
-/// enclave's seccomp allow-list does not grant; these threads need only `clone3`, `set_robust_list`, `rseq`, `futex`
-/// and `exit`.
+/// Plain POSIX threads (`POSIXThread`), joined before it returns.
 public enum ParallelWork {
     /// `transform` applied to every element, concurrently on up to `workers` threads (the calling one included),
     /// results in order.
@@ -24,25 +22,10 @@ public enum ParallelWork {
         nonisolated(unsafe) let slots = results
         // Each index is taken once, so each slot is written by one thread.
         let work = Work(count: elements.count) { index in slots[index] = transform(elements[index]) }
-        var started: [pthread_t] = []
-        for _ in 0..<threads {
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(work).toOpaque()
-            let created = pthread_create(
-                &thread, nil,
-                { context in
-                    Unmanaged<Work>.fromOpaque(context!).takeRetainedValue().drain()
-                    return nil
-                }, context)
-            if created == 0 {
-                started.append(thread)
-            } else {
-                // No thread: the calling thread does its share.
-                Unmanaged<Work>.fromOpaque(context).release()
-            }
-        }
+        // Without a thread, the calling thread does its share.
+        let started = (0..<threads).compactMap { _ in POSIXThread { work.drain() } }
         work.drain()
-        for thread in started { pthread_join(thread, nil) }
+        for thread in started { thread.join() }
         return results.map { $0! }
     }
 

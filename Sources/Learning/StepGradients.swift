@@ -1,6 +1,6 @@
-import Glibc
 import Privacy
 import Synchronization
+import Threads
 
 /// A DP-SGD step's clipped-gradient sum formed on two cores: the step's thread reads the sampled examples into
 /// batches (`ExampleBatch`) and offers each full one to the process's step thread (`StepThread`); a batch the step
@@ -11,31 +11,34 @@ import Synchronization
 ///
 /// Only the step's thread reads the data (a sealed region's reads are its own), and a batch is handed over whole: the
 /// step thread touches only the batch it took, its own sum and the model's parameters, which no one writes until the
-/// step has collected every batch it took.
+/// step has collected every batch it took. A step whose batches never fill (a batch size under 64) allocates nothing
+/// for the step thread; the spare batches and the step thread's sum are made when first needed.
 final class StepGradients: @unchecked Sendable {
     // `offered` and `spare` are only touched under their locks; a batch belongs to one thread at a time (the one that
     // took it from `offered` or `spare`); `helperSum` is written only by the step thread, and read by the step's thread
-    // after `computed` has counted every batch the step thread took (each count released after its batch's additions).
+    // after `computed` has been signalled for every batch the step thread took (each signal made after its batch's
+    // additions).
     private let model: Model
+    private let mechanism: DiscreteGaussianMechanism
     private let own: FactoredGradientSum
-    private let helperSum: FactoredGradientSum
+    private var helperSum: FactoredGradientSum?
     private let helper: StepThread?
     private var current: ExampleBatch
+    /// Batches made beside `current`: at most two, one on offer and one being computed by the step thread.
+    private var spares = 0
     private let offered = Mutex<ExampleBatch?>(nil)
-    private let spare: Mutex<[ExampleBatch]>
+    private let spare = Mutex<[ExampleBatch]>([])
     private let taken = Atomic<Int>(0)
-    private let computed = Atomic<Int>(0)
+    private let computed = Semaphore()
 
     /// A zero sum for `model`'s gradients, released by `mechanism`; batches are shared with the step thread when
     /// `helper` is given.
     init(model: Model, mechanism: DiscreteGaussianMechanism, helper: StepThread?) {
         self.model = model
-        let coordinates = model.parameters.count
-        own = FactoredGradientSum(mechanism: mechanism, coordinates: coordinates)
-        helperSum = FactoredGradientSum(mechanism: mechanism, coordinates: coordinates)
+        self.mechanism = mechanism
+        own = FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
         self.helper = helper
         current = ExampleBatch(for: model)
-        spare = Mutex(helper == nil ? [] : [ExampleBatch(for: model), ExampleBatch(for: model)])
     }
 
     /// Adds an example: its features less `centre` (when there is one) and its label.
@@ -49,15 +52,16 @@ final class StepGradients: @unchecked Sendable {
         model.addGradients(current, into: own)
         // A batch still on offer is computed here; one the step thread took is waited for (under a batch's time).
         if let batch = offered.withLock({ $0.take() }) { model.addGradients(batch, into: own) }
-        while computed.load(ordering: .acquiring) < taken.load(ordering: .acquiring) { sched_yield() }
-        own.add(helperSum)
+        let helped = taken.load(ordering: .relaxed)
+        computed.wait(count: helped, spinning: StepThread.spin)
+        if helped > 0, let helperSum { own.add(helperSum) }
         return own
     }
 
-    /// Offers a full batch to the step thread and carries on with a spare one; without a spare (both out), or with
-    /// a batch still on offer, computes it here.
+    /// Offers a full batch to the step thread and carries on with a spare one; without a spare (two out), or with a
+    /// batch still on offer, computes it here.
     private func hand(_ batch: ExampleBatch) {
-        guard let helper, let next = spare.withLock({ $0.popLast() }) else {
+        guard let helper, let next = spare.withLock({ $0.popLast() }) ?? newSpare() else {
             model.addGradients(batch, into: own)
             return
         }
@@ -75,6 +79,12 @@ final class StepGradients: @unchecked Sendable {
         current = next
     }
 
+    private func newSpare() -> ExampleBatch? {
+        guard spares < 2 else { return nil }
+        spares += 1
+        return ExampleBatch(for: model)
+    }
+
     /// The step thread's job: the batch on offer, if the step's thread has not taken it back.
     private func takeOffered() {
         let batch = offered.withLock { slot -> ExampleBatch? in
@@ -83,8 +93,11 @@ final class StepGradients: @unchecked Sendable {
             return batch
         }
         guard let batch else { return }
-        model.addGradients(batch, into: helperSum)
+        let sum =
+            helperSum ?? FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
+        helperSum = sum
+        model.addGradients(batch, into: sum)
         spare.withLock { $0.append(batch) }
-        computed.wrappingAdd(1, ordering: .releasing)
+        computed.signal()
     }
 }

@@ -2,6 +2,7 @@ internal import CMatrixKernels
 import Glibc
 public import Privacy
 import Synchronization
+import Threads
 
 /// Independent random streams, numbered: where a DP-SGD step may draw its noise while it forms its gradients, a chunk
 /// from each (`StepNoise`). Each stream must be independent of the others and of the step's own source, and as secure:
@@ -10,16 +11,19 @@ public protocol RandomStreams: Sendable {
     associatedtype Stream: RandomNumberGenerator
     /// Stream `index`.
     func stream(_ index: Int) -> Stream
-    /// `count` samples of `mechanism`'s noise from stream `index`. (A requirement with an inlinable default, so that
+    /// Fills `samples` with `mechanism`'s noise from stream `index`. (A requirement with an inlinable default, so that
     /// each conformance's witness is the sampler specialised for its stream, not a generic call per random word.)
-    func noise(_ mechanism: DiscreteGaussianMechanism, count: Int, stream index: Int) -> [Int64]
+    func noise(
+        _ mechanism: DiscreteGaussianMechanism, stream index: Int, into samples: UnsafeMutableBufferPointer<Int64>)
 }
 
 extension RandomStreams {
     @inlinable
-    public func noise(_ mechanism: DiscreteGaussianMechanism, count: Int, stream index: Int) -> [Int64] {
+    public func noise(
+        _ mechanism: DiscreteGaussianMechanism, stream index: Int, into samples: UnsafeMutableBufferPointer<Int64>
+    ) {
         var stream = stream(index)
-        return mechanism.drawNoise(count: count, using: &stream)
+        mechanism.drawNoise(into: samples, using: &stream)
     }
 }
 
@@ -36,7 +40,7 @@ final class StepNoise {
     static let chunk = 2_048
 
     private let chunks: NoiseChunks?
-    private var drawn: [Int64]?
+    private let drawn: [Int64]
 
     /// The noise of `count` coordinates of `mechanism`, drawn now from `random`.
     init<Source: RandomNumberGenerator>(
@@ -46,20 +50,24 @@ final class StepNoise {
         drawn = mechanism.drawNoise(count: count, using: &random)
     }
 
+    private init(chunks: NoiseChunks) {
+        self.chunks = chunks
+        drawn = []
+    }
+
     /// Starts drawing the noise of `count` coordinates of `mechanism` from `streams`, or draws it now from `random`
     /// when it is small.
-    init<Source: RandomNumberGenerator, Streams: RandomStreams>(
+    convenience init<Source: RandomNumberGenerator, Streams: RandomStreams>(
         mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams, orFrom random: inout Source
     ) {
         guard count >= Self.chunk / 4 else {
-            chunks = nil
-            drawn = mechanism.drawNoise(count: count, using: &random)
+            self.init(mechanism: mechanism, count: count, using: &random)
             return
         }
-        let chunks = NoiseChunks(count: count, chunk: Self.chunk) { index, count in
-            streams.noise(mechanism, count: count, stream: index)
+        let chunks = NoiseChunks(count: count, chunk: Self.chunk) { index, samples in
+            streams.noise(mechanism, stream: index, into: samples)
         }
-        self.chunks = chunks
+        self.init(chunks: chunks)
         // A job a chunk, so that a batch a step offers meanwhile is taken between two of them.
         for _ in 0..<chunks.chunkCount { StepThread.shared?.submit { chunks.drawOne() } }
     }
@@ -67,80 +75,30 @@ final class StepNoise {
     /// A step that ends early (its data failed to read) leaves no chunk for the step thread to draw.
     deinit { chunks?.cancel() }
 
-    /// The noise, once every chunk is drawn: the step's thread draws the chunks the step thread has not taken.
-    func values() -> [Int64] {
-        if let drawn { return drawn }
-        let values = chunks!.finish()
-        drawn = values
-        return values
-    }
-}
-
-/// The thread that works beside DP-SGD steps: it draws their noise (`StepNoise`) and computes the batches of their
-/// gradients they offer it (`StepGradients`). One per process, started at the first step that asks for it when the
-/// machine has a second core, asleep on a semaphore between jobs (starting a thread for each step cost more than it
-/// saved on small models). It runs the jobs in the order they come; every job is work a step's own thread would
-/// otherwise do, and can take back, so no step ever waits for a job the thread has not started. A batch on offer goes
-/// before the noise's chunks, which are a job each.
-final class StepThread: @unchecked Sendable {
-    // `jobs` is only touched under its lock; `signal` is a POSIX semaphore, safe from any thread.
-    private let jobs = Mutex<[@Sendable () -> Void]>([])
-    private let signal: UnsafeMutablePointer<sem_t>
-
-    /// The process's step thread; nil on one core, or when no thread can be started (each step then works alone).
-    static let shared: StepThread? = {
-        guard cloister_available_cpus() > 1 else { return nil }
-        let thread = StepThread()
-        var handle = pthread_t()
-        let context = Unmanaged.passRetained(thread).toOpaque()
-        guard
-            pthread_create(
-                &handle, nil,
-                { context in
-                    Unmanaged<StepThread>.fromOpaque(context!).takeUnretainedValue().run()
-                }, context) == 0
-        else {
-            Unmanaged<StepThread>.fromOpaque(context).release()
-            return nil
-        }
-        pthread_detach(handle)
-        return thread
-    }()
-
-    private init() {
-        signal = .allocate(capacity: 1)
-        sem_init(signal, 0, 0)
-    }
-
-    /// Queues `job`, at the front when it is `urgent` (a step's batch on offer: the step waits for it, where it draws
-    /// the noise left over itself).
-    func submit(urgent: Bool = false, _ job: @escaping @Sendable () -> Void) {
-        jobs.withLock { urgent ? $0.insert(job, at: 0) : $0.append(job) }
-        sem_post(signal)
-    }
-
-    private func run() -> Never {
-        while true {
-            while sem_wait(signal) != 0 {}  // EINTR: wait again
-            let job = jobs.withLock { $0.isEmpty ? nil : $0.removeFirst() }
-            job?()
-        }
+    /// `body` of the noise, once every chunk is drawn: the step's thread draws the chunks the step thread has not
+    /// taken, and waits for those it is drawing.
+    func withValues<Result>(_ body: (UnsafeBufferPointer<Int64>) throws -> Result) rethrows -> Result {
+        guard let chunks else { return try drawn.withUnsafeBufferPointer(body) }
+        return try body(chunks.finish())
     }
 }
 
 /// The chunks of one step's noise, each taken once by whichever thread comes first.
 final class NoiseChunks: @unchecked Sendable {
     // Each chunk's range of `buffer` is written by the one thread that took its index; the step's thread reads it only
-    // after `finished` counts every chunk (each count released after its chunk's writes, and acquired before reading).
+    // after `finished` has counted every chunk (each signal made after its chunk's writes).
     private let count: Int
     private let chunk: Int
     let chunkCount: Int
-    private let draw: @Sendable (_ index: Int, _ count: Int) -> [Int64]
+    private let draw: @Sendable (_ index: Int, _ samples: UnsafeMutableBufferPointer<Int64>) -> Void
     private let next = Atomic<Int>(0)
-    private let finished = Atomic<Int>(0)
+    private let finished = Semaphore()
     private let buffer: UnsafeMutableBufferPointer<Int64>
 
-    init(count: Int, chunk: Int, draw: @escaping @Sendable (_ index: Int, _ count: Int) -> [Int64]) {
+    init(
+        count: Int, chunk: Int,
+        draw: @escaping @Sendable (_ index: Int, _ samples: UnsafeMutableBufferPointer<Int64>) -> Void
+    ) {
         self.count = count
         self.chunk = chunk
         chunkCount = (count + chunk - 1) / chunk
@@ -157,19 +115,19 @@ final class NoiseChunks: @unchecked Sendable {
         let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
         guard index < chunkCount else { return false }
         let start = index * chunk
-        let samples = draw(index, min(chunk, count - start))
-        _ = UnsafeMutableBufferPointer(rebasing: buffer[start...]).update(fromContentsOf: samples)
-        finished.wrappingAdd(1, ordering: .releasing)
+        draw(index, UnsafeMutableBufferPointer(rebasing: buffer[start..<min(start + chunk, count)]))
+        finished.signal()
         return true
     }
 
     /// Leaves no chunk to take (those being drawn finish).
     func cancel() { next.store(chunkCount, ordering: .relaxed) }
 
-    /// Draws what is left, waits for the chunks another thread is drawing (each under 100 µs), and returns the noise.
-    func finish() -> [Int64] {
+    /// Draws what is left, waits for the chunks another thread is drawing (each under 100 µs), and returns the noise,
+    /// valid while the chunks live.
+    func finish() -> UnsafeBufferPointer<Int64> {
         while drawOne() {}
-        while finished.load(ordering: .acquiring) < chunkCount { sched_yield() }
-        return Array(buffer)
+        finished.wait(count: chunkCount, spinning: StepThread.spin)
+        return UnsafeBufferPointer(buffer)
     }
 }

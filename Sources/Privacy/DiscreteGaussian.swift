@@ -67,6 +67,10 @@ public struct DiscreteGaussian: Sendable, Hashable {
             precision: tablePrecision)
     }
 
+    /// Builds its block table now, if this process has not (a step thread does so for a step's noise while the
+    /// step's own thread builds another).
+    public func prepare() { _ = table }
+
     /// One sample of N_ℤ(0, σ²) from `source`'s words (`samples(count:using:)` for many: it finds the table once).
     @inlinable
     public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
@@ -76,8 +80,20 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// `count` independent samples of N_ℤ(0, σ²) from `source`'s words.
     @inlinable
     public func samples<Source: RandomNumberGenerator>(count: Int, using source: inout Source) -> [Int64] {
+        Array(unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer, using: &source)
+            initialized = count
+        }
+    }
+
+    /// Fills `buffer` (initialised or not: the samples are plain integers) with independent samples of N_ℤ(0, σ²) from
+    /// `source`'s words.
+    @inlinable
+    public func fill<Source: RandomNumberGenerator>(
+        _ buffer: UnsafeMutableBufferPointer<Int64>, using source: inout Source
+    ) {
         let table = table
-        return (0..<count).map { _ in Self.sample(from: table, using: &source) }
+        for index in buffer.indices { buffer[index] = Self.sample(from: table, using: &source) }
     }
 
     /// One sample from `table`: per try, a word for the block, a word for the offset (its low s bits) and the sign

@@ -197,6 +197,14 @@ public struct DiscreteGaussianMechanism: Sendable, Hashable {
         noise.samples(count: count, using: &source)
     }
 
+    /// Noise for each of `buffer`'s coordinates, drawn in one pass as `drawNoise(count:using:)` draws it.
+    @inlinable
+    public func drawNoise<Source: RandomNumberGenerator>(
+        into buffer: UnsafeMutableBufferPointer<Int64>, using source: inout Source
+    ) {
+        noise.fill(buffer, using: &source)
+    }
+
     /// The released value of a coordinate whose exact sum is `sum` and whose noise is `noise`: γ·(S + N), the integer
     /// formed first (in 128 bits when 64 would overflow) and only then scaled.
     @inlinable

@@ -7,8 +7,22 @@ public struct KilledRun: Sendable {
     public let delay: TimeInterval
     /// The run's exit status when it ended before its kill; nil when the kill ended it.
     public let exitStatus: Int32?
-    /// What `classify` read: "old", "new", "broken" and so on, as the test names them.
-    public let state: String
+    /// What `classify` read.
+    public let state: KilledState
+}
+
+/// The state a killed run left its files in, as a test's `classify` reads them.
+public enum KilledState: Sendable {
+    /// Nothing written: the run left no file (a checkpoint not yet made).
+    case absent
+    /// The files as they were before the run.
+    case old
+    /// The files as the run makes them, whole.
+    case new
+    /// The run ended before its kill, and ended well.
+    case finished
+    /// Anything else: a partial, unreadable or wrong file, or a run that ended badly. A test fails on any.
+    case broken
 }
 
 /// Runs `cloister` with `arguments()` (and `environment` added to this process's) `runs` times, SIGKILLing each after a
@@ -17,7 +31,7 @@ public struct KilledRun: Sendable {
 /// kill (nil when the kill ended it) and reads the state left behind. Which states occur depends on the machine's load.
 public func killAnywhere(
     runs: Int, duration: () -> TimeInterval, environment: [String: String] = [:], _ arguments: () -> [String],
-    classify: (_ exitStatus: Int32?) throws -> String
+    classify: (_ exitStatus: Int32?) throws -> KilledState
 ) throws -> [KilledRun] {
     var random = SystemRandomNumberGenerator()
     var kills: [KilledRun] = []
@@ -51,7 +65,7 @@ extension [KilledRun] {
     }
 
     /// The kills whose state is `state`, as "run N, killed after M ms".
-    public func runs(in state: String) -> [String] {
+    public func runs(in state: KilledState) -> [String] {
         filter { $0.state == state }.map { "run \($0.run), killed after \(Int($0.delay * 1000)) ms" }
     }
 }

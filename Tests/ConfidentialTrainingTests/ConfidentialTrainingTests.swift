@@ -532,17 +532,17 @@ struct EnclaveTrainCommandTests {
             defer { before = FileManager.default.contents(atPath: checkpoint) }
             if let exitStatus {
                 // Ended before its kill: it must have ended well and removed its checkpoint.
-                return exitStatus == 0 && !FileManager.default.fileExists(atPath: checkpoint) ? "finished" : "broken"
+                return exitStatus == 0 && !FileManager.default.fileExists(atPath: checkpoint) ? .finished : .broken
             }
             let temporaries = try AtomicFile.entries(of: directory.path)
                 .filter { $0.hasPrefix(AtomicFile.temporaryPrefix) }
-            guard temporaries.count <= 1 else { return "broken" }
-            guard let after = FileManager.default.contents(atPath: checkpoint) else { return "none" }
-            if after == before { return "old" }
-            return (try? SealedBlob(encoded: Array(after))) != nil ? "new" : "broken"
+            guard temporaries.count <= 1 else { return .broken }
+            guard let after = FileManager.default.contents(atPath: checkpoint) else { return .absent }
+            if after == before { return .old }
+            return (try? SealedBlob(encoded: Array(after))) != nil ? .new : .broken
         }
         print("dp train --enclave (D \(Int(duration * 1000)) ms) killed 12 times: \(kills.summary)")
-        #expect(kills.runs(in: "broken").isEmpty, "\(kills.summary)")
+        #expect(kills.runs(in: .broken).isEmpty, "\(kills.summary)")
         let resumable = FileManager.default.fileExists(atPath: checkpoint)
         let rerun = try run(arguments, environment)
         #expect(rerun.status == 0, "\(rerun.standardError)")

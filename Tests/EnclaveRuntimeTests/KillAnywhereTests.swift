@@ -35,19 +35,19 @@ struct KillAnywhereTests {
         } classify: { exitStatus in
             let read = try info(home)
             if read.status == 0, read.json?["platform_id"] is String {
-                return (exitStatus ?? 0) == 0 ? "new" : "broken"
+                return (exitStatus ?? 0) == 0 ? .new : .broken
             }
             // No platform: the interrupted init must leave nothing that stops the next one.
-            guard read.status == 78, exitStatus == nil else { return "broken" }
+            guard read.status == 78, exitStatus == nil else { return .broken }
             // Timed, so that the next kill's window follows the machine's load.
             let start = Date()
             let again = try runTool(cloisterExecutable, ["platform", "init", "--home", home, "--amd-key-bits", "2048"])
             duration = Date().timeIntervalSince(start)
             let reread = try info(home)
-            return again.status == 0 && reread.status == 0 ? "old" : "broken"
+            return again.status == 0 && reread.status == 0 ? .old : .broken
         }
         print("platform init killed 20 times: \(kills.summary)")
-        #expect(kills.runs(in: "broken").isEmpty, "\(kills.runs(in: "broken"))")
+        #expect(kills.runs(in: .broken).isEmpty, "\(kills.runs(in: .broken))")
     }
 
     @Test("platform tcb, killed 60 times: the level before or the level after, the home always readable")
@@ -62,13 +62,13 @@ struct KillAnywhereTests {
             ["platform", "tcb", "--level", "\(level + 1)", "--home", home]
         } classify: { exitStatus in
             let read = try info(home)
-            guard read.status == 0, let now = read.json?["tcb_level"] as? Int else { return "broken" }
+            guard read.status == 0, let now = read.json?["tcb_level"] as? Int else { return .broken }
             defer { level = now }
             // A run that ended before its kill ended well, at the level after.
-            if let exitStatus { return exitStatus == 0 && now == level + 1 ? "new" : "broken" }
-            return now == level ? "old" : now == level + 1 ? "new" : "broken"
+            if let exitStatus { return exitStatus == 0 && now == level + 1 ? .new : .broken }
+            return now == level ? .old : now == level + 1 ? .new : .broken
         }
         print("platform tcb killed 60 times: \(kills.summary)")
-        #expect(kills.runs(in: "broken").isEmpty, "\(kills.runs(in: "broken"))")
+        #expect(kills.runs(in: .broken).isEmpty, "\(kills.runs(in: .broken))")
     }
 }

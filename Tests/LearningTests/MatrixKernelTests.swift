@@ -38,8 +38,34 @@ struct MatrixKernelTests {
         }
         """#
 
+    /// Each clone's instruction set, and the CPU flags it needs (x86-64 psABI levels; the baseline needs none).
+    static let clones: [(arch: String, flags: [String])] = [
+        ("x86-64-v4", ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl", "avx2", "fma"]),
+        ("x86-64-v3", ["avx2", "fma", "bmi1", "bmi2", "movbe", "f16c", "abm"]),
+        ("x86-64", []),
+    ]
+
     @Test("every row's products and norm are the same bits wherever it sits, across widths and tile shapes")
     func placeIndependent() throws {
+        try expectPlaceIndependent(options: [])
+    }
+
+    @Test(
+        "each clone alone that this CPU runs, built for its instruction set",
+        arguments: MatrixKernelTests.clones.map(\.arch))
+    func eachClone(arch: String) throws {
+        let cpu = try String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)
+        let flags = Set(
+            cpu.split(separator: "\n").first { $0.hasPrefix("flags") }?.split(separator: " ").map(String.init) ?? [])
+        let needed = Self.clones.first { $0.arch == arch }!.flags
+        let missing = needed.filter { !flags.contains($0) }
+        try #require(missing.isEmpty || arch == "x86-64-v4", "this CPU lacks \(missing) for \(arch)")
+        // A CPU without AVX-512 runs the other two; the release picks one of them there.
+        guard missing.isEmpty else { return }
+        try expectPlaceIndependent(options: ["-DCLONES=", "-march=\(arch)"])
+    }
+
+    private func expectPlaceIndependent(options: [String]) throws {
         let directory = try TestEnvironment.temporaryDirectory("kernels")
         defer { try? FileManager.default.removeItem(at: directory) }
         let kernels = TestEnvironment.packageRoot.appendingPathComponent("Sources/CMatrixKernels")
@@ -48,13 +74,13 @@ struct MatrixKernelTests {
         let binary = directory.appendingPathComponent("check").path
         let compiled = try runTool(
             "clang",
-            [
-                "-O3", "-I", kernels.appendingPathComponent("include").path,
+            ["-O3"] + options + [
+                "-I", kernels.appendingPathComponent("include").path,
                 kernels.appendingPathComponent("matrix.c").path, source.path, "-o", binary, "-lm",
             ])
-        try #require(compiled.status == 0, "clang: \(compiled.standardError)")
+        try #require(compiled.status == 0, "clang \(options): \(compiled.standardError)")
         let run = try runTool(binary, [])
-        #expect(run.status == 0, "\(run.standardOutput)")
-        #expect(run.standardOutput.contains("165 cases, 0 differing sums"), "\(run.standardOutput)")
+        #expect(run.status == 0, "\(options): \(run.standardOutput)")
+        #expect(run.standardOutput.contains("165 cases, 0 differing sums"), "\(options): \(run.standardOutput)")
     }
 }

@@ -2,6 +2,7 @@ import Glibc
 import Privacy
 import Synchronization
 import Testing
+import Threads
 
 @testable import Learning
 
@@ -27,16 +28,19 @@ struct StepNoiseTests {
             // Draws from several threads at once, so that the noise thread and the steps' threads share the chunks in
             // different ways.
             let draws = Mutex<[[Int64]]>([])
-            PosixThreads.run(4) {
-                for _ in 0..<5 {
-                    var random = SplitMix64(seed: 9)
-                    var untouched = SplitMix64(seed: 9)
-                    let noise = StepNoise(mechanism: mechanism, count: count, streams: streams, orFrom: &random)
-                    let values = noise.values()
-                    #expect(random.next() == untouched.next(), "the step's source is untouched")
-                    draws.withLock { $0.append(values) }
-                }
+            let threads = (0..<4).map { _ in
+                POSIXThread {
+                    for _ in 0..<5 {
+                        var random = SplitMix64(seed: 9)
+                        var untouched = SplitMix64(seed: 9)
+                        let noise = StepNoise(mechanism: mechanism, count: count, streams: streams, orFrom: &random)
+                        let values = noise.withValues(Array.init)
+                        #expect(random.next() == untouched.next(), "the step's source is untouched")
+                        draws.withLock { $0.append(values) }
+                    }
+                }!
             }
+            for thread in threads { thread.join() }
             let (drawn, same) = draws.withLock { ($0.count, $0.allSatisfy { $0 == expected }) }
             #expect(drawn == 20 && same, "count \(count): \(drawn) draws")
         }
@@ -49,30 +53,7 @@ struct StepNoiseTests {
         var random = SplitMix64(seed: 3)
         var replay = SplitMix64(seed: 3)
         let noise = StepNoise(mechanism: mechanism, count: count, streams: SeededStreams(seed: 1), orFrom: &random)
-        let same = noise.values() == mechanism.drawNoise(count: count, using: &replay)
+        let same = noise.withValues(Array.init) == mechanism.drawNoise(count: count, using: &replay)
         #expect(same)
-    }
-}
-
-/// Runs `body` on `count` POSIX threads at once and joins them.
-enum PosixThreads {
-    static func run(_ count: Int, _ body: @escaping @Sendable () -> Void) {
-        final class Box: Sendable {
-            let body: @Sendable () -> Void
-            init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-        }
-        let threads = (0..<count).map { _ in
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(Box(body)).toOpaque()
-            precondition(
-                pthread_create(
-                    &thread, nil,
-                    { context in
-                        Unmanaged<Box>.fromOpaque(context!).takeRetainedValue().body()
-                        return nil
-                    }, context) == 0)
-            return thread
-        }
-        for thread in threads { pthread_join(thread, nil) }
     }
 }

@@ -1,6 +1,8 @@
 import CloisterCrypto
 import CloisterTestSupport
+import Dispatch
 import Foundation
+import Synchronization
 import Testing
 
 @testable import Privacy
@@ -241,6 +243,19 @@ struct DiscreteGaussianTests {
 
     static func double(_ value: Natural) -> Double {
         value.words.reversed().reduce(0.0) { $0 * 0x1p64 + Double($1) }
+    }
+
+    @Test("a table asked for by several threads at once is built once: each gets the same one")
+    func sharedTableBuiltOnce() {
+        // A variance no other test uses, so that the threads race for its first build.
+        let a: UInt64 = 987_654_321_123
+        let tables = Mutex<[ObjectIdentifier]>([])
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            let table = BlockTable.shared(varianceNumerator: a, varianceDenominator: 3, precision: 128)
+            tables.withLock { $0.append(ObjectIdentifier(table)) }
+        }
+        let built = tables.withLock { $0 }
+        #expect(built.count == 8 && Set(built).count == 1)
     }
 
     @Test("the sampling code holds no floating point: a Double, a Float or a libm call put back fails this test")

@@ -9,7 +9,9 @@ struct JobNoiseStreams: RandomStreams {
     let step: Int
 
     func stream(_ index: Int) -> KeyedRandomStream {
-        precondition(index < 1 << 20 && step < 1 << 42, "a job's noise streams are numbered below 2^62")
+        precondition(
+            index < 1 << 20 && step < 1 << 42,
+            "a job's noise streams are 2^63 + t·2^20 + c, with c below 2^20 and t below 2^42")
         return KeyedRandomStream(key: key, stream: 1 << 63 | UInt64(step) << 20 | UInt64(index))
     }
 }
