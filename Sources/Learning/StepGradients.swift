@@ -6,7 +6,7 @@ import Threads
 /// batches (`ExampleBatch`) and offers each full one to the process's step thread (`StepThread`); a batch the step
 /// thread has not taken by the time the next one is full, the step's thread computes itself. Each thread adds into a
 /// sum of its own (`FactoredGradientSum`), and the two are added at the end: the sums are exact, so the result is the
-/// same whichever thread computed which batch, and the batches are the same (64 examples in sampling order) however the
+/// same whichever thread computed which batch, and the batches are the same (32 examples in sampling order) however the
 /// threads share them.
 ///
 /// Only the step's thread reads the data (a sealed region's reads are its own), and a batch is handed over whole: the

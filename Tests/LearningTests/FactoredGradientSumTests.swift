@@ -117,8 +117,8 @@ struct FactoredGradientSumTests {
             model.parameters = model.parameters.map { _ in Double.random(in: -1...1, using: &generator) }
             let mechanism = try DiscreteGaussianMechanism(
                 clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
-            // 62 records: in a batch, each rotation moves every record between the kernels' full tiles of four rows
-            // and the two rows left over.
+            // 62 records, in batches of 32 and 30: each rotation moves records between the batches, and between the
+            // kernels' full tiles of four rows and the two rows left over.
             let records = (0..<62).map { _ in
                 (
                     (0..<37).map { _ in Double.random(in: -3...3, using: &generator) },

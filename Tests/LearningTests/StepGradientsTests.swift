@@ -8,7 +8,7 @@ import Testing
 struct StepGradientsTests {
     @Test(
         "the sum with the step thread is the sum without it, whoever computes which batch",
-        arguments: [0, 1, 63, 64, 1_000, 1_300])
+        arguments: [0, 1, 31, 32, 63, 64, 1_000, 1_300])
     func sameSum(examples: Int) throws {
         var generator = try KeyedRandomStream(key: [UInt8](repeating: 3, count: 32), stream: UInt64(examples))
         var model = try Model(kind: .mlp, featureCount: 6, classCount: 3, hiddenUnits: 5, seed: 1)
