@@ -32,17 +32,20 @@ public enum PoissonSampling {
         _ records: Int, rate m: Int, outOf n: Int, using source: inout Source
     ) -> [Int] {
         precondition(n > 0 && m >= 0 && m <= n, "a sampling rate is a count over a positive count")
+        guard m < n else { return Array(0..<records) }
         let (whole, fraction) = (UInt128(m) << 16).quotientAndRemainder(dividingBy: UInt128(n))
-        let (threshold, remainder) = (UInt64(whole), Int(fraction))
+        let (threshold, remainder) = (SIMD4(repeating: UInt16(whole)), Int(fraction))
         var joined: [Int] = []
         joined.reserveCapacity(Int(UInt128(records) * UInt128(m) / UInt128(n)) + 16)
-        var word: UInt64 = 0
-        for record in 0..<records {
-            if record & 3 == 0 { word = source.next() }
-            let u = word & 0xFFFF
-            word >>= 16
-            if u < threshold || (u == threshold && includes(remainder, outOf: n, using: &source)) {
-                joined.append(record)
+        // A word's four 16-bit lanes, lowest first, compared at once: most words decide that none of their records joins.
+        for first in stride(from: 0, to: records, by: 4) {
+            let lanes = unsafeBitCast(source.next(), to: SIMD4<UInt16>.self)
+            let candidates = lanes .<= threshold
+            guard any(candidates) else { continue }
+            for lane in 0..<min(4, records - first) where candidates[lane] {
+                if lanes[lane] < threshold[lane] || includes(remainder, outOf: n, using: &source) {
+                    joined.append(first + lane)
+                }
             }
         }
         return joined
