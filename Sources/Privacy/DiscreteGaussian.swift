@@ -8,13 +8,15 @@
 /// Every step is exact and integer: the block's choice compares a uniform's bits with rigorous bounds on the blocks'
 /// cumulative masses, refined until the comparison is decided (`BlockTable`); the keep is Canonne, Kamath and Steinke's
 /// Bernoulli(exp(−γ)) for rational γ ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1) from
-/// Bernoulli trials of rational probability, each comparing random bits with the binary digits of n/d. Nothing on the
+/// Bernoulli trials of rational probability, each comparing a random word with ⌊n·2⁶⁴/d⌋ (and, on a tie, further random
+/// bits with the remainder's binary digits). Nothing on the
 /// sampling path touches a floating-point value, so the output has the distribution the accountants analyse exactly,
 /// with no holes and no cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure
 /// is a magnitude past 2⁴⁶, of probability below e^(−2³¹), which is drawn again (`BlockGeometry.maximumMagnitude`).
 ///
-/// A sample takes two 64-bit words and a few bits of a third in the common case, with no division: about four times
-/// faster than CKS's rejection from the discrete Laplace, which this type ran before (README, "Exact noise").
+/// A sample takes three 64-bit words in the common case (the block, the offset and sign, the keep's one trial) and one
+/// division: about five times faster than CKS's rejection from the discrete Laplace, which this type ran before
+/// (README, "Exact noise").
 ///
 /// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives
 /// the same samples every time (the known-answer test replays them against a Python implementation on the same words).
@@ -97,8 +99,8 @@ public struct DiscreteGaussian: Sendable, Hashable {
     }
 
     /// One sample from `table`: per try, a word for the block, a word for the offset (its low s bits) and the sign
-    /// (its top bit), then the keep's Bernoulli trials on bits of further words (`RandomBits`, which a sample starts
-    /// afresh and its tries share).
+    /// (its top bit), then the keep's Bernoulli trials, a word each (and on a tie bits of further words, `RandomBits`,
+    /// which a sample starts afresh and its tries share).
     @inlinable @inline(__always)
     static func sample<Source: RandomNumberGenerator>(from table: BlockTable, using source: inout Source) -> Int64 {
         var bits = RandomBits()
@@ -157,14 +159,28 @@ public struct DiscreteGaussian: Sendable, Hashable {
         return k & 1 == 1
     }
 
-    /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶², without a division: a uniform U in [0, 1) is below n/d exactly when, at the
-    /// first binary digit where the two differ, U has the 0. U's digits are fresh random bits, n/d's come one at a time
-    /// by long division (double the remainder, subtract d when it fits); two bits are needed on average.
+    /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶²: a uniform U in [0, 1) is below n/d exactly when its first 64 bits, a word
+    /// u, are below t = ⌊n·2⁶⁴/d⌋, or equal to it and U's further bits are below the remainder's r/d (then compared
+    /// digit by digit: U's fresh random bits against r/d's binary digits by long division, two bits on average). The
+    /// word decides all but one time in 2⁶⁴, with one division and one well-predicted comparison, where comparing bit by
+    /// bit from the first digit mispredicted its loop's end about once a trial.
     @inlinable @inline(__always)
     static func bernoulli<Source: RandomNumberGenerator>(
         _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        var remainder = n
+        let (threshold, remainder) = d.dividingFullWidth((high: n, low: 0))
+        let word = source.next()
+        if word != threshold { return word < threshold }
+        return bernoulliByDigits(remainder, over: d, &source, &bits)
+    }
+
+    /// U < r/d for U uniform in [0, 1) and 0 ≤ r < d ≤ 2⁶²: U's bits, fresh, against r/d's binary digits one at a time
+    /// (double the remainder, subtract d when it fits) until they differ.
+    @usableFromInline
+    static func bernoulliByDigits<Source: RandomNumberGenerator>(
+        _ r: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
+    ) -> Bool {
+        var remainder = r
         while true {
             remainder <<= 1
             let digit = remainder >= d

@@ -9,9 +9,10 @@ block (4 bytes), 4 KiB a block, read as little-endian 64-bit words) and consumin
   10^-90 of a threshold, which the 2,000 known answers never meet, is refused rather than guessed);
 - a second word gives the offset J (its low s bits) and the sign (its top bit); a negative zero is drawn again;
 - the magnitude jw + J is kept by Canonne, Kamath and Steinke's Bernoulli(exp(-g)) for g = (2 jw J + J^2) B / 2A
-  ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1), each Bernoulli(n/d) comparing random
-  bits, lowest first, of further words with n/d's binary digits; a sample starts on a fresh word for these bits, and
-  its tries share them; no draw for a Bernoulli of probability 0 or 1.
+  ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1), each Bernoulli(n/d) comparing a word
+  u with floor(n 2^64 / d), and only when they are equal, random bits, lowest first, of further words with the
+  remainder's binary digits (a sample starts on a fresh word for these bits, and its tries share them); no draw for a
+  Bernoulli of probability 0 or 1.
 
 The known-answer test of `DiscreteGaussian` compares the two sample for sample.
 
@@ -72,12 +73,16 @@ class Sampler:
         return bit
 
     def bernoulli(self, n: int, d: int) -> bool:
-        """U < n/d for U uniform in [0, 1): compare U's random bits with n/d's binary digits."""
+        """U < n/d for U uniform in [0, 1): U's first 64 bits, a word, against floor(n 2^64 / d); on a tie, U's further
+        random bits against the remainder's binary digits."""
         if n == 0:
             return False
         if n >= d:
             return True
-        remainder = n
+        threshold, remainder = divmod(n << 64, d)
+        word = self.words.next()
+        if word != threshold:
+            return word < threshold
         while True:
             remainder *= 2
             digit = 1 if remainder >= d else 0

@@ -203,6 +203,31 @@ struct DiscreteGaussianTests {
         #expect(previous > table.lower.count - 2, "the last block is past the table's end")
     }
 
+    /// The words it is given, in order.
+    struct Scripted: RandomNumberGenerator {
+        var words: [UInt64]
+        mutating func next() -> UInt64 { words.removeFirst() }
+    }
+
+    @Test("Bernoulli(n/d): a word decides it against ⌊n·2⁶⁴/d⌋; on a tie, the next bits against the remainder's digits")
+    func bernoulliTie() {
+        // 1/3: ⌊2⁶⁴/3⌋ = 0x5555…5, remainder 1, whose digits over 3 are 0, 1, 0, 1, …
+        let threshold: UInt64 = 0x5555_5555_5555_5555
+        func trial(_ words: [UInt64]) -> (Bool, Int) {
+            var source = Scripted(words: words)
+            var bits = RandomBits()
+            let kept = DiscreteGaussian.bernoulli(1, over: 3, &source, &bits)
+            return (kept, source.words.count)
+        }
+        #expect(trial([threshold - 1, 9]) == (true, 1))
+        #expect(trial([threshold + 1, 9]) == (false, 1))
+        // Tied: U's next bits, lowest first, against the digits 0, 1, 0, 1: the first that differs decides.
+        #expect(trial([threshold, 0b00, 9]) == (true, 1))  // 0 = 0, then 0 < 1
+        #expect(trial([threshold, 0b01, 9]) == (false, 1))  // 1 > 0
+        #expect(trial([threshold, 0b0110, 9]) == (false, 1))  // 0 = 0, 1 = 1, then 1 > 0
+        #expect(trial([threshold, 0b0010, 9]) == (true, 1))  // 0 = 0, 1 = 1, 0 = 0, then 0 < 1
+    }
+
     @Test(
         "Bernoulli(exp(−n/d)) keeps with probability e^(−n/d), for exponents below 1 and past it (the tail's keep)",
         arguments: [(UInt128(0), UInt64(1)), (1, 2), (1, 1), (5, 2), (7, 3)])
