@@ -14,7 +14,7 @@
 /// with no holes and no cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure
 /// is a magnitude past 2⁴⁶, of probability below e^(−2³¹), which is drawn again (`BlockGeometry.maximumMagnitude`).
 ///
-/// A sample takes three 64-bit words in the common case (the block, the offset and sign, the keep's one trial) and one
+/// A sample takes three 64-bit words in the common case (the block, the offset and sign, the keep's one trial) and no
 /// division: about five times faster than CKS's rejection from the discrete Laplace, which this type ran before
 /// (README, "Exact noise").
 ///
@@ -162,16 +162,20 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶²: a uniform U in [0, 1) is below n/d exactly when its first 64 bits, a word
     /// u, are below t = ⌊n·2⁶⁴/d⌋, or equal to it and U's further bits are below the remainder's r/d (then compared
     /// digit by digit: U's fresh random bits against r/d's binary digits by long division, two bits on average). The
-    /// word decides all but one time in 2⁶⁴, with one division and one well-predicted comparison, where comparing bit by
-    /// bit from the first digit mispredicted its loop's end about once a trial.
+    /// word decides all but one time in 2⁶⁴, by one product: with u·d = h·2⁶⁴ + l, u ≥ t when h ≥ n; u < t when
+    /// h < n − 1 or u·d + d ≤ n·2⁶⁴; otherwise u = t and r = n·2⁶⁴ − u·d = 2⁶⁴ − l. (Comparing bit by bit from the
+    /// first digit mispredicted its loop's end about once a trial; dividing for t called a 128-bit division.)
     @inlinable @inline(__always)
     static func bernoulli<Source: RandomNumberGenerator>(
         _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
     ) -> Bool {
-        let (threshold, remainder) = d.dividingFullWidth((high: n, low: 0))
-        let word = source.next()
-        if word != threshold { return word < threshold }
-        return bernoulliByDigits(remainder, over: d, &source, &bits)
+        let (high, low) = source.next().multipliedFullWidth(by: d)
+        if high >= n { return false }
+        if high < n - 1 { return true }
+        // h = n − 1: u·d + d ≤ n·2⁶⁴ exactly when l + d ≤ 2⁶⁴.
+        let (past, overflow) = low.addingReportingOverflow(d)
+        if !overflow || past == 0 { return true }
+        return bernoulliByDigits(0 &- low, over: d, &source, &bits)
     }
 
     /// U < r/d for U uniform in [0, 1) and 0 ≤ r < d ≤ 2⁶²: U's bits, fresh, against r/d's binary digits one at a time
