@@ -118,19 +118,21 @@ public final class FactoredGradientSum: @unchecked Sendable {
     /// The released integers, the fine sum rounded to the mechanism's grid, one per coordinate, followed by
     /// `extraCoordinates` zeros (for coordinates of the release outside this sum).
     public func units(extraCoordinates: Int = 0) -> [Int64] {
-        var units = [Int64](repeating: 0, count: coordinates + extraCoordinates)
-        if let total {
-            flush(into: total)
-            for i in 0..<coordinates {
-                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: total[i], fineBits: fineBits)
+        Array(unsafeUninitializedCapacity: coordinates + extraCoordinates) { units, initialised in
+            if let total {
+                flush(into: total)
+                for i in 0..<coordinates {
+                    units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: total[i], fineBits: fineBits)
+                }
+            } else {
+                // The block alone: every sum is below 2⁵³, so it is rounded in 64 bits.
+                for i in 0..<coordinates {
+                    units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int64(block[i]), fineBits: fineBits)
+                }
             }
-        } else {
-            // The block alone: every sum is below 2⁵³, so it is rounded in 64 bits.
-            for i in 0..<coordinates {
-                units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int64(block[i]), fineBits: fineBits)
-            }
+            for i in coordinates..<units.count { units[i] = 0 }
+            initialised = units.count
         }
-        return units
     }
 
     /// Clips the record and turns its rows into integer factors; whether it is admitted (its rows are left partly

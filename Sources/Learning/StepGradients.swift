@@ -18,7 +18,9 @@ final class StepGradients: @unchecked Sendable {
     // took it from `offered` or `spare`); `helperSum` is written only by the step thread, and read by the step's thread
     // after `computed` has been signalled for every batch the step thread took (each signal made after its batch's
     // additions).
-    private let model: Model
+    /// The step's model; let go when the step has its sum, so that a job still queued for the step thread (it will find
+    /// no batch) does not hold the parameters while the step moves them (which copied them, 400 KB for the MLP).
+    private var model: Model?
     private let mechanism: DiscreteGaussianMechanism
     private let own: FactoredGradientSum
     private var helperSum: FactoredGradientSum?
@@ -41,6 +43,11 @@ final class StepGradients: @unchecked Sendable {
         current = ExampleBatch(for: model)
     }
 
+    private var stepModel: Model {
+        guard let model else { preconditionFailure("a step's gradients are added before its sum is taken") }
+        return model
+    }
+
     /// Adds an example: its features less `centre` (when there is one) and its label.
     func append(_ row: UnsafeBufferPointer<Double>, label: Int, centre: UnsafeBufferPointer<Double>?) {
         current.append(row, label: label, centre: centre)
@@ -49,12 +56,13 @@ final class StepGradients: @unchecked Sendable {
 
     /// The sum of every example's clipped gradient, once every batch is added.
     func finish() -> FactoredGradientSum {
-        model.addGradients(current, into: own)
+        stepModel.addGradients(current, into: own)
         // A batch still on offer is computed here; one the step thread took is waited for (under a batch's time).
-        if let batch = offered.withLock({ $0.take() }) { model.addGradients(batch, into: own) }
+        if let batch = offered.withLock({ $0.take() }) { stepModel.addGradients(batch, into: own) }
         let helped = taken.load(ordering: .relaxed)
         computed.wait(count: helped, spinning: StepThread.spin)
         if helped > 0, let helperSum { own.add(helperSum) }
+        model = nil
         return own
     }
 
@@ -62,7 +70,7 @@ final class StepGradients: @unchecked Sendable {
     /// batch still on offer, computes it here.
     private func hand(_ batch: ExampleBatch) {
         guard let helper, let next = spare.withLock({ $0.popLast() }) ?? newSpare() else {
-            model.addGradients(batch, into: own)
+            stepModel.addGradients(batch, into: own)
             return
         }
         let previous = offered.withLock { slot in
@@ -71,7 +79,7 @@ final class StepGradients: @unchecked Sendable {
         }
         if let previous {
             // The step thread has not taken the last one: it is computed here, and its buffer is spare again.
-            model.addGradients(previous, into: own)
+            stepModel.addGradients(previous, into: own)
             spare.withLock { $0.append(previous) }
         } else {
             helper.submit(urgent: true) { [self] in takeOffered() }
@@ -82,7 +90,7 @@ final class StepGradients: @unchecked Sendable {
     private func newSpare() -> ExampleBatch? {
         guard spares < 2 else { return nil }
         spares += 1
-        return ExampleBatch(for: model)
+        return ExampleBatch(for: stepModel)
     }
 
     /// The step thread's job: the batch on offer, if the step's thread has not taken it back.
@@ -93,8 +101,8 @@ final class StepGradients: @unchecked Sendable {
             return batch
         }
         guard let batch else { return }
-        let sum =
-            helperSum ?? FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
+        let model = stepModel
+        let sum = helperSum ?? FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
         helperSum = sum
         model.addGradients(batch, into: sum)
         spare.withLock { $0.append(batch) }

@@ -103,8 +103,8 @@ final class NoiseChunks: @unchecked Sendable {
         self.chunk = chunk
         chunkCount = (count + chunk - 1) / chunk
         self.draw = draw
+        // Left uninitialised: every chunk writes its range before `finish` reads any (a cancelled step reads none).
         buffer = .allocate(capacity: count)
-        buffer.initialize(repeating: 0)
     }
 
     deinit { buffer.deallocate() }
