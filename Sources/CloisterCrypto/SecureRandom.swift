@@ -25,7 +25,8 @@ public struct BufferedSecureRandom: RandomNumberGenerator, Sendable {
     @usableFromInline var words = RandomWords()
 
     /// A generator with its first 4 KiB drawn: the DRBG's start in a process (about 1.7 ms, OpenSSL loading its
-    /// provider's ciphers) happens here, not in the first draw of the work that uses it.
+    /// provider's ciphers) happens here, not in the first draw of the work that uses it. (A copy hands out the same
+    /// words as the original: make a generator for each use, never copy one.)
     public init() { refill() }
 
     @inlinable

@@ -93,6 +93,8 @@ final class NoiseChunks: @unchecked Sendable {
     private let draw: @Sendable (_ index: Int, _ samples: UnsafeMutableBufferPointer<Int64>) -> Void
     private let next = Atomic<Int>(0)
     private let finished = Semaphore()
+    /// Whether `finish` has taken every chunk's signal (the step's thread alone reads and writes it).
+    private var collected = false
     private let buffer: UnsafeMutableBufferPointer<Int64>
 
     init(
@@ -124,10 +126,13 @@ final class NoiseChunks: @unchecked Sendable {
     func cancel() { next.store(chunkCount, ordering: .relaxed) }
 
     /// Draws what is left, waits for the chunks another thread is drawing (each under 100 µs), and returns the noise,
-    /// valid while the chunks live.
+    /// valid while the chunks live. Called again, returns the same noise at once.
     func finish() -> UnsafeBufferPointer<Int64> {
-        while drawOne() {}
-        finished.wait(count: chunkCount, spinning: StepThread.spin)
+        if !collected {
+            while drawOne() {}
+            finished.wait(count: chunkCount, spinning: StepThread.spin)
+            collected = true
+        }
         return UnsafeBufferPointer(buffer)
     }
 }

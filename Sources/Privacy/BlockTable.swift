@@ -53,14 +53,14 @@ final class BlockTable: Sendable {
 
     /// The table for N_ℤ(0, a/b) at `precision` bits, built once per process for each (the noise of a run has a
     /// handful of variances, and a mechanism is made for every round): a second thread asking for a table being built
-    /// waits for it. At most 64 are kept. (A list, not a dictionary: the dictionary's first use looked its key's
+    /// waits for it. At most 64 are kept, the oldest let go first. (A list, not a dictionary: the dictionary's first use looked its key's
     /// conformances up at run time, 0.3 ms of a first step.)
     @usableFromInline
     static func shared(varianceNumerator a: UInt64, varianceDenominator b: UInt64, precision: Int) -> BlockTable {
         let key = Key(numerator: a, denominator: b, precision: precision)
         let slot = cache.withLock { slots in
             if let slot = slots.first(where: { $0.key == key }) { return slot }
-            if slots.count >= 64 { slots.removeAll() }
+            if slots.count >= 64 { slots.removeFirst() }
             let slot = Slot(key: key)
             slots.append(slot)
             return slot

@@ -15,7 +15,7 @@
 /// is a magnitude past 2⁴⁶, of probability below e^(−2³¹), which is drawn again (`BlockGeometry.maximumMagnitude`).
 ///
 /// A sample takes three 64-bit words in the common case (the block, the offset and sign, the keep's one trial) and no
-/// division: about five times faster than CKS's rejection from the discrete Laplace, which this type ran before
+/// division: about six times faster than CKS's rejection from the discrete Laplace, which this type ran before
 /// (README, "Exact noise").
 ///
 /// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives

@@ -25,6 +25,9 @@ public final class Semaphore: @unchecked Sendable {
         while sem_wait(semaphore) != 0 {}  // EINTR: wait again
     }
 
+    /// Takes one if there is one, without waiting; whether it took one.
+    public func tryWait() -> Bool { sem_trywait(semaphore) == 0 }
+
     /// Takes one, trying for up to `spin` before sleeping: a wait for work that is about to come or to end (a step's
     /// job, a batch being computed) takes it without the system calls and the scheduler's delay of a sleep and a wake.
     /// The spin is bounded, so a wait longer than `spin` sleeps as `wait()` does.
@@ -32,7 +35,7 @@ public final class Semaphore: @unchecked Sendable {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: spin)
         while true {
-            for _ in 0..<64 where sem_trywait(semaphore) == 0 { return }
+            for _ in 0..<64 where tryWait() { return }
             if clock.now >= deadline { break }
         }
         wait()

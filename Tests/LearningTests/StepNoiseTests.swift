@@ -35,6 +35,7 @@ struct StepNoiseTests {
                         var untouched = SplitMix64(seed: 9)
                         let noise = StepNoise(mechanism: mechanism, count: count, streams: streams, orFrom: &random)
                         let values = noise.withValues(Array.init)
+                        #expect(noise.withValues(Array.init) == values, "read again, the same noise at once")
                         #expect(random.next() == untouched.next(), "the step's source is untouched")
                         draws.withLock { $0.append(values) }
                     }

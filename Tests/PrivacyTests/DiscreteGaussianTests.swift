@@ -226,6 +226,17 @@ struct DiscreteGaussianTests {
         #expect(trial([threshold, 0b01, 9]) == (false, 1))  // 1 > 0
         #expect(trial([threshold, 0b0110, 9]) == (false, 1))  // 0 = 0, 1 = 1, then 1 > 0
         #expect(trial([threshold, 0b0010, 9]) == (true, 1))  // 0 = 0, 1 = 1, 0 = 0, then 0 < 1
+        // d a power of two: 1/2 has no remainder, so u = 2⁶³ − 1 is below (u·d + d = n·2⁶⁴ exactly) and 2⁶³ is not.
+        func half(_ word: UInt64) -> Bool {
+            var source = Scripted(words: [word])
+            var bits = RandomBits()
+            return DiscreteGaussian.bernoulli(1, over: 2, &source, &bits)
+        }
+        #expect(half(1 << 63 - 1) && !half(1 << 63) && half(0) && !half(.max))
+        // u·d's high word two or more below n: below for certain (5/7 and a small word).
+        var small = Scripted(words: [3])
+        var bits = RandomBits()
+        #expect(DiscreteGaussian.bernoulli(5, over: 7, &small, &bits))
     }
 
     @Test(
