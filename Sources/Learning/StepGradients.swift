@@ -11,8 +11,8 @@ import Threads
 ///
 /// Only the step's thread reads the data (a sealed region's reads are its own), and a batch is handed over whole: the
 /// step thread touches only the batch it took, its own sum and the model's parameters, which no one writes until the
-/// step has collected every batch it took. A step whose batches never fill (fewer examples than a batch holds) allocates nothing
-/// for the step thread; the spare batches and the step thread's sum are made when first needed.
+/// step has collected every batch it took. A step whose batches never fill (fewer examples than a batch holds)
+/// allocates nothing for the step thread; the spare batches and the step thread's sum are made when first needed.
 final class StepGradients: @unchecked Sendable {
     // `offered` and `spare` are only touched under their locks; a batch belongs to one thread at a time (the one that
     // took it from `offered` or `spare`); `helperSum` is written only by the step thread, and read by the step's thread
@@ -54,10 +54,10 @@ final class StepGradients: @unchecked Sendable {
         if current.isFull { hand(current) }
     }
 
-    /// The sum of every example's clipped gradient, once every batch is added.
     /// How many batches the step thread computed (once `finish` has returned).
     var batchesHelped: Int { taken.load(ordering: .relaxed) }
 
+    /// The sum of every example's clipped gradient, once every batch is added.
     func finish() -> FactoredGradientSum {
         stepModel.addGradients(current, into: own)
         // A batch still on offer is computed here; one the step thread took is waited for (under a batch's time).

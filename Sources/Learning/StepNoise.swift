@@ -1,5 +1,3 @@
-internal import CMatrixKernels
-import Glibc
 public import Privacy
 import Synchronization
 import Threads
