@@ -2,9 +2,15 @@
 #include "cloister_matrix.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 #include <sched.h>
 
 /* A test builds each clone alone by defining CLONES empty and naming the instruction set (MatrixKernelTests). */
+/* A helper of the clones, inlined into each even unoptimised (a debug build), so that it takes the clone's instruction
+ * set: compiled once for the baseline, a helper's sums would be formed unfused where its clone's are fused. */
+#define HELPER static inline __attribute__((always_inline))
+
 #ifndef CLONES
 #define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #endif
@@ -15,14 +21,14 @@
  * loads without changing any sum: a row's result depends on that row, the other operand and the CPU's clone alone,
  * never on its place in a batch. (A batch's records are clipped and put on the grid from these values, and a record's
  * integers must not move when another record joins or leaves the batch.) */
-static inline double finish_lanes(const double lane[8], const double *restrict a, const double *restrict b, size_t t,
-                                  size_t width) {
+HELPER double finish_lanes(const double lane[8], const double *restrict a, const double *restrict b, size_t t,
+                           size_t width) {
     double sum = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
     for (; t < width; t++) sum += a[t] * b[t];
     return sum;
 }
 
-static inline double dot_in_lanes(const double *restrict a, const double *restrict b, size_t width) {
+HELPER double dot_in_lanes(const double *restrict a, const double *restrict b, size_t width) {
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     size_t t = 0;
     for (; t + 8 <= width; t += 8)
@@ -71,46 +77,42 @@ CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width,
     }
 }
 
-/* Groups of four records: within a group, tiles of four rows of the sum, so that each of the records' q rows is
- * loaded once for four rows and each row of the sum once for four records. A group whose p values for a row are all
- * zero (refused records, zero errors) skips that row. */
+/* The sum in tiles of ROWS rows by 16 columns held in registers while every record adds to them: each tile is read
+ * and written once a call, each record's q values once a row tile, and every multiply-add takes two loaded operands at
+ * most (a q vector and one p broadcast). */
+#define OUTER_TILE 16
+HELPER void add_outer_tile(size_t n, size_t rows, size_t k, size_t t, size_t columns, const double *restrict p,
+                           size_t p_stride, const double *restrict q, size_t q_stride, double *restrict sum,
+                           size_t sum_stride) {
+    double tile[4][OUTER_TILE];
+    for (size_t row = 0; row < rows; row++)
+        for (size_t l = 0; l < columns; l++) tile[row][l] = sum[(k + row) * sum_stride + t + l];
+    for (size_t r = 0; r < n; r++) {
+        const double *restrict qr = q + r * q_stride + t;
+        const double *restrict pr = p + r * p_stride + k;
+        for (size_t row = 0; row < rows; row++) {
+            const double c = pr[row];
+            for (size_t l = 0; l < columns; l++) tile[row][l] += c * qr[l];
+        }
+    }
+    for (size_t row = 0; row < rows; row++)
+        for (size_t l = 0; l < columns; l++) sum[(k + row) * sum_stride + t + l] = tile[row][l];
+}
+
 CLONES void cloister_add_outer_products(size_t n, size_t rows, size_t width, const double *restrict p, size_t p_stride,
                                         const double *restrict q, size_t q_stride, double *restrict sum,
                                         size_t sum_stride) {
-    size_t r = 0;
-    for (; r + 4 <= n; r += 4) {
-        const double *q0 = q + r * q_stride, *q1 = q0 + q_stride, *q2 = q1 + q_stride, *q3 = q2 + q_stride;
-        const double *pr = p + r * p_stride;
-        size_t k = 0;
-        for (; k + 4 <= rows; k += 4) {
-            double c[4][4];
-            for (int row = 0; row < 4; row++)
-                for (int record = 0; record < 4; record++) c[row][record] = pr[record * p_stride + k + row];
-            double *restrict s0 = sum + k * sum_stride, *restrict s1 = s0 + sum_stride;
-            double *restrict s2 = s1 + sum_stride, *restrict s3 = s2 + sum_stride;
-            for (size_t t = 0; t < width; t++) {
-                const double x0 = q0[t], x1 = q1[t], x2 = q2[t], x3 = q3[t];
-                s0[t] += c[0][0] * x0 + c[0][1] * x1 + c[0][2] * x2 + c[0][3] * x3;
-                s1[t] += c[1][0] * x0 + c[1][1] * x1 + c[1][2] * x2 + c[1][3] * x3;
-                s2[t] += c[2][0] * x0 + c[2][1] * x1 + c[2][2] * x2 + c[2][3] * x3;
-                s3[t] += c[3][0] * x0 + c[3][1] * x1 + c[3][2] * x2 + c[3][3] * x3;
-            }
-        }
-        for (; k < rows; k++) {
-            const double c0 = pr[k], c1 = pr[p_stride + k], c2 = pr[2 * p_stride + k], c3 = pr[3 * p_stride + k];
-            if (c0 == 0 && c1 == 0 && c2 == 0 && c3 == 0) continue;
-            double *restrict s = sum + k * sum_stride;
-            for (size_t t = 0; t < width; t++) s[t] += c0 * q0[t] + c1 * q1[t] + c2 * q2[t] + c3 * q3[t];
-        }
+    const size_t full = width - width % OUTER_TILE;
+    size_t k = 0;
+    for (; k + 4 <= rows; k += 4) {
+        for (size_t t = 0; t < full; t += OUTER_TILE)
+            add_outer_tile(n, 4, k, t, OUTER_TILE, p, p_stride, q, q_stride, sum, sum_stride);
+        if (full < width) add_outer_tile(n, 4, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
-    for (; r < n; r++) {
-        const double *q0 = q + r * q_stride;
-        for (size_t k = 0; k < rows; k++) {
-            const double c0 = p[r * p_stride + k];
-            if (c0 == 0) continue;
-            double *restrict s = sum + k * sum_stride;
-            for (size_t t = 0; t < width; t++) s[t] += c0 * q0[t];
-        }
+    for (; k < rows; k++) {
+        for (size_t t = 0; t < full; t += OUTER_TILE)
+            add_outer_tile(n, 1, k, t, OUTER_TILE, p, p_stride, q, q_stride, sum, sum_stride);
+        if (full < width) add_outer_tile(n, 1, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
 }
 
@@ -130,6 +132,84 @@ CLONES int cloister_truncate_scaled(double *restrict x, size_t count, double sca
     return within;
 }
 
+/* e^y = 2^k·e^r for y ≤ 0, branch-free, as its parts 2^k (`scale`) and e^r − 1 (`rest`): k = round(y/ln 2) by the
+ * shifter's rounding (its integer in the low bits of kd), r = y − k·ln 2 in two parts (fdlibm's split of ln 2, so
+ * k·ln2_hi is exact), e^r − 1 as r times a Horner sum (accurate near 0, where tanh needs it), and 2^k made in the
+ * exponent's bits. Below −708 (and for −∞) both are 0; a NaN makes `rest` NaN (every comparison with it is false). */
+HELPER void exp_parts(double y, double *scale, double *rest) {
+    const double shifter = 0x1.8p52;
+    const double clamped = y < -708.0 ? -708.0 : y;
+    const double kd = clamped * 0x1.71547652b82fep0 + shifter;
+    const double k = kd - shifter;
+    const double r = (clamped - k * 6.93147180369123816490e-01) - k * 1.90821492927058770002e-10;
+    double p = 1.0 / 6227020800.0;
+    p = p * r + 1.0 / 479001600.0;
+    p = p * r + 1.0 / 39916800.0;
+    p = p * r + 1.0 / 3628800.0;
+    p = p * r + 1.0 / 362880.0;
+    p = p * r + 1.0 / 40320.0;
+    p = p * r + 1.0 / 5040.0;
+    p = p * r + 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    uint64_t bits;
+    memcpy(&bits, &kd, sizeof bits);
+    const uint64_t scale_bits = (bits - 0x4338000000000000ULL + 1023) << 52;
+    double power;
+    memcpy(&power, &scale_bits, sizeof power);
+    *scale = y < -708.0 ? 0.0 : power;
+    *rest = y < -708.0 ? 0.0 : p * r;
+}
+
+CLONES void cloister_tanh(double *restrict x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        double scale, rest;
+        exp_parts(-2.0 * fabs(x[i]), &scale, &rest);
+        const double m = scale * rest + (scale - 1.0); /* e^(−2|x|) − 1 */
+        x[i] = copysign(-m / (2.0 + m), x[i]);
+    }
+}
+
+CLONES void cloister_softmax(double *restrict x, size_t count) {
+    double largest = -INFINITY;
+    for (size_t i = 0; i < count; i++) largest = x[i] > largest ? x[i] : largest;
+    for (size_t i = 0; i < count; i++) {
+        double scale, rest;
+        exp_parts(x[i] - largest, &scale, &rest);
+        x[i] = scale * rest + scale;
+    }
+    double total = 0; /* in order, apart from the exponentials, which then vectorise */
+    for (size_t i = 0; i < count; i++) total += x[i];
+    for (size_t i = 0; i < count; i++) x[i] /= total;
+}
+CLONES void cloister_coarse_units(const double *restrict fine, size_t count, unsigned fine_bits,
+                                  int64_t *restrict units) {
+    const uint64_t half = fine_bits > 0 ? UINT64_C(1) << (fine_bits - 1) : 0;
+    for (size_t i = 0; i < count; i++) {
+        const int64_t sum = (int64_t)fine[i];
+        const uint64_t magnitude = ((uint64_t)(sum < 0 ? -sum : sum) + half) >> fine_bits;
+        units[i] = sum < 0 ? -(int64_t)magnitude : (int64_t)magnitude;
+    }
+}
+
+CLONES int cloister_momentum_step(size_t count, const int64_t *restrict units, const int64_t *restrict noise,
+                                  double step, double batch, double momentum, double rate, double *restrict velocity,
+                                  double *restrict parameters) {
+#pragma clang fp contract(off)
+    uint64_t overflow = 0;
+    for (size_t i = 0; i < count; i++) {
+        const uint64_t total = (uint64_t)units[i] + (uint64_t)noise[i];
+        /* Two's complement overflow: both operands' signs differ from the total's. */
+        overflow |= ((uint64_t)units[i] ^ total) & ((uint64_t)noise[i] ^ total);
+        const double released = (double)(int64_t)total * step;
+        velocity[i] = momentum * velocity[i] + released / batch;
+        parameters[i] -= rate * velocity[i];
+    }
+    return overflow >> 63 == 0;
+}
 
 int cloister_available_cpus(void) {
     cpu_set_t set;

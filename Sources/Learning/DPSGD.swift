@@ -1,3 +1,4 @@
+internal import CMatrixKernels
 import FoundationEssentials
 import Glibc
 public import Privacy
@@ -104,15 +105,16 @@ public struct DPSGD: Sendable, Codable, Equatable {
         let expectedBatch = Double(plan.batchSize)
         let (momentum, learningRate) = (plan.momentum, plan.learningRate)
         drawing.withValues { noise in
-            velocity.withUnsafeMutableBufferPointer { velocity in
+            // velocity = momentum·velocity + release/B and parameters −= rate·velocity, each release
+            // `mechanism.release(sum:noise:)` (vectorised).
+            let within = velocity.withUnsafeMutableBufferPointer { velocity in
                 trainingModel.parameters.withUnsafeMutableBufferPointer { parameters in
-                    for p in 0..<count {
-                        velocity[p] =
-                            momentum * velocity[p] + mechanism.release(sum: sum[p], noise: noise[p]) / expectedBatch
-                        parameters[p] -= learningRate * velocity[p]
-                    }
+                    cloister_momentum_step(
+                        count, sum, noise.baseAddress!, mechanism.step, expectedBatch, momentum, learningRate,
+                        velocity.baseAddress!, parameters.baseAddress!)
                 }
             }
+            precondition(within != 0, "a step's sums are within 2^62 and its noise within 2^46")
             for p in count..<total {
                 canaries?.record(mechanism.release(sum: sum[p], noise: noise[p]) / plan.clip, at: p - count)
             }

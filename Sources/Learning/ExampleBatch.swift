@@ -102,7 +102,7 @@ extension Model {
                 cloister_products_with_rows(n, h, d, batch.inputs, d, theta.baseAddress!, d, hidden, h + 1)
                 for i in 0..<n {
                     let row = hidden + i * (h + 1)
-                    for j in 0..<h { row[j] = tanh(row[j]) }
+                    cloister_tanh(row, h)
                     row[h] = 1
                 }
                 cloister_products_with_rows(n, k, h + 1, hidden, h + 1, outer, h + 1, outputs, k)

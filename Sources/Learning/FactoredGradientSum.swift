@@ -125,10 +125,8 @@ public final class FactoredGradientSum: @unchecked Sendable {
                     units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: total[i], fineBits: fineBits)
                 }
             } else {
-                // The block alone: every sum is below 2⁵³, so it is rounded in 64 bits.
-                for i in 0..<coordinates {
-                    units[i] = DiscreteGaussianMechanism.coarseUnits(fineSum: Int64(block[i]), fineBits: fineBits)
-                }
+                // The block alone: every sum is at most 2⁵³, so it is rounded in 64 bits (vectorised).
+                cloister_coarse_units(block.baseAddress!, coordinates, UInt32(fineBits), units.baseAddress!)
             }
             for i in coordinates..<units.count { units[i] = 0 }
             initialised = units.count

@@ -1,3 +1,4 @@
+internal import CMatrixKernels
 import FoundationEssentials
 import Glibc
 public import Privacy
@@ -241,7 +242,7 @@ public struct Model: Sendable, Codable, Equatable {
         hidden: UnsafeMutableBufferPointer<Double>, probabilities: UnsafeMutableBufferPointer<Double>
     ) {
         logits(theta, offset: 0, width: featureCount, input: x, into: hidden)
-        for j in hidden.indices { hidden[j] = tanh(hidden[j]) }
+        cloister_tanh(hidden.baseAddress!, hidden.count)
         logits(
             theta, offset: hiddenUnits * (featureCount + 1), width: hiddenUnits, input: UnsafeBufferPointer(hidden),
             into: probabilities)
@@ -322,13 +323,7 @@ func sigmoid(_ z: Double) -> Double {
     z >= 0 ? 1 / (1 + exp(-z)) : exp(z) / (1 + exp(z))
 }
 
-/// Softmax in place, shifted by the maximum so no exponential overflows.
+/// Softmax in place, shifted by the maximum so no exponential overflows (`cloister_softmax`, vectorised).
 func softmax(_ values: UnsafeMutableBufferPointer<Double>) {
-    let largest = values.max() ?? 0
-    var total = 0.0
-    for k in values.indices {
-        values[k] = exp(values[k] - largest)
-        total += values[k]
-    }
-    for k in values.indices { values[k] /= total }
+    cloister_softmax(values.baseAddress!, values.count)
 }

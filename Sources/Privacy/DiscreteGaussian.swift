@@ -8,15 +8,15 @@
 /// Every step is exact and integer: the block's choice compares a uniform's bits with rigorous bounds on the blocks'
 /// cumulative masses, refined until the comparison is decided (`BlockTable`); the keep is Canonne, Kamath and Steinke's
 /// Bernoulli(exp(−γ)) for rational γ ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1) from
-/// Bernoulli trials of rational probability, each comparing a random word with ⌊n·2⁶⁴/d⌋ (and, on a tie, further random
-/// bits with the remainder's binary digits). Nothing on the
+/// Bernoulli trials of rational probability, each comparing 32 random bits with n/d's first base-2³² digit (and, on a
+/// tie, further digits with the remainder's). Nothing on the
 /// sampling path touches a floating-point value, so the output has the distribution the accountants analyse exactly,
 /// with no holes and no cut-off (a floating-point sampler has both: Mironov 2012, Jin et al. 2022). The one departure
 /// is a magnitude past 2⁴⁶, of probability below e^(−2³¹), which is drawn again (`BlockGeometry.maximumMagnitude`).
 ///
-/// A sample takes three 64-bit words in the common case (the block, the offset and sign, the keep's one trial) and no
-/// division: about six times faster than CKS's rejection from the discrete Laplace, which this type ran before
-/// (README, "Exact noise").
+/// A sample takes one and a half 64-bit words in the common case (a word for the block, the offset and the sign; half
+/// a word for the keep's one trial) and no division: many times faster than CKS's rejection from the discrete Laplace,
+/// which this type ran before (README, "Exact noise").
 ///
 /// Private noise draws from OpenSSL's DRBG (`BufferedSecureRandom`) or a keyed AES-CTR stream; a seeded source gives
 /// the same samples every time (the known-answer test replays them against a Python implementation on the same words).
@@ -76,7 +76,8 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// One sample of N_ℤ(0, σ²) from `source`'s words (`samples(count:using:)` for many: it finds the table once).
     @inlinable
     public func sample<Source: RandomNumberGenerator>(using source: inout Source) -> Int64 {
-        Self.sample(from: table, using: &source)
+        var halves = RandomHalves()
+        return Self.sample(from: table, using: &source, &halves)
     }
 
     /// `count` independent samples of N_ℤ(0, σ²) from `source`'s words.
@@ -89,35 +90,44 @@ public struct DiscreteGaussian: Sendable, Hashable {
     }
 
     /// Fills `buffer` (initialised or not: the samples are plain integers) with independent samples of N_ℤ(0, σ²) from
-    /// `source`'s words.
+    /// `source`'s words; the Bernoulli trials' half-words run on from one sample to the next (`RandomHalves`).
     @inlinable
     public func fill<Source: RandomNumberGenerator>(
         _ buffer: UnsafeMutableBufferPointer<Int64>, using source: inout Source
     ) {
         let table = table
-        for index in buffer.indices { buffer[index] = Self.sample(from: table, using: &source) }
+        var halves = RandomHalves()
+        for index in buffer.indices { buffer[index] = Self.sample(from: table, using: &source, &halves) }
     }
 
-    /// One sample from `table`: per try, a word for the block, a word for the offset (its low s bits) and the sign
-    /// (its top bit), then the keep's Bernoulli trials, a word each (and on a tie bits of further words, `RandomBits`,
-    /// which a sample starts afresh and its tries share).
+    /// One sample from `table`: per try, a word whose high half picks the block (against the thresholds' high halves;
+    /// where a threshold's two bounds share U's first 32 bits, one time in about 2³¹, U's next 32 bits from `halves`
+    /// and the 64-bit thresholds decide, and past them `BlockTable.exactBlock`), and whose low half gives the offset
+    /// (its low s bits, s ≤ 26) and the sign (bit 31); then the keep's Bernoulli trials, 32 bits each from `halves`.
     @inlinable @inline(__always)
-    static func sample<Source: RandomNumberGenerator>(from table: BlockTable, using source: inout Source) -> Int64 {
-        var bits = RandomBits()
+    static func sample<Source: RandomNumberGenerator>(
+        from table: BlockTable, using source: inout Source, _ halves: inout RandomHalves
+    ) -> Int64 {
         let shift = UInt64(table.geometry.shift)
         let b = UInt128(table.geometry.varianceDenominator)
         let denominator = 2 * table.geometry.varianceNumerator
         while true {
             let word = source.next()
+            let top = word >> 32
             var block = table.firstCandidate(for: word)
-            while word > table.upper[block] { block += 1 }
-            if word >= table.lower[block] {
-                guard let exact = table.exactBlock(word: word, from: block, using: &source) else { continue }
-                block = exact
+            // Past block j for every word with this high half when top·2³² > upper[j]; below F_j for every one when
+            // top·2³² + 2³² − 1 < lower[j].
+            while top > table.upper[block] >> 32 { block += 1 }
+            if top >= table.lower[block] >> 32 {
+                let prefix = top << 32 | halves.next(&source)
+                while prefix > table.upper[block] { block += 1 }
+                if prefix >= table.lower[block] {
+                    guard let exact = table.exactBlock(word: prefix, from: block, using: &source) else { continue }
+                    block = exact
+                }
             }
-            let placement = source.next()
-            let offset = placement & ((1 << shift) - 1)
-            let negative = placement >> 63 == 1
+            let offset = word & ((1 << shift) - 1)
+            let negative = word & (1 << 31) != 0
             let start = UInt64(block) << shift
             let magnitude = start | offset
             if negative && magnitude == 0 { continue }
@@ -126,8 +136,8 @@ public struct DiscreteGaussian: Sendable, Hashable {
             let numerator = (2 * UInt128(start) * UInt128(offset) + UInt128(offset) * UInt128(offset)) * b
             let kept =
                 numerator < denominator
-                ? bernoulliExpFraction(UInt64(numerator), over: denominator, &source, &bits)
-                : bernoulliExp(numerator: numerator, denominator: denominator, &source, &bits)
+                ? bernoulliExpFraction(UInt64(numerator), over: denominator, &source, &halves)
+                : bernoulliExp(numerator: numerator, denominator: denominator, &source, &halves)
             if kept { return negative ? -Int64(magnitude) : Int64(magnitude) }
         }
     }
@@ -136,83 +146,74 @@ public struct DiscreteGaussian: Sendable, Hashable {
     /// then exp(−(n mod d)/d). Only past the table's end is the exponent 1 or more.
     @usableFromInline
     static func bernoulliExp<Source: RandomNumberGenerator>(
-        numerator n: UInt128, denominator d: UInt64, _ source: inout Source, _ bits: inout RandomBits
+        numerator n: UInt128, denominator d: UInt64, _ source: inout Source, _ halves: inout RandomHalves
     ) -> Bool {
         let (whole, remainder) = n.quotientAndRemainder(dividingBy: UInt128(d))
         for _ in 0..<whole {
-            guard bernoulliExpFraction(1, over: 2, &source, &bits), bernoulliExpFraction(1, over: 2, &source, &bits)
+            guard bernoulliExpFraction(1, over: 2, &source, &halves),
+                bernoulliExpFraction(1, over: 2, &source, &halves)
             else { return false }
         }
-        return bernoulliExpFraction(UInt64(remainder), over: d, &source, &bits)
+        return bernoulliExpFraction(UInt64(remainder), over: d, &source, &halves)
     }
 
     /// Bernoulli(exp(−γ)) for γ = n/d ∈ [0, 1), d ≤ 2⁶²: K counts trials of Bernoulli(γ/K) until one fails; the answer
     /// is whether K ends odd. Bernoulli(γ/K) is Bernoulli(n/d) and Bernoulli(1/K), so no product of d and K is formed.
     @inlinable @inline(__always)
     static func bernoulliExpFraction<Source: RandomNumberGenerator>(
-        _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
+        _ n: UInt64, over d: UInt64, _ source: inout Source, _ halves: inout RandomHalves
     ) -> Bool {
         var k: UInt64 = 1
-        while n > 0 && bernoulli(n, over: d, &source, &bits) && (k == 1 || bernoulli(1, over: k, &source, &bits)) {
+        while n > 0 && bernoulli(n, over: d, &source, &halves)
+            && (k == 1 || bernoulli(1, over: k, &source, &halves))
+        {
             k += 1
         }
         return k & 1 == 1
     }
 
-    /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶²: a uniform U in [0, 1) is below n/d exactly when its first 64 bits, a word
-    /// u, are below t = ⌊n·2⁶⁴/d⌋, or equal to it and U's further bits are below the remainder's r/d (then compared
-    /// digit by digit: U's fresh random bits against r/d's binary digits by long division, two bits on average). The
-    /// word decides all but one time in 2⁶⁴, by one product: with u·d = h·2⁶⁴ + l, u ≥ t when h ≥ n; u < t when
-    /// h < n − 1 or u·d + d ≤ n·2⁶⁴; otherwise u = t and r = n·2⁶⁴ − u·d = 2⁶⁴ − l. (Comparing bit by bit from the
-    /// first digit mispredicted its loop's end about once a trial; dividing for t called a 128-bit division.)
+    /// Bernoulli(n/d) for 0 < n < d ≤ 2⁶²: a uniform U in [0, 1) against n/d, U's digits in base 2³² (each 32 random
+    /// bits from `halves`) against n/d's. With the digit u and P = u·d, N = n·2³²: U < n/d for certain when
+    /// P + d ≤ N (u is below n/d's digit), U ≥ n/d when P ≥ N (u is above it, or equal with nothing left over);
+    /// otherwise u is n/d's digit and the rest of U is compared with the remainder (N − P)/d in the same way, one time
+    /// in 2³². One product and no division a digit.
     @inlinable @inline(__always)
     static func bernoulli<Source: RandomNumberGenerator>(
-        _ n: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
+        _ n: UInt64, over d: UInt64, _ source: inout Source, _ halves: inout RandomHalves
     ) -> Bool {
-        let (high, low) = source.next().multipliedFullWidth(by: d)
-        if high >= n { return false }
-        if high < n - 1 { return true }
-        // h = n − 1: u·d + d ≤ n·2⁶⁴ exactly when l + d ≤ 2⁶⁴.
-        let (past, overflow) = low.addingReportingOverflow(d)
-        if !overflow || past == 0 { return true }
-        return bernoulliByDigits(0 &- low, over: d, &source, &bits)
-    }
-
-    /// U < r/d for U uniform in [0, 1) and 0 ≤ r < d ≤ 2⁶²: U's bits, fresh, against r/d's binary digits one at a time
-    /// (double the remainder, subtract d when it fits) until they differ.
-    @usableFromInline
-    static func bernoulliByDigits<Source: RandomNumberGenerator>(
-        _ r: UInt64, over d: UInt64, _ source: inout Source, _ bits: inout RandomBits
-    ) -> Bool {
-        var remainder = r
+        var remainder = n
         while true {
-            remainder <<= 1
-            let digit = remainder >= d
-            if digit { remainder -= d }
-            if bits.next(&source) != digit { return digit }
+            let (high, low) = halves.next(&source).multipliedFullWidth(by: d)
+            let product = UInt128(high) << 64 | UInt128(low)
+            let target = UInt128(remainder) << 32
+            if product + UInt128(d) <= target { return true }
+            if product >= target { return false }
+            remainder = UInt64(target - product)
         }
     }
 }
 
-/// The source's words as bits, lowest first, for the Bernoulli trials of one sample; bits left over when it ends are
-/// dropped (each is drawn afresh, so dropping them biases nothing).
+/// The source's words as 32-bit halves, the low half first, for the samples' Bernoulli trials and their blocks' rare
+/// further bits: a half left over when a sample ends is the next sample's first (each bit is drawn afresh, so which
+/// sample uses it biases nothing), and one left over at the end of a fill is dropped.
 @usableFromInline
-struct RandomBits {
-    @usableFromInline var word: UInt64 = 0
-    @usableFromInline var remaining = 0
+struct RandomHalves {
+    @usableFromInline var spare: UInt64 = 0
+    @usableFromInline var hasSpare = false
 
     @inlinable
     init() {}
 
+    /// 32 random bits, in the low half of the result.
     @inlinable @inline(__always)
-    mutating func next<Source: RandomNumberGenerator>(_ source: inout Source) -> Bool {
-        if remaining == 0 {
-            word = source.next()
-            remaining = 64
+    mutating func next<Source: RandomNumberGenerator>(_ source: inout Source) -> UInt64 {
+        if hasSpare {
+            hasSpare = false
+            return spare
         }
-        let bit = word & 1 == 1
-        word >>= 1
-        remaining -= 1
-        return bit
+        let word = source.next()
+        spare = word >> 32
+        hasSpare = true
+        return word & 0xFFFF_FFFF
     }
 }

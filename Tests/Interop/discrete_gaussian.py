@@ -4,15 +4,16 @@ independently in Python's unbounded integers and its `decimal` module, drawing t
 block (4 bytes), 4 KiB a block, read as little-endian 64-bit words) and consuming them by the same rules:
 
 - the magnitudes are cut into blocks of w = 2^s integers, s the largest with (16 * 2^s)^2 * B <= A;
-- per try, a word U picks block j, the first with U / 2^64 < F_j, where F_j is the blocks' cumulative mass
-  sum_{i <= j} exp(-(i w)^2 B / 2A) over its total, here computed in 120-digit decimal arithmetic (a word within
-  10^-90 of a threshold, which the 2,000 known answers never meet, is refused rather than guessed);
-- a second word gives the offset J (its low s bits) and the sign (its top bit); a negative zero is drawn again;
+- per try, a word's high 32 bits are U's first and pick block j, the first with U < F_j, where F_j is the blocks'
+  cumulative mass sum_{i <= j} exp(-(i w)^2 B / 2A) over its total, here computed in 120-digit decimal arithmetic;
+  where 32 bits do not decide it, U's next 32 bits are a half-word (below), and 64 bits decide (a U within 10^-90 of a
+  threshold at either length, which the 2,000 known answers never meet, is refused rather than guessed);
+- the word's low 32 bits give the offset J (their low s bits) and the sign (bit 31); a negative zero is drawn again;
 - the magnitude jw + J is kept by Canonne, Kamath and Steinke's Bernoulli(exp(-g)) for g = (2 jw J + J^2) B / 2A
-  ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1), each Bernoulli(n/d) comparing a word
-  u with floor(n 2^64 / d), and only when they are equal, random bits, lowest first, of further words with the
-  remainder's binary digits (a sample starts on a fresh word for these bits, and its tries share them); no draw for a
-  Bernoulli of probability 0 or 1.
+  ("The Discrete Gaussian for Differential Privacy", NeurIPS 2020, Algorithm 1), each Bernoulli(n/d) comparing U's
+  base-2^32 digits, each a half-word, with n/d's until they differ; no draw for a Bernoulli of probability 0 or 1;
+- half-words come from words, the low half first; a half left over is the next use's, across samples (Cloister's
+  `fill`, one call for all of them).
 
 The known-answer test of `DiscreteGaussian` compares the two sample for sample.
 
@@ -61,34 +62,30 @@ class Sampler:
         for mass in masses:
             running = context.add(running, mass)
             self.thresholds.append(context.multiply(context.divide(running, total), decimal.Decimal(2**64)))
-        self.word, self.remaining = 0, 0
+        self.spare = None
 
-    def bit(self) -> int:
-        """The words' bits, lowest first; a sample starts on a fresh word."""
-        if self.remaining == 0:
-            self.word, self.remaining = self.words.next(), 64
-        bit = self.word & 1
-        self.word >>= 1
-        self.remaining -= 1
-        return bit
+    def half(self) -> int:
+        """32 random bits: a word's low half, then its high half."""
+        if self.spare is not None:
+            half, self.spare = self.spare, None
+            return half
+        word = self.words.next()
+        self.spare = word >> 32
+        return word & 0xFFFFFFFF
 
     def bernoulli(self, n: int, d: int) -> bool:
-        """U < n/d for U uniform in [0, 1): U's first 64 bits, a word, against floor(n 2^64 / d); on a tie, U's further
-        random bits against the remainder's binary digits."""
+        """U < n/d for U uniform in [0, 1): U's base-2^32 digits, half-words, against n/d's, until they differ."""
         if n == 0:
             return False
         if n >= d:
             return True
-        threshold, remainder = divmod(n << 64, d)
-        word = self.words.next()
-        if word != threshold:
-            return word < threshold
         while True:
-            remainder *= 2
-            digit = 1 if remainder >= d else 0
-            remainder -= digit * d
-            if self.bit() != digit:
-                return digit == 1
+            digit, n = divmod(n << 32, d)
+            u = self.half()
+            if u != digit:
+                return u < digit
+            if n == 0:  # U is at least n/d once its digits so far equal all of n/d's
+                return False
 
     def bernoulli_exp_fraction(self, n: int, d: int) -> bool:
         """Algorithm 1 for gamma = n/d in [0, 1]."""
@@ -104,10 +101,24 @@ class Sampler:
                 return False
         return self.bernoulli_exp_fraction(n % d, d)
 
-    def block(self, u: int) -> int:
-        """The first block j with u / 2^64 < F_j, for a word u decided by its 64 bits."""
+    def block(self, top: int) -> int:
+        """The first block j with U < F_j, U's first 32 bits `top`: decided by them, or else by 64."""
         margin = decimal.Decimal(10) ** -90 * 2**64
         for j, threshold in enumerate(self.thresholds):
+            if (top + 1) << 32 <= threshold - margin:
+                return j
+            if top << 32 >= threshold + margin:
+                continue
+            if top << 32 < threshold - margin and (top + 1) << 32 > threshold + margin:
+                return self.block64(top << 32 | self.half(), j)
+            raise SystemExit(f"U's first 32 bits {top} are within 1e-90 of block {j}'s threshold")
+        raise SystemExit(f"U's first 32 bits {top} are past every block computed")
+
+    def block64(self, u: int, start: int) -> int:
+        """The first block j from `start` with u / 2^64 < F_j, for U's first 64 bits u."""
+        margin = decimal.Decimal(10) ** -90 * 2**64
+        for j in range(start, len(self.thresholds)):
+            threshold = self.thresholds[j]
             if u + 1 <= threshold - margin:
                 return j
             if u < threshold + margin:
@@ -116,12 +127,11 @@ class Sampler:
 
     def next(self) -> int:
         a, b, shift = self.a, self.b, self.shift
-        self.word, self.remaining = 0, 0
         while True:
-            j = self.block(self.words.next())
-            placement = self.words.next()
-            offset = placement & ((1 << shift) - 1)
-            negative = placement >> 63 == 1
+            word = self.words.next()
+            j = self.block(word >> 32)
+            offset = word & ((1 << shift) - 1)
+            negative = (word >> 31) & 1 == 1
             start = j << shift
             magnitude = start + offset
             if negative and magnitude == 0:

@@ -2,16 +2,136 @@ import CloisterTestSupport
 import Foundation
 import Testing
 
-/// The kernels as they run in a release build: SwiftPM compiles C without optimisation for the tests, where every
-/// sum is formed in source order anyway, so this compiles `CMatrixKernels` with `clang -O3` (vectorised, the CPU's
-/// clone) and checks it there.
-@Suite("The matrix kernels optimised: a row's sums do not depend on its place in the batch")
+/// The kernels as they run in a release build: SwiftPM compiles C without optimisation for the tests, so this compiles
+/// `CMatrixKernels` with `clang -O3` (vectorised, the CPU's clone), each clone alone, and unoptimised, and checks each:
+/// a row's products do not depend on its place, the outer products' integer sums are exact, the activations are
+/// accurate, and the release's rounding and momentum step are their formulas.
+@Suite("The matrix kernels optimised and not: place-independent products, exact sums, accurate activations")
 struct MatrixKernelTests {
     static let check = #"""
         #include <stdio.h>
         #include <stdlib.h>
         #include <string.h>
+        #include <math.h>
+        #include <stdint.h>
         #include "cloister_matrix.h"
+        /* Integer outer products of up to 33 records, in every tile shape and remainder: the sum must be exact, the
+         * same as the products added one at a time in order (every partial sum an integer below 2^53). */
+        static int outer_products(void) {
+            const size_t widths[] = {1, 5, 15, 16, 17, 33, 47, 785};
+            int wrong = 0, cases = 0;
+            for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
+                for (size_t rows = 1; rows <= 9; rows++)
+                    for (size_t n = 1; n <= 33; n += 4) {
+                        const size_t width = widths[w];
+                        double *p = malloc(n * rows * sizeof *p), *q = malloc(n * width * sizeof *q);
+                        double *sum = malloc(rows * width * sizeof *sum);
+                        double *expected = malloc(rows * width * sizeof *expected);
+                        for (size_t i = 0; i < n * rows; i++) p[i] = (double)(rand() % 2000001 - 1000000);
+                        for (size_t i = 0; i < n * width; i++) q[i] = (double)(rand() % 2000001 - 1000000);
+                        for (size_t i = 0; i < rows * width; i++) sum[i] = expected[i] = (double)(rand() % 1000);
+                        for (size_t r = 0; r < n; r++)
+                            for (size_t k = 0; k < rows; k++)
+                                for (size_t t = 0; t < width; t++)
+                                    expected[k * width + t] += p[r * rows + k] * q[r * width + t];
+                        cloister_add_outer_products(n, rows, width, p, rows, q, width, sum, width);
+                        for (size_t i = 0; i < rows * width; i++) wrong += sum[i] != expected[i];
+                        cases++;
+                        free(p), free(q), free(sum), free(expected);
+                    }
+            printf("%d outer product cases, %d wrong sums\n", cases, wrong);
+            return wrong != 0;
+        }
+        /* tanh within 4 units in the last place of libm's (3 at worst, near 0.74), and exact at 0, ±inf, NaN; the
+         * softmax within 1e-15 relatively of libm's exponentials over their sum, NaN throughout for a NaN logit. */
+        static int activations(void) {
+            int wrong = 0;
+            const size_t count = 200001;
+            double *x = malloc(count * sizeof *x);
+            for (size_t i = 0; i < count; i++) x[i] = -30 + 60.0 * i / (count - 1);
+            cloister_tanh(x, count);
+            for (size_t i = 0; i < count; i++) {
+                const double input = -30 + 60.0 * i / (count - 1), reference = tanh(input);
+                wrong += !(fabs(x[i] - reference) <= 4 * (nextafter(fabs(reference), INFINITY) - fabs(reference)));
+            }
+            double tiny[] = {1e-300, -1e-20, 1e-8, 3e-4};
+            cloister_tanh(tiny, 4);
+            wrong += tiny[0] != 1e-300 || tiny[1] != -1e-20 || fabs(tiny[2] / tanh(1e-8) - 1) > 1e-15
+                || fabs(tiny[3] / tanh(3e-4) - 1) > 1e-15;
+            double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, 400};
+            cloister_tanh(special, 6);
+            wrong += special[0] != 0 || !signbit(special[1]) || special[2] != 1 || special[3] != -1;
+            wrong += !isnan(special[4]) || special[5] != 1;
+            for (int trial = 0; trial < 20000; trial++) {
+                double logits[13], reference[13], total = 0, largest = -INFINITY;
+                const size_t k = 1 + trial % 13;
+                for (size_t i = 0; i < k; i++) logits[i] = ((double)rand() / RAND_MAX - 0.5) * (trial % 2 ? 1500 : 20);
+                for (size_t i = 0; i < k; i++) largest = fmax(largest, logits[i]);
+                for (size_t i = 0; i < k; i++) total += reference[i] = exp(logits[i] - largest);
+                cloister_softmax(logits, k);
+                for (size_t i = 0; i < k; i++) {
+                    const double expected = reference[i] / total;
+                    wrong += !(fabs(logits[i] - expected) <= 1e-15 * expected + (expected < 1e-300 ? 1e-300 : 0));
+                }
+            }
+            double broken[] = {1, NAN, 2};
+            cloister_softmax(broken, 3);
+            wrong += !isnan(broken[0]) || !isnan(broken[1]) || !isnan(broken[2]);
+            printf("activations: %d wrong\n", wrong);
+            free(x);
+            return wrong != 0;
+        }
+        /* The coarse units against the rounding written out in integers, at the ends of the range and at every tie;
+         * the momentum step against its formula one operation at a time, and its overflow report. */
+        static int release(void) {
+            int wrong = 0;
+            enum { count = 4099 };
+            static double fine[count];
+            static int64_t units[count], noise[count];
+            for (unsigned bits = 0; bits <= 44; bits += 11) {
+                for (size_t i = 0; i < count; i++) {
+                    const int64_t magnitude = i < 8 ? (INT64_C(1) << 53) - (int64_t)i
+                        : i < 16 ? ((int64_t)i << bits) + (bits ? INT64_C(1) << (bits - 1) : 0)
+                        : ((int64_t)rand() << 22) ^ rand();
+                    fine[i] = (double)(i % 2 ? -magnitude : magnitude);
+                }
+                cloister_coarse_units(fine, count, bits, units);
+                for (size_t i = 0; i < count; i++) {
+                    const int64_t sum = (int64_t)fine[i];
+                    const uint64_t magnitude = ((uint64_t)llabs(sum) + (bits ? UINT64_C(1) << (bits - 1) : 0)) >> bits;
+                    wrong += units[i] != (sum < 0 ? -(int64_t)magnitude : (int64_t)magnitude);
+                }
+            }
+            static double velocity[count], parameters[count], expected_velocity[count], expected_parameters[count];
+            for (size_t i = 0; i < count; i++) {
+                units[i] = ((int64_t)rand() << 20) - ((int64_t)rand() << 10);
+                noise[i] = (int64_t)rand() - RAND_MAX / 2;
+                velocity[i] = expected_velocity[i] = (double)rand() / RAND_MAX - 0.5;
+                parameters[i] = expected_parameters[i] = (double)rand() / RAND_MAX - 0.5;
+            }
+            const double step = 0x1p-40, batch = 256, momentum = 0.9, rate = 0.3;
+            #define STEP() cloister_momentum_step(count, units, noise, step, batch, momentum, rate, velocity, parameters)
+            wrong += STEP() != 1;
+            for (size_t i = 0; i < count; i++) {
+                volatile double released = (double)(units[i] + noise[i]) * step;
+                volatile double kept = momentum * expected_velocity[i];
+                volatile double share = released / batch;
+                expected_velocity[i] = kept + share;
+                volatile double move = rate * expected_velocity[i];
+                expected_parameters[i] -= move;
+                wrong += velocity[i] != expected_velocity[i] || parameters[i] != expected_parameters[i];
+            }
+            units[count / 2] = INT64_MAX - 3;
+            noise[count / 2] = 4;
+            wrong += STEP() != 0;
+            units[count / 2] = INT64_MIN + 3;
+            noise[count / 2] = -4;
+            wrong += STEP() != 0;
+            noise[count / 2] = -3;
+            wrong += STEP() != 1;
+            printf("release: %d wrong\n", wrong);
+            return wrong != 0;
+        }
         /* Every row of A the same: each row's products with B, and its squared norm, must be the same bits, whether
          * the row falls in a tile of four rows or among those left over. */
         int main(void) {
@@ -34,7 +154,7 @@ struct MatrixKernelTests {
                     free(a), free(b), free(out);
                 }
             printf("%d cases, %d differing sums\n", cases, differ);
-            return differ != 0;
+            return (differ != 0) | outer_products() | activations() | release();
         }
         """#
 
@@ -48,6 +168,13 @@ struct MatrixKernelTests {
     @Test("every row's products and norm are the same bits wherever it sits, across widths and tile shapes")
     func placeIndependent() throws {
         try expectPlaceIndependent(options: [])
+    }
+
+    /// A debug build compiles the kernels without optimisation: the helpers each clone calls must still take the
+    /// clone's instruction set (inlined always), or a tile's sums, fused, and a left-over row's, not, would differ.
+    @Test("unoptimised, as a debug build compiles them: the same checks")
+    func unoptimised() throws {
+        try expectPlaceIndependent(options: ["-O0"])
     }
 
     @Test(
@@ -82,5 +209,9 @@ struct MatrixKernelTests {
         let run = try runTool(binary, [])
         #expect(run.status == 0, "\(options): \(run.standardOutput)")
         #expect(run.standardOutput.contains("165 cases, 0 differing sums"), "\(options): \(run.standardOutput)")
+        #expect(
+            run.standardOutput.contains("648 outer product cases, 0 wrong sums"), "\(options): \(run.standardOutput)")
+        #expect(run.standardOutput.contains("activations: 0 wrong"), "\(options): \(run.standardOutput)")
+        #expect(run.standardOutput.contains("release: 0 wrong"), "\(options): \(run.standardOutput)")
     }
 }

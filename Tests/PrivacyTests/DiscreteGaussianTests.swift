@@ -115,8 +115,11 @@ struct DiscreteGaussianTests {
             ])
         try #require(output.status == 0, "discrete_gaussian.py failed: \(output.standardError)")
         let theirs = output.standardOutput.split(separator: "\n").map { Int64($0) }
-        var sampler = try Self.sampler(a, b)
-        let ours = (0..<count).map { _ in Optional(sampler.next()) }
+        var source = try KeyedRandomStream(key: Self.key, stream: 7)
+        let ours = try DiscreteGaussian(varianceNumerator: a, varianceDenominator: b).samples(
+            count: count, using: &source
+        )
+        .map { Optional($0) }
         #expect(ours == theirs, "σ² = \(a)/\(b)")
     }
 
@@ -209,34 +212,38 @@ struct DiscreteGaussianTests {
         mutating func next() -> UInt64 { words.removeFirst() }
     }
 
-    @Test("Bernoulli(n/d): a word decides it against ⌊n·2⁶⁴/d⌋; on a tie, the next bits against the remainder's digits")
+    @Test(
+        "Bernoulli(n/d): 32 bits decide it against n/d's first base-2³² digit; on a tie, the next 32 against the next")
     func bernoulliTie() {
-        // 1/3: ⌊2⁶⁴/3⌋ = 0x5555…5, remainder 1, whose digits over 3 are 0, 1, 0, 1, …
-        let threshold: UInt64 = 0x5555_5555_5555_5555
-        func trial(_ words: [UInt64]) -> (Bool, Int) {
-            var source = Scripted(words: words)
-            var bits = RandomBits()
-            let kept = DiscreteGaussian.bernoulli(1, over: 3, &source, &bits)
-            return (kept, source.words.count)
+        // 1/3: every base-2³² digit is ⌊2³²/3⌋ = 0x5555_5555 (remainder 1 each time). Half-words: low, then high.
+        let digit: UInt64 = 0x5555_5555
+        func trial(_ n: UInt64, _ d: UInt64, _ words: [UInt64]) -> (Bool, Int) {
+            var source = Scripted(words: words + [9])
+            var halves = RandomHalves()
+            let kept = DiscreteGaussian.bernoulli(n, over: d, &source, &halves)
+            return (kept, words.count + 1 - source.words.count)
         }
-        #expect(trial([threshold - 1, 9]) == (true, 1))
-        #expect(trial([threshold + 1, 9]) == (false, 1))
-        // Tied: U's next bits, lowest first, against the digits 0, 1, 0, 1: the first that differs decides.
-        #expect(trial([threshold, 0b00, 9]) == (true, 1))  // 0 = 0, then 0 < 1
-        #expect(trial([threshold, 0b01, 9]) == (false, 1))  // 1 > 0
-        #expect(trial([threshold, 0b0110, 9]) == (false, 1))  // 0 = 0, 1 = 1, then 1 > 0
-        #expect(trial([threshold, 0b0010, 9]) == (true, 1))  // 0 = 0, 1 = 1, 0 = 0, then 0 < 1
-        // d a power of two: 1/2 has no remainder, so u = 2⁶³ − 1 is below (u·d + d = n·2⁶⁴ exactly) and 2⁶³ is not.
-        func half(_ word: UInt64) -> Bool {
-            var source = Scripted(words: [word])
-            var bits = RandomBits()
-            return DiscreteGaussian.bernoulli(1, over: 2, &source, &bits)
-        }
-        #expect(half(1 << 63 - 1) && !half(1 << 63) && half(0) && !half(.max))
-        // u·d's high word two or more below n: below for certain (5/7 and a small word).
-        var small = Scripted(words: [3])
-        var bits = RandomBits()
-        #expect(DiscreteGaussian.bernoulli(5, over: 7, &small, &bits))
+        #expect(trial(1, 3, [digit - 1]) == (true, 1))
+        #expect(trial(1, 3, [digit + 1]) == (false, 1))
+        // Tied: the word's high half is the next digit's rival.
+        #expect(trial(1, 3, [(digit - 1) << 32 | digit]) == (true, 1))
+        #expect(trial(1, 3, [(digit + 1) << 32 | digit]) == (false, 1))
+        // Tied twice: the next word's low half decides.
+        #expect(trial(1, 3, [digit << 32 | digit, 0]) == (true, 2))
+        #expect(trial(1, 3, [digit << 32 | digit, 0xFFFF_FFFF]) == (false, 2))
+        // d a power of two: 1/2's digit 2³¹ leaves no remainder, so 2³¹ − 1 is below (P + d = N exactly) and 2³¹ is
+        // not, with no further draw.
+        #expect(trial(1, 2, [1 << 31 - 1]) == (true, 1))
+        #expect(trial(1, 2, [1 << 31]) == (false, 1))
+        #expect(trial(1, 2, [0]) == (true, 1) && trial(1, 2, [0xFFFF_FFFF]) == (false, 1))
+        // A digit far below: 5/7's first digit is 0xB6DB_6DB6.
+        #expect(trial(5, 7, [3]) == (true, 1))
+        #expect(trial(5, 7, [0xB6DB_6DB6 << 32 | 0xB6DB_6DB7]) == (false, 1))
+        // The high half left over is the next trial's.
+        var source = Scripted(words: [(digit + 1) << 32 | (digit - 1)])
+        var halves = RandomHalves()
+        #expect(DiscreteGaussian.bernoulli(1, over: 3, &source, &halves))
+        #expect(!DiscreteGaussian.bernoulli(1, over: 3, &source, &halves) && source.words.isEmpty)
     }
 
     @Test(
@@ -244,10 +251,10 @@ struct DiscreteGaussianTests {
         arguments: [(UInt128(0), UInt64(1)), (1, 2), (1, 1), (5, 2), (7, 3)])
     func bernoulliExp(_ n: UInt128, _ d: UInt64) throws {
         var source = try KeyedRandomStream(key: Self.key, stream: 50 + UInt64(n) * 10 + d)
-        var bits = RandomBits()
+        var halves = RandomHalves()
         let draws = 200_000
         var kept = 0
-        for _ in 0..<draws where DiscreteGaussian.bernoulliExp(numerator: n, denominator: d, &source, &bits) {
+        for _ in 0..<draws where DiscreteGaussian.bernoulliExp(numerator: n, denominator: d, &source, &halves) {
             kept += 1
         }
         let p = exp(-Double(n) / Double(d))

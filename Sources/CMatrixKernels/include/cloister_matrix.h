@@ -5,6 +5,7 @@
 #define CLOISTER_MATRIX_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* out[i][j] = Σ_t a[i][t] · b[j][t] for i < n, j < m, t < width: each row of A against each row of B (A·Bᵀ). Each
  * sum is formed the same way for every row (eight lanes, a fixed tree), so it depends on its two rows and the CPU's
@@ -30,6 +31,28 @@ double cloister_squared_norm(const double *x, size_t count);
  * is exact while it is below 2⁵³ and at least 2⁵³ when the exact sum is: every partial sum of non-negative integers
  * below 2⁵³ is exact, in any order, and rounding never takes a sum at or past 2⁵³ back below it. */
 int cloister_truncate_scaled(double *x, size_t count, double scale, double bound, double *squares);
+
+/* x[i] = tanh(x[i]) in place, as −m/(2 + m) with m = e^(−2|x|) − 1 (`cloister_softmax`'s exponential less 1, formed
+ * accurately near 0) and the sign of x: within a few units in the last place of tanh, ±1 past |x| = 354, NaN for NaN.
+ * Branch-free, so that it vectorises; each value depends on its input and the CPU's clone alone. */
+void cloister_tanh(double *x, size_t count);
+
+/* The softmax of `count` logits in place: e^(x − max x) over their sum, e^y (y ≤ 0) as 2^k·e^r with |r| ≤ ln 2/2 and
+ * e^r by its Taylor series to r¹³ (relative error below 2⁻⁵⁶ before rounding), 0 below y = −708. A NaN logit (or an
+ * infinite one, whose difference with the largest is NaN) makes every value NaN. */
+void cloister_softmax(double *x, size_t count);
+
+/* units[i] = the fine sum fine[i] (an integer of magnitude at most 2⁵³, as a double) rounded to a grid 2^fine_bits
+ * times coarser, to the nearest unit, half away from zero: `DiscreteGaussianMechanism.coarseUnits`, vectorised. */
+void cloister_coarse_units(const double *fine, size_t count, unsigned fine_bits, int64_t *units);
+
+/* One SGD step with momentum from a discrete Gaussian release, for i < count: the released value
+ * r = (units[i] + noise[i])·step (`DiscreteGaussianMechanism.release`: the integer first, then scaled), then
+ * velocity[i] = momentum·velocity[i] + r/batch and parameters[i] −= rate·velocity[i], each operation rounded in turn
+ * as Swift rounds it (nothing fused). Returns 0 when some units[i] + noise[i] overflows 64 bits (a sum the mechanism
+ * never forms: its sums are within 2⁶² and its noise within 2⁴⁶), and the values written are then meaningless. */
+int cloister_momentum_step(size_t count, const int64_t *units, const int64_t *noise, double step, double batch,
+                           double momentum, double rate, double *velocity, double *parameters);
 
 /* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
  * closes to an enclave. */
