@@ -63,6 +63,43 @@ CLONES void cloister_products_with_rows(size_t n, size_t m, size_t width, const 
         for (size_t j = 0; j < m; j++) out[i * out_stride + j] = dot_in_lanes(a + i * a_stride, b + j * b_stride, width);
 }
 
+/* A tile of `rows` rows (8, or 1 for the rows left over) by 32 columns of floats held in registers while t runs over
+ * the inner dimension: each step loads 32 of b's floats once for every row and broadcasts one of a's a row. */
+#define FLOAT_COLUMNS 32
+HELPER void float_tile(size_t rows, size_t inner, size_t j, size_t columns, const double *restrict a, size_t a_stride,
+                       const float *restrict b, size_t b_stride, double *restrict out, size_t out_stride) {
+    float sums[8][FLOAT_COLUMNS] = {{0}};
+    for (size_t t = 0; t < inner; t++) {
+        const float *restrict bt = b + t * b_stride + j;
+        for (size_t r = 0; r < rows; r++) {
+            const float c = (float)a[r * a_stride + t];
+            for (size_t l = 0; l < FLOAT_COLUMNS; l++) sums[r][l] += c * bt[l];
+        }
+    }
+    const size_t valid = columns - j < FLOAT_COLUMNS ? columns - j : FLOAT_COLUMNS;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t l = 0; l < valid; l++) out[r * out_stride + j + l] = sums[r][l];
+}
+
+CLONES void cloister_products_float(size_t n, size_t inner, size_t columns, const double *restrict a, size_t a_stride,
+                                    const float *restrict b, size_t b_stride, double *restrict out,
+                                    size_t out_stride) {
+    for (size_t j = 0; j < columns; j += FLOAT_COLUMNS) {
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8)
+            float_tile(8, inner, j, columns, a + i * a_stride, a_stride, b, b_stride, out + i * out_stride, out_stride);
+        for (; i < n; i++)
+            float_tile(1, inner, j, columns, a + i * a_stride, a_stride, b, b_stride, out + i * out_stride, out_stride);
+    }
+}
+
+CLONES void cloister_transpose_float(size_t rows, size_t columns, const double *restrict a, size_t a_stride,
+                                     float *restrict b, size_t b_stride) {
+    /* Row by row of b: its writes in order, and the rows of a it reads from (a line each) stay cached for the next. */
+    for (size_t j = 0; j < columns; j++)
+        for (size_t i = 0; i < rows; i++) b[j * b_stride + i] = (float)a[i * a_stride + j];
+}
+
 CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width, const double *restrict a,
                                            size_t a_stride, const double *restrict b, size_t b_stride,
                                            double *restrict out, size_t out_stride) {

@@ -64,7 +64,36 @@ final class ExampleBatch: @unchecked Sendable {
     func removeAll() { count = 0 }
 }
 
-extension Model {
+/// A step's model as its batches' forward passes read it: the model, and for the MLP its first layer's weights
+/// transposed into single precision (`cloister_products_float`), made once a step (about 19 µs for mnist_5k's 64 units)
+/// and read by both threads of the step. The MLP's first layer, 94 % of its forward pass's products, runs in floats at
+/// 2.5 times the double kernel's speed; its activations feed the gradients, never their clipping or their exact sum, so
+/// the release's sensitivity is the same whatever their precision.
+final class StepModel: @unchecked Sendable {
+    // Read only, once made: `firstLayer` is written by init alone.
+    let model: Model
+    /// The MLP's first-layer weights transposed: featureCount + 1 rows (the last the biases) of `firstLayerStride`
+    /// floats, the units' columns then zeros up to a multiple of 32; nil for the linear models.
+    private let firstLayer: UnsafeMutablePointer<Float>?
+    private let firstLayerStride: Int
+
+    init(_ model: Model) {
+        self.model = model
+        guard model.kind == .mlp else {
+            (firstLayer, firstLayerStride) = (nil, 0)
+            return
+        }
+        let (rows, stride) = (model.featureCount + 1, (model.hiddenUnits + 31) / 32 * 32)
+        let weights = UnsafeMutablePointer<Float>.allocate(capacity: rows * stride)
+        weights.initialize(repeating: 0, count: rows * stride)
+        model.parameters.withUnsafeBufferPointer { theta in
+            cloister_transpose_float(model.hiddenUnits, rows, theta.baseAddress!, rows, weights, stride)
+        }
+        (firstLayer, firstLayerStride) = (weights, stride)
+    }
+
+    deinit { firstLayer?.deallocate() }
+
     /// Adds the clipped gradients of the batch's examples to `sum`, in its exact integers (`FactoredGradientSum`), and
     /// empties the batch. Returns how many were added: a gradient that is not finite, or whose integers are past the
     /// mechanism's exact sensitivity, adds nothing.
@@ -77,7 +106,8 @@ extension Model {
         let n = batch.count
         defer { batch.removeAll() }
         guard n > 0 else { return 0 }
-        return parameters.withUnsafeBufferPointer { theta in
+        let (featureCount, hiddenUnits, kind) = (model.featureCount, model.hiddenUnits, model.kind)
+        return model.parameters.withUnsafeBufferPointer { theta in
             let d = featureCount + 1
             let k = batch.classCount
             let outputs = batch.outputs
@@ -99,7 +129,7 @@ extension Model {
                 let h = hiddenUnits
                 let hidden = batch.hidden
                 let outer = theta.baseAddress! + h * d
-                cloister_products_with_rows(n, h, d, batch.inputs, d, theta.baseAddress!, d, hidden, h + 1)
+                cloister_products_float(n, d, h, batch.inputs, d, firstLayer!, firstLayerStride, hidden, h + 1)
                 for i in 0..<n {
                     let row = hidden + i * (h + 1)
                     cloister_tanh(row, h)

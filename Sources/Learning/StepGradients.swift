@@ -20,7 +20,7 @@ final class StepGradients: @unchecked Sendable {
     // additions).
     /// The step's model; let go when the step has its sum, so that a job still queued for the step thread (it will find
     /// no batch) does not hold the parameters while the step moves them (which copied them, 400 KB for the MLP).
-    private var model: Model?
+    private var model: StepModel?
     private let mechanism: DiscreteGaussianMechanism
     private let own: FactoredGradientSum
     private var helperSum: FactoredGradientSum?
@@ -36,14 +36,14 @@ final class StepGradients: @unchecked Sendable {
     /// A zero sum for `model`'s gradients, released by `mechanism`; batches are shared with the step thread when
     /// `helper` is given.
     init(model: Model, mechanism: DiscreteGaussianMechanism, helper: StepThread?) {
-        self.model = model
+        self.model = StepModel(model)
         self.mechanism = mechanism
         own = FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
         self.helper = helper
         current = ExampleBatch(for: model)
     }
 
-    private var stepModel: Model {
+    private var stepModel: StepModel {
         guard let model else { preconditionFailure("a step's gradients are added before its sum is taken") }
         return model
     }
@@ -93,7 +93,7 @@ final class StepGradients: @unchecked Sendable {
     private func newSpare() -> ExampleBatch? {
         guard spares < 2 else { return nil }
         spares += 1
-        return ExampleBatch(for: stepModel)
+        return ExampleBatch(for: stepModel.model)
     }
 
     /// The step thread's job: the batch on offer, if the step's thread has not taken it back.
@@ -105,7 +105,7 @@ final class StepGradients: @unchecked Sendable {
         }
         guard let batch else { return }
         let model = stepModel
-        let sum = helperSum ?? FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
+        let sum = helperSum ?? FactoredGradientSum(mechanism: mechanism, coordinates: model.model.parameters.count)
         helperSum = sum
         model.addGradients(batch, into: sum)
         spare.withLock { $0.append(batch) }

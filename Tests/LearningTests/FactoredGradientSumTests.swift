@@ -37,12 +37,13 @@ struct FactoredGradientSumTests {
     /// Adds `records` to `sum` a batch at a time; how many were admitted.
     static func add(_ records: [([Double], Int)], _ model: Model, _ sum: FactoredGradientSum) -> Int {
         let batch = ExampleBatch(for: model)
+        let step = StepModel(model)
         var admitted = 0
         for (row, label) in records {
             row.withUnsafeBufferPointer { batch.append($0, label: label, centre: nil) }
-            if batch.isFull { admitted += model.addGradients(batch, into: sum) }
+            if batch.isFull { admitted += step.addGradients(batch, into: sum) }
         }
-        return admitted + model.addGradients(batch, into: sum)
+        return admitted + step.addGradients(batch, into: sum)
     }
 
     @Test("one record more or less moves the released integers by at most Δ + ⌈√d⌉ in L2, exactly", arguments: kinds)

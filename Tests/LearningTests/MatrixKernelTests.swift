@@ -4,7 +4,7 @@ import Testing
 
 /// The kernels as they run in a release build: SwiftPM compiles C without optimisation for the tests, so this compiles
 /// `CMatrixKernels` with `clang -O3` (vectorised, the CPU's clone), each clone alone, and unoptimised, and checks each:
-/// a row's products do not depend on its place, the outer products' integer sums are exact, the activations are
+/// a row's products (in doubles and in floats) do not depend on its place, the outer products' integer sums are exact, the activations are
 /// accurate, and the release's rounding and momentum step are their formulas.
 @Suite("The matrix kernels optimised and not: place-independent products, exact sums, accurate activations")
 struct MatrixKernelTests {
@@ -15,6 +15,40 @@ struct MatrixKernelTests {
         #include <math.h>
         #include <stdint.h>
         #include "cloister_matrix.h"
+        /* The single-precision products (the MLP's first layer): every row the same gives the same bits whether it
+         * falls in a tile of eight rows or among those left over, for column counts across tiles of 32; each sum is
+         * within float rounding of the double sum of the transposed weights' products, and the transpose is exact. */
+        static int float_products(void) {
+            int differ = 0, wrong = 0, cases = 0;
+            for (size_t inner = 1; inner < 120; inner += 17)
+                for (size_t columns = 1; columns <= 70; columns += 23) {
+                    const size_t n = 21, stride = (columns + 31) / 32 * 32;
+                    double *a = malloc(n * inner * sizeof *a), *w = malloc(columns * inner * sizeof *w);
+                    double *out = malloc(n * columns * sizeof *out);
+                    float *b = calloc(inner * stride, sizeof *b);
+                    for (size_t i = 0; i < inner; i++) a[i] = (double)rand() / RAND_MAX * 2 - 1;
+                    for (size_t r = 1; r < n; r++) memcpy(a + r * inner, a, inner * sizeof *a);
+                    for (size_t i = 0; i < columns * inner; i++) w[i] = (double)rand() / RAND_MAX * 2 - 1;
+                    cloister_transpose_float(columns, inner, w, inner, b, stride);
+                    for (size_t j = 0; j < columns; j++)
+                        for (size_t t = 0; t < inner; t++) wrong += b[t * stride + j] != (float)w[j * inner + t];
+                    cloister_products_float(n, inner, columns, a, inner, b, stride, out, columns);
+                    for (size_t r = 1; r < n; r++)
+                        for (size_t j = 0; j < columns; j++) differ += out[r * columns + j] != out[j];
+                    for (size_t j = 0; j < columns; j++) {
+                        double exact = 0, size = 0;
+                        for (size_t t = 0; t < inner; t++) {
+                            exact += (double)(float)a[t] * (double)b[t * stride + j];
+                            size += fabs(a[t] * w[j * inner + t]);
+                        }
+                        wrong += !(fabs(out[j] - exact) <= (double)inner * 0x1p-23 * size);
+                    }
+                    cases++;
+                    free(a), free(w), free(out), free(b);
+                }
+            printf("%d float cases, %d differing, %d wrong\n", cases, differ, wrong);
+            return differ != 0 || wrong != 0;
+        }
         /* Integer outer products of up to 33 records, in every tile shape and remainder: the sum must be exact, the
          * same as the products added one at a time in order (every partial sum an integer below 2^53). */
         static int outer_products(void) {
@@ -154,7 +188,7 @@ struct MatrixKernelTests {
                     free(a), free(b), free(out);
                 }
             printf("%d cases, %d differing sums\n", cases, differ);
-            return (differ != 0) | outer_products() | activations() | release();
+            return (differ != 0) | float_products() | outer_products() | activations() | release();
         }
         """#
 
@@ -211,6 +245,8 @@ struct MatrixKernelTests {
         #expect(run.standardOutput.contains("165 cases, 0 differing sums"), "\(options): \(run.standardOutput)")
         #expect(
             run.standardOutput.contains("648 outer product cases, 0 wrong sums"), "\(options): \(run.standardOutput)")
+        #expect(
+            run.standardOutput.contains("28 float cases, 0 differing, 0 wrong"), "\(options): \(run.standardOutput)")
         #expect(run.standardOutput.contains("activations: 0 wrong"), "\(options): \(run.standardOutput)")
         #expect(run.standardOutput.contains("release: 0 wrong"), "\(options): \(run.standardOutput)")
     }
