@@ -52,27 +52,32 @@ public struct DPSGD: Sendable, Codable, Equatable {
     public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
-        try step(on: data, random: &random, canaries: &canaries, helper: nil) { mechanism, count, random in
-            StepNoise(mechanism: mechanism, count: count, using: &random)
-        }
+        try step(
+            on: data, random: &random, canaries: &canaries, helper: nil,
+            noise: { mechanism, count, random in StepNoise(mechanism: mechanism, count: count, using: &random) },
+            sample: { records, m, n, random in PoissonSampling.sample(records, rate: m, outOf: n, using: &random) })
     }
 
     /// One step on two cores, when the machine has them: its noise, when the release is large, drawn from
     /// `noiseStreams` by the process's step thread while the step reads its examples (`StepNoise`), and its batches'
-    /// gradients shared with that thread (`StepGradients`); otherwise the step `step(on:random:canaries:)` takes.
+    /// gradients shared with that thread (`StepGradients`); otherwise the step `step(on:random:canaries:)` takes. Its
+    /// own generator `random` is of the streams' type, whose Poisson sample `noiseStreams` draws, specialised.
     @discardableResult
-    public mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator, Streams: RandomStreams>(
-        on data: Rows, random: inout Source, noiseStreams: Streams, canaries: inout GradientCanaries?
+    public mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
+        on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
-        try step(on: data, random: &random, canaries: &canaries, helper: StepThread.shared) {
-            mechanism, count, random in
-            StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
-        }
+        try step(
+            on: data, random: &random, canaries: &canaries, helper: StepThread.shared,
+            noise: { mechanism, count, random in
+                StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
+            },
+            sample: { records, m, n, random in noiseStreams.sample(records, rate: m, outOf: n, using: &random) })
     }
 
     private mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?, helper: StepThread?,
-        noise: (DiscreteGaussianMechanism, Int, inout Source) -> StepNoise
+        noise: (DiscreteGaussianMechanism, Int, inout Source) -> StepNoise,
+        sample: (Int, Int, Int, inout Source) -> [Int]
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
         let count = trainingModel.parameters.count
@@ -88,7 +93,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
         // The noise first, before the data is touched, drawn while the gradients are formed (`StepNoise`).
         let drawing = noise(mechanism, total, &random)
         let gradients = StepGradients(model: trainingModel, mechanism: mechanism, helper: helper)
-        let batch = PoissonSampling.sample(data.count, rate: plan.batchSize, outOf: data.count, using: &random)
+        let batch = sample(data.count, plan.batchSize, data.count, &random)
         let centring = centre ?? []
         try centring.withUnsafeBufferPointer { values throws(Rows.Failure) in
             let centre = centre == nil ? nil : values
@@ -99,7 +104,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
         if let members = canaries?.members {
             // A canary moves its own coordinate, which is not rounded, by the release's whole sensitivity: exactly the
             // worst case the accountant assumes of a record.
-            let sampled = PoissonSampling.sample(members.count, rate: plan.batchSize, outOf: data.count, using: &random)
+            let sampled = sample(members.count, plan.batchSize, data.count, &random)
             for member in sampled { sum[count + members[member]] += mechanism.releaseSensitivity }
         }
         let expectedBatch = Double(plan.batchSize)
@@ -127,8 +132,8 @@ public struct DPSGD: Sendable, Codable, Equatable {
     /// drawn from `noiseStreams` beside each step's gradients (`step(on:random:noiseStreams:canaries:)`). Returns the
     /// number of examples sampled.
     @discardableResult
-    public mutating func train<Rows: ExampleRows, Source: RandomNumberGenerator, Streams: RandomStreams>(
-        on data: Rows, random: inout Source, noiseStreams: Streams, progress: (Int, Int) -> Void = { _, _ in }
+    public mutating func train<Rows: ExampleRows, Streams: RandomStreams>(
+        on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, progress: (Int, Int) -> Void = { _, _ in }
     ) throws(Rows.Failure) -> Int {
         var sampled = 0
         var none: GradientCanaries?

@@ -7,13 +7,14 @@ public protocol ExampleRows {
     var count: Int { get }
     /// The number of features in every row.
     var featureCount: Int { get }
-    /// Calls `body` with the features (`featureCount` values) and label of each example at `indices`, in order.
-    func forEachExample(at indices: some Sequence<Int>, _ body: (UnsafeBufferPointer<Double>, Int) -> Void)
-        throws(Failure)
+    /// Calls `body` with the features (`featureCount` values) and label of each example at `indices`, in order. (An
+    /// array, not any sequence: a conformance's witness then iterates it directly, where a generic sequence cost a
+    /// call through its metadata a row.)
+    func forEachExample(at indices: [Int], _ body: (UnsafeBufferPointer<Double>, Int) -> Void) throws(Failure)
 }
 
 extension Dataset: ExampleRows {
-    public func forEachExample(at indices: some Sequence<Int>, _ body: (UnsafeBufferPointer<Double>, Int) -> Void) {
+    public func forEachExample(at indices: [Int], _ body: (UnsafeBufferPointer<Double>, Int) -> Void) {
         features.withUnsafeBufferPointer { features in
             for index in indices {
                 body(

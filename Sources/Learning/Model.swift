@@ -231,7 +231,7 @@ public struct Model: Sendable, Codable, Equatable {
     public func accuracy<Rows: ExampleRows>(on data: Rows) throws(Rows.Failure) -> Double {
         guard data.count > 0 else { return 0 }
         var correct = 0
-        try data.forEachExample(at: 0..<data.count) { row, label in
+        try data.forEachExample(at: Array(0..<data.count)) { row, label in
             if predict(row: row) == label { correct += 1 }
         }
         return Double(correct) / Double(data.count)

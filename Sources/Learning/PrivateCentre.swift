@@ -39,7 +39,7 @@ public enum PrivateCentre {
         let units = UnsafeMutablePointer<Double>.allocate(capacity: max(d, 1))
         defer { units.deallocate() }
         let largest = Double(mechanism.sensitivity)
-        try data.forEachExample(at: 0..<data.count) { row, _ in
+        try data.forEachExample(at: Array(0..<data.count)) { row, _ in
             let norm = cloister_squared_norm(row.baseAddress!, d).squareRoot()
             let factor = PerExampleClipping.factor(norm: norm, bound: mechanism.clip)
             guard factor > 0 else { return }  // a row that is not finite contributes nothing

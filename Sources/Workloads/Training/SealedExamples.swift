@@ -33,7 +33,7 @@ struct SealedExamples: ExampleRows {
         }
     }
 
-    func forEachExample(at indices: some Sequence<Int>, _ body: (UnsafeBufferPointer<Double>, Int) -> Void) throws {
+    func forEachExample(at indices: [Int], _ body: (UnsafeBufferPointer<Double>, Int) -> Void) throws {
         try withUnsafeTemporaryAllocation(of: Double.self, capacity: featureCount + 1) { row in
             for index in indices {
                 try region.read(at: offset + index * rowBytes, into: UnsafeMutableRawBufferPointer(row))
