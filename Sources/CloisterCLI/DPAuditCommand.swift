@@ -155,10 +155,11 @@ struct AuditCommand: ParsableCommand {
         var secret = BufferedSecureRandom()
         var audited: GradientCanaries? = try GradientCanaries(count: canaries, random: &secret)
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
-        var random = BufferedSecureRandom()
+        let streams = try SecureRandomStreams()
+        var random = streams.stream(0)
         let bar = ProgressBar(label: "DP-SGD with \(canaries) canaries", total: setup.plan.steps)
         while !trainer.isFinished {
-            trainer.step(on: setup.train, random: &random, noiseStreams: SecureRandomStreams(), canaries: &audited)
+            trainer.step(on: setup.train, random: &random, noiseStreams: streams, canaries: &audited)
             bar.update(trainer.stepsTaken)
         }
         bar.finish()

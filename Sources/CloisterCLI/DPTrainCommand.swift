@@ -190,11 +190,12 @@ struct TrainCommand: AsyncParsableCommand {
 
     private func trainHere(_ setup: TrainingSetup) throws -> Outcome {
         var trainer = DPSGD(plan: setup.plan, model: setup.initialModel)
-        var random = BufferedSecureRandom()
+        let streams = try SecureRandomStreams()
+        var random = streams.stream(0)
         let bar = ProgressBar(label: "DP-SGD", total: setup.plan.steps)
         let clock = ContinuousClock()
         let start = clock.now
-        let sampled = trainer.train(on: setup.train, random: &random, noiseStreams: SecureRandomStreams()) { done, _ in
+        let sampled = trainer.train(on: setup.train, random: &random, noiseStreams: streams) { done, _ in
             bar.update(done)
         }
         let elapsed = start.duration(to: clock.now)

@@ -4,7 +4,7 @@ import Threads
 
 /// Independent random streams, numbered: where a DP-SGD step may draw its noise while it forms its gradients, a chunk
 /// from each (`StepNoise`). Each stream must be independent of the others and of the step's own source, and as secure:
-/// the command line's are fresh generators on OpenSSL's DRBG, the `dpsgd` enclave's keyed streams of its job's key.
+/// the command line's are keystreams under a key from OpenSSL's DRBG, the `dpsgd` enclave's keyed streams of its job's key.
 public protocol RandomStreams: Sendable {
     associatedtype Stream: RandomNumberGenerator
     /// Stream `index`.

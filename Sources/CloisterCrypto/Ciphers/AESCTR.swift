@@ -25,6 +25,13 @@ public final class AESCTRKey: @unchecked Sendable {
             make: { [template] in try copiedCipherContext(template) }, release: { EVP_CIPHER_CTX_free($0) })
     }
 
+    /// A fresh random key from OpenSSL's DRBG (its bytes wiped once keyed).
+    public static func random() throws -> AESCTRKey {
+        var bytes = try SecureRandom.bytes(count: byteCount)
+        defer { bytes.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
+        return try AESCTRKey(bytes)
+    }
+
     deinit {
         EVP_CIPHER_CTX_free(template)
     }
