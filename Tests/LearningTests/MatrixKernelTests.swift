@@ -24,7 +24,9 @@ struct MatrixKernelTests {
                 for (size_t columns = 1; columns <= 70; columns += 23) {
                     const size_t n = 21, stride = (columns + 31) / 32 * 32;
                     double *a = malloc(n * inner * sizeof *a), *w = malloc(columns * inner * sizeof *w);
-                    double *out = malloc(n * columns * sizeof *out);
+                    /* Output rows one longer than the columns, as the MLP's hidden rows (their last the 1). */
+                    const size_t out_stride = columns + 1;
+                    double *out = malloc(n * out_stride * sizeof *out);
                     float *b = calloc(inner * stride, sizeof *b);
                     for (size_t i = 0; i < inner; i++) a[i] = (double)rand() / RAND_MAX * 2 - 1;
                     for (size_t r = 1; r < n; r++) memcpy(a + r * inner, a, inner * sizeof *a);
@@ -32,9 +34,11 @@ struct MatrixKernelTests {
                     cloister_transpose_float(columns, inner, w, inner, b, stride);
                     for (size_t j = 0; j < columns; j++)
                         for (size_t t = 0; t < inner; t++) wrong += b[t * stride + j] != (float)w[j * inner + t];
-                    cloister_products_float(n, inner, columns, a, inner, b, stride, out, columns);
+                    for (size_t i = 0; i < n * out_stride; i++) out[i] = -7;
+                    cloister_products_float(n, inner, columns, a, inner, b, stride, out, out_stride);
                     for (size_t r = 1; r < n; r++)
-                        for (size_t j = 0; j < columns; j++) differ += out[r * columns + j] != out[j];
+                        for (size_t j = 0; j < columns; j++) differ += out[r * out_stride + j] != out[j];
+                    for (size_t r = 0; r < n; r++) wrong += out[r * out_stride + columns] != -7; /* not written */
                     for (size_t j = 0; j < columns; j++) {
                         double exact = 0, size = 0;
                         for (size_t t = 0; t < inner; t++) {

@@ -212,6 +212,36 @@ struct DiscreteGaussianTests {
         mutating func next() -> UInt64 { words.removeFirst() }
     }
 
+    @Test("a block its 32 bits leave open is decided by the next half-word, not by the word's own low half")
+    func blockOnHalves() throws {
+        let table = BlockTable(varianceNumerator: 1 << 40, varianceDenominator: 1, precision: 128)
+        let shift = UInt64(table.geometry.shift)
+        // A block whose two bounds share their high halves, with room below and above them in the low halves.
+        func suits(_ j: Int) -> Bool {
+            let (lower, upper, previous): (UInt64, UInt64, UInt64) = (
+                table.lower[j], table.upper[j], table.upper[j - 1]
+            )
+            let room: UInt64 = 1 << 20
+            let shared = lower >> 32 == upper >> 32 && previous >> 32 < lower >> 32
+            return shared && lower & 0xFFFF_FFFF > room && upper & 0xFFFF_FFFF < 0xFFFF_FFFF - room
+        }
+        let j = try #require((1..<(table.lower.count - 2)).first(where: suits))
+        let top = table.upper[j] >> 32
+        // The word's low half is 0: offset 0, sign +, so the keep draws nothing (its exponent is 0). Taken as U's next
+        // bits, that 0 would put U below the block's lower bound: block j. The next word's low half decides instead.
+        func draw(_ next: UInt64) -> (Int64, Int, RandomHalves) {
+            var source = Scripted(words: [top << 32, next, 7])
+            var halves = RandomHalves()
+            let sample = DiscreteGaussian.sample(from: table, using: &source, &halves)
+            return (sample, 3 - source.words.count, halves)
+        }
+        let (past, pastWords, pastHalves) = draw(0xABCD_0123 << 32 | 0xFFFF_FFFF)
+        #expect(past == Int64(j + 1) << shift && pastWords == 2)
+        #expect(pastHalves.hasSpare && pastHalves.spare == 0xABCD_0123, "the next word's high half is left over")
+        let (below, belowWords, _) = draw(0x0000_0001)
+        #expect(below == Int64(j) << shift && belowWords == 2)
+    }
+
     @Test(
         "Bernoulli(n/d): 32 bits decide it against n/d's first base-2³² digit; on a tie, the next 32 against the next")
     func bernoulliTie() {
