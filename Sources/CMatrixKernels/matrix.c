@@ -248,6 +248,11 @@ CLONES int cloister_momentum_step(size_t count, const int64_t *restrict units, c
     return overflow >> 63 == 0;
 }
 
+CLONES void cloister_difference(const double *restrict row, const double *restrict centre, size_t count,
+                                double *restrict out) {
+    for (size_t i = 0; i < count; i++) out[i] = row[i] - centre[i];
+}
+
 int cloister_available_cpus(void) {
     cpu_set_t set;
     CPU_ZERO(&set);

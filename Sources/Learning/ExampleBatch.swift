@@ -52,7 +52,7 @@ final class ExampleBatch: @unchecked Sendable {
         let width = featureCount + 1
         let destination = inputs + count * width
         if let centre {
-            for i in 0..<featureCount { destination[i] = row[i] - centre[i] }
+            cloister_difference(row.baseAddress!, centre.baseAddress!, featureCount, destination)
         } else {
             destination.update(from: row.baseAddress!, count: featureCount)
         }

@@ -66,6 +66,9 @@ void cloister_coarse_units(const double *fine, size_t count, unsigned fine_bits,
 int cloister_momentum_step(size_t count, const int64_t *units, const int64_t *noise, double step, double batch,
                            double momentum, double rate, double *velocity, double *parameters);
 
+/* out[i] = row[i] − centre[i] for i < count (a sampled example's features less the private centre, into its batch). */
+void cloister_difference(const double *row, const double *centre, size_t count, double *out);
+
 /* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
  * closes to an enclave. */
 int cloister_available_cpus(void);
