@@ -114,9 +114,9 @@ CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width,
     }
 }
 
-/* The sum in tiles of ROWS rows by 16 columns held in registers while every record adds to them: each tile is read
- * and written once a call, each record's q values once a row tile, and every multiply-add takes two loaded operands at
- * most (a q vector and one p broadcast). */
+/* The sum in tiles of 4 rows (1 for the rows left over) by 16 columns held in registers while every record adds to
+ * them: each tile is read and written once a call, each record's q values once a row tile, and every multiply-add
+ * takes two loaded operands at most (a q vector and one p broadcast). */
 #define OUTER_TILE 16
 HELPER void add_outer_tile(size_t n, size_t rows, size_t k, size_t t, size_t columns, const double *restrict p,
                            size_t p_stride, const double *restrict q, size_t q_stride, double *restrict sum,
