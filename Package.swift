@@ -354,7 +354,9 @@ let package = Package(
         ),
         .testTarget(
             name: "LearningTests",
-            dependencies: ["Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport", "Threads"],
+            dependencies: [
+                "Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport", "Threads", "CMatrixKernels",
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,3 +1,4 @@
+import CMatrixKernels
 import CloisterCrypto
 import Foundation
 import Privacy
@@ -194,5 +195,22 @@ struct FactoredGradientSumTests {
             try TrainingSetup(csv: Array(csv.utf8), source: "t.csv", schema: nil, schemaSource: "", spec: spec)
         }
         #expect(refusal?.reason.contains("1/64 of the noise") == true, "\(refusal?.reason ?? "")")
+    }
+
+    @Test(
+        "the vectorised rounding of a block's fine sums is the mechanism's coarseUnits, at ties, at ±2⁵³ and at random")
+    func coarseUnitsKernel() throws {
+        var generator = try KeyedRandomStream(key: [UInt8](repeating: 9, count: 32), stream: 4)
+        for fineBits in [0, 1, 13, 21, 44] {
+            let half: Int64 = fineBits > 0 ? 1 << (fineBits - 1) : 0
+            var sums: [Int64] = [0, 1 << 53, -(1 << 53), (1 << 53) - 1, half, -half, 3 * half, -3 * half, half - 1]
+            sums += (0..<2_000).map { _ in Int64.random(in: -(1 << 53)...(1 << 53), using: &generator) }
+            sums += (0..<200).map { _ in (Int64.random(in: -1_000...1_000, using: &generator) << fineBits) + half }
+            let fine = sums.map(Double.init)
+            var units = [Int64](repeating: 7, count: sums.count)
+            cloister_coarse_units(fine, fine.count, UInt32(fineBits), &units)
+            let expected = sums.map { DiscreteGaussianMechanism.coarseUnits(fineSum: $0, fineBits: fineBits) }
+            #expect(units == expected, "fine bits \(fineBits)")
+        }
     }
 }
