@@ -66,13 +66,13 @@ CLONES void cloister_products_with_rows(size_t n, size_t m, size_t width, const 
 /* A tile of `rows` rows (8, or 1 for the rows left over) by 32 columns of floats held in registers while t runs over
  * the inner dimension: each step loads 32 of b's floats once for every row and broadcasts one of a's a row. */
 #define FLOAT_COLUMNS 32
-HELPER void float_tile(size_t rows, size_t inner, size_t j, size_t columns, const double *restrict a, size_t a_stride,
+HELPER void float_tile(size_t rows, size_t inner, size_t j, size_t columns, const float *restrict a, size_t a_stride,
                        const float *restrict b, size_t b_stride, double *restrict out, size_t out_stride) {
     float sums[8][FLOAT_COLUMNS] = {{0}};
     for (size_t t = 0; t < inner; t++) {
         const float *restrict bt = b + t * b_stride + j;
         for (size_t r = 0; r < rows; r++) {
-            const float c = (float)a[r * a_stride + t];
+            const float c = a[r * a_stride + t];
             for (size_t l = 0; l < FLOAT_COLUMNS; l++) sums[r][l] += c * bt[l];
         }
     }
@@ -81,7 +81,7 @@ HELPER void float_tile(size_t rows, size_t inner, size_t j, size_t columns, cons
         for (size_t l = 0; l < valid; l++) out[r * out_stride + j + l] = sums[r][l];
 }
 
-CLONES void cloister_products_float(size_t n, size_t inner, size_t columns, const double *restrict a, size_t a_stride,
+CLONES void cloister_products_float(size_t n, size_t inner, size_t columns, const float *restrict a, size_t a_stride,
                                     const float *restrict b, size_t b_stride, double *restrict out,
                                     size_t out_stride) {
     for (size_t j = 0; j < columns; j += FLOAT_COLUMNS) {
@@ -114,10 +114,15 @@ CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width,
     }
 }
 
-/* The sum in tiles of 4 rows (1 for the rows left over) by 16 columns held in registers while every record adds to
- * them: each tile is read and written once a call, each record's q values once a row tile, and every multiply-add
- * takes two loaded operands at most (a q vector and one p broadcast). */
-#define OUTER_TILE 16
+/* The sum in tiles of 4 rows (1 for the rows left over) by 32 columns (16 without AVX-512) held in registers while
+ * every record adds to them: each tile is read and written once a call, each record's q values once a row tile, and
+ * every multiply-add takes two loaded operands at most (a q vector and one p broadcast). Four rows of 32 columns are
+ * 16 of AVX-512's 32 vector registers; AVX2's 16 hold four rows of 16 (32 columns there spill, and measured slower). */
+#define OUTER_TILE 32
+/* Whether this CPU takes tiles of 32 columns (the tests build each width alone by defining it 0 or 1). */
+#ifndef OUTER_WIDE
+#define OUTER_WIDE __builtin_cpu_supports("avx512f")
+#endif
 HELPER void add_outer_tile(size_t n, size_t rows, size_t k, size_t t, size_t columns, const double *restrict p,
                            size_t p_stride, const double *restrict q, size_t q_stride, double *restrict sum,
                            size_t sum_stride) {
@@ -136,21 +141,29 @@ HELPER void add_outer_tile(size_t n, size_t rows, size_t k, size_t t, size_t col
         for (size_t l = 0; l < columns; l++) sum[(k + row) * sum_stride + t + l] = tile[row][l];
 }
 
-CLONES void cloister_add_outer_products(size_t n, size_t rows, size_t width, const double *restrict p, size_t p_stride,
-                                        const double *restrict q, size_t q_stride, double *restrict sum,
-                                        size_t sum_stride) {
-    const size_t full = width - width % OUTER_TILE;
+/* Every tile of `tile` columns (a constant where it is called), then the columns left over. */
+HELPER void add_outer_tiles(size_t tile, size_t n, size_t rows, size_t width, const double *restrict p,
+                            size_t p_stride, const double *restrict q, size_t q_stride, double *restrict sum,
+                            size_t sum_stride) {
+    const size_t full = width - width % tile;
     size_t k = 0;
     for (; k + 4 <= rows; k += 4) {
-        for (size_t t = 0; t < full; t += OUTER_TILE)
-            add_outer_tile(n, 4, k, t, OUTER_TILE, p, p_stride, q, q_stride, sum, sum_stride);
+        for (size_t t = 0; t < full; t += tile) add_outer_tile(n, 4, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
         if (full < width) add_outer_tile(n, 4, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
     for (; k < rows; k++) {
-        for (size_t t = 0; t < full; t += OUTER_TILE)
-            add_outer_tile(n, 1, k, t, OUTER_TILE, p, p_stride, q, q_stride, sum, sum_stride);
+        for (size_t t = 0; t < full; t += tile) add_outer_tile(n, 1, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
         if (full < width) add_outer_tile(n, 1, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
+}
+
+CLONES void cloister_add_outer_products(size_t n, size_t rows, size_t width, const double *restrict p, size_t p_stride,
+                                        const double *restrict q, size_t q_stride, double *restrict sum,
+                                        size_t sum_stride) {
+    if (OUTER_WIDE)
+        add_outer_tiles(OUTER_TILE, n, rows, width, p, p_stride, q, q_stride, sum, sum_stride);
+    else
+        add_outer_tiles(OUTER_TILE / 2, n, rows, width, p, p_stride, q, q_stride, sum, sum_stride);
 }
 
 CLONES double cloister_squared_norm(const double *restrict x, size_t count) { return dot_in_lanes(x, x, count); }
@@ -251,6 +264,10 @@ CLONES int cloister_momentum_step(size_t count, const int64_t *restrict units, c
 CLONES void cloister_difference(const double *restrict row, const double *restrict centre, size_t count,
                                 double *restrict out) {
     for (size_t i = 0; i < count; i++) out[i] = row[i] - centre[i];
+}
+
+CLONES void cloister_narrow(const double *restrict x, size_t count, float *restrict out) {
+    for (size_t i = 0; i < count; i++) out[i] = (float)x[i];
 }
 
 int cloister_available_cpus(void) {

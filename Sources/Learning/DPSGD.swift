@@ -66,18 +66,37 @@ public struct DPSGD: Sendable, Codable, Equatable {
     public mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?
     ) throws(Rows.Failure) -> Int {
+        var none: StepNoise?
+        return try step(
+            on: data, random: &random, noiseStreams: noiseStreams, canaries: &canaries, ahead: &none,
+            drawingAhead: false)
+    }
+
+    /// A step on two cores whose noise may have been drawn `ahead` (by the step before it, in `train`); when
+    /// `drawingAhead`, a step follows, and the release is large (`StepNoise.drawsAhead`), it starts drawing the next
+    /// step's there once its gradients are summed, so that the step thread draws it while this step releases its sum,
+    /// where it would wait. (The next step's noise is a chunk from each of its own streams, as it would be.)
+    private mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
+        on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?,
+        ahead: inout StepNoise?, drawingAhead: Bool
+    ) throws(Rows.Failure) -> Int {
         try step(
             on: data, random: &random, canaries: &canaries, helper: StepThread.shared,
             noise: { mechanism, count, random in
-                StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
+                ahead.take() ?? StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
             },
-            sample: { records, m, n, random in noiseStreams.sample(records, rate: m, outOf: n, using: &random) })
+            sample: { records, m, n, random in noiseStreams.sample(records, rate: m, outOf: n, using: &random) },
+            next: { mechanism, count in
+                guard drawingAhead, StepNoise.drawsAhead(count) else { return }
+                ahead = StepNoise(mechanism: mechanism, count: count, streams: noiseStreams)
+            })
     }
 
     private mutating func step<Rows: ExampleRows, Source: RandomNumberGenerator>(
         on data: Rows, random: inout Source, canaries: inout GradientCanaries?, helper: StepThread?,
         noise: (DiscreteGaussianMechanism, Int, inout Source) -> StepNoise,
-        sample: (Int, Int, Int, inout Source) -> [Int]
+        sample: (Int, Int, Int, inout Source) -> [Int],
+        next: (DiscreteGaussianMechanism, Int) -> Void = { _, _ in }
     ) throws(Rows.Failure) -> Int {
         precondition(data.count == plan.exampleCount, "DP-SGD runs on the training set its plan was made for")
         let count = trainingModel.parameters.count
@@ -100,6 +119,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
             try data.forEachExample(at: batch) { row, label in gradients.append(row, label: label, centre: centre) }
         }
         let records = gradients.finish()
+        if stepsTaken + 1 < plan.steps { next(mechanism, total) }
         var sum = records.units(extraCoordinates: total - count)
         if let members = canaries?.members {
             // A canary moves its own coordinate, which is not rounded, by the release's whole sensitivity: exactly the
@@ -129,16 +149,19 @@ public struct DPSGD: Sendable, Codable, Equatable {
     }
 
     /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each; a large release's noise is
-    /// drawn from `noiseStreams` beside each step's gradients (`step(on:random:noiseStreams:canaries:)`). Returns the
-    /// number of examples sampled.
+    /// drawn from `noiseStreams` beside each step's gradients (`step(on:random:noiseStreams:canaries:)`), from the
+    /// moment the step before it has summed its gradients. Returns the number of examples sampled.
     @discardableResult
     public mutating func train<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, progress: (Int, Int) -> Void = { _, _ in }
     ) throws(Rows.Failure) -> Int {
         var sampled = 0
         var none: GradientCanaries?
+        var ahead: StepNoise?
         while !isFinished {
-            sampled += try step(on: data, random: &random, noiseStreams: noiseStreams, canaries: &none)
+            sampled += try step(
+                on: data, random: &random, noiseStreams: noiseStreams, canaries: &none, ahead: &ahead,
+                drawingAhead: true)
             progress(stepsTaken, plan.steps)
         }
         return sampled

@@ -1,5 +1,4 @@
 internal import CMatrixKernels
-import Glibc
 
 /// A DP-SGD step's sampled examples, a batch at a time, as the matrices its gradients are formed from: the inputs with
 /// their trailing 1 (one row per example), and for the MLP its hidden activations and back-propagated errors, with
@@ -19,6 +18,8 @@ final class ExampleBatch: @unchecked Sendable {
     private(set) var labels: [Int]
     /// Rows of `featureCount + 1`: the features (less the centre) and a 1.
     let inputs: UnsafeMutablePointer<Double>
+    /// The MLP's inputs rounded to floats, for its first layer's forward pass (`StepModel`); nil for the linear models.
+    let narrowInputs: UnsafeMutablePointer<Float>?
     /// Rows of `classCount`: the outputs, then their errors.
     let outputs: UnsafeMutablePointer<Double>
     /// Rows of `hiddenUnits + 1`: the hidden layer's activations and a 1 (mlp only).
@@ -32,6 +33,7 @@ final class ExampleBatch: @unchecked Sendable {
         hiddenUnits = model.hiddenUnits
         labels = Array(repeating: 0, count: Self.capacity)
         inputs = .allocate(capacity: Self.capacity * (featureCount + 1))
+        narrowInputs = model.kind == .mlp ? .allocate(capacity: Self.capacity * (featureCount + 1)) : nil
         outputs = .allocate(capacity: Self.capacity * classCount)
         hidden = .allocate(capacity: Self.capacity * (hiddenUnits + 1))
         back = .allocate(capacity: Self.capacity * hiddenUnits)
@@ -39,6 +41,7 @@ final class ExampleBatch: @unchecked Sendable {
 
     deinit {
         inputs.deallocate()
+        narrowInputs?.deallocate()
         outputs.deallocate()
         hidden.deallocate()
         back.deallocate()
@@ -57,6 +60,7 @@ final class ExampleBatch: @unchecked Sendable {
             destination.update(from: row.baseAddress!, count: featureCount)
         }
         destination[featureCount] = 1
+        if let narrowInputs { cloister_narrow(destination, width, narrowInputs + count * width) }
         labels[count] = label
         count += 1
     }
@@ -129,7 +133,7 @@ final class StepModel: @unchecked Sendable {
                 let h = hiddenUnits
                 let hidden = batch.hidden
                 let outer = theta.baseAddress! + h * d
-                cloister_products_float(n, d, h, batch.inputs, d, firstLayer!, firstLayerStride, hidden, h + 1)
+                cloister_products_float(n, d, h, batch.narrowInputs!, d, firstLayer!, firstLayerStride, hidden, h + 1)
                 for i in 0..<n {
                     let row = hidden + i * (h + 1)
                     cloister_tanh(row, h)

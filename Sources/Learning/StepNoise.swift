@@ -67,10 +67,20 @@ final class StepNoise {
     convenience init<Source: RandomNumberGenerator, Streams: RandomStreams>(
         mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams, orFrom random: inout Source
     ) {
-        guard count >= Self.chunk / 4 else {
+        guard Self.drawsAhead(count) else {
             self.init(mechanism: mechanism, count: count, using: &random)
             return
         }
+        self.init(mechanism: mechanism, count: count, streams: streams)
+    }
+
+    /// Whether a release of `count` coordinates is drawn in chunks from streams (by the step thread, while the step
+    /// works), not at once.
+    static func drawsAhead(_ count: Int) -> Bool { count >= chunk / 4 }
+
+    /// Starts drawing the noise of `count` coordinates (`drawsAhead`) of `mechanism` from `streams`.
+    convenience init<Streams: RandomStreams>(mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams) {
+        precondition(Self.drawsAhead(count), "a small release's noise is drawn at once")
         let chunks = NoiseChunks(count: count, chunk: Self.chunk) { index, samples in
             streams.noise(mechanism, stream: index, into: samples)
         }

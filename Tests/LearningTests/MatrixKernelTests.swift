@@ -27,7 +27,7 @@ struct MatrixKernelTests {
                     /* Output rows one longer than the columns, as the MLP's hidden rows (their last the 1). */
                     const size_t out_stride = columns + 1;
                     double *out = malloc(n * out_stride * sizeof *out);
-                    float *b = calloc(inner * stride, sizeof *b);
+                    float *b = calloc(inner * stride, sizeof *b), *narrow = malloc(n * inner * sizeof *narrow);
                     for (size_t i = 0; i < inner; i++) a[i] = (double)rand() / RAND_MAX * 2 - 1;
                     for (size_t r = 1; r < n; r++) memcpy(a + r * inner, a, inner * sizeof *a);
                     for (size_t i = 0; i < columns * inner; i++) w[i] = (double)rand() / RAND_MAX * 2 - 1;
@@ -35,7 +35,9 @@ struct MatrixKernelTests {
                     for (size_t j = 0; j < columns; j++)
                         for (size_t t = 0; t < inner; t++) wrong += b[t * stride + j] != (float)w[j * inner + t];
                     for (size_t i = 0; i < n * out_stride; i++) out[i] = -7;
-                    cloister_products_float(n, inner, columns, a, inner, b, stride, out, out_stride);
+                    cloister_narrow(a, n * inner, narrow);
+                    for (size_t i = 0; i < n * inner; i++) wrong += narrow[i] != (float)a[i];
+                    cloister_products_float(n, inner, columns, narrow, inner, b, stride, out, out_stride);
                     for (size_t r = 1; r < n; r++)
                         for (size_t j = 0; j < columns; j++) differ += out[r * out_stride + j] != out[j];
                     for (size_t r = 0; r < n; r++) wrong += out[r * out_stride + columns] != -7; /* not written */
@@ -48,7 +50,7 @@ struct MatrixKernelTests {
                         wrong += !(fabs(out[j] - exact) <= (double)inner * 0x1p-23 * size);
                     }
                     cases++;
-                    free(a), free(w), free(out), free(b);
+                    free(a), free(w), free(out), free(b), free(narrow);
                 }
             printf("%d float cases, %d differing, %d wrong\n", cases, differ, wrong);
             return differ != 0 || wrong != 0;
@@ -56,7 +58,7 @@ struct MatrixKernelTests {
         /* Integer outer products of up to 33 records, in every tile shape and remainder: the sum must be exact, the
          * same as the products added one at a time in order (every partial sum an integer below 2^53). */
         static int outer_products(void) {
-            const size_t widths[] = {1, 5, 15, 16, 17, 33, 47, 785};
+            const size_t widths[] = {1, 5, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 785};
             int wrong = 0, cases = 0;
             for (size_t w = 0; w < sizeof widths / sizeof *widths; w++)
                 for (size_t rows = 1; rows <= 9; rows++)
@@ -235,6 +237,13 @@ struct MatrixKernelTests {
         try expectPlaceIndependent(options: ["-DCLONES=", "-march=\(arch)"])
     }
 
+    /// The outer products' sum takes tiles of 32 columns where the CPU has AVX-512 and of 16 where it has not: each
+    /// width built alone, its sums exact.
+    @Test("the outer products' tiles of 16 and of 32 columns, each alone", arguments: [0, 1])
+    func outerTileWidths(wide: Int) throws {
+        try expectPlaceIndependent(options: ["-DOUTER_WIDE=\(wide)"])
+    }
+
     private func expectPlaceIndependent(options: [String]) throws {
         let directory = try TestEnvironment.temporaryDirectory("kernels")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -253,7 +262,7 @@ struct MatrixKernelTests {
         #expect(run.status == 0, "\(options): \(run.standardOutput)")
         #expect(run.standardOutput.contains("165 cases, 0 differing sums"), "\(options): \(run.standardOutput)")
         #expect(
-            run.standardOutput.contains("648 outer product cases, 0 wrong sums"), "\(options): \(run.standardOutput)")
+            run.standardOutput.contains("1053 outer product cases, 0 wrong sums"), "\(options): \(run.standardOutput)")
         #expect(
             run.standardOutput.contains("28 float cases, 0 differing, 0 wrong"), "\(options): \(run.standardOutput)")
         #expect(run.standardOutput.contains("activations: 0 wrong"), "\(options): \(run.standardOutput)")

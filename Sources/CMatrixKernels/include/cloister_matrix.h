@@ -13,12 +13,12 @@
 void cloister_products_with_rows(size_t n, size_t m, size_t width, const double *a, size_t a_stride,
                                  const double *b, size_t b_stride, double *out, size_t out_stride);
 
-/* out[i][j] = Σ_t a[i][t] · b[t][j] for i < n, j < columns, t < inner, in single precision: each a[i][t] rounded to a
- * float and the products added in floats in order of t (fused where the clone fuses), the sum then widened. b holds
+/* out[i][j] = Σ_t a[i][t] · b[t][j] for i < n, j < columns, t < inner, in single precision (a's rows narrowed by
+ * `cloister_narrow`): the products added in floats in order of t (fused where the clone fuses), the sum then widened. b holds
  * `inner` rows of b_stride floats, b_stride a multiple of 32 and at least `columns` (columns past `columns` are read and
  * not written: zeros there cost only their time). Each row's sums are formed the same way whatever rows are around it,
  * eight rows at a time or one. */
-void cloister_products_float(size_t n, size_t inner, size_t columns, const double *a, size_t a_stride, const float *b,
+void cloister_products_float(size_t n, size_t inner, size_t columns, const float *a, size_t a_stride, const float *b,
                              size_t b_stride, double *out, size_t out_stride);
 
 /* b[j][i] = a[i][j] rounded to a float, for i < rows, j < columns: A transposed into single precision (b's rows hold
@@ -68,6 +68,9 @@ int cloister_momentum_step(size_t count, const int64_t *units, const int64_t *no
 
 /* out[i] = row[i] − centre[i] for i < count (a sampled example's features less the private centre, into its batch). */
 void cloister_difference(const double *row, const double *centre, size_t count, double *out);
+
+/* out[i] = x[i] rounded to a float, for i < count (a batch's inputs for `cloister_products_float`). */
+void cloister_narrow(const double *x, size_t count, float *out);
 
 /* The CPUs this process may run on (its sched_getaffinity mask), at least 1: sysconf reads /sys, which Landlock
  * closes to an enclave. */
