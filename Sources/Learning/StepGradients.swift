@@ -39,9 +39,13 @@ final class StepGradients: @unchecked Sendable {
         self.model = StepModel(model)
         self.mechanism = mechanism
         own = FactoredGradientSum(mechanism: mechanism, coordinates: model.parameters.count)
-        self.helper = helper
+        self.helper = model.parameters.count >= Self.smallestShared ? helper : nil
         current = ExampleBatch(for: model)
     }
+
+    /// The fewest parameters whose batches are offered to the step thread: a smaller model's batch takes less time than
+    /// handing it over costs.
+    static let smallestShared = 256
 
     private var stepModel: StepModel {
         guard let model else { preconditionFailure("a step's gradients are added before its sum is taken") }

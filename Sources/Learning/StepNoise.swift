@@ -17,6 +17,10 @@ public protocol RandomStreams: Sendable {
     /// type. (A requirement for the same reason: the step is generic, and a call through its generator's metadata for
     /// every word of the sample cost digits' steps 9 % of their time.)
     func sample(_ records: Int, rate m: Int, outOf n: Int, using source: inout Stream) -> [Int]
+    /// A small release's noise (`StepNoise`), `count` coordinates of `mechanism` drawn at once from `source`, the
+    /// step's own generator. (A requirement for the same reason: breast_cancer's steps drew it through the generic
+    /// sampler, a call through the generator's metadata for every word.)
+    func noise(_ mechanism: DiscreteGaussianMechanism, count: Int, using source: inout Stream) -> [Int64]
 }
 
 extension RandomStreams {
@@ -31,6 +35,11 @@ extension RandomStreams {
     @inlinable
     public func sample(_ records: Int, rate m: Int, outOf n: Int, using source: inout Stream) -> [Int] {
         PoissonSampling.sample(records, rate: m, outOf: n, using: &source)
+    }
+
+    @inlinable
+    public func noise(_ mechanism: DiscreteGaussianMechanism, count: Int, using source: inout Stream) -> [Int64] {
+        mechanism.drawNoise(count: count, using: &source)
     }
 }
 
@@ -57,18 +66,18 @@ final class StepNoise {
         drawn = mechanism.drawNoise(count: count, using: &random)
     }
 
-    private init(chunks: NoiseChunks) {
+    private init(chunks: NoiseChunks?, drawn: [Int64]) {
         self.chunks = chunks
-        drawn = []
+        self.drawn = drawn
     }
 
     /// Starts drawing the noise of `count` coordinates of `mechanism` from `streams`, or draws it now from `random`
     /// when it is small.
-    convenience init<Source: RandomNumberGenerator, Streams: RandomStreams>(
-        mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams, orFrom random: inout Source
+    convenience init<Streams: RandomStreams>(
+        mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams, orFrom random: inout Streams.Stream
     ) {
         guard Self.drawsAhead(count) else {
-            self.init(mechanism: mechanism, count: count, using: &random)
+            self.init(chunks: nil, drawn: streams.noise(mechanism, count: count, using: &random))
             return
         }
         self.init(mechanism: mechanism, count: count, streams: streams)
@@ -84,7 +93,7 @@ final class StepNoise {
         let chunks = NoiseChunks(count: count, chunk: Self.chunk) { index, samples in
             streams.noise(mechanism, stream: index, into: samples)
         }
-        self.init(chunks: chunks)
+        self.init(chunks: chunks, drawn: [])
         // A job a chunk, so that a batch a step offers meanwhile is taken between two of them.
         for _ in 0..<chunks.chunkCount { StepThread.shared?.submit { chunks.drawOne() } }
     }
