@@ -121,7 +121,9 @@ CLONES void cloister_products_with_columns(size_t n, size_t inner, size_t width,
 #define OUTER_TILE 32
 /* Whether this CPU takes tiles of 32 columns (the tests build each width alone by defining it 0 or 1). */
 #ifndef OUTER_WIDE
-#define OUTER_WIDE __builtin_cpu_supports("avx512f")
+#define OUTER_WIDE                                                                                                     \
+    (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&  \
+     __builtin_cpu_supports("avx512dq"))
 #endif
 HELPER void add_outer_tile(size_t n, size_t rows, size_t k, size_t t, size_t columns, const double *restrict p,
                            size_t p_stride, const double *restrict q, size_t q_stride, double *restrict sum,
@@ -148,11 +150,13 @@ HELPER void add_outer_tiles(size_t tile, size_t n, size_t rows, size_t width, co
     const size_t full = width - width % tile;
     size_t k = 0;
     for (; k + 4 <= rows; k += 4) {
-        for (size_t t = 0; t < full; t += tile) add_outer_tile(n, 4, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
+        for (size_t t = 0; t < full; t += tile)
+            add_outer_tile(n, 4, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
         if (full < width) add_outer_tile(n, 4, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
     for (; k < rows; k++) {
-        for (size_t t = 0; t < full; t += tile) add_outer_tile(n, 1, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
+        for (size_t t = 0; t < full; t += tile)
+            add_outer_tile(n, 1, k, t, tile, p, p_stride, q, q_stride, sum, sum_stride);
         if (full < width) add_outer_tile(n, 1, k, full, width - full, p, p_stride, q, q_stride, sum, sum_stride);
     }
 }

@@ -73,9 +73,11 @@ public struct DPSGD: Sendable, Codable, Equatable {
     }
 
     /// A step on two cores whose noise may have been drawn `ahead` (by the step before it, in `train`); when
-    /// `drawingAhead`, a step follows, and the release is large (`StepNoise.drawsAhead`), it starts drawing the next
+    /// `drawingAhead`, a step follows, the machine has a step thread and the release is drawn in chunks
+    /// (`StepNoise.drawsInChunks`), it starts drawing the next
     /// step's there once its gradients are summed, so that the step thread draws it while this step releases its sum,
-    /// where it would wait. (The next step's noise is a chunk from each of its own streams, as it would be.)
+    /// where it would wait. (The next step's noise is a chunk from each of the further streams `noiseStreams` hands
+    /// out, which must never hand out one twice.)
     private mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?,
         ahead: inout StepNoise?, drawingAhead: Bool
@@ -83,11 +85,15 @@ public struct DPSGD: Sendable, Codable, Equatable {
         try step(
             on: data, random: &random, canaries: &canaries, helper: StepThread.shared,
             noise: { mechanism, count, random in
-                ahead.take() ?? StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
+                if let drawn = ahead.take() {
+                    precondition(drawn.count == count, "noise drawn ahead is for a release of the same coordinates")
+                    return drawn
+                }
+                return StepNoise(mechanism: mechanism, count: count, streams: noiseStreams, orFrom: &random)
             },
             sample: { records, m, n, random in noiseStreams.sample(records, rate: m, outOf: n, using: &random) },
             next: { mechanism, count in
-                guard drawingAhead, StepNoise.drawsAhead(count) else { return }
+                guard drawingAhead, StepThread.shared != nil, StepNoise.drawsInChunks(count) else { return }
                 ahead = StepNoise(mechanism: mechanism, count: count, streams: noiseStreams)
             })
     }
@@ -150,7 +156,9 @@ public struct DPSGD: Sendable, Codable, Equatable {
 
     /// Runs the remaining steps, calling `progress(stepsTaken, plan.steps)` after each; a large release's noise is
     /// drawn from `noiseStreams` beside each step's gradients (`step(on:random:noiseStreams:canaries:)`), from the
-    /// moment the step before it has summed its gradients. Returns the number of examples sampled.
+    /// moment the step before it has summed its gradients, so `noiseStreams` must never hand out a stream twice (as
+    /// `SecureRandomStreams` does not; the `dpsgd` enclave's streams are numbered by step, and it takes one step at a
+    /// time). Returns the number of examples sampled.
     @discardableResult
     public mutating func train<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, progress: (Int, Int) -> Void = { _, _ in }

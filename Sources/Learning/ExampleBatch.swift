@@ -6,9 +6,9 @@ internal import CMatrixKernels
 /// cache while the forward pass, the clipping and the sum run over them; it is reused from batch to batch.
 final class ExampleBatch: @unchecked Sendable {
     // Owned by one thread at a time: a step hands a batch over whole (`StepGradients`).
-    /// The most examples a batch holds: 32 rows of mnist_5k's 785 inputs are 200 KB. A step of 64 examples makes two,
-    /// so both threads of a step have one (64 measured slower: digits 1.37 against 1.62 million examples/s, the median
-    /// of seven runs each).
+    /// The most examples a batch holds: 32 rows of mnist_5k's 785 inputs are 200 KB (and 100 KB more as the MLP's
+    /// floats). A step of 64 examples makes two, so both threads of a step have one (64 measured slower: digits 1.37
+    /// against 1.62 million examples/s, the median of seven runs each).
     static let capacity = 32
 
     let featureCount: Int
@@ -70,8 +70,8 @@ final class ExampleBatch: @unchecked Sendable {
 
 /// A step's model as its batches' forward passes read it: the model, and for the MLP its first layer's weights
 /// transposed into single precision (`cloister_products_float`), made once a step (about 19 µs for mnist_5k's 64 units)
-/// and read by both threads of the step. The MLP's first layer, 97 % of its forward pass's products, runs in floats at
-/// 2.5 times the double kernel's speed; its activations feed the gradients, never their clipping or their exact sum, so
+/// and read by both threads of the step. The MLP's first layer, 97 % of its forward pass's products, runs in floats (on
+/// the batch's inputs narrowed once a row) at about 4 times the double kernel's speed; its activations feed the gradients, never their clipping or their exact sum, so
 /// the release's sensitivity is the same whatever their precision.
 final class StepModel: @unchecked Sendable {
     // Read only, once made: `firstLayer` is written by init alone.

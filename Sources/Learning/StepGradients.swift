@@ -34,7 +34,7 @@ final class StepGradients: @unchecked Sendable {
     private let computed = Semaphore()
 
     /// A zero sum for `model`'s gradients, released by `mechanism`; batches are shared with the step thread when
-    /// `helper` is given.
+    /// `helper` is given and the model has at least `smallestShared` parameters.
     init(model: Model, mechanism: DiscreteGaussianMechanism, helper: StepThread?) {
         self.model = StepModel(model)
         self.mechanism = mechanism
@@ -57,6 +57,9 @@ final class StepGradients: @unchecked Sendable {
         current.append(row, label: label, centre: centre)
         if current.isFull { hand(current) }
     }
+
+    /// Whether full batches are offered to the step thread.
+    var sharesBatches: Bool { helper != nil }
 
     /// How many batches the step thread computed (once `finish` has returned).
     var batchesHelped: Int { taken.load(ordering: .relaxed) }

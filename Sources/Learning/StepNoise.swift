@@ -50,13 +50,16 @@ extension RandomStreams {
 /// step's source, before the data is touched. A larger one draws chunk c from stream c of its `RandomStreams`: the
 /// process's step thread (`StepThread`) takes chunks from the start while the step's gradients are formed, and the
 /// step's thread takes what is left when it is done, then waits for any chunk the step thread is still drawing. The
-/// noise is the same whichever thread draws which chunk.
+/// noise is the same whichever thread draws which chunk. In `DPSGD.train` a step's chunks are started by the step
+/// before it, once that step has summed its gradients.
 final class StepNoise {
     /// Coordinates per chunk: 16 KiB of samples, about 70 µs to draw.
     static let chunk = 2_048
 
     private let chunks: NoiseChunks?
     private let drawn: [Int64]
+    /// The release's coordinates.
+    var count: Int { chunks?.count ?? drawn.count }
 
     /// The noise of `count` coordinates of `mechanism`, drawn now from `random`.
     init<Source: RandomNumberGenerator>(
@@ -76,8 +79,10 @@ final class StepNoise {
     convenience init<Streams: RandomStreams>(
         mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams, orFrom random: inout Streams.Stream
     ) {
-        guard Self.drawsAhead(count) else {
-            self.init(chunks: nil, drawn: streams.noise(mechanism, count: count, using: &random))
+        guard Self.drawsInChunks(count) else {
+            let drawn = streams.noise(mechanism, count: count, using: &random)
+            precondition(drawn.count == count, "a release's noise has a sample for each of its coordinates")
+            self.init(chunks: nil, drawn: drawn)
             return
         }
         self.init(mechanism: mechanism, count: count, streams: streams)
@@ -85,11 +90,11 @@ final class StepNoise {
 
     /// Whether a release of `count` coordinates is drawn in chunks from streams (by the step thread, while the step
     /// works), not at once.
-    static func drawsAhead(_ count: Int) -> Bool { count >= chunk / 4 }
+    static func drawsInChunks(_ count: Int) -> Bool { count >= chunk / 4 }
 
-    /// Starts drawing the noise of `count` coordinates (`drawsAhead`) of `mechanism` from `streams`.
+    /// Starts drawing the noise of `count` coordinates (`drawsInChunks`) of `mechanism` from `streams`.
     convenience init<Streams: RandomStreams>(mechanism: DiscreteGaussianMechanism, count: Int, streams: Streams) {
-        precondition(Self.drawsAhead(count), "a small release's noise is drawn at once")
+        precondition(Self.drawsInChunks(count), "a small release's noise is drawn at once")
         let chunks = NoiseChunks(count: count, chunk: Self.chunk) { index, samples in
             streams.noise(mechanism, stream: index, into: samples)
         }
@@ -113,7 +118,7 @@ final class StepNoise {
 final class NoiseChunks: @unchecked Sendable {
     // Each chunk's range of `buffer` is written by the one thread that took its index; the step's thread reads it only
     // after `finished` has counted every chunk (each signal made after its chunk's writes).
-    private let count: Int
+    let count: Int
     private let chunk: Int
     let chunkCount: Int
     private let draw: @Sendable (_ index: Int, _ samples: UnsafeMutableBufferPointer<Int64>) -> Void

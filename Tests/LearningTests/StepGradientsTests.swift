@@ -21,6 +21,7 @@ struct StepGradientsTests {
         let labels = (0..<examples).map { _ in Int.random(in: 0..<3, using: &generator) }
         func units(helper: StepThread?) -> (units: [Int64], helped: Int) {
             let gradients = StepGradients(model: model, mechanism: mechanism, helper: helper)
+            #expect(gradients.sharesBatches == (helper != nil))
             for (row, label) in zip(rows, labels) {
                 row.withUnsafeBufferPointer { gradients.append($0, label: label, centre: nil) }
             }
@@ -47,6 +48,7 @@ struct StepGradientsTests {
         let mechanism = try DiscreteGaussianMechanism(
             clip: 1, noiseMultiplier: 1, roundedCoordinates: model.parameters.count)
         let gradients = StepGradients(model: model, mechanism: mechanism, helper: StepThread.shared)
+        #expect(!gradients.sharesBatches)
         let row = [Double](repeating: 0.5, count: 30)
         for _ in 0..<200 { row.withUnsafeBufferPointer { gradients.append($0, label: 1, centre: nil) } }
         #expect(gradients.finish().units().contains { $0 != 0 })
