@@ -74,10 +74,9 @@ public struct DPSGD: Sendable, Codable, Equatable {
 
     /// A step on two cores whose noise may have been drawn `ahead` (by the step before it, in `train`); when
     /// `drawingAhead`, a step follows, the machine has a step thread and the release is drawn in chunks
-    /// (`StepNoise.drawsInChunks`), it starts drawing the next
-    /// step's there once its gradients are summed, so that the step thread draws it while this step releases its sum,
-    /// where it would wait. (The next step's noise is a chunk from each of the further streams `noiseStreams` hands
-    /// out, which must never hand out one twice.)
+    /// (`StepNoise.drawsInChunks`), it starts drawing the next step's there once its gradients are summed, so that the
+    /// step thread draws it while this step releases its sum, where it would wait. (The next step's noise is a chunk
+    /// from each of the further streams `noiseStreams` hands out, which must never hand out one twice.)
     private mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?,
         ahead: inout StepNoise?, drawingAhead: Bool
