@@ -34,12 +34,11 @@ final class BlockTable: Sendable {
         let normaliser = bounds.normaliser
         var lower: [UInt64] = []
         var upper: [UInt64] = []
-        let scale = Natural.power(of2: 64)
         for block in 0...bounds.lastBlock {
             let cumulative = bounds.cumulative(upTo: block)
             // U < C/Z for every U in [v, v + 1)·2⁻⁶⁴ when (v + 1)·Z_high ≤ C_low·2⁶⁴; U ≥ C/Z when v·Z_low ≥ C_high·2⁶⁴.
-            lower.append(Self.floorQuotient(cumulative.lower * scale, normaliser.upper))
-            upper.append(Self.floorQuotient((cumulative.upper * scale) - Natural(1), normaliser.lower))
+            lower.append(Self.floorQuotient(cumulative.lower.shiftedLeft(64), normaliser.upper))
+            upper.append(Self.floorQuotient(cumulative.upper.shiftedLeft(64) - Natural(1), normaliser.lower))
         }
         lower.append(0)
         upper.append(.max)
@@ -125,10 +124,10 @@ final class BlockTable: Sendable {
     /// quotient by at most 4, so the loop runs at most four times.
     private static func floorQuotient(_ x: Natural, _ y: Natural) -> UInt64 {
         let shift = max(y.bitWidth - 64, 0)
-        let top = UInt128(y.shiftedRight(shift, roundingUp: false).words[0])
-        let head = x.shiftedRight(shift, roundingUp: false).words
-        guard head.count <= 2 else { return .max }
-        let headValue = UInt128(head.first ?? 0) | UInt128(head.count == 2 ? head[1] : 0) << 64
+        let top = UInt128(y.shiftedRight(shift, roundingUp: false).word(0))
+        let head = x.shiftedRight(shift, roundingUp: false)
+        guard head.wordCount <= 2 else { return .max }
+        let headValue = UInt128(head.word(0)) | UInt128(head.word(1)) << 64
         var quotient = min(headValue / top + 1, UInt128(UInt64.max))
         while Natural(UInt64(quotient)) * y > x { quotient -= 1 }
         return UInt64(quotient)
