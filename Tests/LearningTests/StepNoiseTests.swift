@@ -47,6 +47,62 @@ struct StepNoiseTests {
         }
     }
 
+    /// Streams each handed out once: stream n is the n-th asked for, whatever its index (as `SecureRandomStreams`' are
+    /// fresh keys), counted.
+    final class CountedStreams: RandomStreams {
+        let handedOut = Atomic<Int>(0)
+        func stream(_ index: Int) -> SplitMix64 {
+            SplitMix64(seed: UInt64(handedOut.add(1, ordering: .sequentiallyConsistent).newValue))
+        }
+    }
+
+    /// 64 rows of 120 features in 20 classes: a softmax model of 2,420 parameters, whose release is drawn in two chunks.
+    static func wideData() throws -> (data: Dataset, model: Model, plan: DPSGDPlan) {
+        let rows = (0..<64).map { row in
+            ((0..<120).map { "\(Double(($0 * 7 + row * 13) % 31) / 31)" } + ["\(row % 20)"]).joined(separator: ",")
+        }
+        let header = ((0..<120).map { "x\($0)" } + ["label"]).joined(separator: ",")
+        let data = try Dataset(csv: ([header] + rows).joined(separator: "\n"), label: "label")
+        let plan = try DPSGDPlan(
+            exampleCount: 64, batchSize: 16, epochs: 2, learningRate: 0.5, clip: 1, noiseMultiplier: 1.1, delta: 1e-3)
+        return (data, try Model(kind: .softmax, featureCount: 120, classCount: 20), plan)
+    }
+
+    @Test("train draws a step's noise ahead, in the step before it, and the model is the one its steps take one by one")
+    func trainDrawsAhead() throws {
+        let (data, model, plan) = try Self.wideData()
+        let chunks = 2
+        #expect(model.parameters.count > StepNoise.chunk && model.parameters.count <= chunks * StepNoise.chunk)
+        // The same noise as steps taken one at a time, which never draw ahead: drawn ahead, it is the next step's.
+        let streams = SeededStreams(seed: 5)
+        var random = SplitMix64(seed: 1)
+        var trained = DPSGD(plan: plan, model: model)
+        trained.train(on: data, random: &random, noiseStreams: streams)
+        var stepRandom = SplitMix64(seed: 1)
+        var stepped = DPSGD(plan: plan, model: model)
+        var none: GradientCanaries?
+        while !stepped.isFinished {
+            stepped.step(on: data, random: &stepRandom, noiseStreams: streams, canaries: &none)
+        }
+        #expect(trained == stepped && trained.stepsTaken == plan.steps && plan.steps > 2)
+        // Each step's chunks taken from fresh streams once: after step k, the step thread draws step k + 1's while
+        // the step's thread waits here (on one core nothing is drawn ahead), and no step past the last is drawn.
+        let counted = CountedStreams()
+        var ahead = DPSGD(plan: plan, model: model)
+        var aheadRandom = SplitMix64(seed: 1)
+        var seen: [Int] = []
+        ahead.train(on: data, random: &aheadRandom, noiseStreams: counted) { taken, steps in
+            let wanted = (taken < steps && StepThread.shared != nil ? taken + 1 : taken) * chunks
+            let deadline = ContinuousClock.now + .seconds(20)
+            while counted.handedOut.load(ordering: .sequentiallyConsistent) < wanted && ContinuousClock.now < deadline {
+                usleep(1_000)
+            }
+            seen.append(counted.handedOut.load(ordering: .sequentiallyConsistent))
+        }
+        let expected = (1...plan.steps).map { ($0 < plan.steps && StepThread.shared != nil ? $0 + 1 : $0) * chunks }
+        #expect(seen == expected, "streams handed out after each step")
+    }
+
     @Test("a small release draws from the step's source at once")
     func smallReleaseFromTheSource() throws {
         let mechanism = try Self.mechanism.get()
