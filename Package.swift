@@ -353,6 +353,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
+            name: "CloisterCLITests",
+            dependencies: ["CloisterCLI", "CloisterCrypto", "Threads"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
             name: "LearningTests",
             dependencies: [
                 "Learning", "Privacy", "CloisterCrypto", "CloisterTestSupport", "Threads", "CMatrixKernels",
