@@ -76,8 +76,9 @@ public struct DPSGD: Sendable, Codable, Equatable {
     /// `drawingAhead`, a step follows, the machine has a step thread and the release is drawn in chunks
     /// (`StepNoise.drawsInChunks`), it starts drawing the next step's there once its gradients are summed, so that the
     /// step thread draws it while this step releases its sum, where it would wait. (The next step's noise is a chunk
-    /// from each of the further streams `noiseStreams` hands out, which must never hand out one twice.)
-    private mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
+    /// from each of the further streams `noiseStreams` hands out, which must never hand out one twice.) Internal for
+    /// the tests, which give a step noise drawn ahead.
+    mutating func step<Rows: ExampleRows, Streams: RandomStreams>(
         on data: Rows, random: inout Streams.Stream, noiseStreams: Streams, canaries: inout GradientCanaries?,
         ahead: inout StepNoise?, drawingAhead: Bool
     ) throws(Rows.Failure) -> Int {
@@ -109,7 +110,7 @@ public struct DPSGD: Sendable, Codable, Equatable {
             preconditionFailure("DP-SGD's plan must take the model (`TrainingSetup` checks it)")
         }
         if centre == nil, let centring = plan.centringMechanism(featureCount: data.featureCount) {
-            // The steps' noise table is built beside the centre's (each about 0.7 ms, once a process).
+            // The steps' noise table is built beside the centre's (each about 0.3 ms, once a process).
             helper?.submit { mechanism.noise.prepare() }
             centre = try PrivateCentre.estimate(data, mechanism: centring, random: &random)
         }

@@ -7,8 +7,8 @@ import Threads
 
 @Suite("The command line's random streams: one secret key, and no stream handed out twice")
 struct SecureRandomStreamsTests {
-    /// The first two words of `stream`, which tell streams apart (two distinct AES-CTR streams agree on 128 bits with
-    /// probability 2⁻¹²⁸).
+    /// The first two words of `stream`, which tell streams apart: under one key, streams of two numbers begin with AES
+    /// of two different counter blocks, which always differ; under two keys, they agree with probability 2⁻¹²⁸.
     static func opening(_ stream: KeyedRandomStream) -> [UInt64] {
         var stream = stream
         return [stream.next(), stream.next()]
@@ -18,11 +18,12 @@ struct SecureRandomStreamsTests {
     func neverTwice() throws {
         let streams = try SecureRandomStreams()
         let openings = Mutex<[[UInt64]]>([])
-        let threads = (0..<4).map { thread in
-            POSIXThread {
-                let mine = (0..<1_000).map { Self.opening(streams.stream($0 % 2 == 0 ? 0 : thread)) }
-                openings.withLock { $0 += mine }
-            }!
+        let threads = try (0..<4).map { thread in
+            try #require(
+                POSIXThread {
+                    let mine = (0..<1_000).map { Self.opening(streams.stream($0 % 2 == 0 ? 0 : thread)) }
+                    openings.withLock { $0 += mine }
+                })
         }
         for thread in threads { thread.join() }
         let all = openings.withLock { $0 }

@@ -68,12 +68,45 @@ struct StepNoiseTests {
         return (data, try Model(kind: .softmax, featureCount: 120, classCount: 20), plan)
     }
 
+    @Test("a step given noise drawn ahead releases it and draws none; one drawing ahead leaves the next step's")
+    func stepTakesNoiseAhead() throws {
+        let (data, model, plan) = try Self.wideData()
+        let mechanism = try plan.stepMechanism(coordinates: model.parameters.count)
+        var none: GradientCanaries?
+        func step<Streams: RandomStreams>(
+            streams: Streams, ahead: inout StepNoise?, drawingAhead: Bool = false
+        ) -> DPSGD where Streams.Stream == SplitMix64 {
+            var random = SplitMix64(seed: 1)
+            var trainer = DPSGD(plan: plan, model: model)
+            trainer.step(
+                on: data, random: &random, noiseStreams: streams, canaries: &none, ahead: &ahead,
+                drawingAhead: drawingAhead)
+            return trainer
+        }
+        var nothing: StepNoise?
+        let drawing = step(streams: SeededStreams(seed: 5), ahead: &nothing)
+        let other = step(streams: SeededStreams(seed: 6), ahead: &nothing)
+        let unused = CountedStreams()
+        var ahead: StepNoise? = StepNoise(
+            mechanism: mechanism, count: model.parameters.count, streams: SeededStreams(seed: 5))
+        let given = step(streams: unused, ahead: &ahead)
+        #expect(given == drawing && drawing != other, "the step released the noise it was given")
+        #expect(ahead == nil && unused.handedOut.load(ordering: .sequentiallyConsistent) == 0, "and drew none")
+        // Drawing ahead, the first of several steps leaves the next one's noise, of the release's coordinates, drawn
+        // from fresh streams (on a machine with a step thread; none without).
+        let counted = CountedStreams()
+        var next: StepNoise?
+        _ = step(streams: counted, ahead: &next, drawingAhead: true)
+        #expect(next?.count == (StepThread.shared == nil ? nil : model.parameters.count))
+    }
+
     @Test("train draws a step's noise ahead, in the step before it, and the model is the one its steps take one by one")
     func trainDrawsAhead() throws {
         let (data, model, plan) = try Self.wideData()
         let chunks = 2
         #expect(model.parameters.count > StepNoise.chunk && model.parameters.count <= chunks * StepNoise.chunk)
-        // The same noise as steps taken one at a time, which never draw ahead: drawn ahead, it is the next step's.
+        // The same model as steps taken one at a time, which never draw ahead (every step here draws the same noise:
+        // `stepTakesNoiseAhead` tells a step's noise from another's).
         let streams = SeededStreams(seed: 5)
         var random = SplitMix64(seed: 1)
         var trained = DPSGD(plan: plan, model: model)
