@@ -7,8 +7,8 @@
 /// carry, a product's two lengths together, a left shift's length and shift and a spill) are at most eight allocates
 /// nothing: that covers every operation of a table's build at 128 bits, whose numbers are at most three words and
 /// their products six. A longer number, which only the rare refinements past 128 bits and the tests' coarse tables
-/// make, keeps its words on the heap. (With every number an array, allocating at
-/// each operation, a table at σ = 2²⁰ took 0.69 ms to build, mostly in allocation and reference counting; inline, 0.31.)
+/// make, keeps its words on the heap. (With every number an array, allocating at each operation, a table at σ = 2²⁰
+/// took 0.69 ms to build, mostly in allocation and reference counting; inline, 0.31.)
 struct Natural: Comparable, Sendable {
     /// How many words are held inline.
     static let inlineCapacity = 8

@@ -56,7 +56,8 @@ struct StepNoiseTests {
         }
     }
 
-    /// 64 rows of 120 features in 20 classes: a softmax model of 2,420 parameters, whose release is drawn in two chunks.
+    /// 64 rows of 120 features in 20 classes: a softmax model of 2,420 parameters, whose release is drawn in two
+    /// chunks.
     static func wideData() throws -> (data: Dataset, model: Model, plan: DPSGDPlan) {
         let rows = (0..<64).map { row in
             ((0..<120).map { "\(Double(($0 * 7 + row * 13) % 31) / 31)" } + ["\(row % 20)"]).joined(separator: ",")

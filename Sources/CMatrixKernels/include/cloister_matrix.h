@@ -16,8 +16,8 @@ void cloister_products_with_rows(size_t n, size_t m, size_t width, const double 
 /* out[i][j] = Σ_t a[i][t] · b[t][j] for i < n, j < columns, t < inner, in single precision (a's rows narrowed by
  * `cloister_narrow`): the products added in floats in order of t (fused where the clone fuses), the sum then widened.
  * b holds `inner` rows of b_stride floats, b_stride a multiple of 32 and at least `columns` (columns past `columns`
- * are read and not written: zeros there cost only their time). Each row's sums are formed the same way whatever rows are around it,
- * eight rows at a time or one. */
+ * are read and not written: zeros there cost only their time). Each row's sums are formed the same way whatever rows
+ * are around it, eight rows at a time or one. */
 void cloister_products_float(size_t n, size_t inner, size_t columns, const float *a, size_t a_stride, const float *b,
                              size_t b_stride, double *out, size_t out_stride);
 
